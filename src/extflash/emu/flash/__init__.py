@@ -1,0 +1,1 @@
+"""SPI NOR flash chip models."""

@@ -1,0 +1,72 @@
+"""What a flash chip sees during one chip-select cycle.
+
+Controllers (QUADSPI, OCTOSPI, XSPI, plain SPI) turn their register state into a
+:class:`SpiCommand` and hand it to the device wired to the chip select they drive. The device
+answers with the bytes it drives on the data lines. Keeping this boundary at the command level
+(not bit level) keeps the controller models readable and fast, while still carrying everything
+a real chip would notice: line counts per phase, address width, mode/alternate bytes, dummy
+clocks and DDR.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(slots=True)
+class SpiCommand:
+    instruction: int | None  # None: no instruction phase (SIOO / continuous-read)
+    instruction_lines: int = 1  # 0 (none), 1, 2, 4 or 8
+    instruction_bytes: int = 1  # 2 for octal double-byte opcodes
+    address: int | None = None
+    address_bytes: int = 0
+    address_lines: int = 0
+    alternate: int | None = None  # mode / alternate bytes value
+    alternate_bytes: int = 0
+    alternate_lines: int = 0
+    dummy_cycles: int = 0
+    data_lines: int = 0  # 0: no data phase
+    ddr: bool = False
+    write_data: bytes = b""  # host -> chip
+    read_length: int = 0  # chip -> host, bytes
+
+    @property
+    def is_read(self) -> bool:
+        return self.read_length > 0
+
+    def describe(self) -> str:
+        """One line: ``0xEB 1-4-4 addr=0x001000(3B) alt=0xF0 dummy=4 read 256B``."""
+        lines = f"{self.instruction_lines}-{self.address_lines or 0}-{self.data_lines or 0}"
+        text = f"0x{self.instruction:02X} {lines}" if self.instruction is not None else f"(no opcode) {lines}"
+        if self.address is not None:
+            text += f" addr=0x{self.address:0{self.address_bytes * 2}X}({self.address_bytes}B)"
+        if self.alternate is not None and self.alternate_bytes:
+            text += f" alt=0x{self.alternate:0{self.alternate_bytes * 2}X}"
+        if self.dummy_cycles:
+            text += f" dummy={self.dummy_cycles}"
+        if self.ddr:
+            text += " DDR"
+        if self.write_data:
+            text += f" write {len(self.write_data)}B"
+        if self.read_length:
+            text += f" read {self.read_length}B"
+        return text
+
+
+class SpiDevice(Protocol):
+    """A device on a chip select: a NOR chip, or nothing (a floating bus)."""
+
+    def transfer(self, cmd: SpiCommand) -> bytes:
+        """Run one command; return exactly ``cmd.read_length`` bytes."""
+        ...
+
+
+class FloatingBus:
+    """No device answers: reads return all ones (pull-ups) or whatever the wiring leaves."""
+
+    def __init__(self, fill: int = 0xFF) -> None:
+        self.fill = fill
+
+    def transfer(self, cmd: SpiCommand) -> bytes:
+        return bytes([self.fill]) * cmd.read_length

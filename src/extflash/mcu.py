@@ -1,0 +1,263 @@
+"""STM32 families and parts, loaded from the data files in ``extflash/data/families``.
+
+A *family* groups parts that share a core, a memory map, peripheral base addresses and the
+RAM base external loaders are linked at. A *part* is a family member (``STM32H743``); part
+names given by users may carry package and flash letters (``STM32H743ZIT6``), which select the
+pin table of that package.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import re
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+from extflash.errors import ConfigError
+
+CORES_WITHOUT_DWT = frozenset({"cortex-m0", "cortex-m0plus"})
+
+
+@dataclass(frozen=True)
+class MemoryRegion:
+    name: str
+    start: int
+    size: int
+    kind: str  # "ram", "flash", "rom"
+
+    @property
+    def end(self) -> int:
+        return self.start + self.size
+
+    def contains(self, address: int, length: int = 1) -> bool:
+        return self.start <= address and address + length <= self.end
+
+
+@dataclass(frozen=True)
+class Window:
+    """A memory-mapped window of an external-memory controller (e.g. QUADSPI at 0x90000000)."""
+
+    name: str
+    controller: str
+    start: int
+    size: int
+
+    def contains(self, address: int) -> bool:
+        return self.start <= address < self.start + self.size
+
+
+@dataclass(frozen=True)
+class Family:
+    id: str
+    name: str
+    core: str
+    fpu: str
+    loader_ram_base: int
+    alt_loader_ram_bases: tuple[int, ...]
+    reset_clock_hz: int
+    interfaces: tuple[str, ...]
+    memory: tuple[MemoryRegion, ...]
+    windows: tuple[Window, ...]
+    peripherals: dict[str, int]
+    parts: tuple[Part, ...]
+    raw: dict[str, Any] = field(repr=False, compare=False, hash=False)
+
+    @property
+    def has_dwt_cyccnt(self) -> bool:
+        return self.core not in CORES_WITHOUT_DWT
+
+    @property
+    def has_fpu(self) -> bool:
+        return self.fpu != "none"
+
+    def region_at(self, address: int) -> MemoryRegion | None:
+        return next((m for m in self.memory if m.contains(address)), None)
+
+    def peripheral_at(self, address: int) -> str | None:
+        """Name of the peripheral whose base is the closest at or below ``address`` (within 4 KiB)."""
+        best: tuple[int, str] | None = None
+        for name, base in self.peripherals.items():
+            if base <= address < base + 0x1000 and (best is None or base > best[0]):
+                best = (base, name)
+        return best[1] if best else None
+
+
+@dataclass(frozen=True)
+class Part:
+    """One MCU part number of a family (package letters stripped)."""
+
+    name: str
+    family_id: str
+    pins: str
+    fpu: str
+    memory: tuple[MemoryRegion, ...]
+    second_core: str | None = None
+
+    @property
+    def family(self) -> Family:
+        return family(self.family_id)
+
+    @property
+    def is_dual_core(self) -> bool:
+        return self.second_core is not None
+
+    def ram_at(self, address: int) -> MemoryRegion | None:
+        return next((m for m in self.memory if m.kind == "ram" and m.contains(address)), None)
+
+
+def _regions(items: list[dict[str, Any]]) -> tuple[MemoryRegion, ...]:
+    return tuple(MemoryRegion(i["name"], int(i["start"]), int(i["size"]), i["kind"]) for i in items)
+
+
+def _merge_memory(base: tuple[MemoryRegion, ...], override: tuple[MemoryRegion, ...]):
+    by_name = {m.name: m for m in base}
+    by_name.update({m.name: m for m in override})
+    return tuple(sorted(by_name.values(), key=lambda m: m.start))
+
+
+def _load_family(data: dict[str, Any]) -> Family:
+    fam_id = data["id"]
+    memory = _regions(data.get("memory", []))
+    parts = []
+    for p in data.get("part", []):
+        parts.append(
+            Part(
+                name=p["name"].upper(),
+                family_id=fam_id,
+                pins=p.get("pins", p["name"].lower()),
+                fpu=p.get("fpu", data["fpu"]),
+                memory=_merge_memory(memory, _regions(p.get("memory", []))),
+                second_core=p.get("second_core"),
+            )
+        )
+    return Family(
+        id=fam_id,
+        name=data["name"],
+        core=data["core"],
+        fpu=data["fpu"],
+        loader_ram_base=int(data["loader_ram_base"]),
+        alt_loader_ram_bases=tuple(int(x) for x in data.get("alt_loader_ram_bases", [])),
+        reset_clock_hz=int(data["reset_clock_hz"]),
+        interfaces=tuple(data.get("interfaces", [])),
+        memory=memory,
+        windows=tuple(
+            Window(w["name"], w["controller"], int(w["start"]), int(w["size"]))
+            for w in data.get("window", [])
+        ),
+        peripherals={k: int(v) for k, v in data.get("peripherals", {}).items()},
+        parts=tuple(parts),
+        raw=data,
+    )
+
+
+@functools.cache
+def families() -> dict[str, Family]:
+    """All known families by id, loaded once from the package data."""
+    result: dict[str, Family] = {}
+    folder = resources.files("extflash") / "data" / "families"
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".toml"):
+            fam = _load_family(tomllib.loads(entry.read_text(encoding="utf-8")))
+            result[fam.id] = fam
+    return result
+
+
+def family(family_id: str) -> Family:
+    try:
+        return families()[family_id]
+    except KeyError:
+        known = ", ".join(sorted(families()))
+        raise ConfigError(f"unknown MCU family '{family_id}' (known: {known})") from None
+
+
+_PART_RE = re.compile(r"^(STM32[A-Z]\d[0-9A-Z]\d)([A-Z0-9]*)$")
+
+
+@dataclass(frozen=True)
+class PartRef:
+    """A part as the user named it: the part plus the package/flash suffix they gave."""
+
+    part: Part
+    suffix: str  # e.g. "ZIT6", "" when only the base part was given
+
+    @property
+    def family(self) -> Family:
+        return self.part.family
+
+
+def find_part(name: str) -> PartRef:
+    """Resolve a user-supplied part name (``STM32H743ZI``, ``stm32h745xih6``) to a known part."""
+    upper = name.strip().upper()
+    m = _PART_RE.match(upper)
+    if not m:
+        raise ConfigError(f"'{name}' is not an STM32 part number (expected e.g. STM32H743ZI)")
+    base, suffix = m.group(1), m.group(2)
+    for fam in families().values():
+        for part in fam.parts:
+            if part.name == base:
+                return PartRef(part, suffix)
+    known = ", ".join(sorted(p.name for f in families().values() for p in f.parts))
+    raise ConfigError(f"unknown MCU part '{name}'", hint=f"known parts: {known}")
+
+
+@dataclass(frozen=True)
+class PinFunction:
+    pin: str  # "PB2"
+    af: int
+    signal: str  # "QUADSPI_CLK", "QUADSPI_BK1_IO0", "OCTOSPIM_P1_NCS", ...
+    part_group: str
+
+
+@functools.cache
+def _pin_rows() -> tuple[PinFunction, ...]:
+    path = resources.files("extflash") / "data" / "pins" / "memory-interface-pins.csv"
+    with path.open(encoding="utf-8") as fh:
+        return tuple(
+            PinFunction(r["pin"], int(r["af"]), r["signal"], r["part_group"])
+            for r in csv.DictReader(fh)
+        )
+
+
+def pin_functions(ref: PartRef) -> tuple[PinFunction, ...]:
+    """The memory-interface pin functions of a part's package.
+
+    When the user named the package (``STM32H743ZIT6``) only that package's rows are used.
+    With a bare part name, a pin/AF/signal counts when any package of the part has it.
+    """
+    prefix = ref.part.pins
+    suffix = ref.suffix.lower()
+    rows = [r for r in _pin_rows() if r.part_group.startswith(prefix)]
+    if not rows:
+        return ()
+    if suffix:
+        # part_group = prefix + (pincount letter)(flash letter or (c-e) group)(package)... ;
+        # keep the groups whose expansion matches the user's suffix.
+        exact = [r for r in rows if _group_matches(r.part_group[len(prefix):], suffix)]
+        if exact:
+            rows = exact
+    seen: dict[tuple[str, int, str], PinFunction] = {}
+    for r in rows:
+        seen.setdefault((r.pin, r.af, r.signal), r)
+    return tuple(seen.values())
+
+
+def _group_matches(group: str, suffix: str) -> bool:
+    """Does a pinctrl group tail like ``z(g-i)tx`` agree with a user suffix like ``zit6`` or ``zi``?
+
+    Each position of the group is a letter, a set of letters ``(g-i)`` or ``x`` (any). The user's
+    suffix is compared position by position for as long as both have characters.
+    """
+    tokens: list[str] = []
+    i = 0
+    while i < len(group):
+        if group[i] == "(":
+            j = group.index(")", i)
+            tokens.append(group[i + 1 : j].replace("-", ""))
+            i = j + 1
+        else:
+            tokens.append(group[i])
+            i += 1
+    return all(tok == "x" or ch in tok for tok, ch in zip(tokens, suffix, strict=False))

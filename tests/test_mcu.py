@@ -1,0 +1,50 @@
+"""The MCU family data files load, agree with each other and resolve user part names."""
+
+from __future__ import annotations
+
+import pytest
+
+from extflash import mcu
+from extflash.errors import ConfigError
+
+
+def test_every_family_loads_with_consistent_memory() -> None:
+    fams = mcu.families()
+    assert {"stm32h7-qspi", "stm32f7", "stm32f4", "stm32l4", "stm32g4"} <= set(fams)
+    for fam in fams.values():
+        assert fam.region_at(fam.loader_ram_base + 4) is not None, fam.id
+        for part in fam.parts:
+            rams = sorted((m for m in part.memory if m.kind == "ram"), key=lambda m: m.start)
+            for a, b in zip(rams, rams[1:], strict=False):
+                assert a.end <= b.start, f"{part.name}: {a.name} overlaps {b.name}"
+
+
+def test_part_names_with_package_letters_resolve() -> None:
+    ref = mcu.find_part("stm32h745xih6")
+    assert ref.part.name == "STM32H745"
+    assert ref.part.second_core == "cortex-m4"
+    assert ref.family.loader_ram_base == 0x24000000
+
+
+def test_unknown_part_is_a_clear_error() -> None:
+    with pytest.raises(ConfigError, match="unknown MCU part 'STM32H799ZI'"):
+        mcu.find_part("STM32H799ZI")
+    with pytest.raises(ConfigError, match="not an STM32 part number"):
+        mcu.find_part("ATSAMD21")
+
+
+def test_pin_table_of_a_package() -> None:
+    funcs = {(f.pin, f.signal): f.af for f in mcu.pin_functions(mcu.find_part("STM32H743ZIT6"))}
+    assert funcs[("PB2", "QUADSPI_CLK")] == 9
+    assert funcs[("PB6", "QUADSPI_BK1_NCS")] == 10
+    assert funcs[("PG9", "QUADSPI_BK2_IO2")] == 9
+    # LQFP144 has no PH2/PH3; bank 2 IO0 there is PE7 only.
+    assert ("PH2", "QUADSPI_BK2_IO0") not in funcs
+    assert funcs[("PE7", "QUADSPI_BK2_IO0")] == 10
+
+
+def test_family_peripheral_lookup() -> None:
+    fam = mcu.family("stm32h7-qspi")
+    assert fam.peripheral_at(0x52005008) == "QUADSPI"
+    assert fam.peripheral_at(0x580244D4) == "RCC"
+    assert not mcu.family("stm32g0").has_dwt_cyccnt
