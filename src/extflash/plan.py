@@ -69,7 +69,7 @@ def geometry_from_runs(
     runs: Sequence[tuple[int, int]],
 ) -> Geometry:
     """Build a geometry from (count, sector size) runs, laid out upward from ``start``."""
-    sectors = []
+    sectors: list[Sector] = []
     address = start
     for count, sector_size in runs:
         for _ in range(count):
