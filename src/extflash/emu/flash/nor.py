@@ -1,0 +1,903 @@
+"""A generic JEDEC SPI NOR flash chip, configured entirely by a :class:`~extflash.chips.ChipSpec`.
+
+One state machine serves every vendor (the QEMU ``m25p80`` / Renode ``GenericSpiFlash`` shape);
+vendor differences are data: which opcode reads which register, where QE lives, how 4-byte
+addressing is entered, whether there is QPI, Micron configuration registers.
+
+What a controller sees is what silicon does:
+
+* program and erase need WEL, take their datasheet time in *virtual* time and leave the chip
+  busy; while busy only status reads, suspend and reset are honoured, other commands are
+  rejected (and recorded in :attr:`NorFlash.events` with the reason);
+* programming ANDs bits and wraps inside the page; erase sets the aligned block to 0xFF;
+* a read whose address width, mode/dummy clocks or line counts differ from what the chip
+  expects returns the bits the controller would sample: clock-accurate shifts of the chip's
+  output, with **1s on every clock where the chip does not drive a line** (pull-ups on IO0..IO3);
+* quad commands are ignored (bus reads 1s) while QE=0 on chips that have a QE bit; in QPI mode
+  1-line opcodes are not understood.
+
+Array contents change when a program or erase command is *accepted* (the chip is busy until the
+operation's end, so nothing can observe the difference except a suspend, where the model shows
+the finished result early).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import struct
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from extflash.chips import ChipSpec, ReadCommand
+from extflash.emu.clock import FS_PER_US, VirtualClock
+from extflash.emu.flash import sfdp as sfdp_mod
+from extflash.emu.spi import SpiCommand
+from extflash.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+FS_PER_MS = 1000 * FS_PER_US
+TIMINGS = ("typical", "max", "instant")
+EVENT_HISTORY = 512
+
+WIP = 0x01
+WEL = 0x02
+
+
+@dataclass(frozen=True, slots=True)
+class FlashEvent:
+    time_fs: int
+    command: str
+    outcome: str  # "ok" | "rejected"
+    reason: str = ""
+
+
+@dataclass(slots=True)
+class _Operation:
+    kind: str  # "program" | "erase" | "write-status"
+    start: int
+    end: int
+    remaining_fs: int = 0
+
+
+class _Rejected(Exception):
+    """A command the chip ignores; the message says why."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Bit-level helpers for mismatched reads. IO mapping: a 1-line host drives IO0 and samples IO1
+# (MOSI/MISO); 2 lines are IO1:IO0 and 4 lines IO3:IO0, high bit first.
+
+_OUT_LINE = {1: 1, 2: 0, 4: 0}  # lowest IO the chip drives data on (IO1 = MISO in 1-line)
+
+
+def _to_clocks(value: int, nbits: int, lines: int, first_io: int) -> list[int]:
+    """Nibbles (IO3..IO0) for ``value`` sent MSB first on ``lines`` lines; undriven lines = 1."""
+    mask = (1 << lines) - 1
+    idle = 0xF & ~(mask << first_io)
+    return [idle | (((value >> (nbits - lines * (i + 1))) & mask) << first_io)
+            for i in range(nbits // lines)]
+
+
+def _from_clocks(nibbles: list[int], lines: int, first_io: int) -> int:
+    mask = (1 << lines) - 1
+    value = 0
+    for nib in nibbles:
+        value = (value << lines) | ((nib >> first_io) & mask)
+    return value
+
+
+def _clocks(nbytes: int, lines: int) -> int:
+    return nbytes * 8 // lines if lines else 0
+
+
+def _sample(chip_stream: Callable[[int], bytes], chip_lines: int, host_lines: int,
+            skip: int, n: int) -> bytes:
+    """``n`` bytes as a host samples them on ``host_lines`` when the chip drives its stream on
+    ``chip_lines`` and the host starts sampling ``skip`` clocks after the chip starts driving
+    (negative: before it drives, where the pulled-up lines read 1)."""
+    total = n * 8
+    if chip_lines == host_lines:  # pure bit shift: big-int arithmetic, no per-byte loop
+        shift = skip * chip_lines
+        if shift >= 0:
+            need = (shift + total + 7) // 8
+            value = int.from_bytes(chip_stream(need), "big") >> (need * 8 - shift - total)
+        else:
+            pre = min(-shift, total)
+            rest = total - pre
+            need = (rest + 7) // 8
+            tail = int.from_bytes(chip_stream(need), "big") >> (need * 8 - rest) if need else 0
+            value = (((1 << pre) - 1) << rest) | tail
+        return (value & ((1 << total) - 1)).to_bytes(n, "big")
+    clocks = total // host_lines
+    last = skip + clocks
+    stream = chip_stream(max(1, (last * chip_lines + 7) // 8)) if last > 0 else b""
+    nibbles = _to_clocks(int.from_bytes(stream, "big"), len(stream) * 8, chip_lines,
+                         _OUT_LINE[chip_lines]) if stream else []
+    sampled = [nibbles[k] if 0 <= k < len(nibbles) else 0xF for k in range(skip, last)]
+    return _from_clocks(sampled, host_lines, _OUT_LINE[host_lines]).to_bytes(n, "big")
+
+
+class NorFlash:
+    """An SPI NOR chip on one chip select (implements :class:`extflash.emu.spi.SpiDevice`)."""
+
+    def __init__(self, spec: ChipSpec, clock: VirtualClock, *, memory: bytearray | None = None,
+                 timing: str = "typical") -> None:
+        if timing not in TIMINGS:
+            raise ConfigError(f"unknown flash timing '{timing}' (use one of {', '.join(TIMINGS)})")
+        if memory is None:
+            memory = bytearray(b"\xff") * spec.size
+        elif len(memory) != spec.size:
+            raise ConfigError(f"{spec.name}: memory is {len(memory)} bytes, the chip holds "
+                              f"{spec.size}")
+        self.spec = spec
+        self.clock = clock
+        self.memory = memory
+        self.timing = timing
+        self.on_change: list[Callable[[int, int], None]] = []
+        self.events: deque[FlashEvent] = deque(maxlen=EVENT_HISTORY)
+        self.sfdp_image: bytes | None = sfdp_mod.build(spec) if spec.sfdp else None
+        self.unique_id = (int.from_bytes(spec.name.encode()[:8].ljust(8, b"\0"), "big")
+                          ^ 0x5AA5_F00D_0000_0000).to_bytes(8, "big")
+        self._nv_regs = {r.name: r.reset for r in spec.status.registers}
+        micron = spec.micron
+        self.nvcr = micron.nvcr_reset if micron else 0
+        self._erased_block = b"\xff" * spec.block_size
+        self._handlers = self._build_dispatch()
+        self._read_opcodes = self._build_reads()
+        self.power_on()
+
+    # -- state -----------------------------------------------------------------------------
+
+    def power_on(self) -> None:
+        """Power cycle: volatile state from the non-volatile registers."""
+        self.regs = dict(self._nv_regs)
+        self.wel = False
+        self._op: _Operation | None = None
+        self._suspended: _Operation | None = None
+        self.busy_until = 0
+        self.deep_power_down = False
+        self._reset_armed = False
+        self._volatile_write = False
+        self.ear = 0
+        self.read_params = 0
+        micron = self.spec.micron
+        if micron:
+            self.vcr = micron.vcr_reset
+            self.evcr = micron.evcr_reset
+            self.fsr = micron.fsr_reset
+            if not self.nvcr & 0x08:  # NVCR bit 3 = 0: power up in quad-I/O (4-4-4) protocol
+                self.evcr &= ~0x80
+        self.qpi = bool(micron) and not self.evcr & 0x80
+        nvcr_4b = bool(micron) and not self.nvcr & 0x01
+        self.four_byte = self.spec.addressing.power_on_4byte or nvcr_4b
+        self._sync_mode_flag()
+
+    @property
+    def busy(self) -> bool:
+        self._settle()
+        return self._op is not None
+
+    @property
+    def status(self) -> int:
+        """SR1 as a read returns it (WIP and WEL live here on every vendor)."""
+        self._settle()
+        sr1 = self.regs.get("sr1", 0) & ~(WIP | WEL)
+        return sr1 | (WIP if self._op else 0) | (WEL if self.wel else 0)
+
+    @property
+    def quad_enabled(self) -> bool:
+        qe = self.spec.status.qe
+        if qe.register is None:
+            return True
+        return bool(self.regs.get(qe.register, 0) >> qe.bit & 1)
+
+    def _settle(self) -> None:
+        if self._op is not None and self.clock.now_fs >= self.busy_until:
+            self._finish()
+
+    def _finish(self) -> None:
+        self._op = None
+        self.wel = False
+        if self.spec.micron:
+            self.fsr |= 0x80
+
+    def _start(self, op: _Operation, duration_fs: int) -> None:
+        self.wel = False if duration_fs == 0 else self.wel
+        if duration_fs == 0:
+            return
+        self._op = op
+        self.busy_until = self.clock.now_fs + duration_fs
+        if self.spec.micron:
+            self.fsr &= ~0x80
+        self.clock.schedule(self.busy_until, self._settle)
+
+    def _duration(self, typ_max: tuple[float, float], unit_fs: int) -> int:
+        if self.timing == "instant":
+            return 0
+        return int(typ_max[0 if self.timing == "typical" else 1] * unit_fs)
+
+    def _changed(self, start: int, end: int) -> None:
+        for callback in self.on_change:
+            callback(start, end)
+
+    def _record(self, cmd: SpiCommand, outcome: str, reason: str = "") -> None:
+        self.events.append(FlashEvent(self.clock.now_fs, cmd.describe(), outcome, reason))
+        if outcome != "ok":
+            log.debug("%s: %s rejected: %s", self.spec.name, cmd.describe(), reason)
+
+    def _sync_mode_flag(self) -> None:
+        flag = self.spec.addressing.mode_flag
+        if flag is not None:
+            reg, bit = flag
+            self.regs[reg] = (self.regs[reg] & ~(1 << bit)) | (int(self.four_byte) << bit)
+        if self.spec.micron:
+            self.fsr = (self.fsr & ~0x01) | int(self.four_byte)
+
+    # -- dispatch ----------------------------------------------------------------------------
+
+    def _build_dispatch(self) -> dict[int, Callable[[SpiCommand, int], bytes]]:
+        spec = self.spec
+        h: dict[int, Callable[[SpiCommand, int], bytes]] = {
+            0x06: self._wren,
+            0x04: self._wrdi,
+            0x9F: self._rdid,
+            spec.status.wrsr_opcode: self._wrsr,
+        }
+        if spec.device_id is not None:
+            h[0x90] = self._rems
+        for reg in spec.status.registers:
+            if reg.read is not None:
+                h[reg.read] = self._read_register
+            if reg.write is not None:
+                h[reg.write] = self._write_register
+        if spec.status.volatile_wren is not None:
+            h[spec.status.volatile_wren] = self._volatile_wren
+        for pc in spec.programs:
+            for op in (pc.opcode, pc.opcode_4b):
+                if op is not None:
+                    h[op] = self._program
+        for et in spec.erases:
+            for op in (et.opcode, et.opcode_4b):
+                if op is not None:
+                    h[op] = self._erase
+        for op in spec.chip_erase.opcodes:
+            h[op] = self._chip_erase
+        if spec.sfdp:
+            h[0x5A] = self._read_sfdp
+        if spec.reset:
+            h[spec.reset[0]] = self._reset_enable
+            h[spec.reset[1]] = self._reset
+        if spec.deep_power_down:
+            h[spec.deep_power_down[0]] = self._enter_dpd
+            h[spec.deep_power_down[1]] = self._release_dpd
+        if spec.suspend:
+            h[spec.suspend[0]] = self._suspend
+            h[spec.suspend[1]] = self._resume
+        if spec.unique_id:
+            h[spec.unique_id[0]] = self._read_unique_id
+        addr = spec.addressing
+        if addr.enter is not None:
+            h[addr.enter] = self._enter_4byte
+        if addr.exit is not None:
+            h[addr.exit] = self._exit_4byte
+        if addr.ear_read is not None:
+            h[addr.ear_read] = self._read_ear
+        if addr.ear_write is not None:
+            h[addr.ear_write] = self._write_ear
+        if spec.qpi:
+            for op in spec.qpi.enter:
+                h[op] = self._enter_qpi
+            for op in spec.qpi.exit:
+                h[op] = self._exit_qpi
+            if spec.qpi.set_read_params is not None:
+                h[spec.qpi.set_read_params] = self._set_read_params
+        if spec.micron:
+            h.update({0x70: self._read_fsr, 0x50: self._clear_fsr,
+                      0xB5: self._micron_read, 0xB1: self._micron_write,
+                      0x85: self._micron_read, 0x81: self._micron_write,
+                      0x65: self._micron_read, 0x61: self._micron_write})
+        return h
+
+    def _build_reads(self) -> dict[tuple[int, bool], ReadCommand]:
+        """(opcode, in QPI) -> read command; 4-byte opcodes map to their read entry too."""
+        table: dict[tuple[int, bool], ReadCommand] = {}
+        for rc in self.spec.reads:
+            qpi = rc.protocol == "4-4-4"
+            for op in (rc.opcode, rc.opcode_4b):
+                if op is not None:
+                    table.setdefault((op, qpi), rc)
+        return table
+
+    def _allowed_while_busy(self, opcode: int) -> bool:
+        spec = self.spec
+        if any(opcode == r.read for r in spec.status.registers):
+            return True
+        if spec.micron and opcode == 0x70:
+            return True
+        if spec.suspend and opcode == spec.suspend[0]:
+            return True
+        return bool(spec.reset and opcode in spec.reset)
+
+    # -- the SpiDevice interface -------------------------------------------------------------
+
+    def transfer(self, cmd: SpiCommand) -> bytes:
+        self._settle()
+        try:
+            data = self._transfer(cmd)
+        except _Rejected as why:
+            self._record(cmd, "rejected", str(why))
+            self._reset_armed = False
+            return b"\xff" * cmd.read_length
+        self._record(cmd, "ok")
+        if len(data) != cmd.read_length:
+            data = (data + b"\xff" * cmd.read_length)[: cmd.read_length]
+        return data
+
+    def _transfer(self, cmd: SpiCommand) -> bytes:
+        if cmd.instruction is None:
+            raise _Rejected("no instruction phase (continuous-read mode is not entered)")
+        opcode = self._received_opcode(cmd)
+        if self.deep_power_down:
+            allowed = {self.spec.deep_power_down[1]} if self.spec.deep_power_down else set()
+            if opcode not in allowed:
+                raise _Rejected("chip is in deep power-down (only release 0xAB is honoured)")
+        armed, self._reset_armed = self._reset_armed, False
+        if self.spec.reset and opcode == self.spec.reset[1] and not armed:
+            raise _Rejected(f"reset 0x{opcode:02X} without the reset-enable command right before")
+        if self._op is not None and not self._allowed_while_busy(opcode):
+            left = (self.busy_until - self.clock.now_fs) / FS_PER_US
+            raise _Rejected(f"busy with {self._op.kind} for another {left:.1f} us (WIP=1)")
+        read = self._read_opcodes.get((opcode, self.qpi))
+        if read is not None and not (self._op and opcode in self._handlers):
+            return self._read(cmd, read, opcode)
+        handler = self._handlers.get(opcode)
+        if handler is None:
+            raise _Rejected(f"opcode 0x{opcode:02X} is not a {self.spec.name} command"
+                            + (" in QPI mode" if self.qpi else ""))
+        return handler(cmd, opcode)
+
+    def _received_opcode(self, cmd: SpiCommand) -> int:
+        """The opcode as the chip samples it on its current instruction lines."""
+        assert cmd.instruction is not None
+        chip_lines = 4 if self.qpi else 1
+        if cmd.instruction_lines == chip_lines:
+            return cmd.instruction
+        if cmd.instruction_lines not in (1, 2, 4):
+            raise _Rejected("no instruction phase")
+        nibbles = _to_clocks(cmd.instruction, 8, cmd.instruction_lines, 0)
+        nibbles += [0xF] * (8 // chip_lines - len(nibbles))
+        seen = _from_clocks(nibbles[: 8 // chip_lines], chip_lines, 0)
+        # A 1-line 0xFF reaches a QPI chip as 0xFF: the documented way out of QPI on Winbond.
+        if self.qpi and self.spec.qpi and seen in self.spec.qpi.exit and seen == 0xFF:
+            return seen
+        mode = "QPI (4-line opcodes)" if self.qpi else "SPI (1-line opcodes)"
+        raise _Rejected(f"opcode sent on {cmd.instruction_lines} line(s) while the chip is in "
+                        f"{mode}; the chip sampled 0x{seen:02X}")
+
+    # -- addressing --------------------------------------------------------------------------
+
+    def _address_width(self, opcode: int) -> int:
+        four_b = {op for op in self._four_byte_opcodes()}
+        return 4 if (self.four_byte or opcode in four_b) else 3
+
+    def _four_byte_opcodes(self) -> set[int]:
+        spec = self.spec
+        ops = {r.opcode_4b for r in spec.reads} | {p.opcode_4b for p in spec.programs}
+        ops |= {e.opcode_4b for e in spec.erases}
+        return {op for op in ops if op is not None}
+
+    def _line_counts(self, protocol: str) -> tuple[int, int, int]:
+        if self.qpi:
+            return 4, 4, 4
+        i, a, d = (int(x) for x in protocol.split("-"))
+        return i, a, d
+
+    def _command_address(self, cmd: SpiCommand, opcode: int, protocol: str = "1-1-1") -> int:
+        """Address of a write-type command; rejects phases that do not match the chip."""
+        width = self._address_width(opcode)
+        _, a_lines, _ = self._line_counts(protocol)
+        if cmd.address is None or cmd.address_bytes != width or cmd.address_lines != a_lines:
+            got = (f"{cmd.address_bytes}-byte address on {cmd.address_lines} line(s)"
+                   if cmd.address is not None else "no address")
+            raise _Rejected(f"expects a {width}-byte address on {a_lines} line(s), got {got}")
+        return self._absolute(cmd.address, width)
+
+    def _absolute(self, address: int, width: int) -> int:
+        if width == 3:
+            address |= self.ear << 24
+        return address % self.spec.size
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def _wait_clocks(self, rc: ReadCommand, opcode: int) -> int:
+        spec = self.spec
+        if spec.micron:
+            n = self.vcr >> 4
+            # VCR[7:4] overrides every fast read's wait clocks (0 and 15: keep the default).
+            if 0 < n < 15 and rc.wait_clocks > 0:
+                return n
+        if self.qpi and spec.qpi and spec.qpi.read_param_dummies and rc.protocol == "4-4-4":
+            return rc.mode_clocks + spec.qpi.read_param_dummies[(self.read_params >> 4) & 3]
+        dc = spec.dummy_config
+        if dc is not None and rc.opcode in dc.table:
+            value = (self.regs.get(dc.register, 0) >> dc.shift) & ((1 << dc.width) - 1)
+            return dc.table[rc.opcode][value]
+        return rc.wait_clocks
+
+    def read_check(self, cmd_template: SpiCommand) -> str | None:
+        """None when a read like ``cmd_template`` returns the array as is (zero-copy safe)."""
+        if cmd_template.instruction is None:
+            return "no instruction phase"
+        try:
+            opcode = self._received_opcode(cmd_template)
+        except _Rejected as why:
+            return str(why)
+        if self.deep_power_down:
+            return "chip is in deep power-down"
+        if self.busy:
+            return "chip is busy (WIP=1)"
+        rc = self._read_opcodes.get((opcode, self.qpi))
+        if rc is None:
+            return f"opcode 0x{opcode:02X} is not a read command of {self.spec.name}"
+        return self._read_mismatch(cmd_template, rc, opcode)
+
+    def _read_mismatch(self, cmd: SpiCommand, rc: ReadCommand, opcode: int) -> str | None:
+        if rc.needs_qe and not self.quad_enabled:
+            return f"quad read 0x{opcode:02X} needs QE=1 ({self.spec.status.qe.note})"
+        _, a_lines, d_lines = self._line_counts(rc.protocol)
+        width = self._address_width(opcode)
+        wait = self._wait_clocks(rc, opcode)
+        host_wait = _clocks(cmd.alternate_bytes, cmd.alternate_lines) + cmd.dummy_cycles
+        problems = []
+        if cmd.ddr:
+            problems.append("DTR (DDR) reads are not modelled")
+        if cmd.address_bytes != width or cmd.address_lines != a_lines:
+            problems.append(f"address {cmd.address_bytes}B on {cmd.address_lines} line(s), "
+                            f"chip expects {width}B on {a_lines}")
+        if host_wait != wait:
+            problems.append(f"{host_wait} clocks between address and data, chip expects {wait}")
+        if cmd.data_lines != d_lines:
+            problems.append(f"data on {cmd.data_lines} line(s), chip drives {d_lines}")
+        return "; ".join(problems) or None
+
+    def _array(self, start: int, length: int) -> bytes:
+        """``length`` bytes from ``start``, wrapping at the end of the array like the chip."""
+        mem, size = self.memory, self.spec.size
+        start %= size
+        if start + length <= size:
+            return bytes(mem[start : start + length])
+        out = bytearray()
+        while length > 0:
+            part = mem[start : start + length]
+            out += part
+            length -= len(part)
+            start = 0
+        return bytes(out)
+
+    def _read(self, cmd: SpiCommand, rc: ReadCommand, opcode: int) -> bytes:
+        if rc.needs_qe and not self.quad_enabled:
+            raise _Rejected(f"quad read 0x{opcode:02X} ignored: QE=0")
+        if cmd.ddr:
+            raise _Rejected("DTR (DDR) reads are not modelled")
+        if cmd.address is None:
+            raise _Rejected("read without an address phase")
+        if self._read_mismatch(cmd, rc, opcode) is None:
+            return self._array(self._absolute(cmd.address, cmd.address_bytes), cmd.read_length)
+        return self._misaligned_read(cmd, rc, opcode)
+
+    def _misaligned_read(self, cmd: SpiCommand, rc: ReadCommand, opcode: int) -> bytes:
+        """What the controller samples when its phases disagree with the chip's, clock by clock."""
+        assert cmd.address is not None
+        _, a_lines, d_lines = self._line_counts(rc.protocol)
+        width = self._address_width(opcode)
+        host: list[int] = []
+        if cmd.address_bytes and cmd.address_lines:
+            host += _to_clocks(cmd.address, cmd.address_bytes * 8, cmd.address_lines, 0)
+        if cmd.alternate_bytes and cmd.alternate_lines:
+            host += _to_clocks(cmd.alternate or 0, cmd.alternate_bytes * 8,
+                               cmd.alternate_lines, 0)
+        host_start = len(host) + cmd.dummy_cycles
+        addr_clocks = width * 8 // a_lines
+        host += [0xF] * max(0, addr_clocks - len(host))  # dummy/data clocks: host drives nothing
+        address = self._absolute(_from_clocks(host[:addr_clocks], a_lines, 0), width)
+        chip_start = addr_clocks + self._wait_clocks(rc, opcode)
+        return _sample(lambda k: self._array(address, k), d_lines, cmd.data_lines or 1,
+                       host_start - chip_start, cmd.read_length)
+
+    def _register_out(self, cmd: SpiCommand, value: bytes) -> bytes:
+        """A register read: the chip repeats ``value`` from the clock after the opcode."""
+        if not cmd.read_length:
+            return b""
+        chip_lines = 4 if self.qpi else 1
+        host_lines = cmd.data_lines or 1
+        skip = (_clocks(cmd.address_bytes, cmd.address_lines)
+                + _clocks(cmd.alternate_bytes, cmd.alternate_lines) + cmd.dummy_cycles)
+        if host_lines == chip_lines and skip == 0:
+            return (value * (cmd.read_length // len(value) + 1))[: cmd.read_length]
+        return _sample(lambda k: (value * (k // len(value) + 1))[:k], chip_lines, host_lines,
+                       skip, cmd.read_length)
+
+    # -- identification ----------------------------------------------------------------------
+
+    def _rdid(self, cmd: SpiCommand, opcode: int) -> bytes:
+        return self._register_out(cmd, self.spec.jedec_id)
+
+    def _rems(self, cmd: SpiCommand, opcode: int) -> bytes:
+        assert self.spec.device_id is not None
+        pair = bytes([self.spec.manufacturer_id, self.spec.device_id])
+        if cmd.address is not None and cmd.address & 1:
+            pair = pair[::-1]
+        return (pair * (cmd.read_length // 2 + 1))[: cmd.read_length]
+
+    def _read_sfdp(self, cmd: SpiCommand, opcode: int) -> bytes:
+        assert self.sfdp_image is not None
+        if cmd.address is None:
+            raise _Rejected("SFDP read without an address")
+        if cmd.dummy_cycles + _clocks(cmd.alternate_bytes, cmd.alternate_lines) != 8:
+            raise _Rejected("SFDP read needs 8 dummy clocks")
+        start = cmd.address & 0xFFFFFF
+        image = self.sfdp_image
+        out = image[start : start + cmd.read_length]
+        return out + b"\xff" * (cmd.read_length - len(out))
+
+    def _read_unique_id(self, cmd: SpiCommand, opcode: int) -> bytes:
+        assert self.spec.unique_id is not None
+        _, dummy_bytes, length = self.spec.unique_id
+        skip = (_clocks(cmd.address_bytes, cmd.address_lines) + cmd.dummy_cycles
+                + _clocks(cmd.alternate_bytes, cmd.alternate_lines) - dummy_bytes * 8)
+        ident = self.unique_id[:length]
+        return _sample(lambda k: (ident + b"\xff" * k)[:k], 1, cmd.data_lines or 1, skip,
+                       cmd.read_length)
+
+    # -- write enable and registers ----------------------------------------------------------
+
+    def _wren(self, cmd: SpiCommand, opcode: int) -> bytes:
+        self.wel = True
+        self._volatile_write = False
+        return b""
+
+    def _wrdi(self, cmd: SpiCommand, opcode: int) -> bytes:
+        self.wel = False
+        self._volatile_write = False
+        return b""
+
+    def _volatile_wren(self, cmd: SpiCommand, opcode: int) -> bytes:
+        self._volatile_write = True
+        return b""
+
+    def _register_value(self, name: str) -> int:
+        if name == "sr1":
+            return self.status
+        return self.regs[name]
+
+    def _read_register(self, cmd: SpiCommand, opcode: int) -> bytes:
+        reg = next(r for r in self.spec.status.registers if r.read == opcode)
+        return self._register_out(cmd, bytes([self._register_value(reg.name)]))
+
+    def _check_write_enable(self, what: str) -> bool:
+        """True for a volatile write (0x50 armed); rejects when neither WEL nor 0x50."""
+        if self._volatile_write:
+            self._volatile_write = False
+            return True
+        if not self.wel:
+            raise _Rejected(f"{what} without WREN (WEL=0)")
+        return False
+
+    def _apply_register_writes(self, writes: list[tuple[str, int]], volatile: bool,
+                               cmd: SpiCommand) -> bytes:
+        for name, value in writes:
+            reg = self.spec.status.register(name)
+            new = (self.regs[name] & ~reg.writable) | (value & reg.writable)
+            self.regs[name] = new
+            if not volatile:
+                self._nv_regs[name] = new
+        self._sync_mode_flag()
+        if volatile:
+            return b""
+        duration = self._duration(self.spec.timing.write_status_ms, FS_PER_MS)
+        self._start(_Operation("write-status", 0, 0), duration)
+        return b""
+
+    def _wrsr(self, cmd: SpiCommand, opcode: int) -> bytes:
+        if self._suspended:
+            raise _Rejected("status write while a program/erase is suspended")
+        if not cmd.write_data:
+            raise _Rejected("status-register write without data")
+        volatile = self._check_write_enable("write status register")
+        layout = self.spec.status.wrsr_layout
+        writes = list(zip((r.name for r in layout), cmd.write_data, strict=False))
+        if self.spec.status.one_byte_wrsr_clears_rest and len(cmd.write_data) == 1:
+            writes += [(r.name, 0) for r in layout[1:]]
+        return self._apply_register_writes(writes, volatile, cmd)
+
+    def _write_register(self, cmd: SpiCommand, opcode: int) -> bytes:
+        reg = next(r for r in self.spec.status.registers if r.write == opcode)
+        if not cmd.write_data:
+            raise _Rejected(f"write of {reg.name} without data")
+        volatile = self._check_write_enable(f"write {reg.name}")
+        return self._apply_register_writes([(reg.name, cmd.write_data[0])], volatile, cmd)
+
+    # -- protection --------------------------------------------------------------------------
+
+    def protected_range(self) -> tuple[int, int] | None:
+        """The block-protected byte range from the BP/TB bits, or None."""
+        prot = self.spec.status.protect
+        if prot is None:
+            return None
+        sr1 = self.regs.get("sr1", 0)
+        lsb = (prot.bp_mask & -prot.bp_mask).bit_length() - 1
+        bp = (sr1 & prot.bp_mask) >> lsb
+        if bp == 0:
+            return None
+        size = self.spec.size
+        length = size if bp == prot.bp_mask >> lsb else min(size, prot.unit << (bp - 1))
+        bottom = prot.tb_bit is not None and sr1 >> prot.tb_bit & 1
+        return (0, length) if bottom else (size - length, size)
+
+    def _check_unprotected(self, start: int, end: int) -> None:
+        prot = self.protected_range()
+        if prot and start < prot[1] and prot[0] < end:
+            raise _Rejected(f"0x{start:X}..0x{end:X} is block-protected "
+                            f"(0x{prot[0]:X}..0x{prot[1]:X} by BP bits)")
+
+    # -- program and erase -------------------------------------------------------------------
+
+    def _program(self, cmd: SpiCommand, opcode: int) -> bytes:
+        pc = self.spec.program_command(opcode)
+        assert pc is not None
+        if not self.wel:
+            raise _Rejected("page program without WREN (WEL=0)")
+        if pc.needs_qe and not self.quad_enabled and not self.qpi:
+            raise _Rejected(f"quad program 0x{opcode:02X} ignored: QE=0")
+        address = self._command_address(cmd, opcode, pc.protocol)
+        _, _, d_lines = self._line_counts(pc.protocol)
+        if cmd.data_lines != d_lines:
+            raise _Rejected(f"data sent on {cmd.data_lines} line(s), chip expects {d_lines}")
+        if not cmd.write_data:
+            raise _Rejected("page program without data")
+        ps = self.spec.page_size
+        page = address - address % ps
+        self._check_unprotected(page, page + ps)
+        data = bytes(cmd.write_data)
+        offset = address % ps
+        if len(data) > ps:  # only the last page-size bytes stay latched
+            offset = (offset + len(data) - ps) % ps
+            data = data[-ps:]
+        first = data[: ps - offset]
+        self._and_into(page + offset, first)
+        if len(data) > len(first):
+            self._and_into(page, data[len(first) :])
+        self._changed(page, page + ps)
+        duration = self._duration(self.spec.timing.page_program_us, FS_PER_US)
+        self._start(_Operation("program", page, page + ps), duration)
+        return b""
+
+    def _and_into(self, start: int, data: bytes) -> None:
+        end = start + len(data)
+        old = int.from_bytes(self.memory[start:end], "little")
+        self.memory[start:end] = (old & int.from_bytes(data, "little")).to_bytes(len(data),
+                                                                                "little")
+
+    def _erase(self, cmd: SpiCommand, opcode: int) -> bytes:
+        et = self.spec.erase_type(opcode)
+        assert et is not None
+        if self._suspended:
+            raise _Rejected("erase while another program/erase is suspended")
+        if not self.wel:
+            raise _Rejected("erase without WREN (WEL=0)")
+        address = self._command_address(cmd, opcode)
+        start = address - address % et.size
+        self._check_unprotected(start, start + et.size)
+        self.memory[start : start + et.size] = self._erased_block[: et.size]
+        self._changed(start, start + et.size)
+        duration = self._duration((et.typ_ms, et.max_ms), FS_PER_MS)
+        self._start(_Operation("erase", start, start + et.size), duration)
+        return b""
+
+    def _chip_erase(self, cmd: SpiCommand, opcode: int) -> bytes:
+        if self._suspended:
+            raise _Rejected("chip erase while a program/erase is suspended")
+        if not self.wel:
+            raise _Rejected("chip erase without WREN (WEL=0)")
+        if self.protected_range() is not None:
+            raise _Rejected("chip erase with block protection set (BP bits != 0)")
+        size = self.spec.size
+        self.memory[:] = b"\xff" * size
+        self._changed(0, size)
+        ce = self.spec.chip_erase
+        self._start(_Operation("erase", 0, size),
+                    self._duration((ce.typ_ms, ce.max_ms), FS_PER_MS))
+        return b""
+
+    def _suspend(self, cmd: SpiCommand, opcode: int) -> bytes:
+        if self._op is None or self._op.kind == "write-status":
+            return b""  # ignored when nothing suspendable runs, as on silicon
+        op = self._op
+        op.remaining_fs = self.busy_until - self.clock.now_fs
+        self._suspended, self._op = op, None
+        self._set_suspend_flag(op.kind, True)
+        return b""
+
+    def _resume(self, cmd: SpiCommand, opcode: int) -> bytes:
+        op = self._suspended
+        if op is None:
+            return b""
+        self._suspended = None
+        self._set_suspend_flag(op.kind, False)
+        self._start(op, op.remaining_fs)
+        return b""
+
+    def _set_suspend_flag(self, kind: str, on: bool) -> None:
+        if self.spec.micron:
+            bit = 0x40 if kind == "erase" else 0x04
+            self.fsr = self.fsr | bit if on else self.fsr & ~bit
+        elif "sr2" in self.regs and self.spec.vendor == "Winbond":
+            self.regs["sr2"] = self.regs["sr2"] | 0x80 if on else self.regs["sr2"] & ~0x80
+
+    # -- reset and power ---------------------------------------------------------------------
+
+    def _reset_enable(self, cmd: SpiCommand, opcode: int) -> bytes:
+        self._reset_armed = True
+        return b""
+
+    def _reset(self, cmd: SpiCommand, opcode: int) -> bytes:
+        # Software reset: volatile state returns to its power-on value; an operation in
+        # progress is abandoned (its array contents stay as far as they got).
+        nvcr = self.nvcr
+        self.power_on()
+        self.nvcr = nvcr
+        self.busy_until = self.clock.now_fs + int(self.spec.timing.reset_us * FS_PER_US)
+        return b""
+
+    def _enter_dpd(self, cmd: SpiCommand, opcode: int) -> bytes:
+        self.deep_power_down = True
+        return b""
+
+    def _release_dpd(self, cmd: SpiCommand, opcode: int) -> bytes:
+        self.deep_power_down = False
+        if self.spec.device_id is not None and cmd.read_length:
+            return bytes([self.spec.device_id]) * cmd.read_length
+        return b""
+
+    # -- 4-byte addressing -------------------------------------------------------------------
+
+    def _enter_4byte(self, cmd: SpiCommand, opcode: int) -> bytes:
+        self._four_byte_switch(True)
+        return b""
+
+    def _exit_4byte(self, cmd: SpiCommand, opcode: int) -> bytes:
+        self._four_byte_switch(False)
+        return b""
+
+    def _four_byte_switch(self, on: bool) -> None:
+        if "wren-en4b" in self.spec.addressing.methods:
+            if not self.wel:
+                raise _Rejected("EN4B/EX4B without WREN (WEL=0) on this chip")
+            self.wel = False
+        self.four_byte = on
+        self._sync_mode_flag()
+
+    def _read_ear(self, cmd: SpiCommand, opcode: int) -> bytes:
+        value = self.ear
+        if "bank" in self.spec.addressing.methods:
+            value |= 0x80 if self.four_byte else 0
+        return self._register_out(cmd, bytes([value]))
+
+    def _write_ear(self, cmd: SpiCommand, opcode: int) -> bytes:
+        if not cmd.write_data:
+            raise _Rejected("extended-address write without data")
+        if self.spec.addressing.ear_needs_wel:
+            if not self.wel:
+                raise _Rejected("extended-address write without WREN (WEL=0)")
+            self.wel = False
+        value = cmd.write_data[0]
+        if "bank" in self.spec.addressing.methods:
+            self.four_byte = bool(value & 0x80)
+            value &= 0x7F
+            self._sync_mode_flag()
+        self.ear = value & max(0, (self.spec.size - 1) >> 24)
+        return b""
+
+    # -- QPI ---------------------------------------------------------------------------------
+
+    def _enter_qpi(self, cmd: SpiCommand, opcode: int) -> bytes:
+        qpi = self.spec.qpi
+        assert qpi is not None
+        if self.qpi:
+            raise _Rejected("already in QPI mode")
+        if qpi.needs_qe and not self.quad_enabled:
+            raise _Rejected("enter QPI ignored: QE=0")
+        self.qpi = True
+        if self.spec.micron:
+            self.evcr &= ~0x80
+        return b""
+
+    def _exit_qpi(self, cmd: SpiCommand, opcode: int) -> bytes:
+        if not self.qpi:
+            raise _Rejected(f"0x{opcode:02X} (exit QPI) outside QPI mode")
+        self.qpi = False
+        if self.spec.micron:
+            self.evcr |= 0x80
+        return b""
+
+    def _set_read_params(self, cmd: SpiCommand, opcode: int) -> bytes:
+        if not self.qpi:
+            raise _Rejected("set read parameters is a QPI-mode command")
+        if not cmd.write_data:
+            raise _Rejected("set read parameters without data")
+        self.read_params = cmd.write_data[0]
+        return b""
+
+    # -- Micron registers --------------------------------------------------------------------
+
+    def _read_fsr(self, cmd: SpiCommand, opcode: int) -> bytes:
+        self._settle()
+        return self._register_out(cmd, bytes([self.fsr]))
+
+    def _clear_fsr(self, cmd: SpiCommand, opcode: int) -> bytes:
+        self.fsr &= ~0x3A  # erase/program/protection/VPP error bits
+        return b""
+
+    def _micron_read(self, cmd: SpiCommand, opcode: int) -> bytes:
+        value = {0xB5: self.nvcr.to_bytes(2, "little"), 0x85: bytes([self.vcr]),
+                 0x65: bytes([self.evcr])}[opcode]
+        return self._register_out(cmd, value)
+
+    def _micron_write(self, cmd: SpiCommand, opcode: int) -> bytes:
+        if not self.wel:
+            raise _Rejected("configuration-register write without WREN (WEL=0)")
+        data = cmd.write_data
+        if not data:
+            raise _Rejected("configuration-register write without data")
+        if opcode == 0xB1:
+            self.nvcr = int.from_bytes(data[:2].ljust(2, b"\xff"), "little")
+            duration = self._duration(self.spec.timing.write_status_ms, FS_PER_MS)
+            self._start(_Operation("write-status", 0, 0), duration)
+            return b""
+        if opcode == 0x81:
+            self.vcr = data[0]
+        else:
+            self.evcr = data[0]
+            self.qpi = not self.evcr & 0x80
+        self.wel = False
+        return b""
+
+    # -- persistence -------------------------------------------------------------------------
+
+    _MAGIC = b"EXFNOR1\0"
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the array and the non-volatile registers to ``path``."""
+        regs = b"".join(bytes([self._nv_regs[r.name]]) for r in self.spec.status.registers)
+        name = self.spec.name.encode()
+        header = self._MAGIC + struct.pack("<HIHH", len(name), self.spec.size, len(regs),
+                                           self.nvcr) + name + regs
+        Path(path).write_bytes(header + self.memory)
+
+    @classmethod
+    def load(cls, spec: ChipSpec, clock: VirtualClock, path: str | os.PathLike[str], *,
+             timing: str = "typical") -> NorFlash:
+        try:
+            blob = Path(path).read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"cannot read flash contents {path}: {exc.strerror}") from None
+        fixed = len(cls._MAGIC) + struct.calcsize("<HIHH")
+        if not blob.startswith(cls._MAGIC) or len(blob) < fixed:
+            raise ConfigError(f"{path} is not an extflash NOR contents file")
+        name_len, size, regs_len, nvcr = struct.unpack("<HIHH", blob[len(cls._MAGIC) : fixed])
+        name = blob[fixed : fixed + name_len].decode(errors="replace")
+        if name != spec.name or size != spec.size:
+            raise ConfigError(f"{path} holds a {name} ({size} bytes), not a {spec.name}")
+        regs = blob[fixed + name_len : fixed + name_len + regs_len]
+        body = blob[fixed + name_len + regs_len :]
+        if len(body) != size or len(regs) != len(spec.status.registers):
+            raise ConfigError(f"{path} is truncated or does not match {spec.name}")
+        chip = cls(spec, clock, memory=bytearray(body), timing=timing)
+        chip._nv_regs = {r.name: regs[i] for i, r in enumerate(spec.status.registers)}
+        chip.nvcr = nvcr
+        chip.power_on()
+        return chip

@@ -1,0 +1,287 @@
+"""JESD216 SFDP tables synthesized from a :class:`~extflash.chips.ChipSpec`, and a decoder.
+
+:func:`build` lays out the SFDP header, the Basic Flash Parameter Table (16 DWORDs, JESD216B
+layout) and, for chips with dedicated 4-byte opcodes, the 4-byte Address Instruction Table.
+:func:`parse` decodes the same fields back (used by the tests and by ``extflash`` diagnostics to
+read what a chip claims about itself).
+
+Timings are quantised the JESD216 way (a 5-bit count and a unit), so a decoded value is the
+datasheet value rounded up to the next representable step.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from dataclasses import dataclass
+
+from extflash.chips import QE_RULES, ChipSpec
+
+BFPT_ID = 0xFF00
+FOUR_BAIT_ID = 0xFF84
+BFPT_DWORDS = 16
+SIGNATURE = b"SFDP"
+
+# BFPT DWORD 3/4/6/7 fast-read slots: protocol -> (dword index 1-based, shift of the 16-bit half)
+_READ_SLOTS = {"1-4-4": (3, 0), "1-1-4": (3, 16), "1-1-2": (4, 0), "1-2-2": (4, 16),
+               "4-4-4": (7, 16)}
+# DWORD 1 support bits per protocol
+_READ_SUPPORT_BITS = {"1-1-2": 16, "1-2-2": 20, "1-4-4": 21, "1-1-4": 22}
+# 4BAIT DWORD 1: opcode -> bit
+_FOUR_BAIT_BITS = {0x13: 0, 0x0C: 1, 0x3C: 2, 0xBC: 3, 0x6C: 4, 0xEC: 5, 0x12: 6, 0x34: 7,
+                   0x3E: 8}
+# DWORD 16 4-byte entry method bits (31:24) and exit method bits (23:14)
+_ENTER_BITS = {"en4b": 0, "wren-en4b": 1, "ear": 2, "bank": 3, "nvcr": 4, "opcodes": 5,
+               "always": 6}
+_EXIT_BITS = {"en4b": 0, "wren-en4b": 1, "ear": 2, "bank": 3}
+_ERASE_UNITS_MS = (1, 16, 128, 1000)
+_CHIP_ERASE_UNITS_MS = (16, 256, 4000, 64000)
+
+
+def _quantise(value: float, units: tuple[float, ...], bits: int) -> tuple[int, int]:
+    """(count, unit index) with (count + 1) * unit >= value, smallest unit that fits."""
+    top = 1 << bits
+    for index, unit in enumerate(units):
+        count = max(1, math.ceil(value / unit))
+        if count <= top:
+            return count - 1, index
+    return top - 1, len(units) - 1
+
+
+def _multiplier(typ: float, worst: float) -> int:
+    """JESD216 max = 2 * (m + 1) * typical, m in 0..15."""
+    if typ <= 0:
+        return 0
+    return min(15, max(0, math.ceil(worst / (2 * typ)) - 1))
+
+
+def _bfpt(spec: ChipSpec) -> list[int]:
+    dw = [0xFFFFFFFF] * BFPT_DWORDS
+    four_k = next((e for e in spec.erases if e.size == 4096), None)
+    d1 = 0xFF800000 | (0b111 << 5)
+    d1 |= 0b01 if four_k else 0b11
+    d1 |= 1 << 2  # write granularity >= 64 bytes (page buffer)
+    if spec.status.volatile_wren is None:
+        d1 |= 1 << 4  # volatile SR writes use 0x06 (or do not exist)
+    d1 |= (four_k.opcode if four_k else 0xFF) << 8
+    methods = spec.addressing.methods
+    address_mode = 0b10 if "always" in methods else 0b01 if methods else 0b00
+    d1 |= address_mode << 17
+    for rc in spec.reads:
+        if rc.protocol in _READ_SUPPORT_BITS:
+            d1 |= 1 << _READ_SUPPORT_BITS[rc.protocol]
+    dw[0] = d1
+
+    bits = spec.size * 8
+    dw[1] = bits - 1 if bits <= 1 << 31 else (1 << 31) | (bits.bit_length() - 1)
+
+    dw[2] = dw[3] = 0
+    dw[4] = 0xFFFFFFEE  # 2-2-2 unsupported, 4-4-4 bit set below
+    dw[5] = dw[6] = 0x0000FFFF
+    seen: set[str] = set()
+    for rc in spec.reads:  # the first entry per protocol is the one advertised
+        slot = _READ_SLOTS.get(rc.protocol)
+        if slot is None or rc.protocol in seen:
+            continue
+        seen.add(rc.protocol)
+        index, shift = slot
+        if rc.protocol == "4-4-4":
+            dw[4] |= 1 << 4
+        half = (rc.opcode << 8) | (min(rc.mode_clocks, 7) << 5) | min(rc.dummy_clocks, 31)
+        dw[index - 1] = (dw[index - 1] & ~(0xFFFF << shift)) | (half << shift)
+
+    erases = sorted(spec.erases, key=lambda e: e.size)[:4]
+    types = [(e.size.bit_length() - 1, e.opcode) for e in erases]
+    types += [(0, 0)] * (4 - len(types))
+    dw[7] = types[0][0] | types[0][1] << 8 | types[1][0] << 16 | types[1][1] << 24
+    dw[8] = types[2][0] | types[2][1] << 8 | types[3][0] << 16 | types[3][1] << 24
+
+    d10 = _multiplier(max(e.typ_ms for e in erases), max(e.max_ms for e in erases))
+    for i, e in enumerate(erases):
+        count, unit = _quantise(e.typ_ms, _ERASE_UNITS_MS, 5)
+        d10 |= (count | unit << 5) << (4 + 7 * i)
+    dw[9] = d10
+
+    pp_typ, pp_max = spec.timing.page_program_us
+    count, unit = _quantise(pp_typ, (8, 64), 5)
+    d11 = _multiplier(pp_typ, pp_max) | (spec.page_size.bit_length() - 1) << 4
+    d11 |= (count | unit << 5) << 8
+    d11 |= (0b1_0111 << 14) | (0b0_0001 << 19)  # byte program: 24 us first, 2 us more (nominal)
+    ce_count, ce_unit = _quantise(spec.chip_erase.typ_ms, _CHIP_ERASE_UNITS_MS, 5)
+    d11 |= (ce_count | ce_unit << 5) << 24
+    d11 |= 1 << 31
+    dw[10] = d11
+
+    if spec.suspend:
+        dw[11] = 0x7FFFFFFF & 0x0000_00EC  # suspend supported; nominal interval fields
+        dw[12] = (spec.suspend[1] | spec.suspend[0] << 8 | spec.suspend[1] << 16
+                  | spec.suspend[0] << 24)
+    else:
+        dw[11] = 0xFFFFFFFF
+        dw[12] = 0xFFFFFFFF
+
+    d14 = 0b11
+    d14 |= (1 << 3) if spec.micron else (1 << 2)  # bit 3: flag status 0x70; bit 2: legacy 0x05
+    if spec.deep_power_down:
+        enter, leave = spec.deep_power_down
+        d14 |= leave << 15 | enter << 23 | 0b0_0011 << 8
+    else:
+        d14 |= 1 << 31
+    dw[13] = d14
+
+    d15 = spec.status.qe.qer << 20
+    qpi = spec.qpi
+    if qpi is not None:
+        enable = 0b00010 if 0x38 in qpi.enter else 0b00100 if 0x35 in qpi.enter else 0
+        if qpi.needs_qe and 0x38 in qpi.enter:
+            enable = 0b00001
+        disable = 0b0001 if 0xFF in qpi.exit else 0b0010 if 0xF5 in qpi.exit else 0
+        d15 |= enable << 4 | disable
+    dw[14] = d15
+
+    enter_bits = exit_bits = 0
+    for m in methods:
+        enter_bits |= 1 << _ENTER_BITS[m] if m in _ENTER_BITS else 0
+        exit_bits |= 1 << _EXIT_BITS[m] if m in _EXIT_BITS else 0
+    if methods:
+        exit_bits |= 1 << 5  # soft reset leaves 4-byte mode
+    reset_bits = 1 << 4 if spec.reset == (0x66, 0x99) else 0
+    dw[15] = enter_bits << 24 | exit_bits << 14 | reset_bits << 8
+    return dw
+
+
+def _four_bait(spec: ChipSpec) -> list[int] | None:
+    ops = [r.opcode_4b for r in spec.reads] + [p.opcode_4b for p in spec.programs]
+    erase4 = [e.opcode_4b for e in sorted(spec.erases, key=lambda e: e.size)[:4]]
+    if not any(op is not None for op in ops + erase4):
+        return None
+    d1 = 0
+    for op in ops:
+        if op in _FOUR_BAIT_BITS:
+            d1 |= 1 << _FOUR_BAIT_BITS[op]
+    d2 = 0
+    for i, op in enumerate(erase4 + [None] * (4 - len(erase4))):
+        if op is not None:
+            d1 |= 1 << (9 + i)
+        d2 |= (op if op is not None else 0xFF) << (8 * i)
+    return [d1, d2]
+
+
+def build(spec: ChipSpec) -> bytes:
+    """The SFDP address space of ``spec`` (header, parameter headers, tables)."""
+    tables = [(BFPT_ID, 1, 6, _bfpt(spec))]
+    four = _four_bait(spec)
+    if four is not None:
+        tables.append((FOUR_BAIT_ID, 1, 0, four))
+    offset = 8 + 8 * len(tables)
+    headers = b""
+    body = b""
+    for table_id, major, minor, dwords in tables:
+        pointer = offset + len(body)
+        headers += bytes([table_id & 0xFF, minor, major, len(dwords)])
+        headers += pointer.to_bytes(3, "little") + bytes([table_id >> 8])
+        body += struct.pack(f"<{len(dwords)}I", *dwords)
+    header = SIGNATURE + bytes([6, 1, len(tables) - 1, 0xFF])
+    return header + headers + body
+
+
+# ---------------------------------------------------------------------------------------------
+# Decoding
+
+
+@dataclass(frozen=True)
+class SfdpRead:
+    protocol: str
+    opcode: int
+    mode_clocks: int
+    dummy_clocks: int
+
+
+@dataclass(frozen=True)
+class SfdpErase:
+    size: int
+    opcode: int
+    typ_ms: float
+
+
+@dataclass(frozen=True)
+class SfdpInfo:
+    version: tuple[int, int]
+    size: int
+    address_bytes: str  # "3", "3or4", "4"
+    erases: tuple[SfdpErase, ...]
+    reads: tuple[SfdpRead, ...]
+    qe_rule: str
+    page_size: int
+    page_program_typ_us: float
+    four_byte_entry: tuple[str, ...]
+    four_byte_erase_opcodes: tuple[int, ...]
+    four_byte_opcodes: tuple[int, ...]
+
+
+class SfdpError(ValueError):
+    pass
+
+
+def parse(image: bytes) -> SfdpInfo:
+    """Decode an SFDP image (as read with 0x5A from address 0)."""
+    if image[:4] != SIGNATURE:
+        raise SfdpError("no SFDP signature")
+    minor, major, nph = image[4], image[5], image[6]
+    tables: dict[int, list[int]] = {}
+    for i in range(nph + 1):
+        h = image[8 + 8 * i : 16 + 8 * i]
+        table_id = h[7] << 8 | h[0]
+        length = h[3]
+        pointer = int.from_bytes(h[4:7], "little")
+        raw = image[pointer : pointer + 4 * length]
+        if len(raw) != 4 * length:
+            raise SfdpError(f"table 0x{table_id:04X} runs past the image")
+        tables[table_id] = list(struct.unpack(f"<{length}I", raw))
+    if BFPT_ID not in tables:
+        raise SfdpError("no basic flash parameter table")
+    dw = tables[BFPT_ID]
+    d2 = dw[1]
+    bits = 1 << (d2 & 0x7FFFFFFF) if d2 >> 31 else d2 + 1
+    address_bytes = {0b00: "3", 0b01: "3or4", 0b10: "4"}.get(dw[0] >> 17 & 3, "?")
+    reads = []
+    for protocol, bit in _READ_SUPPORT_BITS.items():
+        if dw[0] >> bit & 1:
+            index, shift = _READ_SLOTS[protocol]
+            half = dw[index - 1] >> shift & 0xFFFF
+            reads.append(SfdpRead(protocol, half >> 8, half >> 5 & 7, half & 31))
+    if dw[4] >> 4 & 1:
+        half = dw[6] >> 16
+        reads.append(SfdpRead("4-4-4", half >> 8, half >> 5 & 7, half & 31))
+    erases = []
+    for i in range(4):
+        word = dw[7 + i // 2] >> (16 * (i % 2))
+        exponent, opcode = word & 0xFF, word >> 8 & 0xFF
+        if exponent:
+            field = dw[9] >> (4 + 7 * i) & 0x7F
+            typ = ((field & 31) + 1) * _ERASE_UNITS_MS[field >> 5]
+            erases.append(SfdpErase(1 << exponent, opcode, typ))
+    qer = dw[14] >> 20 & 7
+    qe_rule = next(r.name for r in QE_RULES.values() if r.qer == qer)
+    pp_field = dw[10] >> 8 & 0x3F
+    pp_typ = ((pp_field & 31) + 1) * (64 if pp_field >> 5 else 8)
+    entry = tuple(m for m, b in _ENTER_BITS.items() if dw[15] >> (24 + b) & 1)
+    four = tables.get(FOUR_BAIT_ID)
+    erase4: tuple[int, ...] = ()
+    ops4: tuple[int, ...] = ()
+    if four is not None:
+        erase4 = tuple(four[1] >> (8 * i) & 0xFF for i in range(4) if four[0] >> (9 + i) & 1)
+        ops4 = tuple(op for op, b in _FOUR_BAIT_BITS.items() if four[0] >> b & 1)
+    return SfdpInfo(
+        version=(major, minor),
+        size=bits // 8,
+        address_bytes=address_bytes,
+        erases=tuple(erases),
+        reads=tuple(reads),
+        qe_rule=qe_rule,
+        page_size=1 << (dw[10] >> 4 & 0xF),
+        page_program_typ_us=pp_typ,
+        four_byte_entry=entry,
+        four_byte_erase_opcodes=erase4,
+        four_byte_opcodes=ops4,
+    )
