@@ -7,6 +7,7 @@ printed as one message (no traceback) with the error's exit code.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import sys
 from collections.abc import Callable
@@ -41,6 +42,18 @@ def main(verbose: int) -> None:
     """Read, lint, run and generate STM32 external-flash loaders."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@click.argument("loader_path", metavar="LOADER", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (extflash.info/1).")
+@handle_errors
+def info(loader_path: str, as_json: bool) -> None:
+    """Describe a .stldr or FLM loader: device, sectors, entry points, RAM use, family."""
+    from extflash import loader
+
+    data = loader.info_dict(loader.open(loader_path))
+    click.echo(json.dumps(data, indent=2) if as_json else "\n".join(loader.render_info(data)))
 
 
 if __name__ == "__main__":  # pragma: no cover
