@@ -466,7 +466,7 @@ def _build_chip(data: dict[str, Any], origin: str) -> ChipSpec:
     sources = tuple(str(s) for s in data["sources"])
     if not sources:
         raise ConfigError(f"{where}: 'sources' must cite at least one datasheet")
-    return ChipSpec(
+    spec = ChipSpec(
         name=name,
         vendor=str(data["vendor"]),
         jedec_id=jedec,
@@ -497,6 +497,73 @@ def _build_chip(data: dict[str, Any], origin: str) -> ChipSpec:
         notes=str(data.get("notes", "")),
         raw=data,
     )
+    problems = check(spec)
+    if problems:
+        raise ConfigError(f"{where}: " + "; ".join(problems))
+    return spec
+
+
+def check(spec: ChipSpec) -> list[str]:
+    """Consistency problems of a chip description (empty when it is usable)."""
+    problems: list[str] = []
+    size = spec.size
+    if size <= 0 or size & (size - 1):
+        problems.append(f"size {size} is not a power of two")
+    if spec.page_size <= 0 or spec.page_size & (spec.page_size - 1) or spec.page_size > 4096:
+        problems.append(f"page_size {spec.page_size} is not a power of two <= 4096")
+    if len(spec.jedec_id) not in (2, 3, 6):
+        problems.append("jedec_id must be 3 bytes (or 2/6 for extended IDs)")
+    lo, hi = spec.voltage
+    if not 1.0 <= lo < hi <= 5.5:
+        problems.append(f"voltage range {lo}-{hi} V is implausible")
+    if not spec.erases:
+        problems.append("no erase commands")
+    for e in spec.erases:
+        if e.size <= 0 or e.size & (e.size - 1) or size % e.size:
+            problems.append(f"erase 0x{e.opcode:02X} size {e.size} does not divide the chip size")
+        if not 0 < e.typ_ms <= e.max_ms:
+            problems.append(f"erase 0x{e.opcode:02X}: need 0 < typ <= max")
+    ce = spec.chip_erase
+    if not ce.opcodes or not 0 < ce.typ_ms <= ce.max_ms:
+        problems.append("chip_erase needs opcodes and 0 < typ <= max")
+    for pair_name, (typ, worst) in (("page_program_us", spec.timing.page_program_us),
+                                    ("write_status_ms", spec.timing.write_status_ms)):
+        if not 0 < typ <= worst:
+            problems.append(f"timing.{pair_name}: need 0 < typ <= max")
+    opcodes = [r.opcode for r in spec.reads if r.protocol != "4-4-4"]
+    if len(set(opcodes)) != len(opcodes):
+        problems.append("a read opcode is listed twice for the same mode")
+    for r in spec.reads:
+        if not 0 < r.max_mhz <= 200 or not 0 <= r.wait_clocks <= 31:
+            problems.append(f"read 0x{r.opcode:02X}: max_mhz or clocks out of range")
+    if not any(r.protocol == "1-1-1" for r in spec.reads):
+        problems.append("no 1-1-1 read command")
+    if not any(p.protocol == "1-1-1" for p in spec.programs):
+        problems.append("no 1-1-1 page program command")
+    names = [r.name for r in spec.status.registers]
+    if "sr1" not in names:
+        problems.append("status.registers must include sr1 (WIP/WEL)")
+    qe = spec.status.qe
+    if qe.register is not None and qe.register not in names:
+        problems.append(f"qe rule {qe.name} needs register {qe.register}")
+    methods = spec.addressing.methods
+    unknown = [m for m in methods if m not in FOUR_BYTE_METHODS]
+    if unknown:
+        problems.append(f"unknown 4-byte methods {unknown} (known: {', '.join(FOUR_BYTE_METHODS)})")
+    if spec.needs_4byte and not methods:
+        problems.append("size > 16 MiB but no 4-byte addressing method")
+    if "opcodes" in methods and (
+        any(e.opcode_4b is None for e in spec.erases if e.size in (spec.sector_size,
+                                                                   spec.block_size))
+        or any(p.opcode_4b is None for p in spec.programs if p.protocol == "1-1-1")
+    ):
+        # W25Q256JV-class parts have no 4-byte 32 KiB erase; sector, block and PP must exist
+        problems.append("4-byte opcodes claimed but sector/block erase or PP lacks opcode_4b")
+    if {"en4b", "wren-en4b"} & set(methods) and spec.addressing.enter is None:
+        problems.append("EN4B method without an 'enter' opcode")
+    if spec.dies < 1:
+        problems.append("dies must be >= 1")
+    return problems
 
 
 @functools.cache

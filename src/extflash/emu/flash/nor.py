@@ -421,7 +421,8 @@ class NorFlash:
             if 0 < n < 15 and rc.wait_clocks > 0:
                 return n
         if self.qpi and spec.qpi and spec.qpi.read_param_dummies and rc.protocol == "4-4-4":
-            return rc.mode_clocks + spec.qpi.read_param_dummies[(self.read_params >> 4) & 3]
+            # 0xC0 P5:4 sets the whole wait, mode clocks included (Winbond/GigaDevice QPI)
+            return spec.qpi.read_param_dummies[(self.read_params >> 4) & 3]
         dc = spec.dummy_config
         if dc is not None and rc.opcode in dc.table:
             value = (self.regs.get(dc.register, 0) >> dc.shift) & ((1 << dc.width) - 1)

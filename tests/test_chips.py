@@ -1,0 +1,140 @@
+"""The chip database: every data file loads, is consistent and cites its sources."""
+
+from __future__ import annotations
+
+import tomllib
+from collections import Counter
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from extflash import chips
+from extflash.errors import ConfigError
+
+REQUIRED = {
+    "W25Q16JV", "W25Q32JV", "W25Q64JV", "W25Q128JV", "W25Q256JV", "W25Q512JV", "W25Q01JV",
+    "W25Q02JV", "MX25L6433F", "MX25L12835F", "MX25L25645G", "MX25L51245G", "MX25R6435F",
+    "N25Q128A", "MT25QL128", "MT25QL256", "MT25QL512", "MT25TL01G", "IS25LP128", "S25FL256S",
+    "S25FL512S", "GD25Q128",
+}
+
+# Real parts that answer 0x9F identically (documented in their files' notes).
+SHARED_IDS = {
+    bytes.fromhex("20BA18"): {"N25Q128A", "MT25QL128"},  # MT25QL128 succeeded the N25Q128A
+    bytes.fromhex("20BA20"): {"MT25QL512", "MT25TL01G"},  # each TL01G die is a QL512 die
+}
+
+DATA = resources.files("extflash") / "data" / "chips"
+FILES = sorted(p.name for p in DATA.iterdir() if p.name.endswith(".toml"))
+
+
+def test_every_required_chip_exists() -> None:
+    assert {c.name for c in chips.all()} >= REQUIRED
+
+
+def test_one_file_per_chip_named_after_it() -> None:
+    assert sorted(f"{c.name.lower()}.toml" for c in chips.all()) == FILES
+
+
+@pytest.mark.parametrize("chip", chips.all(), ids=lambda c: c.name)
+def test_chip_is_consistent(chip: chips.ChipSpec) -> None:
+    assert chips.check(chip) == []
+    assert chip.size & (chip.size - 1) == 0
+    assert all(chip.size % e.size == 0 for e in chip.erases)
+    if chip.size > 16 * chips.MIB:
+        assert chip.addressing.methods, "4-byte scheme required above 16 MiB"
+    assert chip.sources and all(len(s) > 20 for s in chip.sources)
+    assert chip.read_command(0x03) is not None
+    # Quad commands are gated exactly when the chip has a QE bit.
+    for rc in chip.reads:
+        if "4" in rc.protocol and rc.protocol != "4-4-4":
+            assert rc.needs_qe == chip.has_qe_bit
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_files_carry_types_the_loader_expects(name: str) -> None:
+    data = tomllib.loads((DATA / name).read_text(encoding="utf-8"))
+    assert isinstance(data["name"], str) and isinstance(data["size"], int)
+    assert isinstance(data["sources"], list) and data["sources"]
+    for table in ("read", "program", "erase"):
+        assert all(isinstance(entry["opcode"], int) for entry in data[table])
+    assert data["status"]["qe"] in chips.QE_RULES
+
+
+def test_jedec_ids_are_unique_except_documented_sharing() -> None:
+    counts = Counter(c.jedec_id for c in chips.all())
+    shared = {jid: {c.name for c in chips.all() if c.jedec_id == jid}
+              for jid, n in counts.items() if n > 1}
+    assert shared == SHARED_IDS
+
+
+def test_find_is_case_insensitive_and_takes_ordering_codes() -> None:
+    assert chips.find("w25q128jv").name == "W25Q128JV"
+    assert chips.find("W25Q128JVSIQ").name == "W25Q128JV"
+    assert chips.find("mt25ql512abb8esf").name == "MT25QL512"
+    assert chips.find("MX25L51245GMI-10G").name == "MX25L51245G"
+
+
+def test_find_unknown_names_close_matches() -> None:
+    with pytest.raises(ConfigError) as err:
+        chips.find("W25Q128JX")
+    assert "unknown flash chip 'W25Q128JX'" in str(err.value)
+    assert "W25Q128JV" in str(err.value)
+
+
+def test_by_jedec() -> None:
+    assert [c.name for c in chips.by_jedec(bytes.fromhex("EF4018"))] == ["W25Q128JV"]
+    assert {c.name for c in chips.by_jedec(bytes.fromhex("20BA18"))} == {"N25Q128A", "MT25QL128"}
+    assert chips.by_jedec(b"\x12\x34\x56") == ()
+
+
+def test_qe_rules_carry_jesd216_codes() -> None:
+    assert chips.find("W25Q128JV").qe.qer == 0b100
+    assert chips.find("MX25L51245G").qe.qer == 0b010
+    assert chips.find("MT25QL512").qe.qer == 0b000
+    assert chips.find("S25FL256S").qe.qer == 0b101
+    assert len({r.qer for r in chips.QE_RULES.values()}) == len(chips.QE_RULES)
+
+
+def test_twin_die_part_is_described_per_die() -> None:
+    tl = chips.find("MT25TL01G")
+    assert tl.dies == 2 and tl.size == 64 * chips.MIB and "die" in tl.notes
+
+
+def _write_chip(tmp_path: Path, edit: dict[str, str]) -> Path:
+    text = (DATA / "w25q128jv.toml").read_text(encoding="utf-8")
+    for old, new in edit.items():
+        assert old in text
+        text = text.replace(old, new)
+    path = tmp_path / "chip.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_user_chip_file_loads(tmp_path: Path) -> None:
+    spec = chips.load_file(str(_write_chip(tmp_path, {'name = "W25Q128JV"': 'name = "MYCHIP"'})))
+    assert spec.name == "MYCHIP" and spec.size == 16 * chips.MIB
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    ({"size = 16777216": "size = 16777000"}, "not a power of two"),
+    ({"size = 16777216": "size = 33554432"}, "no 4-byte addressing method"),
+    ({'qe = "sr2-bit1-via-01-2byte"': 'qe = "sr9-bit3"'}, "unknown qe rule"),
+    ({'protocol = "1-1-2"': 'protocol = "1-1-3"'}, "protocol '1-1-3'"),
+    ({"size = 32768, typ_ms = 120": "size = 12288, typ_ms = 120"}, "does not divide"),
+    ({"typ_ms = 45, max_ms = 400": "typ_ms = 450, max_ms = 400"}, "typ <= max"),
+    ({'jedec_id = "EF 40 18"': 'jedec_id = "EF 4G 18"'}, "is not hex"),
+    ({"page_size = 256": 'page_size = "256"'}, "expected an integer"),
+])
+def test_bad_chip_files_get_one_clear_error(tmp_path: Path, edit: dict[str, str],
+                                            message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
+        chips.load_file(str(_write_chip(tmp_path, edit)))
+
+
+def test_missing_field_and_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="missing or malformed"):
+        chips.load_file(str(_write_chip(tmp_path, {"page_program_us": "pp_us"})))
+    with pytest.raises(ConfigError, match="cannot read chip file"):
+        chips.load_file(str(tmp_path / "nope.toml"))
