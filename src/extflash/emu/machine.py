@@ -1,0 +1,781 @@
+"""The virtual STM32: a unicorn Cortex-M core, the part's memory map, system peripherals,
+exceptions and deterministic virtual time.
+
+Typical use (what the loader runner and the board models do)::
+
+    m = Machine(mcu.find_part("STM32H743ZI"))
+    m.add_peripheral(my_quadspi)                     # register models of the board
+    m.map_buffer(0x90000000, flash_bytes, writable=False)
+    m.mem_write(0x24000004, image)
+    result = m.run(init_address, stop_at=0x24000000, timeout_fs=5 * FS_PER_S)
+
+Virtual time
+    Execution runs in slices of ``emu_start(count=N)``. Every slice is counted (never mixing
+    counted and uncounted translation blocks: unicorn only counts instructions in blocks that
+    were translated while counting). **One executed instruction is one core cycle**; time per
+    cycle is 1 / core frequency, and the frequency follows the loader's RCC configuration. The
+    instruction counter unicorn keeps internally is read through its handle (located once per
+    process and verified), so peripheral callbacks see the exact cycle at which they run.
+
+Fast-forward
+    A slice never runs past the next scheduled event (SysTick expiry, a flash program finishing).
+    When the core keeps reading the same peripheral registers and gets the same values, with no
+    write in between (time-source registers such as SysTick CVR or DWT CYCCNT excepted), the
+    machine skips to the next event; with no event pending it skips in growing steps (at most
+    1/8 of the time already spent spinning), so a loader's own tick-based timeout still fires
+    close to its deadline. A ``b .`` loop and WFI idle the same way.
+
+Exceptions
+    SysTick, NVIC lines (``set_irq_pending``), PendSV, SVC and faults are taken at slice
+    boundaries, respecting PRIMASK/BASEPRI/FAULTMASK and priorities, with the frame stacked by
+    :class:`~extflash.emu.cortexm.ExceptionUnit`. While an enabled exception is pending but
+    masked, slices are short (:data:`MASKED_SLICE`) so an unmask is noticed quickly.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import logging
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import capstone
+import unicorn
+from unicorn import arm_const as A
+
+from extflash import mcu
+from extflash.emu import cortexm
+from extflash.emu.clock import FS_PER_NS, VirtualClock
+from extflash.emu.cortexm import CFSR_BITS, HFSR_BITS, ExceptionUnit, decode_bits
+from extflash.emu.mmio import PAGE, Bus, BusAccess, UnmodelledAccess, UnmodelledBlock, c_buffer
+from extflash.emu.periph import sysregs
+from extflash.emu.periph.flashif import FlashInterface
+from extflash.emu.periph.gpio import GpioBank, GpioPort, PinState
+from extflash.emu.periph.pwr import Pwr
+from extflash.emu.periph.rcc import Rcc
+from extflash.emu.periph.syscfg import Syscfg
+from extflash.emu.regmodel import Peripheral
+from extflash.emu.scs import DataWatchpointTrace, SystemControlSpace
+from extflash.errors import TargetError
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "BusAccess",
+    "FaultInfo",
+    "Machine",
+    "PinState",
+    "RunResult",
+    "SpinEvidence",
+    "UnmodelledAccess",
+]
+
+MAX_SLICE = 1_000_000
+MASKED_SLICE = 256
+FF_MIN_STEP_FS = 1_000 * FS_PER_NS * 1_000  # 1 ms
+PPB_UNMODELLED = (("ITM", 0xE0000000, 0x1000), ("FPB", 0xE0002000, 0x1000),
+                  ("TPIU", 0xE0040000, 0x1000), ("ETM", 0xE0041000, 0x1000),
+                  ("ROMTABLE", 0xE00FF000, 0x1000))
+# Where each family keeps the 16-bit flash size (KiB) in system memory (reference manuals).
+FLASH_SIZE_REG = {"stm32h7-qspi": 0x1FF1E880, "stm32h7-ospi": 0x1FF1E880, "stm32f7": 0x1FF0F442,
+                  "stm32f4": 0x1FFF7A22, "stm32l4": 0x1FFF75E0, "stm32l4plus": 0x1FFF75E0,
+                  "stm32g4": 0x1FFF75E0}
+THUMB_WFI, THUMB_WFE, THUMB_YIELD, THUMB_SELF_BRANCH = 0xBF30, 0xBF20, 0xBF10, 0xE7FE
+
+
+@dataclass(frozen=True)
+class FaultInfo:
+    """What went wrong, in the words of the Cortex-M fault model."""
+
+    kind: str  # "bus", "memmanage", "usage", "hard", "lockup"
+    description: str
+    pc: int
+    address: int | None
+    access: str | None  # "read", "write", "fetch"
+    cfsr: int
+    hfsr: int
+    cfsr_bits: tuple[str, ...]
+    hfsr_bits: tuple[str, ...]
+    instruction: str  # disassembled faulting instruction ("" if unreadable)
+    region: str  # memory region / nearest peripheral of the address
+
+    def __str__(self) -> str:
+        where = f" at 0x{self.address:08X} ({self.region})" if self.address is not None else ""
+        return (f"{self.description}{where}; pc=0x{self.pc:08X} `{self.instruction}`; "
+                f"CFSR=0x{self.cfsr:08X} [{' '.join(self.cfsr_bits)}]")
+
+
+@dataclass(frozen=True)
+class PolledRegister:
+    address: int
+    name: str
+    value: int
+
+
+@dataclass(frozen=True)
+class SpinEvidence:
+    """Why a timeout happened: the loop's PCs and the registers it kept reading."""
+
+    pcs: tuple[int, ...]
+    registers: tuple[PolledRegister, ...]
+    idle: str  # "poll", "wfi", "self-branch", "busy" (computing, no polling seen)
+
+    def __str__(self) -> str:
+        regs = ", ".join(f"{r.name}=0x{r.value:08X}" for r in self.registers) or "no registers"
+        pcs = ", ".join(f"0x{p:08X}" for p in self.pcs)
+        return f"{self.idle} loop at {pcs} reading {regs}"
+
+
+@dataclass(frozen=True)
+class RunResult:
+    reason: str  # "returned", "timeout", "fault", "lockup", "breakpoint"
+    pc: int
+    lr: int
+    sp: int
+    r0: int
+    cycles: int
+    time_fs: int
+    fault: FaultInfo | None = None
+    spin: SpinEvidence | None = None
+    exceptions_taken: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.reason == "returned"
+
+
+def _handle_address(uc: unicorn.Uc) -> int:
+    handle = uc._uch
+    assert handle is not None and handle.value is not None
+    return int(handle.value)
+
+
+@functools.cache
+def _counter_offset() -> int | None:
+    """Byte offset of unicorn's internal executed-instruction counter in its engine struct.
+
+    unicorn counts instructions of ``count=`` runs in ``uc->emu_counter`` but has no API to
+    read it. It is found once by running known instruction counts and looking for the field that
+    holds them, then verified; without it the machine falls back to slice-granular time.
+    """
+    uc = unicorn.Uc(unicorn.UC_ARCH_ARM, unicorn.UC_MODE_THUMB)
+    uc.mem_map(0x1000, 0x1000)
+    uc.mem_write(0x1000, b"\x01\x30" * 20 + b"\xfe\xe7")  # 20 x adds r0,#1 ; b .
+    base = _handle_address(uc)
+    words = 512
+
+    def snapshot() -> list[int]:
+        return list((ctypes.c_uint64 * words).from_address(base))
+
+    uc.emu_start(0x1001, 0x1000 + 14, count=977)  # stops at `until` after 7 instructions
+    first = snapshot()
+    uc.emu_start(0x1001, 0, count=311)  # runs the full count: counter = count + 1
+    second = snapshot()
+    for i in range(words):
+        if first[i] == 7 and second[i] == 312:
+            return i * 8
+    return None
+
+
+class Machine:
+    """A virtual STM32 part. See the module documentation for the time and exception model.
+
+    Attributes: ``part``, ``family``, ``clock`` (:class:`VirtualClock`), ``uc`` (the unicorn
+    engine, for peripheral models that need it), ``rcc``, ``gpio`` (:class:`GpioBank`),
+    ``scs``, ``dwt``, ``on_unmodelled`` (callbacks receiving :class:`UnmodelledAccess`),
+    ``tracer`` (callback receiving every :class:`BusAccess`, ``None`` = off), ``last_fault``.
+    """
+
+    def __init__(self, part: mcu.PartRef, *, hse_hz: int | None = None) -> None:
+        self.part = part
+        self.family = part.family
+        fam = self.family
+        self.clock = VirtualClock(fam.reset_clock_hz)
+        model = cortexm.CORE_MODELS.get(fam.core)
+        if model is None:
+            raise TargetError(f"no CPU model for core '{fam.core}' of {part.part.name}")
+        self.uc = unicorn.Uc(unicorn.UC_ARCH_ARM, unicorn.UC_MODE_THUMB)
+        self.uc.ctl_set_cpu_model(model)
+        self._counter_off = _counter_offset()
+        self._counter: ctypes.c_uint64 | None = (
+            ctypes.c_uint64.from_address(_handle_address(self.uc) + self._counter_off)
+            if self._counter_off is not None else None)
+        self._slice_budget = 0
+        self._slice_synced = 0
+        self._running = False
+        self.bus = Bus(self.uc, sync=self.sync_time, pc=self._pc, stop=self._request_stop)
+        self.bus.now_fs = lambda: self.clock.now_fs
+        self._buffers: dict[int, tuple[bytearray, object]] = {}
+        self.peripherals: dict[str, Peripheral] = {}
+        self.last_fault: FaultInfo | None = None
+        self._stop_reason: str | None = None
+        self._pending_fault: tuple[str, int | None, str | None] | None = None
+        self._exc_return: list[int] = []
+        self._exceptions_taken = 0
+        self._stop_at_cached: set[int] = set()
+        self._map_memory()
+        self._build_core_peripherals()
+        self._build_system_peripherals(hse_hz)
+        self._map_unmodelled()
+        self._install_hooks()
+        self.exceptions = ExceptionUnit(self.uc, fam.has_fpu, self._read32, self._write32)
+        self._cs = capstone.Cs(capstone.CS_ARCH_ARM,
+                               capstone.CS_MODE_THUMB | capstone.CS_MODE_MCLASS)
+
+    # -- construction ----------------------------------------------------------------------------
+    def _map_memory(self) -> None:
+        by_name: dict[str, bytearray] = {}
+        for region in self.part.part.memory:
+            target = region.name.removesuffix("_ALIAS")
+            buf = by_name.get(target) if target != region.name else None
+            if buf is None or len(buf) != region.size:
+                fill = 0xFF if region.kind == "flash" else 0
+                buf = bytearray([fill]) * region.size
+                by_name[region.name] = buf
+            self._map_ptr(region.start, buf, writable=region.kind == "ram", executable=True)
+        for region in self.part.part.memory:  # aliases defined before their target
+            if region.name.endswith("_ALIAS") and region.name.removesuffix("_ALIAS") in by_name:
+                pass
+        flash = next((m for m in self.part.part.memory if m.kind == "flash"), None)
+        reg = FLASH_SIZE_REG.get(self.family.id)
+        rom = self.family.region_at(reg) if reg is not None else None
+        if flash is not None and reg is not None and rom is not None:
+            buf, _ = self._buffers[rom.start]
+            struct.pack_into("<H", buf, reg - rom.start, flash.size // 1024)
+
+    def _map_ptr(self, start: int, buf: bytearray, *, writable: bool, executable: bool) -> None:
+        perms = unicorn.UC_PROT_READ | (unicorn.UC_PROT_WRITE if writable else 0) | (
+            unicorn.UC_PROT_EXEC if executable else 0)
+        cbuf = c_buffer(buf)
+        self.uc.mem_map_ptr(start, len(buf), perms, ctypes.addressof(cbuf))
+        self._buffers[start] = (buf, cbuf)
+
+    def _build_core_peripherals(self) -> None:
+        fam = self.family
+        self.scs = SystemControlSpace(self.clock, cortexm.CPUID.get(fam.core, 0),
+                                      wake=self._request_stop_if_running)
+        self.dwt = DataWatchpointTrace(self.clock, self.scs, has_cyccnt=fam.has_dwt_cyccnt)
+        self.scs.demcr_listener = self.dwt.demcr_changed
+        self.add_peripheral(self.scs)
+        self.add_peripheral(self.dwt)
+
+    def _build_system_peripherals(self, hse_hz: int | None) -> None:
+        fam = self.family
+        bases = {**{n: b for n, (b, _s) in sysregs.bases(fam.id).items()}, **fam.peripherals}
+        self.rcc = Rcc(fam.id, bases["RCC"], hse_hz=hse_hz, reset_clock_hz=fam.reset_clock_hz)
+        self.rcc.on_clock_change = self._core_clock_changed
+        self.rcc.on_peripheral_reset = self._reset_by_rcc
+        self.add_peripheral(self.rcc)
+        for cls, name in ((Pwr, "PWR"), (FlashInterface, "FLASH"), (Syscfg, "SYSCFG")):
+            if name in bases:
+                self.add_peripheral(cls(fam.id, bases[name]))
+        ports = {}
+        for name, base in sorted(bases.items()):
+            if name.startswith("GPIO") and len(name) == 5:
+                letter = name[4]
+                port = GpioPort(letter, base, fam.id,
+                                functools.partial(self.rcc.is_enabled, name))
+                ports[letter] = port
+                self.add_peripheral(port)
+        self.gpio = GpioBank(ports)
+        self.clock.set_core_hz(self.rcc.core_hz() or fam.reset_clock_hz)
+
+    def _map_unmodelled(self) -> None:
+        """Map every other peripheral of the part as an :class:`UnmodelledBlock`."""
+        blocks = [(b, s, n) for n, (b, s) in sysregs.bases(self.family.id).items()]
+        blocks += [(b, 0x400, n) for n, b in self.family.peripherals.items()]
+        blocks += [(b, s, n) for n, b, s in PPB_UNMODELLED]
+        pages: dict[int, str] = {}
+        for base, size, name in sorted(blocks):
+            for first in range(base & ~(PAGE - 1), base + max(size, 1), PAGE):
+                pages.setdefault(first, name)
+        names = sorted((b, n) for b, _s, n in blocks)
+        run_start: int | None = None
+        previous = -PAGE
+        page: int | None
+        for page in [*sorted(pages), None]:
+            mapped = page is not None and self.bus.find(page) is not None
+            if run_start is not None and (page is None or page != previous + PAGE or mapped):
+                self.bus.attach(UnmodelledBlock(pages[run_start], run_start,
+                                                previous + PAGE - run_start, names))
+                run_start = None
+            if page is None:
+                break
+            if not mapped and run_start is None:
+                run_start = page
+            previous = page
+
+    def _install_hooks(self) -> None:
+        uc = self.uc
+        uc.hook_add(unicorn.UC_HOOK_INTR, self._on_interrupt)
+        uc.hook_add(unicorn.UC_HOOK_MEM_UNMAPPED | unicorn.UC_HOOK_MEM_PROT, self._on_bad_access)
+        uc.hook_add(unicorn.UC_HOOK_INSN_INVALID, self._on_invalid_insn)
+
+    # -- public API: peripherals and memory ---------------------------------------------------
+    def add_peripheral(self, p: Peripheral) -> None:
+        """Map ``p`` at ``p.base`` .. ``p.base + p.size`` (rounded up to 1 KiB pages).
+
+        It replaces any unmodelled block there. ``p`` may define ``raw_mmio(bus)`` returning
+        ``(read_cfunc, write_cfunc, user_data)`` to serve the bus with its own callbacks (e.g.
+        native code); it must then call ``bus.sync()`` before acting on time, and
+        ``machine.note_activity()`` when it moves data (so data transfers are not taken for
+        polling).
+        """
+        self.bus.attach(p)
+        self.peripherals[p.name] = p
+
+    def map_buffer(self, start: int, buf: bytearray, *, writable: bool,
+                   executable: bool = True) -> None:
+        """Map ``buf`` zero-copy at ``start`` (1 KiB aligned, length a multiple of 1 KiB).
+
+        Python writes to ``buf`` are seen by the core at once; after changing *executed* bytes
+        call :meth:`invalidate_code`. The buffer must not be resized while mapped.
+        """
+        if start % PAGE or len(buf) % PAGE:
+            raise ValueError("map_buffer needs 1 KiB aligned start and size")
+        self._map_ptr(start, buf, writable=writable, executable=executable)
+
+    def unmap(self, start: int, size: int) -> None:
+        if self.bus.find(start) is not None:
+            self.bus.detach(start, size)
+        else:
+            self.uc.mem_unmap(start, size)
+            self._buffers.pop(start, None)
+
+    def invalidate_code(self, start: int, end: int) -> None:
+        self.uc.ctl_remove_cache(start, end)
+
+    def mem_read(self, address: int, size: int) -> bytes:
+        """Debugger view: memory and peripheral registers (a read has the register's effects)."""
+        out = bytearray()
+        while len(out) < size:
+            a = address + len(out)
+            m = self.bus.find(a)
+            if m is not None:
+                word = m.periph.read((a - m.base) & ~3, 4)
+                chunk = struct.pack("<I", word)[a & 3:]
+                out += chunk[: size - len(out)]
+                continue
+            n = min(size - len(out), PAGE - (a % PAGE))
+            try:
+                out += self.uc.mem_read(a, n)
+            except unicorn.UcError:
+                raise TargetError(f"no memory at 0x{a:08X} ({self.describe_address(a)})") from None
+        return bytes(out)
+
+    def mem_write(self, address: int, data: bytes) -> None:
+        """Debugger write; peripheral registers receive 32-bit writes (byte writes elsewhere)."""
+        i = 0
+        while i < len(data):
+            a = address + i
+            m = self.bus.find(a)
+            if m is not None:
+                if a % 4 == 0 and len(data) - i >= 4:
+                    m.periph.write(a - m.base, 4, struct.unpack_from("<I", data, i)[0])
+                    i += 4
+                else:
+                    m.periph.write(a - m.base, 1, data[i])
+                    i += 1
+                continue
+            n = min(len(data) - i, PAGE - (a % PAGE))
+            try:
+                self.uc.mem_write(a, bytes(data[i:i + n]))
+            except unicorn.UcError:
+                raise TargetError(f"no memory at 0x{a:08X} ({self.describe_address(a)})") from None
+            i += n
+
+    def _read32(self, address: int) -> int:
+        return int(struct.unpack("<I", self.uc.mem_read(address, 4))[0])
+
+    def _write32(self, address: int, value: int) -> None:
+        self.uc.mem_write(address, struct.pack("<I", value & 0xFFFFFFFF))
+
+    def reg_read(self, name: str) -> int:
+        """Core register by name: r0..r12, sp, lr, pc, xpsr, msp, psp, primask, basepri,
+        faultmask, control, fpscr, s0..s31, d0..d15."""
+        try:
+            return int(self.uc.reg_read(cortexm.REGISTERS[name.lower()]))
+        except KeyError:
+            raise ValueError(f"unknown core register '{name}'") from None
+
+    def reg_write(self, name: str, value: int) -> None:
+        try:
+            self.uc.reg_write(cortexm.REGISTERS[name.lower()], value)
+        except KeyError:
+            raise ValueError(f"unknown core register '{name}'") from None
+
+    # -- observability -----------------------------------------------------------------------
+    @property
+    def on_unmodelled(self) -> list[Callable[[UnmodelledAccess], None]]:
+        return self.bus.on_unmodelled
+
+    @property
+    def tracer(self) -> Callable[[BusAccess], None] | None:
+        return self.bus.tracer
+
+    @tracer.setter
+    def tracer(self, callback: Callable[[BusAccess], None] | None) -> None:
+        self.bus.set_tracer(callback)
+
+    def describe_address(self, address: int) -> str:
+        """The memory region, window or nearest peripheral of ``address`` (for messages)."""
+        region = self.family.region_at(address)
+        if region is not None:
+            return region.name
+        window = next((w for w in self.family.windows if w.contains(address)), None)
+        if window is not None:
+            return f"{window.name} memory-mapped window"
+        bases = sysregs.bases(self.family.id)
+        inside = [(b, n) for n, (b, s) in bases.items() if b <= address < b + max(s, PAGE)]
+        if inside:
+            return max(inside)[1]
+        name = self.family.peripheral_at(address)
+        if name is not None:
+            return f"near {name}"
+        below = [(b, n) for n, (b, _s) in bases.items() if b <= address]
+        if below:
+            b, n = max(below)
+            return f"nothing mapped; nearest peripheral below is {n} at 0x{b:08X}"
+        return "nothing mapped"
+
+    def disassemble(self, address: int) -> str:
+        try:
+            code = self.mem_read(address & ~1, 4)
+        except TargetError:
+            return ""
+        for insn in self._cs.disasm(code, address & ~1, 1):
+            return f"{insn.mnemonic} {insn.op_str}".strip()
+        return ""
+
+    # -- interrupts ----------------------------------------------------------------------------
+    def set_irq_pending(self, irq: int) -> None:
+        """Pend external interrupt ``irq`` (NVIC line); taken when enabled and unmasked."""
+        self.scs.set_irq_pending(irq)
+
+    def note_activity(self) -> None:
+        """A peripheral moved data or changed state: the core is not idly polling."""
+        self.bus.note_activity()
+
+    # -- time ------------------------------------------------------------------------------------
+    def _executed_in_slice(self) -> int:
+        if self._counter is None or not self._running:
+            return self._slice_synced
+        return min(int(self._counter.value), self._slice_budget)
+
+    def sync_time(self) -> None:
+        """Bring the virtual clock up to the instruction being executed (fires due events)."""
+        done = self._executed_in_slice()
+        if done > self._slice_synced:
+            self.clock.advance_cycles(done - self._slice_synced)
+            self._slice_synced = done
+
+    def _core_clock_changed(self, hz: int) -> None:
+        self.sync_time()
+        self.clock.set_core_hz(hz)
+        self.scs.core_hz_changed()
+        log.debug("core clock now %d Hz", hz)
+
+    def _reset_by_rcc(self, stem: str) -> None:
+        for p in self.peripherals.values():
+            if p.name == stem or p.name.replace("QUADSPI", "QSPI") == stem or (
+                    p.name.startswith("OCTOSPI") and p.name.replace("OCTOSPI", "OSPI") == stem):
+                p.reset()
+
+    # -- run loop --------------------------------------------------------------------------------
+    def _pc(self) -> int:
+        return int(self.uc.reg_read(A.UC_ARM_REG_PC))
+
+    def _request_stop(self) -> None:
+        self.uc.emu_stop()
+
+    def _request_stop_if_running(self) -> None:
+        if self._running:
+            self.uc.emu_stop()
+
+    def reset(self) -> None:
+        """Core and peripherals back to their reset state (memory contents are kept)."""
+        for p in self.peripherals.values():
+            p.reset()
+        self.exceptions.reset()
+        for name in ("r0", "r1", "r2", "r3", "r12", "lr", "primask", "basepri", "faultmask"):
+            self.reg_write(name, 0)
+        self.reg_write("control", 0)
+        self.uc.reg_write(A.UC_ARM_REG_XPSR, cortexm.XPSR_T)
+        self.clock.set_core_hz(self.rcc.core_hz() or self.family.reset_clock_hz)
+        self.last_fault = None
+
+    def run(self, pc: int, *, stop_at: int, timeout_fs: int) -> RunResult:
+        """Run from ``pc`` (Thumb) until the core reaches ``stop_at``, faults, locks up, hits a
+        stray BKPT, or ``timeout_fs`` of virtual time pass. Deterministic."""
+        uc = self.uc
+        stop_at &= ~1
+        if stop_at not in self._stop_at_cached:
+            # translated blocks that ran through stop_at before would not honour `until`
+            self.invalidate_code(stop_at, stop_at + 2)
+            self._stop_at_cached.add(stop_at)
+        uc.reg_write(A.UC_ARM_REG_PC, pc | 1)
+        start_fs, start_cycles = self.clock.now_fs, self.clock.cycles
+        deadline = start_fs + timeout_fs
+        self._exceptions_taken = 0
+        self.last_fault = None
+        self.bus.note_activity()
+        ff_since: int | None = None
+        while True:
+            if self._take_pending_exception():
+                continue
+            pc_now = self._pc()
+            if pc_now & ~1 == stop_at and not self.exceptions.active:
+                return self._result("returned", start_fs, start_cycles)
+            if self.clock.now_fs >= deadline:
+                return self._result("timeout", start_fs, start_cycles,
+                                    spin=self._spin_evidence())
+            budget = self._budget(deadline)
+            self._stop_reason = None
+            self._pending_fault = None
+            self.bus.spin_hit = False
+            self.bus.error = None
+            self._slice_budget, self._slice_synced = budget, 0
+            self._running = True
+            error: unicorn.UcError | None = None
+            try:
+                uc.emu_start(self._pc() | 1, stop_at, count=budget)
+            except unicorn.UcError as exc:
+                error = exc
+            finally:
+                if self._counter is None:
+                    self._slice_synced = max(self._slice_synced, budget)  # slice granularity
+                self.sync_time()
+                self._running = False
+            if self.bus.error is not None:
+                raise self.bus.error
+            if error is not None or self._pending_fault is not None:
+                outcome = self._handle_fault(error)
+                if outcome is not None:
+                    return self._result(outcome, start_fs, start_cycles, fault=self.last_fault)
+                continue
+            if self._stop_reason == "breakpoint":
+                return self._result("breakpoint", start_fs, start_cycles)
+            pc_now = self._pc() & ~1
+            if pc_now == stop_at:
+                continue  # checked at the top (after any exception return)
+            idle = self._idle_kind(pc_now)
+            if idle is not None:
+                ff_since = self.clock.now_fs if ff_since is None else ff_since
+                self._fast_forward(deadline, ff_since, bounded=idle != "poll")
+            elif self.bus.spin_hit:
+                ff_since = self.clock.now_fs if ff_since is None else ff_since
+                self._fast_forward(deadline, ff_since, bounded=False)
+            elif self.bus.poll.streak == 0:
+                ff_since = None
+
+    def _budget(self, deadline: int) -> int:
+        clock = self.clock
+        horizon = deadline
+        nxt = clock.next_event_fs()
+        if nxt is not None:
+            horizon = min(horizon, nxt)
+        cycles = max(1, clock.cycles_for_fs(max(horizon - clock.now_fs, 0)))
+        if self._masked_pending():
+            cycles = min(cycles, MASKED_SLICE)
+        return min(cycles, MAX_SLICE)
+
+    def _idle_kind(self, pc: int) -> str | None:
+        """Is the core idle at ``pc``: stopped after a WFI, or on a ``b .``?"""
+        executed = self._slice_synced
+        try:
+            here = struct.unpack("<H", self.uc.mem_read(pc, 2))[0]
+            before = struct.unpack("<H", self.uc.mem_read(pc - 2, 2))[0]
+        except unicorn.UcError:
+            return None
+        if before == THUMB_WFI and executed < self._slice_budget and not self.bus.spin_hit:
+            return "wfi"
+        if here == THUMB_SELF_BRANCH:
+            return "self-branch"
+        return None
+
+    def _fast_forward(self, deadline: int, since: int, *, bounded: bool) -> None:
+        """Skip idle time: to the next event, or (no event) in steps of 1/8 of the idle time."""
+        clock = self.clock
+        target = deadline
+        nxt = clock.next_event_fs()
+        if nxt is not None:
+            target = min(target, nxt)
+        elif not bounded:
+            target = min(target, clock.now_fs + max(FF_MIN_STEP_FS, (clock.now_fs - since) // 8))
+        if target > clock.now_fs:
+            clock.advance_fs(target - clock.now_fs)
+        self.bus.poll.streak = 0  # keep what was polled (evidence), demand a fresh streak
+
+    def _spin_evidence(self) -> SpinEvidence:
+        pc = self._pc() & ~1
+        poll = self.bus.poll
+        registers = []
+        for address, value in poll.reads.items():
+            m = self.bus.find(address)
+            name = m.periph.describe(address - m.base) if m else f"0x{address:08X}"
+            registers.append(PolledRegister(address, name, value))
+        idle = self._idle_kind(pc) or ("poll" if registers else "busy")
+        pcs = tuple(sorted(poll.pcs | {pc}))
+        return SpinEvidence(pcs, tuple(registers), idle)
+
+    def _result(self, reason: str, start_fs: int, start_cycles: int, *,
+                fault: FaultInfo | None = None, spin: SpinEvidence | None = None) -> RunResult:
+        return RunResult(reason=reason, pc=self._pc() & ~1, lr=self.reg_read("lr"),
+                         sp=self.reg_read("sp"), r0=self.reg_read("r0"),
+                         cycles=self.clock.cycles - start_cycles,
+                         time_fs=self.clock.now_fs - start_fs, fault=fault, spin=spin,
+                         exceptions_taken=self._exceptions_taken)
+
+    # -- exceptions --------------------------------------------------------------------------
+    def _execution_priority(self) -> int:
+        prio = 256
+        for exc in self.exceptions.active:
+            prio = min(prio, self.scs.priority(exc))
+        if self.reg_read("faultmask") & 1:
+            return -1
+        if self.reg_read("primask") & 1:
+            prio = min(prio, 0)
+        basepri = self.reg_read("basepri") & 0xFF
+        if basepri:
+            prio = min(prio, basepri)
+        return prio
+
+    def _candidate(self) -> int | None:
+        ready = [e for e in self.scs.pending if self.scs.exception_enabled(e)]
+        if not ready:
+            return None
+        return min(ready, key=lambda e: (self.scs.priority(e), e))
+
+    def _masked_pending(self) -> bool:
+        exc = self._candidate()
+        return exc is not None and self.scs.priority(exc) >= self._execution_priority()
+
+    def _take_pending_exception(self) -> bool:
+        exc = self._candidate()
+        if exc is None or self.scs.priority(exc) >= self._execution_priority():
+            return False
+        handler = self._vector(exc)
+        if handler is None:
+            # no usable handler for a configurable exception: on silicon the core would
+            # fetch garbage; report it as a fault of the loader.
+            self.scs.pending.discard(exc)
+            self._pending_fault = ("hard", None, None)
+            self.last_fault = self._fault_info(
+                "hard", f"{cortexm.EXCEPTION_NAMES.get(exc, f'IRQ{exc - 16}')} taken with no "
+                "vector table installed (VTOR not set by the loader)", None, None, 0, 1 << 30)
+            raise _Stop("fault")
+        self.scs.pending.discard(exc)
+        self.exceptions.enter(exc, handler)
+        self._exceptions_taken += 1
+        self.bus.note_activity()
+        return True
+
+    def _vector(self, exc: int) -> int | None:
+        if not self.scs.vtor_written:
+            return None
+        try:
+            handler = self._read32(self.scs.vtor + 4 * exc)
+        except unicorn.UcError:
+            return None
+        if not handler & 1 or handler in (0xFFFFFFFF,):
+            return None
+        try:
+            self.uc.mem_read(handler & ~1, 2)
+        except unicorn.UcError:
+            return None
+        return handler & ~1
+
+    def _on_interrupt(self, uc: unicorn.Uc, intno: int, _ud: object) -> None:
+        pc = int(uc.reg_read(A.UC_ARM_REG_PC))
+        if intno == 8 or (intno == 3 and pc >= cortexm.EXC_RETURN_MIN):
+            self.exceptions.leave(pc | 1)
+            if self._candidate() is not None:
+                uc.emu_stop()
+            return
+        if intno == 7:  # BKPT
+            self._stop_reason = "breakpoint"
+            uc.emu_stop()
+            return
+        if intno == 2:  # SVC: PC is past the instruction, which is the stacked return address
+            self.scs.set_pending(cortexm.SVCALL)
+            uc.emu_stop()
+            return
+        self._pending_fault = ("usage", None, f"interrupt {intno}")
+        uc.emu_stop()
+
+    def _on_bad_access(self, uc: unicorn.Uc, access: int, address: int, size: int, value: int,
+                       _ud: object) -> bool:
+        kind = {unicorn.UC_MEM_READ_UNMAPPED: "read", unicorn.UC_MEM_WRITE_UNMAPPED: "write",
+                unicorn.UC_MEM_FETCH_UNMAPPED: "fetch", unicorn.UC_MEM_WRITE_PROT: "write",
+                unicorn.UC_MEM_READ_PROT: "read", unicorn.UC_MEM_FETCH_PROT: "fetch"}.get(access)
+        self._pending_fault = ("bus", address, kind)
+        return False
+
+    def _on_invalid_insn(self, uc: unicorn.Uc, _ud: object) -> bool:
+        pc = int(uc.reg_read(A.UC_ARM_REG_PC))
+        try:
+            previous = struct.unpack("<H", uc.mem_read(pc - 2, 2))[0]
+        except unicorn.UcError:
+            previous = 0
+        if previous in (THUMB_WFE, THUMB_YIELD):
+            return True  # hint instructions: no-ops here
+        self._pending_fault = ("usage", None, None)
+        return False
+
+    def _handle_fault(self, error: unicorn.UcError | None) -> str | None:
+        """Turn an engine error into the Cortex-M fault it is; None if the loader's HardFault
+        handler takes over, else the run's end reason ("fault" or "lockup")."""
+        kind, address, access = self._pending_fault or ("usage", None, None)
+        pc = self._pc() & ~1
+        if error is not None and error.errno == unicorn.UC_ERR_EXCEPTION and kind == "usage":
+            access = "exception"
+        cfsr = 0
+        if kind == "bus":
+            if access == "fetch":
+                cfsr = 1 << 8  # IBUSERR
+                address_note = "instruction fetch from"
+            else:
+                cfsr = (1 << 9) | (1 << 15)  # PRECISERR + BFARVALID
+                address_note = f"{access} of"
+            protected = error is not None and error.errno in (
+                unicorn.UC_ERR_WRITE_PROT, unicorn.UC_ERR_FETCH_PROT, unicorn.UC_ERR_READ_PROT)
+            what = "read-only memory" if protected else "an address with nothing behind it"
+            description = f"bus fault: {address_note} {what}"
+        else:
+            cfsr = 1 << 16  # UNDEFINSTR
+            description = "usage fault: undefined or unsupported instruction"
+            if error is not None and error.errno == unicorn.UC_ERR_EXCEPTION:
+                cfsr = 1 << 19  # NOCP (e.g. FP instruction on a core without FPU)
+                description = "usage fault: coprocessor/FP instruction not available"
+        in_hardfault = cortexm.HARDFAULT in self.exceptions.active
+        self.scs.record_fault(cfsr, 1 << 30, address)
+        info = self._fault_info("lockup" if in_hardfault else kind, description, address,
+                                access, cfsr, 1 << 30, pc=pc)
+        self.last_fault = info
+        if in_hardfault:
+            return "lockup"
+        handler = self._vector(cortexm.HARDFAULT)
+        if handler is None:
+            return "fault"
+        self.exceptions.enter(cortexm.HARDFAULT, handler)
+        self._exceptions_taken += 1
+        return None
+
+    def _fault_info(self, kind: str, description: str, address: int | None,
+                    access: str | None, cfsr: int, hfsr: int, *,
+                    pc: int | None = None) -> FaultInfo:
+        pc = self._pc() & ~1 if pc is None else pc
+        return FaultInfo(kind=kind, description=description, pc=pc, address=address,
+                         access=access, cfsr=cfsr, hfsr=hfsr,
+                         cfsr_bits=decode_bits(cfsr, CFSR_BITS),
+                         hfsr_bits=decode_bits(hfsr, HFSR_BITS),
+                         instruction=self.disassemble(pc),
+                         region=self.describe_address(address) if address is not None else "")
+
+
+class _Stop(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

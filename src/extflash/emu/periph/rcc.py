@@ -1,0 +1,121 @@
+"""RCC: oscillators/PLLs with ready flags, the system clock switch, clock enables and resets.
+
+The register table comes from the SVD; behaviour is rules plus one hook on every write:
+
+* ``<X>ON`` -> ``<X>RDY`` ready flags follow at once (see :mod:`.tablemodel`);
+* ``CFGR.SW`` is copied into ``CFGR.SWS`` when the selected source is running;
+* the family's clock-tree function (:mod:`.clocktree`) recomputes the core frequency, which the
+  machine hands to the virtual clock;
+* a 0 -> 1 edge of a ``<X>RST`` bit in a ``*RSTR`` register resets that peripheral's model.
+
+Clock enables are looked up by field name (``QSPIEN``, ``GPIOBEN``) in every ``*ENR`` register,
+including the per-core ``C1_``/``C2_`` blocks of the dual-core H745/H747/H755/H757.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from extflash.emu.periph import sysregs
+from extflash.emu.periph.clocktree import TREES, Clocks
+from extflash.emu.periph.tablemodel import Always, Follow, TableModel, on_ready_pairs
+
+# Peripheral name -> the stem of its RCC enable/reset field where the two differ.
+FIELD_STEMS = {"QUADSPI": ("QSPI", "QUADSPI"), "OCTOSPI1": ("OSPI1", "OCTOSPI1"),
+               "OCTOSPI2": ("OSPI2", "OCTOSPI2"), "OCTOSPIM": ("OCTOSPIM", "IOMNGR"),
+               "DELAY_Block_QUADSPI": ("DLYB",), "SYSCFG": ("SYSCFG", "SYSCFGCOMP")}
+
+
+class Rcc(TableModel):
+    def __init__(self, family_id: str, base: int, *, hse_hz: int | None,
+                 reset_clock_hz: int) -> None:
+        regs = sysregs.registers(family_id, "RCC")
+        rules: list[Follow | Always] = [*on_ready_pairs(regs), Always("CR", "D1CKRDY"),
+                                        Always("CR", "D2CKRDY")]
+        self.tree = TREES.get(family_id)
+        self.hse_hz = hse_hz or (self.tree.default_hse_hz if self.tree else 8_000_000)
+        self.reset_clock_hz = reset_clock_hz
+        self.on_clock_change: Callable[[int], None] | None = None
+        self.on_peripheral_reset: Callable[[str], None] | None = None
+        super().__init__("RCC", base, regs, rules)
+        self._enables = self._index("ENR", "EN")
+        self._resets = self._index("RSTR", "RST")
+        self.clocks = self._compute()
+
+    def _index(self, reg_suffix: str, field_suffix: str) -> dict[str, list[tuple[int, int]]]:
+        out: dict[str, list[tuple[int, int]]] = {}
+        for r in self.regs.values():
+            if not r.name.endswith(reg_suffix) or r.name.endswith("LP" + reg_suffix):
+                continue
+            for f in r.fields:
+                if f.name.endswith(field_suffix):
+                    out.setdefault(f.name[: -len(field_suffix)], []).append((r.offset, f.mask))
+        return out
+
+    def _stems(self, name: str) -> tuple[str, ...]:
+        return FIELD_STEMS.get(name, (name,))
+
+    def is_enabled(self, name: str) -> bool:
+        """Is the bus clock of peripheral ``name`` (``QUADSPI``, ``GPIOB``) enabled?
+
+        A peripheral with no enable bit in this RCC (always clocked) counts as enabled.
+        """
+        places = [p for stem in self._stems(name) for p in self._enables.get(stem, [])]
+        if not places:
+            return True
+        return any(self.values[off] & mask for off, mask in places)
+
+    # -- clock tree ---------------------------------------------------------------------------
+    def _compute(self) -> Clocks:
+        if self.tree is None:
+            hz = self.reset_clock_hz
+            return Clocks(hz, hz, hz)
+        return self.tree.compute(lambda n: self.values[self.by_name[n].offset], self.hse_hz)
+
+    def core_hz(self) -> int:
+        return self.clocks.core_hz
+
+    def hclk_hz(self) -> int:
+        return self.clocks.hclk_hz
+
+    def sysclk_hz(self) -> int:
+        return self.clocks.sysclk_hz
+
+    def kernel_clock_hz(self, name: str) -> int:
+        return self.clocks.kernel_hz.get(name, self.clocks.hclk_hz)
+
+    def _switch(self) -> None:
+        if self.tree is None or "CFGR" not in self.by_name:
+            return
+        lsb, width = self.tree.sw_lsb, self.tree.sw_width
+        mask = (1 << width) - 1
+        cfgr = self["CFGR"]
+        sw = (cfgr >> lsb) & mask
+        if self._source_ready(sw):
+            self["CFGR"] = (cfgr & ~(mask << (lsb + width))) | (sw << (lsb + width))
+
+    def _source_ready(self, sw: int) -> bool:
+        """Does the clock selected by SW run? (ready flags in SW encoding order)."""
+        sources = self.tree.sources if self.tree else ()
+        return sw < len(sources) and bool(self.get_field("CR", sources[sw]))
+
+    def write(self, offset: int, size: int, value: int) -> None:
+        old = self.values.get(offset & ~3, 0)
+        super().write(offset, size, value)
+        self._switch()
+        reg = self.regs.get(offset & ~3)
+        if reg is not None and reg.name.endswith("RSTR") and self.on_peripheral_reset:
+            rising = self.values[offset & ~3] & ~old
+            for stem, places in self._resets.items():
+                if any(off == offset & ~3 and rising & mask for off, mask in places):
+                    self.on_peripheral_reset(stem)
+        clocks = self._compute()
+        if clocks != self.clocks:
+            self.clocks = clocks
+            if self.on_clock_change is not None and clocks.core_hz > 0:
+                self.on_clock_change(clocks.core_hz)
+
+    def reset(self) -> None:
+        super().reset()
+        if hasattr(self, "tree"):
+            self.clocks = self._compute()
