@@ -56,5 +56,23 @@ def info(loader_path: str, as_json: bool) -> None:
     click.echo(json.dumps(data, indent=2) if as_json else "\n".join(loader.render_info(data)))
 
 
+@main.command()
+@click.argument("loader_path", metavar="LOADER", type=click.Path(dir_okay=False))
+@click.option("--mcu", "mcu_name", metavar="PART",
+              help="Check against this part (e.g. STM32H743ZI).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (extflash.lint/1).")
+@handle_errors
+def lint(loader_path: str, mcu_name: str | None, as_json: bool) -> None:
+    """Check a loader for defects; exit 1 when any finding is an error."""
+    from extflash.loader import lint as rules
+    from extflash.loader import open as open_loader
+
+    report = rules.lint(open_loader(loader_path), mcu_name)
+    text = json.dumps(rules.lint_dict(report), indent=2) if as_json else "\n".join(
+        rules.render_lint(report))
+    click.echo(text)
+    sys.exit(report.exit_code)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -169,6 +169,8 @@ def _analyse_function(cs: capstone.Cs, name: str, start: int, code: bytes, secti
         if arm.ARM_REG_R9 in reads and insn.id not in _STORE_MULTI_OR_PUSH:
             r9_read |= _addresses_through_r9(insn)
         value = _pc_literal(insn, section, section_base)
+        if value is None:
+            value = _immediate(insn, known)
         for op in insn.operands:
             if op.type == arm.ARM_OP_MEM and op.mem.base in known and value is None:
                 addresses.add((known[op.mem.base] + op.mem.disp) & 0xFFFFFFFF)
@@ -204,6 +206,20 @@ def _pc_literal(insn: capstone.CsInsn, section: bytes, base: int) -> int | None:
     if not 0 <= where <= len(section) - 4:
         return None
     return int.from_bytes(section[where : where + 4], "little")
+
+
+def _immediate(insn: capstone.CsInsn, known: dict[int, int]) -> int | None:
+    """A constant built by ``movw``/``movt`` or an address-sized ``mov rX, #imm``."""
+    ops = insn.operands
+    if len(ops) != 2 or ops[0].type != arm.ARM_OP_REG or ops[1].type != arm.ARM_OP_IMM:
+        return None
+    imm = ops[1].imm & 0xFFFFFFFF
+    if insn.id == arm.ARM_INS_MOVT:
+        low = known.get(ops[0].reg)
+        return None if low is None else ((imm & 0xFFFF) << 16) | (low & 0xFFFF)
+    if insn.id == arm.ARM_INS_MOVW or (insn.id == arm.ARM_INS_MOV and imm >= 0x10000):
+        return int(imm)
+    return None
 
 
 def _addresses_through_r9(insn: capstone.CsInsn) -> bool:
