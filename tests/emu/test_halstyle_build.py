@@ -48,9 +48,38 @@ SYSTICK_SLOT = 15
 H7_BANK1 = {"clk": "PB2", "bk1_ncs": "PB6", "bk1_io0": "PD11", "bk1_io1": "PD12",
             "bk1_io2": "PE2", "bk1_io3": "PD13"}
 
+H7_BANK2 = {"clk": "PB2", "bk2_ncs": "PC11", "bk2_io0": "PE7", "bk2_io1": "PE8",
+            "bk2_io2": "PE9", "bk2_io3": "PE10"}
+# STM32H747I-DISCO: two chips in dual-flash mode sharing BK1_NCS (UM2411)
+H747_DUAL = {"clk": "PF10", "bk1_ncs": "PG6", "bk1_io0": "PD11", "bk1_io1": "PF9",
+             "bk1_io2": "PF7", "bk1_io3": "PF6", "bk2_io0": "PH2", "bk2_io1": "PH3",
+             "bk2_io2": "PG9", "bk2_io3": "PG14"}
+# STM32F769I-DISCO (UM2033) and STM32F412G-DISCO (UM2032) wiring
+F769_PINS = {"clk": "PB2", "bk1_ncs": "PB6", "bk1_io0": "PC9", "bk1_io1": "PC10",
+             "bk1_io2": "PE2", "bk1_io3": "PD13"}
+F412_PINS = {"clk": "PB2", "bk1_ncs": "PG6", "bk1_io0": "PF8", "bk1_io1": "PF9",
+             "bk1_io2": "PF7", "bk1_io3": "PF6"}
+PORT_E_PINS = {"clk": "PE10", "bk1_ncs": "PE11", "bk1_io0": "PE12", "bk1_io1": "PE13",
+               "bk1_io2": "PE14", "bk1_io3": "PE15"}
+
 VARIANTS: dict[str, dict[str, Any]] = {
     "h7-w25q128-bank1": {"mcu": "STM32H743ZI", "chip": "W25Q128JV", "bank": 1,
                          "pins": H7_BANK1},
+    "h7-w25q256-bank2-hse": {"mcu": "STM32H743ZI", "chip": "W25Q256JV", "bank": 2,
+                             "hse_hz": 25_000_000, "pins": H7_BANK2},
+    "h747-mt25ql512-dual": {"mcu": "STM32H747XI", "chip": "MT25QL512", "bank": "dual",
+                            "hse_hz": 25_000_000, "pins": H747_DUAL},
+    "f7-mx25l512-bank1": {"mcu": "STM32F769NI", "chip": "MX25L51245G", "bank": 1,
+                          "hse_hz": 25_000_000, "pins": F769_PINS},
+    "f7-mt25ql128-explicit-af": {"family": "stm32f7", "chip": "MT25QL128", "bank": 1,
+                                 "pins": {**{k: (v, 9) for k, v in H7_BANK1.items()},
+                                          "bk1_ncs": ("PB6", 10)}},
+    "f4-mt25ql128-bank1": {"mcu": "STM32F412ZG", "chip": "MT25QL128", "bank": 1,
+                           "hse_hz": 8_000_000, "pins": F412_PINS},
+    "l4-mx25l128-bank1": {"mcu": "STM32L476VG", "chip": "MX25L12835F", "bank": 1,
+                          "pins": PORT_E_PINS},
+    "g4-w25q128-bank1": {"mcu": "STM32G474VE", "chip": "W25Q128JV", "bank": 1,
+                         "hse_hz": 24_000_000, "pins": PORT_E_PINS},
 }
 
 

@@ -187,11 +187,15 @@ def _pin_af(board: Mapping[str, Any], signal: str, value: Any) -> tuple[str, int
     if af is None:
         if "mcu" not in board:
             raise ConfigError(f"pin {pin} for {signal} has no AF and the board names no mcu")
-        wanted = f"QUADSPI_{signal.upper()}"
+        # Pin tables spell the signal QUADSPI_BK1_NCS, QUADSPI_NCS (single-bank parts) or
+        # QUADSPI1_BK1_NCS (G4)
+        tail = signal.upper()
+        tails = {tail, tail.removeprefix("BK1_")}
+        wanted = {f"{ip}_{t}" for ip in ("QUADSPI", "QUADSPI1") for t in tails}
         afs = {f.af for f in pin_functions(find_part(board["mcu"])) if f.pin == pin
-               and f.signal == wanted}
+               and f.signal in wanted}
         if len(afs) != 1:
-            raise ConfigError(f"{board['mcu']} has no single AF putting {wanted} on {pin}")
+            raise ConfigError(f"{board['mcu']} has no single AF putting QUADSPI {tail} on {pin}")
         af = afs.pop()
     return m.group(1), int(m.group(2)), af
 
