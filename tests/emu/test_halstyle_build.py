@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import struct
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
                            "hse_hz": 8_000_000, "pins": F412_PINS},
     "l4-mx25l128-bank1": {"mcu": "STM32L476VG", "chip": "MX25L12835F", "bank": 1,
                           "pins": PORT_E_PINS},
+    # a chip outside the built-in table, with QE written as the 2nd byte of WRSR (QER 001)
+    "l4-custom-chip-qer001": {"mcu": "STM32L476VG", "bank": 1, "hse_hz": 8_000_000,
+                              "hse_bypass": True, "pins": PORT_E_PINS,
+                              "chip": replace(hb.CHIPS["W25Q128JV"], name="W25Q128FV",
+                                              qe="sr2-bit1-01")},
     "g4-w25q128-bank1": {"mcu": "STM32G474VE", "chip": "W25Q128JV", "bank": 1,
                          "hse_hz": 24_000_000, "pins": PORT_E_PINS},
 }

@@ -12,7 +12,8 @@ The board dict follows the shape of extflash's board files: ``mcu`` (or ``family
 family id from ``extflash/data/families``), ``hse_hz`` (0 = run from HSI), ``bank`` (1, 2 or
 ``"dual"``), ``pins`` (signal -> ``"PB2"`` or ``("PB2", af)``; the AF is looked up in the MCU's
 pin table when omitted) and ``chip`` (a name from :data:`CHIPS` or a :class:`ChipFacts`).
-Optional: ``supply`` (``"ldo"``/``"smps"``, H7 only) and ``max_qspi_hz``.
+Optional: ``hse_bypass`` (HSE is an external clock, e.g. an ST-LINK's MCO), ``supply``
+(``"ldo"``/``"smps"``, H7 only; dual-core parts default to SMPS) and ``max_qspi_hz``.
 """
 
 from __future__ import annotations
@@ -265,6 +266,7 @@ def loader_build(board: Mapping[str, Any], name: str | None = None) -> LoaderBui
         "-ffreestanding", "-fno-tree-loop-distribute-patterns",
         f"-DHS_FAMILY_{recipe.flag}",
         _define("HS_HSE_HZ", f"{hse_hz}u"),
+        _define("HS_HSE_BYPASS", int(bool(board.get("hse_bypass", False)))),
         _define("HS_SYSCLK_HZ", f"{recipe.sysclk_hz}u"),
         _define("HS_PLL_M", f"{m}u"), _define("HS_PLL_N", f"{n}u"), _define("HS_PLL_P", f"{p}u"),
         _define("HS_PLL_RGE", f"{_h7_input_range(ref_hz)}u"),

@@ -18,6 +18,7 @@
 #define RCC_CR_HSIRDY  (1u << 10)
 #define RCC_CR_HSEON   (1u << 16)
 #define RCC_CR_HSERDY  (1u << 17)
+#define RCC_CR_HSEBYP   (1u << 18)
 #define RCC_CR_PLLON   (1u << 24)
 #define RCC_CR_PLLRDY  (1u << 25)
 #define RCC_CFGR_SW    (3u << 0)
@@ -79,6 +80,9 @@ static HAL_StatusTypeDef HAL_RCC_OscConfig(void)
 {
     uint32_t source = RCC_PLLSRC_HSI16;
 #if HS_HSE_HZ
+#if HS_HSE_BYPASS
+    RCC_CR |= RCC_CR_HSEBYP; /* external clock (an ST-LINK's MCO), not a crystal */
+#endif
     RCC_CR |= RCC_CR_HSEON;
     if (HAL_WaitForFlag(&RCC_CR, RCC_CR_HSERDY, RCC_CR_HSERDY, HSE_TIMEOUT_MS) != HAL_OK) {
         return HAL_TIMEOUT;
