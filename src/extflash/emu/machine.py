@@ -179,6 +179,20 @@ def _counter_offset() -> int | None:
     return None
 
 
+class _MachineClock(VirtualClock):
+    """The virtual clock, telling the machine when an event is scheduled mid-slice (so the
+    running slice can end before it, and the event fires on its cycle)."""
+
+    def __init__(self, core_hz: int) -> None:
+        super().__init__(core_hz)
+        self.on_schedule: Callable[[int], None] | None = None
+
+    def schedule(self, at_fs: int, callback: Callable[[], None]) -> None:
+        super().schedule(at_fs, callback)
+        if self.on_schedule is not None:
+            self.on_schedule(at_fs)
+
+
 class Machine:
     """A virtual STM32 part. See the module documentation for the time and exception model.
 
@@ -192,7 +206,9 @@ class Machine:
         self.part = part
         self.family = part.family
         fam = self.family
-        self.clock = VirtualClock(fam.reset_clock_hz)
+        self.clock = _MachineClock(fam.reset_clock_hz)
+        self.clock.on_schedule = self._event_scheduled
+        self._slice_end_fs = 0
         model = cortexm.CORE_MODELS.get(fam.core)
         if model is None:
             raise TargetError(f"no CPU model for core '{fam.core}' of {part.part.name}")
@@ -471,6 +487,10 @@ class Machine:
             self.clock.advance_cycles(done - self._slice_synced)
             self._slice_synced = done
 
+    def _event_scheduled(self, at_fs: int) -> None:
+        if self._running and at_fs < self._slice_end_fs:
+            self.uc.emu_stop()  # the next slice ends exactly at the new event
+
     def _core_clock_changed(self, hz: int) -> None:
         self.sync_time()
         self.clock.set_core_hz(hz)
@@ -523,7 +543,10 @@ class Machine:
         self.bus.note_activity()
         ff_since: int | None = None
         while True:
-            if self._take_pending_exception():
+            taken = self._take_pending_exception()
+            if taken == "fault":
+                return self._result("fault", start_fs, start_cycles, fault=self.last_fault)
+            if taken == "taken":
                 continue
             pc_now = self._pc()
             if pc_now & ~1 == stop_at and not self.exceptions.active:
@@ -537,6 +560,7 @@ class Machine:
             self.bus.spin_hit = False
             self.bus.error = None
             self._slice_budget, self._slice_synced = budget, 0
+            self._slice_end_fs = self.clock.now_fs + budget * self.clock.fs_per_cycle
             self._running = True
             error: unicorn.UcError | None = None
             try:
@@ -652,25 +676,27 @@ class Machine:
         exc = self._candidate()
         return exc is not None and self.scs.priority(exc) >= self._execution_priority()
 
-    def _take_pending_exception(self) -> bool:
+    def _take_pending_exception(self) -> str | None:
+        """Enter the highest-priority pending exception that may preempt: "taken", "fault"
+        (no handler for it) or None."""
         exc = self._candidate()
         if exc is None or self.scs.priority(exc) >= self._execution_priority():
-            return False
+            return None
         handler = self._vector(exc)
         if handler is None:
             # no usable handler for a configurable exception: on silicon the core would
             # fetch garbage; report it as a fault of the loader.
             self.scs.pending.discard(exc)
-            self._pending_fault = ("hard", None, None)
+            name = cortexm.EXCEPTION_NAMES.get(exc, f"IRQ{exc - 16}")
             self.last_fault = self._fault_info(
-                "hard", f"{cortexm.EXCEPTION_NAMES.get(exc, f'IRQ{exc - 16}')} taken with no "
-                "vector table installed (VTOR not set by the loader)", None, None, 0, 1 << 30)
-            raise _Stop("fault")
+                "hard", f"{name} exception with no vector table installed by the loader "
+                "(VTOR never written)", None, None, 0, 1 << 30)
+            return "fault"
         self.scs.pending.discard(exc)
         self.exceptions.enter(exc, handler)
         self._exceptions_taken += 1
         self.bus.note_activity()
-        return True
+        return "taken"
 
     def _vector(self, exc: int) -> int | None:
         if not self.scs.vtor_written:
@@ -774,8 +800,3 @@ class Machine:
                          instruction=self.disassemble(pc),
                          region=self.describe_address(address) if address is not None else "")
 
-
-class _Stop(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
