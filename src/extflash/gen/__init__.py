@@ -1,0 +1,14 @@
+"""extflash's loader generator: register-level QUADSPI loaders (.stldr and CMSIS FLM) built from
+the project's own C templates, per-family data and the chip database.
+
+    cfg = plan_loader("STM32H743ZI", "W25Q128JV", 1, {"clk": "PB2", "ncs": "PB6", ...})
+    result = build(cfg, "out/")          # out/<name>.stldr, out/<name>-src/ (the C project)
+"""
+
+from extflash.gen.build import BuildResult, ImageSize, build
+from extflash.gen.clock import supported_families
+from extflash.gen.config import LoaderConfig, plan_loader
+from extflash.gen.generate import render
+
+__all__ = ["BuildResult", "ImageSize", "LoaderConfig", "build", "plan_loader", "render",
+           "supported_families"]

@@ -1,0 +1,70 @@
+/* Internal interfaces of the loader: the board bring-up, the QUADSPI driver and the NOR driver.
+ * The entry points (stldr.c, flm.c) only use these functions. */
+#ifndef LOADER_H
+#define LOADER_H
+
+#include <stdint.h>
+#include "config.h"
+#include "regs.h"
+
+/* Everything is private to the image: in the position-independent FLM build this makes every
+ * reference PC-relative instead of going through a GOT the host would have to relocate. */
+#pragma GCC visibility push(hidden)
+
+/* One step of the clock/enable sequence: read-modify-write a register field, or wait for it. */
+typedef struct {
+    uint32_t addr;
+    uint32_t mask;
+    uint32_t value;
+    uint32_t wait;      /* 0: write (reg & ~mask) | value; 1: wait until (reg & mask) == value */
+} reg_op_t;
+
+typedef struct {
+    uint32_t gpio;      /* port base address */
+    uint8_t pin;
+    uint8_t af;
+    uint8_t pull;       /* PUPDR encoding: 0 none, 1 pull-up */
+} pin_cfg_t;
+
+extern const reg_op_t board_clock_ops[];
+extern const uint32_t board_clock_op_count;
+extern const pin_cfg_t board_pins[];
+extern const uint32_t board_pin_count;
+
+/* timeouts (tick.c): never interrupt-driven */
+typedef struct {
+    uint32_t last;
+    uint64_t left;
+} timeout_t;
+void tick_init(void);
+void timeout_start(timeout_t *t, uint32_t ms);
+int timeout_expired(timeout_t *t);
+void delay_us(uint32_t us);
+
+/* board.c */
+int board_init(void);
+
+/* qspi.c */
+void qspi_abort(void);
+void qspi_setup(void);
+int qspi_run(uint32_t ccr, uint32_t addr, uint8_t *data, uint32_t len);
+int qspi_poll(uint32_t ccr, uint32_t mask, uint32_t match, uint32_t ms);
+int qspi_map(void);
+
+/* nor.c: offsets are relative to the start of the (logical) flash */
+int nor_init(void);
+int nor_erase_sectors(uint32_t first, uint32_t last);
+int nor_erase_chip(void);
+int nor_program(uint32_t offset, const uint8_t *data, uint32_t size);
+
+/* linker-script symbols bounding .bss */
+extern uint32_t __bss_start__[], __bss_end__[];
+
+/* common.c */
+int loader_init(void);
+uint32_t flash_offset(uint32_t address);
+uint32_t byte_sum(uint32_t address, uint32_t size, uint32_t sum);
+
+#pragma GCC visibility pop
+
+#endif

@@ -1,0 +1,217 @@
+/* SPI NOR chip driver: reset, identification, quad enable, protection, erase and program.
+ * With two chips in dual-flash mode every command reaches both chips at once; data bytes
+ * alternate between them (even offsets: chip 1, odd offsets: chip 2), so register values are
+ * read and written as one byte per chip, interleaved. */
+#include "loader.h"
+
+#define CMD(op)        (CCR_IMODE(1) | (uint32_t)(op))
+#define WITH_ADDR      (CCR_ADMODE(1) | CCR_ADSIZE(NOR_ADDR_BYTES))
+#define SR_BITS(b)     ((uint32_t)(b) | (NOR_CHIPS == 2 ? (uint32_t)(b) << 8 : 0u))
+
+#define OP_WREN   0x06u
+#define OP_RDSR1  0x05u
+#define OP_RDSR2  0x35u     /* Winbond SR2; Spansion CR1 */
+#define OP_WRSR   0x01u
+#define OP_WRSR2  0x31u     /* Winbond */
+#define OP_RSTEN  0x66u
+#define OP_RST    0x99u
+#define OP_RDID   0x9Fu
+#define OP_EN4B   0xB7u
+
+#define SR1_BUSY  0x01u
+#define SR1_WEL   0x02u
+
+/* SR_WRITE styles (config.h) */
+#define SR_WRITE_SR1_ONLY     1   /* 0x01 <sr1> */
+#define SR_WRITE_SR1_SR2      2   /* 0x01 <sr1> <sr2> */
+#define SR_WRITE_SEPARATE     3   /* 0x01 <sr1>, then 0x31 <sr2> */
+
+static int command(uint8_t op)
+{
+    return qspi_run(CMD(op), 0u, 0, 0u);
+}
+
+static int read_reg(uint8_t op, uint8_t *value, uint32_t bytes)
+{
+    return qspi_run(CMD(op) | CCR_DMODE(1) | CCR_FMODE(FMODE_READ), 0u, value, bytes * NOR_CHIPS);
+}
+
+static int wait_ready(uint32_t ms)
+{
+    return qspi_poll(CMD(OP_RDSR1), SR_BITS(SR1_BUSY), 0u, ms);
+}
+
+static int write_enable(void)
+{
+    return command(OP_WREN) && qspi_poll(CMD(OP_RDSR1), SR_BITS(SR1_WEL), SR_BITS(SR1_WEL), 10u);
+}
+
+static int write_reg(uint8_t op, uint8_t *value, uint32_t bytes)
+{
+    return write_enable()
+        && qspi_run(CMD(op) | CCR_DMODE(1) | CCR_FMODE(FMODE_WRITE), 0u, value, bytes * NOR_CHIPS)
+        && wait_ready(TIMEOUT_WRSR_MS);
+}
+
+static int reset_chip(void)
+{
+    /* First in 4-4-4 (a chip left in QPI mode by firmware), then in 1-1-1. A chip in SPI mode sees
+     * only two clocks of the QPI attempt and ignores it. */
+    qspi_run(CCR_IMODE(4) | OP_RSTEN, 0u, 0, 0u);
+    qspi_run(CCR_IMODE(4) | OP_RST, 0u, 0, 0u);
+    if (!command(OP_RSTEN) || !command(OP_RST))
+        return 0;
+    delay_us(RESET_US);
+    return wait_ready(TIMEOUT_BLOCK_MS);    /* a reset during an erase may take a while */
+}
+
+static int check_id(void)
+{
+    uint8_t id[3 * NOR_CHIPS];
+    if (!read_reg(OP_RDID, id, 3u))
+        return 0;
+    /* Only the manufacturer is checked: device variants (e.g. Winbond EF40xx/EF70xx) differ in
+     * the memory-type byte and must all be accepted. */
+    for (uint32_t c = 0; c < NOR_CHIPS; c++) {
+        if (id[c] != NOR_MANUFACTURER)
+            return 0;
+    }
+    return 1;
+}
+
+static int status_ok(const uint8_t *sr1, const uint8_t *sr2)
+{
+    for (uint32_t c = 0; c < NOR_CHIPS; c++) {
+        uint8_t qe = QE_REG == 1 ? sr1[c] : sr2[c];
+        if ((sr1[c] & SR1_PROTECT) || (sr2[c] & SR2_CLEAR))
+            return 0;
+        if (QE_REG && !(qe & QE_BIT))
+            return 0;
+    }
+    return 1;
+}
+
+/* Clear block protection and set the quad-enable bit, the chip vendor's way. Non-volatile bits
+ * are only written when they differ, to spare the status register's endurance. */
+static int configure_status(void)
+{
+    uint8_t sr1[NOR_CHIPS], sr2[NOR_CHIPS];
+    for (uint32_t c = 0; c < NOR_CHIPS; c++)
+        sr2[c] = 0u;
+    if (!read_reg(OP_RDSR1, sr1, 1u))
+        return 0;
+    if (SR_WRITE != SR_WRITE_SR1_ONLY && !read_reg(OP_RDSR2, sr2, 1u))
+        return 0;
+    if (status_ok(sr1, sr2))
+        return 1;
+
+    uint8_t both[2 * NOR_CHIPS];
+    for (uint32_t c = 0; c < NOR_CHIPS; c++) {
+        sr1[c] &= (uint8_t)~SR1_PROTECT;
+        sr2[c] &= (uint8_t)~SR2_CLEAR;
+        if (QE_REG == 1)
+            sr1[c] |= QE_BIT;
+        if (QE_REG == 2)
+            sr2[c] |= QE_BIT;
+        both[c] = sr1[c];
+        both[NOR_CHIPS + c] = sr2[c];
+    }
+    int ok;
+    if (SR_WRITE == SR_WRITE_SR1_SR2)
+        ok = write_reg(OP_WRSR, both, 2u);
+    else if (SR_WRITE == SR_WRITE_SEPARATE)
+        ok = write_reg(OP_WRSR, sr1, 1u) && write_reg(OP_WRSR2, sr2, 1u);
+    else
+        ok = write_reg(OP_WRSR, sr1, 1u);
+    if (!ok)
+        return 0;
+
+    if (!read_reg(OP_RDSR1, sr1, 1u))
+        return 0;
+    if (SR_WRITE != SR_WRITE_SR1_ONLY && !read_reg(OP_RDSR2, sr2, 1u))
+        return 0;
+    return status_ok(sr1, sr2);
+}
+
+int nor_init(void)
+{
+    if (!reset_chip() || !check_id() || !configure_status())
+        return 0;
+#if NOR_ENTER_4B
+    /* 3-byte chips above 16 MiB without dedicated 4-byte opcodes: switch the address mode
+     * (volatile, so it is redone after every reset). Some vendors require WREN first. */
+    if (!write_enable() || !command(OP_EN4B))
+        return 0;
+#endif
+    return 1;
+}
+
+static int erase(uint8_t op, uint32_t offset, uint32_t ms)
+{
+    return write_enable() && qspi_run(CMD(op) | WITH_ADDR, offset, 0, 0u) && wait_ready(ms);
+}
+
+int nor_erase_sectors(uint32_t first, uint32_t last)
+{
+    uint32_t addr = first & ~(SECTOR_SIZE - 1u);
+    last &= ~(SECTOR_SIZE - 1u);
+    while (addr <= last && addr < FLASH_SIZE) {
+        /* a whole 64 KiB block inside the range goes in one block erase */
+        if ((addr & (BLOCK_SIZE - 1u)) == 0u && last - addr >= BLOCK_SIZE - SECTOR_SIZE) {
+            if (!erase(OP_ERASE_BLOCK, addr, TIMEOUT_BLOCK_MS))
+                return 0;
+            addr += BLOCK_SIZE;
+        } else {
+            if (!erase(OP_ERASE_SECTOR, addr, TIMEOUT_SECTOR_MS))
+                return 0;
+            addr += SECTOR_SIZE;
+        }
+        if (addr == 0u)     /* wrapped past the top of a 4 GiB space */
+            break;
+    }
+    return 1;
+}
+
+int nor_erase_chip(void)
+{
+    return write_enable() && command(OP_ERASE_CHIP) && wait_ready(TIMEOUT_CHIP_MS);
+}
+
+static int program_chunk(uint32_t offset, const uint8_t *data, uint32_t size)
+{
+    return write_enable()
+        && qspi_run(CMD(OP_PROGRAM) | CCR_ADMODE(PROGRAM_ADDR_LINES) | CCR_ADSIZE(NOR_ADDR_BYTES)
+                        | CCR_DMODE(PROGRAM_LINES) | CCR_FMODE(FMODE_WRITE),
+                    offset, (uint8_t *)data, size)
+        && wait_ready(TIMEOUT_PAGE_MS);
+}
+
+int nor_program(uint32_t offset, const uint8_t *data, uint32_t size)
+{
+    while (size) {
+#if NOR_CHIPS == 2
+        /* Dual-flash transfers are whole byte pairs; 0xFF leaves the other chip's byte as is
+         * (programming only clears bits). */
+        if (offset & 1u) {
+            uint8_t pair[2] = {0xFFu, data[0]};
+            if (!program_chunk(offset - 1u, pair, 2u))
+                return 0;
+            offset++, data++, size--;
+            continue;
+        }
+        if (size == 1u) {
+            uint8_t pair[2] = {data[0], 0xFFu};
+            return program_chunk(offset, pair, 2u);
+        }
+#endif
+        uint32_t n = PAGE_SIZE - (offset & (PAGE_SIZE - 1u));
+        if (n > size)
+            n = size;
+        if (NOR_CHIPS == 2)
+            n &= ~1u;
+        if (!program_chunk(offset, data, n))
+            return 0;
+        offset += n, data += n, size -= n;
+    }
+    return 1;
+}

@@ -1,0 +1,103 @@
+/* QUADSPI controller driver: indirect commands, automatic status polling, memory-mapped mode.
+ * Register write order follows the reference manual's start-trigger rules: DLR, ABR, CCR, then AR;
+ * a command starts on the CCR write (no address, no data to send), the AR write (address, no data
+ * to send) or the first DR write (indirect write with data). */
+#include "loader.h"
+
+/* FIFO and flag waits are bounded by the bus: a few microseconds in practice. */
+#define QSPI_FLAG_TIMEOUT_MS 10u
+
+static int wait_sr(uint32_t mask, uint32_t want, uint32_t ms)
+{
+    timeout_t t;
+    timeout_start(&t, ms);
+    while ((QSPI->SR & mask) != want) {
+        if (timeout_expired(&t))
+            return 0;
+    }
+    return 1;
+}
+
+void qspi_abort(void)
+{
+    /* Memory-mapped and polling modes only end with ABORT; so does a stuck transfer. */
+    uint32_t fmode = QSPI->CCR & CCR_FMODE_MASK;
+    if ((QSPI->SR & QSPI_SR_BUSY) || fmode == CCR_FMODE(FMODE_MAPPED) || fmode == CCR_FMODE(FMODE_POLL)) {
+        QSPI->CR |= QSPI_CR_ABORT;
+        timeout_t t;
+        timeout_start(&t, QSPI_FLAG_TIMEOUT_MS);
+        while ((QSPI->CR & QSPI_CR_ABORT) || (QSPI->SR & QSPI_SR_BUSY)) {
+            if (timeout_expired(&t))
+                break;
+        }
+    }
+    QSPI->FCR = QSPI_FCR_ALL;
+}
+
+void qspi_setup(void)
+{
+    qspi_abort();
+    QSPI->CR = 0u;                              /* EN = 0: CR and DCR may be reprogrammed */
+    QSPI->CR = QSPI_CR_PRESCALER(QSPI_PRESCALER) | QSPI_CR_SSHIFT | QSPI_CR_APMS | QSPI_CR_BANK;
+    QSPI->DCR = QSPI_DCR_FSIZE(QSPI_FSIZE) | QSPI_DCR_CSHT(QSPI_CSHT);
+    QSPI->CR |= QSPI_CR_EN;
+}
+
+int qspi_run(uint32_t ccr, uint32_t addr, uint8_t *data, uint32_t len)
+{
+    int reading = (ccr & CCR_FMODE_MASK) == CCR_FMODE(FMODE_READ);
+    volatile uint8_t *dr = (volatile uint8_t *)&QSPI->DR;
+
+    if (!wait_sr(QSPI_SR_BUSY, 0u, QSPI_FLAG_TIMEOUT_MS))
+        return 0;
+    QSPI->FCR = QSPI_FCR_ALL;
+    if (len)
+        QSPI->DLR = len - 1u;
+    QSPI->CCR = ccr;
+    if (ccr & CCR_ADMODE_MASK)
+        QSPI->AR = addr;
+    for (uint32_t i = 0; i < len; i++) {
+        /* FTHRES = 0: FTF means one byte (or one free slot) is there; TCF ends a short read. */
+        if (!wait_sr(QSPI_SR_FTF, QSPI_SR_FTF, QSPI_FLAG_TIMEOUT_MS)) {
+            qspi_abort();
+            return 0;
+        }
+        if (reading)
+            data[i] = *dr;
+        else
+            *dr = data[i];
+    }
+    if (!wait_sr(QSPI_SR_TCF, QSPI_SR_TCF, QSPI_FLAG_TIMEOUT_MS)) {
+        qspi_abort();
+        return 0;
+    }
+    QSPI->FCR = QSPI_FCR_ALL;
+    return (QSPI->SR & QSPI_SR_TEF) == 0u;
+}
+
+int qspi_poll(uint32_t ccr, uint32_t mask, uint32_t match, uint32_t ms)
+{
+    if (!wait_sr(QSPI_SR_BUSY, 0u, QSPI_FLAG_TIMEOUT_MS))
+        return 0;
+    QSPI->FCR = QSPI_FCR_ALL;
+    QSPI->PSMKR = mask;
+    QSPI->PSMAR = match;
+    QSPI->PIR = 0x10u;                          /* 16 CLK cycles between two status reads */
+    QSPI->DLR = NOR_CHIPS - 1u;                 /* one status byte per chip */
+    QSPI->CCR = ccr | CCR_DMODE(1) | CCR_FMODE(FMODE_POLL);
+    if (!wait_sr(QSPI_SR_SMF, QSPI_SR_SMF, ms)) {
+        qspi_abort();
+        return 0;
+    }
+    QSPI->FCR = QSPI_FCR_ALL;
+    return wait_sr(QSPI_SR_BUSY, 0u, QSPI_FLAG_TIMEOUT_MS);   /* APMS = 1: polling stops by itself */
+}
+
+int qspi_map(void)
+{
+    if (!wait_sr(QSPI_SR_BUSY, 0u, QSPI_FLAG_TIMEOUT_MS))
+        return 0;
+    QSPI->ABR = READ_MODE_BYTE;
+    QSPI->CCR = READ_CCR | CCR_FMODE(FMODE_MAPPED);
+    return 1;
+}

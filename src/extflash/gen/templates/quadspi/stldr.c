@@ -1,0 +1,101 @@
+/* STM32CubeProgrammer external-loader entry points (.stldr).
+ * Return 1 on success, 0 on failure. After every call the flash is left memory-mapped, so a host
+ * can read the window directly. */
+#include "loader.h"
+
+struct SectorInfo {
+    uint32_t count;
+    uint32_t size;
+};
+
+struct StorageInfo {
+    char name[100];
+    uint16_t type;
+    uint32_t start;
+    uint32_t size;
+    uint32_t page_size;
+    uint8_t erase_value;
+    struct SectorInfo sectors[10];
+};
+
+_Static_assert(sizeof(struct StorageInfo) == 200, "StorageInfo must be 200 bytes");
+
+#define NOR_FLASH 3u
+
+__attribute__((used, section(".storage_info")))
+const struct StorageInfo StorageInfo = {
+    LOADER_NAME,
+    NOR_FLASH,
+    WINDOW_BASE,
+    FLASH_SIZE,
+    PAGE_SIZE,
+    0xFFu,
+    {{FLASH_SIZE / SECTOR_SIZE, SECTOR_SIZE}, {0u, 0u}},
+};
+
+static int leave_mapped(int result)
+{
+    return qspi_map() && result;
+}
+
+int Init(void)
+{
+    return loader_init();
+}
+
+int Write(uint32_t Address, uint32_t Size, uint8_t *buffer)
+{
+    qspi_abort();
+    return leave_mapped(nor_program(flash_offset(Address), buffer, Size));
+}
+
+int Read(uint32_t Address, uint32_t Size, uint8_t *Buffer)
+{
+    if (Size == 0u)
+        return 0;
+    const volatile uint8_t *p = (const volatile uint8_t *)(WINDOW_BASE + flash_offset(Address));
+    while (Size--)
+        *Buffer++ = *p++;
+    return 1;
+}
+
+int SectorErase(uint32_t EraseStartAddress, uint32_t EraseEndAddress)
+{
+    uint32_t first = flash_offset(EraseStartAddress);
+    uint32_t last = flash_offset(EraseEndAddress);
+    if (last < first)
+        return 0;
+    qspi_abort();
+    if (first == 0u && last >= FLASH_SIZE - SECTOR_SIZE)
+        return leave_mapped(nor_erase_chip());
+    return leave_mapped(nor_erase_sectors(first, last));
+}
+
+int MassErase(uint32_t Parallelism)
+{
+    (void)Parallelism;
+    qspi_abort();
+    return leave_mapped(nor_erase_chip());
+}
+
+uint32_t CheckSum(uint32_t StartAddress, uint32_t Size, uint32_t InitVal)
+{
+    return byte_sum(StartAddress, Size, InitVal);
+}
+
+/* Size is in 32-bit words; missalignement bits 0-3 skip leading bytes and bits 16-19 trailing
+ * bytes of the checksum. Low word: 0 when every byte matches, else the first differing address
+ * (ST's reference returns a skewed address there; this one is exact). High word: checksum. */
+uint64_t Verify(uint32_t MemoryAddr, uint32_t RAMBufferAddr, uint32_t Size, uint32_t missalignement)
+{
+    uint32_t bytes = Size * 4u;
+    uint32_t sum = byte_sum(MemoryAddr + (missalignement & 0xFu),
+                            bytes - ((missalignement >> 16) & 0xFu), 0u);
+    const volatile uint8_t *flash = (const volatile uint8_t *)(WINDOW_BASE + flash_offset(MemoryAddr));
+    const uint8_t *ram = (const uint8_t *)RAMBufferAddr;
+    for (uint32_t i = 0; i < bytes; i++) {
+        if (flash[i] != ram[i])
+            return ((uint64_t)sum << 32) | (MemoryAddr + i);
+    }
+    return (uint64_t)sum << 32;
+}
