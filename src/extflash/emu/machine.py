@@ -153,12 +153,16 @@ def _handle_address(uc: unicorn.Uc) -> int:
 
 
 @functools.cache
-def _counter_offset() -> int | None:
-    """Byte offset of unicorn's internal executed-instruction counter in its engine struct.
+def _counter_offsets() -> tuple[int, int] | None:
+    """Byte offsets of unicorn's executed-instruction counter and instruction limit.
 
-    unicorn counts instructions of ``count=`` runs in ``uc->emu_counter`` but has no API to
-    read it. It is found once by running known instruction counts and looking for the field that
-    holds them, then verified; without it the machine falls back to slice-granular time.
+    unicorn counts the instructions of ``count=`` runs in ``uc->emu_counter`` and stops when it
+    exceeds ``uc->emu_count``, but has no API for either. They are found once by running known
+    instruction counts and looking for the fields that hold them. Reading the counter gives
+    exact time inside peripheral callbacks; lowering the limit stops the core cleanly at the
+    next instruction boundary (``uc_emu_stop`` inside an MMIO callback would re-execute the
+    accessing instruction on resume). Without them the machine falls back to slice-granular
+    time and ``emu_stop``.
     """
     uc = unicorn.Uc(unicorn.UC_ARCH_ARM, unicorn.UC_MODE_THUMB)
     uc.mem_map(0x1000, 0x1000)
@@ -173,10 +177,11 @@ def _counter_offset() -> int | None:
     first = snapshot()
     uc.emu_start(0x1001, 0, count=311)  # runs the full count: counter = count + 1
     second = snapshot()
-    for i in range(words):
-        if first[i] == 7 and second[i] == 312:
-            return i * 8
-    return None
+    counter = next((i for i in range(words) if first[i] == 7 and second[i] == 312), None)
+    limit = next((i for i in range(words) if first[i] == 977 and second[i] == 311), None)
+    if counter is None or limit is None:
+        return None
+    return counter * 8, limit * 8
 
 
 class _MachineClock(VirtualClock):
@@ -214,10 +219,13 @@ class Machine:
             raise TargetError(f"no CPU model for core '{fam.core}' of {part.part.name}")
         self.uc = unicorn.Uc(unicorn.UC_ARCH_ARM, unicorn.UC_MODE_THUMB)
         self.uc.ctl_set_cpu_model(model)
-        self._counter_off = _counter_offset()
-        self._counter: ctypes.c_uint64 | None = (
-            ctypes.c_uint64.from_address(_handle_address(self.uc) + self._counter_off)
-            if self._counter_off is not None else None)
+        offsets = _counter_offsets()
+        handle = _handle_address(self.uc)
+        self._counter: ctypes.c_uint64 | None = None
+        self._limit: ctypes.c_uint64 | None = None
+        if offsets is not None:
+            self._counter = ctypes.c_uint64.from_address(handle + offsets[0])
+            self._limit = ctypes.c_uint64.from_address(handle + offsets[1])
         self._slice_budget = 0
         self._slice_synced = 0
         self._running = False
@@ -489,7 +497,7 @@ class Machine:
 
     def _event_scheduled(self, at_fs: int) -> None:
         if self._running and at_fs < self._slice_end_fs:
-            self.uc.emu_stop()  # the next slice ends exactly at the new event
+            self._request_stop()  # the next slice ends exactly at the new event
 
     def _core_clock_changed(self, hz: int) -> None:
         self.sync_time()
@@ -508,11 +516,17 @@ class Machine:
         return int(self.uc.reg_read(A.UC_ARM_REG_PC))
 
     def _request_stop(self) -> None:
-        self.uc.emu_stop()
+        """End the running slice after the current instruction."""
+        if self._counter is not None and self._limit is not None and self._running:
+            done = int(self._counter.value)
+            self._limit.value = done
+            self._slice_budget = min(self._slice_budget, done)
+        else:
+            self.uc.emu_stop()
 
     def _request_stop_if_running(self) -> None:
         if self._running:
-            self.uc.emu_stop()
+            self._request_stop()
 
     def reset(self) -> None:
         """Core and peripherals back to their reset state (memory contents are kept)."""
@@ -718,7 +732,7 @@ class Machine:
         if intno == 8 or (intno == 3 and pc >= cortexm.EXC_RETURN_MIN):
             self.exceptions.leave(pc | 1)
             if self._candidate() is not None:
-                uc.emu_stop()
+                self._request_stop()
             return
         if intno == 7:  # BKPT
             self._stop_reason = "breakpoint"
@@ -726,7 +740,7 @@ class Machine:
             return
         if intno == 2:  # SVC: PC is past the instruction, which is the stacked return address
             self.scs.set_pending(cortexm.SVCALL)
-            uc.emu_stop()
+            self._request_stop()
             return
         self._pending_fault = ("usage", None, f"interrupt {intno}")
         uc.emu_stop()

@@ -41,3 +41,30 @@ uint32_t count_loop(uint32_t n)
     }
     return acc;
 }
+
+/* Start `count` operations on a busy-flag device: write CR.START, poll SR.BUSY until clear. */
+uint32_t run_ops(uint32_t dev, uint32_t count)
+{
+    for (uint32_t i = 0; i < count; i++) {
+        REG(dev + 0x0) = 1;
+        while (REG(dev + 0x4) & 1) {
+        }
+    }
+    return count;
+}
+
+/* Poll SR.BUSY with a DWT-based timeout of `cycles`; 1 = done, 2 = timed out. */
+uint32_t poll_with_dwt_timeout(uint32_t dev, uint32_t cycles)
+{
+    REG(0xE0001FB0u) = 0xC5ACCE55u;
+    REG(0xE000EDFCu) |= 1u << 24;
+    REG(0xE0001004u) = 0;
+    REG(0xE0001000u) |= 1u;
+    REG(dev + 0x0) = 1;
+    uint32_t start = REG(0xE0001004u);
+    while (REG(dev + 0x4) & 1) {
+        if (REG(0xE0001004u) - start > cycles)
+            return 2;
+    }
+    return 1;
+}

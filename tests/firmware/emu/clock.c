@@ -206,3 +206,13 @@ uint32_t fault_with_table(uint32_t address)
     REG(SCB_VTOR) = (uint32_t)vectors;
     return REG(address);
 }
+
+/* Sleep with WFI between SysTick interrupts until n ticks have passed. */
+uint32_t wfi_ticks(uint32_t reload, uint32_t n)
+{
+    tick_start(reload);
+    while (ticks < n)
+        __asm__ volatile("wfi");
+    REG(SYST_CSR) = 0;
+    return ticks;
+}
