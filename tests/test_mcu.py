@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from extflash import mcu
@@ -15,7 +17,7 @@ def test_every_family_loads_with_consistent_memory() -> None:
         assert fam.region_at(fam.loader_ram_base + 4) is not None, fam.id
         for part in fam.parts:
             rams = sorted((m for m in part.memory if m.kind == "ram"), key=lambda m: m.start)
-            for a, b in zip(rams, rams[1:], strict=False):
+            for a, b in itertools.pairwise(rams):
                 assert a.end <= b.start, f"{part.name}: {a.name} overlaps {b.name}"
 
 

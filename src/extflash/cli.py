@@ -10,13 +10,17 @@ import functools
 import json
 import logging
 import sys
+import zlib
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from extflash import __version__
-from extflash.errors import ExtflashError
+from extflash import __version__, api
+from extflash.errors import ExtflashError, InputError
+from extflash.progress import ProgressRenderer
+from extflash.runner import DriverOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -58,8 +62,9 @@ def info(loader_path: str, as_json: bool) -> None:
 
 @main.command()
 @click.argument("loader_path", metavar="LOADER", type=click.Path(dir_okay=False))
-@click.option("--mcu", "mcu_name", metavar="PART",
-              help="Check against this part (e.g. STM32H743ZI).")
+@click.option(
+    "--mcu", "mcu_name", metavar="PART", help="Check against this part (e.g. STM32H743ZI)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (extflash.lint/1).")
 @handle_errors
 def lint(loader_path: str, mcu_name: str | None, as_json: bool) -> None:
@@ -68,10 +73,377 @@ def lint(loader_path: str, mcu_name: str | None, as_json: bool) -> None:
     from extflash.loader import open as open_loader
 
     report = rules.lint(open_loader(loader_path), mcu_name)
-    text = json.dumps(rules.lint_dict(report), indent=2) if as_json else "\n".join(
-        rules.render_lint(report))
+    text = (
+        json.dumps(rules.lint_dict(report), indent=2)
+        if as_json
+        else "\n".join(rules.render_lint(report))
+    )
     click.echo(text)
     sys.exit(report.exit_code)
+
+
+# -- target and loader options shared by the operation commands ---------------------------------
+
+
+def board_options(func: F) -> F:
+    """--board, or --mcu/--chip/--bank/--pins/--hse, plus --flash-file and --timing."""
+    options = [
+        click.option(
+            "--board",
+            "board_name",
+            metavar="NAME|FILE",
+            help="Shipped board name (see 'extflash boards') or a board TOML file.",
+        ),
+        click.option("--mcu", metavar="PART", help="MCU part, e.g. STM32H743ZI (inline board)."),
+        click.option("--chip", metavar="CHIP", help="Flash chip, e.g. W25Q128JV (inline board)."),
+        click.option("--bank", metavar="1|2|dual", help="QUADSPI bank of the chip (default 1)."),
+        click.option(
+            "--pins",
+            metavar="LIST",
+            help="CLK,NCS,IO0,IO1,IO2,IO3 or clk=PB2,ncs=PB6,... (inline board).",
+        ),
+        click.option(
+            "--hse", metavar="HZ", help="HSE crystal frequency, e.g. 25MHz (inline board)."
+        ),
+        click.option(
+            "--flash-file",
+            type=click.Path(dir_okay=False),
+            metavar="FILE",
+            help="Keep the virtual chip's contents in FILE between commands.",
+        ),
+        click.option(
+            "--timing",
+            type=click.Choice(["typical", "max", "instant"]),
+            default="typical",
+            show_default=True,
+            help="Virtual chip program/erase times (datasheet typical or maximum).",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def loader_options(func: F) -> F:
+    options = [
+        click.option(
+            "--loader",
+            "-l",
+            "loader_path",
+            required=True,
+            type=click.Path(exists=True, dir_okay=False),
+            metavar="LOADER",
+            help="The external loader (.stldr) or flash algorithm (.FLM).",
+        ),
+        click.option(
+            "--target",
+            "target_kind",
+            type=click.Choice(["emu"]),
+            default="emu",
+            show_default=True,
+            help="Where to run the loader: the virtual board.",
+        ),
+        click.option("--buffer-size", metavar="BYTES", help="RAM buffer per Write call."),
+        click.option("--stack-size", metavar="BYTES", help="Stack given to the loader."),
+        click.option(
+            "--init-arg",
+            type=int,
+            default=1,
+            show_default=True,
+            help="R0 passed to Init (legacy Init(uint8_t) loaders: 0 maps the flash).",
+        ),
+        click.option(
+            "--r9",
+            "r9",
+            metavar="VALUE",
+            default="0",
+            show_default=True,
+            help="R9 for .stldr calls (CubeProgrammer passes 0).",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def output_options(func: F) -> F:
+    func = click.option("--json", "as_json", is_flag=True, help="Print a JSON result.")(func)
+    func = click.option("--quiet", "-q", is_flag=True, help="No progress output.")(func)
+    return func
+
+
+def _session(kw: dict[str, Any], renderer: ProgressRenderer | None) -> api.Session:
+    board = api.resolve_board(
+        kw.pop("board_name"),
+        mcu=kw.pop("mcu"),
+        chip=kw.pop("chip"),
+        bank=kw.pop("bank"),
+        pins=kw.pop("pins"),
+        hse=kw.pop("hse"),
+    )
+    options = DriverOptions(
+        buffer_size=_opt_int(kw.pop("buffer_size"), "--buffer-size"),
+        stack_size=_opt_int(kw.pop("stack_size"), "--stack-size"),
+        r9=api.parse_int(kw.pop("r9"), "--r9"),
+        init_arg=kw.pop("init_arg"),
+    )
+    kw.pop("target_kind")
+    return api.open_session(
+        kw.pop("loader_path"),
+        board=board,
+        flash_file=kw.pop("flash_file"),
+        timing=kw.pop("timing"),
+        options=options,
+        progress=renderer,
+    )
+
+
+def _opt_int(text: str | None, what: str) -> int | None:
+    return None if text is None else api.parse_int(text, what)
+
+
+def _renderer(quiet: bool, as_json: bool) -> ProgressRenderer:
+    return ProgressRenderer(mode="off" if quiet or as_json else "auto")
+
+
+def _emit(as_json: bool, data: dict[str, Any], text: str) -> None:
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+    else:
+        click.echo(text)
+
+
+@main.command()
+@click.argument("image_path", metavar="IMAGE", type=click.Path(exists=True, dir_okay=False))
+@loader_options
+@board_options
+@click.option("--address", metavar="ADDR", help="Load address of a raw binary image.")
+@click.option(
+    "--verify/--no-verify",
+    default=True,
+    show_default=True,
+    help="Read back and compare after programming.",
+)
+@click.option(
+    "--skip-unchanged",
+    is_flag=True,
+    help="Compare each sector's CRC-32 first; reprogram only sectors that differ.",
+)
+@click.option(
+    "--no-preserve",
+    is_flag=True,
+    help="Do not keep the bytes of partly covered sectors that the image leaves out.",
+)
+@output_options
+@handle_errors
+def program(
+    image_path: str,
+    address: str | None,
+    verify: bool,
+    skip_unchanged: bool,
+    no_preserve: bool,
+    quiet: bool,
+    as_json: bool,
+    **kw: Any,
+) -> None:
+    """Program IMAGE (ELF, Intel HEX, S-record, or binary with --address) into external flash."""
+    img = api.load_image(image_path, address=_opt_int(address, "--address"))
+    with _renderer(quiet, as_json) as renderer, _session(kw, renderer) as s:
+        result = s.program(
+            img, verify=verify, skip_unchanged=skip_unchanged, preserve=not no_preserve
+        )
+    r = result.report
+    data = {
+        "schema": "extflash.program/1",
+        "image": image_path,
+        **r.as_dict(),
+        "skipped_internal": [
+            {"address": c.address, "size": len(c.data)} for c in result.skipped_outside
+        ],
+    }
+    text = (
+        f"programmed {r.image_bytes} bytes into {r.device}: {len(r.sectors_written)} sectors "
+        f"written, {len(r.sectors_skipped)} unchanged, "
+        f"{'verified' if r.verified else 'not verified'} "
+        f"({r.loader_calls} loader calls, {r.target_time_s:.3f} s target time)"
+    )
+    for c in result.skipped_outside:
+        text += f"\nnot programmed (internal flash): 0x{c.address:08X}..0x{c.end - 1:08X}"
+    _emit(as_json, data, text)
+
+
+@main.command()
+@loader_options
+@board_options
+@click.option("--address", metavar="ADDR", help="Start of the range to erase.")
+@click.option("--size", metavar="BYTES", help="Size of the range to erase.")
+@click.option("--chip", "whole_chip", is_flag=True, help="Erase the whole chip (MassErase).")
+@output_options
+@handle_errors
+def erase(
+    address: str | None, size: str | None, whole_chip: bool, quiet: bool, as_json: bool, **kw: Any
+) -> None:
+    """Erase a range (whole sectors) or, with --chip, the whole device."""
+    if whole_chip == (address is not None):
+        raise InputError("give either --address (and --size) or --chip")
+    with _renderer(quiet, as_json) as renderer, _session(kw, renderer) as s:
+        sectors = s.erase(_opt_int(address, "--address"), _opt_int(size, "--size") or 1)
+    first, last = sectors[0], sectors[-1]
+    _emit(
+        as_json,
+        {
+            "schema": "extflash.erase/1",
+            "sectors": len(sectors),
+            "start": first.address,
+            "end": last.end,
+        },
+        f"erased {len(sectors)} sector(s): 0x{first.address:08X}..0x{last.end - 1:08X}",
+    )
+
+
+@main.command()
+@loader_options
+@board_options
+@click.option("--address", required=True, metavar="ADDR", help="Start address.")
+@click.option("--size", required=True, metavar="BYTES", help="Number of bytes.")
+@click.option(
+    "-o", "--output", required=True, type=click.Path(dir_okay=False), help="File to write."
+)
+@output_options
+@handle_errors
+def read(address: str, size: str, output: str, quiet: bool, as_json: bool, **kw: Any) -> None:
+    """Read a range of the external flash into a file."""
+    addr, n = api.parse_int(address, "--address"), api.parse_int(size, "--size")
+    with _renderer(quiet, as_json) as renderer, _session(kw, renderer) as s:
+        data = s.read(addr, n)
+    Path(output).write_bytes(data)
+    _emit(
+        as_json,
+        {
+            "schema": "extflash.read/1",
+            "address": addr,
+            "size": n,
+            "output": output,
+            "crc32": zlib.crc32(data),
+        },
+        f"read {n} bytes from 0x{addr:08X} into {output} (CRC-32 0x{zlib.crc32(data):08X})",
+    )
+
+
+@main.command()
+@click.argument("image_path", metavar="IMAGE", type=click.Path(exists=True, dir_okay=False))
+@loader_options
+@board_options
+@click.option("--address", metavar="ADDR", help="Load address of a raw binary image.")
+@output_options
+@handle_errors
+def verify(image_path: str, address: str | None, quiet: bool, as_json: bool, **kw: Any) -> None:
+    """Compare the external flash with IMAGE."""
+    img = api.load_image(image_path, address=_opt_int(address, "--address"))
+    with _renderer(quiet, as_json) as renderer, _session(kw, renderer) as s:
+        mismatches = s.verify(img)
+    data = {
+        "schema": "extflash.verify/1",
+        "match": not mismatches,
+        "mismatches": [
+            {"first_address": m.first_address, "bytes": m.differing_bytes} for _, m in mismatches
+        ],
+    }
+    if not mismatches:
+        _emit(as_json, data, f"{image_path}: flash matches ({img.size} bytes)")
+        return
+    _emit(as_json, data, "\n".join(f"mismatch: {m.describe()}" for _, m in mismatches))
+    sys.exit(1)
+
+
+@main.command()
+@loader_options
+@board_options
+@click.option("--address", metavar="ADDR", help="Start (default: the device start).")
+@click.option("--size", metavar="BYTES", help="Size (default: to the device end).")
+@output_options
+@handle_errors
+def checksum(address: str | None, size: str | None, quiet: bool, as_json: bool, **kw: Any) -> None:
+    """CRC-32 (IEEE) of a range of the external flash."""
+    with _renderer(quiet, as_json) as renderer, _session(kw, renderer) as s:
+        addr = _opt_int(address, "--address")
+        start = s.geometry.start if addr is None else addr
+        n = _opt_int(size, "--size") or s.geometry.end - start
+        crc = s.checksum(start, n)
+    _emit(
+        as_json,
+        {"schema": "extflash.checksum/1", "address": start, "size": n, "crc32": crc},
+        f"CRC-32 of 0x{start:08X}..0x{start + n - 1:08X}: 0x{crc:08X}",
+    )
+
+
+@main.command(name="blank-check")
+@loader_options
+@board_options
+@click.option("--address", metavar="ADDR", help="Start (default: the device start).")
+@click.option("--size", metavar="BYTES", help="Size (default: to the device end).")
+@output_options
+@handle_errors
+def blank_check(
+    address: str | None, size: str | None, quiet: bool, as_json: bool, **kw: Any
+) -> None:
+    """Check that a range holds only the erase value."""
+    with _renderer(quiet, as_json) as renderer, _session(kw, renderer) as s:
+        first = s.blank_check(_opt_int(address, "--address"), _opt_int(size, "--size"))
+    _emit(
+        as_json,
+        {"schema": "extflash.blank-check/1", "blank": first is None, "first_non_blank": first},
+        "blank" if first is None else f"not blank: first programmed byte at 0x{first:08X}",
+    )
+    if first is not None:
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@handle_errors
+def boards(as_json: bool) -> None:
+    """List the shipped board descriptions."""
+    from extflash import board as board_mod
+
+    rows = []
+    for name in board_mod.list_boards():
+        b = board_mod.load(name)
+        mem = b.memories[0]
+        rows.append(
+            {
+                "name": name,
+                "mcu": b.mcu_name,
+                "chip": mem.chip,
+                "bank": str(mem.bank),
+                "description": b.description,
+            }
+        )
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        click.echo(
+            f"{r['name']:<24} {r['mcu']:<14} {r['chip']:<14} bank {r['bank']:<5} {r['description']}"
+        )
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@handle_errors
+def chips(as_json: bool) -> None:
+    """List the flash chips the virtual board and the generator know."""
+    from extflash import chips as chip_db
+
+    rows = [
+        {"name": c.name, "vendor": c.vendor, "jedec_id": c.jedec_id.hex().upper(), "size": c.size}
+        for c in chip_db.all()
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        click.echo(f"{r['name']:<14} {r['vendor']:<10} {r['jedec_id']:<8} {r['size'] >> 20:>5} MiB")
 
 
 if __name__ == "__main__":  # pragma: no cover

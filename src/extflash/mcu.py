@@ -77,7 +77,7 @@ class Family:
         return next((m for m in self.memory if m.contains(address)), None)
 
     def peripheral_at(self, address: int) -> str | None:
-        """Name of the peripheral whose base is the closest at or below ``address`` (within 4 KiB)."""
+        """The peripheral whose base is closest at or below ``address`` (within 4 KiB)."""
         best: tuple[int, str] | None = None
         for name, base in self.peripherals.items():
             if base <= address < base + 0x1000 and (best is None or base > best[0]):

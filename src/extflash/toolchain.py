@@ -40,7 +40,8 @@ class Toolchain:
 
     @property
     def version(self) -> str:
-        out = subprocess.run([str(self.gcc), "--version"], capture_output=True, text=True, check=False)
+        cmd = [str(self.gcc), "--version"]
+        out = subprocess.run(cmd, capture_output=True, text=True, check=False)
         return out.stdout.splitlines()[0] if out.stdout else "unknown"
 
     def tool(self, name: str) -> Path:
@@ -50,7 +51,9 @@ class Toolchain:
             return sibling
         found = shutil.which(f"arm-none-eabi-{name}")
         if not found:
-            raise ToolchainError(f"arm-none-eabi-{name} not found next to {self.gcc}", hint=INSTALL_HINT)
+            raise ToolchainError(
+                f"arm-none-eabi-{name} not found next to {self.gcc}", hint=INSTALL_HINT
+            )
         return Path(found)
 
     def run(self, args: Sequence[str | os.PathLike[str]], *, what: str) -> str:
@@ -91,7 +94,9 @@ def find_toolchain() -> Toolchain:
     if explicit:
         path = Path(explicit)
         if not path.exists():
-            raise ToolchainError(f"EXTFLASH_GCC points to {explicit}, which does not exist", hint=INSTALL_HINT)
+            raise ToolchainError(
+                f"EXTFLASH_GCC points to {explicit}, which does not exist", hint=INSTALL_HINT
+            )
         return Toolchain(path)
     found = shutil.which(GCC)
     if not found:

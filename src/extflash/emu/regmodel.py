@@ -95,7 +95,10 @@ class Reg:
 
 
 def fields(*specs: tuple) -> tuple[Field, ...]:
-    """Compact field declarations: ``fields(("EN", 0), ("PRESCALER", 24, 8), ("TCF", 1, 1, Access.RO))``."""
+    """Compact field declarations.
+
+    ``fields(("EN", 0), ("PRESCALER", 24, 8), ("TCF", 1, 1, Access.RO))``
+    """
     out = []
     for spec in specs:
         name, lsb, *rest = spec
@@ -121,7 +124,8 @@ class Peripheral:
     def __init__(self, name: str, base: int, registers: Iterable[Reg] | None = None) -> None:
         self.name = name
         self.base = base
-        self.regs: dict[int, Reg] = {r.offset: r for r in (registers if registers is not None else self.REGISTERS)}
+        table = registers if registers is not None else self.REGISTERS
+        self.regs: dict[int, Reg] = {r.offset: r for r in table}
         self.by_name: dict[str, Reg] = {r.name: r for r in self.regs.values()}
         self.values: dict[int, int] = {r.offset: r.reset for r in self.regs.values()}
         self._masks = {off: r.masks() for off, r in self.regs.items()}

@@ -38,7 +38,8 @@ class SpiCommand:
     def describe(self) -> str:
         """One line: ``0xEB 1-4-4 addr=0x001000(3B) alt=0xF0 dummy=4 read 256B``."""
         lines = f"{self.instruction_lines}-{self.address_lines or 0}-{self.data_lines or 0}"
-        text = f"0x{self.instruction:02X} {lines}" if self.instruction is not None else f"(no opcode) {lines}"
+        opcode = "(no opcode)" if self.instruction is None else f"0x{self.instruction:02X}"
+        text = f"{opcode} {lines}"
         if self.address is not None:
             text += f" addr=0x{self.address:0{self.address_bytes * 2}X}({self.address_bytes}B)"
         if self.alternate is not None and self.alternate_bytes:

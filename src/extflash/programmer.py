@@ -1,0 +1,354 @@
+"""The programming engine: plan, erase, write, verify, skip unchanged — over any FlashDriver.
+
+Nothing is erased before the whole job is known to fit the device. Bytes of a partially covered
+sector that the image does not cover are preserved by default (read, merge, write). With
+``skip_unchanged`` each touched sector's CRC-32 is computed on the target (or through the window)
+and compared with the image; only differing sectors are erased and written. If a loader call
+fails mid-way, the error says which sectors were erased and which were written, so the user
+knows the state of the chip.
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from extflash.errors import ImageError, OperationError
+from extflash.image import Image
+from extflash.plan import Geometry, Plan, Sector, SectorPlan, make_plan
+from extflash.runner import FlashDriver, LoaderCallError
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int], None]  # (phase, done, total) in bytes
+
+
+def _no_progress(phase: str, done: int, total: int) -> None:
+    return None
+
+
+@dataclass
+class ProgramReport:
+    device: str
+    image_bytes: int
+    sectors_touched: int
+    sectors_skipped: list[int] = field(default_factory=list)
+    sectors_erased: list[int] = field(default_factory=list)
+    sectors_written: list[int] = field(default_factory=list)
+    bytes_written: int = 0
+    verified: bool = False
+    loader_calls: int = 0
+    target_time_s: float = 0.0
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "device": self.device,
+            "image_bytes": self.image_bytes,
+            "sectors_touched": self.sectors_touched,
+            "sectors_skipped": len(self.sectors_skipped),
+            "sectors_erased": len(self.sectors_erased),
+            "sectors_written": len(self.sectors_written),
+            "bytes_written": self.bytes_written,
+            "verified": self.verified,
+            "loader_calls": self.loader_calls,
+            "target_time_s": round(self.target_time_s, 6),
+        }
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    first_address: int
+    differing_bytes: int
+    compared_bytes: int
+    expected: int
+    actual: int
+
+    def describe(self) -> str:
+        return (
+            f"{self.differing_bytes} of {self.compared_bytes} bytes differ; first at "
+            f"0x{self.first_address:08X} (expected 0x{self.expected:02X}, read 0x{self.actual:02X})"
+        )
+
+
+class VerifyError(OperationError):
+    def __init__(self, mismatch: Mismatch, what: str = "verify failed") -> None:
+        super().__init__(f"{what}: {mismatch.describe()}")
+        self.mismatch = mismatch
+
+
+def _sector_ranges(indices: Sequence[int]) -> str:
+    """``0-3, 7, 9-10`` for a list of sector indices."""
+    if not indices:
+        return "none"
+    parts = []
+    ordered = sorted(set(indices))
+    start = prev = ordered[0]
+    for i in [*ordered[1:], None]:
+        if i is not None and i == prev + 1:
+            prev = i
+            continue
+        parts.append(f"{start}" if start == prev else f"{start}-{prev}")
+        if i is not None:
+            start = prev = i
+    return ", ".join(parts)
+
+
+def compare(address: int, expected: bytes, actual: bytes) -> Mismatch | None:
+    if expected == actual:
+        return None
+    diffs = [i for i, (a, b) in enumerate(zip(expected, actual, strict=False)) if a != b]
+    diffs += range(min(len(expected), len(actual)), max(len(expected), len(actual)))
+    first = diffs[0]
+    exp = expected[first] if first < len(expected) else -1
+    act = actual[first] if first < len(actual) else -1
+    return Mismatch(address + first, len(diffs), len(expected), exp, act)
+
+
+class Programmer:
+    """Runs operations through one driver; tracks chip state for honest failure reports."""
+
+    def __init__(self, driver: FlashDriver, *, progress: Progress | None = None) -> None:
+        self.driver = driver
+        self.geometry: Geometry = driver.geometry
+        self.progress = progress or _no_progress
+        self.erased: list[int] = []
+        self.written: list[int] = []
+
+    # -- helpers ----------------------------------------------------------------------------
+    def _state(self) -> str:
+        erased_only = sorted(set(self.erased) - set(self.written))
+        text = (
+            f"chip state: sectors erased: {_sector_ranges(self.erased)}; "
+            f"written: {_sector_ranges(self.written)}"
+        )
+        if erased_only:
+            text += f"; erased but not yet written: {_sector_ranges(erased_only)}"
+        return text
+
+    def _fail(self, exc: LoaderCallError) -> OperationError:
+        return OperationError(f"{exc.message}\n  {self._state()}", hint=exc.hint)
+
+    def _read_chunks(self, address: int, size: int, phase: str) -> bytes:
+        out = bytearray()
+        step = max(self.driver.max_write, 0x1000)
+        while len(out) < size:
+            n = min(step, size - len(out))
+            out += self.driver.read(address + len(out), n)
+            self.progress(phase, len(out), size)
+        return bytes(out)
+
+    # -- program ----------------------------------------------------------------------------
+    def program(
+        self,
+        image: Image,
+        *,
+        verify: bool = True,
+        skip_unchanged: bool = False,
+        preserve: bool = True,
+    ) -> ProgramReport:
+        plan = make_plan(image, self.geometry)
+        if plan.outside.chunks:
+            raise ImageError(
+                f"{image.source or 'the image'} has data outside {self.geometry.name}: "
+                + ", ".join(f"0x{c.address:08X}..0x{c.end - 1:08X}" for c in plan.outside.chunks)
+            )
+        report = ProgramReport(self.geometry.name, plan.image.size, len(plan.sectors))
+        calls_before = len(self.driver.calls)
+        try:
+            self.driver.begin("program")
+            todo = list(plan.sectors)
+            if skip_unchanged:
+                todo = self._changed(plan, report)
+            contents = self._sector_contents(plan, todo, preserve)
+            self._erase([s.sector for s in todo], report)
+            self._write(contents, report)
+            if verify and contents:
+                self.driver.begin("verify")
+                self._verify(contents)
+                report.verified = True
+        except LoaderCallError as exc:
+            raise self._fail(exc) from exc
+        except VerifyError as exc:
+            raise OperationError(f"{exc.message}\n  {self._state()}") from exc
+        report.loader_calls = len(self.driver.calls) - calls_before
+        report.target_time_s = sum(c.elapsed_s for c in self.driver.calls[calls_before:])
+        return report
+
+    def _changed(self, plan: Plan, report: ProgramReport) -> list[SectorPlan]:
+        """Sectors whose covered bytes differ from the image, by CRC-32 (never an additive sum)."""
+        changed = []
+        total = plan.image.size
+        done = 0
+        for sp in plan.sectors:
+            same = True
+            for lo, hi in sp.ranges:
+                expected = zlib.crc32(plan.image.bytes_at(lo, hi - lo, self.geometry.erase_value))
+                if self.driver.crc32(lo, hi - lo) != expected:
+                    same = False
+                done += hi - lo
+            self.progress("compare", done, total)
+            if same:
+                report.sectors_skipped.append(sp.sector.index)
+            else:
+                changed.append(sp)
+        log.info("skip-unchanged: %d of %d sectors differ", len(changed), len(plan.sectors))
+        return changed
+
+    def _sector_contents(
+        self, plan: Plan, todo: Sequence[SectorPlan], preserve: bool
+    ) -> list[tuple[int, bytes, list[int]]]:
+        """The (address, bytes, sector indices) runs to write after erasing ``todo``."""
+        fill = self.geometry.erase_value
+        pieces: list[tuple[int, bytes, int]] = []
+        for sp in todo:
+            sec = sp.sector
+            if sp.full:
+                pieces.append(
+                    (sec.address, plan.image.bytes_at(sec.address, sec.size, fill), sec.index)
+                )
+            elif preserve:
+                current = bytearray(self._read_chunks(sec.address, sec.size, "read"))
+                for lo, hi in sp.ranges:
+                    current[lo - sec.address : hi - sec.address] = plan.image.bytes_at(
+                        lo, hi - lo, fill
+                    )
+                pieces.append((sec.address, bytes(current), sec.index))
+            else:
+                for lo, hi in sp.ranges:
+                    pieces.append((lo, plan.image.bytes_at(lo, hi - lo, fill), sec.index))
+        # Merge adjacent pieces so writes fill the loader's buffer.
+        runs: list[tuple[int, bytes, list[int]]] = []
+        for address, data, index in pieces:
+            if runs and runs[-1][0] + len(runs[-1][1]) == address:
+                a, d, idx = runs[-1]
+                runs[-1] = (a, d + data, [*idx, index] if idx[-1] != index else idx)
+            else:
+                runs.append((address, data, [index]))
+        return runs
+
+    def _erase(self, sectors: Sequence[Sector], report: ProgramReport) -> None:
+        total = sum(s.size for s in sectors)
+        done = 0
+        batch: list[Sector] = []
+        for s in sectors:
+            batch.append(s)
+            if len(batch) == 16 or s is sectors[-1]:
+                self.driver.erase_sectors(batch)
+                for b in batch:
+                    self.erased.append(b.index)
+                    report.sectors_erased.append(b.index)
+                    done += b.size
+                self.progress("erase", done, total)
+                batch = []
+
+    def _write(self, runs: Sequence[tuple[int, bytes, list[int]]], report: ProgramReport) -> None:
+        total = sum(len(d) for _, d, _ in runs)
+        done = 0
+        page = max(self.geometry.page_size, 1)
+        for address, data, indices in runs:
+            offset = 0
+            while offset < len(data):
+                # Chunks end on page boundaries so no Write call straddles a partial page.
+                limit = self.driver.max_write
+                end_addr = (address + offset + limit) // page * page
+                n = max(min(end_addr - (address + offset), len(data) - offset), 1)
+                self.driver.write(address + offset, data[offset : offset + n])
+                offset += n
+                done += n
+                report.bytes_written += n
+                self.progress("write", done, total)
+            for index in indices:
+                self.written.append(index)
+                report.sectors_written.append(index)
+
+    def _verify(self, runs: Sequence[tuple[int, bytes, list[int]]]) -> None:
+        total = sum(len(d) for _, d, _ in runs)
+        done = 0
+        for address, data, _ in runs:
+            actual = self._read_chunks(address, len(data), "verify-read")
+            mismatch = compare(address, data, actual)
+            if mismatch is not None:
+                raise VerifyError(mismatch)
+            done += len(data)
+            self.progress("verify", done, total)
+
+    # -- other operations -------------------------------------------------------------------
+    def erase(self, address: int | None = None, size: int | None = None) -> list[Sector]:
+        """Erase the sectors overlapping [address, address+size), or the whole chip."""
+        try:
+            self.driver.begin("erase")
+            if address is None:
+                if self.driver.can_erase_chip():
+                    self.driver.erase_chip()
+                    return list(self.geometry.sectors)
+                sectors = list(self.geometry.sectors)
+            else:
+                if not self.geometry.contains(address, size or 1):
+                    raise ImageError(
+                        f"range 0x{address:08X}+0x{size or 0:X} is outside {self.geometry.name} "
+                        f"(0x{self.geometry.start:08X}..0x{self.geometry.end - 1:08X})"
+                    )
+                sectors = self.geometry.sectors_in(address, size or 1)
+            report = ProgramReport(self.geometry.name, 0, len(sectors))
+            self._erase(sectors, report)
+            return sectors
+        except LoaderCallError as exc:
+            raise self._fail(exc) from exc
+
+    def read(self, address: int, size: int) -> bytes:
+        self._check_range(address, size)
+        try:
+            self.driver.begin("read")
+            return self._read_chunks(address, size, "read")
+        except LoaderCallError as exc:
+            raise self._fail(exc) from exc
+
+    def verify(self, image: Image) -> list[tuple[int, Mismatch]]:
+        """Compare the chip with ``image``; returns the mismatching chunks (empty when equal)."""
+        plan = make_plan(image, self.geometry)
+        if plan.outside.chunks:
+            raise ImageError(f"{image.source or 'the image'} has data outside {self.geometry.name}")
+        mismatches = []
+        try:
+            self.driver.begin("verify")
+            for chunk in plan.image.chunks:
+                actual = self._read_chunks(chunk.address, len(chunk.data), "verify")
+                m = compare(chunk.address, chunk.data, actual)
+                if m is not None:
+                    mismatches.append((chunk.address, m))
+        except LoaderCallError as exc:
+            raise self._fail(exc) from exc
+        return mismatches
+
+    def blank_check(self, address: int | None = None, size: int | None = None) -> int | None:
+        """First address not holding the erase value, or None when the range is blank."""
+        address = self.geometry.start if address is None else address
+        size = self.geometry.end - address if size is None else size
+        data = self.read(address, size)
+        fill = self.geometry.erase_value
+        if data.count(fill) == len(data):
+            return None
+        for i, b in enumerate(data):
+            if b != fill:
+                return address + i
+        return None  # pragma: no cover - count() said otherwise
+
+    def checksum(self, address: int | None = None, size: int | None = None) -> int:
+        """CRC-32 (IEEE) of a range of the chip."""
+        address = self.geometry.start if address is None else address
+        size = self.geometry.end - address if size is None else size
+        self._check_range(address, size)
+        try:
+            self.driver.begin("read")
+            return self.driver.crc32(address, size)
+        except LoaderCallError as exc:
+            raise self._fail(exc) from exc
+
+    def _check_range(self, address: int, size: int) -> None:
+        if size <= 0 or not self.geometry.contains(address, size):
+            raise ImageError(
+                f"range 0x{address:08X}+0x{size:X} is outside {self.geometry.name} "
+                f"(0x{self.geometry.start:08X}..0x{self.geometry.end - 1:08X})"
+            )

@@ -1,0 +1,679 @@
+"""Calling conventions: driving a loader on a :class:`~extflash.target.base.Target`.
+
+Two conventions are written once here and work on every backend:
+
+* ``.stldr`` as STM32CubeProgrammer does it: the image at its link address (RAM base + 4), a
+  BKPT at the RAM base, LR = base | 1, MSP and the data buffer after the image, R0-R3 arguments,
+  R4-R12 = 0 (R9 configurable), xPSR = Thumb, NOBITS cleared by the host, ``Init`` before each
+  operation, return 1 = success, ``Verify`` returning 64 bits in R0/R1.
+* CMSIS FLM as pyOCD does it: the position-independent image relocated into RAM after a
+  ``BKPT; B .`` header word, static base in R9, ``Init(adr, clk, fnc)``/``UnInit(fnc)`` around
+  each kind of operation, ``EraseSector``, ``EraseChip``, ``ProgramPage`` in page-sized calls,
+  return 0 = success.
+
+Both present the same :class:`FlashDriver` interface to the programming engine. A call that
+times out, faults or returns failure raises :class:`LoaderCallError` carrying the function, its
+arguments and the target's state.
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from extflash import target_crc
+from extflash.errors import InputError, OperationError
+from extflash.mcu import MemoryRegion
+from extflash.plan import Geometry, Sector
+from extflash.target.base import RunOutcome, Target
+
+log = logging.getLogger(__name__)
+
+BKPT_WORD = 0x0000BE00  # "BKPT #0" in the low halfword, as CubeProgrammer writes it
+FLM_HEADER = 0xE7FDBE00  # "BKPT #0; B ." as pyOCD's blob header
+STACK_CANARY = 0xDEADF00D
+XPSR_THUMB = 0x01000000
+STLDR_OK = 1
+FLM_OK = 0
+FLM_ERASE, FLM_PROGRAM, FLM_VERIFY = 1, 2, 3
+
+
+def round_up(value: int, align: int) -> int:
+    return (value + align - 1) // align * align
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Per-call time limits in seconds (virtual time on the virtual board).
+
+    Defaults follow STM32CubeProgrammer's; erase and write limits grow with the work a call
+    does, so a slow but working chip is not mistaken for a hung loader.
+    """
+
+    init: float = 100.0
+    sector_erase: float = 10.0  # per sector in the call
+    mass_erase: float = 600.0
+    write_per_kib: float = 0.05  # on top of `call_min`
+    read_per_kib: float = 0.01
+    verify_per_kib: float = 0.01
+    call_min: float = 1.0
+
+    def scaled(self, per_kib: float, size: int) -> float:
+        return self.call_min + per_kib * size / 1024
+
+
+@dataclass(frozen=True)
+class RamLayout:
+    """Where the host puts things in the target's RAM for a loader."""
+
+    ram: MemoryRegion
+    bkpt: int  # return address (BKPT); LR = bkpt | 1
+    image_start: int
+    image_end: int
+    stack_bottom: int  # canary word here; the stack grows down toward it
+    stack_top: int  # initial MSP
+    buffer: int
+    buffer_size: int
+    crc_code: int  # the on-target CRC routine and its table, after the buffer
+    crc_table: int
+
+    def describe(self) -> str:
+        return (
+            f"image 0x{self.image_start:08X}..0x{self.image_end - 1:08X}, stack top "
+            f"0x{self.stack_top:08X}, buffer 0x{self.buffer:08X} ({self.buffer_size} bytes) "
+            f"in {self.ram.name}"
+        )
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    function: str
+    args: tuple[int, ...]
+    result: int | None
+    elapsed_s: float
+
+
+class LoaderCallError(OperationError):
+    """A loader function timed out, faulted or returned failure."""
+
+    def __init__(
+        self,
+        function: str,
+        args: Sequence[int],
+        message: str,
+        *,
+        outcome: RunOutcome | None = None,
+        result: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        arg_text = ", ".join(f"0x{a:X}" for a in args)
+        super().__init__(f"{function}({arg_text}) {message}", hint=hint)
+        self.function = function
+        self.args_ = tuple(args)
+        self.outcome = outcome
+        self.result = result
+
+
+@dataclass(frozen=True)
+class LoadSegment:
+    address: int
+    data: bytes
+
+
+@dataclass(frozen=True)
+class LoaderProgram:
+    """What the runner needs of a loader: bytes to place, ranges to clear, functions to call."""
+
+    kind: str  # "stldr" | "flm"
+    name: str
+    segments: tuple[LoadSegment, ...]
+    zero_ranges: tuple[tuple[int, int], ...]  # (start, size)
+    functions: Mapping[str, int]  # name -> Thumb address (already relocated)
+    geometry: Geometry
+    static_base: int = 0  # FLM: PrgData address after relocation
+
+    @property
+    def image_start(self) -> int:
+        starts = [s.address for s in self.segments] + [z[0] for z in self.zero_ranges]
+        return min(starts)
+
+    @property
+    def image_end(self) -> int:
+        ends = [s.address + len(s.data) for s in self.segments]
+        ends += [z[0] + z[1] for z in self.zero_ranges]
+        return max(ends)
+
+    def require(self, *names: str) -> None:
+        missing = [n for n in names if n not in self.functions]
+        if missing:
+            raise InputError(
+                f"loader {self.name} has no {', '.join(missing)} entry point"
+                f"{'s' if len(missing) > 1 else ''}, which this operation needs"
+            )
+
+
+class FlashDriver(Protocol):
+    """The interface the programming engine uses, whatever the loader convention."""
+
+    geometry: Geometry
+    target: Target
+    max_write: int
+    calls: list[CallRecord]
+
+    def begin(self, operation: str) -> None: ...
+    def erase_sectors(self, sectors: Sequence[Sector]) -> None: ...
+    def can_erase_chip(self) -> bool: ...
+    def erase_chip(self) -> None: ...
+    def write(self, address: int, data: bytes) -> None: ...
+    def read(self, address: int, size: int) -> bytes: ...
+    def crc32(self, address: int, size: int) -> int: ...
+
+
+class _Base:
+    """Shared mechanics: placing the image, calling a function, checking the stack canary."""
+
+    ok_value: int
+
+    def __init__(
+        self,
+        target: Target,
+        program: LoaderProgram,
+        layout: RamLayout,
+        *,
+        timeouts: Timeouts,
+        r9: int,
+        on_call: Callable[[CallRecord], None] | None,
+        crc_on_target: bool,
+    ) -> None:
+        self.target = target
+        self.program = program
+        self.layout = layout
+        self.geometry = program.geometry
+        self.timeouts = timeouts
+        self.r9 = r9
+        self.on_call = on_call
+        self.calls: list[CallRecord] = []
+        self.max_write = layout.buffer_size
+        self.crc_on_target = crc_on_target
+        self._crc_loaded = False
+        self.loaded = False
+
+    # -- placing ---------------------------------------------------------------------------
+    def _write_header(self) -> None:
+        raise NotImplementedError
+
+    def load(self) -> None:
+        """Write the image, clear NOBITS, plant the return breakpoint and the stack canary."""
+        self.target.halt()
+        self._write_header()
+        for seg in self.program.segments:
+            self.target.write_memory(seg.address, seg.data)
+        for start, size in self.program.zero_ranges:
+            self.target.write_memory(start, bytes(size))
+        self.target.write_memory(self.layout.stack_bottom, STACK_CANARY.to_bytes(4, "little"))
+        self._crc_loaded = False
+        self.loaded = True
+        log.info("loaded %s: %s", self.program.name, self.layout.describe())
+
+    def _ensure_crc_routine(self) -> None:
+        if not self._crc_loaded:
+            self.target.write_memory(self.layout.crc_code, target_crc.routine())
+            self.target.write_memory(self.layout.crc_table, target_crc.nibble_table())
+            self._crc_loaded = True
+
+    # -- calling ---------------------------------------------------------------------------
+    def run_code(
+        self, name: str, address: int, args: Sequence[int], timeout_s: float
+    ) -> RunOutcome:
+        regs = {f"r{i}": 0 for i in range(13)}
+        for i, a in enumerate(args):
+            regs[f"r{i}"] = a & 0xFFFFFFFF
+        regs["r9"] = self.r9
+        regs.update(
+            sp=self.layout.stack_top,
+            msp=self.layout.stack_top,
+            lr=self.layout.bkpt | 1,
+            xpsr=XPSR_THUMB,
+        )
+        self.target.write_registers(regs)
+        outcome = self.target.run(address & ~1, stop_at=self.layout.bkpt, timeout_s=timeout_s)
+        if not outcome.returned:
+            raise LoaderCallError(
+                name,
+                args,
+                _failure_text(outcome, timeout_s),
+                outcome=outcome,
+                hint=_failure_hint(outcome),
+            )
+        canary = int.from_bytes(self.target.read_memory(self.layout.stack_bottom, 4), "little")
+        if canary != STACK_CANARY:
+            depth = self.layout.stack_top - self.layout.stack_bottom
+            raise LoaderCallError(
+                name,
+                args,
+                f"overflowed its stack: more than {depth} bytes used, overwriting the word at "
+                f"0x{self.layout.stack_bottom:08X} just above its image",
+                outcome=outcome,
+                hint="reduce stack use in the loader, or give it more room with --stack-size",
+            )
+        return outcome
+
+    def call(self, name: str, *args: int, timeout_s: float) -> tuple[int, int]:
+        """Call a loader function; returns (R0, R1)."""
+        if not self.loaded:
+            self.load()
+        address = self.program.functions[name]
+        outcome = self.run_code(name, address, args, timeout_s)
+        regs = outcome.registers or self.target.read_registers(("r0", "r1"))
+        r0, r1 = regs["r0"], regs["r1"]
+        record = CallRecord(name, tuple(args), r0, outcome.elapsed_s)
+        self.calls.append(record)
+        log.debug(
+            "%s(%s) -> 0x%X in %.6f s", name, ", ".join(map(hex, args)), r0, outcome.elapsed_s
+        )
+        if self.on_call is not None:
+            self.on_call(record)
+        return r0, r1
+
+    def expect_ok(self, name: str, *args: int, timeout_s: float) -> int:
+        r0, _ = self.call(name, *args, timeout_s=timeout_s)
+        if r0 != self.ok_value:
+            raise LoaderCallError(
+                name,
+                args,
+                f"returned {r0:#x} (failure; success is {self.ok_value})",
+                result=r0,
+            )
+        return r0
+
+    # -- data movement ---------------------------------------------------------------------
+    def _stage(self, data: bytes) -> None:
+        if len(data) > self.layout.buffer_size:
+            raise ValueError("chunk larger than the RAM buffer")
+        self.target.write_memory(self.layout.buffer, data)
+
+    def crc32(self, address: int, size: int) -> int:
+        """CRC-32 of the device bytes at ``address`` as the core reads them (mapped window)."""
+        if not self.crc_on_target:
+            return zlib.crc32(self.read(address, size))
+        self._ensure_crc_routine()
+        crc = 0
+        done = 0
+        step = 1 << 20  # bound each call's time
+        while done < size:
+            n = min(step, size - done)
+            outcome = self.run_code(
+                "CRC-32 routine",
+                self.layout.crc_code | 1,
+                (address + done, n, crc, self.layout.crc_table),
+                self.timeouts.scaled(self.timeouts.read_per_kib * 4, n),
+            )
+            crc = (outcome.registers or self.target.read_registers(("r0",)))["r0"]
+            done += n
+        return crc
+
+    def read(self, address: int, size: int) -> bytes:
+        return self.read_window(address, size)
+
+    def read_window(self, address: int, size: int) -> bytes:
+        return self.target.read_memory(address, size)
+
+
+class StldrDriver(_Base):
+    """A ``.stldr`` loader driven as STM32CubeProgrammer drives it."""
+
+    ok_value = STLDR_OK
+
+    def __init__(
+        self,
+        target: Target,
+        program: LoaderProgram,
+        *,
+        buffer_size: int | None = None,
+        stack_size: int = 0x400,
+        r9: int = 0,
+        init_arg: int = 1,
+        timeouts: Timeouts | None = None,
+        on_call: Callable[[CallRecord], None] | None = None,
+        crc_on_target: bool = False,
+    ) -> None:
+        program.require("Init", "Write", "SectorErase")
+        layout = stldr_layout(target, program, buffer_size=buffer_size, stack_size=stack_size)
+        super().__init__(
+            target,
+            program,
+            layout,
+            timeouts=timeouts or Timeouts(),
+            r9=r9,
+            on_call=on_call,
+            crc_on_target=crc_on_target,
+        )
+        self.init_arg = init_arg
+
+    def _write_header(self) -> None:
+        self.target.write_memory(self.layout.bkpt, BKPT_WORD.to_bytes(4, "little"))
+
+    def begin(self, operation: str) -> None:
+        """Init before each operation, as CubeProgrammer does (R0 = 1 by default)."""
+        self.expect_ok("Init", self.init_arg, timeout_s=self.timeouts.init)
+
+    def erase_sectors(self, sectors: Sequence[Sector]) -> None:
+        """One SectorErase(first, last) call per run of adjacent sectors (inclusive bounds)."""
+        for run in _adjacent_runs(sectors):
+            self.expect_ok(
+                "SectorErase",
+                run[0].address,
+                run[-1].address,
+                timeout_s=self.timeouts.call_min + self.timeouts.sector_erase * len(run),
+            )
+
+    def can_erase_chip(self) -> bool:
+        return "MassErase" in self.program.functions
+
+    def erase_chip(self) -> None:
+        self.expect_ok("MassErase", 0, timeout_s=self.timeouts.mass_erase)
+
+    def write(self, address: int, data: bytes) -> None:
+        self._stage(data)
+        self.expect_ok(
+            "Write",
+            address,
+            len(data),
+            self.layout.buffer,
+            timeout_s=self.timeouts.scaled(self.timeouts.write_per_kib, len(data)),
+        )
+
+    def read(self, address: int, size: int) -> bytes:
+        """Through ``Read`` when the loader has it; otherwise the memory-mapped window."""
+        if "Read" not in self.program.functions:
+            return self.read_window(address, size)
+        out = bytearray()
+        while len(out) < size:
+            n = min(self.layout.buffer_size, size - len(out))
+            self.expect_ok(
+                "Read",
+                address + len(out),
+                n,
+                self.layout.buffer,
+                timeout_s=self.timeouts.scaled(self.timeouts.read_per_kib, n),
+            )
+            out += self.target.read_memory(self.layout.buffer, n)
+        return bytes(out)
+
+    def verify_call(self, address: int, data: bytes) -> bool:
+        """The loader's own ``Verify`` over ``data`` (ST semantics: R0 = 0 when it matches)."""
+        self.program.require("Verify")
+        head = address & 3
+        start = address - head
+        padded = bytes(head) + data
+        tail = (-len(padded)) % 4
+        padded += bytes(tail)
+        self._stage(padded)
+        r0, _ = self.call(
+            "Verify",
+            start,
+            self.layout.buffer,
+            len(padded) // 4,
+            (tail << 16) | head,
+            timeout_s=self.timeouts.scaled(self.timeouts.verify_per_kib, len(padded)),
+        )
+        return r0 == 0
+
+    def checksum_call(self, address: int, size: int, initial: int = 0) -> int:
+        """The loader's own additive ``CheckSum`` (never used to decide what to skip)."""
+        self.program.require("CheckSum")
+        r0, _ = self.call(
+            "CheckSum",
+            address,
+            size,
+            initial,
+            timeout_s=self.timeouts.scaled(self.timeouts.read_per_kib, size),
+        )
+        return r0
+
+
+class FlmDriver(_Base):
+    """A CMSIS FLM flash algorithm driven as pyOCD drives it."""
+
+    ok_value = FLM_OK
+
+    def __init__(
+        self,
+        target: Target,
+        program: LoaderProgram,
+        *,
+        buffer_size: int | None = None,
+        stack_size: int = 0x800,
+        clock_hz: int = 0,
+        timeouts: Timeouts | None = None,
+        on_call: Callable[[CallRecord], None] | None = None,
+        crc_on_target: bool = False,
+    ) -> None:
+        program.require("Init", "UnInit", "EraseSector", "ProgramPage")
+        layout = flm_layout(target, program, buffer_size=buffer_size, stack_size=stack_size)
+        super().__init__(
+            target,
+            program,
+            layout,
+            timeouts=timeouts or Timeouts(),
+            r9=program.static_base,
+            on_call=on_call,
+            crc_on_target=crc_on_target,
+        )
+        self.clock_hz = clock_hz
+        self.active: int | None = None
+        page = program.geometry.page_size
+        self.max_write = layout.buffer_size // page * page
+
+    def _write_header(self) -> None:
+        self.target.write_memory(self.layout.bkpt, FLM_HEADER.to_bytes(4, "little"))
+
+    def _init(self, function: int) -> None:
+        if self.active == function:
+            return
+        if self.active is not None:
+            self.expect_ok("UnInit", self.active, timeout_s=self.timeouts.init)
+        self.expect_ok(
+            "Init", self.geometry.start, self.clock_hz, function, timeout_s=self.timeouts.init
+        )
+        self.active = function
+
+    def begin(self, operation: str) -> None:
+        self._init({"erase": FLM_ERASE, "program": FLM_PROGRAM}.get(operation, FLM_VERIFY))
+
+    def finish(self) -> None:
+        if self.active is not None:
+            self.expect_ok("UnInit", self.active, timeout_s=self.timeouts.init)
+            self.active = None
+
+    def erase_sectors(self, sectors: Sequence[Sector]) -> None:
+        self._init(FLM_ERASE)
+        for s in sectors:
+            self.expect_ok(
+                "EraseSector",
+                s.address,
+                timeout_s=self.timeouts.call_min + self.timeouts.sector_erase,
+            )
+
+    def can_erase_chip(self) -> bool:
+        return "EraseChip" in self.program.functions
+
+    def erase_chip(self) -> None:
+        self._init(FLM_ERASE)
+        self.expect_ok("EraseChip", timeout_s=self.timeouts.mass_erase)
+
+    def write(self, address: int, data: bytes) -> None:
+        """Stage the chunk once, then ProgramPage page by page (page-aligned, padded)."""
+        self._init(FLM_PROGRAM)
+        page = self.geometry.page_size
+        head = address % page
+        start = address - head
+        fill = bytes([self.geometry.erase_value])
+        padded = fill * head + data
+        padded += fill * ((-len(padded)) % page)
+        self._stage(padded)
+        for off in range(0, len(padded), page):
+            self.expect_ok(
+                "ProgramPage",
+                start + off,
+                page,
+                self.layout.buffer + off,
+                timeout_s=self.timeouts.scaled(self.timeouts.write_per_kib, page),
+            )
+
+    def read(self, address: int, size: int) -> bytes:
+        """FLMs have no read function: after Init(VERIFY) the window is readable."""
+        self._init(FLM_VERIFY)
+        return self.read_window(address, size)
+
+    def crc32(self, address: int, size: int) -> int:
+        self._init(FLM_VERIFY)
+        return super().crc32(address, size)
+
+
+def _adjacent_runs(sectors: Sequence[Sector]) -> list[list[Sector]]:
+    runs: list[list[Sector]] = []
+    for s in sorted(sectors, key=lambda s: s.address):
+        if runs and runs[-1][-1].end == s.address:
+            runs[-1].append(s)
+        else:
+            runs.append([s])
+    return runs
+
+
+def _ram_region(target: Target, address: int, what: str) -> MemoryRegion:
+    region = target.part.part.ram_at(address)
+    base = target.part.family.loader_ram_base
+    if region is None:
+        raise InputError(
+            f"{what} starts at 0x{address:08X}, which is not in the RAM of {target.part.part.name}",
+            hint=f"this family's loaders are linked at 0x{base + 4:08X}",
+        )
+    return region
+
+
+def _finish_layout(
+    ram: MemoryRegion,
+    bkpt: int,
+    image_start: int,
+    image_end: int,
+    stack_size: int,
+    buffer_size: int | None,
+    page_size: int,
+    what: str,
+) -> RamLayout:
+    stack_bottom = round_up(image_end, 8)
+    stack_top = round_up(stack_bottom + 4 + stack_size, 8)
+    buffer = stack_top + 8
+    crc_len = round_up(len(target_crc.nibble_table()) + 64, 8)
+    available = ram.end - buffer - crc_len
+    unit = max(page_size, 4)
+    size = min(buffer_size or 0x10000, available)
+    size = size // unit * unit
+    if size < unit:
+        raise InputError(
+            f"{what} leaves no room for a {unit}-byte data buffer in {ram.name} "
+            f"(image ends at 0x{image_end:08X}, {ram.name} ends at 0x{ram.end:08X}, "
+            f"{stack_size} bytes of stack)",
+            hint="use a smaller --stack-size or --buffer-size, or a smaller loader",
+        )
+    crc_code = round_up(buffer + size, 8)
+    return RamLayout(
+        ram=ram,
+        bkpt=bkpt,
+        image_start=image_start,
+        image_end=image_end,
+        stack_bottom=stack_bottom,
+        stack_top=stack_top,
+        buffer=buffer,
+        buffer_size=size,
+        crc_code=crc_code,
+        crc_table=crc_code + 64,
+    )
+
+
+def stldr_layout(
+    target: Target, program: LoaderProgram, *, buffer_size: int | None, stack_size: int
+) -> RamLayout:
+    """CubeProgrammer's placement: BKPT at the word below the image, MSP and buffer after it."""
+    start, end = program.image_start, program.image_end
+    ram = _ram_region(target, start, f"loader {program.name}")
+    if end > ram.end:
+        raise InputError(
+            f"loader {program.name} ({end - start} bytes from 0x{start:08X}) does not fit in "
+            f"{ram.name}, which ends at 0x{ram.end:08X}"
+        )
+    bkpt = (start & ~3) - 4
+    if bkpt < ram.start:
+        raise InputError(
+            f"loader {program.name} starts at 0x{start:08X}, leaving no word below it in "
+            f"{ram.name} for the host's return breakpoint",
+            hint="loaders are linked at the RAM base + 4",
+        )
+    return _finish_layout(
+        ram,
+        bkpt,
+        start,
+        end,
+        stack_size,
+        buffer_size,
+        program.geometry.page_size,
+        f"loader {program.name}",
+    )
+
+
+def flm_layout(
+    target: Target, program: LoaderProgram, *, buffer_size: int | None, stack_size: int
+) -> RamLayout:
+    """pyOCD-style: header word at the RAM base, relocated image after it, buffer, stack."""
+    start, end = program.image_start, program.image_end
+    ram = _ram_region(target, start - 4, f"flash algorithm {program.name}")
+    return _finish_layout(
+        ram,
+        start - 4,
+        start,
+        end,
+        stack_size,
+        buffer_size,
+        program.geometry.page_size,
+        f"flash algorithm {program.name}",
+    )
+
+
+def _failure_text(outcome: RunOutcome, timeout_s: float) -> str:
+    where = f"at PC 0x{outcome.pc:08X}"
+    if outcome.reason == "timeout":
+        text = f"did not return within {timeout_s:g} s (still running {where})"
+    elif outcome.reason == "fault":
+        text = f"faulted {where}"
+    elif outcome.reason == "lockup":
+        text = f"locked up the core {where}"
+    elif outcome.reason == "breakpoint":
+        text = f"stopped on a breakpoint {where}"
+    else:
+        text = f"stopped ({outcome.reason}) {where}"
+    if outcome.summary:
+        text += f": {outcome.summary}"
+    return text
+
+
+def _failure_hint(outcome: RunOutcome) -> str | None:
+    if outcome.reason == "timeout":
+        return "run 'extflash test' on the virtual board to see what the loader waits for"
+    return None
+
+
+@dataclass
+class DriverOptions:
+    """Options shared by the CLI and the API for building a driver."""
+
+    buffer_size: int | None = None
+    stack_size: int | None = None
+    r9: int = 0
+    init_arg: int = 1
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    crc_on_target: bool | None = None  # None: on target when reads are not free
+    extra: dict[str, Any] = field(default_factory=dict)
