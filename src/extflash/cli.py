@@ -435,15 +435,15 @@ def chips(as_json: bool) -> None:
     """List the flash chips the virtual board and the generator know."""
     from extflash import chips as chip_db
 
-    rows = [
-        {"name": c.name, "vendor": c.vendor, "jedec_id": c.jedec_id.hex().upper(), "size": c.size}
-        for c in chip_db.all()
-    ]
+    specs = chip_db.all()
     if as_json:
+        rows = [{"name": c.name, "vendor": c.vendor, "jedec_id": c.jedec_id.hex().upper(),
+                 "size": c.size} for c in specs]
         click.echo(json.dumps(rows, indent=2))
         return
-    for r in rows:
-        click.echo(f"{r['name']:<14} {r['vendor']:<10} {r['jedec_id']:<8} {r['size'] >> 20:>5} MiB")
+    for c in specs:
+        click.echo(f"{c.name:<14} {c.vendor:<10} {c.jedec_id.hex().upper():<8} "
+                   f"{c.size >> 20:>5} MiB")
 
 
 if __name__ == "__main__":  # pragma: no cover
