@@ -52,7 +52,7 @@ class EmulatedTarget:
             elapsed_s=result.time_fs / FS_PER_S,
             registers=registers,
             detail=result,
-            summary=getattr(result, "summary", "") or "",
+            summary=str(result.fault or result.spin or ""),
         )
 
     def halt(self) -> None:
