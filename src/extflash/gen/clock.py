@@ -1,5 +1,5 @@
 """Clock-tree plans for the generated loaders: a PLL setting within the family's limits and the
-register steps (from ``data/quadspi-families.toml``) that apply it.
+register steps (from ``templates/<interface>/families.toml``) that apply it.
 
 The loader replays the steps as a table of read-modify-write and wait operations, so a family's
 bring-up is data: a new family is a new section in the data file, not new C.
@@ -104,8 +104,13 @@ def _field(text: str) -> Field:
 
 @functools.cache
 def _data() -> dict[str, Any]:
-    path = resources.files("extflash.gen") / "data" / "quadspi-families.toml"
-    return tomllib.loads(path.read_text(encoding="utf-8"))
+    """Every family section of every interface's ``families.toml``, by family id."""
+    merged: dict[str, Any] = {}
+    for folder in (resources.files("extflash.gen") / "templates").iterdir():
+        path = folder / "families.toml"
+        if path.is_file():
+            merged.update(tomllib.loads(path.read_text(encoding="utf-8")))
+    return merged
 
 
 def supported_families() -> tuple[str, ...]:
