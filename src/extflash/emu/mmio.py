@@ -25,7 +25,7 @@ from unicorn.unicorn_py3.unicorn import MMIO_READ_CFUNC, MMIO_WRITE_CFUNC, uclib
 
 from extflash.emu.regmodel import Peripheral
 
-SPIN_THRESHOLD = 16
+SPIN_THRESHOLD = 6
 MAX_POLLED_REGISTERS = 4
 PAGE = 0x400
 
@@ -184,7 +184,7 @@ class Bus:
                     prev = poll.reads.get(address)
                     if prev == value:
                         poll.streak += 1
-                        if poll.streak >= SPIN_THRESHOLD // 2:
+                        if poll.streak >= SPIN_THRESHOLD - 2:  # sample where the loop reads
                             poll.pcs.add(self.pc())
                         if poll.streak >= SPIN_THRESHOLD and not self.spin_hit:
                             self.spin_hit = True
