@@ -1,0 +1,280 @@
+"""The virtual debug probe as a pyOCD probe plugin.
+
+:class:`VirtualProbe` implements pyOCD's ``DebugProbe`` at the level of DAP transfers, like a
+CMSIS-DAP probe: pyOCD sends SWJ sequences, reads DPIDR, powers up the debug port, scans the
+APs, walks the ROM tables, finds the cores and drives them through their debug registers, and
+every transfer is answered by the :class:`~extflash.probe.system.VirtualSystem`. Nothing in
+pyOCD is bypassed, so its commands, its flash algorithms and extflash's pyOCD backend all run
+on the virtual board exactly as they would on a board behind a real probe.
+
+Probes are found by unique ID ``virtual:<name>``:
+
+* systems handed to :func:`plug_in` (tests and scripts keep a handle on the board);
+* otherwise ``<name>`` is a shipped board (or board file) and a virtual board is created when
+  the probe is opened, with the flash file and timing taken from the session options
+  ``extflash.flash_file`` and ``extflash.timing``; the flash file is saved when it is closed.
+
+Registration: the ``pyocd.probe`` entry point ``virtual = extflash.probe.plugin:VirtualProbePlugin``
+or, at run time, :func:`register`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Collection, Sequence
+from typing import Any, ClassVar
+
+from pyocd.core import exceptions
+from pyocd.core.options import OptionInfo, add_option_set
+from pyocd.core.plugin import Plugin
+from pyocd.probe.debug_probe import DebugProbe
+
+from extflash.errors import ExtflashError
+from extflash.probe.dap import DP_RDBUFF, Ack
+from extflash.probe.system import VirtualSystem
+
+log = logging.getLogger(__name__)
+
+PLUGIN_NAME = "virtual"
+UID_PREFIX = f"{PLUGIN_NAME}:"
+
+_plugged: dict[str, VirtualSystem] = {}
+
+OPTIONS = [
+    OptionInfo("extflash.flash_file", str, None,
+               "Flash contents file of the virtual board opened by a virtual:<board> probe."),
+    OptionInfo("extflash.timing", str, "typical",
+               "NOR timing of the virtual board: typical, max or fast."),
+]
+
+
+def plug_in(system: VirtualSystem) -> str:
+    """Make ``system`` visible as a connected probe; returns its unique ID."""
+    _plugged[system.name] = system
+    return UID_PREFIX + system.name
+
+
+def unplug(system: VirtualSystem) -> None:
+    _plugged.pop(system.name, None)
+
+
+def register() -> None:
+    """Make the plugin known to pyOCD without the entry point (idempotent)."""
+    from pyocd.probe import aggregator
+
+    if PLUGIN_NAME not in aggregator.PROBE_CLASSES:
+        aggregator.PROBE_CLASSES[PLUGIN_NAME] = VirtualProbe
+        add_option_set(OPTIONS)
+
+
+def _is_board(name: str) -> bool:
+    """A shipped board name or a board file: a virtual board can be made for it."""
+    from pathlib import Path
+
+    from extflash import board as boards
+
+    shipped = {b.lower() for b in boards.list_boards()}
+    return name.lower() in shipped or (name.endswith(".toml") and Path(name).is_file())
+
+
+def _raise_for(ack: Ack) -> None:
+    if ack is Ack.OK:
+        return
+    if ack is Ack.FAULT:
+        raise exceptions.TransferFaultError("SWD FAULT response (sticky error)")
+    if ack is Ack.WAIT:
+        raise exceptions.TransferTimeoutError("SWD WAIT response")
+    raise exceptions.TransferError("no ACK from the target: SWDIO was not driven")
+
+
+def _deferred(value: Any, now: bool) -> Any:
+    return value if now else (lambda: value)
+
+
+class VirtualProbe(DebugProbe):
+    """A debug probe wired to a virtual board."""
+
+    @classmethod
+    def get_all_connected_probes(cls, unique_id: str | None = None,
+                                 is_explicit: bool = False) -> Sequence[DebugProbe]:
+        return [cls(name) for name in sorted(_plugged)]
+
+    @classmethod
+    def get_probe_with_id(cls, unique_id: str, is_explicit: bool = False) -> DebugProbe | None:
+        name = unique_id.removeprefix(UID_PREFIX)
+        if name.lower() in _plugged:
+            return cls(name.lower())
+        if is_explicit and _is_board(name):
+            return cls(name)
+        return None
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+        self.system: VirtualSystem | None = _plugged.get(name)
+        self._owns_system = False
+        self._is_open = False
+        self._protocol: DebugProbe.Protocol | None = None
+
+    # -- description ---------------------------------------------------------------------------
+    @property
+    def vendor_name(self) -> str:
+        return "extflash"
+
+    @property
+    def product_name(self) -> str:
+        return f"virtual probe ({self.name})"
+
+    @property
+    def unique_id(self) -> str:
+        return UID_PREFIX + self.name
+
+    @property
+    def supported_wire_protocols(self) -> Collection[DebugProbe.Protocol]:
+        return [DebugProbe.Protocol.DEFAULT, DebugProbe.Protocol.SWD]
+
+    @property
+    def wire_protocol(self) -> DebugProbe.Protocol | None:
+        return self._protocol
+
+    @property
+    def is_open(self) -> bool:
+        return self._is_open
+
+    @property
+    def capabilities(self) -> set[DebugProbe.Capability]:
+        return {DebugProbe.Capability.SWJ_SEQUENCE}
+
+    @property
+    def clock_s(self) -> float:
+        """The virtual time (seconds): what extflash's pyOCD backend measures timeouts with."""
+        return self._system().now_s
+
+    # pyOCD sleeps between reset steps for real silicon; the virtual one needs no wall-clock waits.
+    session_option_defaults: ClassVar[dict[str, float]] = {"reset.hold_time": 0.0,
+                                                          "reset.post_delay": 0.0}
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def _system(self) -> VirtualSystem:
+        if self.system is None:
+            raise exceptions.ProbeError(f"virtual probe {self.unique_id} is not open")
+        return self.system
+
+    def open(self) -> None:
+        if self.system is None:
+            options = self.session.options if self.session is not None else None
+            flash_file = options.get("extflash.flash_file") if options else None
+            timing = (options.get("extflash.timing") if options else None) or "typical"
+            try:
+                self.system = VirtualSystem.for_board(self.name, flash_file=flash_file,
+                                                      timing=timing)
+            except ExtflashError as exc:
+                raise exceptions.ProbeError(f"virtual probe {self.unique_id}: {exc}") from exc
+            self._owns_system = True
+        self._is_open = True
+
+    def close(self) -> None:
+        if self.system is not None:
+            self.system.flush()
+            if self._owns_system:
+                self.system = None
+        self._is_open = False
+
+    def connect(self, protocol: DebugProbe.Protocol | None = None) -> None:
+        if protocol not in (None, DebugProbe.Protocol.DEFAULT, DebugProbe.Protocol.SWD):
+            raise exceptions.ProbeError("the virtual probe speaks SWD only")
+        self._protocol = DebugProbe.Protocol.SWD
+
+    def disconnect(self) -> None:
+        self._protocol = None
+
+    def set_clock(self, frequency: float) -> None:
+        if self.system is not None and frequency > 0:
+            self.system.timing.swd_hz = int(frequency)
+
+    # -- reset pin -----------------------------------------------------------------------------
+    def reset(self) -> None:
+        self.assert_reset(True)
+        self.assert_reset(False)
+
+    def assert_reset(self, asserted: bool) -> None:
+        system = self._system()
+        system.elapse(system.timing.command_fs(0))
+        system.set_reset_line(asserted)
+
+    def is_reset_asserted(self) -> bool:
+        return self._system().nreset
+
+    # -- SWD -----------------------------------------------------------------------------------
+    def swj_sequence(self, length: int, bits: int) -> None:
+        system = self._system()
+        system.elapse(system.timing.command_fs(0))
+        system.dp.swj_sequence(length, bits)
+
+    def _transfer(self, ap: bool, read: bool, addr: int, value: int = 0) -> int:
+        system = self._system()
+        if read and ap:  # posted: the AP read, then RDBUFF for its data
+            system.elapse(system.timing.command_fs(2))
+            ack, _ = system.dp.transfer(True, True, addr & 0xC)
+            _raise_for(ack)
+            ack, data = system.dp.transfer(False, True, DP_RDBUFF)
+        else:
+            system.elapse(system.timing.command_fs(1))
+            ack, data = system.dp.transfer(ap, read, addr & 0xC, value)
+        _raise_for(ack)
+        return data
+
+    def read_dp(self, addr: int, now: bool = True) -> Any:
+        return _deferred(self._transfer(False, True, addr), now)
+
+    def write_dp(self, addr: int, data: int) -> None:
+        self._transfer(False, False, addr, data)
+
+    def read_ap(self, addr: int, now: bool = True) -> Any:
+        return _deferred(self._transfer(True, True, addr), now)
+
+    def write_ap(self, addr: int, data: int) -> None:
+        self._transfer(True, False, addr, data)
+
+    def read_ap_multiple(self, addr: int, count: int = 1, now: bool = True) -> Any:
+        system = self._system()
+        system.elapse(system.timing.command_fs(count + 1))
+        if addr & 0xC == 0xC:
+            ack, values = system.dp.read_drw_block(count)
+            _raise_for(ack)
+        else:
+            values = []
+            for _ in range(count):
+                ack, _ = system.dp.transfer(True, True, addr & 0xC)
+                _raise_for(ack)
+                values.append(system.dp.rdbuff)
+        return _deferred(values, now)
+
+    def write_ap_multiple(self, addr: int, values: Sequence[int]) -> None:
+        system = self._system()
+        system.elapse(system.timing.command_fs(len(values)))
+        if addr & 0xC == 0xC:
+            _raise_for(system.dp.write_drw_block(list(values)))
+            return
+        for v in values:
+            ack, _ = system.dp.transfer(True, False, addr & 0xC, v)
+            _raise_for(ack)
+
+
+class VirtualProbePlugin(Plugin):
+    """pyOCD plugin entry: ``virtual:<board>`` probes backed by extflash's virtual board."""
+
+    def load(self) -> Callable[..., DebugProbe]:
+        return VirtualProbe
+
+    @property
+    def name(self) -> str:
+        return PLUGIN_NAME
+
+    @property
+    def description(self) -> str:
+        return "extflash virtual probe (emulated STM32 board)"
+
+    @property
+    def options(self) -> list[OptionInfo]:
+        return OPTIONS

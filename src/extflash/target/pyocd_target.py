@@ -1,0 +1,658 @@
+"""Real boards through a debug probe, with pyOCD: the :class:`PyocdTarget` backend.
+
+:func:`open_probe_target` picks the probe (the only one connected, or the one whose unique ID
+contains ``probe``), the pyOCD target type (given, or derived from the MCU part: a built-in
+target or an installed CMSIS pack, else the generic ``cortex_m``), connects (normally, or under
+reset), halts *every* core — the Cortex-M4 of a dual-core H7 too, so it cannot touch QUADSPI or
+the clocks while a loader runs — and checks that the chip is the one expected (DBGMCU DEV_ID)
+and that its RAM can be reached (read protection).
+
+A loader call (:meth:`PyocdTarget.run`) writes the registers, resumes the core and polls it
+until it halts at the return breakpoint (the BKPT the runner plants, plus an FPB breakpoint when
+the core can break there), reporting where it stopped otherwise: the PC, DFSR, and the fault
+status (CFSR, HFSR, BFAR/MMFAR) caught by vector catch. :meth:`~PyocdTarget.start` and
+:meth:`~PyocdTarget.wait` split a call so memory can be written while the loader runs — the
+asynchronous capability (:class:`AsyncTarget`) that :class:`DoubleBufferedDriver` uses to
+program one buffer while the next chunk travels into the other.
+
+Probe problems become :class:`~extflash.errors.TargetError` with the usual remedies. Timeouts
+are measured with the probe's clock when it has one (the virtual probe's virtual time),
+otherwise with the host's.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from extflash.emu.cortexm import CFSR_BITS, HFSR_BITS, decode_bits
+from extflash.errors import ConfigError, TargetError
+from extflash.image import Chunk
+from extflash.mcu import PartRef, find_part
+from extflash.probe import ids
+from extflash.runner import (
+    STACK_CANARY,
+    XPSR_THUMB,
+    CallRecord,
+    FlashDriver,
+    LoaderCallError,
+    StldrDriver,
+)
+from extflash.target.base import CORE_REGISTERS, RunOutcome
+
+log = logging.getLogger(__name__)
+
+RESULT_REGISTERS = ("r0", "r1", "sp", "lr", "pc", "xpsr")
+CONNECT_MODES = ("halt", "under-reset", "pre-reset", "attach")
+ON_CLOSE = ("reset", "halt", "restore")
+DFSR, CFSR, HFSR, MMFAR, BFAR = 0xE000ED30, 0xE000ED28, 0xE000ED2C, 0xE000ED34, 0xE000ED38
+DFSR_BITS = {0: "HALTED", 1: "BKPT", 2: "DWTTRAP", 3: "VCATCH", 4: "EXTERNAL"}
+DFSR_BKPT, DFSR_VCATCH = 1 << 1, 1 << 3
+POLL_SLEEP_S = 0.0005  # between DHCSR polls on real probes
+REMEDY_CONNECT = ("check that the board is powered, that SWDIO, SWCLK and GND (and NRST for "
+                  "--connect under-reset) are wired, lower --frequency, or use --connect "
+                  "under-reset if the firmware turns the debug pins off or sleeps")
+
+
+@runtime_checkable
+class AsyncTarget(Protocol):
+    """Optional capability of a Target: start a call, do other things, then wait for it."""
+
+    def start(self, pc: int, *, stop_at: int) -> None: ...
+
+    def wait(self, timeout_s: float) -> RunOutcome: ...
+
+    def write_memory(self, address: int, data: bytes) -> None: ...
+
+
+@dataclass(frozen=True)
+class ProbeOptions:
+    """How to reach the board. ``pyocd_options`` are passed to pyOCD's session as they are."""
+
+    probe: str | None = None  # unique ID or a part of it; None: the only probe connected
+    target_type: str | None = None  # pyOCD target type; None: derived from the part
+    frequency: int = 4_000_000  # SWD clock, Hz
+    connect: str = "halt"  # "halt", "under-reset", "pre-reset" or "attach"
+    on_close: str = "reset"  # "reset" (run the application), "halt", "restore" (RAM, registers)
+    pyocd_options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.connect not in CONNECT_MODES:
+            raise ConfigError(f"--connect must be one of {', '.join(CONNECT_MODES)}, "
+                              f"not '{self.connect}'")
+        if self.on_close not in ON_CLOSE:
+            raise ConfigError(f"on_close must be one of {', '.join(ON_CLOSE)}, "
+                              f"not '{self.on_close}'")
+        if self.frequency <= 0:
+            raise ConfigError(f"--frequency must be positive, not {self.frequency}")
+
+
+@dataclass(frozen=True)
+class HaltReport:
+    """Evidence gathered when a call did not return: debug and fault status registers."""
+
+    dfsr: int
+    cfsr: int
+    hfsr: int
+    fault_address: int | None
+    lockup: bool = False
+
+    def describe(self) -> str:
+        parts = []
+        if self.cfsr or self.hfsr:
+            parts.append(f"CFSR=0x{self.cfsr:08X} [{' '.join(decode_bits(self.cfsr, CFSR_BITS))}]"
+                         f" HFSR=0x{self.hfsr:08X} [{' '.join(decode_bits(self.hfsr, HFSR_BITS))}]")
+        if self.fault_address is not None:
+            parts.append(f"fault address 0x{self.fault_address:08X}")
+        if self.dfsr:
+            parts.append(f"DFSR [{' '.join(decode_bits(self.dfsr, DFSR_BITS))}]")
+        return "; ".join(parts)
+
+
+# -- errors ------------------------------------------------------------------------------------
+
+def _pyocd() -> Any:
+    try:
+        import pyocd  # noqa: F401
+        from pyocd.core import exceptions
+    except ImportError as exc:  # pragma: no cover - pyOCD is a dependency
+        raise TargetError("pyOCD is not installed", hint="pip install pyocd") from exc
+    return exceptions
+
+
+@contextmanager
+def probe_errors(what: str, hint: str | None = None) -> Iterator[None]:
+    """pyOCD failures during ``what`` become one TargetError."""
+    exceptions = _pyocd()
+    try:
+        yield
+    except TargetError:
+        raise
+    except exceptions.TransferFaultError as exc:
+        raise TargetError(f"{what} failed: the target refused a debug access ({exc})",
+                          hint=hint or "the chip may be read-protected or in a low-power mode; "
+                          "try --connect under-reset") from exc
+    except exceptions.TransferError as exc:
+        raise TargetError(f"{what} failed: the target stopped answering ({exc})",
+                          hint=hint or REMEDY_CONNECT) from exc
+    except exceptions.Error as exc:
+        raise TargetError(f"{what} failed: {exc}", hint=hint) from exc
+
+
+# -- probe and target-type selection -----------------------------------------------------------
+
+def list_probes(probe: str | None = None) -> list[Any]:
+    """The connected probes (pyOCD objects) whose unique ID contains ``probe``."""
+    _pyocd()
+    from pyocd.probe.aggregator import DebugProbeAggregator
+
+    with probe_errors("listing debug probes"):
+        return list(DebugProbeAggregator.get_all_connected_probes(unique_id=probe))
+
+
+def choose_probe(probe: str | None) -> Any:
+    probes = list_probes(probe)
+    if not probes:
+        if probe:
+            raise TargetError(f"no debug probe with ID '{probe}' is connected",
+                              hint="list probes with 'pyocd list'")
+        raise TargetError("no debug probe found",
+                          hint="connect an ST-LINK, CMSIS-DAP or J-Link probe; on Linux install "
+                          "the probe's udev rules so it can be opened without root")
+    if len(probes) > 1:
+        listing = ", ".join(f"{p.unique_id} ({p.description})" for p in probes)
+        raise TargetError(f"{len(probes)} debug probes are connected: {listing}",
+                          hint="choose one with --probe ID (a unique part of its ID is enough)")
+    return probes[0]
+
+
+def target_type_candidates(part: PartRef) -> list[str]:
+    """pyOCD target names that may describe ``part``: pack-style full names, built-in names."""
+    base = part.part.name.lower()
+    suffix = part.suffix.lower()
+    names = []
+    if len(suffix) >= 3:
+        names.append(base + suffix[:-1] + "x")  # CMSIS-pack Dname: STM32H747XIHx
+    if len(suffix) >= 2:
+        names += [base + suffix[:2], base + "x" + suffix[1]]
+    names.append(base + "xx")
+    return list(dict.fromkeys(names))
+
+
+def derive_target_type(part: PartRef) -> str:
+    """A built-in or installed-pack pyOCD target for ``part``, else ``cortex_m``."""
+    from pyocd.target import TARGET
+
+    candidates = target_type_candidates(part)
+    for name in candidates:
+        if name in TARGET:
+            return name
+    try:
+        from pyocd.target.pack.pack_target import ManagedPacks
+
+        installed = {d.part_number.lower() for d in ManagedPacks.get_installed_targets()}
+    except Exception:
+        installed = set()
+    for name in candidates:
+        if name in installed:
+            return name
+    log.info("pyOCD knows no target for %s (tried %s); using the generic cortex_m target, "
+             "without internal-flash support", part.part.name, ", ".join(candidates))
+    return "cortex_m"
+
+
+# -- the target --------------------------------------------------------------------------------
+
+def open_probe_target(part: PartRef | str, options: ProbeOptions | None = None) -> PyocdTarget:
+    """Connect to the board with ``part`` through a debug probe; see the module docs."""
+    ref = find_part(part) if isinstance(part, str) else part
+    opts = options or ProbeOptions()
+    exceptions = _pyocd()
+    from pyocd.core.session import Session
+
+    probe = choose_probe(opts.probe)
+    target_type = opts.target_type or derive_target_type(ref)
+    pyocd_options: dict[str, Any] = {
+        "target_override": target_type,
+        "frequency": opts.frequency,
+        "connect_mode": opts.connect,
+        "resume_on_disconnect": False,
+        "warning.cortex_m_default": False,
+        **opts.pyocd_options,
+    }
+    defaults = dict(getattr(probe, "session_option_defaults", {}))
+    session = Session(probe, options=pyocd_options, option_defaults=defaults,
+                      project_dir=os.getcwd())
+    where = f"connecting to {ref.part.name} through {probe.description} ({probe.unique_id})"
+    try:
+        try:
+            session.open()
+        except AssertionError as exc:  # pyOCD's STM32 targets assert on DBGMCU DEV_ID
+            found = re.search(r"0x([0-9a-fA-F]+) did not match", str(exc))
+            if found:
+                raise _wrong_chip(ref, int(found.group(1), 16)) from exc
+            raise TargetError(f"{where} failed: {exc}") from exc
+        except exceptions.Error as exc:
+            if "not detected" in str(exc) or isinstance(exc, exceptions.TransferError):
+                raise TargetError(f"{where} failed: no target answers on the probe's SWD port",
+                                  hint=REMEDY_CONNECT) from exc
+            raise TargetError(f"{where} failed: {exc}", hint=REMEDY_CONNECT) from exc
+        target = PyocdTarget(session, ref, opts, target_type)
+        target.check_identity()
+        target.halt()
+        target.check_access()
+        return target
+    except BaseException:
+        _close_quietly(session)
+        raise
+
+
+def _wrong_chip(part: PartRef, found: int) -> TargetError:
+    expected = ids.dev_id(part.part)
+    return TargetError(
+        f"the probe is connected to {ids.dev_id_names(found)} (DBGMCU DEV_ID 0x{found:03X}), "
+        f"not to an {part.part.name} (DEV_ID 0x{expected:03X})",
+        hint="check --mcu/--board, or that the probe is plugged into the right board")
+
+
+def _close_quietly(session: Any) -> None:
+    try:
+        session.close()
+    except Exception:
+        log.debug("closing the pyOCD session failed", exc_info=True)
+
+
+class PyocdTarget:
+    """A board behind a debug probe, driven through a pyOCD session."""
+
+    cheap_reads = False  # every byte crosses the wire: compare with on-target CRC
+
+    def __init__(self, session: Any, part: PartRef, options: ProbeOptions,
+                 target_type: str) -> None:
+        self.session = session
+        self.part = part
+        self.options = options
+        self.target_type = target_type
+        self.soc = session.target
+        cores = dict(self.soc.cores)
+        if not cores:
+            raise TargetError(f"pyOCD found no CPU core behind {session.probe.unique_id}",
+                              hint=REMEDY_CONNECT)
+        self.cores = [cores[k] for k in sorted(cores)]
+        self.core = self.cores[0]
+        clock = getattr(session.probe, "clock_s", None)
+        self._virtual_clock = clock is not None
+        self._started: tuple[int, float] | None = None
+        self._vector_catch_set = False
+        self._breakpoints: set[int] = set()
+        self._saved_ram: list[tuple[int, bytes]] = []
+        self._saved_registers: dict[str, int] | None = None
+        self.closed = False
+
+    # -- description ----------------------------------------------------------------------------
+    @property
+    def description(self) -> str:
+        probe = self.session.probe
+        cores = ", ".join(getattr(c, "name", "core") for c in self.cores)
+        return f"{self.part.part.name} via {probe.description} {probe.unique_id} ({cores})"
+
+    def now(self) -> float:
+        if self._virtual_clock:
+            return float(self.session.probe.clock_s)
+        return time.monotonic()
+
+    # -- connection checks ------------------------------------------------------------------------
+    def check_identity(self) -> None:
+        """The DBGMCU DEV_ID must be the part's (another chip answers on the wire otherwise)."""
+        try:
+            expected = ids.dev_id(self.part.part)
+        except ConfigError:
+            return  # no table entry: nothing to compare with
+        with probe_errors("reading DBGMCU_IDCODE"):
+            found = self.core.read32(ids.dbgmcu_address(self.part.part)) & 0xFFF
+        if found != expected:
+            raise _wrong_chip(self.part, found)
+
+    def check_access(self) -> None:
+        """Reading the loader RAM must work; if not, say whether read protection is on."""
+        exceptions = _pyocd()
+        address = self.part.family.loader_ram_base
+        try:
+            self.core.read32(address)
+            return
+        except exceptions.TransferError as exc:
+            error = exc
+        rdp = self._rdp_level()
+        if rdp is not None and rdp != 0xAA:
+            level = 2 if rdp == 0xCC else 1
+            raise TargetError(
+                f"{self.part.part.name} is read-protected (RDP level {level}, option byte "
+                f"0x{rdp:02X}): the debugger cannot reach its RAM or flash",
+                hint="setting RDP back to 0xAA (level 0) mass-erases the internal flash: "
+                "STM32_Programmer_CLI -c port=SWD -ob RDP=0xAA" if level == 1 else
+                "level 2 is permanent: this chip cannot be debugged any more") from error
+        raise TargetError(f"the debugger cannot read {self.part.part.name} RAM at "
+                          f"0x{address:08X} ({error})",
+                          hint="try --connect under-reset") from error
+
+    def _rdp_level(self) -> int | None:
+        from extflash.probe.system import RDP_REGISTERS
+
+        reg = RDP_REGISTERS.get(self.part.family.id)
+        if reg is None:
+            return None
+        address, shift = reg
+        try:
+            return int(self.core.read32(address) >> shift & 0xFF)
+        except Exception:
+            return None
+
+    # -- memory and registers ---------------------------------------------------------------------
+    def read_memory(self, address: int, size: int) -> bytes:
+        with probe_errors(f"reading {size} bytes at 0x{address:08X}"):
+            return bytes(self.core.read_memory_block8(address, size))
+
+    def write_memory(self, address: int, data: bytes) -> None:
+        if self.options.on_close == "restore" and self._saved_registers is not None:
+            self._save_ram(address, len(data))
+        with probe_errors(f"writing {len(data)} bytes at 0x{address:08X}"):
+            self.core.write_memory_block8(address, bytes(data))
+
+    def read_registers(self, names: tuple[str, ...] = CORE_REGISTERS) -> dict[str, int]:
+        with probe_errors("reading core registers"):
+            values = self.core.read_core_registers_raw(list(names))
+        return dict(zip(names, (int(v) for v in values), strict=True))
+
+    def write_registers(self, values: Mapping[str, int]) -> None:
+        with probe_errors("writing core registers"):
+            self.core.write_core_registers_raw(list(values), [v & 0xFFFFFFFF
+                                                              for v in values.values()])
+
+    # -- run control ------------------------------------------------------------------------------
+    def halt(self) -> None:
+        """Halt every core; a core that does not halt is an error (it could disturb the loader)."""
+        from pyocd.core.target import Target as PyocdTargetApi
+
+        with probe_errors("halting the cores"):
+            for core in self.cores:
+                if core.get_state() != PyocdTargetApi.State.HALTED:
+                    core.halt()
+            for core in self.cores:
+                state = core.get_state()
+                if state != PyocdTargetApi.State.HALTED:
+                    raise TargetError(f"core #{core.core_number} ({core.name}) does not halt "
+                                      f"(state {state.name})",
+                                      hint="try --connect under-reset")
+        if self.options.on_close == "restore" and self._saved_registers is None:
+            self._saved_registers = self.read_registers()
+
+    def _prepare(self, stop_at: int) -> None:
+        from pyocd.core.target import Target as PyocdTargetApi
+
+        vc = PyocdTargetApi.VectorCatch
+        if not self._vector_catch_set:
+            with probe_errors("setting vector catch"):
+                self.core.set_vector_catch(vc.HARD_FAULT | vc.BUS_FAULT | vc.MEM_FAULT
+                                           | vc.INTERRUPT_ERR | vc.STATE_ERR | vc.CHECK_ERR
+                                           | vc.COPROCESSOR_ERR)
+            self._vector_catch_set = True
+        if stop_at not in self._breakpoints:
+            fpb = getattr(self.core, "fpb", None)
+            if fpb is not None and fpb.can_support_address(stop_at):
+                with probe_errors("setting the return breakpoint"):
+                    if self.core.set_breakpoint(stop_at, PyocdTargetApi.BreakpointType.HW):
+                        self._breakpoints.add(stop_at)
+
+    def start(self, pc: int, *, stop_at: int) -> None:
+        """Resume at ``pc`` (Thumb); the call runs until :meth:`wait` sees it halt."""
+        if self._started is not None:
+            raise RuntimeError("a call is already running on this target")
+        self.halt()
+        self._prepare(stop_at)
+        with probe_errors("starting a loader call"):
+            self.core.write_core_registers_raw(["pc"], [pc & ~1])
+            self.core.resume()
+        self._started = (stop_at & ~1, self.now())
+
+    def wait(self, timeout_s: float) -> RunOutcome:
+        """Poll until the running call halts (or ``timeout_s``); the core is halted after."""
+        from pyocd.core.target import Target as PyocdTargetApi
+
+        if self._started is None:
+            raise RuntimeError("no call is running on this target")
+        stop_at, start = self._started
+        self._started = None
+        state = PyocdTargetApi.State
+        with probe_errors("waiting for a loader call"):
+            while True:
+                current = self.core.get_state()
+                now = self.now()
+                if current in (state.HALTED, state.LOCKUP) or now - start > timeout_s:
+                    break
+                if not self._virtual_clock:
+                    time.sleep(POLL_SLEEP_S)
+            elapsed = now - start
+            if current != state.HALTED:
+                self.core.halt()
+            registers = self.read_registers(RESULT_REGISTERS)
+            pc = registers["pc"] & ~1
+            if current == state.HALTED and pc == stop_at:
+                return RunOutcome("returned", pc, elapsed, registers)
+            report = self._halt_report(lockup=current == state.LOCKUP)
+        if current == state.LOCKUP:
+            reason = "lockup"
+        elif current != state.HALTED:
+            reason = "timeout"
+        elif report.dfsr & DFSR_VCATCH:
+            reason = "fault"
+        elif report.dfsr & DFSR_BKPT:
+            reason = "breakpoint"
+        else:
+            reason = "halted"
+        summary = report.describe()
+        if reason == "timeout":
+            summary = f"still running, halted by the host at 0x{pc:08X}" + (
+                f"; {summary}" if summary else "")
+        return RunOutcome(reason, pc, elapsed, registers, detail=report, summary=summary)
+
+    def run(self, pc: int, *, stop_at: int, timeout_s: float) -> RunOutcome:
+        self.start(pc, stop_at=stop_at)
+        return self.wait(timeout_s)
+
+    def _halt_report(self, *, lockup: bool) -> HaltReport:
+        dfsr, cfsr, hfsr, mmfar, bfar = (self.core.read32(a) for a in (DFSR, CFSR, HFSR, MMFAR,
+                                                                        BFAR))
+        address = bfar if cfsr & (1 << 15) else mmfar if cfsr & (1 << 7) else None
+        return HaltReport(dfsr, cfsr, hfsr, address, lockup)
+
+    # -- reset and close --------------------------------------------------------------------------
+    def reset(self, *, halt: bool = True) -> None:
+        with probe_errors("resetting the target"):
+            if halt:
+                self.core.reset_and_halt()
+                for core in self.cores[1:]:
+                    core.halt()
+            else:
+                self.core.reset()
+        self._vector_catch_set = False
+        self._breakpoints.clear()
+
+    def _save_ram(self, address: int, size: int) -> None:
+        for start, data in self._saved_ram:
+            if start <= address and address + size <= start + len(data):
+                return
+        with probe_errors("saving RAM before overwriting it"):
+            self._saved_ram.append((address, bytes(self.core.read_memory_block8(address, size))))
+
+    def close(self) -> None:
+        """Leave the board as asked (reset and run, halted, or restored), then disconnect."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            with probe_errors("leaving the target"):
+                for address in self._breakpoints:
+                    self.core.remove_breakpoint(address)
+                if self.options.on_close == "reset":
+                    self.core.reset()
+                elif self.options.on_close == "restore":
+                    self._restore()
+        finally:
+            _close_quietly(self.session)
+
+    def _restore(self) -> None:
+        for address, data in reversed(self._saved_ram):
+            self.core.write_memory_block8(address, data)
+        if self._saved_registers is not None:
+            self.write_registers(self._saved_registers)
+        self.core.set_vector_catch(0)
+        for core in self.cores:
+            core.resume()
+
+    # -- internal flash ---------------------------------------------------------------------------
+    def program_internal(self, chunks: Sequence[Chunk],
+                         progress: Callable[[str, int, int], None] | None = None) -> int:
+        """Program ``chunks`` into the MCU's internal flash with pyOCD's own flash algorithm."""
+        from pyocd.core.memory_map import MemoryType
+        from pyocd.flash.loader import FlashLoader
+
+        total = sum(len(c.data) for c in chunks)
+        flash = list(self.soc.memory_map.iter_matching_regions(type=MemoryType.FLASH))
+        outside = [c for c in chunks if not any(r.contains_range(c.address, length=len(c.data))
+                                                for r in flash)]
+        if outside:
+            raise TargetError(
+                f"pyOCD target '{self.target_type}' has no flash algorithm for "
+                + ", ".join(f"0x{c.address:08X}..0x{c.end - 1:08X}" for c in outside),
+                hint="install the part's CMSIS pack ('pyocd pack install "
+                f"{target_type_candidates(self.part)[0]}') or give --target-type")
+
+        def report(fraction: float) -> None:
+            if progress is not None:
+                progress("internal", int(fraction * total), total)
+
+        with probe_errors("programming the internal flash"):
+            loader = FlashLoader(self.session, progress=report, smart_flash=True)
+            for c in chunks:
+                loader.add_data(c.address, c.data)
+            loader.commit()
+        self._vector_catch_set = False
+        self._breakpoints.clear()
+        return total
+
+
+# -- double buffering ----------------------------------------------------------------------------
+
+class DoubleBufferedDriver:
+    """A ``.stldr`` driver whose ``Write`` calls overlap with the transfer of the next chunk.
+
+    The driver's RAM buffer is split in two. ``write`` copies the chunk into the free half while
+    the previous ``Write`` runs, then waits for that call, checks it, and starts the next one
+    on the new half. Any other operation waits for the pending call first; :meth:`flush` does
+    it explicitly (call it after the last write). It falls back to the wrapped driver's
+    single-buffer ``write`` when the target cannot run calls asynchronously or the buffer is
+    too small to halve.
+    """
+
+    def __init__(self, driver: StldrDriver, *, min_half: int = 0x1000) -> None:
+        self.inner = driver
+        self.target = driver.target
+        self.geometry = driver.geometry
+        self.calls: list[CallRecord] = driver.calls
+        page = max(driver.geometry.page_size, 4)
+        half = driver.layout.buffer_size // 2 // page * page
+        self.enabled = isinstance(driver.target, AsyncTarget) and half >= max(min_half, page)
+        self.buffers = (driver.layout.buffer, driver.layout.buffer + half)
+        self.max_write = half if self.enabled else driver.max_write
+        self._next = 0
+        self._pending: tuple[tuple[int, ...], float] | None = None
+        log.info("double buffering %s (%s)", "on" if self.enabled else "off",
+                 f"2 x {half} bytes" if self.enabled else "buffer too small or no async target")
+
+    def write(self, address: int, data: bytes) -> None:
+        if not self.enabled:
+            self.inner.write(address, data)
+            return
+        driver = self.inner
+        if not driver.loaded:
+            driver.load()
+        buffer = self.buffers[self._next]
+        self.target.write_memory(buffer, data)  # overlaps the previous Write call
+        self.flush()
+        args = (address, len(data), buffer)
+        timeout = driver.timeouts.scaled(driver.timeouts.write_per_kib, len(data))
+        self._start("Write", args)
+        self._pending = (args, timeout)
+        self._next ^= 1
+
+    def _start(self, name: str, args: Sequence[int]) -> None:
+        driver = self.inner
+        regs = {f"r{i}": 0 for i in range(13)}
+        regs.update({f"r{i}": a & 0xFFFFFFFF for i, a in enumerate(args)})
+        regs.update(r9=driver.r9, sp=driver.layout.stack_top, msp=driver.layout.stack_top,
+                    lr=driver.layout.bkpt | 1, xpsr=XPSR_THUMB)
+        self.target.write_registers(regs)
+        assert isinstance(self.target, AsyncTarget)
+        self.target.start(driver.program.functions[name] & ~1, stop_at=driver.layout.bkpt)
+
+    def flush(self) -> None:
+        """Wait for the pending ``Write`` and check it; raises LoaderCallError on failure."""
+        if self._pending is None:
+            return
+        args, timeout = self._pending
+        self._pending = None
+        driver = self.inner
+        assert isinstance(self.target, AsyncTarget)
+        outcome = self.target.wait(timeout)
+        if not outcome.returned:
+            from extflash.runner import _failure_hint, _failure_text
+
+            raise LoaderCallError("Write", args, _failure_text(outcome, timeout),
+                                  outcome=outcome, hint=_failure_hint(outcome))
+        canary = int.from_bytes(self.target.read_memory(driver.layout.stack_bottom, 4), "little")
+        if canary != STACK_CANARY:
+            raise LoaderCallError("Write", args, "overflowed its stack", outcome=outcome,
+                                  hint="reduce stack use in the loader, or give it more room "
+                                  "with --stack-size")
+        r0 = outcome.registers["r0"]
+        record = CallRecord("Write", args, r0, outcome.elapsed_s)
+        self.calls.append(record)
+        if driver.on_call is not None:
+            driver.on_call(record)
+        if r0 != driver.ok_value:
+            raise LoaderCallError("Write", args,
+                                  f"returned {r0:#x} (failure; success is {driver.ok_value})",
+                                  result=r0)
+
+    def finish(self) -> None:
+        self.flush()
+        finish = getattr(self.inner, "finish", None)
+        if finish is not None:
+            finish()
+
+    def __getattr__(self, name: str) -> Any:
+        """Every other driver operation waits for the pending call first."""
+        attr = getattr(self.inner, name)
+        if not callable(attr):
+            return attr
+
+        def drained(*args: Any, **kwargs: Any) -> Any:
+            self.flush()
+            return attr(*args, **kwargs)
+
+        return drained
+
+
+def double_buffered(driver: FlashDriver, *, min_half: int = 0x1000) -> FlashDriver:
+    """``driver`` with double-buffered writes when it is a ``.stldr`` driver on an async target."""
+    if isinstance(driver, StldrDriver):
+        wrapped = DoubleBufferedDriver(driver, min_half=min_half)
+        if wrapped.enabled:
+            return wrapped
+    return driver
