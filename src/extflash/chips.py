@@ -346,7 +346,7 @@ def _build_chip(data: dict[str, Any], origin: str) -> ChipSpec:
             mode_clocks=_int(r.get("mode", 0), f"{where}.read.mode"),
             dummy_clocks=_int(r.get("dummy", 0), f"{where}.read.dummy"),
             max_mhz=_num(r["max_mhz"], f"{where}.read.max_mhz"),
-            needs_qe=bool(r.get("qe", quad_gated and "4" in r["protocol"])),
+            needs_qe=bool(r.get("qe", quad_gated and r["protocol"] in ("1-1-4", "1-4-4"))),
             opcode_4b=_opt_int(r, "opcode_4b", f"{where}.read"),
         )
         for r in data["read"]
@@ -355,7 +355,7 @@ def _build_chip(data: dict[str, Any], origin: str) -> ChipSpec:
         ProgramCommand(
             opcode=_int(p["opcode"], f"{where}.program"),
             protocol=_protocol(p["protocol"], f"{where}.program"),
-            needs_qe=bool(p.get("qe", quad_gated and "4" in p["protocol"])),
+            needs_qe=bool(p.get("qe", quad_gated and p["protocol"] in ("1-1-4", "1-4-4"))),
             opcode_4b=_opt_int(p, "opcode_4b", f"{where}.program"),
         )
         for p in data["program"]

@@ -760,9 +760,13 @@ class NorFlash:
 
     def _release_dpd(self, cmd: SpiCommand, opcode: int) -> bytes:
         self.deep_power_down = False
-        if self.spec.device_id is not None and cmd.read_length:
-            return bytes([self.spec.device_id]) * cmd.read_length
-        return b""
+        if self.spec.device_id is None or not cmd.read_length:
+            return b""
+        # RES: three dummy bytes after the opcode, then the device ID, repeated.
+        skip = (_clocks(cmd.address_bytes, cmd.address_lines) + cmd.dummy_cycles
+                + _clocks(cmd.alternate_bytes, cmd.alternate_lines) - 24)
+        ident = bytes([self.spec.device_id])
+        return _sample(lambda k: ident * k, 1, cmd.data_lines or 1, skip, cmd.read_length)
 
     # -- 4-byte addressing -------------------------------------------------------------------
 
