@@ -1,0 +1,803 @@
+"""The STM32 QUADSPI controller (H74x/H75x, F4, F7, L4, G4): one model, family differences as data.
+
+The register table follows RM0433 / the family SVDs; the behaviour follows
+``peripherals.md`` §2: indirect write and read, automatic status polling, memory-mapped mode,
+ABORT, FIFO level and threshold, dual-flash mode and bank selection, TEF/TOF, and the exact
+start triggers (§2.4):
+
+* a CCR write starts a command that needs neither an address nor software data;
+* an AR write starts a command with an address and no software data;
+* the first DR write starts an indirect write with a data phase;
+* AR, CCR and DLR writes are ignored while BUSY (so the HAL's extra AR write after a
+  CCR-triggered read is harmless).
+
+Modelling choices (documented in ``docs/boards.md``):
+
+* The chips are instantaneous at the command level: a read command's data is fetched when the
+  command starts, and an indirect write's bytes reach the chip as soon as DL+1 bytes were pushed.
+  Bus time still passes: each command occupies the bus for the cycles its phases take at
+  CLK = kernel clock / (PRESCALER+1) (plus CSHT+1 cycles of nCS high); BUSY and TCF follow that
+  virtual time. A status-register read while a transfer is still on the bus stalls until it ends
+  (the guest would only spin there), which keeps busy-wait loops cheap.
+* In an indirect write the FIFO drains to the chip at once: FLEVEL reads 0 and FTF stays set
+  while bytes are still expected. In an indirect read FLEVEL = min(bytes left, FIFO depth) and
+  BUSY clears once the FIFO is drained.
+* Auto-polling evaluates the status at the latest poll tick at or before "now" (chip status only
+  moves from busy to ready, so that finds the first match without simulating every tick).
+* With the peripheral clock off (RCC enable bit clear) registers read 0 and writes are ignored.
+* Outside memory-mapped mode the 0x9000_0000 window is not mapped: accesses are bus errors.
+* Wiring: before each command the GPIO routing of the pins the board wires to CLK, the bank's
+  NCS and the IO lines the command uses is checked (AF mode, AF number, port clock). If CLK or
+  NCS is not routed the chip sees nothing (reads float); a missing IO line forces exactly the bits
+  that line carries to the pull level (1 with the boards' pull-ups). Every problem is recorded
+  as a :class:`WiringEvent`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+from extflash.emu.clock import FS_PER_S, VirtualClock
+from extflash.emu.regmodel import Access, Peripheral, Reg, fields
+from extflash.emu.spi import SpiCommand, SpiDevice
+
+log = logging.getLogger(__name__)
+
+CR, DCR, SR, FCR, DLR, CCR, AR, ABR, DR, PSMKR, PSMAR, PIR, LPTR = range(0, 0x34, 4)
+
+TEF, TCF, FTF, SMF, TOF, BUSY = (1 << i for i in range(6))
+# CR interrupt-enable bit -> SR flag it reports (TEIE..TOIE are CR[20:16]).
+IRQ_ENABLES = {16: TEF, 17: TCF, 18: FTF, 19: SMF, 20: TOF}
+
+LINES = (0, 1, 2, 4)  # IMODE/ADMODE/ABMODE/DMODE encodings
+FMODE_WRITE, FMODE_READ, FMODE_POLL, FMODE_MAPPED = range(4)
+ALL_ONES = 0xFFFFFFFF
+
+
+@dataclass(frozen=True)
+class Variant:
+    """What differs between the QUADSPI instances of the families (SVD field widths)."""
+
+    family: str
+    fifo_bytes: int
+    flevel_width: int
+    irq: int
+
+
+# FIFO depth: FTHRES is 5 bits everywhere (threshold 1..32). FLEVEL is 6 bits on H7 and 7 bits on
+# F4/F7/L4 (both able to count to 32: 32-byte FIFO); G4's 5-bit FLEVEL cannot hold 32, so its FIFO
+# is taken as 16 bytes. IRQ numbers from the SVDs (QUADSPI interrupt).
+VARIANTS: dict[str, Variant] = {
+    v.family: v
+    for v in (
+        Variant("stm32h7-qspi", 32, 6, 92),
+        Variant("stm32f7", 32, 7, 92),
+        Variant("stm32f4", 32, 7, 92),
+        Variant("stm32l4", 32, 7, 71),
+        Variant("stm32g4", 16, 5, 95),
+    )
+}
+
+
+def registers(variant: Variant) -> tuple[Reg, ...]:
+    ro, w1c = Access.RO, Access.W1C
+    return (
+        Reg("CR", CR, fields=fields(
+            ("EN", 0), ("ABORT", 1, 1, Access.SC), ("DMAEN", 2), ("TCEN", 3), ("SSHIFT", 4),
+            ("DFM", 6), ("FSEL", 7), ("FTHRES", 8, 5), ("TEIE", 16), ("TCIE", 17), ("FTIE", 18),
+            ("SMIE", 19), ("TOIE", 20), ("APMS", 22), ("PMM", 23), ("PRESCALER", 24, 8))),
+        Reg("DCR", DCR, fields=fields(("CKMODE", 0), ("CSHT", 8, 3), ("FSIZE", 16, 5))),
+        Reg("SR", SR, fields=fields(
+            ("TEF", 0, 1, ro), ("TCF", 1, 1, ro), ("FTF", 2, 1, ro), ("SMF", 3, 1, ro),
+            ("TOF", 4, 1, ro), ("BUSY", 5, 1, ro), ("FLEVEL", 8, variant.flevel_width, ro))),
+        Reg("FCR", FCR, fields=fields(
+            ("CTEF", 0, 1, w1c), ("CTCF", 1, 1, w1c), ("CSMF", 3, 1, w1c), ("CTOF", 4, 1, w1c))),
+        Reg("DLR", DLR),
+        Reg("CCR", CCR, fields=fields(
+            ("INSTRUCTION", 0, 8), ("IMODE", 8, 2), ("ADMODE", 10, 2), ("ADSIZE", 12, 2),
+            ("ABMODE", 14, 2), ("ABSIZE", 16, 2), ("DCYC", 18, 5), ("DMODE", 24, 2),
+            ("FMODE", 26, 2), ("SIOO", 28), ("DHHC", 30), ("DDRM", 31))),
+        Reg("AR", AR),
+        Reg("ABR", ABR),
+        Reg("DR", DR),
+        Reg("PSMKR", PSMKR),
+        Reg("PSMAR", PSMAR),
+        Reg("PIR", PIR, fields=fields(("INTERVAL", 0, 16))),
+        Reg("LPTR", LPTR, fields=fields(("TIMEOUT", 0, 16))),
+    )
+
+
+# CR fields that may only change while BUSY=0 (RM: TCEN, SSHIFT, DFM, FSEL, APMS, PMM, FTHRES
+# is free, PRESCALER too on silicon but the HAL never changes it while busy).
+CR_LOCKED = (1 << 3) | (1 << 4) | (1 << 6) | (1 << 7) | (1 << 22) | (1 << 23)
+
+
+# -- wiring -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PinView:
+    """What the GPIO says about one pin: mode ("af", "input", "output", "analog"), AF number and
+    whether its port clock is on."""
+
+    mode: str
+    af: int
+    clocked: bool
+
+
+PinProbe = Callable[[str], PinView]
+
+
+@dataclass(frozen=True)
+class BankWire:
+    signal: str  # "clk", "ncs", "io0".."io3" (bank-relative)
+    name: str  # board signal: "clk", "bk2_ncs", "bk2_io1"
+    pin: str
+    af: int
+
+
+@dataclass(frozen=True)
+class WiringEvent:
+    """A command started while a wired signal was not routed to its pin."""
+
+    time_fs: int
+    bank: int
+    signal: str  # board signal name, e.g. "bk1_io2"
+    pin: str
+    expected_af: int
+    mode: str
+    af: int
+    clocked: bool
+    command: str
+
+    def describe(self) -> str:
+        got = f"mode {self.mode}" + (f" AF{self.af}" if self.mode == "af" else "")
+        if not self.clocked:
+            got += ", port clock off"
+        return (f"QUADSPI {self.signal.upper()} is wired to {self.pin} but {self.pin} has {got} "
+                f"(needs AF{self.expected_af}); command {self.command}")
+
+
+@dataclass
+class Bank:
+    """One bank: the device on its chip select and the wires that reach it."""
+
+    number: int
+    device: SpiDevice
+    wires: dict[str, BankWire]
+    pull_up: bool = True
+
+
+class WindowPort(Protocol):
+    """How the controller exposes the memory-mapped window (the machine implements it)."""
+
+    def map_buffer(self, buffer: bytearray, size: int) -> None: ...
+    def map_reader(self, size: int, read: Callable[[int, int], int]) -> None: ...
+    def unmap(self) -> None: ...
+    def invalidate(self, offset: int, length: int) -> None: ...
+
+
+class SoftWindow:
+    """A window without a CPU: tests and host-side reads use :meth:`read`."""
+
+    def __init__(self) -> None:
+        self.buffer: bytearray | None = None
+        self.reader: Callable[[int, int], int] | None = None
+        self.size = 0
+
+    def map_buffer(self, buffer: bytearray, size: int) -> None:
+        self.buffer, self.reader, self.size = buffer, None, size
+
+    def map_reader(self, size: int, read: Callable[[int, int], int]) -> None:
+        self.buffer, self.reader, self.size = None, read, size
+
+    def unmap(self) -> None:
+        self.buffer, self.reader, self.size = None, None, 0
+
+    def invalidate(self, offset: int, length: int) -> None:
+        pass
+
+    @property
+    def mapped(self) -> bool:
+        return self.size > 0
+
+    def read(self, offset: int, length: int) -> bytes:
+        if offset + length > self.size:
+            raise ValueError(f"+0x{offset:X} is outside the mapped window (bus error)")
+        if self.buffer is not None:
+            return bytes(self.buffer[offset:offset + length])
+        assert self.reader is not None
+        out = bytearray()
+        while len(out) < length:
+            n = min(4, length - len(out))
+            out += self.reader(offset + len(out), n).to_bytes(n, "little")
+        return bytes(out)
+
+
+def _garble_table(lines: int, missing: frozenset[int], direction_in: bool, pull_up: bool) -> bytes:
+    """A 256-byte translate table forcing the bits carried by ``missing`` IO lines to the pull."""
+    mask = 0
+    for bit in range(8):
+        # single-line SPI: IO0 carries host->chip bits, IO1 chip->host bits
+        line = (1 if direction_in else 0) if lines == 1 else bit % lines
+        if line in missing:
+            mask |= 1 << bit
+    return bytes(((b | mask) if pull_up else (b & ~mask)) for b in range(256))
+
+
+@dataclass
+class _Active:
+    """The operation in progress."""
+
+    fmode: int
+    started_fs: int
+    done_fs: int = 0  # when the bus transfer ends (write/read/no-data commands)
+    tx: bytearray = field(default_factory=bytearray)
+    tx_expected: int | None = None  # None: until the end of the flash (DL all ones)
+    rx: bytes = b""
+    rx_pos: int = 0
+    address: int = 0
+    poll_next_fs: int = 0
+    poll_interval_fs: int = 0
+    poll_ftf: bool = False
+
+
+class Quadspi(Peripheral):
+    """QUADSPI register model driving up to two banks of SPI devices."""
+
+    def __init__(
+        self,
+        variant: Variant,
+        clock: VirtualClock,
+        *,
+        base: int,
+        name: str = "QUADSPI",
+        kernel_hz: Callable[[], int] = lambda: 64_000_000,
+        clock_enabled: Callable[[], bool] = lambda: True,
+        pin_probe: PinProbe | None = None,
+        set_irq: Callable[[int], None] | None = None,
+        window: WindowPort | None = None,
+    ) -> None:
+        self.variant = variant
+        super().__init__(name, base, registers(variant))
+        self.clock = clock
+        self.kernel_hz = kernel_hz
+        self.clock_enabled = clock_enabled
+        self.pin_probe = pin_probe
+        self.set_irq = set_irq
+        self.window: WindowPort = window if window is not None else SoftWindow()
+        self.banks: dict[int, Bank] = {}
+        self.wiring_events: list[WiringEvent] = []
+        self.commands = 0
+        self.trace: Callable[[int, SpiCommand], None] | None = None  # (bank, cmd) per transfer
+        self._active: _Active | None = None
+        self._sticky = 0  # TEF/TCF/SMF/TOF
+        self._sioo_sent = False
+        self._last_status = 0
+        self._mapped = False
+        self._mapped_cmd: SpiCommand | None = None
+        self._dual_view: bytearray | None = None
+        self._timeout_epoch = 0
+        self._garble: dict[tuple[int, frozenset[int], bool, bool], bytes] = {}
+
+    # -- board side ---------------------------------------------------------------------------
+    def attach(self, bank: int, device: SpiDevice, wires: dict[str, BankWire] | None = None, *,
+               pull_up: bool = True) -> None:
+        """Put ``device`` on bank 1 or 2, reached through ``wires`` (none: not checked)."""
+        self.banks[bank] = Bank(bank, device, dict(wires or {}), pull_up)
+
+    # -- bus side -----------------------------------------------------------------------------
+    def read(self, offset: int, size: int) -> int:
+        if not self.clock_enabled():
+            return 0
+        word = offset & ~3
+        if word == DR:
+            return self._read_dr(size)
+        if word == SR:
+            return self._read_sr() >> ((offset & 3) * 8) & ((1 << (size * 8)) - 1)
+        return super().read(offset, size)
+
+    def write(self, offset: int, size: int, value: int) -> None:
+        if not self.clock_enabled():
+            return
+        word = offset & ~3
+        if word == DR:
+            self._write_dr(offset, size, value)
+            return
+        super().write(offset, size, value)
+        if word == FCR:  # write-1-to-clear of the sticky flags (the register itself reads 0)
+            self._settle()
+            self._sticky &= ~((value << ((offset & 3) * 8)) & (TEF | TCF | SMF | TOF))
+            self._irq_check()
+
+    # -- register hooks -----------------------------------------------------------------------
+    def on_write_CR(self, old: int, new: int) -> None:
+        busy = self._busy()
+        if busy and (old ^ new) & CR_LOCKED:
+            self.values[CR] = (new & ~CR_LOCKED) | (old & CR_LOCKED)
+        if new & 2:  # ABORT
+            self._abort()
+        elif old & 1 and not new & 1 and self._mapped:
+            self._leave_mapped()  # EN=0 also ends memory-mapped mode
+        self._irq_check()
+
+    def on_write_DLR(self, old: int, new: int) -> None:
+        if self._busy():
+            self.values[DLR] = old
+        elif self._dfm:
+            self.values[DLR] = new | 1  # even byte counts in dual-flash mode
+
+    def on_write_CCR(self, old: int, new: int) -> None:
+        if self._busy():
+            self.values[CCR] = old
+            return
+        self._sioo_sent = False
+        if not self.values[CR] & 1:
+            return
+        fmode = (new >> 26) & 3
+        if fmode == FMODE_MAPPED:
+            self._enter_mapped()
+        elif self._admode == 0 and not self._software_data(fmode, new):
+            self._start(fmode, 0)
+
+    def on_write_AR(self, old: int, new: int) -> None:
+        if self._busy() or self._fmode == FMODE_MAPPED:
+            self.values[AR] = old
+            return
+        if self._dfm:
+            new &= ~1
+            self.values[AR] = new
+        if (self.values[CR] & 1 and self._admode != 0
+                and not self._software_data(self._fmode, self.values[CCR])):
+            self._start(self._fmode, new)
+
+    @staticmethod
+    def _software_data(fmode: int, ccr: int) -> bool:
+        """Does software still have to push data (an indirect write with a data phase)?"""
+        return fmode == FMODE_WRITE and (ccr >> 24) & 3 != 0
+
+    # -- decoded fields -----------------------------------------------------------------------
+    @property
+    def _fmode(self) -> int:
+        return (self.values[CCR] >> 26) & 3
+
+    @property
+    def _admode(self) -> int:
+        return (self.values[CCR] >> 10) & 3
+
+    @property
+    def _dfm(self) -> bool:
+        return bool(self.values[CR] & (1 << 6))
+
+    @property
+    def fsize_bytes(self) -> int:
+        return 1 << (((self.values[DCR] >> 16) & 0x1F) + 1)
+
+    @property
+    def clk_hz(self) -> int:
+        return self.kernel_hz() // (((self.values[CR] >> 24) & 0xFF) + 1)
+
+    @property
+    def mapped(self) -> bool:
+        return self._mapped
+
+    # -- status -------------------------------------------------------------------------------
+    def _busy(self) -> bool:
+        self._settle()
+        return self._active is not None or self._mapped
+
+    def _read_sr(self) -> int:
+        act = self._active
+        now = self.clock.now_fs
+        if act is not None and act.fmode != FMODE_POLL and now < act.done_fs:
+            # The guest can only be waiting for the transfer: let bus time run to its end.
+            self.clock.advance_fs(act.done_fs - now)
+        self._settle()
+        value = self._sr_value()
+        act = self._active
+        if act is not None and act.fmode == FMODE_POLL and not value & SMF:
+            # Spinning on a poll that has not matched: jump to the next poll tick, or to the next
+            # thing that can change the status (the chip's end of busy, a timer tick), as the
+            # spin loop would reach it.
+            now = self.clock.now_fs
+            nxt = max(act.poll_next_fs, self.clock.next_event_fs() or 0)
+            if nxt > now:
+                self.clock.advance_fs(nxt - now)
+                self._settle()
+                value = self._sr_value()
+        self.values[SR] = value
+        return value
+
+    def _sr_value(self) -> int:
+        value = self._sticky
+        act = self._active
+        if act is not None:
+            value |= BUSY
+            thr = ((self.values[CR] >> 8) & 0x1F) + 1
+            if act.fmode == FMODE_READ:
+                level = min(len(act.rx) - act.rx_pos, self.variant.fifo_bytes)
+                value |= level << 8
+                if level >= thr or (value & TCF and level):
+                    value |= FTF
+            elif act.fmode == FMODE_WRITE:
+                if act.tx_expected is None or len(act.tx) < act.tx_expected:
+                    value |= FTF
+            elif act.fmode == FMODE_POLL and act.poll_ftf:
+                value |= FTF
+        elif self._mapped:
+            value |= BUSY
+        return value
+
+    def _settle(self) -> None:
+        """Move the operation on to "now": end transfers whose bus time is over, run polls."""
+        act = self._active
+        if act is None:
+            return
+        now = self.clock.now_fs
+        if act.fmode == FMODE_POLL:
+            if now >= act.poll_next_fs:
+                self._poll(now)
+            return
+        if now < act.done_fs or (act.fmode == FMODE_WRITE and not act.done_fs):
+            return
+        if act.fmode == FMODE_READ:
+            if act.rx_pos >= len(act.rx):
+                self._finish()
+            elif not self._sticky & TCF and len(act.rx) - act.rx_pos <= self.variant.fifo_bytes:
+                self._sticky |= TCF
+                self._irq_check()
+        elif act.fmode == FMODE_WRITE and act.done_fs:  # done_fs is set once the command went out
+            self._finish()
+
+    def _finish(self) -> None:
+        self._active = None
+        self._sticky |= TCF
+        self._irq_check()
+
+    def _irq_check(self) -> None:
+        if self.set_irq is None:
+            return
+        cr = self.values[CR]
+        flags = self._sr_value()
+        if any(cr & (1 << bit) and flags & flag for bit, flag in IRQ_ENABLES.items()):
+            self.set_irq(self.variant.irq)
+
+    # -- commands -----------------------------------------------------------------------------
+    def _command(self, address: int, *, write_data: bytes = b"",
+                 read_length: int = 0) -> SpiCommand:
+        ccr = self.values[CCR]
+        imode, admode, abmode, dmode = ((ccr >> s) & 3 for s in (8, 10, 14, 24))
+        instruction: int | None = ccr & 0xFF if imode else None
+        if ccr & (1 << 28) and imode:  # SIOO: the instruction only on the first command
+            if self._sioo_sent:
+                instruction = None
+            self._sioo_sent = True
+        ab = ((ccr >> 16) & 3) + 1
+        return SpiCommand(
+            instruction=instruction,
+            instruction_lines=LINES[imode] if instruction is not None else 0,
+            address=address if admode else None,
+            address_bytes=((ccr >> 12) & 3) + 1 if admode else 0,
+            address_lines=LINES[admode],
+            alternate=self.values[ABR] & ((1 << (8 * ab)) - 1) if abmode else None,
+            alternate_bytes=ab if abmode else 0,
+            alternate_lines=LINES[abmode],
+            dummy_cycles=(ccr >> 18) & 0x1F,
+            data_lines=LINES[dmode],
+            ddr=bool(ccr >> 31),
+            write_data=write_data,
+            read_length=read_length,
+        )
+
+    def _duration_fs(self, cmd: SpiCommand, data_bytes: int) -> int:
+        """Bus time of one command: its phases' bits over their line counts, plus nCS high."""
+        ddr = 2 if cmd.ddr else 1
+        cycles = 0.0
+        if cmd.instruction is not None and cmd.instruction_lines:
+            cycles += 8 / cmd.instruction_lines
+        if cmd.address_lines:
+            cycles += 8 * cmd.address_bytes / cmd.address_lines / ddr
+        if cmd.alternate_lines:
+            cycles += 8 * cmd.alternate_bytes / cmd.alternate_lines / ddr
+        cycles += cmd.dummy_cycles
+        if cmd.data_lines:
+            cycles += 8 * data_bytes / cmd.data_lines / ddr
+        cycles += ((self.values[DCR] >> 8) & 7) + 1
+        hz = max(self.clk_hz, 1)
+        return int(-(-cycles // 1)) * FS_PER_S // hz
+
+    def _start(self, fmode: int, address: int) -> None:
+        """A start trigger fired: run (or begin) the command the registers describe."""
+        self._settle()
+        now = self.clock.now_fs
+        if self._admode and fmode != FMODE_MAPPED and address >= self.fsize_bytes:
+            self._sticky |= TEF
+            self._irq_check()
+            return
+        dl = self.values[DLR]
+        act = _Active(fmode, now, address=address)
+        dmode = (self.values[CCR] >> 24) & 3
+        if fmode == FMODE_WRITE:
+            if dmode:
+                act.tx_expected = None if dl == ALL_ONES else dl + 1
+                if act.tx_expected is None and self._admode:
+                    act.tx_expected = max(self.fsize_bytes - address, 0)
+                self._active = act
+                return
+            cmd = self._command(address)
+            self._transfer(cmd)
+            act.done_fs = now + self._duration_fs(cmd, 0)
+        elif fmode == FMODE_READ:
+            length = 0
+            if dmode:
+                length = (self.fsize_bytes - address) if dl == ALL_ONES else dl + 1
+            cmd = self._command(address, read_length=length)
+            act.rx = self._transfer(cmd)
+            act.done_fs = now + self._duration_fs(cmd, length // (2 if self._dfm else 1))
+        elif fmode == FMODE_POLL:
+            cmd = self._command_preview(address, read_length=self._poll_length())
+            gap_fs = max(self.values[PIR] & 0xFFFF, 1) * FS_PER_S // max(self.clk_hz, 1)
+            act.poll_interval_fs = gap_fs + self._duration_fs(cmd, cmd.read_length)
+            act.poll_next_fs = now + self._duration_fs(cmd, cmd.read_length)
+        self._active = act
+        self._settle()
+
+    def _command_preview(self, address: int, read_length: int = 0) -> SpiCommand:
+        """The command as the registers describe it, without SIOO bookkeeping (for timing)."""
+        saved = self._sioo_sent
+        cmd = self._command(address, read_length=read_length)
+        self._sioo_sent = saved
+        return cmd
+
+    def _poll_length(self) -> int:
+        return (self.values[DLR] & 3) + 1 if not self._dfm else ((self.values[DLR] | 1) & 7) + 1
+
+    def _poll(self, now: int) -> None:
+        act = self._active
+        assert act is not None
+        ticks = (now - act.poll_next_fs) // act.poll_interval_fs
+        tick_fs = act.poll_next_fs + ticks * act.poll_interval_fs
+        status_bytes = self._transfer(self._command(act.address, read_length=self._poll_length()))
+        status = int.from_bytes(status_bytes, "little")
+        self._last_status = status
+        self.values[DR] = status
+        act.poll_ftf = True
+        act.poll_next_fs = tick_fs + act.poll_interval_fs
+        mask, match = self.values[PSMKR], self.values[PSMAR]
+        hits = ~(status ^ match) & mask
+        # PMM=1: any unmasked bit matching is enough; PMM=0: all of them
+        matched = (bool(hits) or mask == 0) if self.values[CR] & (1 << 23) else hits == mask
+        if matched:
+            self._sticky |= SMF
+            if self.values[CR] & (1 << 22):  # APMS: stop on the first match
+                self._active = None
+        self._irq_check()
+
+    # -- DR -----------------------------------------------------------------------------------
+    def _write_dr(self, offset: int, size: int, value: int) -> None:
+        if not self.values[CR] & 1:
+            return
+        act = self._active
+        if act is None:
+            if self._fmode != FMODE_WRITE or not (self.values[CCR] >> 24) & 3:
+                return  # no indirect write waiting for data: the bytes go nowhere
+            self._start(FMODE_WRITE, self.values[AR] if self._admode else 0)
+            act = self._active
+            if act is None:  # TEF
+                return
+        if act.fmode != FMODE_WRITE or act.done_fs:
+            return
+        act.tx += (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
+        if act.tx_expected is not None and len(act.tx) >= act.tx_expected:
+            data = bytes(act.tx[:act.tx_expected])
+            cmd = self._command(act.address, write_data=data)
+            self._transfer(cmd)
+            per_bank = len(data) // (2 if self._dfm else 1)
+            act.done_fs = self.clock.now_fs + self._duration_fs(cmd, per_bank)
+
+    def _read_dr(self, size: int) -> int:
+        act = self._active
+        if act is not None and act.fmode == FMODE_POLL:
+            act.poll_ftf = False
+            return self._last_status & ((1 << (8 * size)) - 1)
+        if act is None or act.fmode != FMODE_READ:
+            return self._last_status & ((1 << (8 * size)) - 1) if self._fmode == FMODE_POLL else 0
+        chunk = act.rx[act.rx_pos:act.rx_pos + size]
+        act.rx_pos += len(chunk)
+        if act.rx_pos >= len(act.rx):
+            self._settle()
+        return int.from_bytes(chunk, "little")
+
+    # -- transfers, wiring, dual-flash --------------------------------------------------------
+    def _transfer(self, cmd: SpiCommand) -> bytes:
+        """Run ``cmd`` on the selected bank(s); dual-flash splits and interleaves the data."""
+        self.commands += 1
+        if not self._dfm:
+            return self._bank_transfer(2 if self.values[CR] & (1 << 7) else 1, cmd)
+        if cmd.address is not None:
+            cmd.address >>= 1
+        n = cmd.read_length // 2
+        data = cmd.write_data
+        halves = []
+        for bank, part in ((1, data[0::2]), (2, data[1::2])):
+            sub = replace(cmd, write_data=part, read_length=n)
+            halves.append(self._bank_transfer(bank, sub))
+        out = bytearray(2 * n)
+        out[0::2], out[1::2] = halves[0], halves[1]
+        return bytes(out)
+
+    def _bank_transfer(self, number: int, cmd: SpiCommand) -> bytes:
+        bank = self.banks.get(number)
+        if self.trace is not None:
+            self.trace(number, cmd)
+        if bank is None:
+            return b"\xff" * cmd.read_length
+        missing = self._unrouted(bank, cmd)
+        if missing is None:
+            return (b"\xff" if bank.pull_up else b"\x00") * cmd.read_length
+        if not missing:
+            return bank.device.transfer(cmd)
+        cmd = self._garble_out(cmd, missing, bank.pull_up)
+        data = bank.device.transfer(cmd)
+        if cmd.data_lines:
+            data = data.translate(self._table(cmd.data_lines, missing, True, bank.pull_up))
+        return data
+
+    def _table(self, lines: int, missing: frozenset[int], inbound: bool, pull_up: bool) -> bytes:
+        key = (lines, missing, inbound, pull_up)
+        table = self._garble.get(key)
+        if table is None:
+            table = self._garble[key] = _garble_table(lines, missing, inbound, pull_up)
+        return table
+
+    def _garble_out(self, cmd: SpiCommand, missing: frozenset[int], pull_up: bool) -> SpiCommand:
+        def bytes_of(value: int, n: int, lines: int) -> int:
+            raw = value.to_bytes(n, "big").translate(self._table(lines, missing, False, pull_up))
+            return int.from_bytes(raw, "big")
+
+        out = replace(cmd)
+        if out.instruction is not None and out.instruction_lines:
+            out.instruction = bytes_of(out.instruction, 1, out.instruction_lines)
+        if out.address is not None and out.address_lines:
+            out.address = bytes_of(out.address, out.address_bytes, out.address_lines)
+        if out.alternate is not None and out.alternate_lines:
+            out.alternate = bytes_of(out.alternate, out.alternate_bytes, out.alternate_lines)
+        if out.write_data and out.data_lines:
+            out.write_data = out.write_data.translate(
+                self._table(out.data_lines, missing, False, pull_up))
+        return out
+
+    def _unrouted(self, bank: Bank, cmd: SpiCommand) -> frozenset[int] | None:
+        """IO lines of ``cmd`` that do not reach the chip; None when CLK or NCS does not."""
+        if self.pin_probe is None or not bank.wires:
+            return frozenset()
+        widest = max(cmd.instruction_lines, cmd.address_lines, cmd.alternate_lines, cmd.data_lines)
+        ios = {0, 1} if widest <= 2 else {0, 1, 2, 3}
+        bad: list[tuple[BankWire, PinView]] = []
+        for signal in ("clk", "ncs", *(f"io{i}" for i in sorted(ios))):
+            wire = bank.wires.get(signal)
+            if wire is None:
+                continue
+            view = self.pin_probe(wire.pin)
+            if view.mode != "af" or view.af != wire.af or not view.clocked:
+                bad.append((wire, view))
+        if not bad:
+            return frozenset()
+        for wire, view in bad:
+            self._record(bank.number, wire, view, cmd)
+        if any(w.signal in ("clk", "ncs") for w, _ in bad):
+            return None
+        return frozenset(int(w.signal[2]) for w, _ in bad)
+
+    def _record(self, bank: int, wire: BankWire, view: PinView, cmd: SpiCommand) -> None:
+        event = WiringEvent(self.clock.now_fs, bank, wire.name, wire.pin, wire.af, view.mode,
+                            view.af, view.clocked, cmd.describe())
+        last = self.wiring_events[-1] if self.wiring_events else None
+        if last is None or (last.signal, last.mode, last.af, last.clocked) != (
+                event.signal, event.mode, event.af, event.clocked) or len(self.wiring_events) < 64:
+            if len(self.wiring_events) < 1000:
+                self.wiring_events.append(event)
+            log.debug("%s", event.describe())
+
+    # -- abort and memory-mapped mode ---------------------------------------------------------
+    def _abort(self) -> None:
+        self._active = None
+        if self._mapped:
+            self._leave_mapped()
+        self._sticky |= TCF
+
+    def _enter_mapped(self) -> None:
+        size = min(self.fsize_bytes, 0x1000_0000)
+        probe_len = 4
+        cmd = self._command_preview(0, read_length=probe_len)
+        self._mapped = True
+        self._mapped_cmd = cmd
+        fast = self._zero_copy_buffer(cmd, size)
+        if fast is not None:
+            buffer, length = fast
+            self.window.map_buffer(buffer, length)
+        else:
+            self.window.map_reader(size, self._window_read)
+        self._arm_timeout()
+
+    def _arm_timeout(self) -> None:
+        """TCEN: nCS is released and TOF set after LPTR CLK cycles without a window access.
+
+        Zero-copy reads are invisible to the model, so the timeout counts from entering the mode
+        (or from the last decoded window read on the slow path).
+        """
+        if not self.values[CR] & (1 << 3):
+            return
+        self._timeout_epoch += 1
+        epoch = self._timeout_epoch
+        due = self.clock.now_fs + (self.values[LPTR] & 0xFFFF) * FS_PER_S // max(self.clk_hz, 1)
+
+        def fire() -> None:
+            if self._mapped and epoch == self._timeout_epoch:
+                self._sticky |= TOF
+                self._irq_check()
+
+        self.clock.schedule(due, fire)
+
+    def _zero_copy_buffer(self, cmd: SpiCommand, size: int) -> tuple[bytearray, int] | None:
+        """The chip memory itself (or a dual-flash interleaved view) when the command is a valid
+        read for the chip(s) and every line it uses is routed; None otherwise."""
+        numbers = (1, 2) if self._dfm else ((2 if self.values[CR] & (1 << 7) else 1),)
+        mems: list[bytearray] = []
+        for n in numbers:
+            bank = self.banks.get(n)
+            if bank is None or self._unrouted(bank, cmd) != frozenset():
+                return None
+            memory = getattr(bank.device, "memory", None)
+            check = getattr(bank.device, "read_check", None)
+            if not isinstance(memory, bytearray) or check is None or not _check_ok(check(cmd)):
+                return None
+            mems.append(memory)
+        if len(mems) == 1:
+            return mems[0], min(size, len(mems[0]))
+        view = bytearray(2 * min(len(m) for m in mems))
+        view[0::2], view[1::2] = mems[0][: len(view) // 2], mems[1][: len(view) // 2]
+        self._dual_view = view
+        return view, min(size, len(view))
+
+    def on_memory_change(self, bank: int, offset: int, length: int) -> None:
+        """A chip's contents changed (erase/program): keep the mapped window coherent."""
+        if not self._mapped:
+            return
+        if self._dual_view is not None:
+            dev = self.banks[bank].device
+            memory: bytearray = dev.memory  # type: ignore[attr-defined]
+            end = min(offset + length, len(self._dual_view) // 2)
+            self._dual_view[2 * offset + bank - 1:2 * end:2] = memory[offset:end]
+            self.window.invalidate(2 * offset, 2 * (end - offset))
+        else:
+            self.window.invalidate(offset, length)
+
+    def _window_read(self, offset: int, size: int) -> int:
+        """Slow path: one memory-mapped read access decoded into a flash read command."""
+        if self._mapped_cmd is None:
+            return 0
+        cmd = self._command(offset, read_length=size)
+        self._arm_timeout()
+        return int.from_bytes(self._transfer(cmd)[:size].ljust(size, b"\xff"), "little")
+
+    def _leave_mapped(self) -> None:
+        self._mapped = False
+        self._mapped_cmd = None
+        self._dual_view = None
+        self.window.unmap()
+
+
+def _check_ok(result: object) -> bool:
+    """``NorFlash.read_check`` answers True/None for a valid read, or a reason/False."""
+    return result is True or result is None
+
+
+def variant_for(family_id: str) -> Variant:
+    try:
+        return VARIANTS[family_id]
+    except KeyError:
+        raise ValueError(f"no QUADSPI on family {family_id}") from None
