@@ -148,6 +148,7 @@ class NorFlash:
         self._erased_block = b"\xff" * spec.block_size
         self._handlers = self._build_dispatch()
         self._read_opcodes = self._build_reads()
+        self._four_byte_ops = frozenset(self._four_byte_opcodes())
         self.power_on()
 
     # -- state -----------------------------------------------------------------------------
@@ -381,8 +382,7 @@ class NorFlash:
     # -- addressing --------------------------------------------------------------------------
 
     def _address_width(self, opcode: int) -> int:
-        four_b = {op for op in self._four_byte_opcodes()}
-        return 4 if (self.four_byte or opcode in four_b) else 3
+        return 4 if (self.four_byte or opcode in self._four_byte_ops) else 3
 
     def _four_byte_opcodes(self) -> set[int]:
         spec = self.spec
