@@ -273,6 +273,7 @@ class Quadspi(Peripheral):
         self.wiring_events: list[WiringEvent] = []
         self.commands = 0
         self.trace: Callable[[int, SpiCommand], None] | None = None  # (bank, cmd) per transfer
+        self.activity: Callable[[], None] | None = None  # told when DR moves data (not polling)
         self._active: _Active | None = None
         self._sticky = 0  # TEF/TCF/SMF/TOF
         self._sioo_sent = False
@@ -607,6 +608,8 @@ class Quadspi(Peripheral):
             return self._last_status & ((1 << (8 * size)) - 1) if self._fmode == FMODE_POLL else 0
         chunk = act.rx[act.rx_pos:act.rx_pos + size]
         act.rx_pos += len(chunk)
+        if self.activity is not None:
+            self.activity()
         if act.rx_pos >= len(act.rx):
             self._settle()
         return int.from_bytes(chunk, "little")

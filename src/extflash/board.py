@@ -1,0 +1,371 @@
+"""Boards: an MCU part, the external memories on it and how they are wired.
+
+A board is data (``extflash/data/boards/*.toml``, or a user's TOML file, or inline options). The
+wiring matters as on hardware: every controller signal (CLK, BKn_NCS, BKn_IO0..3) is tied to one
+MCU pin, and each pin is checked against the part's alternate-function table
+(:func:`extflash.mcu.pin_functions`) so a board that could not work on silicon is rejected with
+one precise :class:`~extflash.errors.ConfigError`.
+
+File format (see ``docs/boards.md``)::
+
+    name = "STM32F746G-DISCO"
+    mcu = "STM32F746NGH6"
+    hse_hz = 25_000_000
+    description = "..."
+    source = "UM1907 schematic MB1191, BSP stm32746g_discovery_qspi.h"
+
+    [[memory]]
+    chip = "N25Q128A"
+    controller = "QUADSPI"          # default
+    bank = 1                        # 1, 2 or "dual"
+
+    [memory.pins]
+    clk = "PB2"
+    bk1_ncs = "PB6"
+    bk1_io0 = "PD11"                # ... bk1_io1..3 (and bk2_* for bank 2 / dual)
+
+In dual-flash mode both chips usually share one chip select (the BK1_NCS net); ``bk2_ncs`` is then
+left out and the bank-2 chip is wired to the BK1_NCS pin.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from extflash import mcu
+from extflash.errors import ConfigError
+
+Bank = Literal[1, 2, "dual"]
+
+IO_SIGNALS = tuple(f"bk{b}_io{i}" for b in (1, 2) for i in range(4))
+SIGNALS = ("clk", "bk1_ncs", "bk2_ncs", *IO_SIGNALS)
+
+# Signals each bank choice must wire. Dual-flash may share BK1_NCS for both chips.
+REQUIRED: dict[Bank, tuple[str, ...]] = {
+    1: ("clk", "bk1_ncs", "bk1_io0", "bk1_io1", "bk1_io2", "bk1_io3"),
+    2: ("clk", "bk2_ncs", "bk2_io0", "bk2_io1", "bk2_io2", "bk2_io3"),
+    "dual": ("clk", "bk1_ncs", *IO_SIGNALS),
+}
+OPTIONAL: dict[Bank, tuple[str, ...]] = {1: (), 2: (), "dual": ("bk2_ncs",)}
+
+# Positional order of inline pin lists (``--pins PB2,PB6,...``) per bank choice.
+POSITIONAL: dict[Bank, tuple[str, ...]] = {
+    1: REQUIRED[1],
+    2: REQUIRED[2],
+    "dual": ("clk", "bk1_ncs", "bk1_io0", "bk1_io1", "bk1_io2", "bk1_io3",
+             "bk2_ncs", "bk2_io0", "bk2_io1", "bk2_io2", "bk2_io3"),
+}
+
+_PIN_RE = re.compile(r"^P([A-K])(\d{1,2})$")
+
+
+@dataclass(frozen=True)
+class Wire:
+    """One controller signal tied to one MCU pin, with the AF number that routes it."""
+
+    signal: str  # "clk", "bk1_io0", ...
+    pin: str  # "PB2"
+    af: int
+
+    @property
+    def port(self) -> str:
+        return self.pin[1]
+
+    @property
+    def index(self) -> int:
+        return int(self.pin[2:])
+
+
+@dataclass(frozen=True)
+class Memory:
+    """An external memory: a chip (or two, in dual-flash) on one controller instance."""
+
+    chip: str
+    bank: Bank
+    wires: tuple[Wire, ...]
+    controller: str = "QUADSPI"
+    io_pull_up: bool = True  # floating IO lines read 1 (the boards' pull-ups / chip HOLD/WP)
+
+    def wire(self, signal: str) -> Wire | None:
+        return next((w for w in self.wires if w.signal == signal), None)
+
+    def pin(self, signal: str) -> str | None:
+        w = self.wire(signal)
+        return w.pin if w else None
+
+    @property
+    def banks(self) -> tuple[int, ...]:
+        return (1, 2) if self.bank == "dual" else (int(self.bank),)
+
+    def ncs_wire(self, bank: int) -> Wire:
+        """The wire the chip of ``bank`` has its chip select on (bank 2 may share BK1_NCS)."""
+        w = self.wire(f"bk{bank}_ncs") or self.wire("bk1_ncs")
+        assert w is not None  # guaranteed by validation
+        return w
+
+
+@dataclass(frozen=True)
+class Board:
+    name: str
+    part: mcu.PartRef
+    hse_hz: int
+    memories: tuple[Memory, ...]
+    description: str = ""
+    source: str = ""
+
+    @property
+    def mcu_name(self) -> str:
+        return self.part.part.name + self.part.suffix
+
+    def memory(self, controller: str = "QUADSPI") -> Memory:
+        for m in self.memories:
+            if m.controller == controller:
+                return m
+        raise ConfigError(f"board {self.name} has no memory on {controller}")
+
+
+# -- pins and validation --------------------------------------------------------------------
+
+
+def _norm_pin(text: str, where: str) -> str:
+    pin = text.strip().upper()
+    m = _PIN_RE.match(pin)
+    if not m or int(m.group(2)) > 15:
+        raise ConfigError(f"{where}: '{text}' is not a GPIO pin name (expected e.g. PB2)")
+    return f"P{m.group(1)}{int(m.group(2))}"
+
+
+def _signal_of(row_signal: str) -> str | None:
+    """Map a pin-table signal (``QUADSPI_BK1_IO0``, ``QUADSPI1_CLK``, ``QUADSPI_NCS``) to ours."""
+    for prefix in ("QUADSPI_", "QUADSPI1_"):
+        if row_signal.startswith(prefix):
+            name = row_signal[len(prefix):].lower()
+            return "bk1_ncs" if name == "ncs" else name
+    return None
+
+
+def signal_pins(part: mcu.PartRef, controller: str = "QUADSPI") -> dict[str, dict[str, int]]:
+    """``{signal: {pin: af}}`` for the part's package, from the package's AF table."""
+    if controller != "QUADSPI":
+        raise ConfigError(f"controller {controller} is not supported on boards yet (QUADSPI only)")
+    table: dict[str, dict[str, int]] = {}
+    for row in mcu.pin_functions(part):
+        sig = _signal_of(row.signal)
+        if sig is not None and _PIN_RE.match(row.pin):  # skip PA1_C-style analog-switch pads
+            table.setdefault(sig, {})[row.pin] = row.af
+    return table
+
+
+def _choices(pins: dict[str, int]) -> str:
+    ordered = sorted(pins.items(), key=lambda kv: _pin_key(kv[0]))
+    return ", ".join(f"{p} (AF{af})" for p, af in ordered)
+
+
+def _pin_key(pin: str) -> tuple[str, int]:
+    return pin[1], int(pin[2:])
+
+
+def make_memory(part: mcu.PartRef, chip: str, bank: Any, pins: dict[str, str], *,
+                controller: str = "QUADSPI", io_pull_up: bool = True,
+                where: str = "board") -> Memory:
+    """Validate one memory's wiring against the part's AF table and build it."""
+    bank_v = _norm_bank(bank, where)
+    if "quadspi" not in part.family.interfaces:
+        raise ConfigError(f"{where}: {part.part.name} has no QUADSPI controller")
+    table = signal_pins(part, controller)
+    if not table:
+        raise ConfigError(f"{where}: no QUADSPI pin table for {part.part.name}{part.suffix}")
+    unknown = sorted(set(pins) - set(SIGNALS))
+    if unknown:
+        raise ConfigError(f"{where}: unknown signal(s) {', '.join(unknown)}",
+                          hint=f"signals: {', '.join(SIGNALS)}")
+    allowed = set(REQUIRED[bank_v]) | set(OPTIONAL[bank_v])
+    extra = sorted(set(pins) - allowed)
+    if extra:
+        raise ConfigError(f"{where}: signal(s) {', '.join(extra)} not used with bank={bank_v}")
+    missing = [s for s in REQUIRED[bank_v] if s not in pins]
+    if missing:
+        raise ConfigError(f"{where}: bank={bank_v} needs pins for {', '.join(missing)}")
+    wires: list[Wire] = []
+    used: dict[str, str] = {}
+    for signal in (*REQUIRED[bank_v], *OPTIONAL[bank_v]):
+        if signal not in pins:
+            continue
+        pin = _norm_pin(pins[signal], f"{where}: {signal}")
+        if pin in used:
+            raise ConfigError(f"{where}: pin {pin} is given for both {used[pin]} and {signal}")
+        used[pin] = signal
+        candidates = table.get(signal, {})
+        label = f"QUADSPI {signal.upper()}"
+        if not candidates:
+            raise ConfigError(f"{where}: {part.part.name}{part.suffix} has no {label} "
+                              f"(bank 2 / dual-flash not available on this part or package)")
+        if pin not in candidates:
+            mcu_name = part.part.name + part.suffix
+            raise ConfigError(f"{where}: {pin} cannot carry {label} on {mcu_name}",
+                              hint=f"pins that can: {_choices(candidates)}")
+        wires.append(Wire(signal, pin, candidates[pin]))
+    return Memory(chip=chip, bank=bank_v, wires=tuple(wires), controller=controller,
+                  io_pull_up=io_pull_up)
+
+
+def _norm_bank(bank: Any, where: str) -> Bank:
+    text = str(bank).strip().lower()
+    if text in ("1", "bank1"):
+        return 1
+    if text in ("2", "bank2"):
+        return 2
+    if text in ("dual", "dfm", "dual-flash"):
+        return "dual"
+    raise ConfigError(f"{where}: bank must be 1, 2 or \"dual\", not {bank!r}")
+
+
+def _check_chip(name: str, where: str) -> str:
+    """Resolve a chip name through the chip database (canonical spelling)."""
+    from extflash import chips  # chip DB: imported lazily, it is large
+
+    try:
+        return str(chips.find(name).name)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc.message}", hint=exc.hint) from None
+
+
+# -- loading --------------------------------------------------------------------------------
+
+
+def _boards_dir() -> Any:
+    return resources.files("extflash") / "data" / "boards"
+
+
+def list_boards() -> list[str]:
+    """Names of the shipped boards (file stems), sorted."""
+    return sorted(e.name[:-5] for e in _boards_dir().iterdir() if e.name.endswith(".toml"))
+
+
+def load(name_or_path: str | Path) -> Board:
+    """A shipped board by name (case-insensitive) or a board TOML file by path."""
+    text = str(name_or_path)
+    path = Path(text)
+    if path.suffix == ".toml" or path.exists():
+        if not path.is_file():
+            raise ConfigError(f"board file {path} does not exist")
+        return parse(path.read_text(encoding="utf-8"), where=str(path))
+    for stem in list_boards():
+        if stem.lower() == text.lower():
+            entry = _boards_dir() / f"{stem}.toml"
+            return parse(entry.read_text(encoding="utf-8"), where=f"board {stem}")
+    raise ConfigError(f"unknown board '{text}'", hint=f"shipped boards: {', '.join(list_boards())}")
+
+
+def parse(text: str, *, where: str = "board") -> Board:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{where}: not valid TOML ({exc})") from None
+    for key in ("name", "mcu", "memory"):
+        if key not in data:
+            raise ConfigError(f"{where}: missing '{key}'")
+    part = mcu.find_part(str(data["mcu"]))
+    memories = []
+    for i, m in enumerate(data["memory"]):
+        mwhere = f"{where} memory[{i}]"
+        if "chip" not in m or "pins" not in m:
+            raise ConfigError(f"{mwhere}: needs 'chip' and 'pins'")
+        pins = {str(k).lower(): str(v) for k, v in m["pins"].items()}
+        chip = _check_chip(str(m["chip"]), mwhere)
+        memories.append(make_memory(part, chip, m.get("bank", 1), pins,
+                                    controller=str(m.get("controller", "QUADSPI")),
+                                    io_pull_up=bool(m.get("io_pull_up", True)), where=mwhere))
+    return Board(name=str(data["name"]), part=part, hse_hz=_hz(data.get("hse_hz", 0), where),
+                 memories=tuple(memories), description=str(data.get("description", "")),
+                 source=str(data.get("source", "")))
+
+
+def _hz(value: Any, where: str) -> int:
+    try:
+        hz = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: hse must be a frequency in Hz, not {value!r}") from None
+    if hz < 0 or hz > 50_000_000:
+        raise ConfigError(f"{where}: hse {hz} Hz is outside 0..50 MHz")
+    return hz
+
+
+def parse_pins(text: str, bank: Bank, *, where: str = "--pins") -> dict[str, str]:
+    """Inline pin list: positional ``PB2,PB6,PD11,PD12,PE2,PD13`` or named ``clk=PB2,ncs=PB6,...``.
+
+    Positional order: CLK, NCS, IO0, IO1, IO2, IO3 for one bank; for dual-flash CLK, BK1_NCS,
+    BK1_IO0..3, BK2_NCS, BK2_IO0..3 (10 items: BK2_NCS left out, the chips share BK1_NCS).
+    Named keys: the full signal names (``bk2_io1``) or, for one bank, ``ncs`` and ``io0``..``io3``.
+    """
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items:
+        raise ConfigError(f"{where}: empty pin list")
+    named = ["=" in t for t in items]
+    if any(named) and not all(named):
+        raise ConfigError(f"{where}: mix of positional and name=pin items in '{text}'")
+    if all(named):
+        pins: dict[str, str] = {}
+        for item in items:
+            key, _, pin = item.partition("=")
+            sig = _alias(key.strip().lower(), bank)
+            if sig in pins:
+                raise ConfigError(f"{where}: {sig} given twice")
+            pins[sig] = pin.strip()
+        return pins
+    order = POSITIONAL[bank]
+    if bank == "dual" and len(items) == len(order) - 1:
+        order = tuple(s for s in order if s != "bk2_ncs")
+    if len(items) != len(order):
+        names = ", ".join(s.upper() for s in order)
+        raise ConfigError(f"{where}: expected {len(order)} pins ({names}), got {len(items)}")
+    return dict(zip(order, items, strict=True))
+
+
+def _alias(key: str, bank: Bank) -> str:
+    if key in SIGNALS:
+        return key
+    short = {"ncs": "ncs", "cs": "ncs", "io0": "io0", "io1": "io1", "io2": "io2", "io3": "io3"}
+    if key in short:
+        prefix = "bk1" if bank in (1, "dual") else "bk2"
+        if bank == "dual" and key not in ("ncs", "cs"):
+            raise ConfigError(f"pin key '{key}' is ambiguous in dual-flash mode: "
+                              f"use bk1_{key} or bk2_{key}")
+        return f"{prefix}_{short[key]}"
+    raise ConfigError(f"unknown pin key '{key}'",
+                      hint=f"use clk, ncs, io0..io3 or one of {', '.join(SIGNALS)}")
+
+
+def from_options(*, mcu: str, chip: str, pins: str, bank: Any = 1, hse: int | str = 0,
+                 name: str | None = None) -> Board:
+    """A board from command-line options (``--mcu --chip --bank --pins --hse``)."""
+    part = _find_part(mcu)
+    bank_v = _norm_bank(bank, "--bank")
+    memory = make_memory(part, _check_chip(chip, "--chip"), bank_v, parse_pins(pins, bank_v),
+                         where="--pins")
+    hse_hz = _hz(_parse_hz(hse), "--hse")
+    return Board(name=name or f"{mcu.upper()}+{memory.chip}", part=part, hse_hz=hse_hz,
+                 memories=(memory,), description="from command-line options")
+
+
+def _find_part(name: str) -> mcu.PartRef:
+    # from_options' ``mcu`` parameter (the CLI option name) shadows the module there.
+    return mcu.find_part(name)
+
+
+def _parse_hz(value: int | str) -> int | str:
+    if isinstance(value, int):
+        return value
+    text = value.strip().lower().replace("_", "")
+    for suffix, scale in (("mhz", 1_000_000), ("khz", 1_000), ("hz", 1)):
+        if text.endswith(suffix):
+            try:
+                return round(float(text[: -len(suffix)]) * scale)
+            except ValueError:
+                return value
+    return text
