@@ -430,6 +430,8 @@ class Quadspi(Peripheral):
                 value |= FTF
         elif self._mapped:
             value |= BUSY
+        elif self._fmode == FMODE_WRITE:
+            value |= FTF  # indirect write, FIFO empty: free space >= threshold
         return value
 
     def _settle(self) -> None:
