@@ -151,6 +151,33 @@ int qspi_program(const struct cfg *c, uint32_t address, const uint8_t *src, uint
     return 0;
 }
 
+/* HAL style: one byte per DR access, FTF checked before each */
+int qspi_program_bytes(const struct cfg *c, uint32_t address, const uint8_t *src, uint32_t len)
+{
+    QUADSPI_TypeDef *qs = q(c);
+    leave_mapped(c);
+    while (len) {
+        uint32_t n = c->page - (address % c->page);
+        if (n > len)
+            n = len;
+        simple(c, 0x06u);
+        qs->DLR = n - 1;
+        qs->CCR = CCR(c->op_pp, QSPI_LINES_1, QSPI_LINES_1, QSPI_LINES_1,
+                      QSPI_FMODE_INDIRECT_WRITE, 0u, c->adsize);
+        qs->AR = address;
+        for (uint32_t i = 0; i < n; i++) {
+            while (!(qs->SR & QSPI_SR_FTF)) {}
+            *(volatile uint8_t *)&qs->DR = src[i];
+        }
+        wait_tc(qs);
+        wait_ready(c);
+        address += n;
+        src += n;
+        len -= n;
+    }
+    return 0;
+}
+
 int qspi_read(const struct cfg *c, uint32_t address, uint8_t *dst, uint32_t len)
 {
     QUADSPI_TypeDef *qs = q(c);
