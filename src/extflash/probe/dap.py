@@ -12,8 +12,9 @@ the state that matters to a debugger:
   read's data, RDBUFF the last one.
 
 :class:`MemAp` is a MEM-AP (AHB-AP or APB-AP) over an :class:`ApBus`: CSW (size, address
-increment, HPROT), TAR, DRW with byte lanes and auto-increment that wraps within 1 KiB as the
-hardware's does, BD0-3, CFG, BASE and IDR. A bus error on an access sets STICKYERR in the DP.
+increment, HPROT), TAR, DRW with byte lanes and auto-increment that wraps as the hardware's does
+(1 KiB, or 4 KiB on the Cortex-M AHB-AP), BD0-3, CFG, BASE and IDR. A bus error on an access
+sets STICKYERR in the DP.
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ class MemAp:
     idr: int
     base: int = 0x00000002
     prot_mask: int = 0x23000000  # HPROT bits this AP implements (privileged/data/cacheable)
+    wrap: int = AUTOINC_PAGE  # TAR auto-increment modulus: 1 KiB minimum, 4 KiB on Cortex-M APs
 
     def __post_init__(self) -> None:
         self.csw = CSW_DBGSWENABLE | 0x03000000 | CSW_SPIDEN | CSW_DEVICEEN | 0x2
@@ -127,8 +129,8 @@ class MemAp:
 
     def _advance(self, count: int = 1) -> None:
         if self.csw & CSW_ADDRINC:
-            low = (self.tar + self.size * count) & (AUTOINC_PAGE - 1)
-            self.tar = (self.tar & ~(AUTOINC_PAGE - 1)) | low
+            low = (self.tar + self.size * count) & (self.wrap - 1)
+            self.tar = (self.tar & ~(self.wrap - 1)) | low
 
     def _drw_read(self) -> int:
         size, address = self.size, self.tar
@@ -144,12 +146,12 @@ class MemAp:
 
     def _word_runs(self, count: int) -> list[tuple[int, int]]:
         """(address, words) runs of a word block from TAR, split where TAR wraps."""
-        runs, address = [], self.tar & ~3
+        runs, address, wrap = [], self.tar & ~3, self.wrap
         while count:
-            n = min(count, (AUTOINC_PAGE - (address & (AUTOINC_PAGE - 1))) // 4)
+            n = min(count, (wrap - (address & (wrap - 1))) // 4)
             runs.append((address, n))
             count -= n
-            address = (address & ~(AUTOINC_PAGE - 1)) | ((address + 4 * n) & (AUTOINC_PAGE - 1))
+            address = (address & ~(wrap - 1)) | ((address + 4 * n) & (wrap - 1))
         return runs
 
     def read_drw_block(self, count: int) -> list[int]:

@@ -29,6 +29,7 @@ PPB_END = 0xE0100000
 
 # AP IDR values (ADIv5: revision, JEP106 designer, class 8 = MEM-AP, type 1 = AHB, 2 = APB).
 AHB_AP_IDR = 0x24770011  # AHB-AP r2, as on Cortex-M4 / M7 based STM32 parts
+AHB_AP_WRAP = 0x1000  # that AHB-AP's TAR auto-increment wraps at 4 KiB
 APB_AP_IDR = 0x54770002  # APB-AP (the H7 debug-bus access port)
 
 # DPIDR by family: SW-DP v2 on the Cortex-M7 parts, v1 on the Cortex-M4 parts.

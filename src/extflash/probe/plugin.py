@@ -29,6 +29,7 @@ from pyocd.core.options import OptionInfo, add_option_set
 from pyocd.core.plugin import Plugin
 from pyocd.probe.debug_probe import DebugProbe
 
+from extflash.emu.clock import FS_PER_S
 from extflash.errors import ExtflashError
 from extflash.probe.dap import DP_RDBUFF, Ack
 from extflash.probe.system import VirtualSystem
@@ -150,6 +151,10 @@ class VirtualProbe(DebugProbe):
         """The virtual time (seconds): what extflash's pyOCD backend measures timeouts with."""
         return self._system().now_s
 
+    def idle(self, seconds: float) -> None:
+        """The host waits ``seconds`` without traffic (the virtual core keeps running)."""
+        self._system().elapse(int(seconds * FS_PER_S), transaction=False)
+
     # pyOCD sleeps between reset steps for real silicon; the virtual one needs no wall-clock waits.
     session_option_defaults: ClassVar[dict[str, float]] = {"reset.hold_time": 0.0,
                                                           "reset.post_delay": 0.0}
@@ -252,6 +257,8 @@ class VirtualProbe(DebugProbe):
 
     def write_ap_multiple(self, addr: int, values: Sequence[int]) -> None:
         system = self._system()
+        if system.cores[0].running and not system.nreset:
+            system.overlapped_bytes += 4 * len(values)
         system.elapse(system.timing.command_fs(len(values)))
         if addr & 0xC == 0xC:
             _raise_for(system.dp.write_drw_block(list(values)))

@@ -68,6 +68,7 @@ class Faults:
     """Problems a test can inject."""
 
     silent: bool = False  # the target stopped answering (no ACK on any transfer)
+    silent_after: int | None = None  # ... from this many probe transactions on
     dpidr: int | None = None  # another chip on the wire: this DPIDR ...
     dev_id: int | None = None  # ... and this DBGMCU DEV_ID
     read_protected: bool = False  # RDP level 1: memory access by the debugger is refused
@@ -198,6 +199,7 @@ class VirtualSystem:
         self.faults = faults or Faults()
         self.nreset = False
         self.transactions = 0
+        self.overlapped_bytes = 0  # written by the debugger while the primary core ran
         family = part.family
         boot = next((m.start for m in part.memory if m.kind == "flash"), 0x08000000)
         self.dbgmcu = Dbgmcu(ids.dbgmcu_address(part), ids.dev_id(part) | 0x1003 << 16)
@@ -208,9 +210,9 @@ class VirtualSystem:
         system_bus = SystemBus(self)
         rom = ids.ROM_TABLE_BASE | 0b11
         aps: dict[int, AccessPort] = {0: MemAp(CoreBus(self.cores[0], system_bus), ids.AHB_AP_IDR,
-                                               base=rom)}
+                                               base=rom, wrap=ids.AHB_AP_WRAP)}
         if family.id.startswith("stm32h7"):
-            aps[1] = MemAp(system_bus, ids.AHB_AP_IDR)
+            aps[1] = MemAp(system_bus, ids.AHB_AP_IDR, wrap=ids.AHB_AP_WRAP)
             aps[2] = MemAp(system_bus, ids.APB_AP_IDR, prot_mask=0)
         if part.second_core is not None:
             second = ids.core_model(part.second_core)
@@ -219,7 +221,7 @@ class VirtualSystem:
                                         second, has_fpu=True,
                                         on_reset_request=self.core_reset_request))
             aps[3] = MemAp(CoreBus(self.cores[1], SystemBus(self, excluded=tcm)),
-                           ids.AHB_AP_IDR, base=rom)
+                           ids.AHB_AP_IDR, base=rom, wrap=ids.AHB_AP_WRAP)
         self.dp = DebugPort(ids.dpidr(part), aps)
         self.power_on()
 
@@ -302,9 +304,15 @@ class VirtualSystem:
     def now_s(self) -> float:
         return self.machine.clock.now_fs / FS_PER_S
 
-    def elapse(self, fs: int) -> None:
-        """``fs`` of virtual time pass: the primary core runs if it may; the clock advances."""
-        self.transactions += 1
+    def elapse(self, fs: int, *, transaction: bool = True) -> None:
+        """``fs`` of virtual time pass: the primary core runs if it may; the clock advances.
+
+        ``transaction`` is False when the host merely waits (no traffic on the wire).
+        """
+        self.transactions += transaction
+        after = self.faults.silent_after
+        if after is not None and self.transactions >= after:
+            self.dp.answering = False
         primary = self.cores[0]
         ran = 0
         if not self.nreset and primary.running:

@@ -17,7 +17,8 @@ program one buffer while the next chunk travels into the other.
 
 Probe problems become :class:`~extflash.errors.TargetError` with the usual remedies. Timeouts
 are measured with the probe's clock when it has one (the virtual probe's virtual time),
-otherwise with the host's.
+otherwise with the host's; between polls the host waits a little (through the probe's ``idle``
+when it has one, so the virtual core runs while the host "sleeps").
 """
 
 from __future__ import annotations
@@ -54,7 +55,9 @@ ON_CLOSE = ("reset", "halt", "restore")
 DFSR, CFSR, HFSR, MMFAR, BFAR = 0xE000ED30, 0xE000ED28, 0xE000ED2C, 0xE000ED34, 0xE000ED38
 DFSR_BITS = {0: "HALTED", 1: "BKPT", 2: "DWTTRAP", 3: "VCATCH", 4: "EXTERNAL"}
 DFSR_BKPT, DFSR_VCATCH = 1 << 1, 1 << 3
-POLL_SLEEP_S = 0.0005  # between DHCSR polls on real probes
+# Between DHCSR polls the host waits 1/16 of the time the call has taken so far, within these
+# bounds: short calls are seen promptly, long erases cost few polls.
+POLL_MIN_S, POLL_MAX_S = 0.0002, 0.01
 REMEDY_CONNECT = ("check that the board is powered, that SWDIO, SWCLK and GND (and NRST for "
                   "--connect under-reset) are wired, lower --frequency, or use --connect "
                   "under-reset if the firmware turns the debug pins off or sleeps")
@@ -288,6 +291,7 @@ class PyocdTarget:
         self.core = self.cores[0]
         clock = getattr(session.probe, "clock_s", None)
         self._virtual_clock = clock is not None
+        self._idle: Callable[[float], None] = getattr(session.probe, "idle", time.sleep)
         self._started: tuple[int, float] | None = None
         self._vector_catch_set = False
         self._breakpoints: set[int] = set()
@@ -435,8 +439,8 @@ class PyocdTarget:
                 now = self.now()
                 if current in (state.HALTED, state.LOCKUP) or now - start > timeout_s:
                     break
-                if not self._virtual_clock:
-                    time.sleep(POLL_SLEEP_S)
+                self._idle(min(POLL_MAX_S, max(POLL_MIN_S, (now - start) / 16),
+                               max(0.0, start + timeout_s - now)))
             elapsed = now - start
             if current != state.HALTED:
                 self.core.halt()
@@ -491,7 +495,11 @@ class PyocdTarget:
             self._saved_ram.append((address, bytes(self.core.read_memory_block8(address, size))))
 
     def close(self) -> None:
-        """Leave the board as asked (reset and run, halted, or restored), then disconnect."""
+        """Leave the board as asked (reset and run, halted, or restored), then disconnect.
+
+        Best effort: a board that cannot be reset or restored any more (it stopped answering,
+        which the operation in progress has usually reported already) is logged, not raised.
+        """
         if self.closed:
             return
         self.closed = True
@@ -503,6 +511,8 @@ class PyocdTarget:
                     self.core.reset()
                 elif self.options.on_close == "restore":
                     self._restore()
+        except TargetError as exc:
+            log.warning("%s", exc)
         finally:
             _close_quietly(self.session)
 
@@ -656,3 +666,78 @@ def double_buffered(driver: FlashDriver, *, min_half: int = 0x1000) -> FlashDriv
         if wrapped.enabled:
             return wrapped
     return driver
+
+
+# -- a session on a real board -------------------------------------------------------------------
+
+class ProbeSession:
+    """An :class:`extflash.api.Session` on a board behind a probe (see :func:`open_probe_session`).
+
+    ``program`` also programs the image's internal-flash segments, with pyOCD's flash algorithm
+    for the part, before the external ones; writes to the external flash are double-buffered
+    when the loader's RAM allows it.
+    """
+
+    def __init__(self, inner: Any, target: PyocdTarget) -> None:
+        self.inner = inner
+        self.target = target
+        self.internal_bytes = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def __enter__(self) -> ProbeSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.inner.close()
+
+    def program(self, image: Any, *, verify: bool = True, skip_unchanged: bool = False,
+                preserve: bool = True, progress: Callable[[str, int, int], None] | None = None
+                ) -> Any:
+        from extflash import api
+        from extflash.programmer import ProgramReport
+
+        inside, internal = self.inner._split(image)
+        if internal:
+            self.internal_bytes = self.target.program_internal(
+                internal, progress or self.inner.programmer.progress)
+            _unload(self.inner.driver)  # pyOCD's algorithm ran in the loader's RAM
+        if not inside.chunks:
+            report = ProgramReport(self.inner.geometry.name, 0, 0)
+            return api.ProgramResult(report, [])
+        report = self.inner.programmer.program(inside, verify=verify,
+                                               skip_unchanged=skip_unchanged, preserve=preserve)
+        flush = getattr(self.inner.driver, "flush", None)
+        if flush is not None:
+            flush()
+        return api.ProgramResult(report, [])
+
+
+def _unload(driver: Any) -> None:
+    inner = getattr(driver, "inner", driver)
+    inner.loaded = False
+    if hasattr(inner, "active"):
+        inner.active = None  # an FLM must be initialised again
+
+
+def open_probe_session(loader: Any, part: PartRef | str, *, probe: ProbeOptions | None = None,
+                       options: Any = None, progress: Any = None,
+                       double_buffer: bool = True) -> ProbeSession:
+    """Open ``loader`` (path or Loader) on the board behind the probe. ``part`` is the MCU
+    (a board's ``.part``); ``options`` are the runner's DriverOptions."""
+    from extflash import api
+    from extflash.loader.model import Loader, open_loader
+    from extflash.programmer import Programmer
+
+    ldr = loader if isinstance(loader, Loader) else open_loader(loader)
+    target = open_probe_target(part, probe)
+    try:
+        session = api.Session(ldr, target, options=options, progress=progress)
+        if double_buffer:
+            session.driver = double_buffered(session.driver)
+            session.programmer = Programmer(session.driver, progress=progress)
+        return ProbeSession(session, target)
+    except BaseException:
+        target.close()
+        raise
