@@ -210,3 +210,12 @@ def test_read_protected_chip(h743):
         connect(uid, target_type="cortex_m")
     assert "read-protected (RDP level 1, option byte 0xBB)" in str(err.value)
     assert "RDP=0xAA" in str(err.value) and "mass-erases" in str(err.value)
+
+
+def test_virtual_time_follows_the_wire_model(target, h743):
+    """64 KiB into RAM: 16384 DRW transfers of 46 SWD clocks at 4 MHz, plus a few replies."""
+    system, _ = h743
+    before = system.now_s
+    target.write_memory(0x24010000, bytes(0x10000))
+    wire = 0x10000 // 4 * 46 / 4e6
+    assert wire <= system.now_s - before < wire * 1.05

@@ -160,3 +160,15 @@ def test_silent_target_gives_no_ack(port):
     dp.answering = False
     assert dp.transfer(False, True, DP_IDR) == (Ack.NONE, 0)
     assert dp.read_drw_block(4)[0] is Ack.NONE
+
+
+def test_cortex_m_ahb_ap_wraps_at_4k():
+    bus = RamBus()
+    ap = MemAp(bus, 0x24770011, wrap=0x1000)
+    ap.write_reg(CSW, 0x23000012)
+    ap.write_reg(TAR, 0x13FC)
+    ap.write_drw_block([1, 2])
+    assert bus.read(0x1400, 4) == 2  # crossed the 1 KiB line, no wrap below 4 KiB
+    ap.write_reg(TAR, 0x1FFC)
+    ap.write_reg(DRW, 3)
+    assert ap.read_reg(TAR) == 0x1000

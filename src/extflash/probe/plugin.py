@@ -88,10 +88,6 @@ def _raise_for(ack: Ack) -> None:
     raise exceptions.TransferError("no ACK from the target: SWDIO was not driven")
 
 
-def _deferred(value: Any, now: bool) -> Any:
-    return value if now else (lambda: value)
-
-
 class VirtualProbe(DebugProbe):
     """A debug probe wired to a virtual board."""
 
@@ -115,6 +111,7 @@ class VirtualProbe(DebugProbe):
         self.system: VirtualSystem | None = _plugged.get(name)
         self._owns_system = False
         self._is_open = False
+        self._queued = False  # commands sent whose USB round trip is not paid yet
         self._protocol: DebugProbe.Protocol | None = None
 
     # -- description ---------------------------------------------------------------------------
@@ -197,14 +194,43 @@ class VirtualProbe(DebugProbe):
         if self.system is not None and frequency > 0:
             self.system.timing.swd_hz = int(frequency)
 
+    # -- time on the wire ----------------------------------------------------------------------
+    def _send(self, transfers: int) -> VirtualSystem:
+        """Queue a command of ``transfers`` SWD transfers: it costs their wire time now; like
+        CMSIS-DAP's queued transfers, the USB round trip is paid when the host needs a reply."""
+        system = self._system()
+        system.elapse(system.timing.transfers_fs(transfers))
+        self._queued = True
+        return system
+
+    def _reply(self) -> None:
+        if self._queued:
+            system = self._system()
+            system.elapse(system.timing.round_trip_fs, transaction=False)
+            self._queued = False
+
+    def _result(self, value: Any, now: bool) -> Any:
+        if now:
+            self._reply()
+            return value
+
+        def deferred() -> Any:
+            self._reply()
+            return value
+
+        return deferred
+
+    def flush(self) -> None:
+        self._reply()
+
     # -- reset pin -----------------------------------------------------------------------------
     def reset(self) -> None:
         self.assert_reset(True)
         self.assert_reset(False)
 
     def assert_reset(self, asserted: bool) -> None:
-        system = self._system()
-        system.elapse(system.timing.command_fs(0))
+        system = self._send(0)
+        self._reply()
         system.set_reset_line(asserted)
 
     def is_reset_asserted(self) -> bool:
@@ -212,38 +238,36 @@ class VirtualProbe(DebugProbe):
 
     # -- SWD -----------------------------------------------------------------------------------
     def swj_sequence(self, length: int, bits: int) -> None:
-        system = self._system()
-        system.elapse(system.timing.command_fs(0))
+        system = self._send(0)
+        self._reply()
         system.dp.swj_sequence(length, bits)
 
     def _transfer(self, ap: bool, read: bool, addr: int, value: int = 0) -> int:
-        system = self._system()
         if read and ap:  # posted: the AP read, then RDBUFF for its data
-            system.elapse(system.timing.command_fs(2))
+            system = self._send(2)
             ack, _ = system.dp.transfer(True, True, addr & 0xC)
             _raise_for(ack)
             ack, data = system.dp.transfer(False, True, DP_RDBUFF)
         else:
-            system.elapse(system.timing.command_fs(1))
+            system = self._send(1)
             ack, data = system.dp.transfer(ap, read, addr & 0xC, value)
         _raise_for(ack)
         return data
 
     def read_dp(self, addr: int, now: bool = True) -> Any:
-        return _deferred(self._transfer(False, True, addr), now)
+        return self._result(self._transfer(False, True, addr), now)
 
     def write_dp(self, addr: int, data: int) -> None:
         self._transfer(False, False, addr, data)
 
     def read_ap(self, addr: int, now: bool = True) -> Any:
-        return _deferred(self._transfer(True, True, addr), now)
+        return self._result(self._transfer(True, True, addr), now)
 
     def write_ap(self, addr: int, data: int) -> None:
         self._transfer(True, False, addr, data)
 
     def read_ap_multiple(self, addr: int, count: int = 1, now: bool = True) -> Any:
-        system = self._system()
-        system.elapse(system.timing.command_fs(count + 1))
+        system = self._send(count + 1)
         if addr & 0xC == 0xC:
             ack, values = system.dp.read_drw_block(count)
             _raise_for(ack)
@@ -253,13 +277,13 @@ class VirtualProbe(DebugProbe):
                 ack, _ = system.dp.transfer(True, True, addr & 0xC)
                 _raise_for(ack)
                 values.append(system.dp.rdbuff)
-        return _deferred(values, now)
+        return self._result(values, now)
 
     def write_ap_multiple(self, addr: int, values: Sequence[int]) -> None:
         system = self._system()
         if system.cores[0].running and not system.nreset:
             system.overlapped_bytes += 4 * len(values)
-        system.elapse(system.timing.command_fs(len(values)))
+        self._send(len(values))
         if addr & 0xC == 0xC:
             _raise_for(system.dp.write_drw_block(list(values)))
             return

@@ -12,10 +12,11 @@ presents itself to SWD:
   cores restart from the boot vector table unless DEMCR.VC_CORERESET halts them).
 
 Time is deterministic: every probe transaction costs the time it would take on the wire
-(:class:`WireTiming`: a USB round trip plus SWD bit times), and the running core executes for
-exactly that long. Reading DHCSR in a loop therefore lets the core run until it halts, writing
-a buffer while a loader runs overlaps the two as on hardware, and the virtual clock gives
-transfer rates a real probe would see at that SWD frequency.
+(:class:`WireTiming`: SWD bit times, plus a USB round trip whenever the host waits for an
+answer), and the running core executes for exactly that long. Reading DHCSR in a loop therefore
+lets the core run until it halts, writing a buffer while a loader runs overlaps the two as on
+hardware, and the virtual clock gives transfer rates a real probe would see at that SWD
+frequency.
 
 Injected problems (:class:`Faults`) make the failure paths testable: a target that stops
 answering (no ACK), another chip on the wire (wrong DPIDR and DEV_ID), read protection.
@@ -51,16 +52,20 @@ TCM_REGIONS = ("ITCM", "DTCM")  # private to the Cortex-M7: the M4 cannot reach 
 
 @dataclass
 class WireTiming:
-    """Cost of probe traffic in virtual time: one USB round trip per probe command, plus
-    ``bits_per_transfer`` SWD clock cycles per register transfer."""
+    """Cost of probe traffic in virtual time: ``bits_per_transfer`` SWD clock cycles per register
+    transfer, and one USB round trip each time the host waits for the probe's answer (queued
+    commands share it, as with CMSIS-DAP)."""
 
     swd_hz: int = 4_000_000
     round_trip_s: float = 125e-6  # a high-speed USB probe (CMSIS-DAP v2, ST-LINK/V3)
     bits_per_transfer: int = 46  # request, ACK, data, parity, turnarounds, idle
 
-    def command_fs(self, transfers: int) -> int:
-        seconds = self.round_trip_s + transfers * self.bits_per_transfer / self.swd_hz
-        return int(seconds * FS_PER_S)
+    def transfers_fs(self, transfers: int) -> int:
+        return int(transfers * self.bits_per_transfer / self.swd_hz * FS_PER_S)
+
+    @property
+    def round_trip_fs(self) -> int:
+        return int(self.round_trip_s * FS_PER_S)
 
 
 @dataclass
