@@ -4,34 +4,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-from elftools.elf.elffile import ELFFile
-from probe_support import FAST_RESET, machine_system
+from probe_support import FAST_RESET, Firmware, machine_system
 
 from extflash.probe import VirtualSystem, plug_in, register, unplug
-
-
-@dataclass
-class Firmware:
-    path: Path
-    segments: list[tuple[int, bytes]]
-    symbols: dict[str, int]
-
-    @classmethod
-    def read(cls, path: Path) -> Firmware:
-        with path.open("rb") as fh:
-            elf = ELFFile(fh)
-            segments = [(s["p_paddr"], s.data()) for s in elf.iter_segments()
-                        if s["p_type"] == "PT_LOAD" and s["p_filesz"]]
-            symtab = elf.get_section_by_name(".symtab")
-            symbols = {s.name: s["st_value"] for s in symtab.iter_symbols() if s.name}
-        return cls(path, segments, symbols)
-
-    def __getitem__(self, name: str) -> int:
-        return self.symbols[name]
 
 
 @pytest.fixture(scope="session")

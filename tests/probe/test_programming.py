@@ -11,7 +11,7 @@ import random
 from pathlib import Path
 
 import pytest
-from probe_support import FAST_RESET
+from probe_support import FAST_RESET, Firmware
 
 from extflash import board, gen
 from extflash.errors import TargetError
@@ -22,6 +22,7 @@ from extflash.target.pyocd_target import (
     DoubleBufferedDriver,
     ProbeOptions,
     open_probe_session,
+    open_probe_target,
 )
 
 H743 = "nucleo-h743zi-w25q128"
@@ -192,3 +193,49 @@ def test_target_stops_answering_while_programming(h743_board, loaders):
         s.program(img)
     assert "stopped answering" in str(err.value)
     assert "powered" in str(err.value)
+
+
+def test_internal_and_external_segments_in_one_program(plugged, loaders, build_elf):
+    """One ELF, code in the H743's internal flash and a table in the QSPI flash: pyOCD's own
+    built-in STM32H743 algorithm programs the first, the generated loader the second; after
+    the reset at the end the application runs from the internal flash."""
+    from h7_flash import install
+
+    from extflash import image
+
+    system = VirtualSystem.for_board(H743)
+    install(system.machine)
+    uid = plugged(system)
+    elf = build_elf("probe-app-qspi", ["../probe/firmware/app_qspi.c"],
+                    "../probe/firmware/app_qspi_h7.ld", cpu="cortex-m7")
+    img = image.load(elf)
+    counter = Firmware.read(elf)["counter"]
+    internal = [c for c in img.chunks if c.address < 0x90000000]
+    external = [c for c in img.chunks if c.address >= 0x90000000]
+    assert internal and external
+    with open_on(system, uid, loaders(H743).stldr) as s:
+        assert s.target.target_type == "stm32h743xx"
+        result = s.program(img)
+        assert result.report.verified and not result.skipped_outside
+        assert s.internal_bytes == sum(len(c.data) for c in internal)
+    for c in internal:
+        assert system.machine.mem_read(c.address, len(c.data)) == c.data
+    (table,) = external
+    assert system.board.flash_contents()[:len(table.data)] == table.data
+    system.machine.mem_write(counter, bytes(4))
+    for _ in range(10):
+        system.elapse(10**9)  # 1 µs slices: the application runs after the final reset
+    assert system.machine.mem_read(counter, 4) != bytes(4)
+
+
+def test_debug_port_cannot_write_internal_flash_directly(h743_board):
+    from pyocd.core import exceptions
+
+    system, uid = h743_board
+    t = open_probe_target(system.part, ProbeOptions(probe=uid, pyocd_options=FAST_RESET))
+    try:
+        with pytest.raises(exceptions.TransferFaultError):
+            t.core.write32(0x08000000, 0x12345678)
+        assert system.machine.mem_read(0x08000000, 4) == b"\xff" * 4
+    finally:
+        t.close()

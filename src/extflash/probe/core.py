@@ -30,7 +30,7 @@ from typing import Protocol
 
 from extflash.emu.clock import FS_PER_S
 from extflash.probe.dap import BusError
-from extflash.probe.ids import FPB_BASE, CoreModel, ppb_constants
+from extflash.probe.ids import FPB_BASE, ROM_TABLE_BASE, CoreModel, ppb_constants
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +148,7 @@ class CoreDebug:
         self.backend = backend
         self.model = model
         self.constants = ppb_constants(model, has_fpu=has_fpu)
+        self.debug_pages = frozenset({ROM_TABLE_BASE >> 12, FPB_BASE >> 12})
         self.fpb = Fpb(model)
         self.on_reset_request = on_reset_request
         self.ctrl = 0
@@ -246,10 +247,12 @@ class CoreDebug:
             return self.dfsr
         if word == DEMCR:
             return self.demcr
-        if FPB_BASE <= word < FPB_BASE + 0x1000 and word < FPB_BASE + 0xFD0:
+        if FPB_BASE <= word < FPB_BASE + 0xFD0:
             return self.fpb.read(word)
         if word in self.constants:
             return self.constants[word]
+        if word >> 12 in self.debug_pages:
+            return 0  # the rest of a component the debug logic answers itself
         return self.backend.ppb_read(word, 4)
 
     def write(self, address: int, size: int, value: int) -> None:

@@ -29,6 +29,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import unicorn
+
 from extflash.emu.clock import FS_PER_S
 from extflash.emu.machine import Machine
 from extflash.emu.regmodel import Access, Peripheral, Reg
@@ -103,14 +105,22 @@ class SystemBus:
         self.system = system
         self.machine = system.machine
         self.excluded = tuple(excluded)
+        self.flash = tuple((m.start, m.end) for m in system.part.part.memory if m.kind == "flash")
 
-    def _check(self, address: int, size: int) -> None:
+    def _check(self, address: int, size: int, *, write: bool = False) -> None:
         reason = self.system.refuses(address)
         if reason:
             raise BusError(address, reason)
         for start, end in self.excluded:
             if start <= address < end:
                 raise BusError(address, "not reachable from this access port")
+        if write and any(s <= address < e for s, e in self.flash) and not self._writable(address):
+            raise BusError(address, "internal flash is written through its controller")
+
+    def _writable(self, address: int) -> bool:
+        """Whether the core could store here now (a flash controller in program mode)."""
+        return any(lo <= address <= hi and perms & unicorn.UC_PROT_WRITE
+                   for lo, hi, perms in self.machine.uc.mem_regions())
 
     def read(self, address: int, size: int) -> int:
         self._check(address, size)
@@ -120,7 +130,7 @@ class SystemBus:
         return int.from_bytes(self._mem_read(address, size), "little")
 
     def write(self, address: int, size: int, value: int) -> None:
-        self._check(address, size)
+        self._check(address, size, write=True)
         m = self.machine.bus.find(address)
         if m is not None:
             m.periph.write(address - m.base, size, value)
@@ -133,8 +143,8 @@ class SystemBus:
         return bytes_to_words(self._mem_read(address, 4 * count))
 
     def write_words(self, address: int, words: Sequence[int]) -> None:
-        self._check(address, 4 * len(words))
-        self._check(address + 4 * len(words) - 4, 4)
+        self._check(address, 4 * len(words), write=True)
+        self._check(address + 4 * len(words) - 4, 4, write=True)
         self._mem_write(address, words_to_bytes(words))
 
     def _mem_read(self, address: int, size: int) -> bytes:
