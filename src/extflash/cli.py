@@ -277,15 +277,15 @@ def program(
 @board_options
 @click.option("--address", metavar="ADDR", help="Start of the range to erase.")
 @click.option("--size", metavar="BYTES", help="Size of the range to erase.")
-@click.option("--chip", "whole_chip", is_flag=True, help="Erase the whole chip (MassErase).")
+@click.option("--all", "whole_chip", is_flag=True, help="Erase the whole chip (MassErase).")
 @output_options
 @handle_errors
 def erase(
     address: str | None, size: str | None, whole_chip: bool, quiet: bool, as_json: bool, **kw: Any
 ) -> None:
-    """Erase a range (whole sectors) or, with --chip, the whole device."""
+    """Erase a range (whole sectors) or, with --all, the whole device."""
     if whole_chip == (address is not None):
-        raise InputError("give either --address (and --size) or --chip")
+        raise InputError("give either --address (and --size) or --all")
     with _renderer(quiet, as_json) as renderer, _session(kw, renderer) as s:
         sectors = s.erase(_opt_int(address, "--address"), _opt_int(size, "--size") or 1)
     first, last = sectors[0], sectors[-1]

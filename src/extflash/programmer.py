@@ -248,6 +248,7 @@ class Programmer:
         done = 0
         page = max(self.geometry.page_size, 1)
         for address, data, indices in runs:
+            pending = list(indices)
             offset = 0
             while offset < len(data):
                 # Chunks end on page boundaries so no Write call straddles a partial page.
@@ -258,10 +259,15 @@ class Programmer:
                 offset += n
                 done += n
                 report.bytes_written += n
+                # A sector counts as written once every byte of it in this run is.
+                reached = address + offset
+                while pending and (
+                    offset == len(data) or self.geometry.sectors[pending[0]].end <= reached
+                ):
+                    index = pending.pop(0)
+                    self.written.append(index)
+                    report.sectors_written.append(index)
                 self.progress("write", done, total)
-            for index in indices:
-                self.written.append(index)
-                report.sectors_written.append(index)
 
     def _verify(self, runs: Sequence[tuple[int, bytes, list[int]]]) -> None:
         total = sum(len(d) for _, d, _ in runs)

@@ -352,6 +352,7 @@ class StldrDriver(_Base):
             crc_on_target=crc_on_target,
         )
         self.init_arg = init_arg
+        self._window_agrees: bool | None = None
 
     def _write_header(self) -> None:
         self.target.write_memory(self.layout.bkpt, BKPT_WORD.to_bytes(4, "little"))
@@ -359,6 +360,31 @@ class StldrDriver(_Base):
     def begin(self, operation: str) -> None:
         """Init before each operation, as CubeProgrammer does (R0 = 1 by default)."""
         self.expect_ok("Init", self.init_arg, timeout_s=self.timeouts.init)
+        self._window_agrees = None
+
+    def _window_usable(self) -> bool:
+        """Read through the memory-mapped window instead of ``Read``?
+
+        Always when the loader has no ``Read`` (hosts then rely on the window). When it has one,
+        only where reading memory costs nothing (the virtual board), and only once a first
+        comparison shows the window returns what ``Read`` returns after this operation's Init.
+        """
+        if "Read" not in self.program.functions:
+            return True
+        if not getattr(self.target, "cheap_reads", False):
+            return False
+        if self._window_agrees is None:
+            start = self.geometry.start
+            n = min(64, self.layout.buffer_size, self.geometry.size)
+            via_read = self._read_with_function(start, n)
+            self._window_agrees = self.read_window(start, n) == via_read
+            if not self._window_agrees:
+                log.warning(
+                    "%s: the memory-mapped window does not show what Read() returns after "
+                    "Init; reading through Read()",
+                    self.program.name,
+                )
+        return self._window_agrees
 
     def erase_sectors(self, sectors: Sequence[Sector]) -> None:
         """One SectorErase(first, last) call per run of adjacent sectors (inclusive bounds)."""
@@ -387,9 +413,12 @@ class StldrDriver(_Base):
         )
 
     def read(self, address: int, size: int) -> bytes:
-        """Through ``Read`` when the loader has it; otherwise the memory-mapped window."""
-        if "Read" not in self.program.functions:
+        """Through the memory-mapped window when usable (see above), else through ``Read``."""
+        if self._window_usable():
             return self.read_window(address, size)
+        return self._read_with_function(address, size)
+
+    def _read_with_function(self, address: int, size: int) -> bytes:
         out = bytearray()
         while len(out) < size:
             n = min(self.layout.buffer_size, size - len(out))
