@@ -127,7 +127,8 @@ def open_virtual_board(
     from extflash.emu.virtual_board import VirtualBoard
     from extflash.target.emulated import EmulatedTarget
 
-    return EmulatedTarget(VirtualBoard(board, flash_file=flash_file, timing=timing))
+    path = Path(flash_file) if flash_file is not None else None
+    return EmulatedTarget(VirtualBoard(board, flash_file=path, timing=timing))
 
 
 def resolve_board(
