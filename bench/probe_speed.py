@@ -5,7 +5,8 @@ virtual board behind the virtual probe measures:
 
 * raw debug-port writes and reads of RAM (pyOCD MEM-AP block transfers);
 * program + verify of an image with the .stldr, double-buffered and single-buffered;
-* the same with the FLM (one ProgramPage per 256-byte page).
+* the same with the FLM (one ProgramPage per 256-byte page), with and without the second page
+  buffer.
 
 Virtual time is what a board behind a real probe would take with the modelled link (a USB
 round trip per probe command plus 46 SWD clocks per register transfer) and the chip's
@@ -110,8 +111,10 @@ def main() -> None:
                                 size, timing))
             rows.append(program(args, f".stldr single buffer, {timing} NOR", built.stldr,
                                 size, timing, double_buffer=False))
-        rows.append(program(args, "FLM (256-byte pages), typical NOR", built.flm, size // 4,
-                            "typical"))
+        for double in (True, False):
+            label = "two page buffers" if double else "one buffer"
+            rows.append(program(args, f"FLM (256-byte pages, {label}), typical NOR", built.flm,
+                                size // 4, "typical", double_buffer=double))
     header = ["operation", "KiB", "virtual s", "virtual KiB/s", "host s", "host KiB/s"]
     table = [header, *(r.cells() for r in rows)]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]

@@ -104,13 +104,22 @@ def test_single_buffer_fallback(h743_board, loaders, how):
     assert system.overlapped_bytes == 0
 
 
-def test_flm_through_the_probe(h743_board, loaders):
+@pytest.mark.parametrize("double_buffer", [True, False])
+def test_flm_through_the_probe(h743_board, loaders, double_buffer):
     system, uid = h743_board
-    img = image_at(0x90080000, 0x3000, seed=4)
-    with open_on(system, uid, loaders(H743).flm) as s:
-        assert isinstance(s.driver, FlmDriver)
+    img = image_at(0x90080100, 0x2E00, seed=4)  # starts mid-page: padded with the erase value
+    with open_on(system, uid, loaders(H743).flm, double_buffer=double_buffer) as s:
+        assert isinstance(s.driver, DoubleBufferedDriver if double_buffer else FlmDriver)
         assert s.program(img).report.verified
-    assert system.board.flash_contents()[0x80000:0x83000] == img.chunks[0].data
+        pages = [c for c in s.driver.calls if c.function == "ProgramPage"]
+    assert system.board.flash_contents()[0x80100:0x82F00] == img.chunks[0].data
+    assert pages[0].args[:2] == (0x90080000, 256)
+    if double_buffer:  # two page buffers in turn, as pyOCD uses them
+        assert all(a.args[2] != b.args[2] for a, b in itertools.pairwise(pages))
+        assert len({p.args[2] for p in pages}) == 2
+    else:
+        assert {p.args[2] for p in pages} == set(range(pages[0].args[2], pages[-1].args[2] + 1,
+                                                        256))
 
 
 def test_dual_core_board_with_the_m4_halted(plugged, loaders):

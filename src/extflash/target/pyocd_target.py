@@ -42,6 +42,7 @@ from extflash.runner import (
     XPSR_THUMB,
     CallRecord,
     FlashDriver,
+    FlmDriver,
     LoaderCallError,
     StldrDriver,
 )
@@ -560,45 +561,67 @@ class PyocdTarget:
 # -- double buffering ----------------------------------------------------------------------------
 
 class DoubleBufferedDriver:
-    """A ``.stldr`` driver whose ``Write`` calls overlap with the transfer of the next chunk.
+    """A driver whose programming calls overlap with the transfer of the next data.
 
-    The driver's RAM buffer is split in two. ``write`` copies the chunk into the free half while
-    the previous ``Write`` runs, then waits for that call, checks it, and starts the next one
-    on the new half. Any other operation waits for the pending call first; :meth:`flush` does
-    it explicitly (call it after the last write). It falls back to the wrapped driver's
-    single-buffer ``write`` when the target cannot run calls asynchronously or the buffer is
-    too small to halve.
+    ``.stldr``: the RAM buffer is split in two; ``write`` copies the chunk into the free half
+    while the previous ``Write`` call runs, then waits for that call, checks it, and starts the
+    next one on the new half. FLM: two page buffers, as pyOCD uses them; each page travels while
+    the previous ``ProgramPage`` runs. Any other operation waits for the pending call first;
+    :meth:`flush` does it explicitly (call it after the last write). It is not ``enabled`` (the
+    wrapped driver's single-buffer ``write`` is used) when the target cannot run calls
+    asynchronously or the buffer cannot be halved into useful pieces.
     """
 
-    def __init__(self, driver: StldrDriver, *, min_half: int = 0x1000) -> None:
+    def __init__(self, driver: StldrDriver | FlmDriver, *, min_half: int = 0x1000) -> None:
         self.inner = driver
         self.target = driver.target
         self.geometry = driver.geometry
         self.calls: list[CallRecord] = driver.calls
         page = max(driver.geometry.page_size, 4)
-        half = driver.layout.buffer_size // 2 // page * page
-        self.enabled = isinstance(driver.target, AsyncTarget) and half >= max(min_half, page)
+        self.flm = isinstance(driver, FlmDriver)
+        half = page if self.flm else driver.layout.buffer_size // 2 // page * page
+        usable = 2 * half <= driver.layout.buffer_size and half >= (page if self.flm else
+                                                                     max(min_half, page))
+        self.enabled = isinstance(driver.target, AsyncTarget) and usable
         self.buffers = (driver.layout.buffer, driver.layout.buffer + half)
-        self.max_write = half if self.enabled else driver.max_write
+        self.max_write = half if self.enabled and not self.flm else driver.max_write
         self._next = 0
-        self._pending: tuple[tuple[int, ...], float] | None = None
+        self._pending: tuple[str, tuple[int, ...], float] | None = None
         log.info("double buffering %s (%s)", "on" if self.enabled else "off",
                  f"2 x {half} bytes" if self.enabled else "buffer too small or no async target")
 
     def write(self, address: int, data: bytes) -> None:
         if not self.enabled:
             self.inner.write(address, data)
-            return
+        elif isinstance(self.inner, FlmDriver):
+            self._write_pages(self.inner, address, data)
+        else:
+            timeouts = self.inner.timeouts
+            self._overlap("Write", address, data,
+                          timeouts.scaled(timeouts.write_per_kib, len(data)))
+
+    def _write_pages(self, driver: FlmDriver, address: int, data: bytes) -> None:
+        driver.begin("program")  # Init(PROGRAM) unless already there
+        page = self.geometry.page_size
+        head = address % page
+        fill = bytes([self.geometry.erase_value])
+        padded = fill * head + data
+        padded += fill * ((-len(padded)) % page)
+        timeout = driver.timeouts.scaled(driver.timeouts.write_per_kib, page)
+        for off in range(0, len(padded), page):
+            self._overlap("ProgramPage", address - head + off, padded[off:off + page], timeout)
+
+    def _overlap(self, name: str, address: int, data: bytes, timeout: float) -> None:
+        """Send ``data`` to the free buffer while the pending call runs, then start ``name``."""
         driver = self.inner
         if not driver.loaded:
             driver.load()
         buffer = self.buffers[self._next]
-        self.target.write_memory(buffer, data)  # overlaps the previous Write call
+        self.target.write_memory(buffer, data)
         self.flush()
         args = (address, len(data), buffer)
-        timeout = driver.timeouts.scaled(driver.timeouts.write_per_kib, len(data))
-        self._start("Write", args)
-        self._pending = (args, timeout)
+        self._start(name, args)
+        self._pending = (name, args, timeout)
         self._next ^= 1
 
     def _start(self, name: str, args: Sequence[int]) -> None:
@@ -612,10 +635,10 @@ class DoubleBufferedDriver:
         self.target.start(driver.program.functions[name] & ~1, stop_at=driver.layout.bkpt)
 
     def flush(self) -> None:
-        """Wait for the pending ``Write`` and check it; raises LoaderCallError on failure."""
+        """Wait for the pending call and check it; raises LoaderCallError on failure."""
         if self._pending is None:
             return
-        args, timeout = self._pending
+        name, args, timeout = self._pending
         self._pending = None
         driver = self.inner
         assert isinstance(self.target, AsyncTarget)
@@ -623,20 +646,20 @@ class DoubleBufferedDriver:
         if not outcome.returned:
             from extflash.runner import _failure_hint, _failure_text
 
-            raise LoaderCallError("Write", args, _failure_text(outcome, timeout),
+            raise LoaderCallError(name, args, _failure_text(outcome, timeout),
                                   outcome=outcome, hint=_failure_hint(outcome))
         canary = int.from_bytes(self.target.read_memory(driver.layout.stack_bottom, 4), "little")
         if canary != STACK_CANARY:
-            raise LoaderCallError("Write", args, "overflowed its stack", outcome=outcome,
+            raise LoaderCallError(name, args, "overflowed its stack", outcome=outcome,
                                   hint="reduce stack use in the loader, or give it more room "
                                   "with --stack-size")
         r0 = outcome.registers["r0"]
-        record = CallRecord("Write", args, r0, outcome.elapsed_s)
+        record = CallRecord(name, args, r0, outcome.elapsed_s)
         self.calls.append(record)
         if driver.on_call is not None:
             driver.on_call(record)
         if r0 != driver.ok_value:
-            raise LoaderCallError("Write", args,
+            raise LoaderCallError(name, args,
                                   f"returned {r0:#x} (failure; success is {driver.ok_value})",
                                   result=r0)
 
@@ -660,8 +683,8 @@ class DoubleBufferedDriver:
 
 
 def double_buffered(driver: FlashDriver, *, min_half: int = 0x1000) -> FlashDriver:
-    """``driver`` with double-buffered writes when it is a ``.stldr`` driver on an async target."""
-    if isinstance(driver, StldrDriver):
+    """``driver`` with overlapped programming calls, when the target and the RAM allow it."""
+    if isinstance(driver, StldrDriver | FlmDriver):
         wrapped = DoubleBufferedDriver(driver, min_half=min_half)
         if wrapped.enabled:
             return wrapped
