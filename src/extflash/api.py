@@ -229,7 +229,7 @@ class Session:
     ) -> ProgramResult:
         inside, internal = self._split(image)
         if internal:
-            log.warning(
+            log.info(
                 "not programming %d byte(s) for %s internal flash: %s",
                 sum(len(c.data) for c in internal),
                 self.target.part.part.name,

@@ -130,13 +130,17 @@ class Programmer:
     def _fail(self, exc: LoaderCallError) -> OperationError:
         return OperationError(f"{exc.message}\n  {self._state()}", hint=exc.hint)
 
-    def _read_chunks(self, address: int, size: int, phase: str) -> bytes:
+    def _read_chunks(
+        self, address: int, size: int, phase: str, *, done: int = 0, total: int | None = None
+    ) -> bytes:
+        """Read in buffer-sized pieces; progress counts from ``done`` towards ``total``."""
         out = bytearray()
         step = max(self.driver.max_write, 0x1000)
+        total = size if total is None else total
         while len(out) < size:
             n = min(step, size - len(out))
             out += self.driver.read(address + len(out), n)
-            self.progress(phase, len(out), size)
+            self.progress(phase, done + len(out), total)
         return bytes(out)
 
     # -- program ----------------------------------------------------------------------------
@@ -273,12 +277,11 @@ class Programmer:
         total = sum(len(d) for _, d, _ in runs)
         done = 0
         for address, data, _ in runs:
-            actual = self._read_chunks(address, len(data), "verify-read")
+            actual = self._read_chunks(address, len(data), "verify", done=done, total=total)
             mismatch = compare(address, data, actual)
             if mismatch is not None:
                 raise VerifyError(mismatch)
             done += len(data)
-            self.progress("verify", done, total)
 
     # -- other operations -------------------------------------------------------------------
     def erase(self, address: int | None = None, size: int | None = None) -> list[Sector]:
@@ -319,8 +322,12 @@ class Programmer:
         mismatches = []
         try:
             self.driver.begin("verify")
+            done = 0
             for chunk in plan.image.chunks:
-                actual = self._read_chunks(chunk.address, len(chunk.data), "verify")
+                actual = self._read_chunks(
+                    chunk.address, len(chunk.data), "verify", done=done, total=plan.image.size
+                )
+                done += len(chunk.data)
                 m = compare(chunk.address, chunk.data, actual)
                 if m is not None:
                     mismatches.append((chunk.address, m))

@@ -29,7 +29,6 @@ PHASE_NAMES = {
     "erase": "erasing",
     "write": "writing",
     "verify": "verifying",
-    "verify-read": "verifying",
 }
 
 
@@ -84,7 +83,9 @@ class ProgressRenderer:
         if done < total and now - self._last_line.get(name, 0.0) < 2.0:
             return
         self._last_line[name] = now
-        rate = done / (now - start) / 1e6 if now > start else 0.0
         pct = 100 * done // total if total else 100
-        self.stream.write(f"{name}: {done}/{total} bytes ({pct}%), {rate:.2f} MB/s\n")
+        line = f"{name}: {done}/{total} bytes ({pct}%)"
+        if now - start > 0.05:
+            line += f", {done / (now - start) / 1e6:.2f} MB/s"
+        self.stream.write(line + "\n")
         self.stream.flush()
