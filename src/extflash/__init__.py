@@ -7,6 +7,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from extflash import api, board, chips, image, loader, mcu
+from extflash.api import Session, open_session
 from extflash.errors import (
     ConfigError,
     ExtflashError,
@@ -25,7 +27,15 @@ __all__ = [
     "InputError",
     "LoaderFormatError",
     "OperationError",
+    "Session",
     "TargetError",
     "ToolchainError",
     "__version__",
+    "api",
+    "board",
+    "chips",
+    "image",
+    "loader",
+    "mcu",
+    "open_session",
 ]
