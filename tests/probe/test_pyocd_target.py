@@ -219,3 +219,19 @@ def test_virtual_time_follows_the_wire_model(target, h743):
     target.write_memory(0x24010000, bytes(0x10000))
     wire = 0x10000 // 4 * 46 / 4e6
     assert wire <= system.now_s - before < wire * 1.05
+
+
+def test_connect_under_reset_halts_at_the_reset_vector(h743, app_h7):
+    system, uid = h743
+    for address, data in app_h7.segments:
+        system.machine.mem_write(address, data)
+    t = connect(uid, target_type="cortex_m", connect="under-reset", on_close="halt")
+    try:
+        assert t.read_registers(("pc",))["pc"] == app_h7["reset_handler"] & ~1
+        assert system.machine.mem_read(app_h7["counter"], 4) == bytes(4)  # never ran
+        t.write_memory(app_h7["counter"], (7).to_bytes(4, "little"))
+        t.reset(halt=True)
+        assert t.read_registers(("pc",))["pc"] == app_h7["reset_handler"] & ~1
+    finally:
+        t.close()
+    assert system.cores[0].halted  # on_close="halt" leaves it so

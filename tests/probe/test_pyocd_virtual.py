@@ -194,3 +194,18 @@ def test_dual_core_part_shows_a_second_core_on_ap3(plugged):
             cores[1].read32(0x20000000)  # DTCM is private to the Cortex-M7
         cores[1].write32(0x30000000, 0x4D344D34)  # SRAM1 is shared
         assert cores[0].read32(0x30000000) == 0x4D344D34
+
+
+def test_pyocd_commander_on_the_virtual_probe(h743, capsys):
+    from pyocd.__main__ import PyOCDTool
+
+    system, uid = h743
+    system.machine.mem_write(0x24000000, (0x12345678).to_bytes(4, "little"))
+    rc = PyOCDTool().run(["commander", "-u", uid, "-t", "stm32h743xx",
+                          "-O", "reset.hold_time=0", "-O", "reset.post_delay=0",
+                          "-c", "read32 0x24000000", "-c", "halt",
+                          "-c", "write32 0x24000010 0xcafef00d"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert "12345678" in out and "locked" not in out  # RDP reads as level 0
+    assert system.machine.mem_read(0x24000010, 4) == (0xCAFEF00D).to_bytes(4, "little")

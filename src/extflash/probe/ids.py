@@ -68,6 +68,21 @@ DEV_IDS: tuple[tuple[str, int, str], ...] = (
     (r"STM32G4(91|A1)", 0x479, "STM32G491/4A1"),
 )
 
+# The option-byte register showing the read-protection level RDP (0xAA = level 0, 0xCC = level 2,
+# anything else = level 1): address, bit position of the RDP byte, and registers mirroring it
+# (the H7's OPTSR_PRG reads like OPTSR_CUR outside an option change, and both repeat in the
+# bank-2 register block).
+RDP_LEVEL0, RDP_LEVEL2 = 0xAA, 0xCC
+RDP_REGISTERS: dict[str, tuple[int, int, tuple[int, ...]]] = {
+    "stm32h7-qspi": (0x5200201C, 8, (0x52002020, 0x5200211C, 0x52002120)),
+    "stm32h7-ospi": (0x5200201C, 8, (0x52002020, 0x5200211C, 0x52002120)),
+    "stm32f7": (0x40023C14, 8, ()),
+    "stm32f4": (0x40023C14, 8, ()),
+    "stm32l4": (0x40022020, 0, ()),
+    "stm32l4plus": (0x40022020, 0, ()),
+    "stm32g4": (0x40022020, 0, ()),
+}
+
 # Where DBGMCU_IDCODE is on the system bus: the H7 moved it into the D3 domain.
 DBGMCU_DEFAULT = 0xE0042000
 

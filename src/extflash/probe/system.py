@@ -191,14 +191,6 @@ class CoreBus:
         self.system_bus.write_words(address, words)
 
 
-# Option-byte registers that show read protection (address, shift of the RDP byte).
-RDP_REGISTERS = {"stm32h7-qspi": (0x5200201C, 8), "stm32h7-ospi": (0x5200201C, 8),
-                 "stm32f7": (0x40023C14, 8), "stm32f4": (0x40023C14, 8),
-                 "stm32l4": (0x40022020, 0), "stm32l4plus": (0x40022020, 0),
-                 "stm32g4": (0x40022020, 0)}
-RDP_LEVEL0 = 0xAA
-
-
 class VirtualSystem:
     """The debug view of a virtual chip. ``name`` is what probe UIDs refer to
     (``virtual:<name>``); ``board`` (optional) is a VirtualBoard, saved on :meth:`flush`."""
@@ -284,10 +276,8 @@ class VirtualSystem:
         """Why a debug access to system ``address`` fails now ("" when it does not)."""
         if self.nreset:
             return "the system is held in reset"
-        if self.faults.read_protected:
-            rdp = RDP_REGISTERS.get(self.part.family.id)
-            if rdp is None or address >> 28 not in (0x4, 0x5):
-                return "read protection (RDP level 1) blocks debug access"
+        if self.faults.read_protected and address >> 28 not in (0x4, 0x5):
+            return "read protection (RDP level 1) blocks debug access"
         return ""
 
     def inject(self, **faults: Any) -> None:
@@ -304,15 +294,16 @@ class VirtualSystem:
         self.dp.dpidr = f.dpidr if f.dpidr is not None else ids.dpidr(self.part.part)
         dev = f.dev_id if f.dev_id is not None else ids.dev_id(self.part.part)
         self.dbgmcu["IDCODE"] = dev | 0x1003 << 16
-        rdp = RDP_REGISTERS.get(self.part.family.id)
+        rdp = ids.RDP_REGISTERS.get(self.part.family.id)
         if rdp is not None:
-            address, shift = rdp
-            m = self.machine.bus.find(address)
-            if m is not None:
-                offset = address - m.base
-                level = 0xBB if f.read_protected else RDP_LEVEL0
-                word = m.periph.values.get(offset & ~3, 0)
-                m.periph.values[offset & ~3] = (word & ~(0xFF << shift)) | level << shift
+            address, shift, mirrors = rdp
+            level = 0xBB if f.read_protected else ids.RDP_LEVEL0
+            for reg in (address, *mirrors):
+                m = self.machine.bus.find(reg)
+                if m is not None and (reg - m.base) & ~3 in m.periph.values:
+                    offset = (reg - m.base) & ~3
+                    word = m.periph.values[offset]
+                    m.periph.values[offset] = (word & ~(0xFF << shift)) | level << shift
 
     # -- time --------------------------------------------------------------------------------
     @property

@@ -297,6 +297,7 @@ class PyocdTarget:
         self._vector_catch_set = False
         self._breakpoints: set[int] = set()
         self._saved_ram: list[tuple[int, bytes]] = []
+        self._pending_registers: dict[str, int] = {}
         self._saved_registers: dict[str, int] | None = None
         self.closed = False
 
@@ -334,8 +335,8 @@ class PyocdTarget:
         except exceptions.TransferError as exc:
             error = exc
         rdp = self._rdp_level()
-        if rdp is not None and rdp != 0xAA:
-            level = 2 if rdp == 0xCC else 1
+        if rdp is not None and rdp != ids.RDP_LEVEL0:
+            level = 2 if rdp == ids.RDP_LEVEL2 else 1
             raise TargetError(
                 f"{self.part.part.name} is read-protected (RDP level {level}, option byte "
                 f"0x{rdp:02X}): the debugger cannot reach its RAM or flash",
@@ -347,12 +348,10 @@ class PyocdTarget:
                           hint="try --connect under-reset") from error
 
     def _rdp_level(self) -> int | None:
-        from extflash.probe.system import RDP_REGISTERS
-
-        reg = RDP_REGISTERS.get(self.part.family.id)
+        reg = ids.RDP_REGISTERS.get(self.part.family.id)
         if reg is None:
             return None
-        address, shift = reg
+        address, shift, _mirrors = reg
         try:
             return int(self.core.read32(address) >> shift & 0xFF)
         except Exception:
@@ -370,27 +369,34 @@ class PyocdTarget:
             self.core.write_memory_block8(address, bytes(data))
 
     def read_registers(self, names: tuple[str, ...] = CORE_REGISTERS) -> dict[str, int]:
+        self._write_pending_registers()
         with probe_errors("reading core registers"):
             values = self.core.read_core_registers_raw(list(names))
         return dict(zip(names, (int(v) for v in values), strict=True))
 
     def write_registers(self, values: Mapping[str, int]) -> None:
-        with probe_errors("writing core registers"):
-            self.core.write_core_registers_raw(list(values), [v & 0xFFFFFFFF
-                                                              for v in values.values()])
+        """Registers are sent with the next read or call start (one batch of probe commands)."""
+        self._pending_registers.update({k: v & 0xFFFFFFFF for k, v in values.items()})
+
+    def _write_pending_registers(self) -> None:
+        if self._pending_registers:
+            pending, self._pending_registers = self._pending_registers, {}
+            with probe_errors("writing core registers"):
+                self.core.write_core_registers_raw(list(pending), list(pending.values()))
 
     # -- run control ------------------------------------------------------------------------------
     def halt(self) -> None:
         """Halt every core; a core that does not halt is an error (it could disturb the loader)."""
         from pyocd.core.target import Target as PyocdTargetApi
 
+        halted = PyocdTargetApi.State.HALTED
         with probe_errors("halting the cores"):
             for core in self.cores:
-                if core.get_state() != PyocdTargetApi.State.HALTED:
-                    core.halt()
-            for core in self.cores:
                 state = core.get_state()
-                if state != PyocdTargetApi.State.HALTED:
+                if state != halted:
+                    core.halt()
+                    state = core.get_state()
+                if state != halted:
                     raise TargetError(f"core #{core.core_number} ({core.name}) does not halt "
                                       f"(state {state.name})",
                                       hint="try --connect under-reset")
@@ -420,8 +426,9 @@ class PyocdTarget:
             raise RuntimeError("a call is already running on this target")
         self.halt()
         self._prepare(stop_at)
+        self._pending_registers["pc"] = pc & ~1
+        self._write_pending_registers()
         with probe_errors("starting a loader call"):
-            self.core.write_core_registers_raw(["pc"], [pc & ~1])
             self.core.resume()
         self._started = (stop_at & ~1, self.now())
 
@@ -478,6 +485,7 @@ class PyocdTarget:
 
     # -- reset and close --------------------------------------------------------------------------
     def reset(self, *, halt: bool = True) -> None:
+        self._pending_registers.clear()
         with probe_errors("resetting the target"):
             if halt:
                 self.core.reset_and_halt()
@@ -522,6 +530,7 @@ class PyocdTarget:
             self.core.write_memory_block8(address, data)
         if self._saved_registers is not None:
             self.write_registers(self._saved_registers)
+            self._write_pending_registers()
         self.core.set_vector_catch(0)
         for core in self.cores:
             core.resume()
