@@ -28,14 +28,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from extflash.emu.clock import FS_PER_S
+from extflash.errors import TargetError
 from extflash.probe.dap import BusError
 from extflash.probe.ids import FPB_BASE, ROM_TABLE_BASE, CoreModel, ppb_constants
 
 log = logging.getLogger(__name__)
 
 DHCSR, DCRSR, DCRDR, DEMCR = 0xE000EDF0, 0xE000EDF4, 0xE000EDF8, 0xE000EDFC
-DFSR, AIRCR, CFSR, HFSR = 0xE000ED30, 0xE000ED0C, 0xE000ED28, 0xE000ED2C
+DFSR, AIRCR, CPUID = 0xE000ED30, 0xE000ED0C, 0xE000ED00
 DBGKEY = 0xA05F
 C_DEBUGEN, C_HALT, C_STEP, C_MASKINTS, C_SNAPSTALL = 1, 2, 4, 8, 32
 S_REGRDY, S_HALT, S_SLEEP, S_LOCKUP = 1 << 16, 1 << 17, 1 << 18, 1 << 19
@@ -382,7 +382,7 @@ class MachineCore:
         m.scs["DEMCR"] = demcr  # the debug domain is not reset by a system reset
         try:
             sp, pc = (int.from_bytes(m.mem_read(self.boot + 4 * i, 4), "little") for i in (0, 1))
-        except Exception:
+        except TargetError:  # no memory at the boot address: the vector fetch faults
             sp, pc = 0, 0xFFFFFFFE
         m.reg_write("msp", sp & ~3)
         m.reg_write("sp", sp & ~3)
@@ -415,7 +415,7 @@ class ParkedCore:
         word = address & ~3
         shift = 8 * (address & 3)
         mask = ((1 << 8 * size) - 1) << shift
-        if word in (0xE000ED00,):  # CPUID is read-only
+        if word == CPUID:
             return
         self.ppb[word] = (self.ppb.get(word, 0) & ~mask) | ((value << shift) & mask)
 
@@ -427,9 +427,5 @@ class ParkedCore:
 
     def reset(self) -> None:
         self.regs = {"xpsr": 1 << 24, "pc": 0, "sp": 0, "msp": 0}
-        self.ppb = {0xE000ED00: self.model.cpuid, 0xE000ED0C: 0xFA050000, 0xE000ED14: 0x200,
+        self.ppb = {CPUID: self.model.cpuid, 0xE000ED0C: 0xFA050000, 0xE000ED14: 0x200,
                     0xE0001000: 0x40000000}
-
-
-def seconds(fs: int) -> float:
-    return fs / FS_PER_S
