@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from extflash import target_crc
-from extflash.errors import InputError, OperationError
+from extflash.errors import InputError, OperationError, TargetError
 from extflash.mcu import MemoryRegion
 from extflash.plan import Geometry, Sector
 from extflash.target.base import RunOutcome, Target
@@ -376,12 +376,15 @@ class StldrDriver(_Base):
         if self._window_agrees is None:
             start = self.geometry.start
             n = min(64, self.layout.buffer_size, self.geometry.size)
-            via_read = self._read_with_function(start, n)
-            self._window_agrees = self.read_window(start, n) == via_read
+            via_read = self.read_through_loader(start, n)
+            try:
+                self._window_agrees = self.read_window(start, n) == via_read
+            except TargetError:
+                self._window_agrees = False  # the window is not mapped at all
             if not self._window_agrees:
-                log.warning(
-                    "%s: the memory-mapped window does not show what Read() returns after "
-                    "Init; reading through Read()",
+                log.info(
+                    "%s: the memory-mapped window does not show what Read() returns; "
+                    "reading through Read()",
                     self.program.name,
                 )
         return self._window_agrees
@@ -416,9 +419,9 @@ class StldrDriver(_Base):
         """Through the memory-mapped window when usable (see above), else through ``Read``."""
         if self._window_usable():
             return self.read_window(address, size)
-        return self._read_with_function(address, size)
+        return self.read_through_loader(address, size)
 
-    def _read_with_function(self, address: int, size: int) -> bytes:
+    def read_through_loader(self, address: int, size: int) -> bytes:
         out = bytearray()
         while len(out) < size:
             n = min(self.layout.buffer_size, size - len(out))
