@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,8 @@ import pytest
 from extflash.toolchain import Toolchain, find_toolchain
 
 FIRMWARE = Path(__file__).parent / "firmware"
+# Build recipes that live beside the C firmware (halstyle.build) are importable from tests.
+sys.path.insert(0, str(FIRMWARE))
 
 BuildFn = Callable[..., Path]
 

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from extflash import board as boards
 from extflash import image as images
@@ -96,25 +97,12 @@ def make_driver(
     crc_on_target = opts.crc_on_target
     if crc_on_target is None:
         crc_on_target = not getattr(target, "cheap_reads", False)
+    common: dict[str, Any] = {"buffer_size": opts.buffer_size, "timeouts": opts.timeouts,
+              "crc_on_target": crc_on_target}
     if program.kind == "flm":
-        return FlmDriver(
-            target,
-            program,
-            buffer_size=opts.buffer_size,
-            stack_size=opts.stack_size or 0x800,
-            timeouts=opts.timeouts,
-            crc_on_target=crc_on_target,
-        )
-    return StldrDriver(
-        target,
-        program,
-        buffer_size=opts.buffer_size,
-        stack_size=opts.stack_size or 0x400,
-        r9=opts.r9,
-        init_arg=opts.init_arg,
-        timeouts=opts.timeouts,
-        crc_on_target=crc_on_target,
-    )
+        return FlmDriver(target, program, stack_size=opts.stack_size or 0x800, **common)
+    return StldrDriver(target, program, stack_size=opts.stack_size or 0x400, r9=opts.r9,
+                       init_arg=opts.init_arg, **common)
 
 
 def open_virtual_board(

@@ -11,7 +11,7 @@ import json
 import logging
 import sys
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -85,6 +85,12 @@ def lint(loader_path: str, mcu_name: str | None, as_json: bool) -> None:
 # -- target and loader options shared by the operation commands ---------------------------------
 
 
+def _with_options(func: F, options: Sequence[Callable[[Any], Any]]) -> F:
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 def board_options(func: F) -> F:
     """--board, or --mcu/--chip/--bank/--pins/--hse, plus --flash-file and --timing."""
     options = [
@@ -119,9 +125,7 @@ def board_options(func: F) -> F:
             help="Virtual chip program/erase times (datasheet typical or maximum).",
         ),
     ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+    return _with_options(func, options)
 
 
 def loader_options(func: F) -> F:
@@ -161,9 +165,7 @@ def loader_options(func: F) -> F:
             help="R9 for .stldr calls (CubeProgrammer passes 0).",
         ),
     ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+    return _with_options(func, options)
 
 
 def output_options(func: F) -> F:

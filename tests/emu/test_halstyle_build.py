@@ -9,13 +9,12 @@ and bank compiled in.
 
 from __future__ import annotations
 
-import importlib.util
 import struct
-import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import halstyle.build as hb
 import pytest
 from capstone import CS_ARCH_ARM, CS_MODE_MCLASS, CS_MODE_THUMB, Cs
 from elftools.elf.constants import P_FLAGS
@@ -23,20 +22,6 @@ from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import ARMAttributesSection, SymbolTableSection
 
 from extflash.errors import ConfigError
-
-HALSTYLE = Path(__file__).parents[1] / "firmware" / "halstyle" / "build.py"
-
-
-def _load_build_module() -> Any:
-    spec = importlib.util.spec_from_file_location("halstyle_build", HALSTYLE)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-hb = _load_build_module()
 
 ENTRY_POINTS = ("Init", "Write", "Read", "SectorErase", "MassErase", "Verify", "CheckSum")
 EF_ARM_ABI_FLOAT_HARD = 0x400

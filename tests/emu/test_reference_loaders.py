@@ -4,31 +4,16 @@ back the chip on EVERY shipped board, driven by the runner as a host would drive
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import random
-import sys
 from pathlib import Path
 from typing import Any
 
+import halstyle.build as hs
 import pytest
 
 from extflash import api, board, chips
 from extflash.image import Chunk, from_chunks
-
-HALSTYLE = Path(__file__).parent.parent / "firmware" / "halstyle" / "build.py"
-
-
-def _halstyle() -> Any:
-    spec = importlib.util.spec_from_file_location("halstyle_build", HALSTYLE)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-hs = _halstyle()
 
 QE = {"sr2-bit1-via-01-2byte": "sr2-bit1-01", "sr2-bit1-via-31": "sr2-bit1-31",
       "sr1-bit6": "sr1-bit6", "none": "none"}
