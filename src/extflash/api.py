@@ -38,6 +38,7 @@ from extflash.runner import (
     LoaderProgram,
     LoadSegment,
     StldrDriver,
+    double_buffered,
 )
 from extflash.target.base import Target
 
@@ -97,12 +98,21 @@ def make_driver(
     crc_on_target = opts.crc_on_target
     if crc_on_target is None:
         crc_on_target = not getattr(target, "cheap_reads", False)
-    common: dict[str, Any] = {"buffer_size": opts.buffer_size, "timeouts": opts.timeouts,
-              "crc_on_target": crc_on_target}
+    common: dict[str, Any] = {
+        "buffer_size": opts.buffer_size,
+        "timeouts": opts.timeouts,
+        "crc_on_target": crc_on_target,
+    }
     if program.kind == "flm":
         return FlmDriver(target, program, stack_size=opts.stack_size or 0x800, **common)
-    return StldrDriver(target, program, stack_size=opts.stack_size or 0x400, r9=opts.r9,
-                       init_arg=opts.init_arg, **common)
+    return StldrDriver(
+        target,
+        program,
+        stack_size=opts.stack_size or 0x400,
+        r9=opts.r9,
+        init_arg=opts.init_arg,
+        **common,
+    )
 
 
 def open_virtual_board(
@@ -159,11 +169,14 @@ class Session:
         *,
         options: DriverOptions | None = None,
         progress: Progress | None = None,
+        double_buffer: bool = True,
     ) -> None:
         self.loader = loader
         self.target = target
-        self.driver = make_driver(target, loader, options)
+        driver = make_driver(target, loader, options)
+        self.driver = double_buffered(driver) if double_buffer else driver
         self.programmer = Programmer(self.driver, progress=progress)
+        self.internal_bytes = 0
 
     @property
     def geometry(self) -> Geometry:
@@ -216,7 +229,13 @@ class Session:
         preserve: bool = True,
     ) -> ProgramResult:
         inside, internal = self._split(image)
-        if internal:
+        program_internal = getattr(self.target, "program_internal", None)
+        if internal and program_internal is not None:
+            # The target has its own internal-flash support (pyOCD): internal segments first.
+            self.internal_bytes = program_internal(internal, self.programmer.progress)
+            self.driver.reload()  # that flash algorithm ran in the loader's RAM
+            internal = []
+        elif internal:
             log.info(
                 "not programming %d byte(s) for %s internal flash: %s",
                 sum(len(c.data) for c in internal),
@@ -224,6 +243,8 @@ class Session:
                 ", ".join(f"0x{c.address:08X}..0x{c.end - 1:08X}" for c in internal),
             )
         if not inside.chunks:
+            if self.internal_bytes:
+                return ProgramResult(ProgramReport(self.geometry.name, 0, 0), [])
             raise ImageError(f"{image.source or 'the image'} has no data in {self.geometry.name}")
         report = self.programmer.program(
             inside, verify=verify, skip_unchanged=skip_unchanged, preserve=preserve
@@ -292,3 +313,18 @@ def parse_int(text: str, what: str = "value") -> int:
         raise InputError(
             f"{what} '{text}' is not a number (use e.g. 0x90000000, 4096, 64K)"
         ) from None
+
+
+def parse_hz(text: str, what: str = "frequency") -> int:
+    """``4M``, ``4MHz``, ``400k``, ``25000000`` → Hz (decimal multiples, unlike sizes)."""
+    t = text.strip().replace("_", "")
+    low = t.lower().removesuffix("hz")
+    scale = {"k": 1_000, "m": 1_000_000}.get(low[-1:], 1)
+    number = low[:-1] if scale != 1 else low
+    try:
+        value = float(number) * scale
+    except ValueError:
+        raise InputError(f"{what} '{text}' is not a frequency (use e.g. 4M, 400k, 25MHz)") from None
+    if value <= 0 or value != int(value):
+        raise InputError(f"{what} '{text}' must be a positive whole number of Hz")
+    return int(value)

@@ -142,10 +142,45 @@ def loader_options(func: F) -> F:
         click.option(
             "--target",
             "target_kind",
-            type=click.Choice(["emu"]),
+            type=click.Choice(["emu", "probe"]),
             default="emu",
             show_default=True,
-            help="Where to run the loader: the virtual board.",
+            help="Where to run the loader: the virtual board, or a real board through a debug "
+            "probe (pyOCD: ST-LINK, CMSIS-DAP, J-Link).",
+        ),
+        click.option(
+            "--probe",
+            "probe_uid",
+            metavar="UID",
+            help="Probe unique ID (or part of it); default: the only probe connected.",
+        ),
+        click.option(
+            "--target-type",
+            metavar="NAME",
+            help="pyOCD target type (default: derived from the MCU part).",
+        ),
+        click.option(
+            "--frequency", metavar="HZ", default="4M", show_default=True, help="SWD clock."
+        ),
+        click.option(
+            "--connect",
+            type=click.Choice(["halt", "under-reset", "pre-reset", "attach"]),
+            default="halt",
+            show_default=True,
+            help="How to connect to the core.",
+        ),
+        click.option(
+            "--on-close",
+            type=click.Choice(["reset", "halt", "restore"]),
+            default="reset",
+            show_default=True,
+            help="Afterwards: reset (run the application), stay halted, or restore "
+            "the RAM and registers the loader used.",
+        ),
+        click.option(
+            "--no-double-buffer",
+            is_flag=True,
+            help="Probe: one RAM buffer (no overlap of transfer and programming).",
         ),
         click.option("--buffer-size", metavar="BYTES", help="RAM buffer per Write call."),
         click.option("--stack-size", metavar="BYTES", help="Stack given to the loader."),
@@ -175,6 +210,14 @@ def output_options(func: F) -> F:
 
 
 def _session(kw: dict[str, Any], renderer: ProgressRenderer | None) -> api.Session:
+    options = DriverOptions(
+        buffer_size=_opt_int(kw.pop("buffer_size"), "--buffer-size"),
+        stack_size=_opt_int(kw.pop("stack_size"), "--stack-size"),
+        r9=api.parse_int(kw.pop("r9"), "--r9"),
+        init_arg=kw.pop("init_arg"),
+    )
+    if kw.pop("target_kind") == "probe":
+        return _probe_session(kw, options, renderer)
     board = api.resolve_board(
         kw.pop("board_name"),
         mcu=kw.pop("mcu"),
@@ -183,13 +226,6 @@ def _session(kw: dict[str, Any], renderer: ProgressRenderer | None) -> api.Sessi
         pins=kw.pop("pins"),
         hse=kw.pop("hse"),
     )
-    options = DriverOptions(
-        buffer_size=_opt_int(kw.pop("buffer_size"), "--buffer-size"),
-        stack_size=_opt_int(kw.pop("stack_size"), "--stack-size"),
-        r9=api.parse_int(kw.pop("r9"), "--r9"),
-        init_arg=kw.pop("init_arg"),
-    )
-    kw.pop("target_kind")
     return api.open_session(
         kw.pop("loader_path"),
         board=board,
@@ -197,6 +233,39 @@ def _session(kw: dict[str, Any], renderer: ProgressRenderer | None) -> api.Sessi
         timing=kw.pop("timing"),
         options=options,
         progress=renderer,
+    )
+
+
+def _probe_session(
+    kw: dict[str, Any], options: DriverOptions, renderer: ProgressRenderer | None
+) -> api.Session:
+    """A real board: only the MCU matters (--board or --mcu); the loader knows the chip."""
+    from extflash import board as boards
+    from extflash import mcu
+    from extflash.target.pyocd_target import ProbeOptions, open_probe_session
+
+    if kw.get("board_name"):
+        part = boards.load(kw["board_name"]).part
+    elif kw.get("mcu"):
+        part = mcu.find_part(kw["mcu"])
+    else:
+        raise InputError("--target probe needs the MCU: --mcu PART or --board NAME")
+    probe = ProbeOptions(
+        probe=kw.pop("probe_uid"),
+        target_type=kw.pop("target_type"),
+        frequency=api.parse_hz(kw.pop("frequency"), "--frequency"),
+        connect=kw.pop("connect"),
+        on_close=kw.pop("on_close"),
+        # The virtual probe (probe UID virtual:<board>) keeps its chip in the flash file.
+        pyocd_options={"extflash.flash_file": kw["flash_file"]} if kw.get("flash_file") else {},
+    )
+    return open_probe_session(
+        kw.pop("loader_path"),
+        part,
+        probe=probe,
+        options=options,
+        progress=renderer,
+        double_buffer=not kw.pop("no_double_buffer"),
     )
 
 
@@ -439,13 +508,21 @@ def chips(as_json: bool) -> None:
 
     specs = chip_db.all()
     if as_json:
-        rows = [{"name": c.name, "vendor": c.vendor, "jedec_id": c.jedec_id.hex().upper(),
-                 "size": c.size} for c in specs]
+        rows = [
+            {
+                "name": c.name,
+                "vendor": c.vendor,
+                "jedec_id": c.jedec_id.hex().upper(),
+                "size": c.size,
+            }
+            for c in specs
+        ]
         click.echo(json.dumps(rows, indent=2))
         return
     for c in specs:
-        click.echo(f"{c.name:<14} {c.vendor:<10} {c.jedec_id.hex().upper():<8} "
-                   f"{c.size >> 20:>5} MiB")
+        click.echo(
+            f"{c.name:<14} {c.vendor:<10} {c.jedec_id.hex().upper():<8} {c.size >> 20:>5} MiB"
+        )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -135,7 +135,7 @@ class Programmer:
     ) -> bytes:
         """Read in buffer-sized pieces; progress counts from ``done`` towards ``total``."""
         out = bytearray()
-        step = max(self.driver.max_write, 0x1000)
+        step = max(self.driver.max_read, 0x1000)
         total = size if total is None else total
         while len(out) < size:
             n = min(step, size - len(out))
@@ -168,6 +168,7 @@ class Programmer:
             contents = self._sector_contents(plan, todo, preserve)
             self._erase([s.sector for s in todo], report)
             self._write(contents, report)
+            self.driver.flush()
             if verify and contents:
                 self.driver.begin("verify")
                 self._verify(contents)
@@ -274,9 +275,17 @@ class Programmer:
                 self.progress("write", done, total)
 
     def _verify(self, runs: Sequence[tuple[int, bytes, list[int]]]) -> None:
+        """Read back and compare; where reading back is slow (a probe), compare CRC-32s computed
+        on the target first and read back only a run that differs, to locate the difference."""
         total = sum(len(d) for _, d, _ in runs)
         done = 0
         for address, data, _ in runs:
+            if self.driver.crc_on_target and self.driver.crc32(address, len(data)) == zlib.crc32(
+                data
+            ):
+                done += len(data)
+                self.progress("verify", done, total)
+                continue
             actual = self._read_chunks(address, len(data), "verify", done=done, total=total)
             mismatch = compare(address, data, actual)
             if mismatch is not None:

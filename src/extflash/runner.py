@@ -28,7 +28,7 @@ from extflash import target_crc
 from extflash.errors import InputError, OperationError, TargetError
 from extflash.mcu import MemoryRegion
 from extflash.plan import Geometry, Sector
-from extflash.target.base import RunOutcome, Target
+from extflash.target.base import AsyncTarget, RunOutcome, Target
 
 log = logging.getLogger(__name__)
 
@@ -160,10 +160,14 @@ class FlashDriver(Protocol):
 
     geometry: Geometry
     target: Target
-    max_write: int
+    max_write: int  # bytes per write() call
+    max_read: int  # bytes per read() call
+    crc_on_target: bool  # crc32() runs on the target rather than reading memory back
     calls: list[CallRecord]
 
     def begin(self, operation: str) -> None: ...
+    def flush(self) -> None: ...
+    def reload(self) -> None: ...
     def erase_sectors(self, sectors: Sequence[Sector]) -> None: ...
     def can_erase_chip(self) -> bool: ...
     def erase_chip(self) -> None: ...
@@ -197,6 +201,7 @@ class _Base:
         self.on_call = on_call
         self.calls: list[CallRecord] = []
         self.max_write = layout.buffer_size
+        self.max_read = layout.buffer_size
         self.crc_on_target = crc_on_target
         self._crc_loaded = False
         self.loaded = False
@@ -225,9 +230,9 @@ class _Base:
             self._crc_loaded = True
 
     # -- calling ---------------------------------------------------------------------------
-    def run_code(
-        self, name: str, address: int, args: Sequence[int], timeout_s: float
-    ) -> RunOutcome:
+    def call_registers(self, args: Sequence[int]) -> dict[str, int]:
+        """Core registers for a call: R0-R3 arguments, R4-R12 zero (R9 configurable), MSP at the
+        stack top, LR at the return breakpoint, Thumb state."""
         regs = {f"r{i}": 0 for i in range(13)}
         for i, a in enumerate(args):
             regs[f"r{i}"] = a & 0xFFFFFFFF
@@ -238,8 +243,12 @@ class _Base:
             lr=self.layout.bkpt | 1,
             xpsr=XPSR_THUMB,
         )
-        self.target.write_registers(regs)
-        outcome = self.target.run(address & ~1, stop_at=self.layout.bkpt, timeout_s=timeout_s)
+        return regs
+
+    def check_outcome(
+        self, name: str, args: Sequence[int], outcome: RunOutcome, timeout_s: float
+    ) -> None:
+        """Raise LoaderCallError unless the call returned with its stack canary intact."""
         if not outcome.returned:
             raise LoaderCallError(
                 name,
@@ -259,7 +268,34 @@ class _Base:
                 outcome=outcome,
                 hint="reduce stack use in the loader, or give it more room with --stack-size",
             )
+
+    def run_code(
+        self, name: str, address: int, args: Sequence[int], timeout_s: float
+    ) -> RunOutcome:
+        self.target.write_registers(self.call_registers(args))
+        outcome = self.target.run(address & ~1, stop_at=self.layout.bkpt, timeout_s=timeout_s)
+        self.check_outcome(name, args, outcome, timeout_s)
         return outcome
+
+    def record(self, name: str, args: Sequence[int], result: int, elapsed_s: float) -> None:
+        record = CallRecord(name, tuple(args), result, elapsed_s)
+        self.calls.append(record)
+        log.debug("%s(%s) -> 0x%X in %.6f s", name, ", ".join(map(hex, args)), result, elapsed_s)
+        if self.on_call is not None:
+            self.on_call(record)
+
+    def expect_result(self, name: str, args: Sequence[int], r0: int) -> None:
+        if r0 != self.ok_value:
+            raise LoaderCallError(
+                name, args, f"returned {r0:#x} (failure; success is {self.ok_value})", result=r0
+            )
+
+    def flush(self) -> None:
+        """Wait for background work (none here; see DoubleBufferedDriver)."""
+
+    def reload(self) -> None:
+        """Place the loader again before the next call (something else used its RAM)."""
+        self.loaded = False
 
     def call(self, name: str, *args: int, timeout_s: float) -> tuple[int, int]:
         """Call a loader function; returns (R0, R1)."""
@@ -269,24 +305,12 @@ class _Base:
         outcome = self.run_code(name, address, args, timeout_s)
         regs = outcome.registers or self.target.read_registers(("r0", "r1"))
         r0, r1 = regs["r0"], regs["r1"]
-        record = CallRecord(name, tuple(args), r0, outcome.elapsed_s)
-        self.calls.append(record)
-        log.debug(
-            "%s(%s) -> 0x%X in %.6f s", name, ", ".join(map(hex, args)), r0, outcome.elapsed_s
-        )
-        if self.on_call is not None:
-            self.on_call(record)
+        self.record(name, args, r0, outcome.elapsed_s)
         return r0, r1
 
     def expect_ok(self, name: str, *args: int, timeout_s: float) -> int:
         r0, _ = self.call(name, *args, timeout_s=timeout_s)
-        if r0 != self.ok_value:
-            raise LoaderCallError(
-                name,
-                args,
-                f"returned {r0:#x} (failure; success is {self.ok_value})",
-                result=r0,
-            )
+        self.expect_result(name, args, r0)
         return r0
 
     # -- data movement ---------------------------------------------------------------------
@@ -503,6 +527,10 @@ class FlmDriver(_Base):
     def _write_header(self) -> None:
         self.target.write_memory(self.layout.bkpt, FLM_HEADER.to_bytes(4, "little"))
 
+    def reload(self) -> None:
+        super().reload()
+        self.active = None  # and initialise the algorithm again
+
     def _init(self, function: int) -> None:
         if self.active == function:
             return
@@ -541,11 +569,7 @@ class FlmDriver(_Base):
         """Stage the chunk once, then ProgramPage page by page (page-aligned, padded)."""
         self._init(FLM_PROGRAM)
         page = self.geometry.page_size
-        head = address % page
-        start = address - head
-        fill = bytes([self.geometry.erase_value])
-        padded = fill * head + data
-        padded += fill * ((-len(padded)) % page)
+        start, padded = self.pad_to_pages(address, data)
         self._stage(padded)
         for off in range(0, len(padded), page):
             self.expect_ok(
@@ -555,6 +579,14 @@ class FlmDriver(_Base):
                 self.layout.buffer + off,
                 timeout_s=self.timeouts.scaled(self.timeouts.write_per_kib, page),
             )
+
+    def pad_to_pages(self, address: int, data: bytes) -> tuple[int, bytes]:
+        """(page-aligned start, data padded with the erase value to whole pages)."""
+        page = self.geometry.page_size
+        head = address % page
+        fill = bytes([self.geometry.erase_value])
+        padded = fill * head + data
+        return address - head, padded + fill * ((-len(padded)) % page)
 
     def read(self, address: int, size: int) -> bytes:
         """FLMs have no read function: after Init(VERIFY) the window is readable."""
@@ -709,3 +741,110 @@ class DriverOptions:
     timeouts: Timeouts = field(default_factory=Timeouts)
     crc_on_target: bool | None = None  # None: on target when reads are not free
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+class DoubleBufferedDriver:
+    """A driver whose programming calls overlap with the transfer of the next data.
+
+    ``.stldr``: the RAM buffer is split in two; ``write`` copies the chunk into the free half
+    while the previous ``Write`` call runs, then waits for that call, checks it, and starts the
+    next one on the new half. FLM: two page buffers, as pyOCD uses them; each page travels while
+    the previous ``ProgramPage`` runs. Any other operation waits for the pending call first;
+    :meth:`flush` does it explicitly. Only built (see :func:`double_buffered`) when the target
+    can run calls asynchronously and the buffer halves into useful pieces.
+    """
+
+    def __init__(self, driver: StldrDriver | FlmDriver, half: int) -> None:
+        self.inner = driver
+        self.target = driver.target
+        self.geometry = driver.geometry
+        self.calls = driver.calls
+        self.flm = isinstance(driver, FlmDriver)
+        self.buffers = (driver.layout.buffer, driver.layout.buffer + half)
+        self.max_write = driver.max_write if self.flm else half
+        self.max_read = driver.max_read
+        self.crc_on_target = driver.crc_on_target
+        self._next = 0
+        self._pending: tuple[str, tuple[int, ...], float] | None = None
+
+    def write(self, address: int, data: bytes) -> None:
+        driver = self.inner
+        timeouts = driver.timeouts
+        if isinstance(driver, FlmDriver):
+            driver.begin("program")  # Init(PROGRAM) unless already there
+            page = self.geometry.page_size
+            start, padded = driver.pad_to_pages(address, data)
+            timeout = timeouts.scaled(timeouts.write_per_kib, page)
+            for off in range(0, len(padded), page):
+                self._overlap("ProgramPage", start + off, padded[off : off + page], timeout)
+        else:
+            self._overlap(
+                "Write", address, data, timeouts.scaled(timeouts.write_per_kib, len(data))
+            )
+
+    def _overlap(self, name: str, address: int, data: bytes, timeout: float) -> None:
+        """Send ``data`` to the free buffer while the pending call runs, then start ``name``."""
+        driver = self.inner
+        if not driver.loaded:
+            driver.load()
+        buffer = self.buffers[self._next]
+        self.target.write_memory(buffer, data)
+        self.flush()
+        args = (address, len(data), buffer)
+        self.target.write_registers(driver.call_registers(args))
+        assert isinstance(self.target, AsyncTarget)
+        self.target.start(driver.program.functions[name] & ~1, stop_at=driver.layout.bkpt)
+        self._pending = (name, args, timeout)
+        self._next ^= 1
+
+    def flush(self) -> None:
+        """Wait for the pending call and check it; raises LoaderCallError on failure."""
+        if self._pending is None:
+            return
+        name, args, timeout = self._pending
+        self._pending = None
+        assert isinstance(self.target, AsyncTarget)
+        outcome = self.target.wait(timeout)
+        self.inner.check_outcome(name, args, outcome, timeout)
+        r0 = outcome.registers["r0"]
+        self.inner.record(name, args, r0, outcome.elapsed_s)
+        self.inner.expect_result(name, args, r0)
+
+    def finish(self) -> None:
+        self.flush()
+        finish = getattr(self.inner, "finish", None)
+        if finish is not None:
+            finish()
+
+    def __getattr__(self, name: str) -> Any:
+        """Every other driver operation waits for the pending call first."""
+        attr = getattr(self.inner, name)
+        if not callable(attr):
+            return attr
+
+        def drained(*args: Any, **kwargs: Any) -> Any:
+            self.flush()
+            return attr(*args, **kwargs)
+
+        return drained
+
+
+def double_buffered(driver: FlashDriver, *, min_half: int = 0x1000) -> FlashDriver:
+    """``driver`` with overlapped programming calls, when the target and the RAM allow it."""
+    if not isinstance(driver, StldrDriver | FlmDriver) or not isinstance(
+        driver.target, AsyncTarget
+    ):
+        return driver
+    page = max(driver.geometry.page_size, 4)
+    if isinstance(driver, FlmDriver):
+        half, least = page, page
+    else:
+        half, least = driver.layout.buffer_size // 2 // page * page, max(min_half, page)
+    if 2 * half > driver.layout.buffer_size or half < least:
+        log.info(
+            "double buffering off: a %d-byte buffer does not halve usefully",
+            driver.layout.buffer_size,
+        )
+        return driver
+    log.info("double buffering on: 2 x %d bytes", half)
+    return DoubleBufferedDriver(driver, half)

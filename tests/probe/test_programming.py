@@ -17,13 +17,8 @@ from extflash import board, gen
 from extflash.errors import TargetError
 from extflash.image import Chunk, Image
 from extflash.probe import VirtualSystem
-from extflash.runner import DriverOptions, FlmDriver, StldrDriver
-from extflash.target.pyocd_target import (
-    DoubleBufferedDriver,
-    ProbeOptions,
-    open_probe_session,
-    open_probe_target,
-)
+from extflash.runner import DoubleBufferedDriver, DriverOptions, FlmDriver, StldrDriver
+from extflash.target.pyocd_target import ProbeOptions, open_probe_session, open_probe_target
 
 H743 = "nucleo-h743zi-w25q128"
 H747 = "stm32h747i-disco"

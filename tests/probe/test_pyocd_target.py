@@ -8,9 +8,8 @@ from probe_support import FAST_RESET, machine_system
 
 from extflash.errors import TargetError
 from extflash.mcu import find_part
-from extflash.target.base import Target
+from extflash.target.base import AsyncTarget, Target
 from extflash.target.pyocd_target import (
-    AsyncTarget,
     ProbeOptions,
     PyocdTarget,
     choose_probe,

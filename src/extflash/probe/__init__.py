@@ -14,7 +14,12 @@ Typical use in a test::
     target = open_probe_target(part, probe=uid) # extflash.target.pyocd_target
 """
 
-from extflash.probe.plugin import VirtualProbe, VirtualProbePlugin, plug_in, register, unplug
+# pyOCD loads its probe plugins (this one too, through extflash.probe.entry) while it is being
+# imported; importing it before this package's modules keeps that from running into them.
+import pyocd  # noqa: F401
+
+from extflash.probe.entry import VirtualProbePlugin
+from extflash.probe.plugin import VirtualProbe, plug_in, register, unplug
 from extflash.probe.system import Faults, VirtualSystem, WireTiming
 
 __all__ = [

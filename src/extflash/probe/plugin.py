@@ -14,29 +14,28 @@ Probes are found by unique ID ``virtual:<name>``:
   the probe is opened, with the flash file and timing taken from the session options
   ``extflash.flash_file`` and ``extflash.timing``; the flash file is saved when it is closed.
 
-Registration: the ``pyocd.probe`` entry point ``virtual = extflash.probe.plugin:VirtualProbePlugin``
+Registration: the ``pyocd.probe`` entry point ``virtual = extflash.probe.entry:VirtualProbePlugin``
 or, at run time, :func:`register`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, ClassVar
 
 from pyocd.core import exceptions
 from pyocd.core.options import OptionInfo, add_option_set
-from pyocd.core.plugin import Plugin
 from pyocd.probe.debug_probe import DebugProbe
 
 from extflash.emu.clock import FS_PER_S
 from extflash.errors import ExtflashError
 from extflash.probe.dap import DP_RDBUFF, Ack
+from extflash.probe.entry import PLUGIN_NAME
 from extflash.probe.system import VirtualSystem
 
 log = logging.getLogger(__name__)
 
-PLUGIN_NAME = "virtual"
 UID_PREFIX = f"{PLUGIN_NAME}:"
 
 _plugged: dict[str, VirtualSystem] = {}
@@ -290,22 +289,3 @@ class VirtualProbe(DebugProbe):
         for v in values:
             ack, _ = system.dp.transfer(True, False, addr & 0xC, v)
             _raise_for(ack)
-
-
-class VirtualProbePlugin(Plugin):
-    """pyOCD plugin entry: ``virtual:<board>`` probes backed by extflash's virtual board."""
-
-    def load(self) -> Callable[..., DebugProbe]:
-        return VirtualProbe
-
-    @property
-    def name(self) -> str:
-        return PLUGIN_NAME
-
-    @property
-    def description(self) -> str:
-        return "extflash virtual probe (emulated STM32 board)"
-
-    @property
-    def options(self) -> list[OptionInfo]:
-        return OPTIONS

@@ -30,22 +30,13 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from extflash.emu.cortexm import CFSR_BITS, HFSR_BITS, decode_bits
 from extflash.errors import ConfigError, TargetError
 from extflash.image import Chunk
 from extflash.mcu import PartRef, find_part
 from extflash.probe import ids
-from extflash.runner import (
-    STACK_CANARY,
-    XPSR_THUMB,
-    CallRecord,
-    FlashDriver,
-    FlmDriver,
-    LoaderCallError,
-    StldrDriver,
-)
 from extflash.target.base import CORE_REGISTERS, RunOutcome
 
 log = logging.getLogger(__name__)
@@ -62,17 +53,6 @@ POLL_MIN_S, POLL_MAX_S = 0.0002, 0.01
 REMEDY_CONNECT = ("check that the board is powered, that SWDIO, SWCLK and GND (and NRST for "
                   "--connect under-reset) are wired, lower --frequency, or use --connect "
                   "under-reset if the firmware turns the debug pins off or sleeps")
-
-
-@runtime_checkable
-class AsyncTarget(Protocol):
-    """Optional capability of a Target: start a call, do other things, then wait for it."""
-
-    def start(self, pc: int, *, stop_at: int) -> None: ...
-
-    def wait(self, timeout_s: float) -> RunOutcome: ...
-
-    def write_memory(self, address: int, data: bytes) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -567,209 +547,24 @@ class PyocdTarget:
         return total
 
 
-# -- double buffering ----------------------------------------------------------------------------
-
-class DoubleBufferedDriver:
-    """A driver whose programming calls overlap with the transfer of the next data.
-
-    ``.stldr``: the RAM buffer is split in two; ``write`` copies the chunk into the free half
-    while the previous ``Write`` call runs, then waits for that call, checks it, and starts the
-    next one on the new half. FLM: two page buffers, as pyOCD uses them; each page travels while
-    the previous ``ProgramPage`` runs. Any other operation waits for the pending call first;
-    :meth:`flush` does it explicitly (call it after the last write). It is not ``enabled`` (the
-    wrapped driver's single-buffer ``write`` is used) when the target cannot run calls
-    asynchronously or the buffer cannot be halved into useful pieces.
-    """
-
-    def __init__(self, driver: StldrDriver | FlmDriver, *, min_half: int = 0x1000) -> None:
-        self.inner = driver
-        self.target = driver.target
-        self.geometry = driver.geometry
-        self.calls: list[CallRecord] = driver.calls
-        page = max(driver.geometry.page_size, 4)
-        self.flm = isinstance(driver, FlmDriver)
-        half = page if self.flm else driver.layout.buffer_size // 2 // page * page
-        usable = 2 * half <= driver.layout.buffer_size and half >= (page if self.flm else
-                                                                     max(min_half, page))
-        self.enabled = isinstance(driver.target, AsyncTarget) and usable
-        self.buffers = (driver.layout.buffer, driver.layout.buffer + half)
-        self.max_write = half if self.enabled and not self.flm else driver.max_write
-        self._next = 0
-        self._pending: tuple[str, tuple[int, ...], float] | None = None
-        log.info("double buffering %s (%s)", "on" if self.enabled else "off",
-                 f"2 x {half} bytes" if self.enabled else "buffer too small or no async target")
-
-    def write(self, address: int, data: bytes) -> None:
-        if not self.enabled:
-            self.inner.write(address, data)
-        elif isinstance(self.inner, FlmDriver):
-            self._write_pages(self.inner, address, data)
-        else:
-            timeouts = self.inner.timeouts
-            self._overlap("Write", address, data,
-                          timeouts.scaled(timeouts.write_per_kib, len(data)))
-
-    def _write_pages(self, driver: FlmDriver, address: int, data: bytes) -> None:
-        driver.begin("program")  # Init(PROGRAM) unless already there
-        page = self.geometry.page_size
-        head = address % page
-        fill = bytes([self.geometry.erase_value])
-        padded = fill * head + data
-        padded += fill * ((-len(padded)) % page)
-        timeout = driver.timeouts.scaled(driver.timeouts.write_per_kib, page)
-        for off in range(0, len(padded), page):
-            self._overlap("ProgramPage", address - head + off, padded[off:off + page], timeout)
-
-    def _overlap(self, name: str, address: int, data: bytes, timeout: float) -> None:
-        """Send ``data`` to the free buffer while the pending call runs, then start ``name``."""
-        driver = self.inner
-        if not driver.loaded:
-            driver.load()
-        buffer = self.buffers[self._next]
-        self.target.write_memory(buffer, data)
-        self.flush()
-        args = (address, len(data), buffer)
-        self._start(name, args)
-        self._pending = (name, args, timeout)
-        self._next ^= 1
-
-    def _start(self, name: str, args: Sequence[int]) -> None:
-        driver = self.inner
-        regs = {f"r{i}": 0 for i in range(13)}
-        regs.update({f"r{i}": a & 0xFFFFFFFF for i, a in enumerate(args)})
-        regs.update(r9=driver.r9, sp=driver.layout.stack_top, msp=driver.layout.stack_top,
-                    lr=driver.layout.bkpt | 1, xpsr=XPSR_THUMB)
-        self.target.write_registers(regs)
-        assert isinstance(self.target, AsyncTarget)
-        self.target.start(driver.program.functions[name] & ~1, stop_at=driver.layout.bkpt)
-
-    def flush(self) -> None:
-        """Wait for the pending call and check it; raises LoaderCallError on failure."""
-        if self._pending is None:
-            return
-        name, args, timeout = self._pending
-        self._pending = None
-        driver = self.inner
-        assert isinstance(self.target, AsyncTarget)
-        outcome = self.target.wait(timeout)
-        if not outcome.returned:
-            from extflash.runner import _failure_hint, _failure_text
-
-            raise LoaderCallError(name, args, _failure_text(outcome, timeout),
-                                  outcome=outcome, hint=_failure_hint(outcome))
-        canary = int.from_bytes(self.target.read_memory(driver.layout.stack_bottom, 4), "little")
-        if canary != STACK_CANARY:
-            raise LoaderCallError(name, args, "overflowed its stack", outcome=outcome,
-                                  hint="reduce stack use in the loader, or give it more room "
-                                  "with --stack-size")
-        r0 = outcome.registers["r0"]
-        record = CallRecord(name, args, r0, outcome.elapsed_s)
-        self.calls.append(record)
-        if driver.on_call is not None:
-            driver.on_call(record)
-        if r0 != driver.ok_value:
-            raise LoaderCallError(name, args,
-                                  f"returned {r0:#x} (failure; success is {driver.ok_value})",
-                                  result=r0)
-
-    def finish(self) -> None:
-        self.flush()
-        finish = getattr(self.inner, "finish", None)
-        if finish is not None:
-            finish()
-
-    def __getattr__(self, name: str) -> Any:
-        """Every other driver operation waits for the pending call first."""
-        attr = getattr(self.inner, name)
-        if not callable(attr):
-            return attr
-
-        def drained(*args: Any, **kwargs: Any) -> Any:
-            self.flush()
-            return attr(*args, **kwargs)
-
-        return drained
-
-
-def double_buffered(driver: FlashDriver, *, min_half: int = 0x1000) -> FlashDriver:
-    """``driver`` with overlapped programming calls, when the target and the RAM allow it."""
-    if isinstance(driver, StldrDriver | FlmDriver):
-        wrapped = DoubleBufferedDriver(driver, min_half=min_half)
-        if wrapped.enabled:
-            return wrapped
-    return driver
-
-
 # -- a session on a real board -------------------------------------------------------------------
-
-class ProbeSession:
-    """An :class:`extflash.api.Session` on a board behind a probe (see :func:`open_probe_session`).
-
-    ``program`` also programs the image's internal-flash segments, with pyOCD's flash algorithm
-    for the part, before the external ones; writes to the external flash are double-buffered
-    when the loader's RAM allows it.
-    """
-
-    def __init__(self, inner: Any, target: PyocdTarget) -> None:
-        self.inner = inner
-        self.target = target
-        self.internal_bytes = 0
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-    def __enter__(self) -> ProbeSession:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.inner.close()
-
-    def program(self, image: Any, *, verify: bool = True, skip_unchanged: bool = False,
-                preserve: bool = True, progress: Callable[[str, int, int], None] | None = None
-                ) -> Any:
-        from extflash import api
-        from extflash.programmer import ProgramReport
-
-        inside, internal = self.inner._split(image)
-        if internal:
-            self.internal_bytes = self.target.program_internal(
-                internal, progress or self.inner.programmer.progress)
-            _unload(self.inner.driver)  # pyOCD's algorithm ran in the loader's RAM
-        if not inside.chunks:
-            report = ProgramReport(self.inner.geometry.name, 0, 0)
-            return api.ProgramResult(report, [])
-        report = self.inner.programmer.program(inside, verify=verify,
-                                               skip_unchanged=skip_unchanged, preserve=preserve)
-        flush = getattr(self.inner.driver, "flush", None)
-        if flush is not None:
-            flush()
-        return api.ProgramResult(report, [])
-
-
-def _unload(driver: Any) -> None:
-    inner = getattr(driver, "inner", driver)
-    inner.loaded = False
-    if hasattr(inner, "active"):
-        inner.active = None  # an FLM must be initialised again
 
 
 def open_probe_session(loader: Any, part: PartRef | str, *, probe: ProbeOptions | None = None,
                        options: Any = None, progress: Any = None,
-                       double_buffer: bool = True) -> ProbeSession:
-    """Open ``loader`` (path or Loader) on the board behind the probe. ``part`` is the MCU
-    (a board's ``.part``); ``options`` are the runner's DriverOptions."""
+                       double_buffer: bool = True) -> Any:
+    """An :class:`extflash.api.Session` for ``loader`` (path or Loader) on the board behind the
+    probe. ``part`` is the MCU (a board's ``.part``); ``options`` are the runner's DriverOptions.
+    Writes are double-buffered when the loader's RAM allows it; ``program`` also programs the
+    image's internal-flash segments with pyOCD's flash algorithm for the part."""
     from extflash import api
     from extflash.loader.model import Loader, open_loader
-    from extflash.programmer import Programmer
 
     ldr = loader if isinstance(loader, Loader) else open_loader(loader)
     target = open_probe_target(part, probe)
     try:
-        session = api.Session(ldr, target, options=options, progress=progress)
-        if double_buffer:
-            session.driver = double_buffered(session.driver)
-            session.programmer = Programmer(session.driver, progress=progress)
-        return ProbeSession(session, target)
+        return api.Session(ldr, target, options=options, progress=progress,
+                           double_buffer=double_buffer)
     except BaseException:
         target.close()
         raise
