@@ -310,9 +310,12 @@ def test_clock_disabled_reads_zero_and_ignores_writes():
     rig = Rig()
     on = [False]
     rig.q.clock_enabled = lambda: on[0]
+    rig.q.clock_changed()  # what the board does when RCC's enable bits change
     rig.w(DLR, 5)
     assert rig.r(DLR) == 0
     on[0] = True
+    assert rig.r(CR) == 0  # the enable state is cached until the next notification
+    rig.q.clock_changed()
     assert rig.r(DLR) == 0 and rig.r(CR) & 1
 
 

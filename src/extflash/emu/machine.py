@@ -487,14 +487,13 @@ class Machine:
         self.bus.note_activity()
 
     # -- time ------------------------------------------------------------------------------------
-    def _executed_in_slice(self) -> int:
-        if self._counter is None or not self._running:
-            return self._slice_synced
-        return min(int(self._counter.value), self._slice_budget)
-
     def sync_time(self) -> None:
         """Bring the virtual clock up to the instruction being executed (fires due events)."""
-        done = self._executed_in_slice()
+        # peripheral callbacks call this on most accesses: keep it lean
+        counter = self._counter
+        if counter is None or not self._running:
+            return
+        done = min(counter.value, self._slice_budget)
         if done > self._slice_synced:
             self.clock.advance_cycles(done - self._slice_synced)
             self._slice_synced = done

@@ -4,13 +4,16 @@ Every block is a :class:`~extflash.emu.regmodel.Peripheral` mapped with ``uc_mmi
 raw ``CFUNCTYPE`` callbacks (0.17 us per access against 0.45 us through the binding's wrapper).
 A peripheral may instead supply its own callbacks (for example native code) by defining
 ``raw_mmio(bus) -> (read_cfunc, write_cfunc, user_data)``; it then keeps the clock in step itself
-by calling :meth:`Bus.sync` before acting on time.
+by calling :meth:`Bus.sync` before acting on time, reports reads that may be polling through
+:meth:`Bus.observe_read`, hands exceptions to :meth:`Bus.fail`, and adds a counter of the data
+it moves to :attr:`Bus.activity_sources` (so a transfer is never taken for idle polling).
 
 The bus also watches for *polling*: the same registers read again and again with unchanged
 values and no write in between. After :data:`SPIN_THRESHOLD` such reads it asks the machine to
 stop, so the run loop can fast-forward virtual time to the next scheduled event. Registers whose
 value is time itself (SysTick CVR, DWT CYCCNT) are listed in a peripheral's ``time_sources``
-(word offsets) and never break a streak.
+(word offsets) and never break a streak. Before a streak is declared a spin, the activity
+counters of self-serving peripherals are checked: data moved since the streak began ends it.
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ import unicorn
 from unicorn.unicorn_py3.unicorn import MMIO_READ_CFUNC, MMIO_WRITE_CFUNC, uclib
 
 from extflash.emu.regmodel import Peripheral
+
+__all__ = ["MMIO_READ_CFUNC", "MMIO_WRITE_CFUNC", "PAGE", "Bus", "BusAccess", "UnmodelledAccess",
+           "UnmodelledBlock", "c_buffer"]
 
 SPIN_THRESHOLD = 6
 MAX_POLLED_REGISTERS = 4
@@ -113,6 +119,8 @@ class Bus:
         self.on_unmodelled: list[Callable[[UnmodelledAccess], None]] = []
         self.tracer: Callable[[BusAccess], None] | None = None
         self.now_fs: Callable[[], int] = lambda: 0
+        self.activity_sources: list[Callable[[], int]] = []
+        self._activity_mark = 0
 
     # -- mapping ----------------------------------------------------------------------------
     def attach(self, p: Peripheral) -> None:
@@ -173,51 +181,69 @@ class Bus:
     def _callbacks(self, p: Peripheral) -> object:
         time_sources: frozenset[int] = getattr(p, "time_sources", frozenset())
         base = p.base
-        poll = self.poll
+        sync, observe = self.sync, self.observe_read
 
         def read(_uch: int, offset: int, size: int, _ud: int) -> int:
             try:
-                self.sync()
+                sync()
                 value = p.read(offset, size)
                 if offset & ~3 not in time_sources:
-                    address = base + offset
-                    prev = poll.reads.get(address)
-                    if prev == value:
-                        poll.streak += 1
-                        if poll.streak >= SPIN_THRESHOLD - 2:  # sample where the loop reads
-                            poll.pcs.add(self.pc())
-                        if poll.streak >= SPIN_THRESHOLD and not self.spin_hit:
-                            self.spin_hit = True
-                            self._stop()
-                    else:
-                        if prev is not None or len(poll.reads) >= MAX_POLLED_REGISTERS:
-                            self.note_activity()
-                        poll.reads[address] = value
+                    observe(base + offset, value)
                 return value
             except BaseException as exc:
-                self.error = exc
-                self._stop()
+                self.fail(exc)
                 return 0
 
         return MMIO_READ_CFUNC(read)
 
     def _write_callback(self, p: Peripheral) -> object:
+        sync = self.sync
+
         def write(_uch: int, offset: int, size: int, value: int, _ud: int) -> None:
             try:
-                self.sync()
+                sync()
                 self.note_activity()
                 p.write(offset, size, value)
             except BaseException as exc:
-                self.error = exc
-                self._stop()
+                self.fail(exc)
 
         return MMIO_WRITE_CFUNC(write)
+
+    def observe_read(self, address: int, value: int) -> None:
+        """A register read that may be part of a polling loop: extend or restart the streak."""
+        poll = self.poll
+        prev = poll.reads.get(address)
+        if prev == value:
+            poll.streak += 1
+            if poll.streak >= SPIN_THRESHOLD - 2:
+                if self._activity() != self._activity_mark:
+                    self.note_activity()  # data moved meanwhile: not idle after all
+                    poll.reads[address] = value
+                    return
+                poll.pcs.add(self.pc())  # sample where the loop reads
+            if poll.streak >= SPIN_THRESHOLD and not self.spin_hit:
+                self.spin_hit = True
+                self._stop()
+        else:
+            if prev is not None or len(poll.reads) >= MAX_POLLED_REGISTERS:
+                self.note_activity()
+            if not poll.reads:  # a new streak begins: remember how much data had moved
+                self._activity_mark = self._activity()
+            poll.reads[address] = value
+
+    def _activity(self) -> int:
+        return sum(source() for source in self.activity_sources)
 
     def note_activity(self) -> None:
         """Something changed (a write, data moved): the current polling streak is over."""
         self.poll.reads.clear()
         self.poll.pcs.clear()
         self.poll.streak = 0
+
+    def fail(self, exc: BaseException) -> None:
+        """A callback raised: keep the error for the run loop and stop the core."""
+        self.error = exc
+        self._stop()
 
     def _report(self, p: Peripheral, kind: str, offset: int, size: int, value: int) -> None:
         if not self.on_unmodelled:

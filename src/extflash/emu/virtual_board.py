@@ -9,6 +9,10 @@ it exists, and :meth:`VirtualBoard.save` writes it. A dual-flash board keeps ban
 The memory-mapped window is served zero-copy from the chip's array when the configured read
 command is one the chip answers with the array as is; otherwise (wrong dummy cycles, wrong
 lines, mis-wired pins) each window read is decoded into a flash command (slow path).
+
+``native`` chooses the QUADSPI's register fast path: ``None`` (default) uses the native one when
+it builds (see :mod:`extflash.emu.native`), ``False`` the pure-Python one, ``True`` requires the
+native one. Both give identical results.
 """
 
 from __future__ import annotations
@@ -81,7 +85,7 @@ class VirtualBoard:
     """Machine + QUADSPI + chips for one :class:`~extflash.board.Board`."""
 
     def __init__(self, board: Board, *, flash_file: str | Path | None = None,
-                 timing: str = "typical") -> None:
+                 timing: str = "typical", native: bool | None = None) -> None:
         self.board = board
         self.flash_file = Path(flash_file) if flash_file is not None else None
         self.machine = Machine(board.part, hse_hz=board.hse_hz or None)
@@ -98,8 +102,12 @@ class VirtualBoard:
             variant, self.machine.clock, base=fam.peripherals["QUADSPI"],
             kernel_hz=lambda: rcc.kernel_clock_hz("QUADSPI"),
             clock_enabled=lambda: rcc.is_enabled("QUADSPI"),
-            pin_probe=self._probe, set_irq=self.machine.set_irq_pending, window=self.window)
-        self.qspi.activity = self.machine.note_activity
+            pin_probe=self._probe, set_irq=self.machine.set_irq_pending, window=self.window,
+            native=native)
+        # the controller caches its clock enable and pin routing; tell it when they change
+        rcc.enable_listeners.append(self._enables_changed)
+        for port in self.machine.gpio.ports.values():
+            port.config_listeners.append(self.qspi.wiring_changed)
         self.machine.add_peripheral(self.qspi)
         spec = chips.find(memory.chip)
         self.chips: dict[int, NorFlash] = {}
@@ -126,6 +134,10 @@ class VirtualBoard:
             if w is not None:
                 wires[f"io{i}"] = BankWire(f"io{i}", w.signal, w.pin, w.af)
         return wires
+
+    def _enables_changed(self) -> None:
+        self.qspi.clock_changed()
+        self.qspi.wiring_changed()  # port clocks are part of the routing
 
     def _probe(self, pin: str) -> PinView:
         state = self.machine.gpio.pin(pin)

@@ -9,6 +9,10 @@ the pull-up on inputs (nothing else drives the pins).
 A port whose clock is off in RCC ignores writes and reads 0, as on silicon; such accesses are
 reported as ``clock-disabled`` through the machine's ``on_unmodelled`` callbacks, which is the
 usual cause of "QUADSPI pins never switched to AF" bugs.
+
+Models that route signals through pins (the QUADSPI's wiring check) subscribe to a port's
+``config_listeners``, called when MODER/AFRL/AFRH change and on reset, rather than reading the
+pin state on every command.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ _RESETS: dict[str, dict[str, tuple[int, int, int]]] = {
 }
 RESET_STYLE = {"stm32f4": "input-reset", "stm32f7": "input-reset"}
 LCKK = 1 << 16
+ROUTING_REGS = frozenset({0x00, 0x20, 0x24})  # MODER, AFRL, AFRH: what decides a pin's function
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,7 @@ class GpioPort(Peripheral):
         super().__init__(f"GPIO{letter}", base, regs)
         self.letter = letter
         self.clock_enabled = clock_enabled
+        self.config_listeners: list[Callable[[], None]] = []
         self._lock_step = 0
         self._locked = 0
 
@@ -67,6 +73,8 @@ class GpioPort(Peripheral):
         super().reset()
         self._lock_step = 0
         self._locked = 0
+        for listener in getattr(self, "config_listeners", ()):
+            listener()
 
     # -- bus side --------------------------------------------------------------------------
     def read(self, offset: int, size: int) -> int:
@@ -80,13 +88,16 @@ class GpioPort(Peripheral):
             self._report("clock-disabled", offset, size, value)
             return
         word = offset & ~3
+        old = self.values.get(word, 0)
         if self._locked and word in (0x00, 0x04, 0x08, 0x0C, 0x20, 0x24):
-            old = self.values[word]
             super().write(offset, size, value)
             keep = self._lock_mask(word)
             self.values[word] = (self.values[word] & ~keep) | (old & keep)
-            return
-        super().write(offset, size, value)
+        else:
+            super().write(offset, size, value)
+        if word in ROUTING_REGS and self.values[word] != old:
+            for listener in self.config_listeners:
+                listener()
 
     def _lock_mask(self, word: int) -> int:
         bits_per_pin = {0x04: 1, 0x20: 4, 0x24: 4}.get(word, 2)

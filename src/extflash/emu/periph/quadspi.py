@@ -25,24 +25,55 @@ Modelling choices (documented in ``docs/boards.md``):
 * Auto-polling evaluates the status at the latest poll tick at or before "now" (chip status only
   moves from busy to ready, so that finds the first match without simulating every tick).
 * With the peripheral clock off (RCC enable bit clear) registers read 0 and writes are ignored.
+  The enable state is cached: the board calls :meth:`Quadspi.clock_changed` when RCC's enable
+  bits change (and :meth:`Quadspi.wiring_changed` when GPIO routing or port clocks change), so
+  no register access looks anything up.
 * Outside memory-mapped mode the 0x9000_0000 window is not mapped: accesses are bus errors.
 * Wiring: before each command the GPIO routing of the pins the board wires to CLK, the bank's
   NCS and the IO lines the command uses is checked (AF mode, AF number, port clock). If CLK or
   NCS is not routed the chip sees nothing (reads float); a missing IO line forces exactly the bits
   that line carries to the pull level (1 with the boards' pull-ups). Every problem is recorded
   as a :class:`WiringEvent`.
+
+Bus side (:meth:`Quadspi.raw_mmio`): the controller serves the machine's bus with its own
+callbacks, lean for the hot path. An access syncs virtual time only when it can observe or move
+time: a DR beat that does not complete a transfer, or an SR read while nothing time-dependent is
+in progress, does not. For the machine's idle detection an SR read is reported as *polling* only
+when it repeats the previous QUADSPI access (same SR read, same value); DR accesses count as
+activity. The optional native fast path (:mod:`extflash.emu.native.quadspi_fast`) serves exactly
+those timeless accesses in C and hands every other one to the same Python code, so both paths
+give identical results.
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from extflash.emu import native as native_helpers
 from extflash.emu.clock import FS_PER_S, VirtualClock
+from extflash.emu.mmio import MMIO_READ_CFUNC, MMIO_WRITE_CFUNC, Bus
+from extflash.emu.native import quadspi_fast
+from extflash.emu.native.quadspi_fast import (
+    FLAG_DFM,
+    FLAG_EN,
+    FLAG_IRQ,
+    MODE_FORWARD,
+    MODE_IDLE,
+    MODE_RX,
+    MODE_TX,
+    QUIET_SR_READS,
+    REGISTERS,
+    TX_CAPACITY,
+    FastState,
+    NativeQuadspi,
+)
 from extflash.emu.regmodel import Access, Peripheral, Reg, fields
 from extflash.emu.spi import SpiCommand, SpiDevice
+from extflash.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +86,7 @@ IRQ_ENABLES = {16: TEF, 17: TCF, 18: FTF, 19: SMF, 20: TOF}
 LINES = (0, 1, 2, 4)  # IMODE/ADMODE/ABMODE/DMODE encodings
 FMODE_WRITE, FMODE_READ, FMODE_POLL, FMODE_MAPPED = range(4)
 ALL_ONES = 0xFFFFFFFF
+IRQ_ENABLE_BITS = 0x1F << 16  # TEIE..TOIE
 
 
 @dataclass(frozen=True)
@@ -260,6 +292,7 @@ class Quadspi(Peripheral):
         pin_probe: PinProbe | None = None,
         set_irq: Callable[[int], None] | None = None,
         window: WindowPort | None = None,
+        native: bool | None = None,
     ) -> None:
         self.variant = variant
         super().__init__(name, base, registers(variant))
@@ -273,7 +306,15 @@ class Quadspi(Peripheral):
         self.wiring_events: list[WiringEvent] = []
         self.commands = 0
         self.trace: Callable[[int, SpiCommand], None] | None = None  # (bank, cmd) per transfer
-        self.activity: Callable[[], None] | None = None  # told when DR moves data (not polling)
+        self.beats = 0  # DR accesses handled here (data moving: the core is not idle)
+        self.native_mode = native  # None: native fast path when it builds; True: required
+        self.native: NativeQuadspi | None = None  # set once mapped with the native fast path
+        self._sync: Callable[[], None] = _no_sync
+        self._observe: Callable[[int, int], None] | None = None
+        self._clocked = clock_enabled()
+        self._routes: dict[tuple[int, bool], tuple[tuple[BankWire, PinView], ...]] = {}
+        self._sr_run = 0  # identical SR reads in a row, the last one _sr_last (0: other access)
+        self._sr_last = 0
         self._active: _Active | None = None
         self._sticky = 0  # TEF/TCF/SMF/TOF
         self._sioo_sent = False
@@ -290,9 +331,59 @@ class Quadspi(Peripheral):
         """Put ``device`` on bank 1 or 2, reached through ``wires`` (none: not checked)."""
         self.banks[bank] = Bank(bank, device, dict(wires or {}), pull_up)
 
-    # -- bus side -----------------------------------------------------------------------------
+    @property
+    def tracer(self) -> Callable[[Peripheral, str, int, int, int], None] | None:
+        return self._tracer
+
+    @tracer.setter
+    def tracer(self, value: Callable[[Peripheral, str, int, int, int], None] | None) -> None:
+        # the native side only serves accesses while nothing traces them
+        self._tracer = value
+        if getattr(self, "native", None) is not None:
+            self._absorb()
+            self._publish()
+
+    def clock_changed(self) -> None:
+        """The RCC enable bit may have changed: re-read ``clock_enabled``."""
+        self._absorb()
+        self._clocked = bool(self.clock_enabled())
+        self._publish()
+
+    def wiring_changed(self) -> None:
+        """GPIO routing or a port clock may have changed: re-probe the pins on the next command."""
+        self._routes.clear()
+
+    def reset(self) -> None:
+        """RCC reset of the peripheral: registers, FIFO and any operation back to reset state."""
+        self._absorb()
+        super().reset()
+        if self._mapped:
+            self._leave_mapped()
+        self._active = None
+        self._sticky = 0
+        self._sioo_sent = False
+        self._last_status = 0
+        self._sr_run = 0
+        self._timeout_epoch += 1
+        self._publish()
+
+    # -- register access (model level: the debugger's view, tests) ----------------------------
     def read(self, offset: int, size: int) -> int:
-        if not self.clock_enabled():
+        self._absorb()
+        try:
+            return self._read(offset, size)
+        finally:
+            self._publish()
+
+    def write(self, offset: int, size: int, value: int) -> None:
+        self._absorb()
+        try:
+            self._write(offset, size, value)
+        finally:
+            self._publish()
+
+    def _read(self, offset: int, size: int) -> int:
+        if not self._clocked:
             return 0
         word = offset & ~3
         if word == DR:
@@ -301,8 +392,8 @@ class Quadspi(Peripheral):
             return self._read_sr() >> ((offset & 3) * 8) & ((1 << (size * 8)) - 1)
         return super().read(offset, size)
 
-    def write(self, offset: int, size: int, value: int) -> None:
-        if not self.clock_enabled():
+    def _write(self, offset: int, size: int, value: int) -> None:
+        if not self._clocked:
             return
         word = offset & ~3
         if word == DR:
@@ -313,6 +404,169 @@ class Quadspi(Peripheral):
             self._settle()
             self._sticky &= ~((value << ((offset & 3) * 8)) & (TEF | TCF | SMF | TOF))
             self._irq_check()
+
+    # -- bus side (the core's accesses) -------------------------------------------------------
+    def raw_mmio(self, bus: Bus) -> tuple[object, object, object]:
+        """The bus callbacks: the native fast path when it builds and loads, else Python."""
+        self._sync = bus.sync
+        self._observe = bus.observe_read
+        bus.activity_sources.append(self._beats_total)
+        lib: ctypes.CDLL | None
+        if self.native_mode is True:
+            try:
+                lib = quadspi_fast.require()
+            except native_helpers.NativeUnavailable as why:
+                raise ConfigError(f"{self.name}: native fast path unavailable: {why}") from None
+        else:
+            lib = quadspi_fast.load() if self.native_mode is None else None
+        if lib is None:
+            return self.python_callbacks(bus)
+        self.native = NativeQuadspi(lib, self._native_read, self._native_write, bus.fail)
+        self._publish()
+        return self.native.callbacks()
+
+    def python_callbacks(self, bus: Bus) -> tuple[object, object, object]:
+        """Raw ctypes callbacks running :meth:`bus_read` / :meth:`bus_write` (pure Python)."""
+        def read(_uch: int, offset: int, size: int, _ud: int) -> int:
+            try:
+                return self.bus_read(offset, size)
+            except BaseException as exc:
+                bus.fail(exc)
+                return 0
+
+        def write(_uch: int, offset: int, size: int, value: int, _ud: int) -> None:
+            try:
+                self.bus_write(offset, size, value)
+            except BaseException as exc:
+                bus.fail(exc)
+
+        return MMIO_READ_CFUNC(read), MMIO_WRITE_CFUNC(write), None
+
+    def _beats_total(self) -> int:
+        return self.beats + (self.native.beats() if self.native is not None else 0)
+
+    def _native_read(self, offset: int, size: int) -> int:
+        self._absorb()
+        try:
+            return self.bus_read(offset, size)
+        finally:
+            self._publish()
+
+    def _native_write(self, offset: int, size: int, value: int) -> None:
+        self._absorb()
+        try:
+            self.bus_write(offset, size, value)
+        finally:
+            self._publish()
+
+    def bus_read(self, offset: int, size: int) -> int:
+        """A read by the core: syncs time only when needed; SR reads repeated more than
+        :data:`QUIET_SR_READS` times in a row are reported to the machine as polling."""
+        word = offset & ~3
+        if word == SR:
+            if not self._sr_timeless():
+                self._sync()
+            value = self._read(offset, size)
+            key = size << 40 | offset << 32 | value
+            run = self._sr_run + 1 if self._sr_run and key == self._sr_last else 1
+            self._sr_run, self._sr_last = run, key
+            if run > QUIET_SR_READS and self._observe is not None:
+                self._observe(self.base + offset, value)
+            return value
+        self._sr_run = 0
+        if word == DR:
+            self.beats += 1
+            act = self._active
+            if act is None or act.fmode != FMODE_READ or act.rx_pos + size >= len(act.rx):
+                self._sync()
+            return self._read_dr(size) if self._clocked else 0
+        self._sync()
+        return self._read(offset, size)
+
+    def bus_write(self, offset: int, size: int, value: int) -> None:
+        """A write by the core: a DR beat that does not complete the transfer is timeless."""
+        self._sr_run = 0
+        if offset & ~3 == DR:
+            self.beats += 1
+            act = self._active
+            if (act is None or act.fmode != FMODE_WRITE or act.done_fs
+                    or act.tx_expected is None or len(act.tx) + size >= act.tx_expected):
+                self._sync()
+        else:
+            self._sync()
+        self._write(offset, size, value)
+
+    def _sr_timeless(self) -> bool:
+        """Does an SR read now neither read nor move virtual time?"""
+        act = self._active
+        if act is None:
+            return not self._mapped  # mapped: TOF follows time
+        if act.fmode == FMODE_WRITE:
+            return not act.done_fs  # still collecting data: nothing on the bus yet
+        # a read whose bus time is over (the clock only moves forward, so a stale "now" past
+        # done_fs proves it)
+        return act.fmode == FMODE_READ and self.clock.now_fs >= act.done_fs
+
+    # -- native fast path: what it may serve, and taking back what it served ------------------
+    def fast_state(self) -> FastState:
+        """Which accesses the native side may serve until the next one it hands back (the
+        timeless ones of :meth:`bus_read`/:meth:`bus_write`, and 32-bit writes of registers
+        without side effects), and the state to serve them from."""
+        if not self._clocked or self._mapped or self.tracer is not None:
+            return FastState(MODE_FORWARD)  # tracing: every access goes through the model
+        act = self._active
+        cr = self.values[CR]
+        irq = self.set_irq is not None and cr & IRQ_ENABLE_BITS
+        flags = ((FLAG_EN if cr & 1 else 0) | (FLAG_DFM if cr & (1 << 6) else 0)
+                 | (FLAG_IRQ if irq else 0))
+        sticky = self._sticky
+        if act is None:
+            values = self.values
+            return FastState(MODE_IDLE, sticky, flags=flags,
+                             registers=tuple(values[r] for r in REGISTERS))
+        if act.fmode == FMODE_WRITE:
+            if act.done_fs or act.tx_expected is None or not cr & 1:
+                return FastState(MODE_FORWARD)
+            limit = min(act.tx_expected - len(act.tx), TX_CAPACITY)
+            return FastState(MODE_TX, sticky, limit=limit, flags=flags)
+        if (act.fmode == FMODE_READ and self.clock.now_fs >= act.done_fs
+                and act.rx_pos < len(act.rx) and not irq):
+            # TCF may rise while data is drained: only without interrupts to raise
+            return FastState(MODE_RX, sticky, fifo=self.variant.fifo_bytes,
+                             thr=((cr >> 8) & 0x1F) + 1, pos=act.rx_pos, length=len(act.rx),
+                             flags=flags)
+        return FastState(MODE_FORWARD)
+
+    def _publish(self) -> None:
+        nat = self.native
+        if nat is None:
+            return
+        state = self.fast_state()
+        act = self._active
+        rx = act.rx if state.mode == MODE_RX and act is not None else None
+        nat.publish(state, self._sr_run, self._sr_last, rx)
+
+    def _absorb(self) -> None:
+        """Take over what the native side served since the last publish."""
+        nat = self.native
+        if nat is None or not nat.dirty:
+            return
+        served = nat.served()
+        self._sr_run, self._sr_last = served.sr_run, served.sr_last
+        if served.mode == MODE_FORWARD:
+            return
+        self._sticky = served.sticky
+        for offset, value in served.written:
+            self.values[offset] = value
+            if offset == CCR:
+                self._sioo_sent = False  # as on_write_CCR does
+        act = self._active
+        if act is None:
+            return
+        if served.mode == MODE_TX and served.fill:
+            act.tx += nat.captured(served.fill)
+        elif served.mode == MODE_RX:
+            act.rx_pos = served.pos
 
     # -- register hooks -----------------------------------------------------------------------
     def on_write_CR(self, old: int, new: int) -> None:
@@ -409,7 +663,6 @@ class Quadspi(Peripheral):
                 self.clock.advance_fs(nxt - now)
                 self._settle()
                 value = self._sr_value()
-        self.values[SR] = value
         return value
 
     def _sr_value(self) -> int:
@@ -610,8 +863,6 @@ class Quadspi(Peripheral):
             return self._last_status & ((1 << (8 * size)) - 1) if self._fmode == FMODE_POLL else 0
         chunk = act.rx[act.rx_pos:act.rx_pos + size]
         act.rx_pos += len(chunk)
-        if self.activity is not None:
-            self.activity()
         if act.rx_pos >= len(act.rx):
             self._settle()
         return int.from_bytes(chunk, "little")
@@ -679,16 +930,11 @@ class Quadspi(Peripheral):
         """IO lines of ``cmd`` that do not reach the chip; None when CLK or NCS does not."""
         if self.pin_probe is None or not bank.wires:
             return frozenset()
-        widest = max(cmd.instruction_lines, cmd.address_lines, cmd.alternate_lines, cmd.data_lines)
-        ios = {0, 1} if widest <= 2 else {0, 1, 2, 3}
-        bad: list[tuple[BankWire, PinView]] = []
-        for signal in ("clk", "ncs", *(f"io{i}" for i in sorted(ios))):
-            wire = bank.wires.get(signal)
-            if wire is None:
-                continue
-            view = self.pin_probe(wire.pin)
-            if view.mode != "af" or view.af != wire.af or not view.clocked:
-                bad.append((wire, view))
+        quad = max(cmd.instruction_lines, cmd.address_lines, cmd.alternate_lines,
+                   cmd.data_lines) > 2
+        bad = self._routes.get((bank.number, quad))
+        if bad is None:
+            bad = self._routes[bank.number, quad] = self._probe_routes(bank, quad)
         if not bad:
             return frozenset()
         for wire, view in bad:
@@ -696,6 +942,19 @@ class Quadspi(Peripheral):
         if any(w.signal in ("clk", "ncs") for w, _ in bad):
             return None
         return frozenset(int(w.signal[2]) for w, _ in bad)
+
+    def _probe_routes(self, bank: Bank, quad: bool) -> tuple[tuple[BankWire, PinView], ...]:
+        """The wired signals (CLK, NCS, IO0-1 or IO0-3) whose pins do not carry them."""
+        assert self.pin_probe is not None
+        bad = []
+        for signal in ("clk", "ncs", "io0", "io1", *(("io2", "io3") if quad else ())):
+            wire = bank.wires.get(signal)
+            if wire is None:
+                continue
+            view = self.pin_probe(wire.pin)
+            if view.mode != "af" or view.af != wire.af or not view.clocked:
+                bad.append((wire, view))
+        return tuple(bad)
 
     def _record(self, bank: int, wire: BankWire, view: PinView, cmd: SpiCommand) -> None:
         event = WiringEvent(self.clock.now_fs, bank, wire.name, wire.pin, wire.af, view.mode,
@@ -794,6 +1053,10 @@ class Quadspi(Peripheral):
         self._mapped_cmd = None
         self._dual_view = None
         self.window.unmap()
+
+
+def _no_sync() -> None:
+    """Standalone use (no machine): the clock is already "now"."""
 
 
 def _check_ok(result: object) -> bool:

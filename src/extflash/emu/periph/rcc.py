@@ -9,7 +9,9 @@ The register table comes from the SVD; behaviour is rules plus one hook on every
 * a 0 -> 1 edge of a ``<X>RST`` bit in a ``*RSTR`` register resets that peripheral's model.
 
 Clock enables are looked up by field name (``QSPIEN``, ``GPIOBEN``) in every ``*ENR`` register,
-including the per-core ``C1_``/``C2_`` blocks of the dual-core H745/H747/H755/H757.
+including the per-core ``C1_``/``C2_`` blocks of the dual-core H745/H747/H755/H757. Models that
+depend on an enable bit subscribe to ``enable_listeners`` (called after any ``*ENR`` change and on
+reset) instead of asking on every register access.
 """
 
 from __future__ import annotations
@@ -37,8 +39,12 @@ class Rcc(TableModel):
         self.reset_clock_hz = reset_clock_hz
         self.on_clock_change: Callable[[int], None] | None = None
         self.on_peripheral_reset: Callable[[str], None] | None = None
+        self.enable_listeners: list[Callable[[], None]] = []
         super().__init__("RCC", base, regs, rules)
         self._enables = self._index("ENR", "EN")
+        self._enable_places: dict[str, tuple[tuple[int, int], ...]] = {}
+        self._enable_regs = frozenset(off for places in self._enables.values()
+                                      for off, _mask in places)
         self._resets = self._index("RSTR", "RST")
         self.clocks = self._compute()
 
@@ -60,10 +66,14 @@ class Rcc(TableModel):
 
         A peripheral with no enable bit in this RCC (always clocked) counts as enabled.
         """
-        places = [p for stem in self._stems(name) for p in self._enables.get(stem, [])]
+        places = self._enable_places.get(name)
+        if places is None:
+            places = tuple(p for stem in self._stems(name) for p in self._enables.get(stem, []))
+            self._enable_places[name] = places
         if not places:
             return True
-        return any(self.values[off] & mask for off, mask in places)
+        values = self.values
+        return any(values[off] & mask for off, mask in places)
 
     # -- clock tree ---------------------------------------------------------------------------
     def _compute(self) -> Clocks:
@@ -114,8 +124,13 @@ class Rcc(TableModel):
             self.clocks = clocks
             if self.on_clock_change is not None and clocks.core_hz > 0:
                 self.on_clock_change(clocks.core_hz)
+        if offset & ~3 in self._enable_regs and self.values[offset & ~3] != old:
+            for listener in self.enable_listeners:
+                listener()
 
     def reset(self) -> None:
         super().reset()
         if hasattr(self, "tree"):
             self.clocks = self._compute()
+        for listener in getattr(self, "enable_listeners", ()):
+            listener()

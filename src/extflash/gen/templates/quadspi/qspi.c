@@ -7,8 +7,14 @@
 /* FIFO and flag waits are bounded by the bus: a few microseconds in practice. */
 #define QSPI_FLAG_TIMEOUT_MS 10u
 
+/* FIFO threshold 4 bytes (FTHRES = 3): FTF means room for a word (indirect write) or a word to
+ * read (indirect read; also set once a read has ended with its last bytes in the FIFO). */
+#define QSPI_FIFO_WORD 3u
+
 static int wait_sr(uint32_t mask, uint32_t want, uint32_t ms)
 {
+    if ((QSPI->SR & mask) == want)          /* the usual case: no need to start a timer */
+        return 1;
     timeout_t t;
     timeout_start(&t, ms);
     while ((QSPI->SR & mask) != want) {
@@ -38,16 +44,41 @@ void qspi_setup(void)
 {
     qspi_abort();
     QSPI->CR = 0u;                              /* EN = 0: CR and DCR may be reprogrammed */
-    QSPI->CR = QSPI_CR_PRESCALER(QSPI_PRESCALER) | QSPI_CR_SSHIFT | QSPI_CR_APMS | QSPI_CR_BANK;
+    QSPI->CR = QSPI_CR_PRESCALER(QSPI_PRESCALER) | QSPI_CR_SSHIFT | QSPI_CR_APMS | QSPI_CR_BANK
+             | QSPI_CR_FTHRES(QSPI_FIFO_WORD);
     QSPI->DCR = QSPI_DCR_FSIZE(QSPI_FSIZE) | QSPI_DCR_CSHT(QSPI_CSHT);
     QSPI->CR |= QSPI_CR_EN;
 }
 
+/* The data phase: 32-bit DR accesses while a whole word is left and the buffer is word-aligned,
+ * single bytes for an unaligned head and the tail. */
+static int move_data(int reading, uint8_t *data, uint32_t len)
+{
+    volatile uint8_t *dr8 = (volatile uint8_t *)&QSPI->DR;
+    uint32_t i = 0;
+    while (i < len) {
+        if (!wait_sr(QSPI_SR_FTF, QSPI_SR_FTF, QSPI_FLAG_TIMEOUT_MS))
+            return 0;
+        if (len - i >= 4u && ((uint32_t)(uintptr_t)(data + i) & 3u) == 0u) {
+            uint32_t *word = (uint32_t *)(void *)(data + i);
+            if (reading)
+                *word = QSPI->DR;
+            else
+                QSPI->DR = *word;
+            i += 4u;
+        } else {
+            if (reading)
+                data[i] = *dr8;
+            else
+                *dr8 = data[i];
+            i++;
+        }
+    }
+    return 1;
+}
+
 int qspi_run(uint32_t ccr, uint32_t addr, uint8_t *data, uint32_t len)
 {
-    int reading = (ccr & CCR_FMODE_MASK) == CCR_FMODE(FMODE_READ);
-    volatile uint8_t *dr = (volatile uint8_t *)&QSPI->DR;
-
     if (!wait_sr(QSPI_SR_BUSY, 0u, QSPI_FLAG_TIMEOUT_MS))
         return 0;
     QSPI->FCR = QSPI_FCR_ALL;
@@ -56,16 +87,9 @@ int qspi_run(uint32_t ccr, uint32_t addr, uint8_t *data, uint32_t len)
     QSPI->CCR = ccr;
     if (ccr & CCR_ADMODE_MASK)
         QSPI->AR = addr;
-    for (uint32_t i = 0; i < len; i++) {
-        /* FTHRES = 0: FTF means one byte (or one free slot) is there; TCF ends a short read. */
-        if (!wait_sr(QSPI_SR_FTF, QSPI_SR_FTF, QSPI_FLAG_TIMEOUT_MS)) {
-            qspi_abort();
-            return 0;
-        }
-        if (reading)
-            data[i] = *dr;
-        else
-            *dr = data[i];
+    if (!move_data((ccr & CCR_FMODE_MASK) == CCR_FMODE(FMODE_READ), data, len)) {
+        qspi_abort();
+        return 0;
     }
     if (!wait_sr(QSPI_SR_TCF, QSPI_SR_TCF, QSPI_FLAG_TIMEOUT_MS)) {
         qspi_abort();

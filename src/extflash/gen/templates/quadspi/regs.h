@@ -19,6 +19,7 @@ typedef struct {
 #define QSPI_CR_SSHIFT       (1u << 4)
 #define QSPI_CR_DFM          (1u << 6)
 #define QSPI_CR_FSEL         (1u << 7)
+#define QSPI_CR_FTHRES(n)    ((uint32_t)(n) << 8)
 #define QSPI_CR_APMS         (1u << 22)
 #define QSPI_CR_PRESCALER(n) ((uint32_t)(n) << 24)
 

@@ -1,0 +1,109 @@
+"""Native helpers: small C sources shipped in this package, compiled at first use.
+
+:func:`load` builds ``<name>.c`` with the host C compiler (``$CC``, else ``cc``) into
+``~/.cache/extflash/native/`` (``$XDG_CACHE_HOME`` respected), keyed by a hash of the source,
+the compiler and the flags, and loads it with ctypes. Anything missing (no compiler, a failed
+build, a read-only cache) makes it return ``None`` with one log message; callers then use their
+pure-Python path, which gives the same results, only slower. ``EXTFLASH_NATIVE=0`` turns the
+native helpers off.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import hashlib
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+from importlib import resources
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+CFLAGS = ("-O2", "-shared", "-fPIC", "-std=c11", "-Wall", "-Werror")
+BUILD_TIMEOUT_S = 60
+
+
+class NativeUnavailable(Exception):
+    """Why a native helper cannot be used (the message says what to install or fix)."""
+
+
+def enabled() -> bool:
+    return os.environ.get("EXTFLASH_NATIVE", "1").strip().lower() not in ("0", "no", "off")
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "extflash" / "native"
+
+
+def compiler() -> str | None:
+    cc = os.environ.get("CC") or "cc"
+    return shutil.which(cc)
+
+
+@functools.cache
+def _load(name: str) -> ctypes.CDLL | NativeUnavailable:
+    try:
+        return ctypes.CDLL(str(_build(name)))
+    except NativeUnavailable as why:
+        log.info("native %s unavailable (%s): using the Python path", name, why)
+        return why
+    except OSError as exc:
+        failure = NativeUnavailable(f"cannot load the built library: {exc}")
+        log.info("native %s unavailable (%s): using the Python path", name, failure)
+        return failure
+
+
+def load(name: str) -> ctypes.CDLL | None:
+    """The loaded library for ``<name>.c``, or ``None`` (logged once) when it cannot be had."""
+    if not enabled():
+        return None
+    lib = _load(name)
+    return None if isinstance(lib, NativeUnavailable) else lib
+
+
+def require(name: str) -> ctypes.CDLL:
+    """Like :func:`load`, but raise :class:`NativeUnavailable` saying why."""
+    if not enabled():
+        raise NativeUnavailable("native helpers are turned off (EXTFLASH_NATIVE=0)")
+    lib = _load(name)
+    if isinstance(lib, NativeUnavailable):
+        raise lib
+    return lib
+
+
+def _build(name: str) -> Path:
+    source = resources.files(__package__).joinpath(f"{name}.c").read_bytes()
+    cc = compiler()
+    if cc is None:
+        raise NativeUnavailable("no C compiler: install one (cc/gcc) or set $CC")
+    try:
+        version = subprocess.run([cc, "--version"], capture_output=True, text=True,
+                                 timeout=BUILD_TIMEOUT_S, check=False).stdout
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise NativeUnavailable(f"{cc} does not run: {exc}") from None
+    key = hashlib.sha256(b"\0".join([source, cc.encode(), version.encode(),
+                                     " ".join(CFLAGS).encode()])).hexdigest()[:16]
+    target = cache_dir() / f"{name}-{key}.so"
+    if target.exists():
+        return target
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+            src = Path(tmp) / f"{name}.c"
+            src.write_bytes(source)
+            out = Path(tmp) / target.name
+            result = subprocess.run([cc, *CFLAGS, "-o", str(out), str(src)], capture_output=True,
+                                    text=True, timeout=BUILD_TIMEOUT_S, check=False)
+            if result.returncode != 0:
+                first = (result.stderr.strip().splitlines() or ["no message"])[0]
+                raise NativeUnavailable(f"{cc} failed to build {name}.c: {first}")
+            os.replace(out, target)  # atomic: parallel builders never see half a library
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise NativeUnavailable(f"cannot build into {target.parent}: {exc}") from None
+    log.debug("built %s", target)
+    return target

@@ -1,0 +1,157 @@
+"""The QUADSPI's native fast path: ``quadspi_fast.c`` as the bus callbacks of the register page.
+
+The C code serves the timeless accesses (see the C source) from a :class:`QuadspiFastState` the
+Python model publishes after every access it handles itself, and calls back into Python for
+everything else. This module only moves state across: *what* may be served natively is decided
+by the model (:meth:`extflash.emu.periph.quadspi.Quadspi.fast_state`).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import struct
+from collections.abc import Callable
+from typing import NamedTuple
+
+from extflash.emu import native
+from extflash.emu.mmio import MMIO_READ_CFUNC, MMIO_WRITE_CFUNC
+
+MODE_FORWARD, MODE_IDLE, MODE_TX, MODE_RX = range(4)
+FLAG_EN, FLAG_DFM, FLAG_IRQ = 1, 2, 4
+REGISTERS = (0x10, 0x14, 0x18, 0x24, 0x28, 0x2C)  # DLR CCR AR PSMKR PSMAR PIR: order of reg[]
+QUIET_SR_READS = 3  # identical SR reads in a row served before the machine sees them
+TX_CAPACITY = 64 * 1024  # bytes captured before Python takes them over (any transfer length works)
+
+
+class QuadspiFastState(ctypes.Structure):
+    """Mirror of ``struct qspi_fast`` in quadspi_fast.c."""
+
+    _fields_ = [
+        ("mode", ctypes.c_uint32),
+        ("sticky", ctypes.c_uint32),
+        ("pad0", ctypes.c_uint32),
+        ("fifo", ctypes.c_uint32),
+        ("thr", ctypes.c_uint32),
+        ("fill", ctypes.c_uint32),
+        ("limit", ctypes.c_uint32),
+        ("pos", ctypes.c_uint32),
+        ("len", ctypes.c_uint32),
+        ("sr_run", ctypes.c_uint32),
+        ("dirty", ctypes.c_uint32),
+        ("flags", ctypes.c_uint32),
+        ("written", ctypes.c_uint32),
+        ("reg", ctypes.c_uint32 * len(REGISTERS)),
+        ("pad", ctypes.c_uint32),
+        ("sr_last", ctypes.c_uint64),
+        ("beats", ctypes.c_uint64),
+        ("buf", ctypes.c_void_p),
+        ("rx", ctypes.c_void_p),
+        ("slow_read", MMIO_READ_CFUNC),
+        ("slow_write", MMIO_WRITE_CFUNC),
+    ]
+
+
+# mode .. sr_last in one pack/unpack: the hot part of every access Python handles
+_FIELDS = struct.Struct(f"<{13 + len(REGISTERS) + 1}IQ")
+
+
+class FastState(NamedTuple):
+    """What the model publishes: the C side serves accesses from this until the next access
+    it hands back to Python."""
+
+    mode: int
+    sticky: int = 0
+    fifo: int = 0
+    thr: int = 0
+    limit: int = 0
+    pos: int = 0
+    length: int = 0
+    flags: int = 0
+    registers: tuple[int, ...] = (0,) * len(REGISTERS)
+
+
+class Served(NamedTuple):
+    """What the C side did since the last publish."""
+
+    mode: int
+    sticky: int
+    fill: int
+    pos: int
+    sr_run: int
+    sr_last: int
+    written: tuple[tuple[int, int], ...]  # (register offset, value) written natively
+
+
+class NativeQuadspi:
+    """The loaded library, its state block and the callbacks into Python."""
+
+    def __init__(self, lib: ctypes.CDLL, slow_read: Callable[[int, int], int],
+                 slow_write: Callable[[int, int, int], None],
+                 on_error: Callable[[BaseException], None]) -> None:
+        lib.qspi_fast_struct_size.restype = ctypes.c_uint32
+        if lib.qspi_fast_struct_size() != ctypes.sizeof(QuadspiFastState):
+            raise native.NativeUnavailable("quadspi_fast.c and its ctypes mirror disagree")
+        self._lib = lib
+        self.state = QuadspiFastState()
+        self._view = memoryview(self.state).cast("B")
+        self._tx = (ctypes.c_uint8 * (TX_CAPACITY + 8))()
+        self.state.buf = ctypes.addressof(self._tx)
+        self._rx: bytes | None = None
+
+        def read(_uch: int, offset: int, size: int, _ud: int) -> int:
+            try:
+                return slow_read(offset, size)
+            except BaseException as exc:
+                on_error(exc)
+                return 0
+
+        def write(_uch: int, offset: int, size: int, value: int, _ud: int) -> None:
+            try:
+                slow_write(offset, size, value)
+            except BaseException as exc:
+                on_error(exc)
+
+        self._callbacks = (MMIO_READ_CFUNC(read), MMIO_WRITE_CFUNC(write))
+        self.state.slow_read, self.state.slow_write = self._callbacks
+
+    def callbacks(self) -> tuple[int, int, int]:
+        """(read function, write function, user data) for ``uc_mmio_map``."""
+        fn = ctypes.c_void_p
+        read = ctypes.cast(self._lib.qspi_fast_read, fn).value
+        write = ctypes.cast(self._lib.qspi_fast_write, fn).value
+        assert read is not None and write is not None
+        return read, write, ctypes.addressof(self.state)
+
+    @property
+    def dirty(self) -> bool:
+        return bool(self.state.dirty)
+
+    def served(self) -> Served:
+        mode, sticky, _x, _f, _t, fill, _l, pos, _n, run, _d, _fl, written, *rest = (
+            _FIELDS.unpack_from(self._view))
+        regs = tuple((off, rest[i]) for i, off in enumerate(REGISTERS) if written >> i & 1)
+        return Served(mode, sticky, fill, pos, run, rest[-1], regs)
+
+    def captured(self, n: int) -> bytes:
+        """The first ``n`` bytes DR writes left in the capture buffer."""
+        return ctypes.string_at(self._tx, n)
+
+    def publish(self, state: FastState, sr_run: int, sr_last: int,
+                rx: bytes | None = None) -> None:
+        if rx is not None and rx is not self._rx:
+            self._rx = rx  # keeps the bytes alive while C reads them
+            self.state.rx = ctypes.cast(ctypes.c_char_p(rx), ctypes.c_void_p).value
+        _FIELDS.pack_into(self._view, 0, state.mode, state.sticky, 0, state.fifo,
+                          state.thr, 0, state.limit, state.pos, state.length, sr_run, 0,
+                          state.flags, 0, *state.registers, 0, sr_last)
+
+    def beats(self) -> int:
+        return int(self.state.beats)
+
+
+def load() -> ctypes.CDLL | None:
+    return native.load("quadspi_fast")
+
+
+def require() -> ctypes.CDLL:
+    return native.require("quadspi_fast")
