@@ -1,4 +1,9 @@
-"""The QUADSPI model driven through its registers, with real NorFlash chips behind it."""
+"""The QUADSPI model driven through its registers, with real NorFlash chips behind it.
+
+Every test runs twice: through the Python model's register interface, and through the native
+fast path's C entry points (the functions unicorn calls), which serve what they can and hand the
+rest to the same model. Both must behave identically.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import pytest
 from extflash import chips
 from extflash.emu.clock import FS_PER_S, VirtualClock
 from extflash.emu.flash.nor import NorFlash
+from extflash.emu.native import quadspi_fast
 from extflash.emu.periph.quadspi import (
     AR,
     BUSY,
@@ -43,8 +49,18 @@ def ccr(instr: int, *, imode: int = 1, admode: int = 0, adsize: int = 2, abmode:
             | dmode << 24 | fmode << 26 | int(sioo) << 28 | int(ddr) << 31)
 
 
+@pytest.fixture(autouse=True, params=["model", "native"])
+def register_path(request, monkeypatch):
+    """Route every Rig access through the model (Python) or the native fast path (C)."""
+    if request.param == "native" and quadspi_fast.load() is None:
+        pytest.skip("no C compiler: the native fast path is not available")
+    monkeypatch.setattr(Rig, "path", request.param)
+
+
 class Rig:
     """A QUADSPI with one or two W25Q128JV and HAL-like helpers."""
+
+    path = "model"
 
     def __init__(self, *, banks: tuple[int, ...] = (1,), dfm: bool = False, fsel: bool = False,
                  prescaler: int = 1, timing: str = "typical", variant: str = "stm32h7-qspi",
@@ -54,6 +70,8 @@ class Rig:
         self.spec = chips.find("W25Q128JV")
         self.q = Quadspi(VARIANTS[variant], self.clock, base=0x52005000,
                          kernel_hz=lambda: KERNEL_HZ, pin_probe=probe, set_irq=self.irqs.append)
+        self.errors: list[BaseException] = []
+        self.native = self.q.enable_native(self.errors.append) if self.path == "native" else None
         self.chips: dict[int, NorFlash] = {}
         for b in banks:
             self.chips[b] = NorFlash(self.spec, self.clock, timing=timing)
@@ -63,10 +81,22 @@ class Rig:
         self.w(CR, prescaler << 24 | 3 << 8 | int(dfm) << 6 | int(fsel) << 7 | 1)
 
     def w(self, off: int, value: int, size: int = 4) -> None:
-        self.q.write(off, size, value)
+        if self.native is None:
+            self.q.write(off, size, value)
+            return
+        self.native.write(off, size, value)
+        self._check()
 
     def r(self, off: int, size: int = 4) -> int:
-        return self.q.read(off, size)
+        if self.native is None:
+            return self.q.read(off, size)
+        value = self.native.read(off, size)
+        self._check()
+        return value
+
+    def _check(self) -> None:
+        if self.errors:
+            raise self.errors.pop()
 
     def sr(self) -> int:
         return self.r(SR)

@@ -10,6 +10,7 @@ import pytest
 
 from extflash import board as boards
 from extflash import chips
+from extflash.emu.native import quadspi_fast
 from extflash.emu.virtual_board import VirtualBoard
 
 # Per family: firmware linker script, CPU, RCC QUADSPI enable (register, bit), GPIO enable
@@ -22,6 +23,16 @@ FAMILY = {
 }
 CFG, SRC, DST = 0x5000, 0x5400, 0x6000  # offsets from the loader RAM base
 BKPT = b"\x00\xbe"
+
+
+@pytest.fixture(autouse=True, params=["python", "native"])
+def register_path(request, monkeypatch):
+    """Every test on both QUADSPI register paths (they must behave identically)."""
+    if request.param == "python":
+        monkeypatch.setenv("EXTFLASH_NATIVE", "0")
+    elif quadspi_fast.load() is None:
+        pytest.skip("no C compiler: the native fast path is not available")
+    return request.param
 
 
 @dataclass

@@ -601,6 +601,7 @@ class Machine:
                     self._slice_synced = max(self._slice_synced, budget)  # slice granularity
                 self.sync_time()
                 self._running = False
+                self.bus.end_slice()
             if self.bus.error is not None:
                 raise self.bus.error
             if error is not None or self._pending_fault is not None:

@@ -120,6 +120,7 @@ class Bus:
         self.tracer: Callable[[BusAccess], None] | None = None
         self.now_fs: Callable[[], int] = lambda: 0
         self.activity_sources: list[Callable[[], int]] = []
+        self.slice_hooks: list[Callable[[], None]] = []  # after every run slice (see end_slice)
         self._activity_mark = 0
 
     # -- mapping ----------------------------------------------------------------------------
@@ -239,6 +240,11 @@ class Bus:
         self.poll.reads.clear()
         self.poll.pcs.clear()
         self.poll.streak = 0
+
+    def end_slice(self) -> None:
+        """The core stopped: self-serving peripherals bring their Python state up to date."""
+        for hook in self.slice_hooks:
+            hook()
 
     def fail(self, exc: BaseException) -> None:
         """A callback raised: keep the error for the run loop and stop the core."""

@@ -40,9 +40,8 @@ def cache_dir() -> Path:
     return Path(base) / "extflash" / "native"
 
 
-def compiler() -> str | None:
-    cc = os.environ.get("CC") or "cc"
-    return shutil.which(cc)
+def compiler_name() -> str:
+    return os.environ.get("CC") or "cc"
 
 
 @functools.cache
@@ -78,9 +77,10 @@ def require(name: str) -> ctypes.CDLL:
 
 def _build(name: str) -> Path:
     source = resources.files(__package__).joinpath(f"{name}.c").read_bytes()
-    cc = compiler()
+    cc = shutil.which(compiler_name())
     if cc is None:
-        raise NativeUnavailable("no C compiler: install one (cc/gcc) or set $CC")
+        raise NativeUnavailable(f"no C compiler ({compiler_name()} not found): install gcc or "
+                                f"set $CC")
     try:
         version = subprocess.run([cc, "--version"], capture_output=True, text=True,
                                  timeout=BUILD_TIMEOUT_S, check=False).stdout

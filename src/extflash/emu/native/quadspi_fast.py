@@ -92,6 +92,13 @@ class NativeQuadspi:
         if lib.qspi_fast_struct_size() != ctypes.sizeof(QuadspiFastState):
             raise native.NativeUnavailable("quadspi_fast.c and its ctypes mirror disagree")
         self._lib = lib
+        self._read = lib.qspi_fast_read
+        self._read.restype = ctypes.c_uint64
+        self._read.argtypes = (ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint, ctypes.c_void_p)
+        self._write = lib.qspi_fast_write
+        self._write.restype = None
+        self._write.argtypes = (ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint, ctypes.c_uint64,
+                                ctypes.c_void_p)
         self.state = QuadspiFastState()
         self._view = memoryview(self.state).cast("B")
         self._tx = (ctypes.c_uint8 * (TX_CAPACITY + 8))()
@@ -114,11 +121,18 @@ class NativeQuadspi:
         self._callbacks = (MMIO_READ_CFUNC(read), MMIO_WRITE_CFUNC(write))
         self.state.slow_read, self.state.slow_write = self._callbacks
 
+    def read(self, offset: int, size: int) -> int:
+        """A register read through the C code (what unicorn does; tests use it directly)."""
+        return int(self._read(None, offset, size, ctypes.addressof(self.state)))
+
+    def write(self, offset: int, size: int, value: int) -> None:
+        self._write(None, offset, size, value, ctypes.addressof(self.state))
+
     def callbacks(self) -> tuple[int, int, int]:
         """(read function, write function, user data) for ``uc_mmio_map``."""
         fn = ctypes.c_void_p
-        read = ctypes.cast(self._lib.qspi_fast_read, fn).value
-        write = ctypes.cast(self._lib.qspi_fast_write, fn).value
+        read = ctypes.cast(self._read, fn).value
+        write = ctypes.cast(self._write, fn).value
         assert read is not None and write is not None
         return read, write, ctypes.addressof(self.state)
 

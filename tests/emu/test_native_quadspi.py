@@ -1,0 +1,185 @@
+"""The QUADSPI's native fast path: it builds, it falls back cleanly, and it changes nothing.
+
+The same loaders (the generator's word-wise one and the HAL-style byte-wise one) run the same
+operations on the same virtual boards once through the pure-Python register path and once
+through the native one; flash contents, every loader call's result and virtual duration, the
+final cycle count, the controller's registers and the chip's command log must be identical.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import astuple, dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_reference_loaders import halstyle_loader
+
+from extflash import api, board
+from extflash.emu import native
+from extflash.emu.native import quadspi_fast
+from extflash.emu.periph.quadspi import BUSY, DR, FTF, SR
+from extflash.emu.virtual_board import VirtualBoard
+from extflash.errors import ConfigError
+from extflash.image import Chunk, from_chunks
+
+needs_native = pytest.mark.skipif(quadspi_fast.load() is None,
+                                  reason="no C compiler: the native fast path is not available")
+
+
+@dataclass
+class Outcome:
+    flash: bytes
+    calls: list[tuple[str, tuple[int, ...], int | None, float]]
+    time_fs: int
+    cycles: int
+    registers: dict[int, int]
+    sticky: int
+    commands: int
+    chip_log: list[Any]
+    read_back: bytes
+    served_natively: int
+
+
+def exercise(loader: Path, brd: board.Board) -> Outcome:
+    """Program (aligned, unaligned and odd-sized pieces), read back through Read(), erase."""
+    with api.open_session(loader, board=brd) as s:
+        base = s.geometry.start
+        sector = s.geometry.sectors[0].size
+        rnd = random.Random(7)
+        img = from_chunks([
+            Chunk(base + sector, rnd.randbytes(2 * sector), "two sectors"),
+            Chunk(base + 4 * sector + 0x81, rnd.randbytes(0x2F3), "unaligned, odd length"),
+        ], source="identity")
+        assert s.program(img, preserve=False).report.verified
+        s.driver.begin("read")
+        driver: Any = s.driver
+        back = driver.read_through_loader(base + sector + 3, 0x1005)
+        s.erase(base + 2 * sector, sector)
+        vb: Any = s.target.board  # type: ignore[attr-defined]
+        q = vb.qspi
+        nat = q.native
+        return Outcome(
+            flash=vb.flash_contents(), calls=[astuple(c) for c in s.driver.calls],
+            time_fs=vb.machine.clock.now_fs, cycles=vb.machine.clock.cycles,
+            registers=dict(q.values), sticky=q._sticky, commands=q.commands,
+            chip_log=[list(c.events) for c in vb.chips.values()], read_back=back,
+            served_natively=nat.beats() if nat is not None else 0)
+
+
+def both_paths(monkeypatch: pytest.MonkeyPatch, loader: Path,
+               brd: board.Board) -> tuple[Outcome, Outcome]:
+    monkeypatch.setenv("EXTFLASH_NATIVE", "0")
+    python = exercise(loader, brd)
+    monkeypatch.delenv("EXTFLASH_NATIVE")
+    fast = exercise(loader, brd)
+    return python, fast
+
+
+@needs_native
+@pytest.mark.parametrize("name", ["nucleo-h743zi-w25q128", "stm32h743i-eval",
+                                  "stm32f746g-disco", "b-l475e-iot01a"])
+def test_generated_loader_identical_on_both_paths(name, gen_loader, monkeypatch):
+    brd = board.load(name)
+    python, fast = both_paths(monkeypatch, gen_loader(brd).stldr, brd)
+    assert python.served_natively == 0 and fast.served_natively > 1000  # DR words went native
+    assert fast.flash == python.flash
+    assert fast.read_back == python.read_back
+    assert fast.calls == python.calls
+    assert (fast.time_fs, fast.cycles) == (python.time_fs, python.cycles)
+    assert fast.registers == python.registers and fast.sticky == python.sticky
+    assert fast.commands == python.commands and fast.chip_log == python.chip_log
+
+
+@needs_native
+@pytest.mark.parametrize("name", ["nucleo-h743zi-w25q128", "stm32h743i-eval"])
+def test_halstyle_loader_identical_on_both_paths(name, build_elf, monkeypatch):
+    """Byte-wise DR accesses, SysTick interrupts and HAL read-modify-write register order."""
+    brd = board.load(name)
+    python, fast = both_paths(monkeypatch, halstyle_loader(brd, build_elf), brd)
+    assert fast.served_natively > 4000  # byte beats went native
+    assert fast == Outcome(**{**vars(python), "served_natively": fast.served_natively})
+
+
+@needs_native
+def test_native_path_is_used_by_default_and_can_be_refused():
+    brd = board.load("nucleo-h743zi-w25q128")
+    assert VirtualBoard(brd).qspi.native is not None
+    assert VirtualBoard(brd, native=True).qspi.native is not None
+    assert VirtualBoard(brd, native=False).qspi.native is None
+
+
+@needs_native
+def test_timeless_accesses_are_served_in_c_and_the_rest_in_python():
+    """An indirect write: the first DR beat starts the command (Python), the next ones are
+    captured natively, the last one completes it (Python); the chip gets exactly the bytes."""
+    vb = VirtualBoard(board.load("nucleo-h743zi-w25q128"))
+    q = vb.qspi
+    nat = q.native
+    assert nat is not None
+    sent: list[Any] = []
+    q.trace = lambda bank, cmd: sent.append(cmd)  # what reaches the chip select
+    q.clock_enabled = lambda: True
+    q.clock_changed()
+    nat.write(0x00, 4, 1 | 3 << 8)  # CR: EN, FTHRES = 3
+    nat.write(0x04, 4, 23 << 16)  # DCR: 16 MiB
+    nat.write(0x10, 4, 15)  # DLR: 16 bytes
+    nat.write(0x14, 4, 0x02 | 1 << 8 | 1 << 10 | 2 << 12 | 1 << 24)  # CCR: page program 1-1-1
+    nat.write(0x18, 4, 0x100)  # AR: waits for data
+    assert q.values[0x10] == 0  # DLR, CCR and AR were served natively: Python has not seen them
+    before = nat.beats()
+    for i in range(4):
+        sr = nat.read(SR, 4)
+        assert sr & FTF and bool(sr & BUSY) == (i > 0)  # busy once the first beat started it
+        nat.write(DR, 4, 0x03020100 + 0x04040404 * i)
+    assert vb.machine.bus.error is None
+    assert nat.beats() - before == 2
+    q.refresh()
+    assert q.values[0x10] == 15 and q.commands == 1
+    assert [(c.instruction, c.address, c.write_data) for c in sent] == [(0x02, 0x100,
+                                                                          bytes(range(16)))]
+
+
+def test_no_compiler_falls_back_to_python_with_one_message(monkeypatch, tmp_path, caplog):
+    monkeypatch.setenv("CC", str(tmp_path / "no-such-cc"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    native._load.cache_clear()
+    try:
+        with caplog.at_level(logging.INFO, logger="extflash.emu.native"):
+            assert native.load("quadspi_fast") is None
+            assert native.load("quadspi_fast") is None
+            brd = board.load("nucleo-h743zi-w25q128")
+            vb = VirtualBoard(brd)
+        assert vb.qspi.native is None
+        messages = [r.getMessage() for r in caplog.records]
+        assert len(messages) == 1 and "no-such-cc" in messages[0]
+        with pytest.raises(ConfigError, match="native fast path unavailable"):
+            VirtualBoard(brd, native=True)
+    finally:
+        native._load.cache_clear()
+
+
+def test_turned_off_by_environment(monkeypatch):
+    monkeypatch.setenv("EXTFLASH_NATIVE", "0")
+    assert native.load("quadspi_fast") is None
+    with pytest.raises(native.NativeUnavailable, match="EXTFLASH_NATIVE"):
+        native.require("quadspi_fast")
+
+
+@needs_native
+def test_library_is_cached_by_source_hash(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    native._load.cache_clear()
+    try:
+        assert native.load("quadspi_fast") is not None
+        built = list((tmp_path / "extflash" / "native").glob("quadspi_fast-*.so"))
+        assert len(built) == 1
+        stamp = built[0].stat().st_mtime_ns
+        native._load.cache_clear()
+        assert native.load("quadspi_fast") is not None  # loaded again, not rebuilt
+        assert built[0].stat().st_mtime_ns == stamp
+    finally:
+        native._load.cache_clear()
+
