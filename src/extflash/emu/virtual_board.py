@@ -66,15 +66,20 @@ class MachineWindow:
 
     def map_reader(self, size: int, read: Callable[[int, int], int]) -> None:
         self.unmap()
+        self.machine.unpark(self.base)  # the reader takes the place of the parked buffer
         size = -(-size // PAGE) * PAGE
         self.machine.add_peripheral(_WindowReader(self.base, size, read))
         self.size, self.zero_copy = size, False
 
     def unmap(self) -> None:
-        if self.size:
+        if not self.size:
+            return
+        if self.zero_copy:
+            self.machine.park_buffer(self.base, self.size)  # map_buffer reopens it cheaply
+        else:
             self.machine.unmap(self.base, self.size)
             self.machine.invalidate_code(self.base, self.base + self.size)
-            self.size, self.zero_copy = 0, False
+        self.size, self.zero_copy = 0, False
 
     def invalidate(self, offset: int, length: int) -> None:
         if self.size and offset < self.size:

@@ -79,7 +79,8 @@ class Served(NamedTuple):
     pos: int
     sr_run: int
     sr_last: int
-    written: tuple[tuple[int, int], ...]  # (register offset, value) written natively
+    written: int  # bit i: REGISTERS[i] was written natively, its value is registers[i]
+    registers: tuple[int, ...]
 
 
 class NativeQuadspi:
@@ -141,10 +142,8 @@ class NativeQuadspi:
         return bool(self.state.dirty)
 
     def served(self) -> Served:
-        mode, sticky, _x, _f, _t, fill, _l, pos, _n, run, _d, _fl, written, *rest = (
-            _FIELDS.unpack_from(self._view))
-        regs = tuple((off, rest[i]) for i, off in enumerate(REGISTERS) if written >> i & 1)
-        return Served(mode, sticky, fill, pos, run, rest[-1], regs)
+        f = _FIELDS.unpack_from(self._view)
+        return Served(f[0], f[1], f[5], f[7], f[9], f[-1], f[12], f[13:-2])
 
     def captured(self, n: int) -> bytes:
         """The first ``n`` bytes DR writes left in the capture buffer."""

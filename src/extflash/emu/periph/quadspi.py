@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Protocol
@@ -538,9 +539,7 @@ class Quadspi(Peripheral):
                  | (FLAG_IRQ if irq else 0))
         sticky = self._sticky
         if act is None:
-            values = self.values
-            return FastState(MODE_IDLE, sticky, flags=flags,
-                             registers=tuple(values[r] for r in REGISTERS))
+            return FastState(MODE_IDLE, sticky, flags=flags, registers=_registers(self.values))
         if act.fmode == FMODE_WRITE:
             if act.done_fs or act.tx_expected is None or not cr & 1:
                 return FastState(MODE_FORWARD)
@@ -573,10 +572,12 @@ class Quadspi(Peripheral):
         if served.mode == MODE_FORWARD:
             return
         self._sticky = served.sticky
-        for offset, value in served.written:
-            self.values[offset] = value
-            if offset == CCR:
-                self._sioo_sent = False  # as on_write_CCR does
+        if served.written:
+            for i, offset in enumerate(REGISTERS):
+                if served.written >> i & 1:
+                    self.values[offset] = served.registers[i]
+                    if offset == CCR:
+                        self._sioo_sent = False  # as on_write_CCR does
         act = self._active
         if act is None:
             return
@@ -731,9 +732,9 @@ class Quadspi(Peripheral):
         self._irq_check()
 
     def _irq_check(self) -> None:
-        if self.set_irq is None:
-            return
         cr = self.values[CR]
+        if self.set_irq is None or not cr & IRQ_ENABLE_BITS:
+            return
         flags = self._sr_value()
         if any(cr & (1 << bit) and flags & flag for bit, flag in IRQ_ENABLES.items()):
             self.set_irq(self.variant.irq)
@@ -813,8 +814,9 @@ class Quadspi(Peripheral):
         elif fmode == FMODE_POLL:
             cmd = self._command_preview(address, read_length=self._poll_length())
             gap_fs = max(self.values[PIR] & 0xFFFF, 1) * FS_PER_S // max(self.clk_hz, 1)
-            act.poll_interval_fs = gap_fs + self._duration_fs(cmd, cmd.read_length)
-            act.poll_next_fs = now + self._duration_fs(cmd, cmd.read_length)
+            read_fs = self._duration_fs(cmd, cmd.read_length)
+            act.poll_interval_fs = gap_fs + read_fs
+            act.poll_next_fs = now + read_fs
         self._active = act
         self._settle()
 
@@ -1072,6 +1074,9 @@ class Quadspi(Peripheral):
         self._mapped = False
         self._mapped_cmd = None
         self.window.unmap()
+
+
+_registers = operator.itemgetter(*REGISTERS)  # the values the native side may write
 
 
 def _no_sync() -> None:
