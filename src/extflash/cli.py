@@ -525,5 +525,37 @@ def chips(as_json: bool) -> None:
         )
 
 
+@main.command(name="test")
+@click.argument("loader_path", metavar="LOADER", type=click.Path(exists=True, dir_okay=False))
+@board_options
+@click.option("--stack-size", metavar="BYTES", help="Stack given to the loader (default 1 KiB).")
+@click.option("--buffer-size", metavar="BYTES", help="RAM buffer per Write call.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable report (extflash.test/1).")
+@handle_errors
+def conformance_test(
+    loader_path: str, stack_size: str | None, buffer_size: str | None, as_json: bool, **kw: Any
+) -> None:
+    """Run LOADER through the situations hosts put it in, on a virtual board; exit 1 on failure."""
+    from extflash import conformance
+
+    if kw.pop("flash_file"):
+        raise InputError("extflash test runs on fresh virtual boards: --flash-file is not used")
+    board = api.resolve_board(
+        kw.pop("board_name"),
+        mcu=kw.pop("mcu"),
+        chip=kw.pop("chip"),
+        bank=kw.pop("bank"),
+        pins=kw.pop("pins"),
+        hse=kw.pop("hse"),
+    )
+    options = DriverOptions(
+        buffer_size=_opt_int(buffer_size, "--buffer-size"),
+        stack_size=_opt_int(stack_size, "--stack-size"),
+    )
+    report = conformance.run(loader_path, board, timing=kw.pop("timing"), options=options)
+    _emit(as_json, report.as_dict(), "\n".join(report.render()))
+    sys.exit(0 if report.passed else 1)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

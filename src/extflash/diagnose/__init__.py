@@ -1,0 +1,145 @@
+"""Why a loader fails, told from what the virtual board saw.
+
+Typical use::
+
+    from extflash import diagnose
+
+    session, watch = diagnose.open_session("my.stldr", board="nucleo-h743zi-w25q128")
+    try:
+        session.program(image)
+    except LoaderCallError as err:
+        print(diagnose.explain(err, watch).render())
+
+:class:`Watch` wraps the virtual board's target and records every call
+(:class:`~extflash.diagnose.evidence.CallEvidence`); :func:`explain` turns a failed call into a
+:class:`Diagnosis`: a hang (the loop, the bits it waits for, why they never change), a fault
+(status bits, instruction, what lies at the address), a failure return (the flash commands and
+what the chip rejected), a stack overflow (the depth reached), or wiring (the loader's pins
+against the board's). :func:`wiring.compare` and :func:`evidence.window_state` are usable on
+their own.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from extflash import board as boards
+from extflash.diagnose import wiring
+from extflash.diagnose.evidence import CallEvidence, FlashCommand, WindowState, window_state
+from extflash.diagnose.failure import explain_failure
+from extflash.diagnose.fault import explain_fault
+from extflash.diagnose.hang import explain_hang
+from extflash.diagnose.model import Diagnosis
+from extflash.diagnose.symbols import Symbolizer
+from extflash.diagnose.watch import Watch
+from extflash.errors import OperationError
+from extflash.loader.model import Loader, open_loader
+from extflash.programmer import Progress
+from extflash.runner import DriverOptions, LoaderCallError
+
+__all__ = [
+    "CallEvidence",
+    "DiagnosedError",
+    "Diagnosis",
+    "FlashCommand",
+    "Symbolizer",
+    "Watch",
+    "WindowState",
+    "explain",
+    "explain_call",
+    "open_session",
+    "window_state",
+    "wiring",
+]
+
+
+class DiagnosedError(OperationError):
+    """A failed loader call with its explanation (the message is the diagnosis)."""
+
+    def __init__(self, error: LoaderCallError, diagnosis: Diagnosis) -> None:
+        lines = [str(error.message), diagnosis.render()]
+        super().__init__("\n".join(lines))
+        self.error = error
+        self.diagnosis = diagnosis
+
+
+def open_session(loader: str | os.PathLike[str] | Loader, *, board: boards.Board | str,
+                 flash_file: str | os.PathLike[str] | None = None, timing: str = "typical",
+                 options: DriverOptions | None = None, progress: Progress | None = None,
+                 early_stop: bool = True) -> tuple[Any, Watch]:
+    """A :class:`~extflash.api.Session` on a watched virtual board, and the watch."""
+    from extflash import api
+
+    ldr = loader if isinstance(loader, Loader) else open_loader(loader)
+    brd = board if isinstance(board, boards.Board) else boards.load(board)
+    target = api.open_virtual_board(brd, flash_file=flash_file, timing=timing)
+    watch = Watch(target, early_stop=early_stop)
+    try:
+        session = api.Session(ldr, watch, options=options, progress=progress)
+    except BaseException:
+        target.close()
+        raise
+    watch.bind(session.driver, ldr)
+    return session, watch
+
+
+def _stack(ev: CallEvidence, watch: Watch) -> Diagnosis:
+    lay = watch.layout
+    fn = ev.function
+    size = ev.stack_size
+    used = ev.stack_used or size
+    details = [f"stack: 0x{lay.stack_bottom + 4:08X}..0x{lay.stack_top - 1:08X} "
+               f"({size} bytes), initial SP 0x{lay.stack_top:08X}"] if lay else []
+    if lay is not None and ev.overflow:
+        lowest = lay.stack_bottom + 4 - ev.overflow
+        name = watch.symbols.name(lowest)
+        details.append(f"deepest stack write at 0x{lowest:08X}"
+                       + (f", inside {name}" if name else "") + " (in the loader's own image)")
+    cause = (f"{ev.signature()} overflowed its stack: it needs at least {used} bytes, "
+             f"{ev.overflow} more than the {size} the host gives (CubeProgrammer gives about "
+             f"1 KiB above the image), and overwrote the end of its own image")
+    return Diagnosis("stack", fn, cause, tuple(details),
+                     "move large local arrays to static storage and avoid deep call chains "
+                     "(the host gives about 1 KiB); --stack-size tests with more", certain=True)
+
+
+def explain_call(ev: CallEvidence, watch: Watch, *, ok_value: int | None = None) -> Diagnosis:
+    """Explain a recorded call that did not end well (timeout, fault, overflow, failure)."""
+    ctx = watch.context(ev)
+    if ev.overflow:
+        return _stack(ev, watch)
+    if ev.reason == "timeout":
+        if ev.stuck is not None:
+            stuck: Diagnosis = ev.stuck
+            return stuck
+        diagnosis = explain_hang(ctx)
+        if diagnosis is not None:
+            return diagnosis
+        return Diagnosis("hang", ev.function, f"{ev.function}() needed more time than the "
+                         f"host allows ({ev.elapsed_s:.3g} s) but finishes when given more",
+                         (), "this is slow rather than broken: check clocks and timeouts",
+                         certain=False)
+    if ev.reason in ("fault", "lockup") and ev.fault is not None:
+        return explain_fault(ctx, ev.fault)
+    if ev.reason == "breakpoint":
+        pc = watch.machine.reg_read("pc") & ~1
+        return Diagnosis("fault", ev.function,
+                         f"{ev.function}() executed a BKPT instruction {ctx.in_function(pc)} "
+                         f"(a debugger breakpoint or __BKPT() left in the loader)",
+                         (f"instruction: {ctx.where(pc)}",), "remove the breakpoint",
+                         where=ctx.where(pc))
+    result = ev.r0 if ev.r0 is not None else 0
+    ok = 1 if ok_value is None else ok_value
+    return explain_failure(ctx, result, ok)
+
+
+def explain(error: LoaderCallError, watch: Watch) -> Diagnosis:
+    """The diagnosis of a failed loader call made through ``watch``."""
+    ev = next((c for c in reversed(watch.calls) if c.function == error.function), None)
+    if ev is None:
+        return Diagnosis("unknown", error.function, str(error.message), (), error.hint,
+                         certain=False)
+    if "overflowed its stack" in error.message and not ev.overflow:
+        ev.overflow = 4  # the canary caught it even though no deeper write was seen
+    return explain_call(ev, watch, ok_value=watch.ok_value)

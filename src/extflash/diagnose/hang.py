@@ -1,0 +1,378 @@
+"""Hangs: the loop the core spins in, the register bits or variable it waits for, the value it
+keeps reading, and why that value can never change on this board.
+
+Each polled register is explained by the first rule that knows its peripheral: an unmodelled
+block or a peripheral whose clock is off (reads 0 for ever), the QUADSPI (memory-mapped mode,
+disabled controller, automatic polling that cannot match, a command that never started), and
+the RCC/PWR-style ready flags that follow an enable bit. A rule says whether the hang is
+*certain*: then the call is stopped early instead of running into the host's timeout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from extflash.diagnose import loops, wiring
+from extflash.diagnose.context import Context
+from extflash.diagnose.evidence import FMODES
+from extflash.diagnose.fault import explain_fault
+from extflash.diagnose.model import Diagnosis
+from extflash.emu import cortexm
+from extflash.emu.mmio import UnmodelledBlock
+from extflash.emu.periph import quadspi as q
+from extflash.emu.periph.rcc import FIELD_STEMS
+from extflash.emu.periph.tablemodel import Follow, TableModel
+from extflash.emu.regmodel import Peripheral, Reg
+
+FAULT_EXCEPTIONS = (cortexm.HARDFAULT, cortexm.MEMMANAGE, cortexm.BUSFAULT, cortexm.USAGEFAULT)
+THUMB_SELF_BRANCH = 0xE7FE
+
+
+@dataclass(frozen=True)
+class Why:
+    """Why a polled value never changes."""
+
+    text: str
+    certain: bool
+    fix: str | None = None
+    details: tuple[str, ...] = ()
+
+
+# -- naming bits --------------------------------------------------------------------------------
+
+
+def describe_condition(reg: Reg | None, cond: loops.WaitCondition) -> str:
+    """``PLL1RDY=1``, ``SWS=0x3``, ``any of FTF, TCF set``."""
+    fields = [f for f in (reg.fields if reg else ()) if f.mask & cond.mask]
+    covered = 0
+    parts = []
+    for f in fields:
+        covered |= f.mask
+        value = (cond.expected & f.mask) >> f.lsb
+        parts.append((f.name, value, f.width))
+    rest = cond.mask & ~covered
+    if rest:
+        parts.append((f"bits 0x{rest:X}", (cond.expected & rest), 32))
+    if not cond.negate:
+        return ", ".join(f"{n}={v:#x}" if w > 1 else f"{n}={v}" for n, v, w in parts)
+    names = [n for n, _v, _w in parts]
+    if len(parts) == 1 and parts[0][2] == 1:
+        return f"{names[0]}={1 - parts[0][1]}"
+    if cond.expected == 0:
+        return f"any of {', '.join(names)} set"
+    if cond.expected == cond.mask:
+        return f"any of {', '.join(names)} clear"
+    return "not (" + ", ".join(f"{n}={v:#x}" for n, v, _w in parts) + ")"
+
+
+def awaited_bits(cond: loops.WaitCondition | None, value: int) -> int:
+    """Bits the loop needs to change (all tested bits when the test is unknown)."""
+    if cond is None:
+        return 0xFFFFFFFF
+    if not cond.negate:
+        return (value ^ cond.expected) & cond.mask
+    return cond.mask
+
+
+def enable_field(rcc: Peripheral, periph: str) -> str | None:
+    """``RCC_AHB3ENR.QSPIEN`` for the peripheral's clock enable bit."""
+    stems = FIELD_STEMS.get(periph, (periph,))
+    for reg in rcc.regs.values():
+        if not reg.name.endswith("ENR") or reg.name.endswith("LPENR"):
+            continue
+        for f in reg.fields:
+            if f.name in {f"{s}EN" for s in stems}:
+                return f"RCC_{reg.name}.{f.name}"
+    return None
+
+
+# -- rules --------------------------------------------------------------------------------------
+
+
+def _unmodelled(ctx: Context, p: Peripheral | None, read: loops.Read,
+                cond: loops.WaitCondition | None) -> Why | None:
+    if p is not None and not isinstance(p, UnmodelledBlock):
+        return None
+    name = read.periph or read.name
+    return Why(f"{name} is not modelled on the virtual {ctx.machine.part.part.name}: its "
+               f"registers read 0, so the value never changes", True,
+               f"if the loader really needs {name}, report it; otherwise remove the access")
+
+
+def _clock_off(ctx: Context, p: Peripheral | None, read: loops.Read,
+               cond: loops.WaitCondition | None) -> Why | None:
+    if p is None:
+        return None
+    rcc = ctx.machine.rcc
+    if p is rcc or rcc.is_enabled(p.name):
+        return None
+    enable = enable_field(rcc, p.name) or "its RCC enable bit"
+    return Why(f"the {p.name} clock is off ({enable}=0): its registers read 0 and ignore "
+               f"writes", True, f"set {enable} before using {p.name}")
+
+
+def _ready_follows_enable(ctx: Context, p: Peripheral | None, read: loops.Read,
+                          cond: loops.WaitCondition | None) -> Why | None:
+    """``<X>RDY`` bits of RCC/PWR follow ``<X>ON``: a ready flag whose enable is 0 stays 0."""
+    if not isinstance(p, TableModel):
+        return None
+    reg = p.regs.get(read.offset & ~3)
+    if reg is None:
+        return None
+    waiting = awaited_bits(cond, read.value)
+    rcc_tree = getattr(p, "tree", None)
+    for f in reg.fields:
+        if not f.mask & waiting:
+            continue
+        rule = next((r for r in p.rules if isinstance(r, Follow) and r.dst_reg == reg.name
+                     and r.dst_field == f.name), None)
+        if rule is not None and not p.get_field(rule.src_reg, rule.src_field):
+            stem = rule.src_field[:-2] if rule.src_field.endswith(("ON", "EN")) else rule.src_field
+            return Why(f"{stem} was never enabled ({p.name}_{rule.src_reg}.{rule.src_field}=0), "
+                       f"so {f.name} stays 0", True,
+                       f"set {p.name}_{rule.src_reg}.{rule.src_field} before waiting for "
+                       f"{f.name}")
+        if rcc_tree is not None and f.name == "SWS":
+            sw = p.get_field(reg.name, "SW")
+            sources = rcc_tree.sources
+            flag = sources[sw] if sw < len(sources) else None
+            if flag is not None and not p.get_field("CR", flag):
+                return Why(f"the system clock switch (SW={sw}) waits for its source, and "
+                           f"{p.name}_CR.{flag}=0", True,
+                           f"start the clock source and wait for {flag} before switching")
+    return None
+
+
+def _quadspi(ctx: Context, p: Peripheral | None, read: loops.Read,
+             cond: loops.WaitCondition | None) -> Why | None:
+    if not isinstance(p, q.Quadspi) or (read.offset & ~3) != q.SR:
+        return None
+    cr, ccr = p.values[q.CR], p.values[q.CCR]
+    fmode = (ccr >> 26) & 3
+    value = read.value
+    waiting = awaited_bits(cond, value)
+    wants_done = bool(waiting & (q.TCF | q.FTF | q.SMF))
+    wants_idle = bool(waiting & q.BUSY) and bool(value & q.BUSY)
+    name = p.name
+    if p.mapped and (wants_done or wants_idle):
+        return Why(f"the {name} is still in memory-mapped mode (CCR.FMODE=3): it stays BUSY and "
+                   f"ignores writes to CCR, AR and DLR, so the command the loader set up never "
+                   f"started", True,
+                   "leave memory-mapped mode first: set CR.ABORT and wait for it to clear "
+                   "(hosts call Init again while the previous call left the flash mapped)")
+    if not cr & 1 and wants_done:
+        return Why(f"the {name} is disabled (CR.EN=0): no command starts", True,
+                   "set CR.EN after configuring CR and DCR")
+    if value & q.TEF and waiting & q.TCF:
+        size = p.fsize_bytes
+        return Why(f"the last command ended in a transfer error (SR.TEF=1): its address "
+                   f"0x{p.values[q.AR]:X} is beyond the {size >> 20} MiB the {name} was told the "
+                   f"flash holds (DCR.FSIZE)", True,
+                   "set DCR.FSIZE to log2(flash size) - 1 and mask addresses to the chip")
+    if waiting & q.SMF:
+        return _quadspi_polling(ctx, p, fmode, value)
+    if wants_done:
+        active = getattr(p, "_active", None)
+        if not value & q.BUSY:
+            return Why(f"no command is in progress (SR.BUSY=0, CCR.FMODE={fmode}): the loader's "
+                       f"register writes did not start one", True,
+                       "write DLR, then CCR, then AR (a command with an address starts on the AR "
+                       "write; an indirect write with data starts on the first DR write)")
+        if fmode == q.FMODE_WRITE and active is not None and active.tx_expected is not None:
+            missing = active.tx_expected - len(active.tx)
+            return Why(f"the indirect write still expects {missing} more byte(s) through DR "
+                       f"(DLR={p.values[q.DLR]}): TCF is set only after DLR+1 bytes", True,
+                       "write exactly DLR+1 bytes to DR, or set DLR to the byte count minus one")
+        if fmode == q.FMODE_POLL:
+            return Why(f"the {name} is in automatic-polling mode, which ends only on a status "
+                       f"match (APMS) or ABORT, not with TCF", True,
+                       "wait for SMF in automatic-polling mode, or abort it")
+    if wants_idle and fmode == q.FMODE_POLL and not cr & (1 << 22):
+        return Why("automatic polling without CR.APMS keeps running after a match, so BUSY "
+                   "stays set", True, "set CR.APMS (stop on match) or abort the polling")
+    return None
+
+
+def _quadspi_polling(ctx: Context, p: q.Quadspi, fmode: int, value: int) -> Why | None:
+    name = p.name
+    if fmode != q.FMODE_POLL:
+        return Why(f"the {name} is in {FMODES[fmode]} mode (CCR.FMODE={fmode}); SMF is set only "
+                   f"by a status match in automatic-polling mode", True,
+                   "start automatic polling (CCR.FMODE=2) before waiting for SMF")
+    status = p.values[q.DR]
+    mask, match = p.values[q.PSMKR], p.values[q.PSMAR]
+    chips = ctx.board.chips
+    chip = chips.get(2 if p.values[q.CR] & (1 << 7) else 1) or next(iter(chips.values()))
+    wire_problems = [e for e in ctx.call.wiring if e.signal.endswith(("ncs", "clk"))]
+    head = (f"automatic polling reads status 0x{status:02X} and waits for (status & "
+            f"0x{mask:02X}) == 0x{match:02X}")
+    if wire_problems:
+        problems = wiring.problems(ctx.board) or [wire_problems[0].describe()]
+        return Why(f"{head}, but the chip never sees the status command: {problems[0]}", True,
+                   "route the QUADSPI signals to the pins the board wires the chip to",
+                   tuple(problems[1:]))
+    if chip.busy:
+        left = (chip.busy_until - ctx.machine.clock.now_fs) / 1e15
+        return Why(f"{head}; the chip is still busy for {left:.3g} s (WIP=1)", False)
+    actual = chip.status
+    rejected = [c for c in ctx.call.flash if c.outcome == "rejected"]
+    if (status & 0xFF) != actual:
+        reason = rejected[-1].reason if rejected else "the status command does not match the chip"
+        return Why(f"{head}; the chip's status is really 0x{actual:02X}, but the controller "
+                   f"reads 0x{status & 0xFF:02X}: {reason}", True,
+                   "read the status with the opcode and line modes the chip is in")
+    note = ""
+    if mask & 0x02 and match & 0x02 and not actual & 0x02:
+        note = " (WEL=1 never comes: no WRITE ENABLE reached the chip before this poll)"
+    elif rejected:
+        note = f" (the chip rejected {rejected[-1].command.describe()}: {rejected[-1].reason})"
+    return Why(f"{head}; the chip is idle and its status stays 0x{actual:02X}, so the match "
+               f"never happens{note}", True,
+               "poll for the bit the chip really changes (WIP=0 after program/erase)")
+
+
+RULES: tuple[Callable[[Context, Peripheral | None, loops.Read, loops.WaitCondition | None],
+                      Why | None], ...] = (
+    _unmodelled, _clock_off, _quadspi, _ready_follows_enable)
+
+
+# -- the hang as a whole ------------------------------------------------------------------------
+
+
+def _register_wait(ctx: Context, profile: loops.LoopProfile,
+                   read: loops.Read) -> tuple[str, Why | None]:
+    m = ctx.machine
+    p: Peripheral | None = m.peripherals.get(read.periph or "")
+    if p is None:
+        found = m.bus.find(read.address)
+        p = found.periph if found is not None else None
+    cond = loops.wait_condition(m, read, profile.pcs)
+    if cond is not None and cond.met(read.value):
+        cond = None  # the analysis disagrees with what the loop sees: do not trust it
+    reg = p.regs.get(read.offset & ~3) if p is not None else None
+    decoded = reg.decode(read.value) if reg is not None else f"0x{read.value:X}"
+    if cond is not None:
+        what = f"{read.name}.{describe_condition(reg, cond)}" if reg is not None and reg.fields \
+            else f"{read.name} & 0x{cond.mask:X} {'!=' if cond.negate else '=='} " \
+                 f"0x{cond.expected:X}"
+    else:
+        what = f"{read.name} to change"
+    text = f"waits for {what}; it keeps reading 0x{read.value:08X} ({decoded})"
+    why = next((w for rule in RULES if (w := rule(ctx, p, read, cond)) is not None), None)
+    return text, why
+
+
+def _memory_wait(ctx: Context, profile: loops.LoopProfile) -> tuple[str, Why]:
+    names = []
+    for r in profile.memory[:3]:
+        sym = ctx.symbols.name(r.address)
+        label = f"{sym} (0x{r.address:08X})" if sym else f"0x{r.address:08X}"
+        names.append(f"{label} = 0x{r.value:X}")
+    text = f"waits for {' , '.join(names)} to change"
+    ints = loops.interrupt_state(ctx.machine)
+    if not profile.fixed_point or ints.can_preempt:
+        return text, Why(f"interrupts can still run ({', '.join(ints.sources) or 'none'}), "
+                         f"SysTick is {ints.systick}", False)
+    tick_fix = ("do not disable interrupts (cpsid i / __disable_irq) in a loader that waits on "
+                "an interrupt-driven tick, or base HAL_GetTick on DWT->CYCCNT or polled SysTick "
+                "COUNTFLAG")
+    if ints.pending and ints.masked_by:
+        return text, Why(f"only an interrupt handler could change it, and {ints.pending[0]} is "
+                         f"pending but interrupts are masked ({ints.masked_by})", True, tick_fix)
+    if ints.sources and ints.masked_by:
+        return text, Why(f"only an interrupt handler could change it, and interrupts are masked "
+                         f"({ints.masked_by})", True, tick_fix)
+    return text, Why(f"nothing can change it: no interrupt is enabled and SysTick is "
+                     f"{ints.systick}", True,
+                     "start the tick the loop depends on (SysTick with its interrupt and a "
+                     "vector table, or a polled DWT/SysTick tick)")
+
+
+def _fault_handler(ctx: Context) -> Diagnosis | None:
+    active = [e for e in ctx.machine.exceptions.active if e in FAULT_EXCEPTIONS]
+    fault = ctx.call.fault or ctx.machine.last_fault
+    if not active or fault is None:
+        return None
+    pc = ctx.machine.reg_read("pc") & ~1
+    handler = ctx.symbols.function_at(pc) or f"the handler at 0x{pc:08X}"
+    name = cortexm.EXCEPTION_NAMES.get(active[-1], "fault")
+    return explain_fault(ctx, fault, handler=f"{handler} ({name})")
+
+
+def _idle(ctx: Context, pc: int) -> str | None:
+    try:
+        here = int.from_bytes(ctx.machine.mem_read(pc, 2), "little")
+    except Exception:
+        return None
+    return "self-branch" if here == THUMB_SELF_BRANCH else None
+
+
+def explain_hang(ctx: Context, *, probe_instructions: int = 6000) -> Diagnosis | None:
+    """Why the call is not returning; None when a further probe run showed it returning.
+
+    The probe runs the core on (it is part of the call): a call that was only slow returns
+    during it, and then there is nothing to explain.
+    """
+    handler = _fault_handler(ctx)
+    if handler is not None:
+        return handler
+    m = ctx.machine
+    fn = ctx.function
+    profile = loops.probe(m, stop_at=ctx.stop_at, instructions=probe_instructions,
+                          constants=ctx.constants)
+    if profile.result.reason == "returned":
+        return None
+    if profile.result.fault is not None:
+        return explain_fault(ctx, profile.result.fault)
+    handler = _fault_handler(ctx)
+    if handler is not None:
+        return handler
+    pc = m.reg_read("pc") & ~1
+    loop_pc = profile.pcs[0] if profile.pcs else pc
+    where = ctx.where(loop_pc)
+    place = ctx.in_function(loop_pc)
+    details: list[str] = []
+    if profile.pcs:
+        lo, hi = profile.span
+        details.append(f"loop: 0x{lo:08X}..0x{hi:08X} {place}, "
+                       f"{len(profile.pcs)} instruction(s)")
+    extra: dict[str, Any] = {"profile": profile}
+    if profile.registers:
+        best: tuple[str, Why | None] | None = None
+        for read in profile.registers:
+            text, why = _register_wait(ctx, profile, read)
+            if best is None or (why is not None and (best[1] is None or
+                                                     (why.certain and not best[1].certain))):
+                best = (text, why)
+        assert best is not None
+        text, why = best
+        for read in profile.registers:
+            details.append(f"reads {read.name} at {ctx.where(read.pc)}: "
+                           + ", ".join(f"0x{v:08X}" for v in read.values))
+        if why is None:
+            cause = f"{fn}() {text} {place}"
+            return Diagnosis("hang", fn, cause, tuple(details), None, certain=False, where=where,
+                             extra=extra)
+        cause = f"{fn}() {text} {place}: {why.text}"
+        return Diagnosis("hang", fn, cause, tuple(details) + why.details, why.fix,
+                         certain=why.certain, where=where, extra=extra)
+    if profile.memory:
+        text, why = _memory_wait(ctx, profile)
+        cause = f"{fn}() {text} {place}: {why.text}"
+        return Diagnosis("hang", fn, cause, tuple(details), why.fix, certain=why.certain,
+                         where=where, extra=extra)
+    ints = loops.interrupt_state(m)
+    if _idle(ctx, pc) == "self-branch":
+        stuck = not ints.can_preempt
+        cause = (f"{fn}() stopped in an endless loop (`b .`) {ctx.in_function(pc)}"
+                 + ("" if stuck else f", waiting for an interrupt ({', '.join(ints.sources)})"))
+        return Diagnosis("hang", fn, cause, tuple(details),
+                         "this is usually an error trap (Error_Handler, a failed HAL call): find "
+                         "which check sent the loader there", certain=stuck,
+                         where=ctx.where(pc), extra=extra)
+    cause = (f"{fn}() is still running {place} ({profile.instructions} instructions probed "
+             f"without a polling loop)")
+    return Diagnosis("hang", fn, cause, tuple(details), None, certain=False, where=where,
+                     extra=extra)

@@ -1,0 +1,325 @@
+"""Watching a loader on the virtual board: a :class:`~extflash.target.base.Target` wrapper that
+records evidence for every call (see :class:`~extflash.diagnose.evidence.CallEvidence`).
+
+Around each call it paints the stack (to measure the depth reached), hooks writes below the
+stack and outside the loader's RAM, marks the flash-command and wiring logs, and afterwards
+checks whether the flash is readable through the memory-mapped window.
+
+A hung call is run in growing slices of virtual time. After each slice the loop is examined
+(:func:`~extflash.diagnose.hang.explain_hang`); when the board proves the call can never return
+(a ready flag whose enable bit is off, a masked interrupt the loop depends on, a controller
+stuck in memory-mapped mode...) the call stops there with that explanation instead of running
+into the host's timeout, which for ``Init`` is 100 s.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import unicorn
+
+from extflash.diagnose.context import Context
+from extflash.diagnose.evidence import (
+    ARITY,
+    CallEvidence,
+    FlashLog,
+    StrayWrite,
+    WindowState,
+    window_state,
+)
+from extflash.diagnose.hang import explain_hang
+from extflash.diagnose.symbols import Symbolizer
+from extflash.emu.clock import FS_PER_S
+from extflash.emu.machine import UnmodelledAccess
+from extflash.loader.elf import SHF_EXECINSTR, SHF_WRITE
+from extflash.loader.model import Loader
+from extflash.runner import STACK_CANARY, RamLayout
+from extflash.target.base import CORE_REGISTERS, RunOutcome
+from extflash.target.emulated import RESULT_REGISTERS
+
+log = logging.getLogger(__name__)
+
+PAINT = 0xC5
+FIRST_SLICE_S = 0.005
+SLICE_GROWTH = 4
+MAX_UNMODELLED = 64
+MAX_STRAY = 32
+
+
+class Watch:
+    """A Target that is the virtual board plus a recorder. Use :func:`watch` to build one."""
+
+    cheap_reads = True
+
+    def __init__(self, inner: Any, *, early_stop: bool = True,
+                 first_slice_s: float = FIRST_SLICE_S) -> None:
+        self.inner = inner
+        self.board = inner.board
+        self.machine = inner.machine
+        self.part = inner.part
+        self.early_stop = early_stop
+        self.first_slice_s = first_slice_s
+        self.flash_log = FlashLog.of(self.board)
+        self.calls: list[CallEvidence] = []
+        self.symbols = Symbolizer()
+        self.names: dict[int, str] = {}
+        self.layout: RamLayout | None = None
+        self.constants: tuple[tuple[int, int], ...] = ()
+        self.ok_value = 1
+        self.kind = "stldr"
+        self.timeline: Any = None  # extflash.trace.Timeline, told about calls
+        self._current: CallEvidence | None = None
+        self._marks = (0, 0)
+        self._lowest_stack_write: int | None = None
+        self._hooks: list[int] = []
+        self.machine.on_unmodelled.append(self._on_unmodelled)
+
+    # -- setup --------------------------------------------------------------------------------
+    def bind(self, driver: Any, loader: Loader | None = None) -> None:
+        """Learn the loader's functions, symbols and RAM layout from its driver."""
+        program = driver.program
+        self.names = {address & ~1: name for name, address in program.functions.items()}
+        self.layout = driver.layout
+        self.ok_value = int(getattr(driver, "ok_value", 1))
+        self.kind = str(program.kind)
+        if loader is not None:
+            offset = 0
+            if program.kind == "flm" and program.segments:
+                offset = program.segments[0].address  # FLM code is linked at 0
+            self.symbols = Symbolizer(loader, offset=offset)
+            self.constants = tuple(
+                (sec.addr + offset, sec.end + offset) for sec in loader.sections
+                if sec.is_alloc and not sec.is_nobits and sec.size
+                and (sec.flags & SHF_EXECINSTR or not sec.flags & SHF_WRITE)
+                and sec.name != loader.descriptor_section)
+        self._install_hooks()
+
+    def _install_hooks(self) -> None:
+        uc = self.machine.uc
+        for h in self._hooks:
+            uc.hook_del(h)
+        self._hooks = []
+        lay = self.layout
+        if lay is None:
+            return
+        stack_floor = lay.stack_bottom + 4
+        if stack_floor > lay.image_start:
+            self._hooks.append(uc.hook_add(unicorn.UC_HOOK_MEM_WRITE, self._below_stack,
+                                           begin=lay.image_start, end=stack_floor - 1))
+        buffer_end = lay.buffer + lay.buffer_size
+        self._hooks.append(uc.hook_add(unicorn.UC_HOOK_MEM_WRITE, self._buffer_write,
+                                       begin=lay.buffer, end=buffer_end - 1))
+        own = [(lay.image_start, lay.stack_top), (lay.buffer, buffer_end)]
+        for region in self.part.part.memory:
+            if region.kind != "ram":
+                continue
+            lo = region.start
+            for start, end in sorted(own):
+                if region.start <= start < region.end:
+                    if start > lo:
+                        self._hook_stray(lo, start)
+                    lo = max(lo, end)
+            if lo < region.end:
+                self._hook_stray(lo, region.end)
+        for region in self.part.part.memory:
+            if region.kind == "ram":
+                self.machine.invalidate_code(region.start, region.end)
+
+    def _hook_stray(self, start: int, end: int) -> None:
+        self._hooks.append(self.machine.uc.hook_add(unicorn.UC_HOOK_MEM_WRITE, self._stray_write,
+                                                    begin=start, end=end - 1))
+
+    # -- hooks --------------------------------------------------------------------------------
+    def _below_stack(self, uc: unicorn.Uc, _access: int, address: int, size: int, _value: int,
+                     _ud: object) -> None:
+        lay = self.layout
+        if self._current is None or lay is None:
+            return
+        sp = self.machine.reg_read("sp")
+        # a write at or just below SP while SP itself is under the stack: the stack has grown
+        # into the image (pushes write below the SP they are about to set)
+        lowest = self._lowest_stack_write
+        if sp < lay.stack_bottom + 4 and address >= sp - 64 and (lowest is None
+                                                                   or address < lowest):
+            self._lowest_stack_write = address
+
+    def _buffer_write(self, uc: unicorn.Uc, _access: int, address: int, size: int, _value: int,
+                      _ud: object) -> None:
+        if self._current is not None:
+            self._current.buffer_writes += 1
+
+    def _stray_write(self, uc: unicorn.Uc, _access: int, address: int, size: int, _value: int,
+                     _ud: object) -> None:
+        ev = self._current
+        if ev is None or len(ev.stray) >= MAX_STRAY:
+            return
+        pc = self.machine.reg_read("pc") & ~1
+        region = self.machine.describe_address(address)
+        ev.stray.append(StrayWrite(pc, address, size, region))
+
+    def _on_unmodelled(self, event: UnmodelledAccess) -> None:
+        ev = self._current
+        if ev is not None and len(ev.unmodelled) < MAX_UNMODELLED:
+            ev.unmodelled.append(event)
+
+    # -- Target protocol ------------------------------------------------------------------------
+    @property
+    def description(self) -> str:
+        return str(self.inner.description)
+
+    def read_memory(self, address: int, size: int) -> bytes:
+        return bytes(self.inner.read_memory(address, size))
+
+    def write_memory(self, address: int, data: bytes) -> None:
+        self.inner.write_memory(address, data)
+
+    def read_registers(self, names: tuple[str, ...] = CORE_REGISTERS) -> dict[str, int]:
+        return dict(self.inner.read_registers(names))
+
+    def write_registers(self, values: Mapping[str, int]) -> None:
+        self.inner.write_registers(values)
+
+    def halt(self) -> None:
+        self.inner.halt()
+
+    def reset(self, *, halt: bool = True) -> None:
+        self.inner.reset(halt=halt)
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def run(self, pc: int, *, stop_at: int, timeout_s: float) -> RunOutcome:
+        m = self.machine
+        regs = self.inner.read_registers(("r0", "r1", "r2", "r3"))
+        address = pc & ~1
+        name = self.names.get(address, f"code at 0x{address:08X}")
+        count = ARITY.get(self.kind, {}).get(name, 4)
+        ev = CallEvidence(name, address, tuple(regs[f"r{i}"] for i in range(count)),
+                          m.clock.now_fs)
+        self._marks = (self.flash_log.seq, len(self.board.qspi.wiring_events))
+        self._paint_stack()
+        self._lowest_stack_write = None
+        self._current = ev
+        if self.timeline is not None:
+            self.timeline.call_started(ev)
+        try:
+            outcome = self._run(pc, stop_at, timeout_s, ev)
+        finally:
+            self._current = None
+        ev.end_fs = m.clock.now_fs
+        ev.reason = outcome.reason
+        ev.r0 = outcome.registers.get("r0")
+        ev.r1 = outcome.registers.get("r1")
+        self._collect(ev)
+        self._measure_stack(ev)
+        ev.window = self._window()
+        busy = [c.busy_until - m.clock.now_fs for c in self.board.chips.values() if c.busy]
+        ev.chip_busy_s = max(busy, default=0) / FS_PER_S
+        self.calls.append(ev)
+        if self.timeline is not None:
+            self.timeline.call_ended(ev)
+        return outcome
+
+    # -- running ------------------------------------------------------------------------------
+    def _run(self, pc: int, stop_at: int, timeout_s: float, ev: CallEvidence) -> RunOutcome:
+        if not self.early_stop:
+            outcome = self.inner.run(pc, stop_at=stop_at, timeout_s=timeout_s)
+            self._note_fault(ev, outcome)
+            return self._finish(outcome, ev)
+        deadline = ev.start_fs + int(timeout_s * FS_PER_S)
+        slice_s = self.first_slice_s
+        clock = self.machine.clock
+        while True:
+            left = (deadline - clock.now_fs) / FS_PER_S
+            outcome = self.inner.run(pc, stop_at=stop_at, timeout_s=max(min(slice_s, left), 0))
+            self._note_fault(ev, outcome)
+            if outcome.reason != "timeout" or clock.now_fs >= deadline:
+                return self._finish(outcome, ev)
+            self._collect(ev)
+            ctx = Context(self.board, self.symbols, ev, stop_at & ~1, self.layout,
+                          self.constants)
+            diagnosis = explain_hang(ctx)
+            if diagnosis is None:  # the probe run saw the call return
+                return self._finish(self._returned(), ev)
+            if diagnosis.certain or clock.now_fs >= deadline:
+                ev.stuck = diagnosis
+                log.info("%s stopped after %.6f s: %s", ev.function,
+                         (clock.now_fs - ev.start_fs) / FS_PER_S, diagnosis.cause)
+                return self._finish(self._timed_out(diagnosis), ev)
+            slice_s *= SLICE_GROWTH
+            pc = self.machine.reg_read("pc") & ~1
+
+    def _collect(self, ev: CallEvidence) -> None:
+        """The flash commands and wiring events of the call so far."""
+        flash_mark, wiring_mark = self._marks
+        ev.flash = self.flash_log.since(flash_mark)
+        ev.wiring = list(self.board.qspi.wiring_events[wiring_mark:])
+
+    def _note_fault(self, ev: CallEvidence, outcome: RunOutcome) -> None:
+        fault = getattr(outcome.detail, "fault", None) or self.machine.last_fault
+        if fault is not None and ev.fault is None:
+            ev.fault = fault
+
+    def _returned(self) -> RunOutcome:
+        regs = self.inner.read_registers(RESULT_REGISTERS)
+        return RunOutcome("returned", regs["pc"], 0.0, regs)
+
+    def _timed_out(self, diagnosis: Any) -> RunOutcome:
+        regs = self.inner.read_registers(RESULT_REGISTERS)
+        return RunOutcome("timeout", regs["pc"], 0.0, regs, detail=diagnosis,
+                          summary=diagnosis.cause)
+
+    def _finish(self, outcome: RunOutcome, ev: CallEvidence) -> RunOutcome:
+        """The outcome with the whole call's virtual time."""
+        elapsed = (self.machine.clock.now_fs - ev.start_fs) / FS_PER_S
+        summary = outcome.summary
+        if ev.stuck is not None and outcome.reason == "timeout":
+            summary = f"stuck for good after {elapsed:.6g} s: {ev.stuck.cause}"
+        return RunOutcome(outcome.reason, outcome.pc, elapsed, outcome.registers, outcome.detail,
+                          summary)
+
+    # -- measurements ---------------------------------------------------------------------------
+    def _paint_stack(self) -> None:
+        lay = self.layout
+        if lay is None:
+            return
+        start = lay.stack_bottom + 4
+        self.inner.write_memory(start, bytes([PAINT]) * (lay.stack_top - start))
+
+    def _measure_stack(self, ev: CallEvidence) -> None:
+        lay = self.layout
+        if lay is None:
+            return
+        start = lay.stack_bottom + 4
+        ev.stack_size = lay.stack_top - start
+        data = self.inner.read_memory(start, lay.stack_top - start)
+        untouched = len(data) - len(data.lstrip(bytes([PAINT])))
+        ev.stack_used = lay.stack_top - (start + untouched)
+        canary = self.inner.read_memory(lay.stack_bottom, 4)
+        lowest = self._lowest_stack_write
+        if lowest is not None:
+            ev.overflow = start - lowest
+        elif int.from_bytes(canary, "little") != STACK_CANARY and untouched == 0:
+            ev.overflow = 4
+        if ev.overflow:
+            ev.stack_used = ev.stack_size + ev.overflow
+
+    def _window(self) -> WindowState | None:
+        try:
+            return window_state(self.board)
+        except Exception as exc:
+            log.debug("window check failed: %s", exc)
+            return None
+
+    @property
+    def last(self) -> CallEvidence | None:
+        return self.calls[-1] if self.calls else None
+
+    def context(self, ev: CallEvidence | None = None) -> Context:
+        ev = ev or self.last
+        if ev is None:
+            raise ValueError("no call was made")
+        stop = self.layout.bkpt if self.layout is not None else 0
+        return Context(self.board, self.symbols, ev, stop, self.layout, self.constants)

@@ -1,0 +1,114 @@
+"""The pins a loader routed to the QUADSPI against the board's wiring and the part's valid pins.
+
+The loader's routing is read back from the GPIO registers (mode AF plus the AF number of each
+pin, looked up in the part's alternate-function table), so it works on any loader, whatever
+its source.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from extflash import board as boards
+
+
+@dataclass(frozen=True)
+class SignalWiring:
+    """One controller signal: where the board has it, where the loader put it."""
+
+    signal: str  # "clk", "bk1_ncs", "bk1_io0", ...
+    board_pin: str | None  # None: the board does not use this signal
+    board_af: int | None
+    board_pin_state: str  # "AF10", "analog", "AF9 (GPIOB clock off)"
+    loader_pins: tuple[str, ...]  # "PB10 (AF9)" for every pin the loader routed it to
+    valid: tuple[str, ...]  # the part's pins for this signal: "PB6 (AF10)", ...
+
+    @property
+    def ok(self) -> bool:
+        return self.board_pin is None or self.board_pin_state == f"AF{self.board_af}"
+
+    def problem(self) -> str | None:
+        """One sentence when the chip cannot get this signal, else None."""
+        name = self.signal.upper()
+        if self.board_pin is None:
+            if self.loader_pins:
+                return (f"{name}: the loader routes it to {', '.join(self.loader_pins)}, but "
+                        f"this board has nothing on {name}")
+            return None
+        if self.ok:
+            return None
+        elsewhere = [p for p in self.loader_pins if not p.startswith(self.board_pin + " ")]
+        text = (f"{name}: the board wires it to {self.board_pin} (needs AF{self.board_af}), "
+                f"but {self.board_pin} is {self.board_pin_state}")
+        if elsewhere:
+            text += f"; the loader routes {name} to {', '.join(elsewhere)} instead"
+        else:
+            text += f"; the loader never routes {name} to any pin"
+        return text + f" (valid pins for {name}: {', '.join(self.valid) or 'none'})"
+
+
+def _pin_state(vb: Any, pin: str) -> str:
+    state = vb.machine.gpio.pin(pin)
+    text = f"AF{state.af}" if state.mode == "af" else f"in {state.mode} mode"
+    if not vb.machine.rcc.is_enabled(f"GPIO{pin[1]}"):
+        text += f" (GPIO{pin[1]} clock off)"
+    return text
+
+
+def _routed(vb: Any, table: dict[str, dict[str, int]]) -> dict[str, list[str]]:
+    """signal -> pins the GPIO currently routes it to (AF mode, matching AF, port clocked)."""
+    by_pin: dict[tuple[str, int], list[str]] = {}
+    for signal, pins in table.items():
+        for pin, af in pins.items():
+            by_pin.setdefault((pin, af), []).append(signal)
+    out: dict[str, list[str]] = {}
+    for letter, port in vb.machine.gpio.ports.items():
+        clocked = vb.machine.rcc.is_enabled(f"GPIO{letter}")
+        for number in range(16):
+            state = port.pin(number)
+            if state.mode != "af":
+                continue
+            for signal in by_pin.get((state.name, state.af), []):
+                note = "" if clocked else f", GPIO{letter} clock off"
+                out.setdefault(signal, []).append(f"{state.name} (AF{state.af}{note})")
+    return out
+
+
+def compare(vb: Any) -> list[SignalWiring]:
+    """Every QUADSPI signal the board wires or the loader routes, board order first."""
+    memory = vb.board.memory()
+    table = boards.signal_pins(vb.board.part)
+    routed = _routed(vb, table)
+    order = [w.signal for w in memory.wires]
+    order += sorted(s for s in routed if s not in order)
+    rows = []
+    for signal in order:
+        wire = memory.wire(signal)
+        valid = tuple(f"{p} (AF{af})" for p, af in sorted(
+            table.get(signal, {}).items(), key=lambda kv: (kv[0][1], int(kv[0][2:]))))
+        rows.append(SignalWiring(
+            signal=signal,
+            board_pin=wire.pin if wire else None,
+            board_af=wire.af if wire else None,
+            board_pin_state=_pin_state(vb, wire.pin) if wire else "",
+            loader_pins=tuple(routed.get(signal, [])),
+            valid=valid,
+        ))
+    return rows
+
+
+def problems(vb: Any) -> list[str]:
+    """The wiring problems, one sentence each (empty when the loader matches the board)."""
+    return [p for row in compare(vb) if (p := row.problem()) is not None]
+
+
+def render(rows: list[SignalWiring]) -> list[str]:
+    """A small table: signal, board pin and its state, the loader's pins."""
+    out = [f"{'signal':<8} {'board':<12} {'board pin is':<26} loader routes it to"]
+    for r in rows:
+        board_pin = f"{r.board_pin} AF{r.board_af}" if r.board_pin else "-"
+        mark = "" if r.ok else "  <-"
+        out.append(f"{r.signal.upper():<8} {board_pin:<12} {r.board_pin_state or '-':<26} "
+                   f"{', '.join(r.loader_pins) or '-'}{mark}")
+    return out

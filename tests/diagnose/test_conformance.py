@@ -1,0 +1,111 @@
+"""The conformance test: a good loader passes on every shipped board; each purpose-built defect
+fails the check that covers it, with the real cause."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from extflash import board as boards
+from extflash import conformance, gen
+
+
+def board_name(board: boards.Board) -> str:
+    return next(n for n in boards.list_boards() if boards.load(n).name == board.name)
+
+
+def _by_name(report: conformance.Report) -> dict[str, conformance.Check]:
+    return {c.name: c for c in report.checks}
+
+
+def _failed(report: conformance.Report) -> set[str]:
+    return {c.name for c in report.checks if c.status == "fail"}
+
+
+def test_working_loader_passes(faulty, board):
+    report = conformance.run(faulty(), board, timing="instant")
+    assert report.passed, "\n".join(report.render())
+    checks = _by_name(report)
+    assert {"storage-info", "ram-footprint", "init", "wiring", "mapped-after-init",
+            "init-twice", "erase-first", "erase-middle", "erase-last", "write-unaligned",
+            "write-page-cross", "write-one-byte", "read", "window-read", "verify", "checksum",
+            "mass-erase", "stack", "stray-writes", "peripherals"} <= set(checks)
+    assert all(c.status == "pass" for c in checks.values())
+
+
+@pytest.mark.parametrize(("fault", "failing", "text"), [
+    ("SIZE_HALF", {"storage-info"}, "size 0x800000 (8 MiB), the W25Q128JV holds 0x1000000"),
+    ("ERASE_END_EXCL", {"erase-first", "erase-middle", "erase-last"},
+     "returned success but left 4096 of 4096 bytes"),
+    ("NO_PAGE_SPLIT", {"write-page-cross"}, "cross the 256-byte page boundary"),
+    ("NOT_MAPPED", {"mapped-after-init", "init-twice", "window-read", "verify", "checksum"},
+     "not memory-mapped: QUADSPI is in indirect read mode"),
+    ("WRONG_DUMMY", {"mapped-after-init", "init-twice", "window-read", "verify", "checksum"},
+     "8 clocks between address and data, chip expects 6"),
+    ("STRAY_WRITE", {"stray-writes"}, "wrote 4 byte(s) at 0x24070000 (AXI_SRAM)"),
+    ("STACK_HOG", {"write-unaligned", "write-page-cross", "write-one-byte", "stack"},
+     "overflowed its stack"),
+])
+def test_defect_fails_its_check(faulty, board, fault, failing, text):
+    report = conformance.run(faulty(fault), board, timing="instant")
+    assert not report.passed
+    assert _failed(report) == failing, "\n".join(report.render())
+    rendered = "\n".join(report.render())
+    assert text in rendered
+
+
+def test_second_init_hangs(faulty, board):
+    report = conformance.run(faulty("INIT_NO_ABORT"), board, timing="instant")
+    check = _by_name(report)["init-twice"]
+    assert check.status == "fail" and check.diagnosis is not None
+    assert "still in memory-mapped mode" in check.diagnosis.cause
+    assert _by_name(report)["init"].status == "pass"
+
+
+def test_init_that_never_returns_stops_the_run(faulty, board):
+    report = conformance.run(faulty("PLL_NOT_ENABLED"), board, timing="instant")
+    checks = _by_name(report)
+    assert checks["init"].status == "fail"
+    assert "PLL1 was never enabled" in checks["init"].diagnosis.cause
+    assert checks["erase-first"].status == "skip" and checks["erase-first"].detail == "Init fails"
+
+
+def test_wrong_pins(faulty, board):
+    report = conformance.run(faulty("WRONG_NCS", "NO_ID_CHECK"), board, timing="instant")
+    checks = _by_name(report)
+    assert checks["init"].status == "pass"
+    assert checks["wiring"].status == "fail"
+    assert "the loader routes BK1_NCS to PB10 (AF9) instead" in checks["wiring"].detail
+
+
+def test_report_json_and_timing(generated, board):
+    report = conformance.run(generated(board_name(board)), board, timing="typical")
+    data = report.as_dict()
+    assert data["schema"] == "extflash.test/1" and data["passed"] is True
+    erase = next(c for c in data["checks"] if c["name"] == "erase-first")
+    # a 4 KiB erase on the W25Q128JV: 45 ms typical; the loader polls WIP, so it takes that
+    assert erase["minimum_s"] == pytest.approx(0.045)
+    assert erase["minimum_s"] <= erase["time_s"] < 1.5 * erase["minimum_s"]
+
+
+@pytest.fixture(scope="session")
+def generated(toolchain, tmp_path_factory):
+    root = tmp_path_factory.mktemp("gen-conformance")
+    built: dict[str, Path] = {}
+
+    def build(name: str) -> Path:
+        if name not in built:
+            result = gen.build(gen.plan_loader(boards.load(name)), root / name,
+                               toolchain=toolchain)
+            built[name] = result.stldr
+        return built[name]
+
+    return build
+
+
+@pytest.mark.parametrize("name", boards.list_boards())
+def test_generated_loader_passes_on_every_shipped_board(generated, name):
+    report = conformance.run(generated(name), name)
+    assert report.passed, "\n".join(report.render())
+    assert not [c for c in report.checks if c.status == "warn"], "\n".join(report.render())
