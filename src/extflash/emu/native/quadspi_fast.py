@@ -17,8 +17,10 @@ from extflash.emu import native
 from extflash.emu.mmio import MMIO_READ_CFUNC, MMIO_WRITE_CFUNC
 
 MODE_FORWARD, MODE_IDLE, MODE_TX, MODE_RX = range(4)
-FLAG_EN, FLAG_DFM, FLAG_IRQ = 1, 2, 4
-REGISTERS = (0x10, 0x14, 0x18, 0x24, 0x28, 0x2C)  # DLR CCR AR PSMKR PSMAR PIR: order of reg[]
+FLAG_IRQ = 4
+# CR DCR DLR CCR AR ABR PSMKR PSMAR PIR: the order of reg[] (values the C side reads, and may
+# write with the restrictions in quadspi_fast.c)
+REGISTERS = (0x00, 0x04, 0x10, 0x14, 0x18, 0x1C, 0x24, 0x28, 0x2C)
 QUIET_SR_READS = 3  # identical SR reads in a row served before the machine sees them
 TX_CAPACITY = 64 * 1024  # bytes captured before Python takes them over (any transfer length works)
 
@@ -29,20 +31,19 @@ class QuadspiFastState(ctypes.Structure):
     _fields_ = [
         ("mode", ctypes.c_uint32),
         ("sticky", ctypes.c_uint32),
-        ("pad0", ctypes.c_uint32),
+        ("fsize", ctypes.c_uint32),
         ("fifo", ctypes.c_uint32),
-        ("thr", ctypes.c_uint32),
-        ("fill", ctypes.c_uint32),
         ("limit", ctypes.c_uint32),
         ("pos", ctypes.c_uint32),
         ("len", ctypes.c_uint32),
-        ("sr_run", ctypes.c_uint32),
-        ("dirty", ctypes.c_uint32),
         ("flags", ctypes.c_uint32),
-        ("written", ctypes.c_uint32),
         ("reg", ctypes.c_uint32 * len(REGISTERS)),
-        ("pad", ctypes.c_uint32),
+        ("sr_run", ctypes.c_uint32),
         ("sr_last", ctypes.c_uint64),
+        ("fill", ctypes.c_uint32),
+        ("dirty", ctypes.c_uint32),
+        ("written", ctypes.c_uint32),
+        ("started", ctypes.c_uint32),
         ("beats", ctypes.c_uint64),
         ("buf", ctypes.c_void_p),
         ("rx", ctypes.c_void_p),
@@ -51,18 +52,14 @@ class QuadspiFastState(ctypes.Structure):
     ]
 
 
-# mode .. sr_last in one pack/unpack: the hot part of every access Python handles
-_FIELDS = struct.Struct(f"<{13 + len(REGISTERS) + 1}IQ")
-
-
 class FastState(NamedTuple):
     """What the model publishes: the C side serves accesses from this until the next access
-    it hands back to Python."""
+    it hands back to Python. The field order is the struct's."""
 
     mode: int
     sticky: int = 0
+    fsize: int = 0
     fifo: int = 0
-    thr: int = 0
     limit: int = 0
     pos: int = 0
     length: int = 0
@@ -71,16 +68,41 @@ class FastState(NamedTuple):
 
 
 class Served(NamedTuple):
-    """What the C side did since the last publish."""
+    """The whole exchanged state as the C side left it (struct order)."""
 
     mode: int
     sticky: int
-    fill: int
+    fsize: int
+    fifo: int
+    limit: int
     pos: int
+    length: int
+    flags: int
+    cr: int
+    dcr: int
+    dlr: int
+    ccr: int
+    ar: int
+    abr: int
+    psmkr: int
+    psmar: int
+    pir: int
     sr_run: int
     sr_last: int
-    written: int  # bit i: REGISTERS[i] was written natively, its value is registers[i]
-    registers: tuple[int, ...]
+    fill: int
+    dirty: int
+    written: int  # bit i: REGISTERS[i] was written natively (its value is registers()[i])
+    started: int  # the C side started an indirect write (the first DR beat)
+
+    def registers(self) -> tuple[int, ...]:
+        return self[8:8 + len(REGISTERS)]
+
+
+# one pack for what Python publishes, one for what the C side clears, one unpack for both
+_PUBLISHED = struct.Struct(f"<{8 + len(REGISTERS) + 1}IQ")
+_CLEARED = struct.Struct("<4I")
+_SERVED = struct.Struct(_PUBLISHED.format + "4I")
+assert len(Served._fields) == 8 + len(REGISTERS) + 2 + 4
 
 
 class NativeQuadspi:
@@ -142,8 +164,7 @@ class NativeQuadspi:
         return bool(self.state.dirty)
 
     def served(self) -> Served:
-        f = _FIELDS.unpack_from(self._view)
-        return Served(f[0], f[1], f[5], f[7], f[9], f[-1], f[12], f[13:-2])
+        return Served._make(_SERVED.unpack_from(self._view))
 
     def captured(self, n: int) -> bytes:
         """The first ``n`` bytes DR writes left in the capture buffer."""
@@ -154,9 +175,9 @@ class NativeQuadspi:
         if rx is not None and rx is not self._rx:
             self._rx = rx  # keeps the bytes alive while C reads them
             self.state.rx = ctypes.cast(ctypes.c_char_p(rx), ctypes.c_void_p).value
-        _FIELDS.pack_into(self._view, 0, state.mode, state.sticky, 0, state.fifo,
-                          state.thr, 0, state.limit, state.pos, state.length, sr_run, 0,
-                          state.flags, 0, *state.registers, 0, sr_last)
+        view = self._view
+        _PUBLISHED.pack_into(view, 0, *state[:-1], *state.registers, sr_run, sr_last)
+        _CLEARED.pack_into(view, _PUBLISHED.size, 0, 0, 0, 0)
 
     def beats(self) -> int:
         return int(self.state.beats)

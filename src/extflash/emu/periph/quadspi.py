@@ -59,8 +59,6 @@ from extflash.emu.clock import FS_PER_S, VirtualClock
 from extflash.emu.mmio import MMIO_READ_CFUNC, MMIO_WRITE_CFUNC, Bus
 from extflash.emu.native import quadspi_fast
 from extflash.emu.native.quadspi_fast import (
-    FLAG_DFM,
-    FLAG_EN,
     FLAG_IRQ,
     MODE_FORWARD,
     MODE_IDLE,
@@ -266,7 +264,6 @@ class _Active:
     """The operation in progress."""
 
     fmode: int
-    started_fs: int
     done_fs: int = 0  # when the bus transfer ends (write/read/no-data commands)
     tx: bytearray = field(default_factory=bytearray)
     tx_expected: int | None = None  # None: until the end of the flash (DL all ones)
@@ -528,30 +525,30 @@ class Quadspi(Peripheral):
     # -- native fast path: what it may serve, and taking back what it served ------------------
     def fast_state(self) -> FastState:
         """Which accesses the native side may serve until the next one it hands back (the
-        timeless ones of :meth:`bus_read`/:meth:`bus_write`, and 32-bit writes of registers
-        without side effects), and the state to serve them from."""
+        timeless ones of :meth:`bus_read`/:meth:`bus_write`, register reads, and writes of
+        registers without side effects), and the state to serve them from."""
         if not self._clocked or self._mapped or self.tracer is not None:
             return FastState(MODE_FORWARD)  # tracing: every access goes through the model
         act = self._active
         cr = self.values[CR]
         irq = self.set_irq is not None and cr & IRQ_ENABLE_BITS
-        flags = ((FLAG_EN if cr & 1 else 0) | (FLAG_DFM if cr & (1 << 6) else 0)
-                 | (FLAG_IRQ if irq else 0))
+        flags = FLAG_IRQ if irq else 0
         sticky = self._sticky
         if act is None:
-            return FastState(MODE_IDLE, sticky, flags=flags, registers=_registers(self.values))
-        if act.fmode == FMODE_WRITE:
+            mode, limit, pos, length = MODE_IDLE, 0, 0, 0
+        elif act.fmode == FMODE_WRITE:
             if act.done_fs or act.tx_expected is None or not cr & 1:
                 return FastState(MODE_FORWARD)
-            limit = min(act.tx_expected - len(act.tx), TX_CAPACITY)
-            return FastState(MODE_TX, sticky, limit=limit, flags=flags)
-        if (act.fmode == FMODE_READ and self.clock.now_fs >= act.done_fs
+            mode, limit, pos, length = MODE_TX, min(act.tx_expected - len(act.tx),
+                                                    TX_CAPACITY), 0, 0
+        elif (act.fmode == FMODE_READ and self.clock.now_fs >= act.done_fs
                 and act.rx_pos < len(act.rx) and not irq):
             # TCF may rise while data is drained: only without interrupts to raise
-            return FastState(MODE_RX, sticky, fifo=self.variant.fifo_bytes,
-                             thr=((cr >> 8) & 0x1F) + 1, pos=act.rx_pos, length=len(act.rx),
-                             flags=flags)
-        return FastState(MODE_FORWARD)
+            mode, limit, pos, length = MODE_RX, 0, act.rx_pos, len(act.rx)
+        else:
+            return FastState(MODE_FORWARD)
+        return FastState(mode, sticky, min(self.fsize_bytes, ALL_ONES), self.variant.fifo_bytes,
+                         limit, pos, length, flags, _registers(self.values))
 
     def _publish(self) -> None:
         nat = self.native
@@ -573,12 +570,17 @@ class Quadspi(Peripheral):
             return
         self._sticky = served.sticky
         if served.written:
+            registers = served.registers()
             for i, offset in enumerate(REGISTERS):
                 if served.written >> i & 1:
-                    self.values[offset] = served.registers[i]
+                    self.values[offset] = registers[i]
                     if offset == CCR:
                         self._sioo_sent = False  # as on_write_CCR does
         act = self._active
+        if served.started:  # the first DR beat started an indirect write (as _start does)
+            address = self.values[AR] if self._admode else 0
+            act = self._active = _Active(FMODE_WRITE, address=address,
+                                         tx_expected=self.values[DLR] + 1)
         if act is None:
             return
         if served.mode == MODE_TX and served.fill:
@@ -792,7 +794,7 @@ class Quadspi(Peripheral):
             self._irq_check()
             return
         dl = self.values[DLR]
-        act = _Active(fmode, now, address=address)
+        act = _Active(fmode, address=address)
         dmode = (self.values[CCR] >> 24) & 3
         if fmode == FMODE_WRITE:
             if dmode:
