@@ -36,6 +36,7 @@ class FlashCommand:
     command: SpiCommand
     outcome: str = "pending"  # "ok" | "rejected" | "not received"
     reason: str = ""
+    polling: bool = False  # a status read of the controller's automatic polling
 
     @property
     def opcode(self) -> int | None:
@@ -73,6 +74,7 @@ class FlashLog:
         self.board = board
         self.commands: deque[FlashCommand] = deque(maxlen=MAX_COMMANDS)
         self.seq = 0
+        self.work = 0  # commands other than automatic-polling status reads
         self.listeners: list[Callable[[FlashCommand], None]] = []
         self._pending: dict[int, tuple[FlashCommand, object]] = {}
         board.qspi.trace = self._on_command
@@ -92,8 +94,10 @@ class FlashLog:
     def _on_command(self, bank: int, cmd: SpiCommand) -> None:
         self._resolve(bank)
         self.seq += 1
+        polling = (self.board.qspi.values[CCR] >> 26) & 3 == 2
+        self.work += not polling
         record = FlashCommand(self.seq, self.board.machine.clock.now_fs,
-                              self.board.machine.bus.pc(), bank, cmd)
+                              self.board.machine.bus.pc(), bank, cmd, polling=polling)
         self.commands.append(record)
         self._pending[bank] = (record, self._last_event(bank))
 

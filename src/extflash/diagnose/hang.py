@@ -339,16 +339,23 @@ def explain_hang(ctx: Context, *, probe_instructions: int = 6000) -> Diagnosis |
         details.append(f"loop: 0x{lo:08X}..0x{hi:08X} {place}, "
                        f"{len(profile.pcs)} instruction(s)")
     extra: dict[str, Any] = {"profile": profile}
-    if profile.registers:
+    if not profile.stalled and (profile.changed_memory or any(
+            not r.constant for r in profile.registers)):
+        cause = (f"{fn}() is still running {place}: it makes progress (its state changes "
+                 f"from one pass to the next), so it may yet return")
+        return Diagnosis("hang", fn, cause, tuple(details), None, certain=False, where=where,
+                         extra=extra)
+    waits = [r for r in profile.registers if r.constant]
+    if waits:
         best: tuple[str, Why | None] | None = None
-        for read in profile.registers:
+        for read in waits:
             text, why = _register_wait(ctx, profile, read)
             if best is None or (why is not None and (best[1] is None or
                                                      (why.certain and not best[1].certain))):
                 best = (text, why)
         assert best is not None
         text, why = best
-        for read in profile.registers:
+        for read in waits:
             details.append(f"reads {read.name} at {ctx.where(read.pc)}: "
                            + ", ".join(f"0x{v:08X}" for v in read.values))
         if why is None:
@@ -357,7 +364,7 @@ def explain_hang(ctx: Context, *, probe_instructions: int = 6000) -> Diagnosis |
                              extra=extra)
         cause = f"{fn}() {text} {place}: {why.text}"
         return Diagnosis("hang", fn, cause, tuple(details) + why.details, why.fix,
-                         certain=why.certain, where=where, extra=extra)
+                         certain=why.certain and profile.stalled, where=where, extra=extra)
     if profile.memory:
         text, why = _memory_wait(ctx, profile)
         cause = f"{fn}() {text} {place}: {why.text}"

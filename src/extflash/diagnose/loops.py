@@ -61,8 +61,15 @@ class LoopProfile:
     memory: tuple[Read, ...]  # RAM read by the loop
     changed_memory: bool  # the loop stored a different value somewhere
     fixed_point: bool  # registers and everything read came back identical at the loop head
+    reads_time: bool  # the loop reads a time source (its own timeout, perhaps)
     result: RunResult  # how the probe run ended (``returned``: the call was only slow)
     instructions: int
+
+    @property
+    def stalled(self) -> bool:
+        """The loop comes back to the same state with nothing to count time: without an
+        interrupt or a peripheral changing on its own, it can never leave."""
+        return self.fixed_point and not self.reads_time
 
     @property
     def span(self) -> tuple[int, int]:
@@ -83,6 +90,7 @@ class _Recorder:
         self.head: int | None = None
         self.snapshots: list[tuple[tuple[int, ...], int, bool]] = []
         self.read_version = 0  # bumps when a read returns a value not seen at that place before
+        self.reads_time = False
 
     def in_handler(self) -> bool:
         return bool(self.m.exceptions.active)
@@ -120,7 +128,8 @@ class _Recorder:
                 name = (f"{periph}+0x{offset:X}", periph, offset, size)
             else:
                 if offset & ~3 in getattr(p, "time_sources", frozenset()):
-                    return  # SysTick CVR, DWT CYCCNT: time itself, never a reason to wait
+                    self.reads_time = True  # SysTick CVR, DWT CYCCNT: the loop has a clock
+                    return
                 name = (p.describe(offset), p.name, offset, size)
         key = (pc, address)
         seen = self.reads.get(key)
@@ -215,7 +224,8 @@ def _profile(rec: _Recorder, result: RunResult) -> LoopProfile:
             fixed = True
     return LoopProfile(pcs=tuple(sorted(loop)), handler_pcs=tuple(sorted(rec.handler)),
                        registers=tuple(registers), memory=tuple(memory),
-                       changed_memory=rec.changed, fixed_point=fixed, result=result,
+                       changed_memory=rec.changed, fixed_point=fixed,
+                       reads_time=rec.reads_time, result=result,
                        instructions=rec.executed())
 
 

@@ -233,10 +233,15 @@ class Watch:
         clock = self.machine.clock
         while True:
             left = (deadline - clock.now_fs) / FS_PER_S
+            commands = self.flash_log.work
             outcome = self.inner.run(pc, stop_at=stop_at, timeout_s=max(min(slice_s, left), 0))
             self._note_fault(ev, outcome)
             if outcome.reason != "timeout" or clock.now_fs >= deadline:
                 return self._finish(outcome, ev)
+            slice_s *= SLICE_GROWTH
+            pc = self.machine.reg_read("pc") & ~1
+            if self.flash_log.work != commands:
+                continue  # it is still talking to the flash: working, not stuck
             self._collect(ev)
             ctx = Context(self.board, self.symbols, ev, stop_at & ~1, self.layout,
                           self.constants)
@@ -248,7 +253,6 @@ class Watch:
                 log.info("%s stopped after %.6f s: %s", ev.function,
                          (clock.now_fs - ev.start_fs) / FS_PER_S, diagnosis.cause)
                 return self._finish(self._timed_out(diagnosis), ev)
-            slice_s *= SLICE_GROWTH
             pc = self.machine.reg_read("pc") & ~1
 
     def _collect(self, ev: CallEvidence) -> None:
