@@ -13,7 +13,8 @@ memory-mapped window), and prints one table:
 
 Chip times follow ``--timing`` (typical datasheet times by default) in *virtual* time: the
 machine fast-forwards the loader's busy polling, so wall time is the emulator's own cost. MB/s
-is 10^6 bytes per wall second.
+is 10^6 bytes per wall second; the CPU column (this process's CPU time) tells how much of the
+wall time a busy host took away.
 
     .venv/bin/python bench/run.py [--mib 16] [--board nucleo-h743zi-w25q128] [--path auto]
 """
@@ -49,6 +50,7 @@ class Row:
     loader: str
     nbytes: int
     wall_s: float
+    cpu_s: float
     virtual_s: float | None
     note: str = ""
 
@@ -83,10 +85,10 @@ def image(base: int, size: int, seed: int = 1) -> Image:
                        source="bench")
 
 
-def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
-    t0 = time.perf_counter()
+def timed(fn: Callable[[], Any]) -> tuple[float, float, Any]:
+    t0, c0 = time.perf_counter(), time.process_time()
     result = fn()
-    return time.perf_counter() - t0, result
+    return time.perf_counter() - t0, time.process_time() - c0, result
 
 
 def program_rows(label: str, loader: Path, brd: board.Board, size: int, timing: str,
@@ -95,10 +97,10 @@ def program_rows(label: str, loader: Path, brd: board.Board, size: int, timing: 
     with api.open_session(loader, board=brd, timing=timing) as s:
         base = s.geometry.start
         img = image(base, size)
-        wall, res = timed(lambda: s.program(img, verify=True))
+        wall, cpu, res = timed(lambda: s.program(img, verify=True))
         rep = res.report
         assert rep.verified and rep.bytes_written == size, rep.as_dict()
-        full = Row(f"program + verify {size >> 20} MiB", label, size, wall, rep.target_time_s)
+        full = Row(f"program + verify {size >> 20} MiB", label, size, wall, cpu, rep.target_time_s)
         rows.append(full)
         if not extra:
             return rows
@@ -107,22 +109,23 @@ def program_rows(label: str, loader: Path, brd: board.Board, size: int, timing: 
         data[changed:changed + SECTOR] = random.Random(2).randbytes(SECTOR)
         img2 = from_chunks([Chunk(base, bytes(data), "bench, one sector changed")],
                            source="bench")
-        wall, res = timed(lambda: s.program(img2, verify=True, skip_unchanged=True))
+        wall, cpu, res = timed(lambda: s.program(img2, verify=True, skip_unchanged=True))
         rep = res.report
         assert rep.verified and len(rep.sectors_written) == 1, rep.as_dict()
-        rows.append(Row("re-program, 1 sector changed", label, size, wall, rep.target_time_s,
+        rows.append(Row("re-program, 1 sector changed", label, size, wall, cpu, rep.target_time_s,
                         f"skip-unchanged; {wall / full.wall_s:.1%} of the full program"))
-        wall, back = timed(lambda: s.read(base, size))
+        wall, cpu, back = timed(lambda: s.read(base, size))
         assert back == bytes(data)
-        rows.append(Row(f"read back {size >> 20} MiB", "window", size, wall, None,
+        rows.append(Row(f"read back {size >> 20} MiB", "window", size, wall, cpu, None,
                         "memory-mapped window"))
         s.driver.begin("read")
         driver: Any = s.driver
         t0_virtual = s.target.machine.clock.now_fs  # type: ignore[attr-defined]
-        wall, back = timed(lambda: driver.read_through_loader(base, size))
+        wall, cpu, back = timed(lambda: driver.read_through_loader(base, size))
         virtual = (s.target.machine.clock.now_fs - t0_virtual) / 1e15  # type: ignore[attr-defined]
         assert back == bytes(data)
-        rows.append(Row(f"read back {size >> 20} MiB", f"{label} Read()", size, wall, virtual))
+        rows.append(Row(f"read back {size >> 20} MiB", "generated Read()", size, wall, cpu,
+                        virtual, "the loader's Read() function"))
     return rows
 
 
@@ -153,13 +156,14 @@ def main(argv: Sequence[str] | None = None) -> None:
                                  extra=False)
     print(f"extflash virtual board: {brd.name} ({brd.part.part.name}), {args.timing} chip "
           f"timing, QUADSPI path: {used}")
-    header = (f"{'operation':<30} {'loader':<22} {'wall s':>8} {'MB/s':>7} "
+    header = (f"{'operation':<30} {'loader':<22} {'wall s':>8} {'MB/s':>7} {'CPU s':>7} "
               f"{'virtual s':>10}  note")
     print(header)
     print("-" * len(header))
     for r in rows:
         virtual = f"{r.virtual_s:10.3f}" if r.virtual_s is not None else f"{'-':>10}"
-        print(f"{r.what:<30} {r.loader:<22} {r.wall_s:8.2f} {r.mb_s:7.2f} {virtual}  {r.note}")
+        print(f"{r.what:<30} {r.loader:<22} {r.wall_s:8.2f} {r.mb_s:7.2f} {r.cpu_s:7.2f} "
+              f"{virtual}  {r.note}")
 
 
 if __name__ == "__main__":
