@@ -6,12 +6,13 @@ printed as one message (no traceback) with the error's exit code.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
 import sys
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -200,7 +201,7 @@ def loader_options(func: F) -> F:
             help="R9 for .stldr calls (CubeProgrammer passes 0).",
         ),
     ]
-    return _with_options(func, options)
+    return trace_options(_with_options(func, options))
 
 
 def output_options(func: F) -> F:
@@ -209,7 +210,33 @@ def output_options(func: F) -> F:
     return func
 
 
-def _session(kw: dict[str, Any], renderer: ProgressRenderer | None) -> api.Session:
+def trace_options(func: F) -> F:
+    """--trace FILE and --trace-filter LIST (virtual board only)."""
+    options = [
+        click.option(
+            "--trace",
+            "trace_path",
+            type=click.Path(dir_okay=False),
+            metavar="FILE",
+            help="Write a timeline of calls, register accesses and flash commands to FILE "
+            "(JSON when it ends in .json, text otherwise).",
+        ),
+        click.option(
+            "--trace-filter",
+            metavar="LIST",
+            help="Only these peripherals in the trace, e.g. QUADSPI,RCC,GPIO,flash.",
+        ),
+    ]
+    return _with_options(func, options)
+
+
+@contextlib.contextmanager
+def _session(kw: dict[str, Any], renderer: ProgressRenderer | None) -> Iterator[api.Session]:
+    """The operation's session. On the virtual board every call is watched: a failed call is
+    reported with its diagnosis, and --trace writes the timeline (also when the call fails)."""
+    from extflash import diagnose, trace
+
+    trace_path, trace_filter = kw.pop("trace_path"), kw.pop("trace_filter")
     options = DriverOptions(
         buffer_size=_opt_int(kw.pop("buffer_size"), "--buffer-size"),
         stack_size=_opt_int(kw.pop("stack_size"), "--stack-size"),
@@ -217,7 +244,11 @@ def _session(kw: dict[str, Any], renderer: ProgressRenderer | None) -> api.Sessi
         init_arg=kw.pop("init_arg"),
     )
     if kw.pop("target_kind") == "probe":
-        return _probe_session(kw, options, renderer)
+        if trace_path:
+            raise InputError("--trace needs the virtual board (--target emu)")
+        with _probe_session(kw, options, renderer) as probe_session:
+            yield probe_session
+        return
     board = api.resolve_board(
         kw.pop("board_name"),
         mcu=kw.pop("mcu"),
@@ -226,7 +257,7 @@ def _session(kw: dict[str, Any], renderer: ProgressRenderer | None) -> api.Sessi
         pins=kw.pop("pins"),
         hse=kw.pop("hse"),
     )
-    return api.open_session(
+    session, watch = diagnose.open_session(
         kw.pop("loader_path"),
         board=board,
         flash_file=kw.pop("flash_file"),
@@ -234,6 +265,20 @@ def _session(kw: dict[str, Any], renderer: ProgressRenderer | None) -> api.Sessi
         options=options,
         progress=renderer,
     )
+    timeline = None
+    if trace_path:
+        wanted = trace_filter.split(",") if trace_filter else None
+        timeline = trace.Timeline.attach(watch, peripherals=wanted)
+    try:
+        with session:
+            try:
+                yield session
+            except ExtflashError as exc:
+                raise diagnose.explained(exc, watch) from None
+    finally:
+        if timeline is not None:
+            timeline.stop()
+            timeline.write(trace_path)
 
 
 def _probe_session(

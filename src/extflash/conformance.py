@@ -496,7 +496,9 @@ def _write_diagnosis(rig: _Rig, ev: CallEvidence | None) -> diagnose.Diagnosis |
     page = rig.spec().page_size
     from extflash.diagnose import failure
 
-    odd = [s for c in ev.flash if (s := failure.suspicious(c, page)) is not None]
+    chips = rig.vb.chips
+    odd = [s for c in ev.flash
+           if (s := failure.suspicious(c, page, chips.get(c.bank))) is not None]
     rejected = ev.rejected()
     if odd:
         return diagnose.Diagnosis("failure", ev.function, odd[0],

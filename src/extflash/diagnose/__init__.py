@@ -33,7 +33,7 @@ from extflash.diagnose.hang import explain_hang
 from extflash.diagnose.model import Diagnosis
 from extflash.diagnose.symbols import Symbolizer
 from extflash.diagnose.watch import Watch
-from extflash.errors import OperationError
+from extflash.errors import ExtflashError, OperationError
 from extflash.loader.model import Loader, open_loader
 from extflash.programmer import Progress
 from extflash.runner import DriverOptions, LoaderCallError
@@ -48,6 +48,7 @@ __all__ = [
     "WindowState",
     "explain",
     "explain_call",
+    "explained",
     "open_session",
     "window_state",
     "wiring",
@@ -55,13 +56,35 @@ __all__ = [
 
 
 class DiagnosedError(OperationError):
-    """A failed loader call with its explanation (the message is the diagnosis)."""
+    """A failed operation with the explanation of the loader call that failed it.
 
-    def __init__(self, error: LoaderCallError, diagnosis: Diagnosis) -> None:
-        lines = [str(error.message), diagnosis.render()]
-        super().__init__("\n".join(lines))
+    The message is the operation's own (what failed, the chip's state) followed by the
+    diagnosis; the generic hint of the call error gives way to the diagnosis's fix.
+    """
+
+    def __init__(self, error: ExtflashError, call_error: LoaderCallError,
+                 diagnosis: Diagnosis) -> None:
+        hint = None if diagnosis.certain else call_error.hint
+        body = diagnosis.render()
+        first = error.message.splitlines()[0]
+        if diagnosis.cause in error.message:  # the call error already tells the cause
+            body = "\n".join(body.splitlines()[1:])
+        elif diagnosis.cause.startswith(first):  # ... or how the call ended
+            body = diagnosis.cause[len(first):].lstrip(":; ") + body[len(diagnosis.cause):]
+        super().__init__(f"{error.message}\n{body}".rstrip(), hint=hint)
         self.error = error
+        self.call_error = call_error
         self.diagnosis = diagnosis
+
+
+def explained(error: ExtflashError, watch: Watch) -> ExtflashError:
+    """``error`` with the diagnosis of the loader call behind it (unchanged if there is none)."""
+    seen: BaseException | None = error
+    while seen is not None and not isinstance(seen, LoaderCallError):
+        seen = seen.__cause__ or seen.__context__
+    if seen is None:
+        return error
+    return DiagnosedError(error, seen, explain(seen, watch))
 
 
 def open_session(loader: str | os.PathLike[str] | Loader, *, board: boards.Board | str,

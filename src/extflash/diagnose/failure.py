@@ -3,6 +3,8 @@ why, and commands a chip accepts but that cannot do what the loader meant."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from extflash.diagnose import wiring
 from extflash.diagnose.context import Context
 from extflash.diagnose.evidence import FlashCommand
@@ -34,9 +36,15 @@ def fix_for(reason: str) -> str | None:
     return next((fix for key, fix in REJECTION_FIXES if key in reason), None)
 
 
-def suspicious(cmd: FlashCommand, page_size: int) -> str | None:
-    """A command the chip accepts that does not do what a loader means by it."""
+def suspicious(cmd: FlashCommand, page_size: int, chip: Any = None) -> str | None:
+    """A command the chip accepts that does not do what a loader means by it: a page program
+    crossing a page boundary, a read whose address, dummy clocks or lines differ from the
+    chip's (it returns shifted or garbled data)."""
     c = cmd.command
+    if chip is not None and c.read_length and c.address is not None and cmd.outcome == "ok":
+        why = chip.read_check(c)
+        if why and "is not a read command" not in why:
+            return f"{c.describe()} reads garbled data: {why}"
     n = len(c.write_data)
     if n and c.address is not None and page_size:
         offset = c.address % page_size
@@ -86,13 +94,15 @@ def explain_failure(ctx: Context, result: int, ok_value: int) -> Diagnosis:
         details += command_lines(commands)
         return Diagnosis("failure", fn, cause, tuple(details), fix_for(first.reason),
                          certain=True)
-    odd = [s for c in commands if (s := suspicious(c, page)) is not None]
+    odd = [s for c in commands
+           if (s := suspicious(c, page, chips.get(c.bank))) is not None]
     if odd:
         cause = f"{head}: {odd[0]}"
         details += command_lines(commands)
-        return Diagnosis("failure", fn, cause, tuple(details),
-                         "split each Write at page boundaries (one page program per page)",
-                         certain=True)
+        fix = ("split each Write at page boundaries (one page program per page)"
+               if "page boundary" in odd[0] else
+               "use the chip's read command with its address width, dummy clocks and lines")
+        return Diagnosis("failure", fn, cause, tuple(details), fix, certain=True)
     lost = [c for c in commands if c.outcome == "not received"]
     if lost:
         cause = (f"{head}: {len(lost)} of its {len(commands)} flash commands never reached "
