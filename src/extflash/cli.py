@@ -602,5 +602,40 @@ def conformance_test(
     sys.exit(0 if report.passed else 1)
 
 
+@main.command()
+@board_options
+@click.option("--name", metavar="NAME", help="Device name in StorageInfo (default: board name).")
+@click.option("-o", "--output", required=True, type=click.Path(), metavar="PATH",
+              help="The .stldr file to write, or a folder.")
+@click.option("--flm", is_flag=True, help="Also build a CMSIS FLM from the same sources.")
+@click.option("--no-self-test", is_flag=True,
+              help="Skip the conformance test on the virtual board (not recommended).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON result.")
+@handle_errors
+def new(name: str | None, output: str, flm: bool, no_self_test: bool, as_json: bool,
+        **kw: Any) -> None:
+    """Generate, build and self-test a loader for a board (from --board or --mcu/--chip/--pins)."""
+    from extflash import gen
+
+    if kw.pop("flash_file"):
+        raise InputError("extflash new tests on a fresh virtual board: --flash-file is not used")
+    board = api.resolve_board(kw.pop("board_name"), mcu=kw.pop("mcu"), chip=kw.pop("chip"),
+                              bank=kw.pop("bank"), pins=kw.pop("pins"), hse=kw.pop("hse"))
+    made = gen.new_loader(board, Path(output), name=name, flm=flm,
+                          self_test=not no_self_test, timing=kw.pop("timing"))
+    b = made.build
+    data = {"schema": "extflash.new/1", "stldr": str(b.stldr),
+            "flm": str(b.flm) if b.flm else None, "project": str(b.project),
+            "code_bytes": b.size.code, "data_bytes": b.size.data + b.size.bss,
+            "self_test": None if made.report is None else "passed"}
+    text = [f"wrote {b.stldr} ({b.size.code} bytes code, {b.size.data + b.size.bss} bytes data)"]
+    if b.flm:
+        text.append(f"wrote {b.flm}")
+    text.append(f"C project: {b.project}")
+    text.append("self-test: skipped" if made.report is None else
+                f"self-test: passed on the virtual {board.name}")
+    _emit(as_json, data, "\n".join(text))
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

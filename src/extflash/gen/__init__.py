@@ -9,6 +9,7 @@ from extflash.gen.build import BuildResult, ImageSize, build
 from extflash.gen.clock import supported_families
 from extflash.gen.config import LoaderConfig, plan_loader
 from extflash.gen.generate import render
+from extflash.gen.new import NewLoader, SelfTestFailed, new_loader
 
-__all__ = ["BuildResult", "ImageSize", "LoaderConfig", "build", "plan_loader", "render",
-           "supported_families"]
+__all__ = ["BuildResult", "ImageSize", "LoaderConfig", "NewLoader", "SelfTestFailed", "build",
+           "new_loader", "plan_loader", "render", "supported_families"]

@@ -102,6 +102,10 @@ def config_header(cfg: LoaderConfig) -> str:
         f"#define TIMEOUT_CHIP_MS    {nor.timeout_chip_ms}u",
         f"#define TIMEOUT_WRSR_MS    {nor.timeout_wrsr_ms}u",
         f"#define RESET_US           {nor.reset_us}u",
+        f"#define NOR_HAS_RESET      {int(nor.chip.reset == (0x66, 0x99))}       "
+        "/* the 66h/99h software reset */",
+        f"#define NOR_HAS_BLOCKS     {int(nor.block_size > nor.sector_size)}       "
+        "/* a larger block erase than the sector erase */",
         "",
         "#endif",
         "",

@@ -55,6 +55,7 @@ static int write_reg(uint8_t op, uint8_t *value, uint32_t bytes)
 
 static int reset_chip(void)
 {
+#if NOR_HAS_RESET
     /* First in 4-4-4 (a chip left in QPI mode by firmware), then in 1-1-1. A chip in SPI mode sees
      * only two clocks of the QPI attempt and ignores it. */
     qspi_run(CCR_IMODE(4) | OP_RSTEN, 0u, 0, 0u);
@@ -62,6 +63,7 @@ static int reset_chip(void)
     if (!command(OP_RSTEN) || !command(OP_RST))
         return 0;
     delay_us(RESET_US);
+#endif
     return wait_ready(TIMEOUT_BLOCK_MS);    /* a reset during an erase may take a while */
 }
 
@@ -156,16 +158,18 @@ int nor_erase_sectors(uint32_t first, uint32_t last)
     uint32_t addr = first & ~(SECTOR_SIZE - 1u);
     last &= ~(SECTOR_SIZE - 1u);
     while (addr <= last && addr < FLASH_SIZE) {
+#if NOR_HAS_BLOCKS
         /* a whole 64 KiB block inside the range goes in one block erase */
         if ((addr & (BLOCK_SIZE - 1u)) == 0u && last - addr >= BLOCK_SIZE - SECTOR_SIZE) {
             if (!erase(OP_ERASE_BLOCK, addr, TIMEOUT_BLOCK_MS))
                 return 0;
             addr += BLOCK_SIZE;
-        } else {
-            if (!erase(OP_ERASE_SECTOR, addr, TIMEOUT_SECTOR_MS))
-                return 0;
-            addr += SECTOR_SIZE;
+            continue;
         }
+#endif
+        if (!erase(OP_ERASE_SECTOR, addr, TIMEOUT_SECTOR_MS))
+            return 0;
+        addr += SECTOR_SIZE;
         if (addr == 0u)     /* wrapped past the top of a 4 GiB space */
             break;
     }
