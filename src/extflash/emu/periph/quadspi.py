@@ -745,7 +745,7 @@ class Quadspi(Peripheral):
     def _command(self, address: int, *, write_data: bytes = b"",
                  read_length: int = 0) -> SpiCommand:
         ccr = self.values[CCR]
-        imode, admode, abmode, dmode = ((ccr >> s) & 3 for s in (8, 10, 14, 24))
+        imode, admode, abmode, dmode = ccr >> 8 & 3, ccr >> 10 & 3, ccr >> 14 & 3, ccr >> 24 & 3
         instruction: int | None = ccr & 0xFF if imode else None
         if ccr & (1 << 28) and imode:  # SIOO: the instruction only on the first command
             if self._sioo_sent:
@@ -769,21 +769,22 @@ class Quadspi(Peripheral):
         )
 
     def _duration_fs(self, cmd: SpiCommand, data_bytes: int) -> int:
-        """Bus time of one command: its phases' bits over their line counts, plus nCS high."""
+        """Bus time of one command: its phases' bits over their line counts, plus nCS high.
+
+        Line counts are 1, 2 or 4 and DDR halves the clocks: 8 bits always take a whole number
+        of clocks, so integer arithmetic is exact.
+        """
         ddr = 2 if cmd.ddr else 1
-        cycles = 0.0
+        cycles = cmd.dummy_cycles + ((self.values[DCR] >> 8) & 7) + 1
         if cmd.instruction is not None and cmd.instruction_lines:
-            cycles += 8 / cmd.instruction_lines
+            cycles += 8 // cmd.instruction_lines
         if cmd.address_lines:
-            cycles += 8 * cmd.address_bytes / cmd.address_lines / ddr
+            cycles += 8 * cmd.address_bytes // (cmd.address_lines * ddr)
         if cmd.alternate_lines:
-            cycles += 8 * cmd.alternate_bytes / cmd.alternate_lines / ddr
-        cycles += cmd.dummy_cycles
+            cycles += 8 * cmd.alternate_bytes // (cmd.alternate_lines * ddr)
         if cmd.data_lines:
-            cycles += 8 * data_bytes / cmd.data_lines / ddr
-        cycles += ((self.values[DCR] >> 8) & 7) + 1
-        hz = max(self.clk_hz, 1)
-        return int(-(-cycles // 1)) * FS_PER_S // hz
+            cycles += 8 * data_bytes // (cmd.data_lines * ddr)
+        return cycles * FS_PER_S // max(self.clk_hz, 1)
 
     def _start(self, fmode: int, address: int) -> None:
         """A start trigger fired: run (or begin) the command the registers describe."""
