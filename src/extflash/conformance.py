@@ -51,7 +51,7 @@ class Check:
     """One situation and how the loader handled it."""
 
     name: str  # "erase-last"
-    title: str  # "SectorErase of the last sector"
+    title: str  # "Erase of the last sector"
     status: str  # "pass" | "fail" | "warn" | "skip" | "info"
     detail: str
     time_s: float | None = None  # virtual time the loader took
@@ -221,7 +221,7 @@ class _Suite:
         except LoaderCallError as err:
             rig.dirty = True
             diagnosis = diagnose.explain(err, rig.watch)
-            self.add(Check(name, title, "fail", err.message.split("\n")[0], diagnosis=diagnosis))
+            self.add(Check(name, title, "fail", _headline(err, diagnosis), diagnosis=diagnosis))
             raise _Failed() from None
 
     def all_calls(self) -> list[CallEvidence]:
@@ -232,6 +232,14 @@ class _Suite:
             self.evidence += self.rig.watch.calls
             self.rig.close()
             self.rig = None
+
+
+def _headline(err: LoaderCallError, diagnosis: diagnose.Diagnosis) -> str:
+    """How the call ended, without the cause the diagnosis prints under it."""
+    line = err.message.split("\n")[0]
+    if diagnosis.cause in line:
+        line = line[:line.index(diagnosis.cause)]
+    return line.rstrip(": ;")
 
 
 class _Failed(Exception):
@@ -331,7 +339,8 @@ def _check_init(suite: _Suite) -> None:
     else:
         pins = ", ".join(f"{r.signal.upper()} {r.board_pin}" for r in rows if r.board_pin)
         suite.add(Check("wiring", "Pins against the board's wiring", "pass", pins))
-    _check_window(suite, rig, "Init", "mapped-after-init", fail=True)
+    # an FLM is read through the window only after Init(VERIFY): the window-read check
+    _check_window(suite, rig, "Init", "mapped-after-init", fail=rig.kind == "stldr")
 
 
 def _check_window(suite: _Suite, rig: _Rig, function: str, name: str, *, fail: bool) -> None:
@@ -352,6 +361,8 @@ def _check_window(suite: _Suite, rig: _Rig, function: str, name: str, *, fail: b
 def _check_init_twice(suite: _Suite) -> None:
     with suite.calling("init-twice", "Init twice in a row") as rig:
         _init(rig)
+        if rig.kind == "flm":
+            rig.driver.finish()  # FLM hosts pair each Init with an UnInit
         second = _init(rig)
     ev = rig.last("Init")
     if ev is not None and ev.window is not None and not ev.window.readable:
@@ -390,7 +401,7 @@ def _count(suite: _Suite) -> int:
 
 
 def _check_erase(suite: _Suite, which: str) -> None:
-    name, title = f"erase-{which}", f"SectorErase of the {which} sector"
+    name, title = f"erase-{which}", f"Erase of the {which} sector"
     rig = suite.fresh()
     sectors = rig.geometry.sectors
     index = {"first": 0, "middle": len(sectors) // 2, "last": len(sectors) - 1}[which]
@@ -646,7 +657,7 @@ def _check_checksum(suite: _Suite) -> None:
 
 
 def _check_mass_erase(suite: _Suite) -> None:
-    title = "MassErase"
+    title = "Chip erase"
     rig = suite.fresh()
     if not rig.driver.can_erase_chip():
         suite.add(Check("mass-erase", title, "skip", "no MassErase / EraseChip entry point"))
@@ -764,10 +775,10 @@ def run(loader: str | os.PathLike[str] | Loader, board: boards.Board | str, *,
     page = _page(suite)
     steps: list[tuple[str, str, Callable[[], None]]] = [
         ("init-twice", "Init twice in a row", lambda: _check_init_twice(suite)),
-        ("erase-first", "SectorErase of the first sector", lambda: _check_erase(suite, "first")),
-        ("erase-middle", "SectorErase of the middle sector",
+        ("erase-first", "Erase of the first sector", lambda: _check_erase(suite, "first")),
+        ("erase-middle", "Erase of the middle sector",
          lambda: _check_erase(suite, "middle")),
-        ("erase-last", "SectorErase of the last sector", lambda: _check_erase(suite, "last")),
+        ("erase-last", "Erase of the last sector", lambda: _check_erase(suite, "last")),
         ("write-unaligned", "Write at an unaligned address",
          lambda: _check_write(suite, "write-unaligned", "Write at an unaligned address", 3, 100)),
         ("write-page-cross", "Write across a page boundary",
@@ -779,7 +790,7 @@ def run(loader: str | os.PathLike[str] | Loader, board: boards.Board | str, *,
         ("window-read", "Window shows the flash after Init", lambda: _check_window_read(suite)),
         ("verify", "Verify (ST semantics)", lambda: _check_verify(suite)),
         ("checksum", "CheckSum (additive byte sum)", lambda: _check_checksum(suite)),
-        ("mass-erase", "MassErase", lambda: _check_mass_erase(suite)),
+        ("mass-erase", "Chip erase", lambda: _check_mass_erase(suite)),
     ]
     try:
         try:

@@ -86,3 +86,18 @@ def test_good_loader_is_not_stopped(watched, faulty):
     d.write(d.geometry.start, bytes(range(256)))
     assert [c.reason for c in watch.calls] == ["returned"] * 3
     assert all(c.stuck is None for c in watch.calls)
+
+
+def test_controller_clock_never_enabled(watched, faulty):
+    _, _, diag = _fail(watched, faulty("QSPI_CLOCK_OFF"), init)
+    assert diag.certain
+    assert "QUADSPI_SR" in diag.cause and "keeps reading 0x00000000" in diag.cause
+    assert "the QUADSPI clock is off (RCC_AHB3ENR.QSPIEN=0)" in diag.cause
+    assert "set RCC_AHB3ENR.QSPIEN" in (diag.fix or "")
+
+
+def test_waiting_on_a_peripheral_the_board_does_not_model(watched, faulty):
+    _, _, diag = _fail(watched, faulty("TIMER_DELAY"), init)
+    assert diag.certain and "in timer_delay_us" in diag.cause
+    assert "waits for bit 0 of TIM6+0x10 to read 1" in diag.cause
+    assert "TIM6 is not modelled on the virtual STM32H743" in diag.cause

@@ -253,10 +253,15 @@ def _register_wait(ctx: Context, profile: loops.LoopProfile,
         cond = None  # the analysis disagrees with what the loop sees: do not trust it
     reg = p.regs.get(read.offset & ~3) if p is not None else None
     decoded = reg.decode(read.value) if reg is not None else f"0x{read.value:X}"
-    if cond is not None:
-        what = f"{read.name}.{describe_condition(reg, cond)}" if reg is not None and reg.fields \
-            else f"{read.name} & 0x{cond.mask:X} {'!=' if cond.negate else '=='} " \
-                 f"0x{cond.expected:X}"
+    if cond is not None and reg is not None and reg.fields:
+        what = f"{read.name}.{describe_condition(reg, cond)}"
+    elif cond is not None and cond.mask & (cond.mask - 1) == 0:  # one bit, no field names
+        bit = cond.mask.bit_length() - 1
+        value = int(bool(cond.expected)) ^ int(cond.negate)
+        what = f"bit {bit} of {read.name} to read {value}"
+    elif cond is not None:
+        what = (f"{read.name} & 0x{cond.mask:X} {'!=' if cond.negate else '=='} "
+                f"0x{cond.expected:X}")
     else:
         what = f"{read.name} to change"
     text = f"waits for {what}; it keeps reading 0x{read.value:08X} ({decoded})"

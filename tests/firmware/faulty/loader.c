@@ -19,6 +19,8 @@
  *   FAULT_INIT_NO_ABORT     Init reprograms the QUADSPI without leaving memory-mapped mode
  *   FAULT_ERASE_END_EXCL    SectorErase treats its end address as exclusive
  *   FAULT_SIZE_HALF         StorageInfo claims 8 MiB for the 16 MiB chip
+ *   FAULT_QSPI_CLOCK_OFF    the QUADSPI clock is never enabled in RCC
+ *   FAULT_TIMER_DELAY       the reset delay waits for a TIM6 update flag
  *
  * WITH_FAULT_HANDLER installs Default_Handler (an endless loop) for HardFault and the
  * configurable faults, as CubeIDE template builds do.
@@ -40,6 +42,7 @@
 #define RCC_PLL1DIVR    REG(RCC_BASE + 0x30u)
 #define RCC_AHB3ENR     REG(RCC_BASE + 0xD4u)
 #define RCC_AHB4ENR     REG(RCC_BASE + 0xE0u)
+#define RCC_APB1LENR    REG(RCC_BASE + 0xE8u)
 #define RCC_CR_PLL1ON   (1u << 24)
 #define RCC_CR_PLL1RDY  (1u << 25)
 #define RCC_AHB3ENR_QSPIEN (1u << 14)
@@ -138,6 +141,26 @@ static void tick_init(uint32_t core_hz)
     SYSTICK_CTRL = SYSTICK_CTRL_ENABLE | SYSTICK_CTRL_TICKINT | SYSTICK_CTRL_CLKSOURCE;
 }
 
+#ifdef FAULT_TIMER_DELAY
+/* A one-pulse TIM6 as the delay (RM0433: TIM6 at 0x40001000, CR1 0x00, SR 0x10, PSC 0x28, ARR
+ * 0x2C; RCC_APB1LENR.TIM6EN bit 4). */
+#define TIM6_CR1 REG(0x40001000u)
+#define TIM6_SR  REG(0x40001010u)
+#define TIM6_PSC REG(0x40001028u)
+#define TIM6_ARR REG(0x4000102Cu)
+
+__attribute__((noinline)) static void timer_delay_us(uint32_t us)
+{
+    RCC_APB1LENR |= 1u << 4;
+    TIM6_PSC = 99u; /* 100 MHz APB1 timer clock / 100 = 1 MHz */
+    TIM6_ARR = us;
+    TIM6_SR = 0u;
+    TIM6_CR1 = (1u << 3) | 1u; /* OPM, CEN */
+    while (!(TIM6_SR & 1u)) {
+    }
+}
+#endif
+
 /* -- clocks and pins --------------------------------------------------------------------------- */
 
 /* HSI 64 MHz / M 4 * N 25 / P 2 = 200 MHz; HCLK = 100 MHz also clocks the QUADSPI kernel. */
@@ -196,7 +219,9 @@ static void qspi_abort(void)
 
 static void qspi_init(void)
 {
+#ifndef FAULT_QSPI_CLOCK_OFF
     RCC_AHB3ENR |= RCC_AHB3ENR_QSPIEN;
+#endif
 #ifdef FAULT_OTHER_H7
     OCTOSPIM_CR = 0u; /* the H72x/H73x IO manager: this loader was written for another H7 */
 #endif
@@ -336,7 +361,11 @@ int Init(void)
     qspi_init();
     command(CCR(W, L1, L0, L0, 0x66u), 0u, 0, 0u);
     command(CCR(W, L1, L0, L0, 0x99u), 0u, 0, 0u);
+#ifdef FAULT_TIMER_DELAY
+    timer_delay_us(30u); /* tRST */
+#else
     HAL_Delay(1u); /* tRST */
+#endif
 #ifndef FAULT_NO_ID_CHECK
     if (!read_id_ok())
         return 0;
