@@ -57,3 +57,21 @@ def test_chip_select_on_the_wrong_pin(watched, faulty):
     assert "none of its 3 flash commands reached the chip" in diag.cause
     assert any("loader routes BK1_NCS to PB10 (AF9)" in line for line in diag.details)
     assert any("0x9F 1-0-1 read 3B -> never reached the chip" in line for line in diag.details)
+
+
+def test_next_command_while_the_chip_is_busy(watched, faulty):
+    """Write does not wait for WIP after a page program: the read-back finds the chip busy."""
+    session, watch = watched(faulty("NO_WAIT"), timing="typical")
+    with pytest.raises(LoaderCallError) as info:
+        _write(session.driver)
+    diag = diagnose.explain(info.value, watch)
+    assert "0x0B 1-1-1 addr=0x0000F0(3B) dummy=8 read 16B" in diag.cause
+    assert "busy with program for another" in diag.cause and "(WIP=1)" in diag.cause
+    assert "WIP=0" in (diag.fix or "")
+
+
+def test_read_with_the_wrong_dummy_cycles(watched, faulty):
+    diag = _explain(watched, faulty("READ_DUMMY"), _write)
+    assert "0x0B 1-1-1 addr=0x0000F0(3B) dummy=6 read 16B reads garbled data" in diag.cause
+    assert "6 clocks between address and data, chip expects 8" in diag.cause
+    assert "dummy clocks" in (diag.fix or "")

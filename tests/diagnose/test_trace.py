@@ -31,6 +31,9 @@ def test_timeline_reads_like_the_loader(watched, faulty):
     assert "clock_init+0x" in text
     assert "RCC_AHB3ENR <- 0x00004000 (QSPIEN=1)" in text
     assert "GPIOB_AFRL <- 0x0A000900 (PB6 -> AF10)" in text  # pins as a person reads them
+    # controller commands as commands
+    assert ("QUADSPI_CCR <- 0x0F10EDEB (memory-mapped: 0xEB 1-4-4, 3-byte address, "
+            "1 alternate byte(s) on 4 line(s), 4 dummy)") in text
     # the flash commands as the chip saw them, in order with the register writes
     erase = next(i for i, line in enumerate(lines) if "bank 1: 0x20 1-1-0 addr=0x000000(3B)"
                  in line)

@@ -21,6 +21,8 @@
  *   FAULT_SIZE_HALF         StorageInfo claims 8 MiB for the 16 MiB chip
  *   FAULT_QSPI_CLOCK_OFF    the QUADSPI clock is never enabled in RCC
  *   FAULT_TIMER_DELAY       the reset delay waits for a TIM6 update flag
+ *   FAULT_NO_WAIT           Write does not wait for the page program to finish (WIP)
+ *   FAULT_READ_DUMMY        indirect reads (0x0B) with 6 dummy clocks (the chip needs 8)
  *
  * WITH_FAULT_HANDLER installs Default_Handler (an endless loop) for HardFault and the
  * configurable faults, as CubeIDE template builds do.
@@ -325,14 +327,20 @@ static void quad_enable(void)
 
 static void read_indirect(uint32_t offset, uint8_t *data, uint32_t length)
 {
+#ifdef FAULT_READ_DUMMY
+    command(CCR(R, L1, L1, L1, 0x0Bu) | (6u << QSPI_CCR_DCYC_POS), offset, data, length);
+#else
     command(CCR(R, L1, L1, L1, 0x0Bu) | (8u << QSPI_CCR_DCYC_POS), offset, data, length);
+#endif
 }
 
 static int program_page(uint32_t offset, const uint8_t *data, uint32_t length)
 {
     write_enable();
     command(CCR(W, L1, L1, L1, 0x02u), offset, (uint8_t *)data, length);
+#ifndef FAULT_NO_WAIT
     wait_ready();
+#endif
     /* read back and compare, a few bytes at a time */
     uint32_t done = 0;
     while (done < length) {
