@@ -139,7 +139,18 @@ class _Rig:
     def _banks(self) -> list[Any]:
         return [self.vb.chips[b] for b in sorted(self.vb.chips)]
 
+    @property
+    def capacity(self) -> int:
+        """Bytes the chip(s) really hold, in the host's address space."""
+        return sum(len(chip.memory) for chip in self._banks())
+
+    def _check_range(self, offset: int, size: int) -> None:
+        if offset < 0 or offset + size > self.capacity:
+            raise _Skip(f"0x{self.geometry.start + offset:08X} is beyond the "
+                        f"{self.capacity >> 20} MiB the chip holds (see storage-info)")
+
     def chip_read(self, offset: int, size: int) -> bytes:
+        self._check_range(offset, size)
         banks = self._banks()
         if len(banks) == 1:
             return bytes(banks[0].memory[offset:offset + size])
@@ -149,6 +160,7 @@ class _Rig:
         return bytes(view[offset % 2:offset % 2 + size])
 
     def chip_write(self, offset: int, data: bytes) -> None:
+        self._check_range(offset, len(data))
         banks = self._banks()
         numbers = sorted(self.vb.chips)
         if len(banks) == 1:
@@ -244,6 +256,10 @@ def _headline(err: LoaderCallError, diagnosis: diagnose.Diagnosis) -> str:
 
 class _Failed(Exception):
     """A check already recorded its failure."""
+
+
+class _Skip(Exception):
+    """A check cannot run (the message says why)."""
 
 
 # -- static checks ------------------------------------------------------------------------------
@@ -664,7 +680,8 @@ def _check_mass_erase(suite: _Suite) -> None:
         return
     geo = rig.geometry
     for sector in (geo.sectors[0], geo.sectors[len(geo.sectors) // 2], geo.sectors[-1]):
-        rig.chip_write(sector.address - geo.start + 0x10, _pattern(0x40))
+        if sector.end - geo.start <= rig.capacity:
+            rig.chip_write(sector.address - geo.start + 0x10, _pattern(0x40))
     with suite.calling("mass-erase", title) as rig:
         _init(rig, "erase")
         rig.driver.erase_chip()
@@ -800,11 +817,13 @@ def run(loader: str | os.PathLike[str] | Loader, board: boards.Board | str, *,
             for name, title, _ in steps:
                 suite.add(Check(name, title, "skip", "Init fails"))
             steps = []
-        for _, _, step in steps:
+        for name, title, step in steps:
             try:
                 step()
             except _Failed:
                 continue
+            except _Skip as why:
+                suite.add(Check(name, title, "skip", str(why)))
     finally:
         suite.close()
     _check_mapped_after(suite)

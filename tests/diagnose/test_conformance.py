@@ -121,3 +121,23 @@ def test_generated_flash_algorithm_passes(generated, board):
     assert checks["storage-info"].title == "FlashDevice against the chip"
     assert checks["verify"].status == "skip"  # .stldr semantics, not FLM's
     assert checks["window-read"].status == "pass"
+
+
+def test_loader_for_a_bigger_chip(generated):
+    """A 16 MiB loader on a board with an 8 MiB chip: StorageInfo fails, checks beyond the
+    chip are skipped, nothing crashes."""
+    report = conformance.run(generated("nucleo-h743zi-w25q128"), "weact-h743")
+    checks = _by_name(report)
+    assert checks["storage-info"].status == "fail"
+    assert "the W25Q64JV holds 0x800000 (8 MiB)" in checks["storage-info"].detail
+    assert checks["erase-middle"].status == "skip"
+    assert "beyond the 8 MiB the chip holds" in checks["erase-middle"].detail
+    assert checks["erase-first"].status == "pass"
+
+
+def test_loader_for_another_family(faulty):
+    report = conformance.run(faulty(), "stm32f746g-disco")
+    checks = _by_name(report)
+    assert checks["ram-footprint"].status == "fail"
+    assert "not in the RAM of STM32F746" in checks["ram-footprint"].detail
+    assert "init" not in checks

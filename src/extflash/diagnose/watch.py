@@ -82,6 +82,7 @@ class Watch:
         program = driver.program
         self.names = {address & ~1: name for name, address in program.functions.items()}
         self.layout = driver.layout
+        self.names[driver.layout.crc_code] = "CRC-32 routine"  # the runner's own code
         self.ok_value = int(getattr(driver, "ok_value", 1))
         self.kind = str(program.kind)
         if loader is not None:
