@@ -116,8 +116,8 @@ def _clock_off(ctx: Context, p: Peripheral | None, read: loops.Read,
 def _ready_follows_enable(ctx: Context, p: Peripheral | None, read: loops.Read,
                           cond: loops.WaitCondition | None) -> Why | None:
     """``<X>RDY`` bits of RCC/PWR follow ``<X>ON``: a ready flag whose enable is 0 stays 0."""
-    if not isinstance(p, TableModel):
-        return None
+    if not isinstance(p, TableModel) or cond is None:
+        return None  # which ready flag is awaited must be known, not guessed
     reg = p.regs.get(read.offset & ~3)
     if reg is None:
         return None
@@ -153,7 +153,7 @@ def _quadspi(ctx: Context, p: Peripheral | None, read: loops.Read,
     fmode = (ccr >> 26) & 3
     value = read.value
     waiting = awaited_bits(cond, value)
-    wants_done = bool(waiting & (q.TCF | q.FTF | q.SMF))
+    wants_done = bool(waiting & (q.TCF | q.FTF | q.SMF)) or cond is None
     wants_idle = bool(waiting & q.BUSY) and bool(value & q.BUSY)
     name = p.name
     if p.mapped and (wants_done or wants_idle):
@@ -165,6 +165,8 @@ def _quadspi(ctx: Context, p: Peripheral | None, read: loops.Read,
     if not cr & 1 and wants_done:
         return Why(f"the {name} is disabled (CR.EN=0): no command starts", True,
                    "set CR.EN after configuring CR and DCR")
+    if cond is None:
+        return None  # beyond this point the rule depends on which flag the loop waits for
     if value & q.TEF and waiting & q.TCF:
         size = p.fsize_bytes
         return Why(f"the last command ended in a transfer error (SR.TEF=1): its address "
