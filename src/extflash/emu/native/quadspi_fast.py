@@ -172,6 +172,11 @@ class NativeQuadspi:
 
     def publish(self, state: FastState, sr_run: int, sr_last: int,
                 rx: bytes | None = None) -> None:
+        if state.mode == MODE_FORWARD:
+            # C serves nothing and reads no field in this mode: the rest can wait
+            self.state.mode = MODE_FORWARD
+            _CLEARED.pack_into(self._view, _PUBLISHED.size, 0, 0, 0, 0)
+            return
         if rx is not None and rx is not self._rx:
             self._rx = rx  # keeps the bytes alive while C reads them
             self.state.rx = ctypes.cast(ctypes.c_char_p(rx), ctypes.c_void_p).value
