@@ -10,6 +10,9 @@ import pytest
 from extflash import board as boards
 from extflash import conformance, gen
 
+BOARD_PINS = {"clk": "PB2", "bk1_ncs": "PB6", "bk1_io0": "PD11", "bk1_io1": "PD12",
+              "bk1_io2": "PE2", "bk1_io3": "PD13"}  # NUCLEO-H743ZI Zio connector
+
 
 def board_name(board: boards.Board) -> str:
     return next(n for n in boards.list_boards() if boards.load(n).name == board.name)
@@ -141,3 +144,17 @@ def test_loader_for_another_family(faulty):
     assert checks["ram-footprint"].status == "fail"
     assert "not in the RAM of STM32F746" in checks["ram-footprint"].detail
     assert "init" not in checks
+
+
+def test_hal_style_loader_passes(build_elf, board):
+    """The HAL-style reference loader (SysTick interrupts, HAL timeouts, 64 KiB sectors) is a
+    different way to write a good loader: it must pass too."""
+    import halstyle.build as hb  # tests/firmware, on sys.path from tests/conftest.py
+
+    b = hb.loader_build({"mcu": "STM32H743ZI", "chip": "W25Q128JV", "bank": 1,
+                         "hse_hz": 8_000_000, "pins": dict(BOARD_PINS)})
+    path = build_elf(b.name, b.sources, b.linker_script, cflags=b.cflags, ldflags=b.ldflags,
+                     cpu=b.cpu)
+    report = conformance.run(path, board, timing="instant")
+    assert report.passed, "\n".join(report.render())
+    assert _by_name(report)["erase-first"].detail.startswith("0x90000000..0x9000FFFF erased")
