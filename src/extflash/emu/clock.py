@@ -28,6 +28,9 @@ class VirtualClock:
         self.cycles = 0
         self._events: list[tuple[int, int, Callable[[], None]]] = []
         self._seq = itertools.count()
+        # The deadline of the run in progress: speculative skips (a polling loop jumped ahead to
+        # what it waits for) stop there, so a call times out when its time is up.
+        self.limit_fs: int | None = None
 
     def set_core_hz(self, hz: int) -> None:
         if hz <= 0:
@@ -55,6 +58,13 @@ class VirtualClock:
             self.now_fs = max(self.now_fs, when)
             callback()
         self.now_fs = max(self.now_fs, t_fs)
+
+    def skip_to(self, t_fs: int) -> None:
+        """Let time pass up to ``t_fs``, but never beyond :attr:`limit_fs`."""
+        if self.limit_fs is not None:
+            t_fs = min(t_fs, self.limit_fs)
+        if t_fs > self.now_fs:
+            self.advance_fs(t_fs - self.now_fs)
 
     def schedule(self, at_fs: int, callback: Callable[[], None]) -> None:
         heapq.heappush(self._events, (at_fs, next(self._seq), callback))

@@ -623,6 +623,7 @@ class Machine:
         uc.reg_write(A.UC_ARM_REG_PC, pc | 1)
         start_fs, start_cycles = self.clock.now_fs, self.clock.cycles
         deadline = start_fs + timeout_fs
+        self.clock.limit_fs = deadline
         self._exceptions_taken = 0
         self.last_fault = None
         self.bus.note_activity()

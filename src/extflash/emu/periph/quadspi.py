@@ -680,7 +680,7 @@ class Quadspi(Peripheral):
             now = self.clock.now_fs
             nxt = max(act.poll_next_fs, self.clock.next_event_fs() or 0)
             if nxt > now:
-                self.clock.advance_fs(nxt - now)
+                self.clock.skip_to(nxt)
                 self._settle()
                 value = self._sr_value()
         return value
