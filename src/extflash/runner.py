@@ -55,7 +55,8 @@ class Timeouts:
 
     init: float = 100.0
     sector_erase: float = 10.0  # per sector in the call
-    mass_erase: float = 600.0
+    mass_erase: float = 600.0  # at least; large chips get mass_erase_per_mib for each MiB
+    mass_erase_per_mib: float = 16.0  # W25Q-JV maximum chip erase is ~15.6 s per MiB
     write_per_kib: float = 0.05  # on top of `call_min`
     read_per_kib: float = 0.01
     verify_per_kib: float = 0.01
@@ -63,6 +64,9 @@ class Timeouts:
 
     def scaled(self, per_kib: float, size: int) -> float:
         return self.call_min + per_kib * size / 1024
+
+    def chip_erase(self, device_size: int) -> float:
+        return max(self.mass_erase, self.mass_erase_per_mib * device_size / (1 << 20))
 
 
 @dataclass(frozen=True)
@@ -386,33 +390,6 @@ class StldrDriver(_Base):
         self.expect_ok("Init", self.init_arg, timeout_s=self.timeouts.init)
         self._window_agrees = None
 
-    def _window_usable(self) -> bool:
-        """Read through the memory-mapped window instead of ``Read``?
-
-        Always when the loader has no ``Read`` (hosts then rely on the window). When it has one,
-        only where reading memory costs nothing (the virtual board), and only once a first
-        comparison shows the window returns what ``Read`` returns after this operation's Init.
-        """
-        if "Read" not in self.program.functions:
-            return True
-        if not getattr(self.target, "cheap_reads", False):
-            return False
-        if self._window_agrees is None:
-            start = self.geometry.start
-            n = min(64, self.layout.buffer_size, self.geometry.size)
-            via_read = self.read_through_loader(start, n)
-            try:
-                self._window_agrees = self.read_window(start, n) == via_read
-            except TargetError:
-                self._window_agrees = False  # the window is not mapped at all
-            if not self._window_agrees:
-                log.info(
-                    "%s: the memory-mapped window does not show what Read() returns; "
-                    "reading through Read()",
-                    self.program.name,
-                )
-        return self._window_agrees
-
     def erase_sectors(self, sectors: Sequence[Sector]) -> None:
         """One SectorErase(first, last) call per run of adjacent sectors (inclusive bounds)."""
         for run in _adjacent_runs(sectors):
@@ -427,7 +404,7 @@ class StldrDriver(_Base):
         return "MassErase" in self.program.functions
 
     def erase_chip(self) -> None:
-        self.expect_ok("MassErase", 0, timeout_s=self.timeouts.mass_erase)
+        self.expect_ok("MassErase", 0, timeout_s=self.timeouts.chip_erase(self.geometry.size))
 
     def write(self, address: int, data: bytes) -> None:
         self._stage(data)
@@ -440,10 +417,31 @@ class StldrDriver(_Base):
         )
 
     def read(self, address: int, size: int) -> bytes:
-        """Through the memory-mapped window when usable (see above), else through ``Read``."""
-        if self._window_usable():
+        """Through the memory-mapped window where that is as good as ``Read``, else ``Read``.
+
+        Without ``Read`` hosts rely on the window. With it, the window is used only where reading
+        memory costs nothing (the virtual board), and only once, after this operation's Init, a
+        read through ``Read`` and the window agreed on data that is not all erased — erased flash
+        reads the same through a window configured with the wrong read command.
+        """
+        if "Read" not in self.program.functions or self._window_agrees:
             return self.read_window(address, size)
-        return self.read_through_loader(address, size)
+        data = self.read_through_loader(address, size)
+        if self._window_agrees is None and getattr(self.target, "cheap_reads", False):
+            try:
+                agrees = self.read_window(address, size) == data
+            except TargetError:
+                agrees = False  # the window is not mapped at all
+            if not agrees:
+                self._window_agrees = False
+                log.info(
+                    "%s: the memory-mapped window does not show what Read() returns; "
+                    "reading through Read()",
+                    self.program.name,
+                )
+            elif data.count(self.geometry.erase_value) != len(data):
+                self._window_agrees = True
+        return data
 
     def read_through_loader(self, address: int, size: int) -> bytes:
         out = bytearray()
@@ -563,7 +561,7 @@ class FlmDriver(_Base):
 
     def erase_chip(self) -> None:
         self._init(FLM_ERASE)
-        self.expect_ok("EraseChip", timeout_s=self.timeouts.mass_erase)
+        self.expect_ok("EraseChip", timeout_s=self.timeouts.chip_erase(self.geometry.size))
 
     def write(self, address: int, data: bytes) -> None:
         """Stage the chunk once, then ProgramPage page by page (page-aligned, padded)."""
@@ -709,7 +707,10 @@ def flm_layout(
 
 def _failure_text(outcome: RunOutcome, timeout_s: float) -> str:
     where = f"at PC 0x{outcome.pc:08X}"
-    if outcome.reason == "timeout":
+    if outcome.reason == "timeout" and outcome.elapsed_s < timeout_s * 0.999:
+        spent = f"{outcome.elapsed_s:.3g} s of its {timeout_s:g} s"
+        text = f"did not return: stopped after {spent} ({where})"
+    elif outcome.reason == "timeout":
         text = f"did not return within {timeout_s:g} s (still running {where})"
     elif outcome.reason == "fault":
         text = f"faulted {where}"

@@ -14,7 +14,7 @@ from extflash.runner import DriverOptions, Timeouts
 
 def test_mass_erase_longer_than_its_timeout_times_out_at_the_timeout(gen_loader: Any) -> None:
     brd = board.load("weact-h743")  # W25Q64JV: chip erase takes 20 s (typical)
-    opts = DriverOptions(timeouts=Timeouts(mass_erase=5.0))
+    opts = DriverOptions(timeouts=Timeouts(mass_erase=5.0, mass_erase_per_mib=0.0))
     with api.open_session(gen_loader(brd).stldr, board=brd, options=opts) as s:
         with pytest.raises(OperationError, match=r"MassErase\(0x0\) did not return within 5 s"):
             s.erase()
