@@ -23,6 +23,7 @@ the finished result early).
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import struct
@@ -50,9 +51,14 @@ WEL = 0x02
 @dataclass(frozen=True, slots=True)
 class FlashEvent:
     time_fs: int
-    command: str
+    spi: SpiCommand  # as received (formatted on demand: most events are never read)
     outcome: str  # "ok" | "rejected"
     reason: str = ""
+
+    @property
+    def command(self) -> str:
+        """The command in one line (:meth:`SpiCommand.describe`)."""
+        return self.spi.describe()
 
 
 @dataclass(slots=True)
@@ -121,6 +127,13 @@ def _sample(chip_stream: Callable[[int], bytes], chip_lines: int, host_lines: in
     return _from_clocks(sampled, host_lines, _OUT_LINE[host_lines]).to_bytes(n, "big")
 
 
+@functools.cache
+def _protocol_lines(protocol: str) -> tuple[int, int, int]:
+    """``"1-1-4"`` -> (1, 1, 4): instruction, address and data line counts."""
+    i, a, d = (int(x) for x in protocol.split("-"))
+    return i, a, d
+
+
 class NorFlash:
     """An SPI NOR chip on one chip select (implements :class:`extflash.emu.spi.SpiDevice`)."""
 
@@ -149,6 +162,12 @@ class NorFlash:
         self._handlers = self._build_dispatch()
         self._read_opcodes = self._build_reads()
         self._four_byte_ops = frozenset(self._four_byte_opcodes())
+        # per-opcode facts looked up on every command (the spec never changes)
+        self._busy_ok = frozenset(self._opcodes_allowed_while_busy())
+        self._register_of = {r.read: r.name for r in reversed(spec.status.registers)
+                             if r.read is not None}
+        self._programs = {op: pc for pc in reversed(spec.programs)
+                          for op in (pc.opcode, pc.opcode_4b) if op is not None}
         self.power_on()
 
     # -- state -----------------------------------------------------------------------------
@@ -226,7 +245,7 @@ class NorFlash:
             callback(start, end)
 
     def _record(self, cmd: SpiCommand, outcome: str, reason: str = "") -> None:
-        self.events.append(FlashEvent(self.clock.now_fs, cmd.describe(), outcome, reason))
+        self.events.append(FlashEvent(self.clock.now_fs, cmd, outcome, reason))
         if outcome != "ok":
             log.debug("%s: %s rejected: %s", self.spec.name, cmd.describe(), reason)
 
@@ -313,15 +332,17 @@ class NorFlash:
                     table.setdefault((op, qpi), rc)
         return table
 
-    def _allowed_while_busy(self, opcode: int) -> bool:
+    def _opcodes_allowed_while_busy(self) -> set[int]:
+        """Status reads, suspend and reset: what a busy chip still honours."""
         spec = self.spec
-        if any(opcode == r.read for r in spec.status.registers):
-            return True
-        if spec.micron and opcode == 0x70:
-            return True
-        if spec.suspend and opcode == spec.suspend[0]:
-            return True
-        return bool(spec.reset and opcode in spec.reset)
+        ops = {r.read for r in spec.status.registers if r.read is not None}
+        if spec.micron:
+            ops.add(0x70)
+        if spec.suspend:
+            ops.add(spec.suspend[0])
+        if spec.reset:
+            ops.update(spec.reset)
+        return ops
 
     # -- the SpiDevice interface -------------------------------------------------------------
 
@@ -349,7 +370,7 @@ class NorFlash:
         armed, self._reset_armed = self._reset_armed, False
         if self.spec.reset and opcode == self.spec.reset[1] and not armed:
             raise _Rejected(f"reset 0x{opcode:02X} without the reset-enable command right before")
-        if self._op is not None and not self._allowed_while_busy(opcode):
+        if self._op is not None and opcode not in self._busy_ok:
             left = (self.busy_until - self.clock.now_fs) / FS_PER_US
             raise _Rejected(f"busy with {self._op.kind} for another {left:.1f} us (WIP=1)")
         read = self._read_opcodes.get((opcode, self.qpi))
@@ -393,8 +414,7 @@ class NorFlash:
     def _line_counts(self, protocol: str) -> tuple[int, int, int]:
         if self.qpi:
             return 4, 4, 4
-        i, a, d = (int(x) for x in protocol.split("-"))
-        return i, a, d
+        return _protocol_lines(protocol)
 
     def _command_address(self, cmd: SpiCommand, opcode: int, protocol: str = "1-1-1") -> int:
         """Address of a write-type command; rejects phases that do not match the chip."""
@@ -576,8 +596,7 @@ class NorFlash:
         return self.regs[name]
 
     def _read_register(self, cmd: SpiCommand, opcode: int) -> bytes:
-        reg = next(r for r in self.spec.status.registers if r.read == opcode)
-        return self._register_out(cmd, bytes([self._register_value(reg.name)]))
+        return self._register_out(cmd, bytes([self._register_value(self._register_of[opcode])]))
 
     def _check_write_enable(self, what: str) -> bool:
         """True for a volatile write (0x50 armed); rejects when neither WEL nor 0x50."""
@@ -648,8 +667,7 @@ class NorFlash:
     # -- program and erase -------------------------------------------------------------------
 
     def _program(self, cmd: SpiCommand, opcode: int) -> bytes:
-        pc = self.spec.program_command(opcode)
-        assert pc is not None
+        pc = self._programs[opcode]
         if not self.wel:
             raise _Rejected("page program without WREN (WEL=0)")
         if pc.needs_qe and not self.quad_enabled and not self.qpi:
