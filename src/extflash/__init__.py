@@ -7,7 +7,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from extflash import api, board, chips, image, loader, mcu
+from extflash import api, board, chips, conformance, diagnose, image, loader, mcu, trace
 from extflash.api import Session, open_session
 from extflash.errors import (
     ConfigError,
@@ -34,8 +34,11 @@ __all__ = [
     "api",
     "board",
     "chips",
+    "conformance",
+    "diagnose",
     "image",
     "loader",
     "mcu",
     "open_session",
+    "trace",
 ]

@@ -708,8 +708,10 @@ def flm_layout(
 def _failure_text(outcome: RunOutcome, timeout_s: float) -> str:
     where = f"at PC 0x{outcome.pc:08X}"
     if outcome.reason == "timeout" and outcome.elapsed_s < timeout_s * 0.999:
+        # stopped early (a proven hang); the summary, when there is one, says after how long
         spent = f"{outcome.elapsed_s:.3g} s of its {timeout_s:g} s"
-        text = f"did not return: stopped after {spent} ({where})"
+        text = f"did not return ({where})" if outcome.summary else (
+            f"did not return: stopped after {spent} ({where})")
     elif outcome.reason == "timeout":
         text = f"did not return within {timeout_s:g} s (still running {where})"
     elif outcome.reason == "fault":

@@ -71,6 +71,7 @@ class DiagnosedError(OperationError):
             body = "\n".join(body.splitlines()[1:])
         elif diagnosis.cause.startswith(first):  # ... or how the call ended
             body = diagnosis.cause[len(first):].lstrip(":; ") + body[len(diagnosis.cause):]
+        body = "\n".join(f"  {line}" for line in body.splitlines() if line.strip())
         super().__init__(f"{error.message}\n{body}".rstrip(), hint=hint)
         self.error = error
         self.call_error = call_error
