@@ -36,7 +36,7 @@ from extflash.runner import (
     FlashDriver,
     FlmDriver,
     LoaderProgram,
-    LoadSegment,
+    Placement,
     StldrDriver,
     double_buffered,
 )
@@ -73,7 +73,7 @@ def loader_program(loader: Loader, target: Target) -> LoaderProgram:
         return LoaderProgram(
             kind="flm",
             name=name,
-            segments=(LoadSegment(rel.base, rel.data),),
+            segments=(Placement(rel.base, rel.data),),
             zero_ranges=(),
             functions=rel.entry_points,
             geometry=geometry,
@@ -82,7 +82,7 @@ def loader_program(loader: Loader, target: Target) -> LoaderProgram:
     return LoaderProgram(
         kind="stldr",
         name=name,
-        segments=tuple(LoadSegment(s.address, s.data) for s in loader.image_segments if s.data),
+        segments=tuple(Placement(s.address, s.data) for s in loader.image_segments if s.data),
         zero_ranges=tuple((z.address, z.size) for z in loader.zero_ranges),
         functions={e.name: e.address for e in loader.entry_points},
         geometry=geometry,

@@ -10,7 +10,7 @@ erase, so a bad image never costs the user any data.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from extflash.errors import ImageError
@@ -69,13 +69,18 @@ def geometry_from_runs(
     runs: Sequence[tuple[int, int]],
 ) -> Geometry:
     """Build a geometry from (count, sector size) runs, laid out upward from ``start``."""
-    sectors: list[Sector] = []
-    address = start
+    return Geometry(name, start, size, page_size, erase_value, tuple(expand_runs(start, runs)))
+
+
+def expand_runs(start: int, runs: Iterable[tuple[int, int]]) -> Iterator[Sector]:
+    """Sectors in address order from (count, size) runs: each run continues where the previous
+    one ended (StorageInfo sector groups)."""
+    address, index = start, 0
     for count, sector_size in runs:
         for _ in range(count):
-            sectors.append(Sector(len(sectors), address, sector_size))
+            yield Sector(index, address, sector_size)
             address += sector_size
-    return Geometry(name, start, size, page_size, erase_value, tuple(sectors))
+            index += 1
 
 
 @dataclass(frozen=True)

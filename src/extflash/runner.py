@@ -122,7 +122,9 @@ class LoaderCallError(OperationError):
 
 
 @dataclass(frozen=True)
-class LoadSegment:
+class Placement:
+    """Bytes the host writes at an address to place a loader (after any relocation)."""
+
     address: int
     data: bytes
 
@@ -133,7 +135,7 @@ class LoaderProgram:
 
     kind: str  # "stldr" | "flm"
     name: str
-    segments: tuple[LoadSegment, ...]
+    segments: tuple[Placement, ...]
     zero_ranges: tuple[tuple[int, int], ...]  # (start, size)
     functions: Mapping[str, int]  # name -> Thumb address (already relocated)
     geometry: Geometry

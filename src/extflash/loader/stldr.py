@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from extflash.errors import LoaderFormatError
 from extflash.loader.elf import ElfFile, Symbol
+from extflash.plan import Sector, expand_runs
 
 STORAGE_INFO_SIZE = 200
 NAME_SIZE = 100
@@ -35,21 +36,9 @@ class SectorGroup:
     size: int
 
 
-@dataclass(frozen=True)
-class Sector:
-    index: int
-    address: int
-    size: int
-
-
 def expand_sectors(start: int, groups: tuple[SectorGroup, ...]) -> Iterator[Sector]:
     """Sectors in address order: each group continues where the previous one ended."""
-    address, index = start, 0
-    for group in groups:
-        for _ in range(group.count):
-            yield Sector(index, address, group.size)
-            address += group.size
-            index += 1
+    return expand_runs(start, ((g.count, g.size) for g in groups))
 
 
 @dataclass(frozen=True)
