@@ -15,11 +15,14 @@ Measured unicorn traps this code relies on (see the project's emulator notes):
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import ctypes
+import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import unicorn
 from unicorn import arm_const as A
+from unicorn.unicorn_py3.unicorn import uclib
 
 CORE_MODELS: dict[str, int] = {
     "cortex-m0": A.UC_CPU_ARM_CORTEX_M0,
@@ -85,43 +88,92 @@ def decode_bits(value: int, names: dict[int, str]) -> tuple[str, ...]:
     return tuple(name for bit, name in sorted(names.items()) if value >> bit & 1)
 
 
+class _RegisterBatch:
+    """A fixed list of 32-bit core registers read or written in one ``uc_reg_*_batch`` call
+    (the binding's per-register path costs microseconds per register; exception entry and
+    return touch a dozen or more)."""
+
+    def __init__(self, uc: unicorn.Uc, regs: Sequence[int]) -> None:
+        n = len(regs)
+        self._uch = uc._uch
+        self._ids = (ctypes.c_int * n)(*regs)
+        self._values = (ctypes.c_uint32 * n)()
+        base = ctypes.addressof(self._values)
+        self._ptrs = (ctypes.c_void_p * n)(*(base + 4 * i for i in range(n)))
+        self._n = n
+
+    def read(self) -> list[int]:
+        status = uclib.uc_reg_read_batch(self._uch, self._ids, self._ptrs, self._n)
+        if status != unicorn.UC_ERR_OK:
+            raise unicorn.UcError(status)
+        return self._values[:]
+
+    def write(self, values: Sequence[int]) -> None:
+        self._values[:] = [v & 0xFFFFFFFF for v in values]
+        status = uclib.uc_reg_write_batch(self._uch, self._ids, self._ptrs, self._n)
+        if status != unicorn.UC_ERR_OK:
+            raise unicorn.UcError(status)
+
+
+# What entry reads (the frame's registers first, in frame order) and what it writes before and
+# after rebuilding the hflags from CPSR; the order of writes is the one a register-at-a-time
+# sequence would use (CONTROL before the stack pointers, XPSR before CPSR, PC last).
+_ENTRY_READ = (*_FRAME, A.UC_ARM_REG_PC, A.UC_ARM_REG_XPSR, A.UC_ARM_REG_CONTROL,
+               A.UC_ARM_REG_MSP, A.UC_ARM_REG_PSP)
+_FP_READ = (*_FP_REGS, A.UC_ARM_REG_FPSCR)
+_STACK_WRITE = {False: (A.UC_ARM_REG_CONTROL, A.UC_ARM_REG_MSP, A.UC_ARM_REG_XPSR),
+                True: (A.UC_ARM_REG_CONTROL, A.UC_ARM_REG_MSP, A.UC_ARM_REG_PSP,
+                       A.UC_ARM_REG_XPSR)}
+_JUMP_WRITE = (A.UC_ARM_REG_CPSR, A.UC_ARM_REG_LR, A.UC_ARM_REG_PC)
+_RETURN_READ = (A.UC_ARM_REG_CONTROL, A.UC_ARM_REG_MSP, A.UC_ARM_REG_PSP)
+_RETURN_WRITE = {False: (*_FRAME, A.UC_ARM_REG_CONTROL, A.UC_ARM_REG_MSP, A.UC_ARM_REG_XPSR),
+                 True: (*_FRAME, A.UC_ARM_REG_CONTROL, A.UC_ARM_REG_PSP, A.UC_ARM_REG_XPSR)}
+_FP_WRITE = (*_FP_REGS, A.UC_ARM_REG_FPSCR)
+
+
 @dataclass
 class ExceptionUnit:
     """Exception entry and return on a unicorn core (stacking done in Python).
 
-    ``read32``/``write32`` access guest memory; ``vector_at`` reads the handler address of an
-    exception number (through VTOR). The unit keeps the stack of active exceptions, so nested
-    preemption and tail returns restore the right IPSR.
+    The frame moves between the registers and guest memory in one batch each way. The unit
+    keeps the stack of active exceptions, so nested preemption and tail returns restore the
+    right IPSR.
     """
 
     uc: unicorn.Uc
     has_fpu: bool
-    read32: Callable[[int], int]
-    write32: Callable[[int, int], None]
 
     def __post_init__(self) -> None:
         self.active: list[int] = []
+        uc = self.uc
+        self._entry_read = _RegisterBatch(uc, _ENTRY_READ)
+        self._fp_read = _RegisterBatch(uc, _FP_READ)
+        self._stack_write = {k: _RegisterBatch(uc, v) for k, v in _STACK_WRITE.items()}
+        self._jump_write = _RegisterBatch(uc, _JUMP_WRITE)
+        self._cpsr = _RegisterBatch(uc, (A.UC_ARM_REG_CPSR,))
+        self._return_read = _RegisterBatch(uc, _RETURN_READ)
+        self._return_write = {k: _RegisterBatch(uc, v) for k, v in _RETURN_WRITE.items()}
+        self._fp_write = _RegisterBatch(uc, _FP_WRITE)
 
     @property
     def current(self) -> int:
         return self.active[-1] if self.active else 0
 
-    def _set_xpsr(self, xpsr: int) -> None:
-        uc = self.uc
-        uc.reg_write(A.UC_ARM_REG_XPSR, xpsr)
-        # Rebuild QEMU's hflags (handler-mode flag) so a BX to EXC_RETURN is an exception exit.
-        uc.reg_write(A.UC_ARM_REG_CPSR, uc.reg_read(A.UC_ARM_REG_CPSR))
+    def _finish(self, stack: _RegisterBatch, stack_values: Sequence[int], lr: int,
+                pc: int) -> None:
+        """Write CONTROL, the stack pointers and XPSR, rebuild QEMU's hflags (handler-mode
+        flag, so a BX to EXC_RETURN is an exception exit) by writing CPSR back, then jump."""
+        stack.write(stack_values)
+        cpsr = self._cpsr.read()[0]
+        self._jump_write.write((cpsr, lr, pc))
 
     def enter(self, number: int, handler: int) -> None:
         """Stack the context and continue at ``handler`` as exception ``number``."""
-        uc = self.uc
-        control = uc.reg_read(A.UC_ARM_REG_CONTROL)
+        *frame_regs, pc, xpsr, control, msp, psp = self._entry_read.read()
         thread = not self.active
         use_psp = thread and bool(control & CONTROL_SPSEL)
         fp = self.has_fpu and bool(control & CONTROL_FPCA)
-        sp = uc.reg_read(A.UC_ARM_REG_PSP if use_psp else A.UC_ARM_REG_MSP)
-        xpsr = uc.reg_read(A.UC_ARM_REG_XPSR)
-        pc = uc.reg_read(A.UC_ARM_REG_PC)
+        sp = psp if use_psp else msp
         size = FP_FRAME if fp else BASIC_FRAME
         frame = sp - size
         if frame & 4:
@@ -129,51 +181,47 @@ class ExceptionUnit:
             xpsr |= 1 << 9  # stack was realigned
         else:
             xpsr &= ~(1 << 9)
-        words = [uc.reg_read(r) for r in _FRAME] + [pc & ~1, xpsr]
+        words = [*frame_regs, pc & ~1, xpsr]
         if fp:
-            words += [uc.reg_read(r) for r in _FP_REGS]
-            words += [uc.reg_read(A.UC_ARM_REG_FPSCR), 0]
-        for i, w in enumerate(words):
-            self.write32(frame + 4 * i, w)
+            words += [*self._fp_read.read(), 0]
+        self.uc.mem_write(frame, struct.pack(f"<{len(words)}I", *words))
         exc_return = 0xFFFFFFE1 if fp else 0xFFFFFFF1
         if thread:
             exc_return |= 0x8 | (0x4 if use_psp else 0)
-        uc.reg_write(A.UC_ARM_REG_CONTROL, control & ~(CONTROL_SPSEL | CONTROL_FPCA))
-        uc.reg_write(A.UC_ARM_REG_MSP, frame if not use_psp else uc.reg_read(A.UC_ARM_REG_MSP))
-        if use_psp:
-            uc.reg_write(A.UC_ARM_REG_PSP, frame)
+        control &= ~(CONTROL_SPSEL | CONTROL_FPCA)
+        xpsr = XPSR_T | number
         self.active.append(number)
-        self._set_xpsr(XPSR_T | number)
-        uc.reg_write(A.UC_ARM_REG_LR, exc_return)
-        uc.reg_write(A.UC_ARM_REG_PC, handler | 1)
+        if use_psp:
+            self._finish(self._stack_write[True], (control, msp, frame, xpsr), exc_return,
+                         handler | 1)
+        else:
+            self._finish(self._stack_write[False], (control, frame, xpsr), exc_return,
+                         handler | 1)
 
     def leave(self, exc_return: int) -> None:
         """Unstack the frame selected by ``exc_return`` (called on interrupt 8)."""
-        uc = self.uc
         use_psp = bool(exc_return & 0x4)
         fp = not exc_return & 0x10
-        sp = uc.reg_read(A.UC_ARM_REG_PSP if use_psp else A.UC_ARM_REG_MSP)
+        control, msp, psp = self._return_read.read()
+        sp = psp if use_psp else msp
         count = (FP_FRAME if fp else BASIC_FRAME) // 4
-        words = [self.read32(sp + 4 * i) for i in range(count)]
-        for reg, w in zip(_FRAME, words, strict=False):
-            uc.reg_write(reg, w)
-        if fp:
-            for reg, w in zip(_FP_REGS, words[8:24], strict=True):
-                uc.reg_write(reg, w)
-            uc.reg_write(A.UC_ARM_REG_FPSCR, words[24])
+        words = struct.unpack(f"<{count}I", self.uc.mem_read(sp, 4 * count))
         xpsr = words[7]
         sp += count * 4 + (4 if xpsr & (1 << 9) else 0)
         if self.active:
             self.active.pop()
-        control = uc.reg_read(A.UC_ARM_REG_CONTROL) & ~(CONTROL_SPSEL | CONTROL_FPCA)
+        control &= ~(CONTROL_SPSEL | CONTROL_FPCA)
         if use_psp:
             control |= CONTROL_SPSEL
         if fp:
             control |= CONTROL_FPCA
-        uc.reg_write(A.UC_ARM_REG_CONTROL, control)
-        uc.reg_write(A.UC_ARM_REG_PSP if use_psp else A.UC_ARM_REG_MSP, sp)
-        self._set_xpsr((xpsr & ~(1 << 9) & ~0x1FF) | XPSR_T | self.current)
-        uc.reg_write(A.UC_ARM_REG_PC, words[6] | 1)
+            self._fp_write.write(words[8:25])
+        xpsr = (xpsr & ~(1 << 9) & ~0x1FF) | XPSR_T | self.current
+        stack = (*words[:len(_FRAME)], control, sp, xpsr)
+        cpsr_pc = words[6] | 1
+        self._return_write[use_psp].write(stack)
+        cpsr = self._cpsr.read()[0]
+        self._jump_write.write((cpsr, words[5], cpsr_pc))
 
     def reset(self) -> None:
         self.active.clear()

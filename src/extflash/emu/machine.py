@@ -250,7 +250,7 @@ class Machine:
         self._build_system_peripherals(hse_hz)
         self._map_unmodelled()
         self._install_hooks()
-        self.exceptions = ExceptionUnit(self.uc, fam.has_fpu, self._read32, self._write32)
+        self.exceptions = ExceptionUnit(self.uc, fam.has_fpu)
         self._cs = capstone.Cs(capstone.CS_ARCH_ARM,
                                capstone.CS_MODE_THUMB | capstone.CS_MODE_MCLASS)
 
