@@ -588,6 +588,33 @@ class FlmDriver(_Base):
         padded = fill * head + data
         return address - head, padded + fill * ((-len(padded)) % page)
 
+    def verify_call(self, address: int, data: bytes) -> bool:
+        """The algorithm's own ``Verify(adr, sz, buf)``: it returns ``adr + sz`` when all match."""
+        self.program.require("Verify")
+        self._init(FLM_VERIFY)
+        self._stage(data)
+        r0, _ = self.call(
+            "Verify",
+            address,
+            len(data),
+            self.layout.buffer,
+            timeout_s=self.timeouts.scaled(self.timeouts.verify_per_kib, len(data)),
+        )
+        return r0 == (address + len(data)) & 0xFFFFFFFF
+
+    def blank_check_call(self, address: int, size: int) -> bool:
+        """The algorithm's own ``BlankCheck(adr, sz, pat)``: 0 when the range holds ``pat``."""
+        self.program.require("BlankCheck")
+        self._init(FLM_VERIFY)
+        r0, _ = self.call(
+            "BlankCheck",
+            address,
+            size,
+            self.geometry.erase_value,
+            timeout_s=self.timeouts.scaled(self.timeouts.verify_per_kib, size),
+        )
+        return r0 == FLM_OK
+
     def read(self, address: int, size: int) -> bytes:
         """FLMs have no read function: after Init(VERIFY) the window is readable."""
         self._init(FLM_VERIFY)

@@ -285,3 +285,19 @@ def test_loader_failing_mid_way_reports_the_chip_state(
         data = chip_bytes(s, base, 0x5000)
         assert data[:0x3000] == pattern(21, 0x5000)[:0x3000]
         assert data[0x3000:] == b"\xff" * 0x2000
+
+
+def test_flm_verify_and_blank_check_follow_the_cmsis_convention(gen_loader: Any) -> None:
+    brd = board.load("weact-h743")
+    with api.open_session(gen_loader(brd).flm, board=brd) as s:
+        driver: Any = s.driver
+        base = s.geometry.start
+        data = pattern(31, 600)
+        s.program(from_chunks([Chunk(base + 0x100, data, "d")]), verify=False)
+        assert driver.verify_call(base + 0x100, data)  # returns adr + sz
+        changed = bytes([data[0] ^ 1]) + data[1:]
+        assert not driver.verify_call(base + 0x100, changed)
+        assert driver.blank_check_call(base + 0x1000, 0x1000)  # untouched sector: blank
+        assert not driver.blank_check_call(base, 0x1000)  # holds the data
+        assert [c.function for c in driver.calls[-4:]] == ["Verify", "Verify", "BlankCheck",
+                                                           "BlankCheck"]
