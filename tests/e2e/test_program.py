@@ -289,7 +289,7 @@ def test_loader_failing_mid_way_reports_the_chip_state(
 
 def test_flm_verify_and_blank_check_follow_the_cmsis_convention(gen_loader: Any) -> None:
     brd = board.load("weact-h743")
-    with api.open_session(gen_loader(brd).flm, board=brd) as s:
+    with api.open_session(gen_loader(brd, flm=True).flm, board=brd) as s:
         driver: Any = s.driver
         base = s.geometry.start
         data = pattern(31, 600)
