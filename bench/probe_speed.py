@@ -125,7 +125,8 @@ def main() -> None:
                         for j, (c, w) in enumerate(zip(row, widths, strict=True))))
         if i == 0:
             print("  ".join("-" * w for w in widths))
-    print("program rows include erase, write and verify (read back through the debug port).")
+    print("program rows include erase, write and verify (CRC-32 computed on the target; "
+          "a run that differs is read back).")
 
 
 if __name__ == "__main__":
