@@ -236,6 +236,11 @@ class Machine:
         self._running = False
         self.bus = Bus(self.uc, sync=self.sync_time, pc=self._pc, stop=self._request_stop)
         self.bus.now_fs = lambda: self.clock.now_fs
+        self._held: int | None = None
+        self.bus.hold_time = self.hold_time
+        self.bus.counter_address = (ctypes.addressof(self._counter)
+                                    if self._counter is not None else 0)
+        self._deferred = self.bus.deferred
         self._buffers: dict[int, tuple[bytearray, object]] = {}
         self._parked: dict[int, int] = {}  # start -> size of buffer mappings made inaccessible
         self.peripherals: dict[str, Peripheral] = {}
@@ -544,15 +549,27 @@ class Machine:
 
     # -- time ------------------------------------------------------------------------------------
     def sync_time(self) -> None:
-        """Bring the virtual clock up to the instruction being executed (fires due events)."""
+        """Bring the virtual clock up to the instruction being executed (fires due events), or
+        to the one :meth:`hold_time` names. Deferred accesses are handled first."""
         # peripheral callbacks call this on most accesses: keep it lean
+        for flag, drain in self._deferred:
+            if flag.value:
+                drain()
         counter = self._counter
         if counter is None or not self._running:
             return
-        done = min(counter.value, self._slice_budget)
+        held = self._held
+        done = min(counter.value if held is None else held, self._slice_budget)
         if done > self._slice_synced:
             self.clock.advance_cycles(done - self._slice_synced)
             self._slice_synced = done
+
+    def hold_time(self, count: int | None) -> None:
+        """Handle an access deferred at instruction ``count`` of the slice: time syncs up to
+        there (not further) until ``hold_time(None)``."""
+        self._held = count
+        if count is not None:
+            self.sync_time()
 
     def _event_scheduled(self, at_fs: int) -> None:
         if not self._running or at_fs >= self._slice_end_fs:

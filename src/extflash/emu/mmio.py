@@ -121,6 +121,14 @@ class Bus:
         self.now_fs: Callable[[], int] = lambda: 0
         self.activity_sources: list[Callable[[], int]] = []
         self.slice_hooks: list[Callable[[], None]] = []  # after every run slice (see end_slice)
+        # Native callbacks may defer an access to Python (see quadspi_fast.c): (flag, drain)
+        # pairs; the machine drains a raised flag before it moves time. The deferred access is
+        # handled at its own instruction: counter_address is unicorn's instruction counter of
+        # the slice (0: unknown, nothing is deferred), hold_time(count) syncs time up to a count
+        # of it and no further until hold_time(None).
+        self.deferred: list[tuple[ctypes.c_uint32, Callable[[], None]]] = []
+        self.counter_address = 0
+        self.hold_time: Callable[[int | None], None] = lambda _count: None
         self._activity_mark = 0
 
     # -- mapping ----------------------------------------------------------------------------

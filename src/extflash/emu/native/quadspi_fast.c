@@ -18,6 +18,11 @@
  * callbacks. The Python model absorbs what was served here before it handles an access, so both
  * paths give identical results.
  *
+ * A write Python must handle that only starts a command (CCR or AR in IDLE, the beat completing
+ * an indirect write) is deferred when no interrupt is enabled: it waits, stamped with unicorn's
+ * instruction counter, and Python handles it at that instruction together with the next access
+ * that goes to Python (or before the machine next moves time), one hand-off instead of two.
+ *
  * The struct layout is mirrored by QuadspiFastState in quadspi_fast.py. */
 #include <stdint.h>
 
@@ -76,6 +81,14 @@ struct qspi_fast {
     const uint8_t *rx;  /* RX data (the Python bytes object, kept alive by the model) */
     read_fn slow_read;
     write_fn slow_write;
+    /* deferral: a write that starts a command goes to Python together with the next access
+     * that needs Python (or the machine's next time sync), replayed at its own instruction */
+    const volatile uint64_t *counter;   /* unicorn's instruction counter (NULL: never defer) */
+    uint32_t pending;   /* a write is waiting: every access goes to Python */
+    uint32_t pend_size;
+    uint64_t pend_offset;
+    uint64_t pend_value;
+    uint64_t pend_count;    /* the counter at the write */
 };
 
 #define TX_CAPACITY (64u * 1024u)
@@ -131,7 +144,7 @@ uint64_t qspi_fast_read(void *uc, uint64_t offset, unsigned size, void *user)
     struct qspi_fast *s = user;
     uint32_t word = (uint32_t)offset & ~3u;
     uint32_t shift = 8u * ((uint32_t)offset & 3u);
-    if (s->mode == MODE_FORWARD)
+    if (s->mode == MODE_FORWARD || s->pending)
         return s->slow_read(uc, offset, size, user);
     if (word == SR_OFFSET) {
         uint32_t full = s->mode == MODE_IDLE ? idle_status(s)
@@ -241,16 +254,47 @@ static int plain_write(struct qspi_fast *s, uint32_t word, uint32_t value)
     return 1;
 }
 
+/* A write Python must handle but that only starts a command (CCR or AR in IDLE, the last DR
+ * beat in TX): without an interrupt to raise, nothing can observe its effect before the next
+ * QUADSPI access or time sync, so it waits for that one. Not memory-mapped mode (it maps the
+ * window). 1 when deferred. */
+static int defer(struct qspi_fast *s, uint32_t word, unsigned size, uint64_t offset,
+                 uint64_t value)
+{
+    if (!s->counter || (s->flags & FLAG_IRQ))
+        return 0;
+    if (word == DR_OFFSET) {
+        if (s->mode != MODE_TX)
+            return 0;
+    } else {
+        uint32_t ccr = word == 0x14u ? (uint32_t)value : s->reg[REG_CCR];
+        if (s->mode != MODE_IDLE || size != 4u || (word != 0x14u && word != 0x18u)
+                || fmode(ccr) == FMODE_MAPPED || (word == 0x14u && (ccr & CCR_RESERVED)))
+            return 0;
+    }
+    s->pending = 1;
+    s->pend_size = size;
+    s->pend_offset = offset;
+    s->pend_value = value;
+    s->pend_count = *s->counter;
+    s->sr_run = 0;
+    s->dirty = 1;
+    return 1;
+}
+
 void qspi_fast_write(void *uc, uint64_t offset, unsigned size, uint64_t value, void *user)
 {
     struct qspi_fast *s = user;
     uint32_t word = (uint32_t)offset & ~3u;
-    if (s->mode != MODE_FORWARD) {
+    if (s->mode != MODE_FORWARD && !s->pending) {
         if (word == DR_OFFSET) {
             if (s->mode == MODE_IDLE && !start_write(s)) {
                 s->slow_write(uc, offset, size, value, user);
                 return;
             }
+            if (s->mode == MODE_TX && s->fill + size == s->limit
+                    && defer(s, word, size, offset, value))
+                return;
             if (s->mode == MODE_TX && s->fill + size < s->limit) {
                 for (unsigned i = 0; i < size; i++)
                     s->buf[s->fill + i] = (uint8_t)(value >> (8u * i));
@@ -263,6 +307,8 @@ void qspi_fast_write(void *uc, uint64_t offset, unsigned size, uint64_t value, v
         } else if (size == 4u && plain_write(s, word, (uint32_t)value)) {
             s->sr_run = 0;
             s->dirty = 1;
+            return;
+        } else if (defer(s, word, size, offset, value)) {
             return;
         }
     }

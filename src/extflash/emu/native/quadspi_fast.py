@@ -49,6 +49,12 @@ class QuadspiFastState(ctypes.Structure):
         ("rx", ctypes.c_void_p),
         ("slow_read", MMIO_READ_CFUNC),
         ("slow_write", MMIO_WRITE_CFUNC),
+        ("counter", ctypes.c_void_p),
+        ("pending", ctypes.c_uint32),
+        ("pend_size", ctypes.c_uint32),
+        ("pend_offset", ctypes.c_uint64),
+        ("pend_value", ctypes.c_uint64),
+        ("pend_count", ctypes.c_uint64),
     ]
 
 
@@ -105,6 +111,15 @@ _SERVED = struct.Struct(_PUBLISHED.format + "4I")
 assert len(Served._fields) == 8 + len(REGISTERS) + 2 + 4
 
 
+class Deferred(NamedTuple):
+    """A write the C side kept for Python: handled at instruction ``at`` of the slice."""
+
+    offset: int
+    size: int
+    value: int
+    at: int  # the instruction counter of the slice at the write
+
+
 class NativeQuadspi:
     """The loaded library, its state block and the callbacks into Python."""
 
@@ -127,6 +142,8 @@ class NativeQuadspi:
         self._tx = (ctypes.c_uint8 * (TX_CAPACITY + 8))()
         self.state.buf = ctypes.addressof(self._tx)
         self._rx: bytes | None = None
+        # set while a deferred write waits (the machine checks it before syncing time)
+        self.pending = ctypes.c_uint32.from_buffer(self.state, QuadspiFastState.pending.offset)
 
         def read(_uch: int, offset: int, size: int, _ud: int) -> int:
             try:
@@ -183,6 +200,18 @@ class NativeQuadspi:
         view = self._view
         _PUBLISHED.pack_into(view, 0, *state[:-1], *state.registers, sr_run, sr_last)
         _CLEARED.pack_into(view, _PUBLISHED.size, 0, 0, 0, 0)
+
+    def defer_at(self, counter_address: int) -> None:
+        """Let C defer command-starting writes, stamping them with the instruction counter at
+        ``counter_address`` (0: never defer)."""
+        self.state.counter = counter_address or None
+
+    def take_deferred(self) -> Deferred | None:
+        st = self.state
+        if not st.pending:
+            return None
+        st.pending = 0
+        return Deferred(st.pend_offset, st.pend_size, st.pend_value, st.pend_count)
 
     def beats(self) -> int:
         return int(self.state.beats)

@@ -67,8 +67,10 @@ from extflash.emu.native.quadspi_fast import (
     QUIET_SR_READS,
     REGISTERS,
     TX_CAPACITY,
+    Deferred,
     FastState,
     NativeQuadspi,
+    Served,
 )
 from extflash.emu.regmodel import Access, Peripheral, Reg, fields
 from extflash.emu.spi import SpiCommand, SpiDevice
@@ -308,6 +310,7 @@ class Quadspi(Peripheral):
         self.native_mode = native  # None: native fast path when it builds; True: required
         self.native: NativeQuadspi | None = None  # set once mapped with the native fast path
         self._sync: Callable[[], None] = _no_sync
+        self._hold_time: Callable[[int | None], None] = lambda _count: None
         self._observe: Callable[[int, int], None] | None = None
         self._clocked = clock_enabled()
         self._routes: dict[tuple[int, bool], tuple[tuple[BankWire, PinView], ...]] = {}
@@ -411,8 +414,13 @@ class Quadspi(Peripheral):
         self._observe = bus.observe_read
         bus.activity_sources.append(self._beats_total)
         bus.slice_hooks.append(self.refresh)
+        self._hold_time = bus.hold_time
         nat = self.enable_native(bus.fail)
-        return nat.callbacks() if nat is not None else self.python_callbacks(bus)
+        if nat is None:
+            return self.python_callbacks(bus)
+        nat.defer_at(bus.counter_address)
+        bus.deferred.append((nat.pending, self.refresh))
+        return nat.callbacks()
 
     def enable_native(self, on_error: Callable[[BaseException], None]) -> NativeQuadspi | None:
         """Switch to the native fast path (as ``native_mode`` allows); None: Python it is.
@@ -565,9 +573,27 @@ class Quadspi(Peripheral):
         if nat is None or not nat.dirty:
             return
         served = nat.served()
+        nat.state.dirty = 0  # taken: a nested absorb (while replaying) has nothing to take
         self._sr_run, self._sr_last = served.sr_run, served.sr_last
-        if served.mode == MODE_FORWARD:
-            return
+        if served.mode != MODE_FORWARD:
+            self._take_served(nat, served)
+        deferred = nat.take_deferred()
+        if deferred is not None:
+            self._replay(deferred)
+
+    def _replay(self, access: Deferred) -> None:
+        """A write the C side deferred (it only starts a command): handled as :meth:`bus_write`
+        would have, at its own instruction."""
+        self._hold_time(access.at)
+        try:
+            self._sr_run = 0
+            if access.offset & ~3 == DR:
+                self.beats += 1
+            self._write(access.offset, access.size, access.value)
+        finally:
+            self._hold_time(None)
+
+    def _take_served(self, nat: NativeQuadspi, served: Served) -> None:
         self._sticky = served.sticky
         if served.written:
             registers = served.registers()
