@@ -84,11 +84,18 @@ BASIC_FRAME = 0x20
 FP_FRAME = 0x68  # basic frame + s0..s15 + FPSCR + reserved word
 
 
+def byte_pointer(buffer: ctypes.Array[ctypes.c_uint32] | ctypes.Array[ctypes.c_uint16]
+                 ) -> ctypes._Pointer[ctypes.c_char]:
+    """``buffer`` as the ``char *`` that raw ``uc_mem_read``/``uc_mem_write`` calls take (the
+    pointer keeps the buffer alive)."""
+    return ctypes.cast(buffer, ctypes.POINTER(ctypes.c_char))
+
+
 def decode_bits(value: int, names: dict[int, str]) -> tuple[str, ...]:
     return tuple(name for bit, name in sorted(names.items()) if value >> bit & 1)
 
 
-class _RegisterBatch:
+class RegisterBatch:
     """A fixed list of 32-bit core registers read or written in one ``uc_reg_*_batch`` call
     (the binding's per-register path costs microseconds per register; exception entry and
     return touch a dozen or more)."""
@@ -109,7 +116,7 @@ class _RegisterBatch:
         return self._values[:]
 
     def write(self, values: Sequence[int]) -> None:
-        self._values[:] = [v & 0xFFFFFFFF for v in values]
+        self._values[:] = list(values)  # c_uint32 elements keep the low 32 bits of the value
         status = uclib.uc_reg_write_batch(self._uch, self._ids, self._ptrs, self._n)
         if status != unicorn.UC_ERR_OK:
             raise unicorn.UcError(status)
@@ -146,20 +153,23 @@ class ExceptionUnit:
     def __post_init__(self) -> None:
         self.active: list[int] = []
         uc = self.uc
-        self._entry_read = _RegisterBatch(uc, _ENTRY_READ)
-        self._fp_read = _RegisterBatch(uc, _FP_READ)
-        self._stack_write = {k: _RegisterBatch(uc, v) for k, v in _STACK_WRITE.items()}
-        self._jump_write = _RegisterBatch(uc, _JUMP_WRITE)
-        self._cpsr = _RegisterBatch(uc, (A.UC_ARM_REG_CPSR,))
-        self._return_read = _RegisterBatch(uc, _RETURN_READ)
-        self._return_write = {k: _RegisterBatch(uc, v) for k, v in _RETURN_WRITE.items()}
-        self._fp_write = _RegisterBatch(uc, _FP_WRITE)
+        self._entry_read = RegisterBatch(uc, _ENTRY_READ)
+        self._fp_read = RegisterBatch(uc, _FP_READ)
+        self._stack_write = {k: RegisterBatch(uc, v) for k, v in _STACK_WRITE.items()}
+        self._jump_write = RegisterBatch(uc, _JUMP_WRITE)
+        self._cpsr = RegisterBatch(uc, (A.UC_ARM_REG_CPSR,))
+        self._return_read = RegisterBatch(uc, _RETURN_READ)
+        self._return_write = {k: RegisterBatch(uc, v) for k, v in _RETURN_WRITE.items()}
+        self._fp_write = RegisterBatch(uc, _FP_WRITE)
+        self._uch = uc._uch
+        self._frame = (ctypes.c_uint32 * (FP_FRAME // 4))()  # the last frame unstacked
+        self._frame_ptr = byte_pointer(self._frame)
 
     @property
     def current(self) -> int:
         return self.active[-1] if self.active else 0
 
-    def _finish(self, stack: _RegisterBatch, stack_values: Sequence[int], lr: int,
+    def _finish(self, stack: RegisterBatch, stack_values: Sequence[int], lr: int,
                 pc: int) -> None:
         """Write CONTROL, the stack pointers and XPSR, rebuild QEMU's hflags (handler-mode
         flag, so a BX to EXC_RETURN is an exception exit) by writing CPSR back, then jump."""
@@ -184,7 +194,10 @@ class ExceptionUnit:
         words = [*frame_regs, pc & ~1, xpsr]
         if fp:
             words += [*self._fp_read.read(), 0]
-        self.uc.mem_write(frame, struct.pack(f"<{len(words)}I", *words))
+        data = struct.pack(f"<{len(words)}I", *words)
+        status = uclib.uc_mem_write(self._uch, frame, data, len(data))
+        if status != unicorn.UC_ERR_OK:
+            raise unicorn.UcError(status)
         exc_return = 0xFFFFFFE1 if fp else 0xFFFFFFF1
         if thread:
             exc_return |= 0x8 | (0x4 if use_psp else 0)
@@ -205,7 +218,10 @@ class ExceptionUnit:
         control, msp, psp = self._return_read.read()
         sp = psp if use_psp else msp
         count = (FP_FRAME if fp else BASIC_FRAME) // 4
-        words = struct.unpack(f"<{count}I", self.uc.mem_read(sp, 4 * count))
+        status = uclib.uc_mem_read(self._uch, sp, self._frame_ptr, 4 * count)
+        if status != unicorn.UC_ERR_OK:
+            raise unicorn.UcError(status)
+        words = self._frame[:count]
         xpsr = words[7]
         sp += count * 4 + (4 if xpsr & (1 << 9) else 0)
         if self.active:

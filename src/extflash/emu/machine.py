@@ -256,6 +256,13 @@ class Machine:
         self._map_unmodelled()
         self._install_hooks()
         self.exceptions = ExceptionUnit(self.uc, fam.has_fpu)
+        # raw reads for what the run loop asks per slice (the binding's calls cost microseconds)
+        self._mask_regs = cortexm.RegisterBatch(
+            self.uc, (A.UC_ARM_REG_FAULTMASK, A.UC_ARM_REG_PRIMASK, A.UC_ARM_REG_BASEPRI))
+        self._word = (ctypes.c_uint32 * 1)()
+        self._word_ptr = cortexm.byte_pointer(self._word)
+        self._halfwords = (ctypes.c_uint16 * 2)()
+        self._halfwords_ptr = cortexm.byte_pointer(self._halfwords)
         self._cs = capstone.Cs(capstone.CS_ARCH_ARM,
                                capstone.CS_MODE_THUMB | capstone.CS_MODE_MCLASS)
 
@@ -474,9 +481,6 @@ class Machine:
             except unicorn.UcError:
                 raise TargetError(f"no memory at 0x{a:08X} ({self.describe_address(a)})") from None
             i += n
-
-    def _read32(self, address: int) -> int:
-        return int(struct.unpack("<I", self.uc.mem_read(address, 4))[0])
 
     def _write32(self, address: int, value: int) -> None:
         self.uc.mem_write(address, struct.pack("<I", value & 0xFFFFFFFF))
@@ -712,11 +716,11 @@ class Machine:
     def _idle_kind(self, pc: int) -> str | None:
         """Is the core idle at ``pc``: stopped after a WFI, or on a ``b .``?"""
         executed = self._slice_synced
-        try:
-            here = struct.unpack("<H", self.uc.mem_read(pc, 2))[0]
-            before = struct.unpack("<H", self.uc.mem_read(pc - 2, 2))[0]
-        except unicorn.UcError:
+        # the instruction before pc and the one at pc, in one read
+        if uclib.uc_mem_read(self._uch, (pc - 2) & 0xFFFFFFFF, self._halfwords_ptr,
+                             4) != unicorn.UC_ERR_OK:
             return None
+        before, here = self._halfwords
         if before == THUMB_WFI and executed < self._slice_budget and not self.bus.spin_hit:
             return "wfi"
         if here == THUMB_SELF_BRANCH:
@@ -761,19 +765,23 @@ class Machine:
         prio = 256
         for exc in self.exceptions.active:
             prio = min(prio, self.scs.priority(exc))
-        if self.reg_read("faultmask") & 1:
+        faultmask, primask, basepri = self._mask_regs.read()
+        if faultmask & 1:
             return -1
-        if self.reg_read("primask") & 1:
+        if primask & 1:
             prio = min(prio, 0)
-        basepri = self.reg_read("basepri") & 0xFF
+        basepri &= 0xFF
         if basepri:
             prio = min(prio, basepri)
         return prio
 
     def _candidate(self) -> int | None:
-        ready = [e for e in self.scs.pending if self.scs.exception_enabled(e)]
-        if not ready:
+        pending = self.scs.pending
+        if not pending:  # the usual case, asked several times per slice
             return None
+        ready = [e for e in pending if self.scs.exception_enabled(e)]
+        if len(ready) <= 1:
+            return ready[0] if ready else None
         return min(ready, key=lambda e: (self.scs.priority(e), e))
 
     def _masked_pending(self) -> bool:
@@ -805,20 +813,18 @@ class Machine:
     def _vector(self, exc: int) -> int | None:
         if not self.scs.vtor_written:
             return None
-        try:
-            handler = self._read32(self.scs.vtor + 4 * exc)
-        except unicorn.UcError:
+        word = self._word_ptr
+        if uclib.uc_mem_read(self._uch, self.scs.vtor + 4 * exc, word, 4) != unicorn.UC_ERR_OK:
             return None
+        handler = self._word[0]
         if not handler & 1 or handler in (0xFFFFFFFF,):
             return None
-        try:
-            self.uc.mem_read(handler & ~1, 2)
-        except unicorn.UcError:
-            return None
+        if uclib.uc_mem_read(self._uch, handler & ~1, word, 2) != unicorn.UC_ERR_OK:
+            return None  # the handler is not in memory
         return handler & ~1
 
     def _on_interrupt(self, uc: unicorn.Uc, intno: int, _ud: object) -> None:
-        pc = int(uc.reg_read(A.UC_ARM_REG_PC))
+        pc = self._pc()
         if intno == 8 or (intno == 3 and pc >= cortexm.EXC_RETURN_MIN):
             self.exceptions.leave(pc | 1)
             if self._candidate() is not None:
