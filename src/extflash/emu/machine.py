@@ -241,6 +241,7 @@ class Machine:
         self.bus.counter_address = (ctypes.addressof(self._counter)
                                     if self._counter is not None else 0)
         self._deferred = self.bus.deferred
+        self.bus.time_base = self.time_base
         self._buffers: dict[int, tuple[bytearray, object]] = {}
         self._parked: dict[int, int] = {}  # start -> size of buffer mappings made inaccessible
         self.peripherals: dict[str, Peripheral] = {}
@@ -568,6 +569,14 @@ class Machine:
             self.clock.advance_cycles(done - self._slice_synced)
             self._slice_synced = done
 
+    def time_base(self) -> tuple[int, int] | None:
+        """(virtual time, the instruction count of the running slice it was synced at), or None
+        between slices and while an access is handled at an earlier instruction (hold_time):
+        time at instruction n of the slice is then now + (n - count) cycles."""
+        if not self._running or self._held is not None or self._counter is None:
+            return None
+        return self.clock.now_fs, self._slice_synced
+
     def hold_time(self, count: int | None) -> None:
         """Handle an access deferred at instruction ``count`` of the slice: time syncs up to
         there (not further) until ``hold_time(None)``."""
@@ -669,6 +678,8 @@ class Machine:
             self._slice_budget, self._slice_synced = budget, 0
             self._slice_end_fs = self.clock.now_fs + budget * self.clock.fs_per_cycle
             self._running = True
+            for hook in self.bus.slice_start_hooks:
+                hook()
             error: unicorn.UcError | None = None
             try:
                 uc.emu_start(self._pc() | 1, stop_at, count=budget)

@@ -121,6 +121,9 @@ class Bus:
         self.now_fs: Callable[[], int] = lambda: 0
         self.activity_sources: list[Callable[[], int]] = []
         self.slice_hooks: list[Callable[[], None]] = []  # after every run slice (see end_slice)
+        self.slice_start_hooks: list[Callable[[], None]] = []  # as a run slice starts
+        # (virtual time, the slice's instruction count it was synced at) while a slice runs
+        self.time_base: Callable[[], tuple[int, int] | None] = lambda: None
         # Native callbacks may defer an access to Python (see quadspi_fast.c): (flag, drain)
         # pairs; the machine drains a raised flag before it moves time. The deferred access is
         # handled at its own instruction: counter_address is unicorn's instruction counter of
