@@ -69,6 +69,28 @@ class _Operation:
     remaining_fs: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class LaneFacts:
+    """What a controller's native command lane needs to run the chip's everyday commands
+    (write enable, page program, status register 1 reads) itself, exactly as this model would.
+
+    Valid until the chip next handles a command (they are re-read after every one).
+    """
+
+    instruction_lines: int  # 1, or 4 in QPI
+    sr1_opcode: int  # 0: status polls stay with the model
+    sr1_rest: int  # SR1 without WIP and WEL
+    wel: bool
+    busy_until: int  # 0: idle
+    page_size: int
+    size: int
+    ear: int
+    protected: tuple[int, int]  # (0, 0): nothing protected
+    program_fs: int
+    programs: tuple[tuple[int, int, int, int], ...]  # (opcode, address bytes, address lines,
+    #                                                   data lines) accepted as they are now
+
+
 class _Rejected(Exception):
     """A command the chip ignores; the message says why."""
 
@@ -256,6 +278,62 @@ class NorFlash:
             self.regs[reg] = (self.regs[reg] & ~(1 << bit)) | (int(self.four_byte) << bit)
         if self.spec.micron:
             self.fsr = (self.fsr & ~0x01) | int(self.four_byte)
+
+    # -- the native command lane (see LaneFacts) ----------------------------------------------
+
+    def lane_facts(self) -> LaneFacts | None:
+        """The facts for a command lane, or None when the chip's state needs the model for
+        every command (deep power-down, a suspended operation)."""
+        if self.deep_power_down or self._suspended is not None:
+            return None
+        self._settle()
+        sr1_opcode = next((op for op, name in self._register_of.items()
+                           if name == "sr1" and (op, self.qpi) not in self._read_opcodes), 0)
+        programs = []
+        for op, pc in self._programs.items():
+            if (pc.needs_qe and not self.quad_enabled and not self.qpi) or (
+                    (op, self.qpi) in self._read_opcodes):
+                continue
+            _, a_lines, d_lines = self._line_counts(pc.protocol)
+            programs.append((op, self._address_width(op), a_lines, d_lines))
+        return LaneFacts(
+            instruction_lines=4 if self.qpi else 1, sr1_opcode=sr1_opcode,
+            sr1_rest=self.regs.get("sr1", 0) & ~(WIP | WEL) & 0xFF, wel=self.wel,
+            busy_until=self.busy_until if self._op is not None else 0,
+            page_size=self.spec.page_size, size=self.spec.size, ear=self.ear,
+            protected=self.protected_range() or (0, 0),
+            program_fs=self._duration(self.spec.timing.page_program_us, FS_PER_US),
+            programs=tuple(programs))
+
+    def lane_take(self, *, wel: bool, busy_until: int, started_page: int | None,
+                  enabled: bool, commands: int, events: list[FlashEvent],
+                  changed: tuple[int, int] | None) -> None:
+        """Take over what a command lane did since :meth:`lane_facts`: ``commands`` accepted
+        (the last of them in ``events``), ``enabled`` when a write enable was among them, the
+        page of a program it started (``started_page``), the array range it programmed, and
+        the write-enable latch and end of busy as it left them (``busy_until`` 0: idle)."""
+        if commands:
+            self._reset_armed = False
+        if enabled:
+            self._volatile_write = False
+        if started_page is not None:
+            self._op = _Operation("program", started_page, started_page + self.spec.page_size)
+            if self.spec.micron:
+                self.fsr &= ~0x80
+        if busy_until:
+            if started_page is not None:
+                self.busy_until = busy_until
+                self.clock.schedule(busy_until, self._settle)
+        elif self._op is not None:
+            self._finish()
+        self.wel = wel
+        self.events.extend(events)
+        if changed is not None:
+            self._changed(*changed)
+
+    def is_settle_event(self, callback: Callable[[], None]) -> bool:
+        """Is ``callback`` (a scheduled clock event) this chip's end of busy?"""
+        return callback == self._settle
 
     # -- dispatch ----------------------------------------------------------------------------
 

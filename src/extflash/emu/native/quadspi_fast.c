@@ -23,10 +23,22 @@
  * instruction counter, and Python handles it at that instruction together with the next access
  * that goes to Python (or before the machine next moves time), one hand-off instead of two.
  *
+ * The command lane: when the model publishes the facts of the chip behind the selected bank
+ * (lane = 1; see Quadspi._lane_facts for when), whole commands run here too: write enable,
+ * page program (the last DR beat) and automatic polling of status register 1, with the
+ * controller's bus time, the chip's program time and the polling skips the Python model makes
+ * (_read_sr), from the instruction counter and the time base Python published. Each command is
+ * logged (a ring of the last LOG_SIZE, as the chip keeps); Python takes the log, the chip state
+ * and the time that passed here over before it handles anything (lane_dirty is drained by the
+ * machine before it moves time). Whatever the lane cannot prove identical to the Python model
+ * (another opcode, other phases, a busy chip, a scheduled event in the way) goes to Python.
+ *
  * The struct layout is mirrored by QuadspiFastState in quadspi_fast.py. */
 #include <stdint.h>
 
-enum { MODE_FORWARD, MODE_IDLE, MODE_TX, MODE_RX };
+enum { MODE_FORWARD, MODE_IDLE, MODE_TX, MODE_RX, MODE_CMD, MODE_POLL };
+/* MODE_CMD: a command without data to receive is on the bus until done_fs (lane);
+ * MODE_POLL: automatic status polling (lane). */
 /* Registers whose values the model publishes (reads are served from them) and, except CR and
  * DCR with their restrictions, that writes here may change. Order mirrored in Python. */
 enum { REG_CR, REG_DCR, REG_DLR, REG_CCR, REG_AR, REG_ABR, REG_PSMKR, REG_PSMAR, REG_PIR,
@@ -54,6 +66,38 @@ static const uint8_t reg_offset[REG_COUNT] = {0x00, 0x04, 0x10, 0x14, 0x18, 0x1C
 #define FLAG_IRQ  4u    /* an interrupt is enabled: flag changes go through Python */
 
 #define QUIET_SR_READS 3u   /* identical SR reads in a row served before Python sees them */
+
+#define LOG_SIZE     512u   /* lane records Python takes at most (the chip's event history) */
+#define LOG_RING     520u   /* slots: a status read not served may write one it never keeps */
+#define LOG_PAGE     512u   /* program data kept per record: the largest page the lane runs */
+#define MAX_PROGRAMS 8u
+#define FS_PER_S     1000000000000000ull
+#define NEVER        UINT64_MAX
+#define SR1_WIP      0x01u
+#define SR1_WEL      0x02u
+#define CR_APMS      (1u << 22)
+#define CR_PMM       (1u << 23)
+#define CCR_SIOO     (1u << 28)
+#define CCR_DDR      (1u << 31)
+#define FMODE_READ   1u
+#define FMODE_POLL   2u
+#define OP_WREN      0x06u
+
+enum { REC_WREN = 1, REC_POLL, REC_PROGRAM };
+
+struct lane_record {
+    uint64_t time_fs;
+    uint32_t kind;
+    uint32_t ccr;
+    uint32_t address;   /* as sent (program) */
+    uint32_t length;    /* status bytes read (poll), data bytes (program) */
+    uint32_t status;    /* what the poll read */
+    uint32_t pad;
+};
+
+struct lane_program {   /* a program opcode and the phases the chip expects with it */
+    uint8_t opcode, address_bytes, address_lines, data_lines;
+};
 
 typedef uint64_t (*read_fn)(void *uc, uint64_t offset, unsigned size, void *user);
 typedef void (*write_fn)(void *uc, uint64_t offset, unsigned size, uint64_t value, void *user);
@@ -89,6 +133,48 @@ struct qspi_fast {
     uint64_t pend_offset;
     uint64_t pend_value;
     uint64_t pend_count;    /* the counter at the write */
+    /* lane facts, published by Python */
+    uint32_t lane;          /* 1: commands may run here */
+    uint32_t time_valid;    /* base_fs/base_count describe the running slice */
+    uint64_t base_fs;       /* virtual time at instruction base_count of the slice */
+    uint64_t base_count;
+    uint64_t fs_per_cycle;
+    uint64_t event_fs;      /* the machine's next scheduled event (NEVER: none) */
+    uint64_t limit_fs;      /* polling skips stop here (the call's deadline; NEVER: none) */
+    uint64_t clk_hz;        /* the QUADSPI clock */
+    uint32_t chip_lines;    /* the chip's instruction (and status) lines: 1, or 4 in QPI */
+    uint32_t sr1_opcode;
+    uint32_t sr1_rest;      /* status register 1 without WIP and WEL */
+    uint32_t page_size;     /* 0: programs go to Python */
+    uint32_t chip_size;
+    uint32_t ear;           /* extended address register (3-byte addresses) */
+    uint32_t prot_lo, prot_hi;  /* block-protected range (empty: lo == hi) */
+    uint64_t program_fs;    /* page program time */
+    uint32_t n_programs;
+    struct lane_program programs[MAX_PROGRAMS];
+    uint8_t *memory;        /* the chip's array */
+    struct lane_record *log;
+    uint8_t *log_data;      /* LOG_RING x LOG_PAGE */
+    /* lane state: published by Python, changed here, taken back by Python */
+    uint32_t wel;
+    uint32_t op_started;    /* a program was started here (its page: op_page) */
+    uint64_t busy_until;    /* the chip is busy until then (0: idle); its end is ours: Python
+                             * leaves the chip's own end-of-busy event out of event_fs */
+    uint64_t done_fs;       /* MODE_CMD: end of the command on the bus */
+    uint64_t poll_next_fs;  /* MODE_POLL */
+    uint64_t poll_interval_fs;
+    uint32_t poll_ftf;
+    uint32_t last_status;
+    uint64_t skip_fs;       /* time let pass here beyond the instruction counter */
+    uint64_t skip_cycles;   /* the cycles that time counts (as the clock counts them) */
+    uint64_t log_count;     /* records written since the lane was set up */
+    uint32_t lane_dirty;    /* time passed or the chip changed here: Python must take over */
+    uint32_t commands;      /* commands sent here since the last take-over */
+    uint32_t wrens;         /* write enables among them */
+    uint32_t polls;         /* status polls among them */
+    uint32_t cmd_length;    /* MODE_CMD: data bytes the command sent (0: write enable) */
+    uint32_t op_page;       /* op_started: the page programmed */
+    uint32_t changed_lo, changed_hi;    /* array bytes programmed here (lo == hi: none) */
 };
 
 #define TX_CAPACITY (64u * 1024u)
@@ -139,6 +225,281 @@ static uint32_t rx_status(struct qspi_fast *s)
     return value;
 }
 
+
+/* ---- the command lane ------------------------------------------------------------------- */
+
+static const uint32_t lines_of[4] = {0u, 1u, 2u, 4u};
+
+/* Lane commands may run, and time can be told, at this access. */
+static int lane_ready(const struct qspi_fast *s)
+{
+    return s->lane && s->time_valid && s->counter && !(s->flags & FLAG_IRQ)
+           && *s->counter >= s->base_count;
+}
+
+/* Virtual time now: the published base, the instructions since, and what passed here. The
+ * machine's next event bounds it (a slice never runs past one; the skips here stop short). */
+static uint64_t lane_now(const struct qspi_fast *s)
+{
+    return s->base_fs + (*s->counter - s->base_count) * s->fs_per_cycle + s->skip_fs;
+}
+
+/* Let time pass as VirtualClock.advance_fs does (its cycles counted per step). */
+static void lane_pass(struct qspi_fast *s, uint64_t fs)
+{
+    s->skip_fs += fs;
+    s->skip_cycles += fs / s->fs_per_cycle;
+    s->lane_dirty = 1;
+}
+
+/* NorFlash._settle: the chip's operation ends at busy_until. */
+static void chip_settle(struct qspi_fast *s, uint64_t now)
+{
+    if (s->busy_until && now >= s->busy_until) {
+        s->busy_until = 0;
+        s->wel = 0;
+        s->lane_dirty = 1;
+    }
+}
+
+static uint32_t chip_status(struct qspi_fast *s, uint64_t now)
+{
+    chip_settle(s, now);
+    return s->sr1_rest | (s->busy_until ? SR1_WIP : 0u) | (s->wel ? SR1_WEL : 0u);
+}
+
+/* Quadspi._duration_fs for the command CCR describes (no SIOO, no DDR on the lane). */
+static uint64_t bus_fs(const struct qspi_fast *s, uint32_t ccr, uint32_t data_bytes)
+{
+    uint32_t imode = (ccr >> 8) & 3u, ad = admode(ccr), ab = (ccr >> 14) & 3u, dm = dmode(ccr);
+    uint64_t cycles = ((ccr >> 18) & 0x1Fu) + ((s->reg[REG_DCR] >> 8) & 7u) + 1u;
+    if (imode)
+        cycles += 8u / lines_of[imode];
+    if (ad)
+        cycles += 8u * (((ccr >> 12) & 3u) + 1u) / lines_of[ad];
+    if (ab)
+        cycles += 8u * (((ccr >> 16) & 3u) + 1u) / lines_of[ab];
+    if (dm)
+        cycles += 8ull * data_bytes / lines_of[dm];
+    return (uint64_t)((unsigned __int128)cycles * FS_PER_S / (s->clk_hz ? s->clk_hz : 1u));
+}
+
+/* An opcode the chip samples as sent: on its instruction lines, no SIOO, DDR or alternate
+ * bytes (what the lane leaves to Python). */
+static int plain_phases(const struct qspi_fast *s, uint32_t ccr)
+{
+    uint32_t imode = (ccr >> 8) & 3u;
+    return imode && lines_of[imode] == s->chip_lines && !(ccr & (CCR_SIOO | CCR_DDR))
+           && ((ccr >> 14) & 3u) == 0u;
+}
+
+/* A status-register-1 read the chip answers with SR1 repeated from the first data clock. */
+static int status_read(const struct qspi_fast *s, uint32_t ccr)
+{
+    return s->sr1_opcode && plain_phases(s, ccr) && (ccr & 0xFFu) == s->sr1_opcode
+           && admode(ccr) == 0u && ((ccr >> 18) & 0x1Fu) == 0u
+           && lines_of[dmode(ccr)] == s->chip_lines;
+}
+
+static struct lane_record *lane_log(struct qspi_fast *s, uint32_t kind, uint64_t now,
+                                    uint32_t ccr)
+{
+    struct lane_record *r = &s->log[s->log_count % LOG_RING];
+    r->time_fs = now;
+    r->kind = kind;
+    r->ccr = ccr;
+    r->address = 0;
+    r->length = 0;
+    r->status = 0;
+    s->log_count++;
+    s->commands++;
+    s->lane_dirty = 1;
+    return r;
+}
+
+/* Quadspi._poll: one automatic status read at ``now``. */
+static void lane_poll(struct qspi_fast *s, uint64_t now)
+{
+    uint64_t ticks = (now - s->poll_next_fs) / s->poll_interval_fs;
+    uint64_t tick = s->poll_next_fs + ticks * s->poll_interval_fs;
+    uint32_t n = (s->reg[REG_DLR] & 3u) + 1u;
+    uint32_t sr1 = chip_status(s, now) & 0xFFu;
+    uint32_t status = 0;
+    for (uint32_t i = 0; i < n; i++)
+        status |= sr1 << (8u * i);
+    struct lane_record *r = lane_log(s, REC_POLL, now, s->reg[REG_CCR]);
+    r->length = n;
+    r->status = status;
+    s->polls++;
+    s->last_status = status;
+    s->poll_ftf = 1;
+    s->poll_next_fs = tick + s->poll_interval_fs;
+    uint32_t mask = s->reg[REG_PSMKR], match = s->reg[REG_PSMAR];
+    uint32_t hits = ~(status ^ match) & mask;
+    int matched = (s->reg[REG_CR] & CR_PMM) ? (hits != 0u || mask == 0u) : hits == mask;
+    if (matched) {
+        s->sticky |= 1u << 3;   /* SMF */
+        if (s->reg[REG_CR] & CR_APMS)
+            s->mode = MODE_IDLE;
+    }
+}
+
+/* Quadspi._settle on the lane's operations. */
+static void lane_settle(struct qspi_fast *s, uint64_t now)
+{
+    if (s->mode == MODE_CMD && now >= s->done_fs) {
+        s->mode = MODE_IDLE;
+        s->sticky |= SR_TCF;
+    } else if (s->mode == MODE_POLL && now >= s->poll_next_fs) {
+        lane_poll(s, now);
+    }
+}
+
+/* Quadspi._read_sr on the lane's operations (the bus time of a command is waited out, a poll
+ * that has not matched skips to its next read or the next event); 0 when Python must do it
+ * (time would reach the machine's next event). */
+static int lane_status(struct qspi_fast *s, uint32_t *out)
+{
+    uint64_t now = lane_now(s);
+    if (now >= s->event_fs)
+        return 0;
+    if (s->mode == MODE_CMD && now < s->done_fs) {
+        if (s->done_fs >= s->event_fs)
+            return 0;
+        lane_pass(s, s->done_fs - now);
+        now = s->done_fs;
+    }
+    lane_settle(s, now);
+    if (s->mode == MODE_POLL && !(s->sticky & (1u << 3))) {
+        uint64_t next = s->event_fs;
+        if (s->busy_until && s->busy_until < next)
+            next = s->busy_until;   /* the chip's end of busy: an event of the machine too */
+        uint64_t target = s->poll_next_fs > (next == NEVER ? 0u : next) ? s->poll_next_fs : next;
+        if (target > now) {
+            if (target > s->limit_fs)
+                target = s->limit_fs;
+            if (target > now) {
+                if (target >= s->event_fs)
+                    return 0;
+                lane_pass(s, target - now);
+                now = target;
+                lane_settle(s, now);
+            }
+        }
+    }
+    uint32_t value = s->sticky;
+    if (s->mode == MODE_POLL)
+        value |= SR_BUSY | (s->poll_ftf ? SR_FTF : 0u);
+    else if (s->mode == MODE_IDLE)
+        value = idle_status(s);
+    else
+        return 0;
+    *out = value;
+    return 1;
+}
+
+/* A CCR write in IDLE that starts a write enable or automatic status polling. */
+static int lane_start(struct qspi_fast *s, uint32_t word, unsigned size, uint32_t ccr)
+{
+    if (word != 0x14u || size != 4u || s->mode != MODE_IDLE || !enabled(s) || !lane_ready(s)
+            || (ccr & CCR_RESERVED) || admode(ccr) != 0u)
+        return 0;
+    uint64_t now = lane_now(s);
+    if (now >= s->event_fs)
+        return 0;
+    if (fmode(ccr) == FMODE_WRITE && dmode(ccr) == 0u && plain_phases(s, ccr)
+            && (ccr & 0xFFu) == OP_WREN) {
+        chip_settle(s, now);
+        if (s->busy_until)
+            return 0;   /* a busy chip rejects it: Python records why */
+        s->wel = 1;
+        s->wrens++;
+        lane_log(s, REC_WREN, now, ccr);
+        s->done_fs = now + bus_fs(s, ccr, 0);
+        s->cmd_length = 0;
+        s->mode = MODE_CMD;
+    } else if (fmode(ccr) == FMODE_POLL && status_read(s, ccr)) {
+        uint32_t n = (s->reg[REG_DLR] & 3u) + 1u;
+        uint32_t pir = s->reg[REG_PIR] & 0xFFFFu;
+        uint64_t clk = s->clk_hz ? s->clk_hz : 1u;
+        uint64_t gap = (uint64_t)((unsigned __int128)(pir ? pir : 1u) * FS_PER_S / clk);
+        uint64_t read = bus_fs(s, ccr, n);
+        s->poll_interval_fs = gap + read;
+        s->poll_next_fs = now + read;
+        s->poll_ftf = 0;
+        s->mode = MODE_POLL;
+    } else {
+        return 0;
+    }
+    s->reg[REG_CCR] = ccr;
+    s->written |= 1u << REG_CCR;
+    return 1;
+}
+
+/* The beat completing an indirect write that is a page program the chip accepts: the data
+ * goes into the array here (NorFlash._program). */
+static int lane_program(struct qspi_fast *s, unsigned size, uint64_t value)
+{
+    uint32_t ccr = s->reg[REG_CCR];
+    uint32_t n = s->fill + size;
+    if (!lane_ready(s) || !s->page_size || n != s->reg[REG_DLR] + 1u || n > s->page_size
+            || !plain_phases(s, ccr) || admode(ccr) == 0u)
+        return 0;
+    const struct lane_program *pc = 0;
+    for (uint32_t i = 0; i < s->n_programs; i++)
+        if (s->programs[i].opcode == (ccr & 0xFFu))
+            pc = &s->programs[i];
+    if (!pc || pc->address_bytes != ((ccr >> 12) & 3u) + 1u
+            || pc->address_lines != lines_of[admode(ccr)] || pc->data_lines != lines_of[dmode(ccr)])
+        return 0;
+    uint64_t now = lane_now(s);
+    if (now >= s->event_fs)
+        return 0;
+    chip_settle(s, now);
+    if (s->busy_until || !s->wel)
+        return 0;   /* rejected by the chip: Python records why */
+    uint32_t sent = s->reg[REG_AR];
+    uint64_t address = pc->address_bytes == 3u ? sent | (uint64_t)s->ear << 24 : sent;
+    address %= s->chip_size;
+    uint32_t ps = s->page_size;
+    uint32_t page = (uint32_t)(address - address % ps);
+    if (s->prot_lo < s->prot_hi && page < s->prot_hi && s->prot_lo < page + ps)
+        return 0;   /* block-protected: rejected */
+    for (unsigned i = 0; i < size; i++)
+        s->buf[s->fill + i] = (uint8_t)(value >> (8u * i));
+    s->fill = n;
+    s->beats++;
+    uint32_t offset = (uint32_t)(address % ps);
+    for (uint32_t i = 0; i < n; i++)
+        s->memory[page + (offset + i) % ps] &= s->buf[i];
+    if (s->changed_lo == s->changed_hi) {
+        s->changed_lo = page;
+        s->changed_hi = page + ps;
+    } else {
+        if (page < s->changed_lo)
+            s->changed_lo = page;
+        if (page + ps > s->changed_hi)
+            s->changed_hi = page + ps;
+    }
+    struct lane_record *r = lane_log(s, REC_PROGRAM, now, ccr);
+    r->address = sent;
+    r->length = n;
+    uint8_t *keep = s->log_data + (uint64_t)((s->log_count - 1u) % LOG_RING) * LOG_PAGE;
+    for (uint32_t i = 0; i < n; i++)
+        keep[i] = s->buf[i];
+    if (s->program_fs) {
+        s->busy_until = now + s->program_fs;
+        s->op_started = 1;
+        s->op_page = page;
+    } else {
+        s->wel = 0;     /* an instant program ends at once */
+    }
+    s->done_fs = now + bus_fs(s, ccr, n);
+    s->cmd_length = n;
+    s->mode = MODE_CMD;
+    return 1;
+}
+
 uint64_t qspi_fast_read(void *uc, uint64_t offset, unsigned size, void *user)
 {
     struct qspi_fast *s = user;
@@ -147,13 +508,27 @@ uint64_t qspi_fast_read(void *uc, uint64_t offset, unsigned size, void *user)
     if (s->mode == MODE_FORWARD || s->pending)
         return s->slow_read(uc, offset, size, user);
     if (word == SR_OFFSET) {
-        uint32_t full = s->mode == MODE_IDLE ? idle_status(s)
-                        : s->mode == MODE_TX ? s->sticky | SR_BUSY | SR_FTF : rx_status(s);
+        /* the lane's operations are moved on in a copy, kept only if the read is served */
+        struct qspi_fast moved;
+        uint32_t full;
+        int lane_op = s->mode == MODE_CMD || s->mode == MODE_POLL;
+        if (lane_op) {
+            if (!lane_ready(s))
+                return s->slow_read(uc, offset, size, user);
+            moved = *s;
+            if (!lane_status(&moved, &full))
+                return s->slow_read(uc, offset, size, user);
+        } else {
+            full = s->mode == MODE_IDLE ? idle_status(s)
+                   : s->mode == MODE_TX ? s->sticky | SR_BUSY | SR_FTF : rx_status(s);
+        }
         uint32_t value = (full >> shift) & lane_mask(size);
         uint64_t key = (uint64_t)size << 40 | offset << 32 | value;
         uint32_t run = s->sr_run && key == s->sr_last ? s->sr_run + 1u : 1u;
         s->dirty = 1;
         if (run <= QUIET_SR_READS) {
+            if (lane_op)
+                *s = moved;
             s->sr_run = run;
             s->sr_last = key;
             return value;
@@ -206,6 +581,11 @@ static int plain_write(struct qspi_fast *s, uint32_t word, uint32_t value)
     if (word == FCR_OFFSET) {
         if (s->mode == MODE_RX || (s->flags & FLAG_IRQ) || (value & ~FCR_FLAGS))
             return 0;
+        if (s->mode == MODE_CMD || s->mode == MODE_POLL) {
+            if (!lane_ready(s) || lane_now(s) >= s->event_fs)
+                return 0;
+            lane_settle(s, lane_now(s));    /* as Python settles before clearing */
+        }
         s->sticky &= ~value;
         return 1;
     }
@@ -293,6 +673,12 @@ void qspi_fast_write(void *uc, uint64_t offset, unsigned size, uint64_t value, v
                 return;
             }
             if (s->mode == MODE_TX && s->fill + size == s->limit
+                    && lane_program(s, size, value)) {
+                s->sr_run = 0;
+                s->dirty = 1;
+                return;
+            }
+            if (s->mode == MODE_TX && s->fill + size == s->limit
                     && defer(s, word, size, offset, value))
                 return;
             if (s->mode == MODE_TX && s->fill + size < s->limit) {
@@ -305,6 +691,10 @@ void qspi_fast_write(void *uc, uint64_t offset, unsigned size, uint64_t value, v
                 return;
             }
         } else if (size == 4u && plain_write(s, word, (uint32_t)value)) {
+            s->sr_run = 0;
+            s->dirty = 1;
+            return;
+        } else if (lane_start(s, word, size, (uint32_t)value)) {
             s->sr_run = 0;
             s->dirty = 1;
             return;

@@ -14,15 +14,21 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from extflash.emu import native
+from extflash.emu.flash.nor import LaneFacts
 from extflash.emu.mmio import MMIO_READ_CFUNC, MMIO_WRITE_CFUNC
 
-MODE_FORWARD, MODE_IDLE, MODE_TX, MODE_RX = range(4)
+MODE_FORWARD, MODE_IDLE, MODE_TX, MODE_RX, MODE_CMD, MODE_POLL = range(6)
 FLAG_IRQ = 4
 # CR DCR DLR CCR AR ABR PSMKR PSMAR PIR: the order of reg[] (values the C side reads, and may
 # write with the restrictions in quadspi_fast.c)
 REGISTERS = (0x00, 0x04, 0x10, 0x14, 0x18, 0x1C, 0x24, 0x28, 0x2C)
 QUIET_SR_READS = 3  # identical SR reads in a row served before the machine sees them
 TX_CAPACITY = 64 * 1024  # bytes captured before Python takes them over (any transfer length works)
+LOG_SIZE, LOG_RING, LOG_PAGE = 512, 520, 512  # lane records taken at most, slots, bytes kept each
+MAX_PROGRAMS = 8
+NEVER = 2**64 - 1
+REC_WREN, REC_POLL, REC_PROGRAM = 1, 2, 3
+_RECORD = struct.Struct("<Q6I")  # struct lane_record
 
 
 class QuadspiFastState(ctypes.Structure):
@@ -55,6 +61,49 @@ class QuadspiFastState(ctypes.Structure):
         ("pend_offset", ctypes.c_uint64),
         ("pend_value", ctypes.c_uint64),
         ("pend_count", ctypes.c_uint64),
+        # the command lane: facts Python publishes
+        ("lane", ctypes.c_uint32),
+        ("time_valid", ctypes.c_uint32),
+        ("base_fs", ctypes.c_uint64),
+        ("base_count", ctypes.c_uint64),
+        ("fs_per_cycle", ctypes.c_uint64),
+        ("event_fs", ctypes.c_uint64),
+        ("limit_fs", ctypes.c_uint64),
+        ("clk_hz", ctypes.c_uint64),
+        ("chip_lines", ctypes.c_uint32),
+        ("sr1_opcode", ctypes.c_uint32),
+        ("sr1_rest", ctypes.c_uint32),
+        ("page_size", ctypes.c_uint32),
+        ("chip_size", ctypes.c_uint32),
+        ("ear", ctypes.c_uint32),
+        ("prot_lo", ctypes.c_uint32),
+        ("prot_hi", ctypes.c_uint32),
+        ("program_fs", ctypes.c_uint64),
+        ("n_programs", ctypes.c_uint32),
+        ("programs", ctypes.c_uint8 * (4 * MAX_PROGRAMS)),
+        ("memory", ctypes.c_void_p),
+        ("log", ctypes.c_void_p),
+        ("log_data", ctypes.c_void_p),
+        # the lane's state: published, changed in C, taken back
+        ("wel", ctypes.c_uint32),
+        ("op_started", ctypes.c_uint32),
+        ("busy_until", ctypes.c_uint64),
+        ("done_fs", ctypes.c_uint64),
+        ("poll_next_fs", ctypes.c_uint64),
+        ("poll_interval_fs", ctypes.c_uint64),
+        ("poll_ftf", ctypes.c_uint32),
+        ("last_status", ctypes.c_uint32),
+        ("skip_fs", ctypes.c_uint64),
+        ("skip_cycles", ctypes.c_uint64),
+        ("log_count", ctypes.c_uint64),
+        ("lane_dirty", ctypes.c_uint32),
+        ("commands", ctypes.c_uint32),
+        ("wrens", ctypes.c_uint32),
+        ("polls", ctypes.c_uint32),
+        ("cmd_length", ctypes.c_uint32),
+        ("op_page", ctypes.c_uint32),
+        ("changed_lo", ctypes.c_uint32),
+        ("changed_hi", ctypes.c_uint32),
     ]
 
 
@@ -120,6 +169,38 @@ class Deferred(NamedTuple):
     at: int  # the instruction counter of the slice at the write
 
 
+class LaneRecord(NamedTuple):
+    """A command the lane sent to the chip (``struct lane_record``, with the data kept)."""
+
+    time_fs: int
+    kind: int  # REC_*
+    ccr: int
+    address: int
+    length: int  # status bytes read (poll), data bytes (program)
+    status: int
+    data: bytes
+
+
+class LaneTime(NamedTuple):
+    """The time base the lane counts from (see ``struct qspi_fast``)."""
+
+    now_fs: int
+    instruction: int  # the slice's instruction count at now_fs
+    fs_per_cycle: int
+    event_fs: int  # NEVER: no event
+    limit_fs: int  # NEVER: no limit
+
+
+class LaneOperation(NamedTuple):
+    """The controller's operation in progress as the lane continues it."""
+
+    done_fs: int = 0  # MODE_CMD
+    cmd_length: int = 0
+    poll_next_fs: int = 0  # MODE_POLL
+    poll_interval_fs: int = 0
+    poll_ftf: bool = False
+
+
 class NativeQuadspi:
     """The loaded library, its state block and the callbacks into Python."""
 
@@ -144,6 +225,15 @@ class NativeQuadspi:
         self._rx: bytes | None = None
         # set while a deferred write waits (the machine checks it before syncing time)
         self.pending = ctypes.c_uint32.from_buffer(self.state, QuadspiFastState.pending.offset)
+        # set while the lane holds time or chip state Python has not taken (the same check)
+        self.lane_dirty = ctypes.c_uint32.from_buffer(self.state,
+                                                      QuadspiFastState.lane_dirty.offset)
+        self._log = (ctypes.c_uint8 * (_RECORD.size * LOG_RING))()
+        self._log_data = (ctypes.c_uint8 * (LOG_PAGE * LOG_RING))()
+        self.state.log = ctypes.addressof(self._log)
+        self.state.log_data = ctypes.addressof(self._log_data)
+        self._taken = 0
+        self._memory: tuple[bytearray, ctypes.Array[ctypes.c_char]] | None = None
 
         def read(_uch: int, offset: int, size: int, _ud: int) -> int:
             try:
@@ -200,6 +290,65 @@ class NativeQuadspi:
         view = self._view
         _PUBLISHED.pack_into(view, 0, *state[:-1], *state.registers, sr_run, sr_last)
         _CLEARED.pack_into(view, _PUBLISHED.size, 0, 0, 0, 0)
+
+    def publish_lane(self, facts: LaneFacts, memory: bytearray, clk_hz: int,
+                     op: LaneOperation, last_status: int, time: LaneTime | None) -> None:
+        """Let the C side run the chip's everyday commands (after :meth:`publish`)."""
+        st = self.state
+        if self._memory is None or self._memory[0] is not memory:
+            self._memory = (memory, (ctypes.c_char * len(memory)).from_buffer(memory))
+        st.memory = ctypes.addressof(self._memory[1])
+        self.set_time(time)
+        st.clk_hz = clk_hz
+        st.chip_lines, st.sr1_opcode, st.sr1_rest = (facts.instruction_lines, facts.sr1_opcode,
+                                                     facts.sr1_rest)
+        st.page_size = facts.page_size if facts.page_size <= LOG_PAGE else 0
+        st.chip_size, st.ear = facts.size, facts.ear
+        st.prot_lo, st.prot_hi = facts.protected
+        st.program_fs = facts.program_fs
+        programs = facts.programs[:MAX_PROGRAMS]
+        st.n_programs = len(programs)
+        st.programs[:4 * len(programs)] = [b for entry in programs for b in entry]
+        st.wel, st.busy_until = facts.wel, facts.busy_until
+        st.done_fs, st.cmd_length, st.poll_next_fs, st.poll_interval_fs, st.poll_ftf = op
+        st.last_status = last_status
+        self.clear_lane()
+        st.lane = 1
+
+    def set_time(self, time: LaneTime | None) -> None:
+        """The time base of the running slice (None: between slices, nothing timed runs)."""
+        st = self.state
+        if time is None:
+            st.time_valid = 0
+        else:
+            st.base_fs, st.base_count, st.fs_per_cycle, st.event_fs, st.limit_fs = time
+            st.time_valid = 1
+
+    def clear_lane(self) -> None:
+        """Forget what the lane did (taken over, or about to be re-published)."""
+        st = self.state
+        st.skip_fs = st.skip_cycles = st.lane_dirty = 0
+        st.commands = st.wrens = st.polls = st.op_started = 0
+        st.changed_lo = st.changed_hi = 0
+        self._taken = st.log_count
+
+    def lane_off(self) -> None:
+        self.state.lane = 0
+
+    def lane_records(self) -> list[LaneRecord]:
+        """The commands the lane sent since the last call (the last :data:`LOG_SIZE`)."""
+        count = int(self.state.log_count)
+        data = memoryview(self._log_data)
+        out = []
+        for i in range(max(self._taken, count - LOG_SIZE), count):
+            slot = i % LOG_RING
+            time_fs, kind, ccr, address, length, status, _pad = _RECORD.unpack_from(
+                self._log, slot * _RECORD.size)
+            kept = (data[slot * LOG_PAGE:slot * LOG_PAGE + length].tobytes()
+                    if kind == REC_PROGRAM else b"")
+            out.append(LaneRecord(time_fs, kind, ccr, address, length, status, kept))
+        self._taken = count
+        return out
 
     def defer_at(self, counter_address: int) -> None:
         """Let C defer command-starting writes, stamping them with the instruction counter at

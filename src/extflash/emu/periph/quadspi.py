@@ -56,19 +56,27 @@ from typing import Protocol
 
 from extflash.emu import native as native_helpers
 from extflash.emu.clock import FS_PER_S, VirtualClock
+from extflash.emu.flash.nor import FlashEvent, LaneFacts
 from extflash.emu.mmio import MMIO_READ_CFUNC, MMIO_WRITE_CFUNC, Bus
 from extflash.emu.native import quadspi_fast
 from extflash.emu.native.quadspi_fast import (
     FLAG_IRQ,
+    MODE_CMD,
     MODE_FORWARD,
     MODE_IDLE,
+    MODE_POLL,
     MODE_RX,
     MODE_TX,
+    NEVER,
     QUIET_SR_READS,
+    REC_POLL,
+    REC_PROGRAM,
     REGISTERS,
     TX_CAPACITY,
     Deferred,
     FastState,
+    LaneOperation,
+    LaneTime,
     NativeQuadspi,
     Served,
 )
@@ -275,6 +283,19 @@ class _Active:
     poll_next_fs: int = 0
     poll_interval_fs: int = 0
     poll_ftf: bool = False
+    lane: bool = False  # a status poll the native command lane started (and may continue)
+
+
+class _LaneChip(Protocol):
+    """A device the native command lane can run commands for (a NorFlash)."""
+
+    memory: bytearray
+
+    def lane_facts(self) -> LaneFacts | None: ...
+    def lane_take(self, *, wel: bool, busy_until: int, started_page: int | None,
+                  enabled: bool, commands: int, events: list[FlashEvent],
+                  changed: tuple[int, int] | None) -> None: ...
+    def is_settle_event(self, callback: Callable[[], None]) -> bool: ...
 
 
 class Quadspi(Peripheral):
@@ -311,6 +332,8 @@ class Quadspi(Peripheral):
         self.native: NativeQuadspi | None = None  # set once mapped with the native fast path
         self._sync: Callable[[], None] = _no_sync
         self._hold_time: Callable[[int | None], None] = lambda _count: None
+        self._time_base: Callable[[], tuple[int, int] | None] = lambda: None
+        self._lane_chip: _LaneChip | None = None  # the chip the native lane runs commands for
         self._observe: Callable[[int, int], None] | None = None
         self._clocked = clock_enabled()
         self._routes: dict[tuple[int, bool], tuple[tuple[BankWire, PinView], ...]] = {}
@@ -419,7 +442,12 @@ class Quadspi(Peripheral):
         if nat is None:
             return self.python_callbacks(bus)
         nat.defer_at(bus.counter_address)
+        self._time_base = bus.time_base
         bus.deferred.append((nat.pending, self.refresh))
+        bus.deferred.append((nat.lane_dirty, self.refresh))
+        bus.slice_start_hooks.append(self._slice_started)
+        bus.slice_hooks.remove(self.refresh)
+        bus.slice_hooks.append(self._slice_ended)
         return nat.callbacks()
 
     def enable_native(self, on_error: Callable[[BaseException], None]) -> NativeQuadspi | None:
@@ -447,6 +475,17 @@ class Quadspi(Peripheral):
         if self.native is not None and self.native.dirty:
             self._absorb()
             self._publish()
+
+    def _slice_started(self) -> None:
+        """A run slice starts: the lane counts time from its first instruction."""
+        nat = self.native
+        if nat is not None and nat.state.lane:
+            nat.set_time(self._lane_time())
+
+    def _slice_ended(self) -> None:
+        self.refresh()
+        if self.native is not None:
+            self.native.state.time_valid = 0  # the next slice counts from zero again
 
     def python_callbacks(self, bus: Bus) -> tuple[object, object, object]:
         """Raw ctypes callbacks running :meth:`bus_read` / :meth:`bus_write` (pure Python)."""
@@ -531,10 +570,11 @@ class Quadspi(Peripheral):
         return act.fmode == FMODE_READ and self.clock.now_fs >= act.done_fs
 
     # -- native fast path: what it may serve, and taking back what it served ------------------
-    def fast_state(self) -> FastState:
+    def fast_state(self, lane: bool = False) -> FastState:
         """Which accesses the native side may serve until the next one it hands back (the
         timeless ones of :meth:`bus_read`/:meth:`bus_write`, register reads, and writes of
-        registers without side effects), and the state to serve them from."""
+        registers without side effects; with ``lane``, the commands of its command lane too),
+        and the state to serve them from."""
         if not self._clocked or self._mapped or self.tracer is not None:
             return FastState(MODE_FORWARD)  # tracing: every access goes through the model
         act = self._active
@@ -544,6 +584,10 @@ class Quadspi(Peripheral):
         sticky = self._sticky
         if act is None:
             mode, limit, pos, length = MODE_IDLE, 0, 0, 0
+        elif act.fmode == FMODE_WRITE and act.done_fs and lane:
+            mode, limit, pos, length = MODE_CMD, 0, 0, 0  # on the bus until done_fs
+        elif act.fmode == FMODE_POLL and act.lane and lane:
+            mode, limit, pos, length = MODE_POLL, 0, 0, 0
         elif act.fmode == FMODE_WRITE:
             if act.done_fs or act.tx_expected is None or not cr & 1:
                 return FastState(MODE_FORWARD)
@@ -562,10 +606,56 @@ class Quadspi(Peripheral):
         nat = self.native
         if nat is None:
             return
-        state = self.fast_state()
+        chip, facts = self._lane_facts()
+        state = self.fast_state(facts is not None)
         act = self._active
         rx = act.rx if state.mode == MODE_RX and act is not None else None
         nat.publish(state, self._sr_run, self._sr_last, rx)
+        if state.mode == MODE_FORWARD or chip is None or facts is None:
+            self._lane_chip = None
+            nat.lane_off()
+            return
+        self._lane_chip = chip
+        op = LaneOperation()
+        if state.mode == MODE_CMD and act is not None:
+            op = LaneOperation(done_fs=act.done_fs)
+        elif state.mode == MODE_POLL and act is not None:
+            op = LaneOperation(poll_next_fs=act.poll_next_fs,
+                               poll_interval_fs=act.poll_interval_fs, poll_ftf=act.poll_ftf)
+        nat.publish_lane(facts, chip.memory, self.clk_hz, op, self._last_status,
+                         self._lane_time())
+
+    def _lane_time(self) -> LaneTime | None:
+        """The running slice's time base for the lane (None: no slice runs). The chip's own
+        end of busy is left out of the next event: the lane ends the chip's operation itself."""
+        base = self._time_base()
+        chip = self._lane_chip
+        if base is None or chip is None:
+            return None
+        clock = self.clock
+        event = clock.next_event_except(chip.is_settle_event)
+        return LaneTime(base[0], base[1], clock.fs_per_cycle, NEVER if event is None else event,
+                        NEVER if clock.limit_fs is None else clock.limit_fs)
+
+    def _lane_facts(self) -> tuple[_LaneChip | None, LaneFacts | None]:
+        """The chip the native lane may run commands for, and its facts: one chip (no
+        dual-flash), nothing traced, no interrupt enabled, every line of the bank routed."""
+        cr = self.values[CR]
+        if (self.trace is not None or cr & (1 << 6)
+                or (self.set_irq is not None and cr & IRQ_ENABLE_BITS)):
+            return None, None
+        bank = self.banks.get(2 if cr & (1 << 7) else 1)
+        if bank is None or not hasattr(bank.device, "lane_facts"):
+            return None, None
+        if self.pin_probe is not None and bank.wires:
+            for quad in (False, True):
+                bad = self._routes.get((bank.number, quad))
+                if bad is None:
+                    bad = self._routes[bank.number, quad] = self._probe_routes(bank, quad)
+                if bad:
+                    return None, None
+        chip: _LaneChip = bank.device  # type: ignore[assignment]
+        return chip, chip.lane_facts()
 
     def _absorb(self) -> None:
         """Take over what the native side served since the last publish."""
@@ -574,6 +664,8 @@ class Quadspi(Peripheral):
             return
         served = nat.served()
         nat.state.dirty = 0  # taken: a nested absorb (while replaying) has nothing to take
+        if self._lane_chip is not None:
+            self._take_lane(nat, self._lane_chip)
         self._sr_run, self._sr_last = served.sr_run, served.sr_last
         if served.mode != MODE_FORWARD:
             self._take_served(nat, served)
@@ -593,6 +685,34 @@ class Quadspi(Peripheral):
         finally:
             self._hold_time(None)
 
+    def _take_lane(self, nat: NativeQuadspi, chip: _LaneChip) -> None:
+        """Take over the time that passed in the lane, the commands it sent and the chip
+        state it left."""
+        st = nat.state
+        st.lane_dirty = 0
+        if st.skip_fs or st.skip_cycles:
+            clock = self.clock
+            clock.cycles += st.skip_cycles
+            clock.advance_to(clock.now_fs + st.skip_fs)
+            st.base_fs += st.skip_fs  # the lane's "now" stays where it was
+            st.skip_fs = st.skip_cycles = 0
+        records = nat.lane_records()
+        events = []
+        for r in records:
+            cmd = self._command(r.address if r.kind == REC_PROGRAM else 0, ccr=r.ccr,
+                                write_data=r.data, read_length=0 if r.kind != REC_POLL
+                                else r.length)
+            events.append(FlashEvent(r.time_fs, cmd, "ok"))
+        self.commands += st.commands
+        if st.polls:
+            self._last_status = self.values[DR] = st.last_status
+        changed = (st.changed_lo, st.changed_hi) if st.changed_lo != st.changed_hi else None
+        chip.lane_take(wel=bool(st.wel), busy_until=st.busy_until,
+                       started_page=st.op_page if st.op_started else None,
+                       enabled=bool(st.wrens), commands=st.commands, events=events,
+                       changed=changed)
+        nat.clear_lane()
+
     def _take_served(self, nat: NativeQuadspi, served: Served) -> None:
         self._sticky = served.sticky
         if served.written:
@@ -603,7 +723,24 @@ class Quadspi(Peripheral):
                     if offset == CCR:
                         self._sioo_sent = False  # as on_write_CCR does
         act = self._active
-        if served.started:  # the first DR beat started an indirect write (as _start does)
+        st = nat.state
+        if served.mode == MODE_CMD:  # a command the lane sent (or continued) is on the bus
+            if act is None or act.fmode != FMODE_WRITE or act.done_fs != st.done_fs:
+                n = st.cmd_length
+                self._active = _Active(FMODE_WRITE, done_fs=st.done_fs, tx=bytearray(n),
+                                       tx_expected=n or None,
+                                       address=self.values[AR] if n else 0)
+            return
+        if served.mode == MODE_POLL:
+            self._active = _Active(FMODE_POLL, poll_next_fs=st.poll_next_fs,
+                                   poll_interval_fs=st.poll_interval_fs,
+                                   poll_ftf=bool(st.poll_ftf), lane=True)
+            return
+        if served.mode == MODE_IDLE:
+            self._active = None  # nothing started, or what the lane ran has ended
+            return
+        if served.started and served.mode == MODE_TX:
+            # the first DR beat started an indirect write (as _start does)
             address = self.values[AR] if self._admode else 0
             act = self._active = _Active(FMODE_WRITE, address=address,
                                          tx_expected=self.values[DLR] + 1)
@@ -768,9 +905,11 @@ class Quadspi(Peripheral):
             self.set_irq(self.variant.irq)
 
     # -- commands -----------------------------------------------------------------------------
-    def _command(self, address: int, *, write_data: bytes = b"",
-                 read_length: int = 0) -> SpiCommand:
-        ccr = self.values[CCR]
+    def _command(self, address: int, *, write_data: bytes = b"", read_length: int = 0,
+                 ccr: int | None = None) -> SpiCommand:
+        """The command CCR (the register's, or ``ccr``) describes."""
+        if ccr is None:
+            ccr = self.values[CCR]
         imode, admode, abmode, dmode = ccr >> 8 & 3, ccr >> 10 & 3, ccr >> 14 & 3, ccr >> 24 & 3
         instruction: int | None = ccr & 0xFF if imode else None
         if ccr & (1 << 28) and imode:  # SIOO: the instruction only on the first command
