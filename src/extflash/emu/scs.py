@@ -9,6 +9,7 @@ core cycles while DEMCR.TRCENA and DWT_CTRL.CYCCNTENA are both set. Reads of the
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from extflash.emu.clock import VirtualClock
@@ -28,6 +29,7 @@ SCS_BASE = 0xE000E000
 DWT_BASE = 0xE0001000
 VECTKEY = 0x05FA
 STCLK_DIVIDER = 8  # STM32: SysTick external reference = HCLK/8
+CSR_ENABLE, CSR_TICKINT, CSR_CLKSOURCE, CSR_COUNTFLAG = 1 << 0, 1 << 1, 1 << 2, 1 << 16
 
 
 def _scs_registers(cpuid: int, irq_words: int) -> tuple[Reg, ...]:
@@ -125,11 +127,11 @@ class SystemControlSpace(Peripheral):
 
     # -- SysTick -------------------------------------------------------------------------
     def _tick_fs(self) -> int:
-        div = 1 if self.get_field("STK_CSR", "CLKSOURCE") else STCLK_DIVIDER
+        div = 1 if self.values[0x010] & CSR_CLKSOURCE else STCLK_DIVIDER
         return self.clock.fs_per_cycle * div
 
     def _systick_enabled(self) -> bool:
-        return bool(self.get_field("STK_CSR", "ENABLE"))
+        return bool(self.values[0x010] & CSR_ENABLE)
 
     def _current(self) -> int:
         """SysTick CVR at the present instant (anchored count-down, reloading from RVR)."""
@@ -155,19 +157,22 @@ class SystemControlSpace(Peripheral):
                             lambda: self._expire(gen))
 
     def _expire(self, generation: int) -> None:
-        if generation != self._st_generation or not self._systick_enabled():
+        # once per tick (1 kHz HAL ticks): CSR bits read directly rather than by field name
+        csr = self.values[0x010]
+        if generation != self._st_generation or not csr & CSR_ENABLE:
             return
-        self.set_field("STK_CSR", "COUNTFLAG", 1)
-        if self.get_field("STK_CSR", "TICKINT"):
+        self.values[0x010] = csr | CSR_COUNTFLAG
+        if csr & CSR_TICKINT:
             self.set_pending(SYSTICK)
         # the counter reloads from RVR on the tick after reaching zero
         self._st_generation += 1
-        gen = self._st_generation
-        self._st_anchor_fs = self.clock.now_fs + self._tick_fs()
-        self._st_anchor_value = self["STK_RVR"]
-        if self["STK_RVR"]:
-            self.clock.schedule(self._st_anchor_fs + self["STK_RVR"] * self._tick_fs(),
-                                lambda: self._expire(gen))
+        tick_fs = self._tick_fs()
+        reload = self.values[0x014]
+        self._st_anchor_fs = self.clock.now_fs + tick_fs
+        self._st_anchor_value = reload
+        if reload:
+            self.clock.schedule(self._st_anchor_fs + reload * tick_fs,
+                                functools.partial(self._expire, self._st_generation))
 
     def core_hz_changed(self) -> None:
         """Re-anchor SysTick at the new tick length (called by the machine)."""
