@@ -223,15 +223,18 @@ class Programmer:
             else:
                 for lo, hi in sp.ranges:
                     pieces.append((lo, plan.image.bytes_at(lo, hi - lo, fill), sec.index))
-        # Merge adjacent pieces so writes fill the loader's buffer.
-        runs: list[tuple[int, bytes, list[int]]] = []
+        # Merge adjacent pieces so writes fill the loader's buffer (grown in place: joining
+        # bytes objects one sector at a time is quadratic in the image size).
+        merged: list[tuple[int, bytearray, list[int]]] = []
         for address, data, index in pieces:
-            if runs and runs[-1][0] + len(runs[-1][1]) == address:
-                a, d, idx = runs[-1]
-                runs[-1] = (a, d + data, [*idx, index] if idx[-1] != index else idx)
+            if merged and merged[-1][0] + len(merged[-1][1]) == address:
+                _, run, indices = merged[-1]
+                run += data
+                if indices[-1] != index:
+                    indices.append(index)
             else:
-                runs.append((address, data, [index]))
-        return runs
+                merged.append((address, bytearray(data), [index]))
+        return [(address, bytes(run), indices) for address, run, indices in merged]
 
     def _erase(self, sectors: Sequence[Sector], report: ProgramReport) -> None:
         total = sum(s.size for s in sectors)
