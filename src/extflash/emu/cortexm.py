@@ -16,8 +16,7 @@ Measured unicorn traps this code relies on (see the project's emulator notes):
 from __future__ import annotations
 
 import ctypes
-import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import unicorn
@@ -84,11 +83,29 @@ BASIC_FRAME = 0x20
 FP_FRAME = 0x68  # basic frame + s0..s15 + FPSCR + reserved word
 
 
-def byte_pointer(buffer: ctypes.Array[ctypes.c_uint32] | ctypes.Array[ctypes.c_uint16]
-                 ) -> ctypes._Pointer[ctypes.c_char]:
-    """``buffer`` as the ``char *`` that raw ``uc_mem_read``/``uc_mem_write`` calls take (the
-    pointer keeps the buffer alive)."""
-    return ctypes.cast(buffer, ctypes.POINTER(ctypes.c_char))
+def _raw(name: str, *argtypes: type) -> Callable[..., int]:
+    """unicorn's C function ``name`` with plain integer arguments: a call with addresses as
+    ints costs ~0.5 us, the binding's prototype (checking pointer types) ~1.3 us."""
+    func = type(getattr(uclib, name))((name, uclib))
+    func.argtypes = argtypes
+    func.restype = ctypes.c_int
+    return func
+
+
+_P, _U64 = ctypes.c_void_p, ctypes.c_uint64
+# (handle, ids, value pointers, count) / (handle, address, buffer, size) / (handle, id, value)
+raw_reg_read_batch = _raw("uc_reg_read_batch", _P, _P, _P, ctypes.c_int)
+raw_reg_write_batch = _raw("uc_reg_write_batch", _P, _P, _P, ctypes.c_int)
+raw_mem_read = _raw("uc_mem_read", _P, _U64, _P, _U64)
+raw_mem_write = _raw("uc_mem_write", _P, _U64, _P, _U64)
+raw_reg_read = _raw("uc_reg_read", _P, ctypes.c_int, _P)
+
+
+def handle(uc: unicorn.Uc) -> int:
+    """The engine handle as an int, for the ``raw_*`` functions."""
+    uch = uc._uch
+    assert uch is not None and uch.value is not None
+    return int(uch.value)
 
 
 def decode_bits(value: int, names: dict[int, str]) -> tuple[str, ...]:
@@ -102,22 +119,30 @@ class RegisterBatch:
 
     def __init__(self, uc: unicorn.Uc, regs: Sequence[int]) -> None:
         n = len(regs)
-        self._uch = uc._uch
+        self._uch = handle(uc)
         self._ids = (ctypes.c_int * n)(*regs)
         self._values = (ctypes.c_uint32 * n)()
         base = ctypes.addressof(self._values)
         self._ptrs = (ctypes.c_void_p * n)(*(base + 4 * i for i in range(n)))
         self._n = n
+        self._call = (self._uch, ctypes.addressof(self._ids), ctypes.addressof(self._ptrs), n)
 
     def read(self) -> list[int]:
-        status = uclib.uc_reg_read_batch(self._uch, self._ids, self._ptrs, self._n)
+        status = raw_reg_read_batch(*self._call)
         if status != unicorn.UC_ERR_OK:
             raise unicorn.UcError(status)
         return self._values[:]
 
+    def read_first(self) -> int:
+        """The first register's value (all are read; for one-register batches)."""
+        status = raw_reg_read_batch(*self._call)
+        if status != unicorn.UC_ERR_OK:
+            raise unicorn.UcError(status)
+        return self._values[0]
+
     def write(self, values: Sequence[int]) -> None:
         self._values[:] = list(values)  # c_uint32 elements keep the low 32 bits of the value
-        status = uclib.uc_reg_write_batch(self._uch, self._ids, self._ptrs, self._n)
+        status = raw_reg_write_batch(*self._call)
         if status != unicorn.UC_ERR_OK:
             raise unicorn.UcError(status)
 
@@ -161,9 +186,9 @@ class ExceptionUnit:
         self._return_read = RegisterBatch(uc, _RETURN_READ)
         self._return_write = {k: RegisterBatch(uc, v) for k, v in _RETURN_WRITE.items()}
         self._fp_write = RegisterBatch(uc, _FP_WRITE)
-        self._uch = uc._uch
-        self._frame = (ctypes.c_uint32 * (FP_FRAME // 4))()  # the last frame unstacked
-        self._frame_ptr = byte_pointer(self._frame)
+        self._uch = handle(uc)
+        self._frame = (ctypes.c_uint32 * (FP_FRAME // 4))()  # the frame being (un)stacked
+        self._frame_address = ctypes.addressof(self._frame)
 
     @property
     def current(self) -> int:
@@ -174,8 +199,7 @@ class ExceptionUnit:
         """Write CONTROL, the stack pointers and XPSR, rebuild QEMU's hflags (handler-mode
         flag, so a BX to EXC_RETURN is an exception exit) by writing CPSR back, then jump."""
         stack.write(stack_values)
-        cpsr = self._cpsr.read()[0]
-        self._jump_write.write((cpsr, lr, pc))
+        self._jump_write.write((self._cpsr.read_first(), lr, pc))
 
     def enter(self, number: int, handler: int) -> None:
         """Stack the context and continue at ``handler`` as exception ``number``."""
@@ -194,8 +218,8 @@ class ExceptionUnit:
         words = [*frame_regs, pc & ~1, xpsr]
         if fp:
             words += [*self._fp_read.read(), 0]
-        data = struct.pack(f"<{len(words)}I", *words)
-        status = uclib.uc_mem_write(self._uch, frame, data, len(data))
+        self._frame[:len(words)] = words  # type: ignore[assignment]
+        status = raw_mem_write(self._uch, frame, self._frame_address, 4 * len(words))
         if status != unicorn.UC_ERR_OK:
             raise unicorn.UcError(status)
         exc_return = 0xFFFFFFE1 if fp else 0xFFFFFFF1
@@ -218,7 +242,7 @@ class ExceptionUnit:
         control, msp, psp = self._return_read.read()
         sp = psp if use_psp else msp
         count = (FP_FRAME if fp else BASIC_FRAME) // 4
-        status = uclib.uc_mem_read(self._uch, sp, self._frame_ptr, 4 * count)
+        status = raw_mem_read(self._uch, sp, self._frame_address, 4 * count)
         if status != unicorn.UC_ERR_OK:
             raise unicorn.UcError(status)
         words = self._frame[:count]
@@ -234,10 +258,7 @@ class ExceptionUnit:
             self._fp_write.write(words[8:25])
         xpsr = (xpsr & ~(1 << 9) & ~0x1FF) | XPSR_T | self.current
         stack = (*words[:len(_FRAME)], control, sp, xpsr)
-        cpsr_pc = words[6] | 1
-        self._return_write[use_psp].write(stack)
-        cpsr = self._cpsr.read()[0]
-        self._jump_write.write((cpsr, words[5], cpsr_pc))
+        self._finish(self._return_write[use_psp], stack, words[5], words[6] | 1)
 
     def reset(self) -> None:
         self.active.clear()

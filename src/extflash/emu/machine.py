@@ -45,7 +45,6 @@ from dataclasses import dataclass
 import capstone
 import unicorn
 from unicorn import arm_const as A
-from unicorn.unicorn_py3.unicorn import uclib
 
 from extflash import mcu
 from extflash.emu import cortexm
@@ -148,12 +147,6 @@ class RunResult:
         return self.reason == "returned"
 
 
-def _handle_address(uc: unicorn.Uc) -> int:
-    handle = uc._uch
-    assert handle is not None and handle.value is not None
-    return int(handle.value)
-
-
 @functools.cache
 def _counter_offsets() -> tuple[int, int] | None:
     """Byte offsets of unicorn's executed-instruction counter and instruction limit.
@@ -169,7 +162,7 @@ def _counter_offsets() -> tuple[int, int] | None:
     uc = unicorn.Uc(unicorn.UC_ARCH_ARM, unicorn.UC_MODE_THUMB)
     uc.mem_map(0x1000, 0x1000)
     uc.mem_write(0x1000, b"\x01\x30" * 20 + b"\xfe\xe7")  # 20 x adds r0,#1 ; b .
-    base = _handle_address(uc)
+    base = cortexm.handle(uc)
     words = 512
 
     def snapshot() -> list[int]:
@@ -221,16 +214,15 @@ class Machine:
             raise TargetError(f"no CPU model for core '{fam.core}' of {part.part.name}")
         self.uc = unicorn.Uc(unicorn.UC_ARCH_ARM, unicorn.UC_MODE_THUMB)
         self.uc.ctl_set_cpu_model(model)
-        self._uch = self.uc._uch
+        self._handle = cortexm.handle(self.uc)
         self._pc_value = ctypes.c_uint32()
-        self._pc_ref = ctypes.byref(self._pc_value)
+        self._pc_address = ctypes.addressof(self._pc_value)
         offsets = _counter_offsets()
-        handle = _handle_address(self.uc)
         self._counter: ctypes.c_uint64 | None = None
         self._limit: ctypes.c_uint64 | None = None
         if offsets is not None:
-            self._counter = ctypes.c_uint64.from_address(handle + offsets[0])
-            self._limit = ctypes.c_uint64.from_address(handle + offsets[1])
+            self._counter = ctypes.c_uint64.from_address(self._handle + offsets[0])
+            self._limit = ctypes.c_uint64.from_address(self._handle + offsets[1])
         self._slice_budget = 0
         self._slice_synced = 0
         self._running = False
@@ -261,9 +253,9 @@ class Machine:
         self._mask_regs = cortexm.RegisterBatch(
             self.uc, (A.UC_ARM_REG_FAULTMASK, A.UC_ARM_REG_PRIMASK, A.UC_ARM_REG_BASEPRI))
         self._word = (ctypes.c_uint32 * 1)()
-        self._word_ptr = cortexm.byte_pointer(self._word)
+        self._word_address = ctypes.addressof(self._word)
         self._halfwords = (ctypes.c_uint16 * 2)()
-        self._halfwords_ptr = cortexm.byte_pointer(self._halfwords)
+        self._halfwords_address = ctypes.addressof(self._halfwords)
         self._cs = capstone.Cs(capstone.CS_ARCH_ARM,
                                capstone.CS_MODE_THUMB | capstone.CS_MODE_MCLASS)
 
@@ -613,7 +605,7 @@ class Machine:
     # -- run loop --------------------------------------------------------------------------------
     def _pc(self) -> int:
         # raw call: ~20x cheaper than the binding's reg_read, and the run loop asks often
-        uclib.uc_reg_read(self._uch, A.UC_ARM_REG_PC, self._pc_ref)
+        cortexm.raw_reg_read(self._handle, A.UC_ARM_REG_PC, self._pc_address)
         return self._pc_value.value
 
     def _request_stop(self) -> None:
@@ -682,7 +674,7 @@ class Machine:
                 hook()
             error: unicorn.UcError | None = None
             try:
-                uc.emu_start(self._pc() | 1, stop_at, count=budget)
+                uc.emu_start(pc_now | 1, stop_at, count=budget)
             except unicorn.UcError as exc:
                 error = exc
             finally:
@@ -728,8 +720,8 @@ class Machine:
         """Is the core idle at ``pc``: stopped after a WFI, or on a ``b .``?"""
         executed = self._slice_synced
         # the instruction before pc and the one at pc, in one read
-        if uclib.uc_mem_read(self._uch, (pc - 2) & 0xFFFFFFFF, self._halfwords_ptr,
-                             4) != unicorn.UC_ERR_OK:
+        if cortexm.raw_mem_read(self._handle, (pc - 2) & 0xFFFFFFFF, self._halfwords_address,
+                                4) != unicorn.UC_ERR_OK:
             return None
         before, here = self._halfwords
         if before == THUMB_WFI and executed < self._slice_budget and not self.bus.spin_hit:
@@ -824,13 +816,13 @@ class Machine:
     def _vector(self, exc: int) -> int | None:
         if not self.scs.vtor_written:
             return None
-        word = self._word_ptr
-        if uclib.uc_mem_read(self._uch, self.scs.vtor + 4 * exc, word, 4) != unicorn.UC_ERR_OK:
+        read, uch, word = cortexm.raw_mem_read, self._handle, self._word_address
+        if read(uch, self.scs.vtor + 4 * exc, word, 4) != unicorn.UC_ERR_OK:
             return None
         handler = self._word[0]
         if not handler & 1 or handler in (0xFFFFFFFF,):
             return None
-        if uclib.uc_mem_read(self._uch, handler & ~1, word, 2) != unicorn.UC_ERR_OK:
+        if read(uch, handler & ~1, word, 2) != unicorn.UC_ERR_OK:
             return None  # the handler is not in memory
         return handler & ~1
 
