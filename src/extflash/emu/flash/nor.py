@@ -28,7 +28,7 @@ import logging
 import os
 import struct
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,6 +67,51 @@ class _Operation:
     start: int
     end: int
     remaining_fs: int = 0
+
+
+class EventLog:
+    """The chip's last ``maxlen`` commands (a bounded deque). Batches a native command lane
+    hands over are decoded only when the log is read or extended by the model: most are pushed
+    out unread."""
+
+    def __init__(self, maxlen: int) -> None:
+        self.maxlen = maxlen
+        self._events: deque[FlashEvent] = deque(maxlen=maxlen)
+        self._batches: deque[tuple[int, Callable[[], list[FlashEvent]]]] = deque()
+        self._batched = 0  # events in _batches
+
+    def append(self, event: FlashEvent) -> None:
+        self._decode()
+        self._events.append(event)
+
+    def extend_lazy(self, count: int, decode: Callable[[], list[FlashEvent]]) -> None:
+        """``count`` events, the last of which (up to ``maxlen``) ``decode`` returns."""
+        if not count:
+            return
+        self._batches.append((count, decode))
+        self._batched += count
+        while self._batched - self._batches[0][0] >= self.maxlen:  # pushed out unread
+            self._batched -= self._batches.popleft()[0]
+            self._events.clear()
+        if self._batched >= self.maxlen:
+            self._events.clear()
+
+    def _decode(self) -> None:
+        while self._batches:
+            self._events.extend(self._batches.popleft()[1]())
+        self._batched = 0
+
+    def __len__(self) -> int:
+        self._decode()
+        return len(self._events)
+
+    def __iter__(self) -> Iterator[FlashEvent]:
+        self._decode()
+        return iter(self._events)
+
+    def __getitem__(self, index: int) -> FlashEvent:
+        self._decode()
+        return self._events[index]
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +218,7 @@ class NorFlash:
         self.memory = memory
         self.timing = timing
         self.on_change: list[Callable[[int, int], None]] = []
-        self.events: deque[FlashEvent] = deque(maxlen=EVENT_HISTORY)
+        self.events = EventLog(EVENT_HISTORY)
         self.sfdp_image: bytes | None = sfdp_mod.build(spec) if spec.sfdp else None
         self.unique_id = (int.from_bytes(spec.name.encode()[:8].ljust(8, b"\0"), "big")
                           ^ 0x5AA5_F00D_0000_0000).to_bytes(8, "big")
@@ -306,10 +351,10 @@ class NorFlash:
             programs=tuple(programs))
 
     def lane_take(self, *, wel: bool, busy_until: int, started_page: int | None,
-                  enabled: bool, commands: int, events: list[FlashEvent],
+                  enabled: bool, commands: int, events: Callable[[], list[FlashEvent]],
                   changed: tuple[int, int] | None) -> None:
         """Take over what a command lane did since :meth:`lane_facts`: ``commands`` accepted
-        (the last of them in ``events``), ``enabled`` when a write enable was among them, the
+        (``events`` decodes the last of them), ``enabled`` when a write enable was among them, the
         page of a program it started (``started_page``), the array range it programmed, and
         the write-enable latch and end of busy as it left them (``busy_until`` 0: idle)."""
         if commands:
@@ -327,7 +372,7 @@ class NorFlash:
         elif self._op is not None:
             self._finish()
         self.wel = wel
-        self.events.extend(events)
+        self.events.extend_lazy(commands, events)
         if changed is not None:
             self._changed(*changed)
 

@@ -335,20 +335,28 @@ class NativeQuadspi:
     def lane_off(self) -> None:
         self.state.lane = 0
 
-    def lane_records(self) -> list[LaneRecord]:
-        """The commands the lane sent since the last call (the last :data:`LOG_SIZE`)."""
+    def lane_records(self) -> Callable[[], list[LaneRecord]]:
+        """The commands the lane sent since the last call (the last :data:`LOG_SIZE`), copied
+        out of the ring now and decoded when called."""
         count = int(self.state.log_count)
-        data = memoryview(self._log_data)
-        out = []
-        for i in range(max(self._taken, count - LOG_SIZE), count):
-            slot = i % LOG_RING
-            time_fs, kind, ccr, address, length, status, _pad = _RECORD.unpack_from(
-                self._log, slot * _RECORD.size)
-            kept = (data[slot * LOG_PAGE:slot * LOG_PAGE + length].tobytes()
-                    if kind == REC_PROGRAM else b"")
-            out.append(LaneRecord(time_fs, kind, ccr, address, length, status, kept))
+        first = max(self._taken, count - LOG_SIZE)
         self._taken = count
-        return out
+        slots = [i % LOG_RING for i in range(first, count)]
+        records = memoryview(self._log)
+        data = memoryview(self._log_data)
+        raw = [(records[k * _RECORD.size:(k + 1) * _RECORD.size].tobytes(),
+                data[k * LOG_PAGE:(k + 1) * LOG_PAGE]) for k in slots]
+        kept = [(rec, page[:_RECORD.unpack(rec)[4]].tobytes()) for rec, page in raw]
+
+        def decode() -> list[LaneRecord]:
+            out = []
+            for rec, page in kept:
+                time_fs, kind, ccr, address, length, status, _pad = _RECORD.unpack(rec)
+                out.append(LaneRecord(time_fs, kind, ccr, address, length, status,
+                                      page if kind == REC_PROGRAM else b""))
+            return out
+
+        return decode
 
     def defer_at(self, counter_address: int) -> None:
         """Let C defer command-starting writes, stamping them with the instruction counter at

@@ -293,7 +293,7 @@ class _LaneChip(Protocol):
 
     def lane_facts(self) -> LaneFacts | None: ...
     def lane_take(self, *, wel: bool, busy_until: int, started_page: int | None,
-                  enabled: bool, commands: int, events: list[FlashEvent],
+                  enabled: bool, commands: int, events: Callable[[], list[FlashEvent]],
                   changed: tuple[int, int] | None) -> None: ...
     def is_settle_event(self, callback: Callable[[], None]) -> bool: ...
 
@@ -697,12 +697,14 @@ class Quadspi(Peripheral):
             st.base_fs += st.skip_fs  # the lane's "now" stays where it was
             st.skip_fs = st.skip_cycles = 0
         records = nat.lane_records()
-        events = []
-        for r in records:
-            cmd = self._command(r.address if r.kind == REC_PROGRAM else 0, ccr=r.ccr,
-                                write_data=r.data, read_length=0 if r.kind != REC_POLL
-                                else r.length)
-            events.append(FlashEvent(r.time_fs, cmd, "ok"))
+
+        def events() -> list[FlashEvent]:
+            # decoded when the chip's log is read: as the model would have logged them (the
+            # lane sends no alternate bytes and no SIOO, so nothing else of CCR's state counts)
+            return [FlashEvent(r.time_fs, self._command(
+                r.address if r.kind == REC_PROGRAM else 0, ccr=r.ccr, write_data=r.data,
+                read_length=r.length if r.kind == REC_POLL else 0), "ok") for r in records()]
+
         self.commands += st.commands
         if st.polls:
             self._last_status = self.values[DR] = st.last_status
