@@ -41,6 +41,9 @@ FLM_OK = 0
 FLM_ERASE, FLM_PROGRAM, FLM_VERIFY = 1, 2, 3
 
 
+CODE_PAGE = 0x1000  # the emulator's granularity for tracking code pages
+
+
 def round_up(value: int, align: int) -> int:
     return (value + align - 1) // align * align
 
@@ -656,10 +659,15 @@ def _finish_layout(
     page_size: int,
     what: str,
 ) -> RamLayout:
-    stack_bottom = round_up(image_end, 8)
+    crc_len = round_up(len(target_crc.nibble_table()) + 64, 8)
+    # The stack and buffer start on their own 4 KiB page when there is room: the virtual
+    # board's core takes a slow path for every store into a page it has translated code from
+    # (the loader's stack pushes, without this).
+    stack_bottom = round_up(image_end, CODE_PAGE)
+    if stack_bottom + stack_size + 2 * CODE_PAGE + crc_len > ram.end:
+        stack_bottom = round_up(image_end, 8)
     stack_top = round_up(stack_bottom + 4 + stack_size, 8)
     buffer = stack_top + 8
-    crc_len = round_up(len(target_crc.nibble_table()) + 64, 8)
     available = ram.end - buffer - crc_len
     unit = max(page_size, 4)
     size = min(buffer_size or 0x10000, available)
