@@ -184,3 +184,57 @@ def test_library_is_cached_by_source_hash(monkeypatch, tmp_path):
     finally:
         native._load.cache_clear()
 
+
+
+@needs_native
+def test_command_lane_runs_page_programs_without_python(gen_loader):
+    """Write enable, page program and the status polls of every page run in the native lane:
+    Python handles Init's set-up and a few accesses for 256 pages (over 1,000 without the lane),
+    and the chip's log and counters still show every command, each page's data as sent."""
+    brd = board.load("nucleo-h743zi-w25q128")
+    data = random.Random(3).randbytes(0x10000)
+    with api.open_session(gen_loader(brd).stldr, board=brd) as s:
+        vb: Any = s.target.board  # type: ignore[attr-defined]
+        q = vb.qspi
+        base = s.geometry.start
+        s.erase(base, len(data))
+        handled = []
+        bus_read, bus_write = q.bus_read, q.bus_write
+        q.bus_read = lambda o, n: handled.append(o) or bus_read(o, n)
+        q.bus_write = lambda o, n, v: handled.append(o) or bus_write(o, n, v)
+        commands = q.commands
+        s.driver.begin("program")
+        s.driver.write(base, data)
+        q.refresh()
+        assert len(handled) < 64, handled
+        assert q.commands - commands >= 4 * 256  # write enable, program, two polls a page
+        chip = vb.chips[1]
+        programs = [e for e in chip.events if e.spi.write_data]
+        assert [e.spi.address for e in programs[-4:]] == [0xFC00, 0xFD00, 0xFE00, 0xFF00]
+        assert programs[-1].spi.write_data == data[-256:]
+        assert bytes(chip.memory[:len(data)]) == data
+
+
+def test_event_log_keeps_the_last_commands_in_order():
+    """Lazily decoded batches and directly appended events read back like a bounded deque."""
+    from collections import deque
+
+    from extflash.emu.flash.nor import EventLog, FlashEvent
+    from extflash.emu.spi import SpiCommand
+
+    def event(i: int) -> FlashEvent:
+        return FlashEvent(i, SpiCommand(instruction=i & 0xFF), "ok")
+
+    log, model = EventLog(8), deque(maxlen=8)
+    n = 0
+    for batch in (3, 20, 0, 5, 1, 9, 2):
+        events = [event(n + i) for i in range(batch)]
+        n += batch
+        log.extend_lazy(batch, lambda events=events: events[-8:])
+        model.extend(events)
+        log.append(event(n))
+        model.append(event(n))
+        n += 1
+        assert list(log) == list(model) and len(log) == len(model) and log[-1] == model[-1]
+    log.extend_lazy(30, lambda: [event(100 + i) for i in range(8)])
+    assert [e.time_fs for e in log] == list(range(100, 108))
