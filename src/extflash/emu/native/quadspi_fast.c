@@ -79,7 +79,6 @@ static const uint8_t reg_offset[REG_COUNT] = {0x00, 0x04, 0x10, 0x14, 0x18, 0x1C
 #define CR_PMM       (1u << 23)
 #define CCR_SIOO     (1u << 28)
 #define CCR_DDR      (1u << 31)
-#define FMODE_READ   1u
 #define FMODE_POLL   2u
 #define OP_WREN      0x06u
 
