@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up everything extflash needs on a Debian/Ubuntu machine:
-#   1. the Arm GNU toolchain (arm-none-eabi-gcc) that builds loaders, from Debian's packages;
+#   1. the Arm GNU toolchain (arm-none-eabi-gcc) that builds loaders, and a host C compiler
+#      for the virtual board's native fast path, from Debian's packages;
 #   2. a virtual environment in .venv with extflash and its development tools.
 # Safe to run again: each step is skipped when already done.
 set -euo pipefail
@@ -14,13 +15,17 @@ say() { printf 'bootstrap: %s\n' "$*"; }
 die() { printf 'bootstrap: error: %s\n' "$*" >&2; exit 1; }
 
 install_toolchain() {
-    if command -v arm-none-eabi-gcc >/dev/null 2>&1; then
+    local packages=()
+    command -v arm-none-eabi-gcc >/dev/null 2>&1 \
+        || packages+=(gcc-arm-none-eabi libnewlib-arm-none-eabi)
+    command -v "${CC:-cc}" >/dev/null 2>&1 || packages+=(gcc libc6-dev)
+    if [ ${#packages[@]} -eq 0 ]; then
         return
     fi
-    say "arm-none-eabi-gcc not found; installing gcc-arm-none-eabi and libnewlib-arm-none-eabi"
+    say "installing ${packages[*]}"
     if ! command -v apt-get >/dev/null 2>&1; then
         die "this machine has no apt-get. Install the Arm GNU toolchain (arm-none-eabi-gcc 12 or later)
-       with your package manager (macOS: 'brew install --cask gcc-arm-embedded'; Fedora:
+       and a host C compiler (cc) with your package manager (macOS: 'brew install --cask gcc-arm-embedded'; Fedora:
        'dnf install arm-none-eabi-gcc-cs arm-none-eabi-newlib'), put it on PATH and run this again."
     fi
     local sudo=""
@@ -29,14 +34,15 @@ install_toolchain() {
             sudo="sudo"
         else
             die "installing the toolchain needs root. Run:
-       sudo apt-get update && sudo apt-get install -y --no-install-recommends gcc-arm-none-eabi libnewlib-arm-none-eabi
+       sudo apt-get update && sudo apt-get install -y --no-install-recommends ${packages[*]}
        then run this command again."
         fi
     fi
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
-        gcc-arm-none-eabi libnewlib-arm-none-eabi >/dev/null
+        "${packages[@]}" >/dev/null
     command -v arm-none-eabi-gcc >/dev/null 2>&1 || die "the toolchain install did not provide arm-none-eabi-gcc"
+    command -v "${CC:-cc}" >/dev/null 2>&1 || die "the install did not provide a host C compiler (${CC:-cc})"
 }
 
 install_python() {

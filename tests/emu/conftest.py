@@ -8,10 +8,24 @@ from pathlib import Path
 import pytest
 from elftools.elf.elffile import ELFFile
 
+from extflash.emu import native
 from extflash.emu.clock import FS_PER_S
 from extflash.emu.machine import Machine, RunResult
+from extflash.emu.native import quadspi_fast
 
 BKPT = b"\x00\xbe"
+
+
+@pytest.fixture
+def native_required() -> None:
+    """The QUADSPI native fast path must be available: the suite proves it behaves exactly as
+    the Python model, so its absence (no host C compiler) fails the test instead of skipping
+    it. ``scripts/bootstrap.sh`` installs the compiler."""
+    try:
+        quadspi_fast.require()
+    except native.NativeUnavailable as why:
+        pytest.fail(f"the QUADSPI native fast path is unavailable: {why} "
+                    f"(run scripts/bootstrap.sh to install a C compiler)")
 
 
 @dataclass

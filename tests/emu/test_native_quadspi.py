@@ -19,14 +19,12 @@ from test_reference_loaders import halstyle_loader
 
 from extflash import api, board
 from extflash.emu import native
-from extflash.emu.native import quadspi_fast
 from extflash.emu.periph.quadspi import BUSY, DR, FTF, SR
 from extflash.emu.virtual_board import VirtualBoard
 from extflash.errors import ConfigError
 from extflash.image import Chunk, from_chunks
 
-needs_native = pytest.mark.skipif(quadspi_fast.load() is None,
-                                  reason="no C compiler: the native fast path is not available")
+needs_native = pytest.mark.usefixtures("native_required")
 
 
 @dataclass

@@ -10,7 +10,6 @@ import pytest
 
 from extflash import board as boards
 from extflash import chips
-from extflash.emu.native import quadspi_fast
 from extflash.emu.virtual_board import VirtualBoard
 
 # Per family: firmware linker script, CPU, RCC QUADSPI enable (register, bit), GPIO enable
@@ -30,8 +29,8 @@ def register_path(request, monkeypatch):
     """Every test on both QUADSPI register paths (they must behave identically)."""
     if request.param == "python":
         monkeypatch.setenv("EXTFLASH_NATIVE", "0")
-    elif quadspi_fast.load() is None:
-        pytest.skip("no C compiler: the native fast path is not available")
+    else:
+        request.getfixturevalue("native_required")
     return request.param
 
 
