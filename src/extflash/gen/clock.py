@@ -59,6 +59,7 @@ class FamilyClock:
 
     family_id: str
     interface: str
+    qspi_fifo_bytes: int
     sysclk_hz: int
     hclk_div: int
     hsi_hz: int
@@ -127,6 +128,7 @@ def family_clock(family_id: str) -> FamilyClock:
     return FamilyClock(
         family_id=family_id,
         interface=d["interface"],
+        qspi_fifo_bytes=int(d["qspi_fifo_bytes"]),
         sysclk_hz=int(d["sysclk_hz"]),
         hclk_div=int(d["hclk_div"]),
         hsi_hz=int(d["hsi_hz"]),

@@ -67,6 +67,7 @@ def config_header(cfg: LoaderConfig) -> str:
         f"#define QSPI_PRESCALER     {q.prescaler}u",
         f"#define QSPI_FSIZE         {q.fsize}u",
         f"#define QSPI_CSHT          {q.csht}u",
+        f"#define QSPI_FIFO_BYTES    {cfg.family_clock.qspi_fifo_bytes}u",
         f"#define QSPI_CR_BANK       {bank}",
         "",
         "/* Geometry as the host sees it (both chips together in dual-flash mode). */",

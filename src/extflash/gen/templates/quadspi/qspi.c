@@ -11,10 +11,10 @@
  * read (indirect read; also set once a read has ended with its last bytes in the FIFO). */
 #define QSPI_FIFO_WORD 3u
 
-static int wait_sr(uint32_t mask, uint32_t want, uint32_t ms)
+/* The wait itself, out of line: the check that usually succeeds at once (wait_sr) stays a leaf
+ * that needs no stack frame, which matters on the per-word path of the data phase. */
+static int __attribute__((noinline)) wait_sr_timed(uint32_t mask, uint32_t want, uint32_t ms)
 {
-    if ((QSPI->SR & mask) == want)          /* the usual case: no need to start a timer */
-        return 1;
     timeout_t t;
     timeout_start(&t, ms);
     while ((QSPI->SR & mask) != want) {
@@ -22,6 +22,11 @@ static int wait_sr(uint32_t mask, uint32_t want, uint32_t ms)
             return 0;
     }
     return 1;
+}
+
+static inline int wait_sr(uint32_t mask, uint32_t want, uint32_t ms)
+{
+    return (QSPI->SR & mask) == want || wait_sr_timed(mask, want, ms);
 }
 
 void qspi_abort(void)
@@ -50,22 +55,41 @@ void qspi_setup(void)
     QSPI->CR |= QSPI_CR_EN;
 }
 
+/* How many words may move after one status read that showed FTF: FTF alone guarantees one (room
+ * for a word when writing, a word to read when reading); FLEVEL tells how many more. */
+static uint32_t fifo_words(int reading, uint32_t sr)
+{
+    uint32_t level = QSPI_SR_FLEVEL(sr);
+    uint32_t bytes = reading ? level : (level < QSPI_FIFO_BYTES ? QSPI_FIFO_BYTES - level : 0u);
+    return bytes >= 8u ? bytes / 4u : 1u;
+}
+
 /* The data phase: 32-bit DR accesses while a whole word is left and the buffer is word-aligned,
- * single bytes for an unaligned head and the tail. */
+ * as many as the FIFO allows per status read; single bytes for an unaligned head and the tail. */
 static int move_data(int reading, uint8_t *data, uint32_t len)
 {
     volatile uint8_t *dr8 = (volatile uint8_t *)&QSPI->DR;
     uint32_t i = 0;
     while (i < len) {
-        if (!wait_sr(QSPI_SR_FTF, QSPI_SR_FTF, QSPI_FLAG_TIMEOUT_MS))
-            return 0;
+        uint32_t sr = QSPI->SR;
+        if (!(sr & QSPI_SR_FTF)) {
+            if (!wait_sr_timed(QSPI_SR_FTF, QSPI_SR_FTF, QSPI_FLAG_TIMEOUT_MS))
+                return 0;
+            sr = QSPI->SR;
+        }
         if (len - i >= 4u && ((uint32_t)(uintptr_t)(data + i) & 3u) == 0u) {
+            uint32_t words = fifo_words(reading, sr);
+            if (words > (len - i) / 4u)
+                words = (len - i) / 4u;
             uint32_t *word = (uint32_t *)(void *)(data + i);
-            if (reading)
-                *word = QSPI->DR;
-            else
-                QSPI->DR = *word;
-            i += 4u;
+            i += 4u * words;
+            if (reading) {
+                while (words--)
+                    *word++ = QSPI->DR;
+            } else {
+                while (words--)
+                    QSPI->DR = *word++;
+            }
         } else {
             if (reading)
                 data[i] = *dr8;

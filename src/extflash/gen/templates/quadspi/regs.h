@@ -31,6 +31,8 @@ typedef struct {
 #define QSPI_SR_FTF   (1u << 2)
 #define QSPI_SR_SMF   (1u << 3)
 #define QSPI_SR_BUSY  (1u << 5)
+/* FIFO level in bytes: 5 to 7 bits wide depending on the family; the bits above read as 0. */
+#define QSPI_SR_FLEVEL(sr)  (((sr) >> 8) & 0x7Fu)
 #define QSPI_FCR_ALL  0x1Bu            /* CTEF | CTCF | CSMF | CTOF */
 
 /* CCR fields. Line counts use the register encoding: 0 none, 1 single, 2 dual, 3 quad. */
