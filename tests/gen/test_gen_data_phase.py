@@ -1,0 +1,50 @@
+"""The generated loader's data phase as the QUADSPI sees it: 32-bit DR beats, and one status
+read per FIFO's worth of them (FTF guarantees a word, FLEVEL tells how many more fit)."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+
+from extflash import api, board
+from extflash.emu.periph.quadspi import DR, SR, Quadspi
+from extflash.image import Chunk, from_chunks
+
+PAGE = 256
+
+
+@pytest.mark.parametrize("name", ["nucleo-h743zi-w25q128", "stm32l476g-disco"])
+def test_page_program_reads_status_once_per_fifo_of_words(name: str, gen_loader: Any,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EXTFLASH_NATIVE", "0")  # every access reaches the Python model
+    accesses: list[tuple[str, int, int]] = []
+    read, write = Quadspi.bus_read, Quadspi.bus_write
+
+    def logged_read(self: Quadspi, offset: int, size: int) -> int:
+        accesses.append(("r", offset & ~3, size))
+        return read(self, offset, size)
+
+    def logged_write(self: Quadspi, offset: int, size: int, value: int) -> None:
+        accesses.append(("w", offset & ~3, size))
+        write(self, offset, size, value)
+
+    brd = board.load(name)
+    with api.open_session(gen_loader(brd).stldr, board=brd) as s:
+        base = s.geometry.start
+        data = random.Random(3).randbytes(PAGE)
+        monkeypatch.setattr(Quadspi, "bus_read", logged_read)
+        monkeypatch.setattr(Quadspi, "bus_write", logged_write)
+        s.program(from_chunks([Chunk(base + 7 * PAGE, data, "one page")], source="page"))
+        monkeypatch.undo()
+        assert s.read(base + 7 * PAGE, PAGE) == data
+
+    beats = [i for i, (kind, reg, _) in enumerate(accesses) if kind == "w" and reg == DR]
+    # the programmer rewrites the whole 4 KiB sector: 16 page programs, word by word
+    assert len(beats) == 4096 // 4 and all(accesses[i][2] == 4 for i in beats)
+    first_page = beats[:PAGE // 4]
+    phase = accesses[first_page[0]:first_page[-1] + 1]
+    status_reads = sum(1 for kind, reg, _ in phase if kind == "r" and reg == SR)
+    # a 32-byte FIFO: 8 words per status read; the read before the first beat is outside
+    assert status_reads == PAGE // 32 - 1
