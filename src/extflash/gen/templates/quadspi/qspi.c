@@ -61,7 +61,7 @@ static uint32_t fifo_words(int reading, uint32_t sr)
 {
     uint32_t level = QSPI_SR_FLEVEL(sr);
     uint32_t bytes = reading ? level : (level < QSPI_FIFO_BYTES ? QSPI_FIFO_BYTES - level : 0u);
-    return bytes >= 8u ? bytes / 4u : 1u;
+    return bytes >= 4u ? bytes / 4u : 1u;
 }
 
 /* The data phase: 32-bit DR accesses while a whole word is left and the buffer is word-aligned,
