@@ -213,6 +213,30 @@ def test_command_lane_runs_page_programs_without_python(gen_loader):
         assert bytes(chip.memory[:len(data)]) == data
 
 
+@needs_native
+def test_command_lane_lets_systick_ticks_pass_without_python(build_elf):
+    """A HAL-style loader polls the busy chip through an erase while SysTick interrupts it
+    every millisecond: the lane passes each tick and stops the core for it, and Python takes
+    the time over without handling the status read (it handled one or more per tick before)."""
+    brd = board.load("nucleo-h743zi-w25q128")
+    with api.open_session(halstyle_loader(brd, build_elf), board=brd) as s:
+        vb: Any = s.target.board  # type: ignore[attr-defined]
+        q, machine = vb.qspi, vb.machine
+        handled: list[int] = []
+        bus_read = q.bus_read
+        q.bus_read = lambda o, n: handled.append(o) or bus_read(o, n)
+        ticks = []
+        enter = machine.exceptions.enter
+        machine.exceptions.enter = lambda exc, handler: ticks.append(exc) or enter(exc, handler)
+        start, sector = machine.clock.now_fs, s.geometry.sectors[0].size
+        vb.chips[1].memory[:sector] = bytes(sector)
+        s.erase(s.geometry.start, sector)
+        erase_ms = (machine.clock.now_fs - start) / 1e12
+        assert vb.chips[1].memory[:sector] == b"\xff" * sector
+        assert erase_ms > 40 and ticks.count(15) >= 40  # the sector erase's 45 ms, in ticks
+        assert len(handled) < 20, (len(handled), len(ticks))
+
+
 def test_event_log_keeps_the_last_commands_in_order():
     """Lazily decoded batches and directly appended events read back like a bounded deque."""
     from collections import deque

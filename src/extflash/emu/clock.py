@@ -77,6 +77,13 @@ class VirtualClock:
         return min((when for when, _, callback in self._events if not ignore(callback)),
                    default=None)
 
+    def next_events_except(self, ignore: Callable[[Callable[[], None]], bool],
+                           n: int) -> list[tuple[int, Callable[[], None]]]:
+        """The next ``n`` events (time, callback), in firing order, that ``ignore`` does not
+        claim."""
+        kept = heapq.nsmallest(n, (e for e in self._events if not ignore(e[2])))
+        return [(when, callback) for when, _, callback in kept]
+
     @property
     def now_us(self) -> float:
         return self.now_fs / FS_PER_US

@@ -232,6 +232,7 @@ class Machine:
         self.bus.hold_time = self.hold_time
         self.bus.counter_address = (ctypes.addressof(self._counter)
                                     if self._counter is not None else 0)
+        self.bus.limit_address = ctypes.addressof(self._limit) if self._limit is not None else 0
         self._deferred = self.bus.deferred
         self.bus.time_base = self.time_base
         self._buffers: dict[int, tuple[bytearray, object]] = {}
@@ -245,6 +246,7 @@ class Machine:
         self._stop_at_cached: set[int] = set()
         self._map_memory()
         self._build_core_peripherals()
+        self.bus.event_wakes = self.scs.wakes_core
         self._build_system_peripherals(hse_hz)
         self._map_unmodelled()
         self._install_hooks()
@@ -556,7 +558,9 @@ class Machine:
         if counter is None or not self._running:
             return
         held = self._held
-        done = min(counter.value if held is None else held, self._slice_budget)
+        # the limit: a native lane may have stopped the core (lowering it), as _request_stop does
+        done = min(counter.value if held is None else held, self._slice_budget,
+                   self._limit.value if self._limit is not None else self._slice_budget)
         if done > self._slice_synced:
             self.clock.advance_cycles(done - self._slice_synced)
             self._slice_synced = done
@@ -589,6 +593,8 @@ class Machine:
             self._limit.value = max(limit, int(self._counter.value) if self._counter else 0)
             self._slice_budget = int(self._limit.value)
             self._slice_end_fs = at_fs
+            for hook in self.bus.slice_start_hooks:  # a native lane's next event moved too
+                hook()
 
     def _core_clock_changed(self, hz: int) -> None:
         self.sync_time()
@@ -611,7 +617,8 @@ class Machine:
     def _request_stop(self) -> None:
         """End the running slice after the current instruction."""
         if self._counter is not None and self._limit is not None and self._running:
-            done = int(self._counter.value)
+            # after a stop the counter is one past the limit (a native lane may have stopped it)
+            done = min(int(self._counter.value), int(self._limit.value))
             self._limit.value = done
             self._slice_budget = min(self._slice_budget, done)
         else:
@@ -732,6 +739,7 @@ class Machine:
 
     def _fast_forward(self, deadline: int, since: int, *, bounded: bool) -> None:
         """Skip idle time: to the next event, or (no event) in steps of 1/8 of the idle time."""
+        self.sync_time()  # between slices: what native sides hold is taken over first
         clock = self.clock
         target = deadline
         nxt = clock.next_event_fs()
@@ -757,6 +765,7 @@ class Machine:
 
     def _result(self, reason: str, start_fs: int, start_cycles: int, *,
                 fault: FaultInfo | None = None, spin: SpinEvidence | None = None) -> RunResult:
+        self.bus.end_run()
         return RunResult(reason=reason, pc=self._pc() & ~1, lr=self.reg_read("lr"),
                          sp=self.reg_read("sp"), r0=self.reg_read("r0"),
                          cycles=self.clock.cycles - start_cycles,
@@ -810,7 +819,7 @@ class Machine:
         self.scs.pending.discard(exc)
         self.exceptions.enter(exc, handler)
         self._exceptions_taken += 1
-        self.bus.note_activity()
+        self.bus.exception_entered()
         return "taken"
 
     def _vector(self, exc: int) -> int | None:

@@ -122,6 +122,8 @@ class Bus:
         self.activity_sources: list[Callable[[], int]] = []
         self.slice_hooks: list[Callable[[], None]] = []  # after every run slice (see end_slice)
         self.slice_start_hooks: list[Callable[[], None]] = []  # as a run slice starts
+        self.run_end_hooks: list[Callable[[], None]] = []  # as a run returns (see end_run)
+        self.exception_hooks: list[Callable[[], None]] = []  # as the core takes an exception
         # (virtual time, the slice's instruction count it was synced at) while a slice runs
         self.time_base: Callable[[], tuple[int, int] | None] = lambda: None
         # Native callbacks may defer an access to Python (see quadspi_fast.c): (flag, drain)
@@ -131,6 +133,11 @@ class Bus:
         # of it and no further until hold_time(None).
         self.deferred: list[tuple[ctypes.c_uint32, Callable[[], None]]] = []
         self.counter_address = 0
+        # unicorn's instruction limit of the slice (0: unknown), and which scheduled clock
+        # events stop the running core when they fire (a pending exception): a native lane may
+        # let time pass over such an event and stop the core itself (see quadspi_fast.c)
+        self.limit_address = 0
+        self.event_wakes: Callable[[Callable[[], None]], bool] = lambda _callback: False
         self.hold_time: Callable[[int | None], None] = lambda _count: None
         self._activity_mark = 0
 
@@ -252,9 +259,21 @@ class Bus:
         self.poll.pcs.clear()
         self.poll.streak = 0
 
+    def exception_entered(self) -> None:
+        """The core took an exception: a polling loop it was in is interrupted."""
+        self.note_activity()
+        for hook in self.exception_hooks:
+            hook()
+
     def end_slice(self) -> None:
         """The core stopped: self-serving peripherals bring their Python state up to date."""
         for hook in self.slice_hooks:
+            hook()
+
+    def end_run(self) -> None:
+        """A run returns: everything a peripheral's native side holds is taken over (a slice
+        end may leave some there while the run goes on)."""
+        for hook in self.run_end_hooks:
             hook()
 
     def fail(self, exc: BaseException) -> None:

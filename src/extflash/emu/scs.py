@@ -152,9 +152,16 @@ class SystemControlSpace(Peripheral):
         if not self._systick_enabled() or (value == 0 and self["STK_RVR"] == 0):
             return
         ticks = value if value else self["STK_RVR"] + 1
-        gen = self._st_generation
         self.clock.schedule(self.clock.now_fs + ticks * self._tick_fs(),
-                            lambda: self._expire(gen))
+                            functools.partial(self._expire, self._st_generation))
+
+    def wakes_core(self, callback: Callable[[], None]) -> bool:
+        """Is ``callback`` (a scheduled clock event) the SysTick tick that will pend the SysTick
+        exception, and so stop the running core, when it fires?"""
+        csr = self.values[0x010]
+        return (isinstance(callback, functools.partial) and callback.func == self._expire
+                and callback.args == (self._st_generation,) and bool(csr & CSR_ENABLE)
+                and bool(csr & CSR_TICKINT))
 
     def _expire(self, generation: int) -> None:
         # once per tick (1 kHz HAL ticks): CSR bits read directly rather than by field name

@@ -32,6 +32,10 @@
  * and the time that passed here over before it handles anything (lane_dirty is drained by the
  * machine before it moves time). Whatever the lane cannot prove identical to the Python model
  * (another opcode, other phases, a busy chip, a scheduled event in the way) goes to Python.
+ * One scheduled event may be passed: a SysTick tick that pends its exception. A polling skip
+ * lets time run over it as Python's would, and stops the core after the access as the pending
+ * exception would; Python then takes only the time over (the tick fires on it) and the lane
+ * keeps its state across the exception (woke, Quadspi._lane_drain).
  *
  * The struct layout is mirrored by QuadspiFastState in quadspi_fast.py. */
 #include <stdint.h>
@@ -174,6 +178,15 @@ struct qspi_fast {
     uint32_t cmd_length;    /* MODE_CMD: data bytes the command sent (0: write enable) */
     uint32_t op_page;       /* op_started: the page programmed */
     uint32_t changed_lo, changed_hi;    /* array bytes programmed here (lo == hi: none) */
+    /* passing a SysTick tick: when event_fs is a tick that pends its exception (wakes), a
+     * polling skip may pass it (not event2_fs, the event after it) as Python's skip would; the
+     * pending exception stops the core after the access, so the lane lowers unicorn's
+     * instruction limit (NULL: never pass an event) and raises woke: Python then takes only the
+     * time over (the tick fires on it) and the lane keeps its state across the exception */
+    uint64_t event2_fs;
+    uint32_t wakes;
+    uint32_t woke;
+    volatile uint64_t *insn_limit;
 };
 
 #define TX_CAPACITY (64u * 1024u)
@@ -357,13 +370,20 @@ static void lane_settle(struct qspi_fast *s, uint64_t now)
 /* Quadspi._read_sr on the lane's operations (the bus time of a command is waited out, a poll
  * that has not matched skips to its next read or the next event); 0 when Python must do it
  * (time would reach the machine's next event). */
+/* May time pass up to `to` here: short of the machine's next event, or over a tick that wakes
+ * the core (and short of the event after it)? */
+static int may_reach(const struct qspi_fast *s, uint64_t to)
+{
+    return to < s->event_fs || (s->wakes && s->insn_limit && to < s->event2_fs);
+}
+
 static int lane_status(struct qspi_fast *s, uint32_t *out)
 {
     uint64_t now = lane_now(s);
     if (now >= s->event_fs)
         return 0;
     if (s->mode == MODE_CMD && now < s->done_fs) {
-        if (s->done_fs >= s->event_fs)
+        if (!may_reach(s, s->done_fs))
             return 0;
         lane_pass(s, s->done_fs - now);
         now = s->done_fs;
@@ -378,7 +398,7 @@ static int lane_status(struct qspi_fast *s, uint32_t *out)
             if (target > s->limit_fs)
                 target = s->limit_fs;
             if (target > now) {
-                if (target >= s->event_fs)
+                if (!may_reach(s, target))
                     return 0;
                 lane_pass(s, target - now);
                 now = target;
@@ -393,6 +413,8 @@ static int lane_status(struct qspi_fast *s, uint32_t *out)
         value = idle_status(s);
     else
         return 0;
+    if (now >= s->event_fs)
+        s->woke = 1;    /* the tick fired on the way: the core stops after this access */
     *out = value;
     return 1;
 }
@@ -526,8 +548,11 @@ uint64_t qspi_fast_read(void *uc, uint64_t offset, unsigned size, void *user)
         uint32_t run = s->sr_run && key == s->sr_last ? s->sr_run + 1u : 1u;
         s->dirty = 1;
         if (run <= QUIET_SR_READS) {
-            if (lane_op)
+            if (lane_op) {
                 *s = moved;
+                if (s->woke)
+                    *s->insn_limit = *s->counter;   /* as Machine._request_stop does */
+            }
             s->sr_run = run;
             s->sr_last = key;
             return value;

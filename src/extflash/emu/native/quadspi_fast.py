@@ -104,6 +104,11 @@ class QuadspiFastState(ctypes.Structure):
         ("op_page", ctypes.c_uint32),
         ("changed_lo", ctypes.c_uint32),
         ("changed_hi", ctypes.c_uint32),
+        # passing a SysTick tick
+        ("event2_fs", ctypes.c_uint64),
+        ("wakes", ctypes.c_uint32),
+        ("woke", ctypes.c_uint32),
+        ("insn_limit", ctypes.c_void_p),
     ]
 
 
@@ -189,6 +194,8 @@ class LaneTime(NamedTuple):
     fs_per_cycle: int
     event_fs: int  # NEVER: no event
     limit_fs: int  # NEVER: no limit
+    event2_fs: int = NEVER  # the event after event_fs
+    wakes: bool = False  # event_fs is a SysTick tick that stops the core (the lane may pass it)
 
 
 class LaneOperation(NamedTuple):
@@ -321,7 +328,8 @@ class NativeQuadspi:
         if time is None:
             st.time_valid = 0
         else:
-            st.base_fs, st.base_count, st.fs_per_cycle, st.event_fs, st.limit_fs = time
+            (st.base_fs, st.base_count, st.fs_per_cycle, st.event_fs, st.limit_fs,
+             st.event2_fs, st.wakes) = time
             st.time_valid = 1
 
     def clear_lane(self) -> None:
@@ -362,6 +370,18 @@ class NativeQuadspi:
         """Let C defer command-starting writes, stamping them with the instruction counter at
         ``counter_address`` (0: never defer)."""
         self.state.counter = counter_address or None
+
+    def stop_at(self, limit_address: int) -> None:
+        """Let the lane pass a tick that wakes the core, stopping the core after the access by
+        lowering the instruction limit at ``limit_address`` (0: never pass an event)."""
+        self.state.insn_limit = limit_address or None
+
+    def take_woke(self) -> bool:
+        """Did the lane pass a waking tick and stop the core since the last call?"""
+        st = self.state
+        woke = bool(st.woke)
+        st.woke = 0
+        return woke
 
     def take_deferred(self) -> Deferred | None:
         st = self.state

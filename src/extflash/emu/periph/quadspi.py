@@ -78,6 +78,7 @@ from extflash.emu.native.quadspi_fast import (
     LaneOperation,
     LaneTime,
     NativeQuadspi,
+    QuadspiFastState,
     Served,
 )
 from extflash.emu.regmodel import Access, Peripheral, Reg, fields
@@ -333,6 +334,8 @@ class Quadspi(Peripheral):
         self._sync: Callable[[], None] = _no_sync
         self._hold_time: Callable[[int | None], None] = lambda _count: None
         self._time_base: Callable[[], tuple[int, int] | None] = lambda: None
+        self._event_wakes: Callable[[Callable[[], None]], bool] = lambda _callback: False
+        self._lane_kept = False  # the slice ended for a tick the lane passed (_lane_drain)
         self._lane_chip: _LaneChip | None = None  # the chip the native lane runs commands for
         self._observe: Callable[[int, int], None] | None = None
         self._clocked = clock_enabled()
@@ -437,17 +440,21 @@ class Quadspi(Peripheral):
         self._observe = bus.observe_read
         bus.activity_sources.append(self._beats_total)
         bus.slice_hooks.append(self.refresh)
+        bus.exception_hooks.append(self._interrupted)
         self._hold_time = bus.hold_time
         nat = self.enable_native(bus.fail)
         if nat is None:
             return self.python_callbacks(bus)
         nat.defer_at(bus.counter_address)
+        nat.stop_at(bus.limit_address)
         self._time_base = bus.time_base
+        self._event_wakes = bus.event_wakes
         bus.deferred.append((nat.pending, self.refresh))
-        bus.deferred.append((nat.lane_dirty, self.refresh))
+        bus.deferred.append((nat.lane_dirty, self._lane_drain))
         bus.slice_start_hooks.append(self._slice_started)
         bus.slice_hooks.remove(self.refresh)
         bus.slice_hooks.append(self._slice_ended)
+        bus.run_end_hooks.append(self.refresh)
         return nat.callbacks()
 
     def enable_native(self, on_error: Callable[[BaseException], None]) -> NativeQuadspi | None:
@@ -483,9 +490,31 @@ class Quadspi(Peripheral):
             nat.set_time(self._lane_time())
 
     def _slice_ended(self) -> None:
-        self.refresh()
+        if self._lane_kept:
+            self._lane_kept = False  # the core stopped for a tick the lane passed: it goes on
+        else:
+            self.refresh()
         if self.native is not None:
             self.native.state.time_valid = 0  # the next slice counts from zero again
+
+    def _interrupted(self) -> None:
+        """The core took an exception: the next SR read starts a new row of identical reads
+        (a loop polling across SysTick ticks is seen by the machine only between two ticks)."""
+        self._sr_run = 0
+        if self.native is not None:
+            self.native.state.sr_run = 0
+
+    def _lane_drain(self) -> None:
+        """The machine moves time while the lane holds some: after the lane passed a SysTick
+        tick and stopped the core for it, the time only (the tick fires on it; the lane keeps
+        its state across the exception, so a handler that leaves the QUADSPI alone costs no
+        take-over); otherwise everything."""
+        nat = self.native
+        if nat is not None and nat.take_woke():
+            self._take_lane_time(nat.state)
+            self._lane_kept = True
+            return
+        self.refresh()
 
     def python_callbacks(self, bus: Bus) -> tuple[object, object, object]:
         """Raw ctypes callbacks running :meth:`bus_read` / :meth:`bus_write` (pure Python)."""
@@ -633,9 +662,12 @@ class Quadspi(Peripheral):
         if base is None or chip is None:
             return None
         clock = self.clock
-        event = clock.next_event_except(chip.is_settle_event)
-        return LaneTime(base[0], base[1], clock.fs_per_cycle, NEVER if event is None else event,
-                        NEVER if clock.limit_fs is None else clock.limit_fs)
+        events = clock.next_events_except(chip.is_settle_event, 2)
+        return LaneTime(base[0], base[1], clock.fs_per_cycle,
+                        events[0][0] if events else NEVER,
+                        NEVER if clock.limit_fs is None else clock.limit_fs,
+                        events[1][0] if len(events) > 1 else NEVER,
+                        bool(events) and self._event_wakes(events[0][1]))
 
     def _lane_facts(self) -> tuple[_LaneChip | None, LaneFacts | None]:
         """The chip the native lane may run commands for, and its facts: one chip (no
@@ -690,12 +722,7 @@ class Quadspi(Peripheral):
         state it left."""
         st = nat.state
         st.lane_dirty = 0
-        if st.skip_fs or st.skip_cycles:
-            clock = self.clock
-            clock.cycles += st.skip_cycles
-            clock.advance_to(clock.now_fs + st.skip_fs)
-            st.base_fs += st.skip_fs  # the lane's "now" stays where it was
-            st.skip_fs = st.skip_cycles = 0
+        self._take_lane_time(st)
         records = nat.lane_records()
 
         def events() -> list[FlashEvent]:
@@ -714,6 +741,15 @@ class Quadspi(Peripheral):
                        enabled=bool(st.wrens), commands=st.commands, events=events,
                        changed=changed)
         nat.clear_lane()
+
+    def _take_lane_time(self, st: QuadspiFastState) -> None:
+        """Let the time the lane let pass pass on the clock (events due on the way fire)."""
+        if st.skip_fs or st.skip_cycles:
+            clock = self.clock
+            clock.cycles += st.skip_cycles
+            clock.advance_to(clock.now_fs + st.skip_fs)
+            st.base_fs += st.skip_fs  # the lane's "now" stays where it was
+            st.skip_fs = st.skip_cycles = 0
 
     def _take_served(self, nat: NativeQuadspi, served: Served) -> None:
         self._sticky = served.sticky
