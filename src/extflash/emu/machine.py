@@ -558,9 +558,7 @@ class Machine:
         if counter is None or not self._running:
             return
         held = self._held
-        # the limit: a native lane may have stopped the core (lowering it), as _request_stop does
-        done = min(counter.value if held is None else held, self._slice_budget,
-                   self._limit.value if self._limit is not None else self._slice_budget)
+        done = min(counter.value if held is None else held, self._slice_budget)
         if done > self._slice_synced:
             self.clock.advance_cycles(done - self._slice_synced)
             self._slice_synced = done
@@ -687,6 +685,10 @@ class Machine:
             finally:
                 if self._counter is None:
                     self._slice_synced = max(self._slice_synced, budget)  # slice granularity
+                elif self._limit is not None:
+                    # a native lane may have stopped the core by lowering the limit, as
+                    # _request_stop does (the counter then stands one past it)
+                    self._slice_budget = min(self._slice_budget, int(self._limit.value))
                 self.sync_time()
                 self._running = False
                 self.bus.end_slice()

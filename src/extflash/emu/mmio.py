@@ -121,7 +121,8 @@ class Bus:
         self.now_fs: Callable[[], int] = lambda: 0
         self.activity_sources: list[Callable[[], int]] = []
         self.slice_hooks: list[Callable[[], None]] = []  # after every run slice (see end_slice)
-        self.slice_start_hooks: list[Callable[[], None]] = []  # as a run slice starts
+        # as a run slice starts, and when an event scheduled mid-slice shortens it
+        self.slice_start_hooks: list[Callable[[], None]] = []
         self.run_end_hooks: list[Callable[[], None]] = []  # as a run returns (see end_run)
         self.exception_hooks: list[Callable[[], None]] = []  # as the core takes an exception
         # (virtual time, the slice's instruction count it was synced at) while a slice runs

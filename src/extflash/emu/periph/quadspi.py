@@ -484,7 +484,8 @@ class Quadspi(Peripheral):
             self._publish()
 
     def _slice_started(self) -> None:
-        """A run slice starts: the lane counts time from its first instruction."""
+        """A run slice starts (or an event scheduled mid-slice moved the next event): the lane
+        counts time from the instruction the machine synced at, up to the next event."""
         nat = self.native
         if nat is not None and nat.state.lane:
             nat.set_time(self._lane_time())
