@@ -72,11 +72,6 @@ class VirtualClock:
     def next_event_fs(self) -> int | None:
         return self._events[0][0] if self._events else None
 
-    def next_event_except(self, ignore: Callable[[Callable[[], None]], bool]) -> int | None:
-        """The time of the next event whose callback ``ignore`` does not claim."""
-        return min((when for when, _, callback in self._events if not ignore(callback)),
-                   default=None)
-
     def next_events_except(self, ignore: Callable[[Callable[[], None]], bool],
                            n: int) -> list[tuple[int, Callable[[], None]]]:
         """The next ``n`` events (time, callback), in firing order, that ``ignore`` does not
