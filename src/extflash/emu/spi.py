@@ -27,9 +27,16 @@ class SpiCommand:
     alternate_lines: int = 0
     dummy_cycles: int = 0
     data_lines: int = 0  # 0: no data phase
-    ddr: bool = False
+    ddr: bool = False  # the data phase is DTR (double transfer rate: two beats a clock)
     write_data: bytes = b""  # host -> chip
     read_length: int = 0  # chip -> host, bytes
+    # Per-phase DTR for the other phases. QUADSPI's DDRM sets address, alternate and data DTR
+    # together (instruction stays STR: RM0433 "DDR mode"); OCTOSPI/XSPI set each phase's own
+    # xDTR bit (RM0455 OCTOSPI_CCR IDTR/ADDTR/ABDTR/DDTR).
+    instruction_dtr: bool = False
+    address_dtr: bool = False
+    alternate_dtr: bool = False
+    dqs: bool = False  # the host samples read data on the chip's data strobe (CCR.DQSE)
 
     @property
     def is_read(self) -> bool:
@@ -38,7 +45,8 @@ class SpiCommand:
     def describe(self) -> str:
         """One line: ``0xEB 1-4-4 addr=0x001000(3B) alt=0xF0 dummy=4 read 256B``."""
         lines = f"{self.instruction_lines}-{self.address_lines or 0}-{self.data_lines or 0}"
-        opcode = "(no opcode)" if self.instruction is None else f"0x{self.instruction:02X}"
+        width = 2 * max(self.instruction_bytes, 1)
+        opcode = "(no opcode)" if self.instruction is None else f"0x{self.instruction:0{width}X}"
         text = f"{opcode} {lines}"
         if self.address is not None:
             text += f" addr=0x{self.address:0{self.address_bytes * 2}X}({self.address_bytes}B)"
@@ -47,7 +55,9 @@ class SpiCommand:
         if self.dummy_cycles:
             text += f" dummy={self.dummy_cycles}"
         if self.ddr:
-            text += " DDR"
+            text += " DDR" if not self.instruction_dtr else " DTR"
+        if self.dqs:
+            text += " DQS"
         if self.write_data:
             text += f" write {len(self.write_data)}B"
         if self.read_length:

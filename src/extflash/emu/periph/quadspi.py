@@ -968,6 +968,8 @@ class Quadspi(Peripheral):
             dummy_cycles=(ccr >> 18) & 0x1F,
             data_lines=LINES[dmode],
             ddr=bool(ccr >> 31),
+            address_dtr=bool(ccr >> 31),  # DDRM: address, alternate and data phases DTR
+            alternate_dtr=bool(ccr >> 31),
             write_data=write_data,
             read_length=read_length,
         )
