@@ -54,6 +54,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from extflash import mcu
 from extflash.emu import native as native_helpers
 from extflash.emu.clock import FS_PER_S, VirtualClock
 from extflash.emu.flash.nor import FlashEvent, LaneFacts
@@ -109,19 +110,12 @@ class Variant:
     irq: int
 
 
-# FIFO depth: FTHRES is 5 bits everywhere (threshold 1..32). FLEVEL is 6 bits on H7 and 7 bits on
-# F4/F7/L4 (both able to count to 32: 32-byte FIFO); G4's 5-bit FLEVEL cannot hold 32, so its FIFO
-# is taken as 16 bytes. IRQ numbers from the SVDs (QUADSPI interrupt).
-VARIANTS: dict[str, Variant] = {
-    v.family: v
-    for v in (
-        Variant("stm32h7-qspi", 32, 6, 92),
-        Variant("stm32f7", 32, 7, 92),
-        Variant("stm32f4", 32, 7, 92),
-        Variant("stm32l4", 32, 7, 71),
-        Variant("stm32g4", 16, 5, 95),
-    )
-}
+def variant_for(family_id: str, controller: str = "QUADSPI") -> Variant:
+    """The family's QUADSPI facts from its data file (``[[controller]]``)."""
+    spec = mcu.family(family_id).controller(controller)
+    if spec is None or spec.kind != "quadspi":
+        raise ValueError(f"no QUADSPI on family {family_id}")
+    return Variant(family_id, spec.fifo_bytes, spec.flevel_width, spec.irq)
 
 
 def registers(variant: Variant) -> tuple[Reg, ...]:
@@ -1295,10 +1289,3 @@ def _no_sync() -> None:
 def _check_ok(result: object) -> bool:
     """``NorFlash.read_check`` answers True/None for a valid read, or a reason/False."""
     return result is True or result is None
-
-
-def variant_for(family_id: str) -> Variant:
-    try:
-        return VARIANTS[family_id]
-    except KeyError:
-        raise ValueError(f"no QUADSPI on family {family_id}") from None
