@@ -27,11 +27,21 @@ from extflash.board import Board, Memory
 from extflash.emu.flash.nor import NorFlash
 from extflash.emu.machine import Machine
 from extflash.emu.mmio import PAGE
-from extflash.emu.periph.quadspi import BankWire, PinView, Quadspi, variant_for
+from extflash.emu.periph.engine import Bank, BankWire, CommandEngine, PinView
+from extflash.emu.periph.iomanager import IoManager, Octospim, Xspim
+from extflash.emu.periph.octospi import Octospi
+from extflash.emu.periph.octospi import variant_for as octospi_variant
+from extflash.emu.periph.quadspi import Quadspi, variant_for
 from extflash.emu.regmodel import Peripheral
 from extflash.errors import ConfigError
 
 log = logging.getLogger(__name__)
+
+
+def _instance(controller: str) -> int:
+    """``OCTOSPI2`` -> 2 (the instance number the IO managers' source fields use)."""
+    digits = controller[len(controller.rstrip("0123456789")):]
+    return int(digits) if digits else 1
 
 
 class _WindowReader(Peripheral):
@@ -87,48 +97,138 @@ class MachineWindow:
 
 
 class VirtualBoard:
-    """Machine + QUADSPI + chips for one :class:`~extflash.board.Board`."""
+    """Machine + external-memory controllers (QUADSPI, OCTOSPI, XSPI, their IO manager) + chips
+    for one :class:`~extflash.board.Board`.
+
+    ``qspi`` is the controller of the board's first memory (the one loaders program) and
+    ``chips`` its chips by chip select; every other memory is wired too
+    (``controllers``/``memory_chips``).
+    """
 
     def __init__(self, board: Board, *, flash_file: str | Path | None = None,
                  timing: str = "typical", native: bool | None = None) -> None:
         self.board = board
         self.flash_file = Path(flash_file) if flash_file is not None else None
         self.machine = Machine(board.part, hse_hz=board.hse_hz or None)
-        memory = board.memory("QUADSPI")
+        self.timing = timing
+        self.native = native
         fam = board.part.family
-        try:
-            variant = variant_for(fam.id)
-        except ValueError:
-            raise ConfigError(f"{board.name}: {fam.name} has no QUADSPI model") from None
-        window = next(w for w in fam.windows if w.controller == "QUADSPI")
-        self.window = MachineWindow(self.machine, window.start)
+        self.io_manager = self._build_io_manager()
+        self.controllers: dict[str, CommandEngine] = {}
+        self.windows: dict[str, MachineWindow] = {}
+        self.memory_chips: dict[str, dict[int, NorFlash]] = {}
         rcc = self.machine.rcc
-        self.qspi = Quadspi(
-            variant, self.machine.clock, base=fam.peripherals["QUADSPI"],
-            kernel_hz=lambda: rcc.kernel_clock_hz("QUADSPI"),
-            clock_enabled=lambda: rcc.is_enabled("QUADSPI"),
-            pin_probe=self._probe, set_irq=self.machine.set_irq_pending, window=self.window,
-            native=native)
-        # the controller caches its clock enable and pin routing; tell it when they change
         rcc.enable_listeners.append(self._enables_changed)
+        for index, memory in enumerate(board.memories):
+            ctrl = self._controller(memory.controller)
+            chips_here: dict[int, NorFlash] = {}
+            spec = chips.find(memory.chip)
+            for bank in memory.banks:
+                path = self._bank_file(bank) if index == 0 else None
+                if path is not None and path.exists():
+                    chip = NorFlash.load(spec, self.machine.clock, path, timing=timing)
+                else:
+                    chip = NorFlash(spec, self.machine.clock, timing=timing)
+                chip.on_change.append(functools.partial(self._changed, ctrl, bank))
+                chips_here[bank] = chip
+                ctrl.attach(bank, chip, self._wires(memory, bank), pull_up=memory.io_pull_up,
+                            port=self._port_of(memory))
+            self.memory_chips[memory.controller] = chips_here
+        first = board.memories[0].controller
+        self.qspi = self.controllers[first]
+        self.window = self.windows[first]
+        self.chips: dict[int, NorFlash] = self.memory_chips[first]
+        if fam.controller(first) is None:
+            raise ConfigError(f"{board.name}: {fam.name} has no {first} model")
+
+    def _controller(self, name: str) -> CommandEngine:
+        """The controller ``name`` (built and mapped on first use)."""
+        known = self.controllers.get(name)
+        if known is not None:
+            return known
+        fam = self.board.part.family
+        spec = fam.controller(name)
+        if spec is None:
+            raise ConfigError(f"{self.board.name}: {fam.name} has no {name} controller")
+        rcc = self.machine.rcc
+        window = MachineWindow(self.machine, spec.window)
+        common = dict(kernel_hz=functools.partial(rcc.kernel_clock_hz, name),
+                      clock_enabled=functools.partial(rcc.is_enabled, name),
+                      pin_probe=self._probe, set_irq=self.machine.set_irq_pending,
+                      window=window, native=self.native)
+        ctrl: CommandEngine
+        if spec.kind == "quadspi":
+            ctrl = Quadspi(variant_for(fam.id, name), self.machine.clock,
+                                          base=spec.base, name=name, **common)
+        else:
+            variant, kind = octospi_variant(fam.id, name)
+            ctrl = Octospi(variant, self.machine.clock, base=spec.base, name=name, kind=kind,
+                           **common)
+            ctrl.port_route = functools.partial(self._port_route, _instance(name))
         for port in self.machine.gpio.ports.values():
-            port.config_listeners.append(self.qspi.wiring_changed)
-        self.machine.add_peripheral(self.qspi)
-        spec = chips.find(memory.chip)
-        self.chips: dict[int, NorFlash] = {}
-        for bank in memory.banks:
-            path = self._bank_file(bank)
-            if path is not None and path.exists():
-                chip = NorFlash.load(spec, self.machine.clock, path, timing=timing)
-            else:
-                chip = NorFlash(spec, self.machine.clock, timing=timing)
-            chip.on_change.append(functools.partial(self._changed, bank))
-            self.chips[bank] = chip
-            self.qspi.attach(bank, chip, self._wires(memory, bank), pull_up=memory.io_pull_up)
+            port.config_listeners.append(ctrl.wiring_changed)
+        if self.io_manager is not None:
+            self.io_manager.listeners.append(ctrl.wiring_changed)
+        self.machine.add_peripheral(ctrl)
+        self.controllers[name] = ctrl
+        self.windows[name] = window
+        return ctrl
+
+    def _build_io_manager(self) -> IoManager | None:
+        spec = self.board.part.family.io_manager
+        if spec is None:
+            return None
+        iom: IoManager
+        if spec.kind == "xspim":
+            iom = Xspim(spec.base, name=spec.name)
+        else:
+            iom = Octospim(spec.base, ports=spec.ports, has_cr=spec.kind == "octospim",
+                           name=spec.name)
+        self.machine.add_peripheral(iom)
+        return iom
+
+    def _port_of(self, memory: Memory) -> int | None:
+        """The IO-manager port a memory is wired to (the board's, else the controller's own
+        number: the managers' reset mapping)."""
+        if self.io_manager is None or memory.controller == "QUADSPI":
+            return None
+        port = getattr(memory, "port", None)
+        return int(port) if port else _instance(memory.controller)
+
+    def _port_route(self, controller: int, bank: Bank, signal: str) -> str | None:
+        """Why ``signal`` of the bank's port does not carry this controller (None: it does):
+        the IO manager's mapping, and the port's I/O supply where the part gates it (H7R/S
+        PWR_CSR2.EN_XSPIMn: RM0477, the XSPIM port I/Os are not powered until it is set)."""
+        if bank.port is None:
+            return None
+        supply = self._supply_bit(bank.port)
+        if supply is not None and not supply():
+            return f"the port {bank.port} I/O supply is off (PWR EN_XSPIM{bank.port}=0)"
+        if self.io_manager is None:
+            return None
+        return self.io_manager.route(controller, bank.port, signal)
+
+    def _supply_bit(self, port: int) -> Callable[[], bool] | None:
+        pwr = self.machine.peripherals.get("PWR")
+        if pwr is None:
+            return None
+        name = f"EN_XSPIM{port}"
+        for reg in pwr.by_name.values():
+            if any(f.name == name for f in reg.fields):
+                return functools.partial(lambda r: bool(pwr.get_field(r, name)), reg.name)
+        return None
 
     @staticmethod
     def _wires(memory: Memory, bank: int) -> dict[str, BankWire]:
-        wires: dict[str, BankWire] = {}
+        if memory.controller != "QUADSPI":
+            # port-relative signals: clk, ncs (ncs2 for chip select 2), dqs, io0..io7
+            wires = {w.signal: BankWire(w.signal, w.signal, w.pin, w.af) for w in memory.wires
+                     if w.signal not in ("ncs", "ncs2")}
+            ncs = memory.wire("ncs2" if bank == 2 else "ncs") or memory.wire("ncs")
+            if ncs is not None:
+                wires["ncs"] = BankWire("ncs", ncs.signal, ncs.pin, ncs.af)
+            return wires
+        wires = {}
         clk = memory.wire("clk")
         assert clk is not None  # validated by extflash.board
         wires["clk"] = BankWire("clk", "clk", clk.pin, clk.af)
@@ -141,20 +241,22 @@ class VirtualBoard:
         return wires
 
     def _enables_changed(self) -> None:
-        self.qspi.clock_changed()
-        self.qspi.wiring_changed()  # port clocks are part of the routing
+        for ctrl in self.controllers.values():
+            ctrl.clock_changed()
+            ctrl.wiring_changed()  # port clocks are part of the routing
 
     def _probe(self, pin: str) -> PinView:
         state = self.machine.gpio.pin(pin)
         return PinView(state.mode, state.af, self.machine.rcc.is_enabled(f"GPIO{pin[1]}"))
 
-    def _changed(self, bank: int, start: int, end: int) -> None:
-        self.qspi.on_memory_change(bank, start, end - start)
+    @staticmethod
+    def _changed(ctrl: CommandEngine, bank: int, start: int, end: int) -> None:
+        ctrl.on_memory_change(bank, start, end - start)
 
     def _bank_file(self, bank: int) -> Path | None:
         if self.flash_file is None:
             return None
-        if bank == 1 or self.board.memory().bank != "dual":
+        if bank == 1 or self.board.memories[0].bank != "dual":
             return self.flash_file
         return self.flash_file.with_name(self.flash_file.name + ".bank2")
 
