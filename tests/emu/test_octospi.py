@@ -27,6 +27,8 @@ from extflash.emu.periph.octospi import (
     PSMKR,
     SR,
     TCR,
+    WCCR,
+    WIR,
     Octospi,
     variant_for,
 )
@@ -178,6 +180,25 @@ def test_memory_mapped_mode_serves_the_window_and_abort_leaves_it():
     rig.w(CR, rig.r(CR) | 2)  # ABORT
     assert not rig.o.mapped
     assert rig.r(SR) & TCF
+
+
+def test_memory_mapped_writes_use_the_write_set():
+    rig = Rig()
+    rig.wren()
+    rig.command(0x03, address=0, admode=1, dmode=1)  # read set: 0x03 1-1-1
+    rig.w(WCCR, ccr(admode=1, dmode=1))  # write set: 0x02 1-1-1 page program
+    rig.w(WIR, 0x02)
+    rig.fmode(FMODE_MAPPED)
+    rig.o.window.write(0x100, 0x44332211)  # type: ignore[attr-defined]
+    assert rig.chip.memory[0x100:0x104] == b"\x11\x22\x33\x44"
+
+
+def test_window_without_write_set_is_read_only():
+    rig = Rig()
+    rig.command(0x03, address=0, admode=1, dmode=1)
+    rig.fmode(FMODE_MAPPED)
+    with pytest.raises(ValueError, match="read-only"):
+        rig.o.window.write(0, 0)  # type: ignore[attr-defined]
 
 
 def test_registers_locked_while_busy():

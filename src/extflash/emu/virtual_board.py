@@ -47,24 +47,30 @@ def _instance(controller: str) -> int:
 class _WindowReader(Peripheral):
     """The slow path of the mapped window: every read decoded into a flash command."""
 
-    def __init__(self, base: int, size: int, read: Callable[[int, int], int]) -> None:
-        super().__init__("QUADSPI_WINDOW", base, ())
+    def __init__(self, name: str, base: int, size: int, read: Callable[[int, int], int],
+                 write: Callable[[int, int, int], None] | None) -> None:
+        super().__init__(name, base, ())
         self.size = size
         self._read = read
+        self._write = write
 
     def read(self, offset: int, size: int) -> int:
         return self._read(offset, size)
 
     def write(self, offset: int, size: int, value: int) -> None:
-        self._report("write", offset, size, value)  # memory-mapped mode is read-only
+        if self._write is None:
+            self._report("write", offset, size, value)  # no write set: the window is read-only
+        else:
+            self._write(offset, size, value)
 
 
 class MachineWindow:
     """:class:`~extflash.emu.periph.quadspi.WindowPort` over a machine's address space."""
 
-    def __init__(self, machine: Machine, base: int) -> None:
+    def __init__(self, machine: Machine, base: int, controller: str = "QUADSPI") -> None:
         self.machine = machine
         self.base = base
+        self.name = f"{controller}_WINDOW"
         self.size = 0
         self.zero_copy = False
 
@@ -74,11 +80,12 @@ class MachineWindow:
         self.machine.map_buffer(self.base, buffer, writable=False, executable=True)
         self.size, self.zero_copy = len(buffer), True
 
-    def map_reader(self, size: int, read: Callable[[int, int], int]) -> None:
+    def map_reader(self, size: int, read: Callable[[int, int], int],
+                   write: Callable[[int, int, int], None] | None = None) -> None:
         self.unmap()
         self.machine.unpark(self.base)  # the reader takes the place of the parked buffer
         size = -(-size // PAGE) * PAGE
-        self.machine.add_peripheral(_WindowReader(self.base, size, read))
+        self.machine.add_peripheral(_WindowReader(self.name, self.base, size, read, write))
         self.size, self.zero_copy = size, False
 
     def unmap(self) -> None:
@@ -151,7 +158,7 @@ class VirtualBoard:
         if spec is None:
             raise ConfigError(f"{self.board.name}: {fam.name} has no {name} controller")
         rcc = self.machine.rcc
-        window = MachineWindow(self.machine, spec.window)
+        window = MachineWindow(self.machine, spec.window, name)
         common = dict(kernel_hz=functools.partial(rcc.kernel_clock_hz, name),
                       clock_enabled=functools.partial(rcc.is_enabled, name),
                       pin_probe=self._probe, set_irq=self.machine.set_irq_pending,

@@ -194,7 +194,8 @@ class WindowPort(Protocol):
     """How the controller exposes the memory-mapped window (the machine implements it)."""
 
     def map_buffer(self, buffer: bytearray, size: int) -> None: ...
-    def map_reader(self, size: int, read: Callable[[int, int], int]) -> None: ...
+    def map_reader(self, size: int, read: Callable[[int, int], int],
+                   write: Callable[[int, int, int], None] | None = None) -> None: ...
     def unmap(self) -> None: ...
     def invalidate(self, offset: int, length: int) -> None: ...
 
@@ -205,13 +206,16 @@ class SoftWindow:
     def __init__(self) -> None:
         self.buffer: bytearray | None = None
         self.reader: Callable[[int, int], int] | None = None
+        self.writer: Callable[[int, int, int], None] | None = None
         self.size = 0
 
     def map_buffer(self, buffer: bytearray, size: int) -> None:
         self.buffer, self.reader, self.size = buffer, None, size
 
-    def map_reader(self, size: int, read: Callable[[int, int], int]) -> None:
+    def map_reader(self, size: int, read: Callable[[int, int], int],
+                   write: Callable[[int, int, int], None] | None = None) -> None:
         self.buffer, self.reader, self.size = None, read, size
+        self.writer = write
 
     def unmap(self) -> None:
         self.buffer, self.reader, self.size = None, None, 0
@@ -222,6 +226,11 @@ class SoftWindow:
     @property
     def mapped(self) -> bool:
         return self.size > 0
+
+    def write(self, offset: int, value: int, size: int = 4) -> None:
+        if self.writer is None:
+            raise ValueError(f"+0x{offset:X}: the mapped window is read-only (bus error)")
+        self.writer(offset, size, value)
 
     def read(self, offset: int, length: int) -> bytes:
         if offset + length > self.size:
@@ -1155,13 +1164,23 @@ class CommandEngine(Peripheral):
         cmd = self._command_preview(0, read_length=probe_len)
         self._mapped = True
         self._mapped_cmd = cmd
-        fast = self._zero_copy_buffer(cmd, size)
+        writes = self._mapped_write_ccr()
+        fast = self._zero_copy_buffer(cmd, size) if writes is None else None
         if fast is not None:
             buffer, length = fast
             self.window.map_buffer(buffer, length)
         else:
-            self.window.map_reader(size, self._window_read)
+            self.window.map_reader(size, self._window_read,
+                                   self._window_write if writes is not None else None)
         self._arm_timeout()
+
+    def _mapped_write_ccr(self) -> int | None:
+        """The command register value of memory-mapped writes when the front-end has a write
+        set with a data phase configured (OCTOSPI/XSPI WCCR); None: the window is read-only."""
+        return None
+
+    def _mapped_write_frame(self, address: int, data: bytes) -> SpiCommand:
+        raise NotImplementedError
 
     def _arm_timeout(self) -> None:
         """TCEN: nCS is released and TOF set after LPTR CLK cycles without a window access.
@@ -1227,6 +1246,15 @@ class CommandEngine(Peripheral):
         cmd = self._command(offset, read_length=size)
         self._arm_timeout()
         return int.from_bytes(self._transfer(cmd)[:size].ljust(size, b"\xff"), "little")
+
+    def _window_write(self, offset: int, size: int, value: int) -> None:
+        """A memory-mapped write access decoded with the write set (RM0455 "memory-mapped
+        mode": writes use WCCR/WTCR/WIR/WABR) and sent to the chip."""
+        if self._mapped_write_ccr() is None:
+            return
+        data = (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
+        self._arm_timeout()
+        self._transfer(self._mapped_write_frame(offset, data))
 
     def _leave_mapped(self) -> None:
         self._mapped = False

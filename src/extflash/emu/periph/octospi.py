@@ -185,13 +185,18 @@ class Octospi(CommandEngine):
     # -- the frame ------------------------------------------------------------------------------
     def _command(self, address: int, *, write_data: bytes = b"", read_length: int = 0,
                  ccr: int | None = None) -> SpiCommand:
-        """The command CCR/TCR/IR/ABR describe (``ccr`` given: the write set WCCR/WTCR/WIR/
-        WABR of memory-mapped writes when it is WCCR's value)."""
+        """The command CCR/TCR/IR/ABR describe."""
         values = self.values
-        if ccr is None or ccr == values[CCR]:
-            ccr, tcr, ir, abr = values[CCR], values[TCR], values[IR], values[ABR]
-        else:
-            tcr, ir, abr = values[WTCR], values[WIR], values[WABR]
+        return self._frame(values[CCR] if ccr is None else ccr, values[TCR], values[IR],
+                           values[ABR], address, write_data, read_length)
+
+    def _mapped_write_frame(self, address: int, data: bytes) -> SpiCommand:
+        values = self.values
+        return self._frame(values[WCCR], values[WTCR], values[WIR], values[WABR], address,
+                           data, 0)
+
+    def _frame(self, ccr: int, tcr: int, ir: int, abr: int, address: int, write_data: bytes,
+               read_length: int) -> SpiCommand:
         self._check_supported(ccr)
         imode, admode = LINES[ccr & 7], LINES[(ccr >> 8) & 7]
         abmode, dmode = LINES[(ccr >> 16) & 7], LINES[(ccr >> 24) & 7]
@@ -234,6 +239,10 @@ class Octospi(CommandEngine):
             self._warned.add(what)
             log.warning("%s: %s is not modelled; commands go out as plain SPI frames",
                         self.name, what)
+
+    def _mapped_write_ccr(self) -> int | None:
+        wccr = self.values[WCCR]
+        return wccr if (wccr >> 24) & 7 else None
 
     # -- register hooks: start triggers and BUSY locks ------------------------------------------
     def on_write_CR(self, old: int, new: int) -> None:
