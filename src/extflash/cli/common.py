@@ -153,27 +153,33 @@ HZ = Frequency()
 
 
 def check_writable(path: str | os.PathLike[str], option: str, *, folder_ok: bool = False) -> None:
-    """Refuse an output path that cannot be written, before any work is done."""
+    """Refuse an output path that cannot be written, before any work is done.
+
+    The check opens the file as the command will (an existing file for appending, which changes
+    nothing; a new one is created and removed again), so it sees what permissions, read-only
+    file systems and name limits will say.
+    """
     target = Path(path)
-    parent = target.parent if str(target.parent) else Path(".")
     if target.is_dir():
-        if folder_ok:
-            if not os.access(target, os.W_OK | os.X_OK):
-                raise InputError(f"{option} {path}: the folder is not writable")
+        if folder_ok and os.access(target, os.W_OK | os.X_OK):
             return
-        raise InputError(f"{option} {path}: is a folder, not a file")
-    try:
-        name_max = os.pathconf(parent if parent.is_dir() else ".", "PC_NAME_MAX")
-    except (OSError, ValueError, AttributeError):
-        name_max = 255
-    if len(os.fsencode(target.name)) > name_max:
-        raise InputError(f"{option}: the file name is too long ({name_max} bytes at most)")
+        raise InputError(
+            f"{option} {path}: "
+            + ("the folder is not writable" if folder_ok else "is a folder, not a file")
+        )
+    parent = target.parent
     if not parent.is_dir():
         raise InputError(
             f"{option} {path}: the folder {parent} does not exist",
             hint="create it first, or give a path in an existing folder",
         )
-    if target.exists() and not os.access(target, os.W_OK):
-        raise InputError(f"{option} {path}: the file is read-only")
-    if not target.exists() and not os.access(parent, os.W_OK | os.X_OK):
-        raise InputError(f"{option} {path}: the folder {parent} is not writable")
+    try:
+        if target.exists():
+            with open(target, "ab"):
+                pass
+        else:
+            with open(target, "xb"):
+                pass
+            target.unlink()
+    except OSError as exc:
+        raise InputError(f"{option} {path}: cannot write there ({exc.strerror})") from None
