@@ -160,20 +160,17 @@ def check_writable(path: str | os.PathLike[str], option: str, *, folder_ok: bool
     file systems and name limits will say.
     """
     target = Path(path)
-    if target.is_dir():
-        if folder_ok and os.access(target, os.W_OK | os.X_OK):
-            return
-        raise InputError(
-            f"{option} {path}: "
-            + ("the folder is not writable" if folder_ok else "is a folder, not a file")
-        )
-    parent = target.parent
-    if not parent.is_dir():
-        raise InputError(
-            f"{option} {path}: the folder {parent} does not exist",
-            hint="create it first, or give a path in an existing folder",
-        )
     try:
+        if target.is_dir():
+            if folder_ok and os.access(target, os.W_OK | os.X_OK):
+                return
+            why = "the folder is not writable" if folder_ok else "is a folder, not a file"
+            raise InputError(f"{option} {path}: {why}")
+        if not target.parent.is_dir():
+            raise InputError(
+                f"{option} {path}: the folder {target.parent} does not exist",
+                hint="create it first, or give a path in an existing folder",
+            )
         if target.exists():
             with open(target, "ab"):
                 pass
