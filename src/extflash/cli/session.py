@@ -118,7 +118,8 @@ def _report_stop(session: api.Session) -> Iterator[None]:
     except (Interrupted, KeyboardInterrupt):
         raise Interrupted(
             f"interrupted; {session.programmer._state()}",
-            hint="the chip file was saved as it is; run the command again to finish",
+            hint="no loader call was cut short (a --flash-file keeps this state); "
+            "run the command again to finish",
         ) from None
 
 
