@@ -99,8 +99,7 @@ def test_a_second_process_on_the_same_chip_file_is_refused(target, tmp_path):
         res = run("program", str(image), "--address", "0x90000000", *target, "-q")
         assert res.exit_code == 3
         assert res.stderr.startswith(
-            f"error: the chip file {chip} is in use by another extflash process "
-            f"(pid {holder.pid})"
+            f"error: the chip file {chip} is in use by another extflash process (pid {holder.pid})"
         )
         assert "hint: wait for that command to finish" in res.stderr
         assert not chip.exists()  # nothing was loaded, run or saved
