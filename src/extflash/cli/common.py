@@ -136,7 +136,9 @@ class Frequency(click.ParamType):
             return value
         from extflash.api import parse_hz
 
-        text = str(value)
+        text = str(value).strip()
+        if text == "0":
+            return 0  # --hse 0: no crystal
         try:
             return int(text, 16) if text.lower().startswith("0x") else parse_hz(text)
         except (InputError, ValueError):
