@@ -17,8 +17,8 @@ from extflash.progress import ProgressRenderer
 WHOLE_CHIP = 8 << 20  # the WeAct H743's W25Q64
 
 
-def interrupt_at(phase: str, args: list[str]) -> subprocess.CompletedProcess[str]:
-    """Run ``extflash ARGS`` and send SIGINT once it reports progress in ``phase``."""
+def interrupt_at(phase: str, args: list[str], presses: int = 1) -> subprocess.CompletedProcess[str]:
+    """Run ``extflash ARGS`` and press Ctrl-C once it reports progress in ``phase``."""
     command = [sys.executable, "-c", "from extflash.cli import main; main()", *args]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stderr is not None
@@ -26,7 +26,8 @@ def interrupt_at(phase: str, args: list[str]) -> subprocess.CompletedProcess[str
     for line in proc.stderr:
         seen.append(line)
         if line.startswith(f"{phase}:"):
-            proc.send_signal(signal.SIGINT)
+            for _ in range(presses):
+                proc.send_signal(signal.SIGINT)
             break
     out, err = proc.communicate(timeout=60)  # a guard against a hang, not a timing
     return subprocess.CompletedProcess(command, proc.returncode, out, "".join(seen) + err)
@@ -52,6 +53,18 @@ def test_interrupted_program_reports_and_keeps_what_was_written(target, tmp_path
     assert back.read_bytes() == data[:end]
     res2 = run("blank-check", "--address", hex(0x90000000 + end), *target, "-q")
     assert res2.exit_code == 0 and res2.stdout.strip() == "blank"
+
+
+def test_a_second_ctrl_c_stops_at_once_and_still_reports(target, tmp_path):
+    image = tmp_path / "app.bin"
+    image.write_bytes(random.Random(5).randbytes(WHOLE_CHIP))
+    args = ["program", str(image), "--address", "0x90000000", *target]
+    res = interrupt_at("writing", args, presses=2)
+    assert res.returncode == 130, res.stderr
+    assert "error: interrupted; chip state: sectors erased: 0-2047; written: " in res.stderr
+    assert "Traceback" not in res.stderr
+    res2 = run("checksum", "--address", "0x90000000", "--size", "4K", *target, "-q")
+    assert res2.exit_code == 0, res2.output  # the chip file was saved and unlocked
 
 
 def test_interrupted_erase_reports_the_erased_sectors(target, tmp_path):

@@ -115,11 +115,15 @@ def _report_stop(session: api.Session) -> Iterator[None]:
     """An interruption names the sectors erased and written before it."""
     try:
         yield
-    except (Interrupted, KeyboardInterrupt):
+    except (Interrupted, KeyboardInterrupt) as exc:
+        cut = (
+            "no loader call was cut short"
+            if isinstance(exc, Interrupted)
+            else "the loader call in progress was cut short"
+        )
         raise Interrupted(
             f"interrupted; {session.programmer._state()}",
-            hint="no loader call was cut short (a --flash-file keeps this state); "
-            "run the command again to finish",
+            hint=f"{cut} (a --flash-file keeps this state); run the command again to finish",
         ) from None
 
 
