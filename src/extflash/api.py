@@ -121,12 +121,13 @@ def open_virtual_board(
     flash_file: str | os.PathLike[str] | None = None,
     timing: str = "typical",
 ) -> Target:
-    """The virtual board wired as ``board`` describes, as a Target."""
+    """The virtual board wired as ``board`` describes, as a Target. Its ``flash_file`` is locked
+    until the target is closed: another process opening it meanwhile gets a TargetError."""
     from extflash.emu.virtual_board import VirtualBoard
     from extflash.target.emulated import EmulatedTarget
 
     path = Path(flash_file) if flash_file is not None else None
-    return EmulatedTarget(VirtualBoard(board, flash_file=path, timing=timing))
+    return EmulatedTarget(VirtualBoard(board, flash_file=path, timing=timing, lock=True))
 
 
 def resolve_board(

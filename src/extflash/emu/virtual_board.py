@@ -3,8 +3,10 @@ and the NOR chips wired as the board says.
 
 ``VirtualBoard(board, flash_file=...)`` keeps the chips' contents (array and non-volatile
 registers) in ``flash_file`` so successive commands see the same chip: it is loaded at start when
-it exists, and :meth:`VirtualBoard.save` writes it. A dual-flash board keeps bank 2 next to it
-(``<flash_file>.bank2``).
+it exists (a missing file starts a blank chip, with a warning saying so), and
+:meth:`VirtualBoard.save` writes it atomically, only when the chip changed. A dual-flash board
+keeps bank 2 next to it (``<flash_file>.bank2``). With ``lock=True`` the file is locked until
+:meth:`VirtualBoard.close` (see :mod:`extflash.emu.chipfile`).
 
 The memory-mapped window is served zero-copy from the chip's array when the configured read
 command is one the chip answers with the array as is; otherwise (wrong dummy cycles, wrong
@@ -19,11 +21,13 @@ from __future__ import annotations
 
 import functools
 import logging
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
 from extflash import chips
 from extflash.board import Board, Memory
+from extflash.emu.chipfile import ChipFileLock, replace_atomically
 from extflash.emu.flash.nor import NorFlash
 from extflash.emu.machine import Machine
 from extflash.emu.mmio import PAGE
@@ -113,9 +117,14 @@ class VirtualBoard:
     """
 
     def __init__(self, board: Board, *, flash_file: str | Path | None = None,
-                 timing: str = "typical", native: bool | None = None) -> None:
+                 timing: str = "typical", native: bool | None = None,
+                 lock: bool = False) -> None:
         self.board = board
         self.flash_file = Path(flash_file) if flash_file is not None else None
+        # Held until close(); if construction fails, the unreferenced lock file closes and the
+        # lock goes with it.
+        self._lock = ChipFileLock.acquire(self.flash_file) if lock and self.flash_file else None
+        self._saved: dict[int, tuple[object, ...]] = {}  # what each bank's file holds now
         self.machine = Machine(board.part, hse_hz=board.hse_hz or None)
         self.timing = timing
         self.native = native
@@ -134,8 +143,12 @@ class VirtualBoard:
                 path = self._bank_file(bank) if index == 0 else None
                 if path is not None and path.exists():
                     chip = NorFlash.load(spec, self.machine.clock, path, timing=timing)
+                    self._saved[bank] = self._fingerprint(chip)
                 else:
                     chip = NorFlash(spec, self.machine.clock, timing=timing)
+                    if path is not None:
+                        log.warning("%s does not exist: starting with a blank %s, saved there "
+                                    "at the end", path, spec.name)
                 chip.on_change.append(functools.partial(self._changed, ctrl, bank))
                 chips_here[bank] = chip
                 ctrl.attach(bank, chip, self._wires(memory, bank), pull_up=memory.io_pull_up,
@@ -286,10 +299,32 @@ class VirtualBoard:
         out[0::2], out[1::2] = one, two
         return bytes(out)
 
+    @staticmethod
+    def _fingerprint(chip: NorFlash) -> tuple[object, ...]:
+        """What the chip file stores: the array and the non-volatile registers."""
+        return zlib.crc32(chip.memory), tuple(sorted(chip._nv_regs.items())), chip.nvcr
+
     def save(self) -> None:
-        """Write the chips' contents to ``flash_file`` (no-op without one)."""
+        """Write the chips' contents to ``flash_file`` (no-op without one, or when unchanged).
+
+        Each bank's file is replaced atomically: an interrupted save leaves the previous contents.
+        """
         for bank, chip in self.chips.items():
             path = self._bank_file(bank)
-            if path is not None:
-                chip.save(path)
-                log.debug("saved bank %d to %s", bank, path)
+            if path is None:
+                continue
+            state = self._fingerprint(chip)
+            if self._saved.get(bank) == state:
+                continue
+            replace_atomically(path, chip.save)
+            self._saved[bank] = state
+            log.debug("saved bank %d to %s", bank, path)
+
+    def close(self) -> None:
+        """Save the chip file (see :meth:`save`) and release its lock."""
+        try:
+            self.save()
+        finally:
+            if self._lock is not None:
+                self._lock.release()
+                self._lock = None

@@ -62,4 +62,4 @@ class EmulatedTarget:
         self.machine.reset()
 
     def close(self) -> None:
-        self.board.save()
+        self.board.close()
