@@ -21,7 +21,7 @@ import click
 from extflash import __version__, api
 from extflash.errors import ExtflashError, InputError
 from extflash.progress import ProgressRenderer
-from extflash.runner import DriverOptions
+from extflash.runner import INIT_EVERY_CALL, INIT_SEQUENCES, DriverOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -110,7 +110,9 @@ def board_options(func: F) -> F:
             help="CLK,NCS,IO0,IO1,IO2,IO3 or clk=PB2,ncs=PB6,... (inline board).",
         ),
         click.option(
-            "--hse", metavar="HZ", help="HSE crystal frequency, e.g. 25MHz (inline board)."
+            "--hse",
+            metavar="HZ",
+            help="HSE crystal frequency, e.g. 25MHz; 0 = no crystal (HSERDY never sets).",
         ),
         click.option(
             "--flash-file",
@@ -193,6 +195,14 @@ def loader_options(func: F) -> F:
             help="R0 passed to Init (legacy Init(uint8_t) loaders: 0 maps the flash).",
         ),
         click.option(
+            "--init-sequence",
+            type=click.Choice(list(INIT_SEQUENCES)),
+            default=INIT_EVERY_CALL,
+            show_default=True,
+            help=".stldr: reload the loader and run Init before every erase/write/read call (as "
+            "CubeProgrammer), or once per operation.",
+        ),
+        click.option(
             "--r9",
             "r9",
             metavar="VALUE",
@@ -242,6 +252,7 @@ def _session(kw: dict[str, Any], renderer: ProgressRenderer | None) -> Iterator[
         stack_size=_opt_int(kw.pop("stack_size"), "--stack-size"),
         r9=api.parse_int(kw.pop("r9"), "--r9"),
         init_arg=kw.pop("init_arg"),
+        init_sequence=kw.pop("init_sequence"),
     )
     if kw.pop("target_kind") == "probe":
         if trace_path:
@@ -350,6 +361,7 @@ def _emit(as_json: bool, data: dict[str, Any], text: str) -> None:
     is_flag=True,
     help="Do not keep the bytes of partly covered sectors that the image leaves out.",
 )
+@click.option("--force", is_flag=True, help="Write past the end of a smaller wired chip.")
 @output_options
 @handle_errors
 def program(
@@ -358,6 +370,7 @@ def program(
     verify: bool,
     skip_unchanged: bool,
     no_preserve: bool,
+    force: bool,
     quiet: bool,
     as_json: bool,
     **kw: Any,
@@ -366,7 +379,8 @@ def program(
     img = api.load_image(image_path, address=_opt_int(address, "--address"))
     with _renderer(quiet, as_json) as renderer, _session(kw, renderer) as s:
         result = s.program(
-            img, verify=verify, skip_unchanged=skip_unchanged, preserve=not no_preserve
+            img, verify=verify, skip_unchanged=skip_unchanged, preserve=not no_preserve,
+            force=force,
         )
     r = result.report
     data = {
@@ -394,16 +408,20 @@ def program(
 @click.option("--address", metavar="ADDR", help="Start of the range to erase.")
 @click.option("--size", metavar="BYTES", help="Size of the range to erase.")
 @click.option("--all", "whole_chip", is_flag=True, help="Erase the whole chip (MassErase).")
+@click.option("--force", is_flag=True, help="Erase past the end of a smaller wired chip.")
 @output_options
 @handle_errors
 def erase(
-    address: str | None, size: str | None, whole_chip: bool, quiet: bool, as_json: bool, **kw: Any
+    address: str | None, size: str | None, whole_chip: bool, force: bool, quiet: bool,
+    as_json: bool, **kw: Any
 ) -> None:
     """Erase a range (whole sectors) or, with --all, the whole device."""
     if whole_chip == (address is not None):
         raise InputError("give either --address (and --size) or --all")
     with _renderer(quiet, as_json) as renderer, _session(kw, renderer) as s:
-        sectors = s.erase(_opt_int(address, "--address"), _opt_int(size, "--size") or 1)
+        sectors = s.erase(
+            _opt_int(address, "--address"), _opt_int(size, "--size") or 1, force=force
+        )
     first, last = sectors[0], sectors[-1]
     _emit(
         as_json,

@@ -93,7 +93,7 @@ class VirtualBoard:
                  timing: str = "typical", native: bool | None = None) -> None:
         self.board = board
         self.flash_file = Path(flash_file) if flash_file is not None else None
-        self.machine = Machine(board.part, hse_hz=board.hse_hz or None)
+        self.machine = Machine(board.part, hse_hz=board.hse_hz)  # 0: no crystal
         memory = board.memory("QUADSPI")
         fam = board.part.family
         try:
