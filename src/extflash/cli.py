@@ -276,6 +276,8 @@ def _session(kw: dict[str, Any], renderer: ProgressRenderer | None) -> Iterator[
         options=options,
         progress=renderer,
     )
+    watch.machine.console.listeners.append(  # a loader's debug text over a USART
+        lambda port, line: click.echo(f"{port}: {line}", err=True))
     timeline = None
     if trace_path:
         wanted = trace_filter.split(",") if trace_filter else None
@@ -287,6 +289,7 @@ def _session(kw: dict[str, Any], renderer: ProgressRenderer | None) -> Iterator[
             except ExtflashError as exc:
                 raise diagnose.explained(exc, watch) from None
     finally:
+        watch.machine.console.flush()
         if timeline is not None:
             timeline.stop()
             timeline.write(trace_path)

@@ -25,6 +25,7 @@ reset) instead of asking on every register access.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 
 from extflash import mcu
@@ -72,8 +73,10 @@ class Rcc(TableModel):
 
     def _index(self, reg_suffix: str, field_suffix: str) -> dict[str, list[tuple[int, int]]]:
         out: dict[str, list[tuple[int, int]]] = {}
+        # APB1ENR, APB1ENR1/2 (L4, G4), not the sleep-mode copies (APB1LPENR, APB1SMENR1)
+        pattern = re.compile(rf"(?<!LP)(?<!SM){reg_suffix}\d?$")
         for r in self.regs.values():
-            if not r.name.endswith(reg_suffix) or r.name.endswith("LP" + reg_suffix):
+            if not pattern.search(r.name):
                 continue
             for f in r.fields:
                 if f.name.endswith(field_suffix):
