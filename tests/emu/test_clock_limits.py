@@ -26,9 +26,11 @@ def loader_for_8mhz(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _program(stldr: Path, brd: board.Board) -> list[str]:
+    """Program a page; the clock problems the RCC and the flash clock check reported."""
     with api.open_session(stldr, board=brd) as s:
         s.program(from_chunks([Chunk(s.geometry.start, bytes(range(256)), "d")]))
-        problems: list[str] = s.target.machine.rcc.clock_problems  # type: ignore[attr-defined]
+        vb = s.target.board  # type: ignore[attr-defined]
+        problems: list[str] = [*vb.machine.rcc.clock_problems, *vb.flash_clock_problems]
     return problems
 
 
@@ -41,11 +43,22 @@ def test_pll_over_spec_on_a_faster_crystal_is_reported(
     assert "the board's HSE crystal is 25 MHz" in vco[0]
     assert any(p.startswith("the core clock is") and "480 MHz" in p for p in problems), problems
     assert "RCC: the PLL VCO" in caplog.text
+    flash = [p for p in problems if "QUADSPI clock" in p]
+    assert flash == ["the QUADSPI clock is 312.5 MHz (kernel 312.5 MHz / 1), above the "
+                     "W25Q64JV's 133 MHz for 0xEB 1-4-4 reads"]
 
 
 def test_the_right_crystal_reports_nothing(loader_for_8mhz: Path) -> None:
     brd = dataclasses.replace(board.load(WEACT), hse_hz=8_000_000)
     assert _program(loader_for_8mhz, brd) == []
+
+
+def test_mapped_read_command_from_ccr() -> None:
+    from extflash.emu.flashclock import mapped_read
+
+    # FMODE=3, DMODE=4 lines, ADMODE=4, IMODE=1, instruction 0xEB (RM0433 QUADSPI_CCR)
+    ccr = (3 << 26) | (3 << 24) | (3 << 10) | (1 << 8) | 0xEB
+    assert mapped_read(ccr) == (0xEB, "1-4-4")
 
 
 def test_no_crystal_means_hserdy_never_sets() -> None:

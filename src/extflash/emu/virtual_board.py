@@ -24,6 +24,7 @@ from pathlib import Path
 
 from extflash import chips
 from extflash.board import Board, Memory
+from extflash.emu import flashclock
 from extflash.emu.flash.nor import NorFlash
 from extflash.emu.machine import Machine
 from extflash.emu.mmio import PAGE
@@ -116,6 +117,7 @@ class VirtualBoard:
         self.machine.add_peripheral(self.qspi)
         spec = chips.find(memory.chip)
         self.chips: dict[int, NorFlash] = {}
+        self.flash_clock_problems: list[str] = []
         for bank in memory.banks:
             path = self._bank_file(bank)
             if path is not None and path.exists():
@@ -157,6 +159,13 @@ class VirtualBoard:
         if bank == 1 or self.board.memory().bank != "dual":
             return self.flash_file
         return self.flash_file.with_name(self.flash_file.name + ".bank2")
+
+    def check_flash_clock(self) -> None:
+        """Report, once each, a QUADSPI clock above the chip's limit (see :mod:`.flashclock`)."""
+        found = flashclock.problem(self.qspi, next(iter(self.chips.values())).spec)
+        if found is not None and found not in self.flash_clock_problems:
+            self.flash_clock_problems.append(found)
+            log.warning("%s", found)
 
     # -- what the runner uses -----------------------------------------------------------------
     @property
