@@ -17,10 +17,12 @@ from extflash.errors import InputError
 @click.option("--address", type=ADDRESS, metavar="ADDR", help="Start of the range to erase.")
 @click.option("--size", type=SIZE, metavar="BYTES", help="Size of the range to erase.")
 @click.option("--all", "whole_chip", is_flag=True, help="Erase the whole chip (MassErase).")
+@click.option("--force", is_flag=True, help="Erase past the end of a smaller wired chip.")
 @output_options
 @handle_errors("erase")
 def erase(
-    address: int | None, size: int | None, whole_chip: bool, quiet: bool, as_json: bool, **kw: Any
+    address: int | None, size: int | None, whole_chip: bool, force: bool, quiet: bool,
+    as_json: bool, **kw: Any
 ) -> None:
     """Erase a range (whole sectors, --address and --size) or, with --all, the whole device."""
     from extflash.cli.session import open_operation, renderer
@@ -33,7 +35,7 @@ def erase(
             hint="--all erases the whole chip",
         )
     with renderer(quiet, as_json) as progress, open_operation(kw, progress) as s:
-        sectors = s.erase(address, size)
+        sectors = s.erase(address, size, force=force)
     first, last = sectors[0], sectors[-1]
     emit(
         "erase",

@@ -34,7 +34,8 @@ def board_options(func: F, *, flash_file: bool = True) -> F:
             help="CLK,NCS,IO0,IO1,IO2,IO3 or clk=PB2,ncs=PB6,... (inline board).",
         ),
         click.option(
-            "--hse", type=HZ, metavar="HZ", help="HSE crystal frequency, e.g. 25MHz (inline board)."
+            "--hse", type=HZ, metavar="HZ",
+            help="HSE crystal frequency, e.g. 25MHz; 0 = no crystal (HSERDY never sets).",
         ),
         click.option(
             "--timing",
@@ -133,6 +134,14 @@ def loader_options(func: F) -> F:
             default="1",
             show_default=True,
             help="R0 passed to Init (legacy Init(uint8_t) loaders: 0 maps the flash).",
+        ),
+        click.option(
+            "--init-sequence",
+            type=click.Choice(["every-call", "per-operation"]),  # runner.INIT_SEQUENCES
+            default="every-call",
+            show_default=True,
+            help=".stldr: reload the loader and run Init before every erase/write/read call (as "
+            "CubeProgrammer), or once per operation.",
         ),
         click.option(
             "--r9",

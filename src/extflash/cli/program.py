@@ -31,6 +31,7 @@ from extflash.cli.options import board_options, loader_options, output_options
     is_flag=True,
     help="Do not keep the bytes of partly covered sectors that the image leaves out.",
 )
+@click.option("--force", is_flag=True, help="Write past the end of a smaller wired chip.")
 @output_options
 @handle_errors("program")
 def program(
@@ -39,6 +40,7 @@ def program(
     verify: bool,
     skip_unchanged: bool,
     no_preserve: bool,
+    force: bool,
     quiet: bool,
     as_json: bool,
     **kw: Any,
@@ -50,7 +52,8 @@ def program(
     img = api.load_image(image_path, address=address)
     with renderer(quiet, as_json) as progress, open_operation(kw, progress) as s:
         result = s.program(
-            img, verify=verify, skip_unchanged=skip_unchanged, preserve=not no_preserve
+            img, verify=verify, skip_unchanged=skip_unchanged, preserve=not no_preserve,
+            force=force,
         )
     r = result.report
     data = {

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import click
+
 from extflash.cli.common import check_writable
 from extflash.cli.interrupt import InterruptGuard
 from extflash.errors import ExtflashError, InputError, Interrupted
@@ -46,6 +48,7 @@ def open_operation(kw: dict[str, Any], renderer: ProgressRenderer) -> Iterator[a
         stack_size=kw.pop("stack_size"),
         r9=kw.pop("r9"),
         init_arg=kw.pop("init_arg"),
+        init_sequence=kw.pop("init_sequence"),
     )
     with InterruptGuard() as guard:
         progress = guard.watching(renderer)
@@ -88,6 +91,8 @@ def _virtual_session(
         options=options,
         progress=progress,
     )
+    watch.machine.console.listeners.append(  # a loader's debug text over a USART
+        lambda port, line: click.echo(f"{port}: {line}", err=True))
     timeline = None
     if trace_path:
         wanted = trace_filter.split(",") if trace_filter else None
@@ -101,6 +106,7 @@ def _virtual_session(
             except ExtflashError as exc:
                 raise diagnose.explained(exc, watch) from None
     finally:
+        watch.machine.console.flush()
         if timeline is not None and trace_path:
             timeline.stop()
             try:

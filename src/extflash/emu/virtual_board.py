@@ -27,6 +27,7 @@ from pathlib import Path
 
 from extflash import chips
 from extflash.board import Board, Memory
+from extflash.emu import flashclock
 from extflash.emu.chipfile import ChipFileLock, replace_atomically
 from extflash.emu.flash.nor import NorFlash
 from extflash.emu.machine import Machine
@@ -125,9 +126,10 @@ class VirtualBoard:
         # lock goes with it.
         self._lock = ChipFileLock.acquire(self.flash_file) if lock and self.flash_file else None
         self._saved: dict[int, tuple[object, ...]] = {}  # what each bank's file holds now
-        self.machine = Machine(board.part, hse_hz=board.hse_hz or None)
+        self.machine = Machine(board.part, hse_hz=board.hse_hz)  # 0: no crystal
         self.timing = timing
         self.native = native
+        self.flash_clock_problems: list[str] = []
         fam = board.part.family
         self.io_manager = self._build_io_manager()
         self.controllers: dict[str, CommandEngine] = {}
@@ -279,6 +281,13 @@ class VirtualBoard:
         if bank == 1 or self.board.memories[0].bank != "dual":
             return self.flash_file
         return self.flash_file.with_name(self.flash_file.name + ".bank2")
+
+    def check_flash_clock(self) -> None:
+        """Report, once each, a QUADSPI clock above the chip's limit (see :mod:`.flashclock`)."""
+        found = flashclock.problem(self.qspi, next(iter(self.chips.values())).spec)
+        if found is not None and found not in self.flash_clock_problems:
+            self.flash_clock_problems.append(found)
+            log.warning("%s", found)
 
     # -- what the runner uses -----------------------------------------------------------------
     @property
