@@ -1,0 +1,212 @@
+"""The HAL-style OCTOSPI/XSPI test loaders (tests/firmware/ospi_hal) build for every kit.
+
+Each variant is compiled from the project's C with arm-none-eabi-gcc for its family's loader
+RAM base, and checked the way a host sees it: ``extflash info`` reads its StorageInfo and
+entry points, ``extflash lint`` finds no error, the board's pins and the controller's register
+block are compiled in, and the HAL variant moves DR data a byte at a time where the
+register-level one moves words. Running them on the virtual board needs the OCTOSPI/XSPI model.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import struct
+from pathlib import Path
+from typing import Any
+
+import ospi_hal.build as ob
+import pytest
+from capstone import CS_ARCH_ARM, CS_MODE_MCLASS, CS_MODE_THUMB, Cs
+from click.testing import CliRunner
+from elftools.elf.elffile import ELFFile
+from elftools.elf.sections import SymbolTableSection
+
+from extflash.cli import main
+from extflash.errors import ConfigError
+
+ENTRY_POINTS = ("Init", "Write", "Read", "SectorErase", "MassErase", "Verify", "CheckSum")
+DR_OFFSET = "#0x50]"
+
+# Kit wiring from octal-chips-and-kits.md §2.2 (Zephyr board files and ST BSPs).
+H7B3_OCTAL = {"clk": "PB2", "ncs": "PG6", "dqs": "PC5", "io0": "PD11", "io1": "PF9",
+              "io2": "PF7", "io3": "PF6", "io4": "PC1", "io5": "PH3", "io6": "PG9", "io7": "PD7"}
+H735_OCTAL = {"clk": "PF10", "ncs": "PG6", "dqs": "PB2", "io0": "PD11", "io1": "PD12",
+              "io2": "PE2", "io3": "PD13", "io4": "PD4", "io5": "PD5", "io6": "PG9", "io7": "PD7"}
+U585_OCTAL = {"clk": "PF4", "ncs": "PI5", "dqs": "PF12", "io0": "PF0", "io1": "PF1",
+              "io2": "PF2", "io3": "PF3", "io4": "PH9", "io5": "PH10", "io6": "PH11",
+              "io7": "PH12"}
+# extflash's pin table has no STM32L562 rows: the AFs are the board's (STM32L562E-DK BSP).
+L562_OCTAL = {"clk": ("PA3", 10), "ncs": ("PA2", 10), "dqs": ("PB2", 10), "io0": ("PB1", 10),
+              "io1": ("PB0", 10), "io2": ("PA7", 10), "io3": ("PA6", 10), "io4": ("PC1", 10),
+              "io5": ("PC2", 10), "io6": ("PC3", 10), "io7": ("PC0", 3)}
+# 32L4R9IDISCOVERY: the kit notes say OCTOSPI2, but ST's BSP drives the NOR with OCTOSPI1
+# routed to OCTOSPIM port 2 (window 0x90000000, which Zephyr's node also uses).
+L4R9_OCTAL = {"clk": "PI6", "ncs": "PG12", "dqs": "PG15", "io0": "PI11", "io1": "PI10",
+              "io2": "PI9", "io3": "PH8", "io4": "PH9", "io5": "PH10", "io6": "PG9",
+              "io7": "PG10"}
+H573_OCTAL = {"clk": "PF10", "ncs": "PG6", "dqs": "PB2", "io0": "PB1", "io1": "PD12",
+              "io2": "PC2", "io3": "PD13", "io4": "PH2", "io5": "PH3", "io6": "PG9", "io7": "PC0"}
+H7S78_OCTAL = {"clk": "PN6", "ncs": "PN1", "dqs": "PN0", "io0": "PN2", "io1": "PN3",
+               "io2": "PN4", "io3": "PN5", "io4": "PN8", "io5": "PN9", "io6": "PN10",
+               "io7": "PN11"}
+QUAD_SIGNALS = ("clk", "ncs", "io0", "io1", "io2", "io3")
+
+
+def _quad(pins: dict[str, Any]) -> dict[str, Any]:
+    return {s: pins[s] for s in QUAD_SIGNALS}
+
+
+L562_QUAD = _quad(L562_OCTAL)
+U585_P1_QUAD = {"clk": "PA3", "ncs": "PA2", "io0": "PB1", "io1": "PB0", "io2": "PA7",
+                "io3": "PA6"}
+H7R7_QUAD = {"clk": "PO4", "ncs": "PO0", "io0": "PP0", "io1": "PP1", "io2": "PP2",
+             "io3": "PP3"}
+
+VARIANTS: dict[str, dict[str, Any]] = {
+    "h7b3-mx25lm-dtr": {"mcu": "STM32H7B3LI", "chip": "MX25LM51245G", "pins": H7B3_OCTAL},
+    "h7b3-mx25lm-dtr-ll": {"mcu": "STM32H7B3LI", "chip": "MX25LM51245G", "pins": H7B3_OCTAL,
+                           "register_level": True},
+    "h735-mx25lm-dtr": {"mcu": "STM32H735IG", "chip": "MX25LM51245G", "pins": H735_OCTAL},
+    "u585-mx25lm-dtr-ospi2": {"mcu": "STM32U585AI", "chip": "MX25LM51245G",
+                              "controller": "OCTOSPI2", "pins": U585_OCTAL},
+    "l562-mx25lm-dtr": {"mcu": "STM32L562QE", "chip": "MX25LM51245G", "pins": L562_OCTAL},
+    "l4r9-mx25lm-str-port2": {"mcu": "STM32L4R9AI", "chip": "MX25LM51245G", "mode": "str",
+                              "controller": "OCTOSPI1", "port": 2, "pins": L4R9_OCTAL},
+    "h573-mx25lm-dtr": {"mcu": "STM32H573II", "chip": "MX25LM51245G", "pins": H573_OCTAL},
+    "h7s7-mx66uw-dtr-xspi2": {"mcu": "STM32H7S7L8", "chip": "MX66UW1G45G",
+                              "controller": "XSPI2", "pins": H7S78_OCTAL},
+    "h7r7-w25q128-xspi1": {"mcu": "STM32H7R7L8", "chip": "W25Q128JV", "controller": "XSPI1",
+                           "pins": H7R7_QUAD},
+    "h7b3-w25q128": {"mcu": "STM32H7B3LI", "chip": "W25Q128JV", "pins": _quad(H7B3_OCTAL)},
+    "h735-w25q128": {"mcu": "STM32H735IG", "chip": "W25Q128JV", "pins": _quad(H735_OCTAL)},
+    "h735-w25q128-ll": {"mcu": "STM32H735IG", "chip": "W25Q128JV", "pins": _quad(H735_OCTAL),
+                        "register_level": True},
+    "u585-w25q128-ospi1": {"mcu": "STM32U585AI", "chip": "W25Q128JV", "pins": U585_P1_QUAD},
+    "l562-w25q128": {"mcu": "STM32L562QE", "chip": "W25Q128JV", "pins": L562_QUAD},
+    "h573-w25q128": {"mcu": "STM32H573II", "chip": "W25Q128JV", "pins": _quad(H573_OCTAL)},
+    "h573-mx25l512-4byte": {"mcu": "STM32H573II", "chip": "MX25L51245G",
+                            "pins": _quad(H573_OCTAL)},
+}
+
+
+class Loader:
+    """A built loader ELF, parsed once."""
+
+    def __init__(self, path: Path, build: ob.LoaderBuild) -> None:
+        self.path = path
+        self.build = build
+        with path.open("rb") as fh:
+            elf = ELFFile(fh)
+            self.header = elf.header
+            symtab = elf.get_section_by_name(".symtab")
+            assert isinstance(symtab, SymbolTableSection)
+            self.symbols = {s.name: s for s in symtab.iter_symbols() if s.name}
+            self.sections = {s.name: (s.header, s.data()) for s in elf.iter_sections()}
+
+    def read(self, address: int, size: int) -> bytes:
+        for header, data in self.sections.values():
+            if header["sh_type"] == "SHT_PROGBITS" and header["sh_flags"] & 2:
+                start = header["sh_addr"]
+                if start <= address and address + size <= start + header["sh_size"]:
+                    return data[address - start : address - start + size]
+        raise AssertionError(f"no section holds {address:#x}+{size}")
+
+    def symbol_bytes(self, name: str) -> bytes:
+        sym = self.symbols[name]
+        return self.read(sym["st_value"] & ~1, sym["st_size"])
+
+    def disassemble(self, name: str) -> list[tuple[str, str]]:
+        md = Cs(CS_ARCH_ARM, CS_MODE_THUMB | CS_MODE_MCLASS)
+        addr = self.symbols[name]["st_value"] & ~1
+        return [(i.mnemonic, i.op_str) for i in md.disasm(self.symbol_bytes(name), addr)]
+
+    def literal_words(self) -> set[int]:
+        _, text = self.sections[".text"]
+        return {struct.unpack_from("<I", text, i)[0] for i in range(0, len(text) - 3, 2)}
+
+
+@pytest.fixture(scope="module", params=sorted(VARIANTS))
+def loader(request: pytest.FixtureRequest, build_elf: Any,
+           tmp_path_factory: pytest.TempPathFactory) -> Loader:
+    b = ob.loader_build(VARIANTS[request.param])
+    elf = build_elf(b.name, b.sources, b.linker_script, cflags=b.cflags, ldflags=b.ldflags,
+                    cpu=b.cpu)
+    stldr = tmp_path_factory.mktemp("ospi") / f"{request.param}.stldr"
+    shutil.copyfile(elf, stldr)
+    return Loader(stldr, b)
+
+
+def _cli_json(*args: str) -> dict[str, Any]:
+    result = CliRunner().invoke(main, [*args, "--json"])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    return dict(json.loads(result.output))
+
+
+def test_info_reads_storage_info_and_entry_points(loader: Loader) -> None:
+    data = _cli_json("info", str(loader.path))
+    b = loader.build
+    dev = data["device"]
+    assert dev["name"] == b.name
+    assert (dev["start"], dev["size"], dev["page_size"], dev["erase_value"]) == (
+        b.window, b.size, b.page_size, 0xFF)
+    assert dev["sector_groups"] == [{"count": b.size // b.sector_size, "size": b.sector_size}]
+    assert set(ENTRY_POINTS) <= set(data["entry_points"])
+    assert all(data["entry_points"][n] & 1 for n in ENTRY_POINTS)
+    assert data["footprint"]["start"] == b.ram_base + 4
+
+
+def test_lint_finds_no_error(loader: Loader) -> None:
+    data = _cli_json("lint", str(loader.path), "--mcu", VARIANTS_BY_NAME[loader.build.name]["mcu"])
+    errors = [f for f in data["findings"] if f["severity"] == "error"]
+    assert errors == []
+
+
+def test_board_pins_and_controller_are_compiled_in(loader: Loader) -> None:
+    b = loader.build
+    assert loader.symbol_bytes("ospi_pins") == b"".join(bytes(p) for p in b.pins)
+    words = loader.literal_words()
+    family = next(f for f in ob.FAMILIES if f == b.family)
+    base = next(c.base for c in ob.find_part(VARIANTS_BY_NAME[b.name]["mcu"]).family.controllers
+                if c.name == b.controller)
+    assert base in words, f"{family}: controller base {base:#x} not referenced"
+
+
+def test_data_register_width_follows_the_driver_style(loader: Loader) -> None:
+    """HAL style: strb/ldrb on DR; register level: whole-word str/ldr on DR."""
+    tx = loader.disassemble("HAL_OSPI_Transmit")
+    rx = loader.disassemble("HAL_OSPI_Receive")
+    word_store = any(m in ("str", "str.w") and op.endswith(DR_OFFSET) for m, op in tx)
+    word_load = any(m in ("ldr", "ldr.w") and op.endswith(DR_OFFSET) for m, op in rx)
+    assert any(m.startswith("strb") and op.endswith(DR_OFFSET) for m, op in tx), tx
+    if VARIANTS_BY_NAME[loader.build.name].get("register_level"):
+        assert word_store and word_load
+    else:
+        assert not word_store and not word_load
+
+
+VARIANTS_BY_NAME = {ob.loader_build(v).name: v for v in VARIANTS.values()}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"mcu": "STM32H743ZI"}, "no recipe for family"),
+        ({"chip": "NOPE25Q"}, "unknown chip"),
+        ({"mode": "quad"}, "an octal part"),
+        ({"mode": "ddr"}, "mode must be one of"),
+        ({"controller": "XSPI1"}, "has no controller"),
+        ({"port": 3}, "cannot drive port 3"),
+        ({"pins": {**H7B3_OCTAL, "io0": "PA0"}}, "no single AF"),
+        ({"pins": {k: v for k, v in H7B3_OCTAL.items() if k != "dqs"}}, "needs pins for dqs"),
+        ({"pins": {**H7B3_OCTAL, "clk": "B2"}}, "not a port pin"),
+    ],
+)
+def test_bad_board_descriptions_are_config_errors(change: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        ob.loader_build({**VARIANTS["h7b3-mx25lm-dtr"], **change})
+
+
+def test_quad_chip_refuses_octal_mode() -> None:
+    with pytest.raises(ConfigError, match="a quad part"):
+        ob.loader_build({**VARIANTS["h735-w25q128"], "mode": "dtr"})
