@@ -24,6 +24,7 @@ from elftools.elf.sections import SymbolTableSection
 
 from extflash.cli import main
 from extflash.errors import ConfigError
+from extflash.mcu import find_part
 
 ENTRY_POINTS = ("Init", "Write", "Read", "SectorErase", "MassErase", "Verify", "CheckSum")
 DR_OFFSET = "#0x50]"
@@ -165,11 +166,10 @@ def test_lint_finds_no_error(loader: Loader) -> None:
 def test_board_pins_and_controller_are_compiled_in(loader: Loader) -> None:
     b = loader.build
     assert loader.symbol_bytes("ospi_pins") == b"".join(bytes(p) for p in b.pins)
-    words = loader.literal_words()
-    family = next(f for f in ob.FAMILIES if f == b.family)
-    base = next(c.base for c in ob.find_part(VARIANTS_BY_NAME[b.name]["mcu"]).family.controllers
-                if c.name == b.controller)
-    assert base in words, f"{family}: controller base {base:#x} not referenced"
+    family = find_part(VARIANTS_BY_NAME[b.name]["mcu"]).family
+    controller = family.controller(b.controller)
+    assert controller is not None
+    assert controller.base in loader.literal_words(), f"{b.name}: controller base not referenced"
 
 
 def test_data_register_width_follows_the_driver_style(loader: Loader) -> None:
@@ -210,3 +210,60 @@ def test_bad_board_descriptions_are_config_errors(change: dict[str, Any], messag
 def test_quad_chip_refuses_octal_mode() -> None:
     with pytest.raises(ConfigError, match="a quad part"):
         ob.loader_build({**VARIANTS["h735-w25q128"], "mode": "dtr"})
+
+
+def _bits(loader: Loader, symbol: str) -> list[tuple[int, int]]:
+    raw = loader.symbol_bytes(symbol)
+    return [struct.unpack_from("<II", raw, i) for i in range(0, len(raw), 8)]
+
+
+@pytest.mark.parametrize(
+    ("variant", "expected"),
+    [
+        # H7S78-DK: XSPIM port-2 supply (PWR_CSR2.EN_XSPIM2), then SBS clock and XSPI2 HSLV
+        # for the 1.8 V MX66UW1G45G, as the kit's BSP does
+        ("h7s7-mx66uw-dtr-xspi2", [(0x5802480C, 15), (0x58024554, 1), (0x58000510, 18)]),
+        # a 3 V chip on port 1: the port supply only, never HSLV
+        ("h7r7-w25q128-xspi1", [(0x5802480C, 14)]),
+        # 32L4R9IDISCOVERY wires the NOR to port G pins: PWR clock, then PWR_CR2.IOSV (VDDIO2)
+        ("l4r9-mx25lm-str-port2", [(0x40021058, 28), (0x40007004, 9)]),
+        ("h7b3-mx25lm-dtr", [(0, 0)]),
+    ],
+)
+def test_io_supplies_follow_the_port_and_the_chip_voltage(
+        variant: str, expected: list[tuple[int, int]], build_elf: Any) -> None:
+    b = ob.loader_build(VARIANTS[variant])
+    path = build_elf(b.name, b.sources, b.linker_script, cflags=b.cflags, ldflags=b.ldflags,
+                     cpu=b.cpu)
+    assert _bits(Loader(path, b), "io_supplies") == expected
+
+
+def test_io_manager_routes_the_l4r9_nor_through_port_2() -> None:
+    b = ob.loader_build(VARIANTS["l4r9-mx25lm-str-port2"])
+    assert (b.controller, b.port, b.window) == ("OCTOSPI1", 2, 0x90000000)
+    flags = set(b.cflags)
+    assert {"-DOH_IOM_KIND=1", "-DOH_INSTANCE=1", "-DOH_PORT=2", "-DOH_USES_DQS=0"} <= flags
+
+
+@pytest.mark.parametrize(
+    ("variant", "divider", "dummy", "dc_code"),
+    [
+        ("h7b3-mx25lm-dtr", 2, 6, 7),   # HSI 64 MHz / 2 = 32 MHz: 6 cycles, CR2 DC = 111
+        ("u585-mx25lm-dtr-ospi2", 1, 6, 7),
+        ("h573-mx25lm-dtr", 1, 6, 7),   # HSI 32 MHz, undivided
+    ],
+)
+def test_octal_dummy_cycles_match_the_cr2_setting(variant: str, divider: int, dummy: int,
+                                                  dc_code: int) -> None:
+    flags = set(ob.loader_build(VARIANTS[variant]).cflags)
+    assert f"-DOH_CLOCK_DIVIDER={divider}u" in flags
+    assert f"-DOH_CHIP_READ_DUMMY_CLOCKS={dummy}" in flags
+    assert f"-DOH_CHIP_DC_CODE={dc_code}u" in flags
+
+
+def test_faster_buses_need_more_dummy_cycles() -> None:
+    chip = ob.OCTAL_CHIPS["MX25LM51245G"]
+    assert [chip.dummy_for(mhz * 1_000_000) for mhz in (50, 66, 84, 104, 133)] == [
+        6, 6, 8, 10, 14]
+    with pytest.raises(ConfigError, match="no dummy-cycle setting"):
+        chip.dummy_for(200_000_000)
