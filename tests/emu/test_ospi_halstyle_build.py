@@ -29,66 +29,8 @@ from extflash.mcu import find_part
 ENTRY_POINTS = ("Init", "Write", "Read", "SectorErase", "MassErase", "Verify", "CheckSum")
 DR_OFFSET = "#0x50]"
 
-# Kit wiring from octal-chips-and-kits.md §2.2 (Zephyr board files and ST BSPs).
-H7B3_OCTAL = {"clk": "PB2", "ncs": "PG6", "dqs": "PC5", "io0": "PD11", "io1": "PF9",
-              "io2": "PF7", "io3": "PF6", "io4": "PC1", "io5": "PH3", "io6": "PG9", "io7": "PD7"}
-H735_OCTAL = {"clk": "PF10", "ncs": "PG6", "dqs": "PB2", "io0": "PD11", "io1": "PD12",
-              "io2": "PE2", "io3": "PD13", "io4": "PD4", "io5": "PD5", "io6": "PG9", "io7": "PD7"}
-U585_OCTAL = {"clk": "PF4", "ncs": "PI5", "dqs": "PF12", "io0": "PF0", "io1": "PF1",
-              "io2": "PF2", "io3": "PF3", "io4": "PH9", "io5": "PH10", "io6": "PH11",
-              "io7": "PH12"}
-# extflash's pin table has no STM32L562 rows: the AFs are the board's (STM32L562E-DK BSP).
-L562_OCTAL = {"clk": ("PA3", 10), "ncs": ("PA2", 10), "dqs": ("PB2", 10), "io0": ("PB1", 10),
-              "io1": ("PB0", 10), "io2": ("PA7", 10), "io3": ("PA6", 10), "io4": ("PC1", 10),
-              "io5": ("PC2", 10), "io6": ("PC3", 10), "io7": ("PC0", 3)}
-# 32L4R9IDISCOVERY: the kit notes say OCTOSPI2, but ST's BSP drives the NOR with OCTOSPI1
-# routed to OCTOSPIM port 2 (window 0x90000000, which Zephyr's node also uses).
-L4R9_OCTAL = {"clk": "PI6", "ncs": "PG12", "dqs": "PG15", "io0": "PI11", "io1": "PI10",
-              "io2": "PI9", "io3": "PH8", "io4": "PH9", "io5": "PH10", "io6": "PG9",
-              "io7": "PG10"}
-H573_OCTAL = {"clk": "PF10", "ncs": "PG6", "dqs": "PB2", "io0": "PB1", "io1": "PD12",
-              "io2": "PC2", "io3": "PD13", "io4": "PH2", "io5": "PH3", "io6": "PG9", "io7": "PC0"}
-H7S78_OCTAL = {"clk": "PN6", "ncs": "PN1", "dqs": "PN0", "io0": "PN2", "io1": "PN3",
-               "io2": "PN4", "io3": "PN5", "io4": "PN8", "io5": "PN9", "io6": "PN10",
-               "io7": "PN11"}
-QUAD_SIGNALS = ("clk", "ncs", "io0", "io1", "io2", "io3")
-
-
-def _quad(pins: dict[str, Any]) -> dict[str, Any]:
-    return {s: pins[s] for s in QUAD_SIGNALS}
-
-
-L562_QUAD = _quad(L562_OCTAL)
-U585_P1_QUAD = {"clk": "PA3", "ncs": "PA2", "io0": "PB1", "io1": "PB0", "io2": "PA7",
-                "io3": "PA6"}
-H7R7_QUAD = {"clk": "PO4", "ncs": "PO0", "io0": "PP0", "io1": "PP1", "io2": "PP2",
-             "io3": "PP3"}
-
-VARIANTS: dict[str, dict[str, Any]] = {
-    "h7b3-mx25lm-dtr": {"mcu": "STM32H7B3LI", "chip": "MX25LM51245G", "pins": H7B3_OCTAL},
-    "h7b3-mx25lm-dtr-ll": {"mcu": "STM32H7B3LI", "chip": "MX25LM51245G", "pins": H7B3_OCTAL,
-                           "register_level": True},
-    "h735-mx25lm-dtr": {"mcu": "STM32H735IG", "chip": "MX25LM51245G", "pins": H735_OCTAL},
-    "u585-mx25lm-dtr-ospi2": {"mcu": "STM32U585AI", "chip": "MX25LM51245G",
-                              "controller": "OCTOSPI2", "pins": U585_OCTAL},
-    "l562-mx25lm-dtr": {"mcu": "STM32L562QE", "chip": "MX25LM51245G", "pins": L562_OCTAL},
-    "l4r9-mx25lm-str-port2": {"mcu": "STM32L4R9AI", "chip": "MX25LM51245G", "mode": "str",
-                              "controller": "OCTOSPI1", "port": 2, "pins": L4R9_OCTAL},
-    "h573-mx25lm-dtr": {"mcu": "STM32H573II", "chip": "MX25LM51245G", "pins": H573_OCTAL},
-    "h7s7-mx66uw-dtr-xspi2": {"mcu": "STM32H7S7L8", "chip": "MX66UW1G45G",
-                              "controller": "XSPI2", "pins": H7S78_OCTAL},
-    "h7r7-w25q128-xspi1": {"mcu": "STM32H7R7L8", "chip": "W25Q128JV", "controller": "XSPI1",
-                           "pins": H7R7_QUAD},
-    "h7b3-w25q128": {"mcu": "STM32H7B3LI", "chip": "W25Q128JV", "pins": _quad(H7B3_OCTAL)},
-    "h735-w25q128": {"mcu": "STM32H735IG", "chip": "W25Q128JV", "pins": _quad(H735_OCTAL)},
-    "h735-w25q128-ll": {"mcu": "STM32H735IG", "chip": "W25Q128JV", "pins": _quad(H735_OCTAL),
-                        "register_level": True},
-    "u585-w25q128-ospi1": {"mcu": "STM32U585AI", "chip": "W25Q128JV", "pins": U585_P1_QUAD},
-    "l562-w25q128": {"mcu": "STM32L562QE", "chip": "W25Q128JV", "pins": L562_QUAD},
-    "h573-w25q128": {"mcu": "STM32H573II", "chip": "W25Q128JV", "pins": _quad(H573_OCTAL)},
-    "h573-mx25l512-4byte": {"mcu": "STM32H573II", "chip": "MX25L51245G",
-                            "pins": _quad(H573_OCTAL)},
-}
+VARIANTS = ob.KITS
+H7B3_OCTAL = ob.H7B3_OCTAL
 
 
 class Loader:
