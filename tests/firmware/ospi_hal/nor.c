@@ -146,8 +146,26 @@ static HAL_StatusTypeDef read_register(uint32_t opcode, uint32_t address, uint8_
     return HAL_OSPI_Receive(&hospi, data, COMMAND_TIMEOUT_MS);
 }
 
+#if OH_CHIP_MODE == OH_MODE_QUAD
+/* A quad part an application left in QPI (4-4-4) only decodes 4-line opcodes. */
+static HAL_StatusTypeDef reset_from_qpi(void)
+{
+    static const uint8_t opcodes[] = { OP_RESET_ENABLE, OP_RESET };
+    for (uint32_t i = 0; i < sizeof opcodes; i++) {
+        OSPI_RegularCmdTypeDef c;
+        command(&c, opcodes[i]);
+        c.InstructionMode = OSPI_INSTRUCTION_LINES(4);
+        if (HAL_OSPI_Command(&hospi, &c, COMMAND_TIMEOUT_MS) != HAL_OK) {
+            return HAL_ERROR;
+        }
+    }
+    return HAL_OK;
+}
+#endif
+
 /* Reset enable + reset in each protocol the chip may have been left in by an application or
- * an earlier loader: the one it is in takes effect, the others are garbage it ignores. */
+ * an earlier loader (QPI or SPI for quad parts; SPI, 8S and 8D for octal ones, as ST's BSPs
+ * do): the one it is in takes effect, the others are garbage it ignores. */
 static HAL_StatusTypeDef reset_chip(void)
 {
     static const uint32_t protocols[] = {
@@ -156,6 +174,11 @@ static HAL_StatusTypeDef reset_chip(void)
         OH_MODE_OPI_STR, OH_MODE_OPI_DTR,
 #endif
     };
+#if OH_CHIP_MODE == OH_MODE_QUAD
+    if (reset_from_qpi() != HAL_OK) {
+        return HAL_ERROR;
+    }
+#endif
     for (uint32_t i = 0; i < sizeof protocols / sizeof protocols[0]; i++) {
         mode = protocols[i];
         if (simple_command(OP_RESET_ENABLE) != HAL_OK || simple_command(OP_RESET) != HAL_OK) {
