@@ -123,7 +123,7 @@ def test_erase_without_a_size_erases_nothing(target, tmp_path):
         ("--stack-size", "1K"),
         ("--r9", "0x0"),
         ("--hse", "0x17D7840"),
-        ("--hse", "0"),
+        ("--hse", "25M"),
     ],
 )
 def test_numbers_in_hex_and_with_suffixes(target, option, value):
