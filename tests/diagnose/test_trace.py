@@ -27,7 +27,7 @@ def test_timeline_reads_like_the_loader(watched, faulty):
     text = "\n".join(lines)
     assert lines[0].strip().endswith("Init(0x1)")
     # register names, field names, symbolised code addresses
-    assert "RCC_CR <- 0x0100C187" in text and "PLL1ON=1" in text
+    assert "RCC_CR <- 0x0100C1A7" in text and "PLL1ON=1" in text
     assert "clock_init+0x" in text
     assert "RCC_AHB3ENR <- 0x00004000 (QSPIEN=1)" in text
     assert "GPIOB_AFRL <- 0x0A000900 (PB6 -> AF10)" in text  # pins as a person reads them

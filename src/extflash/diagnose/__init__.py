@@ -101,8 +101,8 @@ def _verify_wiring(error: ExtflashError, watch: Watch) -> ExtflashError:
              "unrouted:", *(f"    {p}" for p in problems)]
     return OperationError(
         "\n".join([error.message, *lines]),
-        hint="route every QUADSPI signal to the pin the board wires, or describe the board's "
-        "real wiring (--pins)",
+        hint=f"route every {watch.board.qspi.name} signal to the pin the board wires, or "
+        "describe the board's real wiring (--pins)",
     )
 
 

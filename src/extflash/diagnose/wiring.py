@@ -1,4 +1,4 @@
-"""The pins a loader routed to the QUADSPI against the board's wiring and the part's valid pins.
+"""The pins a loader routed to the memory controller against the board's wiring and valid pins.
 
 The loader's routing is read back from the GPIO registers (mode AF plus the AF number of each
 pin, looked up in the part's alternate-function table), so it works on any loader, whatever
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from extflash import board as boards
+from extflash import mcu
 
 
 @dataclass(frozen=True)
@@ -75,10 +76,33 @@ def _routed(vb: Any, table: dict[str, dict[str, int]]) -> dict[str, list[str]]:
     return out
 
 
+def port_signal_pins(part: mcu.PartRef, controller: str, port: int | None
+                     ) -> dict[str, dict[str, int]]:
+    """``{signal: {pin: af}}`` for an OCTOSPI/XSPI memory: the pin table's signals of the
+    IO-manager port (``OCTOSPIM_P2_IO5``, ``XSPIM_P1_NCS1``) or of the controller itself
+    (``OCTOSPI1_IO5`` on parts without a manager), named port-relative (``io5``, ``ncs``)."""
+    prefixes = ((f"OCTOSPIM_P{port}_", f"XSPIM_P{port}_") if port is not None
+                else (f"{controller}_",))
+    rename = {"ncs1": "ncs", "dqs0": "dqs"}
+    table: dict[str, dict[str, int]] = {}
+    for row in mcu.pin_functions(part):
+        prefix = next((p for p in prefixes if row.signal.startswith(p)), None)
+        if prefix is None or "_" in row.pin:  # PC2_C-style analog-switch pads
+            continue
+        name = row.signal[len(prefix):].lower()
+        table.setdefault(rename.get(name, name), {})[row.pin] = row.af
+    return table
+
+
 def compare(vb: Any) -> list[SignalWiring]:
-    """Every QUADSPI signal the board wires or the loader routes, board order first."""
-    memory = vb.board.memory()
-    table = boards.signal_pins(vb.board.part)
+    """Every signal of the board's first memory's controller that the board wires or the
+    loader routes, board order first."""
+    memory = vb.board.memories[0]
+    if memory.controller == "QUADSPI":
+        table = boards.signal_pins(vb.board.part)
+    else:
+        port = next(iter(vb.qspi.banks.values())).port if vb.qspi.banks else None
+        table = port_signal_pins(vb.board.part, memory.controller, port)
     routed = _routed(vb, table)
     order = [w.signal for w in memory.wires]
     order += sorted(s for s in routed if s not in order)

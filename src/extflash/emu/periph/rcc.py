@@ -52,7 +52,9 @@ class Rcc(TableModel):
             r for r in on_ready_pairs(regs)
             if self.hse_hz or r.dst_field != "HSERDY"  # no crystal: never ready
         ]
-        rules += [Always("CR", "D1CKRDY"), Always("CR", "D2CKRDY")]
+        # HSIDIVF: "set by hardware when the HSI frequency is stable after an HSIDIV change"
+        # (RM0433/RM0455/RM0477 RCC_CR); the model changes the divider at once
+        rules += [Always("CR", "D1CKRDY"), Always("CR", "D2CKRDY"), Always("CR", "HSIDIVF")]
         family = mcu.families().get(family_id)
         self.family_name = family.name if family is not None else family_id
         self.limits = ClockLimits.from_data(
