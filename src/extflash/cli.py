@@ -264,6 +264,7 @@ def _session(kw: dict[str, Any], renderer: ProgressRenderer | None) -> Iterator[
         timing=kw.pop("timing"),
         options=options,
         progress=renderer,
+        replay_on_failure=not trace_path,
     )
     timeline = None
     if trace_path:
