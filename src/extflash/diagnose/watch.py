@@ -71,6 +71,35 @@ MAX_STRAY = 32
 OVERFLOW_GAP = 64
 
 
+class _Checkpoints:
+    """The watch's looks at a long call: at virtual times growing by SLICE_GROWTH from the
+    first slice, the machine asks (between two slices, without ending the run) whether the
+    loader did flash work since the last look; a look that finds none ends the run there."""
+
+    def __init__(self, watch: Watch, start_fs: int) -> None:
+        self.watch = watch
+        self.machine = watch.machine
+        self.slice_fs = int(watch.first_slice_s * FS_PER_S)
+        self.next_fs = start_fs + self.slice_fs
+        self.mark = watch._progress()
+
+    def arm(self) -> None:
+        self.machine.checkpoint_fs = self.next_fs
+        self.machine.on_checkpoint = self.look
+
+    def disarm(self) -> None:
+        self.machine.checkpoint_fs = None
+        self.machine.on_checkpoint = None
+
+    def look(self) -> bool:
+        """True: stop the run here (nothing happened on the flash since the last look)."""
+        self.slice_fs *= SLICE_GROWTH
+        self.next_fs = self.machine.clock.now_fs + self.slice_fs
+        self.machine.checkpoint_fs = self.next_fs
+        mark, self.mark = self.mark, self.watch._progress()
+        return mark == self.mark
+
+
 class Watch:
     """A Target that is the virtual board plus a recorder. Use :func:`watch` to build one."""
 
@@ -91,6 +120,7 @@ class Watch:
         self.flash_log: FlashLog | None = None if replay is not None else FlashLog.of(self.board)
         self._bound: tuple[Any, Loader | None] | None = None
         self._replayed: tuple[int, Watch] | None = None  # (script length, the full watch)
+        self._waits = 0
         self.calls: list[CallEvidence] = []
         self.symbols = Symbolizer()
         self.names: dict[int, str] = {}
@@ -246,19 +276,19 @@ class Watch:
             self._note_fault(ev, outcome)
             return self._finish(outcome, ev)
         deadline = ev.start_fs + int(timeout_s * FS_PER_S)
-        slice_s = self.first_slice_s
         clock = self.machine.clock
+        look = _Checkpoints(self, clock.now_fs)
         while True:
             left = (deadline - clock.now_fs) / FS_PER_S
-            commands = self._work()
-            outcome = self.inner.run(pc, stop_at=stop_at, timeout_s=max(min(slice_s, left), 0))
+            look.arm()
+            try:
+                outcome = self.inner.run(pc, stop_at=stop_at, timeout_s=max(left, 0))
+            finally:
+                look.disarm()
             self._note_fault(ev, outcome)
-            if outcome.reason != "timeout" or clock.now_fs >= deadline:
+            if outcome.reason != "checkpoint" or clock.now_fs >= deadline:
                 return self._finish(outcome, ev)
-            slice_s *= SLICE_GROWTH
-            pc = self.machine.reg_read("pc") & ~1
-            if self._work() != commands:
-                continue  # it is still talking to the flash: working, not stuck
+            # no flash work since the last look: is the loader stuck for good?
             self._collect(ev)
             ctx = Context(self.board, self.symbols, ev, stop_at & ~1, self.layout,
                           self.constants)
@@ -272,12 +302,22 @@ class Watch:
                 return self._finish(self._timed_out(diagnosis), ev)
             pc = self.machine.reg_read("pc") & ~1
 
-    def _work(self) -> int:
-        """A count that grows while the loader talks to the flash (polling aside). Without
-        the flash log, the controller's command count (automatic polling included)."""
+    def _progress(self) -> int:
+        """A mark that changes while the loader gets somewhere with the flash: a new one at
+        every look while a chip is busy (programming, erasing: waiting is progress), else the
+        count of flash commands other than automatic polls (the flash log's), or without the
+        log the controller's count, automatic polls included (a loader polling for a bit
+        that never comes then runs to its timeout, and the replay under the full watch stops
+        it early and explains it)."""
+        now = self.machine.clock.now_fs
+        if any(chip.busy_until > now for chip in self.board.chips.values()):
+            self._waits += 1
+            return -self._waits
         if self.flash_log is not None:
             return self.flash_log.work
-        return int(self.board.qspi.commands)
+        qspi = self.board.qspi
+        lane = getattr(qspi, "native", None)  # commands its native lane ran, not yet taken over
+        return int(qspi.commands) + (int(lane.state.commands) if lane is not None else 0)
 
     def _collect(self, ev: CallEvidence) -> None:
         """The flash commands and wiring events of the call so far."""
