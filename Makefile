@@ -21,6 +21,7 @@ lint: bootstrap
 
 bench: bootstrap
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/cli_speed.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache

@@ -744,7 +744,7 @@ def _check_memory_use(suite: _Suite) -> None:
     if scribbled:
         c = scribbled[0]
         suite.add(Check("stray-writes", title, "warn", f"{c.function} wrote into the host's "
-                        f"data buffer ({c.buffer_writes} stores)"))
+                        f"data buffer ({c.buffer_writes} bytes changed)"))
         return
     suite.add(Check("stray-writes", title, "pass", "only its image, its stack and (Read) the "
                     "buffer"))

@@ -90,6 +90,7 @@ def _virtual_session(
         timing=kw.pop("timing"),
         options=options,
         progress=progress,
+        replay_on_failure=not trace_path,
     )
     watch.machine.console.listeners.append(  # a loader's debug text over a USART
         lambda port, line: click.echo(f"{port}: {line}", err=True))

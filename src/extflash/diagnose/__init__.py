@@ -109,14 +109,24 @@ def _verify_wiring(error: ExtflashError, watch: Watch) -> ExtflashError:
 def open_session(loader: str | os.PathLike[str] | Loader, *, board: boards.Board | str,
                  flash_file: str | os.PathLike[str] | None = None, timing: str = "typical",
                  options: DriverOptions | None = None, progress: Progress | None = None,
-                 early_stop: bool = True) -> tuple[Any, Watch]:
-    """A :class:`~extflash.api.Session` on a watched virtual board, and the watch."""
+                 early_stop: bool = True,
+                 replay_on_failure: bool = False) -> tuple[Any, Watch]:
+    """A :class:`~extflash.api.Session` on a watched virtual board, and the watch.
+
+    With ``replay_on_failure`` the calls run without the flash-command log (at the speed of an
+    unwatched board) and a failure is explained from a replay under the full watch (see
+    :class:`Watch`); ``watch.calls`` then lacks the flash commands."""
     from extflash import api
 
     ldr = loader if isinstance(loader, Loader) else open_loader(loader)
     brd = board if isinstance(board, boards.Board) else boards.load(board)
-    target = api.open_virtual_board(brd, flash_file=flash_file, timing=timing)
-    watch = Watch(target, early_stop=early_stop)
+
+    def fresh_board() -> Any:
+        return api.open_virtual_board(brd, flash_file=flash_file, timing=timing)
+
+    target = fresh_board()
+    watch = Watch(target, early_stop=early_stop,
+                  replay=fresh_board if replay_on_failure else None)
     try:
         session = api.Session(ldr, watch, options=options, progress=progress)
     except BaseException:
@@ -178,6 +188,7 @@ def explain_call(ev: CallEvidence, watch: Watch, *, ok_value: int | None = None)
 
 def explain(error: LoaderCallError, watch: Watch) -> Diagnosis:
     """The diagnosis of a failed loader call made through ``watch``."""
+    watch = watch.diagnosable()
     ev = next((c for c in reversed(watch.calls) if c.function == error.function), None)
     if ev is None:
         return Diagnosis("unknown", error.function, str(error.message), (), error.hint,

@@ -200,7 +200,7 @@ class CallEvidence:
     stack_size: int = 0
     overflow: int = 0  # bytes written below the stack's bottom (into the image)
     stray: list[StrayWrite] = field(default_factory=list)
-    buffer_writes: int = 0
+    buffer_writes: int = 0  # bytes of the host's data buffer the call changed
     window: WindowState | None = None
     chip_busy_s: float = 0.0  # how long the chip stays busy after the call returned
     fault: FaultInfo | None = None  # a fault taken during the call (even one a handler took)

@@ -1,21 +1,41 @@
 """Watching a loader on the virtual board: a :class:`~extflash.target.base.Target` wrapper that
 records evidence for every call (see :class:`~extflash.diagnose.evidence.CallEvidence`).
 
-Around each call it paints the stack (to measure the depth reached), hooks writes below the
-stack and outside the loader's RAM, marks the flash-command and wiring logs, and afterwards
-checks whether the flash is readable through the memory-mapped window.
+Around each call it paints the stack (to measure the depth reached), keeps a copy of the
+loader's image and of the host's data buffer, hooks writes outside the loader's RAM, marks the
+flash-command and wiring logs, and afterwards checks whether the flash is readable through the
+memory-mapped window.
+
+The loader's own image, stack and buffer are never hooked: a memory-write hook sends every store
+there through unicorn's slow path and a Python call (a HAL loader updating its tick and handle
+several times slower), and unicorn 2.1.4 loses the IT-block state after a hooked store inside an IT
+block (``subs; it cs; stmdbcs; bhi``: the memset never ends and zeroes the loader's code). What
+those hooks told is found after the call instead: an overflow is the paint used up plus the
+bytes changed just below the stack's bottom (compared with the copy), buffer scribbling is the
+bytes of the buffer that changed. Only stores outside the loader's RAM, which a working loader
+never makes, are hooked (for the PC that made them).
 
 A hung call is run in growing slices of virtual time. After each slice the loop is examined
 (:func:`~extflash.diagnose.hang.explain_hang`); when the board proves the call can never return
 (a ready flag whose enable bit is off, a masked interrupt the loop depends on, a controller
 stuck in memory-mapped mode...) the call stops there with that explanation instead of running
 into the host's timeout, which for ``Init`` is 100 s.
+
+Replay mode (``Watch(..., replay=factory)``, what the CLI uses) keeps the flash-command log off
+while calls run, so the board's QUADSPI keeps its native command lane (the log sees every
+command through the Python model, several times slower), and hooks no stores at all (any memory
+hook slows every store: about a quarter of a HAL loader's speed). The watch records what the
+host did through it instead; when an error needs explaining, :meth:`Watch.diagnosable` replays
+that on a fresh board from ``factory`` under the full watch. The board is deterministic and both
+watches do the same to it (paint, slices, probes), so the replay reaches the same failure with
+every command logged. Nothing of this touches the user's flash file: it is written when the
+session closes, after the explanation.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import unicorn
@@ -46,6 +66,38 @@ FIRST_SLICE_S = 0.005
 SLICE_GROWTH = 4
 MAX_UNMODELLED = 64
 MAX_STRAY = 32
+# An overflow is followed down from the stack's bottom through changed bytes; a push may leave a
+# slot unchanged (same value), so a gap this long still belongs to the overflowing stack.
+OVERFLOW_GAP = 64
+
+
+class _Checkpoints:
+    """The watch's looks at a long call: at virtual times growing by SLICE_GROWTH from the
+    first slice, the machine asks (between two slices, without ending the run) whether the
+    loader did flash work since the last look; a look that finds none ends the run there."""
+
+    def __init__(self, watch: Watch, start_fs: int) -> None:
+        self.watch = watch
+        self.machine = watch.machine
+        self.slice_fs = int(watch.first_slice_s * FS_PER_S)
+        self.next_fs = start_fs + self.slice_fs
+        self.mark = watch._progress()
+
+    def arm(self) -> None:
+        self.machine.checkpoint_fs = self.next_fs
+        self.machine.on_checkpoint = self.look
+
+    def disarm(self) -> None:
+        self.machine.checkpoint_fs = None
+        self.machine.on_checkpoint = None
+
+    def look(self) -> bool:
+        """True: stop the run here (nothing happened on the flash since the last look)."""
+        self.slice_fs *= SLICE_GROWTH
+        self.next_fs = self.machine.clock.now_fs + self.slice_fs
+        self.machine.checkpoint_fs = self.next_fs
+        mark, self.mark = self.mark, self.watch._progress()
+        return mark == self.mark
 
 
 class Watch:
@@ -54,14 +106,21 @@ class Watch:
     cheap_reads = True
 
     def __init__(self, inner: Any, *, early_stop: bool = True,
-                 first_slice_s: float = FIRST_SLICE_S) -> None:
+                 first_slice_s: float = FIRST_SLICE_S,
+                 replay: Callable[[], Any] | None = None) -> None:
         self.inner = inner
         self.board = inner.board
         self.machine = inner.machine
         self.part = inner.part
         self.early_stop = early_stop
         self.first_slice_s = first_slice_s
-        self.flash_log = FlashLog.of(self.board)
+        self.replay = replay
+        # replay mode: what the host did through the watch, to do again on a fresh board
+        self.script: list[tuple[str, tuple[Any, ...]]] = []
+        self.flash_log: FlashLog | None = None if replay is not None else FlashLog.of(self.board)
+        self._bound: tuple[Any, Loader | None] | None = None
+        self._replayed: tuple[int, Watch] | None = None  # (script length, the full watch)
+        self._waits = 0
         self.calls: list[CallEvidence] = []
         self.symbols = Symbolizer()
         self.names: dict[int, str] = {}
@@ -72,13 +131,16 @@ class Watch:
         self.timeline: Any = None  # extflash.trace.Timeline, told about calls
         self._current: CallEvidence | None = None
         self._marks = (0, 0)
-        self._lowest_stack_write: int | None = None
+        self._below_stack_before = b""  # the image up to the canary, before the call
+        self._buffer_before = b""
         self._hooks: list[int] = []
         self.machine.on_unmodelled.append(self._on_unmodelled)
 
     # -- setup --------------------------------------------------------------------------------
     def bind(self, driver: Any, loader: Loader | None = None) -> None:
         """Learn the loader's functions, symbols and RAM layout from its driver."""
+        self._record("bind")
+        self._bound = (driver, loader)
         program = driver.program
         self.names = {address & ~1: name for name, address in program.functions.items()}
         self.layout = driver.layout
@@ -103,15 +165,9 @@ class Watch:
             uc.hook_del(h)
         self._hooks = []
         lay = self.layout
-        if lay is None:
-            return
-        stack_floor = lay.stack_bottom + 4
-        if stack_floor > lay.image_start:
-            self._hooks.append(uc.hook_add(unicorn.UC_HOOK_MEM_WRITE, self._below_stack,
-                                           begin=lay.image_start, end=stack_floor - 1))
+        if lay is None or self.replay is not None:
+            return  # replay mode: stray writes are for the full watch of the replay to see
         buffer_end = lay.buffer + lay.buffer_size
-        self._hooks.append(uc.hook_add(unicorn.UC_HOOK_MEM_WRITE, self._buffer_write,
-                                       begin=lay.buffer, end=buffer_end - 1))
         own = [(lay.image_start, lay.stack_top), (lay.buffer, buffer_end)]
         for region in self.part.part.memory:
             if region.kind != "ram":
@@ -133,24 +189,6 @@ class Watch:
                                                     begin=start, end=end - 1))
 
     # -- hooks --------------------------------------------------------------------------------
-    def _below_stack(self, uc: unicorn.Uc, _access: int, address: int, size: int, _value: int,
-                     _ud: object) -> None:
-        lay = self.layout
-        if self._current is None or lay is None:
-            return
-        sp = self.machine.reg_read("sp")
-        # a write at or just below SP while SP itself is under the stack: the stack has grown
-        # into the image (pushes write below the SP they are about to set)
-        lowest = self._lowest_stack_write
-        if sp < lay.stack_bottom + 4 and address >= sp - 64 and (lowest is None
-                                                                   or address < lowest):
-            self._lowest_stack_write = address
-
-    def _buffer_write(self, uc: unicorn.Uc, _access: int, address: int, size: int, _value: int,
-                      _ud: object) -> None:
-        if self._current is not None:
-            self._current.buffer_writes += 1
-
     def _stray_write(self, uc: unicorn.Uc, _access: int, address: int, size: int, _value: int,
                      _ud: object) -> None:
         ev = self._current
@@ -171,27 +209,33 @@ class Watch:
         return str(self.inner.description)
 
     def read_memory(self, address: int, size: int) -> bytes:
+        self._record("read_memory", address, size)  # a register read has its effects
         return bytes(self.inner.read_memory(address, size))
 
     def write_memory(self, address: int, data: bytes) -> None:
+        self._record("write_memory", address, bytes(data))
         self.inner.write_memory(address, data)
 
     def read_registers(self, names: tuple[str, ...] = CORE_REGISTERS) -> dict[str, int]:
         return dict(self.inner.read_registers(names))
 
     def write_registers(self, values: Mapping[str, int]) -> None:
+        self._record("write_registers", dict(values))
         self.inner.write_registers(values)
 
     def halt(self) -> None:
+        self._record("halt")
         self.inner.halt()
 
     def reset(self, *, halt: bool = True) -> None:
+        self._record("reset", halt)
         self.inner.reset(halt=halt)
 
     def close(self) -> None:
         self.inner.close()
 
     def run(self, pc: int, *, stop_at: int, timeout_s: float) -> RunOutcome:
+        self._record("run", pc, stop_at, timeout_s)
         m = self.machine
         regs = self.inner.read_registers(("r0", "r1", "r2", "r3"))
         address = pc & ~1
@@ -199,9 +243,10 @@ class Watch:
         count = ARITY.get(self.kind, {}).get(name, 4)
         ev = CallEvidence(name, address, tuple(regs[f"r{i}"] for i in range(count)),
                           m.clock.now_fs)
-        self._marks = (self.flash_log.seq, len(self.board.qspi.wiring_events))
+        self._marks = (self.flash_log.seq if self.flash_log is not None else 0,
+                       len(self.board.qspi.wiring_events))
         self._paint_stack()
-        self._lowest_stack_write = None
+        self._keep_copies()
         self._current = ev
         if self.timeline is not None:
             self.timeline.call_started(ev)
@@ -215,6 +260,7 @@ class Watch:
         ev.r1 = outcome.registers.get("r1")
         self._collect(ev)
         self._measure_stack(ev)
+        ev.buffer_writes = self._buffer_changes()
         ev.window = self._window()
         busy = [c.busy_until - m.clock.now_fs for c in self.board.chips.values() if c.busy]
         ev.chip_busy_s = max(busy, default=0) / FS_PER_S
@@ -230,19 +276,19 @@ class Watch:
             self._note_fault(ev, outcome)
             return self._finish(outcome, ev)
         deadline = ev.start_fs + int(timeout_s * FS_PER_S)
-        slice_s = self.first_slice_s
         clock = self.machine.clock
+        look = _Checkpoints(self, clock.now_fs)
         while True:
             left = (deadline - clock.now_fs) / FS_PER_S
-            commands = self.flash_log.work
-            outcome = self.inner.run(pc, stop_at=stop_at, timeout_s=max(min(slice_s, left), 0))
+            look.arm()
+            try:
+                outcome = self.inner.run(pc, stop_at=stop_at, timeout_s=max(left, 0))
+            finally:
+                look.disarm()
             self._note_fault(ev, outcome)
-            if outcome.reason != "timeout" or clock.now_fs >= deadline:
+            if outcome.reason != "checkpoint" or clock.now_fs >= deadline:
                 return self._finish(outcome, ev)
-            slice_s *= SLICE_GROWTH
-            pc = self.machine.reg_read("pc") & ~1
-            if self.flash_log.work != commands:
-                continue  # it is still talking to the flash: working, not stuck
+            # no flash work since the last look: is the loader stuck for good?
             self._collect(ev)
             ctx = Context(self.board, self.symbols, ev, stop_at & ~1, self.layout,
                           self.constants)
@@ -256,10 +302,28 @@ class Watch:
                 return self._finish(self._timed_out(diagnosis), ev)
             pc = self.machine.reg_read("pc") & ~1
 
+    def _progress(self) -> int:
+        """A mark that changes while the loader gets somewhere with the flash: a new one at
+        every look while a chip is busy (programming, erasing: waiting is progress), else the
+        count of flash commands other than automatic polls (the flash log's), or without the
+        log the controller's count, automatic polls included (a loader polling for a bit
+        that never comes then runs to its timeout, and the replay under the full watch stops
+        it early and explains it)."""
+        now = self.machine.clock.now_fs
+        if any(chip.busy_until > now for chip in self.board.chips.values()):
+            self._waits += 1
+            return -self._waits
+        if self.flash_log is not None:
+            return self.flash_log.work
+        qspi = self.board.qspi
+        lane = getattr(qspi, "native", None)  # commands its native lane ran, not yet taken over
+        return int(qspi.commands) + (int(lane.state.commands) if lane is not None else 0)
+
     def _collect(self, ev: CallEvidence) -> None:
         """The flash commands and wiring events of the call so far."""
         flash_mark, wiring_mark = self._marks
-        ev.flash = self.flash_log.since(flash_mark)
+        if self.flash_log is not None:
+            ev.flash = self.flash_log.since(flash_mark)
         ev.wiring = list(self.board.qspi.wiring_events[wiring_mark:])
 
     def _note_fault(self, ev: CallEvidence, outcome: RunOutcome) -> None:
@@ -293,6 +357,16 @@ class Watch:
         start = lay.stack_bottom + 4
         self.inner.write_memory(start, bytes([PAINT]) * (lay.stack_top - start))
 
+    def _keep_copies(self) -> None:
+        """What the call may change and the watch looks at afterwards: the image up to the
+        stack's canary, and the data buffer."""
+        lay = self.layout
+        if lay is None or self.replay is not None:
+            return  # replay mode: the full watch of the replay keeps them
+        self._below_stack_before = self.inner.read_memory(
+            lay.image_start, lay.stack_bottom + 4 - lay.image_start)
+        self._buffer_before = self.inner.read_memory(lay.buffer, lay.buffer_size)
+
     def _measure_stack(self, ev: CallEvidence) -> None:
         lay = self.layout
         if lay is None:
@@ -302,14 +376,45 @@ class Watch:
         data = self.inner.read_memory(start, lay.stack_top - start)
         untouched = len(data) - len(data.lstrip(bytes([PAINT])))
         ev.stack_used = lay.stack_top - (start + untouched)
-        canary = self.inner.read_memory(lay.stack_bottom, 4)
-        lowest = self._lowest_stack_write
-        if lowest is not None:
-            ev.overflow = start - lowest
-        elif int.from_bytes(canary, "little") != STACK_CANARY and untouched == 0:
-            ev.overflow = 4
+        canary = int.from_bytes(self.inner.read_memory(lay.stack_bottom, 4), "little")
+        if untouched == 0 or canary != STACK_CANARY:
+            lowest = self._lowest_change_below_stack(lay)
+            if lowest is not None:
+                ev.overflow = start - lowest
+            elif canary != STACK_CANARY:
+                ev.overflow = 4
         if ev.overflow:
             ev.stack_used = ev.stack_size + ev.overflow
+
+    def _lowest_change_below_stack(self, lay: RamLayout) -> int | None:
+        """The lowest changed byte of the run of changes going down from the canary into the
+        image (gaps up to OVERFLOW_GAP bytes), or None when nothing there changed."""
+        before = self._below_stack_before
+        if not before:
+            return None
+        after = self.inner.read_memory(lay.image_start, len(before))
+        lowest: int | None = None
+        gap = 0
+        for i in range(len(before) - 1, -1, -1):
+            if before[i] != after[i]:
+                lowest, gap = i, 0
+            else:
+                gap += 1
+                if gap > OVERFLOW_GAP:
+                    break
+        return None if lowest is None else lay.image_start + lowest
+
+    def _buffer_changes(self) -> int:
+        """Bytes of the host's data buffer the call changed."""
+        lay = self.layout
+        before = self._buffer_before
+        if lay is None or not before:
+            return 0
+        after = self.inner.read_memory(lay.buffer, len(before))
+        if after == before:
+            return 0
+        diff = int.from_bytes(after, "little") ^ int.from_bytes(before, "little")
+        return len(before) - diff.to_bytes(len(before), "little").count(0)
 
     def _window(self) -> WindowState | None:
         try:
@@ -317,6 +422,44 @@ class Watch:
         except Exception as exc:
             log.debug("window check failed: %s", exc)
             return None
+
+    # -- replay -------------------------------------------------------------------------------
+    def _record(self, op: str, *args: Any) -> None:
+        if self.replay is not None:
+            self.script.append((op, args))
+
+    def diagnosable(self) -> Watch:
+        """A watch with the full evidence of every call so far: this one, or (replay mode) a
+        full watch that did the same on a fresh board."""
+        if self.replay is None:
+            return self
+        if self._replayed is not None and self._replayed[0] == len(self.script):
+            return self._replayed[1]
+        full = Watch(self.replay(), early_stop=self.early_stop,
+                     first_slice_s=self.first_slice_s)
+        for op, args in self.script:
+            if op == "bind":
+                if self._bound is not None:
+                    full.bind(*self._bound)
+            elif op == "read_memory":
+                full.read_memory(*args)
+            elif op == "write_memory":
+                full.write_memory(*args)
+            elif op == "write_registers":
+                full.write_registers(args[0])
+            elif op == "halt":
+                full.halt()
+            elif op == "reset":
+                full.reset(halt=args[0])
+            elif op == "run":
+                full.run(args[0], stop_at=args[1], timeout_s=args[2])
+        mine = [(c.function, c.reason) for c in self.calls]
+        theirs = [(c.function, c.reason) for c in full.calls]
+        if mine != theirs:
+            log.warning("the replay under the full watch went another way (%s, not %s)",
+                        theirs[-1:] or "no call", mine[-1:] or "no call")
+        self._replayed = (len(self.script), full)
+        return full
 
     @property
     def last(self) -> CallEvidence | None:

@@ -245,6 +245,11 @@ class Machine:
         self._exc_return: list[int] = []
         self._exceptions_taken = 0
         self._stop_at_cached: set[int] = set()
+        # A watcher's look between slices (see :meth:`run`): once virtual time reaches
+        # checkpoint_fs, on_checkpoint() is called; it moves checkpoint_fs on and says whether
+        # the run stops there (reason "checkpoint").
+        self.checkpoint_fs: int | None = None
+        self.on_checkpoint: Callable[[], bool] | None = None
         self._map_memory()
         self._build_core_peripherals()
         self.bus.event_wakes = self.scs.wakes_core
@@ -646,7 +651,14 @@ class Machine:
 
     def run(self, pc: int, *, stop_at: int, timeout_fs: int) -> RunResult:
         """Run from ``pc`` (Thumb) until the core reaches ``stop_at``, faults, locks up, hits a
-        stray BKPT, or ``timeout_fs`` of virtual time pass. Deterministic."""
+        stray BKPT, or ``timeout_fs`` of virtual time pass. Deterministic.
+
+        With :attr:`checkpoint_fs` set, :attr:`on_checkpoint` is asked at the first slice
+        boundary at or after it whether the run goes on. No slice ends for it (an extra slice
+        boundary in the middle of a command lane's work moves virtual time): slices end at
+        least every MAX_SLICE instructions, at events and when idle time is skipped. A watcher
+        looks at a long call this way without ending and restarting the run, which would reset
+        the idle detection and the fast-forward steps and so move virtual time too."""
         uc = self.uc
         stop_at &= ~1
         if stop_at not in self._stop_at_cached:
@@ -673,6 +685,8 @@ class Machine:
             if self.clock.now_fs >= deadline:
                 return self._result("timeout", start_fs, start_cycles,
                                     spin=self._spin_evidence())
+            if self.checkpoint_fs is not None and self._checkpoint():
+                return self._result("checkpoint", start_fs, start_cycles)
             budget = self._budget(deadline)
             self._stop_reason = None
             self._pending_fault = None
@@ -719,6 +733,12 @@ class Machine:
                 self._fast_forward(deadline, ff_since, bounded=False)
             elif self.bus.poll.streak == 0:
                 ff_since = None
+
+    def _checkpoint(self) -> bool:
+        """Between slices: is the checkpoint due, and does the watcher stop the run there?"""
+        due = self.checkpoint_fs
+        return (due is not None and self.clock.now_fs >= due and self.on_checkpoint is not None
+                and self.on_checkpoint())
 
     def _budget(self, deadline: int) -> int:
         clock = self.clock

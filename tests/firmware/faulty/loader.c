@@ -25,7 +25,9 @@
  *   FAULT_READ_DUMMY        indirect reads (0x0B) with 6 dummy clocks (the chip needs 8)
  *
  * WITH_FAULT_HANDLER installs Default_Handler (an endless loop) for HardFault and the
- * configurable faults, as CubeIDE template builds do.
+ * configurable faults, as CubeIDE template builds do. WITH_IT_MEMSET clears verify_copy in Init
+ * with a memset whose stores sit in an IT block (subs; it cs; stmdbcs; bhi), the shape of
+ * newlib's and Keil's memset tails.
  */
 #include <stdint.h>
 
@@ -355,11 +357,32 @@ static int program_page(uint32_t offset, const uint8_t *data, uint32_t length)
     return 1;
 }
 
+#ifdef WITH_IT_MEMSET
+/* Zero the n bytes (a multiple of 8) below end, eight at a time, the store conditional. */
+static void it_memset_zero(uint8_t *end, uint32_t n)
+{
+    register uint8_t *p __asm("r0") = end;
+    register uint32_t left __asm("r1") = n;
+    register uint32_t z0 __asm("r2") = 0u;
+    register uint32_t z1 __asm("r3") = 0u;
+    __asm volatile("1: subs %1, %1, #8\n"
+                   "   it cs\n"
+                   "   stmdbcs %0!, {%2, %3}\n"
+                   "   bhi 1b\n"
+                   : "+r"(p), "+r"(left)
+                   : "r"(z0), "r"(z1)
+                   : "cc", "memory");
+}
+#endif
+
 /* -- entry points ------------------------------------------------------------------------------ */
 
 int Init(void)
 {
     calls = 0;
+#ifdef WITH_IT_MEMSET
+    it_memset_zero(verify_copy + sizeof verify_copy, sizeof verify_copy);
+#endif
 #ifdef FAULT_SYSTICK_MASKED
     cm_set_primask(1u); /* __disable_irq(), as some templates do before HAL_Init() */
 #endif

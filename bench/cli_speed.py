@@ -1,0 +1,210 @@
+"""The main job as a user runs it: ``extflash program … --verify`` and ``extflash read`` through
+the command line, default timing and default diagnostics, on the virtual board (``make bench``).
+
+For each board (QUADSPI and, when one is shipped, OCTOSPI) and each loader style:
+
+* HAL-style: tests/firmware/halstyle, written like CubeMX/community loaders (byte-wise DR with
+  FTF polling, auto-polling WEL/WIP, 64 KiB sectors, SysTick interrupt tick);
+* word-wise: the generator's loader (32-bit DR accesses);
+* register-level: tests/firmware/faulty built without faults (NUCLEO-H743ZI wiring only);
+
+it programs and verifies an N MiB image through the CLI (a new process, as a user runs it,
+start-up included), then does the same program through ``api.open_session`` in this process
+(the CLI's overhead over the API), reads the programmed chip back through the CLI (through the
+memory-mapped window once a first ``Read()`` and the window agree) and through the loader's
+``Read()`` alone (API). Last, the start-up
+time of ``extflash --version`` against a bare ``python -c pass``. One run prints every figure.
+
+MB/s is 10^6 bytes per wall second. Virtual s is the target time the CLI reports (datasheet
+typical chip times): the machine fast-forwards busy polling, so wall time is the emulator's own.
+
+    .venv/bin/python bench/cli_speed.py [--mib 16] [--board NAME ...] [--styles hal,word,reg]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+FIRMWARE = ROOT / "tests" / "firmware"
+sys.path[:0] = [str(ROOT / "bench"), str(FIRMWARE), str(ROOT / "tests" / "emu")]
+
+from run import build_halstyle  # noqa: E402
+
+from extflash import api, board, gen  # noqa: E402
+from extflash.image import Chunk, from_chunks  # noqa: E402
+from extflash.toolchain import find_toolchain  # noqa: E402
+
+EXTFLASH = [str(Path(sys.executable).with_name("extflash"))]  # the console script users run
+REGISTER_LEVEL_BOARD = "nucleo-h743zi-w25q128"  # the wiring tests/firmware/faulty is written for
+TARGETS = {"hal": 10.0, "word": 30.0, "read-window": 50.0, "read-loader": 20.0}
+
+
+@dataclass
+class Row:
+    board: str
+    loader: str
+    what: str
+    nbytes: int
+    wall_s: float
+    virtual_s: float | None = None
+    target: float | None = None
+    note: str = ""
+
+    @property
+    def mb_s(self) -> float:
+        return self.nbytes / self.wall_s / 1e6 if self.wall_s else float("inf")
+
+
+def build_register_level(out: Path) -> Path:
+    elf = out / "register-level.elf"
+    flags = ["-mcpu=cortex-m7", "-mthumb", "-Os", "-ffunction-sections", "-fdata-sections",
+             "-nostdlib", "-nostartfiles", "-Wall", "-Werror"]
+    find_toolchain().build([FIRMWARE / "faulty" / "loader.c"], elf,
+                           linker_script=FIRMWARE / "faulty" / "h7.ld", cflags=flags,
+                           ldflags=["-lgcc"], include_dirs=[FIRMWARE / "include"],
+                           what="register-level loader")
+    return elf
+
+
+def loaders(brd: board.Board, styles: Sequence[str], out: Path) -> list[tuple[str, str, Path]]:
+    """(style, label, path) of the loaders to measure on ``brd``."""
+    found = []
+    if "hal" in styles:
+        found.append(("hal", "HAL-style (8-bit DR)", build_halstyle(brd, out)))
+    if "word" in styles:
+        stldr = gen.build(gen.plan_loader(brd), out / f"gen-{brd.name}").stldr
+        found.append(("word", "generated (32-bit DR)", Path(stldr)))
+    if "reg" in styles and brd.name.lower() == REGISTER_LEVEL_BOARD:
+        found.append(("reg", "register-level", build_register_level(out)))
+    return found
+
+
+def cli(args: Sequence[str]) -> tuple[float, dict[str, Any]]:
+    """Wall time of one ``extflash`` process, and its --json result."""
+    t0 = time.perf_counter()
+    done = subprocess.run([*EXTFLASH, *args, "--json"], capture_output=True, text=True,
+                          check=False)
+    wall = time.perf_counter() - t0
+    if done.returncode != 0:
+        raise SystemExit(f"extflash {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
+    return wall, json.loads(done.stdout)
+
+
+def startup(command: Sequence[str], runs: int = 5) -> float:
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run(command, capture_output=True, check=True)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def measure(brd: board.Board, style: str, label: str, path: Path, size: int,
+            tmp: Path) -> list[Row]:
+    rows = []
+    with api.open_session(path, board=brd) as s:
+        base = s.geometry.start
+    data = random.Random(1).randbytes(size)
+    image_file = tmp / "image.bin"
+    image_file.write_bytes(data)
+    chip_file = tmp / f"{brd.name}-{style}.chip"  # the programmed chip, for the CLI read
+    chip_file.unlink(missing_ok=True)
+    where = ["-l", str(path), "--board", brd.name, "--flash-file", str(chip_file)]
+    wall, res = cli(["program", *where, "--address", hex(base), "--verify", str(image_file)])
+    assert res["verified"] and res["bytes_written"] == size, res
+    mib = size >> 20
+    cli_row = Row(brd.name, label, f"CLI program+verify {mib} MiB", size, wall,
+                  res["target_time_s"], TARGETS.get(style, TARGETS["word"]),
+                  "new process, start-up included")
+    rows.append(cli_row)
+    img = from_chunks([Chunk(base, data, "bench")], source="bench")
+    t0 = time.perf_counter()
+    with api.open_session(path, board=brd) as s:
+        rep = s.program(img, verify=True).report
+        api_wall = time.perf_counter() - t0
+        assert rep.verified
+        rows.append(Row(brd.name, label, f"API program+verify {mib} MiB", size, api_wall,
+                        rep.target_time_s, None, "session opened in-process; CLI overhead "
+                        f"{cli_row.wall_s / api_wall - 1:+.0%}"))
+        s.driver.begin("read")
+        driver: Any = s.driver
+        machine = s.target.machine  # type: ignore[attr-defined]
+        t_virtual = machine.clock.now_fs
+        t0 = time.perf_counter()
+        back = driver.read_through_loader(base, size)
+        loader_wall = time.perf_counter() - t0
+        assert back == data
+        loader_row = Row(brd.name, label, f"API read {mib} MiB via Read()", size, loader_wall,
+                         (machine.clock.now_fs - t_virtual) / 1e15, TARGETS["read-loader"],
+                         "the loader's Read(); the CLI reads through the window")
+    out = tmp / "back.bin"
+    wall, res = cli(["read", *where, "--address", hex(base), "--size", str(size), "-o", str(out)])
+    assert out.read_bytes() == data
+    rows.append(Row(brd.name, label, f"CLI read {mib} MiB", size, wall, None,
+                    TARGETS["read-window"], "the programmed chip; start-up included"))
+    rows.append(loader_row)
+    return rows
+
+
+def octospi_boards() -> list[str]:
+    """Shipped boards whose external flash hangs on an OCTOSPI (none yet: QUADSPI only)."""
+    names = []
+    for name in board.list_boards():
+        family = board.load(name).part.family
+        if any(p.startswith("OCTOSPI") for p in family.peripherals):
+            names.append(name)
+    return names[:1]
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--mib", type=int, default=16, help="image size (default 16 MiB)")
+    ap.add_argument("--board", action="append",
+                    help="board(s) to measure (default: NUCLEO-H743ZI and an OCTOSPI board)")
+    ap.add_argument("--styles", default="hal,word,reg",
+                    help="loader styles: hal, word, reg (default all)")
+    args = ap.parse_args(argv)
+    names = args.board or ["nucleo-h743zi-w25q128", *octospi_boards()]
+    styles = [s.strip() for s in args.styles.split(",") if s.strip()]
+    size = args.mib << 20
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        for name in names:
+            brd = board.load(name)
+            for style, label, path in loaders(brd, styles, tmp):
+                rows += measure(brd, style, label, path, size, tmp)
+    version = startup([*EXTFLASH, "--version"])
+    bare = startup([sys.executable, "-c", "pass"])
+    print(f"extflash through the CLI, {args.mib} MiB, typical chip timing, default diagnostics "
+          f"(EXTFLASH_NATIVE={os.environ.get('EXTFLASH_NATIVE', 'auto')})")
+    if not octospi_boards() and not args.board:
+        print("(no OCTOSPI board is shipped yet: QUADSPI only)")
+    header = (f"{'board':<24} {'loader':<22} {'operation':<32} {'wall s':>7} {'MB/s':>7} "
+              f"{'target':>7} {'virtual s':>9}  note")
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        target = f"{r.target:7.0f}" if r.target is not None else f"{'':>7}"
+        virtual = f"{r.virtual_s:9.3f}" if r.virtual_s is not None else f"{'-':>9}"
+        print(f"{r.board:<24} {r.loader:<22} {r.what:<32} {r.wall_s:7.2f} {r.mb_s:7.2f} "
+              f"{target} {virtual}  {r.note}")
+    print(f"start-up: extflash --version {version * 1e3:.0f} ms, python -c pass "
+          f"{bare * 1e3:.0f} ms ({version / bare:.0f}x; target <= 10x)")
+
+
+if __name__ == "__main__":
+    main()
