@@ -1,0 +1,219 @@
+"""Octal chips: protocol states, the two-byte opcode, read latency, DQS and the DTR byte order,
+driven through SpiCommand frames the way an OCTOSPI/XSPI controller sends them."""
+
+from __future__ import annotations
+
+import pytest
+from test_nor import addr_cmd, last, make, op
+
+from extflash import chips
+from extflash.emu.flash.nor import NorFlash
+from extflash.emu.flash.octal import swap_pairs
+from extflash.emu.spi import SpiCommand
+
+PATTERN = bytes(range(0x10, 0x30))
+
+
+def frame(chip: NorFlash, opcode: int, *, dtr: bool, address: int | None = None,
+          dummy: int = 0, read: int = 0, data: bytes = b"", dqs: bool | None = None,
+          instruction_dtr: bool | None = None) -> SpiCommand:
+    """An octal frame as a host in 8S (dtr False) or 8D (dtr True) sends it."""
+    octal = chip.spec.octal
+    assert octal is not None
+    return SpiCommand(octal.opcode_pair(opcode), instruction_lines=8, instruction_bytes=2,
+                      address=address, address_bytes=4 if address is not None else 0,
+                      address_lines=8 if address is not None else 0, dummy_cycles=dummy,
+                      data_lines=8 if (read or data) else 0, ddr=dtr, write_data=data,
+                      read_length=read, dqs=dtr if dqs is None else dqs,
+                      instruction_dtr=dtr if instruction_dtr is None else instruction_dtr,
+                      address_dtr=dtr)
+
+
+def config_write_spi(chip: NorFlash, address: int, value: int) -> None:
+    octal = chip.spec.octal
+    assert octal is not None
+    width = octal.config_address_bytes or 3
+    chip.transfer(op(0x06))
+    chip.transfer(addr_cmd(octal.config_write, address, width=width, data=bytes([value])))
+    assert last(chip) == ("ok", "")
+
+
+def macronix_in(state: str, dc_code: int = 7) -> NorFlash:
+    """MX25LM51245G switched the way ST's BSP does: DC first, then CR2 0x0 (SOPI/DOPI)."""
+    chip = make("MX25LM51245G", timing="instant")
+    chip.memory[0x1000 : 0x1000 + len(PATTERN)] = PATTERN
+    config_write_spi(chip, 0x300, dc_code)
+    config_write_spi(chip, 0x0, {"8S": 0x01, "8D": 0x02}[state])
+    assert chip.protocol == state
+    return chip
+
+
+def test_macronix_enters_octal_dtr_and_reads_in_d1d0_beat_order() -> None:
+    chip = macronix_in("8D")  # DC = 7: 6 clocks
+    bus = chip.transfer(frame(chip, 0xEE, dtr=True, address=0x1000, dummy=6, read=16))
+    assert bus != PATTERN[:16]
+    assert swap_pairs(bus) == PATTERN[:16]  # what MTYP "Macronix" (D1/D0) hands the CPU
+    assert chip.lane_facts() is None
+    assert chip.read_check(frame(chip, 0xEE, dtr=True, address=0, dummy=6, read=4)) is not None
+
+
+@pytest.mark.parametrize("dummy", [4, 5, 7, 8])
+def test_wrong_read_latency_never_returns_the_data(dummy: int) -> None:
+    chip = macronix_in("8D")
+    bus = chip.transfer(frame(chip, 0xEE, dtr=True, address=0x1000, dummy=dummy, read=16))
+    assert swap_pairs(bus) != PATTERN[:16]
+    assert bus != PATTERN[:16]
+
+
+def test_latency_follows_the_dc_field() -> None:
+    chip = macronix_in("8D", dc_code=0)  # 20 clocks
+    assert chip.octal is not None and chip.octal.read_latency == 20
+    bus = chip.transfer(frame(chip, 0xEE, dtr=True, address=0x1000, dummy=20, read=8))
+    assert swap_pairs(bus) == PATTERN[:8]
+
+
+def test_dtr_read_without_dqs_is_one_beat_off() -> None:
+    chip = macronix_in("8D")
+    bus = chip.transfer(frame(chip, 0xEE, dtr=True, address=0x1000, dummy=6, read=8, dqs=False))
+    assert bus == b"\xff" + swap_pairs(PATTERN[:8])[:7]
+
+
+def test_octal_str_read_and_register_reads() -> None:
+    chip = macronix_in("8S")
+    assert chip.transfer(frame(chip, 0xEC, dtr=False, address=0x1000, dummy=6, read=8)) == (
+        PATTERN[:8])
+    ident = chip.transfer(frame(chip, 0x9F, dtr=False, address=0, dummy=4, read=3))
+    assert ident == chip.spec.jedec_id
+
+
+def test_macronix_id_in_8d_arrives_doubled() -> None:
+    chip = macronix_in("8D")
+    ident = chip.transfer(frame(chip, 0x9F, dtr=True, address=0, dummy=5, read=6))
+    assert ident == bytes.fromhex("C2C285853A3A")
+
+
+@pytest.mark.parametrize("bad", ["spi-opcode", "str-opcode", "one-byte-opcode", "wrong-ext"])
+def test_commands_in_the_wrong_form_are_ignored(bad: str) -> None:
+    chip = macronix_in("8D")
+    cmd = {
+        "spi-opcode": op(0x06),
+        "str-opcode": frame(chip, 0x06, dtr=True, instruction_dtr=False),
+        "one-byte-opcode": SpiCommand(0x06, instruction_lines=8, instruction_dtr=True),
+        "wrong-ext": SpiCommand(0x0606, instruction_lines=8, instruction_bytes=2,
+                                instruction_dtr=True),
+    }[bad]
+    chip.transfer(cmd)
+    assert last(chip)[0] == "rejected"
+    assert not chip.wel
+
+
+def test_program_in_8d_lands_in_memory_order_and_reads_back_in_spi() -> None:
+    chip = macronix_in("8D")
+    chip.transfer(frame(chip, 0x06, dtr=True))
+    bus_order = swap_pairs(b"\x01\x02\x03\x04")  # the controller (MTYP Macronix) swaps
+    chip.transfer(frame(chip, 0x12, dtr=True, address=0x2000, data=bus_order))
+    assert last(chip) == ("ok", "")
+    assert bytes(chip.memory[0x2000:0x2004]) == b"\x01\x02\x03\x04"
+    # back to SPI: 1-byte writes are not allowed in 8D, the 2-byte form is
+    chip.transfer(frame(chip, 0x06, dtr=True))
+    chip.transfer(frame(chip, 0x72, dtr=True, address=0, data=b"\x00"))
+    assert last(chip)[0] == "rejected" and chip.protocol == "8D"
+    chip.transfer(frame(chip, 0x06, dtr=True))
+    chip.transfer(frame(chip, 0x72, dtr=True, address=0, data=b"\x00\x00"))
+    assert chip.protocol == "spi"
+    assert chip.transfer(addr_cmd(0x13, 0x2000, width=4, read=4)) == b"\x01\x02\x03\x04"
+
+
+def test_reset_only_in_the_current_protocol() -> None:
+    chip = macronix_in("8D")
+    chip.transfer(op(0x66))
+    chip.transfer(op(0x99))
+    assert chip.protocol == "8D"  # SPI-form reset is not seen by an 8D chip
+    chip.transfer(frame(chip, 0x66, dtr=True))
+    chip.transfer(frame(chip, 0x99, dtr=True))
+    assert chip.protocol == "spi"
+    assert chip.lane_facts() is not None
+
+
+def test_erase_and_status_in_8d() -> None:
+    chip = macronix_in("8D")
+    chip.timing = "typical"
+    chip.transfer(frame(chip, 0x06, dtr=True))
+    chip.transfer(frame(chip, 0x21, dtr=True, address=0x1000))
+    assert last(chip) == ("ok", "")
+    status = chip.transfer(frame(chip, 0x05, dtr=True, address=0, dummy=5, read=2))
+    assert status[0] & 1 and status[0] == status[1]
+    chip.clock.advance_to(chip.busy_until)
+    assert bytes(chip.memory[0x1000:0x1010]) == b"\xff" * 16
+
+
+def micron_in(mode: int, name: str = "MT35XU512ABA") -> NorFlash:
+    chip = make(name, timing="instant")
+    chip.memory[0x1000 : 0x1000 + len(PATTERN)] = PATTERN
+    config_write_spi(chip, 0x1, 20)
+    config_write_spi(chip, 0x0, mode)
+    return chip
+
+
+def test_micron_octal_dtr_with_dqs_keeps_d0d1_order() -> None:
+    chip = micron_in(0xE7)
+    assert chip.protocol == "8D"
+    assert chip.transfer(frame(chip, 0xFD, dtr=True, address=0x1000, dummy=20, read=8)) == (
+        PATTERN[:8])
+    assert chip.transfer(frame(chip, 0xFD, dtr=True, address=0x1000, dummy=16, read=8)) != (
+        PATTERN[:8])
+
+
+def test_micron_without_dqs_mode() -> None:
+    chip = micron_in(0xC7)
+    assert chip.octal is not None and not chip.octal.strobe
+    waits = chip.transfer(frame(chip, 0xFD, dtr=True, address=0x1000, dummy=20, read=4))
+    assert waits == b"\xff" * 4  # the host waits for a strobe that never comes
+    assert chip.transfer(frame(chip, 0xFD, dtr=True, address=0x1000, dummy=20, read=4,
+                               dqs=False)) == PATTERN[:4]
+
+
+def test_micron_status_in_8d_has_no_address() -> None:
+    chip = micron_in(0xE7)
+    chip.transfer(frame(chip, 0x06, dtr=True))
+    assert chip.transfer(frame(chip, 0x05, dtr=True, dummy=8, read=2)) == b"\x02\x02"
+
+
+def test_config_reads_in_spi() -> None:
+    chip = make("MT35XU512ABA")
+    assert chip.transfer(addr_cmd(0x85, 0x1, dummy=8, read=1)) == b"\x1f"
+    assert chip.transfer(addr_cmd(0x85, 0x0, dummy=8, read=1)) == b"\xff"
+    assert chip.transfer(addr_cmd(0x85, 0x1, dummy=7, read=1)) != b"\x1f"  # a clock early
+
+
+def test_config_write_needs_wren() -> None:
+    chip = make("MX25LM51245G")
+    chip.transfer(addr_cmd(0x72, 0, width=4, data=b"\x02"))
+    assert last(chip) == ("rejected", "configuration write without WREN (WEL=0)")
+    assert chip.protocol == "spi"
+
+
+@pytest.mark.parametrize("name", [c.name for c in chips.all() if c.octal])
+def test_every_octal_chip_switches_to_8d_and_reads(name: str) -> None:
+    spec = chips.find(name)
+    octal = spec.octal
+    assert octal is not None
+    chip = make(name, timing="instant")
+    chip.memory[0x40:0x48] = PATTERN[:8]
+    latency = octal.read_latency(octal.config_reset)
+    enter = next(v for v, state in octal.modes.items() if state == "8D")
+    config_write_spi(chip, octal.mode_address,
+                     (octal.config_reset.get(octal.mode_address, 0) & ~octal.mode_mask) | enter)
+    assert chip.protocol == "8D"
+    read_op = next(r.opcode for r in octal.reads if r.state == "8D")
+    bus = chip.transfer(frame(chip, read_op, dtr=True, address=0x40, dummy=latency, read=8,
+                              dqs=chip.octal is not None and chip.octal.strobe))
+    expected = swap_pairs(PATTERN[:8]) if octal.dtr_byte_order == "d1d0" else PATTERN[:8]
+    assert bus == expected
+
+
+def test_least_dummy_per_frequency() -> None:
+    octal = chips.find("MX25LM51245G").octal
+    assert octal is not None
+    assert [octal.least_dummy(f) for f in (50, 84, 100, 133, 200, 250)] == [6, 8, 10, 14, 20,
+                                                                                None]
