@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tomllib
 from collections import Counter
 from importlib import resources
@@ -164,3 +165,17 @@ def test_missing_field_and_missing_file(tmp_path: Path) -> None:
         chips.load_file(str(_write_chip(tmp_path, {"page_program_us": "pp_us"})))
     with pytest.raises(ConfigError, match="cannot read chip file"):
         chips.load_file(str(tmp_path / "nope.toml"))
+
+
+def test_chips_json_lists_names_aliases_and_octal_states() -> None:
+    from click.testing import CliRunner
+
+    from extflash.cli import main
+
+    result = CliRunner().invoke(main, ["chips", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = {row["name"]: row for row in json.loads(result.output)}
+    assert set(rows) == {c.name for c in chips.all()}
+    assert "MX25L512" in rows["MX25L51245G"]["aliases"]
+    assert rows["MX25LM51245G"]["octal"] == ["8D", "8S"]
+    assert rows["W25Q128JV"]["octal"] == []

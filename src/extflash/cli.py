@@ -556,9 +556,11 @@ def chips(as_json: bool) -> None:
         rows = [
             {
                 "name": c.name,
+                "aliases": list(c.aliases),
                 "vendor": c.vendor,
                 "jedec_id": c.jedec_id.hex().upper(),
                 "size": c.size,
+                "octal": sorted(set(c.octal.modes.values()) - {"spi"}) if c.octal else [],
             }
             for c in specs
         ]
