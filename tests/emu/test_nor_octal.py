@@ -217,3 +217,11 @@ def test_least_dummy_per_frequency() -> None:
     assert octal is not None
     assert [octal.least_dummy(f) for f in (50, 84, 100, 133, 200, 250)] == [6, 8, 10, 14, 20,
                                                                                 None]
+
+
+def test_repeated_extension_takes_an_str_opcode_in_8d() -> None:
+    """``op`` held for a clock reaches an 8D chip as ``op op``: a repeated-opcode part takes it,
+    an inverted-opcode part (Macronix, see above) does not."""
+    chip = micron_in(0xE7)
+    chip.transfer(frame(chip, 0x06, dtr=True, instruction_dtr=False))
+    assert last(chip) == ("ok", "") and chip.wel
