@@ -225,3 +225,40 @@ def test_repeated_extension_takes_an_str_opcode_in_8d() -> None:
     chip = micron_in(0xE7)
     chip.transfer(frame(chip, 0x06, dtr=True, instruction_dtr=False))
     assert last(chip) == ("ok", "") and chip.wel
+
+
+def test_each_octal_read_belongs_to_its_state() -> None:
+    chip = macronix_in("8D")
+    chip.transfer(frame(chip, 0xEC, dtr=True, address=0x1000, dummy=6, read=4))
+    assert last(chip)[0] == "rejected"
+    chip = macronix_in("8S")
+    assert chip.transfer(frame(chip, 0xEE, dtr=False, address=0x1000, dummy=6, read=4)) == (
+        b"\xff" * 4)
+
+
+def test_octal_str_program_keeps_byte_order_and_busy_refuses_reads() -> None:
+    chip = macronix_in("8S")
+    chip.timing = "typical"
+    chip.transfer(frame(chip, 0x06, dtr=False))
+    chip.transfer(frame(chip, 0x12, dtr=False, address=0x3001, data=b"\xa1\xb2\xc3"))
+    assert bytes(chip.memory[0x3001:0x3004]) == b"\xa1\xb2\xc3"
+    assert chip.transfer(frame(chip, 0xEC, dtr=False, address=0x3001, dummy=6, read=3)) == (
+        b"\xff" * 3)
+    assert "busy" in last(chip)[1]
+    chip.clock.advance_to(chip.busy_until)
+    assert chip.transfer(frame(chip, 0xEC, dtr=False, address=0x3001, dummy=6, read=3)) == (
+        b"\xa1\xb2\xc3")
+
+
+def test_infineon_cfr5v_enters_and_leaves_8d() -> None:
+    chip = make("S28HS512T", timing="instant")
+    chip.memory[0:4] = b"\x01\x02\x03\x04"
+    config_write_spi(chip, 0x800003, 0x0B)  # MEMLAT: 24 clocks
+    config_write_spi(chip, 0x800006, 0x43)
+    assert chip.protocol == "8D"
+    assert chip.transfer(frame(chip, 0xEE, dtr=True, address=0, dummy=24, read=4)) == (
+        b"\x01\x02\x03\x04")
+    chip.transfer(frame(chip, 0x06, dtr=True))
+    assert chip.transfer(frame(chip, 0x05, dtr=True, address=0, dummy=4, read=2)) == b"\x02\x02"
+    chip.transfer(frame(chip, 0x71, dtr=True, address=0x800006, data=b"\x40\x00"))
+    assert last(chip) == ("ok", "") and chip.protocol == "spi"

@@ -14,7 +14,9 @@ What a controller sees is what silicon does:
   expects returns the bits the controller would sample: clock-accurate shifts of the chip's
   output, with **1s on every clock where the chip does not drive a line** (pull-ups on IO0..IO3);
 * quad commands are ignored (bus reads 1s) while QE=0 on chips that have a QE bit; in QPI mode
-  1-line opcodes are not understood.
+  1-line opcodes are not understood;
+* octal chips (a ``[octal]`` table) switch to 8S-8S-8S / 8D-8D-8D through their configuration
+  space; frames in those states go to :class:`~extflash.emu.flash.octal.OctalPort`.
 
 Array contents change when a program or erase command is *accepted* (the chip is busy until the
 operation's end, so nothing can observe the difference except a suspend, where the model shows

@@ -134,8 +134,8 @@ class OctalPort:
         return 0 if kind == "plain" else 4
 
     def transfer(self, cmd: SpiCommand) -> bytes:
-        """One frame in the current octal state (the chip's admission rules already passed
-        through :meth:`NorFlash._admit` once the opcode is known)."""
+        """One frame in the current octal state: decoded as the chip samples it, admitted by
+        :meth:`NorFlash._admit` (busy, power-down, reset enable) once the opcode is known."""
         dtr = self.state == "8D"
         if cmd.instruction is None or cmd.instruction_lines != 8:
             raise Rejected(f"opcode on {cmd.instruction_lines} line(s) while the chip is in "
@@ -165,6 +165,8 @@ class OctalPort:
                            f"{self.spec.opcode_pair(opcode) & 0xFF:02X} ({self.spec.extension} "
                            "opcode)")
         kind = self._commands.get(opcode)
+        if kind == "read" and self._reads[opcode].state != self.state:
+            kind = None  # each octal read belongs to one state (8READ EC13h, 8DTRD EE11h)
         if kind is None:
             raise Rejected(f"opcode 0x{opcode:02X} is not a {self.chip.spec.name} command in "
                            f"{STATE_NAMES[self.state]}")
