@@ -179,3 +179,22 @@ def test_chips_json_lists_names_aliases_and_octal_states() -> None:
     assert "MX25L512" in rows["MX25L51245G"]["aliases"]
     assert rows["MX25LM51245G"]["octal"] == ["8D", "8S"]
     assert rows["W25Q128JV"]["octal"] == []
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    ({'extension = "inverted"': 'extension = "flipped"'}, "extension: 'flipped' is not one of"),
+    ({'"0x2" = "8D"': '"0x2" = "8X"'}, "unknown states"),
+    ({'register_dummy = { "8S" = 4, "8D" = 5 }': 'register_dummy = { "8S" = 4 }'},
+     "register_dummy must name every octal state"),
+    ({'{ opcode = 0xEE, state = "8D", max_mhz = 200 },': ''}, "an 8D mode but no 8D read"),
+])
+def test_bad_octal_tables_get_one_clear_error(tmp_path: Path, edit: dict[str, str],
+                                              message: str) -> None:
+    text = (DATA / "mx25lm51245g.toml").read_text(encoding="utf-8")
+    for old, new in edit.items():
+        assert old in text
+        text = text.replace(old, new)
+    path = tmp_path / "octal.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=message):
+        chips.load_file(str(path))
