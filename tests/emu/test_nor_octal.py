@@ -54,7 +54,15 @@ def test_macronix_enters_octal_dtr_and_reads_in_d1d0_beat_order() -> None:
     assert bus != PATTERN[:16]
     assert swap_pairs(bus) == PATTERN[:16]  # what MTYP "Macronix" (D1/D0) hands the CPU
     assert chip.lane_facts() is None
-    assert chip.read_check(frame(chip, 0xEE, dtr=True, address=0, dummy=6, read=4)) is not None
+    # zero-copy safe in bus order; not with another latency, without DQS or in STR
+    assert chip.read_check(frame(chip, 0xEE, dtr=True, address=0, dummy=6, read=4)) is None
+    for wrong in (frame(chip, 0xEE, dtr=True, address=0, dummy=5, read=4),
+                  frame(chip, 0xEE, dtr=True, address=0, dummy=6, read=4, dqs=False),
+                  frame(chip, 0xEC, dtr=True, address=0, dummy=6, read=4),
+                  frame(chip, 0x05, dtr=True, address=0, dummy=5, read=2)):
+        assert chip.read_check(wrong) is not None
+    events = len(chip.events)
+    assert chip.events[-1].outcome == "ok" and len(chip.events) == events  # no side effects
 
 
 @pytest.mark.parametrize("dummy", [4, 5, 7, 8])

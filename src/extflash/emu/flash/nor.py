@@ -596,11 +596,16 @@ class NorFlash:
         return rc.wait_clocks
 
     def read_check(self, cmd_template: SpiCommand) -> str | None:
-        """None when a read like ``cmd_template`` returns the array as is (zero-copy safe)."""
+        """None when a read like ``cmd_template`` returns the array as is (zero-copy safe).
+
+        In an octal state "as is" means in bus order: an 8D read of a ``d1d0`` chip
+        (Macronix) returns each pair swapped, as :attr:`OctalSpec.dtr_byte_order` says."""
         if cmd_template.instruction is None:
             return "no instruction phase"
-        if self.protocol in ("8S", "8D"):
-            return f"chip is in octal state {self.protocol} (reads go through transfer)"
+        if self.octal is not None and self.octal.state != "spi":
+            if self.deep_power_down or self.busy:
+                return "chip is in deep power-down or busy"
+            return self.octal.read_mismatch(cmd_template)
         try:
             opcode = self._received_opcode(cmd_template)
         except _Rejected as why:

@@ -34,6 +34,7 @@ Facts (``docs/chips.md`` and each chip file cite them):
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from extflash.chips import OctalSpec
@@ -77,6 +78,16 @@ def host_samples(chip_beats: Callable[[int], bytes], skip: int, host_dtr: bool, 
     driven = chip_beats(end) if end > 0 else b""
     line = bytes([IDLE]) * max(0, -skip) + driven[max(0, skip) : end]
     return (line[::step] + bytes([IDLE]) * n)[:n]
+
+
+@dataclass(frozen=True, slots=True)
+class _Frame:
+    opcode: int
+    kind: str  # "read" | "register" | "config-read" | "config-write" | "program" | "erase" | ...
+    address: int
+    written: bytes  # write data as the chip sampled it
+    host_clocks: int  # clocks the host spends before its data phase
+    chip_clocks: int  # clocks the chip takes for instruction and address
 
 
 class OctalPort:
@@ -136,7 +147,46 @@ class OctalPort:
     def transfer(self, cmd: SpiCommand) -> bytes:
         """One frame in the current octal state: decoded as the chip samples it, admitted by
         :meth:`NorFlash._admit` (busy, power-down, reset enable) once the opcode is known."""
+        frame = self._decode(cmd)
+        self.chip._admit(frame.opcode)
+        kind, opcode, address = frame.kind, frame.opcode, frame.address
         dtr = self.state == "8D"
+        if kind in ("program", "config-write"):
+            return self._write(cmd, kind, opcode, address, frame.written, dtr)
+        if kind == "erase":
+            return self.chip._handlers[opcode](self._spi_form(opcode, address), opcode)
+        if kind == "plain":
+            return self.chip._handlers[opcode](self._spi_form(opcode, None), opcode)
+        if not cmd.read_length:
+            return b""
+        if kind == "read":
+            stream = self._array_beats(address & ~1 if dtr else address, dtr)
+        else:
+            stream = self._register_beats(kind, opcode, address)
+        skip = self._read_skip(cmd, frame)
+        if skip is None:  # waits for a strobe that never toggles: nothing is sampled
+            return bytes([IDLE]) * cmd.read_length
+        return host_samples(stream, skip, cmd.ddr, cmd.read_length)
+
+    def read_mismatch(self, cmd: SpiCommand) -> str | None:
+        """None when an array read like ``cmd`` returns the array's bytes in bus order (the
+        8D pairs as :attr:`OctalSpec.dtr_byte_order` says); else why not. No side effects."""
+        try:
+            frame = self._decode(cmd)
+        except Rejected as why:
+            return str(why)
+        if frame.kind != "read":
+            return f"opcode 0x{frame.opcode:02X} is not an octal read"
+        skip = self._read_skip(cmd, frame)
+        if skip != 0 or cmd.ddr != (self.state == "8D"):
+            return (f"{cmd.dummy_cycles} dummy clocks, DTR data {cmd.ddr}, DQS {cmd.dqs}: the "
+                    f"chip waits {self.read_latency} clocks in {STATE_NAMES[self.state]}"
+                    + (" and drives DQS" if self.strobe else ""))
+        return None
+
+    def _decode(self, cmd: SpiCommand) -> _Frame:
+        """The command as the chip samples the host's instruction, address, alternate, dummy
+        and write phases at its own rate; raises :class:`Rejected` for what it ignores."""
         if cmd.instruction is None or cmd.instruction_lines != 8:
             raise Rejected(f"opcode on {cmd.instruction_lines} line(s) while the chip is in "
                            f"{STATE_NAMES[self.state]}: it samples 8 lines")
@@ -156,46 +206,39 @@ class OctalPort:
             if cmd.data_lines != 8:
                 raise Rejected(f"data on {cmd.data_lines} line(s) in {STATE_NAMES[self.state]}")
             beats += phase_beats(bytes(cmd.write_data), cmd.ddr)
+        dtr = self.state == "8D"
         seen = chip_sees(beats, dtr)
         seen += bytes([IDLE]) * max(0, 6 - len(seen))
         opcode, second = seen[0], seen[1]
-        if second != self.spec.opcode_pair(opcode) & 0xFF:
+        expected = self.spec.opcode_pair(opcode) & 0xFF
+        if second != expected:
             raise Rejected(f"instruction 0x{opcode:02X}{second:02X} in "
-                           f"{STATE_NAMES[self.state]}: the second byte must be 0x"
-                           f"{self.spec.opcode_pair(opcode) & 0xFF:02X} ({self.spec.extension} "
-                           "opcode)")
+                           f"{STATE_NAMES[self.state]}: the second byte must be "
+                           f"0x{expected:02X} ({self.spec.extension} opcode)")
         kind = self._commands.get(opcode)
         if kind == "read" and self._reads[opcode].state != self.state:
             kind = None  # each octal read belongs to one state (8READ EC13h, 8DTRD EE11h)
         if kind is None:
             raise Rejected(f"opcode 0x{opcode:02X} is not a {self.chip.spec.name} command in "
                            f"{STATE_NAMES[self.state]}")
-        self.chip._admit(opcode)
         abytes = self._address_bytes(kind)
-        address = int.from_bytes(seen[2 : 2 + abytes], "big")
         taken = 2 + abytes  # bytes the chip takes before data or latency
-        chip_clocks = taken // 2 if dtr else taken
-        written = seen[taken:] if cmd.write_data else b""
-        if kind in ("program", "config-write"):
-            return self._write(cmd, kind, opcode, address, written, dtr)
-        if kind == "erase":
-            return self.chip._handlers[opcode](self._spi_form(opcode, address), opcode)
-        if kind == "plain":
-            return self.chip._handlers[opcode](self._spi_form(opcode, None), opcode)
-        if not cmd.read_length:
-            return b""
-        if kind == "read":
-            latency = self.read_latency
-            stream = self._array_beats(address & ~1 if dtr else address, dtr)
-        else:
-            latency = self.spec.register_dummy[self.state]
-            stream = self._register_beats(kind, opcode, address)
-        skip = 2 * (host_clocks - chip_clocks - latency)
-        if dtr and cmd.ddr and cmd.dqs != self.strobe:
-            if cmd.dqs:  # waits for a strobe that never toggles: nothing is sampled
-                return bytes([IDLE]) * cmd.read_length
+        return _Frame(opcode=opcode, kind=kind,
+                      address=int.from_bytes(seen[2 : 2 + abytes], "big"),
+                      written=seen[taken:] if cmd.write_data else b"",
+                      host_clocks=host_clocks, chip_clocks=taken // 2 if dtr else taken)
+
+    def _read_skip(self, cmd: SpiCommand, frame: _Frame) -> int | None:
+        """Beats between the chip's first data beat and the host's first sample (None: the
+        host waits for a data strobe the chip does not drive)."""
+        latency = (self.read_latency if frame.kind == "read"
+                   else self.spec.register_dummy[self.state])
+        skip = 2 * (frame.host_clocks - frame.chip_clocks - latency)
+        if self.state == "8D" and cmd.ddr and cmd.dqs != self.strobe:
+            if cmd.dqs:
+                return None
             skip -= 1  # sampled on the host clock: one beat before the chip's data is valid
-        return host_samples(stream, skip, cmd.ddr, cmd.read_length)
+        return skip
 
     def _spi_form(self, opcode: int, address: int | None, data: bytes = b"",
                   read: int = 0) -> SpiCommand:
