@@ -33,6 +33,7 @@ Facts (``docs/chips.md`` and each chip file cite them):
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -64,10 +65,10 @@ def chip_sees(beats: bytes, chip_dtr: bool) -> bytes:
 
 
 def swap_pairs(data: bytes) -> bytes:
-    """Swap the two bytes of every clock (D0/D1 <-> D1/D0)."""
-    out = bytearray(data)
-    out[0::2], out[1::2] = data[1::2], data[0::2]
-    return bytes(out)
+    """Swap the two bytes of every clock (D0/D1 <-> D1/D0); ``data`` has an even length."""
+    pairs = array("H", data)
+    pairs.byteswap()
+    return pairs.tobytes()
 
 
 def host_samples(chip_beats: Callable[[int], bytes], skip: int, host_dtr: bool, n: int) -> bytes:
@@ -75,6 +76,8 @@ def host_samples(chip_beats: Callable[[int], bytes], skip: int, host_dtr: bool, 
     driving (negative: before, where it reads idle lines); an STR host samples rising edges."""
     step = 1 if host_dtr else 2
     end = skip + step * n
+    if skip == 0 and host_dtr:  # the everyday case: the host samples what the chip drives
+        return chip_beats(n)[:n]
     driven = chip_beats(end) if end > 0 else b""
     line = bytes([IDLE]) * max(0, -skip) + driven[max(0, skip) : end]
     return (line[::step] + bytes([IDLE]) * n)[:n]
@@ -99,6 +102,10 @@ class OctalPort:
         self.config: dict[int, int] = {}
         self.state = "spi"
         self._reads = {r.opcode: r for r in spec.reads}
+        self.swapped = spec.dtr_byte_order == "d1d0"
+        # the chip's own 4-byte page program does the array work of the octal one
+        self._array_program = next(p.opcode_4b for p in chip.spec.programs
+                                   if p.protocol == "1-1-1" and p.opcode_4b is not None)
         self._commands = self._build_commands()
 
     def power_on(self) -> None:
@@ -257,17 +264,16 @@ class OctalPort:
             return self.write_config(address, data)
         if dtr:
             address &= ~1
-            if self.spec.dtr_byte_order == "d1d0":
+            if self.swapped:
                 data = swap_pairs(data)
-        program = next(p.opcode_4b for p in self.chip.spec.programs
-                       if p.protocol == "1-1-1" and p.opcode_4b is not None)
-        return self.chip._program(self._spi_form(program, address, data), program)
+        return self.chip._program(self._spi_form(self._array_program, address, data),
+                                  self._array_program)
 
     def _array_beats(self, address: int, dtr: bool) -> Callable[[int], bytes]:
         def beats(k: int) -> bytes:
             if dtr:
                 data = self.chip._array(address, k + (k & 1))
-                return swap_pairs(data) if self.spec.dtr_byte_order == "d1d0" else data
+                return swap_pairs(data) if self.swapped else data
             return phase_beats(self.chip._array(address, (k + 1) // 2), False)
         return beats
 
