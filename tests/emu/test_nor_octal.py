@@ -270,3 +270,19 @@ def test_infineon_cfr5v_enters_and_leaves_8d() -> None:
     assert chip.transfer(frame(chip, 0x05, dtr=True, address=0, dummy=4, read=2)) == b"\x02\x02"
     chip.transfer(frame(chip, 0x71, dtr=True, address=0x800006, data=b"\x40\x00"))
     assert last(chip) == ("ok", "") and chip.protocol == "spi"
+
+
+def test_micron_leaves_8d_with_a_two_byte_vcr_write() -> None:
+    chip = micron_in(0xE7)
+    chip.transfer(frame(chip, 0x06, dtr=True))
+    chip.transfer(frame(chip, 0x81, dtr=True, address=0, data=b"\xff\x1f"))
+    assert chip.protocol == "spi"
+    assert chip.octal is not None and chip.octal.config[1] == 0x1F
+
+
+def test_w35t_id_in_8d_uses_9e() -> None:
+    chip = micron_in(0xE7, "W35T51NW")
+    assert chip.transfer(frame(chip, 0x9E, dtr=True, dummy=8, read=6)) == bytes.fromhex(
+        "EFEF5A5A1A1A")
+    chip.transfer(frame(chip, 0x9F, dtr=True, dummy=8, read=2))
+    assert last(chip)[0] == "rejected"
