@@ -245,6 +245,7 @@ class OctalSpec:
     register_address_bytes: int  # status/ID/register reads in octal carry this many address bytes
     register_dummy: dict[str, int]  # and wait this many clocks, per octal state
     id_opcode: int = 0x9F
+    volatile_base: int = 0  # first address of the volatile configuration registers (SFDP SCCR)
     dummy_for_mhz: tuple[tuple[float, int], ...] = ()  # (up to MHz, least 8D read latency)
 
     def opcode_pair(self, opcode: int) -> int:
@@ -602,6 +603,7 @@ def _build_octal(o: dict[str, Any], where: str) -> OctalSpec:
         register_dummy={str(k): _int(v, f"{where}.register_dummy")
                         for k, v in o["register_dummy"].items()},
         id_opcode=_int(o.get("id_opcode", 0x9F), f"{where}.id_opcode"),
+        volatile_base=_int(o.get("volatile_base", 0), f"{where}.volatile_base"),
         dummy_for_mhz=tuple((_num(mhz, where), _int(clocks, where))
                             for mhz, clocks in o.get("dummy_for_mhz", ())),
     )

@@ -88,13 +88,27 @@ def test_tables_can_be_omitted(table: str) -> None:
 @pytest.mark.parametrize(("corrupt", "message"), [
     (("signature",), "no SFDP signature"),
     (("bfpt",), "runs past the image"),
-    (("xspi",), "runs past the image"),
 ])
 def test_corrupted_images_get_one_clear_error(corrupt: tuple[str, ...], message: str) -> None:
     chip = make("MX25LM51245G")
     chip.sfdp_image = sfdp.build(chip.spec, corrupt=corrupt)
     with pytest.raises(sfdp.SfdpError, match=message):
         sfdp.parse(read_sfdp(chip))
+
+
+def test_a_broken_optional_table_is_skipped_and_reported() -> None:
+    """As hosts do (Linux: "Failed to parse optional parameter table"), the rest still counts."""
+    chip = make("MX25LM51245G")
+    chip.sfdp_image = sfdp.build(chip.spec, corrupt=("xspi",))
+    info = sfdp.parse(read_sfdp(chip))
+    assert info.problems == ("table 0xFF05 runs past the image (skipped)",)
+    assert info.octal is not None and info.octal.read_8d_opcode is None
+    assert info.octal.enter_8d and info.size == chip.spec.size
+
+
+def test_register_map_names_the_volatile_register_base() -> None:
+    info = sfdp.parse(sfdp.build(chips.find("S28HS512T")))
+    assert info.octal is not None and info.octal.volatile_register_offset == 0x800000
 
 
 def test_bfpt_omitted_is_no_sfdp() -> None:

@@ -18,9 +18,11 @@ datasheet value rounded up to the next representable step.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import struct
 from dataclasses import dataclass, field
+from typing import Any
 
 from extflash.chips import QE_RULES, ChipSpec, OctalSpec
 
@@ -213,6 +215,7 @@ def _xspi_profile(spec: ChipSpec, octal: OctalSpec) -> list[int] | None:
 
 def _sccr(octal: OctalSpec) -> list[int]:
     dw = [0] * SCCR_DWORDS
+    dw[0] = octal.volatile_base  # DW1: where the volatile configuration registers start
     if "8D" in octal.modes.values():
         dw[21] = SCCR_DW22_OCTAL_DTR_VOLATILE  # CR2 / VCR / CFR5V are volatile on every part
     return dw
@@ -337,6 +340,7 @@ class SfdpInfo:
     four_byte_erase_opcodes: tuple[int, ...]
     four_byte_opcodes: tuple[int, ...]
     octal: SfdpOctal | None = None  # BFPT DWORDs 17-20 and the octal tables, when present
+    problems: tuple[str, ...] = ()  # broken optional tables, skipped
 
 
 @dataclass(frozen=True)
@@ -349,6 +353,7 @@ class SfdpOctal:
     status_dummy: int | None = None
     dummy_by_mhz: dict[int, int] = field(default_factory=dict)
     octal_dtr_volatile: bool | None = None  # SCCR DW22 bit 31
+    volatile_register_offset: int | None = None  # SCCR DW1: base of the volatile registers
     sector_regions: tuple[tuple[int, int], ...] = ()  # (bytes, erase-type mask) per region
     enter_8d: tuple[bytes, ...] = ()  # SPI commands that enter 8D-8D-8D
 
@@ -363,14 +368,20 @@ def parse(image: bytes) -> SfdpInfo:
         raise SfdpError("no SFDP signature")
     minor, major, nph = image[4], image[5], image[6]
     tables: dict[int, list[int]] = {}
+    problems: list[str] = []  # optional tables that are broken are skipped, as hosts do
     for i in range(nph + 1):
         h = image[8 + 8 * i : 16 + 8 * i]
+        if len(h) < 8:
+            raise SfdpError("parameter headers run past the image")
         table_id = h[7] << 8 | h[0]
         length = h[3]
         pointer = int.from_bytes(h[4:7], "little")
         raw = image[pointer : pointer + 4 * length]
         if len(raw) != 4 * length:
-            raise SfdpError(f"table 0x{table_id:04X} runs past the image")
+            if table_id == BFPT_ID:
+                raise SfdpError(f"table 0x{table_id:04X} runs past the image")
+            problems.append(f"table 0x{table_id:04X} runs past the image (skipped)")
+            continue
         tables[table_id] = list(struct.unpack(f"<{length}I", raw))
     if BFPT_ID not in tables:
         raise SfdpError("no basic flash parameter table")
@@ -406,7 +417,7 @@ def parse(image: bytes) -> SfdpInfo:
     if four is not None:
         erase4 = tuple(four[1] >> (8 * i) & 0xFF for i in range(4) if four[0] >> (9 + i) & 1)
         ops4 = tuple(op for op, b in _FOUR_BAIT_BITS.items() if four[0] >> b & 1)
-    octal = _parse_octal(dw, tables) if len(dw) >= OCTAL_BFPT_DWORDS else None
+    octal = _parse_octal(dw, tables, problems) if len(dw) >= OCTAL_BFPT_DWORDS else None
     return SfdpInfo(
         version=(major, minor),
         size=bits // 8,
@@ -420,48 +431,63 @@ def parse(image: bytes) -> SfdpInfo:
         four_byte_erase_opcodes=erase4,
         four_byte_opcodes=ops4,
         octal=octal,
+        problems=tuple(problems),
     )
 
 
-def _parse_octal(dw: list[int], tables: dict[int, list[int]]) -> SfdpOctal:
+def _parse_octal(dw: list[int], tables: dict[int, list[int]],
+                 problems: list[str]) -> SfdpOctal:
     speeds = {code: top for top, code in _SPEED_CODES}
     extension = ("repeated", "inverted", "reserved", "16-bit")[dw[17] >> DW18_EXTENSION_SHIFT & 3]
     max_mhz = {state: speeds.get(dw[19] >> _SPEED_SHIFTS[(state, True)] & 0xF, 0)
                for state in ("8D", "8S")}
-    profile = tables.get(XSPI_PROFILE_ID)
-    read_8d = status_bytes = status_dummy = None
-    dummy_by_mhz: dict[int, int] = {}
-    if profile is not None:
-        if len(profile) < 5:
-            raise SfdpError("xSPI profile 1.0 table is shorter than 5 DWORDs")
-        read_8d = profile[0] >> 8 & 0xFF
-        status_bytes = 4 if profile[0] & PROFILE1_RDSR_ADDR_BYTES else 0
-        status_dummy = 8 if profile[0] & PROFILE1_RDSR_DUMMY_8 else 4
-        dummy_by_mhz = {mhz: profile[index] >> shift & 31
-                        for mhz, index, shift in _PROFILE1_DUMMY_FIELDS}
-    sccr = tables.get(SCCR_ID)
-    volatile = None if sccr is None or len(sccr) < 22 else bool(
-        sccr[21] & SCCR_DW22_OCTAL_DTR_VOLATILE)
-    regions: list[tuple[int, int]] = []
-    smpt = tables.get(SECTOR_MAP_ID)
-    if smpt is not None:
-        if len(smpt) < 2 or not smpt[0] & 0b10:
-            raise SfdpError("sector map does not start with a map descriptor")
-        count = (smpt[0] >> 16 & 0xFF) + 1
-        if len(smpt) < 1 + count:
-            raise SfdpError("sector map lists more regions than it holds")
-        regions = [(((r >> 8) + 1) * 256, r & 0xF) for r in smpt[1 : 1 + count]]
+    octal = SfdpOctal(dtr_byte_swapped=bool(dw[17] & DW18_BYTE_ORDER_SWAPPED),
+                      opcode_extension=extension, max_mhz=max_mhz)
+    for table_id, parse_table in ((XSPI_PROFILE_ID, _parse_profile1), (SCCR_ID, _parse_sccr),
+                                  (SECTOR_MAP_ID, _parse_sector_map),
+                                  (OCTAL_DDR_SEQUENCE_ID, _parse_sequence)):
+        if table_id in tables:
+            try:
+                octal = dataclasses.replace(octal, **parse_table(tables[table_id]))
+            except SfdpError as why:
+                problems.append(f"table 0x{table_id:04X}: {why} (skipped)")
+    return octal
+
+
+def _parse_profile1(dwords: list[int]) -> dict[str, Any]:
+    if len(dwords) < 5:
+        raise SfdpError("xSPI profile 1.0 table is shorter than 5 DWORDs")
+    return {"read_8d_opcode": dwords[0] >> 8 & 0xFF,
+            "status_address_bytes": 4 if dwords[0] & PROFILE1_RDSR_ADDR_BYTES else 0,
+            "status_dummy": 8 if dwords[0] & PROFILE1_RDSR_DUMMY_8 else 4,
+            "dummy_by_mhz": {mhz: dwords[index] >> shift & 31
+                             for mhz, index, shift in _PROFILE1_DUMMY_FIELDS}}
+
+
+def _parse_sccr(dwords: list[int]) -> dict[str, Any]:
+    if len(dwords) < SCCR_DWORDS:
+        raise SfdpError(f"register map is shorter than {SCCR_DWORDS} DWORDs")
+    return {"volatile_register_offset": dwords[0],
+            "octal_dtr_volatile": bool(dwords[21] & SCCR_DW22_OCTAL_DTR_VOLATILE)}
+
+
+def _parse_sector_map(dwords: list[int]) -> dict[str, Any]:
+    if len(dwords) < 2 or not dwords[0] & 0b10:
+        raise SfdpError("sector map does not start with a map descriptor")
+    count = (dwords[0] >> 16 & 0xFF) + 1
+    if len(dwords) < 1 + count:
+        raise SfdpError("sector map lists more regions than it holds")
+    return {"sector_regions": tuple((((r >> 8) + 1) * 256, r & 0xF)
+                                    for r in dwords[1 : 1 + count])}
+
+
+def _parse_sequence(dwords: list[int]) -> dict[str, Any]:
     enter: list[bytes] = []
-    sequence = tables.get(OCTAL_DDR_SEQUENCE_ID, [])
-    for first, second in zip(sequence[0::2], sequence[1::2], strict=False):
+    for first, second in zip(dwords[0::2], dwords[1::2], strict=False):
         raw = first.to_bytes(4, "big") + second.to_bytes(4, "big")
         if raw[0] == 0:
             break
         if raw[0] > 7:
             raise SfdpError(f"octal DDR command sequence: command of {raw[0]} bytes")
         enter.append(raw[1 : 1 + raw[0]])
-    return SfdpOctal(dtr_byte_swapped=bool(dw[17] & DW18_BYTE_ORDER_SWAPPED),
-                     opcode_extension=extension, max_mhz=max_mhz, read_8d_opcode=read_8d,
-                     status_address_bytes=status_bytes, status_dummy=status_dummy,
-                     dummy_by_mhz=dummy_by_mhz, octal_dtr_volatile=volatile,
-                     sector_regions=tuple(regions), enter_8d=tuple(enter))
+    return {"enter_8d": tuple(enter)}
