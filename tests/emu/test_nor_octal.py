@@ -3,6 +3,8 @@ driven through SpiCommand frames the way an OCTOSPI/XSPI controller sends them."
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from test_nor import addr_cmd, last, make, op
 
@@ -286,3 +288,30 @@ def test_w35t_id_in_8d_uses_9e() -> None:
         "EFEF5A5A1A1A")
     chip.transfer(frame(chip, 0x9F, dtr=True, dummy=8, read=2))
     assert last(chip)[0] == "rejected"
+
+
+@pytest.mark.parametrize("name", [c.name for c in chips.all() if c.octal])
+def test_any_frame_gets_an_answer_of_the_asked_length(name: str) -> None:
+    """Whatever a controller sends (wrong widths, rates, lines, oversized fields), the chip
+    answers with exactly read_length bytes or ignores it; it never raises."""
+    rng = random.Random(name)
+    chip = make(name, timing="instant")
+    octal = chip.spec.octal
+    assert octal is not None
+    enter = next(v for v, state in octal.modes.items() if state == "8D")
+    config_write_spi(chip, octal.mode_address,
+                     (octal.config_reset.get(octal.mode_address, 0) & ~octal.mode_mask) | enter)
+    for _ in range(300):
+        n = rng.choice([0, 1, 2, 7, 16])
+        cmd = SpiCommand(
+            rng.choice([octal.opcode_pair(rng.choice([0x05, 0x06, 0x12, 0x21, 0x9F, 0xEE, 0xFD])),
+                        rng.getrandbits(20)]),
+            instruction_lines=rng.choice([1, 4, 8]), instruction_bytes=rng.choice([1, 2]),
+            instruction_dtr=rng.random() < 0.8,
+            address=rng.getrandbits(36) if rng.random() < 0.7 else None,
+            address_bytes=rng.choice([0, 3, 4]), address_lines=rng.choice([0, 1, 8]),
+            address_dtr=rng.random() < 0.8, dummy_cycles=rng.randrange(0, 24),
+            data_lines=rng.choice([0, 1, 8]), ddr=rng.random() < 0.8, dqs=rng.random() < 0.8,
+            write_data=rng.randbytes(rng.choice([0, 1, 2, 5])) if rng.random() < 0.3 else b"",
+            read_length=n)
+        assert len(chip.transfer(cmd)) == n

@@ -59,6 +59,11 @@ def phase_beats(data: bytes, dtr: bool) -> bytes:
     return bytes(doubled)
 
 
+def _field(value: int | None, nbytes: int) -> bytes:
+    """The ``nbytes`` a phase puts on the bus (the low bytes of ``value``, as a register)."""
+    return ((value or 0) & ((1 << 8 * nbytes) - 1)).to_bytes(nbytes, "big")
+
+
 def chip_sees(beats: bytes, chip_dtr: bool) -> bytes:
     """The bytes a chip samples from ``beats``: both edges in 8D, the rising edge in 8S."""
     return beats if chip_dtr else beats[0::2]
@@ -201,12 +206,10 @@ class OctalPort:
                                ("alternate", cmd.alternate_bytes, cmd.alternate_lines)):
             if n and lines != 8:
                 raise Rejected(f"{what} on {lines} line(s) in {STATE_NAMES[self.state]}")
-        beats = (phase_beats(cmd.instruction.to_bytes(max(1, cmd.instruction_bytes), "big"),
+        beats = (phase_beats(_field(cmd.instruction, max(1, cmd.instruction_bytes)),
                              cmd.instruction_dtr)
-                 + phase_beats((cmd.address or 0).to_bytes(cmd.address_bytes, "big"),
-                               cmd.address_dtr)
-                 + phase_beats((cmd.alternate or 0).to_bytes(cmd.alternate_bytes, "big"),
-                               cmd.alternate_dtr))
+                 + phase_beats(_field(cmd.address, cmd.address_bytes), cmd.address_dtr)
+                 + phase_beats(_field(cmd.alternate, cmd.alternate_bytes), cmd.alternate_dtr))
         host_clocks = len(beats) // 2 + cmd.dummy_cycles
         beats += bytes([IDLE]) * (2 * cmd.dummy_cycles)
         if cmd.write_data:
