@@ -20,7 +20,8 @@ Facts (``docs/chips.md`` and each chip file cite them):
   each register byte is driven on both edges of a clock (the JEDEC ID of a Macronix part in 8D
   reads ``C2 C2 85 85 3A 3A``);
 * in 8D the chip drives a data strobe (DQS) with read data; a host that samples on its own
-  clock instead is one beat late (reported on the H735G-DK: "data comes back misaligned"), a
+  clock instead samples one beat before the data is valid (reported on the H735G-DK: "data
+  comes back misaligned"), a
   host that waits for a strobe the chip does not drive (Micron C7h / Winbond C7h: DQS off) gets
   the pulled-up lines;
 * 8D transfers move whole clocks: register writes need an even byte count ("1-byte transfers
