@@ -315,3 +315,15 @@ def test_any_frame_gets_an_answer_of_the_asked_length(name: str) -> None:
             write_data=rng.randbytes(rng.choice([0, 1, 2, 5])) if rng.random() < 0.3 else b"",
             read_length=n)
         assert len(chip.transfer(cmd)) == n
+
+
+def test_latency_too_short_for_the_clock_reads_stale_beats() -> None:
+    chip = macronix_in("8D")  # DC = 7: 6 clocks, enough up to 66 MHz
+    read = frame(chip, 0xEE, dtr=True, address=0x1000, dummy=6, read=8)
+    chip.sck_mhz = 66
+    assert swap_pairs(chip.transfer(read)) == PATTERN[:8] and chip.read_check(read) is None
+    chip.sck_mhz = 100  # the BSP table asks 10 clocks at 104 MHz
+    assert swap_pairs(chip.transfer(read)) != PATTERN[:8]
+    assert "too few at 100 MHz" in str(chip.read_check(read))
+    chip.sck_mhz = 250  # above the fastest listed clock
+    assert swap_pairs(chip.transfer(read)) != PATTERN[:8]

@@ -220,6 +220,9 @@ class NorFlash:
         self.clock = clock
         self.memory = memory
         self.timing = timing
+        # SCK in MHz as the controller drives it, when it says (octal reads check their latency
+        # against the chip's dummy_for_mhz table); None: the clock is not checked
+        self.sck_mhz: float | None = None
         self.on_change: list[Callable[[int, int], None]] = []
         self.events = EventLog(EVENT_HISTORY)
         self.sfdp_image: bytes | None = sfdp_mod.build(spec) if spec.sfdp else None

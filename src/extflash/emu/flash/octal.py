@@ -191,6 +191,9 @@ class OctalPort:
         if frame.kind != "read":
             return f"opcode 0x{frame.opcode:02X} is not an octal read"
         skip = self._read_skip(cmd, frame)
+        if self.too_fast():
+            return (f"{self.read_latency} latency clocks are too few at {self.chip.sck_mhz} MHz "
+                    f"(datasheet: {self.spec.least_dummy(self.chip.sck_mhz or 0)})")
         if skip != 0 or cmd.ddr != (self.state == "8D"):
             return (f"{cmd.dummy_cycles} dummy clocks, DTR data {cmd.ddr}, DQS {cmd.dqs}: the "
                     f"chip waits {self.read_latency} clocks in {STATE_NAMES[self.state]}"
@@ -249,7 +252,18 @@ class OctalPort:
             if cmd.dqs:
                 return None
             skip -= 1  # sampled on the host clock: one beat before the chip's data is valid
+        elif frame.kind == "read" and self.too_fast():
+            skip -= 1  # the array has not delivered when the chip starts driving: stale beat
         return skip
+
+    def too_fast(self) -> bool:
+        """Is the 8D read latency below what the datasheet needs at the clock the controller
+        told the chip (:attr:`NorFlash.sck_mhz`; None: not checked)?"""
+        mhz = self.chip.sck_mhz
+        if mhz is None or self.state != "8D" or not self.spec.dummy_for_mhz:
+            return False
+        least = self.spec.least_dummy(mhz)
+        return least is None or self.read_latency < least
 
     def _spi_form(self, opcode: int, address: int | None, data: bytes = b"",
                   read: int = 0) -> SpiCommand:
