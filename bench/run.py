@@ -39,6 +39,7 @@ sys.path[:0] = [str(FIRMWARE), str(ROOT / "tests" / "emu")]
 from extflash import api, board, gen  # noqa: E402
 from extflash.emu import native  # noqa: E402
 from extflash.image import Chunk, Image, from_chunks  # noqa: E402
+from extflash.runner import INIT_EVERY_CALL, INIT_SEQUENCES, DriverOptions  # noqa: E402
 from extflash.toolchain import find_toolchain  # noqa: E402
 
 SECTOR = 4096
@@ -92,9 +93,10 @@ def timed(fn: Callable[[], Any]) -> tuple[float, float, Any]:
 
 
 def program_rows(label: str, loader: Path, brd: board.Board, size: int, timing: str,
-                 *, extra: bool) -> list[Row]:
+                 *, extra: bool, init_sequence: str = INIT_EVERY_CALL) -> list[Row]:
     rows = []
-    with api.open_session(loader, board=brd, timing=timing) as s:
+    options = DriverOptions(init_sequence=init_sequence)
+    with api.open_session(loader, board=brd, timing=timing, options=options) as s:
         base = s.geometry.start
         img = image(base, size)
         wall, cpu, res = timed(lambda: s.program(img, verify=True))
@@ -138,6 +140,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                     help="QUADSPI register path: native fast path (auto: when it builds) or "
                          "pure Python")
     ap.add_argument("--no-bytewise", action="store_true", help="skip the HAL-style loader")
+    ap.add_argument("--init-sequence", default=INIT_EVERY_CALL, choices=INIT_SEQUENCES,
+                    help=".stldr Init before every call (as CubeProgrammer) or once per operation")
     args = ap.parse_args(argv)
     if args.path == "python":
         os.environ["EXTFLASH_NATIVE"] = "0"
@@ -149,13 +153,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     rows: list[Row] = []
     with tempfile.TemporaryDirectory() as tmp:
         word = gen.build(gen.plan_loader(brd), Path(tmp) / "gen").stldr
-        rows += program_rows("generated (32-bit DR)", word, brd, size, args.timing, extra=True)
+        rows += program_rows("generated (32-bit DR)", word, brd, size, args.timing, extra=True,
+                             init_sequence=args.init_sequence)
         if not args.no_bytewise:
             hal = build_halstyle(brd, Path(tmp))
             rows += program_rows("HAL-style (8-bit DR)", hal, brd, size, args.timing,
-                                 extra=False)
+                                 extra=False, init_sequence=args.init_sequence)
     print(f"extflash virtual board: {brd.name} ({brd.part.part.name}), {args.timing} chip "
-          f"timing, QUADSPI path: {used}")
+          f"timing, QUADSPI path: {used}, Init sequence: {args.init_sequence}")
     header = (f"{'operation':<30} {'loader':<22} {'wall s':>8} {'MB/s':>7} {'CPU s':>7} "
               f"{'virtual s':>10}  note")
     print(header)

@@ -2,8 +2,11 @@
 
 Writes ``src/extflash/data/regs/<family>.toml`` with every peripheral base (so the emulator can
 map unmodelled blocks and name the peripheral nearest a faulting address) and the full register
-lists (offset, reset value, fields, access) of RCC, PWR, FLASH and SYSCFG. The emulator's models
-add behaviour on top of these tables; the tests never read the SVDs.
+lists (offset, reset value, fields, access) of RCC, PWR, FLASH, SYSCFG and the USART (one table
+for every USART/UART/LPUART instance: the instances share one layout). Where an SVD describes one
+register twice (FIFO enabled/disabled views of CR1 and ISR), the first view is kept under the
+plain name. The emulator's models add behaviour on top of these tables; the tests never read the
+SVDs.
 
 Usage: ``python scripts/gen_regs.py /work/shared/data/svd``
 """
@@ -29,7 +32,9 @@ SVD_FOR_FAMILY = {
     "stm32u5": "STM32U575",
     "stm32h5": "STM32H563",
 }
-MODELLED = ("RCC", "PWR", "FLASH", "SYSCFG")
+MODELLED = ("RCC", "PWR", "FLASH", "SYSCFG", "USART")
+SOURCE = {"USART": "USART1"}  # the instance whose registers stand for every USART
+VIEW_SUFFIXES = ("_FIFO_ENABLED", "_FIFO_DISABLED", "_enabled", "_disabled", "_ALTERNATE")
 NAME_FIX = {"Flash": "FLASH"}
 ACCESS = {"read-write": "rw", "read-only": "ro", "write-only": "wo",
           "writeOnce": "rw", "read-writeOnce": "rw"}
@@ -83,13 +88,21 @@ def generate(svd_dir: Path, family: str, device: str) -> str:
         lines.append(f'{NAME_FIX.get(name, name)} = [0x{_int(p.findtext("baseAddress")):08X}, '
                      f"0x{size:X}]")
     for name in MODELLED:
-        src = next((p for n, p in periphs.items() if NAME_FIX.get(n, n) == name), None)
+        wanted = SOURCE.get(name, name)
+        src = next((p for n, p in periphs.items() if NAME_FIX.get(n, n) == wanted), None)
         if src is None:
             continue
         if src.get("derivedFrom"):
             src = periphs[src.get("derivedFrom")]
+        seen: set[int] = set()
         for r in _registers(src):
             r["name"] = r["name"].removeprefix(f"{name}_")  # some SVDs prefix register names
+            if name in SOURCE:  # one table for many instances: one view of each register
+                if r["offset"] in seen:
+                    continue
+                seen.add(r["offset"])
+                for suffix in VIEW_SUFFIXES:
+                    r["name"] = r["name"].removesuffix(suffix)
             fields = ", ".join(f'["{n}", {lsb}, {w}, "{a}"]' for n, lsb, w, a in r["fields"])
             lines += ["", f"[[{name}]]", f'name = "{r["name"]}"', f"offset = 0x{r['offset']:03X}",
                       f"reset = 0x{r['reset']:08X}", f'access = "{r["access"]}"',

@@ -174,7 +174,7 @@ def test_chips_json_lists_names_aliases_and_octal_states() -> None:
 
     result = CliRunner().invoke(main, ["chips", "--json"])
     assert result.exit_code == 0, result.output
-    rows = {row["name"]: row for row in json.loads(result.output)}
+    rows = {row["name"]: row for row in json.loads(result.output)["chips"]}
     assert set(rows) == {c.name for c in chips.all()}
     assert "MX25L512" in rows["MX25L51245G"]["aliases"]
     assert rows["MX25LM51245G"]["octal"] == ["8D", "8S"]

@@ -111,6 +111,7 @@ def make_driver(
         stack_size=opts.stack_size or 0x400,
         r9=opts.r9,
         init_arg=opts.init_arg,
+        init_sequence=opts.init_sequence,
         **common,
     )
 
@@ -121,12 +122,13 @@ def open_virtual_board(
     flash_file: str | os.PathLike[str] | None = None,
     timing: str = "typical",
 ) -> Target:
-    """The virtual board wired as ``board`` describes, as a Target."""
+    """The virtual board wired as ``board`` describes, as a Target. Its ``flash_file`` is locked
+    until the target is closed: another process opening it meanwhile gets a TargetError."""
     from extflash.emu.virtual_board import VirtualBoard
     from extflash.target.emulated import EmulatedTarget
 
     path = Path(flash_file) if flash_file is not None else None
-    return EmulatedTarget(VirtualBoard(board, flash_file=path, timing=timing))
+    return EmulatedTarget(VirtualBoard(board, flash_file=path, timing=timing, lock=True))
 
 
 def resolve_board(
@@ -142,7 +144,8 @@ def resolve_board(
     if name_or_path:
         if mcu or chip or pins:
             raise ConfigError("give either --board or --mcu/--chip/--pins, not both")
-        return boards.load(name_or_path)
+        loaded = boards.load(name_or_path)
+        return loaded if hse is None else boards.with_hse(loaded, hse)
     missing = [n for n, v in (("--mcu", mcu), ("--chip", chip), ("--pins", pins)) if not v]
     if missing:
         raise ConfigError(
@@ -150,7 +153,13 @@ def resolve_board(
             f"--mcu, --chip and --pins (missing: {', '.join(missing)})"
         )
     assert mcu and chip and pins
-    return boards.from_options(mcu=mcu, chip=chip, pins=pins, bank=bank or 1, hse=hse or 0)
+    return boards.from_options(mcu=mcu, chip=chip, pins=pins, bank=bank or 1, hse=hse)
+
+
+def wired_size(target: Target) -> int | None:
+    """Bytes of external memory the target's board has wired; None where unknown (a probe)."""
+    size = getattr(getattr(target, "board", None), "flash_size", None)
+    return size if isinstance(size, int) else None
 
 
 @dataclass
@@ -175,7 +184,9 @@ class Session:
         self.target = target
         driver = make_driver(target, loader, options)
         self.driver = double_buffered(driver) if double_buffer else driver
-        self.programmer = Programmer(self.driver, progress=progress)
+        self.programmer = Programmer(
+            self.driver, progress=progress, wired_size=wired_size(target)
+        )
         self.internal_bytes = 0
 
     @property
@@ -227,6 +238,7 @@ class Session:
         verify: bool = True,
         skip_unchanged: bool = False,
         preserve: bool = True,
+        force: bool = False,
     ) -> ProgramResult:
         inside, internal = self._split(image)
         program_internal = getattr(self.target, "program_internal", None)
@@ -247,12 +259,14 @@ class Session:
                 return ProgramResult(ProgramReport(self.geometry.name, 0, 0), [])
             raise ImageError(f"{image.source or 'the image'} has no data in {self.geometry.name}")
         report = self.programmer.program(
-            inside, verify=verify, skip_unchanged=skip_unchanged, preserve=preserve
+            inside, verify=verify, skip_unchanged=skip_unchanged, preserve=preserve, force=force
         )
         return ProgramResult(report, internal)
 
-    def erase(self, address: int | None = None, size: int | None = None) -> list[Sector]:
-        return self.programmer.erase(address, size)
+    def erase(
+        self, address: int | None = None, size: int | None = None, *, force: bool = False
+    ) -> list[Sector]:
+        return self.programmer.erase(address, size, force=force)
 
     def read(self, address: int, size: int) -> bytes:
         return self.programmer.read(address, size)

@@ -30,6 +30,7 @@ left out and the bank-2 chip is wired to the BK1_NCS pin.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import tomllib
 from dataclasses import dataclass
@@ -113,7 +114,7 @@ class Memory:
 class Board:
     name: str
     part: mcu.PartRef
-    hse_hz: int
+    hse_hz: int | None  # None: not said (the family's usual crystal); 0: no crystal fitted
     memories: tuple[Memory, ...]
     description: str = ""
     source: str = ""
@@ -281,9 +282,13 @@ def parse(text: str, *, where: str = "board") -> Board:
         memories.append(make_memory(part, chip, m.get("bank", 1), pins,
                                     controller=str(m.get("controller", "QUADSPI")),
                                     io_pull_up=bool(m.get("io_pull_up", True)), where=mwhere))
-    return Board(name=str(data["name"]), part=part, hse_hz=_hz(data.get("hse_hz", 0), where),
+    return Board(name=str(data["name"]), part=part, hse_hz=_opt_hz(data.get("hse_hz"), where),
                  memories=tuple(memories), description=str(data.get("description", "")),
                  source=str(data.get("source", "")))
+
+
+def _opt_hz(value: Any, where: str) -> int | None:
+    return None if value is None else _hz(value, where)
 
 
 def _hz(value: Any, where: str) -> int:
@@ -341,16 +346,21 @@ def _alias(key: str, bank: Bank) -> str:
                       hint=f"use clk, ncs, io0..io3 or one of {', '.join(SIGNALS)}")
 
 
-def from_options(*, mcu: str, chip: str, pins: str, bank: Any = 1, hse: int | str = 0,
+def from_options(*, mcu: str, chip: str, pins: str, bank: Any = 1, hse: int | str | None = None,
                  name: str | None = None) -> Board:
     """A board from command-line options (``--mcu --chip --bank --pins --hse``)."""
     part = _find_part(mcu)
     bank_v = _norm_bank(bank, "--bank")
     memory = make_memory(part, _check_chip(chip, "--chip"), bank_v, parse_pins(pins, bank_v),
                          where="--pins")
-    hse_hz = _hz(_parse_hz(hse), "--hse")
+    hse_hz = None if hse is None else _hz(_parse_hz(hse), "--hse")
     return Board(name=name or f"{mcu.upper()}+{memory.chip}", part=part, hse_hz=hse_hz,
                  memories=(memory,), description="from command-line options")
+
+
+def with_hse(board: Board, hse: int | str) -> Board:
+    """``board`` with another HSE crystal (``--hse``; 0 = none fitted)."""
+    return dataclasses.replace(board, hse_hz=_hz(_parse_hz(hse), "--hse"))
 
 
 def _find_part(name: str) -> mcu.PartRef:

@@ -50,6 +50,37 @@ class Window:
 
 
 @dataclass(frozen=True)
+class Controller:
+    """One external-memory controller instance of a family (``[[controller]]`` in its file).
+
+    ``kind`` picks the register front-end (``quadspi``, ``octospi``, ``xspi``); the rest are the
+    instance's facts from the family's reference manual and SVD: register base, memory-mapped
+    window, FIFO depth, FLEVEL/FTHRES widths, interrupt number, and the IO manager (if any) whose
+    ports carry its signals to the pins.
+    """
+
+    name: str
+    kind: str
+    base: int
+    window: int
+    fifo_bytes: int
+    flevel_width: int
+    fthres_width: int
+    irq: int
+    io_manager: str | None = None
+
+
+@dataclass(frozen=True)
+class IoManager:
+    """OCTOSPIM / XSPIM: routes controller signals to ports (``[io_manager]``)."""
+
+    name: str
+    kind: str  # "octospim" (PCRn per port), "octospim-nocr" (L4+: no CR), "xspim" (CR only)
+    base: int
+    ports: int
+
+
+@dataclass(frozen=True)
 class Family:
     id: str
     name: str
@@ -64,6 +95,11 @@ class Family:
     peripherals: dict[str, int]
     parts: tuple[Part, ...]
     raw: dict[str, Any] = field(repr=False, compare=False, hash=False)
+    controllers: tuple[Controller, ...] = ()
+    io_manager: IoManager | None = None
+
+    def controller(self, name: str) -> Controller | None:
+        return next((c for c in self.controllers if c.name == name), None)
 
     @property
     def has_dwt_cyccnt(self) -> bool:
@@ -150,7 +186,20 @@ def _load_family(data: dict[str, Any]) -> Family:
         peripherals={k: int(v) for k, v in data.get("peripherals", {}).items()},
         parts=tuple(parts),
         raw=data,
+        controllers=tuple(
+            Controller(c["name"], c["kind"], int(c["base"]), int(c["window"]),
+                       int(c["fifo_bytes"]), int(c["flevel_width"]), int(c["fthres_width"]),
+                       int(c["irq"]), c.get("io_manager"))
+            for c in data.get("controller", [])
+        ),
+        io_manager=_io_manager(data.get("io_manager")),
     )
+
+
+def _io_manager(item: dict[str, Any] | None) -> IoManager | None:
+    if item is None:
+        return None
+    return IoManager(item["name"], item["kind"], int(item["base"]), int(item["ports"]))
 
 
 @functools.cache

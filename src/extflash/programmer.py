@@ -6,6 +6,10 @@ sector that the image does not cover are preserved by default (read, merge, writ
 and compared with the image; only differing sectors are erased and written. If a loader call
 fails mid-way, the error says which sectors were erased and which were written, so the user
 knows the state of the chip.
+
+When the board's memory is smaller than the device the loader declares (a W25Q128 loader on a
+board with a W25Q64), addresses past the wired memory wrap around to its start on the chip: the
+programmer warns, and refuses to write or erase there unless forced, naming both sizes.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ class ProgramReport:
     verified: bool = False
     loader_calls: int = 0
     target_time_s: float = 0.0
+    warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -54,6 +59,7 @@ class ProgramReport:
             "verified": self.verified,
             "loader_calls": self.loader_calls,
             "target_time_s": round(self.target_time_s, 6),
+            "warnings": list(self.warnings),
         }
 
 
@@ -95,6 +101,13 @@ def _sector_ranges(indices: Sequence[int]) -> str:
     return ", ".join(parts)
 
 
+def _size_text(size: int) -> str:
+    for unit, name in ((1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")):
+        if size >= unit and size % unit == 0:
+            return f"{size // unit} {name}"
+    return f"{size} bytes"
+
+
 def compare(address: int, expected: bytes, actual: bytes) -> Mismatch | None:
     if expected == actual:
         return None
@@ -109,12 +122,59 @@ def compare(address: int, expected: bytes, actual: bytes) -> Mismatch | None:
 class Programmer:
     """Runs operations through one driver; tracks chip state for honest failure reports."""
 
-    def __init__(self, driver: FlashDriver, *, progress: Progress | None = None) -> None:
+    def __init__(
+        self,
+        driver: FlashDriver,
+        *,
+        progress: Progress | None = None,
+        wired_size: int | None = None,
+    ) -> None:
         self.driver = driver
         self.geometry: Geometry = driver.geometry
         self.progress = progress or _no_progress
+        self.wired_size = wired_size  # bytes of memory the board has, when known
         self.erased: list[int] = []
         self.written: list[int] = []
+
+    # -- the memory actually wired ------------------------------------------------------------
+    @property
+    def wired_end(self) -> int | None:
+        """First address past the wired memory, when it is smaller than the loader's device."""
+        if self.wired_size is None or self.wired_size >= self.geometry.size:
+            return None
+        return self.geometry.start + self.wired_size
+
+    def size_warning(self) -> str | None:
+        """The warning for a board whose memory is smaller than the loader's device."""
+        end = self.wired_end
+        if end is None:
+            return None
+        assert self.wired_size is not None
+        return (
+            f"the loader's device {self.geometry.name} is {_size_text(self.geometry.size)} but "
+            f"the board's memory is {_size_text(self.wired_size)}: addresses from 0x{end:08X} "
+            f"on wrap around to 0x{self.geometry.start:08X}"
+        )
+
+    def _check_wired(
+        self, ranges: Sequence[tuple[int, int]], what: str, force: bool
+    ) -> str | None:
+        """Warn about a smaller wired memory; refuse to change [lo, hi) ranges past it."""
+        warning = self.size_warning()
+        if warning is None or self.wired_size is None:
+            return None
+        log.warning("%s", warning)
+        end = self.geometry.start + self.wired_size
+        beyond = [(max(lo, end), hi) for lo, hi in ranges if hi > end]
+        if beyond and not force:
+            lo, hi = beyond[0]
+            alias = self.geometry.start + (lo - self.geometry.start) % self.wired_size
+            raise ImageError(
+                f"{what} reaches 0x{lo:08X}..0x{hi - 1:08X}, past the wired memory: {warning}; "
+                f"writing there would change the data at 0x{alias:08X} instead",
+                hint="use a loader made for the wired chip, or --force to write there anyway",
+            )
+        return warning
 
     # -- helpers ----------------------------------------------------------------------------
     def _state(self) -> str:
@@ -151,6 +211,7 @@ class Programmer:
         verify: bool = True,
         skip_unchanged: bool = False,
         preserve: bool = True,
+        force: bool = False,
     ) -> ProgramReport:
         plan = make_plan(image, self.geometry)
         if plan.outside.chunks:
@@ -158,7 +219,14 @@ class Programmer:
                 f"{image.source or 'the image'} has data outside {self.geometry.name}: "
                 + ", ".join(f"0x{c.address:08X}..0x{c.end - 1:08X}" for c in plan.outside.chunks)
             )
+        warning = self._check_wired(
+            [(s.sector.address, s.sector.end) for s in plan.sectors],
+            image.source or "the image",
+            force,
+        )
         report = ProgramReport(self.geometry.name, plan.image.size, len(plan.sectors))
+        if warning is not None:
+            report.warnings.append(warning)
         calls_before = len(self.driver.calls)
         try:
             self.driver.begin("program")
@@ -296,8 +364,17 @@ class Programmer:
             done += len(data)
 
     # -- other operations -------------------------------------------------------------------
-    def erase(self, address: int | None = None, size: int | None = None) -> list[Sector]:
+    def erase(
+        self, address: int | None = None, size: int | None = None, *, force: bool = False
+    ) -> list[Sector]:
         """Erase the sectors overlapping [address, address+size), or the whole chip."""
+        if address is not None and self.geometry.contains(address, size or 1):
+            sectors = self.geometry.sectors_in(address, size or 1)
+            self._check_wired(
+                [(sectors[0].address, sectors[-1].end)],
+                f"erasing 0x{address:08X}+0x{size or 1:X}",
+                force,
+            )
         try:
             self.driver.begin("erase")
             if address is None:
@@ -320,6 +397,7 @@ class Programmer:
 
     def read(self, address: int, size: int) -> bytes:
         self._check_range(address, size)
+        self._check_wired([(address, address + size)], "reading", force=True)
         try:
             self.driver.begin("read")
             return self._read_chunks(address, size, "read")
@@ -331,6 +409,7 @@ class Programmer:
         plan = make_plan(image, self.geometry)
         if plan.outside.chunks:
             raise ImageError(f"{image.source or 'the image'} has data outside {self.geometry.name}")
+        self._check_wired([(c.address, c.end) for c in plan.image.chunks], "verifying", True)
         mismatches = []
         try:
             self.driver.begin("verify")

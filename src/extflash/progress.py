@@ -29,6 +29,7 @@ PHASE_NAMES = {
     "erase": "erasing",
     "write": "writing",
     "verify": "verifying",
+    "checksum": "checksum",
 }
 
 

@@ -4,8 +4,10 @@ Two conventions are written once here and work on every backend:
 
 * ``.stldr`` as STM32CubeProgrammer does it: the image at its link address (RAM base + 4), a
   BKPT at the RAM base, LR = base | 1, MSP and the data buffer after the image, R0-R3 arguments,
-  R4-R12 = 0 (R9 configurable), xPSR = Thumb, NOBITS cleared by the host, ``Init`` before each
-  operation, return 1 = success, ``Verify`` returning 64 bits in R0/R1.
+  R4-R12 = 0 (R9 configurable), xPSR = Thumb, NOBITS cleared by the host, return 1 = success,
+  ``Verify`` returning 64 bits in R0/R1. By default the image is written again and ``Init`` runs
+  before every erase, write and read call, as CubeProgrammer and ST's OpenOCD ``stldr`` driver do
+  (``INIT_EVERY_CALL``); ``INIT_PER_OPERATION`` runs ``Init`` once per operation instead.
 * CMSIS FLM as pyOCD does it: the position-independent image relocated into RAM after a
   ``BKPT; B .`` header word, static base in R9, ``Init(adr, clk, fnc)``/``UnInit(fnc)`` around
   each kind of operation, ``EraseSector``, ``EraseChip``, ``ProgramPage`` in page-sized calls,
@@ -42,6 +44,14 @@ FLM_ERASE, FLM_PROGRAM, FLM_VERIFY = 1, 2, 3
 
 
 CODE_PAGE = 0x1000  # the emulator's granularity for tracking code pages
+
+# When a .stldr's Init runs. CubeProgrammer and ST's OpenOCD write the loader image again and run
+# Init before every erase, write, read and mass erase call; "per-operation" runs Init once at the
+# start of each operation (fewer calls; the same result for loaders that leave the controller
+# ready after every call).
+INIT_EVERY_CALL = "every-call"
+INIT_PER_OPERATION = "per-operation"
+INIT_SEQUENCES = (INIT_EVERY_CALL, INIT_PER_OPERATION)
 
 
 def round_up(value: int, align: int) -> int:
@@ -302,6 +312,9 @@ class _Base:
     def flush(self) -> None:
         """Wait for background work (none here; see DoubleBufferedDriver)."""
 
+    def prepare_call(self) -> None:
+        """What the host does before each erase, write or read call (nothing by default)."""
+
     def reload(self) -> None:
         """Place the loader again before the next call (something else used its RAM)."""
         self.loaded = False
@@ -369,11 +382,17 @@ class StldrDriver(_Base):
         stack_size: int = 0x400,
         r9: int = 0,
         init_arg: int = 1,
+        init_sequence: str = INIT_EVERY_CALL,
         timeouts: Timeouts | None = None,
         on_call: Callable[[CallRecord], None] | None = None,
         crc_on_target: bool = False,
     ) -> None:
         program.require("Init", "Write", "SectorErase")
+        if init_sequence not in INIT_SEQUENCES:
+            raise InputError(
+                f"unknown Init sequence '{init_sequence}'",
+                hint=f"use one of {', '.join(INIT_SEQUENCES)}",
+            )
         layout = stldr_layout(target, program, buffer_size=buffer_size, stack_size=stack_size)
         super().__init__(
             target,
@@ -385,19 +404,37 @@ class StldrDriver(_Base):
             crc_on_target=crc_on_target,
         )
         self.init_arg = init_arg
+        self.init_sequence = init_sequence
+        self._init_current = False  # the last call was Init: the next call needs no other
         self._window_agrees: bool | None = None
 
     def _write_header(self) -> None:
         self.target.write_memory(self.layout.bkpt, BKPT_WORD.to_bytes(4, "little"))
 
     def begin(self, operation: str) -> None:
-        """Init before each operation, as CubeProgrammer does (R0 = 1 by default)."""
-        self.expect_ok("Init", self.init_arg, timeout_s=self.timeouts.init)
+        """Start an operation with Init (R0 = 1 by default); in the every-call sequence the
+        image is written again first, and the operation's first call needs no second Init."""
         self._window_agrees = None
+        if self.init_sequence == INIT_EVERY_CALL:
+            self.load()
+        self.expect_ok("Init", self.init_arg, timeout_s=self.timeouts.init)
+
+    def prepare_call(self) -> None:
+        """Before each erase, write or read: write the image again and run Init, as ST's OpenOCD
+        ``stldr`` driver does (stldr-abi §5.2) and CubeProgrammer's logs show. A loader whose
+        calls leave the controller in a state only Init undoes works here as it does there."""
+        if self.init_sequence == INIT_EVERY_CALL and not self._init_current:
+            self.load()
+            self.expect_ok("Init", self.init_arg, timeout_s=self.timeouts.init)
+
+    def record(self, name: str, args: Sequence[int], result: int, elapsed_s: float) -> None:
+        super().record(name, args, result, elapsed_s)
+        self._init_current = name == "Init"
 
     def erase_sectors(self, sectors: Sequence[Sector]) -> None:
         """One SectorErase(first, last) call per run of adjacent sectors (inclusive bounds)."""
         for run in _adjacent_runs(sectors):
+            self.prepare_call()
             self.expect_ok(
                 "SectorErase",
                 run[0].address,
@@ -409,9 +446,11 @@ class StldrDriver(_Base):
         return "MassErase" in self.program.functions
 
     def erase_chip(self) -> None:
+        self.prepare_call()
         self.expect_ok("MassErase", 0, timeout_s=self.timeouts.chip_erase(self.geometry.size))
 
     def write(self, address: int, data: bytes) -> None:
+        self.prepare_call()
         self._stage(data)
         self.expect_ok(
             "Write",
@@ -430,6 +469,7 @@ class StldrDriver(_Base):
         reads the same through a window configured with the wrong read command.
         """
         if "Read" not in self.program.functions or self._window_agrees:
+            self.prepare_call()
             return self.read_window(address, size)
         data = self.read_through_loader(address, size)
         if self._window_agrees is None and getattr(self.target, "cheap_reads", False):
@@ -452,6 +492,7 @@ class StldrDriver(_Base):
         out = bytearray()
         while len(out) < size:
             n = min(self.layout.buffer_size, size - len(out))
+            self.prepare_call()
             self.expect_ok(
                 "Read",
                 address + len(out),
@@ -461,6 +502,11 @@ class StldrDriver(_Base):
             )
             out += self.target.read_memory(self.layout.buffer, n)
         return bytes(out)
+
+    def crc32(self, address: int, size: int) -> int:
+        if self.crc_on_target:
+            self.prepare_call()  # the routine reads the window Init maps
+        return super().crc32(address, size)
 
     def verify_call(self, address: int, data: bytes) -> bool:
         """The loader's own ``Verify`` over ``data`` (ST semantics: R0 = 0 when it matches)."""
@@ -778,6 +824,7 @@ class DriverOptions:
     stack_size: int | None = None
     r9: int = 0
     init_arg: int = 1
+    init_sequence: str = INIT_EVERY_CALL  # .stldr only; FLMs keep pyOCD's Init/UnInit pairs
     timeouts: Timeouts = field(default_factory=Timeouts)
     crc_on_target: bool | None = None  # None: on target when reads are not free
     extra: dict[str, Any] = field(default_factory=dict)
@@ -830,6 +877,7 @@ class DoubleBufferedDriver:
         buffer = self.buffers[self._next]
         self.target.write_memory(buffer, data)
         self.flush()
+        driver.prepare_call()
         args = (address, len(data), buffer)
         self.target.write_registers(driver.call_registers(args))
         assert isinstance(self.target, AsyncTarget)

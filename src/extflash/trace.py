@@ -126,6 +126,9 @@ def _decode(p: Any, kind: str, offset: int, size: int, value: int) -> str:
     if kind == "write" and p.name.startswith("GPIO") and size == 4 and reg.name in (
             "MODER", "AFRL", "AFRH"):
         return _gpio_pins(p, offset, word)
+    sent = getattr(p, "describe_data", None)  # a USART's transmitted byte
+    if kind == "write" and sent is not None and (text := sent(reg.offset, word)):
+        return str(text)
     if not reg.fields:
         return ""  # a plain value: the hex says it all
     return str(reg.decode(word))

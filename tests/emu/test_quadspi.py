@@ -31,10 +31,10 @@ from extflash.emu.periph.quadspi import (
     TCF,
     TEF,
     TOF,
-    VARIANTS,
     BankWire,
     PinView,
     Quadspi,
+    variant_for,
 )
 
 KERNEL_HZ = 200_000_000
@@ -67,7 +67,7 @@ class Rig:
         self.clock = VirtualClock(400_000_000)
         self.irqs: list[int] = []
         self.spec = chips.find("W25Q128JV")
-        self.q = Quadspi(VARIANTS[variant], self.clock, base=0x52005000,
+        self.q = Quadspi(variant_for(variant), self.clock, base=0x52005000,
                          kernel_hz=lambda: KERNEL_HZ, pin_probe=probe, set_irq=self.irqs.append)
         self.errors: list[BaseException] = []
         self.native = self.q.enable_native(self.errors.append) if self.path == "native" else None

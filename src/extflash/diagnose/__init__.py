@@ -35,7 +35,7 @@ from extflash.diagnose.symbols import Symbolizer
 from extflash.diagnose.watch import Watch
 from extflash.errors import ExtflashError, OperationError
 from extflash.loader.model import Loader, open_loader
-from extflash.programmer import Progress
+from extflash.programmer import Progress, VerifyError
 from extflash.runner import DriverOptions, LoaderCallError
 
 __all__ = [
@@ -81,11 +81,29 @@ class DiagnosedError(OperationError):
 def explained(error: ExtflashError, watch: Watch) -> ExtflashError:
     """``error`` with the diagnosis of the loader call behind it (unchanged if there is none)."""
     seen: BaseException | None = error
-    while seen is not None and not isinstance(seen, LoaderCallError):
+    while seen is not None and not isinstance(seen, LoaderCallError | VerifyError):
         seen = seen.__cause__ or seen.__context__
+    if isinstance(seen, VerifyError):
+        return _verify_wiring(error, watch)
     if seen is None:
         return error
     return DiagnosedError(error, seen, explain(seen, watch))
+
+
+def _verify_wiring(error: ExtflashError, watch: Watch) -> ExtflashError:
+    """A verify failure, with the pins the loader routed where they are not the board's: every
+    call returned success, but the chip received 1s on the lines nobody drove (the pull-ups),
+    so 0x38 went in as 0xFC on a chip whose IO2/IO3 the loader left unrouted."""
+    problems = [p for row in wiring.compare(watch.board) if (p := row.problem()) is not None]
+    if not problems:
+        return error
+    lines = ["  the loader's pins are not the board's, so the chip saw 1s on the lines it left "
+             "unrouted:", *(f"    {p}" for p in problems)]
+    return OperationError(
+        "\n".join([error.message, *lines]),
+        hint="route every QUADSPI signal to the pin the board wires, or describe the board's "
+        "real wiring (--pins)",
+    )
 
 
 def open_session(loader: str | os.PathLike[str] | Loader, *, board: boards.Board | str,

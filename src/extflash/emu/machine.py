@@ -57,6 +57,7 @@ from extflash.emu.periph.gpio import GpioBank, GpioPort, PinState
 from extflash.emu.periph.pwr import Pwr
 from extflash.emu.periph.rcc import Rcc
 from extflash.emu.periph.syscfg import Syscfg
+from extflash.emu.periph.usart import SerialConsole, Usart, instances
 from extflash.emu.regmodel import Peripheral
 from extflash.emu.scs import DataWatchpointTrace, SystemControlSpace
 from extflash.errors import TargetError
@@ -324,6 +325,11 @@ class Machine:
                 ports[letter] = port
                 self.add_peripheral(port)
         self.gpio = GpioBank(ports)
+        self.console = SerialConsole()  # what the USARTs sent
+        if sysregs.registers(fam.id, "USART"):
+            for name, base in instances(bases).items():
+                self.add_peripheral(Usart(name, base, fam.id, self.console,
+                                          functools.partial(self.rcc.is_enabled, name)))
         self.clock.set_core_hz(self.rcc.core_hz() or fam.reset_clock_hz)
 
     def _map_unmodelled(self) -> None:

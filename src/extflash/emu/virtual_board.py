@@ -3,8 +3,10 @@ and the NOR chips wired as the board says.
 
 ``VirtualBoard(board, flash_file=...)`` keeps the chips' contents (array and non-volatile
 registers) in ``flash_file`` so successive commands see the same chip: it is loaded at start when
-it exists, and :meth:`VirtualBoard.save` writes it. A dual-flash board keeps bank 2 next to it
-(``<flash_file>.bank2``).
+it exists (a missing file starts a blank chip, with a warning saying so), and
+:meth:`VirtualBoard.save` writes it atomically, only when the chip changed. A dual-flash board
+keeps bank 2 next to it (``<flash_file>.bank2``). With ``lock=True`` the file is locked until
+:meth:`VirtualBoard.close` (see :mod:`extflash.emu.chipfile`).
 
 The memory-mapped window is served zero-copy from the chip's array when the configured read
 command is one the chip answers with the array as is; otherwise (wrong dummy cycles, wrong
@@ -19,42 +21,61 @@ from __future__ import annotations
 
 import functools
 import logging
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
 from extflash import chips
 from extflash.board import Board, Memory
+from extflash.emu import flashclock
+from extflash.emu.chipfile import ChipFileLock, replace_atomically
 from extflash.emu.flash.nor import NorFlash
 from extflash.emu.machine import Machine
 from extflash.emu.mmio import PAGE
-from extflash.emu.periph.quadspi import BankWire, PinView, Quadspi, variant_for
+from extflash.emu.periph.engine import Bank, BankWire, CommandEngine, PinView
+from extflash.emu.periph.iomanager import IoManager, Octospim, Xspim
+from extflash.emu.periph.octospi import Octospi
+from extflash.emu.periph.octospi import variant_for as octospi_variant
+from extflash.emu.periph.quadspi import Quadspi, variant_for
 from extflash.emu.regmodel import Peripheral
 from extflash.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
 
+def _instance(controller: str) -> int:
+    """``OCTOSPI2`` -> 2 (the instance number the IO managers' source fields use)."""
+    digits = controller[len(controller.rstrip("0123456789")):]
+    return int(digits) if digits else 1
+
+
 class _WindowReader(Peripheral):
     """The slow path of the mapped window: every read decoded into a flash command."""
 
-    def __init__(self, base: int, size: int, read: Callable[[int, int], int]) -> None:
-        super().__init__("QUADSPI_WINDOW", base, ())
+    def __init__(self, name: str, base: int, size: int, read: Callable[[int, int], int],
+                 write: Callable[[int, int, int], None] | None) -> None:
+        super().__init__(name, base, ())
         self.size = size
         self._read = read
+        self._write = write
 
     def read(self, offset: int, size: int) -> int:
         return self._read(offset, size)
 
     def write(self, offset: int, size: int, value: int) -> None:
-        self._report("write", offset, size, value)  # memory-mapped mode is read-only
+        if self._write is None:
+            self._report("write", offset, size, value)  # no write set: the window is read-only
+        else:
+            self._write(offset, size, value)
 
 
 class MachineWindow:
     """:class:`~extflash.emu.periph.quadspi.WindowPort` over a machine's address space."""
 
-    def __init__(self, machine: Machine, base: int) -> None:
+    def __init__(self, machine: Machine, base: int, controller: str = "QUADSPI") -> None:
         self.machine = machine
         self.base = base
+        self.name = f"{controller}_WINDOW"
         self.size = 0
         self.zero_copy = False
 
@@ -64,11 +85,12 @@ class MachineWindow:
         self.machine.map_buffer(self.base, buffer, writable=False, executable=True)
         self.size, self.zero_copy = len(buffer), True
 
-    def map_reader(self, size: int, read: Callable[[int, int], int]) -> None:
+    def map_reader(self, size: int, read: Callable[[int, int], int],
+                   write: Callable[[int, int, int], None] | None = None) -> None:
         self.unmap()
         self.machine.unpark(self.base)  # the reader takes the place of the parked buffer
         size = -(-size // PAGE) * PAGE
-        self.machine.add_peripheral(_WindowReader(self.base, size, read))
+        self.machine.add_peripheral(_WindowReader(self.name, self.base, size, read, write))
         self.size, self.zero_copy = size, False
 
     def unmap(self) -> None:
@@ -87,48 +109,148 @@ class MachineWindow:
 
 
 class VirtualBoard:
-    """Machine + QUADSPI + chips for one :class:`~extflash.board.Board`."""
+    """Machine + external-memory controllers (QUADSPI, OCTOSPI, XSPI, their IO manager) + chips
+    for one :class:`~extflash.board.Board`.
+
+    ``qspi`` is the controller of the board's first memory (the one loaders program) and
+    ``chips`` its chips by chip select; every other memory is wired too
+    (``controllers``/``memory_chips``).
+    """
 
     def __init__(self, board: Board, *, flash_file: str | Path | None = None,
-                 timing: str = "typical", native: bool | None = None) -> None:
+                 timing: str = "typical", native: bool | None = None,
+                 lock: bool = False) -> None:
         self.board = board
         self.flash_file = Path(flash_file) if flash_file is not None else None
-        self.machine = Machine(board.part, hse_hz=board.hse_hz or None)
-        memory = board.memory("QUADSPI")
+        # Held until close(); if construction fails, the unreferenced lock file closes and the
+        # lock goes with it.
+        self._lock = ChipFileLock.acquire(self.flash_file) if lock and self.flash_file else None
+        self._saved: dict[int, tuple[object, ...]] = {}  # what each bank's file holds now
+        self.machine = Machine(board.part, hse_hz=board.hse_hz)  # 0: no crystal
+        self.timing = timing
+        self.native = native
+        self.flash_clock_problems: list[str] = []
         fam = board.part.family
-        try:
-            variant = variant_for(fam.id)
-        except ValueError:
-            raise ConfigError(f"{board.name}: {fam.name} has no QUADSPI model") from None
-        window = next(w for w in fam.windows if w.controller == "QUADSPI")
-        self.window = MachineWindow(self.machine, window.start)
+        self.io_manager = self._build_io_manager()
+        self.controllers: dict[str, CommandEngine] = {}
+        self.windows: dict[str, MachineWindow] = {}
+        self.memory_chips: dict[str, dict[int, NorFlash]] = {}
         rcc = self.machine.rcc
-        self.qspi = Quadspi(
-            variant, self.machine.clock, base=fam.peripherals["QUADSPI"],
-            kernel_hz=lambda: rcc.kernel_clock_hz("QUADSPI"),
-            clock_enabled=lambda: rcc.is_enabled("QUADSPI"),
-            pin_probe=self._probe, set_irq=self.machine.set_irq_pending, window=self.window,
-            native=native)
-        # the controller caches its clock enable and pin routing; tell it when they change
         rcc.enable_listeners.append(self._enables_changed)
+        for index, memory in enumerate(board.memories):
+            ctrl = self._controller(memory.controller)
+            chips_here: dict[int, NorFlash] = {}
+            spec = chips.find(memory.chip)
+            for bank in memory.banks:
+                path = self._bank_file(bank) if index == 0 else None
+                if path is not None and path.exists():
+                    chip = NorFlash.load(spec, self.machine.clock, path, timing=timing)
+                    self._saved[bank] = self._fingerprint(chip)
+                else:
+                    chip = NorFlash(spec, self.machine.clock, timing=timing)
+                    if path is not None:
+                        log.warning("%s does not exist: starting with a blank %s, saved there "
+                                    "at the end", path, spec.name)
+                chip.on_change.append(functools.partial(self._changed, ctrl, bank))
+                chips_here[bank] = chip
+                ctrl.attach(bank, chip, self._wires(memory, bank), pull_up=memory.io_pull_up,
+                            port=self._port_of(memory))
+            self.memory_chips[memory.controller] = chips_here
+        first = board.memories[0].controller
+        self.qspi = self.controllers[first]
+        self.window = self.windows[first]
+        self.chips: dict[int, NorFlash] = self.memory_chips[first]
+        if fam.controller(first) is None:
+            raise ConfigError(f"{board.name}: {fam.name} has no {first} model")
+
+    def _controller(self, name: str) -> CommandEngine:
+        """The controller ``name`` (built and mapped on first use)."""
+        known = self.controllers.get(name)
+        if known is not None:
+            return known
+        fam = self.board.part.family
+        spec = fam.controller(name)
+        if spec is None:
+            raise ConfigError(f"{self.board.name}: {fam.name} has no {name} controller")
+        rcc = self.machine.rcc
+        window = MachineWindow(self.machine, spec.window, name)
+        common = dict(kernel_hz=functools.partial(rcc.kernel_clock_hz, name),
+                      clock_enabled=functools.partial(rcc.is_enabled, name),
+                      pin_probe=self._probe, set_irq=self.machine.set_irq_pending,
+                      window=window, native=self.native)
+        ctrl: CommandEngine
+        if spec.kind == "quadspi":
+            ctrl = Quadspi(variant_for(fam.id, name), self.machine.clock,
+                                          base=spec.base, name=name, **common)
+        else:
+            variant, kind = octospi_variant(fam.id, name)
+            ctrl = Octospi(variant, self.machine.clock, base=spec.base, name=name, kind=kind,
+                           **common)
+            ctrl.port_route = functools.partial(self._port_route, _instance(name))
         for port in self.machine.gpio.ports.values():
-            port.config_listeners.append(self.qspi.wiring_changed)
-        self.machine.add_peripheral(self.qspi)
-        spec = chips.find(memory.chip)
-        self.chips: dict[int, NorFlash] = {}
-        for bank in memory.banks:
-            path = self._bank_file(bank)
-            if path is not None and path.exists():
-                chip = NorFlash.load(spec, self.machine.clock, path, timing=timing)
-            else:
-                chip = NorFlash(spec, self.machine.clock, timing=timing)
-            chip.on_change.append(functools.partial(self._changed, bank))
-            self.chips[bank] = chip
-            self.qspi.attach(bank, chip, self._wires(memory, bank), pull_up=memory.io_pull_up)
+            port.config_listeners.append(ctrl.wiring_changed)
+        if self.io_manager is not None:
+            self.io_manager.listeners.append(ctrl.wiring_changed)
+        self.machine.add_peripheral(ctrl)
+        self.controllers[name] = ctrl
+        self.windows[name] = window
+        return ctrl
+
+    def _build_io_manager(self) -> IoManager | None:
+        spec = self.board.part.family.io_manager
+        if spec is None:
+            return None
+        iom: IoManager
+        if spec.kind == "xspim":
+            iom = Xspim(spec.base, name=spec.name)
+        else:
+            iom = Octospim(spec.base, ports=spec.ports, has_cr=spec.kind == "octospim",
+                           name=spec.name)
+        self.machine.add_peripheral(iom)
+        return iom
+
+    def _port_of(self, memory: Memory) -> int | None:
+        """The IO-manager port a memory is wired to (the board's, else the controller's own
+        number: the managers' reset mapping)."""
+        if self.io_manager is None or memory.controller == "QUADSPI":
+            return None
+        port = getattr(memory, "port", None)
+        return int(port) if port else _instance(memory.controller)
+
+    def _port_route(self, controller: int, bank: Bank, signal: str) -> str | None:
+        """Why ``signal`` of the bank's port does not carry this controller (None: it does):
+        the IO manager's mapping, and the port's I/O supply where the part gates it (H7R/S
+        PWR_CSR2.EN_XSPIMn: RM0477, the XSPIM port I/Os are not powered until it is set)."""
+        if bank.port is None:
+            return None
+        supply = self._supply_bit(bank.port)
+        if supply is not None and not supply():
+            return f"the port {bank.port} I/O supply is off (PWR EN_XSPIM{bank.port}=0)"
+        if self.io_manager is None:
+            return None
+        return self.io_manager.route(controller, bank.port, signal)
+
+    def _supply_bit(self, port: int) -> Callable[[], bool] | None:
+        pwr = self.machine.peripherals.get("PWR")
+        if pwr is None:
+            return None
+        name = f"EN_XSPIM{port}"
+        for reg in pwr.by_name.values():
+            if any(f.name == name for f in reg.fields):
+                return functools.partial(lambda r: bool(pwr.get_field(r, name)), reg.name)
+        return None
 
     @staticmethod
     def _wires(memory: Memory, bank: int) -> dict[str, BankWire]:
-        wires: dict[str, BankWire] = {}
+        if memory.controller != "QUADSPI":
+            # port-relative signals: clk, ncs (ncs2 for chip select 2), dqs, io0..io7
+            wires = {w.signal: BankWire(w.signal, w.signal, w.pin, w.af) for w in memory.wires
+                     if w.signal not in ("ncs", "ncs2")}
+            ncs = memory.wire("ncs2" if bank == 2 else "ncs") or memory.wire("ncs")
+            if ncs is not None:
+                wires["ncs"] = BankWire("ncs", ncs.signal, ncs.pin, ncs.af)
+            return wires
+        wires = {}
         clk = memory.wire("clk")
         assert clk is not None  # validated by extflash.board
         wires["clk"] = BankWire("clk", "clk", clk.pin, clk.af)
@@ -141,22 +263,31 @@ class VirtualBoard:
         return wires
 
     def _enables_changed(self) -> None:
-        self.qspi.clock_changed()
-        self.qspi.wiring_changed()  # port clocks are part of the routing
+        for ctrl in self.controllers.values():
+            ctrl.clock_changed()
+            ctrl.wiring_changed()  # port clocks are part of the routing
 
     def _probe(self, pin: str) -> PinView:
         state = self.machine.gpio.pin(pin)
         return PinView(state.mode, state.af, self.machine.rcc.is_enabled(f"GPIO{pin[1]}"))
 
-    def _changed(self, bank: int, start: int, end: int) -> None:
-        self.qspi.on_memory_change(bank, start, end - start)
+    @staticmethod
+    def _changed(ctrl: CommandEngine, bank: int, start: int, end: int) -> None:
+        ctrl.on_memory_change(bank, start, end - start)
 
     def _bank_file(self, bank: int) -> Path | None:
         if self.flash_file is None:
             return None
-        if bank == 1 or self.board.memory().bank != "dual":
+        if bank == 1 or self.board.memories[0].bank != "dual":
             return self.flash_file
         return self.flash_file.with_name(self.flash_file.name + ".bank2")
+
+    def check_flash_clock(self) -> None:
+        """Report, once each, a QUADSPI clock above the chip's limit (see :mod:`.flashclock`)."""
+        found = flashclock.problem(self.qspi, next(iter(self.chips.values())).spec)
+        if found is not None and found not in self.flash_clock_problems:
+            self.flash_clock_problems.append(found)
+            log.warning("%s", found)
 
     # -- what the runner uses -----------------------------------------------------------------
     @property
@@ -177,10 +308,32 @@ class VirtualBoard:
         out[0::2], out[1::2] = one, two
         return bytes(out)
 
+    @staticmethod
+    def _fingerprint(chip: NorFlash) -> tuple[object, ...]:
+        """What the chip file stores: the array and the non-volatile registers."""
+        return zlib.crc32(chip.memory), tuple(sorted(chip._nv_regs.items())), chip.nvcr
+
     def save(self) -> None:
-        """Write the chips' contents to ``flash_file`` (no-op without one)."""
+        """Write the chips' contents to ``flash_file`` (no-op without one, or when unchanged).
+
+        Each bank's file is replaced atomically: an interrupted save leaves the previous contents.
+        """
         for bank, chip in self.chips.items():
             path = self._bank_file(bank)
-            if path is not None:
-                chip.save(path)
-                log.debug("saved bank %d to %s", bank, path)
+            if path is None:
+                continue
+            state = self._fingerprint(chip)
+            if self._saved.get(bank) == state:
+                continue
+            replace_atomically(path, chip.save)
+            self._saved[bank] = state
+            log.debug("saved bank %d to %s", bank, path)
+
+    def close(self) -> None:
+        """Save the chip file (see :meth:`save`) and release its lock."""
+        try:
+            self.save()
+        finally:
+            if self._lock is not None:
+                self._lock.release()
+                self._lock = None

@@ -45,6 +45,7 @@ class EmulatedTarget:
 
     def run(self, pc: int, *, stop_at: int, timeout_s: float) -> RunOutcome:
         result = self.machine.run(pc, stop_at=stop_at, timeout_fs=int(timeout_s * FS_PER_S))
+        self.board.check_flash_clock()
         registers = self.read_registers(RESULT_REGISTERS)
         return RunOutcome(
             reason=result.reason,
@@ -62,4 +63,4 @@ class EmulatedTarget:
         self.machine.reset()
 
     def close(self) -> None:
-        self.board.save()
+        self.board.close()

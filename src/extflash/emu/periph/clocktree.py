@@ -24,6 +24,8 @@ class Clocks:
     core_hz: int
     hclk_hz: int
     kernel_hz: dict[str, int] = field(default_factory=dict)
+    pll_input_hz: int = 0  # the main PLL's reference after its input divider (M)
+    vco_hz: int = 0  # the main PLL's VCO output
 
 
 def _bits(value: int, lsb: int, width: int) -> int:
@@ -51,7 +53,7 @@ def h7(reg: Reader, hse_hz: int) -> Clocks:
     pll2 = _pll_output(reg, "PLL2DIVR", cksel, 12, ref, 24, 0x4)
     kernel = (hclk, pll_q, pll2, per_ck)[qspisel]
     return Clocks(sysclk, core, hclk, {"QUADSPI": kernel, "OCTOSPI1": kernel,
-                                       "OCTOSPI2": kernel})
+                                       "OCTOSPI2": kernel}, ref // m if m else 0, int(vco))
 
 
 def _pll_output(reg: Reader, divr_name: str, cksel: int, m_lsb: int, ref: int,
@@ -74,7 +76,7 @@ def f4(reg: Reader, hse_hz: int) -> Clocks:
     pll_r = vco // max(_bits(pll, 28, 3), 1)
     sysclk = (hsi, hse_hz, pll_p, pll_r)[_bits(reg("CFGR"), 2, 2)]
     hclk = sysclk // AHB_DIV[_bits(reg("CFGR"), 4, 4)]
-    return Clocks(sysclk, hclk, hclk, {"QUADSPI": hclk})
+    return Clocks(sysclk, hclk, hclk, {"QUADSPI": hclk}, ref // m if m else 0, vco)
 
 
 def l4(reg: Reader, hse_hz: int, *, m_width: int = 3, has_msi: bool = True) -> Clocks:
@@ -92,7 +94,7 @@ def l4(reg: Reader, hse_hz: int, *, m_width: int = 3, has_msi: bool = True) -> C
     kernel = hclk
     if not has_msi:  # G4: CCIPR2.QSPISEL selects SYSCLK, HSI16 or PLL "Q"
         kernel = (sysclk, hsi, pll_q, sysclk)[_bits(reg("CCIPR2"), 20, 2)]
-    return Clocks(sysclk, hclk, hclk, {"QUADSPI": kernel})
+    return Clocks(sysclk, hclk, hclk, {"QUADSPI": kernel}, ref // m, vco)
 
 
 def g4(reg: Reader, hse_hz: int) -> Clocks:
@@ -117,3 +119,59 @@ TREES: dict[str, TreeSpec] = {
     "stm32l4plus": TreeSpec(l4, 0, 2, 8_000_000, ("MSIRDY", "HSIRDY", "HSERDY", "PLLRDY")),
     "stm32g4": TreeSpec(g4, 0, 2, 8_000_000, ("HSIRDY", "HSIRDY", "HSERDY", "PLLRDY")),
 }
+
+
+@dataclass(frozen=True)
+class ClockLimits:
+    """A family's clock limits (``[clock_limits]`` of its data file, with their sources)."""
+
+    hse_hz: tuple[int, int] | None = None
+    pll_input_hz: tuple[int, int] | None = None
+    vco_hz: tuple[int, int] | None = None
+    core_max_hz: int | None = None
+    hclk_max_hz: int | None = None
+
+    @classmethod
+    def from_data(cls, data: dict[str, object]) -> ClockLimits:
+        def pair(key: str) -> tuple[int, int] | None:
+            value = data.get(key)
+            if not isinstance(value, list) or len(value) != 2:
+                return None
+            return int(value[0]), int(value[1])
+
+        def one(key: str) -> int | None:
+            value = data.get(key)
+            return int(value) if isinstance(value, int) else None
+
+        return cls(pair("hse_hz"), pair("pll_input_hz"), pair("vco_hz"), one("core_max_hz"),
+                   one("hclk_max_hz"))
+
+    def problems(self, clocks: Clocks, *, pll_on: bool, hse_on: bool, hse_hz: int,
+                 family: str) -> list[str]:
+        """What runs outside the limits now: one sentence each, naming value and limit."""
+        out = []
+
+        def outside(what: str, value: int, limits: tuple[int, int] | None, why: str = "") -> None:
+            if limits is not None and value and not limits[0] <= value <= limits[1]:
+                side = "above" if value > limits[1] else "below"
+                out.append(f"{what} is {_mhz(value)}, {side} the {family} range "
+                           f"{_mhz(limits[0])}..{_mhz(limits[1])}{why}")
+
+        if hse_on:
+            outside("the HSE crystal", hse_hz, self.hse_hz)
+        if pll_on:
+            # a PLL set up for another crystal is the usual cause
+            why = f" (the board's HSE crystal is {_mhz(hse_hz)})" if hse_on else ""
+            outside("the PLL input (after its M divider)", clocks.pll_input_hz,
+                    self.pll_input_hz, why)
+            outside("the PLL VCO", clocks.vco_hz, self.vco_hz, why)
+        for what, value, limit in (("the core clock", clocks.core_hz, self.core_max_hz),
+                                   ("HCLK", clocks.hclk_hz, self.hclk_max_hz)):
+            if limit is not None and value > limit:
+                out.append(f"{what} is {_mhz(value)}, above the {family} maximum of "
+                           f"{_mhz(limit)}")
+        return out
+
+
+def _mhz(hz: int) -> str:
+    return f"{hz / 1e6:g} MHz"

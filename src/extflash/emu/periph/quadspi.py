@@ -1,127 +1,95 @@
-"""The STM32 QUADSPI controller (H74x/H75x, F4, F7, L4, G4): one model, family differences as data.
+"""The STM32 QUADSPI register front-end (H74x/H75x, F4, F7, L4, G4) over the command engine.
 
-The register table follows RM0433 / the family SVDs; the behaviour follows
-``peripherals.md`` §2: indirect write and read, automatic status polling, memory-mapped mode,
-ABORT, FIFO level and threshold, dual-flash mode and bank selection, TEF/TOF, and the exact
-start triggers (§2.4):
+Registers follow RM0433 / the family SVDs (``peripherals.md`` §2). What is QUADSPI's own:
 
-* a CCR write starts a command that needs neither an address nor software data;
-* an AR write starts a command with an address and no software data;
-* the first DR write starts an indirect write with a data phase;
+* the whole command lives in CCR, FMODE included (CCR[27:26]); DDRM makes address, alternate
+  and data DTR together, the instruction stays STR (RM0433 "DDR mode");
+* the start triggers (RM0433 §23.3.7, ``peripherals.md`` §2.4): a CCR write starts a command
+  that needs neither an address nor software data; an AR write starts a command with an
+  address and no software data; the first DR write starts an indirect write with a data phase;
 * AR, CCR and DLR writes are ignored while BUSY (so the HAL's extra AR write after a
-  CCR-triggered read is harmless).
+  CCR-triggered read is harmless); CR's TCEN, SSHIFT, DFM, FSEL, APMS and PMM too;
+* dual-flash mode (DFM) and bank selection (FSEL);
+* SIOO: the instruction is sent only with the first command after a CCR write.
 
-Modelling choices (documented in ``docs/boards.md``):
-
-* The chips are instantaneous at the command level: a read command's data is fetched when the
-  command starts, and an indirect write's bytes reach the chip as soon as DL+1 bytes were pushed.
-  Bus time still passes: each command occupies the bus for the cycles its phases take at
-  CLK = kernel clock / (PRESCALER+1) (plus CSHT+1 cycles of nCS high); BUSY and TCF follow that
-  virtual time. A status-register read while a transfer is still on the bus stalls until it ends
-  (the guest would only spin there), which keeps busy-wait loops cheap.
-* In an indirect write the FIFO drains to the chip at once: FLEVEL reads 0 and FTF stays set
-  while bytes are still expected. In an indirect read FLEVEL = min(bytes left, FIFO depth) and
-  BUSY clears once the FIFO is drained.
-* Auto-polling evaluates the status at the latest poll tick at or before "now" (chip status only
-  moves from busy to ready, so that finds the first match without simulating every tick).
-* With the peripheral clock off (RCC enable bit clear) registers read 0 and writes are ignored.
-  The enable state is cached: the board calls :meth:`Quadspi.clock_changed` when RCC's enable
-  bits change (and :meth:`Quadspi.wiring_changed` when GPIO routing or port clocks change), so
-  no register access looks anything up.
-* Outside memory-mapped mode the 0x9000_0000 window is not mapped: accesses are bus errors.
-* Wiring: before each command the GPIO routing of the pins the board wires to CLK, the bank's
-  NCS and the IO lines the command uses is checked (AF mode, AF number, port clock). If CLK or
-  NCS is not routed the chip sees nothing (reads float); a missing IO line forces exactly the bits
-  that line carries to the pull level (1 with the boards' pull-ups). Every problem is recorded
-  as a :class:`WiringEvent`.
-
-Bus side (:meth:`Quadspi.raw_mmio`): the controller serves the machine's bus with its own
-callbacks, lean for the hot path. An access syncs virtual time only when it can observe or move
-time: a DR beat that does not complete a transfer, or an SR read while nothing time-dependent is
-in progress, does not. For the machine's idle detection an SR read is reported as *polling* only
-when it repeats the previous QUADSPI access (same SR read, same value); DR accesses count as
-activity. The optional native fast path (:mod:`extflash.emu.native.quadspi_fast`) serves exactly
-those timeless accesses in C and hands every other one to the same Python code, so both paths
-give identical results.
+The everything else (modes, FIFO, flags, time, wiring) is :class:`~.engine.CommandEngine`'s.
 """
 
 from __future__ import annotations
 
-import ctypes
-import logging
-import operator
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import Any
 
-from extflash.emu import native as native_helpers
-from extflash.emu.clock import FS_PER_S, VirtualClock
-from extflash.emu.flash.nor import FlashEvent, LaneFacts
-from extflash.emu.mmio import MMIO_READ_CFUNC, MMIO_WRITE_CFUNC, Bus
-from extflash.emu.native import quadspi_fast
-from extflash.emu.native.quadspi_fast import (
-    FLAG_IRQ,
-    MODE_CMD,
-    MODE_FORWARD,
-    MODE_IDLE,
-    MODE_POLL,
-    MODE_RX,
-    MODE_TX,
-    NEVER,
-    QUIET_SR_READS,
-    REC_POLL,
-    REC_PROGRAM,
-    REGISTERS,
-    TX_CAPACITY,
-    Deferred,
-    FastState,
-    LaneOperation,
-    LaneTime,
-    NativeQuadspi,
-    QuadspiFastState,
-    Served,
+from extflash import mcu
+from extflash.emu.clock import VirtualClock
+from extflash.emu.periph.engine import (
+    ALL_ONES,
+    BUSY,
+    FMODE_MAPPED,
+    FMODE_POLL,
+    FMODE_READ,
+    FMODE_WRITE,
+    FTF,
+    IRQ_ENABLE_BITS,
+    IRQ_ENABLES,
+    LINES,
+    SMF,
+    TCF,
+    TEF,
+    TOF,
+    Bank,
+    BankWire,
+    CommandEngine,
+    Layout,
+    PinProbe,
+    PinView,
+    SoftWindow,
+    Variant,
+    WindowPort,
+    WiringEvent,
 )
-from extflash.emu.regmodel import Access, Peripheral, Reg, fields
-from extflash.emu.spi import SpiCommand, SpiDevice
-from extflash.errors import ConfigError
+from extflash.emu.regmodel import Access, Reg, fields
+from extflash.emu.spi import SpiCommand
 
-log = logging.getLogger(__name__)
+__all__ = [
+    "ALL_ONES",
+    "BUSY",
+    "FMODE_MAPPED",
+    "FMODE_POLL",
+    "FMODE_READ",
+    "FMODE_WRITE",
+    "FTF",
+    "IRQ_ENABLES",
+    "IRQ_ENABLE_BITS",
+    "SMF",
+    "TCF",
+    "TEF",
+    "TOF",
+    "Bank",
+    "BankWire",
+    "PinProbe",
+    "PinView",
+    "Quadspi",
+    "SoftWindow",
+    "Variant",
+    "WindowPort",
+    "WiringEvent",
+    "registers",
+    "variant_for",
+]
 
 CR, DCR, SR, FCR, DLR, CCR, AR, ABR, DR, PSMKR, PSMAR, PIR, LPTR = range(0, 0x34, 4)
+LAYOUT = Layout(CR, DCR, SR, FCR, DLR, CCR, AR, ABR, DR, PSMKR, PSMAR, PIR, LPTR)
 
-TEF, TCF, FTF, SMF, TOF, BUSY = (1 << i for i in range(6))
-# CR interrupt-enable bit -> SR flag it reports (TEIE..TOIE are CR[20:16]).
-IRQ_ENABLES = {16: TEF, 17: TCF, 18: FTF, 19: SMF, 20: TOF}
-
-LINES = (0, 1, 2, 4)  # IMODE/ADMODE/ABMODE/DMODE encodings
-FMODE_WRITE, FMODE_READ, FMODE_POLL, FMODE_MAPPED = range(4)
-ALL_ONES = 0xFFFFFFFF
-IRQ_ENABLE_BITS = 0x1F << 16  # TEIE..TOIE
+# CR fields that may only change while BUSY=0 (RM0433: TCEN, SSHIFT, DFM, FSEL, APMS, PMM).
+CR_LOCKED = (1 << 3) | (1 << 4) | (1 << 6) | (1 << 7) | (1 << 22) | (1 << 23)
 
 
-@dataclass(frozen=True)
-class Variant:
-    """What differs between the QUADSPI instances of the families (SVD field widths)."""
-
-    family: str
-    fifo_bytes: int
-    flevel_width: int
-    irq: int
-
-
-# FIFO depth: FTHRES is 5 bits everywhere (threshold 1..32). FLEVEL is 6 bits on H7 and 7 bits on
-# F4/F7/L4 (both able to count to 32: 32-byte FIFO); G4's 5-bit FLEVEL cannot hold 32, so its FIFO
-# is taken as 16 bytes. IRQ numbers from the SVDs (QUADSPI interrupt).
-VARIANTS: dict[str, Variant] = {
-    v.family: v
-    for v in (
-        Variant("stm32h7-qspi", 32, 6, 92),
-        Variant("stm32f7", 32, 7, 92),
-        Variant("stm32f4", 32, 7, 92),
-        Variant("stm32l4", 32, 7, 71),
-        Variant("stm32g4", 16, 5, 95),
-    )
-}
+def variant_for(family_id: str, controller: str = "QUADSPI") -> Variant:
+    """The family's QUADSPI facts from its data file (``[[controller]]``)."""
+    spec = mcu.family(family_id).controller(controller)
+    if spec is None or spec.kind != "quadspi":
+        raise ValueError(f"no QUADSPI on family {family_id}")
+    return Variant(family_id, spec.fifo_bytes, spec.flevel_width, spec.irq, spec.fthres_width)
 
 
 def registers(variant: Variant) -> tuple[Reg, ...]:
@@ -152,643 +120,15 @@ def registers(variant: Variant) -> tuple[Reg, ...]:
     )
 
 
-# CR fields that may only change while BUSY=0 (RM: TCEN, SSHIFT, DFM, FSEL, APMS, PMM, FTHRES
-# is free, PRESCALER too on silicon but the HAL never changes it while busy).
-CR_LOCKED = (1 << 3) | (1 << 4) | (1 << 6) | (1 << 7) | (1 << 22) | (1 << 23)
-
-
-# -- wiring -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PinView:
-    """What the GPIO says about one pin: mode ("af", "input", "output", "analog"), AF number and
-    whether its port clock is on."""
-
-    mode: str
-    af: int
-    clocked: bool
-
-
-PinProbe = Callable[[str], PinView]
-
-
-@dataclass(frozen=True)
-class BankWire:
-    signal: str  # "clk", "ncs", "io0".."io3" (bank-relative)
-    name: str  # board signal: "clk", "bk2_ncs", "bk2_io1"
-    pin: str
-    af: int
-
-
-@dataclass(frozen=True)
-class WiringEvent:
-    """A command started while a wired signal was not routed to its pin."""
-
-    time_fs: int
-    bank: int
-    signal: str  # board signal name, e.g. "bk1_io2"
-    pin: str
-    expected_af: int
-    mode: str
-    af: int
-    clocked: bool
-    command: str
-
-    def describe(self) -> str:
-        got = f"mode {self.mode}" + (f" AF{self.af}" if self.mode == "af" else "")
-        if not self.clocked:
-            got += ", port clock off"
-        return (f"QUADSPI {self.signal.upper()} is wired to {self.pin} but {self.pin} has {got} "
-                f"(needs AF{self.expected_af}); command {self.command}")
-
-
-@dataclass
-class Bank:
-    """One bank: the device on its chip select and the wires that reach it."""
-
-    number: int
-    device: SpiDevice
-    wires: dict[str, BankWire]
-    pull_up: bool = True
-
-
-class WindowPort(Protocol):
-    """How the controller exposes the memory-mapped window (the machine implements it)."""
-
-    def map_buffer(self, buffer: bytearray, size: int) -> None: ...
-    def map_reader(self, size: int, read: Callable[[int, int], int]) -> None: ...
-    def unmap(self) -> None: ...
-    def invalidate(self, offset: int, length: int) -> None: ...
-
-
-class SoftWindow:
-    """A window without a CPU: tests and host-side reads use :meth:`read`."""
-
-    def __init__(self) -> None:
-        self.buffer: bytearray | None = None
-        self.reader: Callable[[int, int], int] | None = None
-        self.size = 0
-
-    def map_buffer(self, buffer: bytearray, size: int) -> None:
-        self.buffer, self.reader, self.size = buffer, None, size
-
-    def map_reader(self, size: int, read: Callable[[int, int], int]) -> None:
-        self.buffer, self.reader, self.size = None, read, size
-
-    def unmap(self) -> None:
-        self.buffer, self.reader, self.size = None, None, 0
-
-    def invalidate(self, offset: int, length: int) -> None:
-        pass
-
-    @property
-    def mapped(self) -> bool:
-        return self.size > 0
-
-    def read(self, offset: int, length: int) -> bytes:
-        if offset + length > self.size:
-            raise ValueError(f"+0x{offset:X} is outside the mapped window (bus error)")
-        if self.buffer is not None:
-            return bytes(self.buffer[offset:offset + length])
-        assert self.reader is not None
-        out = bytearray()
-        while len(out) < length:
-            n = min(4, length - len(out))
-            out += self.reader(offset + len(out), n).to_bytes(n, "little")
-        return bytes(out)
-
-
-def _garble_table(lines: int, missing: frozenset[int], direction_in: bool, pull_up: bool) -> bytes:
-    """A 256-byte translate table forcing the bits carried by ``missing`` IO lines to the pull."""
-    mask = 0
-    for bit in range(8):
-        # single-line SPI: IO0 carries host->chip bits, IO1 chip->host bits
-        line = (1 if direction_in else 0) if lines == 1 else bit % lines
-        if line in missing:
-            mask |= 1 << bit
-    return bytes(((b | mask) if pull_up else (b & ~mask)) for b in range(256))
-
-
-@dataclass
-class _Active:
-    """The operation in progress."""
-
-    fmode: int
-    done_fs: int = 0  # when the bus transfer ends (write/read/no-data commands)
-    tx: bytearray = field(default_factory=bytearray)
-    tx_expected: int | None = None  # None: until the end of the flash (DL all ones)
-    rx: bytes = b""
-    rx_pos: int = 0
-    address: int = 0
-    poll_next_fs: int = 0
-    poll_interval_fs: int = 0
-    poll_ftf: bool = False
-    lane: bool = False  # a status poll the native command lane started (and may continue)
-
-
-class _LaneChip(Protocol):
-    """A device the native command lane can run commands for (a NorFlash)."""
-
-    memory: bytearray
-
-    def lane_facts(self) -> LaneFacts | None: ...
-    def lane_take(self, *, wel: bool, busy_until: int, started_page: int | None,
-                  enabled: bool, commands: int, events: Callable[[], list[FlashEvent]],
-                  changed: tuple[int, int] | None) -> None: ...
-    def is_settle_event(self, callback: Callable[[], None]) -> bool: ...
-
-
-class Quadspi(Peripheral):
+class Quadspi(CommandEngine):
     """QUADSPI register model driving up to two banks of SPI devices."""
 
-    def __init__(
-        self,
-        variant: Variant,
-        clock: VirtualClock,
-        *,
-        base: int,
-        name: str = "QUADSPI",
-        kernel_hz: Callable[[], int] = lambda: 64_000_000,
-        clock_enabled: Callable[[], bool] = lambda: True,
-        pin_probe: PinProbe | None = None,
-        set_irq: Callable[[int], None] | None = None,
-        window: WindowPort | None = None,
-        native: bool | None = None,
-    ) -> None:
-        self.variant = variant
-        super().__init__(name, base, registers(variant))
-        self.clock = clock
-        self.kernel_hz = kernel_hz
-        self.clock_enabled = clock_enabled
-        self.pin_probe = pin_probe
-        self.set_irq = set_irq
-        self.window: WindowPort = window if window is not None else SoftWindow()
-        self.banks: dict[int, Bank] = {}
-        self.wiring_events: list[WiringEvent] = []
-        self.commands = 0
-        self.trace: Callable[[int, SpiCommand], None] | None = None  # (bank, cmd) per transfer
-        self.beats = 0  # DR accesses handled here (data moving: the core is not idle)
-        self.native_mode = native  # None: native fast path when it builds; True: required
-        self.native: NativeQuadspi | None = None  # set once mapped with the native fast path
-        self._sync: Callable[[], None] = _no_sync
-        self._hold_time: Callable[[int | None], None] = lambda _count: None
-        self._time_base: Callable[[], tuple[int, int] | None] = lambda: None
-        self._event_wakes: Callable[[Callable[[], None]], bool] = lambda _callback: False
-        self._lane_kept = False  # the slice ended for a tick the lane passed (_lane_drain)
-        self._lane_chip: _LaneChip | None = None  # the chip the native lane runs commands for
-        self._observe: Callable[[int, int], None] | None = None
-        self._clocked = clock_enabled()
-        self._routes: dict[tuple[int, bool], tuple[tuple[BankWire, PinView], ...]] = {}
-        self._sr_run = 0  # identical SR reads in a row, the last one _sr_last (0: other access)
-        self._sr_last = 0
-        self._active: _Active | None = None
-        self._sticky = 0  # TEF/TCF/SMF/TOF
-        self._sioo_sent = False
-        self._last_status = 0
-        self._mapped = False
-        self._mapped_cmd: SpiCommand | None = None
-        self._dual_view: bytearray | None = None  # dual-flash window: the chips interleaved
-        self._dual_sources: tuple[bytearray, bytearray] | None = None  # the arrays behind it
-        self._timeout_epoch = 0
-        self._garble: dict[tuple[int, frozenset[int], bool, bool], bytes] = {}
+    L = LAYOUT
+    NATIVE = True
 
-    # -- board side ---------------------------------------------------------------------------
-    def attach(self, bank: int, device: SpiDevice, wires: dict[str, BankWire] | None = None, *,
-               pull_up: bool = True) -> None:
-        """Put ``device`` on bank 1 or 2, reached through ``wires`` (none: not checked)."""
-        self.banks[bank] = Bank(bank, device, dict(wires or {}), pull_up)
-
-    @property
-    def tracer(self) -> Callable[[Peripheral, str, int, int, int], None] | None:
-        return self._tracer
-
-    @tracer.setter
-    def tracer(self, value: Callable[[Peripheral, str, int, int, int], None] | None) -> None:
-        # the native side only serves accesses while nothing traces them
-        self._tracer = value
-        if getattr(self, "native", None) is not None:
-            self._absorb()
-            self._publish()
-
-    def clock_changed(self) -> None:
-        """The RCC enable bit may have changed: re-read ``clock_enabled``."""
-        self._absorb()
-        self._clocked = bool(self.clock_enabled())
-        self._publish()
-
-    def wiring_changed(self) -> None:
-        """GPIO routing or a port clock may have changed: re-probe the pins on the next command."""
-        self._routes.clear()
-
-    def reset(self) -> None:
-        """RCC reset of the peripheral: registers, FIFO and any operation back to reset state."""
-        self._absorb()
-        super().reset()
-        if self._mapped:
-            self._leave_mapped()
-        self._active = None
-        self._sticky = 0
-        self._sioo_sent = False
-        self._last_status = 0
-        self._sr_run = 0
-        self._timeout_epoch += 1
-        self._publish()
-
-    # -- register access (model level: the debugger's view, tests) ----------------------------
-    def read(self, offset: int, size: int) -> int:
-        self._absorb()
-        try:
-            return self._read(offset, size)
-        finally:
-            self._publish()
-
-    def write(self, offset: int, size: int, value: int) -> None:
-        self._absorb()
-        try:
-            self._write(offset, size, value)
-        finally:
-            self._publish()
-
-    def _read(self, offset: int, size: int) -> int:
-        if not self._clocked:
-            return 0
-        word = offset & ~3
-        if word == DR:
-            return self._read_dr(size)
-        if word == SR:
-            return self._read_sr() >> ((offset & 3) * 8) & ((1 << (size * 8)) - 1)
-        return super().read(offset, size)
-
-    def _write(self, offset: int, size: int, value: int) -> None:
-        if not self._clocked:
-            return
-        word = offset & ~3
-        if word == DR:
-            self._write_dr(offset, size, value)
-            return
-        super().write(offset, size, value)
-        if word == FCR:  # write-1-to-clear of the sticky flags (the register itself reads 0)
-            self._settle()
-            self._sticky &= ~((value << ((offset & 3) * 8)) & (TEF | TCF | SMF | TOF))
-            self._irq_check()
-
-    # -- bus side (the core's accesses) -------------------------------------------------------
-    def raw_mmio(self, bus: Bus) -> tuple[object, object, object]:
-        """The bus callbacks: the native fast path when it builds and loads, else Python."""
-        self._sync = bus.sync
-        self._observe = bus.observe_read
-        bus.activity_sources.append(self._beats_total)
-        bus.slice_hooks.append(self.refresh)
-        bus.exception_hooks.append(self._interrupted)
-        self._hold_time = bus.hold_time
-        nat = self.enable_native(bus.fail)
-        if nat is None:
-            return self.python_callbacks(bus)
-        nat.defer_at(bus.counter_address)
-        nat.stop_at(bus.limit_address)
-        self._time_base = bus.time_base
-        self._event_wakes = bus.event_wakes
-        bus.deferred.append((nat.pending, self.refresh))
-        bus.deferred.append((nat.lane_dirty, self._lane_drain))
-        bus.slice_start_hooks.append(self._slice_started)
-        bus.slice_hooks.remove(self.refresh)
-        bus.slice_hooks.append(self._slice_ended)
-        bus.run_end_hooks.append(self.refresh)
-        return nat.callbacks()
-
-    def enable_native(self, on_error: Callable[[BaseException], None]) -> NativeQuadspi | None:
-        """Switch to the native fast path (as ``native_mode`` allows); None: Python it is.
-
-        ``on_error`` receives exceptions raised while C hands an access to Python.
-        """
-        lib: ctypes.CDLL | None
-        if self.native_mode is True:
-            try:
-                lib = quadspi_fast.require()
-            except native_helpers.NativeUnavailable as why:
-                raise ConfigError(f"{self.name}: native fast path unavailable: {why}") from None
-        else:
-            lib = quadspi_fast.load() if self.native_mode is None else None
-        if lib is None:
-            return None
-        self.native = NativeQuadspi(lib, self._native_read, self._native_write, on_error)
-        self._publish()
-        return self.native
-
-    def refresh(self) -> None:
-        """Bring the model up to date with what the native side served (the machine calls this
-        after every run slice, so Python code between runs sees current registers)."""
-        if self.native is not None and self.native.dirty:
-            self._absorb()
-            self._publish()
-
-    def _slice_started(self) -> None:
-        """A run slice starts (or an event scheduled mid-slice moved the next event): the lane
-        counts time from the instruction the machine synced at, up to the next event."""
-        nat = self.native
-        if nat is not None and nat.state.lane:
-            nat.set_time(self._lane_time())
-
-    def _slice_ended(self) -> None:
-        if self._lane_kept:
-            self._lane_kept = False  # the core stopped for a tick the lane passed: it goes on
-        else:
-            self.refresh()
-        if self.native is not None:
-            self.native.state.time_valid = 0  # the next slice counts from zero again
-
-    def _interrupted(self) -> None:
-        """The core took an exception: the next SR read starts a new row of identical reads
-        (a loop polling across SysTick ticks is seen by the machine only between two ticks)."""
-        self._sr_run = 0
-        if self.native is not None:
-            self.native.state.sr_run = 0
-
-    def _lane_drain(self) -> None:
-        """The machine moves time while the lane holds some: after the lane passed a SysTick
-        tick and stopped the core for it, the time only (the tick fires on it; the lane keeps
-        its state across the exception, so a handler that leaves the QUADSPI alone costs no
-        take-over); otherwise everything."""
-        nat = self.native
-        if nat is not None and nat.take_woke():
-            self._take_lane_time(nat.state)
-            self._lane_kept = True
-            return
-        self.refresh()
-
-    def python_callbacks(self, bus: Bus) -> tuple[object, object, object]:
-        """Raw ctypes callbacks running :meth:`bus_read` / :meth:`bus_write` (pure Python)."""
-        def read(_uch: int, offset: int, size: int, _ud: int) -> int:
-            try:
-                return self.bus_read(offset, size)
-            except BaseException as exc:
-                bus.fail(exc)
-                return 0
-
-        def write(_uch: int, offset: int, size: int, value: int, _ud: int) -> None:
-            try:
-                self.bus_write(offset, size, value)
-            except BaseException as exc:
-                bus.fail(exc)
-
-        return MMIO_READ_CFUNC(read), MMIO_WRITE_CFUNC(write), None
-
-    def _beats_total(self) -> int:
-        return self.beats + (self.native.beats() if self.native is not None else 0)
-
-    def _native_read(self, offset: int, size: int) -> int:
-        self._absorb()
-        try:
-            return self.bus_read(offset, size)
-        finally:
-            self._publish()
-
-    def _native_write(self, offset: int, size: int, value: int) -> None:
-        self._absorb()
-        try:
-            self.bus_write(offset, size, value)
-        finally:
-            self._publish()
-
-    def bus_read(self, offset: int, size: int) -> int:
-        """A read by the core: syncs time only when needed; SR reads repeated more than
-        :data:`QUIET_SR_READS` times in a row are reported to the machine as polling."""
-        word = offset & ~3
-        if word == SR:
-            if not self._sr_timeless():
-                self._sync()
-            value = self._read(offset, size)
-            key = size << 40 | offset << 32 | value
-            run = self._sr_run + 1 if self._sr_run and key == self._sr_last else 1
-            self._sr_run, self._sr_last = run, key
-            if run > QUIET_SR_READS and self._observe is not None:
-                self._observe(self.base + offset, value)
-            return value
-        self._sr_run = 0
-        if word == DR:
-            self.beats += 1
-            act = self._active
-            if act is None or act.fmode != FMODE_READ or act.rx_pos + size >= len(act.rx):
-                self._sync()
-            return self._read_dr(size) if self._clocked else 0
-        self._sync()
-        return self._read(offset, size)
-
-    def bus_write(self, offset: int, size: int, value: int) -> None:
-        """A write by the core: a DR beat that does not complete the transfer is timeless."""
-        self._sr_run = 0
-        if offset & ~3 == DR:
-            self.beats += 1
-            act = self._active
-            if (act is None or act.fmode != FMODE_WRITE or act.done_fs
-                    or act.tx_expected is None or len(act.tx) + size >= act.tx_expected):
-                self._sync()
-        else:
-            self._sync()
-        self._write(offset, size, value)
-
-    def _sr_timeless(self) -> bool:
-        """Does an SR read now neither read nor move virtual time?"""
-        act = self._active
-        if act is None:
-            return not self._mapped  # mapped: TOF follows time
-        if act.fmode == FMODE_WRITE:
-            return not act.done_fs  # still collecting data: nothing on the bus yet
-        # a read whose bus time is over (the clock only moves forward, so a stale "now" past
-        # done_fs proves it)
-        return act.fmode == FMODE_READ and self.clock.now_fs >= act.done_fs
-
-    # -- native fast path: what it may serve, and taking back what it served ------------------
-    def fast_state(self, lane: bool = False) -> FastState:
-        """Which accesses the native side may serve until the next one it hands back (the
-        timeless ones of :meth:`bus_read`/:meth:`bus_write`, register reads, and writes of
-        registers without side effects; with ``lane``, the commands of its command lane too),
-        and the state to serve them from."""
-        if not self._clocked or self._mapped or self.tracer is not None:
-            return FastState(MODE_FORWARD)  # tracing: every access goes through the model
-        act = self._active
-        cr = self.values[CR]
-        irq = self.set_irq is not None and cr & IRQ_ENABLE_BITS
-        flags = FLAG_IRQ if irq else 0
-        sticky = self._sticky
-        if act is None:
-            mode, limit, pos, length = MODE_IDLE, 0, 0, 0
-        elif act.fmode == FMODE_WRITE and act.done_fs and lane:
-            mode, limit, pos, length = MODE_CMD, 0, 0, 0  # on the bus until done_fs
-        elif act.fmode == FMODE_POLL and act.lane and lane:
-            mode, limit, pos, length = MODE_POLL, 0, 0, 0
-        elif act.fmode == FMODE_WRITE:
-            if act.done_fs or act.tx_expected is None or not cr & 1:
-                return FastState(MODE_FORWARD)
-            mode, limit, pos, length = MODE_TX, min(act.tx_expected - len(act.tx),
-                                                    TX_CAPACITY), 0, 0
-        elif (act.fmode == FMODE_READ and self.clock.now_fs >= act.done_fs
-                and act.rx_pos < len(act.rx) and not irq):
-            # TCF may rise while data is drained: only without interrupts to raise
-            mode, limit, pos, length = MODE_RX, 0, act.rx_pos, len(act.rx)
-        else:
-            return FastState(MODE_FORWARD)
-        return FastState(mode, sticky, min(self.fsize_bytes, ALL_ONES), self.variant.fifo_bytes,
-                         limit, pos, length, flags, _registers(self.values))
-
-    def _publish(self) -> None:
-        nat = self.native
-        if nat is None:
-            return
-        chip, facts = self._lane_facts()
-        state = self.fast_state(facts is not None)
-        act = self._active
-        rx = act.rx if state.mode == MODE_RX and act is not None else None
-        nat.publish(state, self._sr_run, self._sr_last, rx)
-        if state.mode == MODE_FORWARD or chip is None or facts is None:
-            self._lane_chip = None
-            nat.lane_off()
-            return
-        self._lane_chip = chip
-        op = LaneOperation()
-        if state.mode == MODE_CMD and act is not None:
-            op = LaneOperation(done_fs=act.done_fs)
-        elif state.mode == MODE_POLL and act is not None:
-            op = LaneOperation(poll_next_fs=act.poll_next_fs,
-                               poll_interval_fs=act.poll_interval_fs, poll_ftf=act.poll_ftf)
-        nat.publish_lane(facts, chip.memory, self.clk_hz, op, self._last_status,
-                         self._lane_time())
-
-    def _lane_time(self) -> LaneTime | None:
-        """The running slice's time base for the lane (None: no slice runs). The chip's own
-        end of busy is left out of the next event: the lane ends the chip's operation itself."""
-        base = self._time_base()
-        chip = self._lane_chip
-        if base is None or chip is None:
-            return None
-        clock = self.clock
-        events = clock.next_events_except(chip.is_settle_event, 2)
-        return LaneTime(base[0], base[1], clock.fs_per_cycle,
-                        events[0][0] if events else NEVER,
-                        NEVER if clock.limit_fs is None else clock.limit_fs,
-                        events[1][0] if len(events) > 1 else NEVER,
-                        bool(events) and self._event_wakes(events[0][1]))
-
-    def _lane_facts(self) -> tuple[_LaneChip | None, LaneFacts | None]:
-        """The chip the native lane may run commands for, and its facts: one chip (no
-        dual-flash), nothing traced, no interrupt enabled, every line of the bank routed."""
-        cr = self.values[CR]
-        if (self.trace is not None or cr & (1 << 6)
-                or (self.set_irq is not None and cr & IRQ_ENABLE_BITS)):
-            return None, None
-        bank = self.banks.get(2 if cr & (1 << 7) else 1)
-        if bank is None or not hasattr(bank.device, "lane_facts"):
-            return None, None
-        if self.pin_probe is not None and bank.wires:
-            for quad in (False, True):
-                bad = self._routes.get((bank.number, quad))
-                if bad is None:
-                    bad = self._routes[bank.number, quad] = self._probe_routes(bank, quad)
-                if bad:
-                    return None, None
-        chip: _LaneChip = bank.device  # type: ignore[assignment]
-        return chip, chip.lane_facts()
-
-    def _absorb(self) -> None:
-        """Take over what the native side served since the last publish."""
-        nat = self.native
-        if nat is None or not nat.dirty:
-            return
-        served = nat.served()
-        nat.state.dirty = 0  # taken: a nested absorb (while replaying) has nothing to take
-        if self._lane_chip is not None:
-            self._take_lane(nat, self._lane_chip)
-        self._sr_run, self._sr_last = served.sr_run, served.sr_last
-        if served.mode != MODE_FORWARD:
-            self._take_served(nat, served)
-        deferred = nat.take_deferred()
-        if deferred is not None:
-            self._replay(deferred)
-
-    def _replay(self, access: Deferred) -> None:
-        """A write the C side deferred (it only starts a command): handled as :meth:`bus_write`
-        would have, at its own instruction."""
-        self._hold_time(access.at)
-        try:
-            self._sr_run = 0
-            if access.offset & ~3 == DR:
-                self.beats += 1
-            self._write(access.offset, access.size, access.value)
-        finally:
-            self._hold_time(None)
-
-    def _take_lane(self, nat: NativeQuadspi, chip: _LaneChip) -> None:
-        """Take over the time that passed in the lane, the commands it sent and the chip
-        state it left."""
-        st = nat.state
-        st.lane_dirty = 0
-        self._take_lane_time(st)
-        records = nat.lane_records()
-
-        def events() -> list[FlashEvent]:
-            # decoded when the chip's log is read: as the model would have logged them (the
-            # lane sends no alternate bytes and no SIOO, so nothing else of CCR's state counts)
-            return [FlashEvent(r.time_fs, self._command(
-                r.address if r.kind == REC_PROGRAM else 0, ccr=r.ccr, write_data=r.data,
-                read_length=r.length if r.kind == REC_POLL else 0), "ok") for r in records()]
-
-        self.commands += st.commands
-        if st.polls:
-            self._last_status = self.values[DR] = st.last_status
-        changed = (st.changed_lo, st.changed_hi) if st.changed_lo != st.changed_hi else None
-        chip.lane_take(wel=bool(st.wel), busy_until=st.busy_until,
-                       started_page=st.op_page if st.op_started else None,
-                       enabled=bool(st.wrens), commands=st.commands, events=events,
-                       changed=changed)
-        nat.clear_lane()
-
-    def _take_lane_time(self, st: QuadspiFastState) -> None:
-        """Let the time the lane let pass pass on the clock (events due on the way fire)."""
-        if st.skip_fs or st.skip_cycles:
-            clock = self.clock
-            clock.cycles += st.skip_cycles
-            clock.advance_to(clock.now_fs + st.skip_fs)
-            st.base_fs += st.skip_fs  # the lane's "now" stays where it was
-            st.skip_fs = st.skip_cycles = 0
-
-    def _take_served(self, nat: NativeQuadspi, served: Served) -> None:
-        self._sticky = served.sticky
-        if served.written:
-            registers = served.registers()
-            for i, offset in enumerate(REGISTERS):
-                if served.written >> i & 1:
-                    self.values[offset] = registers[i]
-                    if offset == CCR:
-                        self._sioo_sent = False  # as on_write_CCR does
-        act = self._active
-        st = nat.state
-        if served.mode == MODE_CMD:  # a command the lane sent (or continued) is on the bus
-            if act is None or act.fmode != FMODE_WRITE or act.done_fs != st.done_fs:
-                n = st.cmd_length
-                self._active = _Active(FMODE_WRITE, done_fs=st.done_fs, tx=bytearray(n),
-                                       tx_expected=n or None,
-                                       address=self.values[AR] if n else 0)
-            return
-        if served.mode == MODE_POLL:
-            self._active = _Active(FMODE_POLL, poll_next_fs=st.poll_next_fs,
-                                   poll_interval_fs=st.poll_interval_fs,
-                                   poll_ftf=bool(st.poll_ftf), lane=True)
-            return
-        if served.mode == MODE_IDLE:
-            self._active = None  # nothing started, or what the lane ran has ended
-            return
-        if served.started and served.mode == MODE_TX:
-            # the first DR beat started an indirect write (as _start does)
-            address = self.values[AR] if self._admode else 0
-            act = self._active = _Active(FMODE_WRITE, address=address,
-                                         tx_expected=self.values[DLR] + 1)
-        if act is None:
-            return
-        if served.mode == MODE_TX and served.fill:
-            act.tx += nat.captured(served.fill)
-        elif served.mode == MODE_RX:
-            act.rx_pos = served.pos
+    def __init__(self, variant: Variant, clock: VirtualClock, *, base: int,
+                 name: str = "QUADSPI", **options: Any) -> None:
+        super().__init__(variant, registers(variant), clock, base=base, name=name, **options)
 
     # -- register hooks -----------------------------------------------------------------------
     def on_write_CR(self, old: int, new: int) -> None:
@@ -858,90 +198,12 @@ class Quadspi(Peripheral):
         return self.kernel_hz() // (((self.values[CR] >> 24) & 0xFF) + 1)
 
     @property
-    def mapped(self) -> bool:
-        return self._mapped
+    def _dmode(self) -> int:
+        return (self.values[CCR] >> 24) & 3
 
-    # -- status -------------------------------------------------------------------------------
-    def _busy(self) -> bool:
-        self._settle()
-        return self._active is not None or self._mapped
-
-    def _read_sr(self) -> int:
-        act = self._active
-        now = self.clock.now_fs
-        if act is not None and act.fmode != FMODE_POLL and now < act.done_fs:
-            # The guest can only be waiting for the transfer: let bus time run to its end.
-            self.clock.advance_fs(act.done_fs - now)
-        self._settle()
-        value = self._sr_value()
-        act = self._active
-        if act is not None and act.fmode == FMODE_POLL and not value & SMF:
-            # Spinning on a poll that has not matched: jump to the next poll tick, or to the next
-            # thing that can change the status (the chip's end of busy, a timer tick), as the
-            # spin loop would reach it.
-            now = self.clock.now_fs
-            nxt = max(act.poll_next_fs, self.clock.next_event_fs() or 0)
-            if nxt > now:
-                self.clock.skip_to(nxt)
-                self._settle()
-                value = self._sr_value()
-        return value
-
-    def _sr_value(self) -> int:
-        value = self._sticky
-        act = self._active
-        if act is not None:
-            value |= BUSY
-            thr = ((self.values[CR] >> 8) & 0x1F) + 1
-            if act.fmode == FMODE_READ:
-                level = min(len(act.rx) - act.rx_pos, self.variant.fifo_bytes)
-                value |= level << 8
-                if level >= thr or (value & TCF and level):
-                    value |= FTF
-            elif act.fmode == FMODE_WRITE:
-                if act.tx_expected is None or len(act.tx) < act.tx_expected:
-                    value |= FTF
-            elif act.fmode == FMODE_POLL and act.poll_ftf:
-                value |= FTF
-        elif self._mapped:
-            value |= BUSY
-        elif self._fmode == FMODE_WRITE:
-            value |= FTF  # indirect write, FIFO empty: free space >= threshold
-        return value
-
-    def _settle(self) -> None:
-        """Move the operation on to "now": end transfers whose bus time is over, run polls."""
-        act = self._active
-        if act is None:
-            return
-        now = self.clock.now_fs
-        if act.fmode == FMODE_POLL:
-            if now >= act.poll_next_fs:
-                self._poll(now)
-            return
-        if now < act.done_fs or (act.fmode == FMODE_WRITE and not act.done_fs):
-            return
-        if act.fmode == FMODE_READ:
-            if act.rx_pos >= len(act.rx):
-                self._finish()
-            elif not self._sticky & TCF and len(act.rx) - act.rx_pos <= self.variant.fifo_bytes:
-                self._sticky |= TCF
-                self._irq_check()
-        elif act.fmode == FMODE_WRITE and act.done_fs:  # done_fs is set once the command went out
-            self._finish()
-
-    def _finish(self) -> None:
-        self._active = None
-        self._sticky |= TCF
-        self._irq_check()
-
-    def _irq_check(self) -> None:
-        cr = self.values[CR]
-        if self.set_irq is None or not cr & IRQ_ENABLE_BITS:
-            return
-        flags = self._sr_value()
-        if any(cr & (1 << bit) and flags & flag for bit, flag in IRQ_ENABLES.items()):
-            self.set_irq(self.variant.irq)
+    @property
+    def _csht_cycles(self) -> int:
+        return ((self.values[DCR] >> 8) & 7) + 1
 
     # -- commands -----------------------------------------------------------------------------
     def _command(self, address: int, *, write_data: bytes = b"", read_length: int = 0,
@@ -973,332 +235,3 @@ class Quadspi(Peripheral):
             write_data=write_data,
             read_length=read_length,
         )
-
-    def _duration_fs(self, cmd: SpiCommand, data_bytes: int) -> int:
-        """Bus time of one command: its phases' bits over their line counts, plus nCS high.
-
-        Line counts are 1, 2 or 4 and DDR halves the clocks: 8 bits always take a whole number
-        of clocks, so integer arithmetic is exact.
-        """
-        ddr = 2 if cmd.ddr else 1
-        cycles = cmd.dummy_cycles + ((self.values[DCR] >> 8) & 7) + 1
-        if cmd.instruction is not None and cmd.instruction_lines:
-            cycles += 8 // cmd.instruction_lines
-        if cmd.address_lines:
-            cycles += 8 * cmd.address_bytes // (cmd.address_lines * ddr)
-        if cmd.alternate_lines:
-            cycles += 8 * cmd.alternate_bytes // (cmd.alternate_lines * ddr)
-        if cmd.data_lines:
-            cycles += 8 * data_bytes // (cmd.data_lines * ddr)
-        return cycles * FS_PER_S // max(self.clk_hz, 1)
-
-    def _start(self, fmode: int, address: int) -> None:
-        """A start trigger fired: run (or begin) the command the registers describe."""
-        self._settle()
-        now = self.clock.now_fs
-        if self._admode and fmode != FMODE_MAPPED and address >= self.fsize_bytes:
-            self._sticky |= TEF
-            self._irq_check()
-            return
-        dl = self.values[DLR]
-        act = _Active(fmode, address=address)
-        dmode = (self.values[CCR] >> 24) & 3
-        if fmode == FMODE_WRITE:
-            if dmode:
-                act.tx_expected = None if dl == ALL_ONES else dl + 1
-                if act.tx_expected is None and self._admode:
-                    act.tx_expected = max(self.fsize_bytes - address, 0)
-                self._active = act
-                return
-            cmd = self._command(address)
-            self._transfer(cmd)
-            act.done_fs = now + self._duration_fs(cmd, 0)
-        elif fmode == FMODE_READ:
-            length = 0
-            if dmode:
-                length = (self.fsize_bytes - address) if dl == ALL_ONES else dl + 1
-            cmd = self._command(address, read_length=length)
-            act.rx = self._transfer(cmd)
-            act.done_fs = now + self._duration_fs(cmd, length // (2 if self._dfm else 1))
-        elif fmode == FMODE_POLL:
-            cmd = self._command_preview(address, read_length=self._poll_length())
-            gap_fs = max(self.values[PIR] & 0xFFFF, 1) * FS_PER_S // max(self.clk_hz, 1)
-            read_fs = self._duration_fs(cmd, cmd.read_length)
-            act.poll_interval_fs = gap_fs + read_fs
-            act.poll_next_fs = now + read_fs
-        self._active = act
-        self._settle()
-
-    def _command_preview(self, address: int, read_length: int = 0) -> SpiCommand:
-        """The command as the registers describe it, without SIOO bookkeeping (for timing)."""
-        saved = self._sioo_sent
-        cmd = self._command(address, read_length=read_length)
-        self._sioo_sent = saved
-        return cmd
-
-    def _poll_length(self) -> int:
-        return (self.values[DLR] & 3) + 1 if not self._dfm else ((self.values[DLR] | 1) & 7) + 1
-
-    def _poll(self, now: int) -> None:
-        act = self._active
-        assert act is not None
-        ticks = (now - act.poll_next_fs) // act.poll_interval_fs
-        tick_fs = act.poll_next_fs + ticks * act.poll_interval_fs
-        status_bytes = self._transfer(self._command(act.address, read_length=self._poll_length()))
-        status = int.from_bytes(status_bytes, "little")
-        self._last_status = status
-        self.values[DR] = status
-        act.poll_ftf = True
-        act.poll_next_fs = tick_fs + act.poll_interval_fs
-        mask, match = self.values[PSMKR], self.values[PSMAR]
-        hits = ~(status ^ match) & mask
-        # PMM=1: any unmasked bit matching is enough; PMM=0: all of them
-        matched = (bool(hits) or mask == 0) if self.values[CR] & (1 << 23) else hits == mask
-        if matched:
-            self._sticky |= SMF
-            if self.values[CR] & (1 << 22):  # APMS: stop on the first match
-                self._active = None
-        self._irq_check()
-
-    # -- DR -----------------------------------------------------------------------------------
-    def _write_dr(self, offset: int, size: int, value: int) -> None:
-        if not self.values[CR] & 1:
-            return
-        act = self._active
-        if act is None:
-            if self._fmode != FMODE_WRITE or not (self.values[CCR] >> 24) & 3:
-                return  # no indirect write waiting for data: the bytes go nowhere
-            self._start(FMODE_WRITE, self.values[AR] if self._admode else 0)
-            act = self._active
-            if act is None:  # TEF
-                return
-        if act.fmode != FMODE_WRITE or act.done_fs:
-            return
-        act.tx += (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
-        if act.tx_expected is not None and len(act.tx) >= act.tx_expected:
-            data = bytes(act.tx[:act.tx_expected])
-            cmd = self._command(act.address, write_data=data)
-            self._transfer(cmd)
-            per_bank = len(data) // (2 if self._dfm else 1)
-            act.done_fs = self.clock.now_fs + self._duration_fs(cmd, per_bank)
-
-    def _read_dr(self, size: int) -> int:
-        act = self._active
-        if act is not None and act.fmode == FMODE_POLL:
-            act.poll_ftf = False
-            return self._last_status & ((1 << (8 * size)) - 1)
-        if act is None or act.fmode != FMODE_READ:
-            return self._last_status & ((1 << (8 * size)) - 1) if self._fmode == FMODE_POLL else 0
-        chunk = act.rx[act.rx_pos:act.rx_pos + size]
-        act.rx_pos += len(chunk)
-        if act.rx_pos >= len(act.rx):
-            self._settle()
-        return int.from_bytes(chunk, "little")
-
-    # -- transfers, wiring, dual-flash --------------------------------------------------------
-    def _transfer(self, cmd: SpiCommand) -> bytes:
-        """Run ``cmd`` on the selected bank(s); dual-flash splits and interleaves the data."""
-        self.commands += 1
-        if not self._dfm:
-            return self._bank_transfer(2 if self.values[CR] & (1 << 7) else 1, cmd)
-        if cmd.address is not None:
-            cmd.address >>= 1
-        n = cmd.read_length // 2
-        data = cmd.write_data
-        halves = []
-        for bank, part in ((1, data[0::2]), (2, data[1::2])):
-            sub = replace(cmd, write_data=part, read_length=n)
-            halves.append(self._bank_transfer(bank, sub))
-        out = bytearray(2 * n)
-        out[0::2], out[1::2] = halves[0], halves[1]
-        return bytes(out)
-
-    def _bank_transfer(self, number: int, cmd: SpiCommand) -> bytes:
-        bank = self.banks.get(number)
-        if self.trace is not None:
-            self.trace(number, cmd)
-        if bank is None:
-            return b"\xff" * cmd.read_length
-        missing = self._unrouted(bank, cmd)
-        if missing is None:
-            return (b"\xff" if bank.pull_up else b"\x00") * cmd.read_length
-        if not missing:
-            return bank.device.transfer(cmd)
-        cmd = self._garble_out(cmd, missing, bank.pull_up)
-        data = bank.device.transfer(cmd)
-        if cmd.data_lines:
-            data = data.translate(self._table(cmd.data_lines, missing, True, bank.pull_up))
-        return data
-
-    def _table(self, lines: int, missing: frozenset[int], inbound: bool, pull_up: bool) -> bytes:
-        key = (lines, missing, inbound, pull_up)
-        table = self._garble.get(key)
-        if table is None:
-            table = self._garble[key] = _garble_table(lines, missing, inbound, pull_up)
-        return table
-
-    def _garble_out(self, cmd: SpiCommand, missing: frozenset[int], pull_up: bool) -> SpiCommand:
-        def bytes_of(value: int, n: int, lines: int) -> int:
-            raw = value.to_bytes(n, "big").translate(self._table(lines, missing, False, pull_up))
-            return int.from_bytes(raw, "big")
-
-        out = replace(cmd)
-        if out.instruction is not None and out.instruction_lines:
-            out.instruction = bytes_of(out.instruction, 1, out.instruction_lines)
-        if out.address is not None and out.address_lines:
-            out.address = bytes_of(out.address, out.address_bytes, out.address_lines)
-        if out.alternate is not None and out.alternate_lines:
-            out.alternate = bytes_of(out.alternate, out.alternate_bytes, out.alternate_lines)
-        if out.write_data and out.data_lines:
-            out.write_data = out.write_data.translate(
-                self._table(out.data_lines, missing, False, pull_up))
-        return out
-
-    def _unrouted(self, bank: Bank, cmd: SpiCommand) -> frozenset[int] | None:
-        """IO lines of ``cmd`` that do not reach the chip; None when CLK or NCS does not."""
-        if self.pin_probe is None or not bank.wires:
-            return frozenset()
-        quad = max(cmd.instruction_lines, cmd.address_lines, cmd.alternate_lines,
-                   cmd.data_lines) > 2
-        bad = self._routes.get((bank.number, quad))
-        if bad is None:
-            bad = self._routes[bank.number, quad] = self._probe_routes(bank, quad)
-        if not bad:
-            return frozenset()
-        for wire, view in bad:
-            self._record(bank.number, wire, view, cmd)
-        if any(w.signal in ("clk", "ncs") for w, _ in bad):
-            return None
-        return frozenset(int(w.signal[2]) for w, _ in bad)
-
-    def _probe_routes(self, bank: Bank, quad: bool) -> tuple[tuple[BankWire, PinView], ...]:
-        """The wired signals (CLK, NCS, IO0-1 or IO0-3) whose pins do not carry them."""
-        assert self.pin_probe is not None
-        bad = []
-        for signal in ("clk", "ncs", "io0", "io1", *(("io2", "io3") if quad else ())):
-            wire = bank.wires.get(signal)
-            if wire is None:
-                continue
-            view = self.pin_probe(wire.pin)
-            if view.mode != "af" or view.af != wire.af or not view.clocked:
-                bad.append((wire, view))
-        return tuple(bad)
-
-    def _record(self, bank: int, wire: BankWire, view: PinView, cmd: SpiCommand) -> None:
-        event = WiringEvent(self.clock.now_fs, bank, wire.name, wire.pin, wire.af, view.mode,
-                            view.af, view.clocked, cmd.describe())
-        last = self.wiring_events[-1] if self.wiring_events else None
-        if last is None or (last.signal, last.mode, last.af, last.clocked) != (
-                event.signal, event.mode, event.af, event.clocked) or len(self.wiring_events) < 64:
-            if len(self.wiring_events) < 1000:
-                self.wiring_events.append(event)
-            log.debug("%s", event.describe())
-
-    # -- abort and memory-mapped mode ---------------------------------------------------------
-    def _abort(self) -> None:
-        self._active = None
-        if self._mapped:
-            self._leave_mapped()
-        self._sticky |= TCF
-
-    def _enter_mapped(self) -> None:
-        size = min(self.fsize_bytes, 0x1000_0000)
-        probe_len = 4
-        cmd = self._command_preview(0, read_length=probe_len)
-        self._mapped = True
-        self._mapped_cmd = cmd
-        fast = self._zero_copy_buffer(cmd, size)
-        if fast is not None:
-            buffer, length = fast
-            self.window.map_buffer(buffer, length)
-        else:
-            self.window.map_reader(size, self._window_read)
-        self._arm_timeout()
-
-    def _arm_timeout(self) -> None:
-        """TCEN: nCS is released and TOF set after LPTR CLK cycles without a window access.
-
-        Zero-copy reads are invisible to the model, so the timeout counts from entering the mode
-        (or from the last decoded window read on the slow path).
-        """
-        if not self.values[CR] & (1 << 3):
-            return
-        self._timeout_epoch += 1
-        epoch = self._timeout_epoch
-        due = self.clock.now_fs + (self.values[LPTR] & 0xFFFF) * FS_PER_S // max(self.clk_hz, 1)
-
-        def fire() -> None:
-            if self._mapped and epoch == self._timeout_epoch:
-                self._sticky |= TOF
-                self._irq_check()
-
-        self.clock.schedule(due, fire)
-
-    def _zero_copy_buffer(self, cmd: SpiCommand, size: int) -> tuple[bytearray, int] | None:
-        """The chip memory itself (or a dual-flash interleaved view) when the command is a valid
-        read for the chip(s) and every line it uses is routed; None otherwise."""
-        numbers = (1, 2) if self._dfm else ((2 if self.values[CR] & (1 << 7) else 1),)
-        mems: list[bytearray] = []
-        for n in numbers:
-            bank = self.banks.get(n)
-            if bank is None or self._unrouted(bank, cmd) != frozenset():
-                return None
-            memory = getattr(bank.device, "memory", None)
-            check = getattr(bank.device, "read_check", None)
-            if not isinstance(memory, bytearray) or check is None or not _check_ok(check(cmd)):
-                return None
-            mems.append(memory)
-        if len(mems) == 1:
-            return mems[0], min(size, len(mems[0]))
-        # The interleaved view is built once and then kept in step by on_memory_change, mapped
-        # or not: re-building 2 x 64 MiB on every entry into memory-mapped mode costs 0.3 s.
-        view = self._dual_view
-        kept = self._dual_sources
-        if view is None or kept is None or kept[0] is not mems[0] or kept[1] is not mems[1]:
-            view = bytearray(2 * min(len(m) for m in mems))
-            view[0::2], view[1::2] = mems[0][: len(view) // 2], mems[1][: len(view) // 2]
-            self._dual_view, self._dual_sources = view, (mems[0], mems[1])
-        return view, min(size, len(view))
-
-    def on_memory_change(self, bank: int, offset: int, length: int) -> None:
-        """A chip's contents changed (erase/program): keep the mapped window coherent."""
-        if self._dual_view is not None:
-            dev = self.banks[bank].device
-            memory: bytearray = dev.memory  # type: ignore[attr-defined]
-            end = min(offset + length, len(self._dual_view) // 2)
-            self._dual_view[2 * offset + bank - 1:2 * end:2] = memory[offset:end]
-            offset, length = 2 * offset, 2 * (end - offset)
-        if self._mapped:
-            self.window.invalidate(offset, length)
-
-    def _window_read(self, offset: int, size: int) -> int:
-        """Slow path: one memory-mapped read access decoded into a flash read command."""
-        if self._mapped_cmd is None:
-            return 0
-        cmd = self._command(offset, read_length=size)
-        self._arm_timeout()
-        return int.from_bytes(self._transfer(cmd)[:size].ljust(size, b"\xff"), "little")
-
-    def _leave_mapped(self) -> None:
-        self._mapped = False
-        self._mapped_cmd = None
-        self.window.unmap()
-
-
-_registers = operator.itemgetter(*REGISTERS)  # the values the native side may write
-
-
-def _no_sync() -> None:
-    """Standalone use (no machine): the clock is already "now"."""
-
-
-def _check_ok(result: object) -> bool:
-    """``NorFlash.read_check`` answers True/None for a valid read, or a reason/False."""
-    return result is True or result is None
-
-
-def variant_for(family_id: str) -> Variant:
-    try:
-        return VARIANTS[family_id]
-    except KeyError:
-        raise ValueError(f"no QUADSPI on family {family_id}") from None

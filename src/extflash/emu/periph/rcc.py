@@ -8,6 +8,14 @@ The register table comes from the SVD; behaviour is rules plus one hook on every
   machine hands to the virtual clock;
 * a 0 -> 1 edge of a ``<X>RST`` bit in a ``*RSTR`` register resets that peripheral's model.
 
+``hse_hz=0`` is a board without a crystal: HSERDY never sets (RM0433 §8.5.2: HSERDY rises only
+once the oscillator is stable), so a loader that waits for it hangs as it does on that board.
+Clocks outside the family's limits (``[clock_limits]`` in its data file: HSE crystal range, PLL
+input and VCO ranges, core clock and HCLK maxima) are reported once each in ``clock_problems``,
+through ``on_clock_problem`` and as a warning in the log: the chip may well run there, but
+nothing promises it (a loader built for an 8 MHz crystal on a 25 MHz board runs its PLL 3x
+over).
+
 Clock enables are looked up by field name (``QSPIEN``, ``GPIOBEN``) in every ``*ENR`` register,
 including the per-core ``C1_``/``C2_`` blocks of the dual-core H745/H747/H755/H757. Models that
 depend on an enable bit subscribe to ``enable_listeners`` (called after any ``*ENR`` change and on
@@ -16,10 +24,13 @@ reset) instead of asking on every register access.
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Callable
 
+from extflash import mcu
 from extflash.emu.periph import sysregs
-from extflash.emu.periph.clocktree import TREES, Clocks
+from extflash.emu.periph.clocktree import TREES, ClockLimits, Clocks
 from extflash.emu.periph.tablemodel import Always, Follow, TableModel, on_ready_pairs
 
 # Peripheral name -> the stem of its RCC enable/reset field where the two differ.
@@ -27,15 +38,27 @@ FIELD_STEMS = {"QUADSPI": ("QSPI", "QUADSPI"), "OCTOSPI1": ("OSPI1", "OCTOSPI1")
                "OCTOSPI2": ("OSPI2", "OCTOSPI2"), "OCTOSPIM": ("OCTOSPIM", "IOMNGR"),
                "DELAY_Block_QUADSPI": ("DLYB",), "SYSCFG": ("SYSCFG", "SYSCFGCOMP")}
 
+log = logging.getLogger(__name__)
+
 
 class Rcc(TableModel):
     def __init__(self, family_id: str, base: int, *, hse_hz: int | None,
                  reset_clock_hz: int) -> None:
         regs = sysregs.registers(family_id, "RCC")
-        rules: list[Follow | Always] = [*on_ready_pairs(regs), Always("CR", "D1CKRDY"),
-                                        Always("CR", "D2CKRDY")]
         self.tree = TREES.get(family_id)
-        self.hse_hz = hse_hz or (self.tree.default_hse_hz if self.tree else 8_000_000)
+        default_hse = self.tree.default_hse_hz if self.tree else 8_000_000
+        self.hse_hz = default_hse if hse_hz is None else hse_hz
+        rules: list[Follow | Always] = [
+            r for r in on_ready_pairs(regs)
+            if self.hse_hz or r.dst_field != "HSERDY"  # no crystal: never ready
+        ]
+        rules += [Always("CR", "D1CKRDY"), Always("CR", "D2CKRDY")]
+        family = mcu.families().get(family_id)
+        self.family_name = family.name if family is not None else family_id
+        self.limits = ClockLimits.from_data(
+            family.raw.get("clock_limits", {}) if family is not None else {})
+        self.clock_problems: list[str] = []
+        self.on_clock_problem: Callable[[str], None] | None = None
         self.reset_clock_hz = reset_clock_hz
         self.on_clock_change: Callable[[int], None] | None = None
         self.on_peripheral_reset: Callable[[str], None] | None = None
@@ -50,8 +73,10 @@ class Rcc(TableModel):
 
     def _index(self, reg_suffix: str, field_suffix: str) -> dict[str, list[tuple[int, int]]]:
         out: dict[str, list[tuple[int, int]]] = {}
+        # APB1ENR, APB1ENR1/2 (L4, G4), not the sleep-mode copies (APB1LPENR, APB1SMENR1)
+        pattern = re.compile(rf"(?<!LP)(?<!SM){reg_suffix}\d?$")
         for r in self.regs.values():
-            if not r.name.endswith(reg_suffix) or r.name.endswith("LP" + reg_suffix):
+            if not pattern.search(r.name):
                 continue
             for f in r.fields:
                 if f.name.endswith(field_suffix):
@@ -124,9 +149,28 @@ class Rcc(TableModel):
             self.clocks = clocks
             if self.on_clock_change is not None and clocks.core_hz > 0:
                 self.on_clock_change(clocks.core_hz)
+        self._check_limits()
         if offset & ~3 in self._enable_regs and self.values[offset & ~3] != old:
             for listener in self.enable_listeners:
                 listener()
+
+    def _check_limits(self) -> None:
+        sources = self.tree.sources if self.tree else ()
+        pll_ready = sources[-1] if sources else ""
+        found = self.limits.problems(
+            self.clocks,
+            pll_on=bool(pll_ready) and self._has("CR", pll_ready)
+            and bool(self.get_field("CR", pll_ready)),
+            hse_on=self._has("CR", "HSEON") and bool(self.get_field("CR", "HSEON")),
+            hse_hz=self.hse_hz,
+            family=self.family_name,
+        )
+        for problem in found:
+            if problem not in self.clock_problems:
+                self.clock_problems.append(problem)
+                log.warning("RCC: %s", problem)
+                if self.on_clock_problem is not None:
+                    self.on_clock_problem(problem)
 
     def reset(self) -> None:
         super().reset()

@@ -1,0 +1,184 @@
+"""What every command shares: one error style, one JSON envelope, numeric options, output checks.
+
+Kept light: importing it (as ``extflash --help`` does) loads click and nothing of the emulator.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from extflash.errors import ExtflashError, InputError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def schema(command: str) -> str:
+    return f"extflash.{command}/1"
+
+
+def envelope(
+    command: str, data: dict[str, Any] | None = None, *, ok: bool = True
+) -> dict[str, Any]:
+    """The JSON every command prints: ``schema``, ``ok``, then the command's own fields."""
+    body = dict(data or {})
+    return {"schema": body.pop("schema", schema(command)), "ok": ok, **body}
+
+
+def error_object(code: str, message: str, hint: str | None = None) -> dict[str, str]:
+    error = {"code": code, "message": message}
+    if hint:
+        error["hint"] = hint
+    return error
+
+
+def echo_json(data: dict[str, Any]) -> None:
+    click.echo(json.dumps(data, indent=2))
+
+
+def emit(command: str, as_json: bool, data: dict[str, Any], text: str) -> None:
+    """A successful result: the envelope in JSON mode, ``text`` otherwise."""
+    if as_json:
+        echo_json(envelope(command, data))
+    else:
+        click.echo(text)
+
+
+def fail(
+    command: str, as_json: bool, data: dict[str, Any], text: str, error: dict[str, str]
+) -> None:
+    """A result that is a failure (mismatch, not blank, lint errors): printed, then exit 1."""
+    if as_json:
+        echo_json({**envelope(command, data, ok=False), "error": error})
+    else:
+        click.echo(text)
+    sys.exit(1)
+
+
+def report_error(command: str | None, as_json: bool, exc: ExtflashError) -> None:
+    """One error style: ``error: message`` (+ ``hint:``) on stderr, or the JSON envelope."""
+    if as_json:
+        echo_json(
+            {
+                "schema": schema(command or "error"),
+                "ok": False,
+                "error": error_object(exc.code, exc.message, exc.hint),
+            }
+        )
+    else:
+        click.echo(f"error: {exc}", err=True)
+
+
+def handle_errors(command: str) -> Callable[[F], F]:
+    """Turn an ExtflashError (or an OS error on a user's file) into one message and its code."""
+
+    def decorate(func: F) -> F:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            as_json = bool(kwargs.get("as_json"))
+            try:
+                return func(*args, **kwargs)
+            except ExtflashError as exc:
+                report_error(command, as_json, exc)
+                sys.exit(exc.exit_code)
+            except OSError as exc:
+                where = f" {exc.filename}" if exc.filename else ""
+                error = InputError(f"cannot use{where}: {exc.strerror or exc}")
+                report_error(command, as_json, error)
+                sys.exit(error.exit_code)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+# -- numeric options -------------------------------------------------------------------------
+
+
+class Number(click.ParamType):
+    """An address or size: ``0x90000000``, ``4096``, ``64K``, ``16M``; ``minimum`` when given."""
+
+    name = "number"
+
+    def __init__(self, minimum: int | None = None) -> None:
+        self.minimum = minimum
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            number = value
+        else:
+            from extflash.api import parse_int
+
+            try:
+                number = parse_int(str(value), "value")
+            except InputError:
+                self.fail(f"'{value}' is not a number (use e.g. 0x90000000, 4096, 64K)", param, ctx)
+        if self.minimum is not None and number < self.minimum:
+            what = "a size of 0 bytes means nothing to do" if number == 0 else "too small"
+            self.fail(f"{value}: {what} (give at least {self.minimum})", param, ctx)
+        return number
+
+
+class Frequency(click.ParamType):
+    """A frequency in Hz: ``4M``, ``400k``, ``25MHz``, ``0x17D7840``."""
+
+    name = "hz"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        from extflash.api import parse_hz
+
+        text = str(value).strip()
+        if text == "0":
+            return 0  # --hse 0: no crystal
+        try:
+            return int(text, 16) if text.lower().startswith("0x") else parse_hz(text)
+        except (InputError, ValueError):
+            self.fail(f"'{value}' is not a frequency (use e.g. 4M, 400k, 25MHz)", param, ctx)
+
+
+ADDRESS = Number(minimum=0)
+SIZE = Number(minimum=1)
+INTEGER = Number()
+HZ = Frequency()
+
+
+# -- output files ----------------------------------------------------------------------------
+
+
+def check_writable(path: str | os.PathLike[str], option: str, *, folder_ok: bool = False) -> None:
+    """Refuse an output path that cannot be written, before any work is done.
+
+    The check opens the file as the command will (an existing file for appending, which changes
+    nothing; a new one is created and removed again), so it sees what permissions, read-only
+    file systems and name limits will say.
+    """
+    target = Path(path)
+    try:
+        if target.is_dir():
+            if folder_ok and os.access(target, os.W_OK | os.X_OK):
+                return
+            why = "the folder is not writable" if folder_ok else "is a folder, not a file"
+            raise InputError(f"{option} {path}: {why}")
+        if not target.parent.is_dir():
+            raise InputError(
+                f"{option} {path}: the folder {target.parent} does not exist",
+                hint="create it first, or give a path in an existing folder",
+            )
+        if target.exists():
+            with open(target, "ab"):
+                pass
+        else:
+            with open(target, "xb"):
+                pass
+            target.unlink()
+    except OSError as exc:
+        raise InputError(f"{option} {path}: cannot write there ({exc.strerror})") from None

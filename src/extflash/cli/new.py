@@ -1,0 +1,92 @@
+"""``extflash new``: generate, build and self-test a loader for a board."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from extflash.cli.common import check_writable, emit, handle_errors
+from extflash.cli.options import fresh_board_options, output_options
+
+
+def check_new_output(output: str) -> None:
+    """``-o`` is the .stldr to write, or a folder (created when its parent exists)."""
+    path = Path(output)
+    if path.suffix.lower() == ".stldr" or not path.is_dir():
+        check_writable(path, "-o")
+    else:
+        check_writable(path, "-o", folder_ok=True)
+
+
+@click.command()
+@fresh_board_options
+@click.option("--name", metavar="NAME", help="Device name in StorageInfo (default: board name).")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(),
+    metavar="PATH",
+    help="The .stldr file to write, or a folder.",
+)
+@click.option("--flm", is_flag=True, help="Also build a CMSIS FLM from the same sources.")
+@click.option(
+    "--no-self-test",
+    is_flag=True,
+    help="Skip the conformance test on the virtual board (not recommended).",
+)
+@output_options
+@handle_errors("new")
+def new(
+    name: str | None,
+    output: str,
+    flm: bool,
+    no_self_test: bool,
+    quiet: bool,
+    as_json: bool,
+    **kw: Any,
+) -> None:
+    """Generate, build and self-test a loader for a board (from --board or --mcu/--chip/--pins)."""
+    from extflash import api, gen
+
+    check_new_output(output)
+    board = api.resolve_board(
+        kw.pop("board_name"),
+        mcu=kw.pop("mcu"),
+        chip=kw.pop("chip"),
+        bank=kw.pop("bank"),
+        pins=kw.pop("pins"),
+        hse=kw.pop("hse"),
+    )
+    if not (quiet or as_json):
+        steps = "building" if no_self_test else "building and self-testing"
+        click.echo(f"{steps} a loader for {board.name} ...", err=True)
+    made = gen.new_loader(
+        board,
+        Path(output),
+        name=name,
+        flm=flm,
+        self_test=not no_self_test,
+        timing=kw.pop("timing"),
+    )
+    b = made.build
+    data = {
+        "stldr": str(b.stldr),
+        "flm": str(b.flm) if b.flm else None,
+        "project": str(b.project),
+        "code_bytes": b.size.code,
+        "data_bytes": b.size.data + b.size.bss,
+        "self_test": None if made.report is None else "passed",
+    }
+    text = [f"wrote {b.stldr} ({b.size.code} bytes code, {b.size.data + b.size.bss} bytes data)"]
+    if b.flm:
+        text.append(f"wrote {b.flm}")
+    text.append(f"C project: {b.project}")
+    text.append(
+        "self-test: skipped"
+        if made.report is None
+        else f"self-test: passed on the virtual {board.name}"
+    )
+    emit("new", as_json, data, "\n".join(text))

@@ -1,0 +1,168 @@
+"""The session behind an operation command: the virtual board (watched) or a real board."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from extflash.cli.common import check_writable
+from extflash.cli.interrupt import InterruptGuard
+from extflash.errors import ExtflashError, InputError, Interrupted
+from extflash.progress import ProgressRenderer
+
+if TYPE_CHECKING:
+    from extflash import api
+    from extflash.runner import DriverOptions
+
+log = logging.getLogger("extflash.cli")
+
+
+def check_outputs(kw: dict[str, Any]) -> None:
+    """The files the session will write (--trace, --flash-file), checked before any work."""
+    if kw.get("trace_path"):
+        check_writable(kw["trace_path"], "--trace")
+    flash_file = kw.get("flash_file")
+    if flash_file:
+        check_writable(flash_file, "--flash-file")
+        if Path(flash_file).exists() and not os.access(flash_file, os.R_OK):
+            raise InputError(f"--flash-file {flash_file}: the file is not readable")
+
+
+@contextlib.contextmanager
+def open_operation(kw: dict[str, Any], renderer: ProgressRenderer) -> Iterator[api.Session]:
+    """The operation's session. On the virtual board every call is watched: a failed call is
+    reported with its diagnosis, and --trace writes the timeline (also when the call fails).
+    Ctrl-C stops at the next safe point; the error then says which sectors were done."""
+    from extflash.runner import DriverOptions
+
+    check_outputs(kw)
+    trace_path, trace_filter = kw.pop("trace_path"), kw.pop("trace_filter")
+    options = DriverOptions(
+        buffer_size=kw.pop("buffer_size"),
+        stack_size=kw.pop("stack_size"),
+        r9=kw.pop("r9"),
+        init_arg=kw.pop("init_arg"),
+        init_sequence=kw.pop("init_sequence"),
+    )
+    with InterruptGuard() as guard:
+        progress = guard.watching(renderer)
+        if kw.pop("target_kind") == "probe":
+            if trace_path:
+                raise InputError("--trace needs the virtual board (--target emu)")
+            with (
+                _probe_session(kw, options, progress) as probe_session,
+                _report_stop(probe_session),
+            ):
+                yield probe_session
+            return
+        with _virtual_session(kw, options, progress, trace_path, trace_filter) as session:
+            yield session
+
+
+@contextlib.contextmanager
+def _virtual_session(
+    kw: dict[str, Any],
+    options: DriverOptions,
+    progress: Any,
+    trace_path: str | None,
+    trace_filter: str | None,
+) -> Iterator[api.Session]:
+    from extflash import api, diagnose, trace
+
+    board = api.resolve_board(
+        kw.pop("board_name"),
+        mcu=kw.pop("mcu"),
+        chip=kw.pop("chip"),
+        bank=kw.pop("bank"),
+        pins=kw.pop("pins"),
+        hse=kw.pop("hse"),
+    )
+    session, watch = diagnose.open_session(
+        kw.pop("loader_path"),
+        board=board,
+        flash_file=kw.pop("flash_file"),
+        timing=kw.pop("timing"),
+        options=options,
+        progress=progress,
+    )
+    watch.machine.console.listeners.append(  # a loader's debug text over a USART
+        lambda port, line: click.echo(f"{port}: {line}", err=True))
+    timeline = None
+    if trace_path:
+        wanted = trace_filter.split(",") if trace_filter else None
+        timeline = trace.Timeline.attach(watch, peripherals=wanted)
+    try:
+        with session, _report_stop(session):
+            try:
+                yield session
+            except Interrupted:
+                raise
+            except ExtflashError as exc:
+                raise diagnose.explained(exc, watch) from None
+    finally:
+        watch.machine.console.flush()
+        if timeline is not None and trace_path:
+            timeline.stop()
+            try:
+                timeline.write(trace_path)
+            except OSError as exc:
+                # The operation's result stands; only the trace is missing.
+                log.warning("the trace could not be written to %s: %s", trace_path, exc.strerror)
+
+
+@contextlib.contextmanager
+def _report_stop(session: api.Session) -> Iterator[None]:
+    """An interruption names the sectors erased and written before it."""
+    try:
+        yield
+    except (Interrupted, KeyboardInterrupt) as exc:
+        cut = (
+            "no loader call was cut short"
+            if isinstance(exc, Interrupted)
+            else "the loader call in progress was cut short"
+        )
+        raise Interrupted(
+            f"interrupted; {session.programmer._state()}",
+            hint=f"{cut} (a --flash-file keeps this state); run the command again to finish",
+        ) from None
+
+
+def _probe_session(kw: dict[str, Any], options: DriverOptions, progress: Any) -> api.Session:
+    """A real board: only the MCU matters (--board or --mcu); the loader knows the chip."""
+    from extflash import board as boards
+    from extflash import mcu
+    from extflash.target.pyocd_target import ProbeOptions, open_probe_session
+
+    if kw.get("board_name"):
+        part = boards.load(kw["board_name"]).part
+    elif kw.get("mcu"):
+        part = mcu.find_part(kw["mcu"])
+    else:
+        raise InputError("--target probe needs the MCU: --mcu PART or --board NAME")
+    probe = ProbeOptions(
+        probe=kw.pop("probe_uid"),
+        target_type=kw.pop("target_type"),
+        frequency=kw.pop("frequency"),
+        connect=kw.pop("connect"),
+        on_close=kw.pop("on_close"),
+        # The virtual probe (probe UID virtual:<board>) keeps its chip in the flash file.
+        pyocd_options={"extflash.flash_file": kw["flash_file"]} if kw.get("flash_file") else {},
+    )
+    return open_probe_session(
+        kw.pop("loader_path"),
+        part,
+        probe=probe,
+        options=options,
+        progress=progress,
+        double_buffer=not kw.pop("no_double_buffer"),
+    )
+
+
+def renderer(quiet: bool, as_json: bool) -> ProgressRenderer:
+    return ProgressRenderer(mode="off" if quiet or as_json else "auto")

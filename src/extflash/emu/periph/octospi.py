@@ -1,0 +1,297 @@
+"""The OCTOSPI (L4+, L5, U5, H5, H7A/B, H72x/H73x) and XSPI (H7R/S) register front-ends.
+
+Both decode their registers into one :class:`~extflash.emu.spi.SpiCommand` frame for the
+shared :class:`~.engine.CommandEngine`; everything else (modes, FIFO, flags, time, wiring) is
+the engine's. Registers and behaviour from RM0455/RM0468 (OCTOSPI chapter), RM0456 (U5),
+RM0477 (XSPI) and ``peripherals.md`` §4 and §6:
+
+* The command is spread over CCR (phase modes, sizes, per-phase DTR, DQSE, SIOO), TCR (dummy
+  cycles), IR (a 1-4 byte instruction: ISIZE) and ABR; FMODE sits in **CR[29:28]**, not CCR.
+  Memory-mapped writes use their own set WCCR/WTCR/WIR/WABR (RM0455 "memory-mapped mode":
+  "the write operations use WCCR, WTCR, WIR and WABR").
+* Start triggers (RM0455 "indirect mode"; ``peripherals.md`` §4.3): a CCR write never starts
+  a command. An IR write starts one that needs no address and no software data; an AR write
+  one that has an address and no software data; the first DR write an indirect write with a
+  data phase. HAL_OSPI_Receive and HAL_OSPI_AutoPolling rely on re-writing AR (or IR) after
+  setting FMODE.
+* Memory-mapped mode starts when CR.FMODE becomes 11 with EN=1 (RM0455: "memory-mapped mode
+  is entered when FMODE = 11"); leaving it takes ABORT or EN=0.
+* CCR, TCR, IR, ABR, DLR, AR and the CR fields FMODE, TCEN, DQM/DMM, FSEL/CSSEL, APMS, PMM
+  can change only while BUSY=0 (RM0455 register descriptions: "can be modified only when
+  BUSY = 0"); writes while BUSY=1 are ignored.
+* Clock: CLK = kernel clock / (DCR2.PRESCALER + 1); device size 2^(DCR1.DEVSIZE + 1) bytes;
+  nCS high time DCR1.CSHT + 1 cycles.
+* Dual-quad (DQM on H7/L4+/L5/H5, DMM on U5 and XSPI) pairs two quad memories like QUADSPI's
+  dual-flash mode; otherwise FSEL (OCTOSPI) or CSSEL (XSPI) picks the chip select.
+
+Not modelled (reported in the log when used): HyperBus (MTYP=100, HLCR), wrap reads
+(WPCCR...), 16-line data (XSPI DMODE=101), XSPI MSEL lane selection (data always on IO[7:0]
+or IO[3:0] of the port), the delay block and XSPI calibration (registers read back).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from extflash import mcu
+from extflash.emu.clock import VirtualClock
+from extflash.emu.periph.engine import (
+    FMODE_MAPPED,
+    FMODE_WRITE,
+    CommandEngine,
+    Layout,
+    Variant,
+)
+from extflash.emu.regmodel import Access, Reg, fields
+from extflash.emu.spi import SpiCommand
+
+log = logging.getLogger(__name__)
+
+# Register offsets shared by OCTOSPI and XSPI (RM0455 / RM0477 register maps)
+CR, DCR1, DCR2, DCR3, DCR4 = 0x000, 0x008, 0x00C, 0x010, 0x014
+SR, FCR, DLR, AR, DR = 0x020, 0x024, 0x040, 0x048, 0x050
+PSMKR, PSMAR, PIR = 0x080, 0x088, 0x090
+CCR, TCR, IR, ABR, LPTR = 0x100, 0x108, 0x110, 0x120, 0x130
+WPCCR, WPTCR, WPIR, WPABR = 0x140, 0x148, 0x150, 0x160
+WCCR, WTCR, WIR, WABR = 0x180, 0x188, 0x190, 0x1A0
+HLCR = 0x200
+LAYOUT = Layout(CR, DCR1, SR, FCR, DLR, CCR, AR, ABR, DR, PSMKR, PSMAR, PIR, LPTR)
+
+# xMODE encodings: 000 none, 001 1 line, 010 2, 011 4, 100 8 (XSPI 101: 16 lines, not modelled)
+LINES = (0, 1, 2, 4, 8, 0, 0, 0)
+FMODE_SHIFT = 28
+# CR fields writable only while BUSY=0: TCEN 3, DQM/DMM 6, FSEL 7, APMS 22, PMM 23, FMODE 29:28
+CR_LOCKED = (1 << 3) | (1 << 6) | (1 << 7) | (1 << 22) | (1 << 23) | (3 << 28)
+MTYP_HYPERBUS = 0b100
+
+
+def _ccr_fields(sioo: bool) -> tuple[Any, ...]:
+    return fields(
+        ("IMODE", 0, 3), ("IDTR", 3), ("ISIZE", 4, 2), ("ADMODE", 8, 3), ("ADDTR", 11),
+        ("ADSIZE", 12, 2), ("ABMODE", 16, 3), ("ABDTR", 19), ("ABSIZE", 20, 2),
+        ("DMODE", 24, 3), ("DDTR", 27), ("DQSE", 29), *((("SIOO", 31),) if sioo else ()))
+
+
+def registers(variant: Variant, kind: str) -> tuple[Reg, ...]:
+    """The register table of an OCTOSPI (``kind="octospi"``) or XSPI (``"xspi"``) instance."""
+    ro, w1c = Access.RO, Access.W1C
+    xspi = kind == "xspi"
+    dual = ("DMM", 6) if xspi or variant.fthres_width > 5 else ("DQM", 6)
+    cr_extra = (("CSSEL", 24), ("MSEL", 30, 2)) if xspi else (("FSEL", 7),)
+    dcr1: tuple[tuple[str, int] | tuple[str, int, int], ...] = (
+        ("CKMODE", 0), ("FRCK", 1), ("CSHT", 8, 6), ("DEVSIZE", 16, 5), ("MTYP", 24, 3))
+    if not xspi:
+        dcr1 = (*dcr1, ("DLYBYP", 3), ("CKCSHT", 4, 3))
+    tcr = fields(("DCYC", 0, 5), ("DHQC", 28), ("SSHIFT", 30))
+    return (
+        Reg("CR", CR, fields=fields(
+            ("EN", 0), ("ABORT", 1, 1, Access.SC), ("DMAEN", 2), ("TCEN", 3), dual,
+            ("FTHRES", 8, variant.fthres_width), ("TEIE", 16), ("TCIE", 17), ("FTIE", 18),
+            ("SMIE", 19), ("TOIE", 20), ("APMS", 22), ("PMM", 23), ("FMODE", 28, 2),
+            *cr_extra)),
+        Reg("DCR1", DCR1, fields=fields(*dcr1)),
+        Reg("DCR2", DCR2, fields=fields(("PRESCALER", 0, 8), ("WRAPSIZE", 16, 3))),
+        Reg("DCR3", DCR3, fields=fields(("MAXTRAN", 0, 8), ("CSBOUND", 16, 5))),
+        Reg("DCR4", DCR4),
+        Reg("SR", SR, fields=fields(
+            ("TEF", 0, 1, ro), ("TCF", 1, 1, ro), ("FTF", 2, 1, ro), ("SMF", 3, 1, ro),
+            ("TOF", 4, 1, ro), ("BUSY", 5, 1, ro), ("FLEVEL", 8, variant.flevel_width, ro))),
+        Reg("FCR", FCR, fields=fields(
+            ("CTEF", 0, 1, w1c), ("CTCF", 1, 1, w1c), ("CSMF", 3, 1, w1c), ("CTOF", 4, 1, w1c))),
+        Reg("DLR", DLR),
+        Reg("AR", AR),
+        Reg("DR", DR),
+        Reg("PSMKR", PSMKR),
+        Reg("PSMAR", PSMAR),
+        Reg("PIR", PIR, fields=fields(("INTERVAL", 0, 16))),
+        Reg("CCR", CCR, fields=_ccr_fields(not xspi)),
+        Reg("TCR", TCR, fields=tcr),
+        Reg("IR", IR),
+        Reg("ABR", ABR),
+        Reg("LPTR", LPTR, fields=fields(("TIMEOUT", 0, 16))),
+        Reg("WPCCR", WPCCR, fields=_ccr_fields(False)),
+        Reg("WPTCR", WPTCR, fields=tcr),
+        Reg("WPIR", WPIR),
+        Reg("WPABR", WPABR),
+        Reg("WCCR", WCCR, fields=_ccr_fields(False)),
+        Reg("WTCR", WTCR, fields=fields(("DCYC", 0, 5))),
+        Reg("WIR", WIR),
+        Reg("WABR", WABR),
+        Reg("HLCR", HLCR, fields=fields(("LM", 0), ("WZL", 1), ("TACC", 8, 8),
+                                        ("TRWR", 16, 8))),
+        *((Reg("CALFCR", 0x210, access=Access.RO), Reg("CALMR", 0x218), Reg("CALSOR", 0x220),
+           Reg("CALSIR", 0x228)) if xspi else ()),
+    )
+
+
+def variant_for(family_id: str, controller: str) -> tuple[Variant, str]:
+    """The family's facts for ``controller`` (``OCTOSPI1``, ``XSPI2``) and its kind."""
+    spec = mcu.family(family_id).controller(controller)
+    if spec is None or spec.kind not in ("octospi", "xspi"):
+        raise ValueError(f"no {controller} on family {family_id}")
+    variant = Variant(family_id, spec.fifo_bytes, spec.flevel_width, spec.irq,
+                      spec.fthres_width)
+    return variant, spec.kind
+
+
+class Octospi(CommandEngine):
+    """OCTOSPI or XSPI register model driving one or two chip selects (or a dual-quad pair)."""
+
+    L = LAYOUT
+
+    def __init__(self, variant: Variant, clock: VirtualClock, *, base: int, name: str,
+                 kind: str = "octospi", **options: Any) -> None:
+        self.kind = kind
+        super().__init__(variant, registers(variant, kind), clock, base=base, name=name,
+                         **options)
+        self._warned: set[str] = set()
+
+    # -- decoded fields -----------------------------------------------------------------------
+    @property
+    def _fmode(self) -> int:
+        return (self.values[CR] >> FMODE_SHIFT) & 3
+
+    @property
+    def _admode(self) -> int:
+        return LINES[(self.values[CCR] >> 8) & 7]
+
+    @property
+    def _dmode(self) -> int:
+        return LINES[(self.values[CCR] >> 24) & 7]
+
+    @property
+    def _dfm(self) -> bool:
+        return bool(self.values[CR] & (1 << 6))
+
+    @property
+    def _selected_bank(self) -> int:
+        if self.kind == "xspi":
+            return 2 if self.values[CR] & (1 << 24) else 1  # CSSEL: nCS1 or nCS2
+        return 2 if self.values[CR] & (1 << 7) else 1  # FSEL
+
+    @property
+    def fsize_bytes(self) -> int:
+        return 1 << (((self.values[DCR1] >> 16) & 0x1F) + 1)
+
+    @property
+    def clk_hz(self) -> int:
+        return self.kernel_hz() // ((self.values[DCR2] & 0xFF) + 1)
+
+    @property
+    def _csht_cycles(self) -> int:
+        return ((self.values[DCR1] >> 8) & 0x3F) + 1
+
+    # -- the frame ------------------------------------------------------------------------------
+    def _command(self, address: int, *, write_data: bytes = b"", read_length: int = 0,
+                 ccr: int | None = None) -> SpiCommand:
+        """The command CCR/TCR/IR/ABR describe."""
+        values = self.values
+        return self._frame(values[CCR] if ccr is None else ccr, values[TCR], values[IR],
+                           values[ABR], address, write_data, read_length)
+
+    def _mapped_write_frame(self, address: int, data: bytes) -> SpiCommand:
+        values = self.values
+        return self._frame(values[WCCR], values[WTCR], values[WIR], values[WABR], address,
+                           data, 0)
+
+    def _frame(self, ccr: int, tcr: int, ir: int, abr: int, address: int, write_data: bytes,
+               read_length: int) -> SpiCommand:
+        self._check_supported(ccr)
+        imode, admode = LINES[ccr & 7], LINES[(ccr >> 8) & 7]
+        abmode, dmode = LINES[(ccr >> 16) & 7], LINES[(ccr >> 24) & 7]
+        isize = ((ccr >> 4) & 3) + 1
+        instruction: int | None = ir & ((1 << (8 * isize)) - 1) if imode else None
+        if self.kind != "xspi" and ccr & (1 << 31) and imode:
+            # SIOO: the instruction only on the first command after a CCR write
+            if self._sioo_sent:
+                instruction = None
+            self._sioo_sent = True
+        ab = ((ccr >> 20) & 3) + 1
+        return SpiCommand(
+            instruction=instruction,
+            instruction_lines=imode if instruction is not None else 0,
+            instruction_bytes=isize,
+            address=address if admode else None,
+            address_bytes=((ccr >> 12) & 3) + 1 if admode else 0,
+            address_lines=admode,
+            alternate=abr & ((1 << (8 * ab)) - 1) if abmode else None,
+            alternate_bytes=ab if abmode else 0,
+            alternate_lines=abmode,
+            dummy_cycles=tcr & 0x1F,
+            data_lines=dmode,
+            ddr=bool(ccr & (1 << 27)),
+            instruction_dtr=bool(ccr & (1 << 3)),
+            address_dtr=bool(ccr & (1 << 11)),
+            alternate_dtr=bool(ccr & (1 << 19)),
+            dqs=bool(ccr & (1 << 29)),
+            write_data=write_data,
+            read_length=read_length,
+        )
+
+    def _check_supported(self, ccr: int) -> None:
+        what = None
+        if (self.values[DCR1] >> 24) & 7 == MTYP_HYPERBUS:
+            what = "HyperBus (MTYP=100)"
+        elif (ccr >> 24) & 7 == 0b101:
+            what = "16-line data (DMODE=101)"
+        if what is not None and what not in self._warned:
+            self._warned.add(what)
+            log.warning("%s: %s is not modelled; commands go out as plain SPI frames",
+                        self.name, what)
+
+    def _mapped_write_ccr(self) -> int | None:
+        wccr = self.values[WCCR]
+        return wccr if (wccr >> 24) & 7 else None
+
+    # -- register hooks: start triggers and BUSY locks ------------------------------------------
+    def on_write_CR(self, old: int, new: int) -> None:
+        busy = self._busy()
+        if busy and (old ^ new) & CR_LOCKED:
+            self.values[CR] = new = (new & ~CR_LOCKED) | (old & CR_LOCKED)
+        if new & 2:  # ABORT
+            self._abort()
+        elif old & 1 and not new & 1 and self._mapped:
+            self._leave_mapped()  # EN=0 also ends memory-mapped mode
+        elif new & 1 and (new >> FMODE_SHIFT) & 3 == FMODE_MAPPED and not self._mapped:
+            self._enter_mapped()
+        self._irq_check()
+
+    def _locked(self, offset: int, old: int) -> bool:
+        if self._busy():
+            self.values[offset] = old
+            return True
+        return False
+
+    def on_write_CCR(self, old: int, new: int) -> None:
+        if not self._locked(CCR, old):
+            self._sioo_sent = False
+
+    def on_write_TCR(self, old: int, new: int) -> None:
+        self._locked(TCR, old)
+
+    def on_write_ABR(self, old: int, new: int) -> None:
+        self._locked(ABR, old)
+
+    def on_write_DLR(self, old: int, new: int) -> None:
+        self._locked(DLR, old)
+
+    def on_write_IR(self, old: int, new: int) -> None:
+        if self._locked(IR, old) or not self.values[CR] & 1:
+            return
+        if self._fmode != FMODE_MAPPED and not self._admode and not self._software_data():
+            self._start(self._fmode, 0)
+
+    def on_write_AR(self, old: int, new: int) -> None:
+        if self._busy() or self._fmode == FMODE_MAPPED:
+            self.values[AR] = old
+            return
+        if self._dfm:
+            new &= ~1
+            self.values[AR] = new
+        if self.values[CR] & 1 and self._admode and not self._software_data():
+            self._start(self._fmode, new)
+
+    def _software_data(self) -> bool:
+        """Does software still have to push data (an indirect write with a data phase)?"""
+        return self._fmode == FMODE_WRITE and self._dmode != 0

@@ -1,0 +1,59 @@
+"""Start-up: ``--version``, ``--help`` and ``info`` load neither the emulator nor the diagnostics
+nor pyOCD. Each case runs in a fresh interpreter, where sys.modules shows what was imported."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from extflash import board
+
+HEAVY = ("unicorn", "pyocd", "extflash.emu", "extflash.diagnose", "extflash.probe")
+
+PROBE = """
+import json, sys
+{body}
+print(json.dumps(sorted(m for m in sys.modules if m.startswith({heavy!r}))))
+"""
+
+
+def heavy_modules(body: str) -> list[str]:
+    script = PROBE.format(body=body, heavy=HEAVY)
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout
+    return list(json.loads(out.splitlines()[-1]))
+
+
+def cli_run(*args: str) -> str:
+    return f"""
+from extflash.cli import main
+try:
+    main({list(args)!r})
+except SystemExit:
+    pass
+"""
+
+
+def test_importing_the_cli_loads_no_emulator() -> None:
+    assert heavy_modules("import extflash.cli") == []
+
+
+def test_importing_the_package_loads_no_emulator_until_used() -> None:
+    assert heavy_modules("import extflash; extflash.__version__") == []
+    assert "unicorn" in heavy_modules("import extflash; extflash.diagnose")
+
+
+@pytest.mark.parametrize("args", [["--version"], ["--help"], ["program", "--help"]])
+def test_version_and_help_load_no_emulator(args: list[str]) -> None:
+    assert heavy_modules(cli_run(*args)) == []
+
+
+def test_info_loads_no_emulator(gen_loader: Any) -> None:
+    stldr = Path(gen_loader(board.load("weact-h743")).stldr)
+    assert heavy_modules(cli_run("info", str(stldr), "--json")) == []
