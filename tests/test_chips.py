@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tomllib
 from collections import Counter
 from importlib import resources
@@ -17,12 +18,22 @@ REQUIRED = {
     "W25Q02JV", "MX25L6433F", "MX25L12835F", "MX25L25645G", "MX25L51245G", "MX25R6435F",
     "N25Q128A", "MT25QL128", "MT25QL256", "MT25QL512", "MT25TL01G", "IS25LP128", "S25FL256S",
     "S25FL512S", "GD25Q128",
+    # octal
+    "MX25LM51245G", "MX25UM51245G", "MX25UW25645G", "MX66UW1G45G", "MX66LM1G45G", "MT35XL512ABA",
+    "MT35XU512ABA", "MT35XU01GBBA", "MT35XU02GCBA", "S28HS512T", "W35T51NW", "IS25WX256",
+    # quad parts community loaders name
+    "W25Q80DV", "N25Q032A", "N25Q064A", "N25Q256A", "N25Q512A", "N25Q00AA", "MT25QL01G",
+    "MT25QL02G", "MT25TL256", "MX25L3233F", "MX66L1G45G", "IS25LP256", "S25HL512T", "S25HL01GT",
+    "S25HL02GT",
 }
 
 # Real parts that answer 0x9F identically (documented in their files' notes).
 SHARED_IDS = {
-    bytes.fromhex("20BA18"): {"N25Q128A", "MT25QL128"},  # MT25QL128 succeeded the N25Q128A
-    bytes.fromhex("20BA20"): {"MT25QL512", "MT25TL01G"},  # each TL01G die is a QL512 die
+    # MT25Q succeeded N25Q under the same IDs; each twin-quad (TL) die is a QL die
+    bytes.fromhex("20BA18"): {"N25Q128A", "MT25QL128", "MT25TL256"},
+    bytes.fromhex("20BA19"): {"N25Q256A", "MT25QL256"},
+    bytes.fromhex("20BA20"): {"N25Q512A", "MT25QL512", "MT25TL01G"},
+    bytes.fromhex("20BA21"): {"N25Q00AA", "MT25QL01G"},
 }
 
 DATA = resources.files("extflash") / "data" / "chips"
@@ -76,6 +87,21 @@ def test_find_is_case_insensitive_and_takes_ordering_codes() -> None:
     assert chips.find("MX25L51245GMI-10G").name == "MX25L51245G"
 
 
+@pytest.mark.parametrize(("short", "name"), [
+    ("MX25L512", "MX25L51245G"), ("MT25QL512A", "MT25QL512"), ("W25Q01", "W25Q01JV"),
+    ("W25Q80", "W25Q80DV"), ("N25Q032", "N25Q032A"), ("MT25QL02GBBB", "MT25QL02G"),
+    ("MX25LM512", "MX25LM51245G"), ("MT35XU512", "MT35XU512ABA"), ("W35T51NWTBIE", "W35T51NW"),
+    ("S25HL01G", "S25HL01GT"), ("MX66L1G", "MX66L1G45G"),
+])
+def test_usual_short_names_are_aliases(short: str, name: str) -> None:
+    assert chips.find(short).name == name
+
+
+def test_no_alias_names_two_chips() -> None:
+    keys = Counter(chips._key(n) for c in chips.all() for n in {c.name, *c.aliases})
+    assert [k for k, n in keys.items() if n > 1] == []
+
+
 def test_find_unknown_names_close_matches() -> None:
     with pytest.raises(ConfigError) as err:
         chips.find("W25Q128JX")
@@ -85,7 +111,8 @@ def test_find_unknown_names_close_matches() -> None:
 
 def test_by_jedec() -> None:
     assert [c.name for c in chips.by_jedec(bytes.fromhex("EF4018"))] == ["W25Q128JV"]
-    assert {c.name for c in chips.by_jedec(bytes.fromhex("20BA18"))} == {"N25Q128A", "MT25QL128"}
+    assert {c.name for c in chips.by_jedec(bytes.fromhex("20BA18"))} == {"N25Q128A", "MT25QL128",
+                                                                         "MT25TL256"}
     assert chips.by_jedec(b"\x12\x34\x56") == ()
 
 
@@ -138,3 +165,36 @@ def test_missing_field_and_missing_file(tmp_path: Path) -> None:
         chips.load_file(str(_write_chip(tmp_path, {"page_program_us": "pp_us"})))
     with pytest.raises(ConfigError, match="cannot read chip file"):
         chips.load_file(str(tmp_path / "nope.toml"))
+
+
+def test_chips_json_lists_names_aliases_and_octal_states() -> None:
+    from click.testing import CliRunner
+
+    from extflash.cli import main
+
+    result = CliRunner().invoke(main, ["chips", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = {row["name"]: row for row in json.loads(result.output)["chips"]}
+    assert set(rows) == {c.name for c in chips.all()}
+    assert "MX25L512" in rows["MX25L51245G"]["aliases"]
+    assert rows["MX25LM51245G"]["octal"] == ["8D", "8S"]
+    assert rows["W25Q128JV"]["octal"] == []
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    ({'extension = "inverted"': 'extension = "flipped"'}, "extension: 'flipped' is not one of"),
+    ({'"0x2" = "8D"': '"0x2" = "8X"'}, "unknown states"),
+    ({'register_dummy = { "8S" = 4, "8D" = 5 }': 'register_dummy = { "8S" = 4 }'},
+     "register_dummy must name every octal state"),
+    ({'{ opcode = 0xEE, state = "8D", max_mhz = 200 },': ''}, "an 8D mode but no 8D read"),
+])
+def test_bad_octal_tables_get_one_clear_error(tmp_path: Path, edit: dict[str, str],
+                                              message: str) -> None:
+    text = (DATA / "mx25lm51245g.toml").read_text(encoding="utf-8")
+    for old, new in edit.items():
+        assert old in text
+        text = text.replace(old, new)
+    path = tmp_path / "octal.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=message):
+        chips.load_file(str(path))

@@ -3,8 +3,8 @@
 Both the emulator's NOR model and the loader generator read these records, so a chip is
 described once: identity, geometry, command set (protocol, mode and dummy clocks per read),
 register layout and quad-enable rule, 4-byte addressing scheme, QPI, Micron configuration
-registers and datasheet timings, each file citing its sources. ``docs/chips.md`` describes the
-file format; adding a chip is adding one file.
+registers, octal protocol states and datasheet timings, each file citing its sources.
+``docs/chips.md`` describes the file format; adding a chip is adding one file.
 
 The quad-enable rule names follow JESD216 QER codes (BFPT DWORD 15 bits 22:20) so the SFDP
 generator and the loader generator agree on what they mean (see :data:`QE_RULES`).
@@ -24,6 +24,9 @@ from extflash.errors import ConfigError
 MIB = 1 << 20
 PROTOCOLS = ("1-1-1", "1-1-2", "1-2-2", "1-1-4", "1-4-4", "4-4-4")
 FOUR_BYTE_METHODS = ("en4b", "wren-en4b", "opcodes", "ear", "bank", "nvcr", "always")
+OCTAL_STATES = ("8S", "8D")  # 8S-8S-8S (octal STR) and 8D-8D-8D (octal DTR)
+OPCODE_EXTENSIONS = ("inverted", "repeated")
+DTR_BYTE_ORDERS = ("d0d1", "d1d0")
 
 
 @dataclass(frozen=True)
@@ -205,6 +208,61 @@ class DummyConfig:
 
 
 @dataclass(frozen=True)
+class OctalRead:
+    opcode: int  # the first instruction byte; the second follows the chip's extension rule
+    state: str  # "8S" or "8D"
+    max_mhz: float
+
+
+@dataclass(frozen=True)
+class OctalSpec:
+    """Octal protocol states and how the chip enters and leaves them, as data.
+
+    Every octal part keeps its mode, its read latency and its data strobe in a volatile
+    configuration space addressed by a register-address write (Macronix WRCR2 0x72 / RDCR2 0x71
+    into CR2, Micron and Winbond 0x81 / 0x85 into the volatile configuration registers,
+    Infineon WRAR 0x71 / RDAR 0x65 into CFRxV). ``modes`` maps the masked byte at
+    ``mode_address`` to the protocol state it selects; ``dummy_codes`` turns the byte at
+    ``dummy_address`` into read latency clocks (a plain count when a code is not listed).
+    """
+
+    extension: str  # second opcode byte: "inverted" (opcode ^ 0xFF) or "repeated" (opcode)
+    dtr_byte_order: str  # "d1d0": the odd-address byte leaves on the rising edge (Macronix)
+    config_write: int
+    config_read: int
+    config_address_bytes: int  # in SPI; octal states always carry 4 address bytes
+    config_read_dummy: int  # clocks between address and data of a config read, in SPI
+    mode_address: int
+    mode_mask: int
+    modes: dict[int, str]  # masked mode byte -> "spi" | "8S" | "8D"
+    no_dqs_modes: tuple[int, ...]  # mode bytes whose octal DTR runs without the data strobe
+    dummy_address: int
+    dummy_mask: int
+    dummy_codes: dict[int, int]
+    config_reset: dict[int, int]  # power-on value of each configuration byte (address -> value)
+    reads: tuple[OctalRead, ...]
+    program: int  # octal page program (4-byte address)
+    register_address_bytes: int  # status/ID/register reads in octal carry this many address bytes
+    register_dummy: dict[str, int]  # and wait this many clocks, per octal state
+    id_opcode: int = 0x9F
+    volatile_base: int = 0  # first address of the volatile configuration registers (SFDP SCCR)
+    dummy_for_mhz: tuple[tuple[float, int], ...] = ()  # (up to MHz, least 8D read latency)
+
+    def opcode_pair(self, opcode: int) -> int:
+        """The 16-bit instruction an octal host sends for ``opcode``."""
+        second = opcode ^ 0xFF if self.extension == "inverted" else opcode
+        return opcode << 8 | second
+
+    def read_latency(self, config: dict[int, int]) -> int:
+        code = config.get(self.dummy_address, 0) & self.dummy_mask
+        return self.dummy_codes.get(code, code)
+
+    def least_dummy(self, mhz: float) -> int | None:
+        """The fewest 8D read latency clocks the datasheet allows at ``mhz`` (None: too fast)."""
+        return next((n for top, n in self.dummy_for_mhz if mhz <= top), None)
+
+
+@dataclass(frozen=True)
 class Timing:
     page_program_us: tuple[float, float]  # typ, max
     write_status_ms: tuple[float, float]
@@ -234,6 +292,7 @@ class ChipSpec:
     qpi: QpiSpec | None = None
     micron: MicronConfig | None = None
     dummy_config: DummyConfig | None = None
+    octal: OctalSpec | None = None
     reset: tuple[int, int] | None = (0x66, 0x99)
     deep_power_down: tuple[int, int] | None = (0xB9, 0xAB)
     suspend: tuple[int, int] | None = (0x75, 0x7A)
@@ -449,6 +508,8 @@ def _build_chip(data: dict[str, Any], origin: str) -> ChipSpec:
             table={int(k, 0): tuple(v) for k, v in d["table"].items()},
         )
 
+    octal = _build_octal(data["octal"], f"{where}.octal") if "octal" in data else None
+
     def opt_pair(key: str, default: tuple[int, int] | None) -> tuple[int, int] | None:
         if key not in data:
             return default
@@ -486,6 +547,7 @@ def _build_chip(data: dict[str, Any], origin: str) -> ChipSpec:
         qpi=qpi,
         micron=micron,
         dummy_config=dummy_config,
+        octal=octal,
         reset=opt_pair("reset", (0x66, 0x99)),
         deep_power_down=opt_pair("deep_power_down", (0xB9, 0xAB)),
         suspend=opt_pair("suspend", (0x75, 0x7A)),
@@ -501,6 +563,63 @@ def _build_chip(data: dict[str, Any], origin: str) -> ChipSpec:
     if problems:
         raise ConfigError(f"{where}: " + "; ".join(problems))
     return spec
+
+
+def _int_keys(table: dict[str, Any], where: str) -> dict[int, int]:
+    return {int(k, 0): _int(v, f"{where}.{k}") for k, v in table.items()}
+
+
+def _build_octal(o: dict[str, Any], where: str) -> OctalSpec:
+    for key, allowed in (("extension", OPCODE_EXTENSIONS), ("dtr_byte_order", DTR_BYTE_ORDERS)):
+        if o[key] not in allowed:
+            raise ConfigError(f"{where}.{key}: {o[key]!r} is not one of {', '.join(allowed)}")
+    modes = {int(k, 0): str(v) for k, v in o["modes"].items()}
+    bad = [v for v in modes.values() if v not in ("spi", *OCTAL_STATES)]
+    if bad:
+        raise ConfigError(f"{where}.modes: unknown states {bad} (use spi, 8S, 8D)")
+    reads = tuple(OctalRead(_int(r["opcode"], f"{where}.read"), str(r["state"]),
+                            _num(r["max_mhz"], f"{where}.read.max_mhz")) for r in o["read"])
+    if any(r.state not in OCTAL_STATES for r in reads):
+        raise ConfigError(f"{where}.read: state must be one of {', '.join(OCTAL_STATES)}")
+    return OctalSpec(
+        extension=str(o["extension"]),
+        dtr_byte_order=str(o["dtr_byte_order"]),
+        config_write=_int(o["config_write"], f"{where}.config_write"),
+        config_read=_int(o["config_read"], f"{where}.config_read"),
+        config_address_bytes=_int(o["config_address_bytes"], f"{where}.config_address_bytes"),
+        config_read_dummy=_int(o.get("config_read_dummy", 0), f"{where}.config_read_dummy"),
+        mode_address=_int(o["mode_address"], f"{where}.mode_address"),
+        mode_mask=_int(o.get("mode_mask", 0xFF), f"{where}.mode_mask"),
+        modes=modes,
+        no_dqs_modes=tuple(_int(v, f"{where}.no_dqs_modes") for v in o.get("no_dqs_modes", ())),
+        dummy_address=_int(o["dummy_address"], f"{where}.dummy_address"),
+        dummy_mask=_int(o.get("dummy_mask", 0xFF), f"{where}.dummy_mask"),
+        dummy_codes=_int_keys(o.get("dummy_codes", {}), f"{where}.dummy_codes"),
+        config_reset=_int_keys(o.get("config_reset", {}), f"{where}.config_reset"),
+        reads=reads,
+        program=_int(o["program"], f"{where}.program"),
+        register_address_bytes=_int(o.get("register_address_bytes", 0),
+                                    f"{where}.register_address_bytes"),
+        register_dummy={str(k): _int(v, f"{where}.register_dummy")
+                        for k, v in o["register_dummy"].items()},
+        id_opcode=_int(o.get("id_opcode", 0x9F), f"{where}.id_opcode"),
+        volatile_base=_int(o.get("volatile_base", 0), f"{where}.volatile_base"),
+        dummy_for_mhz=tuple((_num(mhz, where), _int(clocks, where))
+                            for mhz, clocks in o.get("dummy_for_mhz", ())),
+    )
+
+
+def _check_octal(spec: ChipSpec, octal: OctalSpec) -> list[str]:
+    problems = []
+    if not any(r.state == "8D" for r in octal.reads) and "8D" in octal.modes.values():
+        problems.append("octal: an 8D mode but no 8D read")
+    if set(octal.register_dummy) != set(OCTAL_STATES) & set(octal.modes.values()):
+        problems.append("octal.register_dummy must name every octal state the chip offers")
+    if not any(p.protocol == "1-1-1" and p.opcode_4b for p in spec.programs):
+        problems.append("octal: the 1-1-1 page program needs its 4-byte opcode (octal PP)")
+    if any(e.opcode_4b is None for e in spec.erases):
+        problems.append("octal: every erase needs its 4-byte opcode (octal commands use it)")
+    return problems
 
 
 def check(spec: ChipSpec) -> list[str]:
@@ -563,6 +682,8 @@ def check(spec: ChipSpec) -> list[str]:
         problems.append("EN4B method without an 'enter' opcode")
     if spec.dies < 1:
         problems.append("dies must be >= 1")
+    if spec.octal is not None:
+        problems += _check_octal(spec, spec.octal)
     return problems
 
 

@@ -326,7 +326,7 @@ def test_block_protection_rejects_program_and_erase() -> None:
 # -- SFDP ----------------------------------------------------------------------------------------
 
 
-def read_sfdp(chip: NorFlash, n: int = 256) -> bytes:
+def read_sfdp(chip: NorFlash, n: int = 512) -> bytes:
     return chip.transfer(addr_cmd(0x5A, 0, dummy=8, read=n))
 
 

@@ -16,7 +16,9 @@ def chips(as_json: bool) -> None:
 
     specs = chip_db.all()
     rows = [
-        {"name": c.name, "vendor": c.vendor, "jedec_id": c.jedec_id.hex().upper(), "size": c.size}
+        {"name": c.name, "aliases": list(c.aliases), "vendor": c.vendor,
+         "jedec_id": c.jedec_id.hex().upper(), "size": c.size,
+         "octal": sorted(set(c.octal.modes.values()) - {"spi"}) if c.octal else []}
         for c in specs
     ]
     text = "\n".join(

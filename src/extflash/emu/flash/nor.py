@@ -14,7 +14,9 @@ What a controller sees is what silicon does:
   expects returns the bits the controller would sample: clock-accurate shifts of the chip's
   output, with **1s on every clock where the chip does not drive a line** (pull-ups on IO0..IO3);
 * quad commands are ignored (bus reads 1s) while QE=0 on chips that have a QE bit; in QPI mode
-  1-line opcodes are not understood.
+  1-line opcodes are not understood;
+* octal chips (a ``[octal]`` table) switch to 8S-8S-8S / 8D-8D-8D through their configuration
+  space; frames in those states go to :class:`~extflash.emu.flash.octal.OctalPort`.
 
 Array contents change when a program or erase command is *accepted* (the chip is busy until the
 operation's end, so nothing can observe the difference except a suspend, where the model shows
@@ -35,6 +37,8 @@ from pathlib import Path
 from extflash.chips import ChipSpec, ReadCommand
 from extflash.emu.clock import FS_PER_US, VirtualClock
 from extflash.emu.flash import sfdp as sfdp_mod
+from extflash.emu.flash.octal import OctalPort
+from extflash.emu.flash.rejected import Rejected
 from extflash.emu.spi import SpiCommand
 from extflash.errors import ConfigError
 
@@ -136,8 +140,7 @@ class LaneFacts:
     #                                                   data lines) accepted as they are now
 
 
-class _Rejected(Exception):
-    """A command the chip ignores; the message says why."""
+_Rejected = Rejected
 
 
 # ---------------------------------------------------------------------------------------------
@@ -217,6 +220,9 @@ class NorFlash:
         self.clock = clock
         self.memory = memory
         self.timing = timing
+        # SCK in MHz as the controller drives it, when it says (octal reads check their latency
+        # against the chip's dummy_for_mhz table); None: the clock is not checked
+        self.sck_mhz: float | None = None
         self.on_change: list[Callable[[int, int], None]] = []
         self.events = EventLog(EVENT_HISTORY)
         self.sfdp_image: bytes | None = sfdp_mod.build(spec) if spec.sfdp else None
@@ -230,11 +236,16 @@ class NorFlash:
         self._read_opcodes = self._build_reads()
         self._four_byte_ops = frozenset(self._four_byte_opcodes())
         # per-opcode facts looked up on every command (the spec never changes)
-        self._busy_ok = frozenset(self._opcodes_allowed_while_busy())
+        self._busy_ok = self._opcodes_allowed_while_busy()
         self._register_of = {r.read: r.name for r in reversed(spec.status.registers)
                              if r.read is not None}
         self._programs = {op: pc for pc in reversed(spec.programs)
                           for op in (pc.opcode, pc.opcode_4b) if op is not None}
+        self.octal = OctalPort(self, spec.octal) if spec.octal else None
+        if self.octal is not None:
+            self._handlers[self.octal.spec.config_write] = self.octal.spi_config_write
+            self._handlers[self.octal.spec.config_read] = self.octal.spi_config_read
+            self._busy_ok.add(self.octal.spec.config_read)
         self.power_on()
 
     # -- state -----------------------------------------------------------------------------
@@ -262,6 +273,15 @@ class NorFlash:
         nvcr_4b = bool(micron) and not self.nvcr & 0x01
         self.four_byte = self.spec.addressing.power_on_4byte or nvcr_4b
         self._sync_mode_flag()
+        if self.octal is not None:
+            self.octal.power_on()
+
+    @property
+    def protocol(self) -> str:
+        """The protocol state: "spi", "qpi", "8S" (octal STR) or "8D" (octal DTR)."""
+        if self.octal is not None and self.octal.state != "spi":
+            return self.octal.state
+        return "qpi" if self.qpi else "spi"
 
     @property
     def busy(self) -> bool:
@@ -328,8 +348,8 @@ class NorFlash:
 
     def lane_facts(self) -> LaneFacts | None:
         """The facts for a command lane, or None when the chip's state needs the model for
-        every command (deep power-down, a suspended operation)."""
-        if self.deep_power_down or self._suspended is not None:
+        every command (deep power-down, a suspended operation, an octal state)."""
+        if self.deep_power_down or self._suspended is not None or self.protocol in ("8S", "8D"):
             return None
         self._settle()
         sr1_opcode = next((op for op, name in self._register_of.items()
@@ -485,7 +505,21 @@ class NorFlash:
     def _transfer(self, cmd: SpiCommand) -> bytes:
         if cmd.instruction is None:
             raise _Rejected("no instruction phase (continuous-read mode is not entered)")
+        if self.octal is not None and self.octal.state != "spi":
+            return self.octal.transfer(cmd)
         opcode = self._received_opcode(cmd)
+        self._admit(opcode)
+        read = self._read_opcodes.get((opcode, self.qpi))
+        if read is not None and not (self._op and opcode in self._handlers):
+            return self._read(cmd, read, opcode)
+        handler = self._handlers.get(opcode)
+        if handler is None:
+            raise _Rejected(f"opcode 0x{opcode:02X} is not a {self.spec.name} command"
+                            + (" in QPI mode" if self.qpi else ""))
+        return handler(cmd, opcode)
+
+    def _admit(self, opcode: int) -> None:
+        """Reject what a chip in deep power-down, waiting for its reset or busy ignores."""
         if self.deep_power_down:
             allowed = {self.spec.deep_power_down[1]} if self.spec.deep_power_down else set()
             if opcode not in allowed:
@@ -496,14 +530,6 @@ class NorFlash:
         if self._op is not None and opcode not in self._busy_ok:
             left = (self.busy_until - self.clock.now_fs) / FS_PER_US
             raise _Rejected(f"busy with {self._op.kind} for another {left:.1f} us (WIP=1)")
-        read = self._read_opcodes.get((opcode, self.qpi))
-        if read is not None and not (self._op and opcode in self._handlers):
-            return self._read(cmd, read, opcode)
-        handler = self._handlers.get(opcode)
-        if handler is None:
-            raise _Rejected(f"opcode 0x{opcode:02X} is not a {self.spec.name} command"
-                            + (" in QPI mode" if self.qpi else ""))
-        return handler(cmd, opcode)
 
     def _received_opcode(self, cmd: SpiCommand) -> int:
         """The opcode as the chip samples it on its current instruction lines."""
@@ -573,9 +599,16 @@ class NorFlash:
         return rc.wait_clocks
 
     def read_check(self, cmd_template: SpiCommand) -> str | None:
-        """None when a read like ``cmd_template`` returns the array as is (zero-copy safe)."""
+        """None when a read like ``cmd_template`` returns the array as is (zero-copy safe).
+
+        In an octal state "as is" means in bus order: an 8D read of a ``d1d0`` chip
+        (Macronix) returns each pair swapped, as :attr:`OctalSpec.dtr_byte_order` says."""
         if cmd_template.instruction is None:
             return "no instruction phase"
+        if self.octal is not None and self.octal.state != "spi":
+            if self.deep_power_down or self.busy:
+                return "chip is in deep power-down or busy"
+            return self.octal.read_mismatch(cmd_template)
         try:
             opcode = self._received_opcode(cmd_template)
         except _Rejected as why:
