@@ -21,6 +21,7 @@ or ``info``; the loader conforms when none fails.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Callable, Iterator
@@ -32,7 +33,7 @@ from extflash import api, diagnose
 from extflash import board as boards
 from extflash.chips import ChipSpec
 from extflash.diagnose.evidence import CallEvidence
-from extflash.errors import ExtflashError
+from extflash.errors import ExtflashError, TargetError
 from extflash.loader.model import Loader, open_loader
 from extflash.plan import Geometry
 from extflash.runner import DriverOptions, LoaderCallError
@@ -380,6 +381,11 @@ def _check_init_twice(suite: _Suite) -> None:
         _init(rig)
         if rig.kind == "flm":
             rig.driver.finish()  # FLM hosts pair each Init with an UnInit
+        else:
+            # a host (or boot code) reads the mapped flash in between: on silicon that first
+            # access raises BUSY until an ABORT (RM0433 §23.3.7), which the next Init must do
+            with contextlib.suppress(TargetError):  # not mapped: nothing to touch
+                rig.vb.machine.mem_read(rig.vb.window_base, 4)
         second = _init(rig)
     ev = rig.last("Init")
     if ev is not None and ev.window is not None and not ev.window.readable:

@@ -23,6 +23,11 @@ def init(d):
     d.begin("program")
 
 
+def touch_window(d):
+    """A host reads the mapped flash: the first access raises BUSY (RM0433 §23.3.7)."""
+    d.target.read_memory(0x90000000, 4)
+
+
 def erase_first(d):
     d.erase_sectors([d.geometry.sectors[0]])
 
@@ -48,9 +53,10 @@ def test_systick_interrupt_masked(watched, faulty):
 
 
 def test_controller_left_in_memory_mapped_mode(watched, faulty):
-    """Init reprograms the QUADSPI without aborting the mapped mode its previous call left:
-    the second Init waits for TCF on a controller that ignores the command."""
-    err, _, diag = _fail(watched, faulty("INIT_NO_ABORT"), init, init)
+    """Init reprograms the QUADSPI without aborting the mapped mode its previous call left (and
+    a host read the window since): the second Init waits for TCF on a controller that ignores
+    the command."""
+    err, _, diag = _fail(watched, faulty("INIT_NO_ABORT"), init, touch_window, init)
     assert err.function == "Init"
     assert "QUADSPI_SR.TCF=1" in diag.cause
     assert "keeps reading 0x00000020 (BUSY=1)" in diag.cause

@@ -396,14 +396,40 @@ def test_transfer_complete_interrupt():
     assert rig.irqs == [92]
 
 
-def test_timeout_counter_sets_tof_in_mapped_mode():
+def test_timeout_counter_sets_tof_and_clears_busy_in_mapped_mode():
     rig = Rig(timing="instant")
     rig.w(LPTR, 100)
     rig.w(CR, rig.r(CR) | 1 << 3)  # TCEN
     rig.w(CCR, ccr(0x03, admode=1, dmode=1, fmode=3))
-    assert not rig.sr() & TOF
+    assert not rig.sr() & (TOF | BUSY)  # BUSY rises at the first window access (RM0433)
+    rig.q.window.read(0, 4)  # type: ignore[attr-defined]
+    assert rig.sr() & BUSY and not rig.sr() & TOF
     rig.clock.advance_fs(100 * 2 * FS_PER_S // KERNEL_HZ)
-    assert rig.sr() & TOF
+    assert rig.sr() & TOF and not rig.sr() & BUSY
+    rig.q.window.read(4, 4)  # type: ignore[attr-defined]
+    assert rig.sr() & BUSY
+
+
+def test_command_written_before_any_window_access_leaves_mapped_mode():
+    """A loader whose Init ends in memory-mapped mode and whose next call writes WREN to CCR
+    without an ABORT works on silicon: BUSY is still low, so CCR takes the new command."""
+    rig = Rig(timing="instant")
+    rig.w(CCR, ccr(0x0B, admode=1, dmode=1, dcyc=8, fmode=3))
+    assert rig.q.mapped and not rig.sr() & BUSY
+    rig.wren()
+    assert not rig.q.mapped and rig.chips[1].wel
+
+
+def test_command_written_after_a_window_access_is_ignored_until_abort():
+    rig = Rig(timing="instant")
+    rig.w(CCR, ccr(0x0B, admode=1, dmode=1, dcyc=8, fmode=3))
+    rig.q.window.read(0, 4)  # type: ignore[attr-defined]
+    rig.w(CCR, ccr(0x06))
+    assert rig.q.mapped and not rig.chips[1].wel
+    rig.w(CR, rig.r(CR) | 2)  # ABORT
+    rig.wait_idle()
+    rig.wren()
+    assert rig.chips[1].wel
 
 
 def _probe(states: dict[str, PinView]):

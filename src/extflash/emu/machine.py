@@ -238,6 +238,8 @@ class Machine:
         self.bus.time_base = self.time_base
         self._buffers: dict[int, tuple[bytearray, object]] = {}
         self._parked: dict[int, int] = {}  # start -> size of buffer mappings made inaccessible
+        # start -> (size, callback): buffer mappings closed until their first access
+        self._first_touch: dict[int, tuple[int, Callable[[], None]]] = {}
         self.peripherals: dict[str, Peripheral] = {}
         self.last_fault: FaultInfo | None = None
         self._stop_reason: str | None = None
@@ -291,6 +293,7 @@ class Machine:
     def _map_ptr(self, start: int, buf: bytearray, *, writable: bool, executable: bool) -> None:
         perms = unicorn.UC_PROT_READ | (unicorn.UC_PROT_WRITE if writable else 0) | (
             unicorn.UC_PROT_EXEC if executable else 0)
+        self._first_touch.pop(start, None)
         size = self._parked.pop(start, None)
         if size is not None:
             if self._buffers[start][0] is buf and size == len(buf):
@@ -400,6 +403,23 @@ class Machine:
         self.uc.mem_protect(start, size, unicorn.UC_PROT_NONE)
         self.invalidate_code(start, start + size)
         self._parked[start] = size
+        self._first_touch.pop(start, None)
+
+    def on_first_access(self, start: int, size: int, callback: Callable[[], None]) -> None:
+        """Call ``callback`` at the core's next access to the buffer mapped at ``start``: the
+        mapping is closed until then, the access faults into :meth:`_on_bad_access`, which
+        reopens it (read and execute) and lets the access go on. One fault, then full speed."""
+        self.uc.mem_protect(start, size, unicorn.UC_PROT_NONE)
+        self._first_touch[start] = (size, callback)
+
+    def _touched(self, address: int) -> bool:
+        for start, (size, callback) in self._first_touch.items():
+            if start <= address < start + size:
+                del self._first_touch[start]
+                self.uc.mem_protect(start, size, unicorn.UC_PROT_READ | unicorn.UC_PROT_EXEC)
+                callback()
+                return True
+        return False
 
     def unpark(self, start: int) -> None:
         """Really unmap a parked buffer (no-op when nothing is parked at ``start``)."""
@@ -425,7 +445,13 @@ class Machine:
         self.uc.ctl_remove_cache(start, end)
 
     def mem_read(self, address: int, size: int) -> bytes:
-        """Debugger view: memory and peripheral registers (a read has the register's effects)."""
+        """Debugger view: memory and peripheral registers (a read has the register's effects,
+        and a read of a window that watches for its first access is one: a probe reads
+        through the bus like the core)."""
+        if self._first_touch:
+            for start, (length, _callback) in list(self._first_touch.items()):
+                if address < start + length and start < address + size:
+                    self._touched(start)
         out = bytearray()
         while len(out) < size:
             a = address + len(out)
@@ -883,6 +909,9 @@ class Machine:
 
     def _on_bad_access(self, uc: unicorn.Uc, access: int, address: int, size: int, value: int,
                        _ud: object) -> bool:
+        if access in (unicorn.UC_MEM_READ_PROT, unicorn.UC_MEM_FETCH_PROT) and self._first_touch \
+                and self._touched(address):
+            return True  # the first access to a window that watches for it: go on
         kind = {unicorn.UC_MEM_READ_UNMAPPED: "read", unicorn.UC_MEM_WRITE_UNMAPPED: "write",
                 unicorn.UC_MEM_FETCH_UNMAPPED: "fetch", unicorn.UC_MEM_WRITE_PROT: "write",
                 unicorn.UC_MEM_READ_PROT: "read", unicorn.UC_MEM_FETCH_PROT: "fetch"}.get(access)

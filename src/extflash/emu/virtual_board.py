@@ -103,6 +103,10 @@ class MachineWindow:
             self.machine.invalidate_code(self.base, self.base + self.size)
         self.size, self.zero_copy = 0, False
 
+    def on_first_access(self, callback: Callable[[], None]) -> None:
+        if self.zero_copy:
+            self.machine.on_first_access(self.base, self.size, callback)
+
     def invalidate(self, offset: int, length: int) -> None:
         if self.size and offset < self.size:
             self.machine.invalidate_code(self.base + offset, self.base + offset + length)

@@ -198,6 +198,7 @@ class WindowPort(Protocol):
                    write: Callable[[int, int, int], None] | None = None) -> None: ...
     def unmap(self) -> None: ...
     def invalidate(self, offset: int, length: int) -> None: ...
+    def on_first_access(self, callback: Callable[[], None]) -> None: ...
 
 
 class SoftWindow:
@@ -207,6 +208,7 @@ class SoftWindow:
         self.buffer: bytearray | None = None
         self.reader: Callable[[int, int], int] | None = None
         self.writer: Callable[[int, int, int], None] | None = None
+        self.first_access: Callable[[], None] | None = None
         self.size = 0
 
     def map_buffer(self, buffer: bytearray, size: int) -> None:
@@ -223,6 +225,9 @@ class SoftWindow:
     def invalidate(self, offset: int, length: int) -> None:
         pass
 
+    def on_first_access(self, callback: Callable[[], None]) -> None:
+        self.first_access = callback
+
     @property
     def mapped(self) -> bool:
         return self.size > 0
@@ -235,6 +240,9 @@ class SoftWindow:
     def read(self, offset: int, length: int) -> bytes:
         if offset + length > self.size:
             raise ValueError(f"+0x{offset:X} is outside the mapped window (bus error)")
+        touched, self.first_access = self.first_access, None
+        if touched is not None:
+            touched()
         if self.buffer is not None:
             return bytes(self.buffer[offset:offset + length])
         assert self.reader is not None
@@ -381,6 +389,7 @@ class CommandEngine(Peripheral):
         self._sioo_sent = False
         self._last_status = 0
         self._mapped = False
+        self._mapped_busy = False  # memory-mapped mode has seen its first access
         self._mapped_cmd: SpiCommand | None = None
         self._dual_view: bytearray | None = None  # dual-flash window: the chips interleaved
         self._dual_sources: tuple[bytearray, bytearray] | None = None  # the arrays behind it
@@ -838,7 +847,7 @@ class CommandEngine(Peripheral):
     # -- status -------------------------------------------------------------------------------
     def _busy(self) -> bool:
         self._settle()
-        return self._active is not None or self._mapped
+        return self._active is not None or (self._mapped and self._mapped_busy)
 
     def _read_sr(self) -> int:
         act = self._active
@@ -877,7 +886,7 @@ class CommandEngine(Peripheral):
                     value |= FTF
             elif act.fmode == FMODE_POLL and act.poll_ftf:
                 value |= FTF
-        elif self._mapped:
+        elif self._mapped and self._mapped_busy:
             value |= BUSY
         elif self._fmode == FMODE_WRITE:
             value |= FTF  # indirect write, FIFO empty: free space >= threshold
@@ -1164,15 +1173,16 @@ class CommandEngine(Peripheral):
         cmd = self._command_preview(0, read_length=probe_len)
         self._mapped = True
         self._mapped_cmd = cmd
+        self._mapped_busy = False
         writes = self._mapped_write_ccr()
         fast = self._zero_copy_buffer(cmd, size) if writes is None else None
         if fast is not None:
             buffer, length = fast
             self.window.map_buffer(buffer, length)
+            self.window.on_first_access(self._mapped_access)
         else:
             self.window.map_reader(size, self._window_read,
                                    self._window_write if writes is not None else None)
-        self._arm_timeout()
 
     def _mapped_write_ccr(self) -> int | None:
         """The command register value of memory-mapped writes when the front-end has a write
@@ -1182,11 +1192,23 @@ class CommandEngine(Peripheral):
     def _mapped_write_frame(self, address: int, data: bytes) -> SpiCommand:
         raise NotImplementedError
 
-    def _arm_timeout(self) -> None:
-        """TCEN: nCS is released and TOF set after LPTR CLK cycles without a window access.
+    def _mapped_access(self) -> None:
+        """An access to the memory-mapped window. BUSY rises at the first one, not when FMODE=11
+        is written (RM0433 §23.3.7: "BUSY goes high as soon as the first memory-mapped access
+        occurs"; the same in RM0410/RM0440 and the OCTOSPI/XSPI chapters), so a loader may
+        still write CCR/AR before anything touched the window."""
+        if self._mapped:
+            self._mapped_busy = True
+            self._arm_timeout()
 
-        Zero-copy reads are invisible to the model, so the timeout counts from entering the mode
-        (or from the last decoded window read on the slow path).
+    def _arm_timeout(self) -> None:
+        """TCEN: after LPTR CLK cycles without a window access nCS is released, TOF is set and
+        BUSY falls (RM0433 §23.3.15, QUADSPI_LPTR; OCTOSPI_LPTR alike); the next access starts
+        a new prefetch (BUSY again).
+
+        Zero-copy reads after the first are invisible to the model, so the timeout counts from
+        the first access after entering the mode or after the last timeout (from the last
+        decoded window read on the slow path).
         """
         if not self.values[self.L.CR] & (1 << 3):
             return
@@ -1198,6 +1220,8 @@ class CommandEngine(Peripheral):
         def fire() -> None:
             if self._mapped and epoch == self._timeout_epoch:
                 self._sticky |= TOF
+                self._mapped_busy = False
+                self.window.on_first_access(self._mapped_access)
                 self._irq_check()
 
         self.clock.schedule(due, fire)
@@ -1244,6 +1268,7 @@ class CommandEngine(Peripheral):
         if self._mapped_cmd is None:
             return 0
         cmd = self._command(offset, read_length=size)
+        self._mapped_busy = True
         self._arm_timeout()
         return int.from_bytes(self._transfer(cmd)[:size].ljust(size, b"\xff"), "little")
 
@@ -1253,6 +1278,7 @@ class CommandEngine(Peripheral):
         if self._mapped_write_ccr() is None:
             return
         data = (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
+        self._mapped_busy = True
         self._arm_timeout()
         self._transfer(self._mapped_write_frame(offset, data))
 

@@ -253,6 +253,8 @@ class Octospi(CommandEngine):
             self._abort()
         elif old & 1 and not new & 1 and self._mapped:
             self._leave_mapped()  # EN=0 also ends memory-mapped mode
+        elif self._mapped and (new >> FMODE_SHIFT) & 3 != FMODE_MAPPED:
+            self._leave_mapped()  # not busy yet (no window access): FMODE changes freely
         elif new & 1 and (new >> FMODE_SHIFT) & 3 == FMODE_MAPPED and not self._mapped:
             self._enter_mapped()
         self._irq_check()

@@ -152,9 +152,11 @@ class Quadspi(CommandEngine):
             self.values[CCR] = old
             return
         self._sioo_sent = False
+        fmode = (new >> 26) & 3
+        if self._mapped and fmode != FMODE_MAPPED:
+            self._leave_mapped()  # not busy yet (no window access): a new mode is taken as is
         if not self.values[CR] & 1:
             return
-        fmode = (new >> 26) & 3
         if fmode == FMODE_MAPPED:
             self._enter_mapped()
         elif self._admode == 0 and not self._software_data(fmode, new):
