@@ -237,16 +237,28 @@ class _Rig:
         """The host offset ranges the chip(s) erased during call ``ev``, from each chip's own log
         of the commands it accepted (merged, sorted); None when the log no longer reaches back
         to the call's start."""
+        return self._chip_spans([ev], _erase_span)
+
+    def programmed_by_chip(self, calls: list[CallEvidence]) -> list[tuple[int, int]] | None:
+        """The pages (host offsets) the chip(s) took page programs for during ``calls``."""
+        return self._chip_spans(calls, _program_span)
+
+    def _chip_spans(self, calls: list[CallEvidence],
+                    span_of: Callable[[ChipSpec, Any], tuple[int, int] | None]
+                    ) -> list[tuple[int, int]] | None:
+        if not calls:
+            return []
+        start_fs, end_fs = calls[0].start_fs, calls[-1].end_fs
         spans: list[tuple[int, int]] = []
         banks = self._banks()
         for chip in banks:
             events = list(chip.events)
-            if len(events) == EVENT_HISTORY and events[0].time_fs > ev.start_fs:
+            if len(events) == EVENT_HISTORY and events[0].time_fs > start_fs:
                 return None
             for e in events:
-                if not ev.start_fs <= e.time_fs <= ev.end_fs or e.outcome != "ok":
+                if not start_fs <= e.time_fs <= end_fs or e.outcome != "ok":
                     continue
-                span = _erase_span(chip.spec, e.spi)
+                span = span_of(chip.spec, e.spi)
                 if span is not None:
                     spans.append(span)
         scale = len(banks)  # dual-flash: chip offset n holds host bytes 2n and 2n + 1
@@ -320,6 +332,16 @@ def _erase_span(spec: ChipSpec, cmd: Any) -> tuple[int, int] | None:
     start = cmd.address % spec.size
     start -= start % et.size  # the chip erases the block the address falls in
     return start, start + et.size
+
+
+def _program_span(spec: ChipSpec, cmd: Any) -> tuple[int, int] | None:
+    """The chip page an accepted page program wrote into, None for other commands."""
+    if cmd.instruction is None or cmd.address is None or not cmd.write_data or \
+            not any(cmd.instruction in (p.opcode, p.opcode_4b) for p in spec.programs):
+        return None
+    page = cmd.address % spec.size
+    page -= page % spec.page_size  # a page program wraps within its page
+    return page, page + spec.page_size
 
 
 def _pattern(size: int, seed: int = PATTERN_SEED) -> bytes:
@@ -696,6 +718,15 @@ def _check_write(suite: _Suite, name: str, title: str, offset: int, size: int) -
                   f"(0x{got[bad]:02X}, expected 0x{data[bad]:02X})")
         diagnosis = _write_diagnosis(rig, calls[-1] if calls else None)
         suite.add(Check(name, title, "fail", detail, elapsed, minimum, diagnosis))
+        return
+    pages = rig.programmed_by_chip(calls)
+    page = rig.spec().page_size * _count(suite)
+    first, end = base + offset - (base + offset) % page, base + offset + size
+    stray = [r for r in pages or [] if r[0] < first or r[1] > end + (-end % page)]
+    if stray:
+        where = ", ".join(_span(geo.start, lo, hi) for lo, hi in stray)
+        suite.add(Check(name, title, "fail", f"the chip took page programs for {where}, outside "
+                        f"the {size} byte(s) given at 0x{address:08X}", elapsed, minimum))
         return
     busy = max((c.chip_busy_s for c in calls), default=0.0)
     if busy:

@@ -109,3 +109,16 @@ def test_verify_failure_concerns_cubeprogrammer_only(faulty, board):
     assert checks["init-twice"].status == "pass"
     assert report.works_with() == ["ST OpenOCD"]
     assert report.render()[-1].startswith("Verdict: works with ST OpenOCD only")
+
+
+def test_page_programs_far_from_the_write_are_named(community, board):
+    """The requested bytes are right and the bytes around them untouched; the chip's own log
+    shows the page programs 1 MiB further on."""
+    report = conformance.run(community("WRITE_ECHO"), board, timing="instant")
+    checks = _by_name(report)
+    failed = {c.name for c in report.checks if c.status == "fail"}
+    assert failed == {"write-unaligned", "write-page-cross", "write-one-byte"}, \
+        "\n".join(report.render())
+    assert checks["write-one-byte"].detail == (
+        "the chip took page programs for 0x90110000..0x901100FF, outside the 1 byte(s) given at "
+        "0x90010011")

@@ -8,6 +8,8 @@
  * commands); only the entry points differ. Built with -DFAULT_<NAME> it plants one defect:
  *   FAULT_ERASE_NEXT_SECTOR  SectorErase erases the sector after each one it was asked for
  *   FAULT_NO_READ            no Read either: hosts read the window, which Init leaves unmapped
+ *   FAULT_WRITE_ECHO         Write also programs each chunk 1 MiB further on (an address bug
+ *                            that leaves the requested bytes right)
  * and -DSOFTWARE_POLL makes MassErase poll the status register with indirect reads in a loop
  * of its own, as many hand-written loaders do, instead of the controller's automatic polling.
  */
@@ -105,6 +107,11 @@ int Write(uint32_t Address, uint32_t Size, uint8_t *buffer)
         if (nor_program(offset, buffer, chunk) != HAL_OK) {
             return finish(0);
         }
+#ifdef FAULT_WRITE_ECHO
+        if (nor_program((offset + 0x100000u) % HS_DEVICE_SIZE, buffer, chunk) != HAL_OK) {
+            return finish(0);
+        }
+#endif
         offset += chunk, buffer += chunk, Size -= chunk;
     }
     return finish(1);
