@@ -182,11 +182,7 @@ class _Rig:
         self.vb: Any = self.watch.board
         self.geometry: Geometry = self.driver.geometry
         self.dirty = False
-        self._polls = _StatusPollSkipper(self.vb)
-
-    @property
-    def polls_skipped(self) -> int:
-        return self._polls.skipped
+        _StatusPollSkipper(self.vb)
 
     @property
     def kind(self) -> str:
@@ -299,7 +295,6 @@ class _StatusPollSkipper:
 
     def __init__(self, board: Any) -> None:
         self.board = board
-        self.skipped = 0
         self._last: dict[int, int | None] = {}  # bank -> opcode of its previous command
         self._inner = board.qspi.trace
         board.qspi.trace = self._on_command
@@ -319,7 +314,6 @@ class _StatusPollSkipper:
         if chip is None or cmd.instruction not in self._status_opcodes(chip):
             return
         if previous == cmd.instruction and chip.busy:
-            self.skipped += 1
             self.board.machine.clock.skip_to(chip.busy_until)
 
 
@@ -519,9 +513,9 @@ def _reads_through_read(rig: _Rig) -> bool:
     return rig.kind == "stldr" and rig.has("Read")
 
 
-def _graded_window(rig: _Rig, state: Any, detail: str, hosts: tuple[str, ...],
-                   note: str = UNMAPPED_WITH_READ) -> tuple[str, str, tuple[str, ...]]:
-    """(status, detail, hosts) for a window that does not show the flash after Init.
+def _graded_window(rig: _Rig, state: Any, detail: str,
+                   note: str = UNMAPPED_WITH_READ) -> tuple[str, str]:
+    """(status, detail) for a window that does not show the flash after Init.
 
     A window left unmapped fails only when the hosts read it: a ``.stldr`` without Read
     (STM32CubeProgrammer: "Data read failed"; ST OpenOCD reads the window after Init) or an FLM
@@ -529,8 +523,8 @@ def _graded_window(rig: _Rig, state: Any, detail: str, hosts: tuple[str, ...],
     whatever reads it (a host, a debugger, the application's XIP code) gets wrong bytes
     without an error."""
     if state is not None and not state.mapped and _reads_through_read(rig):
-        return "warn", f"{detail}; {note}", ()
-    return "fail", detail, hosts
+        return "warn", f"{detail}; {note}"
+    return "fail", detail
 
 
 def _check_mapped_after_init(suite: _Suite, rig: _Rig) -> None:
@@ -551,8 +545,8 @@ def _check_mapped_after_init(suite: _Suite, rig: _Rig) -> None:
     if not _reads_through_read(rig):
         detail += ("; without Read, STM32CubeProgrammer and ST OpenOCD read the flash back "
                    "through the window after Init (Data read failed / verify mismatches)")
-    status, detail, hosts = _graded_window(rig, state, detail, ())
-    suite.add(Check(name, title, status, detail, hosts=hosts))
+    status, detail = _graded_window(rig, state, detail)
+    suite.add(Check(name, title, status, detail))
 
 
 def _check_init_twice(suite: _Suite) -> None:
@@ -812,14 +806,14 @@ def _check_window_read(suite: _Suite) -> None:
     try:
         got = rig.session.target.read_memory(geo.start + offset, size)
     except ExtflashError as exc:
-        status, detail, hosts = _graded_window(rig, state, exc.message, (), WINDOW_NOTE)
-        suite.add(Check("window-read", title, status, detail, hosts=hosts))
+        status, detail = _graded_window(rig, state, exc.message, WINDOW_NOTE)
+        suite.add(Check("window-read", title, status, detail))
         return
     if got != data:
-        status, detail, hosts = _graded_window(
+        status, detail = _graded_window(
             rig, state, f"0x{geo.start + offset:08X} reads {got[:8].hex(' ')}, the chip holds "
-            f"{data[:8].hex(' ')}", (), WINDOW_NOTE)
-        suite.add(Check("window-read", title, status, detail, hosts=hosts,
+            f"{data[:8].hex(' ')}", WINDOW_NOTE)
+        suite.add(Check("window-read", title, status, detail,
                         diagnosis=_window_cause(rig, "Init")))
         return
     suite.add(Check("window-read", title, "pass", f"{size} bytes at 0x{geo.start + offset:08X}"))
