@@ -94,12 +94,33 @@ int Init(void)
     return finish(HAL_QSPI_Init(&hqspi) == HAL_OK && nor_init() == HAL_OK);
 }
 
+/* Dual-flash transfers move whole byte pairs (AR[0] = 0, even length): a lone first or last
+ * byte goes out as a pair with 0xFF beside it, which leaves the other chip's byte as it was. */
+static int write_lone_byte(uint32_t offset, uint8_t value)
+{
+    uint8_t pair[2] = { 0xFFu, 0xFFu };
+    pair[offset & 1u] = value;
+    return nor_program(offset & ~1u, pair, 2u) == HAL_OK;
+}
+
 int Write(uint32_t Address, uint32_t Size, uint8_t *buffer)
 {
     uint32_t offset = Address & ADDRESS_MASK;
     cm_set_primask(0);
     if (!in_device(offset, Size)) {
         return finish(0);
+    }
+    if (HS_NOR_CHIPS == 2u && Size != 0u && (offset & 1u) != 0u) {
+        if (!write_lone_byte(offset, *buffer)) {
+            return finish(0);
+        }
+        offset++, buffer++, Size--;
+    }
+    if (HS_NOR_CHIPS == 2u && (Size & 1u) != 0u) {
+        if (!write_lone_byte(offset + Size - 1u, buffer[Size - 1u])) {
+            return finish(0);
+        }
+        Size--;
     }
     while (Size != 0u) {
         uint32_t chunk = HS_DEVICE_PAGE - offset % HS_DEVICE_PAGE;
@@ -118,12 +139,36 @@ int Write(uint32_t Address, uint32_t Size, uint8_t *buffer)
 }
 
 #ifndef FAULT_NO_READ
+static int read_lone_byte(uint32_t offset, uint8_t *value)
+{
+    uint8_t pair[2];
+    if (nor_read(offset & ~1u, pair, 2u) != HAL_OK) {
+        return 0;
+    }
+    *value = pair[offset & 1u];
+    return 1;
+}
+
 int Read(uint32_t Address, uint32_t Size, uint8_t *buffer)
 {
     uint32_t offset = Address & ADDRESS_MASK;
     cm_set_primask(0);
-    return finish(in_device(offset, Size) && (Size == 0u ||
-                                               nor_read(offset, buffer, Size) == HAL_OK));
+    if (!in_device(offset, Size)) {
+        return finish(0);
+    }
+    if (HS_NOR_CHIPS == 2u && Size != 0u && (offset & 1u) != 0u) {
+        if (!read_lone_byte(offset, buffer)) {
+            return finish(0);
+        }
+        offset++, buffer++, Size--;
+    }
+    if (HS_NOR_CHIPS == 2u && (Size & 1u) != 0u) {
+        if (!read_lone_byte(offset + Size - 1u, &buffer[Size - 1u])) {
+            return finish(0);
+        }
+        Size--;
+    }
+    return finish(Size == 0u || nor_read(offset, buffer, Size) == HAL_OK);
 }
 #endif
 
