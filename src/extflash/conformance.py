@@ -5,8 +5,10 @@
 * the ``StorageInfo``/``FlashDevice`` claims against the chip (start, size, sectors, page size,
   erase value) and the RAM footprint against the family's loader RAM;
 * ``Init`` (pins against the board's wiring), ``Init`` twice in a row, and the flash readable
-  through the memory-mapped window after ``Init`` as CubeProgrammer expects;
-* erase of the first, a middle and the last sector (and nothing else);
+  the way hosts read it: through ``Read`` when the loader exports it, otherwise through the
+  memory-mapped window after ``Init``;
+* erase of the first, a middle and the last sector, and nothing else, by the chip's own log of
+  the erase commands it took;
 * writes at an unaligned address, across a page boundary and of one byte;
 * read-back through ``Read`` and through the window, ``Verify`` and ``CheckSum`` semantics
   (ST's reference behaviour), ``MassErase``;
@@ -17,6 +19,16 @@
 A failed call is explained with :mod:`extflash.diagnose`; the board is then replaced by a fresh
 one so the next check starts clean. Every check reports ``pass``, ``fail``, ``warn``, ``skip``
 or ``info``; the loader conforms when none fails.
+
+Each check is graded by what the hosts it models would do with this loader (stldr-abi.md §3.1,
+§4.3, §5.1, §5.2): STM32CubeProgrammer and ST's OpenOCD for a ``.stldr``, pyOCD for an FLM.
+Both ``.stldr`` hosts read the flash through ``Read`` when the loader exports it and through
+the window only when it does not, so a loader with ``Read`` that leaves the window unmapped
+earns a warning, not a failure. The report names the hosts the loader works with.
+
+The chip's busy time is fast-forwarded while a loader polls its status register in a loop of
+its own (the controller's automatic polling is skipped by the QUADSPI model already), so a
+chip erase of minutes of virtual time takes seconds of host time.
 """
 
 from __future__ import annotations
@@ -33,6 +45,7 @@ from extflash import api, diagnose
 from extflash import board as boards
 from extflash.chips import ChipSpec
 from extflash.diagnose.evidence import CallEvidence
+from extflash.emu.flash.nor import EVENT_HISTORY
 from extflash.errors import ExtflashError, TargetError
 from extflash.loader.model import Loader, open_loader
 from extflash.plan import Geometry
@@ -47,6 +60,19 @@ STACK_WARN = 0.75  # share of the host's stack that earns a warning
 PATTERN_SEED = 0x5A
 CUBEPROGRAMMER_MASS_ERASE_S = 600.0  # STM32CubeProgrammer's MassErase timeout (external memory)
 
+CUBEPROGRAMMER = "STM32CubeProgrammer"
+ST_OPENOCD = "ST OpenOCD"
+PYOCD = "pyOCD"
+# The hosts whose calling sequences the test models, per loader kind (stldr-abi.md §4.3, §5).
+HOSTS = {"stldr": (CUBEPROGRAMMER, ST_OPENOCD), "flm": (PYOCD,)}
+WINDOW_NOTE = "the hosts read this loader through Read (see the mapped-after-init warning)"
+# STM32CubeProgrammer calls Verify to "verify while programming" and CheckSum in its incremental
+# mode; ST OpenOCD parses both but never calls them (stldr-abi.md §3.1, §3.2).
+VERIFY_HOSTS = (CUBEPROGRAMMER,)
+UNMAPPED_WITH_READ = ("Read is exported, and STM32CubeProgrammer and ST OpenOCD read through it; "
+                      "hosts that read the window directly, or boot code that expects it "
+                      "mapped, will not see the flash")
+
 
 @dataclass(frozen=True)
 class Check:
@@ -59,10 +85,15 @@ class Check:
     time_s: float | None = None  # virtual time the loader took
     minimum_s: float | None = None  # what the chip itself needs for the operation
     diagnosis: diagnose.Diagnosis | None = None
+    hosts: tuple[str, ...] = ()  # the hosts whose behaviour it models; () = every host
+
+    def concerns(self, host: str) -> bool:
+        return not self.hosts or host in self.hosts
 
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "title": self.title, "status": self.status,
                 "detail": self.detail, "time_s": self.time_s, "minimum_s": self.minimum_s,
+                "hosts": list(self.hosts),
                 "diagnosis": self.diagnosis.as_dict() if self.diagnosis else None}
 
 
@@ -80,10 +111,32 @@ class Report:
     def counts(self) -> dict[str, int]:
         return {s: sum(c.status == s for c in self.checks) for s in STATUSES}
 
+    @property
+    def hosts(self) -> tuple[str, ...]:
+        return HOSTS.get(self.kind, ())
+
+    def works_with(self) -> list[str]:
+        """The modelled hosts no failed check concerns."""
+        return [h for h in self.hosts
+                if not any(c.status == "fail" and c.concerns(h) for c in self.checks)]
+
+    def verdict(self) -> str:
+        works = self.works_with()
+        if works == list(self.hosts):
+            line = f"works with {' and '.join(works)}"
+        elif works:
+            line = f"works with {' and '.join(works)} only"
+        else:
+            line = f"does not work with {' or '.join(self.hosts)}"
+        warned = sum(c.status == "warn" for c in self.checks)
+        if warned:
+            line += f" ({warned} warning{'s' if warned > 1 else ''} above)"
+        return line
+
     def as_dict(self) -> dict[str, Any]:
         return {"schema": SCHEMA, "loader": self.loader, "board": self.board, "kind": self.kind,
-                "passed": self.passed, "counts": self.counts(),
-                "checks": [c.as_dict() for c in self.checks]}
+                "passed": self.passed, "counts": self.counts(), "hosts": list(self.hosts),
+                "works_with": self.works_with(), "checks": [c.as_dict() for c in self.checks]}
 
     def render(self) -> list[str]:
         """The report as a table, with each failure's explanation under it."""
@@ -105,7 +158,8 @@ class Report:
                 lines += [f"      {line}" for line in c.diagnosis.render().splitlines()]
         counts = self.counts()
         summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
-        lines += ["", f"{'PASSED' if self.passed else 'FAILED'}: {summary}"]
+        lines += ["", f"{'PASSED' if self.passed else 'FAILED'}: {summary}",
+                  f"Verdict: {self.verdict()}"]
         return lines
 
 
@@ -129,6 +183,7 @@ class _Rig:
         self.vb: Any = self.watch.board
         self.geometry: Geometry = self.driver.geometry
         self.dirty = False
+        _StatusPollSkipper(self.vb)
 
     @property
     def kind(self) -> str:
@@ -176,6 +231,43 @@ class _Rig:
             bank.memory[lo:hi] = view[number - 1::2]
             self.vb.qspi.on_memory_change(number, lo, hi - lo)
 
+    def erased_by_chip(self, ev: CallEvidence) -> list[tuple[int, int]] | None:
+        """The host offset ranges the chip(s) erased during call ``ev``, from each chip's own log
+        of the commands it accepted (merged, sorted); None when the log no longer reaches back
+        to the call's start."""
+        return self._chip_spans([ev], _erase_span)
+
+    def programmed_by_chip(self, calls: list[CallEvidence]) -> list[tuple[int, int]] | None:
+        """The pages (host offsets) the chip(s) took page programs for during ``calls``."""
+        return self._chip_spans(calls, _program_span)
+
+    def _chip_spans(self, calls: list[CallEvidence],
+                    span_of: Callable[[ChipSpec, Any], tuple[int, int] | None]
+                    ) -> list[tuple[int, int]] | None:
+        if not calls:
+            return []
+        start_fs, end_fs = calls[0].start_fs, calls[-1].end_fs
+        spans: list[tuple[int, int]] = []
+        banks = self._banks()
+        for chip in banks:
+            events = list(chip.events)
+            if len(events) == EVENT_HISTORY and events[0].time_fs > start_fs:
+                return None
+            for e in events:
+                if not start_fs <= e.time_fs <= end_fs or e.outcome != "ok":
+                    continue
+                span = span_of(chip.spec, e.spi)
+                if span is not None:
+                    spans.append(span)
+        scale = len(banks)  # dual-flash: chip offset n holds host bytes 2n and 2n + 1
+        merged: list[tuple[int, int]] = []
+        for lo, hi in sorted((lo * scale, hi * scale) for lo, hi in spans):
+            if merged and lo <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+            else:
+                merged.append((lo, hi))
+        return merged
+
     def chip_blank(self) -> bool:
         return all(not chip.memory.strip(b"\xff") for chip in self._banks())
 
@@ -191,6 +283,61 @@ class _Rig:
             self.session.close()
         except ExtflashError as exc:  # pragma: no cover - closing a virtual board
             log.debug("closing the virtual board: %s", exc)
+
+
+class _StatusPollSkipper:
+    """Fast-forward a busy chip while the loader polls its status register in a loop of its own.
+
+    The second status read in a row that finds the chip busy moves virtual time to the chip's
+    end of busy, before the chip answers: the loader reads WIP = 0 at the time it would have
+    after polling all along, and the call's virtual time stays what the chip needs. Time never
+    passes the call's deadline (:meth:`VirtualClock.skip_to`), so timeouts still happen.
+    """
+
+    def __init__(self, board: Any) -> None:
+        self.board = board
+        self._last: dict[int, int | None] = {}  # bank -> opcode of its previous command
+        self._inner = board.qspi.trace
+        board.qspi.trace = self._on_command
+
+    @staticmethod
+    def _status_opcodes(chip: Any) -> set[int]:
+        # SR1 carries WIP on every vendor; Micron parts also report ready in the flag status
+        # register (0x70, bit 7)
+        opcodes = {r.read for r in chip.spec.status.registers if r.name == "sr1"}
+        return {o for o in opcodes if o is not None} | ({0x70} if chip.spec.micron else set())
+
+    def _on_command(self, bank: int, cmd: Any) -> None:
+        if self._inner is not None:
+            self._inner(bank, cmd)
+        chip = self.board.chips.get(bank)
+        previous, self._last[bank] = self._last.get(bank), cmd.instruction
+        if chip is None or cmd.instruction not in self._status_opcodes(chip):
+            return
+        if previous == cmd.instruction and chip.busy:
+            self.board.machine.clock.skip_to(chip.busy_until)
+
+
+def _erase_span(spec: ChipSpec, cmd: Any) -> tuple[int, int] | None:
+    """The chip byte range an accepted erase command cleared, None for other commands."""
+    if cmd.instruction in spec.chip_erase.opcodes:
+        return 0, spec.size
+    et = spec.erase_type(cmd.instruction) if cmd.instruction is not None else None
+    if et is None or cmd.address is None:
+        return None
+    start = cmd.address % spec.size
+    start -= start % et.size  # the chip erases the block the address falls in
+    return start, start + et.size
+
+
+def _program_span(spec: ChipSpec, cmd: Any) -> tuple[int, int] | None:
+    """The chip page an accepted page program wrote into, None for other commands."""
+    if cmd.instruction is None or cmd.address is None or not cmd.write_data or \
+            not any(cmd.instruction in (p.opcode, p.opcode_4b) for p in spec.programs):
+        return None
+    page = cmd.address % spec.size
+    page -= page % spec.page_size  # a page program wraps within its page
+    return page, page + spec.page_size
 
 
 def _pattern(size: int, seed: int = PATTERN_SEED) -> bytes:
@@ -227,15 +374,17 @@ class _Suite:
             self.progress(f"{check.status}: {check.title}")
 
     @contextmanager
-    def calling(self, name: str, title: str) -> Iterator[_Rig]:
-        """Run loader calls; a failed call becomes a failed check with its diagnosis."""
+    def calling(self, name: str, title: str, hosts: tuple[str, ...] = ()) -> Iterator[_Rig]:
+        """Run loader calls; a failed call becomes a failed check (concerning ``hosts``) with
+        its diagnosis."""
         rig = self.fresh()
         try:
             yield rig
         except LoaderCallError as err:
             rig.dirty = True
             diagnosis = diagnose.explain(err, rig.watch)
-            self.add(Check(name, title, "fail", _headline(err, diagnosis), diagnosis=diagnosis))
+            self.add(Check(name, title, "fail", _headline(err, diagnosis), diagnosis=diagnosis,
+                           hosts=hosts))
             raise _Failed() from None
 
     def all_calls(self) -> list[CallEvidence]:
@@ -357,27 +506,61 @@ def _check_init(suite: _Suite) -> None:
     else:
         pins = ", ".join(f"{r.signal.upper()} {r.board_pin}" for r in rows if r.board_pin)
         suite.add(Check("wiring", "Pins against the board's wiring", "pass", pins))
-    # an FLM is read through the window only after Init(VERIFY): the window-read check
-    _check_window(suite, rig, "Init", "mapped-after-init", fail=rig.kind == "stldr")
+    _check_mapped_after_init(suite, rig)
 
 
-def _check_window(suite: _Suite, rig: _Rig, function: str, name: str, *, fail: bool) -> None:
-    ev = rig.last(function)
-    title = f"Flash memory-mapped after {function}"
+def _reads_through_read(rig: _Rig) -> bool:
+    """Do the hosts read this loader's flash through its Read (stldr-abi.md §5.2)?"""
+    return rig.kind == "stldr" and rig.has("Read")
+
+
+def _graded_window(rig: _Rig, state: Any, detail: str,
+                   note: str = UNMAPPED_WITH_READ) -> tuple[str, str]:
+    """(status, detail) for a window that does not show the flash after Init.
+
+    A window left unmapped fails only when the hosts read it: a ``.stldr`` without Read
+    (STM32CubeProgrammer: "Data read failed"; ST OpenOCD reads the window after Init) or an FLM
+    (pyOCD reads after Init(VERIFY)). A window mapped with wrong settings fails in any case:
+    whatever reads it (a host, a debugger, the application's XIP code) gets wrong bytes
+    without an error."""
+    if state is not None and not state.mapped and _reads_through_read(rig):
+        return "warn", f"{detail}; {note}"
+    return "fail", detail
+
+
+def _check_mapped_after_init(suite: _Suite, rig: _Rig) -> None:
+    name, title = "mapped-after-init", "Flash memory-mapped after Init"
+    ev = rig.last("Init")
     if ev is None or ev.window is None:
-        suite.add(Check(name, title, "skip", f"no {function} call"))
+        suite.add(Check(name, title, "skip", "no Init call"))
         return
     state = ev.window
-    status = "pass" if state.readable else ("fail" if fail else "info")
+    if state.readable:
+        suite.add(Check(name, title, "pass", state.describe()))
+        return
+    if rig.kind != "stldr":  # an FLM is read only after Init(VERIFY): the window-read check
+        suite.add(Check(name, title, "info", state.describe() + "; pyOCD reads the flash after "
+                        "Init(VERIFY), see the window-read check"))
+        return
     detail = state.describe()
-    if not state.readable and fail:
-        detail += ("; CubeProgrammer reads the flash back through the window after Init "
-                   "(Data read failed / verify mismatches otherwise)")
+    if not _reads_through_read(rig):
+        detail += ("; without Read, STM32CubeProgrammer and ST OpenOCD read the flash back "
+                   "through the window after Init (Data read failed / verify mismatches)")
+    status, detail = _graded_window(rig, state, detail)
     suite.add(Check(name, title, status, detail))
 
 
 def _check_init_twice(suite: _Suite) -> None:
-    with suite.calling("init-twice", "Init twice in a row") as rig:
+    """Hosts call Init before every operation (stldr-abi.md §5.7): after a second Init the flash
+    must read back the way the hosts read it (Read when exported, the window otherwise)."""
+    name, title = "init-twice", "Init twice in a row"
+    rig = suite.fresh()
+    geo = rig.geometry
+    offset, size = geo.sectors[0].size // 2 + 3, 64
+    data = _pattern(size, seed=5)
+    rig.chip_write(offset, data)
+    via_read = _reads_through_read(rig)
+    with suite.calling(name, title) as rig:
         _init(rig)
         if rig.kind == "flm":
             rig.driver.finish()  # FLM hosts pair each Init with an UnInit
@@ -386,15 +569,28 @@ def _check_init_twice(suite: _Suite) -> None:
             # access raises BUSY until an ABORT (RM0433 §23.3.7), which the next Init must do
             with contextlib.suppress(TargetError):  # not mapped: nothing to touch
                 rig.vb.machine.mem_read(rig.vb.window_base, 4)
-        second = _init(rig)
-    ev = rig.last("Init")
-    if ev is not None and ev.window is not None and not ev.window.readable:
-        suite.add(Check("init-twice", "Init twice in a row", "fail",
-                        f"the second Init returned success but the flash is "
-                        f"{ev.window.describe()}", time_s=second))
+        second = _init(rig, "read" if via_read else "verify")
+        if via_read:
+            lay = rig.driver.layout
+            rig.driver.expect_ok("Read", geo.start + offset, size, lay.buffer,
+                                 timeout_s=rig.driver.timeouts.call_min)
+            got = rig.session.target.read_memory(lay.buffer, size)
+    path = "Read" if via_read else "the window"
+    if not via_read:
+        ev = rig.last("Init")
+        state = ev.window if ev is not None else None
+        if state is not None and not state.readable:
+            suite.add(Check(name, title, "fail", f"the second Init returned success but the "
+                            f"flash is {state.describe()}", time_s=second))
+            return
+        got = rig.session.target.read_memory(geo.start + offset, size)
+    if got != data:
+        suite.add(Check(name, title, "fail", f"after the second Init, {path} returns "
+                        f"{got[:8].hex(' ')} at 0x{geo.start + offset:08X}, the chip holds "
+                        f"{data[:8].hex(' ')}", time_s=second))
         return
-    suite.add(Check("init-twice", "Init twice in a row", "pass",
-                    "both returned success; the flash stays readable", time_s=second))
+    suite.add(Check(name, title, "pass", f"both returned success; the flash reads back through "
+                    f"{path}", time_s=second))
 
 
 def _erase_minimum(spec: ChipSpec, size: int, timing: str, count: int) -> float:
@@ -444,6 +640,16 @@ def _check_erase(suite: _Suite, which: str) -> None:
     after = rig.chip_read(sector.address - start, sector.size)
     left = sum(b != 0xFF for b in after)
     call = ev.signature() if ev else "SectorErase"
+    erased = rig.erased_by_chip(ev) if ev is not None else None
+    wanted = (sector.address - start, sector.end - start)
+    outside = [r for r in erased or [] if r[0] < wanted[0] or r[1] > wanted[1]]
+    if outside:
+        where = ", ".join(_span(start, lo, hi) for lo, hi in outside)
+        kept = f"; {left} of its {sector.size} bytes stayed unerased" if left else ""
+        suite.add(Check(name, title, "fail", f"{call} made the chip erase {where}, outside the "
+                        f"requested 0x{sector.address:08X}..0x{sector.end - 1:08X}{kept}",
+                        elapsed, minimum))
+        return
     if left:
         suite.add(Check(name, title, "fail", f"{call} returned success but left {left} of "
                         f"{sector.size} bytes of 0x{sector.address:08X} unerased",
@@ -458,12 +664,20 @@ def _check_erase(suite: _Suite, which: str) -> None:
     for s in neighbours:
         data = rig.chip_read(s.address - start, s.size)
         if data != fill[: s.size]:
-            erased = sum(a != b for a, b in zip(data, fill, strict=False))
-            suite.add(Check(name, title, "fail", f"{call} also changed {erased} bytes of the "
+            changed = sum(a != b for a, b in zip(data, fill, strict=False))
+            suite.add(Check(name, title, "fail", f"{call} also changed {changed} bytes of the "
                             f"neighbouring sector at 0x{s.address:08X}", elapsed, minimum))
             return
-    suite.add(_timed(name, title, f"0x{sector.address:08X}..0x{sector.end - 1:08X} erased, "
-                     f"neighbours untouched", elapsed, minimum))
+    if erased is None:
+        done = (f"0x{sector.address:08X}..0x{sector.end - 1:08X} reads 0xFF (the chip's log "
+                f"no longer reaches back to the call)")
+    else:
+        done = ", ".join(_span(start, lo, hi) for lo, hi in erased) + " erased by the chip"
+    suite.add(_timed(name, title, f"{done}, neighbours untouched", elapsed, minimum))
+
+
+def _span(start: int, lo: int, hi: int) -> str:
+    return f"0x{start + lo:08X}..0x{start + hi - 1:08X}"
 
 
 def _erase_function(rig: _Rig) -> str:
@@ -505,6 +719,15 @@ def _check_write(suite: _Suite, name: str, title: str, offset: int, size: int) -
                   f"(0x{got[bad]:02X}, expected 0x{data[bad]:02X})")
         diagnosis = _write_diagnosis(rig, calls[-1] if calls else None)
         suite.add(Check(name, title, "fail", detail, elapsed, minimum, diagnosis))
+        return
+    pages = rig.programmed_by_chip(calls)
+    page = rig.spec().page_size * _count(suite)
+    first, end = base + offset - (base + offset) % page, base + offset + size
+    stray = [r for r in pages or [] if r[0] < first or r[1] > end + (-end % page)]
+    if stray:
+        where = ", ".join(_span(geo.start, lo, hi) for lo, hi in stray)
+        suite.add(Check(name, title, "fail", f"the chip took page programs for {where}, outside "
+                        f"the {size} byte(s) given at 0x{address:08X}", elapsed, minimum))
         return
     busy = max((c.chip_busy_s for c in calls), default=0.0)
     if busy:
@@ -584,14 +807,19 @@ def _check_window_read(suite: _Suite) -> None:
     rig.chip_write(offset, data)
     with suite.calling("window-read", title) as rig:
         _init(rig, "verify")
+    ev = rig.last("Init")
+    state = ev.window if ev is not None else None
     try:
         got = rig.session.target.read_memory(geo.start + offset, size)
     except ExtflashError as exc:
-        suite.add(Check("window-read", title, "fail", exc.message))
+        status, detail = _graded_window(rig, state, exc.message, WINDOW_NOTE)
+        suite.add(Check("window-read", title, status, detail))
         return
     if got != data:
-        suite.add(Check("window-read", title, "fail", f"0x{geo.start + offset:08X} reads "
-                        f"{got[:8].hex(' ')}, the chip holds {data[:8].hex(' ')}",
+        status, detail = _graded_window(
+            rig, state, f"0x{geo.start + offset:08X} reads {got[:8].hex(' ')}, the chip holds "
+            f"{data[:8].hex(' ')}", WINDOW_NOTE)
+        suite.add(Check("window-read", title, status, detail,
                         diagnosis=_window_cause(rig, "Init")))
         return
     suite.add(Check("window-read", title, "pass", f"{size} bytes at 0x{geo.start + offset:08X}"))
@@ -629,7 +857,7 @@ def _check_verify(suite: _Suite) -> None:
     # ST's reference sums Size*4 - tail bytes from MemoryAddr + head (stldr-abi.md 3.1)
     expect_sum = _byte_sum(rig.chip_read(offset + head, words * 4 - tail))
     timeout = rig.driver.timeouts.call_min
-    with suite.calling("verify", title) as rig:
+    with suite.calling("verify", title, VERIFY_HOSTS) as rig:
         _init(rig, "verify")
         rig.session.target.write_memory(lay.buffer, data)
         good_lo, good_hi = rig.driver.call("Verify", address, lay.buffer, words, mis,
@@ -647,13 +875,13 @@ def _check_verify(suite: _Suite) -> None:
         problems.append("a buffer differing in one byte was reported as matching")
     if problems:
         suite.add(Check("verify", title, "fail", "; ".join(problems),
-                        diagnosis=_window_cause(rig, "Verify")))
+                        diagnosis=_window_cause(rig, "Verify"), hosts=VERIFY_HOSTS))
         return
     note = ""
     if bad_lo != address + 21:
         note = f" (mismatch reported at 0x{bad_lo:08X}, the byte is at 0x{address + 21:08X})"
     suite.add(Check("verify", title, "pass", f"match -> 0, mismatch -> non-zero, checksum "
-                    f"in R1{note}"))
+                    f"in R1{note}", hosts=VERIFY_HOSTS))
 
 
 def _check_checksum(suite: _Suite) -> None:
@@ -666,7 +894,7 @@ def _check_checksum(suite: _Suite) -> None:
     offset, size, initial = geo.sectors[0].size + 0x103, 77, 0x1234
     data = _pattern(size, seed=13)
     rig.chip_write(offset, data)
-    with suite.calling("checksum", title) as rig:
+    with suite.calling("checksum", title, VERIFY_HOSTS) as rig:
         _init(rig, "verify")
         got, _ = rig.driver.call("CheckSum", geo.start + offset, size, initial,
                                  timeout_s=rig.driver.timeouts.call_min)
@@ -674,9 +902,11 @@ def _check_checksum(suite: _Suite) -> None:
     if got != want:
         suite.add(Check("checksum", title, "fail", f"CheckSum(0x{geo.start + offset:08X}, "
                         f"{size}, 0x{initial:X}) returned 0x{got:08X}, the byte sum is "
-                        f"0x{want:08X}", diagnosis=_window_cause(rig, "CheckSum")))
+                        f"0x{want:08X}", diagnosis=_window_cause(rig, "CheckSum"),
+                        hosts=VERIFY_HOSTS))
         return
-    suite.add(Check("checksum", title, "pass", f"0x{got:08X} for {size} unaligned bytes"))
+    suite.add(Check("checksum", title, "pass", f"0x{got:08X} for {size} unaligned bytes",
+                    hosts=VERIFY_HOSTS))
 
 
 def _check_mass_erase(suite: _Suite) -> None:
@@ -707,7 +937,7 @@ def _check_mass_erase(suite: _Suite) -> None:
     check = _timed("mass-erase", title, "the whole chip reads 0xFF",
                    ev.elapsed_s if ev else None, minimum)
     if ev is not None and ev.elapsed_s > CUBEPROGRAMMER_MASS_ERASE_S and check.status == "pass":
-        check = replace(check, status="warn", detail=(
+        check = replace(check, status="warn", hosts=(CUBEPROGRAMMER,), detail=(
             f"the whole chip reads 0xFF, after {ev.elapsed_s:.0f} s: longer than the "
             f"{CUBEPROGRAMMER_MASS_ERASE_S:.0f} s STM32CubeProgrammer waits for MassErase (the "
             "chip itself needs that long; erase ranges of sectors with such hosts)"))

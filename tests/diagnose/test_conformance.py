@@ -42,9 +42,11 @@ def test_working_loader_passes(faulty, board):
     ("ERASE_END_EXCL", {"erase-first", "erase-middle", "erase-last"},
      "returned success but left 4096 of 4096 bytes"),
     ("NO_PAGE_SPLIT", {"write-page-cross"}, "cross the 256-byte page boundary"),
-    ("NOT_MAPPED", {"mapped-after-init", "init-twice", "window-read", "verify", "checksum"},
-     "not memory-mapped: QUADSPI is in indirect read mode"),
-    ("WRONG_DUMMY", {"mapped-after-init", "init-twice", "window-read", "verify", "checksum"},
+    # Verify and CheckSum read the window the loader never maps; hosts read the rest through
+    # Read, so the unmapped window itself is only a warning (see test_unmapped_window_with_read)
+    ("NOT_MAPPED", {"verify", "checksum"}, "not memory-mapped: QUADSPI is in indirect read mode"),
+    # a window mapped with the wrong dummy cycles shows wrong bytes to whoever reads it
+    ("WRONG_DUMMY", {"mapped-after-init", "window-read", "verify", "checksum"},
      "8 clocks between address and data, chip expects 6"),
     ("STRAY_WRITE", {"stray-writes"}, "wrote 4 byte(s) at 0x24070000 (AXI_SRAM)"),
     ("STACK_HOG", {"write-unaligned", "write-page-cross", "write-one-byte", "stack"},
