@@ -9,6 +9,7 @@ pin table of that package.
 from __future__ import annotations
 
 import csv
+import difflib
 import functools
 import re
 import tomllib
@@ -248,8 +249,21 @@ def find_part(name: str) -> PartRef:
         for part in fam.parts:
             if part.name == base:
                 return PartRef(part, suffix)
-    known = ", ".join(sorted(p.name for f in families().values() for p in f.parts))
-    raise ConfigError(f"unknown MCU part '{name}'", hint=f"known parts: {known}")
+    names = sorted(p.name for f in families().values() for p in f.parts)
+    close = _similar(base, names)
+    hint = (f"did you mean {' or '.join(close)}?" if close
+            else f"known parts: {', '.join(names)}")
+    raise ConfigError(f"unknown MCU part '{name}'", hint=hint)
+
+
+def _similar(name: str, names: list[str]) -> list[str]:
+    """Up to three known names close to ``name``, from its own series (``STM32H7``) when it has
+    any; swapped digits (H734 for H743) rank first."""
+    series = [n for n in names if n[:7] == name[:7]] or names
+    ratios = {n: difflib.SequenceMatcher(None, n, name).ratio() for n in series}
+    close = sorted((n for n, r in ratios.items() if r >= 0.75),
+                   key=lambda n: (sorted(n) != sorted(name), -ratios[n], n))
+    return close[:3]
 
 
 @dataclass(frozen=True)
@@ -296,8 +310,11 @@ def pin_functions(ref: PartRef) -> tuple[PinFunction, ...]:
 def _group_matches(group: str, suffix: str) -> bool:
     """Does a pinctrl group tail like ``z(g-i)tx`` agree with a user suffix like ``zit6`` or ``zi``?
 
-    Each position of the group is a letter, a set of letters ``(g-i)`` or ``x`` (any). The user's
-    suffix is compared position by position for as long as both have characters.
+    ST order codes read pin count, flash size, package, temperature range (``STM32H743`` ``Z`` =
+    144 pins, ``I`` = 2 MiB, ``T`` = LQFP, ``6``). Each position of the group is a letter or a set
+    of letters ``(g-i)``; from the temperature position on, ``x`` means any. Before it ``x`` is a
+    real letter: pin count ``X`` is the 240-pin package, not a wildcard. The user's suffix is
+    compared position by position for as long as both have characters.
     """
     tokens: list[str] = []
     i = 0
@@ -309,4 +326,8 @@ def _group_matches(group: str, suffix: str) -> bool:
         else:
             tokens.append(group[i])
             i += 1
-    return all(tok == "x" or ch in tok for tok, ch in zip(tokens, suffix, strict=False))
+    return all((tok == "x" and pos >= _TEMPERATURE_POSITION) or ch in tok
+               for pos, (tok, ch) in enumerate(zip(tokens, suffix, strict=False)))
+
+
+_TEMPERATURE_POSITION = 3  # pin count, flash size, package, then temperature range
