@@ -82,6 +82,16 @@ class IoManager:
 
 
 @dataclass(frozen=True)
+class DebugIds:
+    """``[debug]``: the SW-DP DPIDR and where the option bytes show the RDP level."""
+
+    dpidr: int
+    rdp_register: int
+    rdp_lsb: int
+    rdp_mirrors: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class Family:
     id: str
     name: str
@@ -98,6 +108,16 @@ class Family:
     raw: dict[str, Any] = field(repr=False, compare=False, hash=False)
     controllers: tuple[Controller, ...] = ()
     io_manager: IoManager | None = None
+    clock_tree: dict[str, Any] | None = field(default=None, compare=False, hash=False)
+    rcc_enable_stems: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False,
+                                                         hash=False)
+    gpio_reset: str = "analog-reset"  # or "input-reset" (F4/F7)
+    flash_size_register: int | None = None
+    debug: DebugIds | None = None
+
+    def enable_stems(self, peripheral: str) -> tuple[str, ...]:
+        """Stems of ``peripheral``'s RCC enable/reset fields (``QSPI`` for QUADSPI on F7)."""
+        return self.rcc_enable_stems.get(peripheral, (peripheral,))
 
     def controller(self, name: str) -> Controller | None:
         return next((c for c in self.controllers if c.name == name), None)
@@ -194,7 +214,20 @@ def _load_family(data: dict[str, Any]) -> Family:
             for c in data.get("controller", [])
         ),
         io_manager=_io_manager(data.get("io_manager")),
+        clock_tree=data.get("clock_tree"),
+        rcc_enable_stems={k: tuple(v) for k, v in
+                          data.get("rcc", {}).get("enable_stems", {}).items()},
+        gpio_reset=str(data.get("system", {}).get("gpio_reset", "analog-reset")),
+        flash_size_register=data.get("system", {}).get("flash_size_register"),
+        debug=_debug(data.get("debug")),
     )
+
+
+def _debug(item: dict[str, Any] | None) -> DebugIds | None:
+    if item is None:
+        return None
+    return DebugIds(int(item["dpidr"]), int(item["rdp_register"]), int(item["rdp_lsb"]),
+                    tuple(int(x) for x in item.get("rdp_mirrors", [])))
 
 
 def _io_manager(item: dict[str, Any] | None) -> IoManager | None:

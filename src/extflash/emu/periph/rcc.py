@@ -18,14 +18,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from extflash import mcu
 from extflash.emu.periph import sysregs
-from extflash.emu.periph.clocktree import TREES, Clocks
+from extflash.emu.periph.clocktree import Clocks, tree_spec
 from extflash.emu.periph.tablemodel import Always, Follow, TableModel, on_ready_pairs
-
-# Peripheral name -> the stem of its RCC enable/reset field where the two differ.
-FIELD_STEMS = {"QUADSPI": ("QSPI", "QUADSPI"), "OCTOSPI1": ("OSPI1", "OCTOSPI1"),
-               "OCTOSPI2": ("OSPI2", "OCTOSPI2"), "OCTOSPIM": ("OCTOSPIM", "IOMNGR"),
-               "DELAY_Block_QUADSPI": ("DLYB",), "SYSCFG": ("SYSCFG", "SYSCFGCOMP")}
 
 
 class Rcc(TableModel):
@@ -34,7 +30,8 @@ class Rcc(TableModel):
         regs = sysregs.registers(family_id, "RCC")
         rules: list[Follow | Always] = [*on_ready_pairs(regs), Always("CR", "D1CKRDY"),
                                         Always("CR", "D2CKRDY")]
-        self.tree = TREES.get(family_id)
+        self.family = mcu.family(family_id)
+        self.tree = tree_spec(self.family.clock_tree)
         self.hse_hz = hse_hz or (self.tree.default_hse_hz if self.tree else 8_000_000)
         self.reset_clock_hz = reset_clock_hz
         self.on_clock_change: Callable[[int], None] | None = None
@@ -51,15 +48,19 @@ class Rcc(TableModel):
     def _index(self, reg_suffix: str, field_suffix: str) -> dict[str, list[tuple[int, int]]]:
         out: dict[str, list[tuple[int, int]]] = {}
         for r in self.regs.values():
-            if not r.name.endswith(reg_suffix) or r.name.endswith("LP" + reg_suffix):
+            # AHB3ENR, and numbered blocks such as U5's AHB2ENR1/AHB2ENR2; not the low-power copies
+            name = r.name.rstrip("0123456789")
+            if not name.endswith(reg_suffix) or name.endswith(("LP" + reg_suffix,
+                                                                 "SM" + reg_suffix)):
                 continue
             for f in r.fields:
                 if f.name.endswith(field_suffix):
                     out.setdefault(f.name[: -len(field_suffix)], []).append((r.offset, f.mask))
         return out
 
-    def _stems(self, name: str) -> tuple[str, ...]:
-        return FIELD_STEMS.get(name, (name,))
+    def stems(self, name: str) -> tuple[str, ...]:
+        """Stems of ``name``'s enable/reset fields (the family's ``[rcc.enable_stems]``)."""
+        return self.family.enable_stems(name)
 
     def is_enabled(self, name: str) -> bool:
         """Is the bus clock of peripheral ``name`` (``QUADSPI``, ``GPIOB``) enabled?
@@ -68,7 +69,7 @@ class Rcc(TableModel):
         """
         places = self._enable_places.get(name)
         if places is None:
-            places = tuple(p for stem in self._stems(name) for p in self._enables.get(stem, []))
+            places = tuple(p for stem in self.stems(name) for p in self._enables.get(stem, []))
             self._enable_places[name] = places
         if not places:
             return True
@@ -95,14 +96,14 @@ class Rcc(TableModel):
         return self.clocks.kernel_hz.get(name, self.clocks.hclk_hz)
 
     def _switch(self) -> None:
-        if self.tree is None or "CFGR" not in self.by_name:
+        if self.tree is None or self.tree.cfgr not in self.by_name:
             return
         lsb, width = self.tree.sw_lsb, self.tree.sw_width
         mask = (1 << width) - 1
-        cfgr = self["CFGR"]
+        cfgr = self[self.tree.cfgr]
         sw = (cfgr >> lsb) & mask
         if self._source_ready(sw):
-            self["CFGR"] = (cfgr & ~(mask << (lsb + width))) | (sw << (lsb + width))
+            self[self.tree.cfgr] = (cfgr & ~(mask << (lsb + width))) | (sw << (lsb + width))
 
     def _source_ready(self, sw: int) -> bool:
         """Does the clock selected by SW run? (ready flags in SW encoding order)."""
