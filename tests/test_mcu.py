@@ -79,3 +79,10 @@ def test_l43x_l45x_quadspi_parts() -> None:
     assert {f.signal for f in mcu.pin_functions(l452)} >= {"QUADSPI_BK2_NCS", "QUADSPI_BK2_IO3"}
     for name in ("STM32L431", "STM32L433", "STM32L443", "STM32L451", "STM32L462"):
         assert mcu.find_part(name).family.id == "stm32l4"
+
+
+def test_l4s_parts_share_the_l4r_pin_tables() -> None:
+    l4s5 = {(f.pin, f.signal) for f in mcu.pin_functions(mcu.find_part("STM32L4S5ZI"))}
+    l4r5 = {(f.pin, f.signal) for f in mcu.pin_functions(mcu.find_part("STM32L4R5ZI"))}
+    assert l4s5 == l4r5 and ("PE10", "OCTOSPIM_P1_CLK") in l4s5
+    assert mcu.find_part("STM32L4R7").family.id == "stm32l4plus"

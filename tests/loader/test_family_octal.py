@@ -49,6 +49,13 @@ def test_lint_mcu_flags_the_wrong_memory_interface(loader_file: LoaderFile, name
     assert finding.severity == "error" and finding.message == message
 
 
+def test_interface_mismatch_fix_names_the_parts_controllers(loader_file: LoaderFile) -> None:
+    report = lint(open_loader(loader_file("h7-info0")), "STM32H7S7L8")
+    finding = next(f for f in report.findings if f.id == "interface-mismatch")
+    assert finding.fix == ("use a loader built for this part's memory interface "
+                           "(XSPI1 at 0x90000000, XSPI2 at 0x70000000)")
+
+
 def test_lint_mcu_accepts_the_matching_family(loader_file: LoaderFile) -> None:
     report = lint(open_loader(loader_file("h7rs-xspi2")), "STM32H7S7L8")
     assert "interface-mismatch" not in report.ids()
