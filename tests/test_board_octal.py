@@ -3,6 +3,8 @@ pins, swaps, several memories, and inline pin lists (the pins decide the QUADSPI
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from extflash import board
@@ -107,3 +109,18 @@ def test_package_letter_rejects_ph2_on_lqfp144() -> None:
 def test_l4_quadspi_on_the_l432() -> None:
     b = board.from_options(mcu="STM32L432KC", chip="W25Q128JV", pins="PA3,PA2,PB1,PB0,PA7,PA6")
     assert b.memories[0].wire("bk1_ncs") == board.Wire("bk1_ncs", "PA2", 10)
+
+
+def test_cli_shows_how_the_pins_were_understood(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from extflash.cli import main
+
+    not_a_loader = tmp_path / "x.stldr"
+    not_a_loader.write_text("not a loader")
+    result = CliRunner().invoke(main, ["test", str(not_a_loader), "--mcu", "STM32H743ZI",
+                                       "--chip", "W25Q128JV", "--pins",
+                                       "PB2,PC11,PE7,PE8,PE9,PE10"])
+    assert result.exit_code != 0
+    assert "note: the pins fit QUADSPI bank 2" in result.output
+    assert "Traceback" not in result.output

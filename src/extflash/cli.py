@@ -230,6 +230,12 @@ def trace_options(func: F) -> F:
     return _with_options(func, options)
 
 
+def _echo_notes(board: Any) -> None:
+    """How an inline board was understood (the pins chose the bank, order or port)."""
+    for note in board.notes:
+        click.echo(f"note: {note}", err=True)
+
+
 @contextlib.contextmanager
 def _session(kw: dict[str, Any], renderer: ProgressRenderer | None) -> Iterator[api.Session]:
     """The operation's session. On the virtual board every call is watched: a failed call is
@@ -257,6 +263,7 @@ def _session(kw: dict[str, Any], renderer: ProgressRenderer | None) -> Iterator[
         pins=kw.pop("pins"),
         hse=kw.pop("hse"),
     )
+    _echo_notes(board)
     session, watch = diagnose.open_session(
         kw.pop("loader_path"),
         board=board,
@@ -593,6 +600,7 @@ def conformance_test(
         pins=kw.pop("pins"),
         hse=kw.pop("hse"),
     )
+    _echo_notes(board)
     options = DriverOptions(
         buffer_size=_opt_int(buffer_size, "--buffer-size"),
         stack_size=_opt_int(stack_size, "--stack-size"),
@@ -621,6 +629,7 @@ def new(name: str | None, output: str, flm: bool, no_self_test: bool, as_json: b
         raise InputError("extflash new tests on a fresh virtual board: --flash-file is not used")
     board = api.resolve_board(kw.pop("board_name"), mcu=kw.pop("mcu"), chip=kw.pop("chip"),
                               bank=kw.pop("bank"), pins=kw.pop("pins"), hse=kw.pop("hse"))
+    _echo_notes(board)
     made = gen.new_loader(board, Path(output), name=name, flm=flm,
                           self_test=not no_self_test, timing=kw.pop("timing"))
     b = made.build
