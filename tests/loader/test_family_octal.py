@@ -60,3 +60,32 @@ def test_lint_mcu_accepts_the_matching_family(loader_file: LoaderFile) -> None:
     report = lint(open_loader(loader_file("h7rs-xspi2")), "STM32H7S7L8")
     assert "interface-mismatch" not in report.ids()
     assert "storage-info-start" not in report.ids()  # 0x70000000 is XSPI2's window
+
+
+def test_h7rs_loader_init_switches_on_the_xspim_supply_and_io_speed(
+        loader_file: LoaderFile) -> None:
+    """The loader's own Init, run on the virtual H7S7: what it wrote to PWR/SBS reads back."""
+    from elftools.elf.elffile import ELFFile
+
+    from extflash import mcu
+    from extflash.emu.clock import FS_PER_S
+    from extflash.emu.machine import Machine
+
+    m = Machine(mcu.find_part("STM32H7S7L8"))
+    assert m.pwr is not None and m.sbs is not None
+    with loader_file("h7rs-xspi2").open("rb") as fh:
+        elf = ELFFile(fh)
+        for seg in elf.iter_segments():
+            if seg["p_type"] == "PT_LOAD" and seg["p_filesz"]:
+                m.mem_write(seg["p_paddr"], seg.data())
+        symtab = elf.get_section_by_name(".symtab")
+        init = next(s["st_value"] for s in symtab.iter_symbols() if s.name == "Init")
+    base = m.family.loader_ram_base
+    m.mem_write(base, b"\x00\xbe\x00\xbe")  # BKPT: where Init returns to
+    m.reg_write("sp", 0x20010000 - 0x100)
+    m.reg_write("lr", base | 1)
+    assert not m.pwr.xspim_supply(2) and not m.sbs.io_speed_optimised(2)
+    m.run(init, stop_at=base, timeout_fs=FS_PER_S)
+    assert m.pwr.xspim_supply(2) and not m.pwr.xspim_supply(1)
+    assert m.sbs.io_speed_optimised(2)
+    assert m.rcc.is_enabled("XSPI2") and m.rcc.is_enabled("XSPIM") and m.rcc.is_enabled("GPION")
