@@ -86,3 +86,10 @@ def test_l4s_parts_share_the_l4r_pin_tables() -> None:
     l4r5 = {(f.pin, f.signal) for f in mcu.pin_functions(mcu.find_part("STM32L4R5ZI"))}
     assert l4s5 == l4r5 and ("PE10", "OCTOSPIM_P1_CLK") in l4s5
     assert mcu.find_part("STM32L4R7").family.id == "stm32l4plus"
+
+
+def test_h7ab_and_u5ax_memory_maps() -> None:
+    h7b3 = mcu.find_part("STM32H7B3ZI").part
+    assert h7b3.ram_at(0x240F0000) is not None and h7b3.ram_at(0x30010000) is not None
+    assert mcu.find_part("STM32H735IG").part.ram_at(0x240F0000) is None
+    assert mcu.find_part("STM32U5A5ZJ").part.ram_at(0x20200000) is not None
