@@ -2,11 +2,11 @@
 
 Writes ``src/extflash/data/regs/<family>.toml`` with every peripheral base (so the emulator can
 map unmodelled blocks and name the peripheral nearest a faulting address) and the full register
-lists (offset, reset value, fields, access) of RCC, PWR, FLASH, SYSCFG and the USART (one table
-for every USART/UART/LPUART instance: the instances share one layout). Where an SVD describes one
-register twice (FIFO enabled/disabled views of CR1 and ISR), the first view is kept under the
-plain name. The emulator's models add behaviour on top of these tables; the tests never read the
-SVDs.
+lists (offset, reset value, fields, access) of RCC, PWR, FLASH, SYSCFG, SBS (H5, H7R/S) and the
+USART (one table for every USART/UART/LPUART instance: the instances share one layout). Where an
+SVD describes one register twice (FIFO enabled/disabled views of CR1 and ISR), the first view is
+kept under the plain name. The emulator's models add behaviour on top of these tables; the tests
+never read the SVDs.
 
 Usage: ``python scripts/gen_regs.py /work/shared/data/svd``
 """
@@ -32,9 +32,25 @@ SVD_FOR_FAMILY = {
     "stm32u5": "STM32U575",
     "stm32h5": "STM32H563",
 }
-MODELLED = ("RCC", "PWR", "FLASH", "SYSCFG", "USART")
+MODELLED = ("RCC", "PWR", "FLASH", "SYSCFG", "SBS", "USART")
 SOURCE = {"USART": "USART1"}  # the instance whose registers stand for every USART
 VIEW_SUFFIXES = ("_FIFO_ENABLED", "_FIFO_DISABLED", "_enabled", "_disabled", "_ALTERNATE")
+# Where an SVD disagrees with its reference manual, the manual wins: (device, peripheral, register)
+# -> extra fields and/or the reset value.
+SVD_FIXES: dict[tuple[str, str, str], dict] = {
+    # RM0432 RCC_AHB3ENR: OSPI1EN is bit 8 (the STM32L4R5 SVD lists only OSPI2EN); same in RSTR.
+    ("STM32L4R5", "RCC", "AHB3ENR"): {"fields": [("OSPI1EN", 8, 1, "rw")]},
+    ("STM32L4R5", "RCC", "AHB3RSTR"): {"fields": [("OSPI1RST", 8, 1, "rw")]},
+    # RM0477 SBS_CCCSR with the CMSIS names (the SVD says OCTO1_/OCTO2_ and makes the XSPI2
+    # compensation enable/code-select bits read-only; stm32h7s7xx.h has them read-write).
+    ("STM32H7S", "SBS", "CCCSR"): {"fields": [
+        ("XSPI1_COMP_EN", 2, 1, "rw"), ("XSPI1_COMP_CODESEL", 3, 1, "rw"),
+        ("XSPI2_COMP_EN", 4, 1, "rw"), ("XSPI2_COMP_CODESEL", 5, 1, "rw"),
+        ("XSPI1_COMP_RDY", 9, 1, "ro"), ("XSPI2_COMP_RDY", 10, 1, "ro"),
+        ("XSPI1_IOHSLV", 17, 1, "rw"), ("XSPI2_IOHSLV", 18, 1, "rw")]},
+    # RM0481 RCC_CR: HSIDIV resets to 01 (HSI divided by 2: 32 MHz after reset), reset 0x2B.
+    ("STM32H563", "RCC", "CR"): {"reset": 0x0000002B},
+}
 NAME_FIX = {"Flash": "FLASH"}
 ACCESS = {"read-write": "rw", "read-only": "ro", "write-only": "wo",
           "writeOnce": "rw", "read-writeOnce": "rw"}
@@ -103,6 +119,12 @@ def generate(svd_dir: Path, family: str, device: str) -> str:
                 seen.add(r["offset"])
                 for suffix in VIEW_SUFFIXES:
                     r["name"] = r["name"].removesuffix(suffix)
+            fix = SVD_FIXES.get((device, name, r["name"]), {})
+            if fix.get("fields"):  # a fixed field replaces the SVD's field at its position
+                fixed = {f[1]: f for f in fix["fields"]}
+                r["fields"] = sorted([*(f for f in r["fields"] if f[1] not in fixed),
+                                      *fixed.values()], key=lambda f: f[1])
+            r["reset"] = fix.get("reset", r["reset"])
             fields = ", ".join(f'["{n}", {lsb}, {w}, "{a}"]' for n, lsb, w, a in r["fields"])
             lines += ["", f"[[{name}]]", f'name = "{r["name"]}"', f"offset = 0x{r['offset']:03X}",
                       f"reset = 0x{r['reset']:08X}", f'access = "{r["access"]}"',

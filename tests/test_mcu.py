@@ -50,3 +50,46 @@ def test_family_peripheral_lookup() -> None:
     assert fam.peripheral_at(0x52005008) == "QUADSPI"
     assert fam.peripheral_at(0x580244D4) == "RCC"
     assert not mcu.family("stm32g0").has_dwt_cyccnt
+
+
+def test_package_letter_without_order_code_selects_the_package() -> None:
+    # Z = 144 pins: no PH2 (bank 2 IO0 only on PE7); X = 240 pins has PH2.
+    lqfp144 = {(f.pin, f.signal) for f in mcu.pin_functions(mcu.find_part("STM32H743ZI"))}
+    assert ("PH2", "QUADSPI_BK2_IO0") not in lqfp144
+    assert ("PE7", "QUADSPI_BK2_IO0") in lqfp144
+    bga240 = {(f.pin, f.signal) for f in mcu.pin_functions(mcu.find_part("STM32H743XI"))}
+    assert ("PH2", "QUADSPI_BK2_IO0") in bga240
+
+
+def test_unknown_part_suggests_close_names_of_its_series() -> None:
+    with pytest.raises(ConfigError) as exc:
+        mcu.find_part("STM32H734ZI")
+    assert exc.value.hint is not None
+    assert exc.value.hint.startswith("did you mean STM32H743")
+
+
+def test_l43x_l45x_quadspi_parts() -> None:
+    l432 = mcu.find_part("STM32L432KC")
+    assert l432.family.id == "stm32l4"
+    assert l432.part.ram_at(0x2000C000) is not None  # SRAM2 alias right after 48 KiB SRAM1
+    funcs = {(f.pin, f.signal): f.af for f in mcu.pin_functions(l432)}
+    assert funcs[("PA3", "QUADSPI_CLK")] == 10
+    assert funcs[("PB1", "QUADSPI_BK1_IO0")] == 10
+    l452 = mcu.find_part("STM32L452VE")
+    assert {f.signal for f in mcu.pin_functions(l452)} >= {"QUADSPI_BK2_NCS", "QUADSPI_BK2_IO3"}
+    for name in ("STM32L431", "STM32L433", "STM32L443", "STM32L451", "STM32L462"):
+        assert mcu.find_part(name).family.id == "stm32l4"
+
+
+def test_l4s_parts_share_the_l4r_pin_tables() -> None:
+    l4s5 = {(f.pin, f.signal) for f in mcu.pin_functions(mcu.find_part("STM32L4S5ZI"))}
+    l4r5 = {(f.pin, f.signal) for f in mcu.pin_functions(mcu.find_part("STM32L4R5ZI"))}
+    assert l4s5 == l4r5 and ("PE10", "OCTOSPIM_P1_CLK") in l4s5
+    assert mcu.find_part("STM32L4R7").family.id == "stm32l4plus"
+
+
+def test_h7ab_and_u5ax_memory_maps() -> None:
+    h7b3 = mcu.find_part("STM32H7B3ZI").part
+    assert h7b3.ram_at(0x240F0000) is not None and h7b3.ram_at(0x30010000) is not None
+    assert mcu.find_part("STM32H735IG").part.ram_at(0x240F0000) is None
+    assert mcu.find_part("STM32U5A5ZJ").part.ram_at(0x20200000) is not None

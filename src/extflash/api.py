@@ -153,7 +153,7 @@ def resolve_board(
             f"--mcu, --chip and --pins (missing: {', '.join(missing)})"
         )
     assert mcu and chip and pins
-    return boards.from_options(mcu=mcu, chip=chip, pins=pins, bank=bank or 1, hse=hse)
+    return boards.from_options(mcu=mcu, chip=chip, pins=pins, bank=bank, hse=hse)
 
 
 def wired_size(target: Target) -> int | None:

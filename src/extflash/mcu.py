@@ -9,6 +9,7 @@ pin table of that package.
 from __future__ import annotations
 
 import csv
+import difflib
 import functools
 import re
 import tomllib
@@ -81,6 +82,16 @@ class IoManager:
 
 
 @dataclass(frozen=True)
+class DebugIds:
+    """``[debug]``: the SW-DP DPIDR and where the option bytes show the RDP level."""
+
+    dpidr: int
+    rdp_register: int
+    rdp_lsb: int
+    rdp_mirrors: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class Family:
     id: str
     name: str
@@ -97,6 +108,16 @@ class Family:
     raw: dict[str, Any] = field(repr=False, compare=False, hash=False)
     controllers: tuple[Controller, ...] = ()
     io_manager: IoManager | None = None
+    clock_tree: dict[str, Any] | None = field(default=None, compare=False, hash=False)
+    rcc_enable_stems: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False,
+                                                         hash=False)
+    gpio_reset: str = "analog-reset"  # or "input-reset" (F4/F7)
+    flash_size_register: int | None = None
+    debug: DebugIds | None = None
+
+    def enable_stems(self, peripheral: str) -> tuple[str, ...]:
+        """Stems of ``peripheral``'s RCC enable/reset fields (``QSPI`` for QUADSPI on F7)."""
+        return self.rcc_enable_stems.get(peripheral, (peripheral,))
 
     def controller(self, name: str) -> Controller | None:
         return next((c for c in self.controllers if c.name == name), None)
@@ -193,7 +214,20 @@ def _load_family(data: dict[str, Any]) -> Family:
             for c in data.get("controller", [])
         ),
         io_manager=_io_manager(data.get("io_manager")),
+        clock_tree=data.get("clock_tree"),
+        rcc_enable_stems={k: tuple(v) for k, v in
+                          data.get("rcc", {}).get("enable_stems", {}).items()},
+        gpio_reset=str(data.get("system", {}).get("gpio_reset", "analog-reset")),
+        flash_size_register=data.get("system", {}).get("flash_size_register"),
+        debug=_debug(data.get("debug")),
     )
+
+
+def _debug(item: dict[str, Any] | None) -> DebugIds | None:
+    if item is None:
+        return None
+    return DebugIds(int(item["dpidr"]), int(item["rdp_register"]), int(item["rdp_lsb"]),
+                    tuple(int(x) for x in item.get("rdp_mirrors", [])))
 
 
 def _io_manager(item: dict[str, Any] | None) -> IoManager | None:
@@ -248,8 +282,21 @@ def find_part(name: str) -> PartRef:
         for part in fam.parts:
             if part.name == base:
                 return PartRef(part, suffix)
-    known = ", ".join(sorted(p.name for f in families().values() for p in f.parts))
-    raise ConfigError(f"unknown MCU part '{name}'", hint=f"known parts: {known}")
+    names = sorted(p.name for f in families().values() for p in f.parts)
+    close = _similar(base, names)
+    hint = (f"did you mean {' or '.join(close)}?" if close
+            else f"known parts: {', '.join(names)}")
+    raise ConfigError(f"unknown MCU part '{name}'", hint=hint)
+
+
+def _similar(name: str, names: list[str]) -> list[str]:
+    """Up to three known names close to ``name``, from its own series (``STM32H7``) when it has
+    any; swapped digits (H734 for H743) rank first."""
+    series = [n for n in names if n[:7] == name[:7]] or names
+    ratios = {n: difflib.SequenceMatcher(None, n, name).ratio() for n in series}
+    close = sorted((n for n, r in ratios.items() if r >= 0.75),
+                   key=lambda n: (sorted(n) != sorted(name), -ratios[n], n))
+    return close[:3]
 
 
 @dataclass(frozen=True)
@@ -296,8 +343,11 @@ def pin_functions(ref: PartRef) -> tuple[PinFunction, ...]:
 def _group_matches(group: str, suffix: str) -> bool:
     """Does a pinctrl group tail like ``z(g-i)tx`` agree with a user suffix like ``zit6`` or ``zi``?
 
-    Each position of the group is a letter, a set of letters ``(g-i)`` or ``x`` (any). The user's
-    suffix is compared position by position for as long as both have characters.
+    ST order codes read pin count, flash size, package, temperature range (``STM32H743`` ``Z`` =
+    144 pins, ``I`` = 2 MiB, ``T`` = LQFP, ``6``). Each position of the group is a letter or a set
+    of letters ``(g-i)``; from the temperature position on, ``x`` means any. Before it ``x`` is a
+    real letter: pin count ``X`` is the 240-pin package, not a wildcard. The user's suffix is
+    compared position by position for as long as both have characters.
     """
     tokens: list[str] = []
     i = 0
@@ -309,4 +359,8 @@ def _group_matches(group: str, suffix: str) -> bool:
         else:
             tokens.append(group[i])
             i += 1
-    return all(tok == "x" or ch in tok for tok, ch in zip(tokens, suffix, strict=False))
+    return all((tok == "x" and pos >= _TEMPERATURE_POSITION) or ch in tok
+               for pos, (tok, ch) in enumerate(zip(tokens, suffix, strict=False)))
+
+
+_TEMPERATURE_POSITION = 3  # pin count, flash size, package, then temperature range

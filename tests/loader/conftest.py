@@ -32,6 +32,7 @@ L4_QSPI = ("-DRCC_BASE=0x40021000u", "-DGPIO_BASE=0x48000400u", "-DCTRL_BASE=0xA
 G0_SPI = ("-DRCC_BASE=0x40021000u", "-DGPIO_BASE=0x50000400u", "-DCTRL_BASE=0x40003800u",
           "-DRCC_EN_OFFSET=0x3Cu")
 LOADER_SOURCES = ("loaders/qspi_loader.c", "loaders/storage_info.c")
+OCTAL_SOURCES = ("octal/octal_loader.c", "loaders/storage_info.c")
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,13 @@ VARIANTS: dict[str, Variant] = {
     "hard-float": Variant((*GOOD, *L4_QSPI, *HARD_SP, "-DUSE_FLOAT"), origin=0x20000004,
                           cpu="cortex-m4"),
     "double": Variant((*GOOD, *F7_QSPI, *HARD_DP, "-DUSE_DOUBLE"), origin=0x20000004),
+    # register-level OCTOSPI/XSPI loaders (tests/firmware/octal)
+    "h7rs-xspi2": Variant(("-DFAM_H7RS", "-DDEV_START=0x70000000u"), origin=0x20000004,
+                          sources=OCTAL_SOURCES),
+    "u5-octospi1": Variant(("-DFAM_U5",), origin=0x20000004, cpu="cortex-m33",
+                           sources=OCTAL_SOURCES),
+    "h7b3-octospi1": Variant(("-DFAM_H7B3",), sources=OCTAL_SOURCES),
+    "h7rs-xspi2-axi": Variant(("-DFAM_H7RS", "-DDEV_START=0x70000000u"), sources=OCTAL_SOURCES),
 }
 
 

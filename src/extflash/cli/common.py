@@ -154,6 +154,12 @@ HZ = Frequency()
 # -- output files ----------------------------------------------------------------------------
 
 
+def echo_notes(board: Any) -> None:
+    """How an inline board was understood (the pins chose the bank, order or port)."""
+    for note in getattr(board, "notes", ()):
+        click.echo(f"note: {note}", err=True)
+
+
 def check_writable(path: str | os.PathLike[str], option: str, *, folder_ok: bool = False) -> None:
     """Refuse an output path that cannot be written, before any work is done.
 

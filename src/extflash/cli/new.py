@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from extflash.cli.common import check_writable, emit, handle_errors
+from extflash.cli.common import check_writable, echo_notes, emit, handle_errors
 from extflash.cli.options import fresh_board_options, output_options
 
 
@@ -60,6 +60,7 @@ def new(
         pins=kw.pop("pins"),
         hse=kw.pop("hse"),
     )
+    echo_notes(board)
     if not (quiet or as_json):
         steps = "building" if no_self_test else "building and self-testing"
         click.echo(f"{steps} a loader for {board.name} ...", err=True)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from extflash.cli.common import check_writable
+from extflash.cli.common import check_writable, echo_notes
 from extflash.cli.interrupt import InterruptGuard
 from extflash.errors import ExtflashError, InputError, Interrupted
 from extflash.progress import ProgressRenderer
@@ -83,6 +83,7 @@ def _virtual_session(
         pins=kw.pop("pins"),
         hse=kw.pop("hse"),
     )
+    echo_notes(board)
     session, watch = diagnose.open_session(
         kw.pop("loader_path"),
         board=board,

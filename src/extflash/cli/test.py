@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from extflash.cli.common import SIZE, emit, error_object, fail, handle_errors
+from extflash.cli.common import SIZE, echo_notes, emit, error_object, fail, handle_errors
 from extflash.cli.options import fresh_board_options, output_options
 
 
@@ -39,6 +39,7 @@ def conformance_test(
         pins=kw.pop("pins"),
         hse=kw.pop("hse"),
     )
+    echo_notes(board)
     options = DriverOptions(buffer_size=buffer_size, stack_size=stack_size)
 
     def progress(line: str) -> None:

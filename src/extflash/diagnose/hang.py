@@ -22,7 +22,7 @@ from extflash.diagnose.model import Diagnosis
 from extflash.emu import cortexm
 from extflash.emu.mmio import UnmodelledBlock
 from extflash.emu.periph import quadspi as q
-from extflash.emu.periph.rcc import FIELD_STEMS
+from extflash.emu.periph.rcc import Rcc
 from extflash.emu.periph.tablemodel import Follow, TableModel
 from extflash.emu.regmodel import Peripheral, Reg
 
@@ -78,7 +78,7 @@ def awaited_bits(cond: loops.WaitCondition | None, value: int) -> int:
 
 def enable_field(rcc: Peripheral, periph: str) -> str | None:
     """``RCC_AHB3ENR.QSPIEN`` for the peripheral's clock enable bit."""
-    stems = FIELD_STEMS.get(periph, (periph,))
+    stems = rcc.stems(periph) if isinstance(rcc, Rcc) else (periph,)
     for reg in rcc.regs.values():
         if not reg.name.endswith("ENR") or reg.name.endswith("LPENR"):
             continue

@@ -56,6 +56,7 @@ from extflash.emu.periph.flashif import FlashInterface
 from extflash.emu.periph.gpio import GpioBank, GpioPort, PinState
 from extflash.emu.periph.pwr import Pwr
 from extflash.emu.periph.rcc import Rcc
+from extflash.emu.periph.sbs import Sbs
 from extflash.emu.periph.syscfg import Syscfg
 from extflash.emu.periph.usart import SerialConsole, Usart, instances
 from extflash.emu.regmodel import Peripheral
@@ -80,10 +81,6 @@ FF_MIN_STEP_FS = 1_000 * FS_PER_NS * 1_000  # 1 ms
 PPB_UNMODELLED = (("ITM", 0xE0000000, 0x1000), ("FPB", 0xE0002000, 0x1000),
                   ("TPIU", 0xE0040000, 0x1000), ("ETM", 0xE0041000, 0x1000),
                   ("ROMTABLE", 0xE00FF000, 0x1000))
-# Where each family keeps the 16-bit flash size (KiB) in system memory (reference manuals).
-FLASH_SIZE_REG = {"stm32h7-qspi": 0x1FF1E880, "stm32h7-ospi": 0x1FF1E880, "stm32f7": 0x1FF0F442,
-                  "stm32f4": 0x1FFF7A22, "stm32l4": 0x1FFF75E0, "stm32l4plus": 0x1FFF75E0,
-                  "stm32g4": 0x1FFF75E0}
 THUMB_WFI, THUMB_WFE, THUMB_YIELD, THUMB_SELF_BRANCH = 0xBF30, 0xBF20, 0xBF10, 0xE7FE
 
 
@@ -198,7 +195,8 @@ class Machine:
     """A virtual STM32 part. See the module documentation for the time and exception model.
 
     Attributes: ``part``, ``family``, ``clock`` (:class:`VirtualClock`), ``uc`` (the unicorn
-    engine, for peripheral models that need it), ``rcc``, ``gpio`` (:class:`GpioBank`),
+    engine, for peripheral models that need it), ``rcc``, ``pwr``, ``sbs`` (None where the family
+    has none), ``gpio`` (:class:`GpioBank`),
     ``scs``, ``dwt``, ``on_unmodelled`` (callbacks receiving :class:`UnmodelledAccess`),
     ``tracer`` (callback receiving every :class:`BusAccess`, ``None`` = off), ``last_fault``.
     """
@@ -284,7 +282,7 @@ class Machine:
             if region.name.endswith("_ALIAS") and region.name.removesuffix("_ALIAS") in by_name:
                 pass
         flash = next((m for m in self.part.part.memory if m.kind == "flash"), None)
-        reg = FLASH_SIZE_REG.get(self.family.id)
+        reg = self.family.flash_size_register
         rom = self.family.region_at(reg) if reg is not None else None
         if flash is not None and reg is not None and rom is not None:
             buf, _ = self._buffers[rom.start]
@@ -321,9 +319,15 @@ class Machine:
         self.rcc.on_clock_change = self._core_clock_changed
         self.rcc.on_peripheral_reset = self._reset_by_rcc
         self.add_peripheral(self.rcc)
-        for cls, name in ((Pwr, "PWR"), (FlashInterface, "FLASH"), (Syscfg, "SYSCFG")):
+        for cls, name in ((FlashInterface, "FLASH"), (Syscfg, "SYSCFG")):
             if name in bases:
                 self.add_peripheral(cls(fam.id, bases[name]))
+        # PWR/SBS answer supply questions (XSPIM port supply, I/O speed) of the XSPI models.
+        self.pwr = Pwr(fam.id, bases["PWR"]) if "PWR" in bases else None
+        self.sbs = Sbs(fam.id, bases["SBS"]) if "SBS" in bases else None
+        for block in (self.pwr, self.sbs):
+            if block is not None:
+                self.add_peripheral(block)
         ports = {}
         for name, base in sorted(bases.items()):
             if name.startswith("GPIO") and len(name) == 5:

@@ -1,5 +1,5 @@
 """Clock-tree plans for the generated loaders: a PLL setting within the family's limits and the
-register steps (from ``templates/<interface>/families.toml``) that apply it.
+register steps (from the ``[generator]`` table of ``data/families/<family>.toml``) that apply it.
 
 The loader replays the steps as a table of read-modify-write and wait operations, so a family's
 bring-up is data: a new family is a new section in the data file, not new C.
@@ -11,11 +11,10 @@ import ast
 import functools
 import math
 import operator
-import tomllib
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
+from extflash import mcu
 from extflash.errors import ConfigError
 
 
@@ -105,13 +104,9 @@ def _field(text: str) -> Field:
 
 @functools.cache
 def _data() -> dict[str, Any]:
-    """Every family section of every interface's ``families.toml``, by family id."""
-    merged: dict[str, Any] = {}
-    for folder in (resources.files("extflash.gen") / "templates").iterdir():
-        path = folder / "families.toml"
-        if path.is_file():
-            merged.update(tomllib.loads(path.read_text(encoding="utf-8")))
-    return merged
+    """The ``[generator]`` table of every family file that has one, by family id."""
+    return {fam.id: fam.raw["generator"] for fam in mcu.families().values()
+            if "generator" in fam.raw}
 
 
 def supported_families() -> tuple[str, ...]:

@@ -7,6 +7,9 @@ Each family earns points for facts that fit it and loses points for facts that r
   families share a controller address (QUADSPI 0xA0001000 on F4/F7/L4/G4; 0x52005000 for
   QUADSPI, OCTOSPI1 and XSPI1 on the H7 lines), so RCC/GPIO bases, the OCTOSPIM/XSPIM and
   second-instance addresses and OCTOSPI-only register offsets (CCR 0x100, IR 0x110) decide;
+* the RCC register that holds a controller's clock enable (``RCC_AHB5ENR`` with XSPI2EN on H7R/S,
+  ``RCC_AHB3ENR`` with OSPI1EN on H7A/B/H72x): the register offsets differ between the H7 lines
+  even where the RCC base is the same;
 * the instruction set (Thumb-2 rules out Cortex-M0+) and FPU use (VFP code rules out FPU-less
   cores, double precision rules out single-precision FPUs).
 
@@ -15,11 +18,13 @@ The result ranks candidates with their score and the evidence strings, so a user
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from extflash import mcu
+from extflash.regdata import RegisterName, register_names
 
 if TYPE_CHECKING:
     from extflash.loader.model import Loader
@@ -33,7 +38,7 @@ CONTROLLER_INTERFACES = (("OCTOSPIM", "octospi"), ("OCTOSPI", "octospi"), ("XSPI
                          ("XSPI", "xspi"), ("QUADSPI", "quadspi"), ("SPI", "spi"))
 # Points per kind of peripheral evidence.
 WEIGHTS = (("RCC", 3), ("GPIO", 1), ("OCTOSPIM", 3), ("XSPIM", 3), ("QUADSPI", 2),
-           ("OCTOSPI", 2), ("XSPI", 2), ("SPI", 1), ("PWR", 1), ("FLASH", 0))
+           ("OCTOSPI", 2), ("XSPI", 2), ("SPI", 1), ("PWR", 1), ("SBS", 1), ("FLASH", 0))
 
 
 def interface_of(peripheral: str) -> str | None:
@@ -116,8 +121,30 @@ def _score(loader: Loader, fam: mcu.Family, refs: frozenset[int]) -> FamilyGuess
                 note(1, f"{name} register offset {offs[0]:#x} (OCTOSPI/XSPI only) referenced")
         if iface == "quadspi" and any(base + off in refs for off in OCTOSPI_ONLY_OFFSETS):
             note(-2, f"{name} base is referenced with OCTOSPI-only register offsets")
+    rcc_base = fam.peripherals.get("RCC")
+    if rcc_base is not None:
+        for reg, fields in _controller_enables(fam.id).items():
+            if rcc_base + reg.offset in refs:
+                note(3, f"RCC_{reg.name} ({', '.join(fields)}) referenced")
     _isa_evidence(loader, fam, note)
     return FamilyGuess(fam.id, score, tuple(evidence), interface)
+
+
+@functools.cache
+def _controller_enables(family_id: str) -> dict[RegisterName, tuple[str, ...]]:
+    """RCC enable registers holding a memory controller's or IO manager's enable bit."""
+    fam = mcu.family(family_id)
+    names = [c.name for c in fam.controllers] + ([fam.io_manager.name] if fam.io_manager else [])
+    wanted = {f"{stem}EN" for n in names for stem in fam.enable_stems(n)}
+    out: dict[RegisterName, tuple[str, ...]] = {}
+    for reg in register_names(family_id, "RCC"):
+        hits = tuple(f for f in reg.fields if f in wanted)
+        # not the low-power copies, nor the per-core C1_/C2_ aliases HAL code does not use
+        # on the single-core parts (H72x's C1_AHB3ENR sits where H7R/S has AHB5ENR)
+        if hits and not reg.name.rstrip("0123456789").endswith(("LPENR", "SMENR")) \
+                and not reg.name.startswith(("C1_", "C2_")):
+            out[reg] = hits
+    return out
 
 
 def _isa_evidence(loader: Loader, fam: mcu.Family, note: Callable[[int, str], None]) -> None:

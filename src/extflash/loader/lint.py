@@ -452,10 +452,12 @@ def interface_mismatch(ctx: LintContext) -> Iterator[Finding]:
     # RCC/GPIO bases) separates controllers that share a base address.
     loader_iface = ctx.loader.inferred_family.interface
     if loader_iface and loader_iface not in fam.interfaces:
+        windows = ", ".join(f"{c.name} at {c.window:#010x}" for c in fam.controllers)
         yield Finding("interface-mismatch", "error",
                       f"the loader drives {loader_iface.upper()} but {ctx.target} has "
                       f"{', '.join(i.upper() for i in fam.interfaces)}",
-                      "use a loader built for this part's memory interface",
+                      "use a loader built for this part's memory interface"
+                      + (f" ({windows})" if windows else ""),
                       loader_iface)
 
 

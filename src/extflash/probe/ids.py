@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from extflash.errors import ConfigError
-from extflash.mcu import Part
+from extflash.mcu import Family, Part
 
 JEP106_ARM = 0x43B  # continuation 4, identity 0x3B
 JEP106_ST = 0x020
@@ -31,17 +31,6 @@ PPB_END = 0xE0100000
 AHB_AP_IDR = 0x24770011  # AHB-AP r2, as on Cortex-M4 / M7 based STM32 parts
 AHB_AP_WRAP = 0x1000  # that AHB-AP's TAR auto-increment wraps at 4 KiB
 APB_AP_IDR = 0x54770002  # APB-AP (the H7 debug-bus access port)
-
-# DPIDR by family: SW-DP v2 on the Cortex-M7 parts, v1 on the Cortex-M4 parts.
-DPIDR = {
-    "stm32h7-qspi": 0x6BA02477,
-    "stm32h7-ospi": 0x6BA02477,
-    "stm32f7": 0x5BA02477,
-    "stm32f4": 0x2BA01477,
-    "stm32l4": 0x2BA01477,
-    "stm32l4plus": 0x2BA01477,
-    "stm32g4": 0x2BA01477,
-}
 
 # DBGMCU_IDCODE.DEV_ID by part (first matching pattern).
 DEV_IDS: tuple[tuple[str, int, str], ...] = (
@@ -68,20 +57,10 @@ DEV_IDS: tuple[tuple[str, int, str], ...] = (
     (r"STM32G4(91|A1)", 0x479, "STM32G491/4A1"),
 )
 
-# The option-byte register showing the read-protection level RDP (0xAA = level 0, 0xCC = level 2,
-# anything else = level 1): address, bit position of the RDP byte, and registers mirroring it
-# (the H7's OPTSR_PRG reads like OPTSR_CUR outside an option change, and both repeat in the
-# bank-2 register block).
+# RDP byte values of the option-byte register (0xAA = level 0, 0xCC = level 2, anything else =
+# level 1). Its address, bit position and mirrors are the family file's ``[debug]`` (the H7's
+# OPTSR_PRG reads like OPTSR_CUR outside an option change, and both repeat in the bank-2 block).
 RDP_LEVEL0, RDP_LEVEL2 = 0xAA, 0xCC
-RDP_REGISTERS: dict[str, tuple[int, int, tuple[int, ...]]] = {
-    "stm32h7-qspi": (0x5200201C, 8, (0x52002020, 0x5200211C, 0x52002120)),
-    "stm32h7-ospi": (0x5200201C, 8, (0x52002020, 0x5200211C, 0x52002120)),
-    "stm32f7": (0x40023C14, 8, ()),
-    "stm32f4": (0x40023C14, 8, ()),
-    "stm32l4": (0x40022020, 0, ()),
-    "stm32l4plus": (0x40022020, 0, ()),
-    "stm32g4": (0x40022020, 0, ()),
-}
 
 # Where DBGMCU_IDCODE is on the system bus: the H7 moved it into the D3 domain.
 DBGMCU_DEFAULT = 0xE0042000
@@ -106,10 +85,17 @@ def dbgmcu_address(part: Part) -> int:
 
 
 def dpidr(part: Part) -> int:
-    value = DPIDR.get(part.family_id)
-    if value is None:
+    """The SW-DP DPIDR (family file ``[debug]``: SW-DP v2 on Cortex-M7, v1 on Cortex-M4 parts)."""
+    debug = part.family.debug
+    if debug is None:
         raise ConfigError(f"the virtual probe has no debug port model for {part.name}")
-    return value
+    return debug.dpidr
+
+
+def rdp_register(family: Family) -> tuple[int, int, tuple[int, ...]] | None:
+    """Where the option bytes show the RDP level: address, bit position, mirror registers."""
+    d = family.debug
+    return (d.rdp_register, d.rdp_lsb, d.rdp_mirrors) if d is not None else None
 
 
 @dataclass(frozen=True)

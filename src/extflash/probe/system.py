@@ -294,7 +294,7 @@ class VirtualSystem:
         self.dp.dpidr = f.dpidr if f.dpidr is not None else ids.dpidr(self.part.part)
         dev = f.dev_id if f.dev_id is not None else ids.dev_id(self.part.part)
         self.dbgmcu["IDCODE"] = dev | 0x1003 << 16
-        rdp = ids.RDP_REGISTERS.get(self.part.family.id)
+        rdp = ids.rdp_register(self.part.family)
         if rdp is not None:
             address, shift, mirrors = rdp
             level = 0xBB if f.read_protected else ids.RDP_LEVEL0

@@ -328,7 +328,7 @@ class PyocdTarget:
                           hint="try --connect under-reset") from error
 
     def _rdp_level(self) -> int | None:
-        reg = ids.RDP_REGISTERS.get(self.part.family.id)
+        reg = ids.rdp_register(self.part.family)
         if reg is None:
             return None
         address, shift, _mirrors = reg

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from extflash import mcu
 from extflash.emu.regmodel import Access, Peripheral, Reg
 
 MODES = ("input", "output", "af", "analog")
@@ -34,7 +35,6 @@ _RESETS: dict[str, dict[str, tuple[int, int, int]]] = {
                     "B": (0x00000280, 0x000000C0, 0x00000100),
                     "others": (0, 0, 0)},
 }
-RESET_STYLE = {"stm32f4": "input-reset", "stm32f7": "input-reset"}
 LCKK = 1 << 16
 ROUTING_REGS = frozenset({0x00, 0x20, 0x24})  # MODER, AFRL, AFRH: what decides a pin's function
 
@@ -54,7 +54,7 @@ class PinState:
 class GpioPort(Peripheral):
     def __init__(self, letter: str, base: int, family_id: str,
                  clock_enabled: Callable[[], bool] = lambda: True) -> None:
-        table = _RESETS[RESET_STYLE.get(family_id, "analog-reset")]
+        table = _RESETS[mcu.family(family_id).gpio_reset]
         moder, ospeedr, pupdr = table.get(letter, table["others"])
         regs = (
             Reg("MODER", 0x00, moder), Reg("OTYPER", 0x04, 0), Reg("OSPEEDR", 0x08, ospeedr),

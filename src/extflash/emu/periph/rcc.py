@@ -30,13 +30,8 @@ from collections.abc import Callable
 
 from extflash import mcu
 from extflash.emu.periph import sysregs
-from extflash.emu.periph.clocktree import TREES, ClockLimits, Clocks
+from extflash.emu.periph.clocktree import ClockLimits, Clocks, tree_spec
 from extflash.emu.periph.tablemodel import Always, Follow, TableModel, on_ready_pairs
-
-# Peripheral name -> the stem of its RCC enable/reset field where the two differ.
-FIELD_STEMS = {"QUADSPI": ("QSPI", "QUADSPI"), "OCTOSPI1": ("OSPI1", "OCTOSPI1"),
-               "OCTOSPI2": ("OSPI2", "OCTOSPI2"), "OCTOSPIM": ("OCTOSPIM", "IOMNGR"),
-               "DELAY_Block_QUADSPI": ("DLYB",), "SYSCFG": ("SYSCFG", "SYSCFGCOMP")}
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +40,8 @@ class Rcc(TableModel):
     def __init__(self, family_id: str, base: int, *, hse_hz: int | None,
                  reset_clock_hz: int) -> None:
         regs = sysregs.registers(family_id, "RCC")
-        self.tree = TREES.get(family_id)
+        self.family = mcu.family(family_id)
+        self.tree = tree_spec(self.family.clock_tree)
         default_hse = self.tree.default_hse_hz if self.tree else 8_000_000
         self.hse_hz = default_hse if hse_hz is None else hse_hz
         rules: list[Follow | Always] = [
@@ -55,10 +51,8 @@ class Rcc(TableModel):
         # HSIDIVF: "set by hardware when the HSI frequency is stable after an HSIDIV change"
         # (RM0433/RM0455/RM0477 RCC_CR); the model changes the divider at once
         rules += [Always("CR", "D1CKRDY"), Always("CR", "D2CKRDY"), Always("CR", "HSIDIVF")]
-        family = mcu.families().get(family_id)
-        self.family_name = family.name if family is not None else family_id
-        self.limits = ClockLimits.from_data(
-            family.raw.get("clock_limits", {}) if family is not None else {})
+        self.family_name = self.family.name
+        self.limits = ClockLimits.from_data(self.family.raw.get("clock_limits", {}))
         self.clock_problems: list[str] = []
         self.on_clock_problem: Callable[[str], None] | None = None
         self.reset_clock_hz = reset_clock_hz
@@ -85,8 +79,9 @@ class Rcc(TableModel):
                     out.setdefault(f.name[: -len(field_suffix)], []).append((r.offset, f.mask))
         return out
 
-    def _stems(self, name: str) -> tuple[str, ...]:
-        return FIELD_STEMS.get(name, (name,))
+    def stems(self, name: str) -> tuple[str, ...]:
+        """Stems of ``name``'s enable/reset fields (the family's ``[rcc.enable_stems]``)."""
+        return self.family.enable_stems(name)
 
     def is_enabled(self, name: str) -> bool:
         """Is the bus clock of peripheral ``name`` (``QUADSPI``, ``GPIOB``) enabled?
@@ -95,7 +90,7 @@ class Rcc(TableModel):
         """
         places = self._enable_places.get(name)
         if places is None:
-            places = tuple(p for stem in self._stems(name) for p in self._enables.get(stem, []))
+            places = tuple(p for stem in self.stems(name) for p in self._enables.get(stem, []))
             self._enable_places[name] = places
         if not places:
             return True
@@ -122,14 +117,14 @@ class Rcc(TableModel):
         return self.clocks.kernel_hz.get(name, self.clocks.hclk_hz)
 
     def _switch(self) -> None:
-        if self.tree is None or "CFGR" not in self.by_name:
+        if self.tree is None or self.tree.cfgr not in self.by_name:
             return
         lsb, width = self.tree.sw_lsb, self.tree.sw_width
         mask = (1 << width) - 1
-        cfgr = self["CFGR"]
+        cfgr = self[self.tree.cfgr]
         sw = (cfgr >> lsb) & mask
         if self._source_ready(sw):
-            self["CFGR"] = (cfgr & ~(mask << (lsb + width))) | (sw << (lsb + width))
+            self[self.tree.cfgr] = (cfgr & ~(mask << (lsb + width))) | (sw << (lsb + width))
 
     def _source_ready(self, sw: int) -> bool:
         """Does the clock selected by SW run? (ready flags in SW encoding order)."""

@@ -6,20 +6,8 @@ give every register's offset, reset value and fields, and every peripheral's bas
 
 from __future__ import annotations
 
-import functools
-import tomllib
-from importlib import resources
-from typing import Any
-
 from extflash.emu.regmodel import Access, Field, Reg
-
-
-@functools.cache
-def _data(family_id: str) -> dict[str, Any]:
-    path = resources.files("extflash") / "data" / "regs" / f"{family_id}.toml"
-    if not path.is_file():
-        return {}
-    return tomllib.loads(path.read_text(encoding="utf-8"))
+from extflash.regdata import table as _data
 
 
 def registers(family_id: str, periph: str) -> tuple[Reg, ...]:
