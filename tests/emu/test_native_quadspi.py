@@ -1,6 +1,7 @@
 """The QUADSPI's native fast path: it builds, it falls back cleanly, and it changes nothing.
 
-The same loaders (the generator's word-wise one and the HAL-style byte-wise one) run the same
+(:func:`exercise` and :func:`both_paths` serve the OCTOSPI/XSPI differential too:
+test_native_octospi.py.) The same loaders (the generator's word-wise one and the HAL-style byte-wise one) run the same
 operations on the same virtual boards once through the pure-Python register path and once
 through the native one; flash contents, every loader call's result and virtual duration, the
 final cycle count, the controller's registers and the chip's command log must be identical.
