@@ -4,6 +4,8 @@ The same loaders (the generator's word-wise one and the HAL-style byte-wise one)
 operations on the same virtual boards once through the pure-Python register path and once
 through the native one; flash contents, every loader call's result and virtual duration, the
 final cycle count, the controller's registers and the chip's command log must be identical.
+(:func:`exercise` and :func:`both_paths` serve the OCTOSPI/XSPI differential in
+test_native_octospi.py too.)
 """
 
 from __future__ import annotations

@@ -12,9 +12,9 @@ The memory-mapped window is served zero-copy from the chip's array when the conf
 command is one the chip answers with the array as is; otherwise (wrong dummy cycles, wrong
 lines, mis-wired pins) each window read is decoded into a flash command (slow path).
 
-``native`` chooses the QUADSPI's register fast path: ``None`` (default) uses the native one when
-it builds (see :mod:`extflash.emu.native`), ``False`` the pure-Python one, ``True`` requires the
-native one. Both give identical results.
+``native`` chooses the memory controllers' register fast path: ``None`` (default) uses the
+native one when it builds (see :mod:`extflash.emu.native`), ``False`` the pure-Python one,
+``True`` requires the native one. Both give identical results.
 """
 
 from __future__ import annotations

@@ -1,6 +1,13 @@
-/* Native fast path of the QUADSPI model (extflash.emu.periph.quadspi).
+/* Native fast path of the external-memory controllers (extflash.emu.periph.engine): QUADSPI,
+ * OCTOSPI and XSPI.
  *
- * unicorn calls these two functions for every access to the QUADSPI register page. They serve
+ * The register map is not known here: the front-end fills in a layout descriptor (struct
+ * lane_layout: the offsets of the registers, where each command field sits, which register's
+ * write starts a command without an address (QUADSPI: CCR; OCTOSPI/XSPI: IR), the CR bits with
+ * an immediate effect, the CCR bits the lane never runs, the line count of each phase-mode
+ * encoding). Every decision below reads the registers through it.
+ *
+ * unicorn calls these two functions for every access to the controller's register page. They serve
  * the accesses that neither observe nor move virtual time nor involve the flash chip, from a
  * state the Python model publishes after each access it handles itself:
  *   IDLE  (no operation in progress) SR reads; 32-bit writes of DLR, PSMKR, PSMAR, PIR, ABR, of
@@ -12,7 +19,8 @@
  *   RX    (an indirect read whose bus time is over) SR and DR reads (the beat that drains the
  *         last bytes goes to Python, which ends the operation);
  * and in all three: reads of the control registers, FCR flag clears (not RX, no interrupt
- * enabled) and writes of PSMKR/PSMAR/PIR/ABR. Writes that set reserved bits, byte and halfword
+ * enabled) and writes of PSMKR/PSMAR/PIR, and of ABR where the front-end does not lock it while
+ * busy. (On OCTOSPI/XSPI read "CCR" as CCR/TCR/IR and "CCR write starts" as "IR write starts".) Writes that set reserved bits, byte and halfword
  * writes of control registers, every other access, and an SR read repeating the previous ones
  * more than QUIET_SR_READS times (a polling loop the machine must see) go to the Python
  * callbacks. The Python model absorbs what was served here before it handles an access, so both
@@ -46,23 +54,37 @@ enum { MODE_FORWARD, MODE_IDLE, MODE_TX, MODE_RX, MODE_CMD, MODE_POLL };
 /* Registers whose values the model publishes (reads are served from them) and, except CR and
  * DCR with their restrictions, that writes here may change. Order mirrored in Python. */
 enum { REG_CR, REG_DCR, REG_DLR, REG_CCR, REG_AR, REG_ABR, REG_PSMKR, REG_PSMAR, REG_PIR,
-       REG_COUNT };
-static const uint8_t reg_offset[REG_COUNT] = {0x00, 0x04, 0x10, 0x14, 0x18, 0x1C, 0x24, 0x28,
-                                              0x2C};
+       REG_TCR, REG_IR, REG_COUNT };
+#define NO_REGISTER 0xFFFFFFFFu     /* layout offset of a register the front-end has not */
 
-#define SR_OFFSET    0x08u
-#define FCR_OFFSET   0x0Cu
-#define DR_OFFSET    0x20u
+/* Command fields the layout places (register slot, shift, width). */
+enum { F_FMODE, F_IMODE, F_INSTRUCTION, F_ADMODE, F_ADSIZE, F_ABMODE, F_DCYC, F_DMODE, F_CSHT,
+       F_FTHRES, F_COUNT };
 
+struct field_at {
+    uint8_t slot, shift, width, pad;
+};
+
+/* What the front-end tells about its registers (published once; mirrored in Python). */
+struct lane_layout {
+    uint32_t offset[REG_COUNT];     /* NO_REGISTER: none */
+    uint32_t reserved[REG_COUNT];   /* bits a write must leave clear (else Python reports it) */
+    uint32_t sr, fcr, dr;
+    uint32_t start_slot;    /* the register whose write starts a command without an address */
+    uint32_t locked;        /* bit i: writes of reg[i] are ignored while busy */
+    uint32_t cr_active;     /* CR bits whose change has an immediate effect: Python */
+    uint32_t ccr_unplain;   /* CCR bits the lane never runs (SIOO, DTR, DQS, ISIZE) */
+    uint32_t dual_bit;      /* CR: dual-flash (QUADSPI DFM, OCTOSPI DQM, XSPI DMM) */
+    uint32_t dlr_dual_odd;  /* a DLR write in dual-flash mode sets bit 0 (QUADSPI) */
+    uint8_t lines[8];       /* phase-mode encoding -> lines (0: no phase) */
+    struct field_at field[F_COUNT];
+};
+
+/* SR and FCR bits are the same on QUADSPI (RM0433), OCTOSPI (RM0455) and XSPI (RM0477) */
 #define SR_TCF    (1u << 1)
 #define SR_FTF    (1u << 2)
 #define SR_BUSY   (1u << 5)
 #define FCR_FLAGS 0x1Bu                     /* CTEF CTCF CSMF CTOF */
-#define PIR_BITS  0xFFFFu                   /* INTERVAL */
-#define CCR_RESERVED ((1u << 23) | (1u << 29))
-#define CR_RESERVED  ((1u << 5) | (7u << 13) | (1u << 21))
-/* CR bits whose change has an immediate effect (enable, abort, dual-flash, interrupts): Python */
-#define CR_ACTIVE    (1u | (1u << 1) | (1u << 6) | (0x1Fu << 16))
 #define FMODE_WRITE  0u
 #define FMODE_MAPPED 3u
 #define ALL_ONES     0xFFFFFFFFu
@@ -81,8 +103,6 @@ static const uint8_t reg_offset[REG_COUNT] = {0x00, 0x04, 0x10, 0x14, 0x18, 0x1C
 #define SR1_WEL      0x02u
 #define CR_APMS      (1u << 22)
 #define CR_PMM       (1u << 23)
-#define CCR_SIOO     (1u << 28)
-#define CCR_DDR      (1u << 31)
 #define FMODE_POLL   2u
 #define OP_WREN      0x06u
 
@@ -95,6 +115,8 @@ struct lane_record {
     uint32_t address;   /* as sent (program) */
     uint32_t length;    /* status bytes read (poll), data bytes (program) */
     uint32_t status;    /* what the poll read */
+    uint32_t tcr;       /* the rest of the frame's registers (0 where the front-end has none) */
+    uint32_t ir;
     uint32_t pad;
 };
 
@@ -187,6 +209,7 @@ struct qspi_fast {
     uint32_t wakes;
     uint32_t woke;
     volatile uint64_t *insn_limit;
+    struct lane_layout layout;
 };
 
 #define TX_CAPACITY (64u * 1024u)
@@ -196,23 +219,52 @@ static uint32_t lane_mask(unsigned size)
     return size >= 4u ? 0xFFFFFFFFu : (1u << (8u * size)) - 1u;
 }
 
-static uint32_t fmode(uint32_t ccr) { return (ccr >> 26) & 3u; }
-static uint32_t admode(uint32_t ccr) { return (ccr >> 10) & 3u; }
-static uint32_t dmode(uint32_t ccr) { return (ccr >> 24) & 3u; }
-static int enabled(const struct qspi_fast *s) { return s->reg[REG_CR] & 1u; }
-static int dual_flash(const struct qspi_fast *s) { return (s->reg[REG_CR] >> 6) & 1u; }
-
-/* An indirect write with a data phase: it waits for its first DR write instead of starting on
- * the CCR or AR write. */
-static int software_data(uint32_t ccr)
+/* A command field as the layout places it. */
+static uint32_t fld(const struct qspi_fast *s, unsigned f)
 {
-    return fmode(ccr) == FMODE_WRITE && dmode(ccr) != 0u;
+    const struct field_at *at = &s->layout.field[f];
+    return (s->reg[at->slot] >> at->shift) & ((1u << at->width) - 1u);
 }
 
-static int find_reg(uint32_t word)
+/* The lines of a phase (0: no phase), through the front-end's encoding table. */
+static uint32_t lines(const struct qspi_fast *s, unsigned f)
+{
+    return s->layout.lines[fld(s, f) & 7u];
+}
+
+static uint32_t fmode(const struct qspi_fast *s) { return fld(s, F_FMODE); }
+static int enabled(const struct qspi_fast *s) { return s->reg[REG_CR] & 1u; }
+static int dual_flash(const struct qspi_fast *s)
+{
+    return (s->reg[REG_CR] >> s->layout.dual_bit) & 1u;
+}
+
+/* An indirect write with a data phase: it waits for its first DR write instead of starting on
+ * the start register's or AR's write. */
+static int software_data(const struct qspi_fast *s)
+{
+    return fmode(s) == FMODE_WRITE && lines(s, F_DMODE) != 0u;
+}
+
+/* Would the write of the start register (CCR or IR) start a command or memory-mapped mode, with
+ * the registers as they are (the written value in place)? */
+static int start_register_starts(const struct qspi_fast *s)
+{
+    return enabled(s) && (fmode(s) == FMODE_MAPPED
+                          || (lines(s, F_ADMODE) == 0u && !software_data(s)));
+}
+
+/* The same for AR (memory-mapped mode ignores AR writes: Python). */
+static int address_starts(const struct qspi_fast *s)
+{
+    return fmode(s) == FMODE_MAPPED
+           || (enabled(s) && lines(s, F_ADMODE) != 0u && !software_data(s));
+}
+
+static int find_reg(const struct qspi_fast *s, uint32_t word)
 {
     for (int i = 0; i < REG_COUNT; i++)
-        if (reg_offset[i] == word)
+        if (s->layout.offset[i] == word)
             return i;
     return -1;
 }
@@ -221,14 +273,14 @@ static int find_reg(uint32_t word)
  * is above any threshold). */
 static uint32_t idle_status(const struct qspi_fast *s)
 {
-    return s->sticky | (fmode(s->reg[REG_CCR]) == FMODE_WRITE ? SR_FTF : 0u);
+    return s->sticky | (fmode(s) == FMODE_WRITE ? SR_FTF : 0u);
 }
 
 static uint32_t rx_status(struct qspi_fast *s)
 {
     uint32_t left = s->len - s->pos;
     uint32_t level = left < s->fifo ? left : s->fifo;
-    uint32_t thr = ((s->reg[REG_CR] >> 8) & 0x1Fu) + 1u;
+    uint32_t thr = fld(s, F_FTHRES) + 1u;
     if (!(s->sticky & SR_TCF) && left <= s->fifo)
         s->sticky |= SR_TCF;    /* the transfer is over and the rest sits in the FIFO */
     uint32_t value = s->sticky | SR_BUSY | level << 8;
@@ -239,8 +291,6 @@ static uint32_t rx_status(struct qspi_fast *s)
 
 
 /* ---- the command lane ------------------------------------------------------------------- */
-
-static const uint32_t lines_of[4] = {0u, 1u, 2u, 4u};
 
 /* Lane commands may run, and time can be told, at this access. */
 static int lane_ready(const struct qspi_fast *s)
@@ -280,46 +330,47 @@ static uint32_t chip_status(struct qspi_fast *s, uint64_t now)
     return s->sr1_rest | (s->busy_until ? SR1_WIP : 0u) | (s->wel ? SR1_WEL : 0u);
 }
 
-/* Quadspi._duration_fs for the command CCR describes (no SIOO, no DDR on the lane). */
-static uint64_t bus_fs(const struct qspi_fast *s, uint32_t ccr, uint32_t data_bytes)
+/* CommandEngine._duration_fs for the command the registers describe (STR, one-byte
+ * instruction, no alternate bytes: what plain_phases lets on the lane). In whole clocks, which
+ * is exact for STR phases on 1, 2 or 4 lines. */
+static uint64_t bus_fs(const struct qspi_fast *s, uint32_t data_bytes)
 {
-    uint32_t imode = (ccr >> 8) & 3u, ad = admode(ccr), ab = (ccr >> 14) & 3u, dm = dmode(ccr);
-    uint64_t cycles = ((ccr >> 18) & 0x1Fu) + ((s->reg[REG_DCR] >> 8) & 7u) + 1u;
-    if (imode)
-        cycles += 8u / lines_of[imode];
-    if (ad)
-        cycles += 8u * (((ccr >> 12) & 3u) + 1u) / lines_of[ad];
-    if (ab)
-        cycles += 8u * (((ccr >> 16) & 3u) + 1u) / lines_of[ab];
-    if (dm)
-        cycles += 8ull * data_bytes / lines_of[dm];
+    uint32_t il = lines(s, F_IMODE), al = lines(s, F_ADMODE), dl = lines(s, F_DMODE);
+    uint64_t cycles = fld(s, F_DCYC) + fld(s, F_CSHT) + 1u;
+    if (il)
+        cycles += 8u / il;
+    if (al)
+        cycles += 8u * (fld(s, F_ADSIZE) + 1u) / al;
+    if (dl)
+        cycles += 8ull * data_bytes / dl;
     return (uint64_t)((unsigned __int128)cycles * FS_PER_S / (s->clk_hz ? s->clk_hz : 1u));
 }
 
-/* An opcode the chip samples as sent: on its instruction lines, no SIOO, DDR or alternate
- * bytes (what the lane leaves to Python). */
-static int plain_phases(const struct qspi_fast *s, uint32_t ccr)
+/* An opcode the chip samples as sent: one byte on its instruction lines (1 or 4), no SIOO,
+ * DTR, DQS or alternate bytes, no phase on 8 lines (what the lane leaves to Python). */
+static int plain_phases(const struct qspi_fast *s)
 {
-    uint32_t imode = (ccr >> 8) & 3u;
-    return imode && lines_of[imode] == s->chip_lines && !(ccr & (CCR_SIOO | CCR_DDR))
-           && ((ccr >> 14) & 3u) == 0u;
+    uint32_t il = lines(s, F_IMODE);
+    return il && il == s->chip_lines && il <= 4u && !(s->reg[REG_CCR] & s->layout.ccr_unplain)
+           && lines(s, F_ABMODE) == 0u && lines(s, F_ADMODE) <= 4u && lines(s, F_DMODE) <= 4u;
 }
 
 /* A status-register-1 read the chip answers with SR1 repeated from the first data clock. */
-static int status_read(const struct qspi_fast *s, uint32_t ccr)
+static int status_read(const struct qspi_fast *s)
 {
-    return s->sr1_opcode && plain_phases(s, ccr) && (ccr & 0xFFu) == s->sr1_opcode
-           && admode(ccr) == 0u && ((ccr >> 18) & 0x1Fu) == 0u
-           && lines_of[dmode(ccr)] == s->chip_lines;
+    return s->sr1_opcode && plain_phases(s) && fld(s, F_INSTRUCTION) == s->sr1_opcode
+           && lines(s, F_ADMODE) == 0u && fld(s, F_DCYC) == 0u
+           && lines(s, F_DMODE) == s->chip_lines;
 }
 
-static struct lane_record *lane_log(struct qspi_fast *s, uint32_t kind, uint64_t now,
-                                    uint32_t ccr)
+static struct lane_record *lane_log(struct qspi_fast *s, uint32_t kind, uint64_t now)
 {
     struct lane_record *r = &s->log[s->log_count % LOG_RING];
     r->time_fs = now;
     r->kind = kind;
-    r->ccr = ccr;
+    r->ccr = s->reg[REG_CCR];
+    r->tcr = s->reg[REG_TCR];
+    r->ir = s->reg[REG_IR];
     r->address = 0;
     r->length = 0;
     r->status = 0;
@@ -329,7 +380,7 @@ static struct lane_record *lane_log(struct qspi_fast *s, uint32_t kind, uint64_t
     return r;
 }
 
-/* Quadspi._poll: one automatic status read at ``now``. */
+/* CommandEngine._poll: one automatic status read at ``now``. */
 static void lane_poll(struct qspi_fast *s, uint64_t now)
 {
     uint64_t ticks = (now - s->poll_next_fs) / s->poll_interval_fs;
@@ -339,7 +390,7 @@ static void lane_poll(struct qspi_fast *s, uint64_t now)
     uint32_t status = 0;
     for (uint32_t i = 0; i < n; i++)
         status |= sr1 << (8u * i);
-    struct lane_record *r = lane_log(s, REC_POLL, now, s->reg[REG_CCR]);
+    struct lane_record *r = lane_log(s, REC_POLL, now);
     r->length = n;
     r->status = status;
     s->polls++;
@@ -356,7 +407,7 @@ static void lane_poll(struct qspi_fast *s, uint64_t now)
     }
 }
 
-/* Quadspi._settle on the lane's operations. */
+/* CommandEngine._settle on the lane's operations. */
 static void lane_settle(struct qspi_fast *s, uint64_t now)
 {
     if (s->mode == MODE_CMD && now >= s->done_fs) {
@@ -367,9 +418,6 @@ static void lane_settle(struct qspi_fast *s, uint64_t now)
     }
 }
 
-/* Quadspi._read_sr on the lane's operations (the bus time of a command is waited out, a poll
- * that has not matched skips to its next read or the next event); 0 when Python must do it
- * (time would reach the machine's next event). */
 /* May time pass up to `to` here: short of the machine's next event, or over a tick that wakes
  * the core (and short of the event after it)? */
 static int may_reach(const struct qspi_fast *s, uint64_t to)
@@ -377,6 +425,9 @@ static int may_reach(const struct qspi_fast *s, uint64_t to)
     return to < s->event_fs || (s->wakes && s->insn_limit && to < s->event2_fs);
 }
 
+/* CommandEngine._read_sr on the lane's operations (the bus time of a command is waited out, a
+ * poll that has not matched skips to its next read or the next event); 0 when Python must do
+ * it (time would reach the machine's next event). */
 static int lane_status(struct qspi_fast *s, uint32_t *out)
 {
     uint64_t now = lane_now(s);
@@ -419,41 +470,55 @@ static int lane_status(struct qspi_fast *s, uint32_t *out)
     return 1;
 }
 
-/* A CCR write in IDLE that starts a write enable or automatic status polling. */
-static int lane_start(struct qspi_fast *s, uint32_t word, unsigned size, uint32_t ccr)
+/* The command a start-register write (QUADSPI CCR, OCTOSPI/XSPI IR) starts in IDLE, run here
+ * when it is a write enable or automatic status polling; the registers hold the written value.
+ * 1 when run. */
+static int lane_start_command(struct qspi_fast *s)
 {
-    if (word != 0x14u || size != 4u || s->mode != MODE_IDLE || !enabled(s) || !lane_ready(s)
-            || (ccr & CCR_RESERVED) || admode(ccr) != 0u)
-        return 0;
     uint64_t now = lane_now(s);
-    if (now >= s->event_fs)
+    if (now >= s->event_fs || lines(s, F_ADMODE) != 0u)
         return 0;
-    if (fmode(ccr) == FMODE_WRITE && dmode(ccr) == 0u && plain_phases(s, ccr)
-            && (ccr & 0xFFu) == OP_WREN) {
+    if (fmode(s) == FMODE_WRITE && lines(s, F_DMODE) == 0u && plain_phases(s)
+            && fld(s, F_INSTRUCTION) == OP_WREN) {
         chip_settle(s, now);
         if (s->busy_until)
             return 0;   /* a busy chip rejects it: Python records why */
         s->wel = 1;
         s->wrens++;
-        lane_log(s, REC_WREN, now, ccr);
-        s->done_fs = now + bus_fs(s, ccr, 0);
+        lane_log(s, REC_WREN, now);
+        s->done_fs = now + bus_fs(s, 0);
         s->cmd_length = 0;
         s->mode = MODE_CMD;
-    } else if (fmode(ccr) == FMODE_POLL && status_read(s, ccr)) {
+        return 1;
+    }
+    if (fmode(s) == FMODE_POLL && status_read(s)) {
         uint32_t n = (s->reg[REG_DLR] & 3u) + 1u;
         uint32_t pir = s->reg[REG_PIR] & 0xFFFFu;
         uint64_t clk = s->clk_hz ? s->clk_hz : 1u;
         uint64_t gap = (uint64_t)((unsigned __int128)(pir ? pir : 1u) * FS_PER_S / clk);
-        uint64_t read = bus_fs(s, ccr, n);
+        uint64_t read = bus_fs(s, n);
         s->poll_interval_fs = gap + read;
         s->poll_next_fs = now + read;
         s->poll_ftf = 0;
         s->mode = MODE_POLL;
-    } else {
+        return 1;
+    }
+    return 0;
+}
+
+static int lane_start(struct qspi_fast *s, int slot, unsigned size, uint32_t value)
+{
+    if (slot < 0 || (uint32_t)slot != s->layout.start_slot || size != 4u
+            || s->mode != MODE_IDLE || !enabled(s) || !lane_ready(s)
+            || (value & s->layout.reserved[slot]))
+        return 0;
+    uint32_t old = s->reg[slot];
+    s->reg[slot] = value;
+    if (!lane_start_command(s)) {
+        s->reg[slot] = old;
         return 0;
     }
-    s->reg[REG_CCR] = ccr;
-    s->written |= 1u << REG_CCR;
+    s->written |= 1u << slot;
     return 1;
 }
 
@@ -461,17 +526,17 @@ static int lane_start(struct qspi_fast *s, uint32_t word, unsigned size, uint32_
  * goes into the array here (NorFlash._program). */
 static int lane_program(struct qspi_fast *s, unsigned size, uint64_t value)
 {
-    uint32_t ccr = s->reg[REG_CCR];
     uint32_t n = s->fill + size;
     if (!lane_ready(s) || !s->page_size || n != s->reg[REG_DLR] + 1u || n > s->page_size
-            || !plain_phases(s, ccr) || admode(ccr) == 0u)
+            || !plain_phases(s) || lines(s, F_ADMODE) == 0u)
         return 0;
     const struct lane_program *pc = 0;
+    uint32_t opcode = fld(s, F_INSTRUCTION);
     for (uint32_t i = 0; i < s->n_programs; i++)
-        if (s->programs[i].opcode == (ccr & 0xFFu))
+        if (s->programs[i].opcode == opcode)
             pc = &s->programs[i];
-    if (!pc || pc->address_bytes != ((ccr >> 12) & 3u) + 1u
-            || pc->address_lines != lines_of[admode(ccr)] || pc->data_lines != lines_of[dmode(ccr)])
+    if (!pc || pc->address_bytes != fld(s, F_ADSIZE) + 1u
+            || pc->address_lines != lines(s, F_ADMODE) || pc->data_lines != lines(s, F_DMODE))
         return 0;
     uint64_t now = lane_now(s);
     if (now >= s->event_fs)
@@ -502,7 +567,7 @@ static int lane_program(struct qspi_fast *s, unsigned size, uint64_t value)
         if (page + ps > s->changed_hi)
             s->changed_hi = page + ps;
     }
-    struct lane_record *r = lane_log(s, REC_PROGRAM, now, ccr);
+    struct lane_record *r = lane_log(s, REC_PROGRAM, now);
     r->address = sent;
     r->length = n;
     uint8_t *keep = s->log_data + (uint64_t)((s->log_count - 1u) % LOG_RING) * LOG_PAGE;
@@ -515,7 +580,7 @@ static int lane_program(struct qspi_fast *s, unsigned size, uint64_t value)
     } else {
         s->wel = 0;     /* an instant program ends at once */
     }
-    s->done_fs = now + bus_fs(s, ccr, n);
+    s->done_fs = now + bus_fs(s, n);
     s->cmd_length = n;
     s->mode = MODE_CMD;
     return 1;
@@ -528,7 +593,7 @@ uint64_t qspi_fast_read(void *uc, uint64_t offset, unsigned size, void *user)
     uint32_t shift = 8u * ((uint32_t)offset & 3u);
     if (s->mode == MODE_FORWARD || s->pending)
         return s->slow_read(uc, offset, size, user);
-    if (word == SR_OFFSET) {
+    if (word == s->layout.sr) {
         /* the lane's operations are moved on in a copy, kept only if the read is served */
         struct qspi_fast moved;
         uint32_t full;
@@ -557,7 +622,7 @@ uint64_t qspi_fast_read(void *uc, uint64_t offset, unsigned size, void *user)
             s->sr_last = key;
             return value;
         }
-    } else if (word == DR_OFFSET) {
+    } else if (word == s->layout.dr) {
         if (s->mode == MODE_RX && s->pos + size < s->len) {
             uint32_t value = 0;
             for (unsigned i = 0; i < size; i++)
@@ -569,7 +634,7 @@ uint64_t qspi_fast_read(void *uc, uint64_t offset, unsigned size, void *user)
             return value;
         }
     } else {
-        int i = find_reg(word);
+        int i = find_reg(s, word);
         if (i >= 0) {
             s->sr_run = 0;
             s->dirty = 1;
@@ -583,11 +648,10 @@ uint64_t qspi_fast_read(void *uc, uint64_t offset, unsigned size, void *user)
  * (what Python's _start does for it: no time, no chip involved). */
 static int start_write(struct qspi_fast *s)
 {
-    uint32_t ccr = s->reg[REG_CCR];
     uint32_t dl = s->reg[REG_DLR];
-    if (!enabled(s) || !software_data(ccr) || dl == ALL_ONES)
+    if (!enabled(s) || !software_data(s) || dl == ALL_ONES)
         return 0;
-    if (admode(ccr) && s->reg[REG_AR] >= s->fsize)
+    if (lines(s, F_ADMODE) && s->reg[REG_AR] >= s->fsize)
         return 0;   /* a transfer error: Python raises TEF */
     s->mode = MODE_TX;
     s->started = 1;
@@ -597,12 +661,23 @@ static int start_write(struct qspi_fast *s)
     return 1;
 }
 
+/* Does a 32-bit write of reg[slot] have an effect beyond its value (Python must handle it)?
+ * Asked with the written value in place. */
+static int has_effect(const struct qspi_fast *s, int slot)
+{
+    if (slot == REG_AR)
+        return address_starts(s);
+    if ((uint32_t)slot == s->layout.start_slot)
+        return start_register_starts(s);
+    /* FMODE in CR (OCTOSPI/XSPI): FMODE = 11 with EN = 1 enters memory-mapped mode */
+    return s->layout.field[F_FMODE].slot == slot && enabled(s) && fmode(s) == FMODE_MAPPED;
+}
+
 /* A 32-bit write of a register that has no effect but its value: 1 when served. */
 static int plain_write(struct qspi_fast *s, uint32_t word, uint32_t value)
 {
     int idle = s->mode == MODE_IDLE;
-    int slot = find_reg(word);
-    if (word == FCR_OFFSET) {
+    if (word == s->layout.fcr) {
         if (s->mode == MODE_RX || (s->flags & FLAG_IRQ) || (value & ~FCR_FLAGS))
             return 0;
         if (s->mode == MODE_CMD || s->mode == MODE_POLL) {
@@ -613,67 +688,54 @@ static int plain_write(struct qspi_fast *s, uint32_t word, uint32_t value)
         s->sticky &= ~value;
         return 1;
     }
-    switch (slot) {
-    case REG_CR:
-        if (!idle || (s->flags & FLAG_IRQ) || (value & CR_RESERVED)
-                || ((value ^ s->reg[REG_CR]) & CR_ACTIVE))
-            return 0;
-        break;
-    case REG_DLR:
-        if (!idle)
-            return 0;   /* ignored while busy: Python decides */
-        if (dual_flash(s))
-            value |= 1u;
-        break;
-    case REG_CCR:
-        if (!idle || (value & CCR_RESERVED))
-            return 0;
-        if (enabled(s) && (fmode(value) == FMODE_MAPPED
-                           || (admode(value) == 0u && !software_data(value))))
-            return 0;   /* starts a command or memory-mapped mode */
-        break;
-    case REG_AR: {
-        uint32_t ccr = s->reg[REG_CCR];
-        if (!idle || fmode(ccr) == FMODE_MAPPED)
-            return 0;
-        if (enabled(s) && admode(ccr) != 0u && !software_data(ccr))
-            return 0;   /* starts a command */
-        if (dual_flash(s))
+    int slot = find_reg(s, word);
+    if (slot < 0 || slot == REG_DCR || (value & s->layout.reserved[slot]))
+        return 0;   /* DCR and the rest, reserved bits: Python */
+    if (((s->layout.locked >> slot) & 1u) && !idle)
+        return 0;   /* ignored while busy: Python decides */
+    if (slot == REG_CR && (!idle || (s->flags & FLAG_IRQ)
+                           || ((value ^ s->reg[REG_CR]) & s->layout.cr_active)))
+        return 0;
+    uint32_t old = s->reg[slot];
+    s->reg[slot] = value;
+    int effect = has_effect(s, slot);
+    s->reg[slot] = old;
+    if (effect)
+        return 0;   /* starts a command or memory-mapped mode */
+    if (dual_flash(s)) {
+        if (slot == REG_DLR && s->layout.dlr_dual_odd)
+            value |= 1u;    /* even byte counts in dual-flash mode */
+        else if (slot == REG_AR)
             value &= ~1u;
-        break;
-    }
-    case REG_PIR:
-        if (value & ~PIR_BITS)
-            return 0;   /* reserved bits: Python reports them */
-        break;
-    case REG_ABR:
-    case REG_PSMKR:
-    case REG_PSMAR:
-        break;
-    default:
-        return 0;       /* DCR and the rest: Python */
     }
     s->reg[slot] = value;
     s->written |= 1u << slot;
     return 1;
 }
 
-/* A write Python must handle but that only starts a command (CCR or AR in IDLE, the last DR
- * beat in TX): without an interrupt to raise, nothing can observe its effect before the next
- * QUADSPI access or time sync, so it waits for that one. Not memory-mapped mode (it maps the
- * window). 1 when deferred. */
+/* A write Python must handle but that only starts a command (the start register or AR in
+ * IDLE, the last DR beat in TX): without an interrupt to raise, nothing can observe its effect
+ * before the next controller access or time sync, so it waits for that one. Not memory-mapped
+ * mode (it maps the window). 1 when deferred. */
 static int defer(struct qspi_fast *s, uint32_t word, unsigned size, uint64_t offset,
                  uint64_t value)
 {
     if (!s->counter || (s->flags & FLAG_IRQ))
         return 0;
-    if (word == DR_OFFSET) {
+    if (word == s->layout.dr) {
         if (s->mode != MODE_TX)
             return 0;
     } else {
-        uint32_t ccr = word == 0x14u ? (uint32_t)value : s->reg[REG_CCR];
-        if (s->mode != MODE_IDLE || size != 4u || (word != 0x14u && word != 0x18u)
-                || fmode(ccr) == FMODE_MAPPED || (word == 0x14u && (ccr & CCR_RESERVED)))
+        int slot = find_reg(s, word);
+        if (s->mode != MODE_IDLE || size != 4u
+                || (slot != REG_AR && (slot < 0 || (uint32_t)slot != s->layout.start_slot))
+                || ((uint32_t)value & s->layout.reserved[slot]))
+            return 0;
+        uint32_t old = s->reg[slot];
+        s->reg[slot] = (uint32_t)value;
+        int mapped = fmode(s) == FMODE_MAPPED;
+        s->reg[slot] = old;
+        if (mapped)
             return 0;
     }
     s->pending = 1;
@@ -691,7 +753,7 @@ void qspi_fast_write(void *uc, uint64_t offset, unsigned size, uint64_t value, v
     struct qspi_fast *s = user;
     uint32_t word = (uint32_t)offset & ~3u;
     if (s->mode != MODE_FORWARD && !s->pending) {
-        if (word == DR_OFFSET) {
+        if (word == s->layout.dr) {
             if (s->mode == MODE_IDLE && !start_write(s)) {
                 s->slow_write(uc, offset, size, value, user);
                 return;
@@ -718,7 +780,7 @@ void qspi_fast_write(void *uc, uint64_t offset, unsigned size, uint64_t value, v
             s->sr_run = 0;
             s->dirty = 1;
             return;
-        } else if (lane_start(s, word, size, (uint32_t)value)) {
+        } else if (lane_start(s, find_reg(s, word), size, (uint32_t)value)) {
             s->sr_run = 0;
             s->dirty = 1;
             return;

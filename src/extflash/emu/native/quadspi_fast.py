@@ -1,16 +1,18 @@
-"""The QUADSPI's native fast path: ``quadspi_fast.c`` as the bus callbacks of the register page.
+"""The controllers' native fast path: ``quadspi_fast.c`` as the bus callbacks of the register page.
 
 The C code serves the timeless accesses (see the C source) from a :class:`QuadspiFastState` the
 Python model publishes after every access it handles itself, and calls back into Python for
-everything else. This module only moves state across: *what* may be served natively is decided
-by the model (:meth:`extflash.emu.periph.quadspi.Quadspi.fast_state`).
+everything else. It knows no register map: the front-end (QUADSPI, OCTOSPI, XSPI) describes its
+own in a :class:`NativeLayout`. This module only moves state across: *what* may be served
+natively is decided by the model (:meth:`extflash.emu.periph.engine.CommandEngine.fast_state`).
 """
 
 from __future__ import annotations
 
 import ctypes
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import NamedTuple
 
 from extflash.emu import native
@@ -19,16 +21,67 @@ from extflash.emu.mmio import MMIO_READ_CFUNC, MMIO_WRITE_CFUNC
 
 MODE_FORWARD, MODE_IDLE, MODE_TX, MODE_RX, MODE_CMD, MODE_POLL = range(6)
 FLAG_IRQ = 4
-# CR DCR DLR CCR AR ABR PSMKR PSMAR PIR: the order of reg[] (values the C side reads, and may
-# write with the restrictions in quadspi_fast.c)
-REGISTERS = (0x00, 0x04, 0x10, 0x14, 0x18, 0x1C, 0x24, 0x28, 0x2C)
+# The slots of reg[] (values the C side reads, and may write with the restrictions in
+# quadspi_fast.c); a front-end without TCR and IR (QUADSPI) leaves them out
+SLOTS = ("CR", "DCR", "DLR", "CCR", "AR", "ABR", "PSMKR", "PSMAR", "PIR", "TCR", "IR")
+# the command fields the C side decodes (enum F_* in quadspi_fast.c)
+FIELDS = ("FMODE", "IMODE", "INSTRUCTION", "ADMODE", "ADSIZE", "ABMODE", "DCYC", "DMODE", "CSHT",
+          "FTHRES")
+NO_REGISTER = 0xFFFFFFFF
 QUIET_SR_READS = 3  # identical SR reads in a row served before the machine sees them
 TX_CAPACITY = 64 * 1024  # bytes captured before Python takes them over (any transfer length works)
 LOG_SIZE, LOG_RING, LOG_PAGE = 512, 520, 512  # lane records taken at most, slots, bytes kept each
 MAX_PROGRAMS = 8
 NEVER = 2**64 - 1
 REC_WREN, REC_POLL, REC_PROGRAM = 1, 2, 3
-_RECORD = struct.Struct("<Q6I")  # struct lane_record
+_RECORD = struct.Struct("<Q8I")  # struct lane_record
+
+
+@dataclass(frozen=True)
+class NativeLayout:
+    """A front-end's registers as the native side needs them (``struct lane_layout``).
+
+    Offsets are byte offsets in the register page; ``fields`` places each of :data:`FIELDS`
+    as (register offset, shift, width).
+    """
+
+    registers: Mapping[str, int]  # slot name (SLOTS) -> offset; a missing slot: no register
+    sr: int
+    fcr: int
+    dr: int
+    start: str  # the slot whose write starts a command without an address: "CCR" or "IR"
+    locked: tuple[str, ...]  # slots whose writes are ignored while BUSY
+    cr_active: int  # CR bits whose change has an immediate effect (enable, abort, bank, IRQs)
+    ccr_unplain: int  # CCR bits the lane never runs (SIOO, DTR, DQS, multi-byte instruction)
+    dual_bit: int  # CR bit of dual-flash (DFM/DQM/DMM)
+    dlr_dual_odd: bool  # a DLR write in dual-flash mode sets bit 0
+    lines: tuple[int, ...]  # phase-mode encoding -> lines
+    fields: Mapping[str, tuple[int, int, int]]
+
+
+class _FieldAt(ctypes.Structure):
+    _fields_ = [("slot", ctypes.c_uint8), ("shift", ctypes.c_uint8), ("width", ctypes.c_uint8),
+                ("pad", ctypes.c_uint8)]
+
+
+class _Layout(ctypes.Structure):
+    """Mirror of ``struct lane_layout``."""
+
+    _fields_ = [
+        ("offset", ctypes.c_uint32 * len(SLOTS)),
+        ("reserved", ctypes.c_uint32 * len(SLOTS)),
+        ("sr", ctypes.c_uint32),
+        ("fcr", ctypes.c_uint32),
+        ("dr", ctypes.c_uint32),
+        ("start_slot", ctypes.c_uint32),
+        ("locked", ctypes.c_uint32),
+        ("cr_active", ctypes.c_uint32),
+        ("ccr_unplain", ctypes.c_uint32),
+        ("dual_bit", ctypes.c_uint32),
+        ("dlr_dual_odd", ctypes.c_uint32),
+        ("lines", ctypes.c_uint8 * 8),
+        ("field", _FieldAt * len(FIELDS)),
+    ]
 
 
 class QuadspiFastState(ctypes.Structure):
@@ -43,7 +96,7 @@ class QuadspiFastState(ctypes.Structure):
         ("pos", ctypes.c_uint32),
         ("len", ctypes.c_uint32),
         ("flags", ctypes.c_uint32),
-        ("reg", ctypes.c_uint32 * len(REGISTERS)),
+        ("reg", ctypes.c_uint32 * len(SLOTS)),
         ("sr_run", ctypes.c_uint32),
         ("sr_last", ctypes.c_uint64),
         ("fill", ctypes.c_uint32),
@@ -109,6 +162,7 @@ class QuadspiFastState(ctypes.Structure):
         ("wakes", ctypes.c_uint32),
         ("woke", ctypes.c_uint32),
         ("insn_limit", ctypes.c_void_p),
+        ("layout", _Layout),
     ]
 
 
@@ -124,7 +178,7 @@ class FastState(NamedTuple):
     pos: int = 0
     length: int = 0
     flags: int = 0
-    registers: tuple[int, ...] = (0,) * len(REGISTERS)
+    registers: tuple[int, ...] = (0,) * len(SLOTS)
 
 
 class Served(NamedTuple):
@@ -147,22 +201,24 @@ class Served(NamedTuple):
     psmkr: int
     psmar: int
     pir: int
+    tcr: int
+    ir: int
     sr_run: int
     sr_last: int
     fill: int
     dirty: int
-    written: int  # bit i: REGISTERS[i] was written natively (its value is registers()[i])
+    written: int  # bit i: slot i was written natively (its value is registers()[i])
     started: int  # the C side started an indirect write (the first DR beat)
 
     def registers(self) -> tuple[int, ...]:
-        return self[8:8 + len(REGISTERS)]
+        return self[8:8 + len(SLOTS)]
 
 
 # one pack for what Python publishes, one for what the C side clears, one unpack for both
-_PUBLISHED = struct.Struct(f"<{8 + len(REGISTERS) + 1}IQ")
+_PUBLISHED = struct.Struct(f"<{8 + len(SLOTS) + 1}IQ")
 _CLEARED = struct.Struct("<4I")
 _SERVED = struct.Struct(_PUBLISHED.format + "4I")
-assert len(Served._fields) == 8 + len(REGISTERS) + 2 + 4
+assert len(Served._fields) == 8 + len(SLOTS) + 2 + 4
 
 
 class Deferred(NamedTuple):
@@ -183,6 +239,8 @@ class LaneRecord(NamedTuple):
     address: int
     length: int  # status bytes read (poll), data bytes (program)
     status: int
+    tcr: int  # 0 where the front-end has no such register
+    ir: int
     data: bytes
 
 
@@ -211,9 +269,11 @@ class LaneOperation(NamedTuple):
 class NativeQuadspi:
     """The loaded library, its state block and the callbacks into Python."""
 
-    def __init__(self, lib: ctypes.CDLL, slow_read: Callable[[int, int], int],
+    def __init__(self, lib: ctypes.CDLL, layout: NativeLayout, reserved: Mapping[int, int],
+                 slow_read: Callable[[int, int], int],
                  slow_write: Callable[[int, int, int], None],
                  on_error: Callable[[BaseException], None]) -> None:
+        """``reserved``: the bits of each register (by offset) a write must leave clear."""
         lib.qspi_fast_struct_size.restype = ctypes.c_uint32
         if lib.qspi_fast_struct_size() != ctypes.sizeof(QuadspiFastState):
             raise native.NativeUnavailable("quadspi_fast.c and its ctypes mirror disagree")
@@ -226,6 +286,7 @@ class NativeQuadspi:
         self._write.argtypes = (ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint, ctypes.c_uint64,
                                 ctypes.c_void_p)
         self.state = QuadspiFastState()
+        _fill_layout(self.state.layout, layout, reserved)
         self._view = memoryview(self.state).cast("B")
         self._tx = (ctypes.c_uint8 * (TX_CAPACITY + 8))()
         self.state.buf = ctypes.addressof(self._tx)
@@ -359,8 +420,8 @@ class NativeQuadspi:
         def decode() -> list[LaneRecord]:
             out = []
             for rec, page in kept:
-                time_fs, kind, ccr, address, length, status, _pad = _RECORD.unpack(rec)
-                out.append(LaneRecord(time_fs, kind, ccr, address, length, status,
+                time_fs, kind, ccr, address, length, status, tcr, ir, _pad = _RECORD.unpack(rec)
+                out.append(LaneRecord(time_fs, kind, ccr, address, length, status, tcr, ir,
                                       page if kind == REC_PROGRAM else b""))
             return out
 
@@ -392,6 +453,24 @@ class NativeQuadspi:
 
     def beats(self) -> int:
         return int(self.state.beats)
+
+
+def _fill_layout(out: _Layout, layout: NativeLayout, reserved: Mapping[int, int]) -> None:
+    slot = {name: i for i, name in enumerate(SLOTS)}
+    for i, name in enumerate(SLOTS):
+        offset = layout.registers.get(name)
+        out.offset[i] = NO_REGISTER if offset is None else offset
+        out.reserved[i] = 0 if offset is None else reserved.get(offset, 0)
+    out.sr, out.fcr, out.dr = layout.sr, layout.fcr, layout.dr
+    out.start_slot = slot[layout.start]
+    out.locked = sum(1 << slot[name] for name in layout.locked)
+    out.cr_active, out.ccr_unplain = layout.cr_active, layout.ccr_unplain
+    out.dual_bit, out.dlr_dual_odd = layout.dual_bit, layout.dlr_dual_odd
+    out.lines[:] = (*layout.lines, *(0,) * (8 - len(layout.lines)))
+    by_offset = {offset: slot[name] for name, offset in layout.registers.items()}
+    for i, name in enumerate(FIELDS):
+        offset, shift, width = layout.fields[name]
+        out.field[i] = _FieldAt(by_offset[offset], shift, width, 0)
 
 
 def load() -> ctypes.CDLL | None:

@@ -38,9 +38,10 @@ callbacks, lean for the hot path. An access syncs virtual time only when it can 
 time: a DR beat that does not complete a transfer, or an SR read while nothing time-dependent is
 in progress, does not. For the machine's idle detection an SR read is reported as *polling* only
 when it repeats the previous access (same SR read, same value); DR accesses count as activity.
-The optional native fast path (:mod:`extflash.emu.native.quadspi_fast`, QUADSPI's register map)
-serves exactly those timeless accesses in C and hands every other one to the same Python code,
-so both paths give identical results.
+The optional native fast path (:mod:`extflash.emu.native.quadspi_fast`, with the register map the
+front-end describes in its :class:`~extflash.emu.native.quadspi_fast.NativeLayout`) serves exactly
+those timeless accesses in C and hands every other one to the same Python code, so both paths
+give identical results.
 """
 
 from __future__ import annotations
@@ -69,12 +70,14 @@ from extflash.emu.native.quadspi_fast import (
     QUIET_SR_READS,
     REC_POLL,
     REC_PROGRAM,
-    REGISTERS,
+    SLOTS,
     TX_CAPACITY,
     Deferred,
     FastState,
     LaneOperation,
+    LaneRecord,
     LaneTime,
+    NativeLayout,
     NativeQuadspi,
     QuadspiFastState,
     Served,
@@ -303,7 +306,22 @@ class CommandEngine(Peripheral):
     """
 
     L: Layout
-    NATIVE = False  # the native fast path knows this front-end's registers
+    NATIVE = False  # the front-end describes its registers to the native fast path
+
+    def _native_layout(self) -> NativeLayout:
+        """The registers as the native fast path needs them (front-ends with ``NATIVE``)."""
+        raise NotImplementedError
+
+    def _lane_allowed(self) -> bool:
+        """May the native lane run commands in the current configuration (beyond what the
+        engine checks)?"""
+        return True
+
+    def _logged_command(self, record: LaneRecord, address: int, write_data: bytes,
+                        read_length: int) -> SpiCommand:
+        """The frame a command the native lane sent was, from the registers it recorded."""
+        return self._command(address, ccr=record.ccr, write_data=write_data,
+                             read_length=read_length)
 
     # -- what a front-end decodes -------------------------------------------------------------
     def _command(self, address: int, *, write_data: bytes = b"", read_length: int = 0,
@@ -373,6 +391,8 @@ class CommandEngine(Peripheral):
         self.beats = 0  # DR accesses handled here (data moving: the core is not idle)
         self.native_mode = native  # None: native fast path when it builds; True: required
         self.native: NativeQuadspi | None = None  # set once mapped with the native fast path
+        self._native_slots: tuple[int, ...] = ()  # the offsets of the native side's reg[]
+        self._native_values: Callable[[dict[int, int]], tuple[int, ...]] = lambda _v: ()
         self._sync: Callable[[], None] = _no_sync
         self._hold_time: Callable[[int | None], None] = lambda _count: None
         self._time_base: Callable[[], tuple[int, int] | None] = lambda: None
@@ -511,7 +531,7 @@ class CommandEngine(Peripheral):
         """
         lib: ctypes.CDLL | None
         if not self.NATIVE:
-            return None  # the native side knows QUADSPI's register map only
+            return None  # the front-end does not describe its registers to the native side
         if self.native_mode is True:
             try:
                 lib = quadspi_fast.require()
@@ -521,7 +541,16 @@ class CommandEngine(Peripheral):
             lib = quadspi_fast.load() if self.native_mode is None else None
         if lib is None:
             return None
-        self.native = NativeQuadspi(lib, self._native_read, self._native_write, on_error)
+        layout = self._native_layout()
+        reserved = {reg.offset: reg.masks()[4] for reg in self.regs.values()}
+        self.native = NativeQuadspi(lib, layout, reserved, self._native_read, self._native_write,
+                                    on_error)
+        present = [name for name in SLOTS if name in layout.registers]
+        assert tuple(present) == SLOTS[:len(present)], "missing slots come last"
+        self._native_slots = tuple(layout.registers[name] for name in present)
+        getter = operator.itemgetter(*self._native_slots)
+        padding = (0,) * (len(SLOTS) - len(present))
+        self._native_values = lambda values: getter(values) + padding
         self._publish()
         return self.native
 
@@ -679,7 +708,7 @@ class CommandEngine(Peripheral):
         else:
             return FastState(MODE_FORWARD)
         return FastState(mode, sticky, min(self.fsize_bytes, ALL_ONES), self.variant.fifo_bytes,
-                         limit, pos, length, flags, _registers(self.values))
+                         limit, pos, length, flags, self._native_values(self.values))
 
     def _publish(self) -> None:
         nat = self.native
@@ -724,7 +753,8 @@ class CommandEngine(Peripheral):
         dual-flash), nothing traced, no interrupt enabled, every line of the bank routed."""
         cr = self.values[self.L.CR]
         if (self.trace is not None or cr & (1 << 6)
-                or (self.set_irq is not None and cr & IRQ_ENABLE_BITS)):
+                or (self.set_irq is not None and cr & IRQ_ENABLE_BITS)
+                or not self._lane_allowed()):
             return None, None
         bank = self.banks.get(self._selected_bank)
         if bank is None or not hasattr(bank.device, "lane_facts"):
@@ -779,9 +809,9 @@ class CommandEngine(Peripheral):
         def events() -> list[FlashEvent]:
             # decoded when the chip's log is read: as the model would have logged them (the
             # lane sends no alternate bytes and no SIOO, so nothing else of CCR's state counts)
-            return [FlashEvent(r.time_fs, self._command(
-                r.address if r.kind == REC_PROGRAM else 0, ccr=r.ccr, write_data=r.data,
-                read_length=r.length if r.kind == REC_POLL else 0), "ok") for r in records()]
+            return [FlashEvent(r.time_fs, self._logged_command(
+                r, r.address if r.kind == REC_PROGRAM else 0, r.data,
+                r.length if r.kind == REC_POLL else 0), "ok") for r in records()]
 
         self.commands += st.commands
         if st.polls:
@@ -806,10 +836,10 @@ class CommandEngine(Peripheral):
         self._sticky = served.sticky
         if served.written:
             registers = served.registers()
-            for i, offset in enumerate(REGISTERS):
+            for i, offset in enumerate(self._native_slots):
                 if served.written >> i & 1:
                     self.values[offset] = registers[i]
-                    if offset == CCR:
+                    if offset == self.L.CCR:
                         self._sioo_sent = False  # as on_write_CCR does
         act = self._active
         st = nat.state
@@ -1286,9 +1316,6 @@ class CommandEngine(Peripheral):
         self._mapped = False
         self._mapped_cmd = None
         self.window.unmap()
-
-
-_registers = operator.itemgetter(*REGISTERS)  # the values the native side may write
 
 
 def _bus_width(cmd: SpiCommand) -> int:

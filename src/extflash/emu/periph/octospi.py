@@ -36,6 +36,7 @@ from typing import Any
 
 from extflash import mcu
 from extflash.emu.clock import VirtualClock
+from extflash.emu.native.quadspi_fast import LaneRecord, NativeLayout
 from extflash.emu.periph.engine import (
     FMODE_MAPPED,
     FMODE_WRITE,
@@ -64,6 +65,12 @@ FMODE_SHIFT = 28
 # CR fields writable only while BUSY=0: TCEN 3, DQM/DMM 6, FSEL 7, APMS 22, PMM 23, FMODE 29:28
 CR_LOCKED = (1 << 3) | (1 << 6) | (1 << 7) | (1 << 22) | (1 << 23) | (3 << 28)
 MTYP_HYPERBUS = 0b100
+# CR fields whose change acts at once or changes what the native lane was told: EN, ABORT,
+# DQM/DMM, FSEL (OCTOSPI) or CSSEL (XSPI) (the chip), TEIE..TOIE
+CR_ACTIVE = 1 | (1 << 1) | (1 << 6) | (0x1F << 16)
+FSEL, CSSEL = 1 << 7, 1 << 24
+# CCR bits the native lane leaves to Python: IDTR, ISIZE, ADDTR, ABDTR, DDTR, DQSE, SIOO
+CCR_UNPLAIN = (1 << 3) | (3 << 4) | (1 << 11) | (1 << 19) | (1 << 27) | (1 << 29) | (1 << 31)
 
 
 def _ccr_fields(sioo: bool) -> tuple[Any, ...]:
@@ -139,6 +146,7 @@ class Octospi(CommandEngine):
     """OCTOSPI or XSPI register model driving one or two chip selects (or a dual-quad pair)."""
 
     L = LAYOUT
+    NATIVE = True
 
     def __init__(self, variant: Variant, clock: VirtualClock, *, base: int, name: str,
                  kind: str = "octospi", **options: Any) -> None:
@@ -146,6 +154,31 @@ class Octospi(CommandEngine):
         super().__init__(variant, registers(variant, kind), clock, base=base, name=name,
                          **options)
         self._warned: set[str] = set()
+
+    # -- the native fast path -------------------------------------------------------------------
+    def _native_layout(self) -> NativeLayout:
+        """RM0455/RM0477: FMODE in CR[29:28], the instruction in IR, dummy cycles in TCR; an IR
+        write starts a command without an address (a CCR write never does); CCR, TCR, IR, ABR,
+        DLR and AR writes are ignored while BUSY."""
+        return NativeLayout(
+            registers={"CR": CR, "DCR": DCR1, "DLR": DLR, "CCR": CCR, "AR": AR, "ABR": ABR,
+                       "PSMKR": PSMKR, "PSMAR": PSMAR, "PIR": PIR, "TCR": TCR, "IR": IR},
+            sr=SR, fcr=FCR, dr=DR, start="IR",
+            locked=("DLR", "CCR", "AR", "ABR", "TCR", "IR"),
+            cr_active=CR_ACTIVE | (CSSEL if self.kind == "xspi" else FSEL),
+            ccr_unplain=CCR_UNPLAIN, dual_bit=6, dlr_dual_odd=False, lines=LINES,
+            fields={"FMODE": (CR, FMODE_SHIFT, 2), "IMODE": (CCR, 0, 3),
+                    "INSTRUCTION": (IR, 0, 8), "ADMODE": (CCR, 8, 3), "ADSIZE": (CCR, 12, 2),
+                    "ABMODE": (CCR, 16, 3), "DCYC": (TCR, 0, 5), "DMODE": (CCR, 24, 3),
+                    "CSHT": (DCR1, 8, 6), "FTHRES": (CR, 8, self.variant.fthres_width)})
+
+    def _lane_allowed(self) -> bool:
+        return (self.values[DCR1] >> 24) & 7 != MTYP_HYPERBUS  # HyperBus frames: the model
+
+    def _logged_command(self, record: LaneRecord, address: int, write_data: bytes,
+                        read_length: int) -> SpiCommand:
+        return self._frame(record.ccr, record.tcr, record.ir, self.values[ABR], address,
+                           write_data, read_length)
 
     # -- decoded fields -----------------------------------------------------------------------
     @property

@@ -21,6 +21,7 @@ from typing import Any
 
 from extflash import mcu
 from extflash.emu.clock import VirtualClock
+from extflash.emu.native.quadspi_fast import NativeLayout
 from extflash.emu.periph.engine import (
     ALL_ONES,
     BUSY,
@@ -82,6 +83,10 @@ LAYOUT = Layout(CR, DCR, SR, FCR, DLR, CCR, AR, ABR, DR, PSMKR, PSMAR, PIR, LPTR
 
 # CR fields that may only change while BUSY=0 (RM0433: TCEN, SSHIFT, DFM, FSEL, APMS, PMM).
 CR_LOCKED = (1 << 3) | (1 << 4) | (1 << 6) | (1 << 7) | (1 << 22) | (1 << 23)
+# CR fields whose change acts at once or changes what the native lane was told: EN, ABORT, DFM,
+# FSEL (the chip), TEIE..TOIE, PRESCALER (the bus clock)
+CR_ACTIVE = 1 | (1 << 1) | (1 << 6) | (1 << 7) | (0x1F << 16) | (0xFF << 24)
+CCR_SIOO, CCR_DDRM = 1 << 28, 1 << 31
 
 
 def variant_for(family_id: str, controller: str = "QUADSPI") -> Variant:
@@ -129,6 +134,20 @@ class Quadspi(CommandEngine):
     def __init__(self, variant: Variant, clock: VirtualClock, *, base: int,
                  name: str = "QUADSPI", **options: Any) -> None:
         super().__init__(variant, registers(variant), clock, base=base, name=name, **options)
+
+    def _native_layout(self) -> NativeLayout:
+        """RM0433 QUADSPI: the whole command in CCR (FMODE CCR[27:26]), a CCR write starts a
+        command without an address; DLR, CCR and AR writes are ignored while BUSY."""
+        return NativeLayout(
+            registers={"CR": CR, "DCR": DCR, "DLR": DLR, "CCR": CCR, "AR": AR, "ABR": ABR,
+                       "PSMKR": PSMKR, "PSMAR": PSMAR, "PIR": PIR},
+            sr=SR, fcr=FCR, dr=DR, start="CCR", locked=("DLR", "CCR", "AR"),
+            cr_active=CR_ACTIVE, ccr_unplain=CCR_SIOO | CCR_DDRM, dual_bit=6,
+            dlr_dual_odd=True, lines=LINES,
+            fields={"FMODE": (CCR, 26, 2), "IMODE": (CCR, 8, 2), "INSTRUCTION": (CCR, 0, 8),
+                    "ADMODE": (CCR, 10, 2), "ADSIZE": (CCR, 12, 2), "ABMODE": (CCR, 14, 2),
+                    "DCYC": (CCR, 18, 5), "DMODE": (CCR, 24, 2), "CSHT": (DCR, 8, 3),
+                    "FTHRES": (CR, 8, self.variant.fthres_width)})
 
     # -- register hooks -----------------------------------------------------------------------
     def on_write_CR(self, old: int, new: int) -> None:

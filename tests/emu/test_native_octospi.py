@@ -1,0 +1,102 @@
+"""The native fast path on the OCTOSPI and XSPI front-ends: the same layout-driven C code that
+serves QUADSPI serves them from the layout they describe, and changes nothing.
+
+Each HAL-style loader (tests/firmware/ospi_hal) runs the same operations on its kit's virtual
+board once through the pure-Python register path and once through the native one; flash
+contents, every loader call's result and virtual duration, the final cycle count, the
+controller's registers and the chip's command log must be identical, and the command lane must
+have run the page programs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ospi_hal.build as ob
+import pytest
+from test_native_quadspi import Outcome, both_paths
+from test_ospi_halstyle_run import RUNNING, built, kit_board  # noqa: F401 (the fixture)
+
+from extflash import api, image
+from extflash.emu.periph import octospi as o
+from extflash.emu.periph.engine import BUSY, FTF
+from extflash.emu.virtual_board import VirtualBoard
+
+needs_native = pytest.mark.usefixtures("native_required")
+
+
+@needs_native
+@pytest.mark.parametrize("name", RUNNING)
+def test_hal_style_loader_identical_on_both_paths(name, built, monkeypatch):  # noqa: F811
+    elf, b = built(name)
+    python, fast = both_paths(monkeypatch, elf, kit_board(name, b))
+    assert python.served_natively == 0 and fast.served_natively > 1000  # DR beats went native
+    assert fast == Outcome(**{**vars(python), "served_natively": fast.served_natively})
+
+
+@needs_native
+@pytest.mark.parametrize("name", ["h735-w25q128", "h7r7-w25q128-xspi1"])
+def test_command_lane_runs_page_programs_on_octospi_and_xspi(name, built):  # noqa: F811
+    """Write enable (an IR write), page program (the last DR beat) and automatic status
+    polling (an IR write after CR.FMODE = 10) run in the lane: Python handles a handful of
+    accesses for 64 pages, and the chip's log shows every command with its data as sent."""
+    elf, b = built(name)
+    data = bytes((i * 13 + (i >> 8)) & 0xFF for i in range(0x4000))
+    with api.open_session(elf, board=kit_board(name, b)) as s:
+        vb: Any = s.target.board  # type: ignore[attr-defined]
+        q = vb.qspi
+        assert q.native is not None and q.name.startswith(("OCTOSPI", "XSPI"))
+        base = b.window + 0x20000
+        s.erase(base, len(data))
+        handled: list[int] = []
+        bus_read, bus_write = q.bus_read, q.bus_write
+        q.bus_read = lambda o, n: handled.append(o) or bus_read(o, n)
+        q.bus_write = lambda o, n, v: handled.append(o) or bus_write(o, n, v)
+        commands = q.commands
+        assert s.program(image.from_chunks([image.Chunk(base, data)]),
+                         preserve=False).report.verified
+        q.refresh()
+        chip = vb.chips[1]
+        programs = [e for e in chip.events if e.spi.write_data]
+        assert q.commands - commands >= 3 * 64
+        assert programs[-1].spi.address == 0x20000 + len(data) - 256
+        assert programs[-1].spi.write_data == data[-256:]
+        assert bytes(chip.memory[0x20000:0x20000 + len(data)]) == data
+        assert len(handled) < 64 * 3, len(handled)
+
+
+@needs_native
+@pytest.mark.parametrize("name", ["h735-w25q128", "h7r7-w25q128-xspi1"])
+def test_octospi_registers_are_served_from_its_layout(name):
+    """An indirect write on OCTOSPI/XSPI registers: CCR, TCR, IR (a command with software data
+    starts nothing), DLR and AR are served natively, the first DR beat starts the write and the
+    last one goes to Python, which sends the frame IR/CCR describe; ABR, locked while BUSY on
+    this controller (RM0455), is left to Python then and keeps its value."""
+    vb = VirtualBoard(kit_board(name, ob.loader_build(ob.KITS[name], name)))
+    q = vb.qspi
+    nat = q.native
+    assert nat is not None
+    sent: list[Any] = []
+    q.trace = lambda bank, cmd: sent.append(cmd)  # what reaches the chip select
+    q.clock_enabled = lambda: True
+    q.clock_changed()
+    nat.write(o.CR, 4, 1 | 3 << 8)  # EN, FTHRES = 3, FMODE = 00 (indirect write)
+    nat.write(o.DCR1, 4, 23 << 16)  # 16 MiB
+    nat.write(o.DLR, 4, 15)  # 16 bytes
+    nat.write(o.CCR, 4, 1 | 1 << 8 | 2 << 12 | 1 << 24)  # 1-1-1, 3-byte address
+    nat.write(o.TCR, 4, 0)
+    nat.write(o.IR, 4, 0x02)  # page program: waits for its address and data
+    nat.write(o.AR, 4, 0x100)
+    assert q.values[o.DLR] == q.values[o.IR] == 0  # served natively: Python has not seen them
+    for i in range(4):
+        sr = nat.read(o.SR, 4)
+        assert sr & FTF and bool(sr & BUSY) == (i > 0)
+        if i == 2:
+            nat.write(o.ABR, 4, 0x55)  # ignored while BUSY
+        nat.write(o.DR, 4, 0x03020100 + 0x04040404 * i)
+    q.refresh()
+    assert vb.machine.bus.error is None
+    assert q.values[o.DLR] == 15 and q.values[o.IR] == 0x02 and q.values[o.ABR] == 0
+    assert [(c.instruction, c.address, c.address_bytes, c.write_data) for c in sent] == [
+        (0x02, 0x100, 3, bytes(range(16)))]
+
