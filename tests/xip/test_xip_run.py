@@ -1,0 +1,122 @@
+"""Running an application from the memory-mapped window: a generated boot image in the internal
+flash, a test application (tests/firmware/xip/app.c, linked at the window base) in the virtual
+chip, reset, run; and every bad input refused before anything is programmed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from extflash import board
+from extflash.cli import main
+from extflash.errors import ConfigError, ImageError
+from extflash.gen.boot import build_boot
+from extflash.xip import EXIT_TIMEOUT, run_application
+
+APP = ["xip/app.c"]
+APP_LD = "xip/app.ld"
+EXPECTED = "hello from the window\nfibonacci(20) = 6765\n"
+
+
+def invoke(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def app(build_elf: Any) -> Path:
+    return build_elf("xip-app", APP, APP_LD)
+
+
+@pytest.fixture(scope="module")
+def h743_boot(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("boot") / "boot.elf"
+    return build_boot(board.load("weact-h743"), out).elf
+
+
+def test_generated_boot_runs_the_application_from_the_window(app: Path) -> None:
+    seen: list[tuple[str, str]] = []
+    out = run_application(board.load("weact-h743"), app,
+                          on_output=lambda source, text: seen.append((source, text)))
+    assert (out.reason, out.exit_code) == ("exit", 0), out
+    semihosting = "".join(t for s, t in seen if s == "semihosting")
+    itm = "".join(t for s, t in seen if s == "itm")
+    assert semihosting == EXPECTED
+    assert itm == "itm says hi\n"
+    assert out.pc >= 0x90000000 and "app_reset" in out.where  # it ended in the window
+    assert out.window.endswith("memory-mapped, shows the flash contents")
+
+
+def test_boot_project_is_written_beside_the_elf(h743_boot: Path) -> None:
+    project = h743_boot.parent / "boot-src"
+    config = (project / "boot_config.h").read_text()
+    assert "#define APP_ADDRESS        0x90000000u" in config
+    assert (project / "boot.c").is_file() and (project / "boot.ld").is_file()
+
+
+def test_application_through_a_generated_loader(app: Path, gen_loader: Any) -> None:
+    brd = board.load("nucleo-h743zi-w25q128")
+    loader = gen_loader(brd).stldr
+    out = run_application(brd, app, loader=loader)
+    assert (out.reason, out.exit_code) == ("exit", 0), out
+    assert "".join(t for s, t in out.output if s == "semihosting") == EXPECTED
+
+
+def test_cli_exit_code_is_the_application_status(build_elf: Any, h743_boot: Path) -> None:
+    app3 = build_elf("xip-app-3", APP, APP_LD, cflags=["-DEXIT_STATUS=3"])
+    res = invoke("run", str(app3), "--boot", str(h743_boot), "--board", "weact-h743")
+    assert res.exit_code == 3
+    assert res.stdout == EXPECTED + "itm says hi\n"
+    assert "the application exited with status 3" in res.stderr
+
+
+def test_timeout_says_where_the_application_was(build_elf: Any, h743_boot: Path) -> None:
+    spin = build_elf("xip-app-spin", APP, APP_LD, cflags=["-DSPIN_FOREVER"])
+    res = invoke("run", str(spin), "--boot", str(h743_boot), "--board", "weact-h743",
+                 "--timeout", "0.01")
+    assert res.exit_code == EXIT_TIMEOUT
+    first = res.stderr.splitlines()[0]
+    assert first.startswith("error: timed out after 0.01 s")
+    assert "app_reset" in first or "fibonacci" in first
+
+
+def test_boot_without_mapped_mode_names_what_is_missing(app: Path, build_elf: Any) -> None:
+    nomap = build_elf("xip-nomap-boot", ["xip/nomap_boot.c"], "xip/boot.ld",
+                      ldflags=["-Wl,-e,nomap_reset"])
+    res = invoke("run", str(app), "--boot", str(nomap), "--board", "weact-h743")
+    assert res.exit_code == 2
+    first = res.stderr.splitlines()[0]
+    assert first == ("error: the boot image jumped into the window without enabling "
+                     "memory-mapped mode: the QUADSPI window at 0x90000000 is not "
+                     "memory-mapped: the QUADSPI clock is off")
+    assert res.stdout == ""
+
+
+@pytest.mark.parametrize(("origin", "message"), [
+    ("0x30000000", "has nothing in the memory-mapped window 0x90000000..0x907FFFFF"),
+    ("0x08000000", "overlaps the boot image at 0x08000000"),
+])
+def test_misplaced_application_is_refused(build_elf: Any, h743_boot: Path, origin: str,
+                                          message: str) -> None:
+    elf = build_elf(f"xip-app-at-{origin}", APP, APP_LD,
+                    ldflags=[f"-Wl,--defsym=APP_ORIGIN={origin}"])
+    res = invoke("run", str(elf), "--boot", str(h743_boot), "--board", "weact-h743")
+    assert res.exit_code == 2
+    assert message in res.stderr.splitlines()[0]
+    assert "Traceback" not in res.output and res.stdout == ""
+
+
+def test_app_address_outside_the_window(app: Path) -> None:
+    with pytest.raises(ConfigError, match="outside the QUADSPI window"):
+        run_application(board.load("weact-h743"), app, app_address=0xA0000000)
+    res = invoke("run", str(app), "--board", "weact-h743", "--app-address", "0xA0000000")
+    assert res.exit_code == 2
+    assert res.stderr.startswith("error: --app-address 0xA0000000 is outside the QUADSPI "
+                                 "window 0x90000000..0x907FFFFF of WeAct-H743")
+
+
+def test_no_vector_table_at_the_app_address(app: Path, h743_boot: Path) -> None:
+    with pytest.raises(ImageError, match="no vector table at 0x90010000"):
+        run_application(board.load("weact-h743"), app, boot=h743_boot, app_address=0x90010000)
