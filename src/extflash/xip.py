@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import SymbolTableSection
@@ -225,28 +226,48 @@ def _attach_output(machine: Machine, out: _Output) -> Semihosting:
     return Semihosting(machine, lambda text: out("semihosting", text))
 
 
-def run_application(
+@dataclass
+class Prepared:
+    """A virtual board out of reset with the boot image in its internal flash and the
+    application in its external chip: what :func:`run_application` and the GDB server run."""
+
+    vboard: Any  # extflash.emu.virtual_board.VirtualBoard
+    semihosting: Semihosting
+    symbols: _Symbols
+    output: _Output
+    reset_sp: int
+    reset_pc: int
+
+    @property
+    def machine(self) -> Machine:
+        machine: Machine = self.vboard.machine
+        return machine
+
+    def reset_core(self) -> None:
+        """MSP and PC from the boot image's first two words, as the core does out of reset."""
+        self.machine.reg_write("sp", self.reset_sp)
+        self.machine.reg_write("pc", self.reset_pc | 1)
+
+
+def prepare(
     board: boards.Board,
     app: str | Path,
     *,
     boot: str | Path | None = None,
     loader: str | Path | None = None,
     app_address: int | None = None,
-    timeout_s: float = 10.0,
     on_output: OutputFn | None = None,
     work_dir: str | Path | None = None,
-) -> RunOutcome:
-    """Place the boot image, program the application, reset and run (see the module doc).
+) -> Prepared:
+    """Check the inputs, then place the boot image and program the application.
 
     Without ``boot`` one is generated for ``board`` (into ``work_dir``, a temporary folder by
-    default). ``timeout_s`` bounds both the virtual time and the wall-clock time of the run.
+    default). Nothing is programmed unless every check passes.
     """
     from extflash.emu.virtual_board import VirtualBoard
     from extflash.gen.boot import build_boot
     from extflash.gen.config import plan_loader
 
-    if timeout_s <= 0:
-        raise InputError(f"--timeout must be positive (got {timeout_s:g})")
     app_path = Path(app)
     app_image = _load_elf(app_path, "the application")
     config = plan_loader(board)  # the window and the internal flash, as the boot sees them
@@ -267,33 +288,57 @@ def run_application(
         boot_image = _load_elf(boot_path, "the boot image")
         inside = check_application(app_image, boot_image, window=window, flash=flash,
                                    app_address=target)
-        vboard = VirtualBoard(board)
-        machine = vboard.machine
-        out = _Output(on_output)
-        semihosting = _attach_output(machine, out)
-        for chunk in boot_image.chunks:
-            machine.uc.mem_write(chunk.address, chunk.data)  # the internal flash, as programmed
-        if loader is not None:
-            _program_with_loader(vboard, Path(loader), inside)
-            machine.reset()
-        else:
-            _write_chip(vboard, inside)
         symbols = _Symbols([boot_path, app_path])
-        return _run(vboard, semihosting, symbols, out, boot_image.start, timeout_s)
     finally:
         if temp is not None:
             temp.cleanup()
+    vboard = VirtualBoard(board)
+    machine = vboard.machine
+    out = _Output(on_output)
+    semihosting = _attach_output(machine, out)
+    for chunk in boot_image.chunks:
+        machine.uc.mem_write(chunk.address, chunk.data)  # the internal flash, as programmed
+    if loader is not None:
+        _program_with_loader(vboard, Path(loader), inside)
+        machine.reset()
+    else:
+        _write_chip(vboard, inside)
+    sp, pc = (int.from_bytes(machine.mem_read(boot_image.start + 4 * i, 4), "little")
+              for i in range(2))
+    prepared = Prepared(vboard, semihosting, symbols, out, sp, pc & ~1)
+    prepared.reset_core()
+    return prepared
 
 
-def _run(vboard: object, semihosting: Semihosting, symbols: _Symbols, out: _Output,
-         vectors: int, timeout_s: float) -> RunOutcome:
-    machine: Machine = vboard.machine  # type: ignore[attr-defined]
-    sp, pc = (int.from_bytes(machine.mem_read(vectors + 4 * i, 4), "little") for i in range(2))
-    machine.reg_write("sp", sp)  # reset: MSP and PC from the boot image's first two words
+def run_application(
+    board: boards.Board,
+    app: str | Path,
+    *,
+    boot: str | Path | None = None,
+    loader: str | Path | None = None,
+    app_address: int | None = None,
+    timeout_s: float = 10.0,
+    on_output: OutputFn | None = None,
+    work_dir: str | Path | None = None,
+) -> RunOutcome:
+    """Place the boot image, program the application, reset and run (see the module doc).
+
+    ``timeout_s`` bounds both the virtual time and the wall-clock time of the run.
+    """
+    if timeout_s <= 0:
+        raise InputError(f"--timeout must be positive (got {timeout_s:g})")
+    prepared = prepare(board, app, boot=boot, loader=loader, app_address=app_address,
+                       on_output=on_output, work_dir=work_dir)
+    return _run(prepared, timeout_s)
+
+
+def _run(prepared: Prepared, timeout_s: float) -> RunOutcome:
+    machine, vboard, symbols = prepared.machine, prepared.vboard, prepared.symbols
+    semihosting, out = prepared.semihosting, prepared.output
+    pc = prepared.reset_pc
     start_fs, start_cycles = machine.clock.now_fs, machine.clock.cycles
     deadline_fs = start_fs + int(timeout_s * FS_PER_S)
     wall_deadline = time.monotonic() + timeout_s
-    pc &= ~1
 
     def outcome(reason: str, code: int, message: str, result: RunResult | None,
                 details: tuple[str, ...] = ()) -> RunOutcome:

@@ -35,6 +35,7 @@ COMMANDS = {
     "test": ("test", "conformance_test"),
     "new": ("new", "new"),
     "run": ("run", "run"),
+    "gdbserver": ("gdbserver", "gdbserver"),
 }
 
 
