@@ -32,12 +32,13 @@ from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import SymbolTableSection
 
 from extflash import board as boards
+from extflash import chips
 from extflash import image as images
 from extflash.emu.clock import FS_PER_S
 from extflash.emu.itm import Itm
 from extflash.emu.machine import Machine, RunResult, SpinEvidence
 from extflash.emu.semihost import Semihosting
-from extflash.errors import ImageError, InputError
+from extflash.errors import ConfigError, ImageError, InputError
 from extflash.image import Image
 
 log = logging.getLogger(__name__)
@@ -207,6 +208,17 @@ def window_description(vboard: object) -> str:
             "(each read is decoded: check dummy cycles, lines and wiring)")
 
 
+def board_window(board: boards.Board) -> tuple[int, int]:
+    """[start, end) of the window of the board's first memory: the controller's window base,
+    as many bytes as its chips hold (both chips in dual-flash)."""
+    memory = board.memories[0]
+    spec = board.part.family.controller(memory.controller)
+    if spec is None:
+        raise ConfigError(f"{board.name}: {board.part.family.name} has no {memory.controller}")
+    size = chips.find(memory.chip).size * len(memory.banks)
+    return spec.window, spec.window + size
+
+
 class _Output:
     def __init__(self, on_output: OutputFn | None) -> None:
         self.on_output = on_output
@@ -266,12 +278,10 @@ def prepare(
     """
     from extflash.emu.virtual_board import VirtualBoard
     from extflash.gen.boot import build_boot
-    from extflash.gen.config import plan_loader
 
     app_path = Path(app)
     app_image = _load_elf(app_path, "the application")
-    config = plan_loader(board)  # the window and the internal flash, as the boot sees them
-    window = (config.window_base, config.window_base + config.flash_size)
+    window = board_window(board)
     flash_region = next(r for r in board.part.part.memory if r.kind == "flash")
     flash = (flash_region.start, flash_region.start + flash_region.size)
     temp: tempfile.TemporaryDirectory[str] | None = None
@@ -388,7 +398,20 @@ def _run(prepared: Prepared, timeout_s: float) -> RunOutcome:
                            f"the boot image jumped into the window without enabling "
                            f"memory-mapped mode: {window_description(vboard)}", result,
                            (f"{result.reason} at {where}: {text}",))
+        if fault is not None and fault.access == "fetch" and _slow_window(vboard, fault.address):
+            return outcome("fault", 1, "the application cannot execute from the window: "
+                           f"{window_description(vboard)}", result,
+                           (f"{result.reason} at {where}: {text}",
+                            "only a window the chip answers as is (zero-copy) runs code on "
+                            "the virtual board; memory-mapped writes (WCCR) make it decoded"))
         return outcome("fault", 1, f"{result.reason} at {where}: {text}", result)
+
+
+def _slow_window(vboard: Any, address: int | None) -> bool:
+    """Is ``address`` in a window mapped through the decoded (slow) path?"""
+    window = vboard.window
+    return (address is not None and window.size > 0 and not window.zero_copy
+            and window.base <= address < window.base + window.size)
 
 
 def _in_unmapped_window(vboard: object, address: int | None, pc: int) -> bool:

@@ -62,7 +62,11 @@ class Semihosting:
         self.calls += 1
         if op in (SYS_EXIT, SYS_EXIT_EXTENDED):
             return self._exit(op, arg)
-        result = self._call(op, arg)
+        try:
+            result = self._call(op, arg)
+        except TargetError as exc:  # a parameter pointing at nothing: the call fails
+            log.warning("semihosting: operation 0x%02X at 0x%08X: %s", op, pc, exc)
+            result = -1
         m.reg_write("r0", result & 0xFFFFFFFF)
         m.reg_write("pc", (pc & ~1) + 2 | 1)
         return None
@@ -75,7 +79,8 @@ class Semihosting:
             return self.machine.mem_read(address, length)
         out = bytearray()
         while len(out) < MAX_STRING:
-            chunk = self.machine.mem_read(address + len(out), 64)
+            at = address + len(out)
+            chunk = self.machine.mem_read(at, 64 - at % 64)  # never past the next 64-byte line
             end = chunk.find(0)
             if end >= 0:
                 return bytes(out + chunk[:end])
