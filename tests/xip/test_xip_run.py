@@ -120,3 +120,10 @@ def test_app_address_outside_the_window(app: Path) -> None:
 def test_no_vector_table_at_the_app_address(app: Path, h743_boot: Path) -> None:
     with pytest.raises(ImageError, match="no vector table at 0x90010000"):
         run_application(board.load("weact-h743"), app, boot=h743_boot, app_address=0x90010000)
+
+
+def test_usart_output_is_shown_line_by_line(build_elf: Any, h743_boot: Path) -> None:
+    app = build_elf("xip-app-usart", APP, APP_LD, cflags=["-DUSART_OUTPUT"])
+    res = invoke("run", str(app), "--boot", str(h743_boot), "--board", "weact-h743")
+    assert res.exit_code == 0, res.stderr
+    assert res.stdout == EXPECTED + "itm says hi\nusart says hi\n"

@@ -47,6 +47,24 @@ static void itm_puts(const char *s)
     }
 }
 
+#ifdef USART_OUTPUT
+/* STM32H743 USART1 (RM0433): base 0x40011000, CR1.UE bit 0 and TE bit 3, ISR.TXE bit 7 at
+ * 0x1C, TDR at 0x28; its clock RCC_APB2ENR.USART1EN (0x580244F0 bit 4). */
+#define RCC_APB2ENR (*(volatile uint32_t *)0x580244F0u)
+#define USART1_REG(offset) (*(volatile uint32_t *)(0x40011000u + (offset)))
+
+static void usart_puts(const char *s)
+{
+    RCC_APB2ENR |= 1u << 4;
+    USART1_REG(0x00) = (1u << 0) | (1u << 3);
+    while (*s) {
+        while ((USART1_REG(0x1C) & (1u << 7)) == 0u) {
+        }
+        USART1_REG(0x28) = (uint8_t)*s++;
+    }
+}
+#endif
+
 __attribute__((noinline)) uint32_t fibonacci(uint32_t n)
 {
     uint32_t a = 0, b = 1;
@@ -78,6 +96,9 @@ void app_reset(void)
     char newline = '\n';
     semihost(SYS_WRITEC, &newline);
     itm_puts("itm says hi\n");
+#ifdef USART_OUTPUT
+    usart_puts("usart says hi\r\n");
+#endif
 #ifdef SPIN_FOREVER
     for (uint32_t n = 0;; n++)      /* never ends: the run's timeout must */
         sink = fibonacci(n & 31u);
