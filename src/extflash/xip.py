@@ -69,7 +69,7 @@ class RunOutcome:
     output: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
 
-class _Symbols:
+class ElfSymbols:
     """Function symbols of the ELF files that run (boot and application)."""
 
     def __init__(self, paths: list[Path]) -> None:
@@ -219,7 +219,9 @@ def board_window(board: boards.Board) -> tuple[int, int]:
     return spec.window, spec.window + size
 
 
-class _Output:
+class OutputLog:
+    """What the application wrote, as ``(source, text)``, also handed to ``on_output``."""
+
     def __init__(self, on_output: OutputFn | None) -> None:
         self.on_output = on_output
         self.collected: list[tuple[str, str]] = []
@@ -230,7 +232,8 @@ class _Output:
             self.on_output(source, text)
 
 
-def _attach_output(machine: Machine, out: _Output) -> Semihosting:
+def attach_output(machine: Machine, out: OutputLog) -> Semihosting:
+    """Route the ITM, the USARTs and semihosting of ``machine`` to ``out``."""
     scs = machine.scs
     machine.add_peripheral(Itm(lambda: bool(scs["DEMCR"] & DEMCR_TRCENA),
                                lambda port, data: out("itm", data.decode("utf-8", "replace"))))
@@ -245,10 +248,11 @@ class Prepared:
 
     vboard: Any  # extflash.emu.virtual_board.VirtualBoard
     semihosting: Semihosting
-    symbols: _Symbols
-    output: _Output
+    symbols: ElfSymbols
+    output: OutputLog
     reset_sp: int
     reset_pc: int
+    registers: dict[str, int] = field(default_factory=dict)  # others set at reset (a call's)
 
     @property
     def machine(self) -> Machine:
@@ -257,6 +261,8 @@ class Prepared:
 
     def reset_core(self) -> None:
         """MSP and PC from the boot image's first two words, as the core does out of reset."""
+        for name, value in self.registers.items():
+            self.machine.reg_write(name, value)
         self.machine.reg_write("sp", self.reset_sp)
         self.machine.reg_write("pc", self.reset_pc | 1)
 
@@ -298,14 +304,14 @@ def prepare(
         boot_image = _load_elf(boot_path, "the boot image")
         inside = check_application(app_image, boot_image, window=window, flash=flash,
                                    app_address=target)
-        symbols = _Symbols([boot_path, app_path])
+        symbols = ElfSymbols([boot_path, app_path])
     finally:
         if temp is not None:
             temp.cleanup()
     vboard = VirtualBoard(board)
     machine = vboard.machine
-    out = _Output(on_output)
-    semihosting = _attach_output(machine, out)
+    out = OutputLog(on_output)
+    semihosting = attach_output(machine, out)
     for chunk in boot_image.chunks:
         machine.uc.mem_write(chunk.address, chunk.data)  # the internal flash, as programmed
     if loader is not None:

@@ -15,11 +15,13 @@ from click.testing import CliRunner
 
 from extflash import board
 from extflash.cli import main
+from extflash.gdb.loader_call import prepare_loader_call
 from extflash.gdb.server import GdbServer, open_listener
-from extflash.xip import prepare
+from extflash.xip import Prepared, prepare
 
 GDB = shutil.which("gdb-multiarch")
 QUADSPI_CR = 0x52005000  # RM0433: QUADSPI register block at 0x52005000, CR at offset 0
+QUADSPI_CCR = 0x52005014  # CCR at offset 0x14, FMODE in bits [27:26]
 
 
 @pytest.fixture(scope="module")
@@ -36,30 +38,42 @@ def gdb_batch(elf: Path, port: int, commands: list[str]) -> str:
     return done.stdout + done.stderr
 
 
-@pytest.mark.skipif(GDB is None, reason="gdb-multiarch is not installed (scripts/bootstrap.sh)")
-def test_gdb_breaks_steps_and_reads_registers_in_an_xip_application(app: Path) -> None:
-    prepared = prepare(board.load("weact-h743"), app)
+needs_gdb = pytest.mark.skipif(GDB is None,
+                               reason="gdb-multiarch is not installed (scripts/bootstrap.sh)")
+
+
+def debug(prepared: Prepared, elf: Path, commands: list[str]) -> tuple[str, list[int | None]]:
+    """Serve ``prepared`` to a gdb-multiarch batch session: its output and the exit statuses."""
     server = GdbServer(prepared, open_listener(0))
     statuses: list[int | None] = []
     thread = threading.Thread(target=lambda: statuses.append(server.serve()), daemon=True)
     thread.start()
     try:
-        text = gdb_batch(app, server.port, [
-            "break fibonacci", "continue", "print/x $pc", "stepi", "print/x $pc",
-            f"print/x *(unsigned int *)0x{QUADSPI_CR:08X}", "print/x *(unsigned int *)0x90000004",
-            "delete", "continue",
-        ])
+        text = gdb_batch(elf, server.port, commands)
     finally:
         thread.join(30)
         server.close()
+    return text, statuses
+
+
+def values(text: str) -> list[int]:
+    """The values GDB printed ($1 = 0x..., in order)."""
+    return [int(line.split("= ")[1].split()[0], 0) for line in text.splitlines()
+            if line.startswith("$")]
+
+
+@needs_gdb
+def test_gdb_breaks_steps_and_reads_registers_in_an_xip_application(app: Path) -> None:
+    text, statuses = debug(prepare(board.load("weact-h743"), app), app, [
+        "break fibonacci", "continue", "print/x $pc", "stepi", "print/x $pc",
+        f"print/x *(unsigned int *)0x{QUADSPI_CR:08X}", "print/x *(unsigned int *)0x90000004",
+        "delete", "continue",
+    ])
     assert "Breakpoint 1, fibonacci (n=n@entry=20)" in text, text
-    pcs = [line.split("= ")[1] for line in text.splitlines() if line.startswith("$1 =")
-           or line.startswith("$2 =")]
-    assert pcs[0] == "0x90000008" and pcs[1] != pcs[0], text  # stopped in the window, stepped
-    quadspi_cr = next(line for line in text.splitlines() if line.startswith("$3 ="))
-    assert int(quadspi_cr.split("= ")[1], 16) & 1  # CR.EN: the boot enabled the controller
-    reset_vector = next(line for line in text.splitlines() if line.startswith("$4 ="))
-    assert int(reset_vector.split("= ")[1], 16) & 0xFF000000 == 0x90000000  # the window reads
+    pc, stepped, quadspi_cr, reset_vector = values(text)
+    assert pc == 0x90000008 and stepped != pc, text  # stopped in the window, then stepped
+    assert quadspi_cr & 1  # CR.EN: the boot enabled the controller
+    assert reset_vector & 0xFF000000 == 0x90000000  # the window reads as the chip
     assert "hello from the window" in text  # semihosting output reaches GDB's console
     assert "exited with code 03" in text
     assert statuses == [3]
@@ -80,7 +94,7 @@ def test_gdbserver_port_in_use_is_refused_before_anything_runs(app: Path) -> Non
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--board", "weact-h743"], "error: gdbserver needs the application to debug: --run"),
+    (["--board", "weact-h743"], "error: gdbserver needs what to debug: --run APP.elf, or"),
     (["--board", "weact-h743", "--run", "x.elf", "--port", "70000"],
      "error: --port 70000 is not a TCP port"),
 ])
@@ -88,3 +102,21 @@ def test_gdbserver_bad_options(args: list[str], message: str) -> None:
     res = CliRunner().invoke(main, ["gdbserver", *args], catch_exceptions=False)
     assert res.exit_code == 2
     assert res.stderr.startswith(message)
+
+
+@needs_gdb
+def test_gdb_steps_through_a_loaders_init(gen_loader: Any) -> None:
+    brd = board.load("weact-h743")
+    loader = Path(gen_loader(brd).stldr)
+    prepared = prepare_loader_call(brd, loader)
+    text, _ = debug(prepared, loader, [
+        "print/x $pc", "stepi", "print/x $pc", "break qspi_map", "continue",
+        f"print/x *(unsigned int *)0x{QUADSPI_CR:08X}", "finish",
+        f"print/x *(unsigned int *)0x{QUADSPI_CCR:08X}", "delete", "continue", "print/x $r0",
+    ])
+    assert "Breakpoint 1, " in text and "qspi_map" in text, text
+    init, stepped, cr, ccr, result = values(text)
+    assert init == prepared.reset_pc and stepped != init
+    assert cr & 1  # the controller is enabled before it is mapped
+    assert (ccr >> 26) & 3 == 3  # CCR.FMODE: memory-mapped once qspi_map returned
+    assert result == 1  # Init returned 1 to the host's BKPT

@@ -29,17 +29,19 @@ from extflash.errors import InputError
 @handle_errors("gdbserver")
 def gdbserver(app: str | None, boot: str | None, loader: str | None, app_address: int | None,
               port: int, **kw: Any) -> int:
-    """Serve the virtual board to GDB, halted at the boot image's reset vector.
+    """Serve the virtual board to GDB, halted at the boot image's reset vector (--run) or at
+    the loader's Init (--loader alone).
 
     Connect with: gdb-multiarch APP.elf -ex 'target extended-remote :3333'. Serves one GDB
     session; exits with the application's status if it called SYS_EXIT.
     """
     from extflash import api, xip
+    from extflash.gdb.loader_call import prepare_loader_call
     from extflash.gdb.server import GdbServer, open_listener
 
-    if app is None:
-        raise InputError("gdbserver needs the application to debug: --run APP.elf",
-                         hint="build it linked at the memory-mapped window base")
+    if app is None and loader is None:
+        raise InputError("gdbserver needs what to debug: --run APP.elf, or --loader FILE "
+                         "(halted at its Init)")
     board = api.resolve_board(kw.pop("board_name"), mcu=kw.pop("mcu"), chip=kw.pop("chip"),
                               bank=kw.pop("bank"), pins=kw.pop("pins"), hse=kw.pop("hse"))
 
@@ -49,15 +51,20 @@ def gdbserver(app: str | None, boot: str | None, loader: str | None, app_address
 
     listener = open_listener(port)  # before anything is programmed
     try:
-        prepared = xip.prepare(board, app, boot=boot, loader=loader, app_address=app_address,
-                               on_output=show)
+        if app is None:
+            assert loader is not None
+            prepared = prepare_loader_call(board, loader, on_output=show)
+        else:
+            prepared = xip.prepare(board, app, boot=boot, loader=loader,
+                                   app_address=app_address, on_output=show)
     except BaseException:
         listener.close()
         raise
     server = GdbServer(prepared, listener)
     try:
+        where = "reset" if app is not None else "Init"
         click.echo(f"serving the virtual {board.name} to GDB on localhost:{server.port} "
-                   f"(halted at reset, 0x{prepared.reset_pc:08X})", err=True)
+                   f"(halted at {where}, 0x{prepared.reset_pc:08X})", err=True)
         status = server.serve()
     finally:
         server.close()
