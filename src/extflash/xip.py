@@ -156,7 +156,7 @@ def check_application(app: Image, boot: Image, *, window: tuple[int, int],
     return inside
 
 
-def _write_chip(vboard: object, inside: Image) -> None:
+def write_chip(vboard: object, inside: Image) -> None:
     """Put ``inside`` straight into the virtual chip(s), as a programmer would leave them."""
     chips = vboard.chips  # type: ignore[attr-defined]
     base = vboard.window_base  # type: ignore[attr-defined]
@@ -318,7 +318,7 @@ def prepare(
         _program_with_loader(vboard, Path(loader), inside)
         machine.reset()
     else:
-        _write_chip(vboard, inside)
+        write_chip(vboard, inside)
     sp, pc = (int.from_bytes(machine.mem_read(boot_image.start + 4 * i, 4), "little")
               for i in range(2))
     prepared = Prepared(vboard, semihosting, symbols, out, sp, pc & ~1)
@@ -345,10 +345,11 @@ def run_application(
         raise InputError(f"--timeout must be positive (got {timeout_s:g})")
     prepared = prepare(board, app, boot=boot, loader=loader, app_address=app_address,
                        on_output=on_output, work_dir=work_dir)
-    return _run(prepared, timeout_s)
+    return run_prepared(prepared, timeout_s)
 
 
-def _run(prepared: Prepared, timeout_s: float) -> RunOutcome:
+def run_prepared(prepared: Prepared, timeout_s: float = 10.0) -> RunOutcome:
+    """Run a prepared board from its reset state until exit, timeout or fault."""
     machine, vboard, symbols = prepared.machine, prepared.vboard, prepared.symbols
     semihosting, out = prepared.semihosting, prepared.output
     pc = prepared.reset_pc

@@ -127,3 +127,27 @@ def test_usart_output_is_shown_line_by_line(build_elf: Any, h743_boot: Path) -> 
     res = invoke("run", str(app), "--boot", str(h743_boot), "--board", "weact-h743")
     assert res.exit_code == 0, res.stderr
     assert res.stdout == EXPECTED + "itm says hi\nusart says hi\n"
+
+
+def test_window_follows_the_chip_when_it_changes(app: Path, build_elf: Any,
+                                                 h743_boot: Path) -> None:
+    """Code translated from the window is dropped when the chip changes under it: the second
+    application, written into the chip while the window stays mapped, runs from its reset
+    vector (no boot in between) and exits with its own status."""
+    import dataclasses
+
+    from extflash import image
+    from extflash.xip import prepare, run_prepared, write_chip
+
+    prepared = prepare(board.load("weact-h743"), app, boot=h743_boot)
+    first = run_prepared(prepared)
+    assert (first.reason, first.exit_code) == ("exit", 0)
+    second = build_elf("xip-app-7", APP, APP_LD, cflags=["-DEXIT_STATUS=7"])
+    write_chip(prepared.vboard, image.load(second))
+    assert prepared.vboard.window.zero_copy  # still mapped: only the chip changed
+    vectors = prepared.machine.mem_read(0x90000000, 8)
+    restart = dataclasses.replace(prepared, reset_sp=int.from_bytes(vectors[:4], "little"),
+                                  reset_pc=int.from_bytes(vectors[4:], "little") & ~1)
+    restart.reset_core()
+    again = run_prepared(restart)
+    assert (again.reason, again.exit_code) == ("exit", 7)

@@ -99,6 +99,10 @@ void app_reset(void)
 #ifdef USART_OUTPUT
     usart_puts("usart says hi\r\n");
 #endif
+#ifdef REPEAT
+    for (uint32_t n = 0; n < REPEAT; n++)  /* a workload for bench/xip_speed.py */
+        sink = fibonacci(n & 31u);
+#endif
 #ifdef SPIN_FOREVER
     for (uint32_t n = 0;; n++)      /* never ends: the run's timeout must */
         sink = fibonacci(n & 31u);
