@@ -151,3 +151,20 @@ def test_window_follows_the_chip_when_it_changes(app: Path, build_elf: Any,
     restart.reset_core()
     again = run_prepared(restart)
     assert (again.reason, again.exit_code) == ("exit", 7)
+
+
+def test_new_kind_boot_writes_the_boot_image_and_its_project(tmp_path: Path) -> None:
+    out = tmp_path / "boot.elf"
+    res = invoke("new", "--kind", "boot", "--board", "nucleo-h743zi-w25q128", "-o", str(out),
+                 "--app-address", "0x90010000")
+    assert res.exit_code == 0, res.stderr
+    assert res.stdout.startswith(f"wrote {out} (")
+    assert "jumps to the application at 0x90010000" in res.stdout
+    assert (tmp_path / "boot-src" / "boot_config.h").read_text().count("0x90010000u") == 1
+
+
+def test_application_at_an_app_address_inside_the_window(build_elf: Any) -> None:
+    app = build_elf("xip-app-90010000", APP, APP_LD,
+                    ldflags=["-Wl,--defsym=APP_ORIGIN=0x90010000"])
+    out = run_application(board.load("weact-h743"), app, app_address=0x90010000)
+    assert (out.reason, out.exit_code) == ("exit", 0), out
