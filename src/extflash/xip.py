@@ -367,16 +367,19 @@ def run_prepared(prepared: Prepared, timeout_s: float = 10.0) -> RunOutcome:
                           message, details, tuple(out.collected))
 
     spin: SpinEvidence | None = None
+    flash = next(r for r in machine.part.part.memory if r.kind == "flash")
     while True:
         left = deadline_fs - machine.clock.now_fs
+        if symbols.function_at(pc) == BOOT_FAILED:  # a loop it never leaves: no need to wait
+            return outcome("boot-failed", EXIT_BAD_BOOT,
+                           "the boot image could not bring the external memory up "
+                           f"(it stopped in {BOOT_FAILED}): {window_description(vboard)}",
+                           None)
         if left <= 0 or time.monotonic() > wall_deadline:
             where = symbols.describe(pc)
             clock = "virtual" if left <= 0 else "wall-clock"
-            if symbols.function_at(pc) == BOOT_FAILED:
-                return outcome("boot-failed", EXIT_BAD_BOOT,
-                               "the boot image could not bring the external memory up "
-                               f"(it stopped in {BOOT_FAILED}): {window_description(vboard)}",
-                               None, (f"the core was in a {spin}",) if spin else ())
+            if flash.contains(pc):
+                where += " in the boot image, before the application started"
             return outcome("timeout", EXIT_TIMEOUT,
                            f"timed out after {timeout_s:g} s ({clock}), running at {where}",
                            None, (f"the core was in a {spin}",) if spin else ())

@@ -168,3 +168,15 @@ def test_application_at_an_app_address_inside_the_window(build_elf: Any) -> None
                     ldflags=["-Wl,--defsym=APP_ORIGIN=0x90010000"])
     out = run_application(board.load("weact-h743"), app, app_address=0x90010000)
     assert (out.reason, out.exit_code) == ("exit", 0), out
+
+
+def test_boot_for_other_pins_stops_in_boot_failed(app: Path, h743_boot: Path) -> None:
+    """A boot image built for the WeAct wiring, on a board whose chip is on other QUADSPI pins
+    (RM0433 AF table: PF10 CLK, PG6 NCS, PF8/PF9/PF7/PF6 IO0-3): the chip never answers."""
+    res = invoke("run", str(app), "--boot", str(h743_boot), "--mcu", "STM32H743ZI",
+                 "--chip", "W25Q64JV", "--pins", "PF10,PG6,PF8,PF9,PF7,PF6", "--timeout", "60")
+    assert res.exit_code == 2
+    assert res.stderr.startswith("error: the boot image could not bring the external memory up "
+                                 "(it stopped in boot_failed): the QUADSPI window at 0x90000000 "
+                                 "is not memory-mapped")
+    assert res.stdout == ""
