@@ -120,3 +120,27 @@ def test_gdb_steps_through_a_loaders_init(gen_loader: Any) -> None:
     assert cr & 1  # the controller is enabled before it is mapped
     assert (ccr >> 26) & 3 == 3  # CCR.FMODE: memory-mapped once qspi_map returned
     assert result == 1  # Init returned 1 to the host's BKPT
+
+
+@needs_gdb
+def test_gdbserver_command_serves_gdb_and_exits_with_the_status(app: Path) -> None:
+    """The command as a user runs it: a process listening (port 0: the one it prints), GDB
+    attaches, continues to the end; the server exits with the application's status."""
+    import sys
+
+    extflash = Path(sys.executable).with_name("extflash")  # the installed command
+    server = subprocess.Popen(
+        [str(extflash), "gdbserver", "--run", str(app), "--board",
+         "weact-h743", "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert server.stderr is not None
+        banner = server.stderr.readline()
+        assert banner.startswith("serving the virtual WeAct-H743 to GDB on localhost:"), banner
+        port = int(banner.split("localhost:")[1].split()[0])
+        text = gdb_batch(app, port, ["continue"])
+        assert server.wait(timeout=60) == 3
+    finally:
+        if server.poll() is None:
+            server.kill()
+    assert "exited with code 03" in text
+    assert server.stdout is not None and "hello from the window" in server.stdout.read()
