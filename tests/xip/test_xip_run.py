@@ -180,3 +180,14 @@ def test_boot_for_other_pins_stops_in_boot_failed(app: Path, h743_boot: Path) ->
                                  "(it stopped in boot_failed): the QUADSPI window at 0x90000000 "
                                  "is not memory-mapped")
     assert res.stdout == ""
+
+
+def test_json_result_carries_the_output_and_the_status(app: Path, h743_boot: Path) -> None:
+    import json
+
+    res = invoke("run", str(app), "--boot", str(h743_boot), "--board", "weact-h743", "--json")
+    assert res.exit_code == 0
+    data = json.loads(res.stdout)
+    assert data["ok"] is True and data["reason"] == "exit" and data["exit_code"] == 0
+    text = "".join(o["text"] for o in data["output"] if o["source"] == "semihosting")
+    assert text == EXPECTED
