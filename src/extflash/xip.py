@@ -105,12 +105,7 @@ class ElfSymbols:
 
 
 def _load_elf(path: Path, what: str) -> Image:
-    try:
-        img = images.load(path)
-    except ImageError:
-        raise
-    except InputError as exc:  # pragma: no cover - image.load raises ImageError for files
-        raise ImageError(f"{what} {path}: {exc.message}") from None
+    img = images.load(path)
     if img.format != "elf":
         raise ImageError(f"{what} {path} is not an ELF file ({img.format})",
                          hint="extflash run needs the ELF: it carries the addresses and symbols")

@@ -82,10 +82,17 @@ def test_timeout_says_where_the_application_was(build_elf: Any, h743_boot: Path)
     assert "app_reset" in first or "fibonacci" in first
 
 
-def test_boot_without_mapped_mode_names_what_is_missing(app: Path, build_elf: Any) -> None:
+@pytest.mark.parametrize("through_loader", [False, True])
+def test_boot_without_mapped_mode_names_what_is_missing(app: Path, build_elf: Any,
+                                                        gen_loader: Any,
+                                                        through_loader: bool) -> None:
+    """Also after a loader programmed the chip and left the window mapped: the reset that
+    follows unmaps it, as on silicon."""
     nomap = build_elf("xip-nomap-boot", ["xip/nomap_boot.c"], "xip/boot.ld",
                       ldflags=["-Wl,-e,nomap_reset"])
-    res = invoke("run", str(app), "--boot", str(nomap), "--board", "weact-h743")
+    brd = board.load("weact-h743")
+    loader = ["--loader", str(gen_loader(brd).stldr)] if through_loader else []
+    res = invoke("run", str(app), "--boot", str(nomap), "--board", "weact-h743", *loader)
     assert res.exit_code == 2
     first = res.stderr.splitlines()[0]
     assert first == ("error: the boot image jumped into the window without enabling "
