@@ -198,3 +198,13 @@ def test_json_result_carries_the_output_and_the_status(app: Path, h743_boot: Pat
     assert data["ok"] is True and data["reason"] == "exit" and data["exit_code"] == 0
     text = "".join(o["text"] for o in data["output"] if o["source"] == "semihosting")
     assert text == EXPECTED
+
+
+@pytest.mark.parametrize(("flag", "status"), [
+    ("-DPLAIN_EXIT", 0),  # SYS_EXIT with ADP_Stopped_ApplicationExit
+    ("-DBAD_EXIT_BLOCK", 1),  # SYS_EXIT_EXTENDED with a block that is not there: a failure
+])
+def test_exit_forms(build_elf: Any, h743_boot: Path, flag: str, status: int) -> None:
+    app = build_elf(f"xip-app{flag}", APP, APP_LD, cflags=[flag, "-DEXIT_STATUS=5"])
+    out = run_application(board.load("weact-h743"), app, boot=h743_boot)
+    assert (out.reason, out.exit_code) == ("exit", status), out

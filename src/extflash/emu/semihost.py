@@ -61,7 +61,11 @@ class Semihosting:
         op, arg = m.reg_read("r0"), m.reg_read("r1")
         self.calls += 1
         if op in (SYS_EXIT, SYS_EXIT_EXTENDED):
-            return self._exit(op, arg)
+            try:
+                return self._exit(op, arg)
+            except TargetError as exc:  # the parameter block points at nothing
+                log.warning("semihosting: exit at 0x%08X: %s", pc, exc)
+                return Exit(1, 0)
         try:
             result = self._call(op, arg)
         except TargetError as exc:  # a parameter pointing at nothing: the call fails

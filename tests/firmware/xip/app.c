@@ -107,6 +107,12 @@ void app_reset(void)
     for (uint32_t n = 0;; n++)      /* never ends: the run's timeout must */
         sink = fibonacci(n & 31u);
 #endif
+#ifdef PLAIN_EXIT  /* AArch32 SYS_EXIT: the reason itself in r1, no status */
+    semihost(SYS_EXIT, (const void *)ADP_STOPPED_APPLICATION_EXIT);
+#endif
+#ifdef BAD_EXIT_BLOCK  /* a parameter block where nothing is mapped */
+    semihost(SYS_EXIT_EXTENDED, (const void *)0x60000000u);
+#endif
     uint32_t block[2] = {ADP_STOPPED_APPLICATION_EXIT, EXIT_STATUS};
     semihost(SYS_EXIT_EXTENDED, block);
     for (;;) {
