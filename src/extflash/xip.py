@@ -271,11 +271,13 @@ def prepare(
     app_address: int | None = None,
     on_output: OutputFn | None = None,
     work_dir: str | Path | None = None,
+    timing: str = "typical",
 ) -> Prepared:
     """Check the inputs, then place the boot image and program the application.
 
     Without ``boot`` one is generated for ``board`` (into ``work_dir``, a temporary folder by
-    default). Nothing is programmed unless every check passes.
+    default). Nothing is programmed unless every check passes. ``timing``: the virtual chip's
+    program/erase times (see :class:`~extflash.emu.virtual_board.VirtualBoard`).
     """
     from extflash.emu.virtual_board import VirtualBoard
     from extflash.gen.boot import build_boot
@@ -303,7 +305,7 @@ def prepare(
     finally:
         if temp is not None:
             temp.cleanup()
-    vboard = VirtualBoard(board)
+    vboard = VirtualBoard(board, timing=timing)
     machine = vboard.machine
     out = OutputLog(on_output)
     semihosting = attach_output(machine, out)
@@ -331,6 +333,7 @@ def run_application(
     timeout_s: float = 10.0,
     on_output: OutputFn | None = None,
     work_dir: str | Path | None = None,
+    timing: str = "typical",
 ) -> RunOutcome:
     """Place the boot image, program the application, reset and run (see the module doc).
 
@@ -339,7 +342,7 @@ def run_application(
     if timeout_s <= 0:
         raise InputError(f"--timeout must be positive (got {timeout_s:g})")
     prepared = prepare(board, app, boot=boot, loader=loader, app_address=app_address,
-                       on_output=on_output, work_dir=work_dir)
+                       on_output=on_output, work_dir=work_dir, timing=timing)
     return run_prepared(prepared, timeout_s)
 
 

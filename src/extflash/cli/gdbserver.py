@@ -49,14 +49,15 @@ def gdbserver(app: str | None, boot: str | None, loader: str | None, app_address
         sys.stdout.write(text)
         sys.stdout.flush()
 
+    timing = kw.pop("timing")
     listener = open_listener(port)  # before anything is programmed
     try:
         if app is None:
             assert loader is not None
-            prepared = prepare_loader_call(board, loader, on_output=show)
+            prepared = prepare_loader_call(board, loader, on_output=show, timing=timing)
         else:
             prepared = xip.prepare(board, app, boot=boot, loader=loader,
-                                   app_address=app_address, on_output=show)
+                                   app_address=app_address, on_output=show, timing=timing)
     except BaseException:
         listener.close()
         raise

@@ -43,7 +43,8 @@ def run(app: str, boot: str | None, loader: str | None, app_address: int | None,
         sys.stdout.flush()
 
     outcome = xip.run_application(board, app, boot=boot, loader=loader, app_address=app_address,
-                                  timeout_s=timeout_s, on_output=None if as_json else show)
+                                  timeout_s=timeout_s, on_output=None if as_json else show,
+                                  timing=kw.pop("timing"))
     if as_json:
         data = {"reason": outcome.reason, "exit_code": outcome.exit_code,
                 "pc": outcome.pc, "where": outcome.where, "seconds": outcome.seconds,

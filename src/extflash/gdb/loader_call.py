@@ -13,14 +13,14 @@ from extflash.xip import ElfSymbols, OutputFn, OutputLog, Prepared, attach_outpu
 
 
 def prepare_loader_call(board: boards.Board, loader: str | Path, *, function: str = "Init",
-                        on_output: OutputFn | None = None) -> Prepared:
+                        on_output: OutputFn | None = None, timing: str = "typical") -> Prepared:
     from extflash.api import make_driver
     from extflash.emu.virtual_board import VirtualBoard
     from extflash.loader.model import open_loader
     from extflash.target.emulated import EmulatedTarget
 
     opened = open_loader(loader)
-    vboard = VirtualBoard(board)
+    vboard = VirtualBoard(board, timing=timing)
     out = OutputLog(on_output)
     semihosting = attach_output(vboard.machine, out)
     driver = make_driver(EmulatedTarget(vboard), opened)
