@@ -57,7 +57,7 @@ OutputFn = Callable[[str, str], None]
 class RunOutcome:
     """How the application's run ended. ``exit_code`` is what ``extflash run`` exits with."""
 
-    reason: str  # "exit", "timeout", "fault", "breakpoint"
+    reason: str  # "exit", "timeout", "fault", "breakpoint", "not-mapped", "boot-failed"
     exit_code: int
     pc: int
     where: str  # the PC with its symbol (boot or application)
@@ -151,23 +151,29 @@ def check_application(app: Image, boot: Image, *, window: tuple[int, int],
     return inside
 
 
-def write_chip(vboard: object, inside: Image) -> None:
+def write_chip(vboard: Any, inside: Image) -> None:
     """Put ``inside`` straight into the virtual chip(s), as a programmer would leave them."""
-    chips = vboard.chips  # type: ignore[attr-defined]
-    base = vboard.window_base  # type: ignore[attr-defined]
+    banks = vboard.chips
+    base = vboard.window_base
     for chunk in inside.chunks:
         offset = chunk.address - base
-        if len(chips) == 1:
-            parts = {1: (offset, chunk.data)}
-        else:  # dual-flash: even bytes in chip 1, odd in chip 2 (RM0433 QUADSPI dual-flash)
-            padded = b"\xff" * (offset & 1) + chunk.data
-            start = offset & ~1
-            parts = {1: (start // 2, padded[0::2]), 2: (start // 2, padded[1::2])}
-        for bank, (at, data) in parts.items():
-            chip = chips[bank]
-            chip.memory[at:at + len(data)] = data
-            for changed in chip.on_change:
-                changed(at, at + len(data))
+        if len(banks) == 1:
+            _write_bank(banks[1], offset, chunk.data)
+            continue
+        # dual-flash: even bytes in chip 1, odd bytes in chip 2 (RM0433 QUADSPI dual-flash mode)
+        start, end = offset & ~1, (offset + len(chunk.data) + 1) & ~1
+        pairs = bytearray(end - start)
+        pairs[0::2] = banks[1].memory[start // 2:end // 2]
+        pairs[1::2] = banks[2].memory[start // 2:end // 2]
+        pairs[offset - start:offset - start + len(chunk.data)] = chunk.data
+        _write_bank(banks[1], start // 2, bytes(pairs[0::2]))
+        _write_bank(banks[2], start // 2, bytes(pairs[1::2]))
+
+
+def _write_bank(chip: Any, at: int, data: bytes) -> None:
+    chip.memory[at:at + len(data)] = data
+    for changed in chip.on_change:  # the window drops what it translated from these bytes
+        changed(at, at + len(data))
 
 
 def _program_with_loader(vboard: object, loader: Path, inside: Image) -> None:
@@ -230,8 +236,12 @@ class OutputLog:
 def attach_output(machine: Machine, out: OutputLog) -> Semihosting:
     """Route the ITM, the USARTs and semihosting of ``machine`` to ``out``."""
     scs = machine.scs
-    machine.add_peripheral(Itm(lambda: bool(scs["DEMCR"] & DEMCR_TRCENA),
-                               lambda port, data: out("itm", data.decode("utf-8", "replace"))))
+
+    def itm(port: int, data: bytes) -> None:
+        if port == 0:  # port 0 carries text by convention (printf over SWO); others are data
+            out("itm", data.decode("utf-8", "replace"))
+
+    machine.add_peripheral(Itm(lambda: bool(scs["DEMCR"] & DEMCR_TRCENA), itm))
     machine.console.listeners.append(lambda port, line: out(port, line + "\n"))
     return Semihosting(machine, lambda text: out("semihosting", text))
 

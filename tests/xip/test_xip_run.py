@@ -36,9 +36,10 @@ def h743_boot(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_boot(board.load("weact-h743"), out).elf
 
 
-def test_generated_boot_runs_the_application_from_the_window(app: Path) -> None:
+@pytest.mark.parametrize("name", ["weact-h743", "stm32h747i-disco"])  # single and dual flash
+def test_generated_boot_runs_the_application_from_the_window(app: Path, name: str) -> None:
     seen: list[tuple[str, str]] = []
-    out = run_application(board.load("weact-h743"), app,
+    out = run_application(board.load(name), app,
                           on_output=lambda source, text: seen.append((source, text)))
     assert (out.reason, out.exit_code) == ("exit", 0), out
     semihosting = "".join(t for s, t in seen if s == "semihosting")
