@@ -32,10 +32,12 @@ def check_new_output(output: str) -> None:
     help="The .stldr file to write, or a folder.",
 )
 @click.option("--flm", is_flag=True, help="Also build a CMSIS FLM from the same sources.")
-@click.option("--kind", type=click.Choice(["loader", "boot"]), default="loader",
+@click.option("--kind", type=click.Choice(["loader", "boot", "emm-driver"]), default="loader",
               show_default=True,
               help="loader: the external loader; boot: a boot image for the internal flash that "
-              "maps the window and starts the application there (docs/running.md).")
+              "maps the window and starts the application there; emm-driver: the External "
+              "Memory Manager's USER driver for an XSPI board, into the folder -o "
+              "(docs/running.md).")
 @click.option("--app-address", type=ADDRESS, metavar="ADDR",
               help="--kind boot: the application's vector table (default: the window base).")
 @click.option(
@@ -61,6 +63,8 @@ def new(
 
     if kind == "boot":
         check_writable(Path(output), "-o")
+    elif kind == "emm-driver":
+        check_writable(Path(output), "-o", folder_ok=True)
     else:
         check_new_output(output)
     board = api.resolve_board(
@@ -73,6 +77,13 @@ def new(
     )
     if kind == "boot":
         _new_boot(board, Path(output), app_address, as_json)
+        return
+    if kind == "emm-driver":
+        from extflash.gen.emm import write_emm_driver
+
+        files = write_emm_driver(board, Path(output))
+        emit("new", as_json, {"files": [str(f) for f in files]},
+             "\n".join(f"wrote {f}" for f in files))
         return
     if not (quiet or as_json):
         steps = "building" if no_self_test else "building and self-testing"
