@@ -75,3 +75,26 @@ def test_new_kind_emm_driver_refuses_a_quadspi_board(tmp_path: Path) -> None:
     assert res.stderr.startswith("error: the External Memory Manager's USER driver uses the "
                                  "XSPI HAL: WeAct-H743's memory is on QUADSPI")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_boot_with_the_user_driver_runs_an_xip_application(build_elf: Any,
+                                                          tmp_path: Path) -> None:
+    """The Boot context's use of the same driver: it maps the window, the application runs
+    from it (semihosting output, SYS_EXIT status)."""
+    from extflash.xip import prepare
+
+    b = ob.loader_build(ob.KITS[KIT], KIT)
+    brd = kit_board(KIT, b)
+    driver, _ = write_emm_driver(brd, tmp_path / "emm")
+    boot = build_elf(
+        "emm-boot", [*b.sources, "emm/hal_xspi_shim.c", "emm/emm_boot.c", str(driver)],
+        "xip/loader_boot.ld", cflags=[*b.cflags, f"-I{FIRMWARE / 'emm'}", "-DEMM_HANDLE=hxspi1"],
+        ldflags=[f"-Wl,--defsym=RAM_ORIGIN={b.ram_base:#x}", "-Wl,-e,emm_boot_reset"],
+        cpu=b.cpu)
+    app = build_elf(f"xip-app-{b.cpu}-3", ["xip/app.c"], "xip/app.ld", cpu=b.cpu,
+                    cflags=["-DEXIT_STATUS=3"])
+    outcome = run_prepared(prepare(brd, app, boot=boot))
+    assert (outcome.reason, outcome.exit_code) == ("exit", 3), outcome
+    text = "".join(t for s, t in outcome.output if s == "semihosting")
+    assert text == "hello from the window\nfibonacci(20) = 6765\n"
+    assert outcome.window.endswith("memory-mapped, shows the flash contents")
