@@ -45,6 +45,18 @@ install_toolchain() {
     command -v "${CC:-cc}" >/dev/null 2>&1 || die "the install did not provide a host C compiler (${CC:-cc})"
 }
 
+install_debugger() {
+    # the GDB server's tests drive a real gdb-multiarch (they are skipped without it)
+    command -v gdb-multiarch >/dev/null 2>&1 && return
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+        say "installing gdb-multiarch"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            gdb-multiarch >/dev/null || say "warning: gdb-multiarch could not be installed"
+    else
+        say "warning: no gdb-multiarch (the GDB server tests are skipped): apt-get install gdb-multiarch"
+    fi
+}
+
 install_python() {
     "$PY" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
         || die "extflash needs Python 3.11 or later ($PY is $("$PY" --version 2>&1))"
@@ -61,5 +73,6 @@ install_python() {
 }
 
 install_toolchain
+install_debugger
 install_python
 say "ready: $("$VENV/bin/extflash" --version), $(arm-none-eabi-gcc --version | head -n 1)"

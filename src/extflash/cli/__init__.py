@@ -34,6 +34,8 @@ COMMANDS = {
     "chips": ("chips", "chips"),
     "test": ("test", "conformance_test"),
     "new": ("new", "new"),
+    "run": ("run", "run"),
+    "gdbserver": ("gdbserver", "gdbserver"),
 }
 
 

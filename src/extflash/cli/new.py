@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from extflash.cli.common import check_writable, echo_notes, emit, handle_errors
+from extflash.cli.common import ADDRESS, check_writable, echo_notes, emit, handle_errors
 from extflash.cli.options import fresh_board_options, output_options
 
 
@@ -32,6 +32,14 @@ def check_new_output(output: str) -> None:
     help="The .stldr file to write, or a folder.",
 )
 @click.option("--flm", is_flag=True, help="Also build a CMSIS FLM from the same sources.")
+@click.option("--kind", type=click.Choice(["loader", "boot", "emm-driver"]), default="loader",
+              show_default=True,
+              help="loader: the external loader; boot: a boot image for the internal flash that "
+              "maps the window and starts the application there; emm-driver: the External "
+              "Memory Manager's USER driver for an XSPI board, into the folder -o "
+              "(docs/running.md).")
+@click.option("--app-address", type=ADDRESS, metavar="ADDR",
+              help="--kind boot: the application's vector table (default: the window base).")
 @click.option(
     "--no-self-test",
     is_flag=True,
@@ -43,6 +51,8 @@ def new(
     name: str | None,
     output: str,
     flm: bool,
+    kind: str,
+    app_address: int | None,
     no_self_test: bool,
     quiet: bool,
     as_json: bool,
@@ -51,7 +61,12 @@ def new(
     """Generate, build and self-test a loader for a board (from --board or --mcu/--chip/--pins)."""
     from extflash import api, gen
 
-    check_new_output(output)
+    if kind == "boot":
+        check_writable(Path(output), "-o")
+    elif kind == "emm-driver":
+        check_writable(Path(output), "-o", folder_ok=True)
+    else:
+        check_new_output(output)
     board = api.resolve_board(
         kw.pop("board_name"),
         mcu=kw.pop("mcu"),
@@ -61,6 +76,16 @@ def new(
         hse=kw.pop("hse"),
     )
     echo_notes(board)
+    if kind == "boot":
+        _new_boot(board, Path(output), app_address, as_json)
+        return
+    if kind == "emm-driver":
+        from extflash.gen.emm import write_emm_driver
+
+        files = write_emm_driver(board, Path(output))
+        emit("new", as_json, {"files": [str(f) for f in files]},
+             "\n".join(f"wrote {f}" for f in files))
+        return
     if not (quiet or as_json):
         steps = "building" if no_self_test else "building and self-testing"
         click.echo(f"{steps} a loader for {board.name} ...", err=True)
@@ -91,3 +116,15 @@ def new(
         else f"self-test: passed on the virtual {board.name}"
     )
     emit("new", as_json, data, "\n".join(text))
+
+
+def _new_boot(board: Any, output: Path, app_address: int | None, as_json: bool) -> None:
+    from extflash.gen.boot import build_boot
+
+    boot = build_boot(board, output, app_address=app_address)
+    data = {"boot": str(boot.elf), "project": str(boot.project), "code_bytes": boot.size.code,
+            "app_address": boot.app_address}
+    emit("new", as_json, data,
+         f"wrote {boot.elf} ({boot.size.code} bytes code in {boot.flash.name} at "
+         f"0x{boot.flash.start:08X}; jumps to the application at 0x{boot.app_address:08X})\n"
+         f"C project: {boot.project}")

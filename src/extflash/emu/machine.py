@@ -663,6 +663,12 @@ class Machine:
         else:
             self.uc.emu_stop()
 
+    def stop_for_debugger(self) -> None:
+        """From a code hook: end the run before this instruction, reason "breakpoint" (a
+        debugger's breakpoint or single step)."""
+        self._stop_reason = "breakpoint"
+        self.uc.emu_stop()
+
     def _request_stop_if_running(self) -> None:
         if self._running:
             self._request_stop()

@@ -1,0 +1,1 @@
+"""A GDB remote-protocol server for the virtual board (see :mod:`extflash.gdb.server`)."""

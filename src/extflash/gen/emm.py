@@ -1,0 +1,102 @@
+"""The External Memory Manager's USER driver for a board's chip (``extflash new --kind
+emm-driver``): ``stm32_user_driver.c`` with the ``EXTMEM_DRIVER_USER_*`` hooks written against the
+XSPI HAL, and a README saying where it goes in a CubeMX H7R/S project.
+
+Hook names, parameters and return codes follow ST's External Memory Manager (USER driver,
+``EXTMEM_DRIVER_USER == 1``); the chip's commands come from the chip database through
+:func:`extflash.gen.nor.nor_params` (the same choice as the generated loaders).
+"""
+
+from __future__ import annotations
+
+import logging
+import string
+from importlib import resources
+from pathlib import Path
+
+from extflash import board as boards
+from extflash import chips
+from extflash.errors import ConfigError
+from extflash.gen.nor import Command, nor_params
+
+log = logging.getLogger(__name__)
+
+FILES = ("stm32_user_driver.c", "README.md")
+_LINES = {1: "1_LINE", 2: "2_LINES", 4: "4_LINES", 8: "8_LINES"}
+
+
+def _mode(kind: str, lines: int) -> str:
+    return f"HAL_XSPI_{kind}_{_LINES[lines]}" if lines else f"HAL_XSPI_{kind}_NONE"
+
+
+def _protocol(cmd: Command) -> str:
+    return f"{cmd.instruction_lines}-{cmd.address_lines}-{cmd.data_lines}"
+
+
+def _size(n: int) -> str:
+    return f"{n // 1024} KiB" if n % (1 << 20) else f"{n >> 20} MiB"
+
+
+def driver_values(board: boards.Board) -> dict[str, str]:
+    """The template's substitutions for ``board``'s first memory."""
+    memory = board.memories[0]
+    family = board.part.family
+    spec = family.controller(memory.controller)
+    if spec is None or spec.kind != "xspi":
+        raise ConfigError(
+            f"the External Memory Manager's USER driver uses the XSPI HAL: {board.name}'s "
+            f"memory is on {memory.controller}, not an XSPI controller",
+            hint="choose an XSPI part (STM32H7R/S) and its XSPI pins")
+    chip = chips.find(memory.chip)
+    nor = nor_params(chip)
+    if nor.read.mode_bytes > 1:
+        raise ConfigError(f"{chip.name}: the read command's {nor.read.mode_bytes} mode bytes "
+                          "are not supported by the USER driver template")
+    instance = memory.controller[len(memory.controller.rstrip("0123456789")):] or "1"
+    return {
+        "chip": chip.name, "controller": memory.controller,
+        "part": f"{board.part.part.name}{board.part.suffix}",
+        "handle": f"hxspi{instance}", "map_address": f"0x{spec.window:08X}",
+        "size": f"0x{chip.size:X}", "size_log2": str(chip.size.bit_length() - 1),
+        "page_size": str(chip.page_size), "sector_size": f"0x{nor.sector_size:X}",
+        "sector_size_text": _size(nor.sector_size),
+        "manufacturer": f"0x{chip.manufacturer_id:02X}",
+        "address_width": f"HAL_XSPI_ADDRESS_{8 * nor.address_bytes}_BITS",
+        "enter_4b": str(int(nor.enter_4byte)),
+        "has_reset": str(int(chip.reset == (0x66, 0x99))),
+        "read_opcode": f"0x{nor.read.opcode:02X}", "read_protocol": _protocol(nor.read),
+        "read_opcode_text": f"{nor.read.opcode:02X}h",
+        "read_address_mode": _mode("ADDRESS", nor.read.address_lines),
+        "read_data_mode": _mode("DATA", nor.read.data_lines),
+        "read_mode_bytes": str(nor.read.mode_bytes),
+        "read_alt_mode": _mode("ALT_BYTES", nor.read.address_lines if nor.read.mode_bytes
+                               else 0),
+        "read_dummy": str(nor.read.dummy),
+        "program_opcode": f"0x{nor.program.opcode:02X}", "program_protocol": _protocol(nor.program),
+        "program_opcode_text": f"{nor.program.opcode:02X}h",
+        "program_address_mode": _mode("ADDRESS", nor.program.address_lines),
+        "program_data_mode": _mode("DATA", nor.program.data_lines),
+        "erase_sector": f"0x{nor.erase_sector:02X}", "erase_chip": f"0x{nor.erase_chip:02X}",
+        "erase_sector_text": f"{nor.erase_sector:02X}h",
+        "erase_chip_text": f"{nor.erase_chip:02X}h",
+        "qe_register": str(nor.qe_register), "qe_bit": f"0x{nor.qe_bit:02X}",
+        "status_write": str(nor.status_write),
+        "timeout_page": str(nor.timeout_page_ms), "timeout_sector": str(nor.timeout_sector_ms),
+        "timeout_chip": str(nor.timeout_chip_ms), "timeout_wrsr": str(nor.timeout_wrsr_ms),
+    }
+
+
+def write_emm_driver(board: boards.Board, out_dir: Path | str) -> list[Path]:
+    """Write ``stm32_user_driver.c`` and ``README.md`` for ``board`` into ``out_dir``."""
+    values = driver_values(board)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    templates = resources.files("extflash.gen") / "templates" / "emm"
+    written = []
+    for name in FILES:
+        text = string.Template(templates.joinpath(name).read_text(encoding="utf-8"))
+        path = out / name
+        path.write_text(text.substitute(values), encoding="utf-8")
+        written.append(path)
+    log.info("wrote the USER driver for %s in %s", values["chip"], out)
+    return written

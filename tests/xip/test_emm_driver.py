@@ -1,0 +1,100 @@
+"""The generated External Memory Manager USER driver: written for an XSPI board, compiled with
+the real toolchain against stand-in headers written from the documented API
+(tests/firmware/emm), and its hooks driven on the virtual board in the order the manager calls
+them (tests/firmware/emm/harness.c)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import ospi_hal.build as ob
+import pytest
+from test_xip_octospi import kit_board
+
+from extflash import image
+from extflash.emu.virtual_board import VirtualBoard
+from extflash.errors import ConfigError
+from extflash.gen.emm import write_emm_driver
+from extflash.xip import ElfSymbols, OutputLog, Prepared, attach_output, run_prepared
+
+FIRMWARE = Path(__file__).resolve().parents[1] / "firmware"
+KIT = "h7r7-w25q128-xspi1"
+STEPS = ("Init", "GetInfo", "EraseSector", "Write", "Read", "Enable_MemoryMappedMode",
+         "GetMapAddress", "window", "Disable_MemoryMappedMode", "DeInit")
+
+
+def test_user_driver_hooks_run_in_the_managers_order(build_elf: Any, tmp_path: Path) -> None:
+    b = ob.loader_build(ob.KITS[KIT], KIT)
+    brd = kit_board(KIT, b)
+    driver, readme = write_emm_driver(brd, tmp_path / "emm")
+    assert "extern XSPI_HandleTypeDef hxspi1;" in driver.read_text()
+    assert "ExtMemLoader" in readme.read_text() and "EXTMEM_USER" in readme.read_text()
+    elf = build_elf(
+        "emm-harness", [*b.sources, "emm/hal_xspi_shim.c", "emm/harness.c", str(driver)],
+        "xip/loader_boot.ld",
+        cflags=[*b.cflags, f"-I{FIRMWARE / 'emm'}", "-DEMM_HANDLE=hxspi1",
+                "-DEXPECTED_SIZE_LOG2=24u"],
+        ldflags=[f"-Wl,--defsym=RAM_ORIGIN={b.ram_base:#x}", "-Wl,-e,harness_reset"],
+        cpu=b.cpu)
+    vboard = VirtualBoard(brd, timing="typical")
+    out = OutputLog(None)
+    semihosting = attach_output(vboard.machine, out)
+    code = image.load(elf)
+    for chunk in code.chunks:
+        vboard.machine.uc.mem_write(chunk.address, chunk.data)
+    vectors = vboard.machine.mem_read(code.start, 8)
+    prepared = Prepared(vboard, semihosting, ElfSymbols([elf]), out,
+                        int.from_bytes(vectors[:4], "little"),
+                        int.from_bytes(vectors[4:], "little") & ~1)
+    prepared.reset_core()
+    outcome = run_prepared(prepared, timeout_s=30)
+    text = "".join(t for _s, t in outcome.output)
+    assert (outcome.reason, outcome.exit_code) == ("exit", 0), (outcome, text)
+    assert text.splitlines() == [f"{step}: ok" for step in STEPS]
+    chip = vboard.chips[1]
+    assert bytes(chip.memory[0x1003:0x1003 + 600]) == bytes(
+        (i * 7 + (i >> 8)) & 0xFF for i in range(600))
+
+
+def test_user_driver_needs_an_xspi_board() -> None:
+    from extflash import board
+
+    with pytest.raises(ConfigError, match="not an XSPI controller"):
+        write_emm_driver(board.load("weact-h743"), "/nonexistent")
+
+
+def test_new_kind_emm_driver_refuses_a_quadspi_board(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from extflash.cli import main
+
+    res = CliRunner().invoke(main, ["new", "--kind", "emm-driver", "--board", "weact-h743",
+                                    "-o", str(tmp_path)], catch_exceptions=False)
+    assert res.exit_code == 2
+    assert res.stderr.startswith("error: the External Memory Manager's USER driver uses the "
+                                 "XSPI HAL: WeAct-H743's memory is on QUADSPI")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_boot_with_the_user_driver_runs_an_xip_application(build_elf: Any,
+                                                          tmp_path: Path) -> None:
+    """The Boot context's use of the same driver: it maps the window, the application runs
+    from it (semihosting output, SYS_EXIT status)."""
+    from extflash.xip import prepare
+
+    b = ob.loader_build(ob.KITS[KIT], KIT)
+    brd = kit_board(KIT, b)
+    driver, _ = write_emm_driver(brd, tmp_path / "emm")
+    boot = build_elf(
+        "emm-boot", [*b.sources, "emm/hal_xspi_shim.c", "emm/emm_boot.c", str(driver)],
+        "xip/loader_boot.ld", cflags=[*b.cflags, f"-I{FIRMWARE / 'emm'}", "-DEMM_HANDLE=hxspi1"],
+        ldflags=[f"-Wl,--defsym=RAM_ORIGIN={b.ram_base:#x}", "-Wl,-e,emm_boot_reset"],
+        cpu=b.cpu)
+    app = build_elf(f"xip-app-{b.cpu}-3", ["xip/app.c"], "xip/app.ld", cpu=b.cpu,
+                    cflags=["-DEXIT_STATUS=3"])
+    outcome = run_prepared(prepare(brd, app, boot=boot))
+    assert (outcome.reason, outcome.exit_code) == ("exit", 3), outcome
+    text = "".join(t for s, t in outcome.output if s == "semihosting")
+    assert text == "hello from the window\nfibonacci(20) = 6765\n"
+    assert outcome.window.endswith("memory-mapped, shows the flash contents")
