@@ -34,6 +34,7 @@ COMMANDS = {
     "chips": ("chips", "chips"),
     "test": ("test", "conformance_test"),
     "new": ("new", "new"),
+    "report": ("report", "report"),
 }
 
 
