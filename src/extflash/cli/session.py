@@ -134,15 +134,22 @@ def _diagnosis_of(error: ExtflashError) -> dict[str, Any]:
 
 def _write_outputs(timeline: Any, trace_path: str | None, report_path: str | None) -> None:
     """--trace and --report; the operation's result stands when one cannot be written."""
+    for path, write, what in ((trace_path, timeline.write, "trace"),
+                              (report_path, _report_writer(timeline), "report")):
+        if not path:
+            continue
+        try:
+            write(path)
+        except OSError as exc:
+            log.warning("the %s could not be written to %s: %s", what, path, exc.strerror)
+        except ExtflashError as exc:
+            log.warning("%s", exc.message)
+
+
+def _report_writer(timeline: Any) -> Any:
     from extflash import report
 
-    try:
-        if trace_path:
-            timeline.write(trace_path)
-        if report_path:
-            report.write_html(timeline.as_dict(), report_path)
-    except ExtflashError as exc:
-        log.warning("%s", exc.message)
+    return lambda path: report.write_html(timeline.as_dict(), path)
 
 
 @contextlib.contextmanager
