@@ -107,3 +107,18 @@ def test_report_needs_the_virtual_board(loader, tmp_path):
                                        "--size", "4K", "--report", str(tmp_path / "r.html")])
     assert result.exit_code != 0
     assert "error: --report needs the virtual board (--target emu)" in result.output
+
+
+def test_large_runs_aggregate_repeated_commands(passing, monkeypatch):
+    from extflash.report import model
+
+    flash = [e for e in passing.trace["events"] if e["kind"] == "flash"]
+    monkeypatch.setattr(model, "DETAIL_LIMIT", 40)
+    monkeypatch.setattr(model, "KEEP", 10)
+    built = model.build(passing.trace)
+    commands = [i for i in built.items if i.row == "controller"]
+    aggregated = [i for i in commands if i.css == "aggregate"]
+    assert aggregated and len(commands) < len(flash)
+    # every command is either drawn or counted in a span
+    counted = sum(int(i.label.split()[0]) for i in aggregated)
+    assert counted + len(commands) - len(aggregated) == len(flash)
