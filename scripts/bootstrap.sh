@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up everything extflash needs on a Debian/Ubuntu machine:
 #   1. the Arm GNU toolchain (arm-none-eabi-gcc) that builds loaders, and a host C compiler
-#      for the virtual board's native fast path, from Debian's packages;
+#      for the virtual board's native fast path, from Debian's packages,
+#      and Debian's chromium, the headless browser the HTML report's tests open pages in;
 #   2. a virtual environment in .venv with extflash and its development tools.
 # Safe to run again: each step is skipped when already done.
 set -euo pipefail
@@ -19,6 +20,8 @@ install_toolchain() {
     command -v arm-none-eabi-gcc >/dev/null 2>&1 \
         || packages+=(gcc-arm-none-eabi libnewlib-arm-none-eabi)
     command -v "${CC:-cc}" >/dev/null 2>&1 || packages+=(gcc libc6-dev)
+    # The HTML report's tests open the pages in a headless browser (tests/report).
+    command -v chromium >/dev/null 2>&1 || packages+=(chromium)
     if [ ${#packages[@]} -eq 0 ]; then
         return
     fi

@@ -21,11 +21,11 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from extflash.diagnose import memhooks
+from extflash.diagnose import memhooks, wiring
 from extflash.diagnose.evidence import FMODES, CallEvidence, FlashCommand, FlashLog
 from extflash.diagnose.symbols import Symbolizer
 from extflash.emu.clock import FS_PER_S
@@ -164,6 +164,11 @@ class Timeline:
         self._hooks: list[memhooks.MemHook] = []
         self._flash_log: FlashLog | None = None
         self._last: dict[str, Event] = {}  # per source: the last access, for folding
+        # What the HTML report shows beside the events (extflash.report): the board's wiring
+        # against the loader's routing, taken when recording stops, and the failed call's
+        # diagnosis (``Diagnosis.as_dict()`` plus the error message) when there is one.
+        self.wiring: list[dict[str, Any]] = []
+        self.diagnosis: dict[str, Any] | None = None
 
     # -- attaching ------------------------------------------------------------------------------
     @classmethod
@@ -187,6 +192,7 @@ class Timeline:
                 self.machine.invalidate_code(region.start, region.end)
 
     def stop(self) -> None:
+        self.wiring = [asdict(row) for row in wiring.compare(self.board)]
         for h in self._hooks:
             h.remove()
         self._hooks = []
@@ -303,8 +309,13 @@ class Timeline:
 
     def as_dict(self, events: list[Event] | None = None) -> dict[str, Any]:
         rows = self.ordered() if events is None else events
-        return {"schema": SCHEMA, "board": self.board.board.name, "dropped": self.dropped,
-                "events": [e.as_dict() for e in rows]}
+        out: dict[str, Any] = {"schema": SCHEMA, "board": self.board.board.name,
+                               "dropped": self.dropped, "events": [e.as_dict() for e in rows]}
+        if self.wiring:
+            out["wiring"] = self.wiring
+        if self.diagnosis is not None:
+            out["diagnosis"] = self.diagnosis
+        return out
 
     def write(self, path: str | os.PathLike[str], *, fmt: str | None = None) -> None:
         """Write the timeline to ``path``: JSON for ``.json`` (or ``fmt="json"``), else text."""

@@ -36,6 +36,7 @@ COMMANDS = {
     "new": ("new", "new"),
     "run": ("run", "run"),
     "gdbserver": ("gdbserver", "gdbserver"),
+    "report": ("report", "report"),
 }
 
 

@@ -163,7 +163,7 @@ def output_options(func: F) -> F:
 
 
 def trace_options(func: F) -> F:
-    """--trace FILE and --trace-filter LIST (virtual board only)."""
+    """--trace FILE, --trace-filter LIST and --report FILE.html (virtual board only)."""
     options = [
         click.option(
             "--trace",
@@ -177,6 +177,14 @@ def trace_options(func: F) -> F:
             "--trace-filter",
             metavar="LIST",
             help="Only these peripherals in the trace, e.g. QUADSPI,RCC,GPIO,flash.",
+        ),
+        click.option(
+            "--report",
+            "report_path",
+            type=click.Path(dir_okay=False),
+            metavar="FILE.html",
+            help="Write a self-contained HTML page of the run: timeline, flash map, wiring and "
+            "the diagnosis of a failure.",
         ),
     ]
     return _with_options(func, options)

@@ -27,6 +27,8 @@ def check_outputs(kw: dict[str, Any]) -> None:
     """The files the session will write (--trace, --flash-file), checked before any work."""
     if kw.get("trace_path"):
         check_writable(kw["trace_path"], "--trace")
+    if kw.get("report_path"):
+        check_writable(kw["report_path"], "--report")
     flash_file = kw.get("flash_file")
     if flash_file:
         check_writable(flash_file, "--flash-file")
@@ -43,6 +45,7 @@ def open_operation(kw: dict[str, Any], renderer: ProgressRenderer) -> Iterator[a
 
     check_outputs(kw)
     trace_path, trace_filter = kw.pop("trace_path"), kw.pop("trace_filter")
+    report_path = kw.pop("report_path", None)
     options = DriverOptions(
         buffer_size=kw.pop("buffer_size"),
         stack_size=kw.pop("stack_size"),
@@ -53,15 +56,18 @@ def open_operation(kw: dict[str, Any], renderer: ProgressRenderer) -> Iterator[a
     with InterruptGuard() as guard:
         progress = guard.watching(renderer)
         if kw.pop("target_kind") == "probe":
-            if trace_path:
-                raise InputError("--trace needs the virtual board (--target emu)")
+            if trace_path or report_path:
+                option = "--trace" if trace_path else "--report"
+                raise InputError(f"{option} needs the virtual board (--target emu)")
             with (
                 _probe_session(kw, options, progress) as probe_session,
                 _report_stop(probe_session),
             ):
                 yield probe_session
             return
-        with _virtual_session(kw, options, progress, trace_path, trace_filter) as session:
+        with _virtual_session(
+            kw, options, progress, trace_path, trace_filter, report_path
+        ) as session:
             yield session
 
 
@@ -72,6 +78,7 @@ def _virtual_session(
     progress: Any,
     trace_path: str | None,
     trace_filter: str | None,
+    report_path: str | None = None,
 ) -> Iterator[api.Session]:
     from extflash import api, diagnose, trace
 
@@ -91,12 +98,12 @@ def _virtual_session(
         timing=kw.pop("timing"),
         options=options,
         progress=progress,
-        replay_on_failure=not trace_path,
+        replay_on_failure=not (trace_path or report_path),
     )
     watch.machine.console.listeners.append(  # a loader's debug text over a USART
         lambda port, line: click.echo(f"{port}: {line}", err=True))
     timeline = None
-    if trace_path:
+    if trace_path or report_path:
         wanted = trace_filter.split(",") if trace_filter else None
         timeline = trace.Timeline.attach(watch, peripherals=wanted)
     try:
@@ -106,16 +113,44 @@ def _virtual_session(
             except Interrupted:
                 raise
             except ExtflashError as exc:
-                raise diagnose.explained(exc, watch) from None
+                error = diagnose.explained(exc, watch)
+                if timeline is not None:
+                    timeline.diagnosis = _diagnosis_of(error)
+                raise error from None
     finally:
         watch.machine.console.flush()
-        if timeline is not None and trace_path:
+        if timeline is not None:
             timeline.stop()
-            try:
-                timeline.write(trace_path)
-            except OSError as exc:
-                # The operation's result stands; only the trace is missing.
-                log.warning("the trace could not be written to %s: %s", trace_path, exc.strerror)
+            _write_outputs(timeline, trace_path, report_path)
+
+
+def _diagnosis_of(error: ExtflashError) -> dict[str, Any]:
+    """The trace's record of a failure: the diagnosis when there is one, and the operation's
+    own message (without the diagnosis the message appends)."""
+    diagnosis = getattr(error, "diagnosis", None)
+    out: dict[str, Any] = diagnosis.as_dict() if diagnosis is not None else {"kind": "failure"}
+    out["error"] = getattr(error, "error", error).message
+    return out
+
+
+def _write_outputs(timeline: Any, trace_path: str | None, report_path: str | None) -> None:
+    """--trace and --report; the operation's result stands when one cannot be written."""
+    for path, write, what in ((trace_path, timeline.write, "trace"),
+                              (report_path, _report_writer(timeline), "report")):
+        if not path:
+            continue
+        try:
+            write(path)
+        except OSError as exc:
+            log.warning("the %s could not be written to %s: %s", what, path, exc.strerror)
+        except ExtflashError as exc:
+            log.warning("%s", exc.message)
+
+
+def _report_writer(timeline: Any) -> Any:
+    from extflash import report
+
+    return lambda path: report.write_html(timeline.as_dict(), path)
 
 
 @contextlib.contextmanager

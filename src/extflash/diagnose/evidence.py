@@ -37,6 +37,10 @@ class FlashCommand:
     outcome: str = "pending"  # "ok" | "rejected" | "not received"
     reason: str = ""
     polling: bool = False  # a status read of the controller's automatic polling
+    mode: str = ""  # the controller's functional mode (FMODES) when it sent the command
+    # The chip operation the command started (program/erase/write-status): kind, the address
+    # range and when the chip's busy time ends; empty when it started none.
+    busy: dict[str, Any] = field(default_factory=dict)
 
     @property
     def opcode(self) -> int | None:
@@ -58,7 +62,8 @@ class FlashCommand:
                 "address": c.address, "address_bytes": c.address_bytes,
                 "dummy_cycles": c.dummy_cycles,
                 "length": len(c.write_data) or c.read_length,
-                "outcome": self.outcome, "reason": self.reason}
+                "ddr": c.ddr, "dqs": c.dqs, "mode": self.mode, "polling": self.polling,
+                "outcome": self.outcome, "reason": self.reason, **self.busy}
 
 
 class FlashLog:
@@ -76,7 +81,7 @@ class FlashLog:
         self.seq = 0
         self.work = 0  # commands other than automatic-polling status reads
         self.listeners: list[Callable[[FlashCommand], None]] = []
-        self._pending: dict[int, tuple[FlashCommand, object]] = {}
+        self._pending: dict[int, tuple[FlashCommand, object, int]] = {}
         board.qspi.trace = self._on_command
 
     @classmethod
@@ -96,22 +101,44 @@ class FlashLog:
         self.seq += 1
         polling = (self.board.qspi.values[CCR] >> 26) & 3 == 2
         self.work += not polling
+        fmode = getattr(self.board.qspi, "_fmode", None)
         record = FlashCommand(self.seq, self.board.machine.clock.now_fs,
-                              self.board.machine.bus.pc(), bank, cmd, polling=polling)
+                              self.board.machine.bus.pc(), bank, cmd, polling=polling,
+                              mode=FMODES[fmode] if isinstance(fmode, int) else "")
         self.commands.append(record)
-        self._pending[bank] = (record, self._last_event(bank))
+        self._pending[bank] = (record, self._last_event(bank), self._busy_until(bank))
+
+    def _busy(self, bank: int, cmd: SpiCommand, busy_until: int) -> dict[str, Any]:
+        """The operation a command started. The chip's own record when it is still busy; once
+        it settled (automatic polling reports its command when the match ends), what the command
+        says: data is a page program (its range), no data phase an erase (range unknown)."""
+        op = getattr(self.board.chips.get(bank), "_op", None)
+        out: dict[str, Any] = {"busy_until_s": busy_until / 1e15}
+        if op is not None:
+            return {**out, "busy_kind": op.kind, "busy_start": op.start, "busy_end": op.end}
+        if cmd.write_data and cmd.address is not None:
+            return {**out, "busy_kind": "program", "busy_start": cmd.address,
+                    "busy_end": cmd.address + len(cmd.write_data)}
+        return {**out, "busy_kind": "erase" if cmd.address is not None else "write-status"}
+
+    def _busy_until(self, bank: int) -> int:
+        chip = self.board.chips.get(bank)
+        return int(getattr(chip, "busy_until", 0) or 0)
 
     def _resolve(self, bank: int) -> None:
         pending = self._pending.pop(bank, None)
         if pending is None:
             return
-        record, marker = pending
+        record, marker, busy_before = pending
         last = self._last_event(bank)
         if last is None or last is marker:
             record.outcome = "not received"
         else:
             record.outcome = last.outcome  # type: ignore[attr-defined]
             record.reason = last.reason  # type: ignore[attr-defined]
+            busy_until = self._busy_until(bank)
+            if busy_until > record.time_fs and busy_until != busy_before:
+                record.busy = self._busy(bank, record.command, busy_until)
         for listener in self.listeners:
             listener(record)
 

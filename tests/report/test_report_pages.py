@@ -1,0 +1,124 @@
+"""The HTML report of passing and failing runs: structure checked in Python, the trace JSON as
+the one source of what the page shows."""
+
+from __future__ import annotations
+
+import re
+
+from click.testing import CliRunner
+
+from extflash import report
+from extflash.cli import main
+
+
+def _rects(html: str, css: str) -> list[str]:
+    return re.findall(rf'<rect(?: id="[^"]*")? class="{css}"[^>]*>', html)
+
+
+def _calls(trace: dict) -> list[dict]:
+    return [e for e in trace["events"] if e["kind"] == "call"]
+
+
+def test_passing_program(passing):
+    assert passing.exit_code == 0, passing.output
+    html = passing.html
+    calls = _calls(passing.trace)
+    names = {c["source"] for c in calls}
+    assert {"Init", "SectorErase", "Write"} <= names
+    # one bar per loader call, none failed, no diagnosis
+    assert len(_rects(html, "call")) == len(calls)
+    assert not _rects(html, "call failed") and 'id="diagnosis"' not in html
+    assert f"No loader call failed: {len(calls)} calls" in html
+    # controller commands coloured by mode, the chip's busy time for program and erase
+    for css in ("m-write", "m-read", "busy-program", "busy-erase"):
+        assert _rects(html, css), css
+    assert "0x20 1-1-0" in html  # a sector erase, as the chip received it
+    # the flash map: both sectors erased, the image written and read back
+    assert "<h2>Flash map" in html and "erase 0x0..0xFFF" in html
+    assert "program 0x0..0xFF" in html and "read 0x" in html
+    # the wiring table: every signal routed where the board wires it
+    assert "<th>loader routes it to</th>" in html and 'class="bad"' not in html
+    # self-contained: no fetched resources
+    assert not re.search(r'(src|href)="(https?:)?//', html)
+
+
+def test_trace_json_holds_what_the_page_shows(passing):
+    trace = passing.trace
+    assert trace["schema"] == "extflash.trace/1"
+    signals = {row["signal"] for row in trace["wiring"]}
+    assert {"clk", "bk1_ncs", "bk1_io0", "bk1_io3"} <= signals
+    erase = next(e for e in trace["events"] if e.get("opcode") == 0x20)
+    assert erase["mode"] == "indirect write" and erase["busy_kind"] == "erase"
+    assert erase["busy_start"] == 0 and erase["busy_end"] == 0x1000
+    assert erase["busy_until_s"] > erase["time_s"]
+    assert "diagnosis" not in trace
+
+
+def test_wiring_failure(wiring_failure):
+    assert wiring_failure.exit_code == 1
+    html, diagnosis = wiring_failure.html, wiring_failure.trace["diagnosis"]
+    assert diagnosis["kind"] == "wiring" and diagnosis["function"] == "Init"
+    assert diagnosis["error"].startswith("Init(0x1)")
+    # the diagnosis at the top of the page, linked to the failed call on the timeline
+    assert html.index('id="diagnosis"') < html.index("<h2>Timeline")
+    target = re.search(r'id="goto" data-target="(call-\d+)"', html)
+    assert target and f'<rect id="{target.group(1)}" class="call' in html
+    assert len(_rects(html, "call failed")) >= 1
+    # the NCS row is marked in the wiring table
+    bad = re.findall(r'<tr class="bad"><td>([A-Z0-9_]+)</td>', html)
+    assert bad == ["BK1_NCS"]
+
+
+def test_hang(hang):
+    assert hang.exit_code == 1
+    html, diagnosis = hang.html, hang.trace["diagnosis"]
+    assert diagnosis["kind"] == "hang" and "PLL1ON=0" in diagnosis["cause"]
+    assert "PLL1 was never enabled" in html
+    # Init never returned: a failed call bar, and the CPU spinning on RCC_CR
+    assert len(_rects(html, "call failed")) == 1
+    spins = re.findall(r'<rect class="spin"[^>]*data-d="([^"]*)"', html)
+    assert spins and any("RCC_CR" in s for s in spins)
+
+
+def test_report_command_renders_a_saved_trace(passing, tmp_path):
+    out = tmp_path / "again.html"
+    result = CliRunner().invoke(main, ["report", str(passing.trace_path), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.read_text() == passing.html == report.render_html(passing.trace)
+
+
+def test_report_command_refuses_what_is_not_a_trace(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    out = tmp_path / "out.html"
+    result = CliRunner().invoke(main, ["report", str(bad), "-o", str(out)])
+    assert result.exit_code != 0
+    assert "error: " in result.output and "is not a JSON trace" in result.output
+    assert "Traceback" not in result.output and not out.exists()
+    other = tmp_path / "other.json"
+    other.write_text('{"schema": "extflash.lint/1"}')
+    result = CliRunner().invoke(main, ["report", str(other), "-o", str(out)])
+    assert result.exit_code != 0 and "is not an extflash trace" in result.output
+
+
+def test_report_needs_the_virtual_board(loader, tmp_path):
+    result = CliRunner().invoke(main, ["erase", "-l", str(loader()), "--target", "probe",
+                                       "--mcu", "STM32H743ZI", "--address", "0x90000000",
+                                       "--size", "4K", "--report", str(tmp_path / "r.html")])
+    assert result.exit_code != 0
+    assert "error: --report needs the virtual board (--target emu)" in result.output
+
+
+def test_large_runs_aggregate_repeated_commands(passing, monkeypatch):
+    from extflash.report import model
+
+    flash = [e for e in passing.trace["events"] if e["kind"] == "flash"]
+    monkeypatch.setattr(model, "DETAIL_LIMIT", 40)
+    monkeypatch.setattr(model, "KEEP", 10)
+    built = model.build(passing.trace)
+    commands = [i for i in built.items if i.row == "controller"]
+    aggregated = [i for i in commands if i.css == "aggregate"]
+    assert aggregated and len(commands) < len(flash)
+    # every command is either drawn or counted in a span
+    counted = sum(int(i.label.split()[0]) for i in aggregated)
+    assert counted + len(commands) - len(aggregated) == len(flash)
