@@ -127,6 +127,13 @@ def plan_loader(part: str | boards.Board, chip: str | None = None, bank: Any = 1
     if isinstance(part, boards.Board):
         if chip is not None or pins is not None:
             raise ConfigError("give either a board or chip/pins, not both")
+        first = part.memories[0]
+        if first.controller != "QUADSPI":
+            raise ConfigError(
+                f"{part.name}: the loader generator writes QUADSPI loaders only so far; "
+                f"{first.controller} loader generation is not available yet",
+                hint="run a loader built for this board with extflash program/test; the "
+                     "virtual board models its controller")
         memory = part.memory("QUADSPI")
         ref = part.part
         hse = hse_hz if hse_hz is not None else (part.hse_hz or None)
