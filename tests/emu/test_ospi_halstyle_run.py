@@ -1,6 +1,7 @@
 """The HAL-style OCTOSPI/XSPI loaders (tests/firmware/ospi_hal) program and verify on the virtual
-board through the OCTOSPI/XSPI front-ends, wired as each kit is; mis-wired, they fail the way
-silicon would, with the wiring named."""
+board through the OCTOSPI/XSPI front-ends, wired as each kit is, and the chip holds the image in
+address order (octal DTR on Macronix parts included: the controller undoes the chip's swapped
+byte pairs); mis-wired, they fail the way silicon would, with the wiring named."""
 
 from __future__ import annotations
 
@@ -15,9 +16,9 @@ from extflash.board import Board, Memory, Wire
 from extflash.errors import ExtflashError
 from extflash.mcu import find_part
 
-# The quad kits whose families' clock trees the virtual board models (U5/L5 need theirs)
-RUNNING = ("h7b3-w25q128", "h735-w25q128", "h735-w25q128-ll", "h573-w25q128",
-           "h7r7-w25q128-xspi1", "h573-mx25l512-4byte")
+# Every kit: quad chips in 1-4-4 and octal Macronix chips in 8-8-8 STR and 8D-8D-8D DTR with
+# DQS, on OCTOSPI1/2 (through OCTOSPIM ports 1 and 2) and XSPI1/2
+RUNNING = tuple(sorted(ob.KITS))
 
 
 def kit_board(name: str, build: ob.LoaderBuild, *,
@@ -32,7 +33,7 @@ def kit_board(name: str, build: ob.LoaderBuild, *,
             for s, (port, number, af) in zip(signals, build.pins, strict=True)}
     pins.update(rewire or {})
     wires = tuple(Wire(s, pin, af) for s, (pin, af) in pins.items())
-    memory = Memory(kit["chip"], 1, wires, controller=build.controller)
+    memory = Memory(kit["chip"], 1, wires, controller=build.controller, port=build.port)
     return Board(name, find_part(kit["mcu"]), 0, (memory,))
 
 

@@ -65,6 +65,10 @@ FMODE_SHIFT = 28
 # CR fields writable only while BUSY=0: TCEN 3, DQM/DMM 6, FSEL 7, APMS 22, PMM 23, FMODE 29:28
 CR_LOCKED = (1 << 3) | (1 << 6) | (1 << 7) | (1 << 22) | (1 << 23) | (3 << 28)
 MTYP_HYPERBUS = 0b100
+# Macronix and Macronix RAM: in 8-line DTR the memory sends and expects the bytes of each
+# 16-bit word swapped (D1 before D0), and the controller swaps them back (RM0455 OCTOSPI_DCR1
+# MTYP: "001: Macronix mode, D0/D1 order swapped in octal DTR"), so memory order is address order
+MTYP_SWAPPED = (0b001, 0b011)
 # CR fields whose change acts at once or changes what the native lane was told: EN, ABORT,
 # DQM/DMM, FSEL (OCTOSPI) or CSSEL (XSPI) (the chip), TEIE..TOIE
 CR_ACTIVE = 1 | (1 << 1) | (1 << 6) | (0x1F << 16)
@@ -262,6 +266,14 @@ class Octospi(CommandEngine):
             read_length=read_length,
         )
 
+    def _transfer(self, cmd: SpiCommand) -> bytes:
+        swap = (cmd.ddr and cmd.data_lines == 8
+                and (self.values[DCR1] >> 24) & 7 in MTYP_SWAPPED)
+        if swap and cmd.write_data:
+            cmd.write_data = _swap_pairs(cmd.write_data)
+        data = super()._transfer(cmd)
+        return _swap_pairs(data) if swap else data
+
     def _check_supported(self, ccr: int) -> None:
         what = None
         if (self.values[DCR1] >> 24) & 7 == MTYP_HYPERBUS:
@@ -330,3 +342,11 @@ class Octospi(CommandEngine):
     def _software_data(self) -> bool:
         """Does software still have to push data (an indirect write with a data phase)?"""
         return self._fmode == FMODE_WRITE and self._dmode != 0
+
+
+def _swap_pairs(data: bytes) -> bytes:
+    """D0 D1 D2 D3 -> D1 D0 D3 D2 (an odd last byte stays where it is)."""
+    out = bytearray(data)
+    even = len(out) & ~1
+    out[0:even:2], out[1:even:2] = data[1:even:2], data[0:even:2]
+    return bytes(out)
