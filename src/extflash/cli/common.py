@@ -154,6 +154,17 @@ HZ = Frequency()
 # -- output files ----------------------------------------------------------------------------
 
 
+def board_from_options(kw: dict[str, Any]) -> Any:
+    """The board the options name (``--board`` or ``--mcu/--chip/--bank/--pins/--hse``, popped
+    from ``kw``), with its notes shown."""
+    from extflash import api
+
+    board = api.resolve_board(kw.pop("board_name"), mcu=kw.pop("mcu"), chip=kw.pop("chip"),
+                              bank=kw.pop("bank"), pins=kw.pop("pins"), hse=kw.pop("hse"))
+    echo_notes(board)
+    return board
+
+
 def echo_notes(board: Any) -> None:
     """How an inline board was understood (the pins chose the bank, order or port)."""
     for note in getattr(board, "notes", ()):

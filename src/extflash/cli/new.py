@@ -7,7 +7,13 @@ from typing import Any
 
 import click
 
-from extflash.cli.common import ADDRESS, check_writable, echo_notes, emit, handle_errors
+from extflash.cli.common import (
+    ADDRESS,
+    board_from_options,
+    check_writable,
+    emit,
+    handle_errors,
+)
 from extflash.cli.options import fresh_board_options, output_options
 
 
@@ -59,7 +65,7 @@ def new(
     **kw: Any,
 ) -> None:
     """Generate, build and self-test a loader for a board (from --board or --mcu/--chip/--pins)."""
-    from extflash import api, gen
+    from extflash import gen
 
     if kind == "boot":
         check_writable(Path(output), "-o")
@@ -67,15 +73,7 @@ def new(
         check_writable(Path(output), "-o", folder_ok=True)
     else:
         check_new_output(output)
-    board = api.resolve_board(
-        kw.pop("board_name"),
-        mcu=kw.pop("mcu"),
-        chip=kw.pop("chip"),
-        bank=kw.pop("bank"),
-        pins=kw.pop("pins"),
-        hse=kw.pop("hse"),
-    )
-    echo_notes(board)
+    board = board_from_options(kw)
     if kind == "boot":
         _new_boot(board, Path(output), app_address, as_json)
         return

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from extflash.cli.common import check_writable, echo_notes
+from extflash.cli.common import board_from_options, check_writable
 from extflash.cli.interrupt import InterruptGuard
 from extflash.errors import ExtflashError, InputError, Interrupted
 from extflash.progress import ProgressRenderer
@@ -80,17 +80,9 @@ def _virtual_session(
     trace_filter: str | None,
     report_path: str | None = None,
 ) -> Iterator[api.Session]:
-    from extflash import api, diagnose, trace
+    from extflash import diagnose, trace
 
-    board = api.resolve_board(
-        kw.pop("board_name"),
-        mcu=kw.pop("mcu"),
-        chip=kw.pop("chip"),
-        bank=kw.pop("bank"),
-        pins=kw.pop("pins"),
-        hse=kw.pop("hse"),
-    )
-    echo_notes(board)
+    board = board_from_options(kw)
     session, watch = diagnose.open_session(
         kw.pop("loader_path"),
         board=board,

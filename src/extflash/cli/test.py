@@ -6,7 +6,14 @@ from typing import Any
 
 import click
 
-from extflash.cli.common import SIZE, echo_notes, emit, error_object, fail, handle_errors
+from extflash.cli.common import (
+    SIZE,
+    board_from_options,
+    emit,
+    error_object,
+    fail,
+    handle_errors,
+)
 from extflash.cli.options import fresh_board_options, output_options
 
 
@@ -28,18 +35,10 @@ def conformance_test(
     **kw: Any,
 ) -> None:
     """Run LOADER through the situations hosts put it in, on a virtual board; exit 1 on failure."""
-    from extflash import api, conformance
+    from extflash import conformance
     from extflash.runner import DriverOptions
 
-    board = api.resolve_board(
-        kw.pop("board_name"),
-        mcu=kw.pop("mcu"),
-        chip=kw.pop("chip"),
-        bank=kw.pop("bank"),
-        pins=kw.pop("pins"),
-        hse=kw.pop("hse"),
-    )
-    echo_notes(board)
+    board = board_from_options(kw)
     options = DriverOptions(buffer_size=buffer_size, stack_size=stack_size)
 
     def progress(line: str) -> None:

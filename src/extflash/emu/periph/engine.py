@@ -323,6 +323,21 @@ class CommandEngine(Peripheral):
         return self._command(address, ccr=record.ccr, write_data=write_data,
                              read_length=read_length)
 
+    def on_write_AR(self, old: int, new: int) -> None:
+        """AR is ignored while BUSY and in memory-mapped mode; otherwise it starts a command
+        with an address that needs no data from software (RM0433 §23.3.7, RM0455 "indirect
+        mode": the AR write is the trigger), even addresses only in dual-flash/dual-quad."""
+        L = self.L
+        if self._busy() or self._fmode == FMODE_MAPPED:
+            self.values[L.AR] = old
+            return
+        if self._dfm:
+            new &= ~1
+            self.values[L.AR] = new
+        awaits_data = self._fmode == FMODE_WRITE and self._dmode != 0
+        if self.values[L.CR] & 1 and self._admode and not awaits_data:
+            self._start(self._fmode, new)
+
     # -- what a front-end decodes -------------------------------------------------------------
     def _command(self, address: int, *, write_data: bytes = b"", read_length: int = 0,
                  ccr: int | None = None) -> SpiCommand:

@@ -329,16 +329,6 @@ class Octospi(CommandEngine):
         if self._fmode != FMODE_MAPPED and not self._admode and not self._software_data():
             self._start(self._fmode, 0)
 
-    def on_write_AR(self, old: int, new: int) -> None:
-        if self._busy() or self._fmode == FMODE_MAPPED:
-            self.values[AR] = old
-            return
-        if self._dfm:
-            new &= ~1
-            self.values[AR] = new
-        if self.values[CR] & 1 and self._admode and not self._software_data():
-            self._start(self._fmode, new)
-
     def _software_data(self) -> bool:
         """Does software still have to push data (an indirect write with a data phase)?"""
         return self._fmode == FMODE_WRITE and self._dmode != 0

@@ -181,17 +181,6 @@ class Quadspi(CommandEngine):
         elif self._admode == 0 and not self._software_data(fmode, new):
             self._start(fmode, 0)
 
-    def on_write_AR(self, old: int, new: int) -> None:
-        if self._busy() or self._fmode == FMODE_MAPPED:
-            self.values[AR] = old
-            return
-        if self._dfm:
-            new &= ~1
-            self.values[AR] = new
-        if (self.values[CR] & 1 and self._admode != 0
-                and not self._software_data(self._fmode, self.values[CCR])):
-            self._start(self._fmode, new)
-
     @staticmethod
     def _software_data(fmode: int, ccr: int) -> bool:
         """Does software still have to push data (an indirect write with a data phase)?"""
