@@ -2,7 +2,8 @@
 # Sets up everything extflash needs on a Debian/Ubuntu machine:
 #   1. the Arm GNU toolchain (arm-none-eabi-gcc) that builds loaders, and a host C compiler
 #      for the virtual board's native fast path, from Debian's packages,
-#      and Debian's chromium, the headless browser the HTML report's tests open pages in;
+#      Debian's chromium, the headless browser the HTML report's tests open pages in, and
+#      gdb-multiarch, which the GDB server's tests drive;
 #   2. a virtual environment in .venv with extflash and its development tools.
 # Safe to run again: each step is skipped when already done.
 set -euo pipefail
@@ -22,6 +23,8 @@ install_toolchain() {
     command -v "${CC:-cc}" >/dev/null 2>&1 || packages+=(gcc libc6-dev)
     # The HTML report's tests open the pages in a headless browser (tests/report).
     command -v chromium >/dev/null 2>&1 || packages+=(chromium)
+    # The GDB server's tests drive a real gdb-multiarch (tests/xip).
+    command -v gdb-multiarch >/dev/null 2>&1 || packages+=(gdb-multiarch)
     if [ ${#packages[@]} -eq 0 ]; then
         return
     fi
@@ -48,18 +51,6 @@ install_toolchain() {
     command -v "${CC:-cc}" >/dev/null 2>&1 || die "the install did not provide a host C compiler (${CC:-cc})"
 }
 
-install_debugger() {
-    # the GDB server's tests drive a real gdb-multiarch (they are skipped without it)
-    command -v gdb-multiarch >/dev/null 2>&1 && return
-    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-        say "installing gdb-multiarch"
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-            gdb-multiarch >/dev/null || say "warning: gdb-multiarch could not be installed"
-    else
-        say "warning: no gdb-multiarch (the GDB server tests are skipped): apt-get install gdb-multiarch"
-    fi
-}
-
 install_python() {
     "$PY" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
         || die "extflash needs Python 3.11 or later ($PY is $("$PY" --version 2>&1))"
@@ -76,6 +67,5 @@ install_python() {
 }
 
 install_toolchain
-install_debugger
 install_python
 say "ready: $("$VENV/bin/extflash" --version), $(arm-none-eabi-gcc --version | head -n 1)"
