@@ -334,9 +334,14 @@ class CommandEngine(Peripheral):
         if self._dfm:
             new &= ~1
             self.values[L.AR] = new
-        awaits_data = self._fmode == FMODE_WRITE and self._dmode != 0
-        if self.values[L.CR] & 1 and self._admode and not awaits_data:
+        if self.values[L.CR] & 1 and self._admode and not self._awaits_data:
             self._start(self._fmode, new)
+
+    @property
+    def _awaits_data(self) -> bool:
+        """Does software still have to push data (an indirect write with a data phase)? Then
+        the first DR write, not IR/CCR/AR, starts the command."""
+        return self._fmode == FMODE_WRITE and self._dmode != 0
 
     # -- what a front-end decodes -------------------------------------------------------------
     def _command(self, address: int, *, write_data: bytes = b"", read_length: int = 0,

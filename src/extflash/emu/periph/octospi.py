@@ -39,7 +39,6 @@ from extflash.emu.clock import VirtualClock
 from extflash.emu.native.quadspi_fast import LaneRecord, NativeLayout
 from extflash.emu.periph.engine import (
     FMODE_MAPPED,
-    FMODE_WRITE,
     CommandEngine,
     Layout,
     Variant,
@@ -326,12 +325,8 @@ class Octospi(CommandEngine):
     def on_write_IR(self, old: int, new: int) -> None:
         if self._locked(IR, old) or not self.values[CR] & 1:
             return
-        if self._fmode != FMODE_MAPPED and not self._admode and not self._software_data():
+        if self._fmode != FMODE_MAPPED and not self._admode and not self._awaits_data:
             self._start(self._fmode, 0)
-
-    def _software_data(self) -> bool:
-        """Does software still have to push data (an indirect write with a data phase)?"""
-        return self._fmode == FMODE_WRITE and self._dmode != 0
 
 
 def _swap_pairs(data: bytes) -> bytes:

@@ -178,13 +178,8 @@ class Quadspi(CommandEngine):
             return
         if fmode == FMODE_MAPPED:
             self._enter_mapped()
-        elif self._admode == 0 and not self._software_data(fmode, new):
+        elif self._admode == 0 and not self._awaits_data:
             self._start(fmode, 0)
-
-    @staticmethod
-    def _software_data(fmode: int, ccr: int) -> bool:
-        """Does software still have to push data (an indirect write with a data phase)?"""
-        return fmode == FMODE_WRITE and (ccr >> 24) & 3 != 0
 
     # -- decoded fields -----------------------------------------------------------------------
     @property
