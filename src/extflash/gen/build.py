@@ -11,7 +11,7 @@ from elftools.elf.constants import SH_FLAGS
 from elftools.elf.elffile import ELFFile
 
 from extflash.gen.config import LoaderConfig
-from extflash.gen.generate import FLM_FLAGS, FLM_SOURCES, STLDR_SOURCES, _safe, cflags, render
+from extflash.gen.generate import FLM_FLAGS, _safe, cflags, flm_sources, render, stldr_sources
 from extflash.toolchain import Toolchain, find_toolchain
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ def build(config: LoaderConfig, out: Path | str, *, flm: bool = False,
     flags = cflags(config)
 
     stldr = out_dir / f"{stem}.stldr"
-    srcs = [project / s for s in (*STLDR_SOURCES, "board_config.c")]
+    srcs = [project / s for s in (*stldr_sources(config), "board_config.c")]
     command = (str(tc.gcc), *flags, "-T", str(project / "stldr.ld"), *map(str, srcs), *LDFLAGS,
                "-o", str(stldr))
     tc.build(srcs, stldr, linker_script=project / "stldr.ld", cflags=flags, ldflags=LDFLAGS,
@@ -87,7 +87,7 @@ def build(config: LoaderConfig, out: Path | str, *, flm: bool = False,
     flm_size: ImageSize | None = None
     if flm:
         flm_path = out_dir / f"{stem}.FLM"
-        fsrcs = [project / s for s in (*FLM_SOURCES, "board_config.c")]
+        fsrcs = [project / s for s in (*flm_sources(config), "board_config.c")]
         tc.build(fsrcs, flm_path, linker_script=project / "flm.ld", cflags=[*flags, *FLM_FLAGS],
                  ldflags=LDFLAGS, what=f"FLM {config.name}")
         flm_size = measure(flm_path)
