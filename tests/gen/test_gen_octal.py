@@ -134,3 +134,22 @@ def test_new_command_generates_the_xspi1_quad_seed_case(tmp_path: Path) -> None:
     assert out.exists() and "self-test: passed" in run.output
     board = from_options(mcu="STM32H7R7I8T6", chip="W25Q128JV", pins="PO4,PO0,PP0,PP1,PP2,PP3")
     assert board.memories[0].controller == "XSPI1"
+
+
+# The three boards the boot image is proved on: the seed case (quad on XSPI1), OCTOSPI in 8D
+# and XSPI2 in 8D with a 1.8 V chip (SBS high-speed low-voltage I/O, XSPIM port 2 supply).
+RUNS = {"h7r7-quad": 0x90000000, "h735-octal": 0x90000000, "h7s7-octal": 0x70000000}
+
+
+@pytest.mark.parametrize("name", sorted(RUNS))
+def test_generated_boot_runs_an_application_from_the_window(build_elf, name: str) -> None:
+    from extflash.xip import run_application
+
+    window = RUNS[name]
+    app = build_elf(f"xip-app-{window:08x}", ["xip/app.c"], "xip/app.ld", cpu="cortex-m7",
+                    ldflags=[f"-Wl,--defsym=APP_ORIGIN={window:#x}"])
+    out = run_application(make_board(name), app)
+    assert (out.reason, out.exit_code) == ("exit", 0), out
+    text = "".join(t for s, t in out.output if s == "semihosting")
+    assert text == "hello from the window\nfibonacci(20) = 6765\n"
+    assert out.pc >= window and out.window.endswith("shows the flash contents"), out.window
