@@ -153,3 +153,24 @@ def test_generated_boot_runs_an_application_from_the_window(build_elf, name: str
     text = "".join(t for s, t in out.output if s == "semihosting")
     assert text == "hello from the window\nfibonacci(20) = 6765\n"
     assert out.pc >= window and out.window.endswith("shows the flash contents"), out.window
+
+
+def test_the_project_builds_with_plain_make(made, tmp_path: Path) -> None:
+    """make predefines CC=cc: the Makefile must still pick arm-none-eabi-gcc by itself."""
+    import os
+    import shutil
+    import subprocess
+
+    project = shutil.copytree(made("h735-octal").build.project, tmp_path / "project")
+    env = {k: v for k, v in os.environ.items() if k not in ("CC", "MAKEFLAGS")}
+    done = subprocess.run(["make", "all", "flm"], cwd=project, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert len(list(project.glob("*.stldr"))) == 1 and len(list(project.glob("*.FLM"))) == 1
+
+
+def test_output_named_flm_is_a_file_not_a_folder(tmp_path: Path) -> None:
+    out = tmp_path / "kit.FLM"
+    result = gen.build(gen.plan_loader(make_board("h7r7-quad")), out)
+    assert out.is_file() and result.flm == out
+    assert result.stldr == tmp_path / "kit.stldr" and result.stldr.is_file()

@@ -18,9 +18,9 @@ from extflash.cli.options import fresh_board_options, output_options
 
 
 def check_new_output(output: str) -> None:
-    """``-o`` is the .stldr to write, or a folder (created when its parent exists)."""
+    """``-o`` is the .stldr (or .FLM) to write, or a folder (created when its parent exists)."""
     path = Path(output)
-    if path.suffix.lower() == ".stldr" or not path.is_dir():
+    if path.suffix.lower() in (".stldr", ".flm") or not path.is_dir():
         check_writable(path, "-o")
     else:
         check_writable(path, "-o", folder_ok=True)
@@ -35,7 +35,7 @@ def check_new_output(output: str) -> None:
     required=True,
     type=click.Path(),
     metavar="PATH",
-    help="The .stldr file to write, or a folder.",
+    help="The .stldr (or .FLM, which also builds the FLM) file to write, or a folder.",
 )
 @click.option("--flm", is_flag=True, help="Also build a CMSIS FLM from the same sources.")
 @click.option("--kind", type=click.Choice(["loader", "boot", "emm-driver"]), default="loader",

@@ -17,6 +17,7 @@ from extflash.toolchain import Toolchain, find_toolchain
 log = logging.getLogger(__name__)
 
 LDFLAGS = ["-Wl,--gc-sections", "-lgcc"]
+OUTPUT_SUFFIXES = (".stldr", ".flm")  # -o names a file with these, else a folder
 
 
 @dataclass(frozen=True)
@@ -60,15 +61,18 @@ def measure(elf_path: Path, *, skip: tuple[str, ...] = (".info", "DevDscr")) -> 
 
 def build(config: LoaderConfig, out: Path | str, *, flm: bool = False,
           toolchain: Toolchain | None = None) -> BuildResult:
-    """Build ``config`` into ``out`` (a directory, or the ``.stldr`` file path to write).
+    """Build ``config`` into ``out`` (a directory, or the ``.stldr`` / ``.FLM`` file path to
+    write; with ``x.FLM`` the ``.stldr`` is written beside it as ``x.stldr``).
 
     The C project is rendered next to the outputs (``<name>-src/``) so the user can rebuild it
     with its Makefile.
     """
     tc = toolchain or find_toolchain()
     out = Path(out)
-    if out.suffix.lower() == ".stldr":
+    if out.suffix.lower() in OUTPUT_SUFFIXES:
+        # a file name, never a folder named like a file: x.FLM also asks for the FLM
         out_dir, stem = out.parent, out.stem
+        flm = flm or out.suffix.lower() == ".flm"
     else:
         out_dir, stem = out, _safe(config.name)
     project = render(config, out_dir / f"{stem}-src")
