@@ -2,9 +2,9 @@
 
 For each board: build the generator's loader, program 1 MiB (erase + write, no verify) on the
 virtual board with datasheet-typical chip timing, and compare the virtual time the loader calls
-took with the chip's own minimum for the same work: one 64 KiB block erase per block plus one
-page program per page, at the datasheet's typical times. The write ratio compares the Write
-calls alone with the chip's page-program time for the same pages. Prints a table.
+took with the chip's own minimum for the same work (extflash.gen.speed: one 64 KiB block erase
+per block plus one page program per page, at the datasheet's typical times). The write ratio
+compares the Write calls alone with the chip's page-program time for the same pages.
 
 OCTOSPI/XSPI boards are described inline (ST kit wiring: H735G-DK, H7S78-DK, B-U585I-IOT02A,
 H573I-DK and a W25Q128JV on the H7R7's XSPI1 port 1); octal chips run 8D-8D-8D with DQS.
@@ -15,12 +15,11 @@ H573I-DK and a W25Q128JV on the H7R7's XSPI1 port 1); octal chips run 8D-8D-8D w
 from __future__ import annotations
 
 import argparse
-import random
 import tempfile
 from pathlib import Path
 
-from extflash import api, board, chips, gen
-from extflash.image import Chunk, from_chunks
+from extflash import board, gen
+from extflash.gen import speed
 
 BOARDS = [
     "weact-h743",
@@ -52,7 +51,6 @@ INLINE = {
                        "clk=PF10,ncs=PG6,dqs=PB2,io0=PB1,io1=PD12,io2=PC2,io3=PD13,io4=PH2,"
                        "io5=PH3,io6=PG9,io7=PC0"),
 }
-WRITES = ("Write", "ProgramPage")
 
 
 def load_board(name: str) -> board.Board:
@@ -62,22 +60,12 @@ def load_board(name: str) -> board.Board:
     return board.load(name)
 
 
-def physical_minimum(spec: chips.ChipSpec, size: int, chips_in_parallel: int) -> float:
-    """Seconds the chip(s) need to erase and program ``size`` bytes (typical times)."""
-    per_chip = size // chips_in_parallel
-    block = next(e for e in spec.erases if e.size == 0x10000)
-    erase_s = (per_chip // block.size) * block.typ_ms / 1e3
-    program_s = (per_chip // spec.page_size) * spec.timing.page_program_us[0] / 1e6
-    return erase_s + program_s
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mib", type=int, default=1)
     parser.add_argument("--only", action="append", help="a board name (repeatable)")
     args = parser.parse_args()
     size = args.mib << 20
-    data = random.Random(1).randbytes(size)
     print(f"generated loaders: program {args.mib} MiB (erase + write), typical chip timing")
     print(f"{'board':<24} {'chip':<14} {'loader B':>9} {'virtual s':>10} {'chip min s':>11} "
           f"{'ratio':>6} {'write':>6}")
@@ -86,23 +74,11 @@ def main() -> None:
             brd = load_board(name)
             mem = brd.memories[0]
             built = gen.build(gen.plan_loader(brd), Path(tmp) / name)
-            with api.open_session(built.stldr, board=brd) as s:
-                base = s.geometry.start
-                before = len(s.driver.calls)
-                report = s.program(from_chunks([Chunk(base, data, "bench")]), verify=False).report
-                write_s = sum(c.elapsed_s for c in s.driver.calls[before:]
-                              if c.function in WRITES)
-            parallel = 2 if mem.bank == "dual" else 1
-            spec = chips.find(mem.chip)
-            minimum = physical_minimum(spec, size, parallel)
-            pages = size // parallel // spec.page_size
-            write_ratio = write_s / (pages * spec.timing.page_program_us[0] / 1e6)
-            ratio = report.target_time_s / minimum
-            loader_bytes = built.size.code + built.size.data
-            print(f"{name:<24} {mem.chip + ('x2' if parallel == 2 else ''):<14} "
-                  f"{loader_bytes:>9} {report.target_time_s:>10.3f} {minimum:>11.3f} "
-                  f"{ratio:>6.2f} {write_ratio:>6.2f}", flush=True)
-
+            sp = speed.measure(built.stldr, brd, size)
+            chip = mem.chip + ("x2" if mem.bank == "dual" else "")
+            print(f"{name:<24} {chip:<14} {built.size.code + built.size.data:>9} "
+                  f"{sp.virtual_s:>10.3f} {sp.chip_min_s:>11.3f} {sp.ratio:>6.2f} "
+                  f"{sp.write_ratio:>6.2f}", flush=True)
 
 if __name__ == "__main__":
     main()

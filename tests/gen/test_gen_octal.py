@@ -88,6 +88,9 @@ def test_generated_loader_passes_its_self_test(made, name: str) -> None:
     result = made(name)
     state = BOARDS[name][5]
     assert result.report is not None and result.report.passed
+    # the self-test's speed measurement: virtual time against the chip's datasheet minimum
+    assert result.speed is not None and result.speed.size == 0x10000
+    assert 1.0 <= result.speed.ratio < 1.2 and 1.0 <= result.speed.write_ratio < 1.5
     config = (result.build.project / "config.h").read_text()
     assert "#define LOADER_OSPI        1" in config
     if state == "quad":
@@ -132,6 +135,7 @@ def test_new_command_generates_the_xspi1_quad_seed_case(tmp_path: Path) -> None:
                                     "--pins", "PO4,PO0,PP0,PP1,PP2,PP3", "-o", str(out)])
     assert run.exit_code == 0, run.output
     assert out.exists() and "self-test: passed" in run.output
+    assert "x the chip's datasheet minimum" in run.output
     board = from_options(mcu="STM32H7R7I8T6", chip="W25Q128JV", pins="PO4,PO0,PP0,PP1,PP2,PP3")
     assert board.memories[0].controller == "XSPI1"
 

@@ -103,6 +103,10 @@ def new(
         "code_bytes": b.size.code,
         "data_bytes": b.size.data + b.size.bss,
         "self_test": None if made.report is None else "passed",
+        "speed": None if made.speed is None else {
+            "bytes": made.speed.size, "virtual_s": round(made.speed.virtual_s, 6),
+            "chip_min_s": round(made.speed.chip_min_s, 6), "ratio": round(made.speed.ratio, 3),
+            "write_ratio": round(made.speed.write_ratio, 3)},
     }
     text = [f"wrote {b.stldr} ({b.size.code} bytes code, {b.size.data + b.size.bss} bytes data)"]
     if b.flm:
@@ -113,6 +117,8 @@ def new(
         if made.report is None
         else f"self-test: passed on the virtual {board.name}"
     )
+    if made.speed is not None:
+        text.append(f"speed: {made.speed.describe()}")
     emit("new", as_json, data, "\n".join(text))
 
 

@@ -1,7 +1,9 @@
 """``extflash new``: validate a board description, generate and build its loader, and prove it.
 
 The self-test is the conformance test (:mod:`extflash.conformance`) run on a virtual board wired
-exactly as described. A loader that fails it is not handed over: it is kept beside the output
+exactly as described, then a speed measurement (:mod:`extflash.gen.speed`): 64 KiB programmed
+with typical chip timing against the chip's datasheet erase and page-program times. A loader
+that fails the self-test is not handed over: it is kept beside the output
 as ``<name>.stldr.failed`` with the C project, for inspection, and the call raises.
 """
 
@@ -15,6 +17,7 @@ from extflash import board as boards
 from extflash.errors import OperationError
 from extflash.gen.build import BuildResult, build
 from extflash.gen.config import plan_loader
+from extflash.gen.speed import Speed, measure
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +26,7 @@ log = logging.getLogger(__name__)
 class NewLoader:
     build: BuildResult
     report: object | None  # conformance.Report, None when the self-test was skipped
+    speed: Speed | None = None  # measured after a passed self-test
 
 
 class SelfTestFailed(OperationError):
@@ -61,4 +65,6 @@ def new_loader(
             report,
         )
     log.info("self-test passed: %s", result.stldr)
-    return NewLoader(result, report)
+    speed = measure(result.stldr, board)
+    log.info("speed: %s", speed.describe())
+    return NewLoader(result, report, speed)
