@@ -119,7 +119,7 @@ def test_every_shipped_board_builds(name: str, build_loader: BuildLoader) -> Non
     cfg = gen.plan_loader(b)
     result = build_loader(cfg)
     ldr = loader.open(result.stldr)
-    mem = b.memory()
+    mem = b.memories[0]  # QUADSPI, OCTOSPI or XSPI
     chip = chips.find(mem.chip)
     assert ldr.storage_info is not None
     assert ldr.storage_info.size == chip.size * (2 if mem.bank == "dual" else 1)

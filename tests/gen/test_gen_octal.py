@@ -5,6 +5,7 @@ too; the chip ends in the octal state the loader chose."""
 
 from __future__ import annotations
 
+import json
 import zlib
 from pathlib import Path
 
@@ -178,3 +179,17 @@ def test_output_named_flm_is_a_file_not_a_folder(tmp_path: Path) -> None:
     result = gen.build(gen.plan_loader(make_board("h7r7-quad")), out)
     assert out.is_file() and result.flm == out
     assert result.stldr == tmp_path / "kit.stldr" and result.stldr.is_file()
+
+
+def test_new_kind_flm_writes_the_flm_of_an_octal_board(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from extflash.cli import main
+
+    out = tmp_path / "h7s78.FLM"
+    pins = ",".join(f"{s}={p}" for s, (p, _) in H7S78.items())
+    run = CliRunner().invoke(main, ["new", "--kind", "flm", "--mcu", "STM32H7S7L8", "--chip",
+                                    "MX66UW1G45G", "--pins", pins, "-o", str(out), "--json"])
+    assert run.exit_code == 0, run.output
+    data = json.loads(run.stdout)
+    assert data["flm"] == str(out) and out.is_file() and data["speed"]["ratio"] < 1.2

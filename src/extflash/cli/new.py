@@ -38,9 +38,10 @@ def check_new_output(output: str) -> None:
     help="The .stldr (or .FLM, which also builds the FLM) file to write, or a folder.",
 )
 @click.option("--flm", is_flag=True, help="Also build a CMSIS FLM from the same sources.")
-@click.option("--kind", type=click.Choice(["loader", "boot", "emm-driver"]), default="loader",
-              show_default=True,
-              help="loader: the external loader; boot: a boot image for the internal flash that "
+@click.option("--kind", type=click.Choice(["loader", "flm", "boot", "emm-driver"]),
+              default="loader", show_default=True,
+              help="loader: the external loader (.stldr); flm: the CMSIS FLM too (as --flm); "
+              "boot: a boot image for the internal flash that "
               "maps the window and starts the application there; emm-driver: the External "
               "Memory Manager's USER driver for an XSPI board, into the folder -o "
               "(docs/running.md).")
@@ -91,7 +92,7 @@ def new(
         board,
         Path(output),
         name=name,
-        flm=flm,
+        flm=flm or kind == "flm",
         self_test=not no_self_test,
         timing=kw.pop("timing"),
     )
