@@ -75,6 +75,7 @@ class FamilyClock:
     # bits set to 1 before the pins are driven: "vddio2" (a pin on port G), "port<n>" (the
     # IO-manager port's supply), "low_voltage_port<n>" (1.8 V high-speed I/O for a memory below 2 V)
     supplies: dict[str, tuple[Field, ...]] = dataclasses.field(default_factory=dict)
+    delay_block_bypass: bool = False  # OCTOSPI DCR1.DLYBYP exists and is set
 
     def enable(self, controller: str) -> Field:
         if self.qspi_enable is not None and controller == "QUADSPI":
@@ -163,6 +164,7 @@ def family_clock(family_id: str) -> FamilyClock:
         io_manager_enable=_field(d["io_manager_enable"]) if "io_manager_enable" in d else None,
         supplies={name: tuple(_field(spec) for spec in specs)
                   for name, specs in d.get("supplies", {}).items()},
+        delay_block_bypass=bool(d.get("delay_block_bypass", False)),
     )
 
 

@@ -83,7 +83,8 @@ def _controller_lines(cfg: LoaderConfig) -> list[str]:
     return [
         "#define LOADER_OSPI        1",
         f"#define CTL_BASE           0x{ctl.base:08X}u   /* {ctl.name} */",
-        f"#define CTL_IS_XSPI        {int(ctl.kind == 'xspi')}",
+        f"#define CTL_DLYBYP         {int(cfg.family_clock.delay_block_bypass)}"
+        "       /* DCR1.DLYBYP: the family has it and bypasses the delay block */",
         speed,
         f"#define CTL_PRESCALER      {q.prescaler}u",
         f"#define CTL_DEVSIZE        {q.fsize}u",

@@ -1,12 +1,13 @@
 /* OCTOSPI and XSPI controller driver: indirect commands, automatic status polling,
  * memory-mapped mode and the IO manager (the data phase and flag waits are in xfer.c).
  *
- * The two controllers share one register map (RM0455 §22.7, RM0477 §27.6; peripherals.md §6.2):
- * XSPI has no DLYBYP (it calibrates itself) and adds CSSEL/MSEL, left at reset (nCS1, IO[7:0]).
+ * The two controllers share one register map (RM0455/RM0468/RM0456/RM0438/RM0432/RM0481 OCTOSPI,
+ * RM0477 XSPI; peripherals.md §4.2 and §6.2): XSPI has no DLYBYP (it calibrates itself; U5's
+ * OCTOSPI has none either) and adds CSSEL/MSEL, left at reset (nCS1, data on IO[7:0]).
  * The functional mode is CR.FMODE; a command starts on the IR write when it has no address and
- * nothing to send, on the AR write when it has an address and nothing to send, and on the first
- * DR write of an indirect write with data (RM0455 §22.4.9 "Indirect mode"), so the order is
- * CR.FMODE, DLR, TCR, CCR, IR, then AR. */
+ * nothing to send, on the AR write when it has an address, and on the first DR write of an
+ * indirect write with data (peripherals.md §4.3), so the order is CR.FMODE, DLR, TCR, CCR, IR,
+ * then AR. */
 #include "loader.h"
 
 _Static_assert(__builtin_offsetof(ospi_regs_t, CCR) == 0x100u, "OCTOSPI_CCR at 0x100");
@@ -90,8 +91,9 @@ void qspi_abort(void)
 }
 
 #if IOM_KIND != IOM_NONE
-/* The IO manager routes the port's pins to this controller; both controllers must be disabled
- * while it changes (RM0455 §21.3 OCTOSPIM, RM0477 §26.3 XSPIM). */
+/* The IO manager routes the port's pins to this controller; both controllers are disabled while
+ * it changes, as HAL_OSPIM_Config / HAL_XSPIM_Config do (peripherals.md §5 OCTOSPIM, §6.2
+ * XSPIM). */
 static void route_port(void)
 {
     volatile uint32_t *peer = (volatile uint32_t *)IOM_PEER_BASE;   /* its CR */
@@ -144,10 +146,7 @@ int qspi_setup(void)
     /* MTYP selects the 8D byte order (Macronix D1/D0 or Micron D0/D1); DEVSIZE: 2^(n+1) bytes;
      * CSHT: nCS high cycles - 1 between commands. */
     CTL->DCR1 = OSPI_DCR1_MTYP(CTL_MTYP) | OSPI_DCR1_DEVSIZE(CTL_DEVSIZE) | OSPI_DCR1_CSHT(CTL_CSHT)
-#if !CTL_IS_XSPI
-              | OSPI_DCR1_DLYBYP                /* no delay block: no calibration needed */
-#endif
-        ;
+              | (CTL_DLYBYP ? OSPI_DCR1_DLYBYP : 0u);   /* no delay-block calibration */
     CTL->DCR2 = CTL_PRESCALER;
     CTL->DCR3 = 0u;
     CTL->DCR4 = 0u;                             /* no refresh: a NOR flash needs none */

@@ -64,7 +64,7 @@ typedef struct {
 
 #else
 
-/* OCTOSPI and XSPI: RM0455 §22.7 / RM0477 §27.6 register map. */
+/* OCTOSPI and XSPI: one register map (peripherals.md §4.2, §6.2). */
 typedef struct {
     volatile uint32_t CR, RES0, DCR1, DCR2, DCR3, DCR4, RES1[2], SR, FCR, RES2[6], DLR, RES3, AR,
         RES4, DR, RES5[11], PSMKR, RES6, PSMAR, RES7, PIR, RES8[27], CCR, RES9, TCR, RES10, IR,

@@ -1,7 +1,7 @@
 /* The data phase of an indirect command and the flag waits, shared by the QUADSPI and the
  * OCTOSPI/XSPI drivers: the three controllers have the same SR flags (TEF, TCF, FTF, SMF, BUSY,
  * FLEVEL at bit 8) and a FIFO reached through one DR, only at different offsets (regs.h CTL).
- * RM0433 §23.3.9 / RM0455 §22.4.9 / RM0477 §27.4.9: FTF with FTHRES = 3 means room for a word
+ * (peripherals.md §2.2-2.3, §4.2, §6.2). FTF with FTHRES = 3 means room for a word
  * (indirect write) or a word to read (indirect read; also set once a read has ended with its
  * last bytes in the FIFO). */
 #include "loader.h"
