@@ -1,10 +1,11 @@
 """``extflash new``: validate a board description, generate and build its loader, and prove it.
 
 The self-test is the conformance test (:mod:`extflash.conformance`) run on a virtual board wired
-exactly as described, then a speed measurement (:mod:`extflash.gen.speed`): 64 KiB programmed
-with typical chip timing against the chip's datasheet erase and page-program times. A loader
-that fails the self-test is not handed over: it is kept beside the output
-as ``<name>.stldr.failed`` with the C project, for inspection, and the call raises.
+exactly as described (on the ``.stldr``, and on the FLM when one is built), then a speed
+measurement (:mod:`extflash.gen.speed`): 64 KiB programmed with typical chip timing against the
+chip's datasheet erase and page-program times. A loader that fails the self-test is not handed
+over: it is kept beside the output as ``<name>.stldr.failed`` (and ``.FLM.failed``) with the C
+project, for inspection, and the call raises.
 """
 
 from __future__ import annotations
@@ -35,6 +36,22 @@ class SelfTestFailed(OperationError):
         self.report = report
 
 
+def _reject(result: BuildResult, board: boards.Board, which: Path, report: object) -> None:
+    """Keep the outputs as ``*.failed`` beside the sources and raise with the report."""
+    kept = []
+    for path in (result.stldr, result.flm):
+        if path is not None:
+            path.replace(path.with_name(path.name + ".failed"))
+            kept.append(path.name + ".failed")
+    lines = "\n".join(report.render())  # type: ignore[attr-defined]
+    raise SelfTestFailed(
+        f"the generated {'FLM' if which == result.flm else 'loader'} failed its self-test on the "
+        f"virtual {board.name}; it was not written to {which} (kept as {', '.join(kept)}, "
+        f"sources in {result.project}):\n{lines}",
+        report,
+    )
+
+
 def new_loader(
     board: boards.Board,
     out: Path | str,
@@ -52,18 +69,13 @@ def new_loader(
     if not self_test:
         return NewLoader(result, None)
     report = conformance.run(result.stldr, board, timing=timing)
+    # the FLM is built from the same sources but has its own entry points: it is proved too
+    if report.passed and result.flm is not None:
+        flm_report = conformance.run(result.flm, board, timing=timing)
+        if not flm_report.passed:
+            _reject(result, board, result.flm, flm_report)
     if not report.passed:
-        failed = result.stldr.with_name(result.stldr.name + ".failed")
-        result.stldr.replace(failed)
-        if result.flm is not None:
-            result.flm.replace(result.flm.with_name(result.flm.name + ".failed"))
-        lines = "\n".join(report.render())
-        raise SelfTestFailed(
-            f"the generated loader failed its self-test on the virtual {board.name}; it was "
-            f"not written to {result.stldr} (kept as {failed}, sources in {result.project}):\n"
-            f"{lines}",
-            report,
-        )
+        _reject(result, board, result.stldr, report)
     log.info("self-test passed: %s", result.stldr)
     speed = measure(result.stldr, board)
     log.info("speed: %s", speed.describe())
