@@ -193,3 +193,16 @@ def test_new_kind_flm_writes_the_flm_of_an_octal_board(tmp_path: Path) -> None:
     assert run.exit_code == 0, run.output
     data = json.loads(run.stdout)
     assert data["flm"] == str(out) and out.is_file() and data["speed"]["ratio"] < 1.2
+
+
+def test_an_8d_only_chip_without_dqs_is_refused_before_anything_is_built(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from extflash.cli import main
+
+    pins = ",".join(f"{s}={p}" for s, (p, _) in H7S78.items() if s != "dqs")
+    run = CliRunner().invoke(main, ["new", "--mcu", "STM32H7S7L8", "--chip", "S28HS512T",
+                                    "--pins", pins, "-o", str(tmp_path / "x.stldr")])
+    assert run.exit_code == 2
+    assert "S28HS512T: its octal DTR mode needs the data strobe" in run.output
+    assert "Traceback" not in run.output and not list(tmp_path.iterdir())
