@@ -60,6 +60,9 @@ BOARDS: dict[str, tuple[str, str, str, int | None, dict[str, tuple[str, int]], s
     "l4r9-octal-no-dqs": ("STM32L4R9AI", "MX25LM51245G", "OCTOSPI1", 2, L4R9_NO_DQS, "8S"),
     "h573-octal": ("STM32H573II", "MX25LM51245G", "OCTOSPI1", None, H573, "8D"),
     "h573-quad-4byte": ("STM32H573II", "MX25L51245G", "OCTOSPI1", None, _quad(H573), "quad"),
+    # swapped ports: OCTOSPIM PCR1 sourced from OCTOSPI2, XSPIM MODE = 1
+    "h735-octospi2-on-port1": ("STM32H735IG", "MX25LM51245G", "OCTOSPI2", 1, H735, "8D"),
+    "h7s7-xspi1-on-port2": ("STM32H7S7L8", "MX66UW1G45G", "XSPI1", 2, H7S78, "8D"),
 }
 
 
