@@ -209,3 +209,19 @@ def test_an_8d_only_chip_without_dqs_is_refused_before_anything_is_built(tmp_pat
     assert run.exit_code == 2
     assert "S28HS512T: its octal DTR mode needs the data strobe" in run.output
     assert "Traceback" not in run.output and not list(tmp_path.iterdir())
+
+
+def test_new_kind_boot_for_an_xspi2_octal_board(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from extflash.cli import main
+
+    out = tmp_path / "boot.elf"
+    pins = ",".join(f"{s}={p}" for s, (p, _) in H7S78.items())
+    run = CliRunner().invoke(main, ["new", "--kind", "boot", "--mcu", "STM32H7S7L8", "--chip",
+                                    "MX66UW1G45G", "--pins", pins, "-o", str(out), "--json"])
+    assert run.exit_code == 0, run.output
+    data = json.loads(run.stdout)
+    assert out.is_file() and data["app_address"] == 0x70000000
+    config = (tmp_path / "boot-src" / "config.h").read_text()
+    assert "#define OCTAL_DTR          1" in config and "XSPI2" in config
