@@ -225,3 +225,13 @@ def test_new_kind_boot_for_an_xspi2_octal_board(tmp_path: Path) -> None:
     assert out.is_file() and data["app_address"] == 0x70000000
     config = (tmp_path / "boot-src" / "config.h").read_text()
     assert "#define OCTAL_DTR          1" in config and "XSPI2" in config
+
+
+def test_plan_loader_takes_port_relative_pins_for_an_octal_part() -> None:
+    pins = {s: p for s, (p, _) in H7S78.items()}
+    cfg = gen.plan_loader("STM32H7S7L8", "MX66UW1G45G", 1, pins)
+    assert (cfg.memory.controller, cfg.port, cfg.window_base) == ("XSPI2", 2, 0x70000000)
+    assert cfg.octal is not None and (cfg.octal.state, cfg.octal.dqs) == ("8D", True)
+    quad = gen.plan_loader("STM32H7S7L8", "MX66UW1G45G", 1,
+                           {s: pins[s] for s in QUAD})  # four IO lines: no octal state
+    assert quad.octal is None

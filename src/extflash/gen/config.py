@@ -128,7 +128,9 @@ def plan_loader(part: str | boards.Board, chip: str | None = None, bank: Any = 1
     """Validate a loader request and work out every setting of the generated project.
 
     ``part`` is a part number (``"STM32H743ZI"``) or a :class:`extflash.board.Board`, whose MCU,
-    HSE, chip, bank and wiring are then used (``chip``/``bank``/``pins`` must be left out).
+    HSE, chip, bank and wiring are then used (``chip``/``bank``/``pins`` must be left out). On
+    OCTOSPI/XSPI parts ``pins`` names port-relative signals (``clk``, ``ncs``, ``io0``..``io7``,
+    ``dqs``) and ``bank`` is ignored.
     """
     if isinstance(part, boards.Board):
         if chip is not None or pins is not None:
@@ -141,10 +143,13 @@ def plan_loader(part: str | boards.Board, chip: str | None = None, bank: Any = 1
         if chip is None or pins is None:
             raise ConfigError("plan_loader needs a chip and a pin map (or a board)")
         ref = mcu.find_part(part)
-        bank_v = _bank(bank)
         spec = chips.find(chip)
-        memory = boards.make_memory(ref, spec.name, bank_v, _normalise_pins(pins, bank_v),
-                                    where="pins")
+        if "quadspi" in ref.family.interfaces:
+            bank_v = _bank(bank)
+            memory = boards.make_memory(ref, spec.name, bank_v, _normalise_pins(pins, bank_v),
+                                        where="pins")
+        else:  # OCTOSPI/XSPI: port-relative signals (clk, ncs, io0..io7, dqs); no banks
+            memory, _ = boards.make_octal_memory(ref, spec.name, pins, where="pins")
         hse = hse_hz or None
         default_name = f"{ref.part.name}{ref.suffix}_{spec.name}"
     family = ref.family
