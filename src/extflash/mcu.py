@@ -89,6 +89,13 @@ class DebugIds:
     rdp_register: int
     rdp_lsb: int
     rdp_mirrors: tuple[int, ...]
+    core_ap: int = 0  # the access port of the primary core's AHB-AP
+    revisions: dict[int, str] = field(default_factory=dict, compare=False, hash=False)
+    boot_register: int | None = None  # option bytes: BOOT_ADD0 in bits [15:0] = address[31:16]
+    iwdg_sw_bit: int | None = None  # option bytes (rdp_register): IWDG started by software
+    bcm4_bit: int | None = None  # option bytes (rdp_register): dual-core, the Cortex-M4 boots
+    supply_lockup: bool = False  # a wrong PWR supply configuration locks the part (H7)
+    supply_register: int | None = None  # PWR_CR3, written once after power-on
 
 
 @dataclass(frozen=True)
@@ -226,8 +233,16 @@ def _load_family(data: dict[str, Any]) -> Family:
 def _debug(item: dict[str, Any] | None) -> DebugIds | None:
     if item is None:
         return None
+    def opt(key: str) -> int | None:
+        return None if item.get(key) is None else int(item[key])
+
     return DebugIds(int(item["dpidr"]), int(item["rdp_register"]), int(item["rdp_lsb"]),
-                    tuple(int(x) for x in item.get("rdp_mirrors", [])))
+                    tuple(int(x) for x in item.get("rdp_mirrors", [])),
+                    core_ap=int(item.get("core_ap", 0)),
+                    revisions={int(k, 0): str(v) for k, v in item.get("revisions", {}).items()},
+                    boot_register=opt("boot_register"), iwdg_sw_bit=opt("iwdg_sw_bit"),
+                    bcm4_bit=opt("bcm4_bit"), supply_lockup=bool(item.get("supply_lockup")),
+                    supply_register=opt("supply_register"))
 
 
 def _io_manager(item: dict[str, Any] | None) -> IoManager | None:

@@ -18,8 +18,9 @@ lets the core run until it halts, writing a buffer while a loader runs overlaps 
 hardware, and the virtual clock gives transfer rates a real probe would see at that SWD
 frequency.
 
-Injected problems (:class:`Faults`) make the failure paths testable: a target that stops
-answering (no ACK), another chip on the wire (wrong DPIDR and DEV_ID), read protection.
+Injected problems (:class:`~extflash.probe.faults.Faults`) make the failure paths testable: a
+target that stops answering, another chip on the wire, an application that silences SWD, the H7
+supply lock-up, option bytes (RDP, boot address, hardware watchdog); see that module.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from extflash.probe.dap import (
     bytes_to_words,
     words_to_bytes,
 )
+from extflash.probe.faults import VDD_MIN_V, Faults
 
 log = logging.getLogger(__name__)
 
@@ -68,17 +70,6 @@ class WireTiming:
     @property
     def round_trip_fs(self) -> int:
         return int(self.round_trip_s * FS_PER_S)
-
-
-@dataclass
-class Faults:
-    """Problems a test can inject."""
-
-    silent: bool = False  # the target stopped answering (no ACK on any transfer)
-    silent_after: int | None = None  # ... from this many probe transactions on
-    dpidr: int | None = None  # another chip on the wire: this DPIDR ...
-    dev_id: int | None = None  # ... and this DBGMCU DEV_ID
-    read_protected: bool = False  # RDP level 1: memory access by the debugger is refused
 
 
 class Dbgmcu(Peripheral):
@@ -196,7 +187,8 @@ class VirtualSystem:
     (``virtual:<name>``); ``board`` (optional) is a VirtualBoard, saved on :meth:`flush`."""
 
     def __init__(self, machine: Machine, *, name: str | None = None, board: Any = None,
-                 timing: WireTiming | None = None, faults: Faults | None = None) -> None:
+                 timing: WireTiming | None = None, faults: Faults | None = None,
+                 supply: str | None = None) -> None:
         self.machine = machine
         self.board = board
         self.part: PartRef = machine.part
@@ -204,6 +196,12 @@ class VirtualSystem:
         self.name = (name or part.name).lower()
         self.timing = timing or WireTiming()
         self.faults = faults or Faults()
+        self.supply = supply  # how the board powers VCORE (the H7 supply lock-up needs it)
+        self.debug = part.family.debug
+        self.app_active = False  # the application in flash runs (not halted at the reset vector)
+        self.supply_locked = False
+        self.iwdg_fs = 0  # time since the independent watchdog was last reloaded
+        self.silent_reason = ""
         self.nreset = False
         self.transactions = 0
         self.overlapped_bytes = 0  # written by the debugger while the primary core ran
@@ -241,8 +239,12 @@ class VirtualSystem:
         from extflash.emu.virtual_board import VirtualBoard
 
         brd = boards.load(board_name)
+        from extflash.probe.faults import faults_from_table
+
+        faults = faults_from_table(brd.faults, f"board {brd.name} [faults]")
         vb = VirtualBoard(brd, flash_file=flash_file, timing=timing)
-        return cls(vb.machine, name=board_name, board=vb, timing=wire)
+        return cls(vb.machine, name=board_name, board=vb, timing=wire, faults=faults,
+                   supply=brd.supply)
 
     # -- reset -------------------------------------------------------------------------------
     def power_on(self) -> None:
@@ -250,12 +252,29 @@ class VirtualSystem:
         self.dp.power_on()
         for core in self.cores:
             core.power_on()
+        f = self.faults
+        # The application writes its supply configuration right after every power-on; a wrong
+        # one for this board stops the part before a debugger can connect (ST FAQ "Unable to
+        # connect to STM32H7 devices"). BOOT0 high starts the system bootloader instead.
+        self.supply_locked = bool(
+            self.debug is not None and self.debug.supply_lockup and self.supply is not None
+            and f.app_supply is not None and f.app_supply != self.supply and not f.boot0)
         self.system_reset()
+
+    def power_cycle(self) -> None:
+        """Remove and restore the board's power (what a user does unplugging the USB cable)."""
+        self.nreset = False
+        self.power_on()
 
     def system_reset(self) -> None:
         for core in self.cores:
             core.system_reset()
         self.apply_faults()  # option bytes and the injected chip identity survive resets
+        self.iwdg_fs = 0
+        # The application runs unless the core stops at the reset vector (vector catch, as a
+        # connection under reset does) or BOOT0 selects the system bootloader.
+        self.app_active = not self.cores[0].halted and not self.faults.boot0
+        self._update_wire()
         log.debug("virtual %s: system reset", self.part.part.name)
 
     def core_reset_request(self, system: bool) -> None:
@@ -270,13 +289,35 @@ class VirtualSystem:
             self.nreset = False
             self.system_reset()
         self.nreset = asserted
+        self._update_wire()
+
+    def _update_wire(self) -> None:
+        """Whether the debug port answers now, and if not why (for tests and logs)."""
+        f = self.faults
+        reason = ""
+        if f.silent or (f.silent_after is not None and self.transactions >= f.silent_after):
+            reason = "the target stopped answering"
+        elif f.target_voltage is not None and f.target_voltage < VDD_MIN_V:
+            reason = f"VDD is {f.target_voltage:g} V"
+        elif self.supply_locked:
+            reason = "supply lock-up"
+        elif f.rdp_level == 2:
+            reason = "RDP level 2 disables the debug port"
+        elif f.max_swd_hz is not None and self.timing.swd_hz > f.max_swd_hz:
+            reason = f"SWD clock {self.timing.swd_hz} Hz above what the wiring carries"
+        elif self.app_active and not self.nreset and f.blocks_swd:
+            # Under NRST the pins are in their reset state (SWD, AF0): only a running
+            # application can take them away.
+            reason = f.blocks_swd
+        self.silent_reason = reason
+        self.dp.answering = not reason
 
     # -- faults and protection ---------------------------------------------------------------
     def refuses(self, address: int) -> str:
         """Why a debug access to system ``address`` fails now ("" when it does not)."""
         if self.nreset:
             return "the system is held in reset"
-        if self.faults.read_protected and address >> 28 not in (0x4, 0x5):
+        if self.faults.rdp_level and address >> 28 not in (0x4, 0x5):
             return "read protection (RDP level 1) blocks debug access"
         return ""
 
@@ -290,20 +331,41 @@ class VirtualSystem:
 
     def apply_faults(self) -> None:
         f = self.faults
-        self.dp.answering = not f.silent
+        self._update_wire()
         self.dp.dpidr = f.dpidr if f.dpidr is not None else ids.dpidr(self.part.part)
         dev = f.dev_id if f.dev_id is not None else ids.dev_id(self.part.part)
         self.dbgmcu["IDCODE"] = dev | 0x1003 << 16
         rdp = ids.rdp_register(self.part.family)
         if rdp is not None:
             address, shift, mirrors = rdp
-            level = 0xBB if f.read_protected else ids.RDP_LEVEL0
+            level = (ids.RDP_LEVEL0, 0xBB, ids.RDP_LEVEL2)[f.rdp_level]
             for reg in (address, *mirrors):
-                m = self.machine.bus.find(reg)
-                if m is not None and (reg - m.base) & ~3 in m.periph.values:
-                    offset = (reg - m.base) & ~3
-                    word = m.periph.values[offset]
-                    m.periph.values[offset] = (word & ~(0xFF << shift)) | level << shift
+                self._option_field(reg, shift, 8, level)
+        debug = self.debug
+        if debug is not None:
+            if debug.iwdg_sw_bit is not None:
+                self._option_field(debug.rdp_register, debug.iwdg_sw_bit, 1,
+                                   0 if f.iwdg_hardware else 1)
+            if debug.bcm4_bit is not None and len(self.cores) > 1:
+                self._option_field(debug.rdp_register, debug.bcm4_bit, 1,
+                                   1 if f.bcm4 is None or f.bcm4 else 0)
+            if debug.boot_register is not None:
+                flash = next((m.start for m in self.part.part.memory if m.kind == "flash"),
+                             0x08000000)
+                boot = f.boot_address if f.boot_address is not None else flash
+                self._option_field(debug.boot_register, 0, 16, boot >> 16)
+                primary = self.cores[0].backend
+                if isinstance(primary, MachineCore):
+                    primary.boot = boot & 0xFFFF0000
+
+    def _option_field(self, reg: int, lsb: int, width: int, value: int) -> None:
+        """Set a field of an option-byte register of the machine's flash interface."""
+        m = self.machine.bus.find(reg)
+        if m is None or (reg - m.base) & ~3 not in m.periph.values:
+            return
+        offset = (reg - m.base) & ~3
+        mask = ((1 << width) - 1) << lsb
+        m.periph.values[offset] = (m.periph.values[offset] & ~mask) | (value << lsb & mask)
 
     # -- time --------------------------------------------------------------------------------
     @property
@@ -316,9 +378,7 @@ class VirtualSystem:
         ``transaction`` is False when the host merely waits (no traffic on the wire).
         """
         self.transactions += transaction
-        after = self.faults.silent_after
-        if after is not None and self.transactions >= after:
-            self.dp.answering = False
+        self._update_wire()
         primary = self.cores[0]
         ran = 0
         if not self.nreset and primary.running:
@@ -330,6 +390,19 @@ class VirtualSystem:
         left = fs - ran
         if left > 0:
             self.machine.clock.advance_fs(left)
+        self._watchdog(ran)
+
+    def _watchdog(self, ran_fs: int) -> None:
+        """The IWDG started by hardware (option IWDG1_SW = 0) resets the part when nobody
+        reloads it in time (RM0433 IWDG). It counts here while the primary core runs (a halted
+        core stands for the debugger's DBGMCU freeze); reloads by firmware are not modelled, so
+        a loader call running longer than the timeout is reset, as one that never reloads."""
+        if not self.faults.iwdg_hardware or ran_fs <= 0:
+            return
+        self.iwdg_fs += ran_fs
+        if self.iwdg_fs >= int(self.faults.iwdg_timeout_s * FS_PER_S):
+            log.debug("virtual %s: IWDG reset", self.part.part.name)
+            self.system_reset()
 
     def flush(self) -> None:
         """Persist the board's flash file, if there is one."""

@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 RESULT_REGISTERS = ("r0", "r1", "sp", "lr", "pc", "xpsr")
 CONNECT_MODES = ("halt", "under-reset", "pre-reset", "attach")
 ON_CLOSE = ("reset", "halt", "restore")
+DHCSR = 0xE000EDF0
+S_HALT, S_LOCKUP, S_RESET_ST = 1 << 17, 1 << 19, 1 << 25  # DHCSR status (Armv7-M C1.6.2)
 DFSR, CFSR, HFSR, MMFAR, BFAR = 0xE000ED30, 0xE000ED28, 0xE000ED2C, 0xE000ED34, 0xE000ED38
 DFSR_BITS = {0: "HALTED", 1: "BKPT", 2: "DWTTRAP", 3: "VCATCH", 4: "EXTERNAL"}
 DFSR_BKPT, DFSR_VCATCH = 1 << 1, 1 << 3
@@ -53,6 +55,28 @@ POLL_MIN_S, POLL_MAX_S = 0.0002, 0.01
 REMEDY_CONNECT = ("check that the board is powered, that SWDIO, SWCLK and GND (and NRST for "
                   "--connect under-reset) are wired, lower --frequency, or use --connect "
                   "under-reset if the firmware turns the debug pins off or sleeps")
+
+
+class NoAnswerError(TargetError):
+    """No target answered on the probe's SWD port (``extflash doctor`` tells why)."""
+
+
+class WrongChipError(TargetError):
+    """Another chip than the expected part answered (its DBGMCU DEV_ID is ``found``)."""
+
+    def __init__(self, message: str, *, hint: str | None = None, found: int = 0) -> None:
+        super().__init__(message, hint=hint)
+        self.found = found
+
+
+class ReadProtectedError(TargetError):
+    """The debugger cannot reach RAM; ``level`` is the RDP level (None: protection is not
+    the reason found)."""
+
+    def __init__(self, message: str, *, hint: str | None = None,
+                 level: int | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.level = level
 
 
 @dataclass(frozen=True)
@@ -224,8 +248,8 @@ def open_probe_target(part: PartRef | str, options: ProbeOptions | None = None) 
             raise TargetError(f"{where} failed: {exc}") from exc
         except exceptions.Error as exc:
             if "not detected" in str(exc) or isinstance(exc, exceptions.TransferError):
-                raise TargetError(f"{where} failed: no target answers on the probe's SWD port",
-                                  hint=REMEDY_CONNECT) from exc
+                raise NoAnswerError(f"{where} failed: no target answers on the probe's SWD port",
+                                    hint=REMEDY_CONNECT) from exc
             raise TargetError(f"{where} failed: {exc}", hint=REMEDY_CONNECT) from exc
         target = PyocdTarget(session, ref, opts, target_type)
         target.check_identity()
@@ -239,10 +263,11 @@ def open_probe_target(part: PartRef | str, options: ProbeOptions | None = None) 
 
 def _wrong_chip(part: PartRef, found: int) -> TargetError:
     expected = ids.dev_id(part.part)
-    return TargetError(
+    return WrongChipError(
         f"the probe is connected to {ids.dev_id_names(found)} (DBGMCU DEV_ID 0x{found:03X}), "
         f"not to an {part.part.name} (DEV_ID 0x{expected:03X})",
-        hint="check --mcu/--board, or that the probe is plugged into the right board")
+        hint="check --mcu/--board, or that the probe is plugged into the right board",
+        found=found)
 
 
 def _close_quietly(session: Any) -> None:
@@ -317,13 +342,14 @@ class PyocdTarget:
         rdp = self._rdp_level()
         if rdp is not None and rdp != ids.RDP_LEVEL0:
             level = 2 if rdp == ids.RDP_LEVEL2 else 1
-            raise TargetError(
+            raise ReadProtectedError(
                 f"{self.part.part.name} is read-protected (RDP level {level}, option byte "
                 f"0x{rdp:02X}): the debugger cannot reach its RAM or flash",
                 hint="setting RDP back to 0xAA (level 0) mass-erases the internal flash: "
                 "STM32_Programmer_CLI -c port=SWD -ob RDP=0xAA" if level == 1 else
-                "level 2 is permanent: this chip cannot be debugged any more") from error
-        raise TargetError(f"the debugger cannot read {self.part.part.name} RAM at "
+                "level 2 is permanent: this chip cannot be debugged any more",
+                level=level) from error
+        raise ReadProtectedError(f"the debugger cannot read {self.part.part.name} RAM at "
                           f"0x{address:08X} ({error})",
                           hint="try --connect under-reset") from error
 
@@ -409,37 +435,39 @@ class PyocdTarget:
         self._pending_registers["pc"] = pc & ~1
         self._write_pending_registers()
         with probe_errors("starting a loader call"):
+            self.core.read32(DHCSR)  # clears the sticky S_RESET_ST of earlier resets
             self.core.resume()
         self._started = (stop_at & ~1, self.now())
 
     def wait(self, timeout_s: float) -> RunOutcome:
-        """Poll until the running call halts (or ``timeout_s``); the core is halted after."""
-        from pyocd.core.target import Target as PyocdTargetApi
-
+        """Poll DHCSR until the running call halts, locks up, or the chip resets under it
+        (S_RESET_ST, sticky until read), or ``timeout_s``; the core is halted after."""
         if self._started is None:
             raise RuntimeError("no call is running on this target")
         stop_at, start = self._started
         self._started = None
-        state = PyocdTargetApi.State
         with probe_errors("waiting for a loader call"):
             while True:
-                current = self.core.get_state()
+                dhcsr = self.core.read32(DHCSR)
                 now = self.now()
-                if current in (state.HALTED, state.LOCKUP) or now - start > timeout_s:
+                if dhcsr & (S_HALT | S_LOCKUP | S_RESET_ST) or now - start > timeout_s:
                     break
                 self._idle(min(POLL_MAX_S, max(POLL_MIN_S, (now - start) / 16),
                                max(0.0, start + timeout_s - now)))
             elapsed = now - start
-            if current != state.HALTED:
+            halted = bool(dhcsr & S_HALT) and not dhcsr & S_RESET_ST
+            if not halted:
                 self.core.halt()
             registers = self.read_registers(RESULT_REGISTERS)
             pc = registers["pc"] & ~1
-            if current == state.HALTED and pc == stop_at:
+            if halted and pc == stop_at:
                 return RunOutcome("returned", pc, elapsed, registers)
-            report = self._halt_report(lockup=current == state.LOCKUP)
-        if current == state.LOCKUP:
+            report = self._halt_report(lockup=bool(dhcsr & S_LOCKUP))
+        if dhcsr & S_RESET_ST:
+            reason = "reset"
+        elif dhcsr & S_LOCKUP:
             reason = "lockup"
-        elif current != state.HALTED:
+        elif not halted:
             reason = "timeout"
         elif report.dfsr & DFSR_VCATCH:
             reason = "fault"
@@ -451,6 +479,11 @@ class PyocdTarget:
         if reason == "timeout":
             summary = f"still running, halted by the host at 0x{pc:08X}" + (
                 f"; {summary}" if summary else "")
+        elif reason == "reset":
+            summary = (f"the chip was reset while the call ran (DHCSR.S_RESET_ST after "
+                       f"{elapsed:.3g} s): an independent watchdog started by hardware (IWDG "
+                       "option byte), a brown-out or the NRST pin; 'extflash doctor' reads the "
+                       "option bytes")
         return RunOutcome(reason, pc, elapsed, registers, detail=report, summary=summary)
 
     def run(self, pc: int, *, stop_at: int, timeout_s: float) -> RunOutcome:
