@@ -153,3 +153,4 @@ def test_target_probe_failure_runs_the_walk(tmp_path, gen_loader):
     assert "no target answers" in res.output
     assert "extflash doctor: the normal connection got no answer; connecting under reset made " \
            "the difference" in res.output
+

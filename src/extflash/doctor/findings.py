@@ -51,6 +51,15 @@ TABLE: dict[str, tuple[str, str, str]] = {
     "no-ack": (
         ERROR, "no answer on SWD in any mode (normal, lower frequency, under reset{held})",
         "check power, SWDIO, SWCLK, GND and NRST wiring{more}"),
+    "product-state": (
+        ERROR, "the debug port answers but no access port lets the debugger reach the core "
+        "({detail}): the {part} product state is not Open (Closed: debug only after "
+        "authentication)",
+        "open debug with the OEM debug authentication (STM32CubeProgrammer -dbgauth / "
+        "'Regression'), or keep the part Open while developing"),
+    "no-core": (
+        ERROR, "the debug port answers but the core cannot be reached ({detail})",
+        "try --connect under-reset; check that --mcu/--board names the right part"),
     "supply-lockup": (
         ERROR, "{part} with a correct target voltage never answers, not even under reset: the "
         "H7 supply lock-up (an application that set a supply scheme other than the board's "

@@ -250,6 +250,7 @@ def _connect(report: DoctorReport, part: PartRef, options: Any, supply: str | No
     attempts += [(label, replace(options, connect=mode,
                                  frequency=low if slow else options.frequency), remedy)
                  for label, mode, slow, remedy in RETRIES]
+    refused = ""  # an attempt that reached the debug port but not the core
     for label, opts, remedy in attempts:
         try:
             target = pt.open_probe_target(part, opts)
@@ -272,6 +273,7 @@ def _connect(report: DoctorReport, part: PartRef, options: Any, supply: str | No
             return None
         except TargetError as exc:
             report.step(label, False, exc.message)
+            refused = exc.message
             continue
         report.step(label, True, f"connected at {opts.frequency / 1e6:g} MHz "
                     f"(--connect {opts.connect})")
@@ -280,7 +282,7 @@ def _connect(report: DoctorReport, part: PartRef, options: Any, supply: str | No
             report.add(finding("connected-after-retry", strategy=label,
                                remedy=remedy.format(low=low)))
         return target
-    _no_answer(report, part, options, supply)
+    _no_answer(report, part, options, supply, refused)
     return None
 
 
@@ -288,13 +290,19 @@ def _rdp_byte(level: int | None) -> int:
     return ids.RDP_LEVEL2 if level == 2 else 0xBB
 
 
-def _no_answer(report: DoctorReport, part: PartRef, options: Any, supply: str | None) -> None:
+def _no_answer(report: DoctorReport, part: PartRef, options: Any, supply: str | None,
+               refused: str) -> None:
     """Nothing connected: does the debug port answer with NRST held? Then say what it is."""
     held = _dpidr_under_reset(options)
     if held is not None:
         report.step("hold NRST", held != 0, f"DPIDR 0x{held:08X} with NRST held" if held
                     else "no DPIDR with NRST held either")
     debug = part.family.debug
+    if refused:
+        states = debug is not None and bool(debug.states)
+        report.add(finding("product-state" if states else "no-core", part=part.part.name,
+                           detail=refused))
+        return
     if debug is not None and debug.supply_lockup and not held:
         report.add(finding("supply-lockup", part=part.part.name,
                            supply=supply or "LDO or SMPS, as wired"))
@@ -384,18 +392,25 @@ def _reader(target: Any) -> Callable[[int], int | None]:
 
 def _option_bytes(report: DoctorReport, chip: dict[str, Any], read: Callable[[int], int | None],
                   debug: Any, part: PartRef, target: Any) -> None:
-    optsr = read(debug.rdp_register)
-    if optsr is None:
-        return
-    rdp = optsr >> debug.rdp_lsb & 0xFF
-    level = 0 if rdp == ids.RDP_LEVEL0 else 2 if rdp == ids.RDP_LEVEL2 else 1
-    options: dict[str, Any] = {"rdp": f"0x{rdp:02X} (level {level})"}
-    if debug.iwdg_sw_bit is not None:
+    if debug.core_ap:
+        report.add(finding("core-ap", ap=debug.core_ap))
+    options: dict[str, Any] = {}
+    if debug.state_register is not None:
+        state = read(debug.state_register)
+        if state is not None:
+            byte = state & 0xFF
+            options["product_state"] = f"{debug.states.get(byte, 'closed')} (0x{byte:02X})"
+    optsr = read(debug.rdp_register) if debug.rdp_register is not None else None
+    if optsr is not None:
+        rdp = optsr >> debug.rdp_lsb & 0xFF
+        level = 0 if rdp == ids.RDP_LEVEL0 else 2 if rdp == ids.RDP_LEVEL2 else 1
+        options["rdp"] = f"0x{rdp:02X} (level {level})"
+    if optsr is not None and debug.iwdg_sw_bit is not None:
         hardware = not optsr >> debug.iwdg_sw_bit & 1
         options["iwdg"] = "hardware" if hardware else "software"
         if hardware:
             report.add(finding("iwdg-hardware"))
-    if debug.bcm4_bit is not None and part.part.second_core is not None:
+    if optsr is not None and debug.bcm4_bit is not None and part.part.second_core is not None:
         bcm4 = bool(optsr >> debug.bcm4_bit & 1)
         options["bcm4"] = int(bcm4)
         report.add(finding("m4-boots" if bcm4 else "m4-not-booted"))
@@ -405,10 +420,9 @@ def _option_bytes(report: DoctorReport, chip: dict[str, Any], read: Callable[[in
             address = (boot & 0xFFFF) << 16
             options["boot_add0"] = f"0x{address:08X}"
             _check_boot(report, target, part, address)
-    chip["option_bytes"] = options
-    report.step("option bytes", True, ", ".join(f"{k} {v}" for k, v in options.items()))
-    if debug.core_ap:
-        report.add(finding("core-ap", ap=debug.core_ap))
+    if options:
+        chip["option_bytes"] = options
+        report.step("option bytes", True, ", ".join(f"{k} {v}" for k, v in options.items()))
 
 
 def _check_boot(report: DoctorReport, target: Any, part: PartRef, address: int) -> None:

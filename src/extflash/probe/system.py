@@ -214,11 +214,14 @@ class VirtualSystem:
                                 has_fpu=family.has_fpu, on_reset_request=self.core_reset_request)]
         system_bus = SystemBus(self)
         rom = ids.ROM_TABLE_BASE | 0b11
-        aps: dict[int, AccessPort] = {0: MemAp(CoreBus(self.cores[0], system_bus), ids.AHB_AP_IDR,
-                                               base=rom, wrap=ids.AHB_AP_WRAP)}
+        core_ap = self.debug.core_ap if self.debug is not None else 0
+        aps: dict[int, AccessPort] = {}
         if family.id.startswith("stm32h7"):
             aps[1] = MemAp(system_bus, ids.AHB_AP_IDR, wrap=ids.AHB_AP_WRAP)
             aps[2] = MemAp(system_bus, ids.APB_AP_IDR, prot_mask=0)
+        # The core's AHB-AP: AP0, or where the family file says (H7R/S: AP1, and no AP0).
+        aps[core_ap] = MemAp(CoreBus(self.cores[0], system_bus), ids.AHB_AP_IDR, base=rom,
+                             wrap=ids.AHB_AP_WRAP)
         if part.second_core is not None:
             second = ids.core_model(part.second_core)
             tcm = [(m.start, m.end) for m in part.memory if m.name in TCM_REGIONS]
@@ -311,6 +314,10 @@ class VirtualSystem:
             reason = f.blocks_swd
         self.silent_reason = reason
         self.dp.answering = not reason
+        # A product state other than Open closes the access ports (the debug port answers):
+        # RM0477 "Product state" / debug authentication.
+        closed = f.product_state is not None and f.product_state != "open"
+        self.dp.closed = f"product state {f.product_state}" if closed else ""
 
     # -- faults and protection ---------------------------------------------------------------
     def refuses(self, address: int) -> str:
@@ -343,12 +350,16 @@ class VirtualSystem:
                 self._option_field(reg, shift, 8, level)
         debug = self.debug
         if debug is not None:
-            if debug.iwdg_sw_bit is not None:
-                self._option_field(debug.rdp_register, debug.iwdg_sw_bit, 1,
-                                   0 if f.iwdg_hardware else 1)
-            if debug.bcm4_bit is not None and len(self.cores) > 1:
-                self._option_field(debug.rdp_register, debug.bcm4_bit, 1,
-                                   1 if f.bcm4 is None or f.bcm4 else 0)
+            optsr = debug.rdp_register
+            if optsr is not None and debug.iwdg_sw_bit is not None:
+                self._option_field(optsr, debug.iwdg_sw_bit, 1, 0 if f.iwdg_hardware else 1)
+            if optsr is not None and debug.bcm4_bit is not None and len(self.cores) > 1:
+                self._option_field(optsr, debug.bcm4_bit, 1, 1 if f.bcm4 is None or f.bcm4 else 0)
+            if debug.state_register is not None and debug.states:
+                wanted = f.product_state or "open"
+                byte = next((k for k, v in debug.states.items() if v == wanted),
+                            next(iter(debug.states)))
+                self._option_field(debug.state_register, 0, 8, byte)
             if debug.boot_register is not None:
                 flash = next((m.start for m in self.part.part.memory if m.kind == "flash"),
                              0x08000000)
