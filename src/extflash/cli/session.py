@@ -194,6 +194,7 @@ def _probe_session(kw: dict[str, Any], options: DriverOptions, progress: Any) ->
         frequency=kw.pop("frequency"),
         connect=kw.pop("connect"),
         on_close=kw.pop("on_close"),
+        halt_other_cores=kw.pop("halt_other_cores"),
         # The virtual probe (probe UID virtual:<board>) keeps its chip in the flash file.
         pyocd_options={"extflash.flash_file": kw["flash_file"]} if kw.get("flash_file") else {},
     )

@@ -161,6 +161,10 @@ class VirtualProbe(DebugProbe):
         """The virtual time (seconds): what extflash's pyOCD backend measures timeouts with."""
         return self._system().now_s
 
+    def other_cores_activity(self, *, clear: bool = False) -> str:
+        """What the board's other cores did to its peripherals (see VirtualSystem)."""
+        return self._system().other_cores_activity(clear=clear)
+
     def idle(self, seconds: float) -> None:
         """The host waits ``seconds`` without traffic (the virtual core keeps running)."""
         self._system().elapse(int(seconds * FS_PER_S), transaction=False)

@@ -34,11 +34,13 @@ import unicorn
 
 from extflash.emu.clock import FS_PER_S
 from extflash.emu.machine import Machine
+from extflash.emu.periph import sysregs
+from extflash.emu.periph.hsem import Hsem
 from extflash.emu.regmodel import Access, Peripheral, Reg
 from extflash.errors import TargetError
 from extflash.mcu import PartRef
 from extflash.probe import ids
-from extflash.probe.core import CoreDebug, MachineCore, ParkedCore
+from extflash.probe.core import CoreDebug, MachineCore
 from extflash.probe.dap import (
     AccessPort,
     BusError,
@@ -48,6 +50,7 @@ from extflash.probe.dap import (
     words_to_bytes,
 )
 from extflash.probe.faults import VDD_MIN_V, Faults
+from extflash.probe.second_core import RunningCore
 
 log = logging.getLogger(__name__)
 
@@ -222,10 +225,18 @@ class VirtualSystem:
         # The core's AHB-AP: AP0, or where the family file says (H7R/S: AP1, and no AP0).
         aps[core_ap] = MemAp(CoreBus(self.cores[0], system_bus), ids.AHB_AP_IDR, base=rom,
                              wrap=ids.AHB_AP_WRAP)
+        self.hsem: Hsem | None = None
+        self.second: RunningCore | None = None
+        self.second_boots = False  # BCM4 set and code at its boot address
         if part.second_core is not None:
             second = ids.core_model(part.second_core)
             tcm = [(m.start, m.end) for m in part.memory if m.name in TCM_REGIONS]
-            self.cores.append(CoreDebug("core 1 (" + second.name + ")", ParkedCore(second),
+            hsem = sysregs.bases(family.id).get("HSEM")
+            if hsem is not None:
+                self.hsem = Hsem(hsem[0])
+                machine.add_peripheral(self.hsem)
+            self.second = RunningCore(second, machine, excluded=tcm)
+            self.cores.append(CoreDebug("core 1 (" + second.name + ")", self.second,
                                         second, has_fpu=True,
                                         on_reset_request=self.core_reset_request))
             aps[3] = MemAp(CoreBus(self.cores[1], SystemBus(self, excluded=tcm)),
@@ -277,6 +288,10 @@ class VirtualSystem:
         # The application runs unless the core stops at the reset vector (vector catch, as a
         # connection under reset does) or BOOT0 selects the system bootloader.
         self.app_active = not self.cores[0].halted and not self.faults.boot0
+        # The Cortex-M4 runs its application when BCM4 boots it (RM0399 "Boot configuration").
+        f = self.faults
+        self.second_boots = (self.second is not None and (f.bcm4 is None or f.bcm4)
+                             and self.second.has_code)
         self._update_wire()
         log.debug("virtual %s: system reset", self.part.part.name)
 
@@ -401,6 +416,8 @@ class VirtualSystem:
         left = fs - ran
         if left > 0:
             self.machine.clock.advance_fs(left)
+        if self.second_boots and not self.nreset and self.cores[1].running:
+            self.cores[1].execute(fs)  # the other core, on the same bus, for the same time
         self._watchdog(ran)
 
     def _watchdog(self, ran_fs: int) -> None:
@@ -414,6 +431,26 @@ class VirtualSystem:
         if self.iwdg_fs >= int(self.faults.iwdg_timeout_s * FS_PER_S):
             log.debug("virtual %s: IWDG reset", self.part.part.name)
             self.system_reset()
+
+    def load_internal_flash(self, segments: Sequence[tuple[int, bytes]]) -> None:
+        """Put firmware into the internal flash as a programmer would have (for tests: an
+        application that runs after the next power-on or reset)."""
+        for address, data in segments:
+            self.machine.mem_write(address, data)
+
+    def other_cores_activity(self, *, clear: bool = False) -> str:
+        """What the other cores did to the peripherals since the last ``clear`` ("" if nothing)."""
+        core = self.second
+        if core is None or not core.accesses:
+            return ""
+        text = f"{self.cores[1].name} was running and made {core.summary()}"
+        if self.hsem is not None:
+            held = [f"HSEM {i} held by {self.hsem.holder(i)}" for i in range(32)
+                    if self.hsem.holder(i).startswith("Cortex-M4")]
+            text += "; " + ", ".join(held) if held else ""
+        if clear:
+            core.accesses.clear()
+        return text
 
     def flush(self) -> None:
         """Persist the board's flash file, if there is one."""

@@ -88,6 +88,7 @@ class ProbeOptions:
     frequency: int = 4_000_000  # SWD clock, Hz
     connect: str = "halt"  # "halt", "under-reset", "pre-reset" or "attach"
     on_close: str = "reset"  # "reset" (run the application), "halt", "restore" (RAM, registers)
+    halt_other_cores: bool = True  # halt every core, not only the one running the loader
     pyocd_options: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -254,6 +255,7 @@ def open_probe_target(part: PartRef | str, options: ProbeOptions | None = None) 
         target = PyocdTarget(session, ref, opts, target_type)
         target.check_identity()
         target.halt()
+        target.resume_other_cores()
         target.check_access()
         return target
     except BaseException:
@@ -304,6 +306,7 @@ class PyocdTarget:
         self._saved_ram: list[tuple[int, bytes]] = []
         self._pending_registers: dict[str, int] = {}
         self._saved_registers: dict[str, int] | None = None
+        self.other_cores_note = ""  # what cores left running did during the last call
         self.closed = False
 
     # -- description ----------------------------------------------------------------------------
@@ -391,13 +394,20 @@ class PyocdTarget:
                 self.core.write_core_registers_raw(list(pending), list(pending.values()))
 
     # -- run control ------------------------------------------------------------------------------
+    @property
+    def halted_cores(self) -> list[Any]:
+        """The cores halted around loader calls: all of them, or the loader's core alone when
+        ``halt_other_cores`` is off."""
+        return self.cores if self.options.halt_other_cores else [self.core]
+
     def halt(self) -> None:
-        """Halt every core; a core that does not halt is an error (it could disturb the loader)."""
+        """Halt the cores (every core by default); a core that does not halt is an error (it
+        could disturb the loader)."""
         from pyocd.core.target import Target as PyocdTargetApi
 
         halted = PyocdTargetApi.State.HALTED
         with probe_errors("halting the cores"):
-            for core in self.cores:
+            for core in self.halted_cores:
                 state = core.get_state()
                 if state != halted:
                     core.halt()
@@ -408,6 +418,17 @@ class PyocdTarget:
                                       hint="try --connect under-reset")
         if self.options.on_close == "restore" and self._saved_registers is None:
             self._saved_registers = self.read_registers()
+
+    def resume_other_cores(self) -> None:
+        """With ``halt_other_cores`` off, the cores pyOCD halted on connecting run again, as
+        they did before (the loader's core stays halted)."""
+        from pyocd.core.target import Target as PyocdTargetApi
+
+        with probe_errors("resuming the other cores"):
+            for core in self.cores:
+                if core not in self.halted_cores and (
+                        core.get_state() == PyocdTargetApi.State.HALTED):
+                    core.resume()
 
     def _prepare(self, stop_at: int) -> None:
         from pyocd.core.target import Target as PyocdTargetApi
@@ -434,6 +455,7 @@ class PyocdTarget:
         self._prepare(stop_at)
         self._pending_registers["pc"] = pc & ~1
         self._write_pending_registers()
+        self._other_cores(clear=True)
         with probe_errors("starting a loader call"):
             self.core.read32(DHCSR)  # clears the sticky S_RESET_ST of earlier resets
             self.core.resume()
@@ -460,6 +482,7 @@ class PyocdTarget:
                 self.core.halt()
             registers = self.read_registers(RESULT_REGISTERS)
             pc = registers["pc"] & ~1
+            self.other_cores_note = self._other_cores()
             if halted and pc == stop_at:
                 return RunOutcome("returned", pc, elapsed, registers)
             report = self._halt_report(lockup=bool(dhcsr & S_LOCKUP))
@@ -479,12 +502,28 @@ class PyocdTarget:
         if reason == "timeout":
             summary = f"still running, halted by the host at 0x{pc:08X}" + (
                 f"; {summary}" if summary else "")
-        elif reason == "reset":
+        if reason == "reset":
             summary = (f"the chip was reset while the call ran (DHCSR.S_RESET_ST after "
                        f"{elapsed:.3g} s): an independent watchdog started by hardware (IWDG "
                        "option byte), a brown-out or the NRST pin; 'extflash doctor' reads the "
                        "option bytes")
+        others = self.other_cores_note
+        if others:
+            summary = f"{summary}; meanwhile {others}" if summary else f"meanwhile {others}"
         return RunOutcome(reason, pc, elapsed, registers, detail=report, summary=summary)
+
+    def _other_cores(self, *, clear: bool = False) -> str:
+        """What the cores left running did during the call: the virtual probe names their
+        peripheral accesses; on a real board only that they ran is known."""
+        running = [c for c in self.cores if c not in self.halted_cores]
+        if not running:
+            return ""
+        activity = getattr(self.session.probe, "other_cores_activity", None)
+        if activity is not None:
+            text = str(activity(clear=clear))
+            return text + " (halt it with --halt-other-cores)" if text else ""
+        names = ", ".join(f"core #{c.core_number} ({c.name})" for c in running)
+        return f"{names} kept running (--no-halt-other-cores) and may have disturbed the loader"
 
     def run(self, pc: int, *, stop_at: int, timeout_s: float) -> RunOutcome:
         self.start(pc, stop_at=stop_at)
@@ -502,7 +541,7 @@ class PyocdTarget:
         with probe_errors("resetting the target"):
             if halt:
                 self.core.reset_and_halt()
-                for core in self.cores[1:]:
+                for core in self.halted_cores[1:]:
                     core.halt()
             else:
                 self.core.reset()
