@@ -97,6 +97,8 @@ class DebugIds:
     supply_lockup: bool = False  # a wrong PWR supply configuration locks the part (H7)
     supply_register: int | None = None  # PWR_CR3, written once after power-on
     state_register: int | None = None  # product state byte (bits [7:0]) of H7R/S-like parts
+    swd_pins: tuple[str, ...] = ("PA13", "PA14")  # SWDIO, SWCLK: AF0 from reset
+    supply_schemes: dict[int, str] = field(default_factory=dict, compare=False, hash=False)
     states: dict[int, str] = field(default_factory=dict, compare=False, hash=False)
 
 
@@ -246,7 +248,10 @@ def _debug(item: dict[str, Any] | None) -> DebugIds | None:
                     bcm4_bit=opt("bcm4_bit"), supply_lockup=bool(item.get("supply_lockup")),
                     supply_register=opt("supply_register"),
                     state_register=opt("state_register"),
-                    states={int(k, 0): str(v) for k, v in item.get("states", {}).items()})
+                    states={int(k, 0): str(v) for k, v in item.get("states", {}).items()},
+                    swd_pins=tuple(item.get("swd_pins", ("PA13", "PA14"))),
+                    supply_schemes={int(k, 0): str(v)
+                                    for k, v in item.get("supply_schemes", {}).items()})
 
 
 def _io_manager(item: dict[str, Any] | None) -> IoManager | None:

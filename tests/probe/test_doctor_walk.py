@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+from probe_support import Firmware
+
 
 def test_h7rs_core_behind_ap1_and_product_states(plugged):
     """STM32H7R/S: the core's AHB-AP is AP1 (no AP0); a Closed part answers on the debug port
@@ -24,3 +27,52 @@ def test_h7rs_core_behind_ap1_and_product_states(plugged):
     assert report.first_error is not None and report.first_error.code == "product-state"
     assert "product state is not Open" in report.first_error.text
     assert "DPIDR 0x6BA02477 with NRST held" in "\n".join(report.render())
+
+
+DISCO = "stm32h747i-disco"  # no pyOCD built-in target: cortex_m connects as it is asked
+
+
+@pytest.fixture(scope="module")
+def misbehave(build_elf):
+    def build(variant: str) -> Firmware:
+        return Firmware.read(build_elf(f"probe-misbehave-{variant}",
+                                       ["../probe/firmware/misbehave.c"],
+                                       "../probe/firmware/app_h7.ld", cflags=[f"-D{variant}"]))
+
+    return build
+
+
+def test_firmware_taking_the_swd_pins(plugged, misbehave):
+    """Real firmware in internal flash turns PA13/PA14 into outputs: the normal connection gets
+    no answer, connecting under reset halts the core before it runs."""
+    from extflash.doctor import walk
+    from extflash.probe import VirtualSystem
+
+    system = VirtualSystem.for_board(DISCO)
+    system.load_internal_flash(misbehave("TAKE_SWD_PINS").segments)
+    system.power_cycle()
+    system.elapse(10_000_000_000)  # 10 us: the application runs
+    assert "reconfigured PA13 (output, AF0)" in system.silent_reason
+    report = walk(system.part, probe=plugged(system), target_type="cortex_m")
+    assert report.connected_with == "connecting under reset", report.render()
+    assert report.findings[0].code == "connected-after-retry"
+
+
+def test_firmware_with_the_wrong_supply_locks_up_after_the_next_power_on(plugged, misbehave):
+    from extflash.doctor import walk
+    from extflash.probe import VirtualSystem
+
+    system = VirtualSystem.for_board(DISCO)
+    system.supply = "ldo"
+    system.load_internal_flash(misbehave("DIRECT_SMPS").segments)
+    system.power_cycle()
+    system.elapse(10_000_000_000)  # the application writes PWR_CR3 = direct SMPS ...
+    assert system.programmed_supply == "smps" and system.dp.answering  # ... this session lives
+    system.power_cycle()
+    assert system.silent_reason == "supply lock-up"
+    report = walk(system.part, probe=plugged(system), target_type="cortex_m", supply="ldo")
+    assert report.exit_code == 3 and report.first_error is not None
+    assert report.first_error.code == "supply-lockup" and "board's ldo" in report.first_error.text
+    system.inject(boot0=True)  # the recovery: BOOT0 high and a full power cycle
+    system.power_cycle()
+    assert walk(system.part, probe=plugged(system), target_type="cortex_m").exit_code == 0

@@ -54,6 +54,7 @@ from extflash.probe.second_core import RunningCore
 
 log = logging.getLogger(__name__)
 
+SYSTEM_MEMORY = 0x1FF00000  # where BOOT0 high starts an H7 (its ST bootloader)
 TCM_REGIONS = ("ITCM", "DTCM")  # private to the Cortex-M7: the M4 cannot reach them
 
 
@@ -203,6 +204,7 @@ class VirtualSystem:
         self.debug = part.family.debug
         self.app_active = False  # the application in flash runs (not halted at the reset vector)
         self.supply_locked = False
+        self.programmed_supply: str | None = None  # what the application wrote to PWR_CR3
         self.iwdg_fs = 0  # time since the independent watchdog was last reloaded
         self.silent_reason = ""
         self.nreset = False
@@ -270,9 +272,10 @@ class VirtualSystem:
         # The application writes its supply configuration right after every power-on; a wrong
         # one for this board stops the part before a debugger can connect (ST FAQ "Unable to
         # connect to STM32H7 devices"). BOOT0 high starts the system bootloader instead.
+        programmed = f.app_supply or self.programmed_supply
         self.supply_locked = bool(
             self.debug is not None and self.debug.supply_lockup and self.supply is not None
-            and f.app_supply is not None and f.app_supply != self.supply and not f.boot0)
+            and programmed is not None and programmed != self.supply and not f.boot0)
         self.system_reset()
 
     def power_cycle(self) -> None:
@@ -323,10 +326,11 @@ class VirtualSystem:
             reason = "RDP level 2 disables the debug port"
         elif f.max_swd_hz is not None and self.timing.swd_hz > f.max_swd_hz:
             reason = f"SWD clock {self.timing.swd_hz} Hz above what the wiring carries"
-        elif self.app_active and not self.nreset and f.blocks_swd:
+        elif not self.nreset and (taken := (self.app_active and f.blocks_swd)
+                                  or self._swd_pins_taken()):
             # Under NRST the pins are in their reset state (SWD, AF0): only a running
             # application can take them away.
-            reason = f.blocks_swd
+            reason = taken
         self.silent_reason = reason
         self.dp.answering = not reason
         # A product state other than Open closes the access ports (the debug port answers):
@@ -335,6 +339,33 @@ class VirtualSystem:
         self.dp.closed = f"product state {f.product_state}" if closed else ""
 
     # -- faults and protection ---------------------------------------------------------------
+    def _swd_pins_taken(self) -> str:
+        """Firmware that reconfigured SWDIO/SWCLK (GPIO MODER/AFR): the probe loses them."""
+        if self.debug is None:
+            return ""
+        for name in self.debug.swd_pins:
+            try:
+                pin = self.machine.gpio.pin(name)
+            except (ValueError, KeyError):
+                return ""
+            if pin.mode != "af" or pin.af != 0:
+                return f"the application reconfigured {name} ({pin.mode}, AF{pin.af})"
+        return ""
+
+    def _note_supply(self) -> None:
+        """The supply scheme the running firmware wrote to PWR_CR3 (kept over power cycles:
+        the same firmware writes it again after every power-on)."""
+        debug, pwr = self.debug, self.machine.pwr
+        if debug is None or pwr is None or debug.supply_register is None:
+            return
+        m = self.machine.bus.find(debug.supply_register)
+        if m is None:
+            return
+        offset = debug.supply_register - m.base
+        value = m.periph.values.get(offset, 0) & 0x7
+        if value != m.periph.regs[offset].reset & 0x7 and value in debug.supply_schemes:
+            self.programmed_supply = debug.supply_schemes[value]
+
     def refuses(self, address: int) -> str:
         """Why a debug access to system ``address`` fails now ("" when it does not)."""
         if self.nreset:
@@ -380,9 +411,12 @@ class VirtualSystem:
                              0x08000000)
                 boot = f.boot_address if f.boot_address is not None else flash
                 self._option_field(debug.boot_register, 0, 16, boot >> 16)
+                # BOOT_ADD1 (BOOT0 high): the system memory and its bootloader (RM0433 "Boot
+                # configuration", reset value 0x1FF0)
+                self._option_field(debug.boot_register, 16, 16, SYSTEM_MEMORY >> 16)
                 primary = self.cores[0].backend
                 if isinstance(primary, MachineCore):
-                    primary.boot = boot & 0xFFFF0000
+                    primary.boot = SYSTEM_MEMORY if f.boot0 else boot & 0xFFFF0000
 
     def _option_field(self, reg: int, lsb: int, width: int, value: int) -> None:
         """Set a field of an option-byte register of the machine's flash interface."""
@@ -416,6 +450,9 @@ class VirtualSystem:
         left = fs - ran
         if left > 0:
             self.machine.clock.advance_fs(left)
+        if ran:
+            self._note_supply()
+            self._update_wire()  # the firmware may have taken the SWD pins
         if self.second_boots and not self.nreset and self.cores[1].running:
             self.cores[1].execute(fs)  # the other core, on the same bus, for the same time
         self._watchdog(ran)
