@@ -805,7 +805,7 @@ def _failure_text(outcome: RunOutcome, timeout_s: float) -> str:
     elif outcome.reason == "lockup":
         text = f"locked up the core {where}"
     elif outcome.reason == "reset":
-        text = f"was cut short by a reset of the chip ({where} after it)"
+        text = "was cut short by a reset of the chip"
     elif outcome.reason == "breakpoint":
         text = f"stopped on a breakpoint {where}"
     else:

@@ -43,6 +43,7 @@ def doctor_on(tmp_path: Path, base: str, faults: str = "", *args: str) -> tuple[
 CASES = [
     (NUCLEO, "probe_busy = true", 3, "another program holds it"),
     (NUCLEO, 'probe_firmware = "V2J20S4"', 3, "probe firmware V2J20S4 is too old"),
+    (DISCO, 'probe_firmware = "V2J25S4"', 0, "the Cortex-M4 of the STM32H747 (AP3) cannot be"),
     (DISCO, "max_swd_hz = 1_000_000", 0, "a lower SWD frequency made the difference"),
     (DISCO, 'low_power = "stop"\ndbgmcu_low_power = true', 0, "ok  normal connection"),
     (NUCLEO, "rdp = 1", 1, "read-protected: RDP level 1 (option byte 0xBB)"),
@@ -154,3 +155,17 @@ def test_target_probe_failure_runs_the_walk(tmp_path, gen_loader):
     assert "extflash doctor: the normal connection got no answer; connecting under reset made " \
            "the difference" in res.output
 
+
+
+def test_hardware_watchdog_resets_an_erase(tmp_path, gen_loader):
+    """The doctor's IWDG warning is what `program` then meets: the erase is cut by a reset."""
+    stldr = str(gen_loader(board.load(NUCLEO)).stldr)
+    app = tmp_path / "app.bin"
+    app.write_bytes(bytes(range(256)) * 64)
+    faulty = board_file(tmp_path, NUCLEO, "iwdg_hardware = true\niwdg_timeout_s = 0.02")
+    res = CliRunner().invoke(main, ["program", str(app), "--address", "0x90000000",
+                                    "--loader", stldr, "--target", "probe", "--probe",
+                                    f"virtual:{faulty}", "--mcu", "STM32H743ZI", "-q"])
+    assert res.exit_code == 1, res.output
+    assert "was cut short by a reset of the chip" in res.output
+    assert "DHCSR.S_RESET_ST" in res.output and "IWDG" in res.output

@@ -39,6 +39,11 @@ TABLE: dict[str, tuple[str, str, str]] = {
         ERROR, "the probe firmware {version} reaches access port 0 only (ST-LINK before V2J28); "
         "{part} needs AP{ap}",
         "update the probe firmware with STM32CubeProgrammer (Firmware upgrade)"),
+    "probe-firmware-m4": (
+        WARNING, "the probe firmware {version} reaches access port 0 only (ST-LINK before "
+        "V2J28): the Cortex-M4 of the {part} (AP3) cannot be halted, and its application may "
+        "disturb the loader",
+        "update the probe firmware with STM32CubeProgrammer (Firmware upgrade)"),
     "no-target-voltage": (
         ERROR, "no target voltage: the probe measures {volts:.2f} V on VDD",
         "power the board (USB or its supply) and check the probe's VDD/VREF wire"),

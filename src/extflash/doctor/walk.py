@@ -237,6 +237,8 @@ def _check_firmware(report: DoctorReport, version: str, part: PartRef) -> bool:
         report.add(finding("probe-firmware-ap", version=version, part=part.part.name,
                            ap=core_ap))
         return False
+    if jtag < ST_LINK_AP_J and part.part.second_core is not None:
+        report.add(finding("probe-firmware-m4", version=version, part=part.part.name))
     return True
 
 
