@@ -76,6 +76,16 @@ def test_json_report(tmp_path):
     assert "iwdg-hardware" in [f["code"] for f in data["findings"]]
 
 
+def test_the_mcu_is_needed():
+    code, out = doctor()
+    assert code == 2 and "extflash doctor needs the MCU: --mcu PART or --board NAME" in out
+
+
+def test_no_probe_on_the_board(tmp_path):
+    code, out = doctor_on(tmp_path, NUCLEO, "no_probe = true")
+    assert code == 3 and "no debug probe found" in out
+
+
 def test_no_probe():
     code, out = doctor("--probe", "virtual:no-such-board", "--mcu", "STM32H743ZI")
     assert code == 3 and "no debug probe found with ID 'virtual:no-such-board'" in out

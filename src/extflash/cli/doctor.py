@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from extflash.cli.common import echo_json, envelope, handle_errors
+from extflash.cli.common import HZ, echo_json, envelope, handle_errors
 
 
 @click.command()
@@ -16,8 +16,8 @@ from extflash.cli.common import echo_json, envelope, handle_errors
 @click.option("--mcu", metavar="PART", help="The MCU on the board, e.g. STM32H743ZI.")
 @click.option("--board", "board_name", metavar="BOARD",
               help="The board (shipped name or TOML file): its MCU and supply scheme.")
-@click.option("--frequency", type=int, default=4_000_000, show_default=True,
-              help="SWD clock of the first attempt (Hz).")
+@click.option("--frequency", type=HZ, metavar="HZ", default="4M", show_default=True,
+              help="SWD clock of the first attempt.")
 @click.option("--json", "as_json", is_flag=True,
               help="Machine-readable output (extflash.doctor/1).")
 @handle_errors("doctor")
@@ -31,7 +31,7 @@ def doctor(probe_uid: str | None, mcu: str | None, board_name: str | None, frequ
     from extflash.target.pyocd_target import ProbeOptions
 
     ProbeOptions(frequency=frequency)  # checks the value
-    part, supply = probe_part(board_name, mcu, probe_uid)
+    part, supply = probe_part(board_name, mcu, probe_uid, "extflash doctor")
     report = doc.walk(part, probe=probe_uid, frequency=frequency, supply=supply)
     if as_json:
         echo_json(envelope("doctor", report.as_dict(), ok=report.ok))

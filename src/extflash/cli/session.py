@@ -162,8 +162,8 @@ def _report_stop(session: api.Session) -> Iterator[None]:
         ) from None
 
 
-def probe_part(board_name: str | None, mcu_name: str | None,
-               probe_uid: str | None) -> tuple[Any, str | None]:
+def probe_part(board_name: str | None, mcu_name: str | None, probe_uid: str | None,
+               command: str = "--target probe") -> tuple[Any, str | None]:
     """The MCU behind the probe and the board's supply scheme: from --board, --mcu, or the
     board a virtual probe (``virtual:<board>``) stands for."""
     from extflash import board as boards
@@ -177,7 +177,7 @@ def probe_part(board_name: str | None, mcu_name: str | None,
         return part, brd.supply
     if mcu_name:
         return mcu.find_part(mcu_name), None
-    raise InputError("--target probe needs the MCU: --mcu PART or --board NAME")
+    raise InputError(f"{command} needs the MCU: --mcu PART or --board NAME")
 
 
 def _probe_session(kw: dict[str, Any], options: DriverOptions, progress: Any) -> api.Session:

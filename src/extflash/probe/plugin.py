@@ -77,6 +77,16 @@ def _is_board(name: str) -> bool:
     return name.lower() in shipped or (name.endswith(".toml") and Path(name).is_file())
 
 
+def _board_faults(name: str) -> dict[str, Any]:
+    """The ``[faults]`` table of the board a ``virtual:<board>`` probe stands for."""
+    from extflash import board as boards
+
+    try:
+        return boards.load(name).faults
+    except ExtflashError:
+        return {}
+
+
 def _raise_for(ack: Ack) -> None:
     if ack is Ack.OK:
         return
@@ -100,7 +110,7 @@ class VirtualProbe(DebugProbe):
         name = unique_id.removeprefix(UID_PREFIX)
         if name.lower() in _plugged:
             return None if _plugged[name.lower()].faults.no_probe else cls(name.lower())
-        if is_explicit and _is_board(name):
+        if is_explicit and _is_board(name) and not _board_faults(name).get("no_probe"):
             return cls(name)
         return None
 
