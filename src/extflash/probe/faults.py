@@ -41,7 +41,7 @@ from extflash.errors import ConfigError
 
 LOW_POWER_MODES = ("stop", "standby")
 VDD_MIN_V = 1.62  # lowest VDD of the STM32H7 (and F7/L4) operating conditions
-PRODUCT_STATES = ("open", "closed", "locked")
+PRODUCT_STATES = ("open", "closed")  # H7R/S FLASH_NVSR.NVSTATE (RM0477)
 
 
 @dataclass

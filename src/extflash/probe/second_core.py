@@ -62,7 +62,8 @@ class RunningCore(ParkedCore):
                  boot: int = DEFAULT_BOOT) -> None:
         self.machine = machine
         self.boot = boot
-        self.accesses: list[Access] = []
+        self.accesses: list[Access] = []  # the first MAX_RECORDED since the last clear
+        self.counts: Counter[tuple[str, str]] = Counter()  # (kind, register) -> accesses
         self.uc = unicorn.Uc(unicorn.UC_ARCH_ARM, unicorn.UC_MODE_THUMB)
         self.uc.ctl_set_cpu_model(cortexm.CORE_MODELS["cortex-m4"])
         self._callbacks: list[Any] = []
@@ -106,17 +107,21 @@ class RunningCore(ParkedCore):
         return read, write
 
     def _record(self, kind: str, periph: Any, offset: int, value: int) -> None:
+        register = periph.describe(offset)
+        self.counts[kind, register] += 1
         if len(self.accesses) < MAX_RECORDED:
             self.accesses.append(Access(self.uc.reg_read(A.UC_ARM_REG_PC), kind,
-                                        periph.base + offset, value, periph.describe(offset)))
+                                        periph.base + offset, value, register))
+
+    def clear(self) -> None:
+        self.accesses.clear()
+        self.counts.clear()
 
     def summary(self, limit: int = 4) -> str:
         """What it did to the peripherals (writes first), for a failure message."""
-        writes = Counter(a.register for a in self.accesses if a.kind == "w")
-        reads = Counter(a.register for a in self.accesses if a.kind == "r")
-        parts = [f"{n} writes of {reg}" for reg, n in writes.most_common(limit)]
-        parts += [f"{n} reads of {reg}" for reg, n in reads.most_common(max(0, limit - len(parts)))]
-        return ", ".join(parts)
+        ranked = sorted(self.counts.items(), key=lambda kv: (kv[0][0] != "w", -kv[1]))
+        return ", ".join(f"{n} {'writes' if kind == 'w' else 'reads'} of {register}"
+                         for (kind, register), n in ranked[:limit])
 
     # -- CoreBackend ------------------------------------------------------------------------
     def reg_read(self, name: str) -> int:
@@ -151,7 +156,7 @@ class RunningCore(ParkedCore):
         super().reset()
         if not hasattr(self, "uc"):
             return
-        self.accesses = []
+        self.clear()
         sp, pc = (int.from_bytes(self.machine.mem_read(self.boot + 4 * i, 4), "little")
                   for i in (0, 1))
         self.reg_write("msp", sp & ~3)

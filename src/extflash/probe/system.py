@@ -478,7 +478,7 @@ class VirtualSystem:
     def other_cores_activity(self, *, clear: bool = False) -> str:
         """What the other cores did to the peripherals since the last ``clear`` ("" if nothing)."""
         core = self.second
-        if core is None or not core.accesses:
+        if core is None or not core.counts:
             return ""
         text = f"{self.cores[1].name} was running and made {core.summary()}"
         if self.hsem is not None:
@@ -486,7 +486,7 @@ class VirtualSystem:
                     if self.hsem.holder(i).startswith("Cortex-M4")]
             text += "; " + ", ".join(held) if held else ""
         if clear:
-            core.accesses.clear()
+            core.clear()
         return text
 
     def flush(self) -> None:
