@@ -183,7 +183,7 @@ def probe_part(board_name: str | None, mcu_name: str | None, probe_uid: str | No
 def _probe_session(kw: dict[str, Any], options: DriverOptions, progress: Any) -> api.Session:
     """A real board: only the MCU matters (--board or --mcu); the loader knows the chip.
     When no target answers, the connection walk of ``extflash doctor`` says why."""
-    from extflash.target.pyocd_target import NoAnswerError, ProbeOptions, open_probe_session
+    from extflash.target.pyocd_target import ConnectError, ProbeOptions, open_probe_session
 
     if not kw.get("board_name") and not kw.get("mcu"):
         raise InputError("--target probe needs the MCU: --mcu PART or --board NAME")
@@ -207,14 +207,14 @@ def _probe_session(kw: dict[str, Any], options: DriverOptions, progress: Any) ->
             progress=progress,
             double_buffer=not kw.pop("no_double_buffer"),
         )
-    except NoAnswerError as exc:
+    except ConnectError as exc:
         from extflash.doctor import explain
 
         found = explain(part, probe=probe.probe, frequency=probe.frequency,
                         target_type=probe.target_type)
         if not found:
             raise
-        raise NoAnswerError(exc.message, hint=found) from exc
+        raise ConnectError(exc.message, hint=found) from exc
 
 
 def renderer(quiet: bool, as_json: bool) -> ProgressRenderer:

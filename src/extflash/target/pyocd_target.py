@@ -57,8 +57,12 @@ REMEDY_CONNECT = ("check that the board is powered, that SWDIO, SWCLK and GND (a
                   "under-reset if the firmware turns the debug pins off or sleeps")
 
 
-class NoAnswerError(TargetError):
-    """No target answered on the probe's SWD port (``extflash doctor`` tells why)."""
+class ConnectError(TargetError):
+    """The connection to the chip failed (``extflash doctor`` tells why)."""
+
+
+class NoAnswerError(ConnectError):
+    """No target answered on the probe's SWD port."""
 
 
 class WrongChipError(TargetError):
@@ -246,12 +250,12 @@ def open_probe_target(part: PartRef | str, options: ProbeOptions | None = None) 
             found = re.search(r"0x([0-9a-fA-F]+) did not match", str(exc))
             if found:
                 raise _wrong_chip(ref, int(found.group(1), 16)) from exc
-            raise TargetError(f"{where} failed: {exc}") from exc
+            raise ConnectError(f"{where} failed: {exc}") from exc
         except exceptions.Error as exc:
             if "not detected" in str(exc) or isinstance(exc, exceptions.TransferError):
                 raise NoAnswerError(f"{where} failed: no target answers on the probe's SWD port",
                                     hint=REMEDY_CONNECT) from exc
-            raise TargetError(f"{where} failed: {exc}", hint=REMEDY_CONNECT) from exc
+            raise ConnectError(f"{where} failed: {exc}", hint=REMEDY_CONNECT) from exc
         target = PyocdTarget(session, ref, opts, target_type)
         target.check_identity()
         target.halt()
@@ -293,8 +297,8 @@ class PyocdTarget:
         self.soc = session.target
         cores = dict(self.soc.cores)
         if not cores:
-            raise TargetError(f"pyOCD found no CPU core behind {session.probe.unique_id}",
-                              hint=REMEDY_CONNECT)
+            raise ConnectError(f"pyOCD found no CPU core behind {session.probe.unique_id}",
+                               hint=REMEDY_CONNECT)
         self.cores = [cores[k] for k in sorted(cores)]
         self.core = self.cores[0]
         clock = getattr(session.probe, "clock_s", None)
