@@ -205,6 +205,7 @@ class VirtualSystem:
         self.app_active = False  # the application in flash runs (not halted at the reset vector)
         self.supply_locked = False
         self.programmed_supply: str | None = None  # what the application wrote to PWR_CR3
+        self.pins_taken = ""  # firmware reconfigured the SWD pins (checked after it runs)
         self.iwdg_fs = 0  # time since the independent watchdog was last reloaded
         self.silent_reason = ""
         self.nreset = False
@@ -288,6 +289,7 @@ class VirtualSystem:
             core.system_reset()
         self.apply_faults()  # option bytes and the injected chip identity survive resets
         self.iwdg_fs = 0
+        self.pins_taken = ""  # the GPIOs are back in their reset state (SWD on AF0)
         # The application runs unless the core stops at the reset vector (vector catch, as a
         # connection under reset does) or BOOT0 selects the system bootloader.
         self.app_active = not self.cores[0].halted and not self.faults.boot0
@@ -327,7 +329,7 @@ class VirtualSystem:
         elif f.max_swd_hz is not None and self.timing.swd_hz > f.max_swd_hz:
             reason = f"SWD clock {self.timing.swd_hz} Hz above what the wiring carries"
         elif not self.nreset and (taken := (self.app_active and f.blocks_swd)
-                                  or self._swd_pins_taken()):
+                                  or self.pins_taken):
             # Under NRST the pins are in their reset state (SWD, AF0): only a running
             # application can take them away.
             reason = taken
@@ -452,7 +454,8 @@ class VirtualSystem:
             self.machine.clock.advance_fs(left)
         if ran:
             self._note_supply()
-            self._update_wire()  # the firmware may have taken the SWD pins
+            self.pins_taken = self._swd_pins_taken()
+            self._update_wire()
         if self.second_boots and not self.nreset and self.cores[1].running:
             self.cores[1].execute(fs)  # the other core, on the same bus, for the same time
         self._watchdog(ran)
