@@ -7,7 +7,7 @@ second unicorn instance that maps the machine's memory buffers (not the TCMs, wh
 to the Cortex-M7) and reaches the machine's peripherals through the same models, so what it
 does to RCC, GPIO, QUADSPI or the hardware semaphore is what the Cortex-M7 and the debugger
 see. It runs when the probe lets virtual time pass (between the Cortex-M7's slices), at the
-machine's core clock, until it is halted through its access port (AP3).
+machine's AHB clock, until it is halted through its access port (AP3).
 
 Every peripheral access it makes is recorded (:attr:`RunningCore.accesses`), so a loader call
 that fails while it runs can name what the other core did. The private peripheral bus of the
@@ -27,6 +27,7 @@ import unicorn
 from unicorn import arm_const as A
 
 from extflash.emu import cortexm
+from extflash.emu.clock import FS_PER_S
 from extflash.emu.machine import Machine
 from extflash.probe.core import NO_BREAKPOINT, ParkedCore, Stop
 from extflash.probe.ids import CoreModel
@@ -131,7 +132,9 @@ class RunningCore(ParkedCore):
         self.uc.reg_write(cortexm.REGISTERS[name.lower()], value & 0xFFFFFFFF)
 
     def execute(self, budget_fs: int, breakpoint: int) -> Stop | None:
-        cycles = budget_fs // self.machine.clock.fs_per_cycle
+        # The Cortex-M4 runs on the AHB clock (rcc_c2_ck = sys_d1cpre_ck / HPRE, RM0399 RCC),
+        # one instruction per cycle as the Cortex-M7's model does.
+        cycles = budget_fs * self.machine.rcc.hclk_hz() // FS_PER_S
         if cycles <= 0:
             return None
         pc = self.reg_read("pc")
