@@ -98,6 +98,7 @@ class DebugIds:
     supply_register: int | None = None  # PWR_CR3, written once after power-on
     state_register: int | None = None  # product state byte (bits [7:0]) of H7R/S-like parts
     swd_pins: tuple[str, ...] = ("PA13", "PA14")  # SWDIO, SWCLK: AF0 from reset
+    low_power_debug: int = 0  # DBGMCU_CR bits that keep the debug port alive in Stop/Standby
     supply_schemes: dict[int, str] = field(default_factory=dict, compare=False, hash=False)
     states: dict[int, str] = field(default_factory=dict, compare=False, hash=False)
 
@@ -250,6 +251,7 @@ def _debug(item: dict[str, Any] | None) -> DebugIds | None:
                     state_register=opt("state_register"),
                     states={int(k, 0): str(v) for k, v in item.get("states", {}).items()},
                     swd_pins=tuple(item.get("swd_pins", ("PA13", "PA14"))),
+                    low_power_debug=int(item.get("low_power_debug", 0)),
                     supply_schemes={int(k, 0): str(v)
                                     for k, v in item.get("supply_schemes", {}).items()})
 

@@ -76,3 +76,23 @@ def test_firmware_with_the_wrong_supply_locks_up_after_the_next_power_on(plugged
     system.inject(boot0=True)  # the recovery: BOOT0 high and a full power cycle
     system.power_cycle()
     assert walk(system.part, probe=plugged(system), target_type="cortex_m").exit_code == 0
+
+
+@pytest.mark.parametrize(("cflags", "connected_with"),
+                         [(["-DSTOP_MODE"], "connecting under reset"),
+                          (["-DSTOP_MODE", "-DKEEP_DEBUG"], "normal connection")])
+def test_firmware_in_stop_mode(plugged, build_elf, cflags, connected_with):
+    """Stop mode (SLEEPDEEP + WFI) switches the debug port off unless DBGMCU_CR keeps it."""
+    from extflash.doctor import walk
+    from extflash.probe import VirtualSystem
+
+    app = Firmware.read(build_elf("probe-misbehave-" + "".join(cflags),
+                                  ["../probe/firmware/misbehave.c"],
+                                  "../probe/firmware/app_h7.ld", cflags=cflags))
+    system = VirtualSystem.for_board(DISCO)
+    system.load_internal_flash(app.segments)
+    system.power_cycle()
+    system.elapse(10_000_000_000)
+    assert ("Stop mode" in system.silent_reason) == ("-DKEEP_DEBUG" not in cflags)
+    report = walk(system.part, probe=plugged(system), target_type="cortex_m")
+    assert report.connected_with == connected_with, report.render()

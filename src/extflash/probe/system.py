@@ -54,6 +54,7 @@ from extflash.probe.second_core import RunningCore
 
 log = logging.getLogger(__name__)
 
+THUMB_WFI = b"\x30\xbf"
 SYSTEM_MEMORY = 0x1FF00000  # where BOOT0 high starts an H7 (its ST bootloader)
 TCM_REGIONS = ("ITCM", "DTCM")  # private to the Cortex-M7: the M4 cannot reach them
 
@@ -206,6 +207,7 @@ class VirtualSystem:
         self.supply_locked = False
         self.programmed_supply: str | None = None  # what the application wrote to PWR_CR3
         self.pins_taken = ""  # firmware reconfigured the SWD pins (checked after it runs)
+        self.asleep = ""  # firmware in Stop/Standby without the DBGMCU debug bits
         self.iwdg_fs = 0  # time since the independent watchdog was last reloaded
         self.silent_reason = ""
         self.nreset = False
@@ -290,6 +292,7 @@ class VirtualSystem:
         self.apply_faults()  # option bytes and the injected chip identity survive resets
         self.iwdg_fs = 0
         self.pins_taken = ""  # the GPIOs are back in their reset state (SWD on AF0)
+        self.asleep = ""
         # The application runs unless the core stops at the reset vector (vector catch, as a
         # connection under reset does) or BOOT0 selects the system bootloader.
         self.app_active = not self.cores[0].halted and not self.faults.boot0
@@ -329,7 +332,7 @@ class VirtualSystem:
         elif f.max_swd_hz is not None and self.timing.swd_hz > f.max_swd_hz:
             reason = f"SWD clock {self.timing.swd_hz} Hz above what the wiring carries"
         elif not self.nreset and (taken := (self.app_active and f.blocks_swd)
-                                  or self.pins_taken):
+                                  or self.pins_taken or self.asleep):
             # Under NRST the pins are in their reset state (SWD, AF0): only a running
             # application can take them away.
             reason = taken
@@ -353,6 +356,21 @@ class VirtualSystem:
             if pin.mode != "af" or pin.af != 0:
                 return f"the application reconfigured {name} ({pin.mode}, AF{pin.af})"
         return ""
+
+    def _deep_sleep(self) -> str:
+        """Firmware waiting in WFI with SCR.SLEEPDEEP (Stop or Standby) and without the DBGMCU_CR
+        bits that keep the debug port clocked: the probe gets no answer."""
+        keep = self.debug.low_power_debug if self.debug is not None else 0
+        if not keep or self.dbgmcu["CR"] & keep == keep or not self.machine.scs["SCR"] & 1 << 2:
+            return ""
+        pc = self.machine.reg_read("pc") & ~1
+        try:
+            around = self.machine.mem_read(pc - 2, 4)
+        except TargetError:
+            return ""
+        if THUMB_WFI not in (around[0:2], around[2:4]):
+            return ""
+        return "the application entered Stop mode without the DBGMCU debug bits"
 
     def _note_supply(self) -> None:
         """The supply scheme the running firmware wrote to PWR_CR3 (kept over power cycles:
@@ -455,6 +473,7 @@ class VirtualSystem:
         if ran:
             self._note_supply()
             self.pins_taken = self._swd_pins_taken()
+            self.asleep = self._deep_sleep()
             self._update_wire()
         if self.second_boots and not self.nreset and self.cores[1].running:
             self.cores[1].execute(fs)  # the other core, on the same bus, for the same time

@@ -1,7 +1,9 @@
 /* An STM32H7 application that makes the board hard to reach, as users' firmware does:
  *   -DTAKE_SWD_PINS  turns PA13/PA14 (SWDIO/SWCLK, AF0 from reset) into GPIO outputs;
  *   -DDIRECT_SMPS    configures the supply for direct SMPS (PWR_CR3: SDEN only), wrong on a
- *                    board wired for the LDO: the part locks up from the next power-on.
+ *                    board wired for the LDO: the part locks up from the next power-on;
+ *   -DSTOP_MODE      waits in Stop mode (SCR.SLEEPDEEP, WFI), and with -DKEEP_DEBUG first sets
+ *                    DBGMCU_CR DBGSTOP_D1/DBGSTBY_D1 so the debug port stays clocked.
  * Addresses: RM0399/RM0433 (RCC_AHB4ENR 0x580244E0, GPIOA 0x58020000, PWR_CR3 0x5802480C). */
 #include <stdint.h>
 
@@ -9,6 +11,8 @@
 #define RCC_AHB4ENR REG(0x580244E0u)
 #define GPIOA_MODER REG(0x58020000u)
 #define PWR_CR3 REG(0x5802480Cu)
+#define DBGMCU_CR REG(0x5C001004u)
+#define SCB_SCR REG(0xE000ED10u)
 
 extern uint32_t _stack_top;
 void reset_handler(void);
@@ -22,6 +26,14 @@ void reset_handler(void) {
     GPIOA_MODER = (GPIOA_MODER & ~(0xFu << 26)) | (0x5u << 26); /* PA13, PA14: outputs */
 #elif defined(DIRECT_SMPS)
     PWR_CR3 = (PWR_CR3 & ~0x7u) | 0x4u; /* SDEN: direct SMPS supply */
+#elif defined(STOP_MODE)
+#if defined(KEEP_DEBUG)
+    DBGMCU_CR |= 0x6u; /* DBGSTOP_D1, DBGSTBY_D1 */
+#endif
+    SCB_SCR |= 1u << 2; /* SLEEPDEEP */
+    for (;;) {
+        __asm volatile("wfi");
+    }
 #endif
     for (;;) {
     }
