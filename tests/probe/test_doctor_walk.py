@@ -96,3 +96,22 @@ def test_firmware_in_stop_mode(plugged, build_elf, cflags, connected_with):
     assert ("Stop mode" in system.silent_reason) == ("-DKEEP_DEBUG" not in cflags)
     report = walk(system.part, probe=plugged(system), target_type="cortex_m")
     assert report.connected_with == connected_with, report.render()
+
+
+@pytest.mark.parametrize(("cflags", "boots"), [(["-DIWDG_START"], 4),
+                                               (["-DIWDG_START", "-DIWDG_RELOAD"], 1)])
+def test_firmware_started_watchdog(build_elf, cflags, boots):
+    """IWDG started by firmware (KR 0xCCCC, RLR 100: 12.6 ms): unreloaded, it resets the part
+    again and again; reloaded (KR 0xAAAA), never."""
+    from extflash.probe import VirtualSystem
+
+    app = Firmware.read(build_elf("probe-misbehave-" + "".join(cflags),
+                                  ["../probe/firmware/misbehave.c"],
+                                  "../probe/firmware/app_h7.ld", cflags=cflags))
+    system = VirtualSystem.for_board(DISCO)
+    system.load_internal_flash(app.segments)
+    system.power_cycle()
+    system.machine.mem_write(0x20010000, bytes(4))
+    for _ in range(45):  # 45 ms, in the 1 ms waits of a polling host
+        system.elapse(10**12)
+    assert int.from_bytes(system.machine.mem_read(0x20010000, 4), "little") == boots

@@ -26,9 +26,9 @@ What each one does, and the silicon fact behind it:
 * ``rdp`` (0, 1, 2; ``read_protected`` is level 1) and ``product_state`` (H7R/S: "open",
   "closed"...), ``boot_address`` (BOOT_ADD0 option byte: where the core starts with BOOT0 low),
   ``iwdg_hardware`` (IWDG1_SW option cleared: the watchdog starts at reset and resets the part
-  ``iwdg_timeout_s`` after its last refresh — 4096 x 4 / 32 kHz = 0.512 s with the reset
-  prescaler and reload, RM0433 IWDG), ``bcm4`` (dual-core: the option byte that boots the
-  Cortex-M4).
+  when not reloaded in time — 4096 x 4 / 32 kHz = 0.512 s with the reset prescaler and reload,
+  RM0433 IWDG; ``iwdg_timeout_s`` overrides it), ``bcm4`` (dual-core: the option byte that
+  boots the Cortex-M4).
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ class Faults:
     product_state: str | None = None
     boot_address: int | None = None
     iwdg_hardware: bool = False
-    iwdg_timeout_s: float = 0.512
+    iwdg_timeout_s: float | None = None  # None: from the IWDG's PR and RLR
     bcm4: bool | None = None  # None: the part's default
 
     @property

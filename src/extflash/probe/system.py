@@ -36,6 +36,7 @@ from extflash.emu.clock import FS_PER_S
 from extflash.emu.machine import Machine
 from extflash.emu.periph import sysregs
 from extflash.emu.periph.hsem import Hsem
+from extflash.emu.periph.iwdg import Iwdg
 from extflash.emu.regmodel import Access, Peripheral, Reg
 from extflash.errors import TargetError
 from extflash.mcu import PartRef
@@ -208,7 +209,17 @@ class VirtualSystem:
         self.programmed_supply: str | None = None  # what the application wrote to PWR_CR3
         self.pins_taken = ""  # firmware reconfigured the SWD pins (checked after it runs)
         self.asleep = ""  # firmware in Stop/Standby without the DBGMCU debug bits
-        self.iwdg_fs = 0  # time since the independent watchdog was last reloaded
+        self.iwdg_fs = 0  # time the independent watchdog counted since its last reload
+        self.iwdg_mark = 0  # virtual time up to which iwdg_fs is counted
+        self.iwdg_running = False
+        self.iwdg: Iwdg | None = None
+        bases = sysregs.bases(part.family.id)
+        name = next((n for n in ("IWDG1", "IWDG") if n in bases), None)
+        if name is not None:
+            self.iwdg = Iwdg(name, bases[name][0])
+            self.iwdg.on_start = self._iwdg_start
+            self.iwdg.on_reload = self._iwdg_reload
+            machine.add_peripheral(self.iwdg)
         self.silent_reason = ""
         self.nreset = False
         self.transactions = 0
@@ -290,7 +301,8 @@ class VirtualSystem:
         for core in self.cores:
             core.system_reset()
         self.apply_faults()  # option bytes and the injected chip identity survive resets
-        self.iwdg_fs = 0
+        self._iwdg_reload()
+        self.iwdg_running = self.faults.iwdg_hardware  # the option starts it at reset
         self.pins_taken = ""  # the GPIOs are back in their reset state (SWD on AF0)
         self.asleep = ""
         # The application runs unless the core stops at the reset vector (vector catch, as a
@@ -405,6 +417,8 @@ class VirtualSystem:
     def apply_faults(self) -> None:
         f = self.faults
         self._update_wire()
+        if f.iwdg_hardware:
+            self.iwdg_running = True  # the option byte: the watchdog runs from reset
         self.dp.dpidr = f.dpidr if f.dpidr is not None else ids.dpidr(self.part.part)
         dev = f.dev_id if f.dev_id is not None else ids.dev_id(self.part.part)
         self.dbgmcu["IDCODE"] = dev | 0x1003 << 16
@@ -453,12 +467,19 @@ class VirtualSystem:
         return self.machine.clock.now_fs / FS_PER_S
 
     def elapse(self, fs: int, *, transaction: bool = True) -> None:
-        """``fs`` of virtual time pass: the primary core runs if it may; the clock advances.
+        """``fs`` of virtual time pass: the cores run if they may; the clock advances.
 
-        ``transaction`` is False when the host merely waits (no traffic on the wire).
+        ``transaction`` is False when the host merely waits (no traffic on the wire). A running
+        watchdog cuts the time in steps that end where it would reset the part.
         """
         self.transactions += transaction
         self._update_wire()
+        while fs > 0:
+            step = min(fs, self._watchdog_left_fs())
+            self._run_for(step)
+            fs -= step
+
+    def _run_for(self, fs: int) -> None:
         primary = self.cores[0]
         ran = 0
         if not self.nreset and primary.running:
@@ -479,15 +500,36 @@ class VirtualSystem:
             self.cores[1].execute(fs)  # the other core, on the same bus, for the same time
         self._watchdog(ran)
 
+    # -- the independent watchdog (RM0433 IWDG) -----------------------------------------------
+    # Started by firmware (KR = 0xCCCC) or by the hardware option (IWDG1_SW = 0), it resets the
+    # part when nobody reloads it (KR = 0xAAAA) in time. It counts while the primary core runs
+    # (a halted core stands for the debugger's DBGMCU freeze); Faults.iwdg_timeout_s overrides
+    # the PR/RLR timeout. Once running, elapse() ends a step where it expires; one firmware
+    # starts within a step is checked at the step's end (the host's next poll).
+    def _iwdg_start(self) -> None:
+        self.iwdg_running = True
+
+    def _iwdg_reload(self) -> None:
+        self.iwdg_fs = 0
+        self.iwdg_mark = self.machine.clock.now_fs
+
+    def _iwdg_timeout_fs(self) -> int:
+        timeout = self.faults.iwdg_timeout_s
+        if timeout is None:
+            timeout = self.iwdg.timeout_s if self.iwdg is not None else 0.512
+        return int(timeout * FS_PER_S)
+
+    def _watchdog_left_fs(self) -> int:
+        if not self.iwdg_running:
+            return 1 << 62
+        return max(1, self._iwdg_timeout_fs() - self.iwdg_fs)
+
     def _watchdog(self, ran_fs: int) -> None:
-        """The IWDG started by hardware (option IWDG1_SW = 0) resets the part when nobody
-        reloads it in time (RM0433 IWDG). It counts here while the primary core runs (a halted
-        core stands for the debugger's DBGMCU freeze); reloads by firmware are not modelled, so
-        a loader call running longer than the timeout is reset, as one that never reloads."""
-        if not self.faults.iwdg_hardware or ran_fs <= 0:
-            return
-        self.iwdg_fs += ran_fs
-        if self.iwdg_fs >= int(self.faults.iwdg_timeout_s * FS_PER_S):
+        now = self.machine.clock.now_fs
+        if self.iwdg_running and ran_fs > 0:
+            self.iwdg_fs += now - self.iwdg_mark
+        self.iwdg_mark = now
+        if self.iwdg_running and self.iwdg_fs >= self._iwdg_timeout_fs():
             log.debug("virtual %s: IWDG reset", self.part.part.name)
             self.system_reset()
 
