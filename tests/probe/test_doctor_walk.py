@@ -34,23 +34,29 @@ DISCO = "stm32h747i-disco"  # no pyOCD built-in target: cortex_m connects as it 
 
 @pytest.fixture(scope="module")
 def misbehave(build_elf):
-    def build(variant: str) -> Firmware:
-        return Firmware.read(build_elf(f"probe-misbehave-{variant}",
-                                       ["../probe/firmware/misbehave.c"],
-                                       "../probe/firmware/app_h7.ld", cflags=[f"-D{variant}"]))
+    """``misbehave(*variants)``: the disco board powered on with misbehave.c built with
+    ``-D<variant>`` each in its internal flash (the application has not run yet)."""
+    from extflash.probe import VirtualSystem
 
-    return build
+    def boot(*variants: str) -> VirtualSystem:
+        flags = [f"-D{v}" for v in variants]
+        app = Firmware.read(build_elf("probe-misbehave-" + "-".join(variants),
+                                      ["../probe/firmware/misbehave.c"],
+                                      "../probe/firmware/app_h7.ld", cflags=flags))
+        system = VirtualSystem.for_board(DISCO)
+        system.load_internal_flash(app.segments)
+        system.power_cycle()
+        return system
+
+    return boot
 
 
 def test_firmware_taking_the_swd_pins(plugged, misbehave):
     """Real firmware in internal flash turns PA13/PA14 into outputs: the normal connection gets
     no answer, connecting under reset halts the core before it runs."""
     from extflash.doctor import walk
-    from extflash.probe import VirtualSystem
 
-    system = VirtualSystem.for_board(DISCO)
-    system.load_internal_flash(misbehave("TAKE_SWD_PINS").segments)
-    system.power_cycle()
+    system = misbehave("TAKE_SWD_PINS")
     system.elapse(10_000_000_000)  # 10 us: the application runs
     assert "reconfigured PA13 (output, AF0)" in system.silent_reason
     report = walk(system.part, probe=plugged(system), target_type="cortex_m")
@@ -60,12 +66,9 @@ def test_firmware_taking_the_swd_pins(plugged, misbehave):
 
 def test_firmware_with_the_wrong_supply_locks_up_after_the_next_power_on(plugged, misbehave):
     from extflash.doctor import walk
-    from extflash.probe import VirtualSystem
 
-    system = VirtualSystem.for_board(DISCO)
+    system = misbehave("DIRECT_SMPS")
     system.supply = "ldo"
-    system.load_internal_flash(misbehave("DIRECT_SMPS").segments)
-    system.power_cycle()
     system.elapse(10_000_000_000)  # the application writes PWR_CR3 = direct SMPS ...
     assert system.programmed_supply == "smps" and system.dp.answering  # ... this session lives
     system.power_cycle()
@@ -78,39 +81,26 @@ def test_firmware_with_the_wrong_supply_locks_up_after_the_next_power_on(plugged
     assert walk(system.part, probe=plugged(system), target_type="cortex_m").exit_code == 0
 
 
-@pytest.mark.parametrize(("cflags", "connected_with"),
-                         [(["-DSTOP_MODE"], "connecting under reset"),
-                          (["-DSTOP_MODE", "-DKEEP_DEBUG"], "normal connection")])
-def test_firmware_in_stop_mode(plugged, build_elf, cflags, connected_with):
+@pytest.mark.parametrize(("variants", "connected_with"),
+                         [(("STOP_MODE",), "connecting under reset"),
+                          (("STOP_MODE", "KEEP_DEBUG"), "normal connection")])
+def test_firmware_in_stop_mode(plugged, misbehave, variants, connected_with):
     """Stop mode (SLEEPDEEP + WFI) switches the debug port off unless DBGMCU_CR keeps it."""
     from extflash.doctor import walk
-    from extflash.probe import VirtualSystem
 
-    app = Firmware.read(build_elf("probe-misbehave-" + "".join(cflags),
-                                  ["../probe/firmware/misbehave.c"],
-                                  "../probe/firmware/app_h7.ld", cflags=cflags))
-    system = VirtualSystem.for_board(DISCO)
-    system.load_internal_flash(app.segments)
-    system.power_cycle()
+    system = misbehave(*variants)
     system.elapse(10_000_000_000)
-    assert ("Stop mode" in system.silent_reason) == ("-DKEEP_DEBUG" not in cflags)
+    assert ("Stop mode" in system.silent_reason) == ("KEEP_DEBUG" not in variants)
     report = walk(system.part, probe=plugged(system), target_type="cortex_m")
     assert report.connected_with == connected_with, report.render()
 
 
-@pytest.mark.parametrize(("cflags", "boots"), [(["-DIWDG_START"], 4),
-                                               (["-DIWDG_START", "-DIWDG_RELOAD"], 1)])
-def test_firmware_started_watchdog(build_elf, cflags, boots):
+@pytest.mark.parametrize(("variants", "boots"), [(("IWDG_START",), 4),
+                                                 (("IWDG_START", "IWDG_RELOAD"), 1)])
+def test_firmware_started_watchdog(misbehave, variants, boots):
     """IWDG started by firmware (KR 0xCCCC, RLR 100: 12.6 ms): unreloaded, it resets the part
     again and again; reloaded (KR 0xAAAA), never."""
-    from extflash.probe import VirtualSystem
-
-    app = Firmware.read(build_elf("probe-misbehave-" + "".join(cflags),
-                                  ["../probe/firmware/misbehave.c"],
-                                  "../probe/firmware/app_h7.ld", cflags=cflags))
-    system = VirtualSystem.for_board(DISCO)
-    system.load_internal_flash(app.segments)
-    system.power_cycle()
+    system = misbehave(*variants)
     system.machine.mem_write(0x20010000, bytes(4))
     for _ in range(45):  # 45 ms, in the 1 ms waits of a polling host
         system.elapse(10**12)
