@@ -270,8 +270,11 @@ def _connect(report: DoctorReport, part: PartRef, options: Any, supply: str | No
         except pt.ReadProtectedError as exc:
             report.step(label, True, f"connected; {exc.message}")
             report.connected_with = label
-            report.add(finding("read-protected", part=part.part.name, level=exc.level or 1,
-                               byte=_rdp_byte(exc.level), remedy=exc.hint or ""))
+            if exc.level is None:
+                report.add(finding("no-core", detail=exc.message))
+            else:
+                report.add(finding("read-protected", part=part.part.name, level=exc.level,
+                                   byte=_rdp_byte(exc.level), remedy=exc.hint or ""))
             return None
         except TargetError as exc:
             report.step(label, False, exc.message)

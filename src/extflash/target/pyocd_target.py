@@ -4,8 +4,15 @@
 contains ``probe``), the pyOCD target type (given, or derived from the MCU part: a built-in
 target or an installed CMSIS pack, else the generic ``cortex_m``), connects (normally, or under
 reset), halts *every* core — the Cortex-M4 of a dual-core H7 too, so it cannot touch QUADSPI or
-the clocks while a loader runs — and checks that the chip is the one expected (DBGMCU DEV_ID)
-and that its RAM can be reached (read protection).
+the clocks while a loader runs (``halt_other_cores``, on by default; when off, a failed call
+says what the other cores did) — and checks that the chip is the one expected (DBGMCU DEV_ID)
+and that its RAM can be reached (read protection). Connection failures are
+:class:`ConnectError` (:class:`NoAnswerError` when nothing answers on SWD),
+:class:`WrongChipError` and :class:`ReadProtectedError`, so ``extflash doctor`` can tell them
+apart.
+
+:meth:`PyocdTarget.wait` polls DHCSR: S_HALT and S_LOCKUP end a call, and the sticky
+S_RESET_ST says the chip was reset under it (a watchdog).
 
 A loader call (:meth:`PyocdTarget.run`) writes the registers, resumes the core and polls it
 until it halts at the return breakpoint (the BKPT the runner plants, plus an FPB breakpoint when
@@ -357,8 +364,8 @@ class PyocdTarget:
                 "level 2 is permanent: this chip cannot be debugged any more",
                 level=level) from error
         raise ReadProtectedError(f"the debugger cannot read {self.part.part.name} RAM at "
-                          f"0x{address:08X} ({error})",
-                          hint="try --connect under-reset") from error
+                                 f"0x{address:08X} ({error})",
+                                 hint="try --connect under-reset") from error
 
     def _rdp_level(self) -> int | None:
         reg = ids.rdp_register(self.part.family)
