@@ -214,9 +214,9 @@ class VirtualSystem:
         self.iwdg_running = False
         self.iwdg: Iwdg | None = None
         bases = sysregs.bases(part.family.id)
-        name = next((n for n in ("IWDG1", "IWDG") if n in bases), None)
-        if name is not None:
-            self.iwdg = Iwdg(name, bases[name][0])
+        iwdg = next((n for n in ("IWDG1", "IWDG") if n in bases), None)
+        if iwdg is not None:
+            self.iwdg = Iwdg(iwdg, bases[iwdg][0])
             self.iwdg.on_start = self._iwdg_start
             self.iwdg.on_reload = self._iwdg_reload
             machine.add_peripheral(self.iwdg)
@@ -267,10 +267,9 @@ class VirtualSystem:
         """A shipped board (or board file) on the virtual board, with its flash file."""
         from extflash import board as boards
         from extflash.emu.virtual_board import VirtualBoard
-
-        brd = boards.load(board_name)
         from extflash.probe.faults import faults_from_table
 
+        brd = boards.load(board_name)
         faults = faults_from_table(brd.faults, f"board {brd.name} [faults]")
         vb = VirtualBoard(brd, flash_file=flash_file, timing=timing)
         return cls(vb.machine, name=board_name, board=vb, timing=wire, faults=faults,
