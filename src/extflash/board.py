@@ -47,7 +47,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -92,6 +92,9 @@ QUAD_ORDERS = (("CLK,NCS,IO0..IO3", ("clk", "ncs", "io0", "io1", "io2", "io3")),
                ("CLK,IO0..IO3,NCS", ("clk", "io0", "io1", "io2", "io3", "ncs")))
 
 _PIN_RE = re.compile(r"^P([A-P])(\d{1,2})$")
+# How a board powers the core domain (H7 PWR_CR3 supply configurations: LDO, direct SMPS,
+# SMPS feeding the LDO, external supply with the LDO bypassed).
+SUPPLIES = ("ldo", "smps", "smps-ldo", "bypass")
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,8 @@ class Board:
     description: str = ""
     source: str = ""
     notes: tuple[str, ...] = ()  # how an inline description was understood (for the CLI)
+    supply: str | None = None  # how the PCB powers VCORE (H7: "ldo", "smps"...); None: not said
+    faults: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)  # virtual
 
     @property
     def mcu_name(self) -> str:
@@ -438,7 +443,22 @@ def parse(text: str, *, where: str = "board") -> Board:
             notes.extend(memory_notes)
     return Board(name=str(data["name"]), part=part, hse_hz=_opt_hz(data.get("hse_hz"), where),
                  memories=tuple(memories), description=str(data.get("description", "")),
-                 source=str(data.get("source", "")), notes=tuple(notes))
+                 source=str(data.get("source", "")), notes=tuple(notes),
+                 supply=_supply(data.get("supply"), where), faults=_faults(data, where))
+
+
+def _supply(value: Any, where: str) -> str | None:
+    if value is not None and value not in SUPPLIES:
+        raise ConfigError(f"{where}: supply '{value}' is not one of {', '.join(SUPPLIES)}")
+    return None if value is None else str(value)
+
+
+def _faults(data: dict[str, Any], where: str) -> dict[str, Any]:
+    """The ``[faults]`` table: failures the virtual probe plays (extflash.probe.faults)."""
+    table = data.get("faults", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: 'faults' must be a table")
+    return dict(table)
 
 
 def _port(value: Any, where: str) -> int | None:

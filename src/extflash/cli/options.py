@@ -119,6 +119,13 @@ def loader_options(func: F) -> F:
             "the RAM and registers the loader used.",
         ),
         click.option(
+            "--halt-other-cores/--no-halt-other-cores",
+            default=True,
+            show_default=True,
+            help="Probe, dual-core parts: halt every core (the Cortex-M4 of an H745/H747 too) "
+            "before running the loader, so its application cannot touch QUADSPI, RCC or GPIO.",
+        ),
+        click.option(
             "--no-double-buffer",
             is_flag=True,
             help="Probe: one RAM buffer (no overlap of transfer and programming).",

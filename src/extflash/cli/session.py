@@ -162,35 +162,59 @@ def _report_stop(session: api.Session) -> Iterator[None]:
         ) from None
 
 
-def _probe_session(kw: dict[str, Any], options: DriverOptions, progress: Any) -> api.Session:
-    """A real board: only the MCU matters (--board or --mcu); the loader knows the chip."""
+def probe_part(board_name: str | None, mcu_name: str | None, probe_uid: str | None,
+               command: str = "--target probe") -> tuple[Any, str | None]:
+    """The MCU behind the probe and the board's supply scheme: from --board, --mcu, or the
+    board a virtual probe (``virtual:<board>``) stands for."""
     from extflash import board as boards
     from extflash import mcu
-    from extflash.target.pyocd_target import ProbeOptions, open_probe_session
 
-    if kw.get("board_name"):
-        part = boards.load(kw["board_name"]).part
-    elif kw.get("mcu"):
-        part = mcu.find_part(kw["mcu"])
-    else:
+    if not board_name and not mcu_name and probe_uid and probe_uid.startswith("virtual:"):
+        board_name = probe_uid.removeprefix("virtual:")
+    if board_name:
+        brd = boards.load(board_name)
+        part = mcu.find_part(mcu_name) if mcu_name else brd.part
+        return part, brd.supply
+    if mcu_name:
+        return mcu.find_part(mcu_name), None
+    raise InputError(f"{command} needs the MCU: --mcu PART or --board NAME")
+
+
+def _probe_session(kw: dict[str, Any], options: DriverOptions, progress: Any) -> api.Session:
+    """A real board: only the MCU matters (--board or --mcu); the loader knows the chip.
+    When no target answers, the connection walk of ``extflash doctor`` says why."""
+    from extflash.target.pyocd_target import ConnectError, ProbeOptions, open_probe_session
+
+    if not kw.get("board_name") and not kw.get("mcu"):
         raise InputError("--target probe needs the MCU: --mcu PART or --board NAME")
+    part, _supply = probe_part(kw.get("board_name"), kw.get("mcu"), None)
     probe = ProbeOptions(
         probe=kw.pop("probe_uid"),
         target_type=kw.pop("target_type"),
         frequency=kw.pop("frequency"),
         connect=kw.pop("connect"),
         on_close=kw.pop("on_close"),
+        halt_other_cores=kw.pop("halt_other_cores"),
         # The virtual probe (probe UID virtual:<board>) keeps its chip in the flash file.
         pyocd_options={"extflash.flash_file": kw["flash_file"]} if kw.get("flash_file") else {},
     )
-    return open_probe_session(
-        kw.pop("loader_path"),
-        part,
-        probe=probe,
-        options=options,
-        progress=progress,
-        double_buffer=not kw.pop("no_double_buffer"),
-    )
+    try:
+        return open_probe_session(
+            kw.pop("loader_path"),
+            part,
+            probe=probe,
+            options=options,
+            progress=progress,
+            double_buffer=not kw.pop("no_double_buffer"),
+        )
+    except ConnectError as exc:
+        from extflash.doctor import explain
+
+        found = explain(part, probe=probe.probe, frequency=probe.frequency,
+                        target_type=probe.target_type)
+        if not found:
+            raise
+        raise ConnectError(exc.message, hint=found) from exc
 
 
 def renderer(quiet: bool, as_json: bool) -> ProgressRenderer:
