@@ -13,6 +13,7 @@ File format (see ``docs/boards.md``)::
     hse_hz = 25_000_000
     description = "..."
     source = "UM1907 schematic MB1191, BSP stm32746g_discovery_qspi.h"
+    notes = ["what the virtual board does not model"]   # optional: Board.caveats
 
     [[memory]]
     chip = "N25Q128A"
@@ -149,6 +150,12 @@ class Board:
     description: str = ""
     source: str = ""
     notes: tuple[str, ...] = ()  # how an inline description was understood (for the CLI)
+    caveats: tuple[str, ...] = ()  # the board file's ``notes = [...]``: what is not modelled
+
+    @property
+    def controllers(self) -> tuple[str, ...]:
+        """The controllers the board's memories are on, in file order."""
+        return tuple(m.controller for m in self.memories)
 
     @property
     def mcu_name(self) -> str:
@@ -438,7 +445,14 @@ def parse(text: str, *, where: str = "board") -> Board:
             notes.extend(memory_notes)
     return Board(name=str(data["name"]), part=part, hse_hz=_opt_hz(data.get("hse_hz"), where),
                  memories=tuple(memories), description=str(data.get("description", "")),
-                 source=str(data.get("source", "")), notes=tuple(notes))
+                 source=str(data.get("source", "")), notes=tuple(notes),
+                 caveats=_caveats(data.get("notes", []), where))
+
+
+def _caveats(value: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: 'notes' must be a list of strings, not {value!r}")
+    return tuple(value)
 
 
 def _port(value: Any, where: str) -> int | None:
