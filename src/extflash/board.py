@@ -167,6 +167,13 @@ class Board:
                 return m
         raise ConfigError(f"board {self.name} has no memory on {controller}")
 
+    def memory_at(self, address: int) -> Memory:
+        """The memory a loader addressing ``address`` drives: the one on the controller whose
+        window holds the address; the board's first memory when no window does."""
+        window = next((w for w in self.part.family.windows if w.contains(address)), None)
+        return next((m for m in self.memories if window and m.controller == window.controller),
+                    self.memories[0])
+
     def memory_on_port(self, port: int) -> Memory | None:
         """The memory wired to IO-manager port ``port`` (OCTOSPIM/XSPIM), if any."""
         return next((m for m in self.memories if m.port == port), None)

@@ -424,12 +424,13 @@ def _check_storage_info(suite: _Suite) -> None:
     except ExtflashError as exc:
         suite.add(Check("storage-info", title, "fail", exc.message))
         return
-    memory = suite.board.memory()
+    memory = suite.board.memory_at(geometry.start)
     from extflash import chips
 
     spec = chips.find(memory.chip)
     count = len(memory.banks) if memory.bank == "dual" else 1
-    window = next((w for w in suite.board.part.family.windows if w.controller == "QUADSPI"), None)
+    window = next((w for w in suite.board.part.family.windows
+                   if w.controller == memory.controller), None)
     problems = []
     if window is not None and geometry.start != window.start:
         problems.append(f"start 0x{geometry.start:08X}, the window is at 0x{window.start:08X}")
@@ -616,7 +617,7 @@ def _program_minimum(spec: ChipSpec, address: int, size: int, timing: str, count
 
 
 def _count(suite: _Suite) -> int:
-    return 2 if suite.board.memory().bank == "dual" else 1
+    return 2 if suite.board.memories[0].bank == "dual" else 1
 
 
 def _check_erase(suite: _Suite, which: str) -> None:
