@@ -13,6 +13,7 @@ File format (see ``docs/boards.md``)::
     hse_hz = 25_000_000
     description = "..."
     source = "UM1907 schematic MB1191, BSP stm32746g_discovery_qspi.h"
+    notes = ["what the virtual board does not model"]   # optional: Board.caveats
 
     [[memory]]
     chip = "N25Q128A"
@@ -154,6 +155,12 @@ class Board:
     notes: tuple[str, ...] = ()  # how an inline description was understood (for the CLI)
     supply: str | None = None  # how the PCB powers VCORE (H7: "ldo", "smps"...); None: not said
     faults: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)  # virtual
+    caveats: tuple[str, ...] = ()  # the board file's ``notes = [...]``: what is not modelled
+
+    @property
+    def controllers(self) -> tuple[str, ...]:
+        """The controllers the board's memories are on, in file order."""
+        return tuple(m.controller for m in self.memories)
 
     @property
     def mcu_name(self) -> str:
@@ -164,6 +171,13 @@ class Board:
             if m.controller == controller:
                 return m
         raise ConfigError(f"board {self.name} has no memory on {controller}")
+
+    def memory_at(self, address: int) -> Memory:
+        """The memory a loader addressing ``address`` drives: the one on the controller whose
+        window holds the address; the board's first memory when no window does."""
+        window = next((w for w in self.part.family.windows if w.contains(address)), None)
+        return next((m for m in self.memories if window and m.controller == window.controller),
+                    self.memories[0])
 
     def memory_on_port(self, port: int) -> Memory | None:
         """The memory wired to IO-manager port ``port`` (OCTOSPIM/XSPIM), if any."""
@@ -444,7 +458,8 @@ def parse(text: str, *, where: str = "board") -> Board:
     return Board(name=str(data["name"]), part=part, hse_hz=_opt_hz(data.get("hse_hz"), where),
                  memories=tuple(memories), description=str(data.get("description", "")),
                  source=str(data.get("source", "")), notes=tuple(notes),
-                 supply=_supply(data.get("supply"), where), faults=_faults(data, where))
+                 supply=_supply(data.get("supply"), where), faults=_faults(data, where),
+                 caveats=_caveats(data.get("notes", []), where))
 
 
 def _supply(value: Any, where: str) -> str | None:
@@ -459,6 +474,12 @@ def _faults(data: dict[str, Any], where: str) -> dict[str, Any]:
     if not isinstance(table, dict):
         raise ConfigError(f"{where}: 'faults' must be a table")
     return dict(table)
+
+
+def _caveats(value: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: 'notes' must be a list of strings, not {value!r}")
+    return tuple(value)
 
 
 def _port(value: Any, where: str) -> int | None:

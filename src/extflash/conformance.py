@@ -424,7 +424,7 @@ def _check_storage_info(suite: _Suite) -> None:
     except ExtflashError as exc:
         suite.add(Check("storage-info", title, "fail", exc.message))
         return
-    memory = suite.board.memories[0]
+    memory = suite.board.memory_at(geometry.start)
     from extflash import chips
 
     spec = chips.find(memory.chip)

@@ -194,7 +194,7 @@ def window_state(board: Any) -> WindowState:
                                "was aborted and never re-entered (only a write to CCR starts "
                                "it)")
         return WindowState(False, False, f"{q.name} is in {FMODES[fmode]} mode (CCR.FMODE={fmode})")
-    if board.window.zero_copy:
+    if board.window.zero_copy or getattr(q, "mapped_exact", False):
         return WindowState(True, True, "")
     cmd = getattr(q, "_mapped_cmd", None)
     reasons = []
