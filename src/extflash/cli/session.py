@@ -80,7 +80,7 @@ def _virtual_session(
     trace_filter: str | None,
     report_path: str | None = None,
 ) -> Iterator[api.Session]:
-    from extflash import diagnose, trace
+    from extflash import diagnose, trace, trace_facts
 
     board = board_from_options(kw)
     session, watch = diagnose.open_session(
@@ -112,6 +112,8 @@ def _virtual_session(
     finally:
         watch.machine.console.flush()
         if timeline is not None:
+            timeline.facts.plan = trace_facts.plan(session.programmer)
+            timeline.operation = click.get_current_context().info_name or ""
             timeline.stop()
             _write_outputs(timeline, trace_path, report_path)
 
