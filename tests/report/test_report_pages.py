@@ -3,6 +3,7 @@ the one source of what the page shows."""
 
 from __future__ import annotations
 
+import copy
 import re
 
 from click.testing import CliRunner
@@ -35,7 +36,19 @@ def test_passing_program(passing):
     assert "0x20 1-1-0" in html  # a sector erase, as the chip received it
     # the flash map: both sectors erased, the image written and read back
     assert "<h2>Flash map" in html and "erase 0x0..0xFFF" in html
-    assert "program 0x0..0xFF" in html and "read 0x" in html
+    assert "written 0x0..0x4FFF (20480 bytes)" in html
+    assert "planned 0x0..0x4FFF" in html and "verified / read back 0x0..0x4FFF" in html
+    assert "outside the plan: none" in html
+    # the chip's protocol state, the CPU running each call, SysTick handlers
+    for css in ("p-spi", "running", "irq"):
+        assert _rects(html, css), css
+    assert "SysTick handler entered at" in html
+    # hover details of a command: mode, lines, STR/DTR, address, length
+    assert re.search(r"indirect write 1-1-1 \(STR, address 0x0, 256 bytes\)", html)
+    # the pins as the loader left them, and the clock tree against the chip's limit
+    assert "AF9, very high speed, pull none, push-pull" in html
+    assert "QUADSPI interface clock (kernel / 2)</td><td>50 MHz" in html
+    assert "W25Q128JV limit for fast reads" in html and "within the chip's limit" in html
     # the wiring table: every signal routed where the board wires it
     assert "<th>loader routes it to</th>" in html and 'class="bad"' not in html
     # self-contained: no fetched resources
@@ -52,6 +65,30 @@ def test_trace_json_holds_what_the_page_shows(passing):
     assert erase["busy_start"] == 0 and erase["busy_end"] == 0x1000
     assert erase["busy_until_s"] > erase["time_s"]
     assert "diagnosis" not in trace
+    # beside the events: pins, clocks, the plan, interrupts and the chip's protocol state
+    assert trace["operation"] == "program"
+    assert trace["pins"]["PB2"] == {"mode": "af", "af": 9, "speed": "very high", "pull": "none",
+                                    "otype": "push-pull", "clocked": True}
+    clocks = trace["clocks"]
+    assert (clocks["kernel_hz"], clocks["prescaler"], clocks["interface_hz"]) == (
+        100_000_000, 2, 50_000_000)
+    assert clocks["chip_limit_hz"] == 133e6 and not clocks["over_limit"]
+    assert trace["plan"]["sectors"] == [[i, i + 0x1000] for i in range(0, 0x5000, 0x1000)]
+    assert trace["plan"]["verified"] and trace["plan"]["skipped"] == []
+    assert erase["chip_protocol"] == "spi"
+    ticks = [e for e in trace["events"] if e["kind"] == "interrupt"]
+    assert ticks and ticks[0]["source"] == "SysTick" and ticks[0]["entered"]
+
+
+def test_flash_map_shows_what_was_touched_outside_the_plan(passing):
+    trace = copy.deepcopy(passing.trace)
+    trace["plan"]["sectors"] = trace["plan"]["sectors"][:2]
+    trace["plan"]["skipped"] = [[0x1000, 0x2000]]
+    built = report.build(trace)
+    assert built.flash["outside"] == [(0x2000, 0x5000)]
+    assert built.flash["skipped"] == [(0x1000, 0x2000)]
+    html = report.render_html(trace)
+    assert "outside the plan 0x2000..0x4FFF (12288 bytes)" in html
 
 
 def test_wiring_failure(wiring_failure):
