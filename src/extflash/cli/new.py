@@ -14,7 +14,8 @@ from extflash.cli.common import (
     emit,
     handle_errors,
 )
-from extflash.cli.options import fresh_board_options, output_options
+from extflash.cli.options import fresh_board_options, output_options, report_option
+from extflash.cli.session import check_outputs, write_report
 
 
 def check_new_output(output: str) -> None:
@@ -51,6 +52,7 @@ def check_new_output(output: str) -> None:
     is_flag=True,
     help="Skip the conformance test on the virtual board (not recommended).",
 )
+@report_option
 @output_options
 @handle_errors("new")
 def new(
@@ -60,13 +62,16 @@ def new(
     kind: str,
     app_address: int | None,
     no_self_test: bool,
+    report_path: str | None,
     quiet: bool,
     as_json: bool,
     **kw: Any,
 ) -> None:
     """Generate, build and self-test a loader for a board (from --board or --mcu/--chip/--pins)."""
     from extflash import gen
+    from extflash.report import record
 
+    check_outputs({"report_path": report_path})
     if kind == "boot":
         check_writable(Path(output), "-o")
     elif kind == "emm-driver":
@@ -87,14 +92,24 @@ def new(
     if not (quiet or as_json):
         steps = "building" if no_self_test else "building and self-testing"
         click.echo(f"{steps} a loader for {board.name} ...", err=True)
-    made = gen.new_loader(
-        board,
-        Path(output),
-        name=name,
-        flm=flm,
-        self_test=not no_self_test,
-        timing=kw.pop("timing"),
-    )
+    recording = record.Recording("new")
+    try:
+        made = gen.new_loader(
+            board,
+            Path(output),
+            name=name,
+            flm=flm,
+            self_test=not no_self_test,
+            timing=kw.pop("timing"),
+            on_rig=recording.attach if report_path else None,
+        )
+    except gen.SelfTestFailed as exc:
+        if report_path:
+            write_report(recording.trace(record.conformance_diagnosis(exc.report)), report_path)
+        raise
+    if report_path and made.report is not None:
+        write_report(recording.trace(summary=f"self-test passed on the virtual {board.name}"),
+                     report_path)
     b = made.build
     data = {
         "stldr": str(b.stldr),

@@ -162,6 +162,16 @@ def output_options(func: F) -> F:
     return func
 
 
+REPORT_HELP = ("Write a self-contained HTML page of the run: timeline, flash map, pins, clocks "
+               "and the diagnosis of a failure.")
+
+
+def report_option(func: F) -> F:
+    """--report FILE.html alone (commands that run several virtual boards or an application)."""
+    return click.option("--report", "report_path", type=click.Path(dir_okay=False),
+                        metavar="FILE.html", help=REPORT_HELP)(func)
+
+
 def trace_options(func: F) -> F:
     """--trace FILE, --trace-filter LIST and --report FILE.html (virtual board only)."""
     options = [
@@ -183,8 +193,7 @@ def trace_options(func: F) -> F:
             "report_path",
             type=click.Path(dir_okay=False),
             metavar="FILE.html",
-            help="Write a self-contained HTML page of the run: timeline, flash map, wiring and "
-            "the diagnosis of a failure.",
+            help=REPORT_HELP,
         ),
     ]
     return _with_options(func, options)

@@ -127,10 +127,14 @@ def _diagnosis_of(error: ExtflashError) -> dict[str, Any]:
     return out
 
 
-def _write_outputs(timeline: Any, trace_path: str | None, report_path: str | None) -> None:
+def _write_outputs(timeline: Any, trace_path: str | None, report_path: str | None,
+                   extra: tuple[str, Any] | None = None) -> None:
     """--trace and --report; the operation's result stands when one cannot be written."""
-    for path, write, what in ((trace_path, timeline.write, "trace"),
-                              (report_path, _report_writer(timeline), "report")):
+    outputs = [] if timeline is None else [(trace_path, timeline.write, "trace"),
+                                           (report_path, _report_writer(timeline), "report")]
+    if extra is not None:
+        outputs.append((extra[0], extra[1], "report"))
+    for path, write, what in outputs:
         if not path:
             continue
         try:
@@ -145,6 +149,14 @@ def _report_writer(timeline: Any) -> Any:
     from extflash import report
 
     return lambda path: report.write_html(timeline.as_dict(), path)
+
+
+def write_report(trace: dict[str, Any], path: str | None) -> None:
+    """--report of a recorded trace; the operation's result stands when it cannot be written."""
+    from extflash import report
+
+    if path:
+        _write_outputs(None, None, None, extra=(path, lambda p: report.write_html(trace, p)))
 
 
 @contextlib.contextmanager

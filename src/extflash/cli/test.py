@@ -14,7 +14,8 @@ from extflash.cli.common import (
     fail,
     handle_errors,
 )
-from extflash.cli.options import fresh_board_options, output_options
+from extflash.cli.options import fresh_board_options, output_options, report_option
+from extflash.cli.session import check_outputs, write_report
 
 
 @click.command(name="test")
@@ -24,22 +25,28 @@ from extflash.cli.options import fresh_board_options, output_options
     "--stack-size", type=SIZE, metavar="BYTES", help="Stack given to the loader (default 1 KiB)."
 )
 @click.option("--buffer-size", type=SIZE, metavar="BYTES", help="RAM buffer per Write call.")
+@report_option
 @output_options
 @handle_errors("test")
 def conformance_test(
     loader_path: str,
     stack_size: int | None,
     buffer_size: int | None,
+    report_path: str | None,
     quiet: bool,
     as_json: bool,
     **kw: Any,
 ) -> None:
     """Run LOADER through the situations hosts put it in, on a virtual board; exit 1 on failure."""
     from extflash import conformance
+    from extflash.report import record
     from extflash.runner import DriverOptions
 
+    check_outputs({"report_path": report_path})
     board = board_from_options(kw)
     options = DriverOptions(buffer_size=buffer_size, stack_size=stack_size)
+
+    recording = record.Recording("test")
 
     def progress(line: str) -> None:
         click.echo(line, err=True)
@@ -50,7 +57,11 @@ def conformance_test(
         timing=kw.pop("timing"),
         options=options,
         progress=None if quiet or as_json else progress,
+        on_rig=recording.attach if report_path else None,
     )
+    if report_path:
+        write_report(recording.trace(record.conformance_diagnosis(report), report.verdict()),
+                     report_path)
     data = report.as_dict()
     text = "" if as_json else "\n".join(report.render())
     if report.passed:

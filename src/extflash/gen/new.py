@@ -8,8 +8,10 @@ as ``<name>.stldr.failed`` with the C project, for inspection, and the call rais
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from extflash import board as boards
 from extflash.errors import OperationError
@@ -39,15 +41,17 @@ def new_loader(
     flm: bool = False,
     self_test: bool = True,
     timing: str = "typical",
+    on_rig: Callable[[Any], None] | None = None,
 ) -> NewLoader:
-    """Build the loader for ``board`` into ``out`` (a ``.stldr`` path or a folder) and test it."""
+    """Build the loader for ``board`` into ``out`` (a ``.stldr`` path or a folder) and test it
+    (``on_rig``: see :func:`extflash.conformance.run`)."""
     from extflash import conformance
 
     config = plan_loader(board, name=name)
     result = build(config, out, flm=flm)
     if not self_test:
         return NewLoader(result, None)
-    report = conformance.run(result.stldr, board, timing=timing)
+    report = conformance.run(result.stldr, board, timing=timing, on_rig=on_rig)
     if not report.passed:
         failed = result.stldr.with_name(result.stldr.name + ".failed")
         result.stldr.replace(failed)

@@ -143,8 +143,9 @@ def _timeline(report: Report) -> str:
 def _diagnosis(report: Report) -> str:
     d = report.diagnosis
     if not d:
+        summary = f" {escape(report.summary)}" if report.summary else ""
         return (f'<div class="ok">No loader call failed: {report.counts["calls"]} calls, '
-                f'{report.counts["commands"]} flash commands.</div>')
+                f'{report.counts["commands"]} flash commands.{summary}</div>')
     lines = "\n".join([*d.get("details", []), *([f"fix: {d['fix']}"] if d.get("fix") else [])])
     goto = (f' <button id="goto" data-target="{report.diagnosis_anchor}">show on the timeline'
             f'</button> <a href="#{report.diagnosis_anchor}">{escape(d.get("function", ""))}</a>'

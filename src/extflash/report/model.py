@@ -55,6 +55,7 @@ class Report:
     operation: str = ""
     pins: dict[str, dict[str, Any]] = field(default_factory=dict)
     clocks: dict[str, Any] = field(default_factory=dict)
+    summary: str = ""
 
 
 def load_trace(path: str | Path) -> dict[str, Any]:
@@ -328,5 +329,5 @@ def build(trace: dict[str, Any]) -> Report:
         counts={"calls": len(calls), "commands": len(flash)},
         rows=tuple(r for r in ROWS if r in ALWAYS or r in used),
         operation=str(trace.get("operation", "")), pins=dict(trace.get("pins", {})),
-        clocks=dict(trace.get("clocks", {})),
+        clocks=dict(trace.get("clocks", {})), summary=str(trace.get("summary", "")),
     )
