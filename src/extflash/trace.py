@@ -154,8 +154,13 @@ class Timeline:
     """Records a board's activity while attached (see the module documentation)."""
 
     def __init__(self, board: Any, *, symbols: Symbolizer | None = None,
-                 peripherals: Iterable[str] | None = None, limit: int = DEFAULT_LIMIT) -> None:
+                 peripherals: Iterable[str] | None = None, limit: int = DEFAULT_LIMIT,
+                 compact: bool = False) -> None:
         self.board = board
+        # compact: only what the HTML report draws (extflash.trace_facts.Recorder): register
+        # reads only as the loops that spin on them, and flash commands and interrupts past the
+        # first and last few as one summary per loader call. Large runs stay fast and small.
+        self.compact = compact
         self.machine = board.machine
         self.symbols = symbols or Symbolizer()
         self.wanted = _normalise(peripherals)
@@ -177,9 +182,10 @@ class Timeline:
     # -- attaching ------------------------------------------------------------------------------
     @classmethod
     def attach(cls, watch: Any, *, peripherals: Iterable[str] | None = None,
-               limit: int = DEFAULT_LIMIT) -> Timeline:
+               limit: int = DEFAULT_LIMIT, compact: bool = False) -> Timeline:
         """Record everything ``watch`` (a :class:`~extflash.diagnose.Watch`) runs from now on."""
-        timeline = cls(watch.board, symbols=watch.symbols, peripherals=peripherals, limit=limit)
+        timeline = cls(watch.board, symbols=watch.symbols, peripherals=peripherals, limit=limit,
+                       compact=compact)
         timeline.start()
         watch.timeline = timeline
         return timeline
@@ -187,6 +193,9 @@ class Timeline:
     def start(self) -> None:
         uc = self.machine.uc
         for lo, hi in REGISTER_SPACE:
+            if self.compact:
+                self._hooks.append(memhooks.on_read(uc, self.facts.on_register_read, lo, hi))
+                continue
             self._hooks.append(memhooks.on_read(uc, self._on_read, lo, hi))
             self._hooks.append(memhooks.on_write(uc, self._on_write, lo, hi))
         self._flash_log = FlashLog.of(self.board)
@@ -216,6 +225,8 @@ class Timeline:
 
     def _add(self, event: Event) -> None:
         if not _matches(event.source, event.kind, self.wanted):
+            return
+        if self.compact and self.facts.absorb(event):
             return
         if len(self.events) >= self.limit:
             self.dropped += 1

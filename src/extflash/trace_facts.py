@@ -11,6 +11,7 @@ and adds its facts to ``Timeline.as_dict()``. Nothing here changes what the boar
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,11 @@ SPEEDS = ("low", "medium", "high", "very high")
 # Cortex-M exception numbers below 16 (ARMv7-M ARM B1.5.2); 16 + n is external interrupt n.
 EXCEPTIONS = {2: "NMI", 3: "HardFault", 4: "MemManage", 5: "BusFault", 6: "UsageFault",
               11: "SVCall", 12: "DebugMonitor", 14: "PendSV", 15: "SysTick"}
+# A compact timeline keeps the first KEEP and last KEEP_LAST flash commands and interrupt
+# handler runs as events; the rest become one summary per loader call (anomalies stay events).
+KEEP = 1000
+KEEP_LAST = 200
+SPIN_READS = 16  # the same register read this many times in a row is a loop waiting on it
 MAPPED_BUCKETS = 400  # the window's traffic is kept as at most this many time buckets
 FIRST_BUCKET_FS = 1_000_000_000  # 1 us; doubled whenever the buckets would exceed the limit
 
@@ -124,6 +130,15 @@ class _Bucket:
 
 
 @dataclass
+class _Thinning:
+    """One row of a compact timeline: how many seen, the last few held back."""
+
+    tail: deque[tuple[int, Any]]
+    seen: int = 0
+    held: int = 0  # flash commands / handler entries in the tail
+
+
+@dataclass
 class Recorder:
     """Exception entries/returns and window traffic while a timeline records, and the board's
     pins and clocks when it stops (see the module documentation)."""
@@ -135,6 +150,15 @@ class Recorder:
     buckets: list[_Bucket] = field(default_factory=list)
     bucket_fs: int = FIRST_BUCKET_FS
     _hooks: list[Any] = field(default_factory=list)
+    # compact timelines: what the summaries stand for
+    aggregates: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    ranges: dict[str, list[list[int]]] = field(default_factory=dict)
+    _thin: dict[str, _Thinning] = field(default_factory=dict)
+    _handlers: list[bool] = field(default_factory=list)  # absorbed? per active handler
+    _call: int = 0
+    _read_key: tuple[int, int] = (0, 0)
+    _read_count: int = 0
+    _spin: Any = None
 
     @property
     def machine(self) -> Any:
@@ -150,6 +174,10 @@ class Recorder:
         self._hooks.append(_BlockHook(uc, self._on_block, lo, hi))
 
     def stop(self, wiring: list[dict[str, Any]]) -> None:
+        self._end_spin()
+        for thin in self._thin.values():  # the last few stay events
+            self.timeline.events.extend(ev for _, ev in thin.tail)
+            thin.tail.clear()
         if self._on_exception in self.machine.exceptions.listeners:
             self.machine.exceptions.listeners.remove(self._on_exception)
         for h in self._hooks:
@@ -158,6 +186,102 @@ class Recorder:
         vb = self.timeline.board
         self.pins = pins(vb, wiring)
         self.clocks = clocks(vb)
+
+    # -- compact timelines ------------------------------------------------------------------------
+    def on_register_read(self, address: int, size: int, value: int) -> None:
+        """A register read: only the loops that repeat one (the same register and value many
+        times in a row) become events, with their repeat count and end. Kept lean: it runs on
+        every register read of a compact timeline."""
+        key = (address, value)
+        if key == self._read_key:
+            self._read_count += 1
+            if self._read_count == SPIN_READS:
+                before = len(self.timeline.events)
+                self.timeline._access("read", address, size, value)
+                if len(self.timeline.events) > before:
+                    self._spin = self.timeline.events[-1]
+                    self._spin.count = SPIN_READS
+            elif self._spin is not None:
+                self._spin.count += 1
+            return
+        if self._spin is not None:
+            self._end_spin()
+        self._read_key, self._read_count = key, 1
+
+    def _end_spin(self) -> None:
+        if self._spin is not None:
+            self._spin.data["end_s"] = self.timeline._now() / FS_PER_S
+            self._spin = None
+
+    def absorb(self, event: Any) -> bool:
+        """Whether a compact timeline summarises ``event`` instead of keeping it."""
+        if event.kind == "call":
+            self._call += 1
+            return False
+        if event.kind == "interrupt":
+            if not event.data.get("entered"):  # a return goes where its entry went
+                taken = self._handlers.pop() if self._handlers else False
+                if taken:  # held back beside its entry, not counted
+                    self._thinning("interrupts").tail.append((self._call, event))
+                return taken
+            taken = self._take("interrupts", event)
+            self._handlers.append(taken)
+            return taken
+        if event.kind == "flash" and event.data.get("outcome") in (None, "ok"):
+            return self._take("controller", event)
+        return False
+
+    def _thinning(self, row: str) -> _Thinning:
+        if row not in self._thin:
+            self._thin[row] = _Thinning(deque())
+        return self._thin[row]
+
+    def _take(self, row: str, event: Any) -> bool:
+        thin = self._thinning(row)
+        thin.seen += 1
+        if thin.seen <= KEEP:
+            return False
+        thin.tail.append((self._call, event))
+        thin.held += 1
+        while thin.held > KEEP_LAST:
+            call, old = thin.tail.popleft()
+            thin.held -= old.kind != "interrupt" or old.data["entered"]
+            self._summarise(row, call, old)
+        return True
+
+    def _summarise(self, row: str, call: int, event: Any) -> None:
+        time_s = event.time_fs / FS_PER_S
+        if event.kind == "interrupt":
+            if event.data.get("entered"):
+                self._count(row, call, time_s, time_s, event.source)
+            elif (row, call) in self.aggregates:
+                self.aggregates[(row, call)]["end_s"] = time_s
+            return
+        d = event.data
+        opcode = d.get("opcode")
+        self._count(row, call, time_s, time_s, f"0x{opcode:02X}" if opcode is not None else "cmd")
+        if "busy_until_s" in d:
+            self._count("chip", call, time_s, d["busy_until_s"], f"busy {d['busy_kind']}")
+            if "busy_start" in d and d["busy_kind"] in ("erase", "program"):
+                self._range(d["busy_kind"], d["busy_start"], d["busy_end"])
+        elif (d.get("mode") in ("indirect read", "memory-mapped") and d.get("address") is not None
+              and not d.get("polling") and (d.get("length") or 0) > 8):
+            self._range("read", d["address"], d["address"] + d["length"])
+
+    def _count(self, row: str, call: int, start_s: float, end_s: float, label: str) -> None:
+        agg = self.aggregates.setdefault((row, call), {"row": row, "time_s": start_s,
+                                                       "end_s": end_s, "count": 0,
+                                                       "labels": set()})
+        agg["count"] += 1  # events, as the full trace counts them (a folded repeat is one)
+        agg["end_s"] = max(agg["end_s"], end_s)
+        agg["labels"].add(label)
+
+    def _range(self, kind: str, start: int, end: int) -> None:
+        ranges = self.ranges.setdefault(kind, [])
+        if ranges and ranges[-1][1] == start:
+            ranges[-1][1] = end
+        else:
+            ranges.append([start, end])
 
     def _on_exception(self, number: int, entered: bool) -> None:
         from extflash.trace import Event
@@ -215,6 +339,11 @@ class Recorder:
             out["clocks"] = self.clocks
         if self.plan:
             out["plan"] = self.plan
+        if self.aggregates:
+            out["aggregates"] = [{**a, "labels": sorted(a["labels"])}
+                                 for a in self.aggregates.values()]
+        if self.ranges:
+            out["flash_ranges"] = self.ranges
         if self.buckets:
             out["mapped"] = [
                 {"time_s": b.start_fs / FS_PER_S, "end_s": (b.start_fs + self.bucket_fs)

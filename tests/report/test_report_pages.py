@@ -159,3 +159,45 @@ def test_large_runs_aggregate_repeated_commands(passing, monkeypatch):
     # every command is either drawn or counted in a span
     counted = sum(int(i.label.split()[0]) for i in aggregated)
     assert counted + len(commands) - len(aggregated) == len(flash)
+
+
+def _report_only(loader_path, tmp_path) -> str:
+    """The passing run again with --report alone: a compact timeline."""
+    image = tmp_path / "app.bin"
+    image.write_bytes(bytes((i * 7) & 0xFF for i in range(20 * 1024)))
+    page = tmp_path / "compact.html"
+    result = CliRunner().invoke(main, ["program", str(image), "--address", "0x90000000",
+                                       "-l", str(loader_path), "--board",
+                                       "nucleo-h743zi-w25q128", "--timing", "typical", "-q",
+                                       "--report", str(page)])
+    assert result.exit_code == 0, result.output
+    return page.read_text()
+
+
+def _flash_titles(html: str) -> list[str]:
+    return re.findall(r'<rect class="f-[a-z]+"[^>]*><title>([^<]*)</title>', html)
+
+
+def test_report_alone_draws_the_same_run(passing, loader, tmp_path):
+    html = _report_only(loader(), tmp_path)
+    assert len(_rects(html, "call")) == len(_rects(passing.html, "call"))
+    assert _flash_titles(html) == _flash_titles(passing.html)
+    counts = re.search(r"\d+ loader calls, \d+ flash commands", passing.html)
+    assert counts and counts.group(0) in html
+    assert _rects(html, "spin") and _rects(html, "irq") and _rects(html, "p-spi")
+
+
+def test_report_alone_summarises_all_but_the_first_and_last_commands(passing, loader,
+                                                                      tmp_path, monkeypatch):
+    from extflash import trace_facts
+
+    monkeypatch.setattr(trace_facts, "KEEP", 20)
+    monkeypatch.setattr(trace_facts, "KEEP_LAST", 10)
+    html = _report_only(loader(), tmp_path)
+    summed = sum(int(n) for n in re.findall(
+        r'<rect class="aggregate"[^>]*data-d="[^"]*? (\d+) commands \(', html))
+    drawn = len(re.findall(r'<rect class="m-[a-z]+"', html))
+    total = len([e for e in passing.trace["events"] if e["kind"] == "flash"])
+    # every command of the full trace is drawn or counted in a span, none twice
+    assert drawn == 30 and summed + drawn == total
+    assert _flash_titles(html) == _flash_titles(passing.html)  # the map is whole

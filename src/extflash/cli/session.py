@@ -97,7 +97,8 @@ def _virtual_session(
     timeline = None
     if trace_path or report_path:
         wanted = trace_filter.split(",") if trace_filter else None
-        timeline = trace.Timeline.attach(watch, peripherals=wanted)
+        # --report alone: only what the page draws (large runs stay fast)
+        timeline = trace.Timeline.attach(watch, peripherals=wanted, compact=not trace_path)
     try:
         with session, _report_stop(session):
             try:

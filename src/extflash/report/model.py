@@ -201,7 +201,8 @@ def _cpu(events: list[dict[str, Any]], calls: list[Item], mapped: list[dict[str,
                           "running the application", "running"))
     for i, e in enumerate(events):
         if e["kind"] == "read" and e.get("count", 1) >= SPIN_READS:
-            end = events[i + 1]["time_s"] if i + 1 < len(events) else e["time_s"]
+            end = e.get("end_s") or (events[i + 1]["time_s"] if i + 1 < len(events)
+                                     else e["time_s"])
             items.append(Item("cpu", e["time_s"], end, "spin",
                               f"spinning at {e.get('where', '?')}: {e['text']} "
                               f"(x{e['count']})", "spin"))
@@ -246,6 +247,20 @@ def _window(mapped: list[dict[str, Any]]) -> list[Item]:
     return items
 
 
+NOUNS = {"controller": "commands", "chip": "busy periods", "interrupts": "handler runs"}
+
+
+def _summaries(trace: dict[str, Any]) -> list[Item]:
+    """The spans a compact trace recorded instead of its middle commands and interrupts."""
+    items = []
+    for a in trace.get("aggregates", []):
+        noun = NOUNS.get(a["row"], "events")
+        shown = ", ".join(a["labels"][:12]) + (", ..." if len(a["labels"]) > 12 else "")
+        items.append(Item(a["row"], a["time_s"], a["end_s"], f"{a['count']} {noun}",
+                          f"{a['count']} {noun} ({shown}) aggregated", "aggregate"))
+    return items
+
+
 def _merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
     out: list[tuple[int, int]] = []
     for lo, hi in sorted(ranges):
@@ -273,11 +288,14 @@ def _outside(ranges: list[tuple[int, int]], allowed: list[tuple[int, int]]
     return out
 
 
-def _flash_map(flash: list[dict[str, Any]], plan: dict[str, Any] | None
-               ) -> dict[str, list[tuple[int, int]]]:
+def _flash_map(flash: list[dict[str, Any]], plan: dict[str, Any] | None,
+               summarised: dict[str, list[list[int]]]) -> dict[str, list[tuple[int, int]]]:
     """Rows of the flash map: planned, erased, written, verified/read back, skipped unchanged
-    and anything erased or written outside the plan."""
-    erased, written, read = [], [], []
+    and anything erased or written outside the plan (``summarised``: the ranges of the
+    commands a compact trace aggregated)."""
+    erased = [(a, b) for a, b in summarised.get("erase", [])]
+    written = [(a, b) for a, b in summarised.get("program", [])]
+    read = [(a, b) for a, b in summarised.get("read", [])]
     for e in flash:
         if e.get("busy_kind") == "erase" and "busy_start" in e:
             erased.append((e["busy_start"], e["busy_end"]))
@@ -310,7 +328,8 @@ def build(trace: dict[str, Any]) -> Report:
     end = max([end, *(e["busy_until_s"] for e in flash if "busy_until_s" in e)])
     calls = _calls(events, end)
     items = [*calls, *_commands(flash, calls), *_chip(flash), *_protocol(flash, end),
-             *_cpu(events, calls, mapped), *_interrupts(events, calls, end), *_window(mapped)]
+             *_cpu(events, calls, mapped), *_interrupts(events, calls, end), *_window(mapped),
+             *_summaries(trace)]
     diagnosis = trace.get("diagnosis")
     anchor = ""
     if diagnosis:
@@ -323,10 +342,11 @@ def build(trace: dict[str, Any]) -> Report:
     used = {i.row for i in items}
     return Report(
         board=str(trace.get("board", "")), start_s=start, end_s=max(end, start + 1e-9),
-        items=items, flash=_flash_map(flash, trace.get("plan")),
+        items=items, flash=_flash_map(flash, trace.get("plan"), trace.get("flash_ranges", {})),
         wiring=list(trace.get("wiring", [])), diagnosis=diagnosis, diagnosis_anchor=anchor,
         dropped=int(trace.get("dropped", 0)),
-        counts={"calls": len(calls), "commands": len(flash)},
+        counts={"calls": len(calls), "commands": len(flash) + sum(
+            a["count"] for a in trace.get("aggregates", []) if a["row"] == "controller")},
         rows=tuple(r for r in ROWS if r in ALWAYS or r in used),
         operation=str(trace.get("operation", "")), pins=dict(trace.get("pins", {})),
         clocks=dict(trace.get("clocks", {})), summary=str(trace.get("summary", "")),

@@ -39,12 +39,12 @@ class Recording:
 
     def attach(self, watch: Any) -> None:
         """``on_rig`` of :func:`extflash.conformance.run`: record this board."""
-        self.timelines.append(Timeline.attach(watch))
+        self.timelines.append(Timeline.attach(watch, compact=True))
 
     def attach_run(self, prepared: Any) -> None:
         """``on_prepared`` of :func:`extflash.xip.run_application`: record the application."""
         names: Any = _ElfNames(prepared.symbols)
-        timeline = Timeline(prepared.vboard, symbols=names)
+        timeline = Timeline(prepared.vboard, symbols=names, compact=True)
         timeline.start()
         self.timelines.append(timeline)
 
