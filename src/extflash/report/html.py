@@ -42,7 +42,8 @@ rect.busy-erase{fill:#d35400}rect.busy-write{fill:#16a085}rect.spin{fill:#f1c40f
 rect.fault{fill:#c0392b}rect.running{fill:#aed6f1}rect.irq{fill:#1abc9c}
 rect.p-spi{fill:#d6eaf8}rect.p-qpi{fill:#a9cce3}rect.p-8s{fill:#7fb3d5}rect.p-8d{fill:#5499c7}
 rect.mapped.l1{fill:#e8daef}rect.mapped.l2{fill:#d2b4de}rect.mapped.l3{fill:#a569bd}
-rect.mapped.l4{fill:#8e44ad}.clk td.bar{width:320px}.over{color:#c0392b;font-weight:bold}
+rect.mapped.l4{fill:#8e44ad}.clk td.bar{width:320px}.chain span{white-space:nowrap}
+.over{color:#c0392b;font-weight:bold}
 rect.call:target{stroke:#000;stroke-width:3px}rect:hover{opacity:.7}
 .legend span{display:inline-block;margin-right:12px;font-size:12px}.legend i{display:inline-block;
 width:10px;height:10px;margin-right:4px}table{border-collapse:collapse;font-size:13px}
@@ -198,7 +199,8 @@ def _clocks(c: dict[str, Any]) -> str:
              ("PLL VCO", c.get("vco_hz")), ("SYSCLK", c.get("sysclk_hz")),
              ("CPU clock", c.get("core_hz")), ("HCLK (AHB)", c.get("hclk_hz")),
              (f"{c['controller']} kernel clock", c.get("kernel_hz"))]
-    rows = "".join(f"<tr><td>{escape(n)}</td><td>{_hz(hz or 0)}</td></tr>" for n, hz in steps)
+    chain = " &rarr; ".join(f"<span>{escape(n)} <b>{_hz(hz or 0)}</b></span>"
+                            for n, hz in steps if hz)
     limit, hz = float(c.get("chip_limit_hz") or 0), float(c.get("interface_hz") or 0)
     share = min(hz / limit, 1.5) if limit else 0.0
     over = bool(c.get("over_limit"))
@@ -209,7 +211,8 @@ def _clocks(c: dict[str, Any]) -> str:
     verdict = ("above the chip's limit" if over else "within the chip's limit")
     problems = "".join(f"<p class='over'>{escape(p)}</p>" for p in c.get("problems", []))
     return (f"<h2>Clocks <span class='muted'>as the loader left them</span></h2>"
-            f'<table class="clk">{rows}<tr class="{"bad" if over else ""}"><td>'
+            f'<p class="chain">{chain}</p>'
+            f'<table class="clk"><tr class="{"bad" if over else ""}"><td>'
             f"{escape(c['controller'])} interface clock (kernel / {c.get('prescaler', 0)})</td>"
             f"<td>{_hz(hz)}</td></tr><tr><td>{escape(c.get('chip', ''))} limit for "
             f"{escape(c.get('chip_limit_for', ''))} (chip in "
