@@ -48,7 +48,7 @@ def test_test_command_writes_the_page_of_every_board_it_used(loader, tmp_path):
     assert result.exit_code == 0, result.output
     html = page.read_text()
     assert "<h1>extflash test on NUCLEO-H743ZI-W25Q128</h1>" in html
-    assert "works with STM32CubeProgrammer and ST OpenOCD" in html
+    assert "Works with STM32CubeProgrammer and ST OpenOCD" in html
     # the situations' calls, from every fresh board, on one timeline
     assert len(_rects(html, "call")) > 20 and not _rects(html, "call failed")
     assert _rects(html, "busy-erase") and _rects(html, "busy-program")
@@ -71,7 +71,7 @@ def test_new_writes_the_page_of_its_self_test(tmp_path):
     assert result.exit_code == 0, result.output
     html = page.read_text()
     assert "<h1>extflash new on NUCLEO-H743ZI-W25Q128</h1>" in html
-    assert "self-test passed on the virtual NUCLEO-H743ZI-W25Q128" in html
+    assert "Self-test passed on the virtual NUCLEO-H743ZI-W25Q128" in html
     assert len(_rects(html, "call")) > 20 and "QUADSPI interface clock" in html
 
 
@@ -82,7 +82,7 @@ def test_run_page_shows_the_application_window_traffic(app, tmp_path):
     assert result.exit_code == 0, result.output
     html = page.read_text()
     assert "<h1>extflash run on " in html
-    assert "the application exited with status 0" in html
+    assert "The application exited with status 0 after" in html
     mapped = re.findall(r'<rect class="mapped l\d"[^>]*data-d="([^"]*)"', html)
     assert mapped and any("code blocks fetched" in d and "data reads" in d for d in mapped)
     assert "<div>mapped window</div>" in html and _rects(html, "running")

@@ -144,7 +144,10 @@ def _timeline(report: Report) -> str:
 def _diagnosis(report: Report) -> str:
     d = report.diagnosis
     if not d:
-        summary = f" {escape(report.summary)}" if report.summary else ""
+        said = escape(report.summary[:1].upper() + report.summary[1:])
+        if said and not report.counts["calls"]:  # an application's run
+            return f'<div class="ok">{said}.</div>'
+        summary = f" {said}." if said else ""
         return (f'<div class="ok">No loader call failed: {report.counts["calls"]} calls, '
                 f'{report.counts["commands"]} flash commands.{summary}</div>')
     lines = "\n".join([*d.get("details", []), *([f"fix: {d['fix']}"] if d.get("fix") else [])])
@@ -210,7 +213,7 @@ def _clocks(c: dict[str, Any]) -> str:
            f'y1="0" y2="16" stroke="#000"/></svg>')
     verdict = ("above the chip's limit" if over else "within the chip's limit")
     problems = "".join(f"<p class='over'>{escape(p)}</p>" for p in c.get("problems", []))
-    return (f"<h2>Clocks <span class='muted'>as the loader left them</span></h2>"
+    return (f"<h2>Clocks <span class='muted'>when the recording stopped</span></h2>"
             f'<p class="chain">{chain}</p>'
             f'<table class="clk"><tr class="{"bad" if over else ""}"><td>'
             f"{escape(c['controller'])} interface clock (kernel / {c.get('prescaler', 0)})</td>"
