@@ -90,8 +90,7 @@ def _rect(item: Item, report: Report) -> str:
     detail = f"{when}  {item.detail}"
     ident = f' id="{item.anchor}"' if item.anchor else ""
     return (f'<rect{ident} class="{item.css}" x="{x:.4f}" y="{y}" width="{w:.4f}" '
-            f'height="{ROW_HEIGHT - 6}" data-d="{escape(detail)}"><title>{escape(detail)}'
-            f'</title></rect>')
+            f'height="{ROW_HEIGHT - 6}" data-d="{escape(detail)}"/>')  # the script shows it
 
 
 def _call_labels(report: Report) -> str:
