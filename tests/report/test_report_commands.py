@@ -128,3 +128,11 @@ def test_octal_dtr_program_page(build_elf):
     assert "planned 0x0..0xFFFF" in html and "outside the plan: none" in html
     assert "<td>DQS</td>" in html and 'class="bad"' not in html
 
+
+
+def test_new_refuses_a_report_without_a_self_test(tmp_path):
+    result = CliRunner().invoke(main, ["new", *BOARD, "-o", str(tmp_path / "gen.stldr"),
+                                       "--no-self-test", "--report", str(tmp_path / "r.html")])
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert "error: --report shows the self-test of a loader" in result.output
+    assert not list(tmp_path.iterdir())  # nothing built, nothing written

@@ -16,6 +16,7 @@ from extflash.cli.common import (
 )
 from extflash.cli.options import fresh_board_options, output_options, report_option
 from extflash.cli.session import check_outputs, write_report
+from extflash.errors import InputError
 
 
 def check_new_output(output: str) -> None:
@@ -72,6 +73,9 @@ def new(
     from extflash.report import record
 
     check_outputs({"report_path": report_path})
+    if report_path and (no_self_test or kind != "loader"):
+        raise InputError("--report shows the self-test of a loader: drop --no-self-test and "
+                         "--kind boot/emm-driver to have one")
     if kind == "boot":
         check_writable(Path(output), "-o")
     elif kind == "emm-driver":
