@@ -75,6 +75,13 @@ document.body.setAttribute('data-ready','1');
 """
 
 
+def _tick(seconds: float, report: Report) -> str:
+    """A time axis label: milliseconds, or seconds for a run longer than ten."""
+    if report.end_s - report.start_s >= 10:
+        return f"{seconds:.2f} s"
+    return _ms(seconds)
+
+
 def _ms(seconds: float) -> str:
     return f"{seconds * 1e3:.3f} ms"
 
@@ -117,7 +124,7 @@ def _timeline(report: Report) -> str:
     rects = "".join(_rect(i, report) for i in report.items)
     ticks = "".join(
         f'<span style="left:{i * 10}%">'
-        f"{_ms(report.start_s + (report.end_s - report.start_s) * i / 10)}</span>"
+        f"{_tick(report.start_s + (report.end_s - report.start_s) * i / 10, report)}</span>"
         for i in range(11))
     names = "".join(f"<div>{ROW_TITLES[r]}</div>" for r in report.rows)
     legend = "".join(f'<span><i style="background:{c}"></i>{escape(t)}</span>' for c, t in (
