@@ -201,3 +201,15 @@ def test_report_alone_summarises_all_but_the_first_and_last_commands(passing, lo
     # every command of the full trace is drawn or counted in a span, none twice
     assert drawn == 30 and summed + drawn == total
     assert _flash_titles(html) == _flash_titles(passing.html)  # the map is whole
+
+
+def test_report_alone_shows_the_hang_loop(loader, tmp_path):
+    page = tmp_path / "hang.html"
+    result = CliRunner().invoke(main, ["erase", "-l", str(loader("PLL_NOT_ENABLED")),
+                                       "--address", "0x90000000", "--size", "4K", "--board",
+                                       "nucleo-h743zi-w25q128", "-q", "--report", str(page)])
+    assert result.exit_code == 1
+    html = page.read_text()
+    spins = re.findall(r'<rect class="spin"[^>]*data-d="([^"]*)"', html)
+    assert spins and "RCC_CR" in spins[-1] and "clock_init" in spins[-1]
+    assert 'id="diagnosis"' in html and len(_rects(html, "call failed")) == 1
