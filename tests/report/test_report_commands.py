@@ -3,6 +3,7 @@ DTR and applications running from OCTOSPI and XSPI windows (their mapped traffic
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -55,13 +56,24 @@ def test_test_command_writes_the_page_of_every_board_it_used(loader, tmp_path):
 
 
 def test_test_command_page_of_a_failure(loader, tmp_path):
-    page = tmp_path / "test.html"
+    page, saved, text = tmp_path / "test.html", tmp_path / "test.json", tmp_path / "test.txt"
     result = CliRunner().invoke(main, ["test", str(loader("WRONG_NCS")), *BOARD, "-q",
-                                       "--report", str(page)])
+                                       "--trace", str(saved), "--report", str(page)])
     assert result.exit_code == 1
     html = page.read_text()
     assert html.index('id="diagnosis"') < html.index("<h2>Timeline")
     assert "wiring in Init" in html and re.search(r'id="goto" data-target="call-\d+"', html)
+    # the page is a view of the trace JSON: extflash report draws the same page from it
+    data = json.loads(saved.read_text())
+    assert data["operation"] == "test" and data["diagnosis"]["kind"] == "wiring"
+    assert any(e["kind"] == "write" for e in data["events"])  # --trace: every register access
+    again = tmp_path / "again.html"
+    assert CliRunner().invoke(main, ["report", str(saved), "-o", str(again)]).exit_code == 0
+    assert again.read_text() == html
+    result = CliRunner().invoke(main, ["test", str(loader("WRONG_NCS")), *BOARD, "-q",
+                                       "--trace", str(text)])
+    assert text.read_text().startswith("-- virtual board 1 of 1 --\n")
+    assert "Init(0x1)" in text.read_text()
 
 
 def test_new_writes_the_page_of_its_self_test(tmp_path):
@@ -134,5 +146,5 @@ def test_new_refuses_a_report_without_a_self_test(tmp_path):
     result = CliRunner().invoke(main, ["new", *BOARD, "-o", str(tmp_path / "gen.stldr"),
                                        "--no-self-test", "--report", str(tmp_path / "r.html")])
     assert result.exit_code != 0 and "Traceback" not in result.output
-    assert "error: --report shows the self-test of a loader" in result.output
+    assert "error: --trace and --report record the self-test of a loader" in result.output
     assert not list(tmp_path.iterdir())  # nothing built, nothing written

@@ -14,8 +14,8 @@ from extflash.cli.common import (
     emit,
     handle_errors,
 )
-from extflash.cli.options import fresh_board_options, output_options, report_option
-from extflash.cli.session import check_outputs, write_report
+from extflash.cli.options import fresh_board_options, output_options, trace_options
+from extflash.cli.session import recording, write_recording
 from extflash.errors import InputError
 
 
@@ -53,7 +53,7 @@ def check_new_output(output: str) -> None:
     is_flag=True,
     help="Skip the conformance test on the virtual board (not recommended).",
 )
-@report_option
+@trace_options
 @output_options
 @handle_errors("new")
 def new(
@@ -63,7 +63,6 @@ def new(
     kind: str,
     app_address: int | None,
     no_self_test: bool,
-    report_path: str | None,
     quiet: bool,
     as_json: bool,
     **kw: Any,
@@ -72,10 +71,10 @@ def new(
     from extflash import gen
     from extflash.report import record
 
-    check_outputs({"report_path": report_path})
-    if report_path and (no_self_test or kind != "loader"):
-        raise InputError("--report shows the self-test of a loader: drop --no-self-test and "
-                         "--kind boot/emm-driver to have one")
+    rec = recording("new", kw)
+    if rec is not None and (no_self_test or kind != "loader"):
+        raise InputError("--trace and --report record the self-test of a loader: drop "
+                         "--no-self-test and --kind boot/emm-driver to have one")
     if kind == "boot":
         check_writable(Path(output), "-o")
     elif kind == "emm-driver":
@@ -96,7 +95,6 @@ def new(
     if not (quiet or as_json):
         steps = "building" if no_self_test else "building and self-testing"
         click.echo(f"{steps} a loader for {board.name} ...", err=True)
-    recording = record.Recording("new")
     try:
         made = gen.new_loader(
             board,
@@ -105,15 +103,12 @@ def new(
             flm=flm,
             self_test=not no_self_test,
             timing=kw.pop("timing"),
-            on_rig=recording.attach if report_path else None,
+            on_rig=rec.attach if rec else None,
         )
     except gen.SelfTestFailed as exc:
-        if report_path:
-            write_report(recording.trace(record.conformance_diagnosis(exc.report)), report_path)
+        write_recording(rec, record.conformance_diagnosis(exc.report))
         raise
-    if report_path and made.report is not None:
-        write_report(recording.trace(summary=f"self-test passed on the virtual {board.name}"),
-                     report_path)
+    write_recording(rec, summary=f"self-test passed on the virtual {board.name}")
     b = made.build
     data = {
         "stldr": str(b.stldr),

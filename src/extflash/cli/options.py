@@ -166,12 +166,6 @@ REPORT_HELP = ("Write a self-contained HTML page of the run: timeline, flash map
                "and the diagnosis of a failure.")
 
 
-def report_option(func: F) -> F:
-    """--report FILE.html alone (commands that run several virtual boards or an application)."""
-    return click.option("--report", "report_path", type=click.Path(dir_okay=False),
-                        metavar="FILE.html", help=REPORT_HELP)(func)
-
-
 def trace_options(func: F) -> F:
     """--trace FILE, --trace-filter LIST and --report FILE.html (virtual board only)."""
     options = [

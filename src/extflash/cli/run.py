@@ -9,8 +9,8 @@ from typing import Any
 import click
 
 from extflash.cli.common import ADDRESS, echo_json, envelope, handle_errors
-from extflash.cli.options import fresh_board_options, output_options, report_option
-from extflash.cli.session import check_outputs, write_report
+from extflash.cli.options import fresh_board_options, output_options, trace_options
+from extflash.cli.session import recording, write_recording
 
 
 @click.command()
@@ -26,12 +26,11 @@ from extflash.cli.session import check_outputs, write_report
               default=10.0, show_default=True, metavar="S",
               help="End the run after S seconds (virtual or wall-clock time): exit 124.")
 @fresh_board_options
-@report_option
+@trace_options
 @output_options
 @handle_errors("run")
 def run(app: str, boot: str | None, loader: str | None, app_address: int | None,
-        timeout_s: float, report_path: str | None, quiet: bool, as_json: bool,
-        **kw: Any) -> int:
+        timeout_s: float, quiet: bool, as_json: bool, **kw: Any) -> int:
     """Boot BOOT, program APP into the external flash and run it from the window.
 
     Ends with the application's SYS_EXIT status, 124 on --timeout, 1 on a fault.
@@ -39,11 +38,9 @@ def run(app: str, boot: str | None, loader: str | None, app_address: int | None,
     from extflash import api, xip
     from extflash.report import record
 
-    check_outputs({"report_path": report_path})
+    rec = recording("run", kw)
     board = api.resolve_board(kw.pop("board_name"), mcu=kw.pop("mcu"), chip=kw.pop("chip"),
                               bank=kw.pop("bank"), pins=kw.pop("pins"), hse=kw.pop("hse"))
-
-    recording = record.Recording("run")
 
     def show(source: str, text: str) -> None:
         sys.stdout.write(text)
@@ -52,11 +49,9 @@ def run(app: str, boot: str | None, loader: str | None, app_address: int | None,
     outcome = xip.run_application(board, app, boot=boot, loader=loader, app_address=app_address,
                                   timeout_s=timeout_s, on_output=None if as_json else show,
                                   timing=kw.pop("timing"),
-                                  on_prepared=recording.attach_run if report_path else None)
-    if report_path:
-        write_report(recording.trace(record.run_diagnosis(outcome),
-                                     f"{outcome.message} after {outcome.instructions} "
-                                     "instructions"), report_path)
+                                  on_prepared=rec.attach_run if rec else None)
+    write_recording(rec, record.run_diagnosis(outcome),
+                    f"{outcome.message} after {outcome.instructions} instructions")
     if as_json:
         data = {"reason": outcome.reason, "exit_code": outcome.exit_code,
                 "pc": outcome.pc, "where": outcome.where, "seconds": outcome.seconds,

@@ -129,12 +129,11 @@ def _diagnosis_of(error: ExtflashError) -> dict[str, Any]:
 
 
 def _write_outputs(timeline: Any, trace_path: str | None, report_path: str | None,
-                   extra: tuple[str, Any] | None = None) -> None:
+                   extra: list[tuple[str | None, Any, str]] | None = None) -> None:
     """--trace and --report; the operation's result stands when one cannot be written."""
     outputs = [] if timeline is None else [(trace_path, timeline.write, "trace"),
                                            (report_path, _report_writer(timeline), "report")]
-    if extra is not None:
-        outputs.append((extra[0], extra[1], "report"))
+    outputs += extra or []
     for path, write, what in outputs:
         if not path:
             continue
@@ -152,12 +151,34 @@ def _report_writer(timeline: Any) -> Any:
     return lambda path: report.write_html(timeline.as_dict(), path)
 
 
-def write_report(trace: dict[str, Any], path: str | None) -> None:
-    """--report of a recorded trace; the operation's result stands when it cannot be written."""
+def recording(operation: str, kw: dict[str, Any]) -> Any:
+    """The recording --trace/--report ask for (``None`` without them), the files checked."""
+    from extflash.report import record
+
+    check_outputs(kw)
+    trace_path, report_path, wanted = (kw.pop("trace_path"), kw.pop("report_path"),
+                                       kw.pop("trace_filter"))
+    if not (trace_path or report_path):
+        return None
+    rec = record.Recording(operation, peripherals=wanted.split(",") if wanted else None,
+                           compact=not trace_path)
+    rec.paths = (trace_path, report_path)
+    return rec
+
+
+def write_recording(rec: Any, diagnosis: dict[str, Any] | None = None, summary: str = ""
+                    ) -> None:
+    """--trace and --report of a recording; the operation's result stands when one cannot be
+    written."""
     from extflash import report
 
-    if path:
-        _write_outputs(None, None, None, extra=(path, lambda p: report.write_html(trace, p)))
+    if rec is None:
+        return
+    data = rec.trace(diagnosis, summary)
+    trace_path, report_path = rec.paths
+    _write_outputs(None, None, None, extra=[(trace_path, lambda p: rec.write(data, p), "trace"),
+                                            (report_path, lambda p: report.write_html(data, p),
+                                             "report")])
 
 
 @contextlib.contextmanager

@@ -14,8 +14,8 @@ from extflash.cli.common import (
     fail,
     handle_errors,
 )
-from extflash.cli.options import fresh_board_options, output_options, report_option
-from extflash.cli.session import check_outputs, write_report
+from extflash.cli.options import fresh_board_options, output_options, trace_options
+from extflash.cli.session import recording, write_recording
 
 
 @click.command(name="test")
@@ -25,14 +25,13 @@ from extflash.cli.session import check_outputs, write_report
     "--stack-size", type=SIZE, metavar="BYTES", help="Stack given to the loader (default 1 KiB)."
 )
 @click.option("--buffer-size", type=SIZE, metavar="BYTES", help="RAM buffer per Write call.")
-@report_option
+@trace_options
 @output_options
 @handle_errors("test")
 def conformance_test(
     loader_path: str,
     stack_size: int | None,
     buffer_size: int | None,
-    report_path: str | None,
     quiet: bool,
     as_json: bool,
     **kw: Any,
@@ -42,11 +41,9 @@ def conformance_test(
     from extflash.report import record
     from extflash.runner import DriverOptions
 
-    check_outputs({"report_path": report_path})
+    rec = recording("test", kw)
     board = board_from_options(kw)
     options = DriverOptions(buffer_size=buffer_size, stack_size=stack_size)
-
-    recording = record.Recording("test")
 
     def progress(line: str) -> None:
         click.echo(line, err=True)
@@ -57,11 +54,9 @@ def conformance_test(
         timing=kw.pop("timing"),
         options=options,
         progress=None if quiet or as_json else progress,
-        on_rig=recording.attach if report_path else None,
+        on_rig=rec.attach if rec else None,
     )
-    if report_path:
-        write_report(recording.trace(record.conformance_diagnosis(report), report.verdict()),
-                     report_path)
+    write_recording(rec, record.conformance_diagnosis(report), report.verdict())
     data = report.as_dict()
     text = "" if as_json else "\n".join(report.render())
     if report.passed:

@@ -11,8 +11,12 @@ each situation, and an application running from the window (``extflash run``).
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
 from typing import Any
 
+from extflash.errors import InputError
 from extflash.trace import Timeline
 
 GAP_S = 1e-4  # between two boards' recordings on the merged timeline
@@ -33,27 +37,50 @@ class Recording:
     """One timeline per virtual board, merged into one trace (each board's virtual time
     follows the previous one's)."""
 
-    def __init__(self, operation: str) -> None:
+    def __init__(self, operation: str, *, peripherals: list[str] | None = None,
+                 compact: bool = True) -> None:
+        """``compact``: only what the page draws (see :class:`~extflash.trace.Timeline`);
+        ``peripherals``: as ``--trace-filter``."""
         self.operation = operation
+        self.peripherals = peripherals
+        self.compact = compact
         self.timelines: list[Timeline] = []
+        self.paths: tuple[str | None, str | None] = (None, None)  # --trace, --report
 
     def attach(self, watch: Any) -> None:
         """``on_rig`` of :func:`extflash.conformance.run`: record this board."""
-        self.timelines.append(Timeline.attach(watch, compact=True))
+        self.timelines.append(Timeline.attach(watch, peripherals=self.peripherals,
+                                              compact=self.compact))
 
     def attach_run(self, prepared: Any) -> None:
         """``on_prepared`` of :func:`extflash.xip.run_application`: record the application."""
         names: Any = _ElfNames(prepared.symbols)
-        timeline = Timeline(prepared.vboard, symbols=names, compact=True)
+        timeline = Timeline(prepared.vboard, symbols=names, peripherals=self.peripherals,
+                            compact=self.compact)
         timeline.start()
         self.timelines.append(timeline)
+
+    def write(self, trace: dict[str, Any], path: str | os.PathLike[str]) -> None:
+        """``trace`` (from :meth:`trace`) as JSON for a ``.json`` path, else as text: each
+        board's timeline after the other."""
+        p = Path(path)
+        if p.suffix.lower() == ".json":
+            text = json.dumps(trace, indent=1)
+        else:
+            text = "\n".join(f"-- virtual board {i + 1} of {len(self.timelines)} --\n"
+                             + "\n".join(t.render()) for i, t in enumerate(self.timelines))
+        try:
+            p.write_text(text + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"cannot write the trace to {p}: {exc.strerror or exc}") from None
 
     def trace(self, diagnosis: dict[str, Any] | None = None, summary: str = ""
               ) -> dict[str, Any]:
         """The merged trace; ``summary``: one line on how the operation ended."""
         parts = []
         for timeline in self.timelines:
-            timeline.stop()
+            if timeline._hooks or timeline._flash_log is not None:  # still recording
+                timeline.stop()
             timeline.operation = self.operation
             parts.append(timeline.as_dict())
         merged = merge(parts) if parts else {"schema": "extflash.trace/1", "board": "",
