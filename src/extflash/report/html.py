@@ -204,8 +204,9 @@ def _clocks(c: dict[str, Any]) -> str:
     limit (a bar: the share of the limit the interface clock uses)."""
     if not c:
         return ""
+    # the PLL as its registers set it up, whether or not it runs (SYSCLK says what is used)
     steps = [("HSE crystal", c.get("hse_hz", 0)), ("PLL input (after M)", c.get("pll_input_hz")),
-             ("PLL VCO", c.get("vco_hz")), ("SYSCLK", c.get("sysclk_hz")),
+             ("PLL VCO as configured", c.get("vco_hz")), ("SYSCLK", c.get("sysclk_hz")),
              ("CPU clock", c.get("core_hz")), ("HCLK (AHB)", c.get("hclk_hz")),
              (f"{c['controller']} kernel clock", c.get("kernel_hz"))]
     chain = " &rarr; ".join(f"<span>{escape(n)} <b>{_hz(hz or 0)}</b></span>"
