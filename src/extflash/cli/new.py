@@ -14,7 +14,9 @@ from extflash.cli.common import (
     emit,
     handle_errors,
 )
-from extflash.cli.options import fresh_board_options, output_options
+from extflash.cli.options import fresh_board_options, output_options, trace_options
+from extflash.cli.session import recording, write_recording
+from extflash.errors import InputError
 
 
 def check_new_output(output: str) -> None:
@@ -52,6 +54,7 @@ def check_new_output(output: str) -> None:
     is_flag=True,
     help="Skip the conformance test on the virtual board (not recommended).",
 )
+@trace_options
 @output_options
 @handle_errors("new")
 def new(
@@ -67,7 +70,12 @@ def new(
 ) -> None:
     """Generate, build and self-test a loader for a board (from --board or --mcu/--chip/--pins)."""
     from extflash import gen
+    from extflash.report import record
 
+    rec = recording("new", kw)
+    if rec is not None and (no_self_test or kind not in ("loader", "flm")):
+        raise InputError("--trace and --report record the self-test of a loader: drop "
+                         "--no-self-test and --kind boot/emm-driver to have one")
     if kind == "boot":
         check_writable(Path(output), "-o")
     elif kind == "emm-driver":
@@ -88,14 +96,20 @@ def new(
     if not (quiet or as_json):
         steps = "building" if no_self_test else "building and self-testing"
         click.echo(f"{steps} a loader for {board.name} ...", err=True)
-    made = gen.new_loader(
-        board,
-        Path(output),
-        name=name,
-        flm=flm or kind == "flm",
-        self_test=not no_self_test,
-        timing=kw.pop("timing"),
-    )
+    try:
+        made = gen.new_loader(
+            board,
+            Path(output),
+            name=name,
+            flm=flm or kind == "flm",
+            self_test=not no_self_test,
+            timing=kw.pop("timing"),
+            on_rig=rec.attach if rec else None,
+        )
+    except gen.SelfTestFailed as exc:
+        write_recording(rec, record.conformance_diagnosis(exc.report))
+        raise
+    write_recording(rec, summary=f"self-test passed on the virtual {board.name}")
     b = made.build
     data = {
         "stldr": str(b.stldr),

@@ -169,6 +169,10 @@ def output_options(func: F) -> F:
     return func
 
 
+REPORT_HELP = ("Write a self-contained HTML page of the run: timeline, flash map, pins, clocks "
+               "and the diagnosis of a failure.")
+
+
 def trace_options(func: F) -> F:
     """--trace FILE, --trace-filter LIST and --report FILE.html (virtual board only)."""
     options = [
@@ -190,8 +194,7 @@ def trace_options(func: F) -> F:
             "report_path",
             type=click.Path(dir_okay=False),
             metavar="FILE.html",
-            help="Write a self-contained HTML page of the run: timeline, flash map, wiring and "
-            "the diagnosis of a failure.",
+            help=REPORT_HELP,
         ),
     ]
     return _with_options(func, options)

@@ -80,7 +80,7 @@ def _virtual_session(
     trace_filter: str | None,
     report_path: str | None = None,
 ) -> Iterator[api.Session]:
-    from extflash import diagnose, trace
+    from extflash import diagnose, trace, trace_facts
 
     board = board_from_options(kw)
     session, watch = diagnose.open_session(
@@ -97,7 +97,8 @@ def _virtual_session(
     timeline = None
     if trace_path or report_path:
         wanted = trace_filter.split(",") if trace_filter else None
-        timeline = trace.Timeline.attach(watch, peripherals=wanted)
+        # --report alone: only what the page draws (large runs stay fast)
+        timeline = trace.Timeline.attach(watch, peripherals=wanted, compact=not trace_path)
     try:
         with session, _report_stop(session):
             try:
@@ -112,6 +113,8 @@ def _virtual_session(
     finally:
         watch.machine.console.flush()
         if timeline is not None:
+            timeline.facts.plan = trace_facts.plan(session.programmer)
+            timeline.operation = click.get_current_context().info_name or ""
             timeline.stop()
             _write_outputs(timeline, trace_path, report_path)
 
@@ -125,10 +128,13 @@ def _diagnosis_of(error: ExtflashError) -> dict[str, Any]:
     return out
 
 
-def _write_outputs(timeline: Any, trace_path: str | None, report_path: str | None) -> None:
+def _write_outputs(timeline: Any, trace_path: str | None, report_path: str | None,
+                   extra: list[tuple[str | None, Any, str]] | None = None) -> None:
     """--trace and --report; the operation's result stands when one cannot be written."""
-    for path, write, what in ((trace_path, timeline.write, "trace"),
-                              (report_path, _report_writer(timeline), "report")):
+    outputs = [] if timeline is None else [(trace_path, timeline.write, "trace"),
+                                           (report_path, _report_writer(timeline), "report")]
+    outputs += extra or []
+    for path, write, what in outputs:
         if not path:
             continue
         try:
@@ -143,6 +149,36 @@ def _report_writer(timeline: Any) -> Any:
     from extflash import report
 
     return lambda path: report.write_html(timeline.as_dict(), path)
+
+
+def recording(operation: str, kw: dict[str, Any]) -> Any:
+    """The recording --trace/--report ask for (``None`` without them), the files checked."""
+    from extflash.report import record
+
+    check_outputs(kw)
+    trace_path, report_path, wanted = (kw.pop("trace_path"), kw.pop("report_path"),
+                                       kw.pop("trace_filter"))
+    if not (trace_path or report_path):
+        return None
+    rec = record.Recording(operation, peripherals=wanted.split(",") if wanted else None,
+                           compact=not trace_path)
+    rec.paths = (trace_path, report_path)
+    return rec
+
+
+def write_recording(rec: Any, diagnosis: dict[str, Any] | None = None, summary: str = ""
+                    ) -> None:
+    """--trace and --report of a recording; the operation's result stands when one cannot be
+    written."""
+    from extflash import report
+
+    if rec is None:
+        return
+    data = rec.trace(diagnosis, summary)
+    trace_path, report_path = rec.paths
+    _write_outputs(None, None, None, extra=[(trace_path, lambda p: rec.write(data, p), "trace"),
+                                            (report_path, lambda p: report.write_html(data, p),
+                                             "report")])
 
 
 @contextlib.contextmanager

@@ -11,8 +11,10 @@ project, for inspection, and the call raises.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from extflash import board as boards
 from extflash.errors import OperationError
@@ -60,18 +62,20 @@ def new_loader(
     flm: bool = False,
     self_test: bool = True,
     timing: str = "typical",
+    on_rig: Callable[[Any], None] | None = None,
 ) -> NewLoader:
-    """Build the loader for ``board`` into ``out`` (a ``.stldr`` path or a folder) and test it."""
+    """Build the loader for ``board`` into ``out`` (a ``.stldr`` path or a folder) and test it
+    (``on_rig``: see :func:`extflash.conformance.run`)."""
     from extflash import conformance
 
     config = plan_loader(board, name=name)
     result = build(config, out, flm=flm)
     if not self_test:
         return NewLoader(result, None)
-    report = conformance.run(result.stldr, board, timing=timing)
+    report = conformance.run(result.stldr, board, timing=timing, on_rig=on_rig)
     # the FLM is built from the same sources but has its own entry points: it is proved too
     if report.passed and result.flm is not None:
-        flm_report = conformance.run(result.flm, board, timing=timing)
+        flm_report = conformance.run(result.flm, board, timing=timing, on_rig=on_rig)
         if not flm_report.passed:
             _reject(result, board, result.flm, flm_report)
     if not report.passed:
