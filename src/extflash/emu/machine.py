@@ -50,7 +50,15 @@ from extflash import mcu
 from extflash.emu import cortexm
 from extflash.emu.clock import FS_PER_NS, VirtualClock
 from extflash.emu.cortexm import CFSR_BITS, HFSR_BITS, ExceptionUnit, decode_bits
-from extflash.emu.mmio import PAGE, Bus, BusAccess, UnmodelledAccess, UnmodelledBlock, c_buffer
+from extflash.emu.mmio import (
+    PAGE,
+    SPIN_THRESHOLD,
+    Bus,
+    BusAccess,
+    UnmodelledAccess,
+    UnmodelledBlock,
+    c_buffer,
+)
 from extflash.emu.periph import sysregs
 from extflash.emu.periph.flashif import FlashInterface
 from extflash.emu.periph.gpio import GpioBank, GpioPort, PinState
@@ -76,6 +84,12 @@ __all__ = [
 ]
 
 MAX_SLICE = 1_000_000
+# A polling loop whose own registers change from one streak to the next counts (a bounded wait,
+# "for (n = 65535; n && (SR & BUSY); n--)"): it runs on without skipping time, each streak twice
+# as long as the last, for at most this many streaks (6 x 2**16 reads); then it is taken for a
+# wait like any other, so an endless counter cannot keep a run going.
+MAX_COUNTED_STREAKS = 16
+LOOP_REGISTERS = (*(getattr(A, f"UC_ARM_REG_R{i}") for i in range(13)), A.UC_ARM_REG_PC)
 MASKED_SLICE = 256
 FF_MIN_STEP_FS = 1_000 * FS_PER_NS * 1_000  # 1 ms
 PPB_UNMODELLED = (("ITM", 0xE0000000, 0x1000), ("FPB", 0xE0002000, 0x1000),
@@ -245,6 +259,8 @@ class Machine:
         self._exc_return: list[int] = []
         self._exceptions_taken = 0
         self._stop_at_cached: set[int] = set()
+        self._loop_seen: tuple[int, ...] | None = None  # core registers at the last spin stop
+        self._counted = 0  # streaks of the current loop let run on because it counts
         # A watcher's look between slices (see :meth:`run`): once virtual time reaches
         # checkpoint_fs, on_checkpoint() is called; it moves checkpoint_fs on and says whether
         # the run stops there (reason "checkpoint").
@@ -708,6 +724,7 @@ class Machine:
         self._exceptions_taken = 0
         self.last_fault = None
         self.bus.note_activity()
+        self._forget_loop()
         ff_since: int | None = None
         while True:
             taken = self._take_pending_exception()
@@ -765,10 +782,45 @@ class Machine:
                 ff_since = self.clock.now_fs if ff_since is None else ff_since
                 self._fast_forward(deadline, ff_since, bounded=idle != "poll")
             elif self.bus.spin_hit:
+                if self._loop_counts():
+                    continue
                 ff_since = self.clock.now_fs if ff_since is None else ff_since
                 self._fast_forward(deadline, ff_since, bounded=False)
             elif self.bus.poll.streak == 0:
                 ff_since = None
+                self._forget_loop()
+
+    def _loop_counts(self) -> bool:
+        """A polling streak stopped the core: does the loop run on without skipping time?
+
+        Skipping to the next event is right for a loop that waits (its registers are the same
+        at every stop) and wrong for one that counts its polls: on silicon each poll costs its
+        bus time, and the loop gives up after its count. The first stop in a loop only notes
+        the core registers; a later stop at the same PC with different registers is a counting
+        loop, run on with a doubled streak length (at most :data:`MAX_COUNTED_STREAKS` times).
+        """
+        uc = self.uc
+        regs = tuple(uc.reg_read(r) for r in LOOP_REGISTERS)
+        seen, self._loop_seen = self._loop_seen, regs
+        bus = self.bus
+        bus.poll.streak = 0  # demand a fresh streak either way
+        if seen is None or seen[-1] != regs[-1]:
+            self._counted = 0
+            bus.spin_threshold = SPIN_THRESHOLD
+            return True
+        if seen == regs or self._counted >= MAX_COUNTED_STREAKS:
+            bus.spin_threshold = SPIN_THRESHOLD
+            return False
+        self._counted += 1
+        bus.spin_threshold = SPIN_THRESHOLD << self._counted
+        return True
+
+    def _forget_loop(self) -> None:
+        """The core did something else than poll: the next streak is a new loop."""
+        if self._loop_seen is not None:
+            self._loop_seen = None
+            self._counted = 0
+            self.bus.spin_threshold = SPIN_THRESHOLD
 
     def _checkpoint(self) -> bool:
         """Between slices: is the checkpoint due, and does the watcher stop the run there?"""

@@ -282,6 +282,9 @@ class _Active:
     poll_interval_fs: int = 0
     poll_ftf: bool = False
     lane: bool = False  # a status poll the native command lane started (and may continue)
+    start_fs: int = 0  # an indirect read: when it started, and its command (for its stall)
+    cmd: SpiCommand | None = None
+    stall: tuple[int, int] = (-1, 0)  # (rx_pos, when the read stalls with that much read)
 
 
 class _LaneChip(Protocol):
@@ -693,9 +696,10 @@ class CommandEngine(Peripheral):
             return not self._mapped  # mapped: TOF follows time
         if act.fmode == FMODE_WRITE:
             return not act.done_fs  # still collecting data: nothing on the bus yet
-        # a read whose bus time is over (the clock only moves forward, so a stale "now" past
-        # done_fs proves it)
-        return act.fmode == FMODE_READ and self.clock.now_fs >= act.done_fs
+        # a read whose bus time is over, or that stalled with the FIFO full (the clock only
+        # moves forward, so a stale "now" past either proves it)
+        return act.fmode == FMODE_READ and (self.clock.now_fs >= act.done_fs
+                                            or self.clock.now_fs >= self._stall_fs(act))
 
     # -- native fast path: what it may serve, and taking back what it served ------------------
     def fast_state(self, lane: bool = False) -> FastState:
@@ -903,8 +907,11 @@ class CommandEngine(Peripheral):
         act = self._active
         now = self.clock.now_fs
         if act is not None and act.fmode != FMODE_POLL and now < act.done_fs:
-            # The guest can only be waiting for the transfer: let bus time run to its end.
-            self.clock.advance_fs(act.done_fs - now)
+            # The guest can only be waiting for the transfer: let bus time run to its end, or
+            # for a read to where it stalls with the FIFO full.
+            end = self._stall_fs(act) if act.fmode == FMODE_READ else act.done_fs
+            if end > now:
+                self.clock.advance_fs(end - now)
         self._settle()
         value = self._sr_value()
         act = self._active
@@ -919,6 +926,30 @@ class CommandEngine(Peripheral):
                 self._settle()
                 value = self._sr_value()
         return value
+
+    def _stall_fs(self, act: _Active) -> int:
+        """When an indirect read stalls: the FIFO is full and the guest has not read DR since.
+
+        RM0433 QUADSPI "indirect mode" (RM0455/RM0456 OCTOSPI alike; ``peripherals.md`` §2.2
+        SR.BUSY): in indirect read mode, when the FIFO becomes full the controller stops reading
+        and the clock stops until software reads DR; BUSY stays set until the transfer is over
+        and the FIFO is empty. A read with DLR=0xFFFFFFFF ("read to the end of
+        memory") that is never drained therefore holds the bus for only a FIFO's worth of data,
+        and later SR reads cost their own bus time: nothing is pending that time could end.
+        The whole transfer's bus time (``done_fs``) counts only while software drains the FIFO.
+        """
+        cmd = act.cmd
+        pos, stall_fs = act.stall
+        if pos == act.rx_pos:
+            return stall_fs
+        held = act.rx_pos + self.variant.fifo_bytes
+        if cmd is None or held >= len(act.rx):
+            stall_fs = act.done_fs
+        else:
+            stall_fs = min(act.done_fs, act.start_fs
+                           + self._duration_fs(cmd, held // (2 if self._dfm else 1)))
+        act.stall = (act.rx_pos, stall_fs)
+        return stall_fs
 
     def _sr_value(self) -> int:
         value = self._sticky
@@ -1023,6 +1054,7 @@ class CommandEngine(Peripheral):
             cmd = self._command(address, read_length=length)
             act.rx = self._transfer(cmd)
             act.done_fs = now + self._duration_fs(cmd, length // (2 if self._dfm else 1))
+            act.start_fs, act.cmd = now, cmd
         elif fmode == FMODE_POLL:
             cmd = self._command_preview(address, read_length=self._poll_length())
             gap_fs = max(self.values[self.L.PIR] & 0xFFFF, 1) * FS_PER_S // max(self.clk_hz, 1)
