@@ -796,15 +796,18 @@ class Machine:
         Skipping to the next event is right for a loop that waits (its registers are the same
         at every stop) and wrong for one that counts its polls: on silicon each poll costs its
         bus time, and the loop gives up after its count. The first stop in a loop only notes
-        the core registers; a later stop at the same PC with different registers is a counting
-        loop, run on with a doubled streak length (at most :data:`MAX_COUNTED_STREAKS` times).
+        the core registers; a later stop at the same PC with different registers and no
+        exception taken in between is a counting loop, run on with a doubled streak length
+        (at most :data:`MAX_COUNTED_STREAKS` times).
         """
         uc = self.uc
-        regs = tuple(uc.reg_read(r) for r in LOOP_REGISTERS)
+        regs = (self._exceptions_taken, *(uc.reg_read(r) for r in LOOP_REGISTERS))
         seen, self._loop_seen = self._loop_seen, regs
         bus = self.bus
         bus.poll.streak = 0  # demand a fresh streak either way
-        if seen is None or seen[-1] != regs[-1]:
+        # another loop, or an interrupt ran in between (a tick changes what a timeout loop
+        # holds in its registers): look again
+        if seen is None or seen[0] != regs[0] or seen[-1] != regs[-1]:
             self._counted = 0
             bus.spin_threshold = SPIN_THRESHOLD
             return True

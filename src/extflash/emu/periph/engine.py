@@ -282,9 +282,7 @@ class _Active:
     poll_interval_fs: int = 0
     poll_ftf: bool = False
     lane: bool = False  # a status poll the native command lane started (and may continue)
-    start_fs: int = 0  # an indirect read: when it started, and its command (for its stall)
-    cmd: SpiCommand | None = None
-    stall: tuple[int, int] = (-1, 0)  # (rx_pos, when the read stalls with that much read)
+    stall_fs: int = 0  # an indirect read software has not drained stalls then (FIFO full)
 
 
 class _LaneChip(Protocol):
@@ -698,8 +696,7 @@ class CommandEngine(Peripheral):
             return not act.done_fs  # still collecting data: nothing on the bus yet
         # a read whose bus time is over, or that stalled with the FIFO full (the clock only
         # moves forward, so a stale "now" past either proves it)
-        return act.fmode == FMODE_READ and (self.clock.now_fs >= act.done_fs
-                                            or self.clock.now_fs >= self._stall_fs(act))
+        return act.fmode == FMODE_READ and self.clock.now_fs >= self._read_end_fs(act)
 
     # -- native fast path: what it may serve, and taking back what it served ------------------
     def fast_state(self, lane: bool = False) -> FastState:
@@ -909,7 +906,7 @@ class CommandEngine(Peripheral):
         if act is not None and act.fmode != FMODE_POLL and now < act.done_fs:
             # The guest can only be waiting for the transfer: let bus time run to its end, or
             # for a read to where it stalls with the FIFO full.
-            end = self._stall_fs(act) if act.fmode == FMODE_READ else act.done_fs
+            end = self._read_end_fs(act) if act.fmode == FMODE_READ else act.done_fs
             if end > now:
                 self.clock.advance_fs(end - now)
         self._settle()
@@ -927,29 +924,20 @@ class CommandEngine(Peripheral):
                 value = self._sr_value()
         return value
 
-    def _stall_fs(self, act: _Active) -> int:
-        """When an indirect read stalls: the FIFO is full and the guest has not read DR since.
+    @staticmethod
+    def _read_end_fs(act: _Active) -> int:
+        """Until when an SR read during an indirect read waits: the transfer's end, or, before
+        software has read DR at all, the moment the FIFO is full.
 
         RM0433 QUADSPI "indirect mode" (RM0455/RM0456 OCTOSPI alike; ``peripherals.md`` §2.2
         SR.BUSY): in indirect read mode, when the FIFO becomes full the controller stops reading
         and the clock stops until software reads DR; BUSY stays set until the transfer is over
-        and the FIFO is empty. A read with DLR=0xFFFFFFFF ("read to the end of
-        memory") that is never drained therefore holds the bus for only a FIFO's worth of data,
-        and later SR reads cost their own bus time: nothing is pending that time could end.
-        The whole transfer's bus time (``done_fs``) counts only while software drains the FIFO.
+        and the FIFO is empty. A read with DLR=0xFFFFFFFF ("read to the end of memory") that is
+        never drained therefore holds the bus for only a FIFO's worth of data, and later SR
+        reads cost their own bus time. Once software drains, the transfer is taken to run on
+        to ``done_fs`` (the data as fast as it is read).
         """
-        cmd = act.cmd
-        pos, stall_fs = act.stall
-        if pos == act.rx_pos:
-            return stall_fs
-        held = act.rx_pos + self.variant.fifo_bytes
-        if cmd is None or held >= len(act.rx):
-            stall_fs = act.done_fs
-        else:
-            stall_fs = min(act.done_fs, act.start_fs
-                           + self._duration_fs(cmd, held // (2 if self._dfm else 1)))
-        act.stall = (act.rx_pos, stall_fs)
-        return stall_fs
+        return act.stall_fs if act.rx_pos == 0 else act.done_fs
 
     def _sr_value(self) -> int:
         value = self._sticky
@@ -1053,8 +1041,10 @@ class CommandEngine(Peripheral):
                 length = (self.fsize_bytes - address) if dl == ALL_ONES else dl + 1
             cmd = self._command(address, read_length=length)
             act.rx = self._transfer(cmd)
-            act.done_fs = now + self._duration_fs(cmd, length // (2 if self._dfm else 1))
-            act.start_fs, act.cmd = now, cmd
+            banks = 2 if self._dfm else 1
+            act.done_fs = now + self._duration_fs(cmd, length // banks)
+            act.stall_fs = now + self._duration_fs(
+                cmd, min(length, self.variant.fifo_bytes) // banks)
         elif fmode == FMODE_POLL:
             cmd = self._command_preview(address, read_length=self._poll_length())
             gap_fs = max(self.values[self.L.PIR] & 0xFFFF, 1) * FS_PER_S // max(self.clk_hz, 1)
