@@ -198,11 +198,18 @@ class _MachineClock(VirtualClock):
     def __init__(self, core_hz: int) -> None:
         super().__init__(core_hz)
         self.on_schedule: Callable[[int], None] | None = None
+        # time passed without instructions (the cycles it counts)
+        self.on_skip: Callable[[int], None] | None = None
 
     def schedule(self, at_fs: int, callback: Callable[[], None]) -> None:
         super().schedule(at_fs, callback)
         if self.on_schedule is not None:
             self.on_schedule(at_fs)
+
+    def advance_fs(self, fs: int) -> None:
+        super().advance_fs(fs)
+        if self.on_skip is not None:
+            self.on_skip(fs // self.fs_per_cycle)
 
 
 class Machine:
@@ -221,6 +228,7 @@ class Machine:
         fam = self.family
         self.clock = _MachineClock(fam.reset_clock_hz)
         self.clock.on_schedule = self._event_scheduled
+        self.clock.on_skip = self._time_skipped
         self._slice_end_fs = 0
         model = cortexm.CORE_MODELS.get(fam.core)
         if model is None:
@@ -650,6 +658,18 @@ class Machine:
             self._slice_end_fs = at_fs
             for hook in self.bus.slice_start_hooks:  # a native lane's next event moved too
                 hook()
+
+    def _time_skipped(self, cycles: int) -> None:
+        """A peripheral let ``cycles`` pass mid-slice without instructions (a transfer's bus
+        time, a polling skip): the slice still ends where it was planned to in time (at the
+        next event), so as many fewer instructions run in it, and the event's exception is
+        taken on its cycle. The native lane does the same for the time it lets pass
+        (``lower_limit`` in quadspi_fast.c)."""
+        if not self._running or not cycles or self._limit is None or self._counter is None:
+            return
+        limit = max(int(self._counter.value), int(self._limit.value) - cycles)
+        self._limit.value = limit
+        self._slice_budget = min(self._slice_budget, limit)
 
     def _core_clock_changed(self, hz: int) -> None:
         self.sync_time()

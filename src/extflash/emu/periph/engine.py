@@ -913,11 +913,17 @@ class CommandEngine(Peripheral):
         value = self._sr_value()
         act = self._active
         if act is not None and act.fmode == FMODE_POLL and not value & SMF:
-            # Spinning on a poll that has not matched: jump to the next poll tick, or to the next
-            # thing that can change the status (the chip's end of busy, a timer tick), as the
-            # spin loop would reach it.
+            # Spinning on a poll that has not matched: go to its next status read. Once a read
+            # did not match (FTF set, RM0433 QUADSPI SR: "set each time status is read" in
+            # automatic-polling mode), jump further, to the next thing that can change the
+            # status (the chip's end of busy, a timer tick), as the spin loop would reach it.
+            # The first read comes at once: the status is read as soon as polling starts, then
+            # every PIR interval (RM0433 QUADSPI "automatic status-polling mode"), so a chip
+            # that already matches (WEL=1 right after WREN) matches on it.
             now = self.clock.now_fs
-            nxt = max(act.poll_next_fs, self.clock.next_event_fs() or 0)
+            nxt = act.poll_next_fs
+            if act.poll_ftf:
+                nxt = max(nxt, self.clock.next_event_fs() or 0)
             if nxt > now:
                 self.clock.skip_to(nxt)
                 self._settle()
