@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from extflash.cli import main
+from extflash.emu.clock import FS_PER_S
 
 PINS = {"clk": "PB2", "bk1_ncs": "PB6", "bk1_io0": "PD11", "bk1_io1": "PD12",
         "bk1_io2": "PE2", "bk1_io3": "PD13"}  # NUCLEO-H743ZI Zio connector
@@ -77,3 +78,50 @@ def test_time_of_one_stalled_read(watched, community_with):
     call = driver.calls[-1]
     # reading 16 MiB on 4 lines at the loader's 100 MHz clock would take 84 ms
     assert call.elapsed_s < 2e-3
+
+
+# -- item 5: a loop nothing pending can end is a hang at once ---------------------------------
+
+
+def test_wait_for_tof_without_tcen_is_a_hang_through_the_cli(community_with):
+    """Init ends in memory-mapped mode, reads the window once and waits for SR.TOF with
+    CR.TCEN=0. Only the timeout counter sets TOF (RM0433 QUADSPI_LPTR), so nothing pending can
+    end the wait: no transfer, no busy chip, no event; only SysTick's handler runs. Two looks
+    find the same loop reading the same SR value and the call stops with the loop and what it
+    waits for, in milliseconds of virtual time, not at the host's 100 s Init timeout."""
+    result = CliRunner().invoke(main, ["read", "-l", str(community_with("WAIT_TOF_NO_TCEN")),
+                                       *BOARD, "--address", "0x90000000", "--size", "256",
+                                       "-o", "/dev/null", "-q"])
+    assert result.exit_code == 1, result.output
+    out = result.output
+    assert "Traceback" not in out
+    assert "error: Init(0x1)" in out
+    assert "waits for QUADSPI_SR.TOF=1" in out
+    assert "nothing pending can change QUADSPI_SR" in out
+    assert "no transfer in progress, no chip busy, no timer or other event scheduled" in out
+    assert "the same values at two looks" in out
+    assert "in Init" in out
+
+
+def test_tof_wait_stops_after_two_looks(watched, community_with):
+    """The escalation: the first look finds only SysTick's handler able to change SR (not yet
+    certain); the second finds the same fixed-point loop reading the same value."""
+    from extflash.runner import LoaderCallError
+
+    session, watch = watched(community_with("WAIT_TOF_NO_TCEN"))
+    with pytest.raises(LoaderCallError):
+        session.driver.begin("read")
+    call = watch.last
+    assert call is not None and call.stuck is not None and call.stuck.certain
+    profile = call.stuck.extra["profile"]
+    assert profile.stalled and [r.name for r in profile.registers] == ["QUADSPI_SR"]
+    assert (call.end_fs - call.start_fs) / FS_PER_S < 1.0  # not the host's 100 s
+
+
+def test_a_counting_loop_is_not_a_stall(watched, community_with):
+    """Read's bounded wait (65,535 SR polls of a stalled read) changes its counter on every
+    pass: it returns by itself and is never called a hang."""
+    session, watch = watched(community_with("READ_TAIL_TO_END"))
+    session.driver.begin("read")
+    session.driver.read_through_loader(0x90000000, 4096)
+    assert watch.last is not None and watch.last.stuck is None

@@ -94,8 +94,19 @@ int Init(void)
     hqspi.Init.ClockMode = 0u;
     hqspi.Init.FlashID = HS_QSPI_BANK == 2 ? QSPI_CR_FSEL : 0u;
     hqspi.Init.DualFlash = HS_QSPI_BANK == 3 ? QSPI_CR_DFM : 0u;
+#ifdef WAIT_TOF_NO_TCEN
+    if (HAL_QSPI_Init(&hqspi) != HAL_OK || nor_init() != HAL_OK ||
+        nor_memory_mapped() != HAL_OK) {
+        return finish(0);
+    }
+    (void)*(volatile uint32_t *)QSPI_WINDOW; /* the first access starts the prefetch */
+    while ((hqspi.Instance->SR & QSPI_SR_TOF) == 0u) {
+    }
+    return finish(1);
+#else
     /* No memory-mapped mode: this loader exports Read, which is how hosts read it back. */
     return finish(HAL_QSPI_Init(&hqspi) == HAL_OK && nor_init() == HAL_OK);
+#endif
 }
 
 /* Dual-flash transfers move whole byte pairs (AR[0] = 0, even length): a lone first or last

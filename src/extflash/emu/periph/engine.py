@@ -895,6 +895,21 @@ class CommandEngine(Peripheral):
     def mapped(self) -> bool:
         return self._mapped
 
+    def pending(self) -> str | None:
+        """What the controller has in progress that will change its registers by itself
+        (None: nothing; its timers are clock events, see :meth:`_arm_timeout`). A read stalled
+        with the FIFO full waits for software, not for time."""
+        self._settle()
+        act = self._active
+        now = self.clock.now_fs
+        if act is None or act.fmode == FMODE_POLL:
+            return None  # a poll changes SR only when the chip's status does
+        if act.fmode == FMODE_READ and now < self._read_end_fs(act):
+            return "an indirect read on the bus"
+        if act.fmode == FMODE_WRITE and act.done_fs and now < act.done_fs:
+            return "a command on the bus"
+        return None
+
     # -- status -------------------------------------------------------------------------------
     def _busy(self) -> bool:
         self._settle()
