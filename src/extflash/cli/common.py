@@ -152,7 +152,7 @@ class Frequency(click.ParamType):
 ADDRESS = Number(minimum=0)
 SIZE = Number(minimum=1)
 INTEGER = Number()
-PORT = Number(minimum=0, maximum=0xFFFF)  # a TCP port (0: any free one)
+PORT = Number(minimum=0)  # a TCP port (0: any free one; the server checks the range)
 HZ = Frequency()
 
 

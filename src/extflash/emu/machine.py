@@ -817,13 +817,17 @@ class Machine:
         at every stop) and wrong for one that counts its polls: on silicon each poll costs its
         bus time, and the loop gives up after its count. The first stop in a loop only notes
         the core registers; a later stop at the same PC with different registers and no
-        exception taken in between is a counting loop, run on with a doubled streak length
-        (at most :data:`MAX_COUNTED_STREAKS` times).
+        exception taken in between is a counting loop, run on with a doubled streak length (at
+        most :data:`MAX_COUNTED_STREAKS` times). A loop that reads a time source (SysTick CVR,
+        DWT CYCCNT) waits for time: it is skipped at once.
         """
+        bus = self.bus
+        if bus.poll.timed:  # it reads a clock (its own timeout): a wait, skipped as one
+            self._forget_loop()
+            return False
         uc = self.uc
         regs = (self._exceptions_taken, *(uc.reg_read(r) for r in LOOP_REGISTERS))
         seen, self._loop_seen = self._loop_seen, regs
-        bus = self.bus
         bus.poll.streak = 0  # demand a fresh streak either way
         # another loop, or an interrupt ran in between (a tick changes what a timeout loop
         # holds in its registers): look again

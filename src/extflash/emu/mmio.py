@@ -103,6 +103,7 @@ class PollState:
     reads: dict[int, int]
     pcs: set[int]
     streak: int = 0
+    timed: bool = False  # a time source (SysTick CVR, DWT CYCCNT) was read meanwhile
 
 
 class Bus:
@@ -203,7 +204,7 @@ class Bus:
     def _callbacks(self, p: Peripheral) -> object:
         time_sources: frozenset[int] = getattr(p, "time_sources", frozenset())
         base = p.base
-        sync, observe = self.sync, self.observe_read
+        sync, observe, poll = self.sync, self.observe_read, self.poll
 
         def read(_uch: int, offset: int, size: int, _ud: int) -> int:
             try:
@@ -211,6 +212,8 @@ class Bus:
                 value = p.read(offset, size)
                 if offset & ~3 not in time_sources:
                     observe(base + offset, value)
+                else:
+                    poll.timed = True  # the loop tells time: it waits, it does not count
                 return value
             except BaseException as exc:
                 self.fail(exc)
@@ -261,6 +264,7 @@ class Bus:
         self.poll.reads.clear()
         self.poll.pcs.clear()
         self.poll.streak = 0
+        self.poll.timed = False
 
     def exception_entered(self) -> None:
         """The core took an exception: a polling loop it was in is interrupted."""
