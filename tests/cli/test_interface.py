@@ -137,6 +137,19 @@ def test_numbers_in_hex_and_with_suffixes(target, option, value):
     assert f"error: Invalid value for '{option}': 'twelve' is not a" in res.stderr
 
 
+def test_gdbserver_port_in_hex_and_checked():
+    # the port parses (0xD05 = 3333); what to debug is missing, so nothing listens
+    res = run("gdbserver", "--board", "weact-h743", "--port", "0xD05")
+    assert res.exit_code == 2
+    assert res.stderr.startswith("error: gdbserver needs what to debug")
+    res = run("gdbserver", "--board", "weact-h743", "--run", "x.elf", "--port", "64K")
+    assert res.exit_code == 2
+    assert res.stderr.startswith("error: --port 65536 is not a TCP port (0..65535)")
+    res = run("gdbserver", "--board", "weact-h743", "--port", "http")
+    assert res.exit_code == 2
+    assert "error: Invalid value for '--port': 'http' is not a number" in res.stderr
+
+
 def test_checksum_reports_progress_and_q_silences_it(target):
     res = run("checksum", "--address", "0x90000000", "--size", "2M", *target)
     assert res.exit_code == 0, res.output

@@ -262,3 +262,26 @@ def test_event_log_keeps_the_last_commands_in_order():
         assert list(log) == list(model) and len(log) == len(model) and log[-1] == model[-1]
     log.extend_lazy(30, lambda: [event(100 + i) for i in range(8)])
     assert [e.time_fs for e in log] == list(range(100, 108))
+
+
+@needs_native
+def test_command_lane_matches_a_poll_for_wel_on_its_first_read(build_elf):
+    """RM0433 QUADSPI automatic status-polling mode reads the status as soon as polling starts:
+    the HAL-style loader's poll for WEL=1 after each WREN (run in the native lane) matches on
+    its first read, one status read of bus time after the WREN, not at the next SysTick tick."""
+    brd = board.load("nucleo-h743zi-w25q128")
+    with api.open_session(halstyle_loader(brd, build_elf), board=brd) as s:
+        vb: Any = s.target.board  # type: ignore[attr-defined]
+        assert vb.qspi.native is not None
+        base = s.geometry.start
+        s.erase(base, 0x1000)
+        s.driver.begin("program")
+        s.driver.write(base, bytes(range(256)) * 16)
+        vb.qspi.refresh()
+        events = list(vb.chips[1].events)
+        wrens = [i for i, e in enumerate(events) if e.spi.instruction == 0x06]
+        assert len(wrens) >= 16
+        for i in wrens[-16:]:
+            poll, program = events[i + 1], events[i + 2]
+            assert poll.spi.instruction == 0x05 and program.spi.write_data
+            assert poll.time_fs - events[i].time_fs < 5 * 10**9  # < 5 us: no tick waited for

@@ -472,3 +472,40 @@ def test_fifo_depth_per_family(variant, fifo):
     rig = Rig(timing="instant", variant=variant)
     rig.command(0x03, address=0, dl=63, dmode=1, fmode=1)
     assert (rig.sr() >> 8) & 0x7F == fifo
+
+
+def test_autopoll_samples_the_status_at_once():
+    """RM0433 QUADSPI automatic status-polling mode: the status is read as soon as polling
+    starts, then every PIR interval. A poll for WEL=1 started right after WREN matches on its
+    first read (one status read of bus time), not at the next event (here a timer 1 ms on)."""
+    rig = Rig(timing="instant")
+    rig.wren()
+    rig.clock.schedule(rig.clock.now_fs + FS_PER_S // 1000, lambda: None)
+    rig.w(PSMKR, 0x02)
+    rig.w(PSMAR, 0x02)
+    rig.w(PIR, 0x1000)
+    rig.w(CR, rig.r(CR) | 1 << 22)  # APMS
+    start = rig.clock.now_fs
+    rig.command(0x05, dl=0, dmode=1, fmode=2)
+    sr = rig.sr()
+    assert sr & SMF and not sr & BUSY
+    # 16 clocks (8-bit instruction, 8-bit status) + nCS high, at 100 MHz: well under 1 us
+    assert rig.clock.now_fs - start < FS_PER_S // 1_000_000
+    assert rig.r(DR) & 0x02
+
+
+def test_autopoll_that_does_not_match_skips_to_the_next_event():
+    """After a first read that did not match, a spinning SR read jumps to what can change the
+    status (here the timer 1 ms on): nothing between changes it."""
+    rig = Rig(timing="instant")
+    rig.clock.schedule(rig.clock.now_fs + FS_PER_S // 1000, lambda: None)
+    rig.w(PSMKR, 0x02)
+    rig.w(PSMAR, 0x02)  # WEL never comes: no WREN
+    rig.w(PIR, 0x1000)
+    rig.w(CR, rig.r(CR) | 1 << 22)
+    start = rig.clock.now_fs
+    rig.command(0x05, dl=0, dmode=1, fmode=2)
+    assert not rig.sr() & SMF
+    assert rig.clock.now_fs - start < FS_PER_S // 1_000_000  # the first read, at once
+    assert not rig.sr() & SMF
+    assert rig.clock.now_fs - start >= FS_PER_S // 1000  # then on to the timer

@@ -103,12 +103,14 @@ def handle_errors(command: str) -> Callable[[F], F]:
 
 
 class Number(click.ParamType):
-    """An address or size: ``0x90000000``, ``4096``, ``64K``, ``16M``; ``minimum`` when given."""
+    """An address or size: ``0x90000000``, ``4096``, ``64K``, ``16M``; ``minimum`` and
+    ``maximum`` when given."""
 
     name = "number"
 
-    def __init__(self, minimum: int | None = None) -> None:
+    def __init__(self, minimum: int | None = None, maximum: int | None = None) -> None:
         self.minimum = minimum
+        self.maximum = maximum
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
         if isinstance(value, int):
@@ -123,6 +125,8 @@ class Number(click.ParamType):
         if self.minimum is not None and number < self.minimum:
             what = "a size of 0 bytes means nothing to do" if number == 0 else "too small"
             self.fail(f"{value}: {what} (give at least {self.minimum})", param, ctx)
+        if self.maximum is not None and number > self.maximum:
+            self.fail(f"{value}: too large (give at most {self.maximum})", param, ctx)
         return number
 
 
@@ -148,6 +152,7 @@ class Frequency(click.ParamType):
 ADDRESS = Number(minimum=0)
 SIZE = Number(minimum=1)
 INTEGER = Number()
+PORT = Number(minimum=0)  # a TCP port (0: any free one; the server checks the range)
 HZ = Frequency()
 
 

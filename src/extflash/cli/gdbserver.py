@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from extflash.cli.common import ADDRESS, handle_errors
+from extflash.cli.common import ADDRESS, PORT, handle_errors
 from extflash.cli.options import fresh_board_options
 from extflash.errors import InputError
 
@@ -23,7 +23,7 @@ from extflash.errors import InputError
               "virtual chip).")
 @click.option("--app-address", type=ADDRESS, metavar="ADDR",
               help="Where the application's vector table is (default: the window base).")
-@click.option("--port", type=int, default=3333, show_default=True,
+@click.option("--port", type=PORT, default=3333, show_default=True,
               help="TCP port to listen on (localhost).")
 @fresh_board_options
 @handle_errors("gdbserver")

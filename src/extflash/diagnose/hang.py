@@ -4,8 +4,10 @@ keeps reading, and why that value can never change on this board.
 Each polled register is explained by the first rule that knows its peripheral: an unmodelled
 block or a peripheral whose clock is off (reads 0 for ever), the QUADSPI (memory-mapped mode,
 disabled controller, automatic polling that cannot match, a command that never started), and
-the RCC/PWR-style ready flags that follow an enable bit. A rule says whether the hang is
-*certain*: then the call is stopped early instead of running into the host's timeout.
+the RCC/PWR-style ready flags that follow an enable bit; then the general rule: nothing in
+progress (no transfer, no busy chip, no scheduled event) can change the value. A rule says
+whether the hang is *certain*: then the call is stopped early instead of running into the
+host's timeout.
 """
 
 from __future__ import annotations
@@ -235,9 +237,38 @@ def _quadspi_polling(ctx: Context, p: q.Quadspi, fmode: int, value: int) -> Why 
                "poll for the bit the chip really changes (WIP=0 after program/erase)")
 
 
+def _nothing_pending(ctx: Context, p: Peripheral | None, read: loops.Read,
+                     cond: loops.WaitCondition | None) -> Why | None:
+    """The general rule, after the ones that know a peripheral: the value can change only if
+    something is in progress. On the virtual board that is a transfer the peripheral has on
+    the bus, a chip that is busy, a scheduled event (a timer, a clock that locks, a timeout
+    such as QUADSPI's TCEN/LPTR) or an interrupt handler. With none of them the loop waits for
+    ever (TOF with CR.TCEN=0, say); with only interrupts left it is not yet certain (the watch
+    calls it a hang when two looks find the loop reading the same values)."""
+    if p is None:
+        return None
+    m = ctx.machine
+    if any(chip.busy for chip in ctx.board.chips.values()):
+        return None
+    pending = getattr(p, "pending", None)
+    if callable(pending) and pending() is not None:
+        return None
+    if m.clock.next_events_except(m.scs.wakes_core, 1):
+        return None  # something is scheduled that may change it
+    checked = (f"nothing pending can change {read.name}: no transfer in progress, no chip "
+               f"busy, no timer or other event scheduled")
+    fix = (f"wait for a flag {p.name} sets in the mode it is in (see its reference manual "
+           f"chapter), or bound the wait and report the failure")
+    ints = loops.interrupt_state(m)
+    if ints.can_preempt:
+        return Why(f"{checked}; only an interrupt handler ({', '.join(ints.sources)}) could",
+                   False, fix)
+    return Why(f"{checked}, and no interrupt can run", True, fix)
+
+
 RULES: tuple[Callable[[Context, Peripheral | None, loops.Read, loops.WaitCondition | None],
                       Why | None], ...] = (
-    _unmodelled, _clock_off, _quadspi, _ready_follows_enable)
+    _unmodelled, _clock_off, _quadspi, _ready_follows_enable, _nothing_pending)
 
 
 # -- the hang as a whole ------------------------------------------------------------------------
@@ -390,3 +421,23 @@ def explain_hang(ctx: Context, *, probe_instructions: int = 6000) -> Diagnosis |
              f"without a polling loop)")
     return Diagnosis("hang", fn, cause, tuple(details), None, certain=False, where=where,
                      extra=extra)
+
+
+def same_stall(earlier: Diagnosis | None, later: Diagnosis) -> bool:
+    """Did two looks find the same loop, a fixed point reading the same values both times?
+
+    Between two looks the board ran on (slices of growing virtual time, no flash work): a loop
+    that only an interrupt could free and that still reads what it read before is not waiting
+    for something slow, it is stuck. A loop that counts, or reads a time source or a variable
+    that moved, is not the same stall."""
+    if earlier is None or earlier.cause != later.cause:
+        return False
+    a, b = earlier.extra.get("profile"), later.extra.get("profile")
+    if a is None or b is None or not (a.stalled and b.stalled) or a.pcs != b.pcs:
+        return False
+
+    def seen(profile: loops.LoopProfile) -> list[tuple[int, tuple[int, ...]]]:
+        return [(r.address, r.values) for r in (*profile.registers, *profile.memory)]
+
+    return seen(a) == seen(b)
+

@@ -18,8 +18,10 @@ never makes, are hooked (for the PC that made them).
 A hung call is run in growing slices of virtual time. After each slice the loop is examined
 (:func:`~extflash.diagnose.hang.explain_hang`); when the board proves the call can never return
 (a ready flag whose enable bit is off, a masked interrupt the loop depends on, a controller
-stuck in memory-mapped mode...) the call stops there with that explanation instead of running
-into the host's timeout, which for ``Init`` is 100 s.
+stuck in memory-mapped mode, nothing pending that could change what it reads...) the call stops
+there with that explanation instead of running into the host's timeout, which for ``Init`` is
+100 s. A loop only an interrupt handler could free is called stuck when two looks in a row find
+it reading the same values (:func:`~extflash.diagnose.hang.same_stall`).
 
 Replay mode (``Watch(..., replay=factory)``, what the CLI uses) keeps the flash-command log off
 while calls run, so the board's QUADSPI keeps its native command lane (the log sees every
@@ -36,6 +38,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import unicorn
@@ -49,7 +52,7 @@ from extflash.diagnose.evidence import (
     WindowState,
     window_state,
 )
-from extflash.diagnose.hang import explain_hang
+from extflash.diagnose.hang import explain_hang, same_stall
 from extflash.diagnose.symbols import Symbolizer
 from extflash.emu.clock import FS_PER_S
 from extflash.emu.machine import UnmodelledAccess
@@ -278,6 +281,7 @@ class Watch:
         deadline = ev.start_fs + int(timeout_s * FS_PER_S)
         clock = self.machine.clock
         look = _Checkpoints(self, clock.now_fs)
+        earlier: Any = None  # the previous look's diagnosis
         while True:
             left = (deadline - clock.now_fs) / FS_PER_S
             look.arm()
@@ -295,6 +299,13 @@ class Watch:
             diagnosis = explain_hang(ctx)
             if diagnosis is None:  # the probe run saw the call return
                 return self._finish(self._returned(), ev)
+            if not diagnosis.certain and same_stall(earlier, diagnosis):
+                diagnosis = replace(diagnosis, certain=True, cause=(
+                    f"{diagnosis.cause} (the loop read the same values at two looks "
+                    f"{(clock.now_fs - earlier.extra['at_fs']) / FS_PER_S:.3g} s apart, "
+                    f"with no flash work in between)"))
+            diagnosis.extra["at_fs"] = clock.now_fs
+            earlier = diagnosis
             if diagnosis.certain or clock.now_fs >= deadline:
                 ev.stuck = diagnosis
                 log.info("%s stopped after %.6f s: %s", ev.function,

@@ -50,7 +50,15 @@ from extflash import mcu
 from extflash.emu import cortexm
 from extflash.emu.clock import FS_PER_NS, VirtualClock
 from extflash.emu.cortexm import CFSR_BITS, HFSR_BITS, ExceptionUnit, decode_bits
-from extflash.emu.mmio import PAGE, Bus, BusAccess, UnmodelledAccess, UnmodelledBlock, c_buffer
+from extflash.emu.mmio import (
+    PAGE,
+    SPIN_THRESHOLD,
+    Bus,
+    BusAccess,
+    UnmodelledAccess,
+    UnmodelledBlock,
+    c_buffer,
+)
 from extflash.emu.periph import sysregs
 from extflash.emu.periph.flashif import FlashInterface
 from extflash.emu.periph.gpio import GpioBank, GpioPort, PinState
@@ -76,6 +84,12 @@ __all__ = [
 ]
 
 MAX_SLICE = 1_000_000
+# A polling loop whose own registers change from one streak to the next counts (a bounded wait,
+# "for (n = 65535; n && (SR & BUSY); n--)"): it runs on without skipping time, each streak twice
+# as long as the last, for at most this many streaks (6 x 2**16 reads); then it is taken for a
+# wait like any other, so an endless counter cannot keep a run going.
+MAX_COUNTED_STREAKS = 16
+LOOP_REGISTERS = (*(getattr(A, f"UC_ARM_REG_R{i}") for i in range(13)), A.UC_ARM_REG_PC)
 MASKED_SLICE = 256
 FF_MIN_STEP_FS = 1_000 * FS_PER_NS * 1_000  # 1 ms
 PPB_UNMODELLED = (("ITM", 0xE0000000, 0x1000), ("FPB", 0xE0002000, 0x1000),
@@ -184,11 +198,18 @@ class _MachineClock(VirtualClock):
     def __init__(self, core_hz: int) -> None:
         super().__init__(core_hz)
         self.on_schedule: Callable[[int], None] | None = None
+        # time passed without instructions (the cycles it counts)
+        self.on_skip: Callable[[int], None] | None = None
 
     def schedule(self, at_fs: int, callback: Callable[[], None]) -> None:
         super().schedule(at_fs, callback)
         if self.on_schedule is not None:
             self.on_schedule(at_fs)
+
+    def advance_fs(self, fs: int) -> None:
+        super().advance_fs(fs)
+        if self.on_skip is not None:
+            self.on_skip(fs // self.fs_per_cycle)
 
 
 class Machine:
@@ -207,6 +228,7 @@ class Machine:
         fam = self.family
         self.clock = _MachineClock(fam.reset_clock_hz)
         self.clock.on_schedule = self._event_scheduled
+        self.clock.on_skip = self._time_skipped
         self._slice_end_fs = 0
         model = cortexm.CORE_MODELS.get(fam.core)
         if model is None:
@@ -245,6 +267,8 @@ class Machine:
         self._exc_return: list[int] = []
         self._exceptions_taken = 0
         self._stop_at_cached: set[int] = set()
+        self._loop_seen: tuple[int, ...] | None = None  # core registers at the last spin stop
+        self._counted = 0  # streaks of the current loop let run on because it counts
         # A watcher's look between slices (see :meth:`run`): once virtual time reaches
         # checkpoint_fs, on_checkpoint() is called; it moves checkpoint_fs on and says whether
         # the run stops there (reason "checkpoint").
@@ -635,6 +659,18 @@ class Machine:
             for hook in self.bus.slice_start_hooks:  # a native lane's next event moved too
                 hook()
 
+    def _time_skipped(self, cycles: int) -> None:
+        """A peripheral let ``cycles`` pass mid-slice without instructions (a transfer's bus
+        time, a polling skip): the slice still ends where it was planned to in time (at the
+        next event), so as many fewer instructions run in it, and the event's exception is
+        taken on its cycle. The native lane does the same for the time it lets pass
+        (``lower_limit`` in quadspi_fast.c)."""
+        if not self._running or not cycles or self._limit is None or self._counter is None:
+            return
+        limit = max(int(self._counter.value), int(self._limit.value) - cycles)
+        self._limit.value = limit
+        self._slice_budget = min(self._slice_budget, limit)
+
     def _core_clock_changed(self, hz: int) -> None:
         self.sync_time()
         self.clock.set_core_hz(hz)
@@ -708,6 +744,7 @@ class Machine:
         self._exceptions_taken = 0
         self.last_fault = None
         self.bus.note_activity()
+        self._forget_loop()
         ff_since: int | None = None
         while True:
             taken = self._take_pending_exception()
@@ -765,10 +802,52 @@ class Machine:
                 ff_since = self.clock.now_fs if ff_since is None else ff_since
                 self._fast_forward(deadline, ff_since, bounded=idle != "poll")
             elif self.bus.spin_hit:
+                if self._loop_counts():
+                    continue
                 ff_since = self.clock.now_fs if ff_since is None else ff_since
                 self._fast_forward(deadline, ff_since, bounded=False)
             elif self.bus.poll.streak == 0:
                 ff_since = None
+                self._forget_loop()
+
+    def _loop_counts(self) -> bool:
+        """A polling streak stopped the core: does the loop run on without skipping time?
+
+        Skipping to the next event is right for a loop that waits (its registers are the same
+        at every stop) and wrong for one that counts its polls: on silicon each poll costs its
+        bus time, and the loop gives up after its count. The first stop in a loop only notes
+        the core registers; a later stop at the same PC with different registers and no
+        exception taken in between is a counting loop, run on with a doubled streak length (at
+        most :data:`MAX_COUNTED_STREAKS` times). A loop that reads a time source (SysTick CVR,
+        DWT CYCCNT) waits for time: it is skipped at once.
+        """
+        bus = self.bus
+        if bus.poll.timed:  # it reads a clock (its own timeout): a wait, skipped as one
+            self._forget_loop()
+            return False
+        uc = self.uc
+        regs = (self._exceptions_taken, *(uc.reg_read(r) for r in LOOP_REGISTERS))
+        seen, self._loop_seen = self._loop_seen, regs
+        bus.poll.streak = 0  # demand a fresh streak either way
+        # another loop, or an interrupt ran in between (a tick changes what a timeout loop
+        # holds in its registers): look again
+        if seen is None or seen[0] != regs[0] or seen[-1] != regs[-1]:
+            self._counted = 0
+            bus.spin_threshold = SPIN_THRESHOLD
+            return True
+        if seen == regs or self._counted >= MAX_COUNTED_STREAKS:
+            bus.spin_threshold = SPIN_THRESHOLD
+            return False
+        self._counted += 1
+        bus.spin_threshold = SPIN_THRESHOLD << self._counted
+        return True
+
+    def _forget_loop(self) -> None:
+        """The core did something else than poll: the next streak is a new loop."""
+        if self._loop_seen is not None:
+            self._loop_seen = None
+            self._counted = 0
+            self.bus.spin_threshold = SPIN_THRESHOLD
 
     def _checkpoint(self) -> bool:
         """Between slices: is the checkpoint due, and does the watcher stop the run there?"""

@@ -10,7 +10,8 @@ it moves to :attr:`Bus.activity_sources` (so a transfer is never taken for idle 
 
 The bus also watches for *polling*: the same registers read again and again with unchanged
 values and no write in between. After :data:`SPIN_THRESHOLD` such reads it asks the machine to
-stop, so the run loop can fast-forward virtual time to the next scheduled event. Registers whose
+stop, so the run loop can fast-forward virtual time to the next scheduled event (or, for a loop
+that counts, let it run on with a higher :attr:`Bus.spin_threshold`). Registers whose
 value is time itself (SysTick CVR, DWT CYCCNT) are listed in a peripheral's ``time_sources``
 (word offsets) and never break a streak. Before a streak is declared a spin, the activity
 counters of self-serving peripherals are checked: data moved since the streak began ends it.
@@ -102,6 +103,7 @@ class PollState:
     reads: dict[int, int]
     pcs: set[int]
     streak: int = 0
+    timed: bool = False  # a time source (SysTick CVR, DWT CYCCNT) was read meanwhile
 
 
 class Bus:
@@ -115,6 +117,7 @@ class Bus:
         self._bases: list[int] = []
         self.poll = PollState({}, set())
         self.spin_hit = False
+        self.spin_threshold = SPIN_THRESHOLD  # the machine raises it for a counting loop
         self.error: BaseException | None = None
         self.on_unmodelled: list[Callable[[UnmodelledAccess], None]] = []
         self.tracer: Callable[[BusAccess], None] | None = None
@@ -201,7 +204,7 @@ class Bus:
     def _callbacks(self, p: Peripheral) -> object:
         time_sources: frozenset[int] = getattr(p, "time_sources", frozenset())
         base = p.base
-        sync, observe = self.sync, self.observe_read
+        sync, observe, poll = self.sync, self.observe_read, self.poll
 
         def read(_uch: int, offset: int, size: int, _ud: int) -> int:
             try:
@@ -209,6 +212,8 @@ class Bus:
                 value = p.read(offset, size)
                 if offset & ~3 not in time_sources:
                     observe(base + offset, value)
+                else:
+                    poll.timed = True  # the loop tells time: it waits, it does not count
                 return value
             except BaseException as exc:
                 self.fail(exc)
@@ -235,13 +240,13 @@ class Bus:
         prev = poll.reads.get(address)
         if prev == value:
             poll.streak += 1
-            if poll.streak >= SPIN_THRESHOLD - 2:
+            if poll.streak >= self.spin_threshold - 2:
                 if self._activity() != self._activity_mark:
                     self.note_activity()  # data moved meanwhile: not idle after all
                     poll.reads[address] = value
                     return
                 poll.pcs.add(self.pc())  # sample where the loop reads
-            if poll.streak >= SPIN_THRESHOLD and not self.spin_hit:
+            if poll.streak >= self.spin_threshold and not self.spin_hit:
                 self.spin_hit = True
                 self._stop()
         else:
@@ -259,6 +264,7 @@ class Bus:
         self.poll.reads.clear()
         self.poll.pcs.clear()
         self.poll.streak = 0
+        self.poll.timed = False
 
     def exception_entered(self) -> None:
         """The core took an exception: a polling loop it was in is interrupted."""

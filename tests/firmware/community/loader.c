@@ -12,6 +12,10 @@
  *                            that leaves the requested bytes right)
  * and -DSOFTWARE_POLL makes MassErase poll the status register with indirect reads in a loop
  * of its own, as many hand-written loaders do, instead of the controller's automatic polling.
+ * -DREAD_TAIL_TO_END makes Read end a read whose size is a multiple of 256 as some Keil-built
+ * loaders do: one more indirect read with DLR=0xFFFFFFFF (read to the end of the memory), never
+ * drained, then a bounded wait of 65,535 SR polls for BUSY to fall, then ABORT. On silicon the
+ * read stalls once the FIFO is full (BUSY stays set) and the wait costs only its SR reads.
  */
 #include "nor.h"
 
@@ -90,8 +94,19 @@ int Init(void)
     hqspi.Init.ClockMode = 0u;
     hqspi.Init.FlashID = HS_QSPI_BANK == 2 ? QSPI_CR_FSEL : 0u;
     hqspi.Init.DualFlash = HS_QSPI_BANK == 3 ? QSPI_CR_DFM : 0u;
+#ifdef WAIT_TOF_NO_TCEN
+    if (HAL_QSPI_Init(&hqspi) != HAL_OK || nor_init() != HAL_OK ||
+        nor_memory_mapped() != HAL_OK) {
+        return finish(0);
+    }
+    (void)*(volatile uint32_t *)QSPI_WINDOW; /* the first access starts the prefetch */
+    while ((hqspi.Instance->SR & QSPI_SR_TOF) == 0u) {
+    }
+    return finish(1);
+#else
     /* No memory-mapped mode: this loader exports Read, which is how hosts read it back. */
     return finish(HAL_QSPI_Init(&hqspi) == HAL_OK && nor_init() == HAL_OK);
+#endif
 }
 
 /* Dual-flash transfers move whole byte pairs (AR[0] = 0, even length): a lone first or last
@@ -138,6 +153,21 @@ int Write(uint32_t Address, uint32_t Size, uint8_t *buffer)
     return finish(1);
 }
 
+#ifdef READ_TAIL_TO_END
+/* The read nor_read left in CCR (FMODE=01), again from `offset`, with DLR=0xFFFFFFFF. */
+static void read_tail(uint32_t offset)
+{
+    QUADSPI_TypeDef *q = hqspi.Instance;
+    q->DLR = 0xFFFFFFFFu;
+    q->AR = offset % HS_DEVICE_SIZE;
+    for (uint32_t n = 65535u; n != 0u && (q->SR & QSPI_SR_BUSY) != 0u; n--) {
+    }
+    q->CR |= QSPI_CR_ABORT;
+    while ((q->CR & QSPI_CR_ABORT) != 0u) {
+    }
+}
+#endif
+
 #ifndef FAULT_NO_READ
 static int read_lone_byte(uint32_t offset, uint8_t *value)
 {
@@ -168,7 +198,15 @@ int Read(uint32_t Address, uint32_t Size, uint8_t *buffer)
         }
         Size--;
     }
-    return finish(Size == 0u || nor_read(offset, buffer, Size) == HAL_OK);
+    if (Size != 0u && nor_read(offset, buffer, Size) != HAL_OK) {
+        return finish(0);
+    }
+#ifdef READ_TAIL_TO_END
+    if (Size != 0u && Size % 256u == 0u) {
+        read_tail(offset + Size);
+    }
+#endif
+    return finish(1);
 }
 #endif
 

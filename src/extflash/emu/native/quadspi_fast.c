@@ -314,6 +314,16 @@ static void lane_pass(struct qspi_fast *s, uint64_t fs)
     s->lane_dirty = 1;
 }
 
+/* Machine._time_skipped: cycles passed here without instructions; the running slice still
+ * ends where it was planned to in time, so as many fewer instructions run in it. */
+static void lower_limit(struct qspi_fast *s, uint64_t cycles)
+{
+    if (!s->insn_limit || !cycles)
+        return;
+    uint64_t counter = *s->counter, limit = *s->insn_limit;
+    *s->insn_limit = limit > counter + cycles ? limit - cycles : counter;
+}
+
 /* NorFlash._settle: the chip's operation ends at busy_until. */
 static void chip_settle(struct qspi_fast *s, uint64_t now)
 {
@@ -444,7 +454,9 @@ static int lane_status(struct qspi_fast *s, uint32_t *out)
         uint64_t next = s->event_fs;
         if (s->busy_until && s->busy_until < next)
             next = s->busy_until;   /* the chip's end of busy: an event of the machine too */
-        uint64_t target = s->poll_next_fs > (next == NEVER ? 0u : next) ? s->poll_next_fs : next;
+        /* the first status read (FTF clear) is not skipped: as CommandEngine._read_sr */
+        uint64_t target = !s->poll_ftf || s->poll_next_fs > (next == NEVER ? 0u : next)
+                          ? s->poll_next_fs : next;
         if (target > now) {
             if (target > s->limit_fs)
                 target = s->limit_fs;
@@ -614,7 +626,9 @@ uint64_t qspi_fast_read(void *uc, uint64_t offset, unsigned size, void *user)
         s->dirty = 1;
         if (run <= QUIET_SR_READS) {
             if (lane_op) {
+                uint64_t passed = moved.skip_cycles - s->skip_cycles;
                 *s = moved;
+                lower_limit(s, passed);
                 if (s->woke)
                     *s->insn_limit = *s->counter;   /* as Machine._request_stop does */
             }

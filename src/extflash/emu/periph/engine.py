@@ -282,6 +282,7 @@ class _Active:
     poll_interval_fs: int = 0
     poll_ftf: bool = False
     lane: bool = False  # a status poll the native command lane started (and may continue)
+    stall_fs: int = 0  # an indirect read software has not drained stalls then (FIFO full)
 
 
 class _LaneChip(Protocol):
@@ -694,9 +695,9 @@ class CommandEngine(Peripheral):
             return not self._mapped  # mapped: TOF follows time
         if act.fmode == FMODE_WRITE:
             return not act.done_fs  # still collecting data: nothing on the bus yet
-        # a read whose bus time is over (the clock only moves forward, so a stale "now" past
-        # done_fs proves it)
-        return act.fmode == FMODE_READ and self.clock.now_fs >= act.done_fs
+        # a read whose bus time is over, or that stalled with the FIFO full (the clock only
+        # moves forward, so a stale "now" past either proves it)
+        return act.fmode == FMODE_READ and self.clock.now_fs >= self._read_end_fs(act)
 
     # -- native fast path: what it may serve, and taking back what it served ------------------
     def fast_state(self, lane: bool = False) -> FastState:
@@ -895,6 +896,21 @@ class CommandEngine(Peripheral):
     def mapped(self) -> bool:
         return self._mapped
 
+    def pending(self) -> str | None:
+        """What the controller has in progress that will change its registers by itself
+        (None: nothing; its timers are clock events, see :meth:`_arm_timeout`). A read stalled
+        with the FIFO full waits for software, not for time."""
+        self._settle()
+        act = self._active
+        now = self.clock.now_fs
+        if act is None or act.fmode == FMODE_POLL:
+            return None  # a poll changes SR only when the chip's status does
+        if act.fmode == FMODE_READ and now < self._read_end_fs(act):
+            return "an indirect read on the bus"
+        if act.fmode == FMODE_WRITE and act.done_fs and now < act.done_fs:
+            return "a command on the bus"
+        return None
+
     # -- status -------------------------------------------------------------------------------
     def _busy(self) -> bool:
         self._settle()
@@ -904,22 +920,46 @@ class CommandEngine(Peripheral):
         act = self._active
         now = self.clock.now_fs
         if act is not None and act.fmode != FMODE_POLL and now < act.done_fs:
-            # The guest can only be waiting for the transfer: let bus time run to its end.
-            self.clock.advance_fs(act.done_fs - now)
+            # The guest can only be waiting for the transfer: let bus time run to its end, or
+            # for a read to where it stalls with the FIFO full.
+            end = self._read_end_fs(act) if act.fmode == FMODE_READ else act.done_fs
+            if end > now:
+                self.clock.advance_fs(end - now)
         self._settle()
         value = self._sr_value()
         act = self._active
         if act is not None and act.fmode == FMODE_POLL and not value & SMF:
-            # Spinning on a poll that has not matched: jump to the next poll tick, or to the next
-            # thing that can change the status (the chip's end of busy, a timer tick), as the
-            # spin loop would reach it.
+            # Spinning on a poll that has not matched: go to its next status read. Once a read
+            # did not match (FTF set, RM0433 QUADSPI SR: "set each time status is read" in
+            # automatic-polling mode), jump further, to the next thing that can change the
+            # status (the chip's end of busy, a timer tick), as the spin loop would reach it.
+            # The first read comes at once: the status is read as soon as polling starts, then
+            # every PIR interval (RM0433 QUADSPI "automatic status-polling mode"), so a chip
+            # that already matches (WEL=1 right after WREN) matches on it.
             now = self.clock.now_fs
-            nxt = max(act.poll_next_fs, self.clock.next_event_fs() or 0)
+            nxt = act.poll_next_fs
+            if act.poll_ftf:
+                nxt = max(nxt, self.clock.next_event_fs() or 0)
             if nxt > now:
                 self.clock.skip_to(nxt)
                 self._settle()
                 value = self._sr_value()
         return value
+
+    @staticmethod
+    def _read_end_fs(act: _Active) -> int:
+        """Until when an SR read during an indirect read waits: the transfer's end, or, before
+        software has read DR at all, the moment the FIFO is full.
+
+        RM0433 QUADSPI "indirect mode" (RM0455/RM0456 OCTOSPI alike; ``peripherals.md`` §2.2
+        SR.BUSY): in indirect read mode, when the FIFO becomes full the controller stops reading
+        and the clock stops until software reads DR; BUSY stays set until the transfer is over
+        and the FIFO is empty. A read with DLR=0xFFFFFFFF ("read to the end of memory") that is
+        never drained therefore holds the bus for only a FIFO's worth of data, and later SR
+        reads cost their own bus time. Once software drains, the transfer is taken to run on
+        to ``done_fs`` (the data as fast as it is read).
+        """
+        return act.stall_fs if act.rx_pos == 0 else act.done_fs
 
     def _sr_value(self) -> int:
         value = self._sticky
@@ -1023,7 +1063,10 @@ class CommandEngine(Peripheral):
                 length = (self.fsize_bytes - address) if dl == ALL_ONES else dl + 1
             cmd = self._command(address, read_length=length)
             act.rx = self._transfer(cmd)
-            act.done_fs = now + self._duration_fs(cmd, length // (2 if self._dfm else 1))
+            banks = 2 if self._dfm else 1
+            act.done_fs = now + self._duration_fs(cmd, length // banks)
+            act.stall_fs = now + self._duration_fs(
+                cmd, min(length, self.variant.fifo_bytes) // banks)
         elif fmode == FMODE_POLL:
             cmd = self._command_preview(address, read_length=self._poll_length())
             gap_fs = max(self.values[self.L.PIR] & 0xFFFF, 1) * FS_PER_S // max(self.clk_hz, 1)
