@@ -24,6 +24,7 @@ typical chip times): the machine fast-forwards busy polling, so wall time is the
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import random
@@ -49,6 +50,7 @@ from extflash.toolchain import find_toolchain  # noqa: E402
 
 EXTFLASH = [str(Path(sys.executable).with_name("extflash"))]  # the console script users run
 REGISTER_LEVEL_BOARD = "nucleo-h743zi-w25q128"  # the wiring tests/firmware/faulty is written for
+OSPI_KITS = ("h735-w25q128", "h735-w25q128-ll")  # OCTOSPI1 on H735G-DK wiring
 TARGETS = {"hal": 10.0, "word": 30.0, "read-window": 50.0, "read-loader": 20.0}
 
 
@@ -159,6 +161,35 @@ def measure(brd: board.Board, style: str, label: str, path: Path, size: int,
     return rows
 
 
+def measure_octospi_kit(name: str, size: int, tmp: Path) -> list[Row]:
+    """An OCTOSPI/XSPI kit of bench/ospi_cli_speed.py (test loaders of tests/firmware/ospi_hal on
+    a board given inline): program+verify and read through the CLI."""
+    import ospi_cli_speed as ospi  # imports this module: loaded only when needed
+
+    elf, b = ospi.build(name, tmp)
+    kit = ospi.ob.KITS[name]
+    register_level = bool(kit.get("register_level", False))
+    label = "register-level" if register_level else "HAL-style (8-bit DR)"
+    image_file = tmp / "image.bin"
+    data = random.Random(1).randbytes(size)
+    image_file.write_bytes(data)
+    where = ["-l", str(elf), "--mcu", kit["mcu"], "--chip", kit["chip"],
+             "--pins", ospi.pins(b), "--flash-file", str(tmp / f"{name}.chip")]
+    mib = size >> 20
+    wall, res = cli(["program", *where, "--address", hex(b.window), "--verify",
+                     str(image_file)])
+    assert res["verified"], res
+    rows = [Row(name, label, f"CLI program+verify {mib} MiB", size, wall, res["target_time_s"],
+                TARGETS["word" if register_level else "hal"], "new process, start-up included")]
+    out = tmp / "back.bin"
+    wall, _ = cli(["read", *where, "--address", hex(b.window), "--size", str(size), "-o",
+                   str(out)])
+    assert out.read_bytes() == data
+    rows.append(Row(name, label, f"CLI read {mib} MiB", size, wall, None, TARGETS["read-window"],
+                    "the programmed chip; start-up included"))
+    return rows
+
+
 def octospi_boards() -> list[str]:
     """Shipped boards whose external flash hangs on an OCTOSPI (none yet: QUADSPI only)."""
     names = []
@@ -176,7 +207,13 @@ def main(argv: Sequence[str] | None = None) -> None:
                     help="board(s) to measure (default: NUCLEO-H743ZI and an OCTOSPI board)")
     ap.add_argument("--styles", default="hal,word,reg",
                     help="loader styles: hal, word, reg (default all)")
+    ap.add_argument("--ospi-kit", action="append",
+                    help="OCTOSPI/XSPI kits of bench/ospi_cli_speed.py (default: H735 HAL-style "
+                         "and register-level; 'none' for none)")
     args = ap.parse_args(argv)
+    # the CLI's modules compiled once beforehand, as an installed package ships them
+    compileall.compile_dir(ROOT / "src" / "extflash", quiet=1)
+    kits = [k for k in (args.ospi_kit or OSPI_KITS) if k != "none"]
     names = args.board or ["nucleo-h743zi-w25q128", *octospi_boards()]
     styles = [s.strip() for s in args.styles.split(",") if s.strip()]
     size = args.mib << 20
@@ -187,12 +224,14 @@ def main(argv: Sequence[str] | None = None) -> None:
             brd = board.load(name)
             for style, label, path in loaders(brd, styles, tmp):
                 rows += measure(brd, style, label, path, size, tmp)
+        for kit in kits:
+            rows += measure_octospi_kit(kit, size, tmp)
     version = startup([*EXTFLASH, "--version"])
     bare = startup([sys.executable, "-c", "pass"])
     print(f"extflash through the CLI, {args.mib} MiB, typical chip timing, default diagnostics "
           f"(EXTFLASH_NATIVE={os.environ.get('EXTFLASH_NATIVE', 'auto')})")
-    if not octospi_boards() and not args.board:
-        print("(no OCTOSPI board is shipped yet: QUADSPI only)")
+    if not octospi_boards() and not args.board and kits:
+        print("(no OCTOSPI board is shipped yet: the OCTOSPI rows name their kit inline)")
     header = (f"{'board':<24} {'loader':<22} {'operation':<32} {'wall s':>7} {'MB/s':>7} "
               f"{'target':>7} {'virtual s':>9}  note")
     print(header)
