@@ -24,9 +24,11 @@ typical chip times): the machine fast-forwards busy polling, so wall time is the
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -49,6 +51,7 @@ from extflash.toolchain import find_toolchain  # noqa: E402
 
 EXTFLASH = [str(Path(sys.executable).with_name("extflash"))]  # the console script users run
 REGISTER_LEVEL_BOARD = "nucleo-h743zi-w25q128"  # the wiring tests/firmware/faulty is written for
+OSPI_KITS = ("h735-w25q128", "h735-w25q128-ll")  # OCTOSPI1 on H735G-DK wiring
 TARGETS = {"hal": 10.0, "word": 30.0, "read-window": 50.0, "read-loader": 20.0}
 
 
@@ -62,10 +65,22 @@ class Row:
     virtual_s: float | None = None
     target: float | None = None
     note: str = ""
+    cpu_s: float | None = None  # CPU seconds of the process(es) doing it
 
     @property
     def mb_s(self) -> float:
         return self.nbytes / self.wall_s / 1e6 if self.wall_s else float("inf")
+
+    @property
+    def cpu_mb_s(self) -> float | None:
+        return self.nbytes / self.cpu_s / 1e6 if self.cpu_s else None
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children: on a shared host it moves far less
+    with other jobs' load than wall time does."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
 
 
 def build_register_level(out: Path) -> Path:
@@ -94,13 +109,19 @@ def loaders(brd: board.Board, styles: Sequence[str], out: Path) -> list[tuple[st
 
 def cli(args: Sequence[str]) -> tuple[float, dict[str, Any]]:
     """Wall time of one ``extflash`` process, and its --json result."""
-    t0 = time.perf_counter()
+    wall, _cpu, result = cli_timed(args)
+    return wall, result
+
+
+def cli_timed(args: Sequence[str]) -> tuple[float, float, dict[str, Any]]:
+    """Wall and CPU time of one ``extflash`` process, and its --json result."""
+    t0, c0 = time.perf_counter(), cpu_seconds()
     done = subprocess.run([*EXTFLASH, *args, "--json"], capture_output=True, text=True,
                           check=False)
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, cpu_seconds() - c0
     if done.returncode != 0:
         raise SystemExit(f"extflash {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
-    return wall, json.loads(done.stdout)
+    return wall, cpu, json.loads(done.stdout)
 
 
 def startup(command: Sequence[str], runs: int = 5) -> float:
@@ -123,39 +144,72 @@ def measure(brd: board.Board, style: str, label: str, path: Path, size: int,
     chip_file = tmp / f"{brd.name}-{style}.chip"  # the programmed chip, for the CLI read
     chip_file.unlink(missing_ok=True)
     where = ["-l", str(path), "--board", brd.name, "--flash-file", str(chip_file)]
-    wall, res = cli(["program", *where, "--address", hex(base), "--verify", str(image_file)])
+    wall, cpu, res = cli_timed(["program", *where, "--address", hex(base), "--verify",
+                                str(image_file)])
     assert res["verified"] and res["bytes_written"] == size, res
     mib = size >> 20
     cli_row = Row(brd.name, label, f"CLI program+verify {mib} MiB", size, wall,
                   res["target_time_s"], TARGETS.get(style, TARGETS["word"]),
-                  "new process, start-up included")
+                  "new process, start-up included", cpu)
     rows.append(cli_row)
     img = from_chunks([Chunk(base, data, "bench")], source="bench")
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), cpu_seconds()
     with api.open_session(path, board=brd) as s:
         rep = s.program(img, verify=True).report
-        api_wall = time.perf_counter() - t0
+        api_wall, api_cpu = time.perf_counter() - t0, cpu_seconds() - c0
         assert rep.verified
         rows.append(Row(brd.name, label, f"API program+verify {mib} MiB", size, api_wall,
                         rep.target_time_s, None, "session opened in-process; CLI overhead "
-                        f"{cli_row.wall_s / api_wall - 1:+.0%}"))
+                        f"{cli_row.wall_s / api_wall - 1:+.0%} wall, {cpu / api_cpu - 1:+.0%} CPU",
+                        api_cpu))
         s.driver.begin("read")
         driver: Any = s.driver
         machine = s.target.machine  # type: ignore[attr-defined]
         t_virtual = machine.clock.now_fs
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), cpu_seconds()
         back = driver.read_through_loader(base, size)
-        loader_wall = time.perf_counter() - t0
+        loader_wall, loader_cpu = time.perf_counter() - t0, cpu_seconds() - c0
         assert back == data
         loader_row = Row(brd.name, label, f"API read {mib} MiB via Read()", size, loader_wall,
                          (machine.clock.now_fs - t_virtual) / 1e15, TARGETS["read-loader"],
-                         "the loader's Read(); the CLI reads through the window")
+                         "the loader's Read(); the CLI reads through the window", loader_cpu)
     out = tmp / "back.bin"
-    wall, res = cli(["read", *where, "--address", hex(base), "--size", str(size), "-o", str(out)])
+    wall, cpu, res = cli_timed(["read", *where, "--address", hex(base), "--size", str(size),
+                                "-o", str(out)])
     assert out.read_bytes() == data
     rows.append(Row(brd.name, label, f"CLI read {mib} MiB", size, wall, None,
-                    TARGETS["read-window"], "the programmed chip; start-up included"))
+                    TARGETS["read-window"], "the programmed chip; start-up included", cpu))
     rows.append(loader_row)
+    return rows
+
+
+def measure_octospi_kit(name: str, size: int, tmp: Path) -> list[Row]:
+    """An OCTOSPI/XSPI kit of bench/ospi_cli_speed.py (test loaders of tests/firmware/ospi_hal on
+    a board given inline): program+verify and read through the CLI."""
+    import ospi_cli_speed as ospi  # imports this module: loaded only when needed
+
+    elf, b = ospi.build(name, tmp)
+    kit = ospi.ob.KITS[name]
+    register_level = bool(kit.get("register_level", False))
+    label = "register-level" if register_level else "HAL-style (8-bit DR)"
+    image_file = tmp / "image.bin"
+    data = random.Random(1).randbytes(size)
+    image_file.write_bytes(data)
+    where = ["-l", str(elf), "--mcu", kit["mcu"], "--chip", kit["chip"],
+             "--pins", ospi.pins(b), "--flash-file", str(tmp / f"{name}.chip")]
+    mib = size >> 20
+    wall, cpu, res = cli_timed(["program", *where, "--address", hex(b.window), "--verify",
+                                str(image_file)])
+    assert res["verified"], res
+    rows = [Row(name, label, f"CLI program+verify {mib} MiB", size, wall, res["target_time_s"],
+                TARGETS["word" if register_level else "hal"], "new process, start-up included",
+                cpu)]
+    out = tmp / "back.bin"
+    wall, cpu, _ = cli_timed(["read", *where, "--address", hex(b.window), "--size", str(size),
+                              "-o", str(out)])
+    assert out.read_bytes() == data
+    rows.append(Row(name, label, f"CLI read {mib} MiB", size, wall, None, TARGETS["read-window"],
+                    "the programmed chip; start-up included", cpu))
     return rows
 
 
@@ -176,7 +230,13 @@ def main(argv: Sequence[str] | None = None) -> None:
                     help="board(s) to measure (default: NUCLEO-H743ZI and an OCTOSPI board)")
     ap.add_argument("--styles", default="hal,word,reg",
                     help="loader styles: hal, word, reg (default all)")
+    ap.add_argument("--ospi-kit", action="append",
+                    help="OCTOSPI/XSPI kits of bench/ospi_cli_speed.py (default: H735 HAL-style "
+                         "and register-level; 'none' for none)")
     args = ap.parse_args(argv)
+    # the CLI's modules compiled once beforehand, as an installed package ships them
+    compileall.compile_dir(ROOT / "src" / "extflash", quiet=1)
+    kits = [k for k in (args.ospi_kit or OSPI_KITS) if k != "none"]
     names = args.board or ["nucleo-h743zi-w25q128", *octospi_boards()]
     styles = [s.strip() for s in args.styles.split(",") if s.strip()]
     size = args.mib << 20
@@ -187,21 +247,27 @@ def main(argv: Sequence[str] | None = None) -> None:
             brd = board.load(name)
             for style, label, path in loaders(brd, styles, tmp):
                 rows += measure(brd, style, label, path, size, tmp)
+        for kit in kits:
+            rows += measure_octospi_kit(kit, size, tmp)
     version = startup([*EXTFLASH, "--version"])
     bare = startup([sys.executable, "-c", "pass"])
     print(f"extflash through the CLI, {args.mib} MiB, typical chip timing, default diagnostics "
           f"(EXTFLASH_NATIVE={os.environ.get('EXTFLASH_NATIVE', 'auto')})")
-    if not octospi_boards() and not args.board:
-        print("(no OCTOSPI board is shipped yet: QUADSPI only)")
+    if not octospi_boards() and not args.board and kits:
+        print("(no OCTOSPI board is shipped yet: the OCTOSPI rows name their kit inline)")
+    print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} "
+          "CPUs; MB/s is per wall second, CPU MB/s per CPU second of the process(es)")
     header = (f"{'board':<24} {'loader':<22} {'operation':<32} {'wall s':>7} {'MB/s':>7} "
-              f"{'target':>7} {'virtual s':>9}  note")
+              f"{'CPU s':>7} {'CPU MB/s':>8} {'target':>7} {'virtual s':>9}  note")
     print(header)
     print("-" * len(header))
     for r in rows:
         target = f"{r.target:7.0f}" if r.target is not None else f"{'':>7}"
         virtual = f"{r.virtual_s:9.3f}" if r.virtual_s is not None else f"{'-':>9}"
+        cpu = f"{r.cpu_s:7.2f}" if r.cpu_s is not None else f"{'-':>7}"
+        cpu_rate = f"{r.cpu_mb_s:8.2f}" if r.cpu_mb_s is not None else f"{'-':>8}"
         print(f"{r.board:<24} {r.loader:<22} {r.what:<32} {r.wall_s:7.2f} {r.mb_s:7.2f} "
-              f"{target} {virtual}  {r.note}")
+              f"{cpu} {cpu_rate} {target} {virtual}  {r.note}")
     print(f"start-up: extflash --version {version * 1e3:.0f} ms, python -c pass "
           f"{bare * 1e3:.0f} ms ({version / bare:.0f}x; target <= 10x)")
 

@@ -198,3 +198,14 @@ def test_bad_octal_tables_get_one_clear_error(tmp_path: Path, edit: dict[str, st
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError, match=message):
         chips.load_file(str(path))
+
+
+def test_a_named_chip_is_read_from_its_own_file_alone() -> None:
+    chips._load_all.cache_clear()
+    chips._load_entry.cache_clear()
+    assert chips.find("w25q128jv").name == "W25Q128JV"
+    assert chips._load_all.cache_info().currsize == 0  # no other chip file parsed
+    for chip in chips.all():  # the same answers as the full scan
+        assert chips.find(chip.name) == chip
+        for alias in chip.aliases:
+            assert chips.find(alias) == chip

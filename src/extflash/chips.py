@@ -687,20 +687,25 @@ def check(spec: ChipSpec) -> list[str]:
     return problems
 
 
+def _folder() -> Any:
+    return resources.files("extflash") / "data" / "chips"
+
+
+@functools.cache
+def _load_entry(file_name: str) -> ChipSpec:
+    """One shipped chip file, parsed once (a command that names its chip reads only that one)."""
+    origin = f"data/chips/{file_name}"
+    try:
+        data = tomllib.loads((_folder() / file_name).read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{origin}: not valid TOML ({exc})") from None
+    return _parse_chip(data, origin)
+
+
 @functools.cache
 def _load_all() -> tuple[ChipSpec, ...]:
-    folder = resources.files("extflash") / "data" / "chips"
-    chips: list[ChipSpec] = []
-    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
-        if not entry.name.endswith(".toml"):
-            continue
-        origin = f"data/chips/{entry.name}"
-        try:
-            data = tomllib.loads(entry.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{origin}: not valid TOML ({exc})") from None
-        chips.append(_parse_chip(data, origin))
-    return tuple(chips)
+    names = sorted(e.name for e in _folder().iterdir() if e.name.endswith(".toml"))
+    return tuple(_load_entry(name) for name in names)
 
 
 def load_file(path: str) -> ChipSpec:
@@ -726,6 +731,12 @@ def _key(name: str) -> str:
 def find(name: str) -> ChipSpec:
     """The chip called ``name`` (case-insensitive; aliases and ordering suffixes accepted)."""
     key = _key(name)
+    # A chip's file is named after it (w25q128jv.toml): try that one alone first. Names and
+    # aliases are unique across the chip files (tests/test_chips.py), so a name match there is
+    # the answer the full scan would give.
+    own = f"{key.lower()}.toml"
+    if key.isalnum() and (_folder() / own).is_file() and _key(_load_entry(own).name) == key:
+        return _load_entry(own)
     chips = _load_all()
     for chip in chips:
         if key in (_key(n) for n in (chip.name, *chip.aliases)):

@@ -334,13 +334,25 @@ class PinFunction:
 
 
 @functools.cache
-def _pin_rows() -> tuple[PinFunction, ...]:
+def _pin_lines() -> tuple[list[str], tuple[str, ...]]:
+    """The pin table's header and its data lines, as text (12,000 rows: a command needs the
+    rows of one part only, so only those become :class:`PinFunction` values)."""
     path = resources.files("extflash") / "data" / "pins" / "memory-interface-pins.csv"
-    with path.open(encoding="utf-8") as fh:
-        return tuple(
-            PinFunction(r["pin"], int(r["af"]), r["signal"], r["part_group"])
-            for r in csv.DictReader(fh)
-        )
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return next(csv.reader(lines[:1])), tuple(lines[1:])
+
+
+@functools.cache
+def _pin_rows(prefix: str) -> tuple[PinFunction, ...]:
+    """The rows whose part group starts with ``prefix`` (lower case, as in the table)."""
+    header, lines = _pin_lines()
+    # a cheap text test first; the CSV reader then decides on the lines that may match
+    candidates = [line for line in lines if prefix in line]
+    return tuple(
+        PinFunction(r["pin"], int(r["af"]), r["signal"], r["part_group"])
+        for r in csv.DictReader(candidates, fieldnames=header)
+        if r["part_group"].startswith(prefix)
+    )
 
 
 def pin_functions(ref: PartRef) -> tuple[PinFunction, ...]:
@@ -351,7 +363,7 @@ def pin_functions(ref: PartRef) -> tuple[PinFunction, ...]:
     """
     prefix = ref.part.pins
     suffix = ref.suffix.lower()
-    rows = [r for r in _pin_rows() if r.part_group.startswith(prefix)]
+    rows = list(_pin_rows(prefix))
     if not rows:
         return ()
     if suffix:

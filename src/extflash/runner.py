@@ -477,6 +477,8 @@ class StldrDriver(_Base):
         data = self.read_through_loader(address, size)
         if self._window_agrees is None and getattr(self.target, "cheap_reads", False):
             try:
+                # as the window path does: after Read() only Init maps the window again
+                self.prepare_call()
                 agrees = self.read_window(address, size) == data
             except TargetError:
                 agrees = False  # the window is not mapped at all

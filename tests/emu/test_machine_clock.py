@@ -95,6 +95,22 @@ def test_dwt_delay_counts_cycles_only_when_enabled(clock_elf, load):
     assert r.ok and r.r0 == 5  # frozen: DEMCR.TRCENA is off
 
 
+def test_time_sources_read_the_same_with_and_without_a_tracer(clock_elf, load):
+    """CYCCNT and CVR reads take a direct path unless a tracer watches the bus: both paths give
+    the same values, cycle for cycle."""
+    results = []
+    for traced in (False, True):
+        m, fw = machine_for("f4", clock_elf, load)
+        seen: list[str] = []
+        if traced:
+            m.tracer = lambda access, seen=seen: seen.append(access.register)
+        r = fw.call(m, "dwt_delay", 20_000)
+        results.append((r.r0, r.cycles, r.time_fs))
+        if traced:
+            assert "DWT_CYCCNT" in seen
+    assert results[0] == results[1]
+
+
 def test_fp64_on_cortex_m7(clock_elf, load):
     m, fw = machine_for("h7", clock_elf, load)
     r = fw.call(m, "fp64", 2)

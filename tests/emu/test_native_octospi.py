@@ -53,8 +53,8 @@ def test_command_lane_runs_page_programs_on_octospi_and_xspi(name, built):  # no
         q.bus_read = lambda o, n: handled.append(o) or bus_read(o, n)
         q.bus_write = lambda o, n, v: handled.append(o) or bus_write(o, n, v)
         commands = q.commands
-        assert s.program(image.from_chunks([image.Chunk(base, data)]),
-                         preserve=False).report.verified
+        # no read-back: memory-mapped reads would fill the chip's log; the memory is checked
+        s.program(image.from_chunks([image.Chunk(base, data)]), preserve=False, verify=False)
         q.refresh()
         chip = vb.chips[1]
         programs = [e for e in chip.events if e.spi.write_data]

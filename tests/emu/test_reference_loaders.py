@@ -88,3 +88,21 @@ def test_loader_initialises_erases_programs_and_reads_back(
         assert contents[sector : 2 * sector] == b"\xff" * sector
         tail = img.chunks[2]
         assert contents[tail.address - base : tail.end - base] == tail.data
+
+
+def test_hal_reads_go_through_the_window_once_read_and_window_agree(build_elf: Any) -> None:
+    """The HAL-style loader leaves the window mapped after Init, not after Read(): the runner
+    compares a first Read() with the window after an Init, then reads through the window."""
+    brd = board.load("nucleo-h743zi-w25q128")
+    with api.open_session(halstyle_loader(brd, build_elf), board=brd) as s:
+        base = s.geometry.start
+        data = random.Random(7).randbytes(0x3000)
+        s.program(from_chunks([Chunk(base, data, "data")], source="test"), verify=False)
+        s.driver.begin("read")
+        calls: list[str] = []
+        s.driver.on_call = lambda record: calls.append(record.function)  # type: ignore[attr-defined]
+        assert s.driver.read(base, 0x1000) == data[:0x1000]
+        assert s.driver._window_agrees is True  # type: ignore[attr-defined]
+        calls.clear()
+        assert s.driver.read(base + 0x1000, 0x2000) == data[0x1000:]
+        assert "Read" not in calls

@@ -76,8 +76,15 @@ class VirtualClock:
                            n: int) -> list[tuple[int, Callable[[], None]]]:
         """The next ``n`` events (time, callback), in firing order, that ``ignore`` does not
         claim."""
-        kept = heapq.nsmallest(n, (e for e in self._events if not ignore(e[2])))
-        return [(when, callback) for when, _, callback in kept]
+        # asked at every run slice; the queue holds a handful of events: sort it whole (entries
+        # are unique by sequence number, so the order is the firing order)
+        kept: list[tuple[int, Callable[[], None]]] = []
+        for when, _, callback in sorted(self._events):
+            if not ignore(callback):
+                kept.append((when, callback))
+                if len(kept) == n:
+                    break
+        return kept
 
     @property
     def now_us(self) -> float:

@@ -90,6 +90,7 @@ MAX_SLICE = 1_000_000
 # wait like any other, so an endless counter cannot keep a run going.
 MAX_COUNTED_STREAKS = 16
 LOOP_REGISTERS = (*(getattr(A, f"UC_ARM_REG_R{i}") for i in range(13)), A.UC_ARM_REG_PC)
+UC_PAGE = 256  # unicorn's target page size (its default for Arm is 1 KiB)
 MASKED_SLICE = 256
 FF_MIN_STEP_FS = 1_000 * FS_PER_NS * 1_000  # 1 ms
 PPB_UNMODELLED = (("ITM", 0xE0000000, 0x1000), ("FPB", 0xE0002000, 0x1000),
@@ -235,6 +236,10 @@ class Machine:
             raise TargetError(f"no CPU model for core '{fam.core}' of {part.part.name}")
         self.uc = unicorn.Uc(unicorn.UC_ARCH_ARM, unicorn.UC_MODE_THUMB)
         self.uc.ctl_set_cpu_model(model)
+        # Small target pages: a store to a page that holds translated code takes unicorn's slow
+        # path (self-modifying-code check); with 256-byte pages a loader's .data/.bss and its
+        # stack rarely share a page with its code. Must be set before anything is mapped.
+        self.uc.ctl_set_page_size(UC_PAGE)
         self._handle = cortexm.handle(self.uc)
         self._pc_value = ctypes.c_uint32()
         self._pc_address = ctypes.addressof(self._pc_value)

@@ -206,9 +206,21 @@ class Bus:
         base = p.base
         sync, observe, poll = self.sync, self.observe_read, self.poll
 
+        # Time-source registers read as a plain function of the synced clock: an aligned word
+        # read skips the register table (a timeout loop reads CYCCNT or CVR once per turn).
+        # The table path stays for byte/halfword reads and while a tracer watches.
+        now_value: Callable[[int], Callable[[], int] | None] = getattr(
+            p, "time_source_value", lambda _offset: None)
+        fast = {off: f for off in time_sources if (f := now_value(off)) is not None}
+
         def read(_uch: int, offset: int, size: int, _ud: int) -> int:
             try:
                 sync()
+                if size == 4 and p.tracer is None:
+                    value_now = fast.get(offset)
+                    if value_now is not None:
+                        poll.timed = True  # the loop tells time: it waits, it does not count
+                        return value_now()
                 value = p.read(offset, size)
                 if offset & ~3 not in time_sources:
                     observe(base + offset, value)

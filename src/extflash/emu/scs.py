@@ -207,6 +207,11 @@ class SystemControlSpace(Peripheral):
     def on_read_STK_CVR(self, value: int) -> int:
         return self._current()
 
+    def time_source_value(self, offset: int) -> Callable[[], int] | None:
+        """The bus's direct read of a time-source word: CVR (CSR clears COUNTFLAG on read and
+        keeps the register-table path)."""
+        return self._current if offset == 0x018 else None
+
     def on_write_STK_CVR(self, old: int, new: int) -> None:
         # any write clears the counter and COUNTFLAG
         self.values[0x018] = 0
@@ -388,6 +393,12 @@ class DataWatchpointTrace(Peripheral):
 
     def on_read_CYCCNT(self, value: int) -> int:
         return self._cyccnt() if self.has_cyccnt else 0
+
+    def time_source_value(self, offset: int) -> Callable[[], int] | None:
+        """The bus's direct read of CYCCNT (the same value as the register-table path)."""
+        if offset != 0x004:
+            return None
+        return self._cyccnt if self.has_cyccnt else (lambda: 0)
 
     def on_write_CYCCNT(self, old: int, new: int) -> None:
         self._anchor_value = new if self.has_cyccnt else 0
