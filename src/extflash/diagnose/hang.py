@@ -11,7 +11,7 @@ hang is *certain*: then the call is stopped early instead of running into the ho
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from extflash.diagnose import loops, protocol, wiring
@@ -47,6 +47,9 @@ class Why:
     certain: bool
     fix: str | None = None
     details: tuple[str, ...] = ()
+    # told without knowing which bits the loop tests: certain only for a loop that reads
+    # nothing else that moves (no tick, no other register)
+    inferred: bool = False
 
 
 # -- naming bits --------------------------------------------------------------------------------
@@ -177,6 +180,12 @@ def _controller(ctx: Context, p: Peripheral | None, read: loops.Read,
         return Why(f"the {name} is disabled (CR.EN=0): no command starts", True,
                    "set CR.EN after configuring CR and the device configuration registers")
     if cond is None:
+        if st.fmode == FMODE_POLL and value & BUSY and not value & SMF:
+            # whatever bit a generic wait (HAL_WaitForFlag) reads, automatic polling moves SR
+            # only on a status match: SMF, and BUSY falling with APMS (RM0433/RM0455/RM0477
+            # "automatic status-polling mode")
+            why = _polling(ctx, p.name, st)
+            return replace(why, inferred=True) if why is not None else None
         return None  # beyond this point the rule depends on which flag the loop waits for
     if value & TEF and waiting & TCF:
         size = st.flash_bytes
@@ -277,6 +286,9 @@ def _register_wait(ctx: Context, profile: loops.LoopProfile,
         what = f"{read.name} to change"
     text = f"waits for {what}; it keeps reading 0x{read.value:08X} ({decoded})"
     why = next((w for rule in RULES if (w := rule(ctx, p, read, cond)) is not None), None)
+    alone = len(profile.registers) == 1 and not profile.memory and not profile.reads_time
+    if why is not None and why.inferred and not alone:
+        why = replace(why, certain=False)  # the loop may leave on its own timeout
     return text, why
 
 

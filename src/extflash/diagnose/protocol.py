@@ -90,7 +90,7 @@ def _rejected(chip: Any, controller: Any, c: FlashCommand) -> Finding | None:
             "spi-in-opi",
             f"the loader sent {_named(cmd)} as an SPI command ({protocol(cmd)}, "
             f"{cmd.instruction_lines} line) while {where}: in OPI the chip decodes only "
-            f"8-line instructions, so it ignored it ({c.reason})",
+            f"8-line instructions, so it ignored it",
             f"once the chip is in OPI send {OPCODE_NAMES.get(op, 'the command')} on 8 lines as "
             f"the two-byte instruction {pair}",
             (f"bank {c.bank}: {c.describe()}",))
@@ -133,7 +133,7 @@ def _read(chip: Any, cmd: SpiCommand, what: str) -> Finding | None:
         return Finding(
             "mapped" if what == "memory-mapped" else "rate",
             f"{what} reads use {_named(cmd)}, the {reads[op].state} read of "
-            f"{chip.spec.name}, but the chip is in {_state(chip)}: it does not answer them "
+            f"{chip.spec.name}, while the chip is in {_state(chip)}: it does not answer them "
             f"with its data",
             f"read with the {state} read command{use} of the state the chip is in",
             (describe_frame(cmd),))

@@ -41,6 +41,7 @@ from typing import Any
 
 import unicorn
 
+from extflash.diagnose import protocol
 from extflash.diagnose.context import Context
 from extflash.diagnose.evidence import (
     ARITY,
@@ -124,6 +125,7 @@ class Watch:
         self._replayed: tuple[int, Watch] | None = None  # (script length, the full watch)
         self._waits = 0
         self.calls: list[CallEvidence] = []
+        self._warned: set[str] = set()  # protocol warnings already given
         self.symbols = Symbolizer()
         self.names: dict[int, str] = {}
         self.layout: RamLayout | None = None
@@ -264,6 +266,8 @@ class Watch:
         self._measure_stack(ev)
         ev.buffer_writes = self._buffer_changes()
         ev.window = self._window()
+        if ev.reason == "returned":
+            self._check_mapped(ev)
         busy = [c.busy_until - m.clock.now_fs for c in self.board.chips.values() if c.busy]
         ev.chip_busy_s = max(busy, default=0) / FS_PER_S
         self.calls.append(ev)
@@ -417,6 +421,21 @@ class Watch:
             return 0
         diff = int.from_bytes(after, "little") ^ int.from_bytes(before, "little")
         return len(before) - diff.to_bytes(len(before), "little").count(0)
+
+    def _check_mapped(self, ev: CallEvidence) -> None:
+        """A call that leaves the window mapped with reads the chip does not answer with its
+        data: extflash reads through Read() and carries on, but hosts that read the window
+        (CubeProgrammer's read-back, code executing in place) would not; warned once."""
+        if ev.window is None or not ev.window.mapped or ev.window.readable:
+            return
+        found = protocol.mapped(self.board)
+        if found is None or found.cause in self._warned:
+            return
+        self._warned.add(found.cause)
+        log.warning("%s() left %s memory-mapped with reads the chip does not answer: %s; "
+                    "hosts that read the flash through the window (CubeProgrammer's read-back, "
+                    "code executing in place) get other data. fix: %s", ev.function,
+                    self.board.qspi.name, found.cause, found.fix)
 
     def _window(self) -> WindowState | None:
         try:

@@ -74,7 +74,7 @@ def io_speed_problem(ctrl: Any, spec: ChipSpec, sbs: Any) -> str | None:
     so this is a warning."""
     bank = next(iter(ctrl.banks.values()), None)
     port = bank.port if bank is not None else None
-    if (sbs is None or port is None or spec.voltage[1] >= 2.0
+    if (sbs is None or port is None or spec.voltage[1] > 2.0  # a 1.8 V part: 1.65-2.0 V
             or not sbs.has_io_speed_optimisation(port) or not ctrl.state().enabled):
         return None
     if sbs.io_speed_optimised(port):

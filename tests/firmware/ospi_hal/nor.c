@@ -50,7 +50,15 @@ OSPI_HandleTypeDef hospi;
 #define OH_FAULT_MAPPED_OPCODE 0 /* memory-mapped reads with the other octal state's opcode */
 #endif
 
+#ifndef OH_FAULT_NO_TIMEOUT
+#define OH_FAULT_NO_TIMEOUT 0   /* waits for the controller's flags without a timeout */
+#endif
+
+#if OH_FAULT_NO_TIMEOUT
+#define COMMAND_TIMEOUT_MS HAL_MAX_DELAY
+#else
 #define COMMAND_TIMEOUT_MS OSPI_TIMEOUT_DEFAULT_VALUE
+#endif
 #define RESET_TIME_MS      100u /* worst case: a reset that interrupts an erase (ST drivers) */
 
 /* The protocol the chip is in now: it leaves reset in SPI, whatever the loader runs it in. */

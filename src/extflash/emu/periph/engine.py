@@ -318,6 +318,7 @@ class CommandEngine(Peripheral):
     FIELDS: FieldNames = QUADSPI_FIELDS  # where the front-end keeps what users are told
     # registers whose write completes a command's set-up (the trace describes the command)
     COMMAND_REGISTERS: tuple[int, ...] = ()
+    COMMAND_CARRIES_MODE = True  # FMODE is written with the command (QUADSPI CCR[27:26])
 
     def _native_layout(self) -> NativeLayout:
         """The registers as the native fast path needs them (front-ends with ``NATIVE``)."""
@@ -944,17 +945,21 @@ class CommandEngine(Peripheral):
 
     def describe_command(self, offset: int, value: int) -> str | None:
         """What writing ``value`` to the register at ``offset`` sets up, when that write
-        completes a command (:attr:`COMMAND_REGISTERS`): ``indirect read: 0xEE11 8D-8D-8D
-        4-byte address dummy=20 DQS``; None for other registers."""
+        completes a command (:attr:`COMMAND_REGISTERS`): ``indirect read: 0x0B 1-1-1, 3-byte
+        address, 8 dummy`` (``command: 0xEE11 8D-8D-8D, ...`` where FMODE is set apart from
+        the command); None for other registers."""
         if offset not in self.COMMAND_REGISTERS:
             return None
+        self._absorb()  # the registers the native fast path served
         saved = self.values[offset]
         self.values[offset] = value
         try:
             fmode, cmd, once = self._fmode, self._command_preview(0), self._instruction_once
         finally:
             self.values[offset] = saved
-        return f"{FMODES[fmode]}: {describe_setup(cmd, once=once)}"
+            self._publish()
+        what = FMODES[fmode] if self.COMMAND_CARRIES_MODE else "command"
+        return f"{what}: {describe_setup(cmd, once=once)}"
 
     @property
     def _instruction_once(self) -> bool:

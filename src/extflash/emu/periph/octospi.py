@@ -156,6 +156,7 @@ class Octospi(CommandEngine):
     # command without an address (RM0455 "indirect mode"), HAL_OSPI_Command writes it after
     # CCR and TCR
     COMMAND_REGISTERS = (IR,)
+    COMMAND_CARRIES_MODE = False  # FMODE is in CR[29:28], set apart from the command
 
     def __init__(self, variant: Variant, clock: VirtualClock, *, base: int, name: str,
                  kind: str = "octospi", **options: Any) -> None:
