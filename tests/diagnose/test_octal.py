@@ -98,9 +98,12 @@ CASES: dict[str, tuple[str, str, int, tuple[str, ...]]] = {
         "fix: switch the port's supply on before using it: PWR_CSR2.EN_XSPIM2=1")),
     "OTHER_PORT": (H7S7, "program", 1, (
         "the board wires the memory to XSPIM port 2, but XSPIM CR (MODE=1, MUXEN=0) puts XSPI2 "
-        "on port 1", "fix: give XSPI2 port 2 in the XSPIM")),
+        "on port 1", "XSPIM now: port 1 CLK, NCS, DQS, IO[3:0], IO[7:4] from XSPI2",
+        "fix: give XSPI2 port 2 in the XSPIM")),
     "OTHER_PORT on OCTOSPI": (H7B3, "program", 1, (
-        "the board wires the memory to OCTOSPIM port 1, but OCTOSPIM P1CR",
+        "the board wires the memory to OCTOSPIM port 1, but OCTOSPIM P1CR has the port's CLK "
+        "disabled", "OCTOSPIM now: port 1 from no controller, port 2 CLK, NCS, DQS, IO[3:0], "
+        "IO[7:4] from OCTOSPI1",
         "fix: give OCTOSPI1 port 1 in the OCTOSPIM")),
     "NO_IO_SPEED": (H7S7, "program", 0, (
         "warning: XSPI2 drives the 1.65-2 V MX66UW1G45G through XSPIM port 2 at 32 MHz without "

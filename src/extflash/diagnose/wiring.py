@@ -145,11 +145,35 @@ def port_problems(vb: Any) -> list[str]:
     iom = vb.io_manager
     if iom is not None:
         instance = int(name[-1]) if name[-1].isdigit() else 1
-        routes = {why for signal in ("clk", "ncs", "io0")
-                  if (why := iom.route(instance, port, signal)) is not None}
-        out += [f"the board wires the memory to {iom.name} port {port}, but {why}"
-                for why in sorted(routes)]
+        why = next((w for signal in ("clk", "ncs", "io0")
+                    if (w := iom.route(instance, port, signal)) is not None), None)
+        if why is not None:
+            out += [f"the board wires the memory to {iom.name} port {port}, but {why}",
+                    port_map(vb, iom)]
     return out
+
+
+PORT_GROUPS = (("clk", "CLK"), ("ncs", "NCS"), ("dqs", "DQS"), ("io0", "IO[3:0]"),
+               ("io4", "IO[7:4]"))
+
+
+def port_map(vb: Any, iom: Any) -> str:
+    """Which controller drives which signal group of each IO-manager port now: ``XSPIM now:
+    port 1 CLK, NCS, DQS, IO[3:0], IO[7:4] from XSPI2; port 2 from no controller``."""
+    family = vb.board.part.family
+    controllers = [c.name for c in family.controllers if c.io_manager == iom.name]
+    ports = []
+    for port in range(1, getattr(iom, "ports", 2) + 1):
+        groups: dict[str, list[str]] = {}
+        for signal, label in PORT_GROUPS:
+            for name in controllers:
+                if iom.route(int(name[-1]), port, signal) is None:
+                    groups.setdefault(name, []).append(label)
+                    break
+        ports.append(f"port {port} " + ("; ".join(f"{', '.join(g)} from {name}"
+                                                 for name, g in groups.items())
+                                        or "from no controller"))
+    return f"{iom.name} now: " + ", ".join(ports)
 
 
 def problems(vb: Any) -> list[str]:
