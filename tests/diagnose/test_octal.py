@@ -84,6 +84,12 @@ CASES: dict[str, tuple[str, str, int, tuple[str, ...]]] = {
         "MX66UW1G45G was configured for a read latency of 6 clocks",
         "the controller samples too early", "hint: set the read dummy cycles (TCR.DCYC",
         "to 6")),
+    "REG_DUMMY": (H7S7, "program", 1, (
+        "error: Init(0x1) returned 0x0",
+        "register reads (READ STATUS (0x05FA)) wait 4 dummy cycles while MX66UW1G45G answers "
+        "them after 5 in octal DTR (8D-8D-8D)",
+        "bank 1: 0x05FA 8D-8D-8D addr=0x00000000(4B) dummy=4 DQS read 2B  (x",  # folded repeats
+        "fix: use 5 dummy cycles for status, ID and configuration reads in 8D")),
     "NO_DQS": (H7S7, "program", 1, (
         "error: verify failed", "indirect reads in octal DTR run without DQS (DQSE=0)",
         "one beat before the data is valid", "hint: set CCR.DQSE for every read")),

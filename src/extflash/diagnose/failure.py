@@ -56,8 +56,19 @@ def suspicious(cmd: FlashCommand, page_size: int, chip: Any = None) -> str | Non
 
 
 def command_lines(commands: list[FlashCommand], limit: int = SHOWN_COMMANDS) -> list[str]:
+    """The last ``limit`` commands, one line each; identical ones in a row (a status read
+    polled until the timeout) are folded into one line with a count."""
     shown = commands[-limit:]
-    lines = [f"bank {c.bank}: {c.describe()}" for c in shown]
+    lines: list[str] = []
+    repeats: list[int] = []
+    for c in shown:
+        line = f"bank {c.bank}: {c.describe()}"
+        if lines and lines[-1] == line:
+            repeats[-1] += 1
+        else:
+            lines.append(line)
+            repeats.append(1)
+    lines = [line if n == 1 else f"{line}  (x{n})" for line, n in zip(lines, repeats, strict=True)]
     if len(commands) > len(shown):
         lines.insert(0, f"... {len(commands) - len(shown)} earlier command(s)")
     return lines

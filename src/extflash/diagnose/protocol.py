@@ -15,7 +15,8 @@ user's words, which of these the loader got wrong:
 
 * an STR command (IDTR=0) while the chip is in 8D, or a DTR one while it is in 8S;
 * an SPI command (1 line) while the chip is in an octal state (a WRITE ENABLE sent as in SPI);
-* an array read with another dummy count than the chip's read latency;
+* an array read with another dummy count than the chip's read latency, a status or ID read
+  with another than its register latency (``[octal] register_dummy``);
 * an 8D read without DQS;
 * memory-mapped reads with a frame the chip does not answer with its data (wrong opcode,
   state, latency or strobe).
@@ -119,13 +120,34 @@ def _read_latency(chip: Any) -> str:
             f"= code {code}, chip file [octal] dummy_codes)")
 
 
+def _register_read(chip: Any, cmd: SpiCommand) -> Finding | None:
+    """A status/ID read waiting another number of clocks than the chip's register latency."""
+    spec, state = chip.octal.spec, chip.protocol
+    want = spec.register_dummy.get(state)
+    if want is None or cmd.dummy_cycles == want:
+        return None
+    return Finding(
+        "dummy",
+        f"register reads ({_named(cmd)}) wait {cmd.dummy_cycles} dummy cycles while "
+        f"{chip.spec.name} answers them after {want} in {_state(chip)} (chip file [octal] "
+        f"register_dummy): the status and ID bytes come back shifted",
+        f"use {want} dummy cycles for status, ID and configuration reads in {state}",
+        (describe_frame(cmd),))
+
+
 def _read(chip: Any, cmd: SpiCommand, what: str) -> Finding | None:
-    """An array read in the chip's own state that does not return the array: dummy or DQS."""
+    """An array read in the chip's own state that does not return the array: dummy or DQS;
+    a register read with the wrong latency."""
     octal = chip.octal
     reads = {r.opcode: r for r in octal.spec.reads}
     op = _opcode(cmd)
     state = chip.protocol
-    if op not in reads or cmd.instruction_lines != 8:
+    if cmd.instruction_lines != 8:
+        return None
+    registers = {r.read for r in chip.spec.status.registers if r.read is not None}
+    if op in registers | {octal.spec.id_opcode}:
+        return _register_read(chip, cmd)
+    if op not in reads:
         return None
     if reads[op].state != state:
         right = next((r.opcode for r in octal.spec.reads if r.state == state), None)
@@ -171,7 +193,7 @@ def explain(board: Any, commands: list[FlashCommand]) -> Finding | None:
             continue
         if c.outcome == "rejected":
             found = _rejected(chip, controller, c)
-        elif c.outcome == "ok" and c.command.read_length and not c.polling:
+        elif c.outcome == "ok" and c.command.read_length:
             found = _read(chip, c.command, "indirect")
         else:
             found = None

@@ -48,8 +48,8 @@ IOM_KINDS = {None: 0, "octospim": 1, "octospim-nocr": 1, "xspim": 2}
 MODES = {"quad": 0, "str": 1, "dtr": 2}
 # Mistakes a loader can be built with: the protocol ones are switches in nor.c (OH_FAULT_*),
 # the bring-up ones leave out what this file would otherwise give the loader.
-PROTOCOL_FAULTS = ("STR_IN_DTR", "SPI_WREN", "READ_DUMMY", "NO_DQS", "MAPPED_OPCODE",
-                   "NO_TIMEOUT")
+PROTOCOL_FAULTS = ("STR_IN_DTR", "SPI_WREN", "READ_DUMMY", "REG_DUMMY", "NO_DQS",
+                   "MAPPED_OPCODE", "NO_TIMEOUT")
 FAULTS = (*PROTOCOL_FAULTS,
           "NO_PORT_SUPPLY",  # the XSPIM port supply (PWR_CSR2.EN_XSPIMn) left off
           "OTHER_PORT",  # the IO manager gives the controller the other port than its pins'

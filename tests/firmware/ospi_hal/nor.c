@@ -43,6 +43,9 @@ OSPI_HandleTypeDef hospi;
 #ifndef OH_FAULT_READ_DUMMY
 #define OH_FAULT_READ_DUMMY 0   /* array reads with 2 dummy cycles fewer than CR2 DC sets */
 #endif
+#ifndef OH_FAULT_REG_DUMMY
+#define OH_FAULT_REG_DUMMY 0    /* 8D register reads with one dummy cycle fewer than the chip's */
+#endif
 #ifndef OH_FAULT_NO_DQS
 #define OH_FAULT_NO_DQS 0       /* 8D array reads without DQSE */
 #endif
@@ -118,7 +121,7 @@ static void register_read(OSPI_RegularCmdTypeDef *c, uint32_t opcode, uint32_t a
     command(c, opcode);
     if (octal()) {
         with_address(c, address, 8u, 32u);
-        c->DummyCycles = dtr() ? OH_CHIP_REG_DUMMY : 4u;
+        c->DummyCycles = dtr() ? OH_CHIP_REG_DUMMY - (OH_FAULT_REG_DUMMY ? 1u : 0u) : 4u;
         c->DQSMode = dtr() ? OSPI_CCR_DQSE : 0u;
     }
     with_data(c, dtr() ? 2u : size, 1u);
