@@ -50,6 +50,7 @@ __all__ = [
     "explain_call",
     "explained",
     "open_session",
+    "protocol",
     "window_state",
     "wiring",
 ]
