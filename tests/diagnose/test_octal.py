@@ -11,7 +11,9 @@ import ospi_hal.build as ob
 import pytest
 from click.testing import CliRunner, Result
 
+from extflash import diagnose
 from extflash.cli import main
+from extflash.runner import LoaderCallError
 
 H7S7 = "h7s7-mx66uw-dtr-xspi2"  # MX66UW1G45G 8D-8D-8D on XSPI2, XSPIM port 2, 1.8 V
 H7B3 = "h7b3-mx25lm-dtr"  # MX25LM51245G 8D-8D-8D on OCTOSPI1, OCTOSPIM port 1
@@ -152,3 +154,22 @@ def test_trace_of_an_octospi_run(loader, tmp_path):
     assert "bank 1: 0x06 1-0-0 -> rejected: opcode on 1 line(s) while the chip is in octal DTR" \
         in text
     assert "RCC_" not in text
+
+
+@pytest.mark.parametrize("faults", [("SPI_WREN",), ("NO_PORT_SUPPLY",),
+                                    ("SPI_WREN", "NO_TIMEOUT")])
+def test_a_replayed_octospi_failure_is_explained_as_under_the_full_watch(loader, faults):
+    """The command line's replay mode (calls on the native lane, the failure replayed under the
+    full watch) explains an XSPI failure as the full watch does."""
+    elf, b = loader(H7S7, *faults)
+    board = ob.kit_board(H7S7, b)
+    diagnoses = []
+    for replay in (False, True):
+        session, watch = diagnose.open_session(elf, board=board, replay_on_failure=replay)
+        with session, pytest.raises(LoaderCallError) as info:
+            session.driver.begin("erase")
+            session.driver.erase_sectors(session.driver.geometry.sectors[:1])
+        diagnoses.append(diagnose.explain(info.value, watch))
+    full, replayed = diagnoses
+    assert (replayed.kind, replayed.cause, replayed.details, replayed.fix) == (
+        full.kind, full.cause, full.details, full.fix)

@@ -35,6 +35,7 @@ from typing import Any
 from halstyle.build import CHIPS as QUAD_CHIPS
 from halstyle.build import QE_METHODS, ChipFacts
 
+from extflash.board import Board, Memory, Wire
 from extflash.errors import ConfigError
 from extflash.mcu import Controller, Family, find_part, pin_functions
 
@@ -438,6 +439,21 @@ def loader_build(board: Mapping[str, Any], name: str | None = None) -> LoaderBui
         window=controller.window, mode=mode, size=size, page_size=page, sector_size=sector,
         ram_base=ram_base, pins=pin_facts,
     )
+
+
+def kit_board(name: str, build: LoaderBuild, *,
+              rewire: dict[str, tuple[str, int]] | None = None) -> Board:
+    """The kit as a board: its memory on the loader's controller and port, the loader's pins
+    (``rewire`` moves signals to other pins: a board wired differently from the loader)."""
+    kit = KITS[name]
+    signals = [*(OCTAL_SIGNALS if build.mode != "quad" else QUAD_SIGNALS),
+               *(("dqs",) if build.mode == "dtr" else ())]
+    pins = {s: (f"P{chr(ord('A') + port)}{number}", af)
+            for s, (port, number, af) in zip(signals, build.pins, strict=True)}
+    pins.update(rewire or {})
+    wires = tuple(Wire(s, pin, af) for s, (pin, af) in pins.items())
+    memory = Memory(kit["chip"], 1, wires, controller=build.controller, port=build.port)
+    return Board(name, find_part(kit["mcu"]), 0, (memory,))
 
 
 # Kit wiring (signal -> pin) from octal-chips-and-kits.md §2.2: Zephyr board files and ST BSPs.
