@@ -49,7 +49,7 @@ def problem(ctrl: Any, spec: ChipSpec) -> str | None:
     """One sentence when the controller's clock is above what ``spec`` allows now, else None
     (QUADSPI, OCTOSPI and XSPI alike: CLK = kernel clock / prescaler, RM0433 QUADSPI_CR,
     RM0455 OCTOSPI_DCR2, RM0477 XSPI_DCR2)."""
-    if not ctrl.state().enabled or not spec.reads:  # EN clear: no clock on the pin
+    if not ctrl.enabled or not spec.reads:  # EN clear: no clock on the pin
         return None
     clk_hz = int(ctrl.clk_hz)
     if ctrl.mapped:
@@ -75,7 +75,7 @@ def io_speed_problem(ctrl: Any, spec: ChipSpec, sbs: Any) -> str | None:
     bank = next(iter(ctrl.banks.values()), None)
     port = bank.port if bank is not None else None
     if (sbs is None or port is None or spec.voltage[1] > 2.0  # a 1.8 V part: 1.65-2.0 V
-            or not sbs.has_io_speed_optimisation(port) or not ctrl.state().enabled):
+            or not sbs.has_io_speed_optimisation(port) or not ctrl.enabled):
         return None
     if sbs.io_speed_optimised(port):
         return None

@@ -907,6 +907,11 @@ class CommandEngine(Peripheral):
         return self._mapped
 
     @property
+    def enabled(self) -> bool:
+        """CR.EN (cheap, moves nothing: for checks after every call)."""
+        return bool(self.values[self.L.CR] & 1)
+
+    @property
     def fmode(self) -> int:
         """The functional mode the registers select (cheap: for per-command hooks)."""
         return self._fmode
