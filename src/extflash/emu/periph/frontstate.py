@@ -50,7 +50,7 @@ QUADSPI_FIELDS = FieldNames(
                 "write; an indirect write with data starts on the first DR write)")
 OCTOSPI_FIELDS = FieldNames(
     fmode="CR.FMODE", dummy="TCR.DCYC", size="DCR1.DEVSIZE",
-    mapped_start="CR.FMODE=3 with CR.EN=1",
+    mapped_start="a write to CR with FMODE=3 and EN=1",
     start_order="write DLR, CCR, TCR, then IR (a command without an address starts on the IR "
                 "write, one with an address on the AR write; an indirect write with data starts "
                 "on the first DR write)",
