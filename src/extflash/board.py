@@ -13,6 +13,7 @@ File format (see ``docs/boards.md``)::
     hse_hz = 25_000_000
     description = "..."
     source = "UM1907 schematic MB1191, BSP stm32746g_discovery_qspi.h"
+    notes = ["what the virtual board does not model"]   # optional: Board.caveats
 
     [[memory]]
     chip = "N25Q128A"
@@ -47,7 +48,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -92,6 +93,9 @@ QUAD_ORDERS = (("CLK,NCS,IO0..IO3", ("clk", "ncs", "io0", "io1", "io2", "io3")),
                ("CLK,IO0..IO3,NCS", ("clk", "io0", "io1", "io2", "io3", "ncs")))
 
 _PIN_RE = re.compile(r"^P([A-P])(\d{1,2})$")
+# How a board powers the core domain (H7 PWR_CR3 supply configurations: LDO, direct SMPS,
+# SMPS feeding the LDO, external supply with the LDO bypassed).
+SUPPLIES = ("ldo", "smps", "smps-ldo", "bypass")
 
 
 @dataclass(frozen=True)
@@ -149,6 +153,14 @@ class Board:
     description: str = ""
     source: str = ""
     notes: tuple[str, ...] = ()  # how an inline description was understood (for the CLI)
+    supply: str | None = None  # how the PCB powers VCORE (H7: "ldo", "smps"...); None: not said
+    faults: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)  # virtual
+    caveats: tuple[str, ...] = ()  # the board file's ``notes = [...]``: what is not modelled
+
+    @property
+    def controllers(self) -> tuple[str, ...]:
+        """The controllers the board's memories are on, in file order."""
+        return tuple(m.controller for m in self.memories)
 
     @property
     def mcu_name(self) -> str:
@@ -159,6 +171,13 @@ class Board:
             if m.controller == controller:
                 return m
         raise ConfigError(f"board {self.name} has no memory on {controller}")
+
+    def memory_at(self, address: int) -> Memory:
+        """The memory a loader addressing ``address`` drives: the one on the controller whose
+        window holds the address; the board's first memory when no window does."""
+        window = next((w for w in self.part.family.windows if w.contains(address)), None)
+        return next((m for m in self.memories if window and m.controller == window.controller),
+                    self.memories[0])
 
     def memory_on_port(self, port: int) -> Memory | None:
         """The memory wired to IO-manager port ``port`` (OCTOSPIM/XSPIM), if any."""
@@ -438,7 +457,29 @@ def parse(text: str, *, where: str = "board") -> Board:
             notes.extend(memory_notes)
     return Board(name=str(data["name"]), part=part, hse_hz=_opt_hz(data.get("hse_hz"), where),
                  memories=tuple(memories), description=str(data.get("description", "")),
-                 source=str(data.get("source", "")), notes=tuple(notes))
+                 source=str(data.get("source", "")), notes=tuple(notes),
+                 supply=_supply(data.get("supply"), where), faults=_faults(data, where),
+                 caveats=_caveats(data.get("notes", []), where))
+
+
+def _supply(value: Any, where: str) -> str | None:
+    if value is not None and value not in SUPPLIES:
+        raise ConfigError(f"{where}: supply '{value}' is not one of {', '.join(SUPPLIES)}")
+    return None if value is None else str(value)
+
+
+def _faults(data: dict[str, Any], where: str) -> dict[str, Any]:
+    """The ``[faults]`` table: failures the virtual probe plays (extflash.probe.faults)."""
+    table = data.get("faults", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: 'faults' must be a table")
+    return dict(table)
+
+
+def _caveats(value: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: 'notes' must be a list of strings, not {value!r}")
+    return tuple(value)
 
 
 def _port(value: Any, where: str) -> int | None:

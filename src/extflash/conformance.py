@@ -359,6 +359,7 @@ class _Suite:
         self.rig: _Rig | None = None
         self.report = Report(os.path.basename(loader.path), board.name, loader.kind)
         self.evidence: list[CallEvidence] = []
+        self.on_rig: Callable[[diagnose.Watch], None] | None = None  # each fresh board's watch
 
     def fresh(self) -> _Rig:
         if self.rig is None or self.rig.dirty:
@@ -366,6 +367,8 @@ class _Suite:
                 self.evidence += self.rig.watch.calls
                 self.rig.close()
             self.rig = _Rig(self.loader, self.board, self.timing, self.options)
+            if self.on_rig is not None:
+                self.on_rig(self.rig.watch)
         return self.rig
 
     def add(self, check: Check) -> None:
@@ -424,12 +427,14 @@ def _check_storage_info(suite: _Suite) -> None:
     except ExtflashError as exc:
         suite.add(Check("storage-info", title, "fail", exc.message))
         return
-    memory = suite.board.memory()
+    memory = suite.board.memory_at(geometry.start)
     from extflash import chips
 
     spec = chips.find(memory.chip)
     count = len(memory.banks) if memory.bank == "dual" else 1
-    window = next((w for w in suite.board.part.family.windows if w.controller == "QUADSPI"), None)
+    # the window of the controller the memory hangs on (QUADSPI, OCTOSPIn or XSPIn)
+    window = next((w for w in suite.board.part.family.windows
+                   if w.controller == memory.controller), None)
     problems = []
     if window is not None and geometry.start != window.start:
         problems.append(f"start 0x{geometry.start:08X}, the window is at 0x{window.start:08X}")
@@ -616,7 +621,7 @@ def _program_minimum(spec: ChipSpec, address: int, size: int, timing: str, count
 
 
 def _count(suite: _Suite) -> int:
-    return 2 if suite.board.memory().bank == "dual" else 1
+    return 2 if suite.board.memories[0].bank == "dual" else 1
 
 
 def _check_erase(suite: _Suite, which: str) -> None:
@@ -1022,11 +1027,14 @@ def _check_mapped_after(suite: _Suite) -> None:
 
 def run(loader: str | os.PathLike[str] | Loader, board: boards.Board | str, *,
         timing: str = "typical", options: DriverOptions | None = None,
-        progress: Callable[[str], None] | None = None) -> Report:
-    """Run the conformance test of ``loader`` on the virtual ``board``."""
+        progress: Callable[[str], None] | None = None,
+        on_rig: Callable[[diagnose.Watch], None] | None = None) -> Report:
+    """Run the conformance test of ``loader`` on the virtual ``board``. ``on_rig`` is called
+    with the :class:`~extflash.diagnose.Watch` of each fresh virtual board the test uses."""
     ldr = loader if isinstance(loader, Loader) else open_loader(loader)
     brd = board if isinstance(board, boards.Board) else boards.load(board)
     suite = _Suite(ldr, brd, timing, options or DriverOptions(), progress)
+    suite.on_rig = on_rig
     _check_storage_info(suite)
     try:
         _check_footprint(suite)

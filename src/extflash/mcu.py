@@ -86,9 +86,21 @@ class DebugIds:
     """``[debug]``: the SW-DP DPIDR and where the option bytes show the RDP level."""
 
     dpidr: int
-    rdp_register: int
+    rdp_register: int | None  # None: the part has product states instead (state_register)
     rdp_lsb: int
     rdp_mirrors: tuple[int, ...]
+    core_ap: int = 0  # the access port of the primary core's AHB-AP
+    revisions: dict[int, str] = field(default_factory=dict, compare=False, hash=False)
+    boot_register: int | None = None  # option bytes: BOOT_ADD0 in bits [15:0] = address[31:16]
+    iwdg_sw_bit: int | None = None  # option bytes (rdp_register): IWDG started by software
+    bcm4_bit: int | None = None  # option bytes (rdp_register): dual-core, the Cortex-M4 boots
+    supply_lockup: bool = False  # a wrong PWR supply configuration locks the part (H7)
+    supply_register: int | None = None  # PWR_CR3, written once after power-on
+    state_register: int | None = None  # product state byte (bits [7:0]) of H7R/S-like parts
+    swd_pins: tuple[str, ...] = ("PA13", "PA14")  # SWDIO, SWCLK: AF0 from reset
+    low_power_debug: int = 0  # DBGMCU_CR bits that keep the debug port alive in Stop/Standby
+    supply_schemes: dict[int, str] = field(default_factory=dict, compare=False, hash=False)
+    states: dict[int, str] = field(default_factory=dict, compare=False, hash=False)
 
 
 @dataclass(frozen=True)
@@ -226,8 +238,22 @@ def _load_family(data: dict[str, Any]) -> Family:
 def _debug(item: dict[str, Any] | None) -> DebugIds | None:
     if item is None:
         return None
-    return DebugIds(int(item["dpidr"]), int(item["rdp_register"]), int(item["rdp_lsb"]),
-                    tuple(int(x) for x in item.get("rdp_mirrors", [])))
+    def opt(key: str) -> int | None:
+        return None if item.get(key) is None else int(item[key])
+
+    return DebugIds(int(item["dpidr"]), opt("rdp_register"), int(item.get("rdp_lsb", 0)),
+                    tuple(int(x) for x in item.get("rdp_mirrors", [])),
+                    core_ap=int(item.get("core_ap", 0)),
+                    revisions={int(k, 0): str(v) for k, v in item.get("revisions", {}).items()},
+                    boot_register=opt("boot_register"), iwdg_sw_bit=opt("iwdg_sw_bit"),
+                    bcm4_bit=opt("bcm4_bit"), supply_lockup=bool(item.get("supply_lockup")),
+                    supply_register=opt("supply_register"),
+                    state_register=opt("state_register"),
+                    states={int(k, 0): str(v) for k, v in item.get("states", {}).items()},
+                    swd_pins=tuple(item.get("swd_pins", ("PA13", "PA14"))),
+                    low_power_debug=int(item.get("low_power_debug", 0)),
+                    supply_schemes={int(k, 0): str(v)
+                                    for k, v in item.get("supply_schemes", {}).items()})
 
 
 def _io_manager(item: dict[str, Any] | None) -> IoManager | None:

@@ -135,6 +135,9 @@ class Programmer:
         self.wired_size = wired_size  # bytes of memory the board has, when known
         self.erased: list[int] = []
         self.written: list[int] = []
+        # The last program/erase's sectors and program report (the HTML report's flash plan).
+        self.planned: list[Sector] = []
+        self.last_report: ProgramReport | None = None
 
     # -- the memory actually wired ------------------------------------------------------------
     @property
@@ -225,6 +228,7 @@ class Programmer:
             force,
         )
         report = ProgramReport(self.geometry.name, plan.image.size, len(plan.sectors))
+        self.planned, self.last_report = [s.sector for s in plan.sectors], report
         if warning is not None:
             report.warnings.append(warning)
         calls_before = len(self.driver.calls)
@@ -379,6 +383,7 @@ class Programmer:
             self.driver.begin("erase")
             if address is None:
                 if self.driver.can_erase_chip():
+                    self.planned = list(self.geometry.sectors)
                     self.driver.erase_chip()
                     return list(self.geometry.sectors)
                 sectors = list(self.geometry.sectors)
@@ -390,6 +395,7 @@ class Programmer:
                     )
                 sectors = self.geometry.sectors_in(address, size or 1)
             report = ProgramReport(self.geometry.name, 0, len(sectors))
+            self.planned, self.last_report = list(sectors), report
             self._erase(sectors, report)
             return sectors
         except LoaderCallError as exc:

@@ -305,8 +305,11 @@ class _Base:
 
     def expect_result(self, name: str, args: Sequence[int], r0: int) -> None:
         if r0 != self.ok_value:
+            # a target that let other cores run says what they did meanwhile (PyocdTarget)
+            others = getattr(self.target, "other_cores_note", "")
             raise LoaderCallError(
-                name, args, f"returned {r0:#x} (failure; success is {self.ok_value})", result=r0
+                name, args, f"returned {r0:#x} (failure; success is {self.ok_value})"
+                + (f"; meanwhile {others}" if others else ""), result=r0
             )
 
     def flush(self) -> None:
@@ -801,6 +804,8 @@ def _failure_text(outcome: RunOutcome, timeout_s: float) -> str:
         text = f"faulted {where}"
     elif outcome.reason == "lockup":
         text = f"locked up the core {where}"
+    elif outcome.reason == "reset":
+        text = "was cut short by a reset of the chip"
     elif outcome.reason == "breakpoint":
         text = f"stopped on a breakpoint {where}"
     else:

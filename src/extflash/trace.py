@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from extflash import trace_facts
 from extflash.diagnose import memhooks, wiring
 from extflash.diagnose.evidence import CallEvidence, FlashCommand, FlashLog
 from extflash.diagnose.symbols import Symbolizer
@@ -33,7 +34,7 @@ from extflash.emu.mmio import UnmodelledBlock
 from extflash.errors import InputError
 
 SCHEMA = "extflash.trace/1"
-KINDS = ("call", "return", "read", "write", "flash")
+KINDS = ("call", "return", "read", "write", "flash", "interrupt")
 # Peripheral register space of the supported parts: APB/AHB (OCTOSPI/XSPI included), the
 # F4/F7/L4/G4 QUADSPI and L4+/L5/U5 OCTOSPI registers at 0xA0001000, and the Cortex-M private
 # peripheral bus.
@@ -135,8 +136,13 @@ class Timeline:
     """Records a board's activity while attached (see the module documentation)."""
 
     def __init__(self, board: Any, *, symbols: Symbolizer | None = None,
-                 peripherals: Iterable[str] | None = None, limit: int = DEFAULT_LIMIT) -> None:
+                 peripherals: Iterable[str] | None = None, limit: int = DEFAULT_LIMIT,
+                 compact: bool = False) -> None:
         self.board = board
+        # compact: only what the HTML report draws (extflash.trace_facts.Recorder): register
+        # reads only as the loops that spin on them, and flash commands and interrupts past the
+        # first and last few as one summary per loader call. Large runs stay fast and small.
+        self.compact = compact
         self.machine = board.machine
         self.symbols = symbols or Symbolizer()
         self.wanted = _normalise(peripherals)
@@ -151,13 +157,17 @@ class Timeline:
         # diagnosis (``Diagnosis.as_dict()`` plus the error message) when there is one.
         self.wiring: list[dict[str, Any]] = []
         self.diagnosis: dict[str, Any] | None = None
+        # pins, clocks, flash plan, interrupts and window traffic (extflash.trace_facts)
+        self.facts = trace_facts.Recorder(self)
+        self.operation = ""  # "program", "run", ... (the report's title)
 
     # -- attaching ------------------------------------------------------------------------------
     @classmethod
     def attach(cls, watch: Any, *, peripherals: Iterable[str] | None = None,
-               limit: int = DEFAULT_LIMIT) -> Timeline:
+               limit: int = DEFAULT_LIMIT, compact: bool = False) -> Timeline:
         """Record everything ``watch`` (a :class:`~extflash.diagnose.Watch`) runs from now on."""
-        timeline = cls(watch.board, symbols=watch.symbols, peripherals=peripherals, limit=limit)
+        timeline = cls(watch.board, symbols=watch.symbols, peripherals=peripherals, limit=limit,
+                       compact=compact)
         timeline.start()
         watch.timeline = timeline
         return timeline
@@ -165,16 +175,21 @@ class Timeline:
     def start(self) -> None:
         uc = self.machine.uc
         for lo, hi in REGISTER_SPACE:
+            if self.compact:
+                self._hooks.append(memhooks.on_read(uc, self.facts.on_register_read, lo, hi))
+                continue
             self._hooks.append(memhooks.on_read(uc, self._on_read, lo, hi))
             self._hooks.append(memhooks.on_write(uc, self._on_write, lo, hi))
         self._flash_log = FlashLog.of(self.board)
         self._flash_log.listeners.append(self._on_flash)
+        self.facts.start()
         for region in self.machine.part.part.memory:
             if region.kind == "ram":  # rebuild translated code with the new hooks in it
                 self.machine.invalidate_code(region.start, region.end)
 
     def stop(self) -> None:
         self.wiring = [asdict(row) for row in wiring.compare(self.board)]
+        self.facts.stop(self.wiring)
         for h in self._hooks:
             h.remove()
         self._hooks = []
@@ -192,6 +207,8 @@ class Timeline:
 
     def _add(self, event: Event) -> None:
         if not _matches(event.source, event.kind, self.wanted):
+            return
+        if self.compact and self.facts.absorb(event):
             return
         if len(self.events) >= self.limit:
             self.dropped += 1
@@ -247,8 +264,10 @@ class Timeline:
         if last is not None and last.text == f"bank {cmd.bank}: {text}":
             last.count += 1
             return
+        # the chip's protocol state once it took the command (SPI, QPI, 8S, 8D)
+        data = {**cmd.as_dict(), "chip_protocol": str(getattr(chip, "protocol", "spi"))}
         event = Event(cmd.time_fs, "flash", source, f"bank {cmd.bank}: {text}", cmd.pc,
-                      self.symbols.name(cmd.pc) or f"0x{cmd.pc:08X}", data=cmd.as_dict())
+                      self.symbols.name(cmd.pc) or f"0x{cmd.pc:08X}", data=data)
         self._last[source] = event
         self._add(event)
 
@@ -293,8 +312,11 @@ class Timeline:
         rows = self.ordered() if events is None else events
         out: dict[str, Any] = {"schema": SCHEMA, "board": self.board.board.name,
                                "dropped": self.dropped, "events": [e.as_dict() for e in rows]}
+        if self.operation:
+            out["operation"] = self.operation
         if self.wiring:
             out["wiring"] = self.wiring
+        out.update(self.facts.as_dict())
         if self.diagnosis is not None:
             out["diagnosis"] = self.diagnosis
         return out

@@ -332,15 +332,19 @@ def run_application(
     on_output: OutputFn | None = None,
     work_dir: str | Path | None = None,
     timing: str = "typical",
+    on_prepared: Callable[[Prepared], None] | None = None,
 ) -> RunOutcome:
     """Place the boot image, program the application, reset and run (see the module doc).
 
-    ``timeout_s`` bounds both the virtual time and the wall-clock time of the run.
+    ``timeout_s`` bounds both the virtual time and the wall-clock time of the run;
+    ``on_prepared`` sees the board once it is ready to run (a trace attaches there).
     """
     if timeout_s <= 0:
         raise InputError(f"--timeout must be positive (got {timeout_s:g})")
     prepared = prepare(board, app, boot=boot, loader=loader, app_address=app_address,
                        on_output=on_output, work_dir=work_dir, timing=timing)
+    if on_prepared is not None:
+        on_prepared(prepared)
     return run_prepared(prepared, timeout_s)
 
 

@@ -117,10 +117,10 @@ def _one_shot_loader(tmp_path: Path) -> Path:
         text = text[:body] + "    if (!take())\n        return 0;\n" + text[body:]
     stldr_c.write_text(text)
     from extflash.gen.build import LDFLAGS
-    from extflash.gen.generate import STLDR_SOURCES, cflags
+    from extflash.gen.generate import cflags, stldr_sources
 
     out = tmp_path / "one-shot.stldr"
-    srcs = [project / name for name in (*STLDR_SOURCES, "board_config.c")]
+    srcs = [project / name for name in (*stldr_sources(config), "board_config.c")]
     find_toolchain().build(srcs, out, linker_script=project / "stldr.ld",
                            cflags=cflags(config), ldflags=LDFLAGS, what="one-shot loader")
     return out

@@ -90,7 +90,7 @@ int Init(void)
 def printing_loader(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from extflash import gen
     from extflash.gen.build import LDFLAGS
-    from extflash.gen.generate import STLDR_SOURCES, cflags
+    from extflash.gen.generate import cflags, stldr_sources
     from extflash.toolchain import find_toolchain
 
     out = tmp_path_factory.mktemp("usart")
@@ -102,7 +102,7 @@ def printing_loader(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert original in text
     stldr_c.write_text(text.replace(original, DEBUG_PRINT))
     path = out / "printing.stldr"
-    srcs = [project / name for name in (*STLDR_SOURCES, "board_config.c")]
+    srcs = [project / name for name in (*stldr_sources(config), "board_config.c")]
     find_toolchain().build(srcs, path, linker_script=project / "stldr.ld", cflags=cflags(config),
                            ldflags=LDFLAGS, what="printing loader")
     return path

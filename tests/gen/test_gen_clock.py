@@ -6,11 +6,29 @@ import pytest
 
 from extflash.gen.clock import family_clock, plan_clock, solve_pll, supported_families
 
-FAMILIES = supported_families()
+FAMILIES = tuple(f for f in supported_families() if family_clock(f).pll is not None)
+HSI_FAMILIES = tuple(f for f in supported_families() if family_clock(f).pll is None)
 
 
-def test_the_quadspi_families_are_supported() -> None:
+def test_every_quadspi_octospi_and_xspi_family_is_supported() -> None:
     assert set(FAMILIES) == {"stm32h7-qspi", "stm32f7", "stm32f4", "stm32l4", "stm32g4"}
+    assert set(HSI_FAMILIES) == {"stm32h7-ospi", "stm32h7rs", "stm32u5", "stm32l5",
+                                 "stm32l4plus", "stm32h5"}
+
+
+@pytest.mark.parametrize("family_id", HSI_FAMILIES)
+def test_octospi_and_xspi_loaders_run_from_hsi(family_id: str) -> None:
+    """No PLL plan: SYSCLK is HSI, selected and confirmed (SW set, then SWS waited for)."""
+    fam = family_clock(family_id)
+    plan = plan_clock(fam, 25_000_000)
+    assert plan.pll is None and plan.sysclk_hz == fam.hsi_hz == plan.hclk_hz
+    sw = next(n for n in fam.fields if n.endswith(".SW"))
+    sws = sw + "S"
+    set_at = _index(plan.ops, sw, fam.fields, int(next(
+        s.split()[-1] for s in fam.steps if s.startswith(f"set {sw} "))), False)
+    assert set_at < _index(plan.ops, sws, fam.fields, (plan.ops[set_at].value
+                                                       & fam.fields[sw].mask)
+                           >> fam.fields[sw].shift, True)
 
 
 @pytest.mark.parametrize("family_id", FAMILIES)

@@ -191,6 +191,19 @@ def test_target_stops_answering_during_a_call(target, h743, calls_h7):
     system.inject(silent=False)
 
 
+def test_hardware_watchdog_resets_a_long_call(target, h743, calls_h7):
+    """IWDG started by hardware: a call spinning past the timeout is cut by a chip reset, which
+    the DHCSR poll sees (S_RESET_ST) instead of waiting for the call's timeout."""
+    system, _ = h743
+    system.inject(iwdg_hardware=True, iwdg_timeout_s=0.05)
+    load(target, calls_h7)
+    target.write_registers({"sp": STACK, "lr": BKPT_BASE | 1, "xpsr": 1 << 24})
+    target.start(calls_h7["spin"], stop_at=BKPT_BASE)
+    outcome = target.wait(1.0)
+    assert outcome.reason == "reset" and 0.05 <= outcome.elapsed_s < 0.2
+    assert "S_RESET_ST" in outcome.summary and "IWDG" in outcome.summary
+
+
 @pytest.mark.parametrize("target_type", ["stm32h743xx", "cortex_m"])
 def test_wrong_chip_on_the_wire(h743, target_type):
     system, uid = h743

@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -79,3 +80,14 @@ def hang(loader: Callable[..., Path], run_with_report: RunFn) -> Run:
     """A loader that waits for PLL1RDY without enabling PLL1: Init never returns."""
     return run_with_report("hang", "erase", "-l", str(loader("PLL_NOT_ENABLED")),
                            "--address", "0x90000000", "--size", "4K")
+
+
+@pytest.fixture(scope="session")
+def app_run(build_elf: Callable[..., Path], tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """An application run from the window of a virtual WeAct H743 (``extflash run --report``)."""
+    app = build_elf("report-xip-app", ["xip/app.c"], "xip/app.ld")
+    page = tmp_path_factory.mktemp("app-run") / "run.html"
+    result = CliRunner().invoke(main, ["run", str(app), "--board", "weact-h743", "-q",
+                                       "--report", str(page)])
+    assert result.exit_code == 0, result.output
+    return SimpleNamespace(report_path=page, html=page.read_text())

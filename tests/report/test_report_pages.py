@@ -3,6 +3,7 @@ the one source of what the page shows."""
 
 from __future__ import annotations
 
+import copy
 import re
 
 from click.testing import CliRunner
@@ -35,7 +36,19 @@ def test_passing_program(passing):
     assert "0x20 1-1-0" in html  # a sector erase, as the chip received it
     # the flash map: both sectors erased, the image written and read back
     assert "<h2>Flash map" in html and "erase 0x0..0xFFF" in html
-    assert "program 0x0..0xFF" in html and "read 0x" in html
+    assert "written 0x0..0x4FFF (20480 bytes)" in html
+    assert "planned 0x0..0x4FFF" in html and "verified / read back 0x0..0x4FFF" in html
+    assert "outside the plan: none" in html
+    # the chip's protocol state, the CPU running each call, SysTick handlers
+    for css in ("p-spi", "running", "irq"):
+        assert _rects(html, css), css
+    assert "SysTick handler entered at" in html
+    # hover details of a command: mode, lines, STR/DTR, address, length
+    assert re.search(r"indirect write 1-1-1 \(STR, address 0x0, 256 bytes\)", html)
+    # the pins as the loader left them, and the clock tree against the chip's limit
+    assert "AF9, very high speed, pull none, push-pull" in html
+    assert "QUADSPI interface clock (kernel / 2)</td><td>50 MHz" in html
+    assert "W25Q128JV limit for fast reads" in html and "within the chip's limit" in html
     # the wiring table: every signal routed where the board wires it
     assert "<th>loader routes it to</th>" in html and 'class="bad"' not in html
     # self-contained: no fetched resources
@@ -52,6 +65,30 @@ def test_trace_json_holds_what_the_page_shows(passing):
     assert erase["busy_start"] == 0 and erase["busy_end"] == 0x1000
     assert erase["busy_until_s"] > erase["time_s"]
     assert "diagnosis" not in trace
+    # beside the events: pins, clocks, the plan, interrupts and the chip's protocol state
+    assert trace["operation"] == "program"
+    assert trace["pins"]["PB2"] == {"mode": "af", "af": 9, "speed": "very high", "pull": "none",
+                                    "otype": "push-pull", "clocked": True}
+    clocks = trace["clocks"]
+    assert (clocks["kernel_hz"], clocks["prescaler"], clocks["interface_hz"]) == (
+        100_000_000, 2, 50_000_000)
+    assert clocks["chip_limit_hz"] == 133e6 and not clocks["over_limit"]
+    assert trace["plan"]["sectors"] == [[i, i + 0x1000] for i in range(0, 0x5000, 0x1000)]
+    assert trace["plan"]["verified"] and trace["plan"]["skipped"] == []
+    assert erase["chip_protocol"] == "spi"
+    ticks = [e for e in trace["events"] if e["kind"] == "interrupt"]
+    assert ticks and ticks[0]["source"] == "SysTick" and ticks[0]["entered"]
+
+
+def test_flash_map_shows_what_was_touched_outside_the_plan(passing):
+    trace = copy.deepcopy(passing.trace)
+    trace["plan"]["sectors"] = trace["plan"]["sectors"][:2]
+    trace["plan"]["skipped"] = [[0x1000, 0x2000]]
+    built = report.build(trace)
+    assert built.flash["outside"] == [(0x2000, 0x5000)]
+    assert built.flash["skipped"] == [(0x1000, 0x2000)]
+    html = report.render_html(trace)
+    assert "outside the plan 0x2000..0x4FFF (12288 bytes)" in html
 
 
 def test_wiring_failure(wiring_failure):
@@ -122,3 +159,57 @@ def test_large_runs_aggregate_repeated_commands(passing, monkeypatch):
     # every command is either drawn or counted in a span
     counted = sum(int(i.label.split()[0]) for i in aggregated)
     assert counted + len(commands) - len(aggregated) == len(flash)
+
+
+def _report_only(loader_path, tmp_path) -> str:
+    """The passing run again with --report alone: a compact timeline."""
+    image = tmp_path / "app.bin"
+    image.write_bytes(bytes((i * 7) & 0xFF for i in range(20 * 1024)))
+    page = tmp_path / "compact.html"
+    result = CliRunner().invoke(main, ["program", str(image), "--address", "0x90000000",
+                                       "-l", str(loader_path), "--board",
+                                       "nucleo-h743zi-w25q128", "--timing", "typical", "-q",
+                                       "--report", str(page)])
+    assert result.exit_code == 0, result.output
+    return page.read_text()
+
+
+def _flash_titles(html: str) -> list[str]:
+    return re.findall(r'<rect class="f-[a-z]+"[^>]*><title>([^<]*)</title>', html)
+
+
+def test_report_alone_draws_the_same_run(passing, loader, tmp_path):
+    html = _report_only(loader(), tmp_path)
+    assert len(_rects(html, "call")) == len(_rects(passing.html, "call"))
+    assert _flash_titles(html) == _flash_titles(passing.html)
+    counts = re.search(r"\d+ loader calls, \d+ flash commands", passing.html)
+    assert counts and counts.group(0) in html
+    assert _rects(html, "spin") and _rects(html, "irq") and _rects(html, "p-spi")
+
+
+def test_report_alone_summarises_all_but_the_first_and_last_commands(passing, loader,
+                                                                      tmp_path, monkeypatch):
+    from extflash import trace_facts
+
+    monkeypatch.setattr(trace_facts, "KEEP", 20)
+    monkeypatch.setattr(trace_facts, "KEEP_LAST", 10)
+    html = _report_only(loader(), tmp_path)
+    summed = sum(int(n) for n in re.findall(
+        r'<rect class="aggregate"[^>]*data-d="[^"]*? (\d+) commands \(', html))
+    drawn = len(re.findall(r'<rect class="m-[a-z]+"', html))
+    total = len([e for e in passing.trace["events"] if e["kind"] == "flash"])
+    # every command of the full trace is drawn or counted in a span, none twice
+    assert drawn == 30 and summed + drawn == total
+    assert _flash_titles(html) == _flash_titles(passing.html)  # the map is whole
+
+
+def test_report_alone_shows_the_hang_loop(loader, tmp_path):
+    page = tmp_path / "hang.html"
+    result = CliRunner().invoke(main, ["erase", "-l", str(loader("PLL_NOT_ENABLED")),
+                                       "--address", "0x90000000", "--size", "4K", "--board",
+                                       "nucleo-h743zi-w25q128", "-q", "--report", str(page)])
+    assert result.exit_code == 1
+    html = page.read_text()
+    spins = re.findall(r'<rect class="spin"[^>]*data-d="([^"]*)"', html)
+    assert spins and "RCC_CR" in spins[-1] and "clock_init" in spins[-1]
+    assert 'id="diagnosis"' in html and len(_rects(html, "call failed")) == 1

@@ -37,6 +37,7 @@ COMMANDS = {
     "run": ("run", "run"),
     "gdbserver": ("gdbserver", "gdbserver"),
     "report": ("report", "report"),
+    "doctor": ("doctor", "doctor"),
 }
 
 

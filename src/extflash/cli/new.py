@@ -14,13 +14,15 @@ from extflash.cli.common import (
     emit,
     handle_errors,
 )
-from extflash.cli.options import fresh_board_options, output_options
+from extflash.cli.options import fresh_board_options, output_options, trace_options
+from extflash.cli.session import recording, write_recording
+from extflash.errors import InputError
 
 
 def check_new_output(output: str) -> None:
-    """``-o`` is the .stldr to write, or a folder (created when its parent exists)."""
+    """``-o`` is the .stldr (or .FLM) to write, or a folder (created when its parent exists)."""
     path = Path(output)
-    if path.suffix.lower() == ".stldr" or not path.is_dir():
+    if path.suffix.lower() in (".stldr", ".flm") or not path.is_dir():
         check_writable(path, "-o")
     else:
         check_writable(path, "-o", folder_ok=True)
@@ -35,12 +37,13 @@ def check_new_output(output: str) -> None:
     required=True,
     type=click.Path(),
     metavar="PATH",
-    help="The .stldr file to write, or a folder.",
+    help="The .stldr (or .FLM, which also builds the FLM) file to write, or a folder.",
 )
 @click.option("--flm", is_flag=True, help="Also build a CMSIS FLM from the same sources.")
-@click.option("--kind", type=click.Choice(["loader", "boot", "emm-driver"]), default="loader",
-              show_default=True,
-              help="loader: the external loader; boot: a boot image for the internal flash that "
+@click.option("--kind", type=click.Choice(["loader", "flm", "boot", "emm-driver"]),
+              default="loader", show_default=True,
+              help="loader: the external loader (.stldr); flm: the CMSIS FLM too (as --flm); "
+              "boot: a boot image for the internal flash that "
               "maps the window and starts the application there; emm-driver: the External "
               "Memory Manager's USER driver for an XSPI board, into the folder -o "
               "(docs/running.md).")
@@ -51,6 +54,7 @@ def check_new_output(output: str) -> None:
     is_flag=True,
     help="Skip the conformance test on the virtual board (not recommended).",
 )
+@trace_options
 @output_options
 @handle_errors("new")
 def new(
@@ -66,7 +70,12 @@ def new(
 ) -> None:
     """Generate, build and self-test a loader for a board (from --board or --mcu/--chip/--pins)."""
     from extflash import gen
+    from extflash.report import record
 
+    rec = recording("new", kw)
+    if rec is not None and (no_self_test or kind not in ("loader", "flm")):
+        raise InputError("--trace and --report record the self-test of a loader: drop "
+                         "--no-self-test and --kind boot/emm-driver to have one")
     if kind == "boot":
         check_writable(Path(output), "-o")
     elif kind == "emm-driver":
@@ -87,14 +96,20 @@ def new(
     if not (quiet or as_json):
         steps = "building" if no_self_test else "building and self-testing"
         click.echo(f"{steps} a loader for {board.name} ...", err=True)
-    made = gen.new_loader(
-        board,
-        Path(output),
-        name=name,
-        flm=flm,
-        self_test=not no_self_test,
-        timing=kw.pop("timing"),
-    )
+    try:
+        made = gen.new_loader(
+            board,
+            Path(output),
+            name=name,
+            flm=flm or kind == "flm",
+            self_test=not no_self_test,
+            timing=kw.pop("timing"),
+            on_rig=rec.attach if rec else None,
+        )
+    except gen.SelfTestFailed as exc:
+        write_recording(rec, record.conformance_diagnosis(exc.report))
+        raise
+    write_recording(rec, summary=f"self-test passed on the virtual {board.name}")
     b = made.build
     data = {
         "stldr": str(b.stldr),
@@ -103,6 +118,10 @@ def new(
         "code_bytes": b.size.code,
         "data_bytes": b.size.data + b.size.bss,
         "self_test": None if made.report is None else "passed",
+        "speed": None if made.speed is None else {
+            "bytes": made.speed.size, "virtual_s": round(made.speed.virtual_s, 6),
+            "chip_min_s": round(made.speed.chip_min_s, 6), "ratio": round(made.speed.ratio, 3),
+            "write_ratio": round(made.speed.write_ratio, 3)},
     }
     text = [f"wrote {b.stldr} ({b.size.code} bytes code, {b.size.data + b.size.bss} bytes data)"]
     if b.flm:
@@ -113,6 +132,8 @@ def new(
         if made.report is None
         else f"self-test: passed on the virtual {board.name}"
     )
+    if made.speed is not None:
+        text.append(f"speed: {made.speed.describe()}")
     emit("new", as_json, data, "\n".join(text))
 
 

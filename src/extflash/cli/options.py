@@ -119,6 +119,13 @@ def loader_options(func: F) -> F:
             "the RAM and registers the loader used.",
         ),
         click.option(
+            "--halt-other-cores/--no-halt-other-cores",
+            default=True,
+            show_default=True,
+            help="Probe, dual-core parts: halt every core (the Cortex-M4 of an H745/H747 too) "
+            "before running the loader, so its application cannot touch QUADSPI, RCC or GPIO.",
+        ),
+        click.option(
             "--no-double-buffer",
             is_flag=True,
             help="Probe: one RAM buffer (no overlap of transfer and programming).",
@@ -162,6 +169,10 @@ def output_options(func: F) -> F:
     return func
 
 
+REPORT_HELP = ("Write a self-contained HTML page of the run: timeline, flash map, pins, clocks "
+               "and the diagnosis of a failure.")
+
+
 def trace_options(func: F) -> F:
     """--trace FILE, --trace-filter LIST and --report FILE.html (virtual board only)."""
     options = [
@@ -183,8 +194,7 @@ def trace_options(func: F) -> F:
             "report_path",
             type=click.Path(dir_okay=False),
             metavar="FILE.html",
-            help="Write a self-contained HTML page of the run: timeline, flash map, wiring and "
-            "the diagnosis of a failure.",
+            help=REPORT_HELP,
         ),
     ]
     return _with_options(func, options)

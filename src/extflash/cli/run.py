@@ -9,7 +9,8 @@ from typing import Any
 import click
 
 from extflash.cli.common import ADDRESS, echo_json, envelope, handle_errors
-from extflash.cli.options import fresh_board_options, output_options
+from extflash.cli.options import fresh_board_options, output_options, trace_options
+from extflash.cli.session import recording, write_recording
 
 
 @click.command()
@@ -25,6 +26,7 @@ from extflash.cli.options import fresh_board_options, output_options
               default=10.0, show_default=True, metavar="S",
               help="End the run after S seconds (virtual or wall-clock time): exit 124.")
 @fresh_board_options
+@trace_options
 @output_options
 @handle_errors("run")
 def run(app: str, boot: str | None, loader: str | None, app_address: int | None,
@@ -34,7 +36,9 @@ def run(app: str, boot: str | None, loader: str | None, app_address: int | None,
     Ends with the application's SYS_EXIT status, 124 on --timeout, 1 on a fault.
     """
     from extflash import api, xip
+    from extflash.report import record
 
+    rec = recording("run", kw)
     board = api.resolve_board(kw.pop("board_name"), mcu=kw.pop("mcu"), chip=kw.pop("chip"),
                               bank=kw.pop("bank"), pins=kw.pop("pins"), hse=kw.pop("hse"))
 
@@ -44,7 +48,10 @@ def run(app: str, boot: str | None, loader: str | None, app_address: int | None,
 
     outcome = xip.run_application(board, app, boot=boot, loader=loader, app_address=app_address,
                                   timeout_s=timeout_s, on_output=None if as_json else show,
-                                  timing=kw.pop("timing"))
+                                  timing=kw.pop("timing"),
+                                  on_prepared=rec.attach_run if rec else None)
+    write_recording(rec, record.run_diagnosis(outcome),
+                    f"{outcome.message} after {outcome.instructions} instructions")
     if as_json:
         data = {"reason": outcome.reason, "exit_code": outcome.exit_code,
                 "pc": outcome.pc, "where": outcome.where, "seconds": outcome.seconds,

@@ -80,7 +80,7 @@ def _virtual_session(
     trace_filter: str | None,
     report_path: str | None = None,
 ) -> Iterator[api.Session]:
-    from extflash import diagnose, trace
+    from extflash import diagnose, trace, trace_facts
 
     board = board_from_options(kw)
     session, watch = diagnose.open_session(
@@ -97,7 +97,8 @@ def _virtual_session(
     timeline = None
     if trace_path or report_path:
         wanted = trace_filter.split(",") if trace_filter else None
-        timeline = trace.Timeline.attach(watch, peripherals=wanted)
+        # --report alone: only what the page draws (large runs stay fast)
+        timeline = trace.Timeline.attach(watch, peripherals=wanted, compact=not trace_path)
     try:
         with session, _report_stop(session):
             try:
@@ -112,6 +113,8 @@ def _virtual_session(
     finally:
         watch.machine.console.flush()
         if timeline is not None:
+            timeline.facts.plan = trace_facts.plan(session.programmer)
+            timeline.operation = click.get_current_context().info_name or ""
             timeline.stop()
             _write_outputs(timeline, trace_path, report_path)
 
@@ -125,10 +128,13 @@ def _diagnosis_of(error: ExtflashError) -> dict[str, Any]:
     return out
 
 
-def _write_outputs(timeline: Any, trace_path: str | None, report_path: str | None) -> None:
+def _write_outputs(timeline: Any, trace_path: str | None, report_path: str | None,
+                   extra: list[tuple[str | None, Any, str]] | None = None) -> None:
     """--trace and --report; the operation's result stands when one cannot be written."""
-    for path, write, what in ((trace_path, timeline.write, "trace"),
-                              (report_path, _report_writer(timeline), "report")):
+    outputs = [] if timeline is None else [(trace_path, timeline.write, "trace"),
+                                           (report_path, _report_writer(timeline), "report")]
+    outputs += extra or []
+    for path, write, what in outputs:
         if not path:
             continue
         try:
@@ -143,6 +149,36 @@ def _report_writer(timeline: Any) -> Any:
     from extflash import report
 
     return lambda path: report.write_html(timeline.as_dict(), path)
+
+
+def recording(operation: str, kw: dict[str, Any]) -> Any:
+    """The recording --trace/--report ask for (``None`` without them), the files checked."""
+    from extflash.report import record
+
+    check_outputs(kw)
+    trace_path, report_path, wanted = (kw.pop("trace_path"), kw.pop("report_path"),
+                                       kw.pop("trace_filter"))
+    if not (trace_path or report_path):
+        return None
+    rec = record.Recording(operation, peripherals=wanted.split(",") if wanted else None,
+                           compact=not trace_path)
+    rec.paths = (trace_path, report_path)
+    return rec
+
+
+def write_recording(rec: Any, diagnosis: dict[str, Any] | None = None, summary: str = ""
+                    ) -> None:
+    """--trace and --report of a recording; the operation's result stands when one cannot be
+    written."""
+    from extflash import report
+
+    if rec is None:
+        return
+    data = rec.trace(diagnosis, summary)
+    trace_path, report_path = rec.paths
+    _write_outputs(None, None, None, extra=[(trace_path, lambda p: rec.write(data, p), "trace"),
+                                            (report_path, lambda p: report.write_html(data, p),
+                                             "report")])
 
 
 @contextlib.contextmanager
@@ -162,35 +198,59 @@ def _report_stop(session: api.Session) -> Iterator[None]:
         ) from None
 
 
-def _probe_session(kw: dict[str, Any], options: DriverOptions, progress: Any) -> api.Session:
-    """A real board: only the MCU matters (--board or --mcu); the loader knows the chip."""
+def probe_part(board_name: str | None, mcu_name: str | None, probe_uid: str | None,
+               command: str = "--target probe") -> tuple[Any, str | None]:
+    """The MCU behind the probe and the board's supply scheme: from --board, --mcu, or the
+    board a virtual probe (``virtual:<board>``) stands for."""
     from extflash import board as boards
     from extflash import mcu
-    from extflash.target.pyocd_target import ProbeOptions, open_probe_session
 
-    if kw.get("board_name"):
-        part = boards.load(kw["board_name"]).part
-    elif kw.get("mcu"):
-        part = mcu.find_part(kw["mcu"])
-    else:
+    if not board_name and not mcu_name and probe_uid and probe_uid.startswith("virtual:"):
+        board_name = probe_uid.removeprefix("virtual:")
+    if board_name:
+        brd = boards.load(board_name)
+        part = mcu.find_part(mcu_name) if mcu_name else brd.part
+        return part, brd.supply
+    if mcu_name:
+        return mcu.find_part(mcu_name), None
+    raise InputError(f"{command} needs the MCU: --mcu PART or --board NAME")
+
+
+def _probe_session(kw: dict[str, Any], options: DriverOptions, progress: Any) -> api.Session:
+    """A real board: only the MCU matters (--board or --mcu); the loader knows the chip.
+    When no target answers, the connection walk of ``extflash doctor`` says why."""
+    from extflash.target.pyocd_target import ConnectError, ProbeOptions, open_probe_session
+
+    if not kw.get("board_name") and not kw.get("mcu"):
         raise InputError("--target probe needs the MCU: --mcu PART or --board NAME")
+    part, _supply = probe_part(kw.get("board_name"), kw.get("mcu"), None)
     probe = ProbeOptions(
         probe=kw.pop("probe_uid"),
         target_type=kw.pop("target_type"),
         frequency=kw.pop("frequency"),
         connect=kw.pop("connect"),
         on_close=kw.pop("on_close"),
+        halt_other_cores=kw.pop("halt_other_cores"),
         # The virtual probe (probe UID virtual:<board>) keeps its chip in the flash file.
         pyocd_options={"extflash.flash_file": kw["flash_file"]} if kw.get("flash_file") else {},
     )
-    return open_probe_session(
-        kw.pop("loader_path"),
-        part,
-        probe=probe,
-        options=options,
-        progress=progress,
-        double_buffer=not kw.pop("no_double_buffer"),
-    )
+    try:
+        return open_probe_session(
+            kw.pop("loader_path"),
+            part,
+            probe=probe,
+            options=options,
+            progress=progress,
+            double_buffer=not kw.pop("no_double_buffer"),
+        )
+    except ConnectError as exc:
+        from extflash.doctor import explain
+
+        found = explain(part, probe=probe.probe, frequency=probe.frequency,
+                        target_type=probe.target_type)
+        if not found:
+            raise
+        raise ConnectError(exc.message, hint=found) from exc
 
 
 def renderer(quiet: bool, as_json: bool) -> ProgressRenderer:

@@ -14,7 +14,8 @@ from extflash.cli.common import (
     fail,
     handle_errors,
 )
-from extflash.cli.options import fresh_board_options, output_options
+from extflash.cli.options import fresh_board_options, output_options, trace_options
+from extflash.cli.session import recording, write_recording
 
 
 @click.command(name="test")
@@ -24,6 +25,7 @@ from extflash.cli.options import fresh_board_options, output_options
     "--stack-size", type=SIZE, metavar="BYTES", help="Stack given to the loader (default 1 KiB)."
 )
 @click.option("--buffer-size", type=SIZE, metavar="BYTES", help="RAM buffer per Write call.")
+@trace_options
 @output_options
 @handle_errors("test")
 def conformance_test(
@@ -36,8 +38,10 @@ def conformance_test(
 ) -> None:
     """Run LOADER through the situations hosts put it in, on a virtual board; exit 1 on failure."""
     from extflash import conformance
+    from extflash.report import record
     from extflash.runner import DriverOptions
 
+    rec = recording("test", kw)
     board = board_from_options(kw)
     options = DriverOptions(buffer_size=buffer_size, stack_size=stack_size)
 
@@ -50,7 +54,9 @@ def conformance_test(
         timing=kw.pop("timing"),
         options=options,
         progress=None if quiet or as_json else progress,
+        on_rig=rec.attach if rec else None,
     )
+    write_recording(rec, record.conformance_diagnosis(report), report.verdict())
     data = report.as_dict()
     text = "" if as_json else "\n".join(report.render())
     if report.passed:

@@ -74,10 +74,10 @@ class FlashCommand:
 class FlashLog:
     """Every command the board's memory controller sends, paired with the chip's verdict.
 
-    The controller reports a command (``Quadspi.trace``) just before the chip sees it; the chip
-    records one :class:`~extflash.emu.flash.nor.FlashEvent` per command it receives. A command
-    is resolved when the next one starts (or on demand): a new chip event is its verdict, no new
-    event means it never reached the chip (chip select or clock not routed).
+    The controller reports a command (``CommandEngine.trace``) just before the chip sees it;
+    the chip records one :class:`~extflash.emu.flash.nor.FlashEvent` per command it receives.
+    A command is resolved when the next one starts (or on demand): a new chip event is its
+    verdict, no new event means it never reached the chip (chip select or clock not routed).
     """
 
     def __init__(self, board: Any) -> None:
@@ -205,7 +205,7 @@ def window_state(board: Any) -> WindowState:
                                f"was aborted and never re-entered (only "
                                f"{st.fields.mapped_start} starts it)")
         return WindowState(False, False, f"{q.name} is in {st.mode} mode ({fmode}={st.fmode})")
-    if board.window.zero_copy:
+    if board.window.zero_copy or q.mapped_exact:
         return WindowState(True, True, "")
     cmd = q.mapped_frame
     reasons = []

@@ -189,6 +189,8 @@ class ExceptionUnit:
         self._uch = handle(uc)
         self._frame = (ctypes.c_uint32 * (FP_FRAME // 4))()  # the frame being (un)stacked
         self._frame_address = ctypes.addressof(self._frame)
+        # (number, entered) on every exception entry and return: the report's interrupt rows
+        self.listeners: list[Callable[[int, bool], None]] = []
 
     @property
     def current(self) -> int:
@@ -228,6 +230,8 @@ class ExceptionUnit:
         control &= ~(CONTROL_SPSEL | CONTROL_FPCA)
         xpsr = XPSR_T | number
         self.active.append(number)
+        for listener in self.listeners:
+            listener(number, True)
         if use_psp:
             self._finish(self._stack_write[True], (control, msp, frame, xpsr), exc_return,
                          handler | 1)
@@ -249,7 +253,9 @@ class ExceptionUnit:
         xpsr = words[7]
         sp += count * 4 + (4 if xpsr & (1 << 9) else 0)
         if self.active:
-            self.active.pop()
+            left = self.active.pop()
+            for listener in self.listeners:
+                listener(left, False)
         control &= ~(CONTROL_SPSEL | CONTROL_FPCA)
         if use_psp:
             control |= CONTROL_SPSEL

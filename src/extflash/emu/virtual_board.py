@@ -160,6 +160,11 @@ class VirtualBoard:
                 ctrl.attach(bank, chip, self._wires(memory, bank), pull_up=memory.io_pull_up,
                             port=self._port_of(memory))
             self.memory_chips[memory.controller] = chips_here
+        # The family's other OCTOSPI/XSPI instances exist on the part with nothing wired to
+        # them; the HAL reads and configures them too (HAL_OSPIM_Config reads both instances).
+        for other in fam.controllers:
+            if other.kind in ("octospi", "xspi"):
+                self._controller(other.name)
         first = board.memories[0].controller
         self.qspi = self.controllers[first]
         self.window = self.windows[first]

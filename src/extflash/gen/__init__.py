@@ -1,5 +1,6 @@
-"""extflash's loader generator: register-level QUADSPI loaders (.stldr and CMSIS FLM) built from
-the project's own C templates, per-family data and the chip database.
+"""extflash's loader generator: register-level QUADSPI, OCTOSPI and XSPI loaders (.stldr and CMSIS
+FLM; quad chips, and octal chips in 8D-8D-8D or 8S-8S-8S) built from the project's own C
+templates, per-family data and the chip database.
 
     cfg = plan_loader("STM32H743ZI", "W25Q128JV", 1, {"clk": "PB2", "ncs": "PB6", ...})
     result = build(cfg, "out/")          # out/<name>.stldr, out/<name>-src/ (the C project)

@@ -19,13 +19,13 @@ from extflash import board as boards
 from extflash.errors import ConfigError
 from extflash.gen.build import LDFLAGS, ImageSize, measure
 from extflash.gen.config import LoaderConfig, plan_loader
-from extflash.gen.generate import SOURCES, _safe, cflags, render
+from extflash.gen.generate import _safe, cflags, render, sources
 from extflash.mcu import MemoryRegion
 from extflash.toolchain import Toolchain, find_toolchain
 
 log = logging.getLogger(__name__)
 
-BOOT_SOURCES = (*SOURCES, "board_config.c", "boot.c")
+BOOT_EXTRA = ("board_config.c", "boot.c")
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,8 @@ def build_boot(board: boards.Board, out: Path | str, *, app_address: int | None 
     script = string.Template(templates.joinpath("boot.ld").read_text(encoding="utf-8"))
     (project / "boot.ld").write_text(script.substitute(names), encoding="utf-8")
     (project / "boot_config.h").write_text(_boot_config(address, window), encoding="utf-8")
-    tc.build([project / s for s in BOOT_SOURCES], elf, linker_script=project / "boot.ld",
+    srcs = [project / s for s in (*sources(config), *BOOT_EXTRA)]
+    tc.build(srcs, elf, linker_script=project / "boot.ld",
              cflags=[*cflags(config), "-g"], ldflags=LDFLAGS, what=f"boot image for {board.name}")
     size = measure(elf)
     log.info("built boot image %s: %d bytes code", elf, size.code)

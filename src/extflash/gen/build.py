@@ -11,12 +11,13 @@ from elftools.elf.constants import SH_FLAGS
 from elftools.elf.elffile import ELFFile
 
 from extflash.gen.config import LoaderConfig
-from extflash.gen.generate import FLM_FLAGS, FLM_SOURCES, STLDR_SOURCES, _safe, cflags, render
+from extflash.gen.generate import FLM_FLAGS, _safe, cflags, flm_sources, render, stldr_sources
 from extflash.toolchain import Toolchain, find_toolchain
 
 log = logging.getLogger(__name__)
 
 LDFLAGS = ["-Wl,--gc-sections", "-lgcc"]
+OUTPUT_SUFFIXES = (".stldr", ".flm")  # -o names a file with these, else a folder
 
 
 @dataclass(frozen=True)
@@ -60,22 +61,25 @@ def measure(elf_path: Path, *, skip: tuple[str, ...] = (".info", "DevDscr")) -> 
 
 def build(config: LoaderConfig, out: Path | str, *, flm: bool = False,
           toolchain: Toolchain | None = None) -> BuildResult:
-    """Build ``config`` into ``out`` (a directory, or the ``.stldr`` file path to write).
+    """Build ``config`` into ``out`` (a directory, or the ``.stldr`` / ``.FLM`` file path to
+    write; with ``x.FLM`` the ``.stldr`` is written beside it as ``x.stldr``).
 
     The C project is rendered next to the outputs (``<name>-src/``) so the user can rebuild it
     with its Makefile.
     """
     tc = toolchain or find_toolchain()
     out = Path(out)
-    if out.suffix.lower() == ".stldr":
+    if out.suffix.lower() in OUTPUT_SUFFIXES:
+        # a file name, never a folder named like a file: x.FLM also asks for the FLM
         out_dir, stem = out.parent, out.stem
+        flm = flm or out.suffix.lower() == ".flm"
     else:
         out_dir, stem = out, _safe(config.name)
     project = render(config, out_dir / f"{stem}-src")
     flags = cflags(config)
 
     stldr = out_dir / f"{stem}.stldr"
-    srcs = [project / s for s in (*STLDR_SOURCES, "board_config.c")]
+    srcs = [project / s for s in (*stldr_sources(config), "board_config.c")]
     command = (str(tc.gcc), *flags, "-T", str(project / "stldr.ld"), *map(str, srcs), *LDFLAGS,
                "-o", str(stldr))
     tc.build(srcs, stldr, linker_script=project / "stldr.ld", cflags=flags, ldflags=LDFLAGS,
@@ -87,7 +91,7 @@ def build(config: LoaderConfig, out: Path | str, *, flm: bool = False,
     flm_size: ImageSize | None = None
     if flm:
         flm_path = out_dir / f"{stem}.FLM"
-        fsrcs = [project / s for s in (*FLM_SOURCES, "board_config.c")]
+        fsrcs = [project / s for s in (*flm_sources(config), "board_config.c")]
         tc.build(fsrcs, flm_path, linker_script=project / "flm.ld", cflags=[*flags, *FLM_FLAGS],
                  ldflags=LDFLAGS, what=f"FLM {config.name}")
         flm_size = measure(flm_path)

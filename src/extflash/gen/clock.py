@@ -8,6 +8,7 @@ bring-up is data: a new family is a new section in the data file, not new C.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import functools
 import math
 import operator
@@ -57,18 +58,32 @@ class FamilyClock:
     """The generator's facts about one family (see the data file for their sources)."""
 
     family_id: str
-    interface: str
-    qspi_fifo_bytes: int
+    interface: str  # "quadspi" or "ospi" (OCTOSPI and XSPI)
     sysclk_hz: int
     hclk_div: int
     hsi_hz: int
-    hse_range_hz: tuple[int, int]
-    flash_ws_max_hz: tuple[int, ...]
     gpio_enable: Field
-    qspi_enable: Field
-    pll: PllLimits
     fields: dict[str, Field]
     steps: tuple[str, ...]
+    qspi_fifo_bytes: int = 0  # QUADSPI; OCTOSPI/XSPI FIFOs are in the controller data
+    hse_range_hz: tuple[int, int] | None = None
+    flash_ws_max_hz: tuple[int, ...] = ()
+    qspi_enable: Field | None = None
+    pll: PllLimits | None = None  # None: the loader runs from HSI, no PLL plan
+    controller_enable: dict[str, Field] = dataclasses.field(default_factory=dict)
+    io_manager_enable: Field | None = None
+    # bits set to 1 before the pins are driven: "vddio2" (a pin on port G), "port<n>" (the
+    # IO-manager port's supply), "low_voltage_port<n>" (1.8 V high-speed I/O for a memory below 2 V)
+    supplies: dict[str, tuple[Field, ...]] = dataclasses.field(default_factory=dict)
+    delay_block_bypass: bool = False  # OCTOSPI DCR1.DLYBYP exists and is set
+
+    def enable(self, controller: str) -> Field:
+        if self.qspi_enable is not None and controller == "QUADSPI":
+            return self.qspi_enable
+        if controller not in self.controller_enable:
+            raise ConfigError(f"{self.family_id}: no clock-enable bit for {controller} in the "
+                              "family's generator data")
+        return self.controller_enable[controller]
 
 
 @dataclass(frozen=True)
@@ -86,7 +101,7 @@ class PllSetting:
 
 @dataclass(frozen=True)
 class ClockPlan:
-    pll: PllSetting
+    pll: PllSetting | None  # None: SYSCLK is HSI
     sysclk_hz: int
     hclk_hz: int
     latency: int
@@ -119,19 +134,20 @@ def family_clock(family_id: str) -> FamilyClock:
         raise ConfigError(f"the loader generator does not support family {family_id} yet",
                           hint=f"supported: {', '.join(supported_families())}")
     d = data[family_id]
-    p = d["pll"]
+    p = d.get("pll")
+    hse = d.get("hse_range_hz")
     return FamilyClock(
         family_id=family_id,
         interface=d["interface"],
-        qspi_fifo_bytes=int(d["qspi_fifo_bytes"]),
+        qspi_fifo_bytes=int(d.get("qspi_fifo_bytes", 0)),
         sysclk_hz=int(d["sysclk_hz"]),
         hclk_div=int(d["hclk_div"]),
         hsi_hz=int(d["hsi_hz"]),
-        hse_range_hz=(int(d["hse_range_hz"][0]), int(d["hse_range_hz"][1])),
-        flash_ws_max_hz=tuple(int(x) for x in d["flash_ws_max_hz"]),
+        hse_range_hz=(int(hse[0]), int(hse[1])) if hse else None,
+        flash_ws_max_hz=tuple(int(x) for x in d.get("flash_ws_max_hz", ())),
         gpio_enable=_field(d["gpio_enable"]),
-        qspi_enable=_field(d["qspi_enable"]),
-        pll=PllLimits(
+        qspi_enable=_field(d["qspi_enable"]) if "qspi_enable" in d else None,
+        pll=None if p is None else PllLimits(
             m=(p["m"][0], p["m"][1]),
             ref_hz=(p["ref_hz"][0], p["ref_hz"][1]),
             n=(p["n"][0], p["n"][1]),
@@ -143,6 +159,12 @@ def family_clock(family_id: str) -> FamilyClock:
         ),
         fields={name: _field(spec) for name, spec in d["fields"].items()},
         steps=tuple(d["clock"]["steps"]),
+        controller_enable={name: _field(spec)
+                           for name, spec in d.get("controller_enable", {}).items()},
+        io_manager_enable=_field(d["io_manager_enable"]) if "io_manager_enable" in d else None,
+        supplies={name: tuple(_field(spec) for spec in specs)
+                  for name, specs in d.get("supplies", {}).items()},
+        delay_block_bypass=bool(d.get("delay_block_bypass", False)),
     )
 
 
@@ -219,9 +241,20 @@ def merge_writes(ops: list[RegOp]) -> tuple[RegOp, ...]:
     return tuple(merged)
 
 
+def _plan_hsi(fam: FamilyClock) -> ClockPlan:
+    """No PLL: SYSCLK from HSI, the steps only select it and the prescalers (the HSE, if any,
+    is not used)."""
+    hclk = fam.sysclk_hz // fam.hclk_div
+    ops = merge_writes(_steps_to_ops(fam, "hsi", {"latency": 0}))
+    return ClockPlan(pll=None, sysclk_hz=fam.sysclk_hz, hclk_hz=hclk, latency=0, ops=ops)
+
+
 def plan_clock(fam: FamilyClock, hse_hz: int | None) -> ClockPlan:
     """The PLL setting and register steps bringing the family to its target clock."""
+    if fam.pll is None:
+        return _plan_hsi(fam)
     if hse_hz:
+        assert fam.hse_range_hz is not None
         lo, hi = fam.hse_range_hz
         if not lo <= hse_hz <= hi:
             raise ConfigError(f"HSE {hse_hz / 1e6:g} MHz is outside the {fam.family_id} "
@@ -247,15 +280,23 @@ def plan_clock(fam: FamilyClock, hse_hz: int | None) -> ClockPlan:
     return ClockPlan(pll=pll, sysclk_hz=fam.sysclk_hz, hclk_hz=hclk, latency=latency, ops=ops)
 
 
-def enable_ops(fam: FamilyClock, ports: list[int]) -> tuple[RegOp, ...]:
-    """Clock enables for the GPIO ports used and for the QUADSPI; the final wait doubles as the
-    read-back the reference manuals ask for before touching a freshly clocked peripheral."""
-    g, q = fam.gpio_enable, fam.qspi_enable
+def enable_ops(fam: FamilyClock, ports: list[int], controller: str = "QUADSPI", *,
+               io_manager: bool = False, supplies: tuple[str, ...] = ()) -> tuple[RegOp, ...]:
+    """The supply switches named in ``supplies`` (keys of the family's ``supplies`` table),
+    clock enables for the GPIO ports used, the IO manager and the controller; the final wait
+    doubles as the read-back the reference manuals ask for before touching a freshly clocked
+    peripheral."""
+    g, q = fam.gpio_enable, fam.enable(controller)
+    ops = [RegOp(f.addr, f.mask, f.mask, False, f"set supply bit ({name})")
+           for name in supplies for f in fam.supplies.get(name, ())]
     gpio_mask = sum(1 << (g.shift + p) for p in sorted(set(ports)))
     names = ", ".join(f"GPIO{chr(ord('A') + p)}" for p in sorted(set(ports)))
-    ops = [RegOp(g.addr, gpio_mask, gpio_mask, False, f"enable {names} clocks"),
-           RegOp(q.addr, q.mask, q.mask, False, "enable the QUADSPI clock"),
-           RegOp(q.addr, q.mask, q.mask, True, "read back the QUADSPI clock enable")]
+    ops.append(RegOp(g.addr, gpio_mask, gpio_mask, False, f"enable {names} clocks"))
+    if io_manager and fam.io_manager_enable is not None:
+        m = fam.io_manager_enable
+        ops.append(RegOp(m.addr, m.mask, m.mask, False, "enable the IO manager clock"))
+    ops += [RegOp(q.addr, q.mask, q.mask, False, f"enable the {controller} clock"),
+            RegOp(q.addr, q.mask, q.mask, True, f"read back the {controller} clock enable")]
     return merge_writes(ops)
 
 

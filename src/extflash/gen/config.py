@@ -12,11 +12,12 @@ from extflash import board as boards
 from extflash import chips, mcu
 from extflash.errors import ConfigError
 from extflash.gen.clock import ClockPlan, FamilyClock, RegOp, enable_ops, family_clock, plan_clock
-from extflash.gen.nor import NorParams, nor_params
+from extflash.gen.nor import NorParams, OctalParams, nor_params, octal_params
 
 # nCS high time between commands: 50 ns covers tSHSL of the supported chips (W25Q 10/50 ns,
 # MX25L 30 ns, MT25Q 20/50 ns, IS25LP 30 ns).
 NCS_HIGH_NS = 50
+GPIO_STRIDE = 0x400
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,11 @@ class LoaderConfig:
     window_base: int
     ram_origin: int
     ram_length: int
+    # OCTOSPI/XSPI only: the controller, the IO-manager port it drives (None without an IO
+    # manager) and, for an octal chip, how it runs in 8S/8D
+    controller: mcu.Controller | None = None
+    port: int | None = None
+    octal: OctalParams | None = None
 
     @property
     def chip(self) -> chips.ChipSpec:
@@ -122,19 +128,14 @@ def plan_loader(part: str | boards.Board, chip: str | None = None, bank: Any = 1
     """Validate a loader request and work out every setting of the generated project.
 
     ``part`` is a part number (``"STM32H743ZI"``) or a :class:`extflash.board.Board`, whose MCU,
-    HSE, chip, bank and wiring are then used (``chip``/``bank``/``pins`` must be left out).
+    HSE, chip, bank and wiring are then used (``chip``/``bank``/``pins`` must be left out). On
+    OCTOSPI/XSPI parts ``pins`` names port-relative signals (``clk``, ``ncs``, ``io0``..``io7``,
+    ``dqs``) and ``bank`` is ignored.
     """
     if isinstance(part, boards.Board):
         if chip is not None or pins is not None:
             raise ConfigError("give either a board or chip/pins, not both")
-        first = part.memories[0]
-        if first.controller != "QUADSPI":
-            raise ConfigError(
-                f"{part.name}: the loader generator writes QUADSPI loaders only so far; "
-                f"{first.controller} loader generation is not available yet",
-                hint="run a loader built for this board with extflash program/test; the "
-                     "virtual board models its controller")
-        memory = part.memory("QUADSPI")
+        memory = part.memories[0]
         ref = part.part
         hse = hse_hz if hse_hz is not None else (part.hse_hz or None)
         default_name = part.name
@@ -142,32 +143,48 @@ def plan_loader(part: str | boards.Board, chip: str | None = None, bank: Any = 1
         if chip is None or pins is None:
             raise ConfigError("plan_loader needs a chip and a pin map (or a board)")
         ref = mcu.find_part(part)
-        bank_v = _bank(bank)
         spec = chips.find(chip)
-        memory = boards.make_memory(ref, spec.name, bank_v, _normalise_pins(pins, bank_v),
-                                    where="pins")
+        if "quadspi" in ref.family.interfaces:
+            bank_v = _bank(bank)
+            memory = boards.make_memory(ref, spec.name, bank_v, _normalise_pins(pins, bank_v),
+                                        where="pins")
+        else:  # OCTOSPI/XSPI: port-relative signals (clk, ncs, io0..io7, dqs); no banks
+            memory, _ = boards.make_octal_memory(ref, spec.name, pins, where="pins")
         hse = hse_hz or None
         default_name = f"{ref.part.name}{ref.suffix}_{spec.name}"
     family = ref.family
     fam_clock = family_clock(family.id)
-    nor = nor_params(chips.find(memory.chip))
+    spec = chips.find(memory.chip)
+    nor = nor_params(spec)
     dual = memory.bank == "dual"
     count = 2 if dual else 1
+    ctl_name = memory.controller
+    controller = family.controller(ctl_name) if ctl_name != "QUADSPI" else None
+    if (controller is None) != (fam_clock.interface == "quadspi"):
+        raise ConfigError(f"{family.name}: the loader generator drives "
+                          f"{fam_clock.interface.upper()} on this family, not {ctl_name}")
 
-    window = next((w for w in family.windows if w.controller == "QUADSPI"), None)
+    window = next((w for w in family.windows if w.controller == ctl_name), None)
     if window is None:
-        raise ConfigError(f"{family.name} has no QUADSPI memory window")
+        raise ConfigError(f"{family.name} has no {ctl_name} memory window")
     total = nor.chip.size * count
     if total > window.size:
         raise ConfigError(f"{nor.chip.name}{' x2' if dual else ''} ({total >> 20} MiB) is larger "
-                          f"than the {window.size >> 20} MiB QUADSPI window")
+                          f"than the {window.size >> 20} MiB {ctl_name} window")
 
     clock = plan_clock(fam_clock, hse)
-    prescaler = max(0, math.ceil(clock.qspi_kernel_hz / nor.read_max_hz) - 1)
+    octal_wired = memory.wire("io7") is not None
+    max_hz = nor.read_max_hz
+    if spec.octal is not None and octal_wired:
+        max_hz = int(max(r.max_mhz for r in spec.octal.reads) * 1_000_000)
+    prescaler = max(0, math.ceil(clock.qspi_kernel_hz / max_hz) - 1)
     if prescaler > 255:
-        raise ConfigError(f"{nor.chip.name}: {nor.read_max_hz} Hz needs a QUADSPI prescaler "
+        raise ConfigError(f"{nor.chip.name}: {max_hz} Hz needs a {ctl_name} prescaler "
                           f"above 255")
     clk_hz = clock.qspi_kernel_hz // (prescaler + 1)
+    octal: OctalParams | None = None
+    if spec.octal is not None and octal_wired:
+        octal = octal_params(spec, clk_hz, has_dqs=memory.wire("dqs") is not None)
     csht = min(7, max(0, math.ceil(NCS_HIGH_NS * clk_hz / 1e9) - 1))
     qspi = QspiSetting(prescaler=prescaler, clk_hz=clk_hz, fsize=int(math.log2(total)) - 1,
                        csht=csht, dual_flash=dual, bank2=memory.bank == 2)
@@ -175,11 +192,22 @@ def plan_loader(part: str | boards.Board, chip: str | None = None, bank: Any = 1
     pin_settings = []
     for w in memory.wires:
         gpio = family.peripherals.get(f"GPIO{w.port}")
+        if gpio is None and "GPIOA" in family.peripherals:
+            # GPIO ports sit 1 KiB apart from GPIOA on every STM32 (RM memory maps)
+            gpio = family.peripherals["GPIOA"] + GPIO_STRIDE * (ord(w.port) - ord("A"))
         if gpio is None:
             raise ConfigError(f"{family.name}: no GPIO{w.port} base address in the family data")
-        pull = w.signal.endswith("ncs") or (memory.io_pull_up and "_io" in w.signal)
+        pull = w.signal.endswith("ncs") or (memory.io_pull_up and "io" in w.signal)
         pin_settings.append(PinSetting(w.signal, w.pin, gpio, w.index, w.af, pull))
     ports = [ord(p.pin[1]) - ord("A") for p in pin_settings]
+    supplies: list[str] = []
+    if controller is not None:
+        if ord("G") - ord("A") in ports:
+            supplies.append("vddio2")
+        if memory.port is not None:
+            supplies.append(f"port{memory.port}")
+            if spec.voltage[1] < 2.0:
+                supplies.append(f"low_voltage_port{memory.port}")
 
     origin, length = _ram(ref)
     return LoaderConfig(
@@ -191,10 +219,14 @@ def plan_loader(part: str | boards.Board, chip: str | None = None, bank: Any = 1
         nor=nor,
         hse_hz=hse,
         clock=clock,
-        enables=enable_ops(fam_clock, ports),
+        enables=enable_ops(fam_clock, ports, ctl_name, io_manager=memory.port is not None,
+                           supplies=tuple(supplies)),
         pins=tuple(pin_settings),
         qspi=qspi,
         window_base=window.start,
         ram_origin=origin,
         ram_length=length,
+        controller=controller,
+        port=memory.port,
+        octal=octal,
     )

@@ -11,15 +11,34 @@ from pathlib import Path
 
 from extflash.gen.clock import RegOp
 from extflash.gen.config import LoaderConfig
-from extflash.gen.nor import Command
+from extflash.gen.nor import Command, OctalParams
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("tick.c", "board.c", "qspi.c", "nor.c", "common.c")
-STLDR_SOURCES = (*SOURCES, "stldr.c")
-FLM_SOURCES = (*SOURCES, "flm.c")
+COMMON_SOURCES = ("tick.c", "board.c", "xfer.c", "nor.c", "common.c")
+CONTROLLER_SOURCE = {"quadspi": "qspi.c", "ospi": "ospi.c"}  # by family generator interface
 HEADERS = ("regs.h", "loader.h")
 LINKER_SCRIPTS = ("stldr.ld", "flm.ld")
+
+
+def sources(cfg: LoaderConfig) -> tuple[str, ...]:
+    """The C files shared by the .stldr, FLM and boot builds of ``cfg``."""
+    return (*COMMON_SOURCES, CONTROLLER_SOURCE[cfg.interface])
+
+
+def stldr_sources(cfg: LoaderConfig) -> tuple[str, ...]:
+    return (*sources(cfg), "stldr.c")
+
+
+def flm_sources(cfg: LoaderConfig) -> tuple[str, ...]:
+    return (*sources(cfg), "flm.c")
+
+
+def _octal_read(o: OctalParams) -> str:
+    parts = ["CCR_IMODE(8)", "CMD_OPCODE16", *(["CMD_DTR"] if o.state == "8D" else []),
+             "CCR_ADMODE(8)", "CCR_ADSIZE(4)", f"CCR_DCYC({o.read_dummy})", "CCR_DMODE(8)",
+             *(["CMD_DQS"] if o.dqs else []), f"0x{o.read_opcode:02X}u"]
+    return "(" + " | ".join(parts) + ")"
 
 
 def _ccr(cmd: Command, address_bytes: int) -> str:
@@ -39,36 +58,104 @@ def _c_string(text: str) -> str:
     return f'"{safe[:99]}"'
 
 
+def _controller_lines(cfg: LoaderConfig) -> list[str]:
+    q = cfg.qspi
+    name = cfg.memory.controller
+    speed = (f"/* {name}: kernel {cfg.clock.qspi_kernel_hz / 1e6:g} MHz / {q.prescaler + 1} = "
+             f"{q.clk_hz / 1e6:g} MHz. */")
+    if cfg.controller is None:
+        bank = "QSPI_CR_DFM" if q.dual_flash else ("QSPI_CR_FSEL" if q.bank2 else "0u")
+        return [
+            "#define LOADER_OSPI        0",
+            f"#define QSPI_BASE          0x{cfg.family.peripherals['QUADSPI']:08X}u",
+            speed,
+            f"#define QSPI_PRESCALER     {q.prescaler}u",
+            f"#define QSPI_FSIZE         {q.fsize}u",
+            f"#define QSPI_CSHT          {q.csht}u",
+            f"#define CTL_FIFO_BYTES     {cfg.family_clock.qspi_fifo_bytes}u",
+            f"#define QSPI_CR_BANK       {bank}",
+        ]
+    ctl, fam, o = cfg.controller, cfg.family, cfg.octal
+    iom = fam.io_manager if cfg.port is not None else None
+    kind = {None: 0, "octospim": 1, "octospim-nocr": 1, "xspim": 2}[iom.kind if iom else None]
+    peer = next((c.base for c in fam.controllers if c.name != ctl.name), ctl.base)
+    instance = int(ctl.name[-1])
+    return [
+        "#define LOADER_OSPI        1",
+        f"#define CTL_BASE           0x{ctl.base:08X}u   /* {ctl.name} */",
+        f"#define CTL_DLYBYP         {int(cfg.family_clock.delay_block_bypass)}"
+        "       /* DCR1.DLYBYP: the family has it and bypasses the delay block */",
+        speed,
+        f"#define CTL_PRESCALER      {q.prescaler}u",
+        f"#define CTL_DEVSIZE        {q.fsize}u",
+        f"#define CTL_CSHT           {q.csht}u",
+        f"#define CTL_FIFO_BYTES     {ctl.fifo_bytes}u",
+        "/* MTYP 1: Macronix D1/D0 byte order in 8D; 0: Micron D0/D1 (the only one quad uses) */",
+        f"#define CTL_MTYP           {int(bool(o and o.state == '8D' and o.macronix_order))}u",
+        "",
+        f"/* IO manager: {iom.name + ' port ' + str(cfg.port) if iom else 'none'} */",
+        f"#define IOM_KIND           {kind}       /* 0 none, 1 OCTOSPIM, 2 XSPIM */",
+        f"#define IOM_BASE           0x{iom.base if iom else 0:08X}u",
+        f"#define IOM_PORTS          {iom.ports if iom else 1}u",
+        f"#define IOM_PORT           {cfg.port or instance}u",
+        f"#define IOM_SRC            {instance - 1}u",
+        f"#define IOM_SWAP           {int(cfg.port is not None and cfg.port != instance)}",
+        f"#define IOM_PEER_BASE      0x{peer:08X}u",
+        f"#define IOM_OCTAL          {int(cfg.memory.wire('io7') is not None)}",
+        f"#define IOM_DQS            {int(cfg.memory.wire('dqs') is not None)}",
+    ]
+
+
+def _octal_lines(o: OctalParams | None) -> list[str]:
+    if o is None:
+        return ["#define NOR_OCTAL          0", "#define OCTAL_DTR          0",
+                "#define OCTAL_DQS          0", "#define OCTAL_EXT_INVERTED 0"]
+    return [
+        f"/* Octal: {o.state}-{o.state}-{o.state}{' with DQS' if o.dqs else ''}, entered by "
+        f"0x{o.config_write:02X} writes (latency, then mode). */",
+        "#define NOR_OCTAL          1",
+        f"#define OCTAL_DTR          {int(o.state == '8D')}",
+        f"#define OCTAL_DQS          {int(o.dqs)}",
+        f"#define OCTAL_EXT_INVERTED {int(o.inverted)}",
+        f"#define CONFIG_WRITE       0x{o.config_write:02X}u",
+        f"#define CONFIG_ADDR_BYTES  {o.config_address_bytes}",
+        f"#define DUMMY_ADDRESS      0x{o.dummy_address:08X}u",
+        f"#define DUMMY_CODE         0x{o.dummy_code:02X}u   /* {o.read_dummy} dummy cycles */",
+        f"#define MODE_ADDRESS       0x{o.mode_address:08X}u",
+        f"#define MODE_VALUE         0x{o.mode_value:02X}u",
+        f"#define REG_ADDR_BYTES     {o.register_address_bytes}",
+        f"#define REG_DUMMY          {o.register_dummy}",
+    ]
+
+
 def config_header(cfg: LoaderConfig) -> str:
-    nor, q, chip = cfg.nor, cfg.qspi, cfg.chip
-    bank = "QSPI_CR_DFM" if q.dual_flash else ("QSPI_CR_FSEL" if q.bank2 else "0u")
+    nor, q, chip, o = cfg.nor, cfg.qspi, cfg.chip, cfg.octal
     pll = cfg.clock.pll
+    if pll is None:
+        clock = (f"/* Clock: HSI, SYSCLK {cfg.clock.sysclk_hz / 1e6:g} MHz, HCLK "
+                 f"{cfg.clock.hclk_hz / 1e6:g} MHz (no PLL). */")
+    else:
+        clock = (f"/* Clock: {pll.source.upper()} {pll.input_hz / 1e6:g} MHz / M {pll.m} * N "
+                 f"{pll.n} / {pll.div} = SYSCLK {cfg.clock.sysclk_hz / 1e6:g} MHz, HCLK "
+                 f"{cfg.clock.hclk_hz / 1e6:g} MHz, {cfg.clock.latency} flash wait states. */")
+    where = cfg.memory.controller + (f" port {cfg.port}" if cfg.port else "")
+    if cfg.controller is None:
+        where = f"QUADSPI bank {cfg.memory.bank}"
     lines = [
         f"/* Generated by extflash for {cfg.part.part.name}{cfg.part.suffix} with "
-        f"{chip.name}{' x2 (dual-flash)' if q.dual_flash else ''} on QUADSPI bank "
-        f"{cfg.memory.bank}. */",
+        f"{chip.name}{' x2 (dual-flash)' if q.dual_flash else ''} on {where}. */",
         "#ifndef CONFIG_H",
         "#define CONFIG_H",
         "",
         f"#define LOADER_NAME        {_c_string(cfg.name)}",
         f"#define WINDOW_BASE        0x{cfg.window_base:08X}u",
-        f"#define QSPI_BASE          0x{cfg.family.peripherals['QUADSPI']:08X}u",
         "",
-        f"/* Clock: {pll.source.upper()} {pll.input_hz / 1e6:g} MHz / M {pll.m} * N {pll.n} / "
-        f"{pll.div} = SYSCLK {cfg.clock.sysclk_hz / 1e6:g} MHz, HCLK "
-        f"{cfg.clock.hclk_hz / 1e6:g} MHz, {cfg.clock.latency} flash wait states. */",
+        clock,
         f"#define CPU_HZ             {cfg.clock.sysclk_hz}u",
         "#define CYCLES_PER_MS      (CPU_HZ / 1000u)",
         f"#define LOADER_TICK_DWT    {1 if cfg.family.has_dwt_cyccnt else 0}",
         "",
-        f"/* QUADSPI: kernel {cfg.clock.qspi_kernel_hz / 1e6:g} MHz / {q.prescaler + 1} = "
-        f"{q.clk_hz / 1e6:g} MHz (chip limit {nor.read_max_hz / 1e6:g} MHz for "
-        f"0x{nor.read.opcode:02X}). */",
-        f"#define QSPI_PRESCALER     {q.prescaler}u",
-        f"#define QSPI_FSIZE         {q.fsize}u",
-        f"#define QSPI_CSHT          {q.csht}u",
-        f"#define QSPI_FIFO_BYTES    {cfg.family_clock.qspi_fifo_bytes}u",
-        f"#define QSPI_CR_BANK       {bank}",
+        *_controller_lines(cfg),
         "",
         "/* Geometry as the host sees it (both chips together in dual-flash mode). */",
         f"#define NOR_CHIPS          {cfg.chips_count}u",
@@ -79,11 +166,11 @@ def config_header(cfg: LoaderConfig) -> str:
         "",
         f"/* {chip.describe()} */",
         f"#define NOR_MANUFACTURER   0x{chip.manufacturer_id:02X}u",
-        f"#define NOR_ADDR_BYTES     {nor.address_bytes}",
-        f"#define NOR_ENTER_4B       {1 if nor.enter_4byte else 0}",
-        f"#define READ_CCR           {_ccr(nor.read, nor.address_bytes)}",
+        f"#define NOR_ADDR_BYTES     {4 if o else nor.address_bytes}",
+        f"#define NOR_ENTER_4B       {1 if nor.enter_4byte and not o else 0}",
+        f"#define READ_CCR           {_octal_read(o) if o else _ccr(nor.read, nor.address_bytes)}",
         "#define READ_MODE_BYTE     0xFFu   /* mode bits that never enter continuous-read mode */",
-        f"#define OP_PROGRAM         0x{nor.program.opcode:02X}u",
+        f"#define OP_PROGRAM         0x{o.program_opcode if o else nor.program.opcode:02X}u",
         f"#define PROGRAM_ADDR_LINES {nor.program.address_lines}",
         f"#define PROGRAM_LINES      {nor.program.data_lines}",
         f"#define OP_ERASE_SECTOR    0x{nor.erase_sector:02X}u",
@@ -95,6 +182,7 @@ def config_header(cfg: LoaderConfig) -> str:
         "/* 1: 01 sr1; 2: 01 sr1 sr2; 3: 01 sr1, 31 sr2 */",
         f"#define SR1_PROTECT        0x{nor.sr1_protect:02X}u",
         f"#define SR2_CLEAR          0x{nor.sr2_clear:02X}u",
+        *_octal_lines(o),
         "",
         "/* Timeouts: the chip's maximum times (never the typical ones). */",
         f"#define TIMEOUT_PAGE_MS    {nor.timeout_page_ms}u",
@@ -140,7 +228,7 @@ def board_source(cfg: LoaderConfig) -> str:
     ]
     for p in cfg.pins:
         out.append(f"    {{0x{p.gpio_base:08X}u, {p.index}, {p.af}, {1 if p.pull_up else 0}}},"
-                   f"  /* {p.pin}: QUADSPI {p.signal.upper()} */")
+                   f"  /* {p.pin}: {cfg.memory.controller} {p.signal.upper()} */")
     out += ["};",
             "const uint32_t board_pin_count = sizeof board_pins / sizeof board_pins[0];", ""]
     return "\n".join(out)
@@ -161,12 +249,15 @@ def _makefile(cfg: LoaderConfig) -> str:
     flags = " ".join(cflags(cfg))
     return "\n".join([
         f"# Generated by extflash: builds {cfg.name}.stldr (and the FLM with 'make flm').",
-        "CC ?= arm-none-eabi-gcc",
+        "# make predefines CC (cc): only a CC from the command line or the environment wins",
+        "ifeq ($(origin CC),default)",
+        "CC = arm-none-eabi-gcc",
+        "endif",
         f"CFLAGS = {flags}",
         "LDFLAGS = -Wl,--gc-sections -lgcc",
         f"NAME = {_safe(cfg.name)}",
-        f"STLDR_SRC = {' '.join(STLDR_SOURCES)} board_config.c",
-        f"FLM_SRC = {' '.join(FLM_SOURCES)} board_config.c",
+        f"STLDR_SRC = {' '.join(stldr_sources(cfg))} board_config.c",
+        f"FLM_SRC = {' '.join(flm_sources(cfg))} board_config.c",
         "",
         "all: $(NAME).stldr",
         "",
@@ -194,10 +285,10 @@ def render(cfg: LoaderConfig, out_dir: Path | str) -> Path:
     """Write the loader's C project (sources, linker scripts, Makefile) to ``out_dir``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    templates = resources.files("extflash.gen") / "templates" / cfg.interface
+    templates = resources.files("extflash.gen") / "templates" / "loader"
     names = {"part": f"{cfg.part.part.name}{cfg.part.suffix}",
              "ram_origin": f"0x{cfg.ram_origin:08X}", "ram_length": f"0x{cfg.ram_length:X}"}
-    for name in (*HEADERS, *STLDR_SOURCES, "flm.c"):
+    for name in (*HEADERS, *stldr_sources(cfg), "flm.c"):
         (out / name).write_text(templates.joinpath(name).read_text(encoding="utf-8"),
                                 encoding="utf-8")
     for name in LINKER_SCRIPTS:

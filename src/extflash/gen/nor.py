@@ -151,3 +151,74 @@ def nor_params(chip: ChipSpec) -> NorParams:
         timeout_wrsr_ms=ms(t.write_status_ms[1]),
         reset_us=ms(t.reset_us),
     )
+
+
+@dataclass(frozen=True)
+class OctalParams:
+    """How the generated driver brings an octal chip into 8S-8S-8S or 8D-8D-8D and talks to it
+    there, all from the chip's ``[octal]`` data (the vendor's configuration-register write)."""
+
+    state: str  # "8S" or "8D"
+    dqs: bool  # data strobe on reads (8D with a DQS pin)
+    inverted: bool  # second instruction byte: opcode ^ 0xFF (else the opcode repeated)
+    macronix_order: bool  # 8D byte pairs leave D1 first (OCTOSPI/XSPI MTYP "Macronix")
+    read_opcode: int
+    read_dummy: int
+    program_opcode: int
+    config_write: int
+    config_address_bytes: int  # in SPI, before the switch
+    dummy_address: int
+    dummy_code: int
+    mode_address: int
+    mode_value: int
+    register_address_bytes: int  # status/ID reads in octal
+    register_dummy: int
+
+
+def octal_params(chip: ChipSpec, bus_hz: int, *, has_dqs: bool) -> OctalParams:
+    """The fastest octal state the board allows: 8D with DQS, else 8S (or 8D without strobe
+    where the chip has such a mode)."""
+    o = chip.octal
+    if o is None:
+        raise ConfigError(f"{chip.name} is not an octal chip")
+    states = {state: mode for mode, state in o.modes.items() if state != "spi"}
+    no_dqs = {mode for mode in o.no_dqs_modes if o.modes.get(mode) == "8D"}
+    with_dqs = {mode for mode, state in o.modes.items() if state == "8D" and mode not in no_dqs}
+    if has_dqs and with_dqs:
+        state, mode, dqs = "8D", min(with_dqs), True
+    elif "8S" in states:
+        state, mode, dqs = "8S", states["8S"], False
+    elif no_dqs:
+        state, mode, dqs = "8D", min(no_dqs), False
+    else:
+        raise ConfigError(f"{chip.name}: its octal DTR mode needs the data strobe, and the board "
+                          "wires no DQS pin", hint="wire the chip's DQS and name its pin (dqs)")
+    read = next((r for r in o.reads if r.state == state), None)
+    if read is None:
+        raise ConfigError(f"{chip.name}: no {state} read command in the chip data")
+    mhz = bus_hz / 1e6
+    dummy = o.least_dummy(mhz) if o.dummy_for_mhz else None
+    if dummy is None:
+        dummy = o.read_latency(o.config_reset)
+    codes = {clocks: code for code, clocks in o.dummy_codes.items()}
+    # a code that gives at least the latency the clock needs (more clocks are always safe)
+    fitting = sorted((clocks, code) for clocks, code in codes.items() if clocks >= dummy)
+    if codes and fitting:
+        dummy, code = fitting[0]
+    else:
+        code = dummy
+    if code & ~o.dummy_mask & 0xFF:
+        raise ConfigError(f"{chip.name}: read latency {dummy} does not fit its configuration")
+    reg_dummy = o.register_dummy.get(state, 0)
+    return OctalParams(
+        state=state, dqs=dqs, inverted=o.extension == "inverted",
+        macronix_order=o.dtr_byte_order == "d1d0",
+        read_opcode=read.opcode, read_dummy=dummy, program_opcode=o.program,
+        config_write=o.config_write, config_address_bytes=o.config_address_bytes or 3,
+        # the other bits of each configuration byte keep their power-on values
+        dummy_address=o.dummy_address,
+        dummy_code=(o.config_reset.get(o.dummy_address, 0) & ~o.dummy_mask & 0xFF) | code,
+        mode_address=o.mode_address,
+        mode_value=(o.config_reset.get(o.mode_address, 0) & ~o.mode_mask & 0xFF) | mode,
+        register_address_bytes=o.register_address_bytes, register_dummy=reg_dummy,
+    )

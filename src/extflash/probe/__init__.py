@@ -19,8 +19,9 @@ Typical use in a test::
 import pyocd  # noqa: F401
 
 from extflash.probe.entry import VirtualProbePlugin
+from extflash.probe.faults import Faults
 from extflash.probe.plugin import VirtualProbe, plug_in, register, unplug
-from extflash.probe.system import Faults, VirtualSystem, WireTiming
+from extflash.probe.system import VirtualSystem, WireTiming
 
 __all__ = [
     "Faults",

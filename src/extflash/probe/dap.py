@@ -185,6 +185,7 @@ class DebugPort:
         self.dpidr = dpidr
         self.aps = aps
         self.answering = True  # False: the target stopped driving SWDIO (no ACK)
+        self.closed = ""  # why the access ports refuse every access ("": they do not)
         self.power_on()
 
     def power_on(self) -> None:
@@ -250,6 +251,9 @@ class DebugPort:
 
     def _ap_ready(self) -> Ack | None:
         if self.ctrl_stat & STICKYERR:
+            return Ack.FAULT
+        if self.closed:
+            self.ctrl_stat |= STICKYERR
             return Ack.FAULT
         if not self.ctrl_stat & CDBGPWRUPACK:
             self.ctrl_stat |= STICKYERR

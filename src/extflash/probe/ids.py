@@ -3,8 +3,9 @@
 Sources (facts, not code): Arm ADIv5.2 (DPIDR, AP IDR, component and peripheral ID layout,
 class 0x1 ROM tables), the Cortex-M4 and Cortex-M7 TRMs (CPUID, ISAR3, MVFR0-2, CLIDR, FPB
 FP_CTRL, ROM table part numbers), and the DBGMCU_IDCODE sections of RM0433/RM0399 (H74x/H75x),
-RM0468 (H72x/H73x), RM0455 (H7Ax/H7Bx), RM0385/RM0410 (F7), RM0090/RM0390/RM0402/RM0430 (F4),
-RM0351/RM0432 (L4/L4+) and RM0440 (G4). DPIDR values are the ones these parts report on SWD.
+RM0468 (H72x/H73x), RM0455 (H7Ax/H7Bx), RM0477 (H7Rx/H7Sx), RM0385/RM0410 (F7),
+RM0090/RM0390/RM0402/RM0430 (F4), RM0351/RM0432 (L4/L4+) and RM0440 (G4). DPIDR values are
+the ones these parts report on SWD.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ DEV_IDS: tuple[tuple[str, int, str], ...] = (
     (r"STM32H7(4[2357]|5[0357])", 0x450, "STM32H742/743/745/747/750/753/755/757"),
     (r"STM32H7(2[35]|3[035])", 0x483, "STM32H723/725/730/733/735"),
     (r"STM32H7(A3|B0|B3)", 0x480, "STM32H7A3/7B0/7B3"),
+    (r"STM32H7[RS][37]", 0x485, "STM32H7R3/R7/S3/S7"),
     (r"STM32F7(4[56]|5[06])", 0x449, "STM32F745/746/750/756"),
     (r"STM32F7(6[579]|7[79])", 0x451, "STM32F765/767/769/777/779"),
     (r"STM32F7(2[23]|3[023])", 0x452, "STM32F722/723/730/732/733"),
@@ -95,7 +97,9 @@ def dpidr(part: Part) -> int:
 def rdp_register(family: Family) -> tuple[int, int, tuple[int, ...]] | None:
     """Where the option bytes show the RDP level: address, bit position, mirror registers."""
     d = family.debug
-    return (d.rdp_register, d.rdp_lsb, d.rdp_mirrors) if d is not None else None
+    if d is None or d.rdp_register is None:
+        return None
+    return d.rdp_register, d.rdp_lsb, d.rdp_mirrors
 
 
 @dataclass(frozen=True)

@@ -77,6 +77,16 @@ def _is_board(name: str) -> bool:
     return name.lower() in shipped or (name.endswith(".toml") and Path(name).is_file())
 
 
+def _board_faults(name: str) -> dict[str, Any]:
+    """The ``[faults]`` table of the board a ``virtual:<board>`` probe stands for."""
+    from extflash import board as boards
+
+    try:
+        return boards.load(name).faults
+    except ExtflashError:
+        return {}
+
+
 def _raise_for(ack: Ack) -> None:
     if ack is Ack.OK:
         return
@@ -93,14 +103,14 @@ class VirtualProbe(DebugProbe):
     @classmethod
     def get_all_connected_probes(cls, unique_id: str | None = None,
                                  is_explicit: bool = False) -> Sequence[DebugProbe]:
-        return [cls(name) for name in sorted(_plugged)]
+        return [cls(name) for name in sorted(_plugged) if not _plugged[name].faults.no_probe]
 
     @classmethod
     def get_probe_with_id(cls, unique_id: str, is_explicit: bool = False) -> DebugProbe | None:
         name = unique_id.removeprefix(UID_PREFIX)
         if name.lower() in _plugged:
-            return cls(name.lower())
-        if is_explicit and _is_board(name):
+            return None if _plugged[name.lower()].faults.no_probe else cls(name.lower())
+        if is_explicit and _is_board(name) and not _board_faults(name).get("no_probe"):
             return cls(name)
         return None
 
@@ -121,6 +131,20 @@ class VirtualProbe(DebugProbe):
     @property
     def product_name(self) -> str:
         return f"virtual probe ({self.name})"
+
+    @property
+    def firmware_version(self) -> str:
+        """The probe firmware, as an ST-LINK reports it (``V3J15M6``-style)."""
+        system = self.system
+        injected = system.faults.probe_firmware if system is not None else None
+        return injected or "V3J15M6"
+
+    @property
+    def target_voltage(self) -> float:
+        """What the probe measures on its VDD sense pin (volts)."""
+        system = self._system()
+        measured = system.faults.target_voltage
+        return 3.3 if measured is None else measured
 
     @property
     def unique_id(self) -> str:
@@ -147,6 +171,10 @@ class VirtualProbe(DebugProbe):
         """The virtual time (seconds): what extflash's pyOCD backend measures timeouts with."""
         return self._system().now_s
 
+    def other_cores_activity(self, *, clear: bool = False) -> str:
+        """What the board's other cores did to its peripherals (see VirtualSystem)."""
+        return self._system().other_cores_activity(clear=clear)
+
     def idle(self, seconds: float) -> None:
         """The host waits ``seconds`` without traffic (the virtual core keeps running)."""
         self._system().elapse(int(seconds * FS_PER_S), transaction=False)
@@ -172,6 +200,9 @@ class VirtualProbe(DebugProbe):
             except ExtflashError as exc:
                 raise exceptions.ProbeError(f"virtual probe {self.unique_id}: {exc}") from exc
             self._owns_system = True
+        if self.system.faults.probe_busy:
+            raise exceptions.ProbeError(f"virtual probe {self.unique_id} is in use by another "
+                                        "program (it could not be opened)")
         self._is_open = True
 
     def close(self) -> None:
@@ -192,6 +223,7 @@ class VirtualProbe(DebugProbe):
     def set_clock(self, frequency: float) -> None:
         if self.system is not None and frequency > 0:
             self.system.timing.swd_hz = int(frequency)
+            self.system.apply_faults()  # the wiring may not carry this clock
 
     # -- time on the wire ----------------------------------------------------------------------
     def _send(self, transfers: int) -> VirtualSystem:

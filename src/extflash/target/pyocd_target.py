@@ -4,8 +4,15 @@
 contains ``probe``), the pyOCD target type (given, or derived from the MCU part: a built-in
 target or an installed CMSIS pack, else the generic ``cortex_m``), connects (normally, or under
 reset), halts *every* core — the Cortex-M4 of a dual-core H7 too, so it cannot touch QUADSPI or
-the clocks while a loader runs — and checks that the chip is the one expected (DBGMCU DEV_ID)
-and that its RAM can be reached (read protection).
+the clocks while a loader runs (``halt_other_cores``, on by default; when off, a failed call
+says what the other cores did) — and checks that the chip is the one expected (DBGMCU DEV_ID)
+and that its RAM can be reached (read protection). Connection failures are
+:class:`ConnectError` (:class:`NoAnswerError` when nothing answers on SWD),
+:class:`WrongChipError` and :class:`ReadProtectedError`, so ``extflash doctor`` can tell them
+apart.
+
+:meth:`PyocdTarget.wait` polls DHCSR: S_HALT and S_LOCKUP end a call, and the sticky
+S_RESET_ST says the chip was reset under it (a watchdog).
 
 A loader call (:meth:`PyocdTarget.run`) writes the registers, resumes the core and polls it
 until it halts at the return breakpoint (the BKPT the runner plants, plus an FPB breakpoint when
@@ -44,6 +51,8 @@ log = logging.getLogger(__name__)
 RESULT_REGISTERS = ("r0", "r1", "sp", "lr", "pc", "xpsr")
 CONNECT_MODES = ("halt", "under-reset", "pre-reset", "attach")
 ON_CLOSE = ("reset", "halt", "restore")
+DHCSR = 0xE000EDF0
+S_HALT, S_LOCKUP, S_RESET_ST = 1 << 17, 1 << 19, 1 << 25  # DHCSR status (Armv7-M C1.6.2)
 DFSR, CFSR, HFSR, MMFAR, BFAR = 0xE000ED30, 0xE000ED28, 0xE000ED2C, 0xE000ED34, 0xE000ED38
 DFSR_BITS = {0: "HALTED", 1: "BKPT", 2: "DWTTRAP", 3: "VCATCH", 4: "EXTERNAL"}
 DFSR_BKPT, DFSR_VCATCH = 1 << 1, 1 << 3
@@ -55,6 +64,32 @@ REMEDY_CONNECT = ("check that the board is powered, that SWDIO, SWCLK and GND (a
                   "under-reset if the firmware turns the debug pins off or sleeps")
 
 
+class ConnectError(TargetError):
+    """The connection to the chip failed (``extflash doctor`` tells why)."""
+
+
+class NoAnswerError(ConnectError):
+    """No target answered on the probe's SWD port."""
+
+
+class WrongChipError(TargetError):
+    """Another chip than the expected part answered (its DBGMCU DEV_ID is ``found``)."""
+
+    def __init__(self, message: str, *, hint: str | None = None, found: int = 0) -> None:
+        super().__init__(message, hint=hint)
+        self.found = found
+
+
+class ReadProtectedError(TargetError):
+    """The debugger cannot reach RAM; ``level`` is the RDP level (None: protection is not
+    the reason found)."""
+
+    def __init__(self, message: str, *, hint: str | None = None,
+                 level: int | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.level = level
+
+
 @dataclass(frozen=True)
 class ProbeOptions:
     """How to reach the board. ``pyocd_options`` are passed to pyOCD's session as they are."""
@@ -64,6 +99,7 @@ class ProbeOptions:
     frequency: int = 4_000_000  # SWD clock, Hz
     connect: str = "halt"  # "halt", "under-reset", "pre-reset" or "attach"
     on_close: str = "reset"  # "reset" (run the application), "halt", "restore" (RAM, registers)
+    halt_other_cores: bool = True  # halt every core, not only the one running the loader
     pyocd_options: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -221,15 +257,16 @@ def open_probe_target(part: PartRef | str, options: ProbeOptions | None = None) 
             found = re.search(r"0x([0-9a-fA-F]+) did not match", str(exc))
             if found:
                 raise _wrong_chip(ref, int(found.group(1), 16)) from exc
-            raise TargetError(f"{where} failed: {exc}") from exc
+            raise ConnectError(f"{where} failed: {exc}") from exc
         except exceptions.Error as exc:
             if "not detected" in str(exc) or isinstance(exc, exceptions.TransferError):
-                raise TargetError(f"{where} failed: no target answers on the probe's SWD port",
-                                  hint=REMEDY_CONNECT) from exc
-            raise TargetError(f"{where} failed: {exc}", hint=REMEDY_CONNECT) from exc
+                raise NoAnswerError(f"{where} failed: no target answers on the probe's SWD port",
+                                    hint=REMEDY_CONNECT) from exc
+            raise ConnectError(f"{where} failed: {exc}", hint=REMEDY_CONNECT) from exc
         target = PyocdTarget(session, ref, opts, target_type)
         target.check_identity()
         target.halt()
+        target.resume_other_cores()
         target.check_access()
         return target
     except BaseException:
@@ -239,10 +276,11 @@ def open_probe_target(part: PartRef | str, options: ProbeOptions | None = None) 
 
 def _wrong_chip(part: PartRef, found: int) -> TargetError:
     expected = ids.dev_id(part.part)
-    return TargetError(
+    return WrongChipError(
         f"the probe is connected to {ids.dev_id_names(found)} (DBGMCU DEV_ID 0x{found:03X}), "
         f"not to an {part.part.name} (DEV_ID 0x{expected:03X})",
-        hint="check --mcu/--board, or that the probe is plugged into the right board")
+        hint="check --mcu/--board, or that the probe is plugged into the right board",
+        found=found)
 
 
 def _close_quietly(session: Any) -> None:
@@ -266,8 +304,8 @@ class PyocdTarget:
         self.soc = session.target
         cores = dict(self.soc.cores)
         if not cores:
-            raise TargetError(f"pyOCD found no CPU core behind {session.probe.unique_id}",
-                              hint=REMEDY_CONNECT)
+            raise ConnectError(f"pyOCD found no CPU core behind {session.probe.unique_id}",
+                               hint=REMEDY_CONNECT)
         self.cores = [cores[k] for k in sorted(cores)]
         self.core = self.cores[0]
         clock = getattr(session.probe, "clock_s", None)
@@ -279,6 +317,7 @@ class PyocdTarget:
         self._saved_ram: list[tuple[int, bytes]] = []
         self._pending_registers: dict[str, int] = {}
         self._saved_registers: dict[str, int] | None = None
+        self.other_cores_note = ""  # what cores left running did during the last call
         self.closed = False
 
     # -- description ----------------------------------------------------------------------------
@@ -317,15 +356,16 @@ class PyocdTarget:
         rdp = self._rdp_level()
         if rdp is not None and rdp != ids.RDP_LEVEL0:
             level = 2 if rdp == ids.RDP_LEVEL2 else 1
-            raise TargetError(
+            raise ReadProtectedError(
                 f"{self.part.part.name} is read-protected (RDP level {level}, option byte "
                 f"0x{rdp:02X}): the debugger cannot reach its RAM or flash",
                 hint="setting RDP back to 0xAA (level 0) mass-erases the internal flash: "
                 "STM32_Programmer_CLI -c port=SWD -ob RDP=0xAA" if level == 1 else
-                "level 2 is permanent: this chip cannot be debugged any more") from error
-        raise TargetError(f"the debugger cannot read {self.part.part.name} RAM at "
-                          f"0x{address:08X} ({error})",
-                          hint="try --connect under-reset") from error
+                "level 2 is permanent: this chip cannot be debugged any more",
+                level=level) from error
+        raise ReadProtectedError(f"the debugger cannot read {self.part.part.name} RAM at "
+                                 f"0x{address:08X} ({error})",
+                                 hint="try --connect under-reset") from error
 
     def _rdp_level(self) -> int | None:
         reg = ids.rdp_register(self.part.family)
@@ -365,13 +405,20 @@ class PyocdTarget:
                 self.core.write_core_registers_raw(list(pending), list(pending.values()))
 
     # -- run control ------------------------------------------------------------------------------
+    @property
+    def halted_cores(self) -> list[Any]:
+        """The cores halted around loader calls: all of them, or the loader's core alone when
+        ``halt_other_cores`` is off."""
+        return self.cores if self.options.halt_other_cores else [self.core]
+
     def halt(self) -> None:
-        """Halt every core; a core that does not halt is an error (it could disturb the loader)."""
+        """Halt the cores (every core by default); a core that does not halt is an error (it
+        could disturb the loader)."""
         from pyocd.core.target import Target as PyocdTargetApi
 
         halted = PyocdTargetApi.State.HALTED
         with probe_errors("halting the cores"):
-            for core in self.cores:
+            for core in self.halted_cores:
                 state = core.get_state()
                 if state != halted:
                     core.halt()
@@ -382,6 +429,17 @@ class PyocdTarget:
                                       hint="try --connect under-reset")
         if self.options.on_close == "restore" and self._saved_registers is None:
             self._saved_registers = self.read_registers()
+
+    def resume_other_cores(self) -> None:
+        """With ``halt_other_cores`` off, the cores pyOCD halted on connecting run again, as
+        they did before (the loader's core stays halted)."""
+        from pyocd.core.target import Target as PyocdTargetApi
+
+        with probe_errors("resuming the other cores"):
+            for core in self.cores:
+                if core not in self.halted_cores and (
+                        core.get_state() == PyocdTargetApi.State.HALTED):
+                    core.resume()
 
     def _prepare(self, stop_at: int) -> None:
         from pyocd.core.target import Target as PyocdTargetApi
@@ -408,38 +466,42 @@ class PyocdTarget:
         self._prepare(stop_at)
         self._pending_registers["pc"] = pc & ~1
         self._write_pending_registers()
+        self._other_cores(clear=True)
         with probe_errors("starting a loader call"):
+            self.core.read32(DHCSR)  # clears the sticky S_RESET_ST of earlier resets
             self.core.resume()
         self._started = (stop_at & ~1, self.now())
 
     def wait(self, timeout_s: float) -> RunOutcome:
-        """Poll until the running call halts (or ``timeout_s``); the core is halted after."""
-        from pyocd.core.target import Target as PyocdTargetApi
-
+        """Poll DHCSR until the running call halts, locks up, or the chip resets under it
+        (S_RESET_ST, sticky until read), or ``timeout_s``; the core is halted after."""
         if self._started is None:
             raise RuntimeError("no call is running on this target")
         stop_at, start = self._started
         self._started = None
-        state = PyocdTargetApi.State
         with probe_errors("waiting for a loader call"):
             while True:
-                current = self.core.get_state()
+                dhcsr = self.core.read32(DHCSR)
                 now = self.now()
-                if current in (state.HALTED, state.LOCKUP) or now - start > timeout_s:
+                if dhcsr & (S_HALT | S_LOCKUP | S_RESET_ST) or now - start > timeout_s:
                     break
                 self._idle(min(POLL_MAX_S, max(POLL_MIN_S, (now - start) / 16),
                                max(0.0, start + timeout_s - now)))
             elapsed = now - start
-            if current != state.HALTED:
+            halted = bool(dhcsr & S_HALT) and not dhcsr & S_RESET_ST
+            if not halted:
                 self.core.halt()
             registers = self.read_registers(RESULT_REGISTERS)
             pc = registers["pc"] & ~1
-            if current == state.HALTED and pc == stop_at:
+            self.other_cores_note = self._other_cores()
+            if halted and pc == stop_at:
                 return RunOutcome("returned", pc, elapsed, registers)
-            report = self._halt_report(lockup=current == state.LOCKUP)
-        if current == state.LOCKUP:
+            report = self._halt_report(lockup=bool(dhcsr & S_LOCKUP))
+        if dhcsr & S_RESET_ST:
+            reason = "reset"
+        elif dhcsr & S_LOCKUP:
             reason = "lockup"
-        elif current != state.HALTED:
+        elif not halted:
             reason = "timeout"
         elif report.dfsr & DFSR_VCATCH:
             reason = "fault"
@@ -451,7 +513,28 @@ class PyocdTarget:
         if reason == "timeout":
             summary = f"still running, halted by the host at 0x{pc:08X}" + (
                 f"; {summary}" if summary else "")
+        if reason == "reset":
+            summary = (f"the chip was reset while the call ran (DHCSR.S_RESET_ST after "
+                       f"{elapsed:.3g} s): an independent watchdog started by hardware (IWDG "
+                       "option byte), a brown-out or the NRST pin; 'extflash doctor' reads the "
+                       "option bytes")
+        others = self.other_cores_note
+        if others:
+            summary = f"{summary}; meanwhile {others}" if summary else f"meanwhile {others}"
         return RunOutcome(reason, pc, elapsed, registers, detail=report, summary=summary)
+
+    def _other_cores(self, *, clear: bool = False) -> str:
+        """What the cores left running did during the call: the virtual probe names their
+        peripheral accesses; on a real board only that they ran is known."""
+        running = [c for c in self.cores if c not in self.halted_cores]
+        if not running:
+            return ""
+        activity = getattr(self.session.probe, "other_cores_activity", None)
+        if activity is not None:
+            text = str(activity(clear=clear))
+            return text + " (halt it with --halt-other-cores)" if text else ""
+        names = ", ".join(f"core #{c.core_number} ({c.name})" for c in running)
+        return f"{names} kept running (--no-halt-other-cores) and may have disturbed the loader"
 
     def run(self, pc: int, *, stop_at: int, timeout_s: float) -> RunOutcome:
         self.start(pc, stop_at=stop_at)
@@ -469,7 +552,7 @@ class PyocdTarget:
         with probe_errors("resetting the target"):
             if halt:
                 self.core.reset_and_halt()
-                for core in self.cores[1:]:
+                for core in self.halted_cores[1:]:
                     core.halt()
             else:
                 self.core.reset()

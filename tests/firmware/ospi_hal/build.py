@@ -182,6 +182,7 @@ class OctalChip:
 OCTAL_CHIPS: dict[str, OctalChip] = {c.name: c for c in (
     OctalChip("MX25LM51245G", 0xC2853A, 64 << 20, 3000, 5),
     OctalChip("MX66UW1G45G", 0xC2813B, 128 << 20, 1800, 5),
+    OctalChip("MX25UW25645G", 0xC28139, 32 << 20, 1800, 4),  # ST-UW256: 4 dummy in 8D
 )}
 
 _PIN_RE = re.compile(r"^P([A-P])(\d{1,2})$")

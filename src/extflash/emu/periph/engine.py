@@ -443,6 +443,7 @@ class CommandEngine(Peripheral):
         self._mapped = False
         self._mapped_busy = False  # memory-mapped mode has seen its first access
         self._mapped_cmd: SpiCommand | None = None
+        self.mapped_exact = False  # memory-mapped and the window shows the chip array as is
         self._dual_view: bytearray | None = None  # dual-flash window: the chips interleaved
         self._dual_sources: tuple[bytearray, bytearray] | None = None  # the arrays behind it
         self._timeout_epoch = 0
@@ -1302,8 +1303,11 @@ class CommandEngine(Peripheral):
         self._mapped_cmd = cmd
         self._mapped_busy = False
         writes = self._mapped_write_ccr()
-        fast = self._zero_copy_buffer(cmd, size) if writes is None else None
-        if fast is not None:
+        fast = self._zero_copy_buffer(cmd, size)
+        # the window shows the chip array as is (zero-copy, or decoded per access when
+        # memory-mapped writes need the slow path)
+        self.mapped_exact = fast is not None
+        if fast is not None and writes is None:
             buffer, length = fast
             self.window.map_buffer(buffer, length)
             self.window.on_first_access(self._mapped_access)
@@ -1412,6 +1416,7 @@ class CommandEngine(Peripheral):
     def _leave_mapped(self) -> None:
         self._mapped = False
         self._mapped_cmd = None
+        self.mapped_exact = False
         self.window.unmap()
 
 

@@ -280,6 +280,31 @@ class Octospi(CommandEngine):
         data = super()._transfer(cmd)
         return _swap_pairs(data) if swap else data
 
+    def _zero_copy_buffer(self, cmd: SpiCommand, size: int) -> tuple[bytearray, int] | None:
+        """The chip array shows through the window as is only when, in 8-line DTR, the
+        controller's byte order (DCR1.MTYP) is the chip's: a Macronix chip sends each 16-bit
+        word D1 first and only MTYP=001/011 swaps it back (RM0455 OCTOSPI_DCR1 MTYP); a chip
+        sending D0 first (Micron, Winbond) read with MTYP=Macronix comes out swapped."""
+        if cmd.ddr and cmd.data_lines == 8:
+            swaps = (self.values[DCR1] >> 24) & 7 in MTYP_SWAPPED
+            for bank in self.banks.values():
+                if bool(getattr(getattr(bank.device, "octal", None), "swapped", False)) != swaps:
+                    return None
+        return super()._zero_copy_buffer(cmd, size)
+
+    def _window_read(self, offset: int, size: int) -> int:
+        """An AHB read of the memory-mapped window. In 8-line DTR every clock carries two bytes,
+        so a frame moves whole 16-bit words from an even address (the MX25LM51245G datasheet's
+        8DTRD ignores A0; "8D reads must be even length at even addresses",
+        octal-chips-and-kits.md §3): a byte or halfword at an odd address, or an odd size, is
+        served from the enclosing even-aligned words, as an LDRB on the window of a kit does."""
+        cmd = self._mapped_cmd
+        if cmd is None or not (cmd.ddr and cmd.data_lines == 8) or not (offset | size) & 1:
+            return super()._window_read(offset, size)
+        start = offset & ~1
+        words = super()._window_read(start, (offset + size - start + 1) & ~1)
+        return (words >> (8 * (offset - start))) & ((1 << (8 * size)) - 1)
+
     def _check_supported(self, ccr: int) -> None:
         what = None
         if (self.values[DCR1] >> 24) & 7 == MTYP_HYPERBUS:

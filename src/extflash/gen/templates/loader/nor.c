@@ -1,12 +1,45 @@
 /* SPI NOR chip driver: reset, identification, quad enable, protection, erase and program.
  * With two chips in dual-flash mode every command reaches both chips at once; data bytes
  * alternate between them (even offsets: chip 1, odd offsets: chip 2), so register values are
- * read and written as one byte per chip, interleaved. */
+ * read and written as one byte per chip, interleaved.
+ *
+ * An octal chip (NOR_OCTAL) leaves reset in SPI; nor_init() identifies and unprotects it there,
+ * then switches it to 8S-8S-8S or 8D-8D-8D with the vendor's configuration write (read latency
+ * first, then the mode: Macronix WRCR2 at CR2 0x300 and 0x0, Micron/Winbond the volatile
+ * configuration register, Infineon CFR5V) and every later command is octal: a two-byte
+ * instruction (opcode, then its inverse or a repeat), 4 address bytes, register reads with
+ * address and dummy cycles; in 8D a status read returns the byte twice (datasheets' OPI command
+ * tables; peripherals.md §7.4). */
 #include "loader.h"
 
+#if NOR_OCTAL
+/* 0 while the chip is in SPI, the octal instruction form once it has switched */
+static uint32_t opi;
+#define OPI_FORM       (CCR_IMODE(8) | CMD_OPCODE16 | (OCTAL_DTR ? CMD_DTR : 0u))
+#define CMD(op)        ((opi ? opi : CCR_IMODE(1)) | (uint32_t)(op))
+#define DATA           (opi ? CCR_DMODE(8) : CCR_DMODE(1))
+#define WITH_ADDR      (opi ? CCR_ADMODE(8) | CCR_ADSIZE(4) \
+                            : CCR_ADMODE(1) | CCR_ADSIZE(NOR_ADDR_BYTES))
+#if REG_ADDR_BYTES
+#define REG_ADDR       (CCR_ADMODE(8) | CCR_ADSIZE(REG_ADDR_BYTES))
+#else
+#define REG_ADDR       0u
+#endif
+#define REG_READ       (opi ? REG_ADDR | CCR_DCYC(REG_DUMMY) | (OCTAL_DQS ? CMD_DQS : 0u) : 0u)
+#define REG_BYTES      (opi && OCTAL_DTR ? 2u : 1u)
+#define PROGRAM_CMD    (CMD(OP_PROGRAM) | WITH_ADDR | DATA)
+#else
 #define CMD(op)        (CCR_IMODE(1) | (uint32_t)(op))
+#define DATA           CCR_DMODE(1)
 #define WITH_ADDR      (CCR_ADMODE(1) | CCR_ADSIZE(NOR_ADDR_BYTES))
-#define SR_BITS(b)     ((uint32_t)(b) | (NOR_CHIPS == 2 ? (uint32_t)(b) << 8 : 0u))
+#define REG_READ       0u
+#define REG_BYTES      NOR_CHIPS
+#define PROGRAM_CMD    (CMD(OP_PROGRAM) | CCR_ADMODE(PROGRAM_ADDR_LINES) \
+                        | CCR_ADSIZE(NOR_ADDR_BYTES) | CCR_DMODE(PROGRAM_LINES))
+#endif
+#define SR_BITS(b)     ((uint32_t)(b) | (REG_BYTES == 2 ? (uint32_t)(b) << 8 : 0u))
+/* data written in byte pairs: both chips of a dual-flash pair, or an 8D transfer */
+#define BYTE_PAIRS     (NOR_CHIPS == 2 || (NOR_OCTAL && OCTAL_DTR))
 
 #define OP_WREN   0x06u
 #define OP_RDSR1  0x05u
@@ -17,6 +50,7 @@
 #define OP_RST    0x99u
 #define OP_RDID   0x9Fu
 #define OP_EN4B   0xB7u
+#define OP_WRDI   0x04u
 
 #define SR1_BUSY  0x01u
 #define SR1_WEL   0x02u
@@ -38,12 +72,14 @@ static int read_reg(uint8_t op, uint8_t *value, uint32_t bytes)
 
 static int wait_ready(uint32_t ms)
 {
-    return qspi_poll(CMD(OP_RDSR1), SR_BITS(SR1_BUSY), 0u, ms);
+    return qspi_poll(CMD(OP_RDSR1) | REG_READ | DATA, SR_BITS(SR1_BUSY), 0u, REG_BYTES, ms);
 }
 
 static int write_enable(void)
 {
-    return command(OP_WREN) && qspi_poll(CMD(OP_RDSR1), SR_BITS(SR1_WEL), SR_BITS(SR1_WEL), 10u);
+    return command(OP_WREN)
+        && qspi_poll(CMD(OP_RDSR1) | REG_READ | DATA, SR_BITS(SR1_WEL), SR_BITS(SR1_WEL),
+                     REG_BYTES, 10u);
 }
 
 static int write_reg(uint8_t op, uint8_t *value, uint32_t bytes)
@@ -56,6 +92,16 @@ static int write_reg(uint8_t op, uint8_t *value, uint32_t bytes)
 static int reset_chip(void)
 {
 #if NOR_HAS_RESET
+#if NOR_OCTAL
+    /* A chip an application or a previous loader left in 8D or 8S only decodes octal
+     * instructions there; in SPI it sees garbage it ignores (as ST's BSPs reset it). */
+    static const uint32_t forms[] = {CCR_IMODE(8) | CMD_OPCODE16 | CMD_DTR,
+                                     CCR_IMODE(8) | CMD_OPCODE16};
+    for (uint32_t i = 0; i < 2u; i++) {
+        qspi_run(forms[i] | OP_RSTEN, 0u, 0, 0u);
+        qspi_run(forms[i] | OP_RST, 0u, 0, 0u);
+    }
+#endif
     /* First in 4-4-4 (a chip left in QPI mode by firmware), then in 1-1-1. A chip in SPI mode sees
      * only two clocks of the QPI attempt and ignores it. */
     qspi_run(CCR_IMODE(4) | OP_RSTEN, 0u, 0, 0u);
@@ -135,10 +181,40 @@ static int configure_status(void)
     return status_ok(sr1, sr2);
 }
 
+#if NOR_OCTAL
+static int write_config(uint32_t address, uint8_t value)
+{
+    return write_enable()
+        && qspi_run(CMD(CONFIG_WRITE) | CCR_ADMODE(1) | CCR_ADSIZE(CONFIG_ADDR_BYTES) | DATA
+                        | CCR_FMODE(FMODE_WRITE), address, &value, 1u)
+        && wait_ready(TIMEOUT_WRSR_MS);
+}
+
+/* Read latency first (still in SPI), then the mode; from the mode write on the chip only decodes
+ * octal commands. A status poll and a write enable in the new form prove the switch. */
+static int enter_octal(void)
+{
+    if (!write_config(DUMMY_ADDRESS, DUMMY_CODE) || !write_enable())
+        return 0;
+    uint8_t mode = MODE_VALUE;
+    if (!qspi_run(CMD(CONFIG_WRITE) | CCR_ADMODE(1) | CCR_ADSIZE(CONFIG_ADDR_BYTES) | DATA
+                      | CCR_FMODE(FMODE_WRITE), MODE_ADDRESS, &mode, 1u))
+        return 0;
+    opi = OPI_FORM;
+    return wait_ready(TIMEOUT_WRSR_MS) && write_enable() && command(OP_WRDI);
+}
+#endif
+
 int nor_init(void)
 {
+#if NOR_OCTAL
+    opi = 0u;
+#endif
     if (!reset_chip() || !check_id() || !configure_status())
         return 0;
+#if NOR_OCTAL
+    return enter_octal();
+#endif
 #if NOR_ENTER_4B
     /* 3-byte chips above 16 MiB without dedicated 4-byte opcodes: switch the address mode
      * (volatile, so it is redone after every reset). Some vendors require WREN first. */
@@ -184,17 +260,15 @@ int nor_erase_chip(void)
 static int program_chunk(uint32_t offset, const uint8_t *data, uint32_t size)
 {
     return write_enable()
-        && qspi_run(CMD(OP_PROGRAM) | CCR_ADMODE(PROGRAM_ADDR_LINES) | CCR_ADSIZE(NOR_ADDR_BYTES)
-                        | CCR_DMODE(PROGRAM_LINES) | CCR_FMODE(FMODE_WRITE),
-                    offset, (uint8_t *)data, size)
+        && qspi_run(PROGRAM_CMD | CCR_FMODE(FMODE_WRITE), offset, (uint8_t *)data, size)
         && wait_ready(TIMEOUT_PAGE_MS);
 }
 
 int nor_program(uint32_t offset, const uint8_t *data, uint32_t size)
 {
     while (size) {
-#if NOR_CHIPS == 2
-        /* Dual-flash transfers are whole byte pairs; 0xFF leaves the other chip's byte as is
+#if BYTE_PAIRS
+        /* Dual-flash and 8D transfers are whole byte pairs; 0xFF leaves the other byte as is
          * (programming only clears bits). */
         if (offset & 1u) {
             uint8_t pair[2] = {0xFFu, data[0]};
@@ -211,7 +285,7 @@ int nor_program(uint32_t offset, const uint8_t *data, uint32_t size)
         uint32_t n = PAGE_SIZE - (offset & (PAGE_SIZE - 1u));
         if (n > size)
             n = size;
-        if (NOR_CHIPS == 2)
+        if (BYTE_PAIRS)
             n &= ~1u;
         if (!program_chunk(offset, data, n))
             return 0;

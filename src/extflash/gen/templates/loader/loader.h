@@ -1,4 +1,5 @@
-/* Internal interfaces of the loader: the board bring-up, the QUADSPI driver and the NOR driver.
+/* Internal interfaces of the loader: the board bring-up, the controller driver (qspi.c for
+ * QUADSPI, ospi.c for OCTOSPI/XSPI, both over xfer.c) and the NOR driver.
  * The entry points (stldr.c, flm.c) only use these functions. */
 #ifndef LOADER_H
 #define LOADER_H
@@ -44,11 +45,22 @@ void delay_us(uint32_t us);
 /* board.c */
 int board_init(void);
 
-/* qspi.c */
+/* xfer.c: flag waits and the FIFO data phase, common to every controller */
+#define CTL_FLAG_TIMEOUT_MS 10u     /* FIFO and flag waits are bounded by the bus: microseconds */
+#define CTL_FIFO_WORD 3u            /* FTHRES = 3: FTF means a 32-bit word can move */
+int ctl_wait_timed(uint32_t mask, uint32_t want, uint32_t ms);
+int ctl_move_data(int reading, uint8_t *data, uint32_t len);
+
+static inline int ctl_wait(uint32_t mask, uint32_t want, uint32_t ms)
+{
+    return (CTL->SR & mask) == want || ctl_wait_timed(mask, want, ms);
+}
+
+/* qspi.c or ospi.c: ``ccr`` is the command word regs.h describes for the controller */
 void qspi_abort(void);
-void qspi_setup(void);
+int qspi_setup(void);
 int qspi_run(uint32_t ccr, uint32_t addr, uint8_t *data, uint32_t len);
-int qspi_poll(uint32_t ccr, uint32_t mask, uint32_t match, uint32_t ms);
+int qspi_poll(uint32_t ccr, uint32_t mask, uint32_t match, uint32_t bytes, uint32_t ms);
 int qspi_map(void);
 
 /* nor.c: offsets are relative to the start of the (logical) flash */

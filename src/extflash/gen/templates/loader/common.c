@@ -9,8 +9,7 @@ int loader_init(void)
     tick_init();
     if (!board_init())
         return 0;
-    qspi_setup();
-    if (!nor_init())
+    if (!qspi_setup() || !nor_init())
         return 0;
     return qspi_map();
 }

@@ -1,0 +1,206 @@
+/* OCTOSPI and XSPI controller driver: indirect commands, automatic status polling,
+ * memory-mapped mode and the IO manager (the data phase and flag waits are in xfer.c).
+ *
+ * The two controllers share one register map (RM0455/RM0468/RM0456/RM0438/RM0432/RM0481 OCTOSPI,
+ * RM0477 XSPI; peripherals.md §4.2 and §6.2): XSPI has no DLYBYP (it calibrates itself; U5's
+ * OCTOSPI has none either) and adds CSSEL/MSEL, left at reset (nCS1, data on IO[7:0]).
+ * The functional mode is CR.FMODE; a command starts on the IR write when it has no address and
+ * nothing to send, on the AR write when it has an address, and on the first DR write of an
+ * indirect write with data (peripherals.md §4.3), so the order is CR.FMODE, DLR, TCR, CCR, IR,
+ * then AR. */
+#include "loader.h"
+
+_Static_assert(__builtin_offsetof(ospi_regs_t, CCR) == 0x100u, "OCTOSPI_CCR at 0x100");
+_Static_assert(__builtin_offsetof(ospi_regs_t, WIR) == 0x190u, "OCTOSPI_WIR at 0x190");
+
+#define IOM_NONE     0
+#define IOM_OCTOSPIM 1
+#define IOM_XSPIM    2
+
+/* The command word (regs.h) as CCR: DTR applies to every phase present; DQSE samples read data
+ * on the chip's strobe (8D). */
+static uint32_t ccr_of(uint32_t cmd)
+{
+    uint32_t imode = (cmd >> 8) & 7u, admode = (cmd >> 11) & 7u;
+    uint32_t abmode = (cmd >> 16) & 7u, dmode = (cmd >> 19) & 7u;
+    uint32_t ccr = imode | (admode << 8) | (((cmd >> 14) & 3u) << 12) | (abmode << 16)
+                 | (dmode << 24);
+    if (cmd & CMD_OPCODE16)
+        ccr |= OSPI_CCR_ISIZE16;
+    if (cmd & CMD_DTR) {
+        ccr |= OSPI_CCR_IDTR | (admode ? OSPI_CCR_ADDTR : 0u) | (abmode ? OSPI_CCR_ABDTR : 0u)
+             | (dmode ? OSPI_CCR_DDTR : 0u);
+    }
+    if (cmd & CMD_DQS)
+        ccr |= OSPI_CCR_DQSE;
+    return ccr;
+}
+
+/* TCR: the dummy cycles; a half-cycle sample shift for STR reads (board delays), and in DTR,
+ * where SSHIFT must stay 0, the quarter-cycle data hold (RM0455 OCTOSPI_TCR). */
+static uint32_t tcr_of(uint32_t cmd)
+{
+    return (cmd >> 27) | ((cmd & CMD_DTR) ? OSPI_TCR_DHQC : OSPI_TCR_SSHIFT);
+}
+
+/* Octal instructions are two bytes: the opcode, then its extension (inverted or repeated). */
+static uint32_t ir_of(uint32_t cmd)
+{
+    uint32_t op = cmd & 0xFFu;
+    if (!(cmd & CMD_OPCODE16))
+        return op;
+    return (op << 8) | (OCTAL_EXT_INVERTED ? (~op & 0xFFu) : op);
+}
+
+static void set_fmode(uint32_t fmode)
+{
+    CTL->CR = (CTL->CR & ~OSPI_CR_FMODE_MASK) | OSPI_CR_FMODE(fmode);
+}
+
+static void issue(uint32_t cmd, uint32_t addr)
+{
+    set_fmode((cmd & CCR_FMODE_MASK) >> 22);
+    CTL->TCR = tcr_of(cmd);
+    CTL->CCR = ccr_of(cmd);
+    CTL->IR = ir_of(cmd);
+    if (cmd & CCR_ADMODE_MASK)
+        CTL->AR = addr;
+}
+
+static int stop(volatile uint32_t *cr)
+{
+    *cr |= OSPI_CR_ABORT;
+    timeout_t t;
+    timeout_start(&t, CTL_FLAG_TIMEOUT_MS);
+    while (*cr & OSPI_CR_ABORT) {
+        if (timeout_expired(&t))
+            return 0;
+    }
+    return 1;
+}
+
+void qspi_abort(void)
+{
+    /* Memory-mapped and polling modes only end with ABORT; so does a stuck transfer. */
+    uint32_t fmode = (CTL->CR & OSPI_CR_FMODE_MASK) >> 28;
+    if ((CTL->SR & CTL_SR_BUSY) || fmode == FMODE_MAPPED || fmode == FMODE_POLL) {
+        if (stop(&CTL->CR))
+            ctl_wait(CTL_SR_BUSY, 0u, CTL_FLAG_TIMEOUT_MS);
+    }
+    CTL->FCR = CTL_FCR_ALL;
+}
+
+#if IOM_KIND != IOM_NONE
+/* The IO manager routes the port's pins to this controller; both controllers are disabled while
+ * it changes, as HAL_OSPIM_Config / HAL_XSPIM_Config do (peripherals.md §5 OCTOSPIM, §6.2
+ * XSPIM). */
+static void route_port(void)
+{
+    volatile uint32_t *peer = (volatile uint32_t *)IOM_PEER_BASE;   /* its CR */
+    uint32_t peer_enabled = *peer & OSPI_CR_EN;
+    *peer &= ~OSPI_CR_EN;
+#if IOM_KIND == IOM_OCTOSPIM
+    /* OCTOSPIM_PCRn (0x04 + 4 (n - 1)): CLK/DQS/NCS enable + source, IOL/IOH enable + source
+     * (IOxSRC: 00 OCTOSPI1 IO[3:0], 01 OCTOSPI1 IO[7:4], 10 OCTOSPI2 IO[3:0], 11 IO[7:4]).
+     * Groups this controller drives on another port are released first. */
+    const uint32_t src = IOM_SRC;
+    for (uint32_t port = 0; port < IOM_PORTS; port++) {
+        volatile uint32_t *pcr = (volatile uint32_t *)(IOM_BASE + 0x04u + 4u * port);
+        uint32_t v = *pcr;
+        if (((v >> 1) & 1u) == src)
+            v &= ~(1u << 0);
+        if (((v >> 5) & 1u) == src)
+            v &= ~(1u << 4);
+        if (((v >> 9) & 1u) == src)
+            v &= ~(1u << 8);
+        if (((v >> 18) & 1u) == src)
+            v &= ~(1u << 16);
+        if (((v >> 26) & 1u) == src)
+            v &= ~(1u << 24);
+        *pcr = v;
+    }
+    uint32_t pcr = (1u << 0) | (src << 1) | (1u << 8) | (src << 9) | (1u << 16) | ((2u * src) << 17);
+#if IOM_OCTAL
+    pcr |= (1u << 24) | ((2u * src + 1u) << 25);
+#endif
+#if IOM_DQS
+    pcr |= (1u << 4) | (src << 5);
+#endif
+    *(volatile uint32_t *)(IOM_BASE + 0x04u + 4u * (IOM_PORT - 1u)) = pcr;
+#else
+    /* XSPIM_CR.MODE = 1 swaps the ports: XSPI1 on port 2, XSPI2 on port 1 */
+    volatile uint32_t *cr = (volatile uint32_t *)IOM_BASE;
+    *cr = (*cr & ~(1u << 1)) | (IOM_SWAP ? (1u << 1) : 0u);
+#endif
+    *peer |= peer_enabled;
+}
+#endif
+
+int qspi_setup(void)
+{
+    qspi_abort();
+    CTL->CR = 0u;                               /* EN = 0: CR and DCRx may be reprogrammed */
+#if IOM_KIND != IOM_NONE
+    route_port();
+#endif
+    /* MTYP selects the 8D byte order (Macronix D1/D0 or Micron D0/D1); DEVSIZE: 2^(n+1) bytes;
+     * CSHT: nCS high cycles - 1 between commands. */
+    CTL->DCR1 = OSPI_DCR1_MTYP(CTL_MTYP) | OSPI_DCR1_DEVSIZE(CTL_DEVSIZE) | OSPI_DCR1_CSHT(CTL_CSHT)
+              | (CTL_DLYBYP ? OSPI_DCR1_DLYBYP : 0u);   /* no delay-block calibration */
+    CTL->DCR2 = CTL_PRESCALER;
+    CTL->DCR3 = 0u;
+    CTL->DCR4 = 0u;                             /* no refresh: a NOR flash needs none */
+    CTL->CR = OSPI_CR_FTHRES(CTL_FIFO_WORD) | OSPI_CR_APMS;
+    CTL->CR |= OSPI_CR_EN;
+    return 1;
+}
+
+int qspi_run(uint32_t cmd, uint32_t addr, uint8_t *data, uint32_t len)
+{
+    if (!ctl_wait(CTL_SR_BUSY, 0u, CTL_FLAG_TIMEOUT_MS))
+        return 0;
+    CTL->FCR = CTL_FCR_ALL;
+    if (len)
+        CTL->DLR = len - 1u;
+    issue(cmd, addr);
+    if (!ctl_move_data((cmd & CCR_FMODE_MASK) == CCR_FMODE(FMODE_READ), data, len)
+        || !ctl_wait(CTL_SR_TCF, CTL_SR_TCF, CTL_FLAG_TIMEOUT_MS)) {
+        qspi_abort();
+        return 0;
+    }
+    CTL->FCR = CTL_FCR_ALL;
+    return (CTL->SR & CTL_SR_TEF) == 0u;
+}
+
+int qspi_poll(uint32_t cmd, uint32_t mask, uint32_t match, uint32_t bytes, uint32_t ms)
+{
+    if (!ctl_wait(CTL_SR_BUSY, 0u, CTL_FLAG_TIMEOUT_MS))
+        return 0;
+    CTL->FCR = CTL_FCR_ALL;
+    CTL->PSMKR = mask;
+    CTL->PSMAR = match;
+    CTL->PIR = 0x10u;                           /* 16 CLK cycles between two status reads */
+    CTL->DLR = bytes - 1u;
+    issue(cmd | CCR_FMODE(FMODE_POLL), 0u);
+    if (!ctl_wait(CTL_SR_SMF, CTL_SR_SMF, ms)) {
+        qspi_abort();
+        return 0;
+    }
+    CTL->FCR = CTL_FCR_ALL;
+    return ctl_wait(CTL_SR_BUSY, 0u, CTL_FLAG_TIMEOUT_MS);    /* APMS = 1: it stops by itself */
+}
+
+int qspi_map(void)
+{
+    if (!ctl_wait(CTL_SR_BUSY, 0u, CTL_FLAG_TIMEOUT_MS))
+        return 0;
+    /* Programmed in indirect-write mode, where a command with data never starts before DR is
+     * written; FMODE = 3 then maps the window with this read command. */
+    set_fmode(FMODE_WRITE);
+    CTL->ABR = READ_MODE_BYTE;
+    CTL->TCR = tcr_of(READ_CCR);
+    CTL->CCR = ccr_of(READ_CCR);
+    CTL->IR = ir_of(READ_CCR);
+    set_fmode(FMODE_MAPPED);
+    return 1;
+}

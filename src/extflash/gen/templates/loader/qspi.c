@@ -1,0 +1,82 @@
+/* QUADSPI controller driver: indirect commands, automatic status polling, memory-mapped mode
+ * (the data phase and flag waits are in xfer.c).
+ * Register write order follows the reference manual's start-trigger rules: DLR, ABR, CCR, then AR;
+ * a command starts on the CCR write (no address, no data to send), the AR write (address, no data
+ * to send) or the first DR write (indirect write with data). */
+#include "loader.h"
+
+void qspi_abort(void)
+{
+    /* Memory-mapped and polling modes only end with ABORT; so does a stuck transfer. */
+    uint32_t fmode = QSPI->CCR & CCR_FMODE_MASK;
+    if ((QSPI->SR & CTL_SR_BUSY) || fmode == CCR_FMODE(FMODE_MAPPED) || fmode == CCR_FMODE(FMODE_POLL)) {
+        QSPI->CR |= QSPI_CR_ABORT;
+        timeout_t t;
+        timeout_start(&t, CTL_FLAG_TIMEOUT_MS);
+        while ((QSPI->CR & QSPI_CR_ABORT) || (QSPI->SR & CTL_SR_BUSY)) {
+            if (timeout_expired(&t))
+                break;
+        }
+    }
+    QSPI->FCR = CTL_FCR_ALL;
+}
+
+int qspi_setup(void)
+{
+    qspi_abort();
+    QSPI->CR = 0u;                              /* EN = 0: CR and DCR may be reprogrammed */
+    QSPI->CR = QSPI_CR_PRESCALER(QSPI_PRESCALER) | QSPI_CR_SSHIFT | QSPI_CR_APMS | QSPI_CR_BANK
+             | QSPI_CR_FTHRES(CTL_FIFO_WORD);
+    QSPI->DCR = QSPI_DCR_FSIZE(QSPI_FSIZE) | QSPI_DCR_CSHT(QSPI_CSHT);
+    QSPI->CR |= QSPI_CR_EN;
+    return 1;
+}
+
+int qspi_run(uint32_t ccr, uint32_t addr, uint8_t *data, uint32_t len)
+{
+    if (!ctl_wait(CTL_SR_BUSY, 0u, CTL_FLAG_TIMEOUT_MS))
+        return 0;
+    QSPI->FCR = CTL_FCR_ALL;
+    if (len)
+        QSPI->DLR = len - 1u;
+    QSPI->CCR = ccr;
+    if (ccr & CCR_ADMODE_MASK)
+        QSPI->AR = addr;
+    if (!ctl_move_data((ccr & CCR_FMODE_MASK) == CCR_FMODE(FMODE_READ), data, len)) {
+        qspi_abort();
+        return 0;
+    }
+    if (!ctl_wait(CTL_SR_TCF, CTL_SR_TCF, CTL_FLAG_TIMEOUT_MS)) {
+        qspi_abort();
+        return 0;
+    }
+    QSPI->FCR = CTL_FCR_ALL;
+    return (QSPI->SR & CTL_SR_TEF) == 0u;
+}
+
+int qspi_poll(uint32_t ccr, uint32_t mask, uint32_t match, uint32_t bytes, uint32_t ms)
+{
+    if (!ctl_wait(CTL_SR_BUSY, 0u, CTL_FLAG_TIMEOUT_MS))
+        return 0;
+    QSPI->FCR = CTL_FCR_ALL;
+    QSPI->PSMKR = mask;
+    QSPI->PSMAR = match;
+    QSPI->PIR = 0x10u;                          /* 16 CLK cycles between two status reads */
+    QSPI->DLR = bytes - 1u;                     /* one status byte per chip */
+    QSPI->CCR = ccr | CCR_FMODE(FMODE_POLL);
+    if (!ctl_wait(CTL_SR_SMF, CTL_SR_SMF, ms)) {
+        qspi_abort();
+        return 0;
+    }
+    QSPI->FCR = CTL_FCR_ALL;
+    return ctl_wait(CTL_SR_BUSY, 0u, CTL_FLAG_TIMEOUT_MS);   /* APMS = 1: polling stops by itself */
+}
+
+int qspi_map(void)
+{
+    if (!ctl_wait(CTL_SR_BUSY, 0u, CTL_FLAG_TIMEOUT_MS))
+        return 0;
+    QSPI->ABR = READ_MODE_BYTE;
+    QSPI->CCR = READ_CCR | CCR_FMODE(FMODE_MAPPED);
+    return 1;
+}

@@ -1,0 +1,66 @@
+/* The data phase of an indirect command and the flag waits, shared by the QUADSPI and the
+ * OCTOSPI/XSPI drivers: the three controllers have the same SR flags (TEF, TCF, FTF, SMF, BUSY,
+ * FLEVEL at bit 8) and a FIFO reached through one DR, only at different offsets (regs.h CTL).
+ * (peripherals.md §2.2-2.3, §4.2, §6.2). FTF with FTHRES = 3 means room for a word
+ * (indirect write) or a word to read (indirect read; also set once a read has ended with its
+ * last bytes in the FIFO). */
+#include "loader.h"
+
+/* The wait itself, out of line: the check that usually succeeds at once (ctl_wait) stays a leaf
+ * that needs no stack frame, which matters on the per-word path of the data phase. */
+int __attribute__((noinline)) ctl_wait_timed(uint32_t mask, uint32_t want, uint32_t ms)
+{
+    timeout_t t;
+    timeout_start(&t, ms);
+    while ((CTL->SR & mask) != want) {
+        if (timeout_expired(&t))
+            return 0;
+    }
+    return 1;
+}
+
+/* How many words may move after one status read that showed FTF: FTF alone guarantees one (room
+ * for a word when writing, a word to read when reading); FLEVEL tells how many more. */
+static uint32_t fifo_words(int reading, uint32_t sr)
+{
+    uint32_t level = CTL_SR_FLEVEL(sr);
+    uint32_t bytes = reading ? level : (level < CTL_FIFO_BYTES ? CTL_FIFO_BYTES - level : 0u);
+    return bytes >= 4u ? bytes / 4u : 1u;
+}
+
+/* 32-bit DR accesses while a whole word is left and the buffer is word-aligned, as many as the
+ * FIFO allows per status read; single bytes for an unaligned head and the tail. */
+int ctl_move_data(int reading, uint8_t *data, uint32_t len)
+{
+    volatile uint8_t *dr8 = (volatile uint8_t *)&CTL->DR;
+    uint32_t i = 0;
+    while (i < len) {
+        uint32_t sr = CTL->SR;
+        if (!(sr & CTL_SR_FTF)) {
+            if (!ctl_wait_timed(CTL_SR_FTF, CTL_SR_FTF, CTL_FLAG_TIMEOUT_MS))
+                return 0;
+            sr = CTL->SR;
+        }
+        if (len - i >= 4u && ((uint32_t)(uintptr_t)(data + i) & 3u) == 0u) {
+            uint32_t words = fifo_words(reading, sr);
+            if (words > (len - i) / 4u)
+                words = (len - i) / 4u;
+            uint32_t *word = (uint32_t *)(void *)(data + i);
+            i += 4u * words;
+            if (reading) {
+                while (words--)
+                    *word++ = CTL->DR;
+            } else {
+                while (words--)
+                    CTL->DR = *word++;
+            }
+        } else {
+            if (reading)
+                data[i] = *dr8;
+            else
+                *dr8 = data[i];
+            i++;
+        }
+    }
+    return 1;
+}
