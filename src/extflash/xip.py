@@ -194,7 +194,15 @@ def window_description(vboard: object) -> str:
 
     ctrl = vboard.qspi  # type: ignore[attr-defined]
     window = vboard.window  # type: ignore[attr-defined]
-    return f"the {ctrl.name} window at 0x{window.base:08X} is {window_state(vboard).describe()}"
+    name = f"the {ctrl.name} window at 0x{window.base:08X}"
+    state = window_state(vboard)
+    if state.readable and not window.zero_copy:
+        # data reads are right, but code runs only from a window the chip answers as is
+        # (zero-copy); memory-mapped writes (WCCR) make every access decoded
+        return (f"{name} is memory-mapped but decoded per access (memory-mapped writes are "
+                f"set up): it shows the flash contents to data reads, and the virtual board "
+                f"runs code only from a window that needs no decoding")
+    return f"{name} is {state.describe()}"
 
 
 def board_window(board: boards.Board) -> tuple[int, int]:
