@@ -27,17 +27,17 @@ from typing import Any
 
 from extflash import trace_facts
 from extflash.diagnose import memhooks, wiring
-from extflash.diagnose.evidence import FMODES, CallEvidence, FlashCommand, FlashLog
+from extflash.diagnose.evidence import CallEvidence, FlashCommand, FlashLog
 from extflash.diagnose.symbols import Symbolizer
 from extflash.emu.clock import FS_PER_S
 from extflash.emu.mmio import UnmodelledBlock
-from extflash.emu.periph.quadspi import CCR, Quadspi
 from extflash.errors import InputError
 
 SCHEMA = "extflash.trace/1"
 KINDS = ("call", "return", "read", "write", "flash", "interrupt")
-# Peripheral register space of the supported parts: APB/AHB, the F4/F7/L4/G4 QUADSPI registers
-# at 0xA0001000, and the Cortex-M private peripheral bus.
+# Peripheral register space of the supported parts: APB/AHB (OCTOSPI/XSPI included), the
+# F4/F7/L4/G4 QUADSPI and L4+/L5/U5 OCTOSPI registers at 0xA0001000, and the Cortex-M private
+# peripheral bus.
 REGISTER_SPACE = ((0x40000000, 0x5FFFFFFF), (0xA0000000, 0xBFFFFFFF), (0xE0000000, 0xE00FFFFF))
 DEFAULT_LIMIT = 200_000
 
@@ -97,33 +97,15 @@ def _gpio_pins(p: Any, offset: int, value: int) -> str:
     return ", ".join(changes)
 
 
-def _qspi_ccr(word: int) -> str:
-    """A QUADSPI CCR value as the command it describes: ``indirect read: 0x0B 1-1-1, 3-byte
-    address, 8 dummy``."""
-    lines = (0, 1, 2, 4)
-    imode, admode, abmode, dmode = (lines[(word >> s) & 3] for s in (8, 10, 14, 24))
-    parts = [f"0x{word & 0xFF:02X} {imode}-{admode}-{dmode}" if imode else
-             f"no instruction, {admode}-{dmode}"]
-    if admode:
-        parts.append(f"{((word >> 12) & 3) + 1}-byte address")
-    if abmode:
-        parts.append(f"{((word >> 16) & 3) + 1} alternate byte(s) on {abmode} line(s)")
-    if (word >> 18) & 0x1F:
-        parts.append(f"{(word >> 18) & 0x1F} dummy")
-    if word >> 31:
-        parts.append("DDR")
-    if word >> 28 & 1:
-        parts.append("instruction once (SIOO)")
-    return f"{FMODES[(word >> 26) & 3]}: " + ", ".join(parts)
-
-
 def _decode(p: Any, kind: str, offset: int, size: int, value: int) -> str:
     reg = p.regs.get(offset & ~3)
     if reg is None:
         return ""
     word = value << (8 * (offset & 3))
-    if isinstance(p, Quadspi) and reg.offset == CCR and size == 4:
-        return _qspi_ccr(word)
+    command = getattr(p, "describe_command", None)  # a memory controller's command set-up
+    if kind == "write" and command is not None and size == 4 and (
+            text := command(reg.offset, word)):
+        return str(text)
     if kind == "write" and p.name.startswith("GPIO") and size == 4 and reg.name in (
             "MODER", "AFRL", "AFRH"):
         return _gpio_pins(p, offset, word)

@@ -191,22 +191,18 @@ def _program_with_loader(vboard: object, loader: Path, inside: Image) -> None:
 def window_description(vboard: object) -> str:
     """The memory-mapped window now: mapped (fast or slow path), or why it is not."""
     from extflash.diagnose.evidence import window_state
-    from extflash.emu.periph.quadspi import Quadspi
 
     ctrl = vboard.qspi  # type: ignore[attr-defined]
     window = vboard.window  # type: ignore[attr-defined]
     name = f"the {ctrl.name} window at 0x{window.base:08X}"
-    if isinstance(ctrl, Quadspi):
-        return f"{name} is {window_state(vboard).describe()}"
-    machine: Machine = vboard.machine  # type: ignore[attr-defined]
-    if not machine.rcc.is_enabled(ctrl.name):
-        return f"{name} is not memory-mapped: the {ctrl.name} clock is off"
-    if not ctrl.mapped:
-        return f"{name} is not memory-mapped ({ctrl.name} CR.FMODE is not 3 with CR.EN=1)"
-    if window.zero_copy:
-        return f"{name} is memory-mapped, shows the flash contents"
-    return (f"{name} is memory-mapped but its read command is not one the chip answers as is "
-            "(each read is decoded: check dummy cycles, lines and wiring)")
+    state = window_state(vboard)
+    if state.readable and not window.zero_copy:
+        # data reads are right, but code runs only from a window the chip answers as is
+        # (zero-copy); memory-mapped writes (WCCR) make every access decoded
+        return (f"{name} is memory-mapped but decoded per access (memory-mapped writes are "
+                f"set up): it shows the flash contents to data reads, and the virtual board "
+                f"runs code only from a window that needs no decoding")
+    return f"{name} is {state.describe()}"
 
 
 def board_window(board: boards.Board) -> tuple[int, int]:

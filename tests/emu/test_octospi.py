@@ -234,7 +234,7 @@ def test_octal_dtr_frame_decoding():
     assert (cmd.address_bytes, cmd.address_lines, cmd.data_lines) == (4, 8, 8)
     assert cmd.instruction_dtr and cmd.address_dtr and cmd.ddr and cmd.dqs
     assert cmd.dummy_cycles == 6
-    assert "0xEE11 8-8-8" in cmd.describe() and "DTR" in cmd.describe()
+    assert "0xEE11 8D-8D-8D" in cmd.describe()
 
 
 def test_bus_time_counts_half_clocks_in_dtr():

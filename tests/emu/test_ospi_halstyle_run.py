@@ -12,29 +12,12 @@ import ospi_hal.build as ob
 import pytest
 
 from extflash import api, diagnose, image
-from extflash.board import Board, Memory, Wire
 from extflash.errors import ExtflashError
-from extflash.mcu import find_part
 
 # Every kit: quad chips in 1-4-4 and octal Macronix chips in 8-8-8 STR and 8D-8D-8D DTR with
 # DQS, on OCTOSPI1/2 (through OCTOSPIM ports 1 and 2) and XSPI1/2
 RUNNING = tuple(sorted(ob.KITS))
-
-
-def kit_board(name: str, build: ob.LoaderBuild, *,
-              rewire: dict[str, tuple[str, int]] | None = None) -> Board:
-    """The kit as a board: its memory on the loader's controller and port, the loader's pins
-    (``rewire`` moves signals to other pins: a board wired differently from the loader)."""
-    kit = ob.KITS[name]
-    octal = build.mode != "quad"
-    signals = [*(ob.OCTAL_SIGNALS if octal else ob.QUAD_SIGNALS),
-               *(("dqs",) if build.mode == "dtr" else ())]
-    pins = {s: (f"P{chr(ord('A') + port)}{number}", af)
-            for s, (port, number, af) in zip(signals, build.pins, strict=True)}
-    pins.update(rewire or {})
-    wires = tuple(Wire(s, pin, af) for s, (pin, af) in pins.items())
-    memory = Memory(kit["chip"], 1, wires, controller=build.controller, port=build.port)
-    return Board(name, find_part(kit["mcu"]), 0, (memory,))
+kit_board = ob.kit_board
 
 
 @pytest.fixture(scope="module")

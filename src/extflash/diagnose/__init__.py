@@ -25,7 +25,7 @@ import os
 from typing import Any
 
 from extflash import board as boards
-from extflash.diagnose import wiring
+from extflash.diagnose import protocol, wiring
 from extflash.diagnose.evidence import CallEvidence, FlashCommand, WindowState, window_state
 from extflash.diagnose.failure import explain_failure
 from extflash.diagnose.fault import explain_fault
@@ -50,9 +50,15 @@ __all__ = [
     "explain_call",
     "explained",
     "open_session",
+    "protocol",
     "window_state",
     "wiring",
 ]
+
+
+# The calls that read the flash back (stldr-abi.md 3, 4.3): their commands explain a verify
+# failure.
+READ_FUNCTIONS = ("Read", "Verify", "CheckSum", "BlankCheck")
 
 
 class DiagnosedError(OperationError):
@@ -96,7 +102,7 @@ def _verify_wiring(error: ExtflashError, watch: Watch) -> ExtflashError:
     so 0x38 went in as 0xFC on a chip whose IO2/IO3 the loader left unrouted."""
     problems = [p for row in wiring.compare(watch.board) if (p := row.problem()) is not None]
     if not problems:
-        return error
+        return _verify_protocol(error, watch)
     lines = ["  the loader's pins are not the board's, so the chip saw 1s on the lines it left "
              "unrouted:", *(f"    {p}" for p in problems)]
     return OperationError(
@@ -104,6 +110,19 @@ def _verify_wiring(error: ExtflashError, watch: Watch) -> ExtflashError:
         hint=f"route every {watch.board.qspi.name} signal to the pin the board wires, or "
         "describe the board's real wiring (--pins)",
     )
+
+
+def _verify_protocol(error: ExtflashError, watch: Watch) -> ExtflashError:
+    """A verify failure where the chip holds the right data but the loader reads it back in
+    another protocol than the chip is in (dummy cycles, DQS, the read of the other state)."""
+    full = watch.diagnosable()
+    reads = [c for ev in full.calls if ev.function in READ_FUNCTIONS for c in ev.flash]
+    told = protocol.explain(full.board, reads)
+    if told is None:
+        return error
+    lines = [f"  the chip holds what was written, but {told.cause}",
+             *(f"    {d}" for d in told.details)]
+    return OperationError("\n".join([error.message, *lines]), hint=told.fix)
 
 
 def open_session(loader: str | os.PathLike[str] | Loader, *, board: boards.Board | str,

@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from extflash.emu.machine import FaultInfo, UnmodelledAccess
-from extflash.emu.periph.quadspi import CCR, CR, WiringEvent
+from extflash.emu.periph.engine import WiringEvent
+from extflash.emu.periph.frontstate import FMODE_MAPPED, FMODE_POLL, FMODES
 from extflash.emu.spi import SpiCommand
 
-FMODES = ("indirect write", "indirect read", "automatic polling", "memory-mapped")
+__all__ = ["FMODES", "CallEvidence", "FlashCommand", "FlashLog", "WindowState", "window_state"]
 # Arguments each entry point takes (stldr-abi.md 3 and 4.3), for printing calls.
 ARITY = {
     "stldr": {"Init": 1, "DeInit": 0, "Write": 3, "Read": 3, "SectorErase": 2, "MassErase": 1,
@@ -23,6 +24,10 @@ ARITY = {
             "Verify": 3, "BlankCheck": 3},
 }
 MAX_COMMANDS = 4096
+# Rejected commands are kept beyond MAX_COMMANDS (up to this many): a loader that polls for a
+# status bit thousands of times after the chip ignored its WRITE ENABLE must not lose the one
+# command that explains it.
+MAX_REJECTED = 256
 
 
 @dataclass
@@ -67,17 +72,18 @@ class FlashCommand:
 
 
 class FlashLog:
-    """Every command the board's QUADSPI sends, paired with the chip's verdict.
+    """Every command the board's memory controller sends, paired with the chip's verdict.
 
-    The controller reports a command (``Quadspi.trace``) just before the chip sees it; the chip
-    records one :class:`~extflash.emu.flash.nor.FlashEvent` per command it receives. A command
-    is resolved when the next one starts (or on demand): a new chip event is its verdict, no new
-    event means it never reached the chip (chip select or clock not routed).
+    The controller reports a command (``CommandEngine.trace``) just before the chip sees it;
+    the chip records one :class:`~extflash.emu.flash.nor.FlashEvent` per command it receives.
+    A command is resolved when the next one starts (or on demand): a new chip event is its
+    verdict, no new event means it never reached the chip (chip select or clock not routed).
     """
 
     def __init__(self, board: Any) -> None:
         self.board = board
         self.commands: deque[FlashCommand] = deque(maxlen=MAX_COMMANDS)
+        self.rejected: deque[FlashCommand] = deque(maxlen=MAX_REJECTED)
         self.seq = 0
         self.work = 0  # commands other than automatic-polling status reads
         self.listeners: list[Callable[[FlashCommand], None]] = []
@@ -99,12 +105,12 @@ class FlashLog:
     def _on_command(self, bank: int, cmd: SpiCommand) -> None:
         self._resolve(bank)
         self.seq += 1
-        polling = (self.board.qspi.values[CCR] >> 26) & 3 == 2
+        fmode = self.board.qspi.fmode
+        polling = fmode == FMODE_POLL
         self.work += not polling
-        fmode = getattr(self.board.qspi, "_fmode", None)
         record = FlashCommand(self.seq, self.board.machine.clock.now_fs,
                               self.board.machine.bus.pc(), bank, cmd, polling=polling,
-                              mode=FMODES[fmode] if isinstance(fmode, int) else "")
+                              mode=FMODES[fmode])
         self.commands.append(record)
         self._pending[bank] = (record, self._last_event(bank), self._busy_until(bank))
 
@@ -136,6 +142,8 @@ class FlashLog:
         else:
             record.outcome = last.outcome  # type: ignore[attr-defined]
             record.reason = last.reason  # type: ignore[attr-defined]
+            if record.outcome == "rejected":
+                self.rejected.append(record)
             busy_until = self._busy_until(bank)
             if busy_until > record.time_fs and busy_until != busy_before:
                 record.busy = self._busy(bank, record.command, busy_until)
@@ -147,9 +155,12 @@ class FlashLog:
             self._resolve(bank)
 
     def since(self, seq: int) -> list[FlashCommand]:
-        """Commands after sequence number ``seq`` (resolved)."""
+        """Commands after sequence number ``seq`` (resolved), with the rejected ones that
+        already left the bounded log."""
         self.flush()
-        return [c for c in self.commands if c.seq > seq]
+        first = self.commands[0].seq if self.commands else self.seq + 1
+        kept = [c for c in self.rejected if seq < c.seq < first]
+        return kept + [c for c in self.commands if c.seq > seq]
 
 
 _LOGS: weakref.WeakKeyDictionary[Any, FlashLog] = weakref.WeakKeyDictionary()
@@ -184,19 +195,19 @@ def window_state(board: Any) -> WindowState:
     q = board.qspi
     if not board.machine.rcc.is_enabled(q.name):
         return WindowState(False, False, f"the {q.name} clock is off")
-    cr, ccr = q.values[CR], q.values[CCR]
-    if not q.mapped:
-        if not cr & 1:
+    st = q.state()
+    fmode = st.fields.fmode
+    if not st.mapped:
+        if not st.enabled:
             return WindowState(False, False, f"{q.name} is disabled (CR.EN=0)")
-        fmode = (ccr >> 26) & 3
-        if fmode == 3:
-            return WindowState(False, False, "CCR.FMODE still reads 3 but memory-mapped mode "
-                               "was aborted and never re-entered (only a write to CCR starts "
-                               "it)")
-        return WindowState(False, False, f"{q.name} is in {FMODES[fmode]} mode (CCR.FMODE={fmode})")
-    if board.window.zero_copy or getattr(q, "mapped_exact", False):
+        if st.fmode == FMODE_MAPPED:
+            return WindowState(False, False, f"{fmode} still reads 3 but memory-mapped mode "
+                               f"was aborted and never re-entered (only "
+                               f"{st.fields.mapped_start} starts it)")
+        return WindowState(False, False, f"{q.name} is in {st.mode} mode ({fmode}={st.fmode})")
+    if board.window.zero_copy or q.mapped_exact:
         return WindowState(True, True, "")
-    cmd = getattr(q, "_mapped_cmd", None)
+    cmd = q.mapped_frame
     reasons = []
     for bank, chip in board.chips.items():
         why = chip.read_check(cmd) if cmd is not None else None

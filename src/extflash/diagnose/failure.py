@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from extflash.diagnose import wiring
+from extflash.diagnose import protocol, wiring
 from extflash.diagnose.context import Context
 from extflash.diagnose.evidence import FlashCommand
 from extflash.diagnose.model import Diagnosis
@@ -43,7 +43,7 @@ def suspicious(cmd: FlashCommand, page_size: int, chip: Any = None) -> str | Non
     c = cmd.command
     if chip is not None and c.read_length and c.address is not None and cmd.outcome == "ok":
         why = chip.read_check(c)
-        if why and "is not a read command" not in why:
+        if why and "is not a read command" not in why and "is not an octal read" not in why:
             return f"{c.describe()} reads garbled data: {why}"
     n = len(c.write_data)
     if n and c.address is not None and page_size:
@@ -56,8 +56,19 @@ def suspicious(cmd: FlashCommand, page_size: int, chip: Any = None) -> str | Non
 
 
 def command_lines(commands: list[FlashCommand], limit: int = SHOWN_COMMANDS) -> list[str]:
+    """The last ``limit`` commands, one line each; identical ones in a row (a status read
+    polled until the timeout) are folded into one line with a count."""
     shown = commands[-limit:]
-    lines = [f"bank {c.bank}: {c.describe()}" for c in shown]
+    lines: list[str] = []
+    repeats: list[int] = []
+    for c in shown:
+        line = f"bank {c.bank}: {c.describe()}"
+        if lines and lines[-1] == line:
+            repeats[-1] += 1
+        else:
+            lines.append(line)
+            repeats.append(1)
+    lines = [line if n == 1 else f"{line}  (x{n})" for line, n in zip(lines, repeats, strict=True)]
     if len(commands) > len(shown):
         lines.insert(0, f"... {len(commands) - len(shown)} earlier command(s)")
     return lines
@@ -77,15 +88,20 @@ def explain_failure(ctx: Context, result: int, ok_value: int) -> Diagnosis:
     if not commands:
         cause = f"{head}: the flash controller sent no command at all during the call"
         return Diagnosis("failure", fn, cause, tuple(details),
-                         "check that the loader reaches its QUADSPI code (clock enables, "
-                         "early returns)", certain=True)
+                         f"check that the loader reaches its {ctx.board.qspi.name} code (clock "
+                         "enables, early returns)", certain=True)
     if not received:
         problems = wiring.problems(ctx.board)
         cause = (f"{head}: none of its {len(commands)} flash commands reached the chip")
         details += problems or [e.describe() for e in call.wiring[:3]]
         details += command_lines(commands, 6)
-        return Diagnosis("wiring", fn, cause, tuple(details),
-                         "route the QUADSPI signals to the pins the board wires the chip to",
+        return Diagnosis("wiring", fn, cause, tuple(details), wiring.fix(ctx.board),
+                         certain=True)
+    told = protocol.explain(ctx.board, commands)
+    if told is not None:
+        details += told.details
+        details += command_lines(commands, 6)
+        return Diagnosis("failure", fn, f"{head}: {told.cause}", tuple(details), told.fix,
                          certain=True)
     if rejected:
         first = rejected[0]
@@ -109,8 +125,7 @@ def explain_failure(ctx: Context, result: int, ok_value: int) -> Diagnosis:
                  f"the chip")
         details += wiring.problems(ctx.board) or [e.describe() for e in call.wiring[:3]]
         details += command_lines(commands)
-        return Diagnosis("wiring", fn, cause, tuple(details),
-                         "route the QUADSPI signals to the pins the board wires the chip to")
+        return Diagnosis("wiring", fn, cause, tuple(details), wiring.fix(ctx.board))
     cause = (f"{head}; the chip accepted all {len(commands)} commands, so the loader decided "
              f"to fail on what it read back")
     details += command_lines(commands)

@@ -8,7 +8,6 @@ from extflash.diagnose.evidence import FMODES
 from extflash.diagnose.model import Diagnosis
 from extflash.emu.machine import FaultInfo
 from extflash.emu.periph import sysregs
-from extflash.emu.periph.quadspi import CCR
 
 NULL_PAGE = 0x1000
 
@@ -43,11 +42,11 @@ def _address_notes(ctx: Context, fault: FaultInfo) -> tuple[list[str], str | Non
     window = next((w for w in m.family.windows if w.contains(address)), None)
     q = getattr(ctx.board, "qspi", None)
     if window is not None and q is not None and not q.mapped:
-        fmode = (q.values[CCR] >> 26) & 3
+        st = q.state()
         lines.append(f"the {window.name} window answers only in memory-mapped mode; the "
-                     f"{q.name} is in {FMODES[fmode]} mode (CCR.FMODE={fmode})")
-        fix = ("enter memory-mapped mode (CCR.FMODE=3 with the chip's fast-read command) "
-               "before reading the window, as Init should leave it")
+                     f"{q.name} is in {FMODES[st.fmode]} mode ({st.fields.fmode}={st.fmode})")
+        fix = (f"enter memory-mapped mode ({st.fields.fmode}=3 with the chip's fast-read "
+               "command) before reading the window, as Init should leave it")
         return lines, fix
     elsewhere = other_families(address, m.family.id)
     if elsewhere and m.family.region_at(address) is None and "nothing mapped" in lines[0]:

@@ -2,28 +2,37 @@
 keeps reading, and why that value can never change on this board.
 
 Each polled register is explained by the first rule that knows its peripheral: an unmodelled
-block or a peripheral whose clock is off (reads 0 for ever), the QUADSPI (memory-mapped mode,
-disabled controller, automatic polling that cannot match, a command that never started), and
-the RCC/PWR-style ready flags that follow an enable bit; then the general rule: nothing in
-progress (no transfer, no busy chip, no scheduled event) can change the value. A rule says
-whether the hang is *certain*: then the call is stopped early instead of running into the
-host's timeout.
+block or a peripheral whose clock is off (reads 0 for ever), the QUADSPI/OCTOSPI/XSPI (memory-
+mapped mode, disabled controller, automatic polling that cannot match, a command that never
+started), and the RCC/PWR-style ready flags that follow an enable bit; then the general rule:
+nothing in progress (no transfer, no busy chip, no scheduled event) can change the value. A
+rule says whether the hang is *certain*: then the call is stopped early instead of running
+into the host's timeout.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from extflash.diagnose import loops, wiring
+from extflash.diagnose import loops, protocol, wiring
 from extflash.diagnose.context import Context
-from extflash.diagnose.evidence import FMODES
 from extflash.diagnose.fault import explain_fault
 from extflash.diagnose.model import Diagnosis
 from extflash.emu import cortexm
 from extflash.emu.mmio import UnmodelledBlock
-from extflash.emu.periph import quadspi as q
+from extflash.emu.periph.engine import CommandEngine
+from extflash.emu.periph.frontstate import (
+    BUSY,
+    FMODE_POLL,
+    FMODE_WRITE,
+    FTF,
+    SMF,
+    TCF,
+    TEF,
+    ControllerState,
+)
 from extflash.emu.periph.rcc import Rcc
 from extflash.emu.periph.tablemodel import Follow, TableModel
 from extflash.emu.regmodel import Peripheral, Reg
@@ -40,6 +49,9 @@ class Why:
     certain: bool
     fix: str | None = None
     details: tuple[str, ...] = ()
+    # told without knowing which bits the loop tests: certain only for a loop that reads
+    # nothing else that moves (no tick, no other register)
+    inferred: bool = False
 
 
 # -- naming bits --------------------------------------------------------------------------------
@@ -147,81 +159,87 @@ def _ready_follows_enable(ctx: Context, p: Peripheral | None, read: loops.Read,
     return None
 
 
-def _quadspi(ctx: Context, p: Peripheral | None, read: loops.Read,
-             cond: loops.WaitCondition | None) -> Why | None:
-    if not isinstance(p, q.Quadspi) or (read.offset & ~3) != q.SR:
+def _controller(ctx: Context, p: Peripheral | None, read: loops.Read,
+                cond: loops.WaitCondition | None) -> Why | None:
+    """A QUADSPI/OCTOSPI/XSPI status register that cannot change, from the controller's
+    front-end neutral state (:mod:`extflash.emu.periph.frontstate`)."""
+    if not isinstance(p, CommandEngine) or (read.offset & ~3) != p.L.SR:
         return None
-    cr, ccr = p.values[q.CR], p.values[q.CCR]
-    fmode = (ccr >> 26) & 3
+    st = p.state()
+    f = st.fields
     value = read.value
     waiting = awaited_bits(cond, value)
-    wants_done = bool(waiting & (q.TCF | q.FTF | q.SMF)) or cond is None
-    wants_idle = bool(waiting & q.BUSY) and bool(value & q.BUSY)
+    wants_done = bool(waiting & (TCF | FTF | SMF)) or cond is None
+    wants_idle = bool(waiting & BUSY) and bool(value & BUSY)
     name = p.name
-    if p.mapped and (wants_done or wants_idle):
-        return Why(f"the {name} is still in memory-mapped mode (CCR.FMODE=3): it stays BUSY and "
-                   f"ignores writes to CCR, AR and DLR, so the command the loader set up never "
-                   f"started", True,
+    if st.mapped and (wants_done or wants_idle):
+        return Why(f"the {name} is still in memory-mapped mode ({f.fmode}=3): it stays BUSY and "
+                   f"ignores writes to the command registers, AR and DLR, so the command the "
+                   f"loader set up never started", True,
                    "leave memory-mapped mode first: set CR.ABORT and wait for it to clear "
                    "(hosts call Init again while the previous call left the flash mapped)")
-    if not cr & 1 and wants_done:
+    if not st.enabled and wants_done:
         return Why(f"the {name} is disabled (CR.EN=0): no command starts", True,
-                   "set CR.EN after configuring CR and DCR")
+                   "set CR.EN after configuring CR and the device configuration registers")
     if cond is None:
+        if st.fmode == FMODE_POLL and value & BUSY and not value & SMF:
+            # whatever bit a generic wait (HAL_WaitForFlag) reads, automatic polling moves SR
+            # only on a status match: SMF, and BUSY falling with APMS (RM0433/RM0455/RM0477
+            # "automatic status-polling mode")
+            why = _polling(ctx, p.name, st)
+            return replace(why, inferred=True) if why is not None else None
         return None  # beyond this point the rule depends on which flag the loop waits for
-    if value & q.TEF and waiting & q.TCF:
-        size = p.fsize_bytes
+    if value & TEF and waiting & TCF:
+        size = st.flash_bytes
         return Why(f"the last command ended in a transfer error (SR.TEF=1): its address "
-                   f"0x{p.values[q.AR]:X} is beyond the {size >> 20} MiB the {name} was told the "
-                   f"flash holds (DCR.FSIZE)", True,
-                   "set DCR.FSIZE to log2(flash size) - 1 and mask addresses to the chip")
-    if waiting & q.SMF:
-        return _quadspi_polling(ctx, p, fmode, value)
+                   f"0x{st.address:X} is beyond the {size >> 20} MiB the {name} was told the "
+                   f"flash holds ({f.size})", True,
+                   f"set {f.size} to log2(flash size) - 1 and mask addresses to the chip")
+    if waiting & SMF:
+        return _polling(ctx, p.name, st)
     if wants_done:
-        active = getattr(p, "_active", None)
-        if not value & q.BUSY:
-            return Why(f"no command is in progress (SR.BUSY=0, CCR.FMODE={fmode}): the loader's "
-                       f"register writes did not start one", True,
-                       "write DLR, then CCR, then AR (a command with an address starts on the AR "
-                       "write; an indirect write with data starts on the first DR write)")
-        if fmode == q.FMODE_WRITE and active is not None and active.tx_expected is not None:
-            missing = active.tx_expected - len(active.tx)
-            return Why(f"the indirect write still expects {missing} more byte(s) through DR "
-                       f"(DLR={p.values[q.DLR]}): TCF is set only after DLR+1 bytes", True,
+        if not value & BUSY:
+            return Why(f"no command is in progress (SR.BUSY=0, {f.fmode}={st.fmode}): the "
+                       f"loader's register writes did not start one", True, f.start_order)
+        if st.fmode == FMODE_WRITE and st.write_bytes_missing is not None:
+            return Why(f"the indirect write still expects {st.write_bytes_missing} more byte(s) "
+                       f"through DR (DLR={st.data_length}): TCF is set only after DLR+1 bytes",
+                       True,
                        "write exactly DLR+1 bytes to DR, or set DLR to the byte count minus one")
-        if fmode == q.FMODE_POLL:
+        if st.fmode == FMODE_POLL:
             return Why(f"the {name} is in automatic-polling mode, which ends only on a status "
                        f"match (APMS) or ABORT, not with TCF", True,
                        "wait for SMF in automatic-polling mode, or abort it")
-    if wants_idle and fmode == q.FMODE_POLL and not cr & (1 << 22):
+    if wants_idle and st.fmode == FMODE_POLL and not st.stop_on_match:
         return Why("automatic polling without CR.APMS keeps running after a match, so BUSY "
                    "stays set", True, "set CR.APMS (stop on match) or abort the polling")
     return None
 
 
-def _quadspi_polling(ctx: Context, p: q.Quadspi, fmode: int, value: int) -> Why | None:
-    name = p.name
-    if fmode != q.FMODE_POLL:
-        return Why(f"the {name} is in {FMODES[fmode]} mode (CCR.FMODE={fmode}); SMF is set only "
+def _polling(ctx: Context, name: str, st: ControllerState) -> Why | None:
+    f = st.fields
+    if st.fmode != FMODE_POLL:
+        return Why(f"the {name} is in {st.mode} mode ({f.fmode}={st.fmode}); SMF is set only "
                    f"by a status match in automatic-polling mode", True,
-                   "start automatic polling (CCR.FMODE=2) before waiting for SMF")
-    status = p.values[q.DR]
-    mask, match = p.values[q.PSMKR], p.values[q.PSMAR]
+                   f"start automatic polling ({f.fmode}=2) before waiting for SMF")
+    status, mask, match = st.poll_status, st.poll_mask, st.poll_match
     chips = ctx.board.chips
-    chip = chips.get(2 if p.values[q.CR] & (1 << 7) else 1) or next(iter(chips.values()))
+    chip = chips.get(st.bank) or next(iter(chips.values()))
     wire_problems = [e for e in ctx.call.wiring if e.signal.endswith(("ncs", "clk"))]
     head = (f"automatic polling reads status 0x{status:02X} and waits for (status & "
             f"0x{mask:02X}) == 0x{match:02X}")
     if wire_problems:
         problems = wiring.problems(ctx.board) or [wire_problems[0].describe()]
         return Why(f"{head}, but the chip never sees the status command: {problems[0]}", True,
-                   "route the QUADSPI signals to the pins the board wires the chip to",
-                   tuple(problems[1:]))
+                   wiring.fix(ctx.board), tuple(problems[1:]))
     if chip.busy:
         left = (chip.busy_until - ctx.machine.clock.now_fs) / 1e15
         return Why(f"{head}; the chip is still busy for {left:.3g} s (WIP=1)", False)
     actual = chip.status
     rejected = [c for c in ctx.call.flash if c.outcome == "rejected"]
+    told = protocol.explain(ctx.board, ctx.call.flash)
+    if told is not None:
+        return Why(f"{head}, and it never comes: {told.cause}", True, told.fix, told.details)
     if (status & 0xFF) != actual:
         reason = rejected[-1].reason if rejected else "the status command does not match the chip"
         return Why(f"{head}; the chip's status is really 0x{actual:02X}, but the controller "
@@ -268,7 +286,7 @@ def _nothing_pending(ctx: Context, p: Peripheral | None, read: loops.Read,
 
 RULES: tuple[Callable[[Context, Peripheral | None, loops.Read, loops.WaitCondition | None],
                       Why | None], ...] = (
-    _unmodelled, _clock_off, _quadspi, _ready_follows_enable, _nothing_pending)
+    _unmodelled, _clock_off, _controller, _ready_follows_enable, _nothing_pending)
 
 
 # -- the hang as a whole ------------------------------------------------------------------------
@@ -299,6 +317,9 @@ def _register_wait(ctx: Context, profile: loops.LoopProfile,
         what = f"{read.name} to change"
     text = f"waits for {what}; it keeps reading 0x{read.value:08X} ({decoded})"
     why = next((w for rule in RULES if (w := rule(ctx, p, read, cond)) is not None), None)
+    alone = len(profile.registers) == 1 and not profile.memory and not profile.reads_time
+    if why is not None and why.inferred and not alone:
+        why = replace(why, certain=False)  # the loop may leave on its own timeout
     return text, why
 
 

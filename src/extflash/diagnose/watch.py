@@ -36,6 +36,7 @@ session closes, after the explanation.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -43,6 +44,7 @@ from typing import Any
 
 import unicorn
 
+from extflash.diagnose import protocol
 from extflash.diagnose.context import Context
 from extflash.diagnose.evidence import (
     ARITY,
@@ -56,6 +58,7 @@ from extflash.diagnose.hang import explain_hang, same_stall
 from extflash.diagnose.symbols import Symbolizer
 from extflash.emu.clock import FS_PER_S
 from extflash.emu.machine import UnmodelledAccess
+from extflash.errors import TargetError
 from extflash.loader.elf import SHF_EXECINSTR, SHF_WRITE
 from extflash.loader.model import Loader
 from extflash.runner import STACK_CANARY, RamLayout
@@ -125,6 +128,7 @@ class Watch:
         self._replayed: tuple[int, Watch] | None = None  # (script length, the full watch)
         self._waits = 0
         self.calls: list[CallEvidence] = []
+        self._warned: set[str] = set()  # protocol warnings already given
         self.symbols = Symbolizer()
         self.names: dict[int, str] = {}
         self.layout: RamLayout | None = None
@@ -265,6 +269,8 @@ class Watch:
         self._measure_stack(ev)
         ev.buffer_writes = self._buffer_changes()
         ev.window = self._window()
+        if ev.reason == "returned":
+            self._check_mapped(ev)
         busy = [c.busy_until - m.clock.now_fs for c in self.board.chips.values() if c.busy]
         ev.chip_busy_s = max(busy, default=0) / FS_PER_S
         self.calls.append(ev)
@@ -427,6 +433,21 @@ class Watch:
         diff = int.from_bytes(after, "little") ^ int.from_bytes(before, "little")
         return len(before) - diff.to_bytes(len(before), "little").count(0)
 
+    def _check_mapped(self, ev: CallEvidence) -> None:
+        """A call that leaves the window mapped with reads the chip does not answer with its
+        data: extflash reads through Read() and carries on, but hosts that read the window
+        (CubeProgrammer's read-back, code executing in place) would not; warned once."""
+        if ev.window is None or not ev.window.mapped or ev.window.readable:
+            return
+        found = protocol.mapped(self.board)
+        if found is None or found.cause in self._warned:
+            return
+        self._warned.add(found.cause)
+        log.warning("%s() left %s memory-mapped with reads the chip does not answer: %s; "
+                    "hosts that read the flash through the window (CubeProgrammer's read-back, "
+                    "code executing in place) get other data. fix: %s", ev.function,
+                    self.board.qspi.name, found.cause, found.fix)
+
     def _window(self) -> WindowState | None:
         try:
             return window_state(self.board)
@@ -452,10 +473,10 @@ class Watch:
             if op == "bind":
                 if self._bound is not None:
                     full.bind(*self._bound)
-            elif op == "read_memory":
-                full.read_memory(*args)
-            elif op == "write_memory":
-                full.write_memory(*args)
+            elif op in ("read_memory", "write_memory"):
+                # failing as it may have the first time (a host probing an unmapped window)
+                with contextlib.suppress(TargetError):
+                    getattr(full, op)(*args)
             elif op == "write_registers":
                 full.write_registers(args[0])
             elif op == "halt":

@@ -128,9 +128,78 @@ def compare(vb: Any) -> list[SignalWiring]:
     return rows
 
 
+def _port(vb: Any) -> int | None:
+    """The IO-manager port the board's first memory is wired to (None: no IO manager)."""
+    bank = next(iter(vb.qspi.banks.values()), None)
+    return bank.port if bank is not None else None
+
+
+def port_problems(vb: Any) -> list[str]:
+    """Why the controller's signals do not reach the port the board wires the memory to, before
+    any pin: the port's I/O supply (H7R/S PWR_CSR2.EN_XSPIMn, RM0477: the XSPIM_Pn I/Os stay
+    isolated until it is set) and the IO manager's mapping (OCTOSPIM PnCR, XSPIM CR MODE/MUXEN:
+    RM0455/RM0477 "I/O manager")."""
+    port = _port(vb)
+    if port is None:
+        return []
+    name = vb.qspi.name
+    out = []
+    pwr = vb.machine.peripherals.get("PWR")
+    if pwr is not None and hasattr(pwr, "xspim_supply") and not pwr.xspim_supply(port):
+        out.append(f"the XSPIM port {port} I/O supply is off (PWR_CSR2.EN_XSPIM{port}=0): no "
+                   f"{name} signal reaches the port's pins until it is set")
+    iom = vb.io_manager
+    if iom is not None:
+        instance = int(name[-1]) if name[-1].isdigit() else 1
+        why = next((w for signal in ("clk", "ncs", "io0")
+                    if (w := iom.route(instance, port, signal)) is not None), None)
+        if why is not None:
+            out += [f"the board wires the memory to {iom.name} port {port}, but {why}",
+                    port_map(vb, iom)]
+    return out
+
+
+PORT_GROUPS = (("clk", "CLK"), ("ncs", "NCS"), ("dqs", "DQS"), ("io0", "IO[3:0]"),
+               ("io4", "IO[7:4]"))
+
+
+def port_map(vb: Any, iom: Any) -> str:
+    """Which controller drives which signal group of each IO-manager port now: ``XSPIM now:
+    port 1 CLK, NCS, DQS, IO[3:0], IO[7:4] from XSPI2; port 2 from no controller``."""
+    family = vb.board.part.family
+    controllers = [c.name for c in family.controllers if c.io_manager == iom.name]
+    ports = []
+    for port in range(1, getattr(iom, "ports", 2) + 1):
+        groups: dict[str, list[str]] = {}
+        for signal, label in PORT_GROUPS:
+            for name in controllers:
+                if iom.route(int(name[-1]), port, signal) is None:
+                    groups.setdefault(name, []).append(label)
+                    break
+        ports.append(f"port {port} " + ("; ".join(f"{', '.join(g)} from {name}"
+                                                 for name, g in groups.items())
+                                        or "from no controller"))
+    return f"{iom.name} now: " + ", ".join(ports)
+
+
 def problems(vb: Any) -> list[str]:
     """The wiring problems, one sentence each (empty when the loader matches the board)."""
-    return [p for row in compare(vb) if (p := row.problem()) is not None]
+    return [*port_problems(vb), *(p for row in compare(vb) if (p := row.problem()) is not None)]
+
+
+def fix(vb: Any) -> str:
+    """What to change when the controller's signals do not reach the chip."""
+    name = vb.qspi.name
+    port = _port(vb)
+    if port is None:
+        return f"route the {name} signals to the pins the board wires the chip to"
+    pwr = vb.machine.peripherals.get("PWR")
+    if pwr is not None and hasattr(pwr, "xspim_supply") and not pwr.xspim_supply(port):
+        return (f"switch the port's supply on before using it: PWR_CSR2.EN_XSPIM{port}=1 "
+                f"(HAL_PWREx_EnableXSPIM{port}())")
+    iom = vb.io_manager.name if vb.io_manager is not None else "IO manager"
+    return (f"give {name} port {port} in the {iom} (the port the board wires the memory to) and "
+            f"route the port's signals to the pins the board wires")
 
 
 def render(rows: list[SignalWiring]) -> list[str]:

@@ -43,26 +43,11 @@ class SpiCommand:
         return self.read_length > 0
 
     def describe(self) -> str:
-        """One line: ``0xEB 1-4-4 addr=0x001000(3B) alt=0xF0 dummy=4 read 256B``."""
-        lines = f"{self.instruction_lines}-{self.address_lines or 0}-{self.data_lines or 0}"
-        width = 2 * max(self.instruction_bytes, 1)
-        opcode = "(no opcode)" if self.instruction is None else f"0x{self.instruction:0{width}X}"
-        text = f"{opcode} {lines}"
-        if self.address is not None:
-            text += f" addr=0x{self.address:0{self.address_bytes * 2}X}({self.address_bytes}B)"
-        if self.alternate is not None and self.alternate_bytes:
-            text += f" alt=0x{self.alternate:0{self.alternate_bytes * 2}X}"
-        if self.dummy_cycles:
-            text += f" dummy={self.dummy_cycles}"
-        if self.ddr:
-            text += " DDR" if not self.instruction_dtr else " DTR"
-        if self.dqs:
-            text += " DQS"
-        if self.write_data:
-            text += f" write {len(self.write_data)}B"
-        if self.read_length:
-            text += f" read {self.read_length}B"
-        return text
+        """One line: ``0xEB 1-4-4 addr=0x001000(3B) alt=0xF0 dummy=4 read 256B``; phases'
+        rates when any is DTR: ``0xEE11 8D-8D-8D ...`` (see :mod:`.periph.frontstate`)."""
+        from extflash.emu.periph.frontstate import describe_frame
+
+        return describe_frame(self)
 
 
 class SpiDevice(Protocol):

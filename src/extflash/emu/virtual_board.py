@@ -292,11 +292,15 @@ class VirtualBoard:
         return self.flash_file.with_name(self.flash_file.name + ".bank2")
 
     def check_flash_clock(self) -> None:
-        """Report, once each, a QUADSPI clock above the chip's limit (see :mod:`.flashclock`)."""
-        found = flashclock.problem(self.qspi, next(iter(self.chips.values())).spec)
-        if found is not None and found not in self.flash_clock_problems:
-            self.flash_clock_problems.append(found)
-            log.warning("%s", found)
+        """Report, once each, a controller clock above the chip's limit and a 1.8 V memory on a
+        port without its I/O speed optimisation (see :mod:`.flashclock`)."""
+        spec = next(iter(self.chips.values())).spec
+        for found in (flashclock.problem(self.qspi, spec),
+                      flashclock.io_speed_problem(self.qspi, spec,
+                                                  self.machine.peripherals.get("SBS"))):
+            if found is not None and found not in self.flash_clock_problems:
+                self.flash_clock_problems.append(found)
+                log.warning("%s", found)
 
     # -- what the runner uses -----------------------------------------------------------------
     @property

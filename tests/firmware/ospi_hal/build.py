@@ -15,7 +15,9 @@ family's first); ``port`` (IO-manager port, default the controller's number); ``
 (signal -> ``"PB2"`` or ``("PB2", af)``; signals ``clk``, ``ncs``, ``dqs``, ``io0``..``io7``;
 the AF comes from extflash's pin table when omitted); ``max_clock_hz`` (bus clock ceiling,
 default 50 MHz as the kits' Zephyr boards run them) and ``register_level`` (the word-wise
-non-HAL driver variant, for the benchmark). :data:`KITS` holds the boards the tests build.
+non-HAL driver variant, for the benchmark); ``faults`` (names from :data:`FAULTS`: the
+loader is built with that mistake, for the diagnostics tests). :data:`KITS` holds the boards the
+tests build.
 
 Register addresses come from extflash's family data (controllers, IO manager, peripherals);
 the RCC/PWR/SBS offsets and bits a loader needs beyond that are the per-family facts below,
@@ -33,6 +35,7 @@ from typing import Any
 from halstyle.build import CHIPS as QUAD_CHIPS
 from halstyle.build import QE_METHODS, ChipFacts
 
+from extflash.board import Board, Memory, Wire
 from extflash.errors import ConfigError
 from extflash.mcu import Controller, Family, find_part, pin_functions
 
@@ -44,6 +47,14 @@ MHZ = 1_000_000
 GPIO_STRIDE = 0x400
 IOM_KINDS = {None: 0, "octospim": 1, "octospim-nocr": 1, "xspim": 2}
 MODES = {"quad": 0, "str": 1, "dtr": 2}
+# Mistakes a loader can be built with: the protocol ones are switches in nor.c (OH_FAULT_*),
+# the bring-up ones leave out what this file would otherwise give the loader.
+PROTOCOL_FAULTS = ("STR_IN_DTR", "SPI_WREN", "READ_DUMMY", "REG_DUMMY", "NO_DQS",
+                   "MAPPED_OPCODE", "NO_TIMEOUT")
+FAULTS = (*PROTOCOL_FAULTS,
+          "NO_PORT_SUPPLY",  # the XSPIM port supply (PWR_CSR2.EN_XSPIMn) left off
+          "OTHER_PORT",  # the IO manager gives the controller the other port than its pins'
+          "NO_IO_SPEED")  # the 1.8 V I/O speed optimisation (SBS_CCCSR.XSPIn_IOHSLV) left off
 
 Reg = tuple[str, int]  # (peripheral name in the family data, register offset)
 
@@ -331,8 +342,13 @@ def loader_build(board: Mapping[str, Any], name: str | None = None) -> LoaderBui
         raise ConfigError(f"{chip.name}: size {size:#x} is not a power of two")
 
     register_level = bool(board.get("register_level", False))
+    faults = tuple(str(f).upper() for f in board.get("faults", ()))
+    unknown = [f for f in faults if f not in FAULTS]
+    if unknown:
+        raise ConfigError(f"unknown fault(s) {', '.join(unknown)} (known: {', '.join(FAULTS)})")
     name = name or "-".join(["ospi", mcu, chip.name, mode, controller_name, f"p{port}"]
-                            + (["ll"] if register_level else []))
+                            + (["ll"] if register_level else [])
+                            + [f.lower() for f in faults])
 
     def rcc(off_bit: tuple[int, int]) -> str:
         return _bit(family, "RCC", *off_bit)
@@ -345,9 +361,15 @@ def loader_build(board: Mapping[str, Any], name: str | None = None) -> LoaderBui
     supplies: list[tuple[str, int, int]] = []
     if ord("G") - ord("A") in ports_used:
         supplies += recipe.vddio2
-    supplies += recipe.port_supply.get(port, ())
-    if getattr(chip, "vcc_mv", 3300) < 2000:
+    if "NO_PORT_SUPPLY" not in faults:
+        supplies += recipe.port_supply.get(port, ())
+    if getattr(chip, "vcc_mv", 3300) < 2000 and "NO_IO_SPEED" not in faults:
         supplies += recipe.low_voltage_io.get(port, ())
+    iom_port = port
+    if "OTHER_PORT" in faults:
+        if iom is None or iom.ports < 2:
+            raise ConfigError(f"{mcu} has no other IO-manager port for OTHER_PORT")
+        iom_port = 3 - port
     peer = next((c.base for c in family.controllers if c.name != controller_name), controller.base)
 
     rcc_base = family.peripherals["RCC"]
@@ -378,7 +400,8 @@ def loader_build(board: Mapping[str, Any], name: str | None = None) -> LoaderBui
         _define("OH_CONTROLLER_BASE", f"{controller.base:#010x}u"),
         _define("OH_FTHRES_WIDTH", f"{controller.fthres_width}u"),
         _define("OH_WINDOW", f"{controller.window:#010x}u"),
-        _define("OH_INSTANCE", instance), _define("OH_PORT", port),
+        _define("OH_INSTANCE", instance), _define("OH_PORT", iom_port),
+        *(_define(f"OH_FAULT_{f}", 1) for f in faults if f in PROTOCOL_FAULTS),
         _define("OH_IOM_KIND", IOM_KINDS[iom.kind if iom else None]),
         _define("OH_IOM_BASE", f"{iom.base if iom else 0:#010x}u"),
         _define("OH_IOM_PORTS", f"{iom.ports if iom else 1}u"),
@@ -417,6 +440,21 @@ def loader_build(board: Mapping[str, Any], name: str | None = None) -> LoaderBui
         window=controller.window, mode=mode, size=size, page_size=page, sector_size=sector,
         ram_base=ram_base, pins=pin_facts,
     )
+
+
+def kit_board(name: str, build: LoaderBuild, *,
+              rewire: dict[str, tuple[str, int]] | None = None) -> Board:
+    """The kit as a board: its memory on the loader's controller and port, the loader's pins
+    (``rewire`` moves signals to other pins: a board wired differently from the loader)."""
+    kit = KITS[name]
+    signals = [*(OCTAL_SIGNALS if build.mode != "quad" else QUAD_SIGNALS),
+               *(("dqs",) if build.mode == "dtr" else ())]
+    pins = {s: (f"P{chr(ord('A') + port)}{number}", af)
+            for s, (port, number, af) in zip(signals, build.pins, strict=True)}
+    pins.update(rewire or {})
+    wires = tuple(Wire(s, pin, af) for s, (pin, af) in pins.items())
+    memory = Memory(kit["chip"], 1, wires, controller=build.controller, port=build.port)
+    return Board(name, find_part(kit["mcu"]), 0, (memory,))
 
 
 # Kit wiring (signal -> pin) from octal-chips-and-kits.md §2.2: Zephyr board files and ST BSPs.

@@ -32,7 +32,36 @@ OSPI_HandleTypeDef hospi;
 #define CR2_SOPI 0x01u
 #define CR2_DOPI 0x02u
 
+/* Fault switches (tests/diagnose/test_octal.py): each -DOH_FAULT_<NAME>=1 builds the loader
+ * with one protocol mistake real drivers make, for the diagnostics to name. */
+#ifndef OH_FAULT_STR_IN_DTR
+#define OH_FAULT_STR_IN_DTR 0   /* instruction phase STR (IDTR=0) while the chip is in 8D */
+#endif
+#ifndef OH_FAULT_SPI_WREN
+#define OH_FAULT_SPI_WREN 0     /* WRITE ENABLE on 1 line while the chip is in OPI */
+#endif
+#ifndef OH_FAULT_READ_DUMMY
+#define OH_FAULT_READ_DUMMY 0   /* array reads with 2 dummy cycles fewer than CR2 DC sets */
+#endif
+#ifndef OH_FAULT_REG_DUMMY
+#define OH_FAULT_REG_DUMMY 0    /* 8D register reads with one dummy cycle fewer than the chip's */
+#endif
+#ifndef OH_FAULT_NO_DQS
+#define OH_FAULT_NO_DQS 0       /* 8D array reads without DQSE */
+#endif
+#ifndef OH_FAULT_MAPPED_OPCODE
+#define OH_FAULT_MAPPED_OPCODE 0 /* memory-mapped reads with the other octal state's opcode */
+#endif
+
+#ifndef OH_FAULT_NO_TIMEOUT
+#define OH_FAULT_NO_TIMEOUT 0   /* waits for the controller's flags without a timeout */
+#endif
+
+#if OH_FAULT_NO_TIMEOUT
+#define COMMAND_TIMEOUT_MS HAL_MAX_DELAY
+#else
 #define COMMAND_TIMEOUT_MS OSPI_TIMEOUT_DEFAULT_VALUE
+#endif
 #define RESET_TIME_MS      100u /* worst case: a reset that interrupts an erase (ST drivers) */
 
 /* The protocol the chip is in now: it leaves reset in SPI, whatever the loader runs it in. */
@@ -55,7 +84,7 @@ static void command(OSPI_RegularCmdTypeDef *c, uint32_t opcode)
         c->Instruction = (opcode << 8) | (~opcode & 0xFFu);
         c->InstructionMode = OSPI_INSTRUCTION_LINES(8);
         c->InstructionSize = OSPI_INSTRUCTION_BITS(16);
-        c->InstructionDtrMode = dtr() ? OSPI_CCR_IDTR : 0u;
+        c->InstructionDtrMode = (dtr() && !OH_FAULT_STR_IN_DTR) ? OSPI_CCR_IDTR : 0u;
     } else {
         c->Instruction = opcode;
         c->InstructionMode = OSPI_INSTRUCTION_LINES(1);
@@ -92,7 +121,7 @@ static void register_read(OSPI_RegularCmdTypeDef *c, uint32_t opcode, uint32_t a
     command(c, opcode);
     if (octal()) {
         with_address(c, address, 8u, 32u);
-        c->DummyCycles = dtr() ? OH_CHIP_REG_DUMMY : 4u;
+        c->DummyCycles = dtr() ? OH_CHIP_REG_DUMMY - (OH_FAULT_REG_DUMMY ? 1u : 0u) : 4u;
         c->DQSMode = dtr() ? OSPI_CCR_DQSE : 0u;
     }
     with_data(c, dtr() ? 2u : size, 1u);
@@ -129,9 +158,19 @@ static HAL_StatusTypeDef simple_command(uint32_t opcode)
 
 static HAL_StatusTypeDef write_enable(void)
 {
+#if OH_FAULT_SPI_WREN
+    OSPI_RegularCmdTypeDef c = { .OperationType = OSPI_OPTYPE_COMMON_CFG,
+                                 .Instruction = OP_WRITE_ENABLE,
+                                 .InstructionMode = OSPI_INSTRUCTION_LINES(1),
+                                 .InstructionSize = OSPI_INSTRUCTION_BITS(8) };
+    if (HAL_OSPI_Command(&hospi, &c, COMMAND_TIMEOUT_MS) != HAL_OK) {
+        return HAL_ERROR;
+    }
+#else
     if (simple_command(OP_WRITE_ENABLE) != HAL_OK) {
         return HAL_ERROR;
     }
+#endif
     return poll_status(SR1_WEL, SR1_WEL, COMMAND_TIMEOUT_MS);
 }
 
@@ -368,14 +407,16 @@ static void read_command(OSPI_RegularCmdTypeDef *c, uint32_t address, uint32_t s
 {
     addressed(c, OH_CHIP_READ_OPCODE, address, OH_CHIP_READ_ADDR_LINES);
     with_data(c, size, OH_CHIP_READ_DATA_LINES);
-    c->DummyCycles = OH_CHIP_READ_MODE_CLOCKS + OH_CHIP_READ_DUMMY_CLOCKS;
+    c->DummyCycles = OH_CHIP_READ_MODE_CLOCKS + OH_CHIP_READ_DUMMY_CLOCKS
+                     - (OH_FAULT_READ_DUMMY ? 2u : 0u);
     if (!octal() && READ_MODE_BITS == 8) {
         c->AlternateBytes = 0xFFu;
         c->AlternateBytesMode = OSPI_ALTERNATE_LINES(OH_CHIP_READ_ADDR_LINES);
         c->AlternateBytesSize = OSPI_ALTERNATE_BITS(8u);
         c->DummyCycles = OH_CHIP_READ_DUMMY_CLOCKS;
     }
-    c->DQSMode = dtr() ? OSPI_CCR_DQSE : 0u; /* 8D data is sampled on the chip's DQS */
+    /* 8D data is sampled on the chip's DQS */
+    c->DQSMode = (dtr() && !OH_FAULT_NO_DQS) ? OSPI_CCR_DQSE : 0u;
 }
 
 HAL_StatusTypeDef nor_read(uint32_t address, uint8_t *data, uint32_t size)
@@ -396,6 +437,10 @@ HAL_StatusTypeDef nor_memory_mapped(void)
     OSPI_RegularCmdTypeDef c;
     const OSPI_MemoryMappedTypeDef cfg = { .TimeOutActivation = 0u, .TimeOutPeriod = 0u };
     read_command(&c, 0u, 1u);
+#if OH_FAULT_MAPPED_OPCODE
+    /* the other octal state's read: 8READ (EC13h) in 8D, 8DTRD (EE11h) in 8S */
+    c.Instruction = dtr() ? 0xEC13u : 0xEE11u;
+#endif
     c.OperationType = OSPI_OPTYPE_READ_CFG;
     if (HAL_OSPI_Command(&hospi, &c, COMMAND_TIMEOUT_MS) != HAL_OK) {
         return HAL_ERROR;

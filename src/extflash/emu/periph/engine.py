@@ -82,6 +82,13 @@ from extflash.emu.native.quadspi_fast import (
     QuadspiFastState,
     Served,
 )
+from extflash.emu.periph.frontstate import (
+    FMODES,
+    QUADSPI_FIELDS,
+    ControllerState,
+    FieldNames,
+    describe_setup,
+)
 from extflash.emu.regmodel import Peripheral, Reg
 from extflash.emu.spi import SpiCommand, SpiDevice
 from extflash.errors import ConfigError
@@ -308,6 +315,11 @@ class CommandEngine(Peripheral):
 
     L: Layout
     NATIVE = False  # the front-end describes its registers to the native fast path
+    kind = "quadspi"  # the controller kind of the family data ("quadspi", "octospi", "xspi")
+    FIELDS: FieldNames = QUADSPI_FIELDS  # where the front-end keeps what users are told
+    # registers whose write completes a command's set-up (the trace describes the command)
+    COMMAND_REGISTERS: tuple[int, ...] = ()
+    COMMAND_CARRIES_MODE = True  # FMODE is written with the command (QUADSPI CCR[27:26])
 
     def _native_layout(self) -> NativeLayout:
         """The registers as the native fast path needs them (front-ends with ``NATIVE``)."""
@@ -910,6 +922,71 @@ class CommandEngine(Peripheral):
         if act.fmode == FMODE_WRITE and act.done_fs and now < act.done_fs:
             return "a command on the bus"
         return None
+
+    @property
+    def enabled(self) -> bool:
+        """CR.EN (cheap, moves nothing: for checks after every call)."""
+        return bool(self.values[self.L.CR] & 1)
+
+    @property
+    def fmode(self) -> int:
+        """The functional mode the registers select (cheap: for per-command hooks)."""
+        return self._fmode
+
+    @property
+    def mapped_frame(self) -> SpiCommand | None:
+        """The read frame memory-mapped mode sends (None outside memory-mapped mode)."""
+        return self._mapped_cmd if self._mapped else None
+
+    # -- what diagnostics see ---------------------------------------------------------------------
+    def state(self) -> ControllerState:
+        """The controller now, front-end neutral (see :mod:`.frontstate`); moves no time."""
+        self._absorb()
+        try:
+            self._settle()
+            sr = self._sr_value() if self._clocked else 0
+            values, L = self.values, self.L
+            act = self._active
+            missing = None
+            if act is not None and act.fmode == FMODE_WRITE and act.tx_expected is not None:
+                missing = act.tx_expected - len(act.tx)
+            writes = self._mapped_write_ccr()
+            return ControllerState(
+                name=self.name, kind=self.kind, fields=self.FIELDS, clocked=self._clocked,
+                enabled=bool(values[L.CR] & 1), fmode=self._fmode, mapped=self._mapped, sr=sr,
+                fifo_level=(sr >> 8) & ((1 << self.variant.flevel_width) - 1),
+                fifo_bytes=self.variant.fifo_bytes,
+                frame=self._command_preview(values[L.AR]),
+                mapped_write=(self._mapped_write_frame(0, b"") if writes is not None else None),
+                address=values[L.AR], data_length=values[L.DLR], poll_mask=values[L.PSMKR],
+                poll_match=values[L.PSMAR], poll_status=values[L.DR],
+                stop_on_match=bool(values[L.CR] & (1 << 22)), flash_bytes=self.fsize_bytes,
+                bank=self._selected_bank, write_bytes_missing=missing)
+        finally:
+            self._publish()
+
+    def describe_command(self, offset: int, value: int) -> str | None:
+        """What writing ``value`` to the register at ``offset`` sets up, when that write
+        completes a command (:attr:`COMMAND_REGISTERS`): ``indirect read: 0x0B 1-1-1, 3-byte
+        address, 8 dummy`` (``command: 0xEE11 8D-8D-8D, ...`` where FMODE is set apart from
+        the command); None for other registers."""
+        if offset not in self.COMMAND_REGISTERS:
+            return None
+        self._absorb()  # the registers the native fast path served
+        saved = self.values[offset]
+        self.values[offset] = value
+        try:
+            fmode, cmd, once = self._fmode, self._command_preview(0), self._instruction_once
+        finally:
+            self.values[offset] = saved
+            self._publish()
+        what = FMODES[fmode] if self.COMMAND_CARRIES_MODE else "command"
+        return f"{what}: {describe_setup(cmd, once=once)}"
+
+    @property
+    def _instruction_once(self) -> bool:
+        """Is the instruction sent only with the first command (SIOO)?"""
+        return False
 
     # -- status -------------------------------------------------------------------------------
     def _busy(self) -> bool:

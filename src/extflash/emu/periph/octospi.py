@@ -43,6 +43,7 @@ from extflash.emu.periph.engine import (
     Layout,
     Variant,
 )
+from extflash.emu.periph.frontstate import OCTOSPI_FIELDS
 from extflash.emu.regmodel import Access, Reg, fields
 from extflash.emu.spi import SpiCommand
 
@@ -150,6 +151,12 @@ class Octospi(CommandEngine):
 
     L = LAYOUT
     NATIVE = True
+    FIELDS = OCTOSPI_FIELDS
+    # a command's set-up ends with its instruction: the IR write is the start trigger of a
+    # command without an address (RM0455 "indirect mode"), HAL_OSPI_Command writes it after
+    # CCR and TCR
+    COMMAND_REGISTERS = (IR,)
+    COMMAND_CARRIES_MODE = False  # FMODE is in CR[29:28], set apart from the command
 
     def __init__(self, variant: Variant, clock: VirtualClock, *, base: int, name: str,
                  kind: str = "octospi", **options: Any) -> None:

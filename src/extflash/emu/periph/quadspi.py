@@ -130,6 +130,7 @@ class Quadspi(CommandEngine):
 
     L = LAYOUT
     NATIVE = True
+    COMMAND_REGISTERS = (CCR,)  # the whole command in CCR (RM0433 QUADSPI_CCR)
 
     def __init__(self, variant: Variant, clock: VirtualClock, *, base: int,
                  name: str = "QUADSPI", **options: Any) -> None:
@@ -205,6 +206,10 @@ class Quadspi(CommandEngine):
     @property
     def _dmode(self) -> int:
         return (self.values[CCR] >> 24) & 3
+
+    @property
+    def _instruction_once(self) -> bool:
+        return bool(self.values[CCR] & CCR_SIOO)
 
     @property
     def _csht_cycles(self) -> int:

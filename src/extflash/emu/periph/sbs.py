@@ -13,6 +13,10 @@ class Sbs(TableModel):
         regs = sysregs.registers(family_id, "SBS")
         super().__init__("SBS", base, regs, on_ready_pairs(regs))
 
+    def has_io_speed_optimisation(self, port: int) -> bool:
+        """Does the family have the I/O speed optimisation bit of XSPIM port ``port``?"""
+        return self._has("CCCSR", f"XSPI{port}_IOHSLV")
+
     def io_speed_optimised(self, port: int) -> bool:
         """Is "high speed at low voltage" on for the I/Os of XSPIM port ``port``?
 
