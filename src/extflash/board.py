@@ -308,7 +308,8 @@ def make_octal_memory(part: mcu.PartRef, chip: str, pins: dict[str, str], *,
     mcu_name = part.part.name + part.suffix
     octal = [c for c in fam.controllers if c.kind in ("octospi", "xspi")]
     if not octal:
-        raise ConfigError(f"{where}: {part.part.name} has no OCTOSPI/XSPI controller")
+        kinds = "OCTOSPI/XSPI" if "quadspi" in fam.interfaces else "QUADSPI, OCTOSPI or XSPI"
+        raise ConfigError(f"{where}: {part.part.name} has no {kinds} controller")
     if controller is not None and controller not in {c.name for c in octal}:
         raise ConfigError(f"{where}: {part.part.name} has no controller {controller}",
                           hint=f"controllers: {', '.join(c.name for c in octal)}")

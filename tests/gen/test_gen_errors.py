@@ -69,6 +69,6 @@ def test_hse_without_an_exact_pll_setting() -> None:
 
 
 def test_family_without_generator_support() -> None:
-    err = _error(part="STM32U575ZI")
+    err = _error(part="STM32G0B1RE")
     assert isinstance(err, ExtflashError) and err.exit_code == 2
-    assert "no QUADSPI" in err.message
+    assert "STM32G0B1 has no QUADSPI, OCTOSPI or XSPI controller" in err.message
