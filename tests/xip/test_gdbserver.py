@@ -1,5 +1,5 @@
 """The GDB server driven by a real gdb-multiarch in batch mode: break in an application's
-function in the memory-mapped window, step, read a QUADSPI register, continue to the exit."""
+function in the memory-mapped window, step, read a QUADSPI or XSPI register, continue to the exit."""
 
 from __future__ import annotations
 
@@ -74,6 +74,25 @@ def test_gdb_breaks_steps_and_reads_registers_in_an_xip_application(app: Path) -
     assert "hello from the window" in text  # semihosting output reaches GDB's console
     assert "exited with code 03" in text
     assert statuses == [3]
+
+
+XSPI1_CR = 0x52005000  # RM0477: XSPI1 register block at 0x52005000, CR at offset 0
+
+
+def test_gdb_breaks_in_an_xip_application_on_an_h7r7_xspi_board(app: Path) -> None:
+    """The H7R/S case: W25Q128JV on XSPI1 of an H7R7 from --mcu/--chip/--pins, the generated
+    boot maps the window, GDB stops in the application's function there and reads XSPI1."""
+    brd = board.from_options(mcu="STM32H7R7I8T6", chip="W25Q128JV",
+                             pins="PO4,PO0,PP0,PP1,PP2,PP3")
+    text, statuses = debug(prepare(brd, app), app, [
+        "break fibonacci", "continue", "print/x $pc", "stepi", "print/x $pc",
+        f"print/x *(unsigned int *)0x{XSPI1_CR:08X}", "delete", "continue",
+    ])
+    assert "Breakpoint 1, fibonacci (n=n@entry=20)" in text, text
+    pc, stepped, cr = values(text)
+    assert pc == 0x90000008 and stepped != pc, text
+    assert cr & 1 and (cr >> 28) & 3 == 3  # CR.EN, CR.FMODE=11: memory-mapped (RM0477 XSPI_CR)
+    assert "exited with code 03" in text and statuses == [3]
 
 
 def test_gdbserver_port_in_use_is_refused_before_anything_runs(app: Path) -> None:

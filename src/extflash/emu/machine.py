@@ -90,7 +90,6 @@ MAX_SLICE = 1_000_000
 # wait like any other, so an endless counter cannot keep a run going.
 MAX_COUNTED_STREAKS = 16
 LOOP_REGISTERS = (*(getattr(A, f"UC_ARM_REG_R{i}") for i in range(13)), A.UC_ARM_REG_PC)
-UC_PAGE = 256  # unicorn's target page size (its default for Arm is 1 KiB)
 MASKED_SLICE = 256
 FF_MIN_STEP_FS = 1_000 * FS_PER_NS * 1_000  # 1 ms
 PPB_UNMODELLED = (("ITM", 0xE0000000, 0x1000), ("FPB", 0xE0002000, 0x1000),
@@ -236,10 +235,12 @@ class Machine:
             raise TargetError(f"no CPU model for core '{fam.core}' of {part.part.name}")
         self.uc = unicorn.Uc(unicorn.UC_ARCH_ARM, unicorn.UC_MODE_THUMB)
         self.uc.ctl_set_cpu_model(model)
-        # Small target pages: a store to a page that holds translated code takes unicorn's slow
-        # path (self-modifying-code check); with 256-byte pages a loader's .data/.bss and its
-        # stack rarely share a page with its code. Must be set before anything is mapped.
-        self.uc.ctl_set_page_size(UC_PAGE)
+        # unicorn's default 1 KiB target pages. 256-byte pages (ctl_set_page_size) would keep a
+        # loader's .data/.bss off its code pages (stores there take unicorn 2.1.4's
+        # self-modifying-code slow path), about 25 % faster for HAL-style loaders, but with
+        # them unicorn 2.1.4 calls a UC_HOOK_MEM_WRITE range hook for stores 8 bytes past its
+        # range with the wrong address (the stray-write watch then reports writes that never
+        # happened: tests/cli/test_octal_kit_boards.py, U585 STR). Keep the default.
         self._handle = cortexm.handle(self.uc)
         self._pc_value = ctypes.c_uint32()
         self._pc_address = ctypes.addressof(self._pc_value)
