@@ -1,5 +1,6 @@
 """The GDB server driven by a real gdb-multiarch in batch mode: break in an application's
-function in the memory-mapped window, step, read a QUADSPI or XSPI register, continue to the exit."""
+function in the memory-mapped window, step, read a QUADSPI or XSPI register, continue to the
+exit."""
 
 from __future__ import annotations
 
