@@ -235,3 +235,17 @@ def test_plan_loader_takes_port_relative_pins_for_an_octal_part() -> None:
     quad = gen.plan_loader("STM32H7S7L8", "MX66UW1G45G", 1,
                            {s: pins[s] for s in QUAD})  # four IO lines: no octal state
     assert quad.octal is None
+
+
+def test_generated_xspi_loader_for_a_1v8_chip_sets_the_io_speed_optimisation(
+        tmp_path: Path) -> None:
+    """MX66UW1G45G (1.65-2.0 V) on XSPIM port 2: the loader sets SBS_CCCSR.XSPI2_IOHSLV (RM0477),
+    so extflash's own I/O speed check has nothing to warn about."""
+    from click.testing import CliRunner
+
+    from extflash.cli import main
+
+    run = CliRunner().invoke(main, ["new", "--board", "stm32h7s78-dk",
+                                    "-o", str(tmp_path / "l.stldr")])
+    assert run.exit_code == 0, run.output
+    assert "self-test: passed" in run.output and "IOHSLV" not in run.output, run.output

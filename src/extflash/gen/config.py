@@ -206,7 +206,7 @@ def plan_loader(part: str | boards.Board, chip: str | None = None, bank: Any = 1
             supplies.append("vddio2")
         if memory.port is not None:
             supplies.append(f"port{memory.port}")
-            if spec.voltage[1] < 2.0:
+            if spec.voltage[1] <= 2.0:  # a 1.8 V part (1.65-2.0 V), as the I/O speed check
                 supplies.append(f"low_voltage_port{memory.port}")
 
     origin, length = _ram(ref)
