@@ -228,7 +228,9 @@ class Recorder:
             self._handlers.append(taken)
             return taken
         if event.kind == "flash" and event.data.get("outcome") in (None, "ok"):
-            return self._take("controller", event)
+            # window reads have a budget of their own, as in the page (report.model._commands)
+            mapped = event.data.get("mode") == "memory-mapped"
+            return self._take("controller", event, budget="mapped" if mapped else None)
         return False
 
     def _thinning(self, row: str) -> _Thinning:
@@ -236,8 +238,8 @@ class Recorder:
             self._thin[row] = _Thinning(deque())
         return self._thin[row]
 
-    def _take(self, row: str, event: Any) -> bool:
-        thin = self._thinning(row)
+    def _take(self, row: str, event: Any, budget: str | None = None) -> bool:
+        thin = self._thinning(budget or row)
         thin.seen += 1
         if thin.seen <= KEEP:
             return False

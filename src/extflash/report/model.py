@@ -157,7 +157,13 @@ def _commands(flash: list[dict[str, Any]], calls: list[Item]) -> list[Item]:
                     f"{e.get('mode') or 'command'} {_lines(e)} ({rate}{address}{length}): "
                     f"{e['command']}{count}{where}{outcome}", _command_css(e))
 
-    return _aggregate([mark(e) for e in flash], calls, "commands")
+    # window reads decoded one frame per access (a host reading a sector through an 8D
+    # window) have a detail budget of their own: they must not push the first erases and page
+    # programs into an aggregated span
+    mapped = [mark(e) for e in flash if e.get("mode") == "memory-mapped"]
+    direct = [mark(e) for e in flash if e.get("mode") != "memory-mapped"]
+    return sorted(_aggregate(direct, calls, "commands") + _aggregate(mapped, calls, "commands"),
+                  key=lambda i: i.start_s)
 
 
 def _chip(flash: list[dict[str, Any]]) -> list[Item]:
