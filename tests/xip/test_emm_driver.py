@@ -20,21 +20,26 @@ from extflash.xip import ElfSymbols, OutputLog, Prepared, attach_output, run_pre
 
 FIRMWARE = Path(__file__).resolve().parents[1] / "firmware"
 KIT = "h7r7-w25q128-xspi1"
+OCTAL_KIT = "h7s7-mx66uw-dtr-xspi2"
 STEPS = ("Init", "GetInfo", "EraseSector", "Write", "Read", "Enable_MemoryMappedMode",
          "GetMapAddress", "window", "Disable_MemoryMappedMode", "DeInit")
 
 
-def test_user_driver_hooks_run_in_the_managers_order(build_elf: Any, tmp_path: Path) -> None:
-    b = ob.loader_build(ob.KITS[KIT], KIT)
-    brd = kit_board(KIT, b)
+def _run_hooks(build_elf: Any, tmp_path: Path, kit: str, size_log2: int) -> tuple[Any, str]:
+    """Build the harness with the driver written for ``kit``'s board and run it: the board and
+    the driver's text."""
+    b = ob.loader_build(ob.KITS[kit], kit)
+    brd = ob.kit_board(kit, b)
     driver, readme = write_emm_driver(brd, tmp_path / "emm")
-    assert "extern XSPI_HandleTypeDef hxspi1;" in driver.read_text()
+    instance = brd.memories[0].controller[-1]
+    assert f"extern XSPI_HandleTypeDef hxspi{instance};" in driver.read_text()
     assert "ExtMemLoader" in readme.read_text() and "EXTMEM_USER" in readme.read_text()
     elf = build_elf(
-        "emm-harness", [*b.sources, "emm/hal_xspi_shim.c", "emm/harness.c", str(driver)],
+        f"emm-harness-{kit}",
+        [*b.sources, "emm/hal_xspi_shim.c", "emm/harness.c", str(driver)],
         "xip/loader_boot.ld",
-        cflags=[*b.cflags, f"-I{FIRMWARE / 'emm'}", "-DEMM_HANDLE=hxspi1",
-                "-DEXPECTED_SIZE_LOG2=24u"],
+        cflags=[*b.cflags, f"-I{FIRMWARE / 'emm'}", f"-DEMM_HANDLE=hxspi{instance}",
+                f"-DEXPECTED_SIZE_LOG2={size_log2}u"],
         ldflags=[f"-Wl,--defsym=RAM_ORIGIN={b.ram_base:#x}", "-Wl,-e,harness_reset"],
         cpu=b.cpu)
     vboard = VirtualBoard(brd, timing="typical")
@@ -55,6 +60,24 @@ def test_user_driver_hooks_run_in_the_managers_order(build_elf: Any, tmp_path: P
     chip = vboard.chips[1]
     assert bytes(chip.memory[0x1003:0x1003 + 600]) == bytes(
         (i * 7 + (i >> 8)) & 0xFF for i in range(600))
+    return chip, driver.read_text()
+
+
+def test_user_driver_hooks_run_in_the_managers_order(build_elf: Any, tmp_path: Path) -> None:
+    chip, text = _run_hooks(build_elf, tmp_path, KIT, 24)
+    assert chip.protocol == "spi"
+    assert "#define USER_OCTAL          0" in text
+
+
+def test_user_driver_runs_an_octal_chip_in_8d_with_dqs(build_elf: Any, tmp_path: Path) -> None:
+    """H7S7 XSPI2 with the MX66UW1G45G and its DQS wired: the test loader's bring-up leaves the
+    chip in 8D; the driver's Init resets it to SPI, identifies it, writes CR2 (latency, then
+    DOPI) and every later hook, the window included, runs in 8D-8D-8D with DQS: an odd-address
+    write across three pages and its read back."""
+    chip, text = _run_hooks(build_elf, tmp_path, OCTAL_KIT, 27)
+    assert chip.protocol == "8D"
+    assert "#define OP_READ             0xEEu          /* 8D-8D-8D, 20 dummy cycles */" in text
+    assert "#define OCTAL_DQS           1" in text
 
 
 def test_user_driver_needs_an_xspi_board() -> None:

@@ -4,7 +4,9 @@ XSPI HAL, and a README saying where it goes in a CubeMX H7R/S project.
 
 Hook names, parameters and return codes follow ST's External Memory Manager (USER driver,
 ``EXTMEM_DRIVER_USER == 1``); the chip's commands come from the chip database through
-:func:`extflash.gen.nor.nor_params` (the same choice as the generated loaders).
+:func:`extflash.gen.nor.nor_params` and, for an octal chip wired on eight data lines,
+:func:`extflash.gen.nor.octal_params` (the same choices as the generated loaders: 8D-8D-8D with
+DQS when the board wires it, else 8S-8S-8S).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 from extflash import board as boards
 from extflash import chips
 from extflash.errors import ConfigError
-from extflash.gen.nor import Command, nor_params
+from extflash.gen.nor import Command, OctalParams, nor_params, octal_params
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,43 @@ def _size(n: int) -> str:
     return f"{n // 1024} KiB" if n % (1 << 20) else f"{n >> 20} MiB"
 
 
+def _width(address_bytes: int) -> str:
+    return f"HAL_XSPI_ADDRESS_{8 * address_bytes}_BITS" if address_bytes else "0u"
+
+
+def _octal(board: boards.Board, chip: chips.ChipSpec) -> OctalParams | None:
+    """The octal state the driver switches the chip to, or None (SPI/quad commands only).
+    The read latency is the one the chip needs at its top octal clock: the driver does not
+    know the XSPI clock the project picks, and more latency cycles are right at any clock."""
+    memory = board.memories[0]
+    if chip.octal is None or memory.wire("io7") is None:
+        return None
+    top_hz = int(max(r.max_mhz for r in chip.octal.reads) * 1_000_000)
+    return octal_params(chip, top_hz, has_dqs=memory.wire("dqs") is not None)
+
+
+def _octal_values(o: OctalParams | None) -> dict[str, str]:
+    if o is None:
+        return {"octal": "0", "octal_state": "PROTOCOL_SPI", "octal_text": "", "octal_dqs": "0",
+                "octal_inverted": "0", "config_write": "0x00", "config_address_width": "0u",
+                "dummy_address": "0x0", "dummy_code": "0x00", "mode_address": "0x0",
+                "mode_value": "0x00", "reg_address_mode": "HAL_XSPI_ADDRESS_NONE",
+                "reg_dummy": "0"}
+    state = f"{o.state}-{o.state}-{o.state}"
+    return {
+        "octal": "1", "octal_state": "PROTOCOL_" + o.state, "octal_dqs": str(int(o.dqs)),
+        "octal_text": f" in {state}{' with DQS' if o.dqs else ''}",
+        "octal_inverted": str(int(o.inverted)),
+        "config_write": f"0x{o.config_write:02X}",
+        "config_address_width": _width(o.config_address_bytes),
+        "dummy_address": f"0x{o.dummy_address:X}", "dummy_code": f"0x{o.dummy_code:02X}",
+        "mode_address": f"0x{o.mode_address:X}", "mode_value": f"0x{o.mode_value:02X}",
+        "reg_address_mode": ("HAL_XSPI_ADDRESS_8_LINES" if o.register_address_bytes
+                             else "HAL_XSPI_ADDRESS_NONE"),
+        "reg_dummy": str(o.register_dummy),
+    }
+
+
 def driver_values(board: boards.Board) -> dict[str, str]:
     """The template's substitutions for ``board``'s first memory."""
     memory = board.memories[0]
@@ -53,7 +92,14 @@ def driver_values(board: boards.Board) -> dict[str, str]:
         raise ConfigError(f"{chip.name}: the read command's {nor.read.mode_bytes} mode bytes "
                           "are not supported by the USER driver template")
     instance = memory.controller[len(memory.controller.rstrip("0123456789")):] or "1"
+    o = _octal(board, chip)
+    # after Init an octal chip takes every command in its octal state: two-byte opcodes,
+    # 4-byte addresses, data on eight lines
+    read = Command(o.read_opcode, 8, 8, 8, 0, o.read_dummy) if o else nor.read
+    program = Command(o.program_opcode, 8, 8, 8) if o else nor.program
+    octal_protocol = f"{o.state}-{o.state}-{o.state}" if o else ""
     return {
+        **_octal_values(o),
         "chip": chip.name, "controller": memory.controller,
         "part": f"{board.part.part.name}{board.part.suffix}",
         "handle": f"hxspi{instance}", "map_address": f"0x{spec.window:08X}",
@@ -61,21 +107,22 @@ def driver_values(board: boards.Board) -> dict[str, str]:
         "page_size": str(chip.page_size), "sector_size": f"0x{nor.sector_size:X}",
         "sector_size_text": _size(nor.sector_size),
         "manufacturer": f"0x{chip.manufacturer_id:02X}",
-        "address_width": f"HAL_XSPI_ADDRESS_{8 * nor.address_bytes}_BITS",
+        "address_width": _width(nor.address_bytes),
         "enter_4b": str(int(nor.enter_4byte)),
         "has_reset": str(int(chip.reset == (0x66, 0x99))),
-        "read_opcode": f"0x{nor.read.opcode:02X}", "read_protocol": _protocol(nor.read),
-        "read_opcode_text": f"{nor.read.opcode:02X}h",
-        "read_address_mode": _mode("ADDRESS", nor.read.address_lines),
-        "read_data_mode": _mode("DATA", nor.read.data_lines),
-        "read_mode_bytes": str(nor.read.mode_bytes),
-        "read_alt_mode": _mode("ALT_BYTES", nor.read.address_lines if nor.read.mode_bytes
-                               else 0),
-        "read_dummy": str(nor.read.dummy),
-        "program_opcode": f"0x{nor.program.opcode:02X}", "program_protocol": _protocol(nor.program),
-        "program_opcode_text": f"{nor.program.opcode:02X}h",
-        "program_address_mode": _mode("ADDRESS", nor.program.address_lines),
-        "program_data_mode": _mode("DATA", nor.program.data_lines),
+        "read_opcode": f"0x{read.opcode:02X}",
+        "read_protocol": octal_protocol or _protocol(read),
+        "read_opcode_text": f"{read.opcode:02X}h",
+        "read_address_mode": _mode("ADDRESS", read.address_lines),
+        "read_data_mode": _mode("DATA", read.data_lines),
+        "read_mode_bytes": str(read.mode_bytes),
+        "read_alt_mode": _mode("ALT_BYTES", read.address_lines if read.mode_bytes else 0),
+        "read_dummy": str(read.dummy),
+        "program_opcode": f"0x{program.opcode:02X}",
+        "program_protocol": octal_protocol or _protocol(program),
+        "program_opcode_text": f"{program.opcode:02X}h",
+        "program_address_mode": _mode("ADDRESS", program.address_lines),
+        "program_data_mode": _mode("DATA", program.data_lines),
         "erase_sector": f"0x{nor.erase_sector:02X}", "erase_chip": f"0x{nor.erase_chip:02X}",
         "erase_sector_text": f"{nor.erase_sector:02X}h",
         "erase_chip_text": f"{nor.erase_chip:02X}h",

@@ -3,6 +3,10 @@
  *
  * Every hook talks to the chip through the XSPI HAL (HAL_XSPI_Command, _Transmit, _Receive,
  * _AutoPolling, _MemoryMapped, _Abort) on the handle CubeMX generates for ${controller}.
+ * An octal chip (USER_OCTAL) leaves reset in SPI (1S-1S-1S): Init identifies it there, then
+ * switches it${octal_text} with the vendor's configuration-register write (read latency first,
+ * then the mode), and every later command is octal: a two-byte instruction (the opcode, then its
+ * inverse or a repeat), a 4-byte address, data on eight lines (datasheet OPI command tables).
  * Return codes: EXTMEM_DRIVER_USER_OK (0), USER_ERROR (-1, from the documented -1..-10 range). */
 #include "stm32_extmem.h"
 #include "stm32_extmem_conf.h"
@@ -19,6 +23,22 @@
 #define USER_ADDRESS_WIDTH  ${address_width}
 #define USER_ENTER_4BYTE    ${enter_4b}            /* B7h after Init (chips > 16 MiB without 4-byte opcodes) */
 #define USER_HAS_RESET      ${has_reset}            /* 66h/99h software reset */
+
+/* Octal: the configuration register write (WRCR2 for Macronix, the volatile configuration
+ * register for Micron/Winbond) at DUMMY_ADDRESS sets the read latency, at MODE_ADDRESS the
+ * protocol; register reads in octal carry an address and their own latency. */
+#define USER_OCTAL          ${octal}
+#define OCTAL_STATE         ${octal_state}
+#define OCTAL_DQS           ${octal_dqs}            /* the chip drives DQS with read data (8D) */
+#define OCTAL_INVERTED      ${octal_inverted}            /* second instruction byte: ~opcode, else the opcode */
+#define OP_WRITE_CONFIG     ${config_write}u
+#define CONFIG_ADDRESS_WIDTH ${config_address_width}
+#define DUMMY_ADDRESS       ${dummy_address}u
+#define DUMMY_CODE          ${dummy_code}u          /* ${read_dummy} latency cycles */
+#define MODE_ADDRESS        ${mode_address}u
+#define MODE_VALUE          ${mode_value}u
+#define REG_ADDRESS_MODE    ${reg_address_mode}
+#define REG_DUMMY           ${reg_dummy}u
 
 #define OP_READ             ${read_opcode}u          /* ${read_protocol}, ${read_dummy} dummy cycles */
 #define READ_ADDRESS_MODE   ${read_address_mode}
@@ -38,6 +58,9 @@
 #define OP_WRSR2            0x31u
 #define OP_EN4B             0xB7u
 #define OP_RDID             0x9Fu
+#define OP_WRDI             0x04u
+#define OP_RSTEN            0x66u
+#define OP_RST              0x99u
 #define SR1_WIP             0x01u
 #define SR1_WEL             0x02u
 #define QE_REGISTER         ${qe_register}              /* 0 none, 1 SR1, 2 SR2/CR1 */
@@ -55,9 +78,17 @@
 
 extern XSPI_HandleTypeDef ${handle};
 
-static HAL_StatusTypeDef send(uint32_t operation, uint32_t opcode, uint32_t address_mode,
-                              uint32_t address, uint32_t data_mode, uint32_t length,
-                              uint32_t alt_mode, uint32_t dummy)
+/* The protocol the chip decodes now: SPI after a reset, OCTAL_STATE once Init switched it. */
+#define PROTOCOL_SPI 0
+#define PROTOCOL_8S  1
+#define PROTOCOL_8D  2
+static int protocol = PROTOCOL_SPI;
+
+/* One command in the chip's current protocol. Address and data modes are given in SPI terms
+ * (NONE or n lines); in octal every present phase goes on eight lines, at double rate in 8D. */
+static HAL_StatusTypeDef send_as(uint32_t address_width, uint32_t operation, uint32_t opcode,
+                                 uint32_t address_mode, uint32_t address, uint32_t data_mode,
+                                 uint32_t length, uint32_t alt_mode, uint32_t dummy)
 {
     XSPI_RegularCmdTypeDef cmd = {0};
     cmd.OperationType = operation;
@@ -68,7 +99,7 @@ static HAL_StatusTypeDef send(uint32_t operation, uint32_t opcode, uint32_t addr
     cmd.InstructionDTRMode = HAL_XSPI_INSTRUCTION_DTR_DISABLE;
     cmd.Address = address;
     cmd.AddressMode = address_mode;
-    cmd.AddressWidth = USER_ADDRESS_WIDTH;
+    cmd.AddressWidth = address_width;
     cmd.AddressDTRMode = HAL_XSPI_ADDRESS_DTR_DISABLE;
     cmd.AlternateBytes = 0xFFu;
     cmd.AlternateBytesMode = alt_mode;
@@ -79,7 +110,37 @@ static HAL_StatusTypeDef send(uint32_t operation, uint32_t opcode, uint32_t addr
     cmd.DataDTRMode = HAL_XSPI_DATA_DTR_DISABLE;
     cmd.DummyCycles = dummy;
     cmd.DQSMode = HAL_XSPI_DQS_DISABLE;
+#if USER_OCTAL
+    if (protocol != PROTOCOL_SPI) {
+        int dtr = protocol == PROTOCOL_8D;
+        cmd.IOSelect = HAL_XSPI_SELECT_IO_7_0;
+        cmd.Instruction = (opcode << 8) | (OCTAL_INVERTED ? (~opcode & 0xFFu) : opcode);
+        cmd.InstructionMode = HAL_XSPI_INSTRUCTION_8_LINES;
+        cmd.InstructionWidth = HAL_XSPI_INSTRUCTION_16_BITS;
+        cmd.AddressWidth = HAL_XSPI_ADDRESS_32_BITS;
+        cmd.AddressMode = address_mode == HAL_XSPI_ADDRESS_NONE ? HAL_XSPI_ADDRESS_NONE
+                                                                : HAL_XSPI_ADDRESS_8_LINES;
+        cmd.DataMode = data_mode == HAL_XSPI_DATA_NONE ? HAL_XSPI_DATA_NONE : HAL_XSPI_DATA_8_LINES;
+        if (dtr) {
+            cmd.InstructionDTRMode = HAL_XSPI_INSTRUCTION_DTR_ENABLE;
+            cmd.AddressDTRMode = HAL_XSPI_ADDRESS_DTR_ENABLE;
+            cmd.DataDTRMode = HAL_XSPI_DATA_DTR_ENABLE;
+        }
+        /* Reads are the commands with latency cycles; in 8D the chip sends their data with
+         * its strobe, which the controller samples on (DQSE). */
+        if (dtr && OCTAL_DQS && dummy != 0u)
+            cmd.DQSMode = HAL_XSPI_DQS_ENABLE;
+    }
+#endif
     return HAL_XSPI_Command(&${handle}, &cmd, TIMEOUT_COMMAND_MS);
+}
+
+static HAL_StatusTypeDef send(uint32_t operation, uint32_t opcode, uint32_t address_mode,
+                              uint32_t address, uint32_t data_mode, uint32_t length,
+                              uint32_t alt_mode, uint32_t dummy)
+{
+    return send_as(USER_ADDRESS_WIDTH, operation, opcode, address_mode, address, data_mode,
+                   length, alt_mode, dummy);
 }
 
 static int instruction(uint32_t opcode)
@@ -95,22 +156,34 @@ static int read_register(uint32_t opcode, uint8_t *value, uint32_t length)
            && HAL_XSPI_Receive(&${handle}, value, TIMEOUT_COMMAND_MS) == HAL_OK;
 }
 
+#if QE_REGISTER != 0
 static int write_register(uint32_t opcode, const uint8_t *value, uint32_t length)
 {
     return send(HAL_XSPI_OPTYPE_COMMON_CFG, opcode, HAL_XSPI_ADDRESS_NONE, 0u,
                 HAL_XSPI_DATA_1_LINE, length, HAL_XSPI_ALT_BYTES_NONE, 0u) == HAL_OK
            && HAL_XSPI_Transmit(&${handle}, value, TIMEOUT_COMMAND_MS) == HAL_OK;
 }
+#endif
 
-/* Poll SR1 until (SR1 & mask) == match, in hardware (automatic-polling mode). */
+/* Poll SR1 until (SR1 & mask) == match, in hardware (automatic-polling mode). In octal the
+ * status read carries the register address and latency; in 8D it returns the byte twice (one
+ * clock: two edges), so mask and match cover both bytes. */
 static int poll_status(uint8_t mask, uint8_t match, uint32_t timeout_ms)
 {
-    if (send(HAL_XSPI_OPTYPE_COMMON_CFG, OP_RDSR1, HAL_XSPI_ADDRESS_NONE, 0u,
-             HAL_XSPI_DATA_1_LINE, 1u, HAL_XSPI_ALT_BYTES_NONE, 0u) != HAL_OK)
+    uint32_t bytes = 1u, address_mode = HAL_XSPI_ADDRESS_NONE, dummy = 0u;
+#if USER_OCTAL
+    if (protocol != PROTOCOL_SPI) {
+        address_mode = REG_ADDRESS_MODE;
+        dummy = REG_DUMMY;
+        bytes = protocol == PROTOCOL_8D ? 2u : 1u;
+    }
+#endif
+    if (send(HAL_XSPI_OPTYPE_COMMON_CFG, OP_RDSR1, address_mode, 0u, HAL_XSPI_DATA_1_LINE,
+             bytes, HAL_XSPI_ALT_BYTES_NONE, dummy) != HAL_OK)
         return 0;
     XSPI_AutoPollingTypeDef cfg = {0};
-    cfg.MatchValue = match;
-    cfg.MatchMask = mask;
+    cfg.MatchValue = bytes == 2u ? match * 0x0101u : match;
+    cfg.MatchMask = bytes == 2u ? mask * 0x0101u : mask;
     cfg.MatchMode = HAL_XSPI_MATCH_MODE_AND;
     cfg.AutomaticStop = HAL_XSPI_AUTOMATIC_STOP_ENABLE;
     cfg.IntervalTime = 0x10u;
@@ -149,6 +222,52 @@ static int quad_enable(void)
 #endif
 }
 
+#if USER_HAS_RESET
+/* Reset enable + reset in every protocol the chip may be in: an octal chip a boot or an
+ * application left in 8D or 8S decodes only octal instructions there and ignores the SPI ones
+ * (and the other way round). After a reset the chip is in SPI with its volatile configuration
+ * at the power-on values (datasheet: software reset). */
+static int reset_chip(void)
+{
+#if USER_OCTAL
+    static const int forms[] = {PROTOCOL_8D, PROTOCOL_8S};
+    for (uint32_t i = 0u; i < 2u; i++) {
+        protocol = forms[i];
+        (void)instruction(OP_RSTEN);
+        (void)instruction(OP_RST);
+    }
+    protocol = PROTOCOL_SPI;
+#endif
+    if (!instruction(OP_RSTEN) || !instruction(OP_RST))
+        return 0;
+    HAL_Delay(1u);  /* tRST: tens of microseconds when no erase or program was running */
+    return poll_status(SR1_WIP, 0u, TIMEOUT_SECTOR_MS);  /* or the operation it ended */
+}
+#endif
+
+#if USER_OCTAL
+static int write_config(uint32_t address, uint8_t value)
+{
+    return write_enable()
+           && send_as(CONFIG_ADDRESS_WIDTH, HAL_XSPI_OPTYPE_COMMON_CFG, OP_WRITE_CONFIG,
+                      HAL_XSPI_ADDRESS_1_LINE, address, HAL_XSPI_DATA_1_LINE, 1u,
+                      HAL_XSPI_ALT_BYTES_NONE, 0u) == HAL_OK
+           && HAL_XSPI_Transmit(&${handle}, &value, TIMEOUT_COMMAND_MS) == HAL_OK;
+}
+
+/* Read latency first, while still in SPI; then the mode: from that write on the chip decodes
+ * only octal commands, so the status poll and the write enable/disable that follow, in the new
+ * form, prove the switch. */
+static int enter_octal(void)
+{
+    if (!write_config(DUMMY_ADDRESS, DUMMY_CODE) || !poll_status(SR1_WIP, 0u, TIMEOUT_WRSR_MS)
+        || !write_config(MODE_ADDRESS, MODE_VALUE))
+        return 0;
+    protocol = OCTAL_STATE;
+    return poll_status(SR1_WIP, 0u, TIMEOUT_WRSR_MS) && write_enable() && instruction(OP_WRDI);
+}
+#endif
+
 EXTMEM_DRIVER_USER_StatusTypeDef EXTMEM_DRIVER_USER_Init(uint32_t MemoryId,
                                                          EXTMEM_DRIVER_USER_ObjectTypeDef *UserObject)
 {
@@ -157,15 +276,19 @@ EXTMEM_DRIVER_USER_StatusTypeDef EXTMEM_DRIVER_USER_Init(uint32_t MemoryId,
     UserObject->PtrUserDriver = NULL;
     if (HAL_XSPI_Abort(&${handle}) != HAL_OK)  /* the boot may have left it memory-mapped */
         return USER_ERROR;
+    protocol = PROTOCOL_SPI;
 #if USER_HAS_RESET
-    if (!instruction(0x66u) || !instruction(0x99u) || !poll_status(SR1_WIP, 0u, TIMEOUT_COMMAND_MS))
+    if (!reset_chip())
         return USER_ERROR;
 #endif
     if (!read_register(OP_RDID, id, 3u) || id[0] != USER_MANUFACTURER)
         return USER_ERROR;  /* no chip, or another one: wiring, clock or supply */
     if (!quad_enable())
         return USER_ERROR;
-#if USER_ENTER_4BYTE
+#if USER_OCTAL
+    if (!enter_octal())
+        return USER_ERROR;
+#elif USER_ENTER_4BYTE
     if (!write_enable() || !instruction(OP_EN4B))
         return USER_ERROR;
 #endif
@@ -178,15 +301,53 @@ EXTMEM_DRIVER_USER_StatusTypeDef EXTMEM_DRIVER_USER_DeInit(EXTMEM_DRIVER_USER_Ob
     return EXTMEM_DRIVER_USER_OK;
 }
 
+#if USER_OCTAL && OCTAL_STATE == PROTOCOL_8D
+/* In 8D one clock carries two bytes: the chip takes whole byte pairs from even addresses
+ * (address bit 0 is ignored; datasheet, DTR OPI). Odd edges go through a pair: a read drops the
+ * extra byte, a program pads with FFh, which leaves a NOR byte as it is (programming only
+ * clears bits). */
+#define BYTE_PAIRS 1
+static uint8_t page[USER_PAGE_SIZE];
+#else
+#define BYTE_PAIRS 0
+#endif
+
+static int read_array(uint32_t address, uint8_t *data, uint32_t size)
+{
+    return send(HAL_XSPI_OPTYPE_COMMON_CFG, OP_READ, READ_ADDRESS_MODE, address, READ_DATA_MODE,
+                size, READ_ALT_MODE, READ_DUMMY) == HAL_OK
+           && HAL_XSPI_Receive(&${handle}, data, TIMEOUT_COMMAND_MS) == HAL_OK;
+}
+
+static int program_page(uint32_t address, const uint8_t *data, uint32_t size)
+{
+    return write_enable()
+           && send(HAL_XSPI_OPTYPE_COMMON_CFG, OP_PROGRAM, PROGRAM_ADDRESS_MODE, address,
+                   PROGRAM_DATA_MODE, size, HAL_XSPI_ALT_BYTES_NONE, 0u) == HAL_OK
+           && HAL_XSPI_Transmit(&${handle}, data, TIMEOUT_COMMAND_MS) == HAL_OK
+           && poll_status(SR1_WIP, 0u, TIMEOUT_PAGE_MS);
+}
+
 EXTMEM_DRIVER_USER_StatusTypeDef EXTMEM_DRIVER_USER_Read(EXTMEM_DRIVER_USER_ObjectTypeDef *UserObject,
                                                          uint32_t Address, uint8_t *Data, uint32_t Size)
 {
     (void)UserObject;
-    if (Size == 0u)
-        return EXTMEM_DRIVER_USER_OK;
-    if (send(HAL_XSPI_OPTYPE_COMMON_CFG, OP_READ, READ_ADDRESS_MODE, Address, READ_DATA_MODE, Size,
-             READ_ALT_MODE, READ_DUMMY) != HAL_OK
-        || HAL_XSPI_Receive(&${handle}, Data, TIMEOUT_COMMAND_MS) != HAL_OK)
+#if BYTE_PAIRS
+    uint8_t pair[2];
+    if (Size != 0u && (Address & 1u)) {
+        if (!read_array(Address - 1u, pair, 2u))
+            return USER_ERROR;
+        *Data++ = pair[1];
+        Address++;
+        Size--;
+    }
+    if (Size & 1u) {
+        if (!read_array(Address + Size - 1u, pair, 2u))
+            return USER_ERROR;
+        Data[--Size] = pair[0];
+    }
+#endif
+    if (Size != 0u && !read_array(Address, Data, Size))
         return USER_ERROR;
     return EXTMEM_DRIVER_USER_OK;
 }
@@ -198,12 +359,18 @@ EXTMEM_DRIVER_USER_StatusTypeDef EXTMEM_DRIVER_USER_Write(EXTMEM_DRIVER_USER_Obj
     while (Size != 0u) {
         uint32_t room = USER_PAGE_SIZE - (Address % USER_PAGE_SIZE);  /* never across a page */
         uint32_t chunk = Size < room ? Size : room;
-        if (!write_enable()
-            || send(HAL_XSPI_OPTYPE_COMMON_CFG, OP_PROGRAM, PROGRAM_ADDRESS_MODE, Address,
-                    PROGRAM_DATA_MODE, chunk, HAL_XSPI_ALT_BYTES_NONE, 0u) != HAL_OK
-            || HAL_XSPI_Transmit(&${handle}, Data, TIMEOUT_COMMAND_MS) != HAL_OK
-            || !poll_status(SR1_WIP, 0u, TIMEOUT_PAGE_MS))
+#if BYTE_PAIRS
+        uint32_t lead = Address & 1u, pairs = (lead + chunk + 1u) & ~1u;
+        page[0] = 0xFFu;
+        page[pairs - 1u] = 0xFFu;
+        for (uint32_t i = 0u; i < chunk; i++)
+            page[lead + i] = Data[i];
+        if (!program_page(Address - lead, page, pairs))
             return USER_ERROR;
+#else
+        if (!program_page(Address, Data, chunk))
+            return USER_ERROR;
+#endif
         Address += chunk;
         Data += chunk;
         Size -= chunk;
