@@ -25,11 +25,12 @@ STEPS = ("Init", "GetInfo", "EraseSector", "Write", "Read", "Enable_MemoryMapped
          "GetMapAddress", "window", "Disable_MemoryMappedMode", "DeInit")
 
 
-def _run_hooks(build_elf: Any, tmp_path: Path, kit: str, size_log2: int) -> tuple[Any, str]:
-    """Build the harness with the driver written for ``kit``'s board and run it: the board and
-    the driver's text."""
-    b = ob.loader_build(ob.KITS[kit], kit)
-    brd = ob.kit_board(kit, b)
+def _run_hooks(build_elf: Any, tmp_path: Path, kit: str, size_log2: int,
+               variant: dict[str, Any] | None = None) -> tuple[Any, str]:
+    """Build the harness with the driver written for ``kit``'s board (or ``variant``, a kit
+    not in the test loader's list) and run it: the chip model and the driver's text."""
+    b = ob.loader_build(variant or ob.KITS[kit], kit)
+    brd = ob.kit_board(kit, b, kit=variant)
     driver, readme = write_emm_driver(brd, tmp_path / "emm")
     instance = brd.memories[0].controller[-1]
     assert f"extern XSPI_HandleTypeDef hxspi{instance};" in driver.read_text()
@@ -78,6 +79,18 @@ def test_user_driver_runs_an_octal_chip_in_8d_with_dqs(build_elf: Any, tmp_path:
     assert chip.protocol == "8D"
     assert "#define OP_READ             0xEEu          /* 8D-8D-8D, 20 dummy cycles */" in text
     assert "#define OCTAL_DQS           1" in text
+
+
+def test_user_driver_runs_an_octal_chip_in_8s_without_dqs(build_elf: Any,
+                                                           tmp_path: Path) -> None:
+    """The same chip and wiring without the DQS pin: the bring-up leaves it in 8S, the driver
+    resets it and runs it in 8S-8S-8S (EC13h read, no strobe)."""
+    variant = {**ob.KITS[OCTAL_KIT], "mode": "str",
+               "pins": {s: p for s, p in ob.H7S78_OCTAL.items() if s != "dqs"}}
+    chip, text = _run_hooks(build_elf, tmp_path, "h7s7-mx66uw-str-xspi2", 27, variant)
+    assert chip.protocol == "8S"
+    assert "#define OP_READ             0xECu          /* 8S-8S-8S, 20 dummy cycles */" in text
+    assert "#define OCTAL_DQS           0" in text
 
 
 def test_user_driver_needs_an_xspi_board() -> None:

@@ -443,10 +443,12 @@ def loader_build(board: Mapping[str, Any], name: str | None = None) -> LoaderBui
 
 
 def kit_board(name: str, build: LoaderBuild, *,
-              rewire: dict[str, tuple[str, int]] | None = None) -> Board:
+              rewire: dict[str, tuple[str, int]] | None = None,
+              kit: Mapping[str, Any] | None = None) -> Board:
     """The kit as a board: its memory on the loader's controller and port, the loader's pins
-    (``rewire`` moves signals to other pins: a board wired differently from the loader)."""
-    kit = KITS[name]
+    (``rewire`` moves signals to other pins: a board wired differently from the loader).
+    ``kit``: a variant not in :data:`KITS` (the mapping :func:`loader_build` was given)."""
+    kit = kit or KITS[name]
     signals = [*(OCTAL_SIGNALS if build.mode != "quad" else QUAD_SIGNALS),
                *(("dqs",) if build.mode == "dtr" else ())]
     pins = {s: (f"P{chr(ord('A') + port)}{number}", af)
