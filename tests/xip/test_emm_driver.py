@@ -5,6 +5,7 @@ them (tests/firmware/emm/harness.c)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import ospi_hal.build as ob
 import pytest
 from test_xip_octospi import kit_board
 
-from extflash import image
+from extflash import board, chips, image
 from extflash.emu.virtual_board import VirtualBoard
 from extflash.errors import ConfigError
 from extflash.gen.emm import write_emm_driver
@@ -94,8 +95,6 @@ def test_user_driver_runs_an_octal_chip_in_8s_without_dqs(build_elf: Any,
 
 
 def test_user_driver_needs_an_xspi_board() -> None:
-    from extflash import board
-
     with pytest.raises(ConfigError, match="not an XSPI controller"):
         write_emm_driver(board.load("weact-h743"), "/nonexistent")
 
@@ -134,3 +133,32 @@ def test_boot_with_the_user_driver_runs_an_xip_application(build_elf: Any,
     text = "".join(t for s, t in outcome.output if s == "semihosting")
     assert text == "hello from the window\nfibonacci(20) = 6765\n"
     assert outcome.window.endswith("memory-mapped, shows the flash contents")
+
+
+OCTAL_CHIPS = sorted(c.name for c in chips.all() if c.octal is not None)
+
+
+@pytest.mark.parametrize("chip", OCTAL_CHIPS)
+def test_user_driver_compiles_for_every_octal_chip(toolchain: Any, tmp_path: Path,
+                                                    chip: str) -> None:
+    """The STM32H7S78-DK wiring with each octal chip of the database, with its DQS pin and
+    without: the driver compiles warning-free in the state the chip's data allows, or the
+    generator says why not (an 8D-only chip that needs the strobe)."""
+    brd = board.load("stm32h7s78-dk")
+    with_dqs = brd.memories[0]
+    for memory in (with_dqs, replace(with_dqs, wires=tuple(
+            w for w in with_dqs.wires if w.signal != "dqs"))):
+        out = tmp_path / str(len(memory.wires))
+        try:
+            driver, _ = write_emm_driver(replace(brd, memories=(replace(memory, chip=chip),)),
+                                         out)
+        except ConfigError as err:
+            assert "needs the data strobe" in str(err) and memory is not with_dqs
+            continue
+        octal = chips.find(chip).octal
+        assert octal is not None
+        state = "8S" if memory is not with_dqs and "8S" in octal.modes.values() else "8D"
+        assert f"#define OCTAL_STATE         PROTOCOL_{state}" in driver.read_text()
+        toolchain.run(["-mcpu=cortex-m7", "-mthumb", "-Os", "-Wall", "-Wextra", "-Werror",
+                       "-fsyntax-only", f"-I{FIRMWARE / 'emm'}", f"-I{FIRMWARE / 'ospi_hal'}",
+                       f"-I{FIRMWARE / 'include'}", driver], what=f"the {chip} USER driver")

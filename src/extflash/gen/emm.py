@@ -54,9 +54,29 @@ def _octal(board: boards.Board, chip: chips.ChipSpec) -> OctalParams | None:
     return octal_params(chip, top_hz, has_dqs=memory.wire("dqs") is not None)
 
 
+def _octal_setup(o: OctalParams) -> str:
+    """The README's paragraph on the XSPI settings the octal state needs from CubeMX."""
+    state = f"{o.state}-{o.state}-{o.state}"
+    lines = [f"\nThe driver switches the chip to {state} in `EXTMEM_DRIVER_USER_Init` (after a "
+             "reset to SPI from whichever state a boot or an application left it in). The XSPI's "
+             "own settings come from CubeMX (`MX_XSPIn_Init`):\n"]
+    if o.state == "8D":
+        order = "Macronix" if o.macronix_order else "Micron"
+        lines.append(f"- **Memory type {order}** (`HAL_XSPI_MEMTYPE_{order.upper()}`): the chip's "
+                     f"byte order in 8D ({'D1, D0' if o.macronix_order else 'D0, D1'});")
+        lines.append("- **Delay hold quarter cycle** enabled (`HAL_XSPI_DHQC_ENABLE`), as ST's "
+                     "board support packages run 8D;")
+        lines.append("- the **DQS** pin in the XSPI pin set: reads sample on the chip's strobe;"
+                     if o.dqs else "- no DQS: reads sample on the XSPI clock;")
+    lines.append(f"- the read latency is {o.read_dummy} cycles, what the chip needs at its top "
+                 "clock, so any XSPI clock up to it is right.")
+    return "\n".join(lines) + "\n"
+
+
 def _octal_values(o: OctalParams | None) -> dict[str, str]:
     if o is None:
-        return {"octal": "0", "octal_state": "PROTOCOL_SPI", "octal_text": "", "octal_dqs": "0",
+        return {"octal": "0", "octal_state": "PROTOCOL_SPI",
+                "octal_text": "SPI commands only", "octal_setup": "", "octal_dqs": "0",
                 "octal_inverted": "0", "config_write": "0x00", "config_address_width": "0u",
                 "dummy_address": "0x0", "dummy_code": "0x00", "mode_address": "0x0",
                 "mode_value": "0x00", "reg_address_mode": "HAL_XSPI_ADDRESS_NONE",
@@ -64,7 +84,8 @@ def _octal_values(o: OctalParams | None) -> dict[str, str]:
     state = f"{o.state}-{o.state}-{o.state}"
     return {
         "octal": "1", "octal_state": "PROTOCOL_" + o.state, "octal_dqs": str(int(o.dqs)),
-        "octal_text": f" in {state}{' with DQS' if o.dqs else ''}",
+        "octal_text": f"{state}{' with DQS' if o.dqs else ''}",
+        "octal_setup": _octal_setup(o),
         "octal_inverted": str(int(o.inverted)),
         "config_write": f"0x{o.config_write:02X}",
         "config_address_width": _width(o.config_address_bytes),

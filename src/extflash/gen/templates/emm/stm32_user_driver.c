@@ -3,8 +3,8 @@
  *
  * Every hook talks to the chip through the XSPI HAL (HAL_XSPI_Command, _Transmit, _Receive,
  * _AutoPolling, _MemoryMapped, _Abort) on the handle CubeMX generates for ${controller}.
- * An octal chip (USER_OCTAL) leaves reset in SPI (1S-1S-1S): Init identifies it there, then
- * switches it${octal_text} with the vendor's configuration-register write (read latency first,
+ * An octal chip (USER_OCTAL 1) leaves reset in SPI (1S-1S-1S): Init identifies it there, then
+ * switches it to OCTAL_STATE with the vendor's configuration-register write (read latency first,
  * then the mode), and every later command is octal: a two-byte instruction (the opcode, then its
  * inverse or a repeat), a 4-byte address, data on eight lines (datasheet OPI command tables).
  * Return codes: EXTMEM_DRIVER_USER_OK (0), USER_ERROR (-1, from the documented -1..-10 range). */
@@ -28,7 +28,7 @@
  * register for Micron/Winbond) at DUMMY_ADDRESS sets the read latency, at MODE_ADDRESS the
  * protocol; register reads in octal carry an address and their own latency. */
 #define USER_OCTAL          ${octal}
-#define OCTAL_STATE         ${octal_state}
+#define OCTAL_STATE         ${octal_state}   /* ${octal_text} */
 #define OCTAL_DQS           ${octal_dqs}            /* the chip drives DQS with read data (8D) */
 #define OCTAL_INVERTED      ${octal_inverted}            /* second instruction byte: ~opcode, else the opcode */
 #define OP_WRITE_CONFIG     ${config_write}u
