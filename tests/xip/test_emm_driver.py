@@ -112,27 +112,33 @@ def test_new_kind_emm_driver_refuses_a_quadspi_board(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-def test_boot_with_the_user_driver_runs_an_xip_application(build_elf: Any,
-                                                          tmp_path: Path) -> None:
+@pytest.mark.parametrize("kit", [KIT, OCTAL_KIT])
+def test_boot_with_the_user_driver_runs_an_xip_application(build_elf: Any, tmp_path: Path,
+                                                          kit: str) -> None:
     """The Boot context's use of the same driver: it maps the window, the application runs
-    from it (semihosting output, SYS_EXIT status)."""
+    from it (semihosting output, SYS_EXIT status); the octal chip in 8D-8D-8D with DQS."""
     from extflash.xip import prepare
 
-    b = ob.loader_build(ob.KITS[KIT], KIT)
-    brd = kit_board(KIT, b)
+    b = ob.loader_build(ob.KITS[kit], kit)
+    brd = ob.kit_board(kit, b)
     driver, _ = write_emm_driver(brd, tmp_path / "emm")
+    instance = brd.memories[0].controller[-1]
     boot = build_elf(
-        "emm-boot", [*b.sources, "emm/hal_xspi_shim.c", "emm/emm_boot.c", str(driver)],
-        "xip/loader_boot.ld", cflags=[*b.cflags, f"-I{FIRMWARE / 'emm'}", "-DEMM_HANDLE=hxspi1"],
+        f"emm-boot-{kit}", [*b.sources, "emm/hal_xspi_shim.c", "emm/emm_boot.c", str(driver)],
+        "xip/loader_boot.ld",
+        cflags=[*b.cflags, f"-I{FIRMWARE / 'emm'}", f"-DEMM_HANDLE=hxspi{instance}"],
         ldflags=[f"-Wl,--defsym=RAM_ORIGIN={b.ram_base:#x}", "-Wl,-e,emm_boot_reset"],
         cpu=b.cpu)
-    app = build_elf(f"xip-app-{b.cpu}-3", ["xip/app.c"], "xip/app.ld", cpu=b.cpu,
-                    cflags=["-DEXIT_STATUS=3"])
-    outcome = run_prepared(prepare(brd, app, boot=boot))
+    app = build_elf(f"xip-app-{b.cpu}-3-{b.window:#x}", ["xip/app.c"], "xip/app.ld", cpu=b.cpu,
+                    cflags=["-DEXIT_STATUS=3"],
+                    ldflags=[f"-Wl,--defsym=APP_ORIGIN={b.window:#x}"])
+    prepared = prepare(brd, app, boot=boot)
+    outcome = run_prepared(prepared)
     assert (outcome.reason, outcome.exit_code) == ("exit", 3), outcome
     text = "".join(t for s, t in outcome.output if s == "semihosting")
     assert text == "hello from the window\nfibonacci(20) = 6765\n"
     assert outcome.window.endswith("memory-mapped, shows the flash contents")
+    assert prepared.vboard.chips[1].protocol == ("8D" if kit == OCTAL_KIT else "spi")
 
 
 OCTAL_CHIPS = sorted(c.name for c in chips.all() if c.octal is not None)
