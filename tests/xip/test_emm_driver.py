@@ -11,7 +11,6 @@ from typing import Any
 
 import ospi_hal.build as ob
 import pytest
-from test_xip_octospi import kit_board
 
 from extflash import board, chips, image
 from extflash.emu.virtual_board import VirtualBoard
