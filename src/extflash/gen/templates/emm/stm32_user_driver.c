@@ -121,7 +121,8 @@ static HAL_StatusTypeDef send_as(uint32_t address_width, uint32_t operation, uin
         cmd.AddressMode = address_mode == HAL_XSPI_ADDRESS_NONE ? HAL_XSPI_ADDRESS_NONE
                                                                 : HAL_XSPI_ADDRESS_8_LINES;
         cmd.DataMode = data_mode == HAL_XSPI_DATA_NONE ? HAL_XSPI_DATA_NONE : HAL_XSPI_DATA_8_LINES;
-        if (dtr) {
+        if (dtr) {  /* DDTR on commands without data too (WREN, erase): with DHQC on they
+                     * are otherwise not sent in DTR (seen on the H735G-DK, MX25LM51245G) */
             cmd.InstructionDTRMode = HAL_XSPI_INSTRUCTION_DTR_ENABLE;
             cmd.AddressDTRMode = HAL_XSPI_ADDRESS_DTR_ENABLE;
             cmd.DataDTRMode = HAL_XSPI_DATA_DTR_ENABLE;
