@@ -111,6 +111,35 @@ def test_new_kind_emm_driver_refuses_a_quadspi_board(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+def test_new_kind_emm_driver_writes_the_kits_8d_driver(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from extflash.cli import main
+
+    res = CliRunner().invoke(main, ["new", "--kind", "emm-driver", "--board", "stm32h7s78-dk",
+                                    "-o", str(tmp_path)], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    text = (tmp_path / "stm32_user_driver.c").read_text()
+    assert "#define OCTAL_STATE         PROTOCOL_8D   /* 8D-8D-8D with DQS */" in text
+    assert "extern XSPI_HandleTypeDef hxspi2;" in text
+    assert "**Memory type Macronix**" in (tmp_path / "README.md").read_text()
+
+
+def test_new_kind_emm_driver_refuses_an_8d_only_chip_without_dqs(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from extflash.cli import main
+
+    pins = ",".join(f"{s}={p}" for s, p in ob.H7S78_OCTAL.items() if s != "dqs")
+    res = CliRunner().invoke(main, ["new", "--kind", "emm-driver", "--mcu", "STM32H7S7L8",
+                                    "--chip", "S28HS512T", "--pins", pins, "-o",
+                                    str(tmp_path / "out")], catch_exceptions=False)
+    assert res.exit_code == 2
+    assert res.stderr.startswith("error: S28HS512T: its octal DTR mode needs the data strobe, "
+                                 "and the board wires no DQS pin")
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("kit", [KIT, OCTAL_KIT])
 def test_boot_with_the_user_driver_runs_an_xip_application(build_elf: Any, tmp_path: Path,
                                                           kit: str) -> None:
