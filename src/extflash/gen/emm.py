@@ -54,9 +54,14 @@ def _octal(board: boards.Board, chip: chips.ChipSpec) -> OctalParams | None:
     return octal_params(chip, top_hz, has_dqs=memory.wire("dqs") is not None)
 
 
+def _frame(o: OctalParams) -> str:
+    """``8D-8D-8D``: the octal state in the JEDEC instruction-address-data notation."""
+    return f"{o.state}-{o.state}-{o.state}"
+
+
 def _octal_setup(o: OctalParams) -> str:
     """The README's paragraph on the XSPI settings the octal state needs from CubeMX."""
-    state = f"{o.state}-{o.state}-{o.state}"
+    state = _frame(o)
     lines = [f"\nThe driver switches the chip to {state} in `EXTMEM_DRIVER_USER_Init` (after a "
              "reset to SPI from whichever state a boot or an application left it in). The XSPI's "
              "own settings come from CubeMX (`MX_XSPIn_Init`):\n"]
@@ -81,10 +86,9 @@ def _octal_values(o: OctalParams | None) -> dict[str, str]:
                 "dummy_address": "0x0", "dummy_code": "0x00", "mode_address": "0x0",
                 "mode_value": "0x00", "reg_address_mode": "HAL_XSPI_ADDRESS_NONE",
                 "reg_dummy": "0"}
-    state = f"{o.state}-{o.state}-{o.state}"
     return {
         "octal": "1", "octal_state": "PROTOCOL_" + o.state, "octal_dqs": str(int(o.dqs)),
-        "octal_text": f"{state}{' with DQS' if o.dqs else ''}",
+        "octal_text": f"{_frame(o)}{' with DQS' if o.dqs else ''}",
         "octal_setup": _octal_setup(o),
         "octal_inverted": str(int(o.inverted)),
         "config_write": f"0x{o.config_write:02X}",
@@ -118,7 +122,7 @@ def driver_values(board: boards.Board) -> dict[str, str]:
     # 4-byte addresses, data on eight lines
     read = Command(o.read_opcode, 8, 8, 8, 0, o.read_dummy) if o else nor.read
     program = Command(o.program_opcode, 8, 8, 8) if o else nor.program
-    octal_protocol = f"{o.state}-{o.state}-{o.state}" if o else ""
+    octal_protocol = _frame(o) if o else ""
     return {
         **_octal_values(o),
         "chip": chip.name, "controller": memory.controller,
