@@ -41,7 +41,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 FIRMWARE = ROOT / "tests" / "firmware"
-sys.path[:0] = [str(ROOT / "bench"), str(FIRMWARE), str(ROOT / "tests" / "emu")]
+sys.path[:0] = [str(ROOT / "bench"), str(FIRMWARE), str(ROOT / "tests" / "emu"),
+                str(ROOT / "tests")]
 
 from run import build_halstyle  # noqa: E402
 

@@ -25,7 +25,7 @@ from extflash.toolchain import find_toolchain
 
 ROOT = Path(__file__).resolve().parents[1]
 FW = ROOT / "tests" / "firmware"
-sys.path.insert(0, str(ROOT / "tests" / "emu"))
+sys.path[:0] = [str(ROOT / "tests" / "emu"), str(ROOT / "tests")]
 from test_virtual_board import SRC, Rig, config  # noqa: E402
 
 CHUNK = 64 * 1024

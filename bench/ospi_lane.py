@@ -25,7 +25,7 @@ from extflash.toolchain import find_toolchain
 
 ROOT = Path(__file__).resolve().parents[1]
 FW = ROOT / "tests" / "firmware"
-sys.path[:0] = [str(FW), str(ROOT / "tests" / "emu")]
+sys.path[:0] = [str(FW), str(ROOT / "tests" / "emu"), str(ROOT / "tests")]
 import ospi_hal.build as ob  # noqa: E402
 from test_ospi_halstyle_run import kit_board  # noqa: E402
 

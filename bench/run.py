@@ -34,7 +34,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 FIRMWARE = ROOT / "tests" / "firmware"
-sys.path[:0] = [str(FIRMWARE), str(ROOT / "tests" / "emu")]
+sys.path[:0] = [str(FIRMWARE), str(ROOT / "tests" / "emu"), str(ROOT / "tests")]
 
 from extflash import api, board, gen  # noqa: E402
 from extflash.emu import native  # noqa: E402
