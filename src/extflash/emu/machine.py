@@ -266,6 +266,10 @@ class Machine:
         self._parked: dict[int, int] = {}  # start -> size of buffer mappings made inaccessible
         # start -> (size, callback): buffer mappings closed until their first access
         self._first_touch: dict[int, tuple[int, Callable[[], None]]] = {}
+        # start -> (size, writer): read-only buffer mappings whose stores go to ``writer``
+        self._store_traps: dict[int, tuple[int, Callable[[int, int, int], None]]] = {}
+        # a store being replayed (see :meth:`_begin_store`): trap start, write hook, stores
+        self._store: tuple[int, object, list[tuple[int, int, int, bytes]]] | None = None
         self.peripherals: dict[str, Peripheral] = {}
         self.last_fault: FaultInfo | None = None
         self._stop_reason: str | None = None
@@ -322,6 +326,7 @@ class Machine:
         perms = unicorn.UC_PROT_READ | (unicorn.UC_PROT_WRITE if writable else 0) | (
             unicorn.UC_PROT_EXEC if executable else 0)
         self._first_touch.pop(start, None)
+        self._store_traps.pop(start, None)
         size = self._parked.pop(start, None)
         if size is not None:
             if self._buffers[start][0] is buf and size == len(buf):
@@ -438,6 +443,7 @@ class Machine:
         self.invalidate_code(start, start + size)
         self._parked[start] = size
         self._first_touch.pop(start, None)
+        self._store_traps.pop(start, None)
 
     def on_first_access(self, start: int, size: int, callback: Callable[[], None]) -> None:
         """Call ``callback`` at the core's next access to the buffer mapped at ``start``: the
@@ -445,6 +451,56 @@ class Machine:
         reopens it (read and execute) and lets the access go on. One fault, then full speed."""
         self.uc.mem_protect(start, size, unicorn.UC_PROT_NONE)
         self._first_touch[start] = (size, callback)
+
+    def trap_stores(self, start: int, writer: Callable[[int, int, int], None]) -> None:
+        """Send the core's stores to the read-only buffer mapped at ``start`` to
+        ``writer(offset, size, value)`` instead of a bus fault; loads stay zero-copy.
+
+        A store faults (the mapping is read-only), the run loop replays that one instruction
+        with the mapping writable and a write hook noting each store and the bytes it
+        overwrote, puts those bytes back and hands the stores to ``writer`` in order. The
+        instruction runs once, as on silicon (writeback, STM/STRD/PUSH alike)."""
+        buf, _ = self._buffers[start]
+        self._store_traps[start] = (len(buf), writer)
+
+    def _store_trap_at(self, address: int) -> int | None:
+        for start, (size, _writer) in self._store_traps.items():
+            if start <= address < start + size:
+                return start
+        return None
+
+    def _begin_store(self, start: int) -> None:
+        buf, _ = self._buffers[start]
+        size = len(buf)
+        stores: list[tuple[int, int, int, bytes]] = []
+
+        def note(_uc: unicorn.Uc, _access: int, address: int, length: int, value: int,
+                 _ud: object) -> None:
+            offset = address - start
+            stores.append((offset, length, value, bytes(buf[offset:offset + length])))
+
+        hook = self.uc.hook_add(unicorn.UC_HOOK_MEM_WRITE, note, begin=start,
+                                end=start + size - 1)
+        self.uc.mem_protect(start, size, unicorn.UC_PROT_ALL)
+        self._store = (start, hook, stores)
+
+    def _end_store(self) -> None:
+        assert self._store is not None
+        start, hook, stores = self._store
+        self._store = None
+        self.uc.hook_del(hook)
+        buf, _ = self._buffers[start]
+        self.uc.mem_protect(start, len(buf), unicorn.UC_PROT_READ | unicorn.UC_PROT_EXEC)
+        for offset, length, _value, old in reversed(stores):
+            buf[offset:offset + length] = old
+        if stores:
+            low = min(s[0] for s in stores)
+            high = max(s[0] + s[1] for s in stores)
+            self.invalidate_code(start + low, start + high)
+        trap = self._store_traps.get(start)
+        for offset, length, value, _old in stores:
+            if trap is not None:
+                trap[1](offset, length, value)
 
     def _touched(self, address: int) -> bool:
         for start, (size, callback) in self._first_touch.items():
@@ -474,6 +530,7 @@ class Machine:
         else:
             self.uc.mem_unmap(start, size)
             self._buffers.pop(start, None)
+            self._store_traps.pop(start, None)
 
     def invalidate_code(self, start: int, end: int) -> None:
         self.uc.ctl_remove_cache(start, end)
@@ -531,12 +588,20 @@ class Machine:
         while i < len(data):
             a = address + i
             m = self.bus.find(a)
+            write: Callable[[int, int, int], None] | None = None
             if m is not None:
+                write, offset = m.periph.write, a - m.base
+            elif self._store_traps and (trap := self._store_trap_at(a)) is not None:
+                # a window whose stores are decoded (trap_stores) takes the debugger's too
+                if self._first_touch:
+                    self._touched(a)
+                write, offset = self._store_traps[trap][1], a - trap
+            if write is not None:
                 if a % 4 == 0 and len(data) - i >= 4:
-                    m.periph.write(a - m.base, 4, struct.unpack_from("<I", data, i)[0])
+                    write(offset, 4, struct.unpack_from("<I", data, i)[0])
                     i += 4
                 else:
-                    m.periph.write(a - m.base, 1, data[i])
+                    write(offset, 1, data[i])
                     i += 1
                 continue
             n = min(len(data) - i, PAGE - (a % PAGE))
@@ -766,7 +831,7 @@ class Machine:
                                     spin=self._spin_evidence())
             if self.checkpoint_fs is not None and self._checkpoint():
                 return self._result("checkpoint", start_fs, start_cycles)
-            budget = self._budget(deadline)
+            budget = 1 if self._store is not None else self._budget(deadline)
             self._stop_reason = None
             self._pending_fault = None
             self.bus.spin_hit = False
@@ -791,8 +856,14 @@ class Machine:
                 self.sync_time()
                 self._running = False
                 self.bus.end_slice()
+            if self._store is not None:
+                self._end_store()
             if self.bus.error is not None:
                 raise self.bus.error
+            pending = self._pending_fault
+            if pending is not None and pending[0] == "store" and pending[1] is not None:
+                self._begin_store(pending[1])  # replay the store instruction (trap_stores)
+                continue
             if error is not None or self._pending_fault is not None:
                 outcome = self._handle_fault(error)
                 if outcome is not None:
@@ -1007,6 +1078,13 @@ class Machine:
         if access in (unicorn.UC_MEM_READ_PROT, unicorn.UC_MEM_FETCH_PROT) and self._first_touch \
                 and self._touched(address):
             return True  # the first access to a window that watches for it: go on
+        if access == unicorn.UC_MEM_WRITE_PROT and self._store_traps:
+            start = self._store_trap_at(address)
+            if start is not None:
+                if self._first_touch:
+                    self._touched(address)
+                self._pending_fault = ("store", start, "write")
+                return False
         kind = {unicorn.UC_MEM_READ_UNMAPPED: "read", unicorn.UC_MEM_WRITE_UNMAPPED: "write",
                 unicorn.UC_MEM_FETCH_UNMAPPED: "fetch", unicorn.UC_MEM_WRITE_PROT: "write",
                 unicorn.UC_MEM_READ_PROT: "read", unicorn.UC_MEM_FETCH_PROT: "fetch"}.get(access)

@@ -79,10 +79,13 @@ class MachineWindow:
         self.size = 0
         self.zero_copy = False
 
-    def map_buffer(self, buffer: bytearray, size: int) -> None:
+    def map_buffer(self, buffer: bytearray, size: int,
+                   write: Callable[[int, int, int], None] | None = None) -> None:
         self.unmap()
         # the whole array is mapped (chip sizes are whole pages); FSIZE beyond it is unmapped
         self.machine.map_buffer(self.base, buffer, writable=False, executable=True)
+        if write is not None:  # loads zero-copy, stores decoded (memory-mapped write set)
+            self.machine.trap_stores(self.base, write)
         self.size, self.zero_copy = len(buffer), True
 
     def map_reader(self, size: int, read: Callable[[int, int], int],
