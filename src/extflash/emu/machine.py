@@ -268,8 +268,7 @@ class Machine:
         self._first_touch: dict[int, tuple[int, Callable[[], None]]] = {}
         # start -> (size, writer): read-only buffer mappings whose stores go to ``writer``
         self._store_traps: dict[int, tuple[int, Callable[[int, int, int], None]]] = {}
-        # a store being replayed (see :meth:`_begin_store`): trap start, write hook, stores
-        self._store: tuple[int, object, list[tuple[int, int, int, bytes]]] | None = None
+        self._replaying = False  # running a trapped store's instruction again
         self.peripherals: dict[str, Peripheral] = {}
         self.last_fault: FaultInfo | None = None
         self._stop_reason: str | None = None
@@ -459,7 +458,10 @@ class Machine:
         A store faults (the mapping is read-only), the run loop replays that one instruction
         with the mapping writable and a write hook noting each store and the bytes it
         overwrote, puts those bytes back and hands the stores to ``writer`` in order. The
-        instruction runs once, as on silicon (writeback, STM/STRD/PUSH alike)."""
+        instruction completes once, as on silicon (writeback, STM/STRD/PUSH alike); hooks see
+        it twice (code hooks check :attr:`replaying`; a write hook over the mapping sees the
+        faulting try too). A UC_HOOK_MEM_WRITE_PROT hook cannot take the store itself:
+        unicorn 2.1.4 writes the bytes into the buffer once such a hook returns True."""
         buf, _ = self._buffers[start]
         self._store_traps[start] = (len(buf), writer)
 
@@ -469,38 +471,49 @@ class Machine:
                 return start
         return None
 
-    def _begin_store(self, start: int) -> None:
+    @property
+    def replaying(self) -> bool:
+        """The core is running a store instruction again (see :meth:`trap_stores`): code hooks
+        (breakpoints, single steps) see that instruction a second time and let it run."""
+        return self._replaying
+
+    def _replay_store(self, address: int, stop_at: int) -> unicorn.UcError | None:
+        """Run the store instruction that faulted at ``address`` once more, the trapped mapping
+        writable, note its stores and the bytes they overwrite, put those back and hand the
+        stores to the mapping's writer. Returns the slice's engine error."""
+        start = self._store_trap_at(address)
+        assert start is not None
         buf, _ = self._buffers[start]
         size = len(buf)
         stores: list[tuple[int, int, int, bytes]] = []
 
-        def note(_uc: unicorn.Uc, _access: int, address: int, length: int, value: int,
+        def note(_uc: unicorn.Uc, _access: int, at: int, length: int, value: int,
                  _ud: object) -> None:
-            offset = address - start
+            offset = at - start
             stores.append((offset, length, value, bytes(buf[offset:offset + length])))
 
         hook = self.uc.hook_add(unicorn.UC_HOOK_MEM_WRITE, note, begin=start,
                                 end=start + size - 1)
         self.uc.mem_protect(start, size, unicorn.UC_PROT_ALL)
-        self._store = (start, hook, stores)
-
-    def _end_store(self) -> None:
-        assert self._store is not None
-        start, hook, stores = self._store
-        self._store = None
-        self.uc.hook_del(hook)
-        buf, _ = self._buffers[start]
-        self.uc.mem_protect(start, len(buf), unicorn.UC_PROT_READ | unicorn.UC_PROT_EXEC)
-        for offset, length, _value, old in reversed(stores):
-            buf[offset:offset + length] = old
-        if stores:
-            low = min(s[0] for s in stores)
-            high = max(s[0] + s[1] for s in stores)
-            self.invalidate_code(start + low, start + high)
+        self._replaying = True
+        try:
+            error = self._slice(self._pc(), stop_at, 1)
+        finally:
+            self._replaying = False
+            self.uc.hook_del(hook)
+            self.uc.mem_protect(start, size, unicorn.UC_PROT_READ | unicorn.UC_PROT_EXEC)
+            for offset, length, _value, old in reversed(stores):
+                buf[offset:offset + length] = old
+            if stores:
+                self.invalidate_code(start + min(s[0] for s in stores),
+                                     start + max(s[0] + s[1] for s in stores))
         trap = self._store_traps.get(start)
-        for offset, length, value, _old in stores:
-            if trap is not None:
+        if trap is not None:
+            for offset, length, value, _old in stores:
                 trap[1](offset, length, value)
+        if self._pending_fault is not None and self._pending_fault[0] == "store":
+            self._pending_fault = ("bus", self._pending_fault[1], "write")  # not replayed twice
+        return error
 
     def _touched(self, address: int) -> bool:
         for start, (size, callback) in self._first_touch.items():
@@ -831,39 +844,12 @@ class Machine:
                                     spin=self._spin_evidence())
             if self.checkpoint_fs is not None and self._checkpoint():
                 return self._result("checkpoint", start_fs, start_cycles)
-            budget = 1 if self._store is not None else self._budget(deadline)
-            self._stop_reason = None
-            self._pending_fault = None
-            self.bus.spin_hit = False
-            self.bus.error = None
-            self._slice_budget, self._slice_synced = budget, 0
-            self._slice_end_fs = self.clock.now_fs + budget * self.clock.fs_per_cycle
-            self._running = True
-            for hook in self.bus.slice_start_hooks:
-                hook()
-            error: unicorn.UcError | None = None
-            try:
-                uc.emu_start(pc_now | 1, stop_at, count=budget)
-            except unicorn.UcError as exc:
-                error = exc
-            finally:
-                if self._counter is None:
-                    self._slice_synced = max(self._slice_synced, budget)  # slice granularity
-                elif self._limit is not None:
-                    # a native lane may have stopped the core by lowering the limit, as
-                    # _request_stop does (the counter then stands one past it)
-                    self._slice_budget = min(self._slice_budget, int(self._limit.value))
-                self.sync_time()
-                self._running = False
-                self.bus.end_slice()
-            if self._store is not None:
-                self._end_store()
-            if self.bus.error is not None:
-                raise self.bus.error
+            error = self._slice(pc_now, stop_at, self._budget(deadline))
             pending = self._pending_fault
             if pending is not None and pending[0] == "store" and pending[1] is not None:
-                self._begin_store(pending[1])  # replay the store instruction (trap_stores)
-                continue
+                error = self._replay_store(pending[1], stop_at)
+            if self.bus.error is not None:
+                raise self.bus.error
             if error is not None or self._pending_fault is not None:
                 outcome = self._handle_fault(error)
                 if outcome is not None:
@@ -886,6 +872,34 @@ class Machine:
             elif self.bus.poll.streak == 0:
                 ff_since = None
                 self._forget_loop()
+
+    def _slice(self, pc: int, stop_at: int, budget: int) -> unicorn.UcError | None:
+        """Run one counted slice of at most ``budget`` instructions from ``pc``."""
+        self._stop_reason = None
+        self._pending_fault = None
+        self.bus.spin_hit = False
+        self.bus.error = None
+        self._slice_budget, self._slice_synced = budget, 0
+        self._slice_end_fs = self.clock.now_fs + budget * self.clock.fs_per_cycle
+        self._running = True
+        for hook in self.bus.slice_start_hooks:
+            hook()
+        error: unicorn.UcError | None = None
+        try:
+            self.uc.emu_start(pc | 1, stop_at, count=budget)
+        except unicorn.UcError as exc:
+            error = exc
+        finally:
+            if self._counter is None:
+                self._slice_synced = max(self._slice_synced, budget)  # slice granularity
+            elif self._limit is not None:
+                # a native lane may have stopped the core by lowering the limit, as
+                # _request_stop does (the counter then stands one past it)
+                self._slice_budget = min(self._slice_budget, int(self._limit.value))
+            self.sync_time()
+            self._running = False
+            self.bus.end_slice()
+        return error
 
     def _loop_counts(self) -> bool:
         """A polling streak stopped the core: does the loop run on without skipping time?
@@ -1083,7 +1097,7 @@ class Machine:
             if start is not None:
                 if self._first_touch:
                     self._touched(address)
-                self._pending_fault = ("store", start, "write")
+                self._pending_fault = ("store", address, "write")
                 return False
         kind = {unicorn.UC_MEM_READ_UNMAPPED: "read", unicorn.UC_MEM_WRITE_UNMAPPED: "write",
                 unicorn.UC_MEM_FETCH_UNMAPPED: "fetch", unicorn.UC_MEM_WRITE_PROT: "write",
