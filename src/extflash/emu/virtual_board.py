@@ -10,7 +10,9 @@ keeps bank 2 next to it (``<flash_file>.bank2``). With ``lock=True`` the file is
 
 The memory-mapped window is served zero-copy from the chip's array when the configured read
 command is one the chip answers with the array as is; otherwise (wrong dummy cycles, wrong
-lines, mis-wired pins) each window read is decoded into a flash command (slow path).
+lines, mis-wired pins) each window read is decoded into a flash command (slow path). With
+memory-mapped writes configured (OCTOSPI/XSPI WCCR) reads stay zero-copy and each store is
+decoded into a write frame (:meth:`~extflash.emu.machine.Machine.trap_stores`).
 
 ``native`` chooses the memory controllers' register fast path: ``None`` (default) uses the
 native one when it builds (see :mod:`extflash.emu.native`), ``False`` the pure-Python one,
