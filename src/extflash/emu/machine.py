@@ -268,7 +268,8 @@ class Machine:
         self._first_touch: dict[int, tuple[int, Callable[[], None]]] = {}
         # start -> (size, writer): read-only buffer mappings whose stores go to ``writer``
         self._store_traps: dict[int, tuple[int, Callable[[int, int, int], None]]] = {}
-        self._replaying = False  # running a trapped store's instruction again
+        # trapped stores of the running slice: (start, offset, size, value, bytes overwritten)
+        self._stores: list[tuple[int, int, int, int, bytes]] = []
         self.peripherals: dict[str, Peripheral] = {}
         self.last_fault: FaultInfo | None = None
         self._stop_reason: str | None = None
@@ -451,19 +452,22 @@ class Machine:
         self.uc.mem_protect(start, size, unicorn.UC_PROT_NONE)
         self._first_touch[start] = (size, callback)
 
-    def trap_stores(self, start: int, writer: Callable[[int, int, int], None]) -> None:
+    def trap_stores(self, start: int, writer: Callable[[int, int, int], None]) -> bool:
         """Send the core's stores to the read-only buffer mapped at ``start`` to
         ``writer(offset, size, value)`` instead of a bus fault; loads stay zero-copy.
 
-        A store faults (the mapping is read-only), the run loop replays that one instruction
-        with the mapping writable and a write hook noting each store and the bytes it
-        overwrote, puts those bytes back and hands the stores to ``writer`` in order. The
-        instruction completes once, as on silicon (writeback, STM/STRD/PUSH alike); hooks see
-        it twice (code hooks check :attr:`replaying`; a write hook over the mapping sees the
-        faulting try too). A UC_HOOK_MEM_WRITE_PROT hook cannot take the store itself:
-        unicorn 2.1.4 writes the bytes into the buffer once such a hook returns True."""
+        Each store faults on the read-only mapping; the fault hook notes it with the bytes it
+        overwrites and lets it land (unicorn 2.1.4 writes the bytes once a
+        UC_HOOK_MEM_WRITE_PROT hook returns True) and ends the slice after this instruction.
+        Before the core runs on, the noted bytes are put back and the stores go to ``writer``
+        in order, so the instruction runs once (writeback, STM/STRD/PUSH alike) and no later
+        load sees a store the chip did not take. False (nothing trapped): this unicorn gives no
+        instruction-exact stop (see :func:`_counter_offsets`)."""
+        if self._counter is None or self._limit is None:
+            return False
         buf, _ = self._buffers[start]
         self._store_traps[start] = (len(buf), writer)
+        return True
 
     def _store_trap_at(self, address: int) -> int | None:
         for start, (size, _writer) in self._store_traps.items():
@@ -471,49 +475,29 @@ class Machine:
                 return start
         return None
 
-    @property
-    def replaying(self) -> bool:
-        """The core is running a store instruction again (see :meth:`trap_stores`): code hooks
-        (breakpoints, single steps) see that instruction a second time and let it run."""
-        return self._replaying
-
-    def _replay_store(self, address: int, stop_at: int) -> unicorn.UcError | None:
-        """Run the store instruction that faulted at ``address`` once more, the trapped mapping
-        writable, note its stores and the bytes they overwrite, put those back and hand the
-        stores to the mapping's writer. Returns the slice's engine error."""
+    def _trap_store(self, address: int, size: int, value: int) -> bool:
+        """From the fault hook: note a store to a trapped buffer (True) or not one (False)."""
         start = self._store_trap_at(address)
-        assert start is not None
+        if start is None:
+            return False
+        if self._first_touch:
+            self._touched(address)
         buf, _ = self._buffers[start]
-        size = len(buf)
-        stores: list[tuple[int, int, int, bytes]] = []
+        offset = address - start
+        self._stores.append((start, offset, size, value, bytes(buf[offset:offset + size])))
+        self._request_stop()
+        return True
 
-        def note(_uc: unicorn.Uc, _access: int, at: int, length: int, value: int,
-                 _ud: object) -> None:
-            offset = at - start
-            stores.append((offset, length, value, bytes(buf[offset:offset + length])))
-
-        hook = self.uc.hook_add(unicorn.UC_HOOK_MEM_WRITE, note, begin=start,
-                                end=start + size - 1)
-        self.uc.mem_protect(start, size, unicorn.UC_PROT_ALL)
-        self._replaying = True
-        try:
-            error = self._slice(self._pc(), stop_at, 1)
-        finally:
-            self._replaying = False
-            self.uc.hook_del(hook)
-            self.uc.mem_protect(start, size, unicorn.UC_PROT_READ | unicorn.UC_PROT_EXEC)
-            for offset, length, _value, old in reversed(stores):
-                buf[offset:offset + length] = old
-            if stores:
-                self.invalidate_code(start + min(s[0] for s in stores),
-                                     start + max(s[0] + s[1] for s in stores))
-        trap = self._store_traps.get(start)
-        if trap is not None:
-            for offset, length, value, _old in stores:
-                trap[1](offset, length, value)
-        if self._pending_fault is not None and self._pending_fault[0] == "store":
-            self._pending_fault = ("bus", self._pending_fault[1], "write")  # not replayed twice
-        return error
+    def _take_stores(self) -> None:
+        """After the slice: undo the trapped stores in the buffers, then hand them over."""
+        stores, self._stores = self._stores, []
+        for start, offset, size, _value, old in reversed(stores):
+            self._buffers[start][0][offset:offset + size] = old
+            self.invalidate_code(start + offset, start + offset + size)
+        for start, offset, size, value, _old in stores:
+            trap = self._store_traps.get(start)
+            if trap is not None:
+                trap[1](offset, size, value)
 
     def _touched(self, address: int) -> bool:
         for start, (size, callback) in self._first_touch.items():
@@ -844,10 +828,33 @@ class Machine:
                                     spin=self._spin_evidence())
             if self.checkpoint_fs is not None and self._checkpoint():
                 return self._result("checkpoint", start_fs, start_cycles)
-            error = self._slice(pc_now, stop_at, self._budget(deadline))
-            pending = self._pending_fault
-            if pending is not None and pending[0] == "store" and pending[1] is not None:
-                error = self._replay_store(pending[1], stop_at)
+            budget = self._budget(deadline)
+            self._stop_reason = None
+            self._pending_fault = None
+            self.bus.spin_hit = False
+            self.bus.error = None
+            self._slice_budget, self._slice_synced = budget, 0
+            self._slice_end_fs = self.clock.now_fs + budget * self.clock.fs_per_cycle
+            self._running = True
+            for hook in self.bus.slice_start_hooks:
+                hook()
+            error: unicorn.UcError | None = None
+            try:
+                uc.emu_start(pc_now | 1, stop_at, count=budget)
+            except unicorn.UcError as exc:
+                error = exc
+            finally:
+                if self._counter is None:
+                    self._slice_synced = max(self._slice_synced, budget)  # slice granularity
+                elif self._limit is not None:
+                    # a native lane may have stopped the core by lowering the limit, as
+                    # _request_stop does (the counter then stands one past it)
+                    self._slice_budget = min(self._slice_budget, int(self._limit.value))
+                self.sync_time()
+                self._running = False
+                self.bus.end_slice()
+            if self._stores:
+                self._take_stores()
             if self.bus.error is not None:
                 raise self.bus.error
             if error is not None or self._pending_fault is not None:
@@ -872,34 +879,6 @@ class Machine:
             elif self.bus.poll.streak == 0:
                 ff_since = None
                 self._forget_loop()
-
-    def _slice(self, pc: int, stop_at: int, budget: int) -> unicorn.UcError | None:
-        """Run one counted slice of at most ``budget`` instructions from ``pc``."""
-        self._stop_reason = None
-        self._pending_fault = None
-        self.bus.spin_hit = False
-        self.bus.error = None
-        self._slice_budget, self._slice_synced = budget, 0
-        self._slice_end_fs = self.clock.now_fs + budget * self.clock.fs_per_cycle
-        self._running = True
-        for hook in self.bus.slice_start_hooks:
-            hook()
-        error: unicorn.UcError | None = None
-        try:
-            self.uc.emu_start(pc | 1, stop_at, count=budget)
-        except unicorn.UcError as exc:
-            error = exc
-        finally:
-            if self._counter is None:
-                self._slice_synced = max(self._slice_synced, budget)  # slice granularity
-            elif self._limit is not None:
-                # a native lane may have stopped the core by lowering the limit, as
-                # _request_stop does (the counter then stands one past it)
-                self._slice_budget = min(self._slice_budget, int(self._limit.value))
-            self.sync_time()
-            self._running = False
-            self.bus.end_slice()
-        return error
 
     def _loop_counts(self) -> bool:
         """A polling streak stopped the core: does the loop run on without skipping time?
@@ -1092,13 +1071,9 @@ class Machine:
         if access in (unicorn.UC_MEM_READ_PROT, unicorn.UC_MEM_FETCH_PROT) and self._first_touch \
                 and self._touched(address):
             return True  # the first access to a window that watches for it: go on
-        if access == unicorn.UC_MEM_WRITE_PROT and self._store_traps:
-            start = self._store_trap_at(address)
-            if start is not None:
-                if self._first_touch:
-                    self._touched(address)
-                self._pending_fault = ("store", address, "write")
-                return False
+        if access == unicorn.UC_MEM_WRITE_PROT and self._store_traps \
+                and self._trap_store(address, size, value):
+            return True  # a store to a window that decodes its stores: taken after the slice
         kind = {unicorn.UC_MEM_READ_UNMAPPED: "read", unicorn.UC_MEM_WRITE_UNMAPPED: "write",
                 unicorn.UC_MEM_FETCH_UNMAPPED: "fetch", unicorn.UC_MEM_WRITE_PROT: "write",
                 unicorn.UC_MEM_READ_PROT: "read", unicorn.UC_MEM_FETCH_PROT: "fetch"}.get(access)

@@ -82,13 +82,17 @@ class MachineWindow:
         self.zero_copy = False
 
     def map_buffer(self, buffer: bytearray, size: int,
-                   write: Callable[[int, int, int], None] | None = None) -> None:
+                   write: Callable[[int, int, int], None] | None = None) -> bool:
         self.unmap()
         # the whole array is mapped (chip sizes are whole pages); FSIZE beyond it is unmapped
         self.machine.map_buffer(self.base, buffer, writable=False, executable=True)
-        if write is not None:  # loads zero-copy, stores decoded (memory-mapped write set)
-            self.machine.trap_stores(self.base, write)
         self.size, self.zero_copy = len(buffer), True
+        # a memory-mapped write set: loads zero-copy, stores decoded; False when the machine
+        # cannot trap stores (the caller then decodes every access)
+        if write is not None and not self.machine.trap_stores(self.base, write):
+            self.unmap()
+            return False
+        return True
 
     def map_reader(self, size: int, read: Callable[[int, int], int],
                    write: Callable[[int, int, int], None] | None = None) -> None:

@@ -78,8 +78,6 @@ class DebugCore:
             self.machine.invalidate_code(address & ~1, (address & ~1) + 2)
 
     def _on_breakpoint(self, uc: unicorn.Uc, address: int, size: int, _ud: object) -> None:
-        if self.machine.replaying:
-            return  # a store to a trapped window run again: the same instruction, once
         if address == self._skip:
             self._skip = None  # resuming from this breakpoint: run its instruction once
             return
@@ -87,8 +85,6 @@ class DebugCore:
         self.machine.stop_for_debugger()
 
     def _on_step(self, uc: unicorn.Uc, address: int, size: int, _ud: object) -> None:
-        if self.machine.replaying:
-            return
         self._stepped += 1
         if self._stepped > 1:
             self.debug_stop = True

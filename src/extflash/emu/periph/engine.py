@@ -204,7 +204,7 @@ class WindowPort(Protocol):
     """How the controller exposes the memory-mapped window (the machine implements it)."""
 
     def map_buffer(self, buffer: bytearray, size: int,
-                   write: Callable[[int, int, int], None] | None = None) -> None: ...
+                   write: Callable[[int, int, int], None] | None = None) -> bool: ...
     def map_reader(self, size: int, read: Callable[[int, int], int],
                    write: Callable[[int, int, int], None] | None = None) -> None: ...
     def unmap(self) -> None: ...
@@ -223,9 +223,10 @@ class SoftWindow:
         self.size = 0
 
     def map_buffer(self, buffer: bytearray, size: int,
-                   write: Callable[[int, int, int], None] | None = None) -> None:
+                   write: Callable[[int, int, int], None] | None = None) -> bool:
         self.buffer, self.reader, self.size = buffer, None, size
         self.writer = write
+        return True
 
     def map_reader(self, size: int, read: Callable[[int, int], int],
                    write: Callable[[int, int, int], None] | None = None) -> None:
@@ -1354,9 +1355,7 @@ class CommandEngine(Peripheral):
         # the read frame does not show it as is); with a write set (OCTOSPI/XSPI WCCR) each
         # store is decoded into a write frame and sent to the chip
         self.mapped_exact = fast is not None
-        if fast is not None:
-            buffer, length = fast
-            self.window.map_buffer(buffer, length, writes)
+        if fast is not None and self.window.map_buffer(fast[0], fast[1], writes):
             self.window.on_first_access(self._mapped_access)
         else:
             self.window.map_reader(size, self._window_read, writes)
