@@ -198,10 +198,11 @@ def window_description(vboard: object) -> str:
     state = window_state(vboard)
     if state.readable and not window.zero_copy:
         # data reads are right, but code runs only from a window the chip answers as is
-        # (zero-copy); memory-mapped writes (WCCR) make every access decoded
-        return (f"{name} is memory-mapped but decoded per access (memory-mapped writes are "
-                f"set up): it shows the flash contents to data reads, and the virtual board "
-                f"runs code only from a window that needs no decoding")
+        # (zero-copy; memory-mapped writes, WCCR, do not change that)
+        return (f"{name} is memory-mapped but decoded per access (the chip does not answer "
+                f"the read command with its array as is): it shows the flash contents to data "
+                f"reads, and the virtual board runs code only from a window that needs no "
+                f"decoding")
     return f"{name} is {state.describe()}"
 
 
@@ -421,7 +422,7 @@ def run_prepared(prepared: Prepared, timeout_s: float = 10.0) -> RunOutcome:
                            f"{window_description(vboard)}", result,
                            (f"{result.reason} at {where}: {text}",
                             "only a window the chip answers as is (zero-copy) runs code on "
-                            "the virtual board; memory-mapped writes (WCCR) make it decoded"))
+                            "the virtual board"))
         return outcome("fault", 1, f"{result.reason} at {where}: {text}", result)
 
 

@@ -159,3 +159,28 @@ def test_gdbserver_command_serves_gdb_and_exits_with_the_status(app: Path) -> No
             server.kill()
     assert "exited with code 03" in text
     assert server.stdout is not None and "hello from the window" in server.stdout.read()
+
+
+def test_gdb_steps_over_a_store_into_a_window_with_memory_mapped_writes(build_elf: Any) -> None:
+    """The H735 OCTOSPI boot keeps the loader's write set (WCCR): the window is zero-copy and
+    a store into it is decoded into a page program. Stepping over that store moves on once."""
+    import ospi_hal.build as ob
+    from test_xip_octospi import boot_and_app, kit_board
+
+    name = "h735-w25q128"
+    b = ob.loader_build(ob.KITS[name], name)
+    boot, _ = boot_and_app(build_elf, b, "-DKEEP_WRITABLE_WINDOW")
+    app = build_elf("xip-app-window-store", ["xip/app.c"], "xip/app.ld",
+                    cflags=["-DEXIT_STATUS=3", "-DWINDOW_STORE=0x90F00000u"], cpu=b.cpu)
+    prepared = prepare(kit_board(name, b), app, boot=boot)
+    text, statuses = debug(prepared, app, [
+        "break window_store", "continue", "stepi", "print/x $pc", "break *$pc", "stepi",
+        "print/x $pc", "print/x *(unsigned int *)0x90F00000", "jump *$pc - 2",
+    ])
+    assert "Breakpoint 1, window_store" in text, text
+    at_store, after, stored = values(text)
+    # the step from a breakpoint on the store moved on (the store ran once, no second stop)
+    assert after == at_store + 2, text
+    assert stored == 0xFFFFFFFF  # the chip ignored the page program (no WEL)
+    # resuming at the store's breakpoint runs the store once, without stopping: to the exit
+    assert "exited with code 03" in text and statuses == [3], text

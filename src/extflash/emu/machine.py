@@ -266,6 +266,10 @@ class Machine:
         self._parked: dict[int, int] = {}  # start -> size of buffer mappings made inaccessible
         # start -> (size, callback): buffer mappings closed until their first access
         self._first_touch: dict[int, tuple[int, Callable[[], None]]] = {}
+        # start -> (size, writer): read-only buffer mappings whose stores go to ``writer``
+        self._store_traps: dict[int, tuple[int, Callable[[int, int, int], None]]] = {}
+        # trapped stores of the running slice: (start, offset, size, value, bytes overwritten)
+        self._stores: list[tuple[int, int, int, int, bytes]] = []
         self.peripherals: dict[str, Peripheral] = {}
         self.last_fault: FaultInfo | None = None
         self._stop_reason: str | None = None
@@ -322,6 +326,7 @@ class Machine:
         perms = unicorn.UC_PROT_READ | (unicorn.UC_PROT_WRITE if writable else 0) | (
             unicorn.UC_PROT_EXEC if executable else 0)
         self._first_touch.pop(start, None)
+        self._store_traps.pop(start, None)
         size = self._parked.pop(start, None)
         if size is not None:
             if self._buffers[start][0] is buf and size == len(buf):
@@ -438,6 +443,7 @@ class Machine:
         self.invalidate_code(start, start + size)
         self._parked[start] = size
         self._first_touch.pop(start, None)
+        self._store_traps.pop(start, None)
 
     def on_first_access(self, start: int, size: int, callback: Callable[[], None]) -> None:
         """Call ``callback`` at the core's next access to the buffer mapped at ``start``: the
@@ -445,6 +451,53 @@ class Machine:
         reopens it (read and execute) and lets the access go on. One fault, then full speed."""
         self.uc.mem_protect(start, size, unicorn.UC_PROT_NONE)
         self._first_touch[start] = (size, callback)
+
+    def trap_stores(self, start: int, writer: Callable[[int, int, int], None]) -> bool:
+        """Send the core's stores to the read-only buffer mapped at ``start`` to
+        ``writer(offset, size, value)`` instead of a bus fault; loads stay zero-copy.
+
+        Each store faults on the read-only mapping; the fault hook notes it with the bytes it
+        overwrites and lets it land (unicorn 2.1.4 writes the bytes once a
+        UC_HOOK_MEM_WRITE_PROT hook returns True) and ends the slice after this instruction.
+        Before the core runs on, the noted bytes are put back and the stores go to ``writer``
+        in order, so the instruction runs once (writeback, STM/STRD/PUSH alike) and no later
+        load sees a store the chip did not take. False (nothing trapped): this unicorn gives no
+        instruction-exact stop (see :func:`_counter_offsets`)."""
+        if self._counter is None or self._limit is None:
+            return False
+        buf, _ = self._buffers[start]
+        self._store_traps[start] = (len(buf), writer)
+        return True
+
+    def _store_trap_at(self, address: int) -> int | None:
+        for start, (size, _writer) in self._store_traps.items():
+            if start <= address < start + size:
+                return start
+        return None
+
+    def _trap_store(self, address: int, size: int, value: int) -> bool:
+        """From the fault hook: note a store to a trapped buffer (True) or not one (False)."""
+        start = self._store_trap_at(address)
+        if start is None:
+            return False
+        if self._first_touch:
+            self._touched(address)
+        buf, _ = self._buffers[start]
+        offset = address - start
+        self._stores.append((start, offset, size, value, bytes(buf[offset:offset + size])))
+        self._request_stop()
+        return True
+
+    def _take_stores(self) -> None:
+        """After the slice: undo the trapped stores in the buffers, then hand them over."""
+        stores, self._stores = self._stores, []
+        for start, offset, size, _value, old in reversed(stores):
+            self._buffers[start][0][offset:offset + size] = old
+            self.invalidate_code(start + offset, start + offset + size)
+        for start, offset, size, value, _old in stores:
+            trap = self._store_traps.get(start)
+            if trap is not None:
+                trap[1](offset, size, value)
 
     def _touched(self, address: int) -> bool:
         for start, (size, callback) in self._first_touch.items():
@@ -474,6 +527,7 @@ class Machine:
         else:
             self.uc.mem_unmap(start, size)
             self._buffers.pop(start, None)
+            self._store_traps.pop(start, None)
 
     def invalidate_code(self, start: int, end: int) -> None:
         self.uc.ctl_remove_cache(start, end)
@@ -531,12 +585,20 @@ class Machine:
         while i < len(data):
             a = address + i
             m = self.bus.find(a)
+            write: Callable[[int, int, int], None] | None = None
             if m is not None:
+                write, offset = m.periph.write, a - m.base
+            elif self._store_traps and (trap := self._store_trap_at(a)) is not None:
+                # a window whose stores are decoded (trap_stores) takes the debugger's too
+                if self._first_touch:
+                    self._touched(a)
+                write, offset = self._store_traps[trap][1], a - trap
+            if write is not None:
                 if a % 4 == 0 and len(data) - i >= 4:
-                    m.periph.write(a - m.base, 4, struct.unpack_from("<I", data, i)[0])
+                    write(offset, 4, struct.unpack_from("<I", data, i)[0])
                     i += 4
                 else:
-                    m.periph.write(a - m.base, 1, data[i])
+                    write(offset, 1, data[i])
                     i += 1
                 continue
             n = min(len(data) - i, PAGE - (a % PAGE))
@@ -791,6 +853,8 @@ class Machine:
                 self.sync_time()
                 self._running = False
                 self.bus.end_slice()
+            if self._stores:
+                self._take_stores()
             if self.bus.error is not None:
                 raise self.bus.error
             if error is not None or self._pending_fault is not None:
@@ -1007,6 +1071,9 @@ class Machine:
         if access in (unicorn.UC_MEM_READ_PROT, unicorn.UC_MEM_FETCH_PROT) and self._first_touch \
                 and self._touched(address):
             return True  # the first access to a window that watches for it: go on
+        if access == unicorn.UC_MEM_WRITE_PROT and self._store_traps \
+                and self._trap_store(address, size, value):
+            return True  # a store to a window that decodes its stores: taken after the slice
         kind = {unicorn.UC_MEM_READ_UNMAPPED: "read", unicorn.UC_MEM_WRITE_UNMAPPED: "write",
                 unicorn.UC_MEM_FETCH_UNMAPPED: "fetch", unicorn.UC_MEM_WRITE_PROT: "write",
                 unicorn.UC_MEM_READ_PROT: "read", unicorn.UC_MEM_FETCH_PROT: "fetch"}.get(access)

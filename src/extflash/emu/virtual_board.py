@@ -10,7 +10,9 @@ keeps bank 2 next to it (``<flash_file>.bank2``). With ``lock=True`` the file is
 
 The memory-mapped window is served zero-copy from the chip's array when the configured read
 command is one the chip answers with the array as is; otherwise (wrong dummy cycles, wrong
-lines, mis-wired pins) each window read is decoded into a flash command (slow path).
+lines, mis-wired pins) each window read is decoded into a flash command (slow path). With
+memory-mapped writes configured (OCTOSPI/XSPI WCCR) reads stay zero-copy and each store is
+decoded into a write frame (:meth:`~extflash.emu.machine.Machine.trap_stores`).
 
 ``native`` chooses the memory controllers' register fast path: ``None`` (default) uses the
 native one when it builds (see :mod:`extflash.emu.native`), ``False`` the pure-Python one,
@@ -79,11 +81,18 @@ class MachineWindow:
         self.size = 0
         self.zero_copy = False
 
-    def map_buffer(self, buffer: bytearray, size: int) -> None:
+    def map_buffer(self, buffer: bytearray, size: int,
+                   write: Callable[[int, int, int], None] | None = None) -> bool:
         self.unmap()
         # the whole array is mapped (chip sizes are whole pages); FSIZE beyond it is unmapped
         self.machine.map_buffer(self.base, buffer, writable=False, executable=True)
         self.size, self.zero_copy = len(buffer), True
+        # a memory-mapped write set: loads zero-copy, stores decoded; False when the machine
+        # cannot trap stores (the caller then decodes every access)
+        if write is not None and not self.machine.trap_stores(self.base, write):
+            self.unmap()
+            return False
+        return True
 
     def map_reader(self, size: int, read: Callable[[int, int], int],
                    write: Callable[[int, int, int], None] | None = None) -> None:

@@ -76,6 +76,16 @@ __attribute__((noinline)) uint32_t fibonacci(uint32_t n)
     return a;
 }
 
+#ifdef WINDOW_STORE
+/* A word stored into the window at WINDOW_STORE (an erased sector past the application): with
+ * the loader's write set kept (WCCR) it reaches the chip as a page program, which a NOR flash
+ * ignores without WEL. */
+__attribute__((noinline)) void window_store(uint32_t value)
+{
+    *(volatile uint32_t *)WINDOW_STORE = value;
+}
+#endif
+
 static void put_number(uint32_t value)
 {
     char text[12];
@@ -98,6 +108,9 @@ void app_reset(void)
     itm_puts("itm says hi\n");
 #ifdef USART_OUTPUT
     usart_puts("usart says hi\r\n");
+#endif
+#ifdef WINDOW_STORE
+    window_store(0x12345678u);
 #endif
 #ifdef REPEAT
     for (uint32_t n = 0; n < REPEAT; n++)  /* a workload for bench/xip_speed.py */

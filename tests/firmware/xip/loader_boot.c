@@ -29,8 +29,9 @@ void shim_reset(void)
         }
     }
     SYST_CSR = 0u;  /* the loader's 1 kHz tick: the application brings its own vectors */
-    /* The loader maps the window writable (WCCR set); code runs from a read-only window:
-     * abort, clear the write command, enter memory-mapped mode again. */
+    /* The loader maps the window writable (WCCR set); an XIP boot maps it read-only:
+     * abort, clear the write command, enter memory-mapped mode again (KEEP_WRITABLE_WINDOW
+     * keeps the write set: code runs from that window too). */
 #ifndef KEEP_WRITABLE_WINDOW
     CTRL(0x000) |= CR_ABORT;
     while (CTRL(0x020) & SR_BUSY) {

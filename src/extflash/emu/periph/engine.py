@@ -203,7 +203,8 @@ class Bank:
 class WindowPort(Protocol):
     """How the controller exposes the memory-mapped window (the machine implements it)."""
 
-    def map_buffer(self, buffer: bytearray, size: int) -> None: ...
+    def map_buffer(self, buffer: bytearray, size: int,
+                   write: Callable[[int, int, int], None] | None = None) -> bool: ...
     def map_reader(self, size: int, read: Callable[[int, int], int],
                    write: Callable[[int, int, int], None] | None = None) -> None: ...
     def unmap(self) -> None: ...
@@ -221,8 +222,11 @@ class SoftWindow:
         self.first_access: Callable[[], None] | None = None
         self.size = 0
 
-    def map_buffer(self, buffer: bytearray, size: int) -> None:
+    def map_buffer(self, buffer: bytearray, size: int,
+                   write: Callable[[int, int, int], None] | None = None) -> bool:
         self.buffer, self.reader, self.size = buffer, None, size
+        self.writer = write
+        return True
 
     def map_reader(self, size: int, read: Callable[[int, int], int],
                    write: Callable[[int, int, int], None] | None = None) -> None:
@@ -1345,18 +1349,16 @@ class CommandEngine(Peripheral):
         self._mapped = True
         self._mapped_cmd = cmd
         self._mapped_busy = False
-        writes = self._mapped_write_ccr()
+        writes = self._window_write if self._mapped_write_ccr() is not None else None
         fast = self._zero_copy_buffer(cmd, size)
-        # the window shows the chip array as is (zero-copy, or decoded per access when
-        # memory-mapped writes need the slow path)
+        # the window shows the chip array as is: reads zero-copy (or decoded per access when
+        # the read frame does not show it as is); with a write set (OCTOSPI/XSPI WCCR) each
+        # store is decoded into a write frame and sent to the chip
         self.mapped_exact = fast is not None
-        if fast is not None and writes is None:
-            buffer, length = fast
-            self.window.map_buffer(buffer, length)
+        if fast is not None and self.window.map_buffer(fast[0], fast[1], writes):
             self.window.on_first_access(self._mapped_access)
         else:
-            self.window.map_reader(size, self._window_read,
-                                   self._window_write if writes is not None else None)
+            self.window.map_reader(size, self._window_read, writes)
 
     def _mapped_write_ccr(self) -> int | None:
         """The command register value of memory-mapped writes when the front-end has a write
