@@ -214,21 +214,12 @@ def measure_octospi_kit(name: str, size: int, tmp: Path) -> list[Row]:
     return rows
 
 
-def octospi_boards() -> list[str]:
-    """Shipped boards whose external flash hangs on an OCTOSPI (none yet: QUADSPI only)."""
-    names = []
-    for name in board.list_boards():
-        family = board.load(name).part.family
-        if any(p.startswith("OCTOSPI") for p in family.peripherals):
-            names.append(name)
-    return names[:1]
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mib", type=int, default=16, help="image size (default 16 MiB)")
     ap.add_argument("--board", action="append",
-                    help="board(s) to measure (default: NUCLEO-H743ZI and an OCTOSPI board)")
+                    help="QUADSPI board(s) to measure (default: NUCLEO-H743ZI); OCTOSPI/XSPI: "
+                         "--ospi-kit")
     ap.add_argument("--styles", default="hal,word,reg",
                     help="loader styles: hal, word, reg (default all)")
     ap.add_argument("--ospi-kit", action="append",
@@ -238,7 +229,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     # the CLI's modules compiled once beforehand, as an installed package ships them
     compileall.compile_dir(ROOT / "src" / "extflash", quiet=1)
     kits = [k for k in (args.ospi_kit or OSPI_KITS) if k != "none"]
-    names = args.board or ["nucleo-h743zi-w25q128", *octospi_boards()]
+    names = args.board or ["nucleo-h743zi-w25q128"]
     styles = [s.strip() for s in args.styles.split(",") if s.strip()]
     size = args.mib << 20
     rows: list[Row] = []
@@ -254,8 +245,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     bare = startup([sys.executable, "-c", "pass"])
     print(f"extflash through the CLI, {args.mib} MiB, typical chip timing, default diagnostics "
           f"(EXTFLASH_NATIVE={os.environ.get('EXTFLASH_NATIVE', 'auto')})")
-    if not octospi_boards() and not args.board and kits:
-        print("(no OCTOSPI board is shipped yet: the OCTOSPI rows name their kit inline)")
     print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} "
           "CPUs; MB/s is per wall second, CPU MB/s per CPU second of the process(es)")
     header = (f"{'board':<24} {'loader':<22} {'operation':<32} {'wall s':>7} {'MB/s':>7} "
