@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import zlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -184,42 +185,35 @@ def test_output_named_flm_is_a_file_not_a_folder(tmp_path: Path) -> None:
     assert result.stldr == tmp_path / "kit.stldr" and result.stldr.is_file()
 
 
-def test_new_kind_flm_writes_the_flm_of_an_octal_board(tmp_path: Path) -> None:
+def new_h7s78(*args: str, chip: str = "MX66UW1G45G", without: str = "") -> Any:
+    """``extflash new ARGS`` for the STM32H7S78-DK wiring given inline (less ``without``)."""
     from click.testing import CliRunner
 
     from extflash.cli import main
 
+    pins = ",".join(f"{s}={p}" for s, (p, _) in H7S78.items() if s != without)
+    return CliRunner().invoke(main, ["new", "--mcu", "STM32H7S7L8", "--chip", chip,
+                                     "--pins", pins, *args])
+
+
+def test_new_kind_flm_writes_the_flm_of_an_octal_board(tmp_path: Path) -> None:
     out = tmp_path / "h7s78.FLM"
-    pins = ",".join(f"{s}={p}" for s, (p, _) in H7S78.items())
-    run = CliRunner().invoke(main, ["new", "--kind", "flm", "--mcu", "STM32H7S7L8", "--chip",
-                                    "MX66UW1G45G", "--pins", pins, "-o", str(out), "--json"])
+    run = new_h7s78("--kind", "flm", "-o", str(out), "--json")
     assert run.exit_code == 0, run.output
     data = json.loads(run.stdout)
     assert data["flm"] == str(out) and out.is_file() and data["speed"]["ratio"] < 1.2
 
 
 def test_an_8d_only_chip_without_dqs_is_refused_before_anything_is_built(tmp_path: Path) -> None:
-    from click.testing import CliRunner
-
-    from extflash.cli import main
-
-    pins = ",".join(f"{s}={p}" for s, (p, _) in H7S78.items() if s != "dqs")
-    run = CliRunner().invoke(main, ["new", "--mcu", "STM32H7S7L8", "--chip", "S28HS512T",
-                                    "--pins", pins, "-o", str(tmp_path / "x.stldr")])
+    run = new_h7s78("-o", str(tmp_path / "x.stldr"), chip="S28HS512T", without="dqs")
     assert run.exit_code == 2
     assert "S28HS512T: its octal DTR mode needs the data strobe" in run.output
     assert "Traceback" not in run.output and not list(tmp_path.iterdir())
 
 
 def test_new_kind_boot_for_an_xspi2_octal_board(tmp_path: Path) -> None:
-    from click.testing import CliRunner
-
-    from extflash.cli import main
-
     out = tmp_path / "boot.elf"
-    pins = ",".join(f"{s}={p}" for s, (p, _) in H7S78.items())
-    run = CliRunner().invoke(main, ["new", "--kind", "boot", "--mcu", "STM32H7S7L8", "--chip",
-                                    "MX66UW1G45G", "--pins", pins, "-o", str(out), "--json"])
+    run = new_h7s78("--kind", "boot", "-o", str(out), "--json")
     assert run.exit_code == 0, run.output
     data = json.loads(run.stdout)
     assert out.is_file() and data["app_address"] == 0x70000000
