@@ -4,9 +4,8 @@ Every kit board loads and its pins are the part's OCTOSPI/XSPI pins with the AF 
 alternate-function table; ``extflash boards`` names each board's controller and port. The
 HAL-style OCTOSPI/XSPI test loaders (tests/firmware/ospi_hal), built for each kit from the
 board file's own wiring, program and verify through the CLI with ``--board <kit>``, and
-``extflash test --board <kit>`` passes them in octal DTR (with DQS) and octal STR. ``extflash
-new --board <kit>`` is tested here as soon as the generator writes loaders for the kit's
-controller (:func:`shipped_boards.generation_supported`).
+``extflash test --board <kit>`` passes them in octal DTR (with DQS) and octal STR, and the
+loader ``extflash new --board <kit>`` writes passes it too.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ import pytest
 from cli_support import run
 
 from extflash import board
-from shipped_boards import OCTAL_BOARDS, generation_supported
+from shipped_boards import OCTAL_BOARDS
 
 # board file -> (chip, controller, IO-manager port or None without an IO manager, window)
 KITS = {
@@ -134,8 +133,6 @@ def test_conformance_test_passes_on_the_kit(name: str, mode: str, kit_loader: An
 
 @pytest.mark.parametrize("name", sorted(KITS))
 def test_new_writes_a_loader_that_passes_on_the_kit(name: str, tmp_path: Path) -> None:
-    if not generation_supported(name):
-        pytest.skip(f"extflash new does not write {KITS[name][1]} loaders yet")
     out = tmp_path / "loader.stldr"
     result = run("new", "--board", name, "-o", str(out))
     assert result.exit_code == 0, result.output

@@ -9,7 +9,7 @@ import pytest
 
 from extflash import board as boards
 from extflash import conformance, gen
-from shipped_boards import generated_boards
+from shipped_boards import ALL_BOARDS
 
 BOARD_PINS = {"clk": "PB2", "bk1_ncs": "PB6", "bk1_io0": "PD11", "bk1_io1": "PD12",
               "bk1_io2": "PE2", "bk1_io3": "PD13"}  # NUCLEO-H743ZI Zio connector
@@ -113,7 +113,7 @@ def generated(toolchain, tmp_path_factory):
     return build
 
 
-@pytest.mark.parametrize("name", generated_boards())
+@pytest.mark.parametrize("name", ALL_BOARDS)
 def test_generated_loader_passes_on_every_shipped_board(generated, name):
     report = conformance.run(generated(name), name)
     assert report.passed, "\n".join(report.render())

@@ -14,7 +14,7 @@ import pytest
 
 from extflash import api, board, chips
 from extflash.image import Chunk, from_chunks
-from shipped_boards import QUADSPI_BOARDS, generated_boards
+from shipped_boards import ALL_BOARDS, QUADSPI_BOARDS
 
 QE = {"sr2-bit1-via-01-2byte": "sr2-bit1-01", "sr2-bit1-via-31": "sr2-bit1-31",
       "sr1-bit6": "sr1-bit6", "none": "none"}
@@ -59,7 +59,7 @@ def image_for(base: int, sector: int) -> Any:
 # The HAL-style reference loader drives QUADSPI; the generated one runs wherever the generator
 # writes loaders.
 @pytest.mark.parametrize(("name", "style"), [*((n, "hal") for n in QUADSPI_BOARDS),
-                                           *((n, "generated") for n in generated_boards())])
+                                           *((n, "generated") for n in ALL_BOARDS)])
 def test_loader_initialises_erases_programs_and_reads_back(
     name: str, style: str, build_elf: Any, gen_loader: Any
 ) -> None:
