@@ -54,11 +54,25 @@ def test_the_right_crystal_reports_nothing(loader_for_8mhz: Path) -> None:
 
 
 def test_mapped_read_command_from_ccr() -> None:
-    from extflash.emu.flashclock import mapped_read
+    from extflash import chips
+    from extflash.emu.clock import VirtualClock
+    from extflash.emu.flash.nor import NorFlash
+    from extflash.emu.periph import quadspi as q
+    from extflash.emu.periph.frontstate import protocol
 
+    clock = VirtualClock(480_000_000)
+    ctrl = q.Quadspi(q.variant_for("stm32h7-qspi"), clock, base=0x52005000,
+                     kernel_hz=lambda: 240_000_000)
+    ctrl.attach(1, NorFlash(chips.find("W25Q128JV"), clock, timing="typical"))
+    ctrl.write(q.DCR, 4, 23 << 16)
+    ctrl.write(q.CR, 4, 1)
     # FMODE=3, DMODE=4 lines, ADMODE=4, IMODE=1, instruction 0xEB (RM0433 QUADSPI_CCR)
     ccr = (3 << 26) | (3 << 24) | (3 << 10) | (1 << 8) | 0xEB
-    assert mapped_read(ccr) == (0xEB, "1-4-4")
+    ctrl.write(q.CCR, 4, ccr)
+    # the frame flashclock.problem checks the clock against
+    frame = ctrl.mapped_frame
+    assert frame is not None
+    assert (frame.instruction, protocol(frame)) == (0xEB, "1-4-4")
 
 
 def test_no_crystal_means_hserdy_never_sets() -> None:

@@ -17,14 +17,6 @@ from typing import Any
 from extflash.chips import ChipSpec
 from extflash.emu.periph.frontstate import protocol
 
-LINES = (0, 1, 2, 4)  # IMODE/ADMODE/DMODE encodings
-
-
-def mapped_read(ccr: int) -> tuple[int, str]:
-    """(opcode, "1-4-4" protocol) of the command a memory-mapped CCR sets up."""
-    imode, admode, dmode = ((ccr >> lsb) & 3 for lsb in (8, 10, 24))
-    return ccr & 0xFF, f"{LINES[imode]}-{LINES[admode]}-{LINES[dmode]}"
-
 
 def _mapped_limit(ctrl: Any, spec: ChipSpec) -> tuple[float, str] | None:
     """(limit Hz, "what") for the read memory-mapped mode sends; None: a read the chip does

@@ -89,7 +89,7 @@ MAX_SLICE = 1_000_000
 # as long as the last, for at most this many streaks (6 x 2**16 reads); then it is taken for a
 # wait like any other, so an endless counter cannot keep a run going.
 MAX_COUNTED_STREAKS = 16
-LOOP_REGISTERS = (*(getattr(A, f"UC_ARM_REG_R{i}") for i in range(13)), A.UC_ARM_REG_PC)
+LOOP_REGISTERS = (*(cortexm.REGISTERS[f"r{i}"] for i in range(13)), cortexm.REGISTERS["pc"])
 MASKED_SLICE = 256
 FF_MIN_STEP_FS = 1_000 * FS_PER_NS * 1_000  # 1 ms
 PPB_UNMODELLED = (("ITM", 0xE0000000, 0x1000), ("FPB", 0xE0002000, 0x1000),
@@ -294,6 +294,7 @@ class Machine:
         # raw reads for what the run loop asks per slice (the binding's calls cost microseconds)
         self._mask_regs = cortexm.RegisterBatch(
             self.uc, (A.UC_ARM_REG_FAULTMASK, A.UC_ARM_REG_PRIMASK, A.UC_ARM_REG_BASEPRI))
+        self._loop_regs = cortexm.RegisterBatch(self.uc, LOOP_REGISTERS)  # at each spin stop
         self._word = (ctypes.c_uint32 * 1)()
         self._word_address = ctypes.addressof(self._word)
         self._halfwords = (ctypes.c_uint16 * 2)()
@@ -895,8 +896,7 @@ class Machine:
         if bus.poll.timed:  # it reads a clock (its own timeout): a wait, skipped as one
             self._forget_loop()
             return False
-        uc = self.uc
-        regs = (self._exceptions_taken, *(uc.reg_read(r) for r in LOOP_REGISTERS))
+        regs = (self._exceptions_taken, *self._loop_regs.read())
         seen, self._loop_seen = self._loop_seen, regs
         bus.poll.streak = 0  # demand a fresh streak either way
         # another loop, or an interrupt ran in between (a tick changes what a timeout loop

@@ -83,8 +83,18 @@ from extflash.emu.native.quadspi_fast import (
     Served,
 )
 from extflash.emu.periph.frontstate import (
+    BUSY,
+    FMODE_MAPPED,
+    FMODE_POLL,
+    FMODE_READ,
+    FMODE_WRITE,
     FMODES,
+    FTF,
     QUADSPI_FIELDS,
+    SMF,
+    TCF,
+    TEF,
+    TOF,
     ControllerState,
     FieldNames,
     describe_setup,
@@ -97,12 +107,10 @@ log = logging.getLogger(__name__)
 
 CR, DCR, SR, FCR, DLR, CCR, AR, ABR, DR, PSMKR, PSMAR, PIR, LPTR = range(0, 0x34, 4)
 
-TEF, TCF, FTF, SMF, TOF, BUSY = (1 << i for i in range(6))
 # CR interrupt-enable bit -> SR flag it reports (TEIE..TOIE are CR[20:16]).
 IRQ_ENABLES = {16: TEF, 17: TCF, 18: FTF, 19: SMF, 20: TOF}
 
 LINES = (0, 1, 2, 4)  # IMODE/ADMODE/ABMODE/DMODE encodings
-FMODE_WRITE, FMODE_READ, FMODE_POLL, FMODE_MAPPED = range(4)
 ALL_ONES = 0xFFFFFFFF
 IRQ_ENABLE_BITS = 0x1F << 16  # TEIE..TOIE
 

@@ -143,18 +143,16 @@ def describe_setup(cmd: SpiCommand, *, once: bool = False) -> str:
     return ", ".join(parts)
 
 
-def describe_frame(cmd: SpiCommand, *, values: bool = True) -> str:
-    """One line: ``0xEE11 8D-8D-8D addr=0x00001000(4B) dummy=20 DQS read 256B``; without
-    ``values`` the address and alternate bytes by size only (a command being set up)."""
+def describe_frame(cmd: SpiCommand) -> str:
+    """One line: ``0xEE11 8D-8D-8D addr=0x00001000(4B) dummy=20 DQS read 256B`` (a command
+    being set up: :func:`describe_setup`)."""
     width = 2 * max(cmd.instruction_bytes, 1)
     opcode = "(no opcode)" if cmd.instruction is None else f"0x{cmd.instruction:0{width}X}"
     text = f"{opcode} {protocol(cmd)}"
     if cmd.address is not None:
-        text += (f" addr=0x{cmd.address:0{cmd.address_bytes * 2}X}({cmd.address_bytes}B)"
-                 if values else f" {cmd.address_bytes}-byte address")
+        text += f" addr=0x{cmd.address:0{cmd.address_bytes * 2}X}({cmd.address_bytes}B)"
     if cmd.alternate is not None and cmd.alternate_bytes:
-        text += (f" alt=0x{cmd.alternate:0{cmd.alternate_bytes * 2}X}" if values
-                 else f" {cmd.alternate_bytes} alternate byte(s)")
+        text += f" alt=0x{cmd.alternate:0{cmd.alternate_bytes * 2}X}"
     if cmd.dummy_cycles:
         text += f" dummy={cmd.dummy_cycles}"
     if cmd.dqs:
