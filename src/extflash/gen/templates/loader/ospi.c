@@ -58,13 +58,18 @@ static void set_fmode(uint32_t fmode)
     CTL->CR = (CTL->CR & ~OSPI_CR_FMODE_MASK) | OSPI_CR_FMODE(fmode);
 }
 
+static void command_regs(uint32_t cmd)
+{
+    CTL->TCR = tcr_of(cmd);
+    CTL->CCR = ccr_of(cmd);
+    CTL->IR = ir_of(cmd);
+}
+
 /* CR.FMODE, TCR, CCR, IR, then AR: the IR or AR write starts the command. */
 void ctl_issue(uint32_t cmd, uint32_t addr)
 {
     set_fmode((cmd & CCR_FMODE_MASK) >> 22);
-    CTL->TCR = tcr_of(cmd);
-    CTL->CCR = ccr_of(cmd);
-    CTL->IR = ir_of(cmd);
+    command_regs(cmd);
     if (cmd & CCR_ADMODE_MASK)
         CTL->AR = addr;
 }
@@ -165,9 +170,7 @@ int qspi_map(void)
      * written; FMODE = 3 then maps the window with this read command. */
     set_fmode(FMODE_WRITE);
     CTL->ABR = READ_MODE_BYTE;
-    CTL->TCR = tcr_of(READ_CCR);
-    CTL->CCR = ccr_of(READ_CCR);
-    CTL->IR = ir_of(READ_CCR);
+    command_regs(READ_CCR);
     set_fmode(FMODE_MAPPED);
     return 1;
 }
