@@ -431,7 +431,7 @@ def _check_storage_info(suite: _Suite) -> None:
     from extflash import chips
 
     spec = chips.find(memory.chip)
-    count = len(memory.banks) if memory.bank == "dual" else 1
+    count = len(memory.banks)
     # the window of the controller the memory hangs on (QUADSPI, OCTOSPIn or XSPIn)
     window = next((w for w in suite.board.part.family.windows
                    if w.controller == memory.controller), None)
@@ -620,8 +620,9 @@ def _program_minimum(spec: ChipSpec, address: int, size: int, timing: str, count
     return (last - first + 1) * spec.timing.page_program_us[0 if timing == "typical" else 1] / 1e6
 
 
-def _count(suite: _Suite) -> int:
-    return 2 if suite.board.memories[0].bank == "dual" else 1
+def _count(suite: _Suite, rig: _Rig) -> int:
+    """The chips the loader drives side by side (2 in dual-flash)."""
+    return len(suite.board.memory_at(rig.geometry.start).banks)
 
 
 def _check_erase(suite: _Suite, which: str) -> None:
@@ -641,7 +642,7 @@ def _check_erase(suite: _Suite, which: str) -> None:
         rig.driver.erase_sectors([sector])
     ev = rig.last(_erase_function(rig))
     elapsed = ev.elapsed_s if ev else None
-    minimum = _erase_minimum(rig.spec(), sector.size, suite.timing, _count(suite))
+    minimum = _erase_minimum(rig.spec(), sector.size, suite.timing, _count(suite, rig))
     after = rig.chip_read(sector.address - start, sector.size)
     left = sum(b != 0xFF for b in after)
     call = ev.signature() if ev else "SectorErase"
@@ -714,7 +715,7 @@ def _check_write(suite: _Suite, name: str, title: str, offset: int, size: int) -
     function = "Write" if rig.kind == "stldr" else "ProgramPage"
     calls = [c for c in rig.watch.calls[mark:] if c.function == function]
     elapsed = sum(c.elapsed_s for c in calls) if calls else None
-    minimum = _program_minimum(rig.spec(), base + offset, size, suite.timing, _count(suite))
+    minimum = _program_minimum(rig.spec(), base + offset, size, suite.timing, _count(suite, rig))
     got = rig.chip_read(base + offset, size)
     around = rig.chip_read(lo, hi - lo)
     if got != data:
@@ -726,7 +727,7 @@ def _check_write(suite: _Suite, name: str, title: str, offset: int, size: int) -
         suite.add(Check(name, title, "fail", detail, elapsed, minimum, diagnosis))
         return
     pages = rig.programmed_by_chip(calls)
-    page = rig.spec().page_size * _count(suite)
+    page = rig.spec().page_size * _count(suite, rig)
     first, end = base + offset - (base + offset) % page, base + offset + size
     stray = [r for r in pages or [] if r[0] < first or r[1] > end + (-end % page)]
     if stray:

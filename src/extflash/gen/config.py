@@ -12,7 +12,7 @@ from extflash import board as boards
 from extflash import chips, mcu
 from extflash.errors import ConfigError
 from extflash.gen.clock import ClockPlan, FamilyClock, RegOp, enable_ops, family_clock, plan_clock
-from extflash.gen.nor import NorParams, OctalParams, nor_params, octal_params
+from extflash.gen.nor import NorParams, OctalParams, nor_params, octal_params, octal_top_hz
 
 # nCS high time between commands: 50 ns covers tSHSL of the supported chips (W25Q 10/50 ns,
 # MX25L 30 ns, MT25Q 20/50 ns, IS25LP 30 ns).
@@ -176,7 +176,7 @@ def plan_loader(part: str | boards.Board, chip: str | None = None, bank: Any = 1
     octal_wired = memory.wire("io7") is not None
     max_hz = nor.read_max_hz
     if spec.octal is not None and octal_wired:
-        max_hz = int(max(r.max_mhz for r in spec.octal.reads) * 1_000_000)
+        max_hz = octal_top_hz(spec)
     prescaler = max(0, math.ceil(clock.qspi_kernel_hz / max_hz) - 1)
     if prescaler > 255:
         raise ConfigError(f"{nor.chip.name}: {max_hz} Hz needs a {ctl_name} prescaler "

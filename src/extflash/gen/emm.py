@@ -19,7 +19,7 @@ from pathlib import Path
 from extflash import board as boards
 from extflash import chips
 from extflash.errors import ConfigError
-from extflash.gen.nor import Command, OctalParams, nor_params, octal_params
+from extflash.gen.nor import Command, OctalParams, nor_params, octal_params, octal_top_hz
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +50,7 @@ def _octal(board: boards.Board, chip: chips.ChipSpec) -> OctalParams | None:
     memory = board.memories[0]
     if chip.octal is None or memory.wire("io7") is None:
         return None
-    top_hz = int(max(r.max_mhz for r in chip.octal.reads) * 1_000_000)
-    return octal_params(chip, top_hz, has_dqs=memory.wire("dqs") is not None)
+    return octal_params(chip, octal_top_hz(chip), has_dqs=memory.wire("dqs") is not None)
 
 
 def _frame(o: OctalParams) -> str:

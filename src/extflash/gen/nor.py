@@ -175,6 +175,13 @@ class OctalParams:
     register_dummy: int
 
 
+def octal_top_hz(chip: ChipSpec) -> int:
+    """The fastest bus clock any of the chip's octal reads allows."""
+    if chip.octal is None:
+        raise ConfigError(f"{chip.name} is not an octal chip")
+    return int(max(r.max_mhz for r in chip.octal.reads) * 1_000_000)
+
+
 def octal_params(chip: ChipSpec, bus_hz: int, *, has_dqs: bool) -> OctalParams:
     """The fastest octal state the board allows: 8D with DQS, else 8S (or 8D without strobe
     where the chip has such a mode)."""

@@ -60,7 +60,6 @@ def measure(loader: Path | str, board: boards.Board, size: int = 0x10000,
         report = s.program(from_chunks([Chunk(s.geometry.start, data, "speed")]),
                            verify=False).report
         write_s = sum(c.elapsed_s for c in s.driver.calls[before:] if c.function in WRITE_CALLS)
-    memory = board.memories[0]
-    total, program = chip_minimum(chips.find(memory.chip), size,
-                                  2 if memory.bank == "dual" else 1)
+        memory = board.memory_at(s.geometry.start)
+    total, program = chip_minimum(chips.find(memory.chip), size, len(memory.banks))
     return Speed(size, report.target_time_s, total, write_s, program)

@@ -45,7 +45,8 @@ void delay_us(uint32_t us);
 /* board.c */
 int board_init(void);
 
-/* xfer.c: flag waits and the FIFO data phase, common to every controller */
+/* xfer.c: flag waits, the FIFO data phase, indirect commands and status polling, common to every
+ * controller */
 #define CTL_FLAG_TIMEOUT_MS 10u     /* FIFO and flag waits are bounded by the bus: microseconds */
 #define CTL_FIFO_WORD 3u            /* FTHRES = 3: FTF means a 32-bit word can move */
 int ctl_wait_timed(uint32_t mask, uint32_t want, uint32_t ms);
@@ -56,11 +57,14 @@ static inline int ctl_wait(uint32_t mask, uint32_t want, uint32_t ms)
     return (CTL->SR & mask) == want || ctl_wait_timed(mask, want, ms);
 }
 
-/* qspi.c or ospi.c: ``ccr`` is the command word regs.h describes for the controller */
-void qspi_abort(void);
-int qspi_setup(void);
 int qspi_run(uint32_t ccr, uint32_t addr, uint8_t *data, uint32_t len);
 int qspi_poll(uint32_t ccr, uint32_t mask, uint32_t match, uint32_t bytes, uint32_t ms);
+
+/* qspi.c or ospi.c: ``ccr`` is the command word regs.h describes for the controller;
+ * ctl_issue writes it (and the address) in the order that starts the command. */
+void ctl_issue(uint32_t ccr, uint32_t addr);
+void qspi_abort(void);
+int qspi_setup(void);
 int qspi_map(void);
 
 /* nor.c: offsets are relative to the start of the (logical) flash */

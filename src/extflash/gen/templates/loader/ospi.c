@@ -1,5 +1,6 @@
 /* OCTOSPI and XSPI controller driver: indirect commands, automatic status polling,
- * memory-mapped mode and the IO manager (the data phase and flag waits are in xfer.c).
+ * memory-mapped mode and the IO manager (the command sequence, the data phase and flag waits are
+ * in xfer.c).
  *
  * The two controllers share one register map (RM0455/RM0468/RM0456/RM0438/RM0432/RM0481 OCTOSPI,
  * RM0477 XSPI; peripherals.md §4.2 and §6.2): XSPI has no DLYBYP (it calibrates itself; U5's
@@ -57,12 +58,18 @@ static void set_fmode(uint32_t fmode)
     CTL->CR = (CTL->CR & ~OSPI_CR_FMODE_MASK) | OSPI_CR_FMODE(fmode);
 }
 
-static void issue(uint32_t cmd, uint32_t addr)
+static void command_regs(uint32_t cmd)
 {
-    set_fmode((cmd & CCR_FMODE_MASK) >> 22);
     CTL->TCR = tcr_of(cmd);
     CTL->CCR = ccr_of(cmd);
     CTL->IR = ir_of(cmd);
+}
+
+/* CR.FMODE, TCR, CCR, IR, then AR: the IR or AR write starts the command. */
+void ctl_issue(uint32_t cmd, uint32_t addr)
+{
+    set_fmode((cmd & CCR_FMODE_MASK) >> 22);
+    command_regs(cmd);
     if (cmd & CCR_ADMODE_MASK)
         CTL->AR = addr;
 }
@@ -155,41 +162,6 @@ int qspi_setup(void)
     return 1;
 }
 
-int qspi_run(uint32_t cmd, uint32_t addr, uint8_t *data, uint32_t len)
-{
-    if (!ctl_wait(CTL_SR_BUSY, 0u, CTL_FLAG_TIMEOUT_MS))
-        return 0;
-    CTL->FCR = CTL_FCR_ALL;
-    if (len)
-        CTL->DLR = len - 1u;
-    issue(cmd, addr);
-    if (!ctl_move_data((cmd & CCR_FMODE_MASK) == CCR_FMODE(FMODE_READ), data, len)
-        || !ctl_wait(CTL_SR_TCF, CTL_SR_TCF, CTL_FLAG_TIMEOUT_MS)) {
-        qspi_abort();
-        return 0;
-    }
-    CTL->FCR = CTL_FCR_ALL;
-    return (CTL->SR & CTL_SR_TEF) == 0u;
-}
-
-int qspi_poll(uint32_t cmd, uint32_t mask, uint32_t match, uint32_t bytes, uint32_t ms)
-{
-    if (!ctl_wait(CTL_SR_BUSY, 0u, CTL_FLAG_TIMEOUT_MS))
-        return 0;
-    CTL->FCR = CTL_FCR_ALL;
-    CTL->PSMKR = mask;
-    CTL->PSMAR = match;
-    CTL->PIR = 0x10u;                           /* 16 CLK cycles between two status reads */
-    CTL->DLR = bytes - 1u;
-    issue(cmd | CCR_FMODE(FMODE_POLL), 0u);
-    if (!ctl_wait(CTL_SR_SMF, CTL_SR_SMF, ms)) {
-        qspi_abort();
-        return 0;
-    }
-    CTL->FCR = CTL_FCR_ALL;
-    return ctl_wait(CTL_SR_BUSY, 0u, CTL_FLAG_TIMEOUT_MS);    /* APMS = 1: it stops by itself */
-}
-
 int qspi_map(void)
 {
     if (!ctl_wait(CTL_SR_BUSY, 0u, CTL_FLAG_TIMEOUT_MS))
@@ -198,9 +170,7 @@ int qspi_map(void)
      * written; FMODE = 3 then maps the window with this read command. */
     set_fmode(FMODE_WRITE);
     CTL->ABR = READ_MODE_BYTE;
-    CTL->TCR = tcr_of(READ_CCR);
-    CTL->CCR = ccr_of(READ_CCR);
-    CTL->IR = ir_of(READ_CCR);
+    command_regs(READ_CCR);
     set_fmode(FMODE_MAPPED);
     return 1;
 }

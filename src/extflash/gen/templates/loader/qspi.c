@@ -1,5 +1,5 @@
 /* QUADSPI controller driver: indirect commands, automatic status polling, memory-mapped mode
- * (the data phase and flag waits are in xfer.c).
+ * (the command sequence, the data phase and flag waits are in xfer.c).
  * Register write order follows the reference manual's start-trigger rules: DLR, ABR, CCR, then AR;
  * a command starts on the CCR write (no address, no data to send), the AR write (address, no data
  * to send) or the first DR write (indirect write with data). */
@@ -32,44 +32,13 @@ int qspi_setup(void)
     return 1;
 }
 
-int qspi_run(uint32_t ccr, uint32_t addr, uint8_t *data, uint32_t len)
+/* A command starts on the CCR write when it has no address (and nothing to send), else on the AR
+ * write (RM0433 QUADSPI indirect mode). */
+void ctl_issue(uint32_t ccr, uint32_t addr)
 {
-    if (!ctl_wait(CTL_SR_BUSY, 0u, CTL_FLAG_TIMEOUT_MS))
-        return 0;
-    QSPI->FCR = CTL_FCR_ALL;
-    if (len)
-        QSPI->DLR = len - 1u;
     QSPI->CCR = ccr;
     if (ccr & CCR_ADMODE_MASK)
         QSPI->AR = addr;
-    if (!ctl_move_data((ccr & CCR_FMODE_MASK) == CCR_FMODE(FMODE_READ), data, len)) {
-        qspi_abort();
-        return 0;
-    }
-    if (!ctl_wait(CTL_SR_TCF, CTL_SR_TCF, CTL_FLAG_TIMEOUT_MS)) {
-        qspi_abort();
-        return 0;
-    }
-    QSPI->FCR = CTL_FCR_ALL;
-    return (QSPI->SR & CTL_SR_TEF) == 0u;
-}
-
-int qspi_poll(uint32_t ccr, uint32_t mask, uint32_t match, uint32_t bytes, uint32_t ms)
-{
-    if (!ctl_wait(CTL_SR_BUSY, 0u, CTL_FLAG_TIMEOUT_MS))
-        return 0;
-    QSPI->FCR = CTL_FCR_ALL;
-    QSPI->PSMKR = mask;
-    QSPI->PSMAR = match;
-    QSPI->PIR = 0x10u;                          /* 16 CLK cycles between two status reads */
-    QSPI->DLR = bytes - 1u;                     /* one status byte per chip */
-    QSPI->CCR = ccr | CCR_FMODE(FMODE_POLL);
-    if (!ctl_wait(CTL_SR_SMF, CTL_SR_SMF, ms)) {
-        qspi_abort();
-        return 0;
-    }
-    QSPI->FCR = CTL_FCR_ALL;
-    return ctl_wait(CTL_SR_BUSY, 0u, CTL_FLAG_TIMEOUT_MS);   /* APMS = 1: polling stops by itself */
 }
 
 int qspi_map(void)

@@ -1,9 +1,10 @@
-/* The data phase of an indirect command and the flag waits, shared by the QUADSPI and the
- * OCTOSPI/XSPI drivers: the three controllers have the same SR flags (TEF, TCF, FTF, SMF, BUSY,
- * FLEVEL at bit 8) and a FIFO reached through one DR, only at different offsets (regs.h CTL).
- * (peripherals.md §2.2-2.3, §4.2, §6.2). FTF with FTHRES = 3 means room for a word
- * (indirect write) or a word to read (indirect read; also set once a read has ended with its
- * last bytes in the FIFO). */
+/* Indirect commands and status polling, their data phase and the flag waits, shared by the
+ * QUADSPI and the OCTOSPI/XSPI drivers (each writes its own command registers: ctl_issue). The
+ * three controllers have the same SR flags (TEF, TCF, FTF, SMF, BUSY, FLEVEL at bit 8), the same
+ * FCR, DLR, AR, PSMKR, PSMAR and PIR, and a FIFO reached through one DR, only at different
+ * offsets (regs.h CTL) (peripherals.md §2.2-2.3, §4.2, §6.2). FTF with FTHRES = 3 means room for
+ * a word (indirect write) or a word to read (indirect read; also set once a read has ended with
+ * its last bytes in the FIFO). */
 #include "loader.h"
 
 /* The wait itself, out of line: the check that usually succeeds at once (ctl_wait) stays a leaf
@@ -63,4 +64,42 @@ int ctl_move_data(int reading, uint8_t *data, uint32_t len)
         }
     }
     return 1;
+}
+
+/* One indirect command: the controller driver writes its command registers (ctl_issue, in the
+ * order that starts the command), then the data phase and the end of transfer. */
+int qspi_run(uint32_t cmd, uint32_t addr, uint8_t *data, uint32_t len)
+{
+    if (!ctl_wait(CTL_SR_BUSY, 0u, CTL_FLAG_TIMEOUT_MS))
+        return 0;
+    CTL->FCR = CTL_FCR_ALL;
+    if (len)
+        CTL->DLR = len - 1u;
+    ctl_issue(cmd, addr);
+    if (!ctl_move_data((cmd & CCR_FMODE_MASK) == CCR_FMODE(FMODE_READ), data, len)
+        || !ctl_wait(CTL_SR_TCF, CTL_SR_TCF, CTL_FLAG_TIMEOUT_MS)) {
+        qspi_abort();
+        return 0;
+    }
+    CTL->FCR = CTL_FCR_ALL;
+    return (CTL->SR & CTL_SR_TEF) == 0u;
+}
+
+/* Automatic status polling until (status & mask) == match, within ``ms``. */
+int qspi_poll(uint32_t cmd, uint32_t mask, uint32_t match, uint32_t bytes, uint32_t ms)
+{
+    if (!ctl_wait(CTL_SR_BUSY, 0u, CTL_FLAG_TIMEOUT_MS))
+        return 0;
+    CTL->FCR = CTL_FCR_ALL;
+    CTL->PSMKR = mask;
+    CTL->PSMAR = match;
+    CTL->PIR = 0x10u;                           /* 16 CLK cycles between two status reads */
+    CTL->DLR = bytes - 1u;                      /* one status byte per chip */
+    ctl_issue(cmd | CCR_FMODE(FMODE_POLL), 0u);
+    if (!ctl_wait(CTL_SR_SMF, CTL_SR_SMF, ms)) {
+        qspi_abort();
+        return 0;
+    }
+    CTL->FCR = CTL_FCR_ALL;
+    return ctl_wait(CTL_SR_BUSY, 0u, CTL_FLAG_TIMEOUT_MS);    /* APMS = 1: it stops by itself */
 }
