@@ -424,9 +424,8 @@ class VirtualSystem:
         rdp = ids.rdp_register(self.part.family)
         if rdp is not None:
             address, shift, mirrors = rdp
-            level = (ids.RDP_LEVEL0, 0xBB, ids.RDP_LEVEL2)[f.rdp_level]
             for reg in (address, *mirrors):
-                self._option_field(reg, shift, 8, level)
+                self._option_field(reg, shift, 8, ids.rdp_byte(f.rdp_level))
         debug = self.debug
         if debug is not None:
             optsr = debug.rdp_register
