@@ -445,11 +445,12 @@ def _check_boot(report: DoctorReport, target: Any, part: PartRef, address: int) 
 
 
 def explain(part: PartRef, *, probe: str | None, frequency: int,
-            target_type: str | None = None) -> str:
+            target_type: str | None = None, supply: str | None = None) -> str:
     """One line for a failed ``--target probe`` connection: what the walk found and the
-    recovery (empty when the walk found nothing more)."""
+    recovery (empty when the walk found nothing more); ``supply`` as for :func:`walk`."""
     try:
-        result = walk(part, probe=probe, frequency=frequency, target_type=target_type)
+        result = walk(part, probe=probe, frequency=frequency, target_type=target_type,
+                      supply=supply)
     except ExtflashError as exc:
         log.debug("the connection walk failed: %s", exc)
         return ""
