@@ -166,6 +166,16 @@ def test_target_probe_failure_runs_the_walk(tmp_path, gen_loader):
            "the difference" in res.output
 
 
+def test_target_probe_failure_names_the_board_supply(tmp_path, gen_loader):
+    stldr = str(gen_loader(board.load(NUCLEO)).stldr)
+    faulty = board_file(tmp_path, NUCLEO, 'app_supply = "smps"')
+    res = CliRunner().invoke(main, ["checksum", "--loader", stldr, "--target", "probe",
+                                    "--probe", f"virtual:{faulty}", "--board", faulty,
+                                    "--address", "0x90000000", "--size", "16"])
+    assert res.exit_code == 3, res.output
+    assert "H7 supply lock-up" in res.output and "board's ldo" in res.output
+
+
 
 def test_hardware_watchdog_resets_an_erase(tmp_path, gen_loader):
     """The doctor's IWDG warning is what `program` then meets: the erase is cut by a reset."""

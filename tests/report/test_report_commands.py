@@ -151,3 +151,24 @@ def test_new_refuses_a_report_without_a_self_test(tmp_path):
     assert result.exit_code != 0 and "Traceback" not in result.output
     assert "error: --trace and --report record the self-test of a loader" in result.output
     assert not list(tmp_path.iterdir())  # nothing built, nothing written
+
+
+
+def test_merged_compact_boards_keep_every_summary(loader, monkeypatch):
+    # a test on several fresh boards with --report alone: each board's summarised middle
+    # commands stay counted, on that board's stretch of the merged timeline
+    from extflash import conformance
+
+    monkeypatch.setattr(trace_facts, "KEEP", 4)
+    monkeypatch.setattr(trace_facts, "KEEP_LAST", 2)
+    rec = record.Recording("test", compact=True)
+    conformance.run(loader(), BOARD[1], on_rig=rec.attach)
+    one = rec.trace()
+    assert one["aggregates"] and one["flash_ranges"]
+    two = record.merge([one, one])
+    assert len(two["aggregates"]) == 2 * len(one["aggregates"])
+    first_end = max(e.get("busy_until_s", e["time_s"]) for e in one["events"])
+    later = two["aggregates"][len(one["aggregates"]):]
+    assert all(a["time_s"] > first_end for a in later)
+    page = report.model.build(two)
+    assert page.counts["commands"] == 2 * report.model.build(one).counts["commands"]

@@ -221,9 +221,7 @@ def _probe_session(kw: dict[str, Any], options: DriverOptions, progress: Any) ->
     When no target answers, the connection walk of ``extflash doctor`` says why."""
     from extflash.target.pyocd_target import ConnectError, ProbeOptions, open_probe_session
 
-    if not kw.get("board_name") and not kw.get("mcu"):
-        raise InputError("--target probe needs the MCU: --mcu PART or --board NAME")
-    part, _supply = probe_part(kw.get("board_name"), kw.get("mcu"), None)
+    part, supply = probe_part(kw.get("board_name"), kw.get("mcu"), None)
     probe = ProbeOptions(
         probe=kw.pop("probe_uid"),
         target_type=kw.pop("target_type"),
@@ -247,7 +245,7 @@ def _probe_session(kw: dict[str, Any], options: DriverOptions, progress: Any) ->
         from extflash.doctor import explain
 
         found = explain(part, probe=probe.probe, frequency=probe.frequency,
-                        target_type=probe.target_type)
+                        target_type=probe.target_type, supply=supply)
         if not found:
             raise
         raise ConnectError(exc.message, hint=found) from exc

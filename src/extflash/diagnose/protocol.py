@@ -51,15 +51,8 @@ class Finding:
     details: tuple[str, ...] = ()
 
 
-def _opcode(cmd: SpiCommand) -> int | None:
-    """The first instruction byte (the opcode of a two-byte octal instruction)."""
-    if cmd.instruction is None:
-        return None
-    return (cmd.instruction >> (8 * (max(cmd.instruction_bytes, 1) - 1))) & 0xFF
-
-
 def _named(cmd: SpiCommand) -> str:
-    op = _opcode(cmd)
+    op = cmd.opcode
     name = OPCODE_NAMES.get(op) if op is not None else None
     word = f"0x{cmd.instruction:0{2 * max(cmd.instruction_bytes, 1)}X}" if op is not None else ""
     return f"{name} ({word})" if name else word or "a command without an instruction"
@@ -80,7 +73,7 @@ def _dtr_fix(controller: Any) -> str:
 
 def _rejected(chip: Any, controller: Any, c: FlashCommand) -> Finding | None:
     cmd, state = c.command, chip.protocol
-    op = _opcode(cmd)
+    op = cmd.opcode
     if op is None or op in RESETS:
         return None
     where = (f"{chip.spec.name} is in {_state(chip)} ({chip.octal.spec.extension} two-byte "
@@ -140,7 +133,7 @@ def _read(chip: Any, cmd: SpiCommand, what: str) -> Finding | None:
     a register read with the wrong latency."""
     octal = chip.octal
     reads = {r.opcode: r for r in octal.spec.reads}
-    op = _opcode(cmd)
+    op = cmd.opcode
     state = chip.protocol
     if cmd.instruction_lines != 8:
         return None

@@ -274,7 +274,7 @@ def _connect(report: DoctorReport, part: PartRef, options: Any, supply: str | No
                 report.add(finding("no-core", detail=exc.message))
             else:
                 report.add(finding("read-protected", part=part.part.name, level=exc.level,
-                                   byte=_rdp_byte(exc.level), remedy=exc.hint or ""))
+                                   byte=ids.rdp_byte(exc.level), remedy=exc.hint or ""))
             return None
         except TargetError as exc:
             report.step(label, False, exc.message)
@@ -289,10 +289,6 @@ def _connect(report: DoctorReport, part: PartRef, options: Any, supply: str | No
         return target
     _no_answer(report, part, options, supply, refused)
     return None
-
-
-def _rdp_byte(level: int | None) -> int:
-    return ids.RDP_LEVEL2 if level == 2 else 0xBB
 
 
 def _no_answer(report: DoctorReport, part: PartRef, options: Any, supply: str | None,
@@ -408,8 +404,7 @@ def _option_bytes(report: DoctorReport, chip: dict[str, Any], read: Callable[[in
     optsr = read(debug.rdp_register) if debug.rdp_register is not None else None
     if optsr is not None:
         rdp = optsr >> debug.rdp_lsb & 0xFF
-        level = 0 if rdp == ids.RDP_LEVEL0 else 2 if rdp == ids.RDP_LEVEL2 else 1
-        options["rdp"] = f"0x{rdp:02X} (level {level})"
+        options["rdp"] = f"0x{rdp:02X} (level {ids.rdp_level(rdp)})"
     if optsr is not None and debug.iwdg_sw_bit is not None:
         hardware = not optsr >> debug.iwdg_sw_bit & 1
         options["iwdg"] = "hardware" if hardware else "software"
@@ -450,11 +445,12 @@ def _check_boot(report: DoctorReport, target: Any, part: PartRef, address: int) 
 
 
 def explain(part: PartRef, *, probe: str | None, frequency: int,
-            target_type: str | None = None) -> str:
+            target_type: str | None = None, supply: str | None = None) -> str:
     """One line for a failed ``--target probe`` connection: what the walk found and the
-    recovery (empty when the walk found nothing more)."""
+    recovery (empty when the walk found nothing more); ``supply`` as for :func:`walk`."""
     try:
-        result = walk(part, probe=probe, frequency=frequency, target_type=target_type)
+        result = walk(part, probe=probe, frequency=frequency, target_type=target_type,
+                      supply=supply)
     except ExtflashError as exc:
         log.debug("the connection walk failed: %s", exc)
         return ""

@@ -26,8 +26,7 @@ def _mapped_limit(ctrl: Any, spec: ChipSpec) -> tuple[float, str] | None:
         return None
     lines = protocol(frame)
     if frame.instruction_lines == 8 and spec.octal is not None:
-        opcode = frame.instruction >> (8 * (max(frame.instruction_bytes, 1) - 1)) & 0xFF
-        octal = next((r for r in spec.octal.reads if r.opcode == opcode), None)
+        octal = next((r for r in spec.octal.reads if r.opcode == frame.opcode), None)
         if octal is None:
             return None
         return octal.max_mhz * 1e6, f"0x{frame.instruction:04X} {lines} reads"

@@ -42,6 +42,13 @@ class SpiCommand:
     def is_read(self) -> bool:
         return self.read_length > 0
 
+    @property
+    def opcode(self) -> int | None:
+        """The first instruction byte: the opcode of a two-byte octal instruction too."""
+        if self.instruction is None:
+            return None
+        return self.instruction >> (8 * (max(self.instruction_bytes, 1) - 1)) & 0xFF
+
     def describe(self) -> str:
         """One line: ``0xEB 1-4-4 addr=0x001000(3B) alt=0xF0 dummy=4 read 256B``; phases'
         rates when any is DTR: ``0xEE11 8D-8D-8D ...`` (see :mod:`.periph.frontstate`)."""

@@ -42,6 +42,9 @@ from extflash.errors import ConfigError
 LOW_POWER_MODES = ("stop", "standby")
 VDD_MIN_V = 1.62  # lowest VDD of the STM32H7 (and F7/L4) operating conditions
 PRODUCT_STATES = ("open", "closed")  # H7R/S FLASH_NVSR.NVSTATE (RM0477)
+# the faults that take one of a few names
+CHOICES = (("app_supply", SUPPLIES), ("low_power", LOW_POWER_MODES),
+           ("product_state", PRODUCT_STATES))
 
 
 @dataclass
@@ -90,17 +93,12 @@ class Faults:
 
     def check(self, where: str = "faults") -> None:
         """Refuse values the model does not know, with where they came from."""
-        if self.app_supply is not None and self.app_supply not in SUPPLIES:
-            raise ConfigError(f"{where}: app_supply '{self.app_supply}' is not one of "
-                              f"{', '.join(SUPPLIES)}")
-        if self.low_power is not None and self.low_power not in LOW_POWER_MODES:
-            raise ConfigError(f"{where}: low_power '{self.low_power}' is not one of "
-                              f"{', '.join(LOW_POWER_MODES)}")
+        for name, allowed in CHOICES:
+            value = getattr(self, name)
+            if value is not None and value not in allowed:
+                raise ConfigError(f"{where}: {name} '{value}' is not one of {', '.join(allowed)}")
         if self.rdp not in (0, 1, 2):
             raise ConfigError(f"{where}: rdp must be 0, 1 or 2, not {self.rdp}")
-        if self.product_state is not None and self.product_state not in PRODUCT_STATES:
-            raise ConfigError(f"{where}: product_state '{self.product_state}' is not one of "
-                              f"{', '.join(PRODUCT_STATES)}")
 
 
 FAULT_NAMES = tuple(f.name for f in fields(Faults))

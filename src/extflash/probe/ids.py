@@ -62,7 +62,17 @@ DEV_IDS: tuple[tuple[str, int, str], ...] = (
 # RDP byte values of the option-byte register (0xAA = level 0, 0xCC = level 2, anything else =
 # level 1). Its address, bit position and mirrors are the family file's ``[debug]`` (the H7's
 # OPTSR_PRG reads like OPTSR_CUR outside an option change, and both repeat in the bank-2 block).
-RDP_LEVEL0, RDP_LEVEL2 = 0xAA, 0xCC
+RDP_LEVEL0, RDP_LEVEL1, RDP_LEVEL2 = 0xAA, 0xBB, 0xCC
+
+
+def rdp_level(byte: int) -> int:
+    """The protection level (0, 1 or 2) an RDP option byte stands for."""
+    return 0 if byte == RDP_LEVEL0 else 2 if byte == RDP_LEVEL2 else 1
+
+
+def rdp_byte(level: int) -> int:
+    """The RDP option byte of protection ``level`` (level 1: 0xBB, one of its many values)."""
+    return (RDP_LEVEL0, RDP_LEVEL1, RDP_LEVEL2)[level]
 
 # Where DBGMCU_IDCODE is on the system bus: the H7 moved it into the D3 domain.
 DBGMCU_DEFAULT = 0xE0042000

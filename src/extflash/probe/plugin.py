@@ -223,7 +223,7 @@ class VirtualProbe(DebugProbe):
     def set_clock(self, frequency: float) -> None:
         if self.system is not None and frequency > 0:
             self.system.timing.swd_hz = int(frequency)
-            self.system.apply_faults()  # the wiring may not carry this clock
+            self.system.update_wire()  # the wiring may not carry this clock
 
     # -- time on the wire ----------------------------------------------------------------------
     def _send(self, transfers: int) -> VirtualSystem:

@@ -311,7 +311,7 @@ class VirtualSystem:
         f = self.faults
         self.second_boots = (self.second is not None and (f.bcm4 is None or f.bcm4)
                              and self.second.has_code)
-        self._update_wire()
+        self.update_wire()
         log.debug("virtual %s: system reset", self.part.part.name)
 
     def core_reset_request(self, system: bool) -> None:
@@ -326,9 +326,9 @@ class VirtualSystem:
             self.nreset = False
             self.system_reset()
         self.nreset = asserted
-        self._update_wire()
+        self.update_wire()
 
-    def _update_wire(self) -> None:
+    def update_wire(self) -> None:
         """Whether the debug port answers now, and if not why (for tests and logs)."""
         f = self.faults
         reason = ""
@@ -415,7 +415,7 @@ class VirtualSystem:
 
     def apply_faults(self) -> None:
         f = self.faults
-        self._update_wire()
+        self.update_wire()
         if f.iwdg_hardware:
             self.iwdg_running = True  # the option byte: the watchdog runs from reset
         self.dp.dpidr = f.dpidr if f.dpidr is not None else ids.dpidr(self.part.part)
@@ -424,9 +424,8 @@ class VirtualSystem:
         rdp = ids.rdp_register(self.part.family)
         if rdp is not None:
             address, shift, mirrors = rdp
-            level = (ids.RDP_LEVEL0, 0xBB, ids.RDP_LEVEL2)[f.rdp_level]
             for reg in (address, *mirrors):
-                self._option_field(reg, shift, 8, level)
+                self._option_field(reg, shift, 8, ids.rdp_byte(f.rdp_level))
         debug = self.debug
         if debug is not None:
             optsr = debug.rdp_register
@@ -472,7 +471,7 @@ class VirtualSystem:
         watchdog cuts the time in steps that end where it would reset the part.
         """
         self.transactions += transaction
-        self._update_wire()
+        self.update_wire()
         while fs > 0:
             step = min(fs, self._watchdog_left_fs())
             self._run_for(step)
@@ -494,7 +493,7 @@ class VirtualSystem:
             self._note_supply()
             self.pins_taken = self._swd_pins_taken()
             self.asleep = self._deep_sleep()
-            self._update_wire()
+            self.update_wire()
         if self.second_boots and not self.nreset and self.cores[1].running:
             self.cores[1].execute(fs)  # the other core, on the same bus, for the same time
         self._watchdog(ran)

@@ -94,26 +94,31 @@ class Recording:
 
 
 def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
-    """Traces of successive boards as one: events and window traffic shifted in time, the
-    board facts (wiring, pins, clocks, plan) of the last board that has them."""
+    """Traces of successive boards as one: events, window traffic and a compact trace's
+    summaries shifted in time, its flash ranges joined, the board facts (wiring, pins, clocks,
+    plan) of the last board that has them."""
     out = {**parts[-1], "events": [], "dropped": 0}
-    out.pop("mapped", None)
+    for key in ("mapped", "aggregates", "flash_ranges"):
+        out.pop(key, None)
     shift = 0.0
     for part in parts:
         events = part["events"]
         out["events"] += [{**e, "time_s": e["time_s"] + shift,
                            **({"busy_until_s": e["busy_until_s"] + shift}
                               if "busy_until_s" in e else {})} for e in events]
-        mapped = [{**b, "time_s": b["time_s"] + shift, "end_s": b["end_s"] + shift}
-                  for b in part.get("mapped", [])]
-        if mapped:
-            out.setdefault("mapped", []).extend(mapped)
+        for key in ("mapped", "aggregates"):  # spans: time_s to end_s
+            spans = [{**b, "time_s": b["time_s"] + shift, "end_s": b["end_s"] + shift}
+                     for b in part.get(key, [])]
+            if spans:
+                out.setdefault(key, []).extend(spans)
+        for kind, ranges in part.get("flash_ranges", {}).items():
+            out.setdefault("flash_ranges", {}).setdefault(kind, []).extend(ranges)
         out["dropped"] += part.get("dropped", 0)
         for key in ("wiring", "pins", "clocks", "plan"):
             if part.get(key):
                 out[key] = part[key]
         ends = [e.get("busy_until_s", e["time_s"]) for e in events]
-        ends += [b["end_s"] for b in part.get("mapped", [])]
+        ends += [b["end_s"] for key in ("mapped", "aggregates") for b in part.get(key, [])]
         shift += max(ends, default=0.0) + GAP_S
     return out
 

@@ -354,8 +354,7 @@ class PyocdTarget:
         except exceptions.TransferError as exc:
             error = exc
         rdp = self._rdp_level()
-        if rdp is not None and rdp != ids.RDP_LEVEL0:
-            level = 2 if rdp == ids.RDP_LEVEL2 else 1
+        if rdp is not None and (level := ids.rdp_level(rdp)):
             raise ReadProtectedError(
                 f"{self.part.part.name} is read-protected (RDP level {level}, option byte "
                 f"0x{rdp:02X}): the debugger cannot reach its RAM or flash",
