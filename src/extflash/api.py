@@ -121,14 +121,19 @@ def open_virtual_board(
     *,
     flash_file: str | os.PathLike[str] | None = None,
     timing: str = "typical",
+    write_hooks: bool = True,
 ) -> Target:
     """The virtual board wired as ``board`` describes, as a Target. Its ``flash_file`` is locked
-    until the target is closed: another process opening it meanwhile gets a TargetError."""
+    until the target is closed: another process opening it meanwhile gets a TargetError.
+
+    ``write_hooks=False`` promises that no watch or trace will hook its stores: the board then
+    runs with unicorn's fast store path for data next to code (Machine, "Pages")."""
     from extflash.emu.virtual_board import VirtualBoard
     from extflash.target.emulated import EmulatedTarget
 
     path = Path(flash_file) if flash_file is not None else None
-    return EmulatedTarget(VirtualBoard(board, flash_file=path, timing=timing, lock=True))
+    return EmulatedTarget(VirtualBoard(board, flash_file=path, timing=timing, lock=True,
+                                       small_pages=not write_hooks))
 
 
 def resolve_board(
@@ -294,7 +299,7 @@ def open_session(
     """Open ``loader`` on the virtual board described by ``board``."""
     ldr = loader if isinstance(loader, Loader) else open_loader(loader)
     brd = board if isinstance(board, boards.Board) else boards.load(board)
-    target = open_virtual_board(brd, flash_file=flash_file, timing=timing)
+    target = open_virtual_board(brd, flash_file=flash_file, timing=timing, write_hooks=False)
     try:
         return Session(ldr, target, options=options, progress=progress)
     except BaseException:

@@ -174,6 +174,8 @@ class Timeline:
 
     def start(self) -> None:
         uc = self.machine.uc
+        if not self.machine.write_hooks_exact:
+            raise RuntimeError("a trace needs a board opened with write_hooks=True")
         for lo, hi in REGISTER_SPACE:
             if self.compact:
                 self._hooks.append(memhooks.on_read(uc, self.facts.on_register_read, lo, hi))

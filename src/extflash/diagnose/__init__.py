@@ -140,10 +140,12 @@ def open_session(loader: str | os.PathLike[str] | Loader, *, board: boards.Board
     ldr = loader if isinstance(loader, Loader) else open_loader(loader)
     brd = board if isinstance(board, boards.Board) else boards.load(board)
 
-    def fresh_board() -> Any:
+    def fresh_board() -> Any:  # watched in full: its stores are hooked
         return api.open_virtual_board(brd, flash_file=flash_file, timing=timing)
 
-    target = fresh_board()
+    # in replay mode nothing hooks the first board's stores
+    target = api.open_virtual_board(brd, flash_file=flash_file, timing=timing,
+                                    write_hooks=not replay_on_failure)
     watch = Watch(target, early_stop=early_stop,
                   replay=fresh_board if replay_on_failure else None)
     try:

@@ -174,6 +174,8 @@ class Watch:
         lay = self.layout
         if lay is None or self.replay is not None:
             return  # replay mode: stray writes are for the full watch of the replay to see
+        if not self.machine.write_hooks_exact:
+            raise RuntimeError("a full watch needs a board opened with write_hooks=True")
         buffer_end = lay.buffer + lay.buffer_size
         own = [(lay.image_start, lay.stack_top), (lay.buffer, buffer_end)]
         for region in self.part.part.memory:

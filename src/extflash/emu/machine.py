@@ -25,6 +25,16 @@ Fast-forward
     1/8 of the time already spent spinning), so a loader's own tick-based timeout still fires
     close to its deadline. A ``b .`` loop and WFI idle the same way.
 
+Pages
+    unicorn 2.1.4 tracks self-modifying code per target page: every store to a page holding
+    translated code takes a slow path (about a third of a HAL-style loader's run, whose handle
+    and tick counter sit in .bss right after .text, and whose stack follows). With
+    ``small_pages`` the machine uses 256-byte pages instead of the default 1 KiB, so little
+    data shares a page with code. Such a machine must carry no ``UC_HOOK_MEM_WRITE`` range
+    hooks: with 256-byte pages unicorn 2.1.4 calls them for stores just past their range with an
+    address one page lower (a stray-write watch would report writes that never happened).
+    Boards that a watch or trace hooks keep the default pages (``write_hooks_exact``).
+
 Exceptions
     SysTick, NVIC lines (``set_irq_pending``), PendSV, SVC and faults are taken at slice
     boundaries, respecting PRIMASK/BASEPRI/FAULTMASK and priorities, with the frame stacked by
@@ -84,6 +94,7 @@ __all__ = [
 ]
 
 MAX_SLICE = 1_000_000
+SMALL_PAGE = 0x100  # the smallest target page unicorn 2.1.4 accepts for Arm
 # A polling loop whose own registers change from one streak to the next counts (a bounded wait,
 # "for (n = 65535; n && (SR & BUSY); n--)"): it runs on without skipping time, each streak twice
 # as long as the last, for at most this many streaks (6 x 2**16 reads); then it is taken for a
@@ -222,7 +233,8 @@ class Machine:
     ``tracer`` (callback receiving every :class:`BusAccess`, ``None`` = off), ``last_fault``.
     """
 
-    def __init__(self, part: mcu.PartRef, *, hse_hz: int | None = None) -> None:
+    def __init__(self, part: mcu.PartRef, *, hse_hz: int | None = None,
+                 small_pages: bool = False) -> None:
         self.part = part
         self.family = part.family
         fam = self.family
@@ -235,12 +247,11 @@ class Machine:
             raise TargetError(f"no CPU model for core '{fam.core}' of {part.part.name}")
         self.uc = unicorn.Uc(unicorn.UC_ARCH_ARM, unicorn.UC_MODE_THUMB)
         self.uc.ctl_set_cpu_model(model)
-        # unicorn's default 1 KiB target pages. 256-byte pages (ctl_set_page_size) would keep a
-        # loader's .data/.bss off its code pages (stores there take unicorn 2.1.4's
-        # self-modifying-code slow path), about 25 % faster for HAL-style loaders, but with
-        # them unicorn 2.1.4 calls a UC_HOOK_MEM_WRITE range hook for stores 8 bytes past its
-        # range with the wrong address (the stray-write watch then reports writes that never
-        # happened: tests/cli/test_octal_kit_boards.py, U585 STR). Keep the default.
+        # Target pages (see the module documentation, "Pages"): stores to a page that holds
+        # translated code take unicorn's self-modifying-code slow path.
+        self.small_pages = small_pages
+        if small_pages:
+            self.uc.ctl_set_page_size(SMALL_PAGE)
         self._handle = cortexm.handle(self.uc)
         self._pc_value = ctypes.c_uint32()
         self._pc_address = ctypes.addressof(self._pc_value)
@@ -301,6 +312,11 @@ class Machine:
         self._halfwords_address = ctypes.addressof(self._halfwords)
         self._cs = capstone.Cs(capstone.CS_ARCH_ARM,
                                capstone.CS_MODE_THUMB | capstone.CS_MODE_MCLASS)
+
+    @property
+    def write_hooks_exact(self) -> bool:
+        """Do range write hooks on this machine see the true store addresses (default pages)?"""
+        return not self.small_pages
 
     # -- construction ----------------------------------------------------------------------------
     def _map_memory(self) -> None:

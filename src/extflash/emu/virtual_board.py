@@ -132,14 +132,16 @@ class VirtualBoard:
 
     def __init__(self, board: Board, *, flash_file: str | Path | None = None,
                  timing: str = "typical", native: bool | None = None,
-                 lock: bool = False) -> None:
+                 lock: bool = False, small_pages: bool = False) -> None:
         self.board = board
         self.flash_file = Path(flash_file) if flash_file is not None else None
         # Held until close(); if construction fails, the unreferenced lock file closes and the
         # lock goes with it.
         self._lock = ChipFileLock.acquire(self.flash_file) if lock and self.flash_file else None
         self._saved: dict[int, tuple[object, ...]] = {}  # what each bank's file holds now
-        self.machine = Machine(board.part, hse_hz=board.hse_hz)  # 0: no crystal
+        # small_pages: faster stores, no write-hooking watch or trace (Machine, "Pages")
+        self.machine = Machine(board.part, hse_hz=board.hse_hz,  # 0: no crystal
+                               small_pages=small_pages)
         self.timing = timing
         self.native = native
         self.flash_clock_problems: list[str] = []
