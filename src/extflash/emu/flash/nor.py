@@ -75,8 +75,7 @@ class _Operation:
 
 class EventLog:
     """The chip's last ``maxlen`` commands (a bounded deque). Batches a native command lane
-    hands over are decoded only when the log is read or extended by the model: most are pushed
-    out unread."""
+    hands over are decoded only when the log is read: most are pushed out unread."""
 
     def __init__(self, maxlen: int) -> None:
         self.maxlen = maxlen
@@ -85,8 +84,7 @@ class EventLog:
         self._batched = 0  # events in _batches
 
     def append(self, event: FlashEvent) -> None:
-        self._decode()
-        self._events.append(event)
+        self.extend_lazy(1, lambda: [event])  # keeps the order of the batches before it
 
     def extend_lazy(self, count: int, decode: Callable[[], list[FlashEvent]]) -> None:
         """``count`` events, the last of which (up to ``maxlen``) ``decode`` returns."""
