@@ -163,21 +163,69 @@ _RETURN_WRITE = {False: (*_FRAME, A.UC_ARM_REG_CONTROL, A.UC_ARM_REG_MSP, A.UC_A
 _FP_WRITE = (*_FP_REGS, A.UC_ARM_REG_FPSCR)
 
 
+# Register ids in the order of native/exceptions_fast.c's enum.
+_NATIVE_IDS = (*_FRAME, A.UC_ARM_REG_PC, A.UC_ARM_REG_XPSR, A.UC_ARM_REG_CONTROL,
+               A.UC_ARM_REG_MSP, A.UC_ARM_REG_PSP, A.UC_ARM_REG_CPSR, *_FP_REGS,
+               A.UC_ARM_REG_FPSCR)
+
+
+class _NativeUnit(ctypes.Structure):
+    """``struct exc_unit`` of native/exceptions_fast.c."""
+
+    _fields_ = [("uc", ctypes.c_void_p), ("reg_read_batch", ctypes.c_void_p),
+                ("reg_write_batch", ctypes.c_void_p), ("mem_read", ctypes.c_void_p),
+                ("mem_write", ctypes.c_void_p), ("has_fpu", ctypes.c_int32),
+                ("id", ctypes.c_int32 * len(_NATIVE_IDS))]
+
+
+@dataclass
+class _NativeExceptions:
+    unit: _NativeUnit
+    address: int  # of unit
+    enter: Callable[..., int]  # (unit, number, handler, thread) -> unicorn status
+    leave: Callable[..., int]  # (unit, exc_return, current after) -> unicorn status
+
+
+def _native_exceptions(uc: unicorn.Uc, has_fpu: bool) -> _NativeExceptions | None:
+    """The C exception unit bound to ``uc``, or None (no C compiler, EXTFLASH_NATIVE=0)."""
+    from extflash.emu import native
+
+    lib = native.load("exceptions_fast")
+    if lib is None:
+        return None
+
+    def address_of(name: str) -> int | None:
+        return ctypes.cast(getattr(uclib, name), ctypes.c_void_p).value
+
+    unit = _NativeUnit(handle(uc), address_of("uc_reg_read_batch"),
+                       address_of("uc_reg_write_batch"), address_of("uc_mem_read"),
+                       address_of("uc_mem_write"), int(has_fpu),
+                       (ctypes.c_int32 * len(_NATIVE_IDS))(*_NATIVE_IDS))
+    enter, leave = lib.exc_enter, lib.exc_leave
+    enter.argtypes = (ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_int32)
+    leave.argtypes = (ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint32)
+    enter.restype = leave.restype = ctypes.c_int
+    return _NativeExceptions(unit, ctypes.addressof(unit), enter, leave)
+
+
 @dataclass
 class ExceptionUnit:
-    """Exception entry and return on a unicorn core (stacking done in Python).
+    """Exception entry and return on a unicorn core.
 
-    The frame moves between the registers and guest memory in one batch each way. The unit
-    keeps the stack of active exceptions, so nested preemption and tail returns restore the
-    right IPSR.
+    The frame moves between the registers and guest memory in one batch each way: in C
+    (native/exceptions_fast.c, one call) where the native helpers build, else here in Python
+    (``native=False`` forces it; both give identical results). The unit keeps the stack of
+    active exceptions, so nested preemption and tail returns restore the right IPSR.
     """
 
     uc: unicorn.Uc
     has_fpu: bool
+    native: bool = True
 
     def __post_init__(self) -> None:
         self.active: list[int] = []
         uc = self.uc
+        self._native = _native_exceptions(uc, self.has_fpu) if self.native else None
         self._entry_read = RegisterBatch(uc, _ENTRY_READ)
         self._fp_read = RegisterBatch(uc, _FP_READ)
         self._stack_write = {k: RegisterBatch(uc, v) for k, v in _STACK_WRITE.items()}
@@ -205,6 +253,15 @@ class ExceptionUnit:
 
     def enter(self, number: int, handler: int) -> None:
         """Stack the context and continue at ``handler`` as exception ``number``."""
+        native = self._native
+        if native is not None:
+            status = native.enter(native.address, number, handler, not self.active)
+            if status != unicorn.UC_ERR_OK:
+                raise unicorn.UcError(status)
+            self.active.append(number)
+            for listener in self.listeners:
+                listener(number, True)
+            return
         *frame_regs, pc, xpsr, control, msp, psp = self._entry_read.read()
         thread = not self.active
         use_psp = thread and bool(control & CONTROL_SPSEL)
@@ -241,6 +298,18 @@ class ExceptionUnit:
 
     def leave(self, exc_return: int) -> None:
         """Unstack the frame selected by ``exc_return`` (called on interrupt 8)."""
+        native = self._native
+        if native is not None:
+            active = self.active
+            after = active[-2] if len(active) > 1 else 0
+            status = native.leave(native.address, exc_return, after)
+            if status != unicorn.UC_ERR_OK:
+                raise unicorn.UcError(status)
+            if active:
+                left = active.pop()
+                for listener in self.listeners:
+                    listener(left, False)
+            return
         use_psp = bool(exc_return & 0x4)
         fp = not exc_return & 0x10
         control, msp, psp = self._return_read.read()
