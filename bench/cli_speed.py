@@ -241,6 +241,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 rows += measure(brd, style, label, path, size, tmp)
         for kit in kits:
             rows += measure_octospi_kit(kit, size, tmp)
+        floor = engine_floor(tmp)
     version = startup([*EXTFLASH, "--version"])
     bare = startup([sys.executable, "-c", "pass"])
     print(f"extflash through the CLI, {args.mib} MiB, typical chip timing, default diagnostics "
@@ -260,6 +261,19 @@ def main(argv: Sequence[str] | None = None) -> None:
               f"{cpu} {cpu_rate} {target} {virtual}  {r.note}")
     print(f"start-up: extflash --version {version * 1e3:.0f} ms, python -c pass "
           f"{bare * 1e3:.0f} ms ({version / bare:.0f}x; target <= 10x)")
+    print(f"engine ceiling (bench/engine_floor.py, 256-byte pages): unicorn alone runs a "
+          f"HAL-style byte loop at {floor['plain']:.1f} MB/s, {floor['count']:.1f} MB/s with the "
+          "instruction count exact virtual time needs")
+
+
+def engine_floor(tmp: Path) -> dict[str, float]:
+    """MB/s of the engine alone on the HAL-style byte loop (no Python, no chip, no verify)."""
+    import engine_floor as ef
+
+    harness, image = ef.build(tmp / "floor")
+    plain, _ = ef.measure(harness, image, 1_000_000, 0, 256, 3)
+    counted, _ = ef.measure(harness, image, 1_000_000, 1, 256, 3)
+    return {"plain": 1e3 / plain, "count": 1e3 / counted}
 
 
 if __name__ == "__main__":

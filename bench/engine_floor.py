@@ -30,6 +30,7 @@ PAGES = ((1024, 0), (256, 256))
 
 
 def build(out: Path) -> tuple[Path, Path]:
+    out.mkdir(parents=True, exist_ok=True)
     tc = find_toolchain()
     elf = tc.build([HERE / "loop.c"], out / "loop.elf", linker_script=HERE / "loop.ld",
                    cflags=["-mcpu=cortex-m7", "-mthumb", "-Os", "-nostdlib", "-ffreestanding"],

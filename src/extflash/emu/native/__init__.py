@@ -44,17 +44,24 @@ def compiler_name() -> str:
     return os.environ.get("CC") or "cc"
 
 
+_told: set[str] = set()  # reasons already logged: a missing compiler is said once, not per helper
+
+
+def _unavailable(name: str, why: NativeUnavailable) -> NativeUnavailable:
+    if str(why) not in _told:
+        _told.add(str(why))
+        log.info("native %s unavailable (%s): using the Python path", name, why)
+    return why
+
+
 @functools.cache
 def _load(name: str) -> ctypes.CDLL | NativeUnavailable:
     try:
         return ctypes.CDLL(str(_build(name)))
     except NativeUnavailable as why:
-        log.info("native %s unavailable (%s): using the Python path", name, why)
-        return why
+        return _unavailable(name, why)
     except OSError as exc:
-        failure = NativeUnavailable(f"cannot load the built library: {exc}")
-        log.info("native %s unavailable (%s): using the Python path", name, failure)
-        return failure
+        return _unavailable(name, NativeUnavailable(f"cannot load the built library: {exc}"))
 
 
 def load(name: str) -> ctypes.CDLL | None:
