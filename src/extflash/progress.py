@@ -11,17 +11,10 @@ from __future__ import annotations
 import sys
 import time
 from types import TracebackType
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
+if TYPE_CHECKING:  # rich.progress is imported only when a bar is drawn (start-up time)
+    from rich.progress import Progress, TaskID
 
 PHASE_NAMES = {
     "compare": "comparing",
@@ -48,6 +41,15 @@ class ProgressRenderer:
 
     def __enter__(self) -> ProgressRenderer:
         if self.mode == "bar":
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+                TransferSpeedColumn,
+            )
+
             self._bar = Progress(
                 TextColumn("{task.description:>10}"),
                 BarColumn(),

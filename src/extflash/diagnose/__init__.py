@@ -29,7 +29,6 @@ from extflash.diagnose import protocol, wiring
 from extflash.diagnose.evidence import CallEvidence, FlashCommand, WindowState, window_state
 from extflash.diagnose.failure import explain_failure
 from extflash.diagnose.fault import explain_fault
-from extflash.diagnose.hang import explain_hang
 from extflash.diagnose.model import Diagnosis
 from extflash.diagnose.symbols import Symbolizer
 from extflash.diagnose.watch import Watch
@@ -186,6 +185,8 @@ def explain_call(ev: CallEvidence, watch: Watch, *, ok_value: int | None = None)
         if ev.stuck is not None:
             stuck: Diagnosis = ev.stuck
             return stuck
+        from extflash.diagnose.hang import explain_hang  # capstone: only when something hangs
+
         diagnosis = explain_hang(ctx)
         if diagnosis is not None:
             return diagnosis

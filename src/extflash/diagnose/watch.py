@@ -54,7 +54,6 @@ from extflash.diagnose.evidence import (
     WindowState,
     window_state,
 )
-from extflash.diagnose.hang import explain_hang, same_stall
 from extflash.diagnose.symbols import Symbolizer
 from extflash.emu.clock import FS_PER_S
 from extflash.emu.machine import UnmodelledAccess
@@ -301,6 +300,8 @@ class Watch:
             if outcome.reason != "checkpoint" or clock.now_fs >= deadline:
                 return self._finish(outcome, ev)
             # no flash work since the last look: is the loader stuck for good?
+            from extflash.diagnose.hang import explain_hang, same_stall  # capstone: lazily
+
             self._collect(ev)
             ctx = Context(self.board, self.symbols, ev, stop_at & ~1, self.layout,
                           self.constants)

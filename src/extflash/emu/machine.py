@@ -51,8 +51,8 @@ import logging
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import capstone
 import unicorn
 from unicorn import arm_const as A
 
@@ -80,6 +80,9 @@ from extflash.emu.periph.usart import SerialConsole, Usart, instances
 from extflash.emu.regmodel import Peripheral
 from extflash.emu.scs import DataWatchpointTrace, SystemControlSpace
 from extflash.errors import TargetError
+
+if TYPE_CHECKING:
+    import capstone
 
 log = logging.getLogger(__name__)
 
@@ -310,8 +313,7 @@ class Machine:
         self._word_address = ctypes.addressof(self._word)
         self._halfwords = (ctypes.c_uint16 * 2)()
         self._halfwords_address = ctypes.addressof(self._halfwords)
-        self._cs = capstone.Cs(capstone.CS_ARCH_ARM,
-                               capstone.CS_MODE_THUMB | capstone.CS_MODE_MCLASS)
+        self._cs: capstone.Cs | None = None  # made on the first disassemble()
 
     @property
     def write_hooks_exact(self) -> bool:
@@ -683,6 +685,11 @@ class Machine:
             code = self.mem_read(address & ~1, 4)
         except TargetError:
             return ""
+        if self._cs is None:
+            import capstone
+
+            self._cs = capstone.Cs(capstone.CS_ARCH_ARM,
+                                   capstone.CS_MODE_THUMB | capstone.CS_MODE_MCLASS)
         for insn in self._cs.disasm(code, address & ~1, 1):
             return f"{insn.mnemonic} {insn.op_str}".strip()
         return ""

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING
 from extflash.errors import InputError, LoaderFormatError
 from extflash.loader import elf as elfmod
 from extflash.loader.attributes import BuildAttributes, parse_attributes
-from extflash.loader.code import CodeFacts, analyse
 from extflash.loader.elf import Relocation, Section, Symbol
 from extflash.loader.flm import FlashDevice, RelocatedImage, decode_flash_device, relocate
 from extflash.loader.stldr import StorageInfo, decode_storage_info
 
 if TYPE_CHECKING:
+    from extflash.loader.code import CodeFacts
     from extflash.loader.family import FamilyInference
 
 MAX_FILE_SIZE = 64 << 20  # real loaders with full DWARF stay under a few MiB
@@ -168,6 +168,8 @@ class Loader:
     @functools.cached_property
     def code(self) -> CodeFacts:
         """What the machine code references (disassembled on first use)."""
+        from extflash.loader.code import analyse  # capstone: only for commands that look
+
         code = [(s, self.section_data(s.name)) for s in self.sections
                 if s.is_alloc and s.flags & elfmod.SHF_EXECINSTR and not s.is_nobits]
         data = [self.section_data(s.name) for s in self.sections
