@@ -22,7 +22,7 @@ struct exc_unit {
     mem_fn mem_read;
     mem_fn mem_write;
     int32_t has_fpu;
-    int32_t id[ID_COUNT];
+    int id[ID_COUNT];   /* S0..S15 and FPSCR contiguous: one batch */
 };
 
 #define CONTROL_SPSEL (1u << 1)
@@ -100,11 +100,7 @@ int exc_enter(const struct exc_unit *u, uint32_t number, uint32_t handler, int32
     words[7] = xpsr;
     uint32_t count = BASIC_WORDS;
     if (fp) {
-        int fp_ids[FP_REGS];
-        for (unsigned i = 0; i < FP_REGS; i++) {
-            fp_ids[i] = u->id[S0 + i];
-        }
-        status = read_regs(u, fp_ids, &words[BASIC_WORDS], FP_REGS);
+        status = read_regs(u, &u->id[S0], &words[BASIC_WORDS], FP_REGS);
         if (status) {
             return status;
         }
@@ -159,11 +155,7 @@ int exc_leave(const struct exc_unit *u, uint32_t exc_return, uint32_t current)
     }
     if (fp) {
         control |= CONTROL_FPCA;
-        int fp_ids[FP_REGS];
-        for (unsigned i = 0; i < FP_REGS; i++) {
-            fp_ids[i] = u->id[S0 + i];
-        }
-        status = write_regs(u, fp_ids, &words[BASIC_WORDS], FP_REGS);
+        status = write_regs(u, &u->id[S0], &words[BASIC_WORDS], FP_REGS);
         if (status) {
             return status;
         }
