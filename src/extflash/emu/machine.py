@@ -214,6 +214,7 @@ class _MachineClock(VirtualClock):
         self.on_schedule: Callable[[int], None] | None = None
         # time passed without instructions (the cycles it counts)
         self.on_skip: Callable[[int], None] | None = None
+        self.on_moved: Callable[[], None] | None = None  # time or the cycle count moved
 
     def schedule(self, at_fs: int, callback: Callable[[], None]) -> None:
         super().schedule(at_fs, callback)
@@ -224,6 +225,11 @@ class _MachineClock(VirtualClock):
         super().advance_fs(fs)
         if self.on_skip is not None:
             self.on_skip(fs // self.fs_per_cycle)
+
+    def advance_to(self, t_fs: int) -> None:
+        super().advance_to(t_fs)
+        if self.on_moved is not None:  # every path that moves the cycle count ends here
+            self.on_moved()
 
 
 class Machine:
@@ -301,6 +307,8 @@ class Machine:
         self._map_memory()
         self._build_core_peripherals()
         self.bus.event_wakes = self.scs.wakes_core
+        self._time_source = self.bus.native_time_source  # CYCCNT in C, or None
+        self.clock.on_moved = self._time_source_base
         self._build_system_peripherals(hse_hz)
         self._map_unmodelled()
         self._install_hooks()
@@ -719,6 +727,7 @@ class Machine:
         if done > self._slice_synced:
             self.clock.advance_cycles(done - self._slice_synced)
             self._slice_synced = done
+            self._time_source_base()
 
     def time_base(self) -> tuple[int, int] | None:
         """(virtual time, the instruction count of the running slice it was synced at), or None
@@ -774,6 +783,25 @@ class Machine:
             if p.name == stem or p.name.replace("QUADSPI", "QSPI") == stem or (
                     p.name.startswith("OCTOSPI") and p.name.replace("OCTOSPI", "OSPI") == stem):
                 p.reset()
+
+    # -- native CYCCNT reads (native/timesource_fast.c) -------------------------------------------
+    def _time_source_start(self) -> None:
+        """A slice starts: the DWT's C side serves CYCCNT from here on (nothing traces it)."""
+        ts = self._time_source
+        native = self.dwt.native
+        if ts is None or native is None:
+            return
+        self.dwt.publish()
+        native.watch_flags([flag for flag, _drain in self._deferred])
+        ts.base = self.clock.cycles - self._slice_synced
+        ts.running = int(self.dwt.tracer is None)
+
+    def _time_source_base(self) -> None:
+        """The clock's cycle count or the counter it is synced at moved: cycles at the
+        instruction being executed are base + unicorn's counter again."""
+        ts = self._time_source
+        if ts is not None and self._running:
+            ts.base = self.clock.cycles - self._slice_synced
 
     # -- run loop --------------------------------------------------------------------------------
     def _pc(self) -> int:
@@ -860,6 +888,7 @@ class Machine:
             self._slice_budget, self._slice_synced = budget, 0
             self._slice_end_fs = self.clock.now_fs + budget * self.clock.fs_per_cycle
             self._running = True
+            self._time_source_start()
             for hook in self.bus.slice_start_hooks:
                 hook()
             error: unicorn.UcError | None = None
@@ -876,6 +905,8 @@ class Machine:
                     self._slice_budget = min(self._slice_budget, int(self._limit.value))
                 self.sync_time()
                 self._running = False
+                if self._time_source is not None:
+                    self._time_source.running = 0
                 self.bus.end_slice()
             if self._stores:
                 self._take_stores()
@@ -916,7 +947,8 @@ class Machine:
         DWT CYCCNT) waits for time: it is skipped at once.
         """
         bus = self.bus
-        if bus.poll.timed:  # it reads a clock (its own timeout): a wait, skipped as one
+        if bus.poll.timed or (self._time_source is not None and self._time_source.timed):
+            # it reads a clock (its own timeout): a wait, skipped as one
             self._forget_loop()
             return False
         regs = (self._exceptions_taken, *self._loop_regs.read())

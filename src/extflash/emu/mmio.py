@@ -23,6 +23,7 @@ import bisect
 import ctypes
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import unicorn
 from unicorn.unicorn_py3.unicorn import MMIO_READ_CFUNC, MMIO_WRITE_CFUNC, uclib
@@ -144,6 +145,9 @@ class Bus:
         self.event_wakes: Callable[[Callable[[], None]], bool] = lambda _callback: False
         self.hold_time: Callable[[int | None], None] = lambda _count: None
         self._activity_mark = 0
+        # the DWT's native CYCCNT reads (scs.DataWatchpointTrace.raw_mmio), or None: its
+        # ``timed`` counts as poll.timed
+        self.native_time_source: Any = None
 
     # -- mapping ----------------------------------------------------------------------------
     def attach(self, p: Peripheral) -> None:
@@ -157,7 +161,7 @@ class Bus:
         if raw is not None:
             read_cb, write_cb, user_data = raw(self)
         else:
-            read_cb, write_cb, user_data = self._callbacks(p), self._write_callback(p), None
+            read_cb, write_cb, user_data = *self.python_callbacks(p), None
         status = uclib.uc_mmio_map(self.uc._uch, p.base, size, read_cb, user_data,
                                    write_cb, user_data)
         if status != unicorn.UC_ERR_OK:
@@ -201,7 +205,11 @@ class Bus:
             m.periph.tracer = self._trace if tracer is not None else None
 
     # -- callbacks --------------------------------------------------------------------------
-    def _callbacks(self, p: Peripheral) -> object:
+    def python_callbacks(self, p: Peripheral) -> tuple[object, object]:
+        """The ctypes read and write callbacks that serve ``p`` through its Python model."""
+        return self._read_callback(p), self._write_callback(p)
+
+    def _read_callback(self, p: Peripheral) -> object:
         time_sources: frozenset[int] = getattr(p, "time_sources", frozenset())
         base = p.base
         sync, observe, poll = self.sync, self.observe_read, self.poll
@@ -289,6 +297,8 @@ class Bus:
         self.poll.pcs.clear()
         self.poll.streak = 0
         self.poll.timed = False
+        if self.native_time_source is not None:
+            self.native_time_source.timed = 0
 
     def exception_entered(self) -> None:
         """The core took an exception: a polling loop it was in is interrupted."""

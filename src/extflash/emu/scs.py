@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from extflash.emu.clock import VirtualClock
 from extflash.emu.cortexm import (
@@ -23,7 +24,12 @@ from extflash.emu.cortexm import (
     SYSTICK,
     USAGEFAULT,
 )
+from extflash.emu.native import timesource_fast
+from extflash.emu.native.timesource_fast import NativeTimeSource
 from extflash.emu.regmodel import Access, Peripheral, Reg, fields
+
+if TYPE_CHECKING:
+    from extflash.emu.mmio import Bus
 
 SCS_BASE = 0xE000E000
 DWT_BASE = 0xE0001000
@@ -372,11 +378,33 @@ class DataWatchpointTrace(Peripheral):
         self.time_sources = frozenset({0x004})
         self._anchor_cycles = 0
         self._anchor_value = 0
+        # CYCCNT word reads in C (native/timesource_fast.c), set up by raw_mmio; None: Python
+        self.native: NativeTimeSource | None = None
+
+    def raw_mmio(self, bus: Bus) -> tuple[object, object, object]:
+        """The bus callbacks: CYCCNT reads in C where the native helpers build, else Python."""
+        read, write = bus.python_callbacks(self)
+        lib = timesource_fast.load() if self.has_cyccnt and bus.counter_address else None
+        if lib is None:
+            return read, write, None
+        self.native = NativeTimeSource(lib, bus.counter_address, read)
+        bus.native_time_source = self.native.state
+        self.publish()
+        return self.native.read_function, write, self.native.user_data
+
+    def publish(self) -> None:
+        """Tell the C side the counter's state (after every change of it)."""
+        if self.native is not None:
+            st = self.native.state
+            st.counting = self.counting()
+            st.anchor_cycles = self._anchor_cycles
+            st.anchor_value = self._anchor_value
 
     def reset(self) -> None:
         super().reset()
         self._anchor_cycles = 0
         self._anchor_value = 0
+        self.publish()
 
     def counting(self) -> bool:
         return (self.has_cyccnt and bool(self["CTRL"] & 1)
@@ -412,6 +440,7 @@ class DataWatchpointTrace(Peripheral):
         super().write(offset, size, value)
         if not before and self.counting():
             self._anchor_cycles = self.clock.cycles
+        self.publish()
 
     def demcr_changed(self, old: int, new: int) -> None:
         """DEMCR.TRCENA gates the counter: freeze or restart it at the current cycle."""
@@ -420,3 +449,4 @@ class DataWatchpointTrace(Peripheral):
             self._anchor_value = (self._anchor_value + self.clock.cycles
                                   - self._anchor_cycles) & 0xFFFFFFFF
         self._anchor_cycles = self.clock.cycles
+        self.publish()
