@@ -788,11 +788,10 @@ class Machine:
     def _time_source_start(self) -> None:
         """A slice starts: the DWT's C side serves CYCCNT from here on (nothing traces it)."""
         ts = self._time_source
-        native = self.dwt.native
-        if ts is None or native is None:
+        if ts is None:
             return
-        self.dwt.publish()
-        native.watch_flags([flag for flag, _drain in self._deferred])
+        if ts.n_flags != len(self._deferred):  # a controller with a native lane was added
+            self.dwt.watch_flags([flag for flag, _drain in self._deferred])
         ts.base = self.clock.cycles - self._slice_synced
         ts.running = int(self.dwt.tracer is None)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from extflash.emu.clock import VirtualClock
 from extflash.emu.cortexm import (
@@ -391,6 +391,12 @@ class DataWatchpointTrace(Peripheral):
         bus.native_time_source = self.native.state
         self.publish()
         return self.native.read_function, write, self.native.user_data
+
+    def watch_flags(self, flags: list[Any]) -> None:
+        """The native command lanes' deferred flags (the C side leaves CYCCNT to Python while
+        one is raised)."""
+        if self.native is not None:
+            self.native.watch_flags(flags)
 
     def publish(self) -> None:
         """Tell the C side the counter's state (after every change of it)."""

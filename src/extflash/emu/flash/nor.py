@@ -116,6 +116,10 @@ class EventLog:
         return self._events[index]
 
 
+# status-register-1 read opcode, programs (opcode, address bytes, address lines, data lines)
+_LaneOpcodes = tuple[int, tuple[tuple[int, int, int, int], ...]]
+
+
 @dataclass(frozen=True, slots=True)
 class LaneFacts:
     """What a controller's native command lane needs to run the chip's everyday commands
@@ -232,6 +236,7 @@ class NorFlash:
         self._erased_block = b"\xff" * spec.block_size
         self._handlers = self._build_dispatch()
         self._read_opcodes = self._build_reads()
+        self._lane_memo: dict[tuple[bool, bool, bool], _LaneOpcodes] = {}
         self._four_byte_ops = frozenset(self._four_byte_opcodes())
         # per-opcode facts looked up on every command (the spec never changes)
         self._busy_ok = self._opcodes_allowed_while_busy()
@@ -350,15 +355,7 @@ class NorFlash:
         if self.deep_power_down or self._suspended is not None or self.protocol in ("8S", "8D"):
             return None
         self._settle()
-        sr1_opcode = next((op for op, name in self._register_of.items()
-                           if name == "sr1" and (op, self.qpi) not in self._read_opcodes), 0)
-        programs = []
-        for op, pc in self._programs.items():
-            if (pc.needs_qe and not self.quad_enabled and not self.qpi) or (
-                    (op, self.qpi) in self._read_opcodes):
-                continue
-            _, a_lines, d_lines = self._line_counts(pc.protocol)
-            programs.append((op, self._address_width(op), a_lines, d_lines))
+        sr1_opcode, programs = self._lane_opcodes()
         return LaneFacts(
             instruction_lines=4 if self.qpi else 1, sr1_opcode=sr1_opcode,
             sr1_rest=self.regs.get("sr1", 0) & ~(WIP | WEL) & 0xFF, wel=self.wel,
@@ -367,6 +364,25 @@ class NorFlash:
             protected=self.protected_range() or (0, 0),
             program_fs=self._duration(self.spec.timing.page_program_us, FS_PER_US),
             programs=tuple(programs))
+
+    def _lane_opcodes(self) -> _LaneOpcodes:
+        """The status-register-1 read opcode and the programs (opcode, address bytes, address
+        and data lines) of the chip's present mode; asked at every publish, so memoised per
+        mode (they follow only from the spec and QPI, QE and 4-byte addressing)."""
+        key = (self.qpi, self.quad_enabled, self.four_byte)
+        found = self._lane_memo.get(key)
+        if found is None:
+            sr1_opcode = next((op for op, name in self._register_of.items()
+                               if name == "sr1" and (op, self.qpi) not in self._read_opcodes), 0)
+            programs = []
+            for op, pc in self._programs.items():
+                if (pc.needs_qe and not self.quad_enabled and not self.qpi) or (
+                        (op, self.qpi) in self._read_opcodes):
+                    continue
+                _, a_lines, d_lines = self._line_counts(pc.protocol)
+                programs.append((op, self._address_width(op), a_lines, d_lines))
+            found = self._lane_memo[key] = (sr1_opcode, tuple(programs))
+        return found
 
     def lane_take(self, *, wel: bool, busy_until: int, started_page: int | None,
                   enabled: bool, commands: int, events: Callable[[], list[FlashEvent]],
