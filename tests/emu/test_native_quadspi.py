@@ -239,6 +239,32 @@ def test_command_lane_lets_systick_ticks_pass_without_python(build_elf):
         assert len(handled) < 20, (len(handled), len(ticks))
 
 
+@needs_native
+def test_indirect_reads_wait_and_drain_in_the_lane(build_elf):
+    """An indirect read Python started: the SR reads that wait for its data (to the full FIFO,
+    then to the end of the transfer) and the DR read that drains its last bytes run in C; the
+    HAL-style Read() of 64 reads of 64 bytes hands Python no DR read and half the accesses it
+    handled before."""
+    brd = board.load("nucleo-h743zi-w25q128")
+    with api.open_session(halstyle_loader(brd, build_elf), board=brd) as s:
+        vb: Any = s.target.board  # type: ignore[attr-defined]
+        q = vb.qspi
+        base = s.geometry.start
+        vb.chips[1].memory[:4096] = bytes(range(256)) * 16
+        driver: Any = s.driver
+        driver.begin("read")
+        handled: list[int] = []
+        bus_read = q.bus_read
+        q.bus_read = lambda o, n: handled.append(o) or bus_read(o, n)
+        reads = q.commands
+        back = b"".join(driver.read_through_loader(base + i, 64) for i in range(0, 4096, 64))
+        assert back == bytes(range(256)) * 16
+        assert q.commands - reads >= 64
+        assert 0x20 not in handled  # no DR read, not even the last of a read
+        # the rest: leaving memory-mapped mode and the starts (about 17 a read before)
+        assert len(handled) <= 8 * 64, len(handled)
+
+
 def test_event_log_keeps_the_last_commands_in_order():
     """Lazily decoded batches and directly appended events read back like a bounded deque."""
     from collections import deque

@@ -48,9 +48,11 @@
  * The struct layout is mirrored by QuadspiFastState in quadspi_fast.py. */
 #include <stdint.h>
 
-enum { MODE_FORWARD, MODE_IDLE, MODE_TX, MODE_RX, MODE_CMD, MODE_POLL };
+enum { MODE_FORWARD, MODE_IDLE, MODE_TX, MODE_RX, MODE_CMD, MODE_POLL, MODE_RXT };
 /* MODE_CMD: a command without data to receive is on the bus until done_fs (lane);
- * MODE_POLL: automatic status polling (lane). */
+ * MODE_POLL: automatic status polling (lane);
+ * MODE_RXT: an indirect read Python started whose bus time is not over: on the bus until
+ * done_fs, stalled at stall_fs while software has read nothing (lane). */
 /* Registers whose values the model publishes (reads are served from them) and, except CR and
  * DCR with their restrictions, that writes here may change. Order mirrored in Python. */
 enum { REG_CR, REG_DCR, REG_DLR, REG_CCR, REG_AR, REG_ABR, REG_PSMKR, REG_PSMAR, REG_PIR,
@@ -185,7 +187,8 @@ struct qspi_fast {
     uint32_t op_started;    /* a program was started here (its page: op_page) */
     uint64_t busy_until;    /* the chip is busy until then (0: idle); its end is ours: Python
                              * leaves the chip's own end-of-busy event out of event_fs */
-    uint64_t done_fs;       /* MODE_CMD: end of the command on the bus */
+    uint64_t done_fs;       /* MODE_CMD, MODE_RXT: end of the command on the bus */
+    uint64_t stall_fs;      /* MODE_RXT: the FIFO is full then until software reads DR */
     uint64_t poll_next_fs;  /* MODE_POLL */
     uint64_t poll_interval_fs;
     uint32_t poll_ftf;
@@ -274,6 +277,18 @@ static int find_reg(const struct qspi_fast *s, uint32_t word)
 static uint32_t idle_status(const struct qspi_fast *s)
 {
     return s->sticky | (fmode(s) == FMODE_WRITE ? SR_FTF : 0u);
+}
+
+/* SR during an indirect read whose bus time is not over (CommandEngine._sr_value): no TCF
+ * yet. */
+static uint32_t rx_status_on_bus(const struct qspi_fast *s)
+{
+    uint32_t left = s->len - s->pos;
+    uint32_t level = left < s->fifo ? left : s->fifo;
+    uint32_t value = s->sticky | SR_BUSY | level << 8;
+    if (level >= fld(s, F_FTHRES) + 1u || ((value & SR_TCF) && level))
+        value |= SR_FTF;
+    return value;
 }
 
 static uint32_t rx_status(struct qspi_fast *s)
@@ -449,6 +464,22 @@ static int lane_status(struct qspi_fast *s, uint32_t *out)
         lane_pass(s, s->done_fs - now);
         now = s->done_fs;
     }
+    if (s->mode == MODE_RXT) {
+        /* CommandEngine._read_sr during a read: the guest waits for the data (to where the
+         * FIFO fills while nothing was read, else to the end of the transfer) */
+        uint64_t end = s->pos == 0u ? s->stall_fs : s->done_fs;
+        if (now < s->done_fs && now < end) {
+            if (!may_reach(s, end))
+                return 0;
+            lane_pass(s, end - now);
+            now = end;
+        }
+        uint32_t value = now >= s->done_fs ? rx_status(s) : rx_status_on_bus(s);
+        if (now >= s->event_fs)
+            s->woke = 1;
+        *out = value;
+        return 1;
+    }
     lane_settle(s, now);
     if (s->mode == MODE_POLL && !(s->sticky & (1u << 3))) {
         uint64_t next = s->event_fs;
@@ -598,6 +629,21 @@ static int lane_program(struct qspi_fast *s, unsigned size, uint64_t value)
     return 1;
 }
 
+/* The DR read that drains the last bytes of a read whose bus time is over
+ * (CommandEngine._read_dr, _settle, _finish): the bytes left, then TCF and no operation. */
+static uint32_t rx_last_beat(struct qspi_fast *s, unsigned size)
+{
+    uint32_t value = 0;
+    for (unsigned i = 0; i < size && s->pos < s->len; i++, s->pos++)
+        value |= (uint32_t)s->rx[s->pos] << (8u * i);
+    s->mode = MODE_IDLE;
+    s->sticky |= SR_TCF;
+    s->beats++;
+    s->sr_run = 0;
+    s->dirty = 1;
+    return value;
+}
+
 uint64_t qspi_fast_read(void *uc, uint64_t offset, unsigned size, void *user)
 {
     struct qspi_fast *s = user;
@@ -609,7 +655,7 @@ uint64_t qspi_fast_read(void *uc, uint64_t offset, unsigned size, void *user)
         /* the lane's operations are moved on in a copy, kept only if the read is served */
         struct qspi_fast moved;
         uint32_t full;
-        int lane_op = s->mode == MODE_CMD || s->mode == MODE_POLL;
+        int lane_op = s->mode == MODE_CMD || s->mode == MODE_POLL || s->mode == MODE_RXT;
         if (lane_op) {
             if (!lane_ready(s))
                 return s->slow_read(uc, offset, size, user);
@@ -637,7 +683,12 @@ uint64_t qspi_fast_read(void *uc, uint64_t offset, unsigned size, void *user)
             return value;
         }
     } else if (word == s->layout.dr) {
-        if (s->mode == MODE_RX && s->pos + size < s->len) {
+        if (s->mode == MODE_RXT && s->pos + size >= s->len
+                && lane_ready(s) && lane_now(s) >= s->done_fs && lane_now(s) < s->event_fs)
+            return rx_last_beat(s, size);
+        if (s->mode == MODE_RX && s->pos + size >= s->len && s->pos < s->len)
+            return rx_last_beat(s, size);
+        if ((s->mode == MODE_RX || s->mode == MODE_RXT) && s->pos + size < s->len) {
             uint32_t value = 0;
             for (unsigned i = 0; i < size; i++)
                 value |= (uint32_t)s->rx[s->pos + i] << (8u * i);
@@ -692,7 +743,8 @@ static int plain_write(struct qspi_fast *s, uint32_t word, uint32_t value)
 {
     int idle = s->mode == MODE_IDLE;
     if (word == s->layout.fcr) {
-        if (s->mode == MODE_RX || (s->flags & FLAG_IRQ) || (value & ~FCR_FLAGS))
+        if (s->mode == MODE_RX || s->mode == MODE_RXT || (s->flags & FLAG_IRQ)
+                || (value & ~FCR_FLAGS))
             return 0;
         if (s->mode == MODE_CMD || s->mode == MODE_POLL) {
             if (!lane_ready(s) || lane_now(s) >= s->event_fs)

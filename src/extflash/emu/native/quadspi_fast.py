@@ -19,7 +19,7 @@ from extflash.emu import native
 from extflash.emu.flash.nor import LaneFacts
 from extflash.emu.mmio import MMIO_READ_CFUNC, MMIO_WRITE_CFUNC
 
-MODE_FORWARD, MODE_IDLE, MODE_TX, MODE_RX, MODE_CMD, MODE_POLL = range(6)
+MODE_FORWARD, MODE_IDLE, MODE_TX, MODE_RX, MODE_CMD, MODE_POLL, MODE_RXT = range(7)
 FLAG_IRQ = 4
 # The slots of reg[] (values the C side reads, and may write with the restrictions in
 # quadspi_fast.c); a front-end without TCR and IR (QUADSPI) leaves them out
@@ -142,6 +142,7 @@ class QuadspiFastState(ctypes.Structure):
         ("op_started", ctypes.c_uint32),
         ("busy_until", ctypes.c_uint64),
         ("done_fs", ctypes.c_uint64),
+        ("stall_fs", ctypes.c_uint64),
         ("poll_next_fs", ctypes.c_uint64),
         ("poll_interval_fs", ctypes.c_uint64),
         ("poll_ftf", ctypes.c_uint32),
@@ -259,11 +260,12 @@ class LaneTime(NamedTuple):
 class LaneOperation(NamedTuple):
     """The controller's operation in progress as the lane continues it."""
 
-    done_fs: int = 0  # MODE_CMD
+    done_fs: int = 0  # MODE_CMD, MODE_RXT
     cmd_length: int = 0
     poll_next_fs: int = 0  # MODE_POLL
     poll_interval_fs: int = 0
     poll_ftf: bool = False
+    stall_fs: int = 0  # MODE_RXT
 
 
 class NativeQuadspi:
@@ -378,7 +380,8 @@ class NativeQuadspi:
         st.n_programs = len(programs)
         st.programs[:4 * len(programs)] = [b for entry in programs for b in entry]
         st.wel, st.busy_until = facts.wel, facts.busy_until
-        st.done_fs, st.cmd_length, st.poll_next_fs, st.poll_interval_fs, st.poll_ftf = op
+        (st.done_fs, st.cmd_length, st.poll_next_fs, st.poll_interval_fs, st.poll_ftf,
+         st.stall_fs) = op
         st.last_status = last_status
         self.clear_lane()
         st.lane = 1

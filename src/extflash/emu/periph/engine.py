@@ -65,6 +65,7 @@ from extflash.emu.native.quadspi_fast import (
     MODE_IDLE,
     MODE_POLL,
     MODE_RX,
+    MODE_RXT,
     MODE_TX,
     NEVER,
     QUIET_SR_READS,
@@ -751,6 +752,9 @@ class CommandEngine(Peripheral):
                 and act.rx_pos < len(act.rx) and not irq):
             # TCF may rise while data is drained: only without interrupts to raise
             mode, limit, pos, length = MODE_RX, 0, act.rx_pos, len(act.rx)
+        elif act.fmode == FMODE_READ and lane and act.rx_pos < len(act.rx) and not irq:
+            # still on the bus: the lane waits SR reads out as _read_sr does
+            mode, limit, pos, length = MODE_RXT, 0, act.rx_pos, len(act.rx)
         else:
             return FastState(MODE_FORWARD)
         return FastState(mode, sticky, min(self.fsize_bytes, ALL_ONES), self.variant.fifo_bytes,
@@ -763,7 +767,7 @@ class CommandEngine(Peripheral):
         chip, facts = self._lane_facts()
         state = self.fast_state(facts is not None)
         act = self._active
-        rx = act.rx if state.mode == MODE_RX and act is not None else None
+        rx = act.rx if state.mode in (MODE_RX, MODE_RXT) and act is not None else None
         nat.publish(state, self._sr_run, self._sr_last, rx)
         if state.mode == MODE_FORWARD or chip is None or facts is None:
             self._lane_chip = None
@@ -776,6 +780,8 @@ class CommandEngine(Peripheral):
         elif state.mode == MODE_POLL and act is not None:
             op = LaneOperation(poll_next_fs=act.poll_next_fs,
                                poll_interval_fs=act.poll_interval_fs, poll_ftf=act.poll_ftf)
+        elif state.mode == MODE_RXT and act is not None:
+            op = LaneOperation(done_fs=act.done_fs, stall_fs=act.stall_fs)
         nat.publish_lane(facts, chip.memory, self.clk_hz, op, self._last_status,
                          self._lane_time())
 
@@ -913,7 +919,7 @@ class CommandEngine(Peripheral):
             return
         if served.mode == MODE_TX and served.fill:
             act.tx += nat.captured(served.fill)
-        elif served.mode == MODE_RX:
+        elif served.mode in (MODE_RX, MODE_RXT):
             act.rx_pos = served.pos
 
     @property
