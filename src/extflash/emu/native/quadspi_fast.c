@@ -16,8 +16,11 @@
  *         indirect write, which starts it here (TX);
  *   TX    (an indirect write collecting its data) SR reads and DR writes (the beat that
  *         completes the transfer goes to Python, which sends the command to the chip);
- *   RX    (an indirect read whose bus time is over) SR and DR reads (the beat that drains the
- *         last bytes goes to Python, which ends the operation);
+ *   RX    (an indirect read whose bus time is over) SR and DR reads, the beat that drains the
+ *         last bytes ending the operation (TCF, IDLE);
+ *   RXT   (lane: an indirect read Python started, still on the bus) the same, and SR reads that
+ *         wait for the data as CommandEngine._read_sr does (to the full FIFO while nothing was
+ *         read, else to the end of the transfer; the last beat only once it is over);
  * and in all three: reads of the control registers, FCR flag clears (not RX, no interrupt
  * enabled) and writes of PSMKR/PSMAR/PIR, and of ABR where the front-end does not lock it while
  * busy. (On OCTOSPI/XSPI read "CCR" as CCR/TCR/IR and "CCR write starts" as "IR write starts".) Writes that set reserved bits, byte and halfword
