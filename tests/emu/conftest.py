@@ -14,17 +14,21 @@ from extflash.emu.machine import Machine, RunResult
 from extflash.emu.native import quadspi_fast
 
 BKPT = b"\x00\xbe"
+NATIVE_HELPERS = ("exceptions_fast", "timesource_fast")  # beside quadspi_fast
 
 
 @pytest.fixture
 def native_required() -> None:
-    """The QUADSPI native fast path must be available: the suite proves it behaves exactly as
-    the Python model, so its absence (no host C compiler) fails the test instead of skipping
-    it. ``scripts/bootstrap.sh`` installs the compiler."""
+    """The native helpers (the controllers' fast path, exception entry and return, CYCCNT
+    reads) must be available: the suite proves each behaves exactly as its Python path, so
+    their absence (no host C compiler) fails the test instead of skipping it.
+    ``scripts/bootstrap.sh`` installs the compiler."""
     try:
         quadspi_fast.require()
+        for helper in NATIVE_HELPERS:
+            native.require(helper)
     except native.NativeUnavailable as why:
-        pytest.fail(f"the QUADSPI native fast path is unavailable: {why} "
+        pytest.fail(f"a native helper is unavailable: {why} "
                     f"(run scripts/bootstrap.sh to install a C compiler)")
 
 

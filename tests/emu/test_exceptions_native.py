@@ -8,12 +8,12 @@ from __future__ import annotations
 import pytest
 
 from extflash import mcu
-from extflash.emu import cortexm, native
+from extflash.emu import cortexm
 from extflash.emu.cortexm import ExceptionUnit
 from extflash.emu.machine import Machine
 
-pytestmark = pytest.mark.skipif(native.load("exceptions_fast") is None,
-                                reason="no C compiler for the native helpers")
+# the C path must be there: its absence fails these tests (conftest.native_required)
+pytestmark = pytest.mark.usefixtures("native_required")
 
 RAM = 0x24000000
 HANDLER = 0x24000100

@@ -11,11 +11,10 @@ from typing import Any
 import pytest
 
 from extflash import api, board, gen
-from extflash.emu import native
 from extflash.image import Chunk, from_chunks
 
-pytestmark = pytest.mark.skipif(native.load("timesource_fast") is None,
-                                reason="no C compiler for the native helpers")
+# the C path must be there: its absence fails these tests (conftest.native_required)
+pytestmark = pytest.mark.usefixtures("native_required")
 BOARD = "nucleo-h743zi-w25q128"
 
 

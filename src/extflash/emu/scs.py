@@ -421,10 +421,6 @@ class DataWatchpointTrace(Peripheral):
             return self._anchor_value
         return (self._anchor_value + self.clock.cycles - self._anchor_cycles) & 0xFFFFFFFF
 
-    def _freeze(self, counting_before: bool) -> None:
-        self._anchor_value = self._cyccnt() if counting_before else self._anchor_value
-        self._anchor_cycles = self.clock.cycles
-
     def on_read_CYCCNT(self, value: int) -> int:
         return self._cyccnt() if self.has_cyccnt else 0
 
