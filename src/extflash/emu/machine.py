@@ -308,7 +308,8 @@ class Machine:
         self._build_core_peripherals()
         self.bus.event_wakes = self.scs.wakes_core
         self._time_source = self.bus.native_time_source  # CYCCNT in C, or None
-        self.clock.on_moved = self._time_source_base
+        if self._time_source is not None:
+            self.clock.on_moved = self._time_source_base
         self._build_system_peripherals(hse_hz)
         self._map_unmodelled()
         self._install_hooks()
