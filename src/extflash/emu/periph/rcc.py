@@ -66,6 +66,7 @@ class Rcc(TableModel):
                                       for off, _mask in places)
         self._resets = self._index("RSTR", "RST")
         self.clocks = self._compute()
+        self._limits_checked: tuple[Clocks, bool, bool] | None = None
 
     def _index(self, reg_suffix: str, field_suffix: str) -> dict[str, list[tuple[int, int]]]:
         out: dict[str, list[tuple[int, int]]] = {}
@@ -154,14 +155,15 @@ class Rcc(TableModel):
     def _check_limits(self) -> None:
         sources = self.tree.sources if self.tree else ()
         pll_ready = sources[-1] if sources else ""
-        found = self.limits.problems(
-            self.clocks,
-            pll_on=bool(pll_ready) and self._has("CR", pll_ready)
-            and bool(self.get_field("CR", pll_ready)),
-            hse_on=self._has("CR", "HSEON") and bool(self.get_field("CR", "HSEON")),
-            hse_hz=self.hse_hz,
-            family=self.family_name,
-        )
+        pll_on = bool(pll_ready) and self._has("CR", pll_ready) \
+            and bool(self.get_field("CR", pll_ready))
+        hse_on = self._has("CR", "HSEON") and bool(self.get_field("CR", "HSEON"))
+        checked = (self.clocks, pll_on, hse_on)
+        if checked == self._limits_checked:  # every write asks; the answer depends on these
+            return
+        self._limits_checked = checked
+        found = self.limits.problems(self.clocks, pll_on=pll_on, hse_on=hse_on,
+                                     hse_hz=self.hse_hz, family=self.family_name)
         for problem in found:
             if problem not in self.clock_problems:
                 self.clock_problems.append(problem)

@@ -54,6 +54,9 @@ class TableModel(Peripheral):
                  rules: Iterable[Follow | Always] = ()) -> None:
         super().__init__(name, base, registers)
         self.rules = tuple(r for r in rules if self._applicable(r))
+        # the rules as bit operations on ``values`` (they run after every write: an RCC write
+        # of a clock bring-up applies a dozen of them)
+        self._compiled = tuple(self._compile(r) for r in self.rules)
         self.apply_rules()
 
     def _has(self, reg: str, field: str) -> bool:
@@ -69,13 +72,24 @@ class TableModel(Peripheral):
         super().reset()
         self.apply_rules()
 
+    def _compile(self, rule: Follow | Always) -> tuple[int, int, int, int, int, int]:
+        """(source offset, source lsb, source width mask, destination offset, destination
+        lsb, destination mask); an Always rule has no source (offset -1, the value as mask)."""
+        if isinstance(rule, Always):
+            reg = self.by_name[rule.reg]
+            f = reg.field(rule.field)
+            return -1, 0, rule.value, reg.offset, f.lsb, f.mask
+        src, dst = self.by_name[rule.src_reg], self.by_name[rule.dst_reg]
+        sf, df = src.field(rule.src_field), dst.field(rule.dst_field)
+        return src.offset, sf.lsb, (1 << sf.width) - 1, dst.offset, df.lsb, df.mask
+
     def apply_rules(self) -> None:
-        for rule in self.rules:
-            if isinstance(rule, Always):
-                self.set_field(rule.reg, rule.field, rule.value)
-            else:
-                self.set_field(rule.dst_reg, rule.dst_field,
-                               self.get_field(rule.src_reg, rule.src_field))
+        """Set every rule's destination field (in rule order, so a rule sees what an earlier
+        one set)."""
+        values = self.values
+        for src, src_lsb, src_mask, dst, dst_lsb, dst_mask in self._compiled:
+            bits = src_mask if src < 0 else (values[src] >> src_lsb) & src_mask
+            values[dst] = (values[dst] & ~dst_mask) | ((bits << dst_lsb) & dst_mask)
 
     def write(self, offset: int, size: int, value: int) -> None:
         super().write(offset, size, value)
