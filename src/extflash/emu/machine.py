@@ -717,7 +717,7 @@ class Machine:
         """Bring the virtual clock up to the instruction being executed (fires due events), or
         to the one :meth:`hold_time` names. Deferred accesses are handled first."""
         # peripheral callbacks call this on most accesses: keep it lean
-        for flag, drain in self._deferred:
+        for flag, drain, _untaken in self._deferred:
             if flag.value:
                 drain()
         counter = self._counter
@@ -792,7 +792,7 @@ class Machine:
         if ts is None:
             return
         if ts.n_flags != len(self._deferred):  # a controller with a native lane was added
-            self.dwt.watch_flags([flag for flag, _drain in self._deferred])
+            self.dwt.watch_flags([(flag, untaken) for flag, _drain, untaken in self._deferred])
         ts.base = self.clock.cycles - self._slice_synced
         ts.running = int(self.dwt.tracer is None)
 

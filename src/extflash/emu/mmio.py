@@ -131,12 +131,14 @@ class Bus:
         self.exception_hooks: list[Callable[[], None]] = []  # as the core takes an exception
         # (virtual time, the slice's instruction count it was synced at) while a slice runs
         self.time_base: Callable[[], tuple[int, int] | None] = lambda: None
-        # Native callbacks may defer an access to Python (see quadspi_fast.c): (flag, drain)
-        # pairs; the machine drains a raised flag before it moves time. The deferred access is
+        # Native callbacks may defer an access to Python (see quadspi_fast.c): (flag, drain,
+        # untaken) triples; the machine drains a raised flag before it moves time; untaken (None:
+        # not only time) holds the cycles the drain adds to the clock. The deferred access is
         # handled at its own instruction: counter_address is unicorn's instruction counter of
         # the slice (0: unknown, nothing is deferred), hold_time(count) syncs time up to a count
         # of it and no further until hold_time(None).
-        self.deferred: list[tuple[ctypes.c_uint32, Callable[[], None]]] = []
+        self.deferred: list[tuple[ctypes.c_uint32, Callable[[], None],
+                                  ctypes.c_uint64 | None]] = []
         self.counter_address = 0
         # unicorn's instruction limit of the slice (0: unknown), and which scheduled clock
         # events stop the running core when they fire (a pending exception): a native lane may

@@ -298,6 +298,8 @@ class NativeQuadspi:
         # set while the lane holds time or chip state Python has not taken (the same check)
         self.lane_dirty = ctypes.c_uint32.from_buffer(self.state,
                                                       QuadspiFastState.lane_dirty.offset)
+        self.skip_cycles = ctypes.c_uint64.from_buffer(self.state,
+                                                       QuadspiFastState.skip_cycles.offset)
         self._log = (ctypes.c_uint8 * (_RECORD.size * LOG_RING))()
         self._log_data = (ctypes.c_uint8 * (LOG_PAGE * LOG_RING))()
         self.state.log = ctypes.addressof(self._log)

@@ -28,7 +28,9 @@ class TimeSourceState(ctypes.Structure):
         ("n_flags", ctypes.c_uint32),
         ("pad", ctypes.c_uint32),
         ("served", ctypes.c_uint64),
+        ("served_untaken", ctypes.c_uint64),
         ("flags", ctypes.c_void_p * MAX_FLAGS),
+        ("untaken", ctypes.c_void_p * MAX_FLAGS),
         ("forward", ctypes.c_void_p),
     ]
 
@@ -42,7 +44,7 @@ class NativeTimeSource:
         self._python_read = python_read  # kept alive: C calls it
         self.state.forward = ctypes.cast(python_read, ctypes.c_void_p).value
         self._read = ctypes.cast(lib.dwt_read, ctypes.c_void_p).value
-        self._flags: tuple[int, ...] = ()
+        self._flags: tuple[tuple[int, int | None], ...] = ()
 
     @property
     def read_function(self) -> int:
@@ -53,9 +55,12 @@ class NativeTimeSource:
     def user_data(self) -> int:
         return ctypes.addressof(self.state)
 
-    def watch_flags(self, flags: Sequence[ctypes.c_uint32]) -> None:
-        """The native lanes' deferred flags: while one is raised, reads go to Python."""
-        addresses = tuple(ctypes.addressof(f) for f in flags)
+    def watch_flags(self, flags: Sequence[tuple[ctypes.c_uint32, ctypes.c_uint64 | None]]
+                    ) -> None:
+        """The native lanes' deferred flags, each with the cycles Python adds when it takes the
+        flag over (None: unknown): while a flag without them is raised, reads go to Python."""
+        addresses = tuple((ctypes.addressof(f), ctypes.addressof(c) if c is not None else None)
+                          for f, c in flags)
         if addresses == self._flags:
             return
         if len(addresses) > MAX_FLAGS:
@@ -63,8 +68,9 @@ class NativeTimeSource:
             self.state.running = 0
             raise ValueError("too many native lanes for the DWT time source")
         self._flags = addresses
-        for i, address in enumerate(addresses):
-            self.state.flags[i] = address
+        for i, (flag, untaken) in enumerate(addresses):
+            self.state.flags[i] = flag
+            self.state.untaken[i] = untaken
         self.state.n_flags = len(addresses)
 
 

@@ -563,8 +563,9 @@ class CommandEngine(Peripheral):
         nat.stop_at(bus.limit_address)
         self._time_base = bus.time_base
         self._event_wakes = bus.event_wakes
-        bus.deferred.append((nat.pending, self.refresh))
-        bus.deferred.append((nat.lane_dirty, self._lane_drain))
+        bus.deferred.append((nat.pending, self.refresh, None))
+        # the lane's untaken time is all a CYCCNT read needs of its drain (timesource_fast.c)
+        bus.deferred.append((nat.lane_dirty, self._lane_drain, nat.skip_cycles))
         bus.slice_start_hooks.append(self._slice_started)
         bus.slice_hooks.remove(self.refresh)
         bus.slice_hooks.append(self._slice_ended)
