@@ -37,7 +37,7 @@ from __future__ import annotations
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from extflash.chips import OctalSpec
 from extflash.emu.flash.rejected import Rejected
@@ -46,6 +46,7 @@ from extflash.emu.spi import SpiCommand
 if TYPE_CHECKING:
     from extflash.emu.flash.nor import NorFlash
 
+DECODED_FRAMES = 256  # distinct frames without data remembered per chip (a loader sends a few)
 IDLE = 0xFF  # lines nobody drives read high (pull-ups / bus keepers as left by the host)
 STATE_NAMES = {"spi": "SPI (1S-1S-1S)", "8S": "octal STR (8S-8S-8S)", "8D": "octal DTR (8D-8D-8D)"}
 
@@ -113,6 +114,9 @@ class OctalPort:
         self._array_program = next(p.opcode_4b for p in chip.spec.programs
                                    if p.protocol == "1-1-1" and p.opcode_4b is not None)
         self._commands = self._build_commands()
+        # frames without write data, decoded once per state (automatic polling sends the same
+        # status read every poll interval): the frame, or why the chip ignores it
+        self._decoded: dict[tuple[Any, ...], _Frame | str] = {}
 
     def power_on(self) -> None:
         """Every octal part powers up (and resets) in SPI with its volatile defaults."""
@@ -203,6 +207,26 @@ class OctalPort:
     def _decode(self, cmd: SpiCommand) -> _Frame:
         """The command as the chip samples the host's instruction, address, alternate, dummy
         and write phases at its own rate; raises :class:`Rejected` for what it ignores."""
+        if cmd.write_data:
+            return self._decode_frame(cmd)
+        key = (self.state, cmd.instruction, cmd.instruction_lines, cmd.instruction_bytes,
+               cmd.instruction_dtr, cmd.address, cmd.address_bytes, cmd.address_lines,
+               cmd.address_dtr, cmd.alternate, cmd.alternate_bytes, cmd.alternate_lines,
+               cmd.alternate_dtr, cmd.dummy_cycles)
+        found = self._decoded.get(key)
+        if found is None:
+            try:
+                found = self._decode_frame(cmd)
+            except Rejected as why:
+                found = str(why)
+            if len(self._decoded) >= DECODED_FRAMES:
+                self._decoded.clear()  # array reads each have their own address: start over
+            self._decoded[key] = found
+        if isinstance(found, str):
+            raise Rejected(found)
+        return found
+
+    def _decode_frame(self, cmd: SpiCommand) -> _Frame:
         if cmd.instruction is None or cmd.instruction_lines != 8:
             raise Rejected(f"opcode on {cmd.instruction_lines} line(s) while the chip is in "
                            f"{STATE_NAMES[self.state]}: it samples 8 lines")

@@ -34,6 +34,7 @@ from extflash.emu.periph.clocktree import ClockLimits, Clocks, tree_spec
 from extflash.emu.periph.tablemodel import Always, Follow, TableModel, on_ready_pairs
 
 log = logging.getLogger(__name__)
+COMPUTED_STATES = 64  # clock-tree results remembered (register states of a bring-up)
 
 
 class Rcc(TableModel):
@@ -59,6 +60,7 @@ class Rcc(TableModel):
         self.on_clock_change: Callable[[int], None] | None = None
         self.on_peripheral_reset: Callable[[str], None] | None = None
         self.enable_listeners: list[Callable[[], None]] = []
+        self._computed: dict[tuple[int, ...], Clocks] = {}
         super().__init__("RCC", base, regs, rules)
         self._enables = self._index("ENR", "EN")
         self._enable_places: dict[str, tuple[tuple[int, int], ...]] = {}
@@ -67,6 +69,11 @@ class Rcc(TableModel):
         self._resets = self._index("RSTR", "RST")
         self.clocks = self._compute()
         self._limits_checked: tuple[Clocks, bool, bool] | None = None
+        sources = self.tree.sources if self.tree else ()
+        pll_ready = sources[-1] if sources else ""
+        # CR's PLL-ready field ("" when none) and whether CR has HSEON
+        self._limit_fields = (pll_ready if pll_ready and self._has("CR", pll_ready) else "",
+                              self._has("CR", "HSEON"))
 
     def _index(self, reg_suffix: str, field_suffix: str) -> dict[str, list[tuple[int, int]]]:
         out: dict[str, list[tuple[int, int]]] = {}
@@ -103,7 +110,16 @@ class Rcc(TableModel):
         if self.tree is None:
             hz = self.reset_clock_hz
             return Clocks(hz, hz, hz)
-        return self.tree.compute(lambda n: self.values[self.by_name[n].offset], self.hse_hz)
+        # every write asks; a bring-up moves between a few register states (memoised on all of
+        # them: the tree is a function of the registers and the board's crystal)
+        key = (self.hse_hz, *self.values.values())
+        found = self._computed.get(key)
+        if found is None:
+            found = self.tree.compute(lambda n: self.values[self.by_name[n].offset], self.hse_hz)
+            if len(self._computed) >= COMPUTED_STATES:
+                self._computed.clear()
+            self._computed[key] = found
+        return found
 
     def core_hz(self) -> int:
         return self.clocks.core_hz
@@ -153,11 +169,9 @@ class Rcc(TableModel):
                 listener()
 
     def _check_limits(self) -> None:
-        sources = self.tree.sources if self.tree else ()
-        pll_ready = sources[-1] if sources else ""
-        pll_on = bool(pll_ready) and self._has("CR", pll_ready) \
-            and bool(self.get_field("CR", pll_ready))
-        hse_on = self._has("CR", "HSEON") and bool(self.get_field("CR", "HSEON"))
+        pll_ready, hse = self._limit_fields
+        pll_on = bool(pll_ready) and bool(self.get_field("CR", pll_ready))
+        hse_on = hse and bool(self.get_field("CR", "HSEON"))
         checked = (self.clocks, pll_on, hse_on)
         if checked == self._limits_checked:  # every write asks; the answer depends on these
             return
