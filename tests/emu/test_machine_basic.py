@@ -95,3 +95,39 @@ def test_same_run_same_cycles(basic_h7, load):
         results.append((r.r0, r.cycles, r.time_fs))
     assert results[0] == results[1]
     assert results[0][1] > 100_000 * 3
+
+
+def test_window_code_runs_from_its_first_fetch_and_is_retranslated_after_changes():
+    """A mapped window becomes executable at the core's first fetch from it (until then no
+    code was translated there and invalidation is skipped); changed bytes run once invalidated
+    or after the window was parked and reopened."""
+    m = Machine(mcu.find_part(H7))
+    base, stop = 0x90000000, m.family.loader_ram_base
+    window = bytearray(4096)
+    window[0:4] = bytes.fromhex("01207047")  # movs r0, #1; bx lr
+
+    def call() -> int:
+        m.reg_write("sp", stop + 0x1000)
+        m.reg_write("lr", stop | 1)
+        r = m.run(base, stop_at=stop, timeout_fs=10**12)
+        assert r.ok, r
+        return r.r0
+
+    m.map_buffer(base, window, writable=False)
+    m.invalidate_code(base, base + len(window))  # nothing fetched yet: nothing to drop
+    assert call() == 1
+    window[0:2] = bytes.fromhex("0220")  # movs r0, #2
+    m.invalidate_code(base, base + 2)
+    assert call() == 2
+    m.park_buffer(base, len(window))
+    m.map_buffer(base, window, writable=False)
+    window[0:2] = bytes.fromhex("0320")  # movs r0, #3
+    assert call() == 3
+    assert m.mem_read(base, 2) == bytes.fromhex("0320")  # the debugger reads it too
+    # a window that watches for its first access, first accessed by a fetch
+    m.park_buffer(base, len(window))
+    m.map_buffer(base, window, writable=False)
+    touched: list[bool] = []
+    m.on_first_access(base, len(window), lambda: touched.append(True))
+    window[0:2] = bytes.fromhex("0420")  # movs r0, #4
+    assert call() == 4 and touched == [True]

@@ -284,6 +284,12 @@ class Machine:
         self.bus.time_base = self.time_base
         self._buffers: dict[int, tuple[bytearray, object]] = {}
         self._parked: dict[int, int] = {}  # start -> size of buffer mappings made inaccessible
+        # start -> (size, permissions) of buffer mappings executable from their first fetch on
+        # (map_buffer), and those the core has fetched from since they were (re)opened: only
+        # these can hold translated code
+        self._exec_on_fetch: dict[int, tuple[int, int]] = {}
+        self._fetched: set[int] = set()
+        self._opening: int | None = None  # a buffer whose first fetch stopped the core
         # start -> (size, callback): buffer mappings closed until their first access
         self._first_touch: dict[int, tuple[int, Callable[[], None]]] = {}
         # start -> (size, writer): read-only buffer mappings whose stores go to ``writer``
@@ -457,10 +463,23 @@ class Machine:
 
         Python writes to ``buf`` are seen by the core at once; after changing *executed* bytes
         call :meth:`invalidate_code`. The buffer must not be resized while mapped.
+
+        An executable buffer becomes executable at the core's first fetch from it (the fetch
+        faults into :meth:`_on_bad_access`, which opens it and lets the fetch go on): until
+        then no code can have been translated from it, and :meth:`invalidate_code` and
+        :meth:`park_buffer` skip the invalidation (unicorn walks every page of the range: 0.1 ms
+        for a 16 MiB window, at every loader call that leaves memory-mapped mode).
         """
         if start % PAGE or len(buf) % PAGE:
             raise ValueError("map_buffer needs 1 KiB aligned start and size")
-        self._map_ptr(start, buf, writable=writable, executable=executable)
+        self._map_ptr(start, buf, writable=writable, executable=False)
+        self._fetched.discard(start)
+        if executable:
+            perms = unicorn.UC_PROT_READ | unicorn.UC_PROT_EXEC | (
+                unicorn.UC_PROT_WRITE if writable else 0)
+            self._exec_on_fetch[start] = (len(buf), perms)
+        else:
+            self._exec_on_fetch.pop(start, None)
 
     def park_buffer(self, start: int, size: int) -> None:
         """Make the buffer mapped at ``start`` inaccessible, as if unmapped (accesses fault as
@@ -469,6 +488,7 @@ class Machine:
         every loader call. :meth:`map_buffer` with the same buffer reopens it at once."""
         self.uc.mem_protect(start, size, unicorn.UC_PROT_NONE)
         self.invalidate_code(start, start + size)
+        self._fetched.discard(start)  # nothing translated from it is left
         self._parked[start] = size
         self._first_touch.pop(start, None)
         self._store_traps.pop(start, None)
@@ -531,10 +551,34 @@ class Machine:
         for start, (size, callback) in self._first_touch.items():
             if start <= address < start + size:
                 del self._first_touch[start]
-                self.uc.mem_protect(start, size, unicorn.UC_PROT_READ | unicorn.UC_PROT_EXEC)
+                # executable once fetched from (a fetch now faults again, and opens it)
+                executable = start not in self._exec_on_fetch or start in self._fetched
+                self.uc.mem_protect(start, size, unicorn.UC_PROT_READ | (
+                    unicorn.UC_PROT_EXEC if executable else 0))
                 callback()
                 return True
         return False
+
+    def _first_fetch(self, address: int) -> bool:
+        """A fetch from a buffer executable from its first fetch on: note it for
+        :meth:`_open_fetched` (True)."""
+        for start, (size, _perms) in self._exec_on_fetch.items():
+            if start <= address < start + size:
+                if start in self._fetched or start in self._parked or start in self._first_touch:
+                    return False
+                self._opening = start
+                return True
+        return False
+
+    def _open_fetched(self) -> None:
+        """Between slices: make the buffer a fetch faulted on executable, and run on."""
+        start, self._opening = self._opening, None
+        assert start is not None
+        size, perms = self._exec_on_fetch[start]
+        self._fetched.add(start)
+        if start in self._store_traps:
+            perms &= ~unicorn.UC_PROT_WRITE  # stores still fault into the trap
+        self.uc.mem_protect(start, size, perms)
 
     def unpark(self, start: int) -> None:
         """Really unmap a parked buffer (no-op when nothing is parked at ``start``)."""
@@ -542,6 +586,7 @@ class Machine:
         if size is not None:
             self.uc.mem_unmap(start, size)
             self._buffers.pop(start, None)
+            self._exec_on_fetch.pop(start, None)
 
     def _in_parked(self, address: int) -> bool:
         return any(start <= address < start + size for start, size in self._parked.items())
@@ -556,8 +601,13 @@ class Machine:
             self.uc.mem_unmap(start, size)
             self._buffers.pop(start, None)
             self._store_traps.pop(start, None)
+            self._exec_on_fetch.pop(start, None)
+            self._fetched.discard(start)
 
     def invalidate_code(self, start: int, end: int) -> None:
+        for mapped, (size, _perms) in self._exec_on_fetch.items():
+            if mapped <= start and end <= mapped + size and mapped not in self._fetched:
+                return  # never fetched from since it was opened: nothing translated there
         self.uc.ctl_remove_cache(start, end)
 
     def mem_read(self, address: int, size: int) -> bytes:
@@ -912,6 +962,9 @@ class Machine:
                 self._take_stores()
             if self.bus.error is not None:
                 raise self.bus.error
+            if self._opening is not None:
+                self._open_fetched()
+                continue
             if error is not None or self._pending_fault is not None:
                 outcome = self._handle_fault(error)
                 if outcome is not None:
@@ -1126,6 +1179,11 @@ class Machine:
         if access in (unicorn.UC_MEM_READ_PROT, unicorn.UC_MEM_FETCH_PROT) and self._first_touch \
                 and self._touched(address):
             return True  # the first access to a window that watches for it: go on
+        if access == unicorn.UC_MEM_FETCH_PROT and self._exec_on_fetch \
+                and self._first_fetch(address):
+            # the first fetch from a window: the core stops before it, the run loop opens the
+            # window and runs on (unicorn 2.1.4 crashes when the protection changes here)
+            return False
         if access == unicorn.UC_MEM_WRITE_PROT and self._store_traps \
                 and self._trap_store(address, size, value):
             return True  # a store to a window that decodes its stores: taken after the slice
