@@ -288,6 +288,23 @@ def test_save_load_round_trip(tmp_path) -> None:
         NorFlash.load(chips.find("MX25L51245G"), VirtualClock(1_000_000), path)
 
 
+def test_damaged_contents_files_are_refused_with_the_cause(tmp_path) -> None:
+    chip = make(timing="instant")
+    good = tmp_path / "good.bin"
+    chip.save(good)
+    blob = good.read_bytes()
+    cases = {"truncated": (blob[:-1], "truncated"), "longer": (blob + b"\0", "truncated"),
+             "other": (b"not a chip file", "not an extflash NOR contents file"),
+             "short": (blob[:5], "not an extflash NOR contents file")}
+    for name, (content, why) in cases.items():
+        path = tmp_path / f"{name}.bin"
+        path.write_bytes(content)
+        with pytest.raises(ConfigError, match=why):
+            NorFlash.load(chip.spec, VirtualClock(1), path)
+    with pytest.raises(ConfigError, match="cannot read flash contents"):
+        NorFlash.load(chip.spec, VirtualClock(1), tmp_path)  # a directory
+
+
 def test_memory_must_match_chip_size() -> None:
     with pytest.raises(ConfigError, match="holds"):
         NorFlash(chips.find("W25Q64JV"), VirtualClock(1), memory=bytearray(10))

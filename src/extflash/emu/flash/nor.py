@@ -32,7 +32,6 @@ import struct
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 from extflash.chips import ChipSpec, ReadCommand
 from extflash.emu.clock import FS_PER_US, VirtualClock
@@ -1069,27 +1068,33 @@ class NorFlash:
         name = self.spec.name.encode()
         header = self._MAGIC + struct.pack("<HIHH", len(name), self.spec.size, len(regs),
                                            self.nvcr) + name + regs
-        Path(path).write_bytes(header + self.memory)
+        with open(path, "wb") as f:  # the array written as it is (no 16 MiB joined copy)
+            f.write(header)
+            f.write(self.memory)
 
     @classmethod
     def load(cls, spec: ChipSpec, clock: VirtualClock, path: str | os.PathLike[str], *,
              timing: str = "typical") -> NorFlash:
+        fixed = len(cls._MAGIC) + struct.calcsize("<HIHH")
         try:
-            blob = Path(path).read_bytes()
+            with open(path, "rb") as f:
+                # the header is small; the array is read straight into the chip's memory
+                head = f.read(fixed)
+                if not head.startswith(cls._MAGIC) or len(head) < fixed:
+                    raise ConfigError(f"{path} is not an extflash NOR contents file")
+                name_len, size, regs_len, nvcr = struct.unpack("<HIHH", head[len(cls._MAGIC):])
+                name = f.read(name_len).decode(errors="replace")
+                if name != spec.name or size != spec.size:
+                    raise ConfigError(f"{path} holds a {name} ({size} bytes), not a {spec.name}")
+                regs = f.read(regs_len)
+                memory = bytearray(size)
+                got = f.readinto(memory)
+                trailing = f.read(1)
         except OSError as exc:
             raise ConfigError(f"cannot read flash contents {path}: {exc.strerror}") from None
-        fixed = len(cls._MAGIC) + struct.calcsize("<HIHH")
-        if not blob.startswith(cls._MAGIC) or len(blob) < fixed:
-            raise ConfigError(f"{path} is not an extflash NOR contents file")
-        name_len, size, regs_len, nvcr = struct.unpack("<HIHH", blob[len(cls._MAGIC) : fixed])
-        name = blob[fixed : fixed + name_len].decode(errors="replace")
-        if name != spec.name or size != spec.size:
-            raise ConfigError(f"{path} holds a {name} ({size} bytes), not a {spec.name}")
-        regs = blob[fixed + name_len : fixed + name_len + regs_len]
-        body = blob[fixed + name_len + regs_len :]
-        if len(body) != size or len(regs) != len(spec.status.registers):
+        if got != size or trailing or len(regs) != len(spec.status.registers):
             raise ConfigError(f"{path} is truncated or does not match {spec.name}")
-        chip = cls(spec, clock, memory=bytearray(body), timing=timing)
+        chip = cls(spec, clock, memory=memory, timing=timing)
         chip._nv_regs = {r.name: regs[i] for i, r in enumerate(spec.status.registers)}
         chip.nvcr = nvcr
         chip.power_on()
