@@ -273,6 +273,7 @@ class Machine:
         self._slice_budget = 0
         self._slice_synced = 0
         self._running = False
+        self._ending = False  # the slice that ran has stopped; its time is being synced
         self.bus = Bus(self.uc, sync=self.sync_time, pc=self._pc, stop=self._request_stop)
         self.bus.now_fs = lambda: self.clock.now_fs
         self._held: int | None = None
@@ -290,6 +291,9 @@ class Machine:
         self._exec_on_fetch: dict[int, tuple[int, int]] = {}
         self._fetched: set[int] = set()
         self._opening: int | None = None  # a buffer whose first fetch stopped the core
+        # the last vector found pointing into memory (one tick's handler after another;
+        # forgotten when a mapping closes)
+        self._handler_seen = 0
         # start -> (size, callback): buffer mappings closed until their first access
         self._first_touch: dict[int, tuple[int, Callable[[], None]]] = {}
         # start -> (size, writer): read-only buffer mappings whose stores go to ``writer``
@@ -487,6 +491,7 @@ class Machine:
         unmapping it: unicorn takes ~2 ms to unmap 16 MiB, which memory-mapped mode pays on
         every loader call. :meth:`map_buffer` with the same buffer reopens it at once."""
         self.uc.mem_protect(start, size, unicorn.UC_PROT_NONE)
+        self._handler_seen = 0
         self.invalidate_code(start, start + size)
         self._fetched.discard(start)  # nothing translated from it is left
         self._parked[start] = size
@@ -498,6 +503,7 @@ class Machine:
         mapping is closed until then, the access faults into :meth:`_on_bad_access`, which
         reopens it (read and execute) and lets the access go on. One fault, then full speed."""
         self.uc.mem_protect(start, size, unicorn.UC_PROT_NONE)
+        self._handler_seen = 0
         self._first_touch[start] = (size, callback)
 
     def trap_stores(self, start: int, writer: Callable[[int, int, int], None]) -> bool:
@@ -592,6 +598,7 @@ class Machine:
         return any(start <= address < start + size for start, size in self._parked.items())
 
     def unmap(self, start: int, size: int) -> None:
+        self._handler_seen = 0
         if start in self._parked:
             self.unpark(start)
             return
@@ -876,7 +883,7 @@ class Machine:
         self.uc.emu_stop()
 
     def _request_stop_if_running(self) -> None:
-        if self._running:
+        if self._running and not self._ending:
             self._request_stop()
 
     def reset(self) -> None:
@@ -953,8 +960,9 @@ class Machine:
                     # a native lane may have stopped the core by lowering the limit, as
                     # _request_stop does (the counter then stands one past it)
                     self._slice_budget = min(self._slice_budget, int(self._limit.value))
+                self._ending = True  # the core stopped: what fires now needs no stop request
                 self.sync_time()
-                self._running = False
+                self._running = self._ending = False
                 if self._time_source is not None:
                     self._time_source.running = 0
                 self.bus.end_slice()
@@ -1152,8 +1160,10 @@ class Machine:
         handler = self._word[0]
         if not handler & 1 or handler in (0xFFFFFFFF,):
             return None
-        if read(uch, handler & ~1, word, 2) != unicorn.UC_ERR_OK:
-            return None  # the handler is not in memory
+        if handler != self._handler_seen:  # the same handler as last time is in memory
+            if read(uch, handler & ~1, word, 2) != unicorn.UC_ERR_OK:
+                return None  # the handler is not in memory
+            self._handler_seen = handler
         return handler & ~1
 
     def _on_interrupt(self, uc: unicorn.Uc, intno: int, _ud: object) -> None:
