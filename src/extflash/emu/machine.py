@@ -469,8 +469,10 @@ class Machine:
         call :meth:`invalidate_code`. The buffer must not be resized while mapped.
 
         An executable buffer becomes executable at the core's first fetch from it (the fetch
-        faults into :meth:`_on_bad_access`, which opens it and lets the fetch go on): until
-        then no code can have been translated from it, and :meth:`invalidate_code` and
+        faults into :meth:`_on_bad_access`, the slice ends before the instruction, and the run
+        loop opens the buffer and goes on; unicorn 2.1.4 crashed when the protection changed
+        inside that hook): until then no code can have been translated from it, and
+        :meth:`invalidate_code` and
         :meth:`park_buffer` skip the invalidation (unicorn walks every page of the range: 0.1 ms
         for a 16 MiB window, at every loader call that leaves memory-mapped mode).
         """
@@ -593,6 +595,7 @@ class Machine:
             self.uc.mem_unmap(start, size)
             self._buffers.pop(start, None)
             self._exec_on_fetch.pop(start, None)
+            self._fetched.discard(start)
 
     def _in_parked(self, address: int) -> bool:
         return any(start <= address < start + size for start, size in self._parked.items())
