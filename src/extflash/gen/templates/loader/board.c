@@ -23,33 +23,39 @@ static int apply_ops(const reg_op_t *ops, uint32_t count)
     return 1;
 }
 
-static void field(volatile uint32_t *reg, uint32_t pin, uint32_t bits, uint32_t value)
+/* The steps of one pin's set-up, as writes: the AF number before the mode switch, so the pin
+ * never drives another function. */
+#define PIN_STEPS 5u
+static void pin_steps(const pin_cfg_t *p, reg_op_t step[PIN_STEPS])
 {
-    uint32_t shift = pin * bits;
-    uint32_t mask = ((1u << bits) - 1u) << shift;
-    *reg = (*reg & ~mask) | (value << shift);
+    gpio_regs_t *gpio = (gpio_regs_t *)p->gpio;
+    uint32_t n = p->pin, a = 4u * (p->pin & 7u);
+    step[0] = (reg_op_t){(uint32_t)&gpio->AFR[n >> 3], 0xFu << a, (uint32_t)p->af << a, 0u};
+    step[1] = (reg_op_t){(uint32_t)&gpio->OSPEEDR, 3u << 2u * n, 3u << 2u * n, 0u}; /* very high */
+    step[2] = (reg_op_t){(uint32_t)&gpio->OTYPER, 1u << n, 0u, 0u};          /* push-pull */
+    step[3] = (reg_op_t){(uint32_t)&gpio->PUPDR, 3u << 2u * n, (uint32_t)p->pull << 2u * n, 0u};
+    step[4] = (reg_op_t){(uint32_t)&gpio->MODER, 3u << 2u * n, 2u << 2u * n, 0u}; /* AF mode */
 }
 
-static void configure_pins(void)
+/* Does every register hold what these steps write? */
+static int ops_hold(const reg_op_t *ops, uint32_t count)
+{
+    for (uint32_t i = 0; i < count; i++) {
+        if ((*(volatile uint32_t *)ops[i].addr & ops[i].mask) != ops[i].value)
+            return 0;
+    }
+    return 1;
+}
+
+/* 1: configure the pins; 0: only say whether they are configured already. */
+static int pins(int configure)
 {
     for (uint32_t i = 0; i < board_pin_count; i++) {
-        const pin_cfg_t *p = &board_pins[i];
-        gpio_regs_t *gpio = (gpio_regs_t *)p->gpio;
-        /* AF number before the mode switch, so the pin never drives another function. */
-        field(&gpio->AFR[p->pin >> 3], p->pin & 7u, 4u, p->af);
-        field(&gpio->OSPEEDR, p->pin, 2u, 3u);          /* very high speed */
-        field(&gpio->OTYPER, p->pin, 1u, 0u);           /* push-pull */
-        field(&gpio->PUPDR, p->pin, 2u, p->pull);
-        field(&gpio->MODER, p->pin, 2u, 2u);            /* alternate function */
-    }
-}
-
-/* Does every register hold what the clock sequence and configure_pins() leave behind? */
-static int board_ready_now(void)
-{
-    for (uint32_t i = 0; i < board_ready_count; i++) {
-        const reg_op_t *c = &board_ready[i];
-        if ((*(volatile uint32_t *)c->addr & c->mask) != c->value)
+        reg_op_t step[PIN_STEPS];
+        pin_steps(&board_pins[i], step);
+        if (configure)
+            apply_ops(step, PIN_STEPS);
+        else if (!ops_hold(step, PIN_STEPS))
             return 0;
     }
     return 1;
@@ -60,10 +66,9 @@ int board_init(void)
     /* Hosts call Init before every operation (stldr-abi §5.2). Once the clocks and pins are
      * set, running the sequence again would switch the core to HSI, stop and relock the PLL
      * and switch back, every call: a few register reads say it is not needed. */
-    if (board_ready_now())
+    if (ops_hold(board_clock_ready, board_clock_ready_count) && pins(0))
         return 1;
     if (!apply_ops(board_clock_ops, board_clock_op_count))
         return 0;
-    configure_pins();
-    return 1;
+    return pins(1);
 }

@@ -29,8 +29,8 @@ typedef struct {
 
 extern const reg_op_t board_clock_ops[];
 extern const uint32_t board_clock_op_count;
-extern const reg_op_t board_ready[];
-extern const uint32_t board_ready_count;
+extern const reg_op_t board_clock_ready[];
+extern const uint32_t board_clock_ready_count;
 extern const pin_cfg_t board_pins[];
 extern const uint32_t board_pin_count;
 
