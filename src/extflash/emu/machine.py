@@ -468,13 +468,12 @@ class Machine:
         Python writes to ``buf`` are seen by the core at once; after changing *executed* bytes
         call :meth:`invalidate_code`. The buffer must not be resized while mapped.
 
-        An executable buffer becomes executable at the core's first fetch from it (the fetch
+        An executable buffer becomes executable at the core's first fetch from it: the fetch
         faults into :meth:`_on_bad_access`, the slice ends before the instruction, and the run
-        loop opens the buffer and goes on; unicorn 2.1.4 crashed when the protection changed
-        inside that hook): until then no code can have been translated from it, and
-        :meth:`invalidate_code` and
-        :meth:`park_buffer` skip the invalidation (unicorn walks every page of the range: 0.1 ms
-        for a 16 MiB window, at every loader call that leaves memory-mapped mode).
+        loop opens the buffer and goes on. Until then no code can have been translated from it,
+        and :meth:`invalidate_code` and :meth:`park_buffer` skip the invalidation (unicorn walks
+        every page of the range: 0.1 ms for a 16 MiB window, at every loader call that leaves
+        memory-mapped mode).
         """
         if start % PAGE or len(buf) % PAGE:
             raise ValueError("map_buffer needs 1 KiB aligned start and size")
@@ -1195,7 +1194,8 @@ class Machine:
         if access == unicorn.UC_MEM_FETCH_PROT and self._exec_on_fetch \
                 and self._first_fetch(address):
             # the first fetch from a window: the core stops before it, the run loop opens the
-            # window and runs on (unicorn 2.1.4 crashes when the protection changes here)
+            # window and runs on (making a read-only window executable here and returning True
+            # crashed unicorn 2.1.4; reopening a closed one, as _touched does, works)
             return False
         if access == unicorn.UC_MEM_WRITE_PROT and self._store_traps \
                 and self._trap_store(address, size, value):
