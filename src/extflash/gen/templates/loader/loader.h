@@ -20,19 +20,12 @@ typedef struct {
     uint32_t wait;      /* 0: write (reg & ~mask) | value; 1: wait until (reg & mask) == value */
 } reg_op_t;
 
-typedef struct {
-    uint32_t gpio;      /* port base address */
-    uint8_t pin;
-    uint8_t af;
-    uint8_t pull;       /* PUPDR encoding: 0 none, 1 pull-up */
-} pin_cfg_t;
-
 extern const reg_op_t board_clock_ops[];
-extern const uint32_t board_clock_op_count;
-extern const reg_op_t board_clock_ready[];
-extern const uint32_t board_clock_ready_count;
-extern const pin_cfg_t board_pins[];
-extern const uint32_t board_pin_count;
+extern const uint32_t board_clock_ops_count;
+extern const reg_op_t board_pin_ops[];
+extern const uint32_t board_pin_ops_count;
+extern const reg_op_t board_ready[];
+extern const uint32_t board_ready_count;
 
 /* timeouts (tick.c): never interrupt-driven */
 typedef struct {

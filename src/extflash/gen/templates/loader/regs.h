@@ -1,5 +1,5 @@
 /* Register definitions used by the loader: the memory controller (QUADSPI, or OCTOSPI/XSPI when
- * LOADER_OSPI is 1), GPIO and the Cortex-M tick sources. Only what the loader touches is declared;
+ * LOADER_OSPI is 1) and the Cortex-M tick sources (the pins are register steps in board_config.c). Only what the loader touches is declared;
  * addresses of the family's blocks come from config.h.
  * Sources: RM0433/RM0385/RM0390/RM0351/RM0440 QUADSPI chapters (same IP on every family);
  * RM0455/RM0468/RM0456/RM0438/RM0432/RM0481 OCTOSPI and RM0477 XSPI chapters (one register map:
@@ -114,9 +114,6 @@ typedef struct {
 
 #endif
 
-typedef struct {
-    volatile uint32_t MODER, OTYPER, OSPEEDR, PUPDR, IDR, ODR, BSRR, LCKR, AFR[2];
-} gpio_regs_t;
 
 /* Cortex-M debug and system timer registers (ARMv7-M ARM, C1.8 and B3.3). */
 #define DEMCR          REG32(0xE000EDFCu)
