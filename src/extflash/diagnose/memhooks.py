@@ -28,6 +28,7 @@ class MemHook:
     def remove(self) -> None:
         if self.cfunc is not None:
             uclib.uc_hook_del(self.uc._uch, self.handle)
+            self.uc._callbacks.pop(self.handle.value, None)
             self.cfunc = None
 
 
@@ -43,6 +44,9 @@ def _add(uc: unicorn.Uc, kind: int, callback: AccessCallback, begin: int, end: i
                                ctypes.c_uint64(begin), ctypes.c_uint64(end))
     if status != unicorn.UC_ERR_OK:
         raise unicorn.UcError(status)
+    # listed with the binding's own hooks: the machine sees that someone hooks the core (its
+    # C tick loop then leaves every tick to Python)
+    uc._callbacks[handle.value] = cfunc
     return MemHook(uc, handle, cfunc)
 
 

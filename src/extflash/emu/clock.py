@@ -31,6 +31,9 @@ class VirtualClock:
         # The deadline of the run in progress: speculative skips (a polling loop jumped ahead to
         # what it waits for) stop there, so a call times out when its time is up.
         self.limit_fs: int | None = None
+        # called after time or the cycle count moved (every path that moves them ends in
+        # advance_to): the machine keeps its native time source's base current with it
+        self.on_moved: Callable[[], None] | None = None
 
     def set_core_hz(self, hz: int) -> None:
         if hz <= 0:
@@ -58,6 +61,8 @@ class VirtualClock:
             self.now_fs = max(self.now_fs, when)
             callback()
         self.now_fs = max(self.now_fs, t_fs)
+        if self.on_moved is not None:
+            self.on_moved()
 
     def skip_to(self, t_fs: int) -> None:
         """Let time pass up to ``t_fs``, but never beyond :attr:`limit_fs`."""
@@ -68,6 +73,15 @@ class VirtualClock:
 
     def schedule(self, at_fs: int, callback: Callable[[], None]) -> None:
         heapq.heappush(self._events, (at_fs, next(self._seq), callback))
+
+    def drop(self, claimed: Callable[[Callable[[], None]], bool]) -> None:
+        """Forget the scheduled events whose callback ``claimed`` says is stale."""
+        self._events = [e for e in self._events if not claimed(e[2])]
+        heapq.heapify(self._events)
+
+    def upcoming(self) -> list[tuple[int, Callable[[], None]]]:
+        """Every scheduled event (time, callback), in firing order."""
+        return [(when, callback) for when, _, callback in sorted(self._events)]
 
     def next_event_fs(self) -> int | None:
         return self._events[0][0] if self._events else None

@@ -18,6 +18,7 @@ from __future__ import annotations
 import ctypes
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import unicorn
 from unicorn import arm_const as A
@@ -184,6 +185,8 @@ class _NativeExceptions:
     address: int  # of unit
     enter: Callable[..., int]  # (unit, number, handler, thread) -> unicorn status
     leave: Callable[..., int]  # (unit, exc_return, current after) -> unicorn status
+    enter_address: int  # of the C functions, for other C code
+    leave_address: int
 
 
 def _native_exceptions(uc: unicorn.Uc, has_fpu: bool) -> _NativeExceptions | None:
@@ -194,18 +197,21 @@ def _native_exceptions(uc: unicorn.Uc, has_fpu: bool) -> _NativeExceptions | Non
     if lib is None:
         return None
 
-    def address_of(name: str) -> int | None:
-        return ctypes.cast(getattr(uclib, name), ctypes.c_void_p).value
-
-    unit = _NativeUnit(handle(uc), address_of("uc_reg_read_batch"),
-                       address_of("uc_reg_write_batch"), address_of("uc_mem_read"),
-                       address_of("uc_mem_write"), int(has_fpu),
+    functions = (uclib.uc_reg_read_batch, uclib.uc_reg_write_batch, uclib.uc_mem_read,
+                 uclib.uc_mem_write)
+    unit = _NativeUnit(handle(uc), *map(address_of_function, functions), int(has_fpu),
                        (ctypes.c_int32 * len(_NATIVE_IDS))(*_NATIVE_IDS))
     enter, leave = lib.exc_enter, lib.exc_leave
     enter.argtypes = (ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_int32)
     leave.argtypes = (ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint32)
     enter.restype = leave.restype = ctypes.c_int
-    return _NativeExceptions(unit, ctypes.addressof(unit), enter, leave)
+    return _NativeExceptions(unit, ctypes.addressof(unit), enter, leave,
+                             address_of_function(enter), address_of_function(leave))
+
+
+def address_of_function(function: Any) -> int:
+    """The address of a ctypes foreign function (or callback)."""
+    return int(ctypes.cast(function, ctypes.c_void_p).value or 0)
 
 
 @dataclass
@@ -243,6 +249,18 @@ class ExceptionUnit:
     @property
     def current(self) -> int:
         return self.active[-1] if self.active else 0
+
+    @property
+    def native_unit(self) -> _NativeExceptions | None:
+        """The C side (native/exceptions_fast.c), for other C code that enters exceptions."""
+        return self._native
+
+    def entered_natively(self, number: int) -> None:
+        """Exception ``number`` was entered by C code (native/ticks_fast.c) with the C side's
+        entry: it is active from now on."""
+        self.active.append(number)
+        for listener in self.listeners:
+            listener(number, True)
 
     def _finish(self, stack: RegisterBatch, stack_values: Sequence[int], lr: int,
                 pc: int) -> None:

@@ -40,6 +40,16 @@ Exceptions
     boundaries, respecting PRIMASK/BASEPRI/FAULTMASK and priorities, with the frame stacked by
     :class:`~extflash.emu.cortexm.ExceptionUnit`. While an enabled exception is pending but
     masked, slices are short (:data:`MASKED_SLICE`) so an unmask is noticed quickly.
+
+Ticks in C
+    A HAL loader spends its run between SysTick ticks: one slice up to the expiry, the tick's
+    exception entry, the next slice. When the next event is a SysTick expiry and nothing else
+    needs Python (no pending exception, no listener, tracer or foreign hook), the slices and
+    the routine ticks run in C (native/ticks_fast.c): the same expiry times, the same entry
+    (native/exceptions_fast.c), the same exception return. Anything else (a masked tick, an
+    access a model in Python serves, a fault) hands back with the ticks taken so far settled
+    first, so Python sees exactly the state it would have made itself
+    (tests/emu/test_ticks_native.py compares the two runs register for register).
 """
 
 from __future__ import annotations
@@ -55,6 +65,7 @@ from typing import TYPE_CHECKING
 
 import unicorn
 from unicorn import arm_const as A
+from unicorn.unicorn_py3.unicorn import HOOK_INTR_CFUNC, uclib
 
 from extflash import mcu
 from extflash.emu import cortexm
@@ -69,6 +80,7 @@ from extflash.emu.mmio import (
     UnmodelledBlock,
     c_buffer,
 )
+from extflash.emu.native import ticks_fast
 from extflash.emu.periph import sysregs
 from extflash.emu.periph.flashif import FlashInterface
 from extflash.emu.periph.gpio import GpioBank, GpioPort, PinState
@@ -214,7 +226,6 @@ class _MachineClock(VirtualClock):
         self.on_schedule: Callable[[int], None] | None = None
         # time passed without instructions (the cycles it counts)
         self.on_skip: Callable[[int], None] | None = None
-        self.on_moved: Callable[[], None] | None = None  # time or the cycle count moved
 
     def schedule(self, at_fs: int, callback: Callable[[], None]) -> None:
         super().schedule(at_fs, callback)
@@ -226,11 +237,6 @@ class _MachineClock(VirtualClock):
         if self.on_skip is not None:
             self.on_skip(fs // self.fs_per_cycle)
 
-    def advance_to(self, t_fs: int) -> None:
-        super().advance_to(t_fs)
-        if self.on_moved is not None:  # every path that moves the cycle count ends here
-            self.on_moved()
-
 
 class Machine:
     """A virtual STM32 part. See the module documentation for the time and exception model.
@@ -241,6 +247,10 @@ class Machine:
     ``scs``, ``dwt``, ``on_unmodelled`` (callbacks receiving :class:`UnmodelledAccess`),
     ``tracer`` (callback receiving every :class:`BusAccess`, ``None`` = off), ``last_fault``.
     """
+
+    # SysTick ticks in C where they are routine (native/ticks_fast.c); tests turn it off to
+    # compare with the Python run loop
+    native_ticks = True
 
     def __init__(self, part: mcu.PartRef, *, hse_hz: int | None = None,
                  small_pages: bool = False) -> None:
@@ -273,6 +283,8 @@ class Machine:
         self._slice_budget = 0
         self._slice_synced = 0
         self._running = False
+        self._ticking = False  # the C tick loop runs (native/ticks_fast.c)
+        self._streak_at_ticks = 0
         self._ending = False  # the slice that ran has stopped; its time is being synced
         self.bus = Bus(self.uc, sync=self.sync_time, pc=self._pc, stop=self._request_stop)
         self.bus.now_fs = lambda: self.clock.now_fs
@@ -322,8 +334,8 @@ class Machine:
             self.clock.on_moved = self._time_source_base
         self._build_system_peripherals(hse_hz)
         self._map_unmodelled()
-        self._install_hooks()
         self.exceptions = ExceptionUnit(self.uc, fam.has_fpu)
+        self._install_hooks()
         # raw reads for what the run loop asks per slice (the binding's calls cost microseconds)
         self._mask_regs = cortexm.RegisterBatch(
             self.uc, (A.UC_ARM_REG_FAULTMASK, A.UC_ARM_REG_PRIMASK, A.UC_ARM_REG_BASEPRI))
@@ -444,9 +456,45 @@ class Machine:
 
     def _install_hooks(self) -> None:
         uc = self.uc
-        uc.hook_add(unicorn.UC_HOOK_INTR, self._on_interrupt)
+        # a raw callback: the binding's wrapper costs two Python calls per exception return
+        self._interrupt_cb = HOOK_INTR_CFUNC(self._on_interrupt)
+        self._ticks = self._native_ticks()
+        hook = ctypes.c_size_t()
+        if self._ticks is not None:  # C takes the returns of the ticks it enters, else Python
+            callback, user = self._ticks.interrupt_hook, self._ticks.address
+        else:
+            callback, user = cortexm.address_of_function(self._interrupt_cb), 0
+        status = uclib.uc_hook_add(uc._uch, ctypes.byref(hook), unicorn.UC_HOOK_INTR,
+                                   ctypes.c_void_p(callback), ctypes.c_void_p(user),
+                                   ctypes.c_uint64(1), ctypes.c_uint64(0))
+        if status != unicorn.UC_ERR_OK:
+            raise unicorn.UcError(status)
         uc.hook_add(unicorn.UC_HOOK_MEM_UNMAPPED | unicorn.UC_HOOK_MEM_PROT, self._on_bad_access)
         uc.hook_add(unicorn.UC_HOOK_INSN_INVALID, self._on_invalid_insn)
+        self._own_hooks = len(uc._callbacks)  # more: someone else hooks the core
+
+    def _native_ticks(self) -> ticks_fast.NativeTicks | None:
+        """The SysTick tick loop in C (native/ticks_fast.c), or None (no native helpers, no
+        instruction counter, or ``native_ticks=False``)."""
+        unit = self.exceptions.native_unit
+        if not self.native_ticks or unit is None or self._counter is None \
+                or self._limit is None:
+            return None
+        lib = ticks_fast.load()
+        if lib is None:
+            return None
+        functions = {name: cortexm.address_of_function(getattr(uclib, f"uc_{name}"))
+                     for name in ("emu_start", "reg_read_batch", "mem_read")}
+        functions.update(exc_enter=unit.enter_address, exc_leave=unit.leave_address)
+        ticks = ticks_fast.NativeTicks(lib, uc_handle=self._handle, functions=functions,
+                                       exc_unit=unit.address, interrupt=self._interrupt_cb,
+                                       counter=ctypes.addressof(self._counter),
+                                       limit=ctypes.addressof(self._limit))
+        ts = self._time_source
+        if ts is not None:
+            base = ctypes.addressof(ts)
+            ticks.use_time_source(base + type(ts).base.offset, base + type(ts).timed.offset)
+        return ticks
 
     # -- public API: peripherals and memory ---------------------------------------------------
     def add_peripheral(self, p: Peripheral) -> None:
@@ -776,6 +824,8 @@ class Machine:
         """Bring the virtual clock up to the instruction being executed (fires due events), or
         to the one :meth:`hold_time` names. Deferred accesses are handled first."""
         # peripheral callbacks call this on most accesses: keep it lean
+        if self._ticking:  # the C tick loop runs: take over what it did first
+            self._take_native_ticks()
         for flag, drain, _untaken in self._deferred:
             if flag.value:
                 drain()
@@ -952,7 +1002,11 @@ class Machine:
                 hook()
             error: unicorn.UcError | None = None
             try:
-                uc.emu_start(pc_now | 1, stop_at, count=budget)
+                if self._ticks is not None and self._ticks_may_run(stop_at, deadline):
+                    if self._run_ticking(pc_now, budget):
+                        ff_since = None  # as after each tick's slice (nothing was polled)
+                else:
+                    uc.emu_start(pc_now | 1, stop_at, count=budget)
             except unicorn.UcError as exc:
                 error = exc
             finally:
@@ -997,6 +1051,106 @@ class Machine:
             elif self.bus.poll.streak == 0:
                 ff_since = None
                 self._forget_loop()
+
+    # -- SysTick ticks in C (native/ticks_fast.c) -------------------------------------------------
+    def _ticks_may_run(self, stop_at: int, deadline: int) -> bool:
+        """May the slice about to start run in the C tick loop (see ticks_fast.c)? It may when
+        the slice ends on a SysTick tick whose exception is taken at once, and everything the run
+        loop does at a tick is routine: no exception active or pending, no listener, tracer or
+        foreign hook, only command lanes in the bus's slice and exception hooks. Fills in the
+        call's fields."""
+        assert self._ticks is not None
+        scs, clock, bus = self.scs, self.clock, self.bus
+        events = clock.upcoming()
+        if not events or not scs.wakes_core(events[0][1]) or not scs.vtor_written:
+            return False
+        reload = scs.values[0x014]
+        lanes = bus.native_lanes
+        if (not reload or scs.pending or self.exceptions.listeners
+                or self._held is not None or bus.tracer is not None
+                or self.dwt.tracer is not None or len(self.uc._callbacks) != self._own_hooks
+                or len(bus.deferred) != 2 * len(lanes) or len(bus.exception_hooks) != len(lanes)
+                or len(bus.slice_start_hooks) != len(lanes)
+                or len(bus.slice_hooks) != len(lanes)):
+            return False
+        st = self._ticks.state
+        if st.n_lanes != len(lanes) and not self._ticks.use_lanes(
+                [lane.native_address for lane in lanes]):
+            return False
+        active = self.exceptions.active
+        if active and (active != [cortexm.SYSTICK] or st.in_handler):
+            return False
+        others = events[1:]
+        for i, lane in enumerate(lanes):
+            chip = lane.lane_chip()
+            if lane.native_state.lane and chip is None:
+                return False  # its time base would not be set (CommandEngine._lane_time)
+            mine = [when for when, callback in others
+                    if chip is None or not chip.is_settle_event(callback)]
+            st.lane_other_fs[i] = mine[0] if mine else ticks_fast.NEVER
+            st.lane_other2_fs[i] = mine[1] if len(mine) > 1 else ticks_fast.NEVER
+        st.now_fs, st.cycles, st.fs_per_cycle = clock.now_fs, clock.cycles, clock.fs_per_cycle
+        st.deadline_fs = deadline
+        st.checkpoint_fs = ticks_fast.NEVER if self.checkpoint_fs is None else self.checkpoint_fs
+        st.limit_fs = ticks_fast.NEVER if clock.limit_fs is None else clock.limit_fs
+        st.other_fs = others[0][0] if others else ticks_fast.NEVER
+        st.tick_fs = events[0][0]
+        st.tick_period_fs = (reload + 1) * scs.tick_fs()
+        st.max_slice = MAX_SLICE
+        st.systick_priority = scs.priority(cortexm.SYSTICK)
+        st.vector = scs.vtor + 4 * cortexm.SYSTICK
+        st.stop_at = stop_at
+        if active:  # the tick's handler runs: its return is the C loop's (tick_interrupt)
+            active.pop()
+            st.in_handler = 1
+        return True
+
+    def _run_ticking(self, pc: int, budget: int) -> int:
+        """Run the slice in the C tick loop; Python's state is brought up to date with the ticks
+        it handled. Returns how many it handled. Raises UcError as ``emu_start`` does."""
+        assert self._ticks is not None
+        uc = self.uc
+        uc._hook_exception = None
+        self._streak_at_ticks = self.bus.poll.streak
+        self._ticking = True
+        self.bus.lazy = self._take_native_ticks
+        try:
+            status = self._ticks.run(pc, budget)
+        finally:
+            self._ticking = False
+            self.bus.lazy = None
+            self._take_native_ticks()
+        if status:
+            raise unicorn.UcError(status)
+        if uc._hook_exception is not None:  # a binding-wrapped hook raised (as emu_start does)
+            raise uc._hook_exception
+        return int(self._ticks.state.ticks_in_call)
+
+    def _take_native_ticks(self) -> None:
+        """Python's state as the run loop would have left it after the ticks the C loop handled
+        since the last call of this (the running slice is the one C started last). Called when
+        the C loop returns, and first thing in every Python callback while it runs: that
+        callback's slice then ends in Python."""
+        assert self._ticks is not None
+        st = self._ticks.state
+        if st.active:
+            st.python_ran = 1
+        n = int(st.ticks)
+        if n:
+            st.ticks = 0
+            clock = self.clock
+            clock.now_fs, clock.cycles = int(st.now_fs), int(st.cycles)
+            self.scs.ticks_passed(n, int(st.last_tick_fs))
+            self._slice_budget, self._slice_synced = int(st.budget), 0
+            self._slice_end_fs = int(st.slice_end_fs)
+            self._time_source_base()
+            self._exceptions_taken += n
+            self.bus.exception_entered()
+            if n > 1 or self._streak_at_ticks == 0:
+                self._forget_loop()  # as after each tick's slice the run loop forgets the loop
+        if st.in_handler:
+            st.in_handler = 0
+            self.exceptions.entered_natively(cortexm.SYSTICK)
 
     def _loop_counts(self) -> bool:
         """A polling streak stopped the core: does the loop run on without skipping time?
@@ -1122,6 +1276,9 @@ class Machine:
         pending = self.scs.pending
         if not pending:  # the usual case, asked several times per slice
             return None
+        if len(pending) == 1:  # the next usual one: a tick
+            for exc in pending:
+                return exc if self.scs.exception_enabled(exc) else None
         ready = [e for e in pending if self.scs.exception_enabled(e)]
         if len(ready) <= 1:
             return ready[0] if ready else None
@@ -1168,26 +1325,32 @@ class Machine:
             self._handler_seen = handler
         return handler & ~1
 
-    def _on_interrupt(self, uc: unicorn.Uc, intno: int, _ud: object) -> None:
-        pc = self._pc()
-        if intno == 8 or (intno == 3 and pc >= cortexm.EXC_RETURN_MIN):
-            self.exceptions.leave(pc | 1)
-            if self._candidate() is not None:
+    def _on_interrupt(self, _uch: int, intno: int, _ud: int) -> None:
+        """unicorn's interrupt hook (raw: no binding wrapper), once per exception return too."""
+        try:
+            if self._ticking:
+                self._take_native_ticks()
+            pc = self._pc()
+            if intno == 8 or (intno == 3 and pc >= cortexm.EXC_RETURN_MIN):
+                self.exceptions.leave(pc | 1)
+                if self._candidate() is not None:
+                    self._request_stop()
+            elif intno == 7:  # BKPT
+                self._stop_reason = "breakpoint"
+                self.uc.emu_stop()
+            elif intno == 2:  # SVC: PC is past the instruction, the stacked return address
+                self.scs.set_pending(cortexm.SVCALL)
                 self._request_stop()
-            return
-        if intno == 7:  # BKPT
-            self._stop_reason = "breakpoint"
-            uc.emu_stop()
-            return
-        if intno == 2:  # SVC: PC is past the instruction, which is the stacked return address
-            self.scs.set_pending(cortexm.SVCALL)
-            self._request_stop()
-            return
-        self._pending_fault = ("usage", None, f"interrupt {intno}")
-        uc.emu_stop()
+            else:
+                self._pending_fault = ("usage", None, f"interrupt {intno}")
+                self.uc.emu_stop()
+        except BaseException as exc:  # a C callback must not raise: the run loop re-raises it
+            self.bus.fail(exc)
 
     def _on_bad_access(self, uc: unicorn.Uc, access: int, address: int, size: int, value: int,
                        _ud: object) -> bool:
+        if self._ticking:
+            self._take_native_ticks()
         if access in (unicorn.UC_MEM_READ_PROT, unicorn.UC_MEM_FETCH_PROT) and self._first_touch \
                 and self._touched(address):
             return True  # the first access to a window that watches for it: go on
@@ -1207,6 +1370,8 @@ class Machine:
         return False
 
     def _on_invalid_insn(self, uc: unicorn.Uc, _ud: object) -> bool:
+        if self._ticking:
+            self._take_native_ticks()
         pc = int(uc.reg_read(A.UC_ARM_REG_PC))
         try:
             previous = struct.unpack("<H", uc.mem_read(pc - 2, 2))[0]

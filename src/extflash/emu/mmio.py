@@ -150,6 +150,12 @@ class Bus:
         # the DWT's native CYCCNT reads (scs.DataWatchpointTrace.raw_mmio), or None: its
         # ``timed`` counts as poll.timed
         self.native_time_source: Any = None
+        # the controllers whose command lane runs in C (CommandEngine): the machine's C tick loop
+        # keeps their time base at the ticks it handles (native/ticks_fast.c)
+        self.native_lanes: list[Any] = []
+        # while that loop runs: what a native side calls before it hands an access to Python
+        # (the machine takes over the ticks handled so far)
+        self.lazy: Callable[[], None] | None = None
 
     # -- mapping ----------------------------------------------------------------------------
     def attach(self, p: Peripheral) -> None:

@@ -106,6 +106,10 @@ def _scs_registers(cpuid: int, irq_words: int) -> tuple[Reg, ...]:
     return tuple(regs)
 
 
+# the configurable faults' enable bits in SHCSR
+_SHCSR_ENABLE = {MEMMANAGE: 16, BUSFAULT: 17, USAGEFAULT: 18}
+
+
 class SystemControlSpace(Peripheral):
     """SysTick + NVIC + SCB + CoreDebug. ``irqs`` is the number of external interrupt lines."""
 
@@ -186,6 +190,25 @@ class SystemControlSpace(Peripheral):
         if reload:
             self.clock.schedule(self._st_anchor_fs + reload * tick_fs,
                                 functools.partial(self._expire, self._st_generation))
+
+    def tick_fs(self) -> int:
+        """The length of one SysTick count."""
+        return self._tick_fs()
+
+    def ticks_passed(self, count: int, last_fs: int) -> None:
+        """``count`` expiries were handled in C (native/ticks_fast.c), the last at ``last_fs``,
+        their exceptions taken there: the state the last :meth:`_expire` leaves."""
+        stale = functools.partial(self._expire, self._st_generation)
+        self.values[0x010] |= CSR_COUNTFLAG
+        self._st_generation += count
+        tick_fs = self._tick_fs()
+        reload = self.values[0x014]
+        self._st_anchor_fs = last_fs + tick_fs
+        self._st_anchor_value = reload
+        self.clock.drop(lambda callback: isinstance(callback, functools.partial)
+                        and callback.func == stale.func and callback.args == stale.args)
+        self.clock.schedule(self._st_anchor_fs + reload * tick_fs,
+                            functools.partial(self._expire, self._st_generation))
 
     def core_hz_changed(self) -> None:
         """Re-anchor SysTick at the new tick length (called by the machine)."""
@@ -337,9 +360,9 @@ class SystemControlSpace(Peripheral):
     def exception_enabled(self, exception: int) -> bool:
         if exception >= 16:
             return self.irq_enabled(exception - 16)
-        enable_bit = {MEMMANAGE: 16, BUSFAULT: 17, USAGEFAULT: 18}.get(exception)
+        enable_bit = _SHCSR_ENABLE.get(exception)
         if enable_bit is not None:
-            return bool(self["SHCSR"] >> enable_bit & 1)
+            return bool(self.values[0xD24] >> enable_bit & 1)  # SHCSR
         return exception in (NMI, HARDFAULT, SVCALL, PENDSV, SYSTICK) or exception == 12
 
     def record_fault(self, cfsr: int, hfsr: int, address: int | None) -> None:
@@ -352,7 +375,7 @@ class SystemControlSpace(Peripheral):
 
     @property
     def vtor(self) -> int:
-        return self["VTOR"] & 0xFFFFFF80
+        return self.values[0xD08] & 0xFFFFFF80  # VTOR (asked at every exception entry)
 
 
 class DataWatchpointTrace(Peripheral):

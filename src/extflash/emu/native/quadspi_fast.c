@@ -861,6 +861,56 @@ void qspi_fast_write(void *uc, uint64_t offset, unsigned size, uint64_t value, v
 }
 
 /* The layout check the loader runs before trusting the struct. */
+/* -- the tick loop's view (ticks_fast.c) ---------------------------------------------------- */
+
+/* At the end of a slice: -1 if Python has work here (a deferred write, a take-over, served
+ * accesses to absorb: CommandEngine._lane_drain and _slice_ended would do more than move time),
+ * 1 if the lane woke the core for a tick and only the time it let pass is new (added to
+ * *skip_fs and *skip_cycles), 0 if nothing is. Changes nothing. */
+int lane_tick_state(const struct qspi_fast *s, uint64_t *skip_fs, uint64_t *skip_cycles)
+{
+    if (s->pending)
+        return -1;
+    if (s->lane_dirty) {
+        if (!s->woke)
+            return -1;
+        *skip_fs += s->skip_fs;
+        *skip_cycles += s->skip_cycles;
+        return 1;
+    }
+    return s->dirty ? -1 : 0;
+}
+
+/* The tick loop took the slice's end: the time a waking lane let pass is the clock's now
+ * (_take_lane_time; the lane keeps its state across the exception), the slice is over
+ * (_slice_ended) and the core took an exception (_interrupted). */
+void lane_tick_ended(struct qspi_fast *s, int32_t woke)
+{
+    if (woke) {
+        s->woke = 0;
+        s->base_fs += s->skip_fs;
+        s->skip_fs = s->skip_cycles = 0;
+    }
+    s->time_valid = 0;
+    s->sr_run = 0;
+}
+
+/* The next slice starts (CommandEngine._slice_started): the lane's time base. */
+void lane_tick_start(struct qspi_fast *s, uint64_t now_fs, uint64_t fs_per_cycle,
+                     uint64_t event_fs, uint64_t limit_fs, uint64_t event2_fs, uint32_t wakes)
+{
+    if (!s->lane)
+        return;
+    s->base_fs = now_fs;
+    s->base_count = 0;
+    s->fs_per_cycle = fs_per_cycle;
+    s->event_fs = event_fs;
+    s->limit_fs = limit_fs;
+    s->event2_fs = event2_fs;
+    s->wakes = wakes;
+    s->time_valid = 1;
+}
+
 uint32_t qspi_fast_struct_size(void)
 {
     return (uint32_t)sizeof(struct qspi_fast);

@@ -442,6 +442,7 @@ class CommandEngine(Peripheral):
         self._sync: Callable[[], None] = _no_sync
         self._hold_time: Callable[[int | None], None] = lambda _count: None
         self._time_base: Callable[[], tuple[int, int] | None] = lambda: None
+        self._bus: Bus | None = None  # set with the native lane
         self._event_wakes: Callable[[Callable[[], None]], bool] = lambda _callback: False
         self._lane_kept = False  # the slice ended for a tick the lane passed (_lane_drain)
         self._lane_chip: _LaneChip | None = None  # the chip the native lane runs commands for
@@ -570,7 +571,23 @@ class CommandEngine(Peripheral):
         bus.slice_hooks.remove(self.refresh)
         bus.slice_hooks.append(self._slice_ended)
         bus.run_end_hooks.append(self.refresh)
+        bus.native_lanes.append(self)
+        self._bus = bus
         return nat.callbacks()
+
+    # -- the machine's C tick loop (native/ticks_fast.c) ------------------------------------------
+    def lane_chip(self) -> _LaneChip | None:
+        """The chip the command lane runs commands for (None: the lane is off)."""
+        return self._lane_chip
+
+    @property
+    def native_state(self) -> QuadspiFastState:
+        assert self.native is not None
+        return self.native.state
+
+    @property
+    def native_address(self) -> int:
+        return ctypes.addressof(self.native_state)
 
     def enable_native(self, on_error: Callable[[BaseException], None]) -> NativeQuadspi | None:
         """Switch to the native fast path (as ``native_mode`` allows); None: Python it is.
@@ -664,6 +681,8 @@ class CommandEngine(Peripheral):
         return self.beats + (self.native.beats() if self.native is not None else 0)
 
     def _native_read(self, offset: int, size: int) -> int:
+        if self._bus is not None and self._bus.lazy is not None:
+            self._bus.lazy()  # the machine's C tick loop runs: Python takes over first
         self._absorb()
         try:
             return self.bus_read(offset, size)
@@ -671,6 +690,8 @@ class CommandEngine(Peripheral):
             self._publish()
 
     def _native_write(self, offset: int, size: int, value: int) -> None:
+        if self._bus is not None and self._bus.lazy is not None:
+            self._bus.lazy()
         self._absorb()
         try:
             self.bus_write(offset, size, value)
