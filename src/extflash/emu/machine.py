@@ -23,7 +23,9 @@ Fast-forward
     write in between (time-source registers such as SysTick CVR or DWT CYCCNT excepted), the
     machine skips to the next event; with no event pending it skips in growing steps (at most
     1/8 of the time already spent spinning), so a loader's own tick-based timeout still fires
-    close to its deadline. A ``b .`` loop and WFI idle the same way.
+    close to its deadline. A ``b .`` loop and WFI idle the same way. A loop that waits on RAM
+    only an interrupt changes (HAL_Delay) is skipped to the next event in whole turns, exactly
+    (:mod:`extflash.emu.idleloop`).
 
 Pages
     unicorn 2.1.4 tracks self-modifying code per target page: every store to a page holding
@@ -65,12 +67,13 @@ from typing import TYPE_CHECKING
 
 import unicorn
 from unicorn import arm_const as A
-from unicorn.unicorn_py3.unicorn import HOOK_INTR_CFUNC, uclib
+from unicorn.unicorn_py3.unicorn import HOOK_CODE_CFUNC, HOOK_INTR_CFUNC, uclib
 
 from extflash import mcu
 from extflash.emu import cortexm
 from extflash.emu.clock import FS_PER_NS, VirtualClock
 from extflash.emu.cortexm import CFSR_BITS, HFSR_BITS, ExceptionUnit, decode_bits
+from extflash.emu.idleloop import TURN_REGISTERS, IdleLoops
 from extflash.emu.mmio import (
     PAGE,
     SPIN_THRESHOLD,
@@ -251,6 +254,9 @@ class Machine:
     # SysTick ticks in C where they are routine (native/ticks_fast.c); tests turn it off to
     # compare with the Python run loop
     native_ticks = True
+    # loops waiting on memory only an interrupt changes are skipped to the next event
+    # (idleloop.py); tests turn it off to compare
+    idle_loops = True
 
     def __init__(self, part: mcu.PartRef, *, hse_hz: int | None = None,
                  small_pages: bool = False) -> None:
@@ -335,6 +341,13 @@ class Machine:
         self._build_system_peripherals(hse_hz)
         self._map_unmodelled()
         self.exceptions = ExceptionUnit(self.uc, fam.has_fpu)
+        self.idle = IdleLoops(self._plain_readable) if self.idle_loops else None
+        self._head_hooks: list[tuple[ctypes.c_size_t, object]] = []
+        self._look_from_head = False
+        self._idle_quiet_until = 0
+        if self.idle is not None:
+            self.idle.on_head = self._watch_head
+        self.turn_registers = cortexm.RegisterBatch(self.uc, TURN_REGISTERS)
         self._install_hooks()
         # raw reads for what the run loop asks per slice (the binding's calls cost microseconds)
         self._mask_regs = cortexm.RegisterBatch(
@@ -353,6 +366,7 @@ class Machine:
 
     # -- construction ----------------------------------------------------------------------------
     def _map_memory(self) -> None:
+        self._plain_regions = [(m.start, m.start + m.size) for m in self.part.part.memory]
         by_name: dict[str, bytearray] = {}
         for region in self.part.part.memory:
             target = region.name.removesuffix("_ALIAS")
@@ -494,6 +508,8 @@ class Machine:
         if ts is not None:
             base = ctypes.addressof(ts)
             ticks.use_time_source(base + type(ts).base.offset, base + type(ts).timed.offset)
+        if self.idle is not None:
+            ticks.use_idle_verdicts(self.idle.verdicts_address, self.idle.armed_address)
         return ticks
 
     # -- public API: peripherals and memory ---------------------------------------------------
@@ -975,6 +991,7 @@ class Machine:
         self.bus.note_activity()
         self._forget_loop()
         ff_since: int | None = None
+        looked = False  # the last slice ended for a look at a loop (not a boundary of its own)
         while True:
             taken = self._take_pending_exception()
             if taken == "fault":
@@ -987,8 +1004,9 @@ class Machine:
             if self.clock.now_fs >= deadline:
                 return self._result("timeout", start_fs, start_cycles,
                                     spin=self._spin_evidence())
-            if self.checkpoint_fs is not None and self._checkpoint():
+            if self.checkpoint_fs is not None and not looked and self._checkpoint():
                 return self._result("checkpoint", start_fs, start_cycles)
+            looked = False
             budget = self._budget(deadline)
             self._stop_reason = None
             self._pending_fault = None
@@ -997,6 +1015,8 @@ class Machine:
             self._slice_budget, self._slice_synced = budget, 0
             self._slice_end_fs = self.clock.now_fs + budget * self.clock.fs_per_cycle
             self._running = True
+            if self.idle is not None and self.clock.now_fs >= self._idle_quiet_until:
+                self.idle.armed.value = 1  # an event may have changed what a loop waits on
             self._time_source_start()
             for hook in self.bus.slice_start_hooks:
                 hook()
@@ -1036,6 +1056,10 @@ class Machine:
                 continue
             if self._stop_reason == "breakpoint":
                 return self._result("breakpoint", start_fs, start_cycles)
+            if self._stop_reason == "idle-probe":
+                self._look_at_loop(deadline, stop_at)
+                looked = True
+                continue
             pc_now = self._pc() & ~1
             if pc_now == stop_at:
                 continue  # checked at the top (after any exception return)
@@ -1051,6 +1075,87 @@ class Machine:
             elif self.bus.poll.streak == 0:
                 ff_since = None
                 self._forget_loop()
+
+    # -- loops waiting on memory (idleloop.py) ---------------------------------------------------
+    def _idle_look_wanted(self) -> bool:
+        """After an exception return: is the core back in thread mode, at an address not known
+        to lead to busy code, with nothing pending and nobody watching the core?"""
+        idle = self.idle
+        return (idle is not None and not self.exceptions.active and not self.scs.pending
+                and idle.wants(self._pc()) and self._held is None and self.bus.tracer is None
+                and self.dwt.tracer is None and len(self.uc._callbacks) == self._own_hooks)
+
+    def _look_at_loop(self, deadline: int, stop_at: int) -> None:
+        """The core stopped right after an exception return: run it on one turn of the loop it
+        returned into, and let the whole turns that fit before the next event (the deadline, the
+        watcher's checkpoint) pass at once when a turn changes nothing (idleloop.py)."""
+        assert self.idle is not None
+        clock = self.clock
+        horizon = deadline
+        nxt = clock.next_event_fs()
+        if nxt is not None:
+            horizon = min(horizon, nxt)
+        if self.checkpoint_fs is not None:
+            horizon = min(horizon, self.checkpoint_fs)
+        avail = clock.cycles_for_fs(max(horizon - clock.now_fs, 0))
+        if avail < 2 or self._pc() & ~1 == stop_at or not self._idle_look_wanted():
+            return
+        from_head, self._look_from_head = self._look_from_head, False
+        self.idle.armed.value = 0
+        ran, turn = self.idle.probe(self, avail, stop_at)
+        if not turn and not from_head:
+            self.idle.armed.value = 1  # the wait ended: the next one starts at a loop head
+        if turn:  # the turn is idle up to the horizon: no look before it
+            self._idle_quiet_until = horizon
+        skipped = self.idle.skip(turn, avail - ran) if turn else 0
+        if ran + skipped:
+            clock.advance_cycles(ran + skipped)
+
+    def _watch_head(self, head: int) -> None:
+        """Stop the core at ``head`` (an idle loop's) when it enters the loop anew: a block hook
+        on the blocks starting there (a branch target starts one; raw, so it does not count as
+        someone else's hook). Not a code hook: unicorn would then call every code hook, the
+        instruction count's too, through one list walk per instruction, in all code."""
+        callback = HOOK_CODE_CFUNC(self._on_head)
+        handle = ctypes.c_size_t()
+        status = uclib.uc_hook_add(self.uc._uch, ctypes.byref(handle), unicorn.UC_HOOK_BLOCK,
+                                   ctypes.cast(callback, ctypes.c_void_p), ctypes.c_void_p(0),
+                                   ctypes.c_uint64(head), ctypes.c_uint64(head))
+        if status != unicorn.UC_ERR_OK:
+            raise unicorn.UcError(status)
+        self._head_hooks.append((handle, callback))
+        self.invalidate_code(head, head + 2)  # code translated before has no hook call
+
+    def _on_head(self, _uch: int, _address: int, _size: int, _ud: int) -> None:
+        try:
+            idle = self.idle
+            if (idle is not None and idle.armed.value and self._running and not self._ending
+                    and self._idle_look_wanted()):
+                idle.armed.value = 0
+                self._stop_reason = "idle-probe"
+                self._look_from_head = True
+                self._request_stop()
+        except BaseException as exc:  # a C callback must not raise: the run loop re-raises it
+            self.bus.fail(exc)
+
+    def code_at(self, pc: int) -> bytes | None:
+        """The four bytes at ``pc`` when they are plain memory (the idle-loop look)."""
+        if not self._plain_readable(pc, 4):
+            return None
+        return bytes(self.uc.mem_read(pc, 4))
+
+    def step_one(self, pc: int) -> None:
+        """Run one instruction outside any slice (the idle-loop look: one that touches no
+        peripheral; the caller lets its cycle pass)."""
+        self.uc.emu_start(pc | 1, 0, count=1)
+
+    def _plain_readable(self, address: int, size: int) -> bool:
+        """Is [address, address + size) RAM, ROM or internal flash that is mapped now (a load
+        there reaches no peripheral model)?"""
+        for start, end in self._plain_regions:
+            if start <= address and address + size <= end:
+                return start not in self._parked and start not in self._first_touch
+        return False
 
     # -- SysTick ticks in C (native/ticks_fast.c) -------------------------------------------------
     def _ticks_may_run(self, stop_at: int, deadline: int) -> bool:
@@ -1120,11 +1225,15 @@ class Machine:
             self._ticking = False
             self.bus.lazy = None
             self._take_native_ticks()
+        st = self._ticks.state
+        if st.idle_stop:
+            st.idle_stop = 0
+            self._stop_reason = "idle-probe"
         if status:
             raise unicorn.UcError(status)
         if uc._hook_exception is not None:  # a binding-wrapped hook raised (as emu_start does)
             raise uc._hook_exception
-        return int(self._ticks.state.ticks_in_call)
+        return int(st.ticks_in_call)
 
     def _take_native_ticks(self) -> None:
         """Python's state as the run loop would have left it after the ticks the C loop handled
@@ -1333,7 +1442,12 @@ class Machine:
             pc = self._pc()
             if intno == 8 or (intno == 3 and pc >= cortexm.EXC_RETURN_MIN):
                 self.exceptions.leave(pc | 1)
+                if self.idle is not None:
+                    self.idle.armed.value = 1
                 if self._candidate() is not None:
+                    self._request_stop()
+                elif self._idle_look_wanted():
+                    self._stop_reason = "idle-probe"
                     self._request_stop()
             elif intno == 7:  # BKPT
                 self._stop_reason = "breakpoint"

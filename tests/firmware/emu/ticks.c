@@ -2,7 +2,8 @@
  * them in RAM: what a HAL_Delay is. The machine's C tick loop (native/ticks_fast.c) handles such
  * ticks; tests/emu/test_ticks_native.py compares it with the Python run loop. `mode` adds what
  * must send a tick back to Python: a handler that reads a register Python models, ticks masked
- * by PRIMASK for a while, a loop that polls a register Python models. */
+ * by PRIMASK for a while, a loop that polls a register Python models. delay_ticks waits as
+ * HAL_Delay does (tests/emu/test_idle_loops.py). */
 #include <stdint.h>
 
 #define REG(addr) (*(volatile uint32_t *)(addr))
@@ -52,4 +53,47 @@ uint32_t wait_ticks(uint32_t n, uint32_t mode)
     }
     SYST_CSR = 0u;
     return turns;
+}
+
+/* HAL_Delay's shape: the tick read through a call, compared with the start (the machine skips
+ * such a wait from tick to tick: extflash/emu/idleloop.py). */
+volatile uint32_t sink;
+
+__attribute__((noinline)) uint32_t get_tick(void)
+{
+    return ticks;
+}
+
+static void start_ticks(void)
+{
+    mode_now = 0;
+    SCB_VTOR = (uint32_t)vectors;
+    SYST_RVR = 64000u - 1u;
+    SYST_CVR = 0u;
+    SYST_CSR = 7u;
+}
+
+/* how: 0 waits, 1 also stores in the loop, 2 also reads GPIOA in it, 3 waits twice in a row */
+uint32_t delay_ticks(uint32_t n, uint32_t how)
+{
+    start_ticks();
+    uint32_t start = get_tick();
+    if (how == 1u) {
+        while (get_tick() - start < n)
+            sink = start;
+    } else if (how == 2u) {
+        while (get_tick() - start < n)
+            if (GPIOA_IDR & 0x8000u)
+                break;
+    } else {
+        while (get_tick() - start < n) {
+        }
+        if (how == 3u) {
+            start = get_tick();
+            while (get_tick() - start < n) {
+            }
+        }
+    }
+    SYST_CSR = 0u;
+    return get_tick() - start;
 }

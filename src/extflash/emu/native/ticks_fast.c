@@ -55,6 +55,7 @@ typedef void (*lane_start_fn)(void *lane, uint64_t now_fs, uint64_t fs_per_cycle
 #define THUMB_WFI 0xBF30u
 #define THUMB_SELF_BRANCH 0xE7FEu
 #define EXC_RETURN_MIN 0xFFFFFF00u
+#define IDLE_SLOTS 1024u    /* idleloop.SLOTS */
 
 /* Register ids, in this order (filled in by Python from unicorn's arm_const). */
 enum { R_PC, R_PRIMASK, R_BASEPRI, R_FAULTMASK, R_COUNT };
@@ -105,6 +106,11 @@ struct tick_loop {
     uint64_t ticks_total;       /* for tests and benchmarks */
     uint32_t in_handler;        /* a tick entered here whose handler has not returned */
     uint32_t python_ran;        /* a Python callback ran during the running slice */
+    /* the machine's verdicts on return addresses (extflash/emu/idleloop.py; NULL: none): a
+     * return anywhere but to an address marked busy stops the core for a look at the loop */
+    const uint32_t *idle_verdicts;
+    uint32_t *idle_armed;       /* set at each return: the next entry into a known loop stops */
+    uint32_t idle_stop;         /* the core stopped for that look (Python clears it) */
 };
 
 static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
@@ -238,6 +244,17 @@ void tick_interrupt(void *uc, uint32_t intno, void *user)
         if (!read_regs(t, regs) && (intno == 8u || regs[R_PC] >= EXC_RETURN_MIN)
                 && !t->exc_leave(t->exc_unit, regs[R_PC] | 1u, 0)) {
             t->in_handler = 0;
+            if (t->idle_armed)
+                *t->idle_armed = 1;
+            if (t->idle_verdicts && !read_regs(t, regs)) {
+                uint32_t pc = regs[R_PC] & ~1u;
+                if (t->idle_verdicts[(pc >> 1) % IDLE_SLOTS] != (pc | 1u)) {
+                    /* as Machine._request_stop: the slice ends after this instruction */
+                    uint64_t done = min_u64(*t->counter, *t->limit);
+                    *t->limit = done;
+                    t->idle_stop = 1;
+                }
+            }
             return;
         }
     }

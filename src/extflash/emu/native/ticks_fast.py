@@ -70,6 +70,9 @@ class TickLoopState(ctypes.Structure):
         ("ticks_total", _U64),
         ("in_handler", _U32),
         ("python_ran", _U32),
+        ("idle_verdicts", _P),
+        ("idle_armed", _P),
+        ("idle_stop", _U32),
     ]
 
 
@@ -116,6 +119,11 @@ class NativeTicks:
     def use_time_source(self, base: int, timed: int) -> None:
         """Addresses of the DWT time source's ``base`` and ``timed``."""
         self.state.ts_base, self.state.ts_timed = base, timed
+
+    def use_idle_verdicts(self, table: int, armed: int) -> None:
+        """Addresses of the machine's verdicts on return addresses and of its flag that arms
+        the loop-head stops (idleloop.IdleLoops)."""
+        self.state.idle_verdicts, self.state.idle_armed = table, armed
 
     def run(self, pc: int, budget: int) -> int:
         """``tick_run``: unicorn's status of the last slice."""

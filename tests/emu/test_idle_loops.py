@@ -1,0 +1,116 @@
+"""Loops waiting on memory only an interrupt changes (HAL_Delay), skipped to the next event
+(extflash/emu/idleloop.py), against the same runs with the skip off.
+
+The skip must be invisible: the same virtual time, cycle count, registers, memory, exception
+count and SysTick state, with the C tick loop and with the Python run loop; and it must happen
+where it may (a HAL_Delay-shaped wait, two in a row, a HAL-style loader's waits) and nowhere else
+(a loop that stores, one that reads a peripheral)."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_reference_loaders import halstyle_loader
+from test_ticks_native import machine_state
+
+from extflash import api, board, mcu
+from extflash.emu.clock import FS_PER_S
+from extflash.emu.machine import Machine
+from extflash.image import Chunk, from_chunks
+
+pytestmark = pytest.mark.usefixtures("native_required")
+
+WAIT, STORING, READING_GPIO, TWICE = 0, 1, 2, 3
+
+
+@pytest.fixture(scope="module")
+def ticks_fw(build_elf: Any) -> Path:
+    return build_elf("emu-ticks-h7", ["emu/ticks.c"], "emu/h7.ld", cpu="cortex-m7")
+
+
+def run_delay(fw: Path, load: Any, monkeypatch: pytest.MonkeyPatch, *, idle: bool,
+              native: bool, n: int, how: int, timeout_s: float = 1.0,
+              checkpoint_s: float | None = None) -> tuple[tuple[Any, ...], int]:
+    monkeypatch.setattr(Machine, "idle_loops", idle)
+    monkeypatch.setattr(Machine, "native_ticks", native)
+    m = Machine(mcu.find_part("STM32H743ZI"))
+    looks: list[int] = []
+    if checkpoint_s is not None:
+        step = int(checkpoint_s * FS_PER_S)
+        m.checkpoint_fs = step
+
+        def look() -> bool:
+            looks.append(m.clock.now_fs)
+            m.checkpoint_fs = m.clock.now_fs + step
+            return False
+
+        m.on_checkpoint = look
+    result = load(m, fw).call(m, "delay_ticks", n, how, timeout_s=timeout_s)
+    skipped = m.idle.skipped_cycles if m.idle is not None else 0
+    return (result.reason, result.r0, result.cycles, result.time_fs, result.exceptions_taken,
+            tuple(looks), machine_state(m)), skipped
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["C tick loop", "Python run loop"])
+@pytest.mark.parametrize("how", [WAIT, TWICE])
+def test_a_wait_in_ram_is_skipped_and_nothing_shows_it(
+        ticks_fw: Path, load: Any, monkeypatch: pytest.MonkeyPatch, native: bool,
+        how: int) -> None:
+    skipped_run, skipped = run_delay(ticks_fw, load, monkeypatch, idle=True, native=native,
+                                     n=30, how=how)
+    plain_run, _ = run_delay(ticks_fw, load, monkeypatch, idle=False, native=native, n=30,
+                             how=how)
+    assert skipped_run == plain_run
+    assert skipped_run[0] == "returned" and skipped_run[1] == 30
+    # all but the first tick's wait of each delay (its loop is not known yet) and the turns
+    # looked at: 64,000 cycles a tick
+    assert skipped > (28 if how == WAIT else 57) * 63_000
+
+
+@pytest.mark.parametrize("how", [STORING, READING_GPIO])
+def test_loops_that_store_or_read_a_peripheral_are_not_skipped(
+        ticks_fw: Path, load: Any, monkeypatch: pytest.MonkeyPatch, how: int) -> None:
+    skipped_run, skipped = run_delay(ticks_fw, load, monkeypatch, idle=True, native=True,
+                                     n=12, how=how)
+    plain_run, _ = run_delay(ticks_fw, load, monkeypatch, idle=False, native=True, n=12,
+                             how=how)
+    assert skipped_run == plain_run
+    assert skipped == 0
+
+
+def test_a_deadline_and_checkpoints_fall_where_they_fall_without_the_skip(
+        ticks_fw: Path, load: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    for kwargs in ({"timeout_s": 0.0205}, {"checkpoint_s": 0.0033}):
+        for native in (True, False):
+            skipped_run, skipped = run_delay(ticks_fw, load, monkeypatch, idle=True,
+                                             native=native, n=40, how=WAIT, **kwargs)
+            plain_run, _ = run_delay(ticks_fw, load, monkeypatch, idle=False, native=native,
+                                     n=40, how=WAIT, **kwargs)
+            assert skipped_run == plain_run
+            assert skipped > 0
+    assert skipped_run[5], "the watcher looked"
+    assert skipped_run[0] == "returned"
+
+
+def test_a_hal_style_loader_runs_the_same_with_its_waits_skipped(
+        build_elf: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    brd = board.load("nucleo-h743zi-w25q128")
+    path = halstyle_loader(brd, build_elf)
+    data = random.Random(5).randbytes(48 * 1024 + 3)
+    runs = []
+    for idle in (True, False):
+        monkeypatch.setattr(Machine, "idle_loops", idle)
+        with api.open_session(path, board=brd) as s:
+            base = s.geometry.start
+            report = s.program(from_chunks([Chunk(base + 0x800, data, "t")], source="t"),
+                               verify=True).report
+            m: Any = s.target.machine
+            runs.append((report.target_time_s, m.clock.cycles, m.clock.now_fs,
+                         s.read(base + 0x800, len(data)) == data,
+                         m.idle.skipped_cycles if m.idle is not None else 0))
+    assert runs[0][:4] == runs[1][:4]
+    assert runs[0][3]
+    assert runs[0][4] > 0  # its Init's HAL_Delay
