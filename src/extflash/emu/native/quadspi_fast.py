@@ -415,19 +415,26 @@ class NativeQuadspi:
         count = int(self.state.log_count)
         first = max(self._taken, count - LOG_SIZE)
         self._taken = count
-        slots = [i % LOG_RING for i in range(first, count)]
-        records = memoryview(self._log)
-        data = memoryview(self._log_data)
-        raw = [(records[k * _RECORD.size:(k + 1) * _RECORD.size].tobytes(),
-                data[k * LOG_PAGE:(k + 1) * LOG_PAGE]) for k in slots]
-        kept = [(rec, page[:_RECORD.unpack(rec)[4]].tobytes()) for rec, page in raw]
+        # the ring's slots first..count in at most two runs, copied out whole (one copy each
+        # instead of two per record: a take follows every access Python serves)
+        runs, k = [], first
+        while k < count:
+            slot = k % LOG_RING
+            n = min(count - k, LOG_RING - slot)
+            runs.append((slot, n))
+            k += n
+        records = b"".join(ctypes.string_at(ctypes.addressof(self._log) + slot * _RECORD.size,
+                                            n * _RECORD.size) for slot, n in runs)
+        data = b"".join(ctypes.string_at(ctypes.addressof(self._log_data) + slot * LOG_PAGE,
+                                         n * LOG_PAGE) for slot, n in runs)
 
         def decode() -> list[LaneRecord]:
             out = []
-            for rec, page in kept:
-                time_fs, kind, ccr, address, length, status, tcr, ir, _pad = _RECORD.unpack(rec)
+            for i, fields in enumerate(_RECORD.iter_unpack(records)):
+                time_fs, kind, ccr, address, length, status, tcr, ir, _pad = fields
+                page = data[i * LOG_PAGE:i * LOG_PAGE + length] if kind == REC_PROGRAM else b""
                 out.append(LaneRecord(time_fs, kind, ccr, address, length, status, tcr, ir,
-                                      page if kind == REC_PROGRAM else b""))
+                                      page))
             return out
 
         return decode
