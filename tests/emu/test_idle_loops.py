@@ -14,10 +14,9 @@ from typing import Any
 
 import pytest
 from test_reference_loaders import halstyle_loader
-from test_ticks_native import machine_state
+from test_ticks_native import machine_state, watch_every
 
 from extflash import api, board, mcu
-from extflash.emu.clock import FS_PER_S
 from extflash.emu.machine import Machine
 from extflash.image import Chunk, from_chunks
 
@@ -37,17 +36,7 @@ def run_delay(fw: Path, load: Any, monkeypatch: pytest.MonkeyPatch, *, idle: boo
     monkeypatch.setattr(Machine, "idle_loops", idle)
     monkeypatch.setattr(Machine, "native_ticks", native)
     m = Machine(mcu.find_part("STM32H743ZI"))
-    looks: list[int] = []
-    if checkpoint_s is not None:
-        step = int(checkpoint_s * FS_PER_S)
-        m.checkpoint_fs = step
-
-        def look() -> bool:
-            looks.append(m.clock.now_fs)
-            m.checkpoint_fs = m.clock.now_fs + step
-            return False
-
-        m.on_checkpoint = look
+    looks = watch_every(m, checkpoint_s)
     result = load(m, fw).call(m, "delay_ticks", n, how, timeout_s=timeout_s)
     skipped = m.idle.skipped_cycles if m.idle is not None else 0
     return (result.reason, result.r0, result.cycles, result.time_fs, result.exceptions_taken,

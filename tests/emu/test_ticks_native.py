@@ -43,15 +43,9 @@ def machine_state(m: Machine) -> tuple[Any, ...]:
             scs.values[0x010], scs._current(), m.clock.next_event_fs())
 
 
-def run_wait(fw: Path, load: Any, monkeypatch: pytest.MonkeyPatch, native: bool, *, n: int,
-             mode: int, timeout_s: float = 1.0, checkpoint_s: float | None = None
-             ) -> tuple[Any, ...]:
-    monkeypatch.setattr(Machine, "native_ticks", native)
-    # the waits' turns count (turns++): no loop here is skipped, but the looks at it would split
-    # slices, and with them which ticks C handles (test_idle_loops.py covers both together)
-    monkeypatch.setattr(Machine, "idle_loops", False)
-    m = Machine(mcu.find_part("STM32H743ZI"))
-    assert (m._ticks is not None) == native
+def watch_every(m: Machine, checkpoint_s: float | None) -> list[int]:
+    """A watcher that looks every ``checkpoint_s`` (None: none) and lets the run go on; the
+    list of the virtual times it looked at."""
     looks: list[int] = []
     if checkpoint_s is not None:
         step = int(checkpoint_s * FS_PER_S)
@@ -63,6 +57,19 @@ def run_wait(fw: Path, load: Any, monkeypatch: pytest.MonkeyPatch, native: bool,
             return False
 
         m.on_checkpoint = look
+    return looks
+
+
+def run_wait(fw: Path, load: Any, monkeypatch: pytest.MonkeyPatch, native: bool, *, n: int,
+             mode: int, timeout_s: float = 1.0, checkpoint_s: float | None = None
+             ) -> tuple[Any, ...]:
+    monkeypatch.setattr(Machine, "native_ticks", native)
+    # the waits' turns count (turns++): no loop here is skipped, but the looks at it would split
+    # slices, and with them which ticks C handles (test_idle_loops.py covers both together)
+    monkeypatch.setattr(Machine, "idle_loops", False)
+    m = Machine(mcu.find_part("STM32H743ZI"))
+    assert (m._ticks is not None) == native
+    looks = watch_every(m, checkpoint_s)
     firmware = load(m, fw)
     result = firmware.call(m, "wait_ticks", n, mode, timeout_s=timeout_s)
     handled = m._ticks.state.ticks_total if m._ticks is not None else 0
