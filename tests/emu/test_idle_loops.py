@@ -3,7 +3,8 @@
 
 The skip must be invisible: the same virtual time, cycle count, registers, memory, exception
 count and SysTick state, with the C tick loop and with the Python run loop; and it must happen
-where it may (a HAL_Delay-shaped wait, two in a row, a HAL-style loader's waits) and nowhere else
+where it may (a HAL_Delay-shaped wait, two in a row, a HAL-style loader's waits, an application's
+wait running from the memory-mapped window) and nowhere else
 (a loop that stores, one that reads a peripheral)."""
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from test_ticks_native import machine_state, watch_every
 from extflash import api, board, mcu
 from extflash.emu.machine import Machine
 from extflash.image import Chunk, from_chunks
+from extflash.xip import run_application
 
 pytestmark = pytest.mark.usefixtures("native_required")
 
@@ -103,3 +105,21 @@ def test_a_hal_style_loader_runs_the_same_with_its_waits_skipped(
     assert runs[0][:4] == runs[1][:4]
     assert runs[0][3]
     assert runs[0][4] > 0  # its Init's HAL_Delay
+
+
+def test_a_wait_in_an_application_running_from_the_window_is_skipped(
+        build_elf: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    app = build_elf("xip-app-delay", ["xip/app.c"], "xip/app.ld", cflags=["-DTICK_DELAY=40"])
+    runs = []
+    machines: list[Machine] = []
+    for idle in (True, False):
+        monkeypatch.setattr(Machine, "idle_loops", idle)
+        out = run_application(board.load("weact-h743"), app, work_dir=tmp_path / str(idle),
+                              on_prepared=lambda p: machines.append(p.machine))
+        idle_unit = machines[-1].idle
+        runs.append(((out.reason, out.exit_code, out.seconds, out.instructions, out.output),
+                     idle_unit.skipped_cycles if idle_unit is not None else 0))
+    assert runs[0][0] == runs[1][0]
+    assert runs[0][0][:2] == ("exit", 0)
+    assert ("semihosting", "waited\n") in runs[0][0][4]
+    assert runs[0][1] > 30 * 63_000  # the wait's loop runs from the window

@@ -366,7 +366,6 @@ class Machine:
 
     # -- construction ----------------------------------------------------------------------------
     def _map_memory(self) -> None:
-        self._plain_regions = [(m.start, m.start + m.size) for m in self.part.part.memory]
         by_name: dict[str, bytearray] = {}
         for region in self.part.part.memory:
             target = region.name.removesuffix("_ALIAS")
@@ -1140,7 +1139,7 @@ class Machine:
 
     def code_at(self, pc: int) -> bytes | None:
         """The four bytes at ``pc`` when they are plain memory (the idle-loop look)."""
-        if not self._plain_readable(pc, 4):
+        if not self._plain_readable(pc, 4, code=True):
             return None
         return bytes(self.uc.mem_read(pc, 4))
 
@@ -1149,12 +1148,15 @@ class Machine:
         peripheral; the caller lets its cycle pass)."""
         self.uc.emu_start(pc | 1, 0, count=1)
 
-    def _plain_readable(self, address: int, size: int) -> bool:
-        """Is [address, address + size) RAM, ROM or internal flash that is mapped now (a load
-        there reaches no peripheral model)?"""
-        for start, end in self._plain_regions:
-            if start <= address and address + size <= end:
-                return start not in self._parked and start not in self._first_touch
+    def _plain_readable(self, address: int, size: int, *, code: bool = False) -> bool:
+        """Is [address, address + size) in a buffer mapped now (RAM, ROM, internal flash, a
+        memory-mapped window: a load there reaches no peripheral model)? With ``code``: one the
+        core has fetched from already (a first fetch stops the core, see :meth:`map_buffer`)."""
+        for start, (buf, _) in self._buffers.items():
+            if start <= address and address + size <= start + len(buf):
+                return (start not in self._parked and start not in self._first_touch
+                        and (not code or start not in self._exec_on_fetch
+                             or start in self._fetched))
         return False
 
     # -- SysTick ticks in C (native/ticks_fast.c) -------------------------------------------------

@@ -76,6 +76,41 @@ __attribute__((noinline)) uint32_t fibonacci(uint32_t n)
     return a;
 }
 
+#ifdef TICK_DELAY
+/* A HAL_Delay from the window: SysTick at 1 kHz of the reset clock (HSI 64 MHz), its handler
+ * counting in RAM, the wait reading the count through a call (tests/emu/test_idle_loops.py). */
+#define SCB_VTOR (*(volatile uint32_t *)0xE000ED08u)
+#define SYST_CSR (*(volatile uint32_t *)0xE000E010u)
+#define SYST_RVR (*(volatile uint32_t *)0xE000E014u)
+#define SYST_CVR (*(volatile uint32_t *)0xE000E018u)
+
+static volatile uint32_t ticks;
+
+static void tick_handler(void)
+{
+    ticks++;
+}
+
+__attribute__((aligned(128))) static void (*tick_vectors[16])(void) = {[15] = tick_handler};
+
+__attribute__((noinline)) uint32_t get_tick(void)
+{
+    return ticks;
+}
+
+static void tick_delay(uint32_t n)
+{
+    SCB_VTOR = (uint32_t)tick_vectors;
+    SYST_RVR = 64000u - 1u;
+    SYST_CVR = 0u;
+    SYST_CSR = 7u;
+    uint32_t start = get_tick();
+    while (get_tick() - start < n) {
+    }
+    SYST_CSR = 0u;
+}
+#endif
+
 #ifdef WINDOW_STORE
 /* A word stored into the window at WINDOW_STORE (an erased sector past the application): with
  * the loader's write set kept (WCCR) it reaches the chip as a page program, which a NOR flash
@@ -111,6 +146,10 @@ void app_reset(void)
 #endif
 #ifdef WINDOW_STORE
     window_store(0x12345678u);
+#endif
+#ifdef TICK_DELAY
+    tick_delay(TICK_DELAY);
+    semihost(SYS_WRITE0, "waited\n");
 #endif
 #ifdef REPEAT
     for (uint32_t n = 0; n < REPEAT; n++)  /* a workload for bench/xip_speed.py */
