@@ -1077,17 +1077,18 @@ class Machine:
 
     # -- loops waiting on memory (idleloop.py) ---------------------------------------------------
     def _idle_look_wanted(self) -> bool:
-        """After an exception return: is the core back in thread mode, at an address not known
-        to lead to busy code, with nothing pending and nobody watching the core?"""
+        """Is a look at the loop the core is in worth it: thread mode, an address not known to
+        lead to busy code, nothing pending, nobody watching the core?"""
         idle = self.idle
         return (idle is not None and not self.exceptions.active and not self.scs.pending
                 and idle.wants(self._pc()) and self._held is None and self.bus.tracer is None
                 and self.dwt.tracer is None and len(self.uc._callbacks) == self._own_hooks)
 
     def _look_at_loop(self, deadline: int, stop_at: int) -> None:
-        """The core stopped right after an exception return: run it on one turn of the loop it
-        returned into, and let the whole turns that fit before the next event (the deadline, the
-        watcher's checkpoint) pass at once when a turn changes nothing (idleloop.py)."""
+        """The core stopped right after an exception return, or on entering a loop found idle
+        before: run it on for two turns of the loop it is in, and let the whole turns that fit
+        before the next event (the deadline, the watcher's checkpoint) pass at once when a turn
+        changes nothing (idleloop.py)."""
         assert self.idle is not None
         clock = self.clock
         horizon = deadline

@@ -24,7 +24,9 @@
  * the next event, the DWT time source's base, each lane's time base: Machine._budget,
  * _time_source_start, CommandEngine._lane_time). The handler's return (interrupt 8) is taken
  * here too while the exception is one this loop entered (tick_interrupt); every other interrupt
- * goes to the machine's Python hook. Anything else ends the call: the Python run loop then
+ * goes to the machine's Python hook. After such a return the core stops for the machine's look at
+ * the loop it returned into (extflash/emu/idleloop.py: a HAL_Delay is skipped to the next tick),
+ * unless the machine's verdict table marks the return address busy. Anything else ends the call: the Python run loop then
  * handles that slice's end itself, so it stays the reference for every case.
  *
  * Python's state is brought up to date lazily: ticks counts the ticks handled since Python last
