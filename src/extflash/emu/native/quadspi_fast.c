@@ -677,6 +677,10 @@ uint64_t qspi_fast_read(void *uc, uint64_t offset, unsigned size, void *user)
             if (lane_op) {
                 uint64_t passed = moved.skip_cycles - s->skip_cycles;
                 *s = moved;
+                /* the copy was taken before this read marked the state served: without this a
+                 * first read after a publish that lets time pass (a wait Python started) would
+                 * leave that time to a take-over the slice's end does not do (refresh) */
+                s->dirty = 1;
                 lower_limit(s, passed);
                 if (s->woke)
                     *s->insn_limit = *s->counter;   /* as Machine._request_stop does */
