@@ -24,7 +24,8 @@ When it looks: right after an exception return into thread mode (native/ticks_fa
 core there too), unless the return address is known to lead to busy code (:attr:`IdleLoops.
 verdicts`: two looks there without an idle turn); when the core enters a loop found idle before
 anew (a block hook on the loop's head, the target of its closing branch: HAL_Delay called again),
-once per exception return, per event, and after a look at a wait that ended.
+once per exception return, per event, and after a look at a wait that ended; never when the next
+event is nearer than ``machine.MIN_LOOK`` cycles (running them costs less than the look).
 """
 
 from __future__ import annotations

@@ -120,6 +120,9 @@ SMALL_PAGE = 0x100  # the smallest target page unicorn 2.1.4 accepts for Arm
 MAX_COUNTED_STREAKS = 16
 LOOP_REGISTERS = (*(cortexm.REGISTERS[f"r{i}"] for i in range(13)), cortexm.REGISTERS["pc"])
 MASKED_SLICE = 256
+# a look at a loop (idleloop.py) costs about as much host time as a few thousand instructions:
+# none when the next event is nearer than this many cycles
+MIN_LOOK = 16384
 FF_MIN_STEP_FS = 1_000 * FS_PER_NS * 1_000  # 1 ms
 PPB_UNMODELLED = (("ITM", 0xE0000000, 0x1000), ("FPB", 0xE0002000, 0x1000),
                   ("TPIU", 0xE0040000, 0x1000), ("ETM", 0xE0041000, 0x1000),
@@ -1098,7 +1101,7 @@ class Machine:
         if self.checkpoint_fs is not None:
             horizon = min(horizon, self.checkpoint_fs)
         avail = clock.cycles_for_fs(max(horizon - clock.now_fs, 0))
-        if avail < 2 or self._pc() & ~1 == stop_at or not self._idle_look_wanted():
+        if avail < MIN_LOOK or self._pc() & ~1 == stop_at or not self._idle_look_wanted():
             return
         from_head, self._look_from_head = self._look_from_head, False
         self.idle.armed.value = 0
@@ -1130,6 +1133,8 @@ class Machine:
         try:
             idle = self.idle
             if (idle is not None and idle.armed.value and self._running and not self._ending
+                    and self._limit is not None and self._counter is not None
+                    and int(self._limit.value) - int(self._counter.value) >= MIN_LOOK
                     and self._idle_look_wanted()):
                 idle.armed.value = 0
                 self._stop_reason = "idle-probe"
