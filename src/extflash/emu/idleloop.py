@@ -138,7 +138,8 @@ class IdleLoops:
             insn = self._insn(pc, code) if code is not None else None
             if insn is None or pc == stop_at or not self._safe(insn, pc, regs):
                 break
-            machine.step_one(pc)
+            if not machine.step_one(pc):
+                break
             path.append(pc)
             regs = batch.read()
             pc = regs[PC_INDEX] & ~1

@@ -1149,10 +1149,16 @@ class Machine:
             return None
         return bytes(self.uc.mem_read(pc, 4))
 
-    def step_one(self, pc: int) -> None:
+    def step_one(self, pc: int) -> bool:
         """Run one instruction outside any slice (the idle-loop look: one that touches no
-        peripheral; the caller lets its cycle pass)."""
-        self.uc.emu_start(pc | 1, 0, count=1)
+        peripheral; the caller lets its cycle pass). False when unicorn did not run it (the run
+        loop then meets the instruction again, and whatever it does, as usual)."""
+        try:
+            self.uc.emu_start(pc | 1, 0, count=1)
+        except unicorn.UcError:
+            self._pending_fault = None
+            return False
+        return True
 
     def _plain_readable(self, address: int, size: int, *, code: bool = False) -> bool:
         """Is [address, address + size) in a buffer mapped now (RAM, ROM, internal flash, a
