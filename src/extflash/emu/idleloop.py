@@ -35,7 +35,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import unicorn
 from unicorn import arm_const as A
+
+from extflash.emu.cortexm import RegisterBatch
 
 # a turn longer than this is not looked for (HAL_Delay's is 7 instructions)
 MAX_TURN = 24
@@ -85,7 +88,8 @@ class IdleLoops:
     ``readable(address, size)`` says whether a load there reads plain memory (RAM, internal
     flash: no peripheral model behind it)."""
 
-    def __init__(self, readable: Callable[[int, int], bool]) -> None:
+    def __init__(self, uc: unicorn.Uc, readable: Callable[[int, int], bool]) -> None:
+        self._registers = RegisterBatch(uc, TURN_REGISTERS)
         self.verdicts = (ctypes.c_uint32 * SLOTS)()
         self.verdicts_address = ctypes.addressof(self.verdicts)
         self._readable = readable
@@ -97,7 +101,6 @@ class IdleLoops:
         self._ids: dict[int, str] = {}
         self._regs: dict[int, int] = {}
         self.skipped_cycles = 0  # for tests and benchmarks
-        self.skips = 0
         # Loop heads (the target of a turn's closing branch) of the turns found idle: the
         # machine stops the core there, once, when it enters such a loop anew (HAL_Delay called
         # again). ``armed``: set at each exception return and after a look there that found no
@@ -124,7 +127,7 @@ class IdleLoops:
         Two turns: the first may still differ (the exception returned into the middle of a turn
         that had loaded the counter before the handler moved it); the second must repeat the
         first's path and leave every core register as the first left it."""
-        batch = machine.turn_registers
+        batch = self._registers
         regs = batch.read()
         start = regs[PC_INDEX] & ~1
         pc = start
@@ -177,9 +180,7 @@ class IdleLoops:
         """Cycles of whole turns that pass before ``avail`` runs out (at least one left for the
         core: it reaches the event itself)."""
         cycles = (avail - 1) // turn * turn
-        if cycles > 0:
-            self.skipped_cycles += cycles
-            self.skips += 1
+        self.skipped_cycles += cycles
         return cycles
 
     # -- one instruction ------------------------------------------------------------------------

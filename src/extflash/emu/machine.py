@@ -73,7 +73,7 @@ from extflash import mcu
 from extflash.emu import cortexm
 from extflash.emu.clock import FS_PER_NS, VirtualClock
 from extflash.emu.cortexm import CFSR_BITS, HFSR_BITS, ExceptionUnit, decode_bits
-from extflash.emu.idleloop import TURN_REGISTERS, IdleLoops
+from extflash.emu.idleloop import IdleLoops
 from extflash.emu.mmio import (
     PAGE,
     SPIN_THRESHOLD,
@@ -344,13 +344,12 @@ class Machine:
         self._build_system_peripherals(hse_hz)
         self._map_unmodelled()
         self.exceptions = ExceptionUnit(self.uc, fam.has_fpu)
-        self.idle = IdleLoops(self._plain_readable) if self.idle_loops else None
+        self.idle = IdleLoops(self.uc, self._plain_readable) if self.idle_loops else None
         self._head_hooks: list[tuple[ctypes.c_size_t, object]] = []
         self._look_from_head = False
         self._idle_quiet_until = 0
         if self.idle is not None:
             self.idle.on_head = self._watch_head
-        self.turn_registers = cortexm.RegisterBatch(self.uc, TURN_REGISTERS)
         self._install_hooks()
         # raw reads for what the run loop asks per slice (the binding's calls cost microseconds)
         self._mask_regs = cortexm.RegisterBatch(
@@ -1084,8 +1083,13 @@ class Machine:
         lead to busy code, nothing pending, nobody watching the core?"""
         idle = self.idle
         return (idle is not None and not self.exceptions.active and not self.scs.pending
-                and idle.wants(self._pc()) and self._held is None and self.bus.tracer is None
-                and self.dwt.tracer is None and len(self.uc._callbacks) == self._own_hooks)
+                and idle.wants(self._pc()) and self._unwatched())
+
+    def _unwatched(self) -> bool:
+        """Nobody looks at the core's accesses or instructions (no held time, no tracer, no
+        hook but the machine's own): what runs in C or is skipped would go unseen."""
+        return (self._held is None and self.bus.tracer is None and self.dwt.tracer is None
+                and len(self.uc._callbacks) == self._own_hooks)
 
     def _look_at_loop(self, deadline: int, stop_at: int) -> None:
         """The core stopped right after an exception return, or on entering a loop found idle
@@ -1094,10 +1098,7 @@ class Machine:
         changes nothing (idleloop.py)."""
         assert self.idle is not None
         clock = self.clock
-        horizon = deadline
-        nxt = clock.next_event_fs()
-        if nxt is not None:
-            horizon = min(horizon, nxt)
+        horizon = self._horizon(deadline)
         if self.checkpoint_fs is not None:
             horizon = min(horizon, self.checkpoint_fs)
         avail = clock.cycles_for_fs(max(horizon - clock.now_fs, 0))
@@ -1185,9 +1186,7 @@ class Machine:
             return False
         reload = scs.values[0x014]
         lanes = bus.native_lanes
-        if (not reload or scs.pending or self.exceptions.listeners
-                or self._held is not None or bus.tracer is not None
-                or self.dwt.tracer is not None or len(self.uc._callbacks) != self._own_hooks
+        if (not reload or scs.pending or self.exceptions.listeners or not self._unwatched()
                 or len(bus.deferred) != 2 * len(lanes) or len(bus.exception_hooks) != len(lanes)
                 or len(bus.slice_start_hooks) != len(lanes)
                 or len(bus.slice_hooks) != len(lanes)):
@@ -1320,13 +1319,14 @@ class Machine:
         return (due is not None and self.clock.now_fs >= due and self.on_checkpoint is not None
                 and self.on_checkpoint())
 
+    def _horizon(self, deadline: int) -> int:
+        """Where the next slice must end in time: the next event or the deadline."""
+        nxt = self.clock.next_event_fs()
+        return deadline if nxt is None else min(deadline, nxt)
+
     def _budget(self, deadline: int) -> int:
         clock = self.clock
-        horizon = deadline
-        nxt = clock.next_event_fs()
-        if nxt is not None:
-            horizon = min(horizon, nxt)
-        cycles = max(1, clock.cycles_for_fs(max(horizon - clock.now_fs, 0)))
+        cycles = max(1, clock.cycles_for_fs(max(self._horizon(deadline) - clock.now_fs, 0)))
         if self._masked_pending():
             cycles = min(cycles, MASKED_SLICE)
         return min(cycles, MAX_SLICE)

@@ -864,7 +864,6 @@ void qspi_fast_write(void *uc, uint64_t offset, unsigned size, uint64_t value, v
     s->slow_write(uc, offset, size, value, user);
 }
 
-/* The layout check the loader runs before trusting the struct. */
 /* -- the tick loop's view (ticks_fast.c) ---------------------------------------------------- */
 
 /* At the end of a slice: -1 if Python has work here (a deferred write, a take-over, served
@@ -915,6 +914,7 @@ void lane_tick_start(struct qspi_fast *s, uint64_t now_fs, uint64_t fs_per_cycle
     s->time_valid = 1;
 }
 
+/* The layout check the loader runs before trusting the struct. */
 uint32_t qspi_fast_struct_size(void)
 {
     return (uint32_t)sizeof(struct qspi_fast);

@@ -681,8 +681,6 @@ class CommandEngine(Peripheral):
         return self.beats + (self.native.beats() if self.native is not None else 0)
 
     def _native_read(self, offset: int, size: int) -> int:
-        if self._bus is not None and self._bus.lazy is not None:
-            self._bus.lazy()  # the machine's C tick loop runs: Python takes over first
         self._absorb()
         try:
             return self.bus_read(offset, size)
@@ -690,8 +688,6 @@ class CommandEngine(Peripheral):
             self._publish()
 
     def _native_write(self, offset: int, size: int, value: int) -> None:
-        if self._bus is not None and self._bus.lazy is not None:
-            self._bus.lazy()
         self._absorb()
         try:
             self.bus_write(offset, size, value)
@@ -846,6 +842,10 @@ class CommandEngine(Peripheral):
 
     def _absorb(self) -> None:
         """Take over what the native side served since the last publish."""
+        if self._bus is not None and self._bus.lazy is not None:
+            # the machine's C tick loop runs: its ticks are taken over first, and the slice's
+            # end is then Python's (a callback ran)
+            self._bus.lazy()
         nat = self.native
         if nat is None or not nat.dirty:
             return
