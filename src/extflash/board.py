@@ -53,7 +53,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from extflash import mcu
+from extflash import cache, mcu
 from extflash.errors import ConfigError
 
 Bank = Literal[1, 2, "dual"]
@@ -430,7 +430,7 @@ def load(name_or_path: str | Path) -> Board:
 
 def parse(text: str, *, where: str = "board") -> Board:
     try:
-        data = tomllib.loads(text)
+        data = cache.parse_toml(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{where}: not valid TOML ({exc})") from None
     for key in ("name", "mcu", "memory"):

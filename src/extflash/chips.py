@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
+from extflash import cache
 from extflash.errors import ConfigError
 
 MIB = 1 << 20
@@ -696,7 +697,7 @@ def _load_entry(file_name: str) -> ChipSpec:
     """One shipped chip file, parsed once (a command that names its chip reads only that one)."""
     origin = f"data/chips/{file_name}"
     try:
-        data = tomllib.loads((_folder() / file_name).read_text(encoding="utf-8"))
+        data = cache.parse_toml((_folder() / file_name).read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{origin}: not valid TOML ({exc})") from None
     return _parse_chip(data, origin)

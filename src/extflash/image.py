@@ -13,10 +13,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from elftools.common.exceptions import ELFError
-from elftools.elf.constants import P_FLAGS
-from elftools.elf.elffile import ELFFile
-
 from extflash.errors import ImageError
 
 log = logging.getLogger(__name__)
@@ -151,6 +147,12 @@ def load(path: str | Path, *, address: int | None = None, fmt: str | None = None
 
 def _read_elf(data: bytes, name: str) -> list[Chunk]:
     """PT_LOAD segments with file bytes, at their load (physical) address."""
+    # pyelftools is imported here, when an ELF image is read: it is a tenth of the command
+    # line's start-up, which reading or programming .bin/.hex images does not need
+    from elftools.common.exceptions import ELFError
+    from elftools.elf.constants import P_FLAGS
+    from elftools.elf.elffile import ELFFile
+
     try:
         elf = ELFFile(io.BytesIO(data))
         if elf.header["e_machine"] != "EM_ARM":

@@ -12,11 +12,11 @@ import csv
 import difflib
 import functools
 import re
-import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
+from extflash import cache
 from extflash.errors import ConfigError
 
 CORES_WITHOUT_DWT = frozenset({"cortex-m0", "cortex-m0plus"})
@@ -269,7 +269,7 @@ def families() -> dict[str, Family]:
     folder = resources.files("extflash") / "data" / "families"
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".toml"):
-            fam = _load_family(tomllib.loads(entry.read_text(encoding="utf-8")))
+            fam = _load_family(cache.parse_toml(entry.read_text(encoding="utf-8")))
             result[fam.id] = fam
     return result
 

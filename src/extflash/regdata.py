@@ -8,10 +8,11 @@ reads them here without importing the emulator.
 from __future__ import annotations
 
 import functools
-import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
+
+from extflash import cache
 
 
 @functools.cache
@@ -20,7 +21,7 @@ def table(family_id: str) -> dict[str, Any]:
     path = resources.files("extflash") / "data" / "regs" / f"{family_id}.toml"
     if not path.is_file():
         return {}
-    return tomllib.loads(path.read_text(encoding="utf-8"))
+    return cache.parse_toml(path.read_text(encoding="utf-8"))
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,12 @@ FLM_ERASE, FLM_PROGRAM, FLM_VERIFY = 1, 2, 3
 
 CODE_PAGE = 0x1000  # the emulator's granularity for tracking code pages
 
+# The data buffer takes the RAM left after the loader and its stack, up to this much:
+# CubeProgrammer and ST's OpenOCD size their write chunks by the free work area (stldr-abi §5.1,
+# §5.2), and each Write or Read call costs an Init. The cap leaves RAM beyond the buffer where a
+# store is a stray write the diagnostics name. --buffer-size sets another size.
+DEFAULT_BUFFER_MAX = 256 << 10
+
 # When a .stldr's Init runs. CubeProgrammer and ST's OpenOCD write the loader image again and run
 # Init before every erase, write, read and mass erase call; "per-operation" runs Init once at the
 # start of each operation (fewer calls; the same result for loaders that leave the controller
@@ -721,7 +727,7 @@ def _finish_layout(
     buffer = stack_top + 8
     available = ram.end - buffer - crc_len
     unit = max(page_size, 4)
-    size = min(buffer_size or 0x10000, available)
+    size = min(buffer_size or DEFAULT_BUFFER_MAX, available)
     size = size // unit * unit
     if size < unit:
         raise InputError(

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
 import subprocess
 import tempfile
 from importlib import resources
 from pathlib import Path
 
+from extflash import cache
 from extflash.errors import ToolchainError
 from extflash.toolchain import find_toolchain
 
@@ -33,18 +33,13 @@ def nibble_table() -> bytes:
     return b"".join(words)
 
 
-def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "extflash"
-
-
 @functools.cache
 def routine() -> bytes:
     """Thumb machine code of ``extflash_crc32`` (ARMv6-M, runs on every Cortex-M)."""
     source = (resources.files("extflash") / "firmware" / "crc32.c").read_text(encoding="utf-8")
     toolchain = find_toolchain()
     key = hashlib.sha256((source + toolchain.version).encode()).hexdigest()[:16]
-    cached = _cache_dir() / f"crc32-{key}.bin"
+    cached = cache.root() / f"crc32-{key}.bin"
     if cached.exists():
         return cached.read_bytes()
     with tempfile.TemporaryDirectory() as tmp:

@@ -301,3 +301,18 @@ def test_flm_verify_and_blank_check_follow_the_cmsis_convention(gen_loader: Any)
         assert not driver.blank_check_call(base, 0x1000)  # holds the data
         assert [c.function for c in driver.calls[-4:]] == ["Verify", "Verify", "BlankCheck",
                                                            "BlankCheck"]
+
+
+def test_write_calls_end_on_sector_boundaries_when_they_hold_one(gen_loader: Any) -> None:
+    """A buffer that is not a whole number of sectors (6 KiB, 4 KiB sectors): each Write call
+    ends on a sector boundary, so an interrupted or failed program leaves whole sectors."""
+    brd = board.load("weact-h743")
+    with api.open_session(gen_loader(brd).stldr, board=brd,
+                          options=DriverOptions(buffer_size=0x1800)) as s:
+        base = s.geometry.start
+        data = pattern(41, 0x5400)
+        assert s.program(from_chunks([Chunk(base + 0x200, data, "app")])).report.verified
+        writes = [(c.args[0], c.args[1]) for c in s.driver.calls if c.function == "Write"]
+    # the partly covered first and last sectors are rewritten whole (their other bytes kept):
+    # 24 KiB in 6 KiB calls would end mid-sector every other call
+    assert writes == [(base + i * 0x1000, 0x1000) for i in range(6)]

@@ -58,7 +58,9 @@ def test_program_verify_read_back_double_buffered(h743_board, loaders):
     system, uid = h743_board
     img = image_at(0x90003000, 0x18000, seed=1)  # starts mid-sector: the rest is preserved
     before = system.board.flash_contents()[:0x3000]
-    with open_on(system, uid, loaders(H743).stldr) as s:
+    # a 64 KiB buffer: two halves of 32 KiB, so the image takes several Write calls
+    with open_on(system, uid, loaders(H743).stldr,
+                 options=DriverOptions(buffer_size=0x10000)) as s:
         assert isinstance(s.driver, DoubleBufferedDriver)
         result = s.program(img)
         assert result.report.verified

@@ -704,6 +704,8 @@ class Machine:
             # plain memory up to the next peripheral in one piece (a whole flash window at once)
             n = self._plain_span(a, size - len(out))
             try:
+                if n == size:
+                    return bytes(self._read_plain(a, n))  # all of it: one copy less
                 out += self._read_plain(a, n)
             except unicorn.UcError:
                 n = min(n, PAGE - (a % PAGE))  # find the first missing page for the message

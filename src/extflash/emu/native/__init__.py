@@ -21,6 +21,8 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 
+from extflash import cache
+
 log = logging.getLogger(__name__)
 
 CFLAGS = ("-O2", "-shared", "-fPIC", "-std=c11", "-Wall", "-Werror")
@@ -36,8 +38,7 @@ def enabled() -> bool:
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "extflash" / "native"
+    return cache.root() / "native"
 
 
 def compiler_name() -> str:
@@ -82,18 +83,26 @@ def require(name: str) -> ctypes.CDLL:
     return lib
 
 
+@functools.cache
+def _compiler_identity(cc: str) -> str:
+    """The compiler's resolved path, size and modification time: another compiler, or this one
+    upgraded, builds anew. A stat, not ``cc --version``: starting the compiler cost every command
+    a few milliseconds per helper."""
+    real = os.path.realpath(cc)
+    try:
+        st = os.stat(real)
+    except OSError as exc:
+        raise NativeUnavailable(f"{cc} cannot be read: {exc.strerror}") from None
+    return f"{real}:{st.st_size}:{st.st_mtime_ns}"
+
+
 def _build(name: str) -> Path:
     source = resources.files(__package__).joinpath(f"{name}.c").read_bytes()
     cc = shutil.which(compiler_name())
     if cc is None:
         raise NativeUnavailable(f"no C compiler ({compiler_name()} not found): install gcc or "
                                 f"set $CC")
-    try:
-        version = subprocess.run([cc, "--version"], capture_output=True, text=True,
-                                 timeout=BUILD_TIMEOUT_S, check=False).stdout
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise NativeUnavailable(f"{cc} does not run: {exc}") from None
-    key = hashlib.sha256(b"\0".join([source, cc.encode(), version.encode(),
+    key = hashlib.sha256(b"\0".join([source, _compiler_identity(cc).encode(),
                                      " ".join(CFLAGS).encode()])).hexdigest()[:16]
     target = cache_dir() / f"{name}-{key}.so"
     if target.exists():

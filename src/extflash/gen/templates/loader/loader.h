@@ -75,6 +75,7 @@ extern uint32_t __bss_start__[], __bss_end__[];
 int loader_init(void);
 uint32_t flash_offset(uint32_t address);
 uint32_t byte_sum(uint32_t address, uint32_t size, uint32_t sum);
+void window_read(uint32_t offset, uint8_t *out, uint32_t size);
 
 #pragma GCC visibility pop
 

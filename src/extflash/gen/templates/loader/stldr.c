@@ -53,9 +53,7 @@ int Read(uint32_t Address, uint32_t Size, uint8_t *Buffer)
 {
     if (Size == 0u)
         return 0;
-    const volatile uint8_t *p = (const volatile uint8_t *)(WINDOW_BASE + flash_offset(Address));
-    while (Size--)
-        *Buffer++ = *p++;
+    window_read(flash_offset(Address), Buffer, Size);
     return 1;
 }
 
