@@ -139,7 +139,7 @@ def test_octal_dtr_program_page(build_elf):
     # the 8D window one frame per access (window reads have a detail budget of their own)
     assert re.search(r"indirect write 8-8-8 DTR \(DTR, address 0x0, 256 bytes\): "
                      r"0x12ED 8D-8D-8D", html)
-    assert "indirect read 8-8-8 DTR DQS (DTR, address 0x0, 65536 bytes)" in html
+    assert "indirect read 8-8-8 DTR DQS (DTR, address 0x0, 4096 bytes)" in html  # the window probe
     assert "planned 0x0..0xFFFF" in html and "outside the plan: none" in html
     assert "<td>DQS</td>" in html and 'class="bad"' not in html
 
