@@ -111,7 +111,11 @@ __all__ = [
     "UnmodelledAccess",
 ]
 
-MAX_SLICE = 1_000_000
+# A run slice covers at most this many cycles: instructions plus the bus time a command lane lets
+# pass without them (it lowers the slice's limit by that time). 16M cycles is 33 ms at 480 MHz,
+# the granularity of checkpoints; each slice boundary costs a take-over from the lane (about
+# 0.1 ms), which at 1M cycles was a fifth of a generated loader's program time.
+MAX_SLICE = 16_000_000
 SMALL_PAGE = 0x100  # the smallest target page unicorn 2.1.4 accepts for Arm
 # A polling loop whose own registers change from one streak to the next counts (a bounded wait,
 # "for (n = 65535; n && (SR & BUSY); n--)"): it runs on without skipping time, each streak twice
