@@ -131,7 +131,8 @@ def loader_options(func: F) -> F:
             help="Probe: one RAM buffer (no overlap of transfer and programming).",
         ),
         click.option(
-            "--buffer-size", type=SIZE, metavar="BYTES", help="RAM buffer per Write call."
+            "--buffer-size", type=SIZE, metavar="BYTES",
+            help="RAM buffer per Write and Read call (default: the RAM left, up to 256 KiB).",
         ),
         click.option("--stack-size", type=SIZE, metavar="BYTES", help="Stack given to the loader."),
         click.option(
