@@ -21,6 +21,7 @@ from test_reference_loaders import halstyle_loader
 
 from extflash import api, board
 from extflash.emu import native
+from extflash.emu.periph.frontstate import FMODE_READ
 from extflash.emu.periph.quadspi import BUSY, DR, FTF, SR
 from extflash.emu.virtual_board import VirtualBoard
 from extflash.errors import ConfigError
@@ -266,6 +267,62 @@ def test_indirect_reads_wait_and_drain_in_the_lane(build_elf):
         assert 0x20 not in handled  # no DR read, not even the last of a read
         # the rest: leaving memory-mapped mode and the starts (about 17 a read before)
         assert len(handled) <= 8 * 64, len(handled)
+
+
+def register_level_loader(build_elf: Any, *faults: str) -> Path:
+    """tests/firmware/faulty: 1-1-1 byte-wise commands, each page read back through an indirect
+    read (0Bh) after its program."""
+    name = "register-level-" + ("-".join(faults).lower() or "none")
+    return build_elf(name, ["faulty/loader.c"], "faulty/h7.ld",
+                     cflags=[f"-DFAULT_{f}" for f in faults])
+
+
+@needs_native
+@pytest.mark.parametrize("faults", [(), ("READ_DUMMY",)])
+def test_register_level_loader_identical_on_both_paths(faults, build_elf, monkeypatch):
+    """Indirect reads of the array run in the lane when their phases are the chip's (0Bh, 8
+    wait clocks); with 6 wait clocks the chip returns other bytes, which Python works out: the
+    loader's read-back then fails its Write on both paths alike."""
+    brd = board.load("nucleo-h743zi-w25q128")
+    loader = register_level_loader(build_elf, *faults)
+    if faults:
+        with pytest.raises(Exception) as python_error:
+            monkeypatch.setenv("EXTFLASH_NATIVE", "0")
+            exercise(loader, brd)
+        monkeypatch.delenv("EXTFLASH_NATIVE")
+        with pytest.raises(Exception) as fast_error:
+            exercise(loader, brd)
+        assert str(fast_error.value) == str(python_error.value)
+        assert "Write(" in str(fast_error.value)
+        return
+    python, fast = both_paths(monkeypatch, loader, brd)
+    assert fast.served_natively > 4000
+    assert fast == Outcome(**{**vars(python), "served_natively": fast.served_natively})
+
+
+@needs_native
+def test_command_lane_starts_array_reads(build_elf):
+    """The AR write starting an indirect read of the array runs in the lane: the register-level
+    loader reads each page back after programming it, and Python handles none of those AR
+    writes, while the chip's log still shows every read with its address and length."""
+    brd = board.load("nucleo-h743zi-w25q128")
+    data = random.Random(5).randbytes(0x4000)
+    with api.open_session(register_level_loader(build_elf), board=brd) as s:
+        vb: Any = s.target.board  # type: ignore[attr-defined]
+        q = vb.qspi
+        base = s.geometry.start
+        s.erase(base, len(data))
+        started: list[int] = []  # commands Python starts, by FMODE
+        start = q._start
+        q._start = lambda fmode, address: started.append(fmode) or start(fmode, address)
+        s.driver.begin("program")
+        s.driver.write(base, data)
+        q.refresh()
+        reads = [e for e in vb.chips[1].events if e.spi.instruction == 0x0B]
+        assert [(e.spi.address, e.spi.read_length) for e in reads[-2:]] == [(0x3E00, 256),
+                                                                            (0x3F00, 256)]
+        assert len(reads) >= 64 and started.count(FMODE_READ) <= 4, started  # 64 without
+        assert bytes(vb.chips[1].memory[:len(data)]) == data
 
 
 def test_event_log_keeps_the_last_commands_in_order():

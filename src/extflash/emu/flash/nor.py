@@ -116,7 +116,8 @@ class EventLog:
 
 
 # status-register-1 read opcode, programs (opcode, address bytes, address lines, data lines)
-_LaneOpcodes = tuple[int, tuple[tuple[int, int, int, int], ...]]
+_LaneOpcodes = tuple[int, tuple[tuple[int, int, int, int], ...],
+                     tuple[tuple[int, int, int, int, int], ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +140,9 @@ class LaneFacts:
     program_fs: int
     programs: tuple[tuple[int, int, int, int], ...]  # (opcode, address bytes, address lines,
     #                                                   data lines) accepted as they are now
+    # (opcode, address bytes, address lines, wait clocks, data lines) of the reads that return
+    # the array as it is (read_check) when sent so, without alternate bytes
+    reads: tuple[tuple[int, int, int, int, int], ...] = ()
 
 
 _Rejected = Rejected
@@ -235,7 +239,7 @@ class NorFlash:
         self._erased_block = b"\xff" * spec.block_size
         self._handlers = self._build_dispatch()
         self._read_opcodes = self._build_reads()
-        self._lane_memo: dict[tuple[bool, bool, bool], _LaneOpcodes] = {}
+        self._lane_memo: dict[tuple[object, ...], _LaneOpcodes] = {}
         self._four_byte_ops = frozenset(self._four_byte_opcodes())
         # per-opcode facts looked up on every command (the spec never changes)
         self._busy_ok = self._opcodes_allowed_while_busy()
@@ -354,7 +358,7 @@ class NorFlash:
         if self.deep_power_down or self._suspended is not None or self.protocol in ("8S", "8D"):
             return None
         self._settle()
-        sr1_opcode, programs = self._lane_opcodes()
+        sr1_opcode, programs, reads = self._lane_opcodes()
         return LaneFacts(
             instruction_lines=4 if self.qpi else 1, sr1_opcode=sr1_opcode,
             sr1_rest=self.regs.get("sr1", 0) & ~(WIP | WEL) & 0xFF, wel=self.wel,
@@ -362,13 +366,16 @@ class NorFlash:
             page_size=self.spec.page_size, size=self.spec.size, ear=self.ear,
             protected=self.protected_range() or (0, 0),
             program_fs=self._duration(self.spec.timing.page_program_us, FS_PER_US),
-            programs=tuple(programs))
+            programs=programs, reads=reads)
 
     def _lane_opcodes(self) -> _LaneOpcodes:
-        """The status-register-1 read opcode and the programs (opcode, address bytes, address
-        and data lines) of the chip's present mode; asked at every publish, so memoised per
-        mode (they follow only from the spec and QPI, QE and 4-byte addressing)."""
-        key = (self.qpi, self.quad_enabled, self.four_byte)
+        """The status-register-1 read opcode, the programs (opcode, address bytes, address and
+        data lines) and the array reads (LaneFacts.reads) of the chip's present mode; asked at
+        every publish, so memoised per mode (they follow only from the spec and QPI, QE,
+        4-byte addressing and what sets the reads' wait clocks)."""
+        dc = self.spec.dummy_config
+        key = (self.qpi, self.quad_enabled, self.four_byte, getattr(self, "vcr", 0),
+               self.read_params, self.regs.get(dc.register, 0) if dc is not None else 0)
         found = self._lane_memo.get(key)
         if found is None:
             sr1_opcode = next((op for op, name in self._register_of.items()
@@ -380,7 +387,14 @@ class NorFlash:
                     continue
                 _, a_lines, d_lines = self._line_counts(pc.protocol)
                 programs.append((op, self._address_width(op), a_lines, d_lines))
-            found = self._lane_memo[key] = (sr1_opcode, tuple(programs))
+            reads = []
+            for (op, qpi), rc in self._read_opcodes.items():
+                if qpi != self.qpi or (rc.needs_qe and not self.quad_enabled):
+                    continue  # not a read in this mode, or refused (NorFlash._read)
+                _, a_lines, d_lines = self._line_counts(rc.protocol)
+                reads.append((op, self._address_width(op), a_lines, self._wait_clocks(rc, op),
+                              d_lines))
+            found = self._lane_memo[key] = (sr1_opcode, tuple(programs), tuple(reads))
         return found
 
     def lane_take(self, *, wel: bool, busy_until: int, started_page: int | None,

@@ -18,9 +18,10 @@
  *         completes the transfer goes to Python, which sends the command to the chip);
  *   RX    (an indirect read whose bus time is over) SR and DR reads, the beat that drains the
  *         last bytes ending the operation (TCF, IDLE);
- *   RXT   (lane: an indirect read Python started, still on the bus) the same, and SR reads that
- *         wait for the data as CommandEngine._read_sr does (to the full FIFO while nothing was
- *         read, else to the end of the transfer; the last beat only once it is over);
+ *   RXT   (lane: an indirect read Python or the lane started, still on the bus) the same, and
+ *         SR reads that wait for the data as CommandEngine._read_sr does (to the full FIFO
+ *         while nothing was read, else to the end of the transfer; the last beat only once it
+ *         is over);
  * and in all three: reads of the control registers, FCR flag clears (not RX, no interrupt
  * enabled) and writes of PSMKR/PSMAR/PIR, and of ABR where the front-end does not lock it while
  * busy. (On OCTOSPI/XSPI read "CCR" as CCR/TCR/IR and "CCR write starts" as "IR write starts".) Writes that set reserved bits, byte and halfword
@@ -36,7 +37,8 @@
  *
  * The command lane: when the model publishes the facts of the chip behind the selected bank
  * (lane = 1; see Quadspi._lane_facts for when), whole commands run here too: write enable,
- * page program (the last DR beat) and automatic polling of status register 1, with the
+ * page program (the last DR beat), automatic polling of status register 1 and indirect reads of
+ * the array (the AR write; the data straight from the chip's array), with the
  * controller's bus time, the chip's program time and the polling skips the Python model makes
  * (_read_sr), from the instruction counter and the time base Python published. Each command is
  * logged (a ring of the last LOG_SIZE, as the chip keeps); Python takes the log, the chip state
@@ -54,7 +56,7 @@
 enum { MODE_FORWARD, MODE_IDLE, MODE_TX, MODE_RX, MODE_CMD, MODE_POLL, MODE_RXT };
 /* MODE_CMD: a command without data to receive is on the bus until done_fs (lane);
  * MODE_POLL: automatic status polling (lane);
- * MODE_RXT: an indirect read Python started whose bus time is not over: on the bus until
+ * MODE_RXT: an indirect read whose bus time is not over: on the bus until
  * done_fs, stalled at stall_fs while software has read nothing (lane). */
 /* Registers whose values the model publishes (reads are served from them) and, except CR and
  * DCR with their restrictions, that writes here may change. Order mirrored in Python. */
@@ -91,6 +93,7 @@ struct lane_layout {
 #define SR_BUSY   (1u << 5)
 #define FCR_FLAGS 0x1Bu                     /* CTEF CTCF CSMF CTOF */
 #define FMODE_WRITE  0u
+#define FMODE_READ   1u
 #define FMODE_MAPPED 3u
 #define ALL_ONES     0xFFFFFFFFu
 
@@ -102,6 +105,7 @@ struct lane_layout {
 #define LOG_RING     520u   /* slots: a status read not served may write one it never keeps */
 #define LOG_PAGE     512u   /* program data kept per record: the largest page the lane runs */
 #define MAX_PROGRAMS 8u
+#define MAX_READS    16u
 #define FS_PER_S     1000000000000000ull
 #define NEVER        UINT64_MAX
 #define SR1_WIP      0x01u
@@ -111,7 +115,7 @@ struct lane_layout {
 #define FMODE_POLL   2u
 #define OP_WREN      0x06u
 
-enum { REC_WREN = 1, REC_POLL, REC_PROGRAM };
+enum { REC_WREN = 1, REC_POLL, REC_PROGRAM, REC_READ };
 
 struct lane_record {
     uint64_t time_fs;
@@ -127,6 +131,10 @@ struct lane_record {
 
 struct lane_program {   /* a program opcode and the phases the chip expects with it */
     uint8_t opcode, address_bytes, address_lines, data_lines;
+};
+
+struct lane_read {      /* an array read and the phases with which the chip returns the array */
+    uint8_t opcode, address_bytes, address_lines, wait_clocks, data_lines, pad[3];
 };
 
 typedef uint64_t (*read_fn)(void *uc, uint64_t offset, unsigned size, void *user);
@@ -182,6 +190,8 @@ struct qspi_fast {
     uint64_t program_fs;    /* page program time */
     uint32_t n_programs;
     struct lane_program programs[MAX_PROGRAMS];
+    uint32_t n_reads;
+    struct lane_read reads[MAX_READS];
     uint8_t *memory;        /* the chip's array */
     struct lane_record *log;
     uint8_t *log_data;      /* LOG_RING x LOG_PAGE */
@@ -206,6 +216,8 @@ struct qspi_fast {
     uint32_t cmd_length;    /* MODE_CMD: data bytes the command sent (0: write enable) */
     uint32_t op_page;       /* op_started: the page programmed */
     uint32_t changed_lo, changed_hi;    /* array bytes programmed here (lo == hi: none) */
+    uint32_t read_started;  /* an indirect read was started here (its data: memory + read_at) */
+    uint32_t read_at;
     /* passing a SysTick tick: when event_fs is a tick that pends its exception (wakes), a
      * polling skip may pass it (not event2_fs, the event after it) as Python's skip would; the
      * pending exception stops the core after the access, so the lane lowers unicorn's
@@ -568,6 +580,56 @@ static int lane_start(struct qspi_fast *s, int slot, unsigned size, uint32_t val
     return 1;
 }
 
+/* The AR write that starts an indirect read the chip answers with its array as it is
+ * (NorFlash.read_check: an opcode of its read table with the address, wait clocks and data lines
+ * it expects, no alternate bytes), run here as CommandEngine._start would: the data comes
+ * straight from the array, on the bus until done_fs, the FIFO full at stall_fs (RXT). A busy
+ * chip, a read past the end of the array or of FSIZE, DLR all ones: Python. 1 when started. */
+static int lane_start_read(struct qspi_fast *s, int slot, unsigned size, uint32_t value)
+{
+    if (slot != REG_AR || size != 4u || s->mode != MODE_IDLE || !enabled(s) || !lane_ready(s)
+            || (value & s->layout.reserved[slot]) || dual_flash(s))
+        return 0;
+    uint32_t dl = s->reg[REG_DLR];
+    if (fmode(s) != FMODE_READ || !plain_phases(s) || lines(s, F_ADMODE) == 0u
+            || lines(s, F_DMODE) == 0u || dl == ALL_ONES || value >= s->fsize)
+        return 0;
+    const struct lane_read *rc = 0;
+    uint32_t opcode = fld(s, F_INSTRUCTION);
+    for (uint32_t i = 0; i < s->n_reads && !rc; i++)
+        if (s->reads[i].opcode == opcode)
+            rc = &s->reads[i];
+    if (!rc || rc->address_bytes != fld(s, F_ADSIZE) + 1u
+            || rc->address_lines != lines(s, F_ADMODE) || rc->wait_clocks != fld(s, F_DCYC)
+            || rc->data_lines != lines(s, F_DMODE))
+        return 0;
+    uint64_t now = lane_now(s);
+    if (now >= s->event_fs)
+        return 0;
+    chip_settle(s, now);
+    if (s->busy_until)
+        return 0;   /* a busy chip rejects it: Python records why */
+    uint64_t address = rc->address_bytes == 3u ? value | (uint64_t)s->ear << 24 : value;
+    address %= s->chip_size;
+    uint32_t length = dl + 1u;
+    if (address + length > s->chip_size)
+        return 0;   /* wraps at the end of the array: Python */
+    s->reg[REG_AR] = value;
+    s->written |= 1u << REG_AR;
+    struct lane_record *r = lane_log(s, REC_READ, now);
+    r->address = value;
+    r->length = length;
+    s->rx = s->memory + address;
+    s->pos = 0;
+    s->len = length;
+    s->done_fs = now + bus_fs(s, length);
+    s->stall_fs = now + bus_fs(s, length < s->fifo ? length : s->fifo);
+    s->read_started = 1;
+    s->read_at = (uint32_t)address;
+    s->mode = MODE_RXT;
+    return 1;
+}
+
 /* The beat completing an indirect write that is a page program the chip accepts: the data
  * goes into the array here (NorFlash._program). */
 static int lane_program(struct qspi_fast *s, unsigned size, uint64_t value)
@@ -853,7 +915,8 @@ void qspi_fast_write(void *uc, uint64_t offset, unsigned size, uint64_t value, v
             s->sr_run = 0;
             s->dirty = 1;
             return;
-        } else if (lane_start(s, find_reg(s, word), size, (uint32_t)value)) {
+        } else if (lane_start(s, find_reg(s, word), size, (uint32_t)value)
+                   || lane_start_read(s, find_reg(s, word), size, (uint32_t)value)) {
             s->sr_run = 0;
             s->dirty = 1;
             return;

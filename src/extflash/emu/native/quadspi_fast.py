@@ -32,8 +32,9 @@ QUIET_SR_READS = 3  # identical SR reads in a row served before the machine sees
 TX_CAPACITY = 64 * 1024  # bytes captured before Python takes them over (any transfer length works)
 LOG_SIZE, LOG_RING, LOG_PAGE = 512, 520, 512  # lane records taken at most, slots, bytes kept each
 MAX_PROGRAMS = 8
+MAX_READS = 16
 NEVER = 2**64 - 1
-REC_WREN, REC_POLL, REC_PROGRAM = 1, 2, 3
+REC_WREN, REC_POLL, REC_PROGRAM, REC_READ = 1, 2, 3, 4
 _RECORD = struct.Struct("<Q8I")  # struct lane_record
 
 
@@ -134,6 +135,8 @@ class QuadspiFastState(ctypes.Structure):
         ("program_fs", ctypes.c_uint64),
         ("n_programs", ctypes.c_uint32),
         ("programs", ctypes.c_uint8 * (4 * MAX_PROGRAMS)),
+        ("n_reads", ctypes.c_uint32),
+        ("reads", ctypes.c_uint8 * (8 * MAX_READS)),
         ("memory", ctypes.c_void_p),
         ("log", ctypes.c_void_p),
         ("log_data", ctypes.c_void_p),
@@ -158,6 +161,8 @@ class QuadspiFastState(ctypes.Structure):
         ("op_page", ctypes.c_uint32),
         ("changed_lo", ctypes.c_uint32),
         ("changed_hi", ctypes.c_uint32),
+        ("read_started", ctypes.c_uint32),
+        ("read_at", ctypes.c_uint32),
         # passing a SysTick tick
         ("event2_fs", ctypes.c_uint64),
         ("wakes", ctypes.c_uint32),
@@ -381,6 +386,9 @@ class NativeQuadspi:
         programs = facts.programs[:MAX_PROGRAMS]
         st.n_programs = len(programs)
         st.programs[:4 * len(programs)] = [b for entry in programs for b in entry]
+        reads = facts.reads[:MAX_READS]
+        st.n_reads = len(reads)
+        st.reads[:8 * len(reads)] = [b for entry in reads for b in (*entry, 0, 0, 0)]
         st.wel, st.busy_until = facts.wel, facts.busy_until
         (st.done_fs, st.cmd_length, st.poll_next_fs, st.poll_interval_fs, st.poll_ftf,
          st.stall_fs) = op
@@ -402,7 +410,7 @@ class NativeQuadspi:
         """Forget what the lane did (taken over, or about to be re-published)."""
         st = self.state
         st.skip_fs = st.skip_cycles = st.lane_dirty = 0
-        st.commands = st.wrens = st.polls = st.op_started = 0
+        st.commands = st.wrens = st.polls = st.op_started = st.read_started = 0
         st.changed_lo = st.changed_hi = 0
         self._taken = st.log_count
 

@@ -71,6 +71,7 @@ from extflash.emu.native.quadspi_fast import (
     QUIET_SR_READS,
     REC_POLL,
     REC_PROGRAM,
+    REC_READ,
     SLOTS,
     TX_CAPACITY,
     Deferred,
@@ -446,6 +447,7 @@ class CommandEngine(Peripheral):
         self._event_wakes: Callable[[Callable[[], None]], bool] = lambda _callback: False
         self._lane_kept = False  # the slice ended for a tick the lane passed (_lane_drain)
         self._lane_chip: _LaneChip | None = None  # the chip the native lane runs commands for
+        self._lane_rx: bytes | None = None  # the data of an indirect read the lane started
         self._observe: Callable[[int, int], None] | None = None
         self._clocked = clock_enabled()
         self._routes: dict[tuple[int, int, bool], tuple[tuple[BankWire, PinView], ...]] = {}
@@ -884,8 +886,8 @@ class CommandEngine(Peripheral):
             # decoded when the chip's log is read: as the model would have logged them (the
             # lane sends no alternate bytes and no SIOO, so nothing else of CCR's state counts)
             return [FlashEvent(r.time_fs, self._logged_command(
-                r, r.address if r.kind == REC_PROGRAM else 0, r.data,
-                r.length if r.kind == REC_POLL else 0), "ok") for r in records()]
+                r, r.address if r.kind in (REC_PROGRAM, REC_READ) else 0, r.data,
+                r.length if r.kind in (REC_POLL, REC_READ) else 0), "ok") for r in records()]
 
         self.commands += st.commands
         if st.polls:
@@ -895,6 +897,10 @@ class CommandEngine(Peripheral):
                        started_page=st.op_page if st.op_started else None,
                        enabled=bool(st.wrens), commands=st.commands, events=events,
                        changed=changed)
+        # the array cannot change under a read the lane started: no command starts before it
+        # is drained
+        self._lane_rx = (bytes(chip.memory[st.read_at:st.read_at + st.len])
+                         if st.read_started else None)
         nat.clear_lane()
 
     def _take_lane_time(self, st: QuadspiFastState) -> None:
@@ -917,6 +923,7 @@ class CommandEngine(Peripheral):
                         self._sioo_sent = False  # as on_write_CCR does
         act = self._active
         st = nat.state
+        lane_rx, self._lane_rx = self._lane_rx, None
         if served.mode == MODE_CMD:  # a command the lane sent (or continued) is on the bus
             if act is None or act.fmode != FMODE_WRITE or act.done_fs != st.done_fs:
                 n = st.cmd_length
@@ -931,6 +938,11 @@ class CommandEngine(Peripheral):
             return
         if served.mode == MODE_IDLE:
             self._active = None  # nothing started, or what the lane ran has ended
+            return
+        if served.mode == MODE_RXT and lane_rx is not None:
+            # an indirect read the lane started (lane_start_read), as _start leaves it
+            self._active = _Active(FMODE_READ, done_fs=st.done_fs, stall_fs=st.stall_fs,
+                                   rx=lane_rx, rx_pos=served.pos, address=self.values[self.L.AR])
             return
         if served.started and served.mode == MODE_TX:
             # the first DR beat started an indirect write (as _start does)
