@@ -115,7 +115,8 @@ class EventLog:
         return self._events[index]
 
 
-# status-register-1 read opcode, programs (opcode, address bytes, address lines, data lines)
+# status-register-1 read opcode, programs (opcode, address bytes, address lines, data lines),
+# array reads (opcode, address bytes, address lines, wait clocks, data lines)
 _LaneOpcodes = tuple[int, tuple[tuple[int, int, int, int], ...],
                      tuple[tuple[int, int, int, int, int], ...]]
 
