@@ -32,13 +32,13 @@ from __future__ import annotations
 
 import ctypes
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import unicorn
 from unicorn import arm_const as A
 
 from extflash.emu.cortexm import RegisterBatch
+from extflash.emu.thumb import Insn, decode
 
 # a turn longer than this is not looked for (HAL_Delay's is 7 instructions)
 MAX_TURN = 24
@@ -55,32 +55,6 @@ PC_INDEX, XPSR_INDEX = 15, 16
 IT_BITS = 0x0600FC00  # xPSR.ICI/IT
 EXC_RETURN_MIN = 0xF0000000
 
-_LOAD_WIDTH = {"LDR": 4, "LDRB": 1, "LDRSB": 1, "LDRH": 2, "LDRSH": 2}
-_DATA = ("MOV", "MOVW", "MOVT", "MVN", "ADD", "ADDW", "ADC", "SUB", "SUBW", "SBC", "RSB", "MUL",
-         "MLA", "MLS", "AND", "ORR", "ORN", "EOR", "BIC", "LSL", "LSR", "ASR", "ROR", "CMP",
-         "CMN", "TST", "TEQ", "UXTB", "UXTH", "SXTB", "SXTH", "UBFX", "SBFX", "BFI", "BFC", "CLZ",
-         "REV", "REV16", "UDIV", "SDIV", "UMULL", "SMULL", "NOP")
-_DIRECT = ("B", "BL", "CBZ", "CBNZ")
-_INDIRECT = ("BX", "BLX")
-
-
-@dataclass(frozen=True)
-class _Load:
-    base: int  # register index, or -1: the PC (literal pool)
-    index: int  # register index, or -1: none
-    shift: int
-    disp: int
-    post: bool  # post-indexed: the address is the base register alone
-    width: int
-
-
-@dataclass(frozen=True)
-class _Insn:
-    size: int
-    load: _Load | None = None
-    target: int = -1  # BX/BLX: the register holding the branch target
-    jump: bool = False  # B, CBZ, CBNZ: a loop's closing branch is one
-
 
 class IdleLoops:
     """What the machine learnt of the loops it returned into, and the skip itself.
@@ -93,13 +67,10 @@ class IdleLoops:
         self.verdicts = (ctypes.c_uint32 * SLOTS)()
         self.verdicts_address = ctypes.addressof(self.verdicts)
         self._readable = readable
-        self._decoded: dict[tuple[int, bytes], _Insn | None] = {}
+        self._decoded: dict[tuple[int, bytes], Insn | None] = {}
         self._on_turns: set[int] = set()  # addresses on a turn found idle once: never busy
         self._jumps: set[int] = set()  # addresses of B, CBZ, CBNZ decoded so far
         self._strikes: dict[int, int] = {}  # looks that found no idle turn, per return address
-        self._cs: Any = None
-        self._ids: dict[int, str] = {}
-        self._regs: dict[int, int] = {}
         self.skipped_cycles = 0  # for tests and benchmarks
         # Loop heads (the target of a turn's closing branch) of the turns found idle: the
         # machine stops the core there, once, when it enters such a loop anew (HAL_Delay called
@@ -184,7 +155,7 @@ class IdleLoops:
         return cycles
 
     # -- one instruction ------------------------------------------------------------------------
-    def _safe(self, insn: _Insn, pc: int, regs: list[int]) -> bool:
+    def _safe(self, insn: Insn, pc: int, regs: list[int]) -> bool:
         """May this instruction run in a probe: its load reads plain memory, its branch target
         is Thumb code and no exception return."""
         if insn.target >= 0:
@@ -203,60 +174,10 @@ class IdleLoops:
                 address += load.disp
         return self._readable(address & 0xFFFFFFFF, load.width)
 
-    def _insn(self, pc: int, code: bytes) -> _Insn | None:
+    def _insn(self, pc: int, code: bytes) -> Insn | None:
         key = (pc, code)
         if key not in self._decoded:
-            insn = self._decoded[key] = self._decode(pc, code)
+            insn = self._decoded[key] = decode(code)
             if insn is not None and insn.jump:
                 self._jumps.add(pc)
         return self._decoded[key]
-
-    def _decode(self, pc: int, code: bytes) -> _Insn | None:
-        """The instruction at ``pc`` if it may run in a probe (writes core registers only)."""
-        if self._cs is None:
-            self._setup()
-        insn = next(self._cs.disasm(code, pc, 1), None)
-        if insn is None:
-            return None
-        name = self._ids.get(insn.id)
-        from capstone import arm
-
-        written = insn.regs_access()[1]
-        if name in _DATA or name in _DIRECT:
-            if arm.ARM_REG_PC in written and name not in _DIRECT:
-                return None
-            return _Insn(insn.size, jump=name in ("B", "CBZ", "CBNZ"))
-        ops = insn.operands
-        if name in _INDIRECT and len(ops) == 1 and ops[0].type == arm.ARM_OP_REG:
-            target = self._regs.get(ops[0].reg, -1)
-            return _Insn(insn.size, target=target) if 0 <= target < PC_INDEX else None
-        width = _LOAD_WIDTH.get(name or "")
-        if width is None or len(ops) < 2 or ops[0].type != arm.ARM_OP_REG:
-            return None
-        if self._regs.get(ops[0].reg, -1) not in range(PC_INDEX):
-            return None  # a load into the PC is a branch this does not follow
-        mem = ops[1]
-        if mem.type != arm.ARM_OP_MEM or mem.subtracted:
-            return None
-        base = -1 if mem.mem.base == arm.ARM_REG_PC else self._regs.get(mem.mem.base, -2)
-        index = self._regs.get(mem.mem.index, -2) if mem.mem.index else -1
-        if base == -2 or index == -2 or index == PC_INDEX:
-            return None
-        post = len(ops) > 2  # [Rn], #imm: the offset is applied after the access
-        if base < 0 and (post or insn.writeback or index >= 0):
-            return None
-        return _Insn(insn.size, load=_Load(base, index, mem.mem.lshift, mem.mem.disp, post,
-                                           width))
-
-    def _setup(self) -> None:
-        import capstone
-        from capstone import arm
-
-        self._cs = capstone.Cs(capstone.CS_ARCH_ARM,
-                               capstone.CS_MODE_THUMB | capstone.CS_MODE_MCLASS)
-        self._cs.detail = True
-        wanted = {*_DATA, *_DIRECT, *_INDIRECT, *_LOAD_WIDTH}
-        self._ids = {getattr(arm, f"ARM_INS_{n}"): n for n in wanted
-                     if hasattr(arm, f"ARM_INS_{n}")}
-        names = [f"R{i}" for i in range(13)] + ["SP", "LR", "PC"]
-        self._regs = {getattr(arm, f"ARM_REG_{n}"): i for i, n in enumerate(names)}
