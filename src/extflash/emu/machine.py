@@ -70,7 +70,7 @@ from unicorn import arm_const as A
 from unicorn.unicorn_py3.unicorn import HOOK_CODE_CFUNC, HOOK_INTR_CFUNC, uclib
 
 from extflash import mcu
-from extflash.emu import cortexm
+from extflash.emu import buffers, cortexm
 from extflash.emu.clock import FS_PER_NS, VirtualClock
 from extflash.emu.cortexm import CFSR_BITS, HFSR_BITS, ExceptionUnit, decode_bits
 from extflash.emu.idleloop import IdleLoops
@@ -377,8 +377,7 @@ class Machine:
             target = region.name.removesuffix("_ALIAS")
             buf = by_name.get(target) if target != region.name else None
             if buf is None or len(buf) != region.size:
-                fill = 0xFF if region.kind == "flash" else 0
-                buf = bytearray([fill]) * region.size
+                buf = buffers.filled(region.size, 0xFF if region.kind == "flash" else 0)
                 by_name[region.name] = buf
             self._map_ptr(region.start, buf, writable=region.kind == "ram", executable=True)
         for region in self.part.part.memory:  # aliases defined before their target

@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from extflash.chips import ChipSpec, ReadCommand
+from extflash.emu import buffers
 from extflash.emu.clock import FS_PER_US, VirtualClock
 from extflash.emu.flash import sfdp as sfdp_mod
 from extflash.emu.flash.octal import OctalPort
@@ -218,7 +219,7 @@ class NorFlash:
         if timing not in TIMINGS:
             raise ConfigError(f"unknown flash timing '{timing}' (use one of {', '.join(TIMINGS)})")
         if memory is None:
-            memory = bytearray(b"\xff") * spec.size
+            memory = buffers.filled(spec.size, 0xFF)
         elif len(memory) != spec.size:
             raise ConfigError(f"{spec.name}: memory is {len(memory)} bytes, the chip holds "
                               f"{spec.size}")
@@ -909,7 +910,7 @@ class NorFlash:
         if self.protected_range() is not None:
             raise _Rejected("chip erase with block protection set (BP bits != 0)")
         size = self.spec.size
-        self.memory[:] = b"\xff" * size
+        buffers.fill(self.memory, 0xFF)
         self._changed(0, size)
         ce = self.spec.chip_erase
         self._start(_Operation("erase", 0, size),
