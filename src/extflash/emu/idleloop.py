@@ -167,11 +167,9 @@ class IdleLoops:
         if load.base < 0:
             address = ((pc + 4) & ~3) + load.disp
         else:
-            address = regs[load.base]
-            if not load.post:
-                if load.index >= 0:
-                    address += regs[load.index] << load.shift
-                address += load.disp
+            address = regs[load.base] + load.disp
+            if load.index >= 0:
+                address += regs[load.index] << load.shift
         return self._readable(address & 0xFFFFFFFF, load.width)
 
     def _insn(self, pc: int, code: bytes) -> Insn | None:

@@ -27,20 +27,17 @@ class Load:
     index: int  # register index, or -1: none
     shift: int
     disp: int
-    post: bool  # post-indexed: the address is the base register alone (never decoded here)
     width: int
 
 
 @dataclass(frozen=True)
 class Insn:
-    size: int
     load: Load | None = None
     target: int = -1  # BX/BLX: the register holding the branch target
     jump: bool = False  # B, CBZ, CBNZ: a loop's closing branch is one
 
 
-_DATA = Insn(2)
-_DATA32 = Insn(4)
+_DATA = Insn()
 
 
 def decode(code: bytes) -> Insn | None:
@@ -56,6 +53,10 @@ def decode(code: bytes) -> Insn | None:
     return _decode16(hw)
 
 
+# opB of a 16-bit load/store with a register offset -> load width (A5.2.4; the rest store)
+_REGISTER_LOAD_WIDTHS = {0b011: 1, 0b100: 4, 0b101: 2, 0b110: 1, 0b111: 2}
+
+
 def _decode16(hw: int) -> Insn | None:
     top = hw >> 10
     if hw >> 14 == 0:  # shift (immediate), add, subtract, move, compare (A5.2.1)
@@ -69,33 +70,33 @@ def _decode16(hw: int) -> Insn | None:
         if op == 3:  # BX, BLX
             if hw & 7:
                 return None
-            return Insn(2, target=rm) if rm != PC else None
+            return Insn(target=rm) if rm != PC else None
         if op in (0, 2) and rd == PC:
             return None  # ADD/MOV into the PC: a branch this does not follow
         return _DATA
     if hw >> 11 == 0b01001:  # LDR (literal)
-        return Insn(2, load=Load(-1, -1, 0, (hw & 0xFF) * 4, False, 4))
+        return Insn(load=Load(-1, -1, 0, (hw & 0xFF) * 4, 4))
     if hw >> 12 == 0b0101:  # load/store single data item, register offset (A5.2.4)
-        width = {0b011: 1, 0b100: 4, 0b101: 2, 0b110: 1, 0b111: 2}.get((hw >> 9) & 7)
+        width = _REGISTER_LOAD_WIDTHS.get((hw >> 9) & 7)
         if width is None:
             return None  # STR, STRH, STRB
-        return Insn(2, load=Load((hw >> 3) & 7, (hw >> 6) & 7, 0, 0, False, width))
+        return Insn(load=Load((hw >> 3) & 7, (hw >> 6) & 7, 0, 0, width))
     if hw >> 11 == 0b01101:  # LDR (immediate)
-        return Insn(2, load=Load((hw >> 3) & 7, -1, 0, ((hw >> 6) & 31) * 4, False, 4))
+        return Insn(load=Load((hw >> 3) & 7, -1, 0, ((hw >> 6) & 31) * 4, 4))
     if hw >> 11 == 0b01111:  # LDRB (immediate)
-        return Insn(2, load=Load((hw >> 3) & 7, -1, 0, (hw >> 6) & 31, False, 1))
+        return Insn(load=Load((hw >> 3) & 7, -1, 0, (hw >> 6) & 31, 1))
     if hw >> 11 == 0b10001:  # LDRH (immediate)
-        return Insn(2, load=Load((hw >> 3) & 7, -1, 0, ((hw >> 6) & 31) * 2, False, 2))
+        return Insn(load=Load((hw >> 3) & 7, -1, 0, ((hw >> 6) & 31) * 2, 2))
     if hw >> 11 == 0b10011:  # LDR (SP plus immediate)
-        return Insn(2, load=Load(SP, -1, 0, (hw & 0xFF) * 4, False, 4))
+        return Insn(load=Load(SP, -1, 0, (hw & 0xFF) * 4, 4))
     if hw >> 11 == 0b10101:  # ADD (SP plus immediate)
         return _DATA
     if hw >> 12 == 0b1011:  # miscellaneous 16-bit instructions (A5.2.5)
         return _misc16(hw)
     if hw >> 12 == 0b1101:  # conditional branch, UDF, SVC
-        return Insn(2, jump=True) if (hw >> 9) & 7 != 7 else None
+        return Insn(jump=True) if (hw >> 9) & 7 != 7 else None
     if hw >> 11 == 0b11100:  # B (unconditional)
-        return Insn(2, jump=True)
+        return Insn(jump=True)
     return None  # ADR, STR/STRB/STRH, STR (SP), LDM/STM
 
 
@@ -104,7 +105,7 @@ def _misc16(hw: int) -> Insn | None:
     if op >> 2 == 0b00000 or op >> 2 == 0b00001:  # ADD/SUB (SP minus immediate)
         return _DATA
     if op & 0b0101000 == 0b0001000:  # CBZ, CBNZ (op o0i1xxx)
-        return Insn(2, jump=True)
+        return Insn(jump=True)
     if op >> 3 == 0b0010:  # SXTH, SXTB, UXTH, UXTB (op 0010xxx)
         return _DATA
     if op >> 1 in (0b101000, 0b101001):  # REV, REV16
@@ -116,11 +117,11 @@ def _decode32(hw1: int, hw2: int) -> Insn | None:
     if hw1 >> 11 == 0b11110 and hw2 & 0x8000:  # branches and miscellaneous control (A5.3.4)
         op1 = (hw2 >> 12) & 5
         if op1 == 5:  # BL
-            return Insn(4)
+            return _DATA
         if op1 == 1:  # B (T4)
-            return Insn(4, jump=True)
+            return Insn(jump=True)
         if op1 == 0 and (hw1 >> 7) & 7 != 7:  # B<c> (T3)
-            return Insn(4, jump=True)
+            return Insn(jump=True)
         return None
     if hw1 & 0xFA00 == 0xF000 and not hw2 & 0x8000:  # data processing, modified immediate
         return _modified_immediate(hw1, hw2)
@@ -144,8 +145,8 @@ def _data_op(op: int, s: int, rd: int) -> Insn | None:
     if compare is None:
         return None
     if rd == PC:
-        return _DATA32 if compare and s else None  # TST/TEQ/CMN/CMP, else a write of the PC
-    return _DATA32
+        return _DATA if compare and s else None  # TST/TEQ/CMN/CMP, else a write of the PC
+    return _DATA
 
 
 def _modified_immediate(hw1: int, hw2: int) -> Insn | None:
@@ -157,9 +158,9 @@ def _plain_immediate(hw1: int, hw2: int) -> Insn | None:
     if rd in (SP, PC):
         return None
     if op in (0b00000, 0b01010):  # ADDW, SUBW (Rn = PC: ADR, refused)
-        return _DATA32 if rn != PC else None
+        return _DATA if rn != PC else None
     if op in (0b00100, 0b01100):  # MOVW, MOVT
-        return _DATA32
+        return _DATA
     return None  # SSAT, SBFX, BFI, BFC, USAT, UBFX: not decoded here
 
 
@@ -187,12 +188,12 @@ def _load32(hw1: int, hw2: int) -> Insn | None:
         return None  # LDRD/undefined; a load into the PC; preload hints (Rt = PC)
     if rn == PC:  # literal: [PC, #+/-imm12]
         imm = hw2 & 0xFFF
-        return Insn(4, load=Load(-1, -1, 0, imm if up else -imm, False, width))
+        return Insn(load=Load(-1, -1, 0, imm if up else -imm, width))
     if up:  # [Rn, #imm12]
-        return Insn(4, load=Load(rn, -1, 0, hw2 & 0xFFF, False, width))
+        return Insn(load=Load(rn, -1, 0, hw2 & 0xFFF, width))
     if hw2 & 0xFC0 == 0:  # [Rn, Rm, LSL #imm2]
         rm = hw2 & 15
         if rm in (SP, PC):
             return None
-        return Insn(4, load=Load(rn, rm, (hw2 >> 4) & 3, 0, False, width))
+        return Insn(load=Load(rn, rm, (hw2 >> 4) & 3, 0, width))
     return None  # negative, unprivileged and writeback forms

@@ -585,10 +585,10 @@ static int lane_start(struct qspi_fast *s, int slot, unsigned size, uint32_t val
  * it expects, no alternate bytes), run here as CommandEngine._start would: the data comes
  * straight from the array, on the bus until done_fs, the FIFO full at stall_fs (RXT). A busy
  * chip, a read past the end of the array or of FSIZE, DLR all ones: Python. 1 when started. */
-static int lane_start_read(struct qspi_fast *s, int slot, unsigned size, uint32_t value)
+static int lane_start_read(struct qspi_fast *s, int is_ar, unsigned size, uint32_t value)
 {
-    if (slot != REG_AR || size != 4u || s->mode != MODE_IDLE || !enabled(s) || !lane_ready(s)
-            || (value & s->layout.reserved[slot]) || dual_flash(s))
+    if (!is_ar || size != 4u || s->mode != MODE_IDLE || !enabled(s) || !lane_ready(s)
+            || (value & s->layout.reserved[REG_AR]) || dual_flash(s))
         return 0;
     uint32_t dl = s->reg[REG_DLR];
     if (fmode(s) != FMODE_READ || !plain_phases(s) || lines(s, F_ADMODE) == 0u
@@ -916,7 +916,8 @@ void qspi_fast_write(void *uc, uint64_t offset, unsigned size, uint64_t value, v
             s->dirty = 1;
             return;
         } else if (lane_start(s, find_reg(s, word), size, (uint32_t)value)
-                   || lane_start_read(s, find_reg(s, word), size, (uint32_t)value)) {
+                   || lane_start_read(s, word == s->layout.offset[REG_AR], size,
+                                      (uint32_t)value)) {
             s->sr_run = 0;
             s->dirty = 1;
             return;

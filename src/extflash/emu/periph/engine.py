@@ -447,7 +447,6 @@ class CommandEngine(Peripheral):
         self._event_wakes: Callable[[Callable[[], None]], bool] = lambda _callback: False
         self._lane_kept = False  # the slice ended for a tick the lane passed (_lane_drain)
         self._lane_chip: _LaneChip | None = None  # the chip the native lane runs commands for
-        self._lane_rx: bytes | None = None  # the data of an indirect read the lane started
         self._observe: Callable[[int, int], None] | None = None
         self._clocked = clock_enabled()
         self._routes: dict[tuple[int, int, bool], tuple[tuple[BankWire, PinView], ...]] = {}
@@ -853,11 +852,10 @@ class CommandEngine(Peripheral):
             return
         served = nat.served()
         nat.state.dirty = 0  # taken: a nested absorb (while replaying) has nothing to take
-        if self._lane_chip is not None:
-            self._take_lane(nat, self._lane_chip)
+        lane_rx = self._take_lane(nat, self._lane_chip) if self._lane_chip is not None else None
         self._sr_run, self._sr_last = served.sr_run, served.sr_last
         if served.mode != MODE_FORWARD:
-            self._take_served(nat, served)
+            self._take_served(nat, served, lane_rx)
         deferred = nat.take_deferred()
         if deferred is not None:
             self._replay(deferred)
@@ -874,9 +872,9 @@ class CommandEngine(Peripheral):
         finally:
             self._hold_time(None)
 
-    def _take_lane(self, nat: NativeQuadspi, chip: _LaneChip) -> None:
+    def _take_lane(self, nat: NativeQuadspi, chip: _LaneChip) -> bytes | None:
         """Take over the time that passed in the lane, the commands it sent and the chip
-        state it left."""
+        state it left; returns the data of an indirect read the lane started (None: none)."""
         st = nat.state
         st.lane_dirty = 0
         self._take_lane_time(st)
@@ -899,9 +897,9 @@ class CommandEngine(Peripheral):
                        changed=changed)
         # the array cannot change under a read the lane started: no command starts before it
         # is drained
-        self._lane_rx = (bytes(chip.memory[st.read_at:st.read_at + st.len])
-                         if st.read_started else None)
+        rx = bytes(chip.memory[st.read_at:st.read_at + st.len]) if st.read_started else None
         nat.clear_lane()
+        return rx
 
     def _take_lane_time(self, st: QuadspiFastState) -> None:
         """Let the time the lane let pass pass on the clock (events due on the way fire)."""
@@ -912,7 +910,7 @@ class CommandEngine(Peripheral):
             st.base_fs += st.skip_fs  # the lane's "now" stays where it was
             st.skip_fs = st.skip_cycles = 0
 
-    def _take_served(self, nat: NativeQuadspi, served: Served) -> None:
+    def _take_served(self, nat: NativeQuadspi, served: Served, lane_rx: bytes | None) -> None:
         self._sticky = served.sticky
         if served.written:
             registers = served.registers()
@@ -923,7 +921,6 @@ class CommandEngine(Peripheral):
                         self._sioo_sent = False  # as on_write_CCR does
         act = self._active
         st = nat.state
-        lane_rx, self._lane_rx = self._lane_rx, None
         if served.mode == MODE_CMD:  # a command the lane sent (or continued) is on the bus
             if act is None or act.fmode != FMODE_WRITE or act.done_fs != st.done_fs:
                 n = st.cmd_length
