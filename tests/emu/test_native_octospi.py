@@ -66,6 +66,38 @@ def test_command_lane_runs_page_programs_on_octospi_and_xspi(name, built):  # no
 
 
 @needs_native
+@pytest.mark.parametrize("name", ["h7b3-mx25lm-dtr", "h7s7-mx66uw-dtr-xspi2"])
+def test_lane_runs_the_octal_frames_the_model_proved(name, built):  # noqa: F811
+    """In octal DTR the lane decodes no frame itself: the model teaches it the write enable
+    and the status read it ran (learned.py). After the first page, write enables and both
+    automatic polls (WEL, WIP) of every page run in the lane; Python handles about two
+    accesses a page (the beat completing the page program, the status read after it), and the
+    chip's log shows each poll with the address its frame sent."""
+    elf, b = built(name)
+    data = bytes((i * 7 + (i >> 8)) & 0xFF for i in range(0x4000))
+    with api.open_session(elf, board=kit_board(name, b)) as s:
+        vb: Any = s.target.board  # type: ignore[attr-defined]
+        q = vb.qspi
+        base = b.window + 0x40000
+        s.erase(base, len(data))
+        handled: list[int] = []
+        bus_read, bus_write = q.bus_read, q.bus_write
+        q.bus_read = lambda o, n: handled.append(o) or bus_read(o, n)
+        q.bus_write = lambda o, n, v: handled.append(o) or bus_write(o, n, v)
+        s.program(image.from_chunks([image.Chunk(base, data)]), preserve=False, verify=False)
+        q.refresh()
+        chip = vb.chips[1]
+        assert chip.protocol == "8D"
+        assert bytes(chip.memory[0x40000:0x40000 + len(data)]) == data
+        frames = q._learned.frames((chip.lane_facts().octal_mode, q.clk_hz))
+        assert {f.kind for f in frames} == {1, 2}  # a write enable and a status read
+        assert len(handled) < 64 * 3, len(handled)  # 10 a page without the learned frames
+        polls = [e for e in chip.events if e.spi.read_length and not e.spi.write_data]
+        assert polls and all(e.spi.address == 0 for e in polls[-8:])
+        assert polls[-1].spi.address_lines == 8 and polls[-1].spi.dummy_cycles > 0
+
+
+@needs_native
 @pytest.mark.parametrize("name", ["h735-w25q128", "h7r7-w25q128-xspi1"])
 def test_octospi_registers_are_served_from_its_layout(name):
     """An indirect write on OCTOSPI/XSPI registers: CCR, TCR, IR (a command with software data

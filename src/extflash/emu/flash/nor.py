@@ -145,6 +145,10 @@ class LaneFacts:
     # (opcode, address bytes, address lines, wait clocks, data lines) of the reads that return
     # the array as it is (read_check) when sent so, without alternate bytes
     reads: tuple[tuple[int, int, int, int, int], ...] = ()
+    # an octal state (a hashable of what frames mean in it): the lane runs only the frames the
+    # controller's model proved in it (CommandEngine._learn_frame); None: SPI or QPI, whose
+    # frames the lane decodes itself
+    octal_mode: object = None
 
 
 _Rejected = Rejected
@@ -357,9 +361,20 @@ class NorFlash:
     def lane_facts(self) -> LaneFacts | None:
         """The facts for a command lane, or None when the chip's state needs the model for
         every command (deep power-down, a suspended operation, an octal state)."""
-        if self.deep_power_down or self._suspended is not None or self.protocol in ("8S", "8D"):
+        if self.deep_power_down or self._suspended is not None:
             return None
         self._settle()
+        octal = self.octal
+        if octal is not None and octal.state != "spi":
+            # the lane runs no opcode of its own here (8 lines: no plain phases), only learned
+            # frames; it needs SR1, the latch and the end of busy for them
+            return LaneFacts(
+                instruction_lines=8, sr1_opcode=0,
+                sr1_rest=self.regs.get("sr1", 0) & ~(WIP | WEL) & 0xFF, wel=self.wel,
+                busy_until=self.busy_until if self._op is not None else 0, page_size=0,
+                size=self.spec.size, ear=0, protected=(0, 0), program_fs=0, programs=(),
+                octal_mode=(octal.mode_key(), tuple(sorted(
+                    (name, value) for name, value in self.regs.items() if name != "sr1"))))
         sr1_opcode, programs, reads = self._lane_opcodes()
         return LaneFacts(
             instruction_lines=4 if self.qpi else 1, sr1_opcode=sr1_opcode,
@@ -398,6 +413,23 @@ class NorFlash:
                               d_lines))
             found = self._lane_memo[key] = (sr1_opcode, tuple(programs), tuple(reads))
         return found
+
+    def lane_frame(self, cmd: SpiCommand) -> str | None:
+        """In an octal state, what the chip takes a frame for if a command lane may run it
+        again from its registers: "wren" (write enable) or "sr1" (a read of status register
+        1); None for any other frame, and outside the octal states (the lane decodes SPI and
+        QPI frames itself). No side effects."""
+        if self.octal is None or self.octal.state == "spi" or cmd.write_data:
+            return None
+        decoded = self.octal.decoded(cmd)
+        if decoded is None:
+            return None
+        opcode, kind = decoded
+        if kind == "plain" and opcode == 0x06 and not cmd.read_length:
+            return "wren"
+        if kind == "register" and self._register_of.get(opcode) == "sr1" and cmd.read_length:
+            return "sr1"
+        return None
 
     def lane_take(self, *, wel: bool, busy_until: int, started_page: int | None,
                   enabled: bool, commands: int, events: Callable[[], list[FlashEvent]],

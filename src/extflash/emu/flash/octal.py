@@ -136,6 +136,20 @@ class OctalPort:
     def read_latency(self) -> int:
         return self.spec.read_latency(self.config)
 
+    def mode_key(self) -> tuple[Any, ...]:
+        """What the meaning and timing of a frame follow from in the present state, besides
+        the status registers: the state, the configuration space and the clock told."""
+        return (self.state, tuple(sorted(self.config.items())), self.chip.sck_mhz)
+
+    def decoded(self, cmd: SpiCommand) -> tuple[int, str] | None:
+        """(opcode, kind) of a frame without write data as the chip samples it now; None when
+        it ignores the frame. No side effects."""
+        try:
+            frame = self._decode(cmd)
+        except Rejected:
+            return None
+        return frame.opcode, frame.kind
+
     # -- commands ---------------------------------------------------------------------------
 
     def _build_commands(self) -> dict[int, str]:

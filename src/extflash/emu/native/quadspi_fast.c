@@ -38,8 +38,9 @@
  * The command lane: when the model publishes the facts of the chip behind the selected bank
  * (lane = 1; see Quadspi._lane_facts for when), whole commands run here too: write enable,
  * page program (the last DR beat), automatic polling of status register 1 and indirect reads of
- * the array (the AR write; the data straight from the chip's array), with the
- * controller's bus time, the chip's program time and the polling skips the Python model makes
+ * the array (the AR write; the data straight from the chip's array), and in the octal states,
+ * where it decodes no frame itself, the write enables and status reads the model proved
+ * (struct lane_frame, the start register's or AR's write), with the controller's bus time, the chip's program time and the polling skips the Python model makes
  * (_read_sr), from the instruction counter and the time base Python published. Each command is
  * logged (a ring of the last LOG_SIZE, as the chip keeps); Python takes the log, the chip state
  * and the time that passed here over before it handles anything (lane_dirty is drained by the
@@ -137,6 +138,19 @@ struct lane_read {      /* an array read and the phases with which the chip retu
     uint8_t opcode, address_bytes, address_lines, wait_clocks, data_lines, pad[3];
 };
 
+/* A frame the lane cannot decode itself (8 lines, DTR phases, a 2-byte instruction: the octal
+ * states) that the Python model ran in the chip's present mode and at the present clock, and
+ * proved to be a write enable or a status-register-1 read that returns SR1 in every byte
+ * (CommandEngine._learn_frame). The lane runs it again when the frame's registers are the same
+ * to the bit; its bus time is the model's. */
+enum { FRAME_WREN = 1, FRAME_POLL };
+#define MAX_FRAMES 8u
+
+struct lane_frame {
+    uint32_t kind, ccr, tcr, ir, dcr, dlr, ar, pad;   /* dlr, ar: polls (ar: with an address) */
+    uint64_t bus_fs;    /* FRAME_WREN: the command's bus time; FRAME_POLL: one status read's */
+};
+
 typedef uint64_t (*read_fn)(void *uc, uint64_t offset, unsigned size, void *user);
 typedef void (*write_fn)(void *uc, uint64_t offset, unsigned size, uint64_t value, void *user);
 
@@ -192,6 +206,8 @@ struct qspi_fast {
     struct lane_program programs[MAX_PROGRAMS];
     uint32_t n_reads;
     struct lane_read reads[MAX_READS];
+    uint32_t n_frames;
+    struct lane_frame frames[MAX_FRAMES];
     uint8_t *memory;        /* the chip's array */
     struct lane_record *log;
     uint8_t *log_data;      /* LOG_RING x LOG_PAGE */
@@ -431,6 +447,7 @@ static void lane_poll(struct qspi_fast *s, uint64_t now)
     for (uint32_t i = 0; i < n; i++)
         status |= sr1 << (8u * i);
     struct lane_record *r = lane_log(s, REC_POLL, now);
+    r->address = lines(s, F_ADMODE) ? s->reg[REG_AR] : 0u;
     r->length = n;
     r->status = status;
     s->polls++;
@@ -528,33 +545,50 @@ static int lane_status(struct qspi_fast *s, uint32_t *out)
     return 1;
 }
 
-/* The command a start-register write (QUADSPI CCR, OCTOSPI/XSPI IR) starts in IDLE, run here
- * when it is a write enable or automatic status polling; the registers hold the written value.
- * 1 when run. */
-static int lane_start_command(struct qspi_fast *s)
+/* The learned frame of this kind the registers describe, to the bit (NULL: none). */
+static const struct lane_frame *learned(const struct qspi_fast *s, uint32_t kind)
+{
+    for (uint32_t i = 0; i < s->n_frames; i++) {
+        const struct lane_frame *f = &s->frames[i];
+        if (f->kind == kind && f->ccr == s->reg[REG_CCR] && f->tcr == s->reg[REG_TCR]
+                && f->ir == s->reg[REG_IR] && f->dcr == s->reg[REG_DCR]
+                && (kind != FRAME_POLL || (f->dlr == s->reg[REG_DLR]
+                                           && (!lines(s, F_ADMODE) || f->ar == s->reg[REG_AR]))))
+            return f;
+    }
+    return 0;
+}
+
+/* The command a start-register write (QUADSPI CCR, OCTOSPI/XSPI IR) or, for a learned frame
+ * with an address, an AR write starts in IDLE, run here when it is a write enable or automatic
+ * status polling; the registers hold the written value. 1 when run. */
+static int lane_start_command(struct qspi_fast *s, int at_ar)
 {
     uint64_t now = lane_now(s);
-    if (now >= s->event_fs || lines(s, F_ADMODE) != 0u)
+    if (now >= s->event_fs || (lines(s, F_ADMODE) != 0u) != at_ar)
         return 0;
-    if (fmode(s) == FMODE_WRITE && lines(s, F_DMODE) == 0u && plain_phases(s)
-            && fld(s, F_INSTRUCTION) == OP_WREN) {
+    const struct lane_frame *f = 0;
+    if (fmode(s) == FMODE_WRITE && lines(s, F_DMODE) == 0u && !at_ar
+            && ((plain_phases(s) && fld(s, F_INSTRUCTION) == OP_WREN)
+                || (f = learned(s, FRAME_WREN)) != 0)) {
         chip_settle(s, now);
         if (s->busy_until)
             return 0;   /* a busy chip rejects it: Python records why */
         s->wel = 1;
         s->wrens++;
         lane_log(s, REC_WREN, now);
-        s->done_fs = now + bus_fs(s, 0);
+        s->done_fs = now + (f ? f->bus_fs : bus_fs(s, 0));
         s->cmd_length = 0;
         s->mode = MODE_CMD;
         return 1;
     }
-    if (fmode(s) == FMODE_POLL && status_read(s)) {
+    if (fmode(s) == FMODE_POLL && ((!at_ar && status_read(s))
+                                   || (f = learned(s, FRAME_POLL)) != 0)) {
         uint32_t n = (s->reg[REG_DLR] & 3u) + 1u;
         uint32_t pir = s->reg[REG_PIR] & 0xFFFFu;
         uint64_t clk = s->clk_hz ? s->clk_hz : 1u;
         uint64_t gap = (uint64_t)((unsigned __int128)(pir ? pir : 1u) * FS_PER_S / clk);
-        uint64_t read = bus_fs(s, n);
+        uint64_t read = f ? f->bus_fs : bus_fs(s, n);
         s->poll_interval_fs = gap + read;
         s->poll_next_fs = now + read;
         s->poll_ftf = 0;
@@ -566,13 +600,15 @@ static int lane_start_command(struct qspi_fast *s)
 
 static int lane_start(struct qspi_fast *s, int slot, unsigned size, uint32_t value)
 {
-    if (slot < 0 || (uint32_t)slot != s->layout.start_slot || size != 4u
+    int at_ar = slot == REG_AR;
+    if (slot < 0 || ((uint32_t)slot != s->layout.start_slot && !at_ar) || size != 4u
             || s->mode != MODE_IDLE || !enabled(s) || !lane_ready(s)
-            || (value & s->layout.reserved[slot]))
-        return 0;
+            || (value & s->layout.reserved[slot])
+            || (at_ar && (!s->n_frames || dual_flash(s) || value >= s->fsize)))
+        return 0;   /* AR: only learned frames (an address past FSIZE: TEF, Python) */
     uint32_t old = s->reg[slot];
     s->reg[slot] = value;
-    if (!lane_start_command(s)) {
+    if (!lane_start_command(s, at_ar)) {
         s->reg[slot] = old;
         return 0;
     }

@@ -33,9 +33,30 @@ TX_CAPACITY = 64 * 1024  # bytes captured before Python takes them over (any tra
 LOG_SIZE, LOG_RING, LOG_PAGE = 512, 520, 512  # lane records taken at most, slots, bytes kept each
 MAX_PROGRAMS = 8
 MAX_READS = 16
+MAX_FRAMES = 8
+FRAME_WREN, FRAME_POLL = 1, 2
 NEVER = 2**64 - 1
 REC_WREN, REC_POLL, REC_PROGRAM, REC_READ = 1, 2, 3, 4
 _RECORD = struct.Struct("<Q8I")  # struct lane_record
+
+
+class LaneFrame(NamedTuple):
+    """A frame the model proved (``struct lane_frame``): the registers that describe it, to
+    the bit, and its bus time (a write enable's whole command, one status read of a poll)."""
+
+    kind: int  # FRAME_WREN, FRAME_POLL
+    ccr: int
+    tcr: int
+    ir: int
+    dcr: int
+    dlr: int  # polls: the status bytes read
+    ar: int  # polls with an address phase: the address
+    bus_fs: int
+
+
+class _Frame(ctypes.Structure):
+    _fields_ = [*((name, ctypes.c_uint32) for name in LaneFrame._fields[:7]),
+                ("pad", ctypes.c_uint32), ("bus_fs", ctypes.c_uint64)]
 
 
 @dataclass(frozen=True)
@@ -137,6 +158,8 @@ class QuadspiFastState(ctypes.Structure):
         ("programs", ctypes.c_uint8 * (4 * MAX_PROGRAMS)),
         ("n_reads", ctypes.c_uint32),
         ("reads", ctypes.c_uint8 * (8 * MAX_READS)),
+        ("n_frames", ctypes.c_uint32),
+        ("frames", _Frame * MAX_FRAMES),
         ("memory", ctypes.c_void_p),
         ("log", ctypes.c_void_p),
         ("log_data", ctypes.c_void_p),
@@ -311,6 +334,7 @@ class NativeQuadspi:
         self.state.log_data = ctypes.addressof(self._log_data)
         self._taken = 0
         self._memory: tuple[bytearray, ctypes.Array[ctypes.c_char]] | None = None
+        self._frames: tuple[LaneFrame, ...] = ()
 
         def read(_uch: int, offset: int, size: int, _ud: int) -> int:
             try:
@@ -369,8 +393,10 @@ class NativeQuadspi:
         _CLEARED.pack_into(view, _PUBLISHED.size, 0, 0, 0, 0)
 
     def publish_lane(self, facts: LaneFacts, memory: bytearray, clk_hz: int,
-                     op: LaneOperation, last_status: int, time: LaneTime | None) -> None:
-        """Let the C side run the chip's everyday commands (after :meth:`publish`)."""
+                     op: LaneOperation, last_status: int, time: LaneTime | None,
+                     frames: tuple[LaneFrame, ...] = ()) -> None:
+        """Let the C side run the chip's everyday commands (after :meth:`publish`), and the
+        learned ``frames``."""
         st = self.state
         if self._memory is None or self._memory[0] is not memory:
             self._memory = (memory, (ctypes.c_char * len(memory)).from_buffer(memory))
@@ -389,6 +415,11 @@ class NativeQuadspi:
         reads = facts.reads[:MAX_READS]
         st.n_reads = len(reads)
         st.reads[:8 * len(reads)] = [b for entry in reads for b in (*entry, 0, 0, 0)]
+        if frames is not self._frames:
+            self._frames = frames = frames[:MAX_FRAMES]
+            for i, frame in enumerate(frames):
+                st.frames[i] = _Frame(*frame[:7], 0, frame.bus_fs)
+            st.n_frames = len(frames)
         st.wel, st.busy_until = facts.wel, facts.busy_until
         (st.done_fs, st.cmd_length, st.poll_next_fs, st.poll_interval_fs, st.poll_ftf,
          st.stall_fs) = op

@@ -70,7 +70,6 @@ from extflash.emu.native.quadspi_fast import (
     NEVER,
     QUIET_SR_READS,
     REC_POLL,
-    REC_PROGRAM,
     REC_READ,
     SLOTS,
     TX_CAPACITY,
@@ -101,6 +100,7 @@ from extflash.emu.periph.frontstate import (
     FieldNames,
     describe_setup,
 )
+from extflash.emu.periph.learned import LearnedFrames
 from extflash.emu.regmodel import Peripheral, Reg
 from extflash.emu.spi import SpiCommand, SpiDevice
 from extflash.errors import ConfigError
@@ -306,12 +306,18 @@ class _Active:
     stall_fs: int = 0  # an indirect read software has not drained stalls then (FIFO full)
 
 
+# a learned frame's registers (learned.Registers) in the native side's reg[] (SLOTS order)
+_FRAME_SLOTS = tuple(SLOTS.index(name) for name in ("CCR", "TCR", "IR", "DCR", "DLR", "AR"))
+
+
 class _LaneChip(Protocol):
     """A device the native command lane can run commands for (a NorFlash)."""
 
     memory: bytearray
+    status: int
 
     def lane_facts(self) -> LaneFacts | None: ...
+    def lane_frame(self, cmd: SpiCommand) -> str | None: ...
     def lane_take(self, *, wel: bool, busy_until: int, started_page: int | None,
                   enabled: bool, commands: int, events: Callable[[], list[FlashEvent]],
                   changed: tuple[int, int] | None) -> None: ...
@@ -447,6 +453,7 @@ class CommandEngine(Peripheral):
         self._event_wakes: Callable[[Callable[[], None]], bool] = lambda _callback: False
         self._lane_kept = False  # the slice ended for a tick the lane passed (_lane_drain)
         self._lane_chip: _LaneChip | None = None  # the chip the native lane runs commands for
+        self._learned = LearnedFrames()  # octal frames the lane may run (learned.py)
         self._observe: Callable[[int, int], None] | None = None
         self._clocked = clock_enabled()
         self._routes: dict[tuple[int, int, bool], tuple[tuple[BankWire, PinView], ...]] = {}
@@ -801,8 +808,10 @@ class CommandEngine(Peripheral):
                                poll_interval_fs=act.poll_interval_fs, poll_ftf=act.poll_ftf)
         elif state.mode == MODE_RXT and act is not None:
             op = LaneOperation(done_fs=act.done_fs, stall_fs=act.stall_fs)
+        frames = (self._learned.frames((facts.octal_mode, self.clk_hz))
+                  if facts.octal_mode is not None else ())
         nat.publish_lane(facts, chip.memory, self.clk_hz, op, self._last_status,
-                         self._lane_time())
+                         self._lane_time(), frames)
 
     def _lane_time(self) -> LaneTime | None:
         """The running slice's time base for the lane (None: no slice runs). The chip's own
@@ -830,16 +839,20 @@ class CommandEngine(Peripheral):
         bank = self.banks.get(self._selected_bank)
         if bank is None or not hasattr(bank.device, "lane_facts"):
             return None, None
+        chip: _LaneChip = bank.device  # type: ignore[assignment]
+        facts = chip.lane_facts()
+        if facts is None:
+            return None, None
         if self.pin_probe is not None and bank.wires:
-            for width in (2, 4):
-                bad = self._routes.get((bank.number, width, False))
+            octal = facts.octal_mode is not None
+            for width, dqs in ((2, False), (4, False), *(((8, False), (8, True)) if octal else ())):
+                bad = self._routes.get((bank.number, width, dqs))
                 if bad is None:
-                    bad = self._routes[bank.number, width, False] = self._probe_routes(
-                        bank, width, False)
+                    bad = self._routes[bank.number, width, dqs] = self._probe_routes(
+                        bank, width, dqs)
                 if bad:
                     return None, None
-        chip: _LaneChip = bank.device  # type: ignore[assignment]
-        return chip, chip.lane_facts()
+        return chip, facts
 
     def _absorb(self) -> None:
         """Take over what the native side served since the last publish."""
@@ -884,7 +897,7 @@ class CommandEngine(Peripheral):
             # decoded when the chip's log is read: as the model would have logged them (the
             # lane sends no alternate bytes and no SIOO, so nothing else of CCR's state counts)
             return [FlashEvent(r.time_fs, self._logged_command(
-                r, r.address if r.kind in (REC_PROGRAM, REC_READ) else 0, r.data,
+                r, r.address, r.data,
                 r.length if r.kind in (REC_POLL, REC_READ) else 0), "ok") for r in records()]
 
         self.commands += st.commands
@@ -931,7 +944,8 @@ class CommandEngine(Peripheral):
         if served.mode == MODE_POLL:
             self._active = _Active(FMODE_POLL, poll_next_fs=st.poll_next_fs,
                                    poll_interval_fs=st.poll_interval_fs,
-                                   poll_ftf=bool(st.poll_ftf), lane=True)
+                                   poll_ftf=bool(st.poll_ftf), lane=True,
+                                   address=self.values[self.L.AR] if self._admode else 0)
             return
         if served.mode == MODE_IDLE:
             self._active = None  # nothing started, or what the lane ran has ended
@@ -1183,6 +1197,7 @@ class CommandEngine(Peripheral):
             cmd = self._command(address)
             self._transfer(cmd)
             act.done_fs = now + self._duration_fs(cmd, 0)
+            self._learn_frame(cmd, act.done_fs - now)
         elif fmode == FMODE_READ:
             length = 0
             if dmode:
@@ -1202,6 +1217,32 @@ class CommandEngine(Peripheral):
         self._active = act
         self._settle()
 
+    def _learn_frame(self, cmd: SpiCommand, bus_fs: int, returned: bytes | None = None) -> None:
+        """Teach the native lane a frame the chip has just taken for a write enable (no
+        ``returned``) or a status read that ``returned`` bytes (learned.py): in an octal state
+        only, without alternate bytes, dual-flash or an instruction sent once (SIOO)."""
+        bank = self.banks.get(self._selected_bank)
+        if (self.native is None or bank is None or cmd.alternate_lines or self._dfm
+                or self._instruction_once):
+            return
+        chip: _LaneChip = bank.device  # type: ignore[assignment]
+        lane_frame = getattr(chip, "lane_frame", None)
+        what = lane_frame(cmd) if lane_frame is not None else None
+        if what != ("wren" if returned is None else "sr1"):
+            return
+        facts = chip.lane_facts()
+        if facts is None or facts.octal_mode is None:
+            return
+        ccr, tcr, ir, dcr, dlr, ar = operator.itemgetter(*_FRAME_SLOTS)(
+            self._native_values(self.values))
+        registers = (ccr, tcr, ir, dcr, dlr, ar if cmd.address_lines else 0)
+        context = (facts.octal_mode, self.clk_hz)
+        if returned is None:
+            if facts.wel and not facts.busy_until:
+                self._learned.write_enable(context, registers, bus_fs)
+        else:
+            self._learned.status_read(context, registers, bus_fs, returned, chip.status)
+
     def _command_preview(self, address: int, read_length: int = 0) -> SpiCommand:
         """The command as the registers describe it, without SIOO bookkeeping (for timing)."""
         saved = self._sioo_sent
@@ -1218,7 +1259,9 @@ class CommandEngine(Peripheral):
         assert act is not None
         ticks = (now - act.poll_next_fs) // act.poll_interval_fs
         tick_fs = act.poll_next_fs + ticks * act.poll_interval_fs
-        status_bytes = self._transfer(self._command(act.address, read_length=self._poll_length()))
+        cmd = self._command(act.address, read_length=self._poll_length())
+        status_bytes = self._transfer(cmd)
+        self._learn_frame(cmd, self._duration_fs(cmd, cmd.read_length), status_bytes)
         status = int.from_bytes(status_bytes, "little")
         self._last_status = status
         self.values[self.L.DR] = status

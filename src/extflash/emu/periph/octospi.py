@@ -305,6 +305,10 @@ class Octospi(CommandEngine):
         words = super()._window_read(start, (offset + size - start + 1) & ~1)
         return (words >> (8 * (offset - start))) & ((1 << (8 * size)) - 1)
 
+    @property
+    def _instruction_once(self) -> bool:
+        return self.kind != "xspi" and bool(self.values[CCR] & (1 << 31))  # SIOO (RM0455)
+
     def _check_supported(self, ccr: int) -> None:
         what = None
         if (self.values[DCR1] >> 24) & 7 == MTYP_HYPERBUS:

@@ -1,0 +1,70 @@
+"""Frames the native command lane may run in an octal state, learned from the Python model.
+
+The lane (``native/quadspi_fast.c``) decodes SPI and QPI frames from the command fields
+itself. Octal frames (8 lines, DTR phases, a 2-byte instruction, register reads with an
+address and latency) it does not decode: the chip's octal model does (``flash/octal.py``). So
+the model teaches the lane the everyday ones. When Python runs a frame the chip takes for a
+write enable, or a status read that returned status register 1 in every byte for two different
+SR1 values, the frame's registers (to the bit) and its bus time are kept for the chip's mode
+and the controller's clock (the context), and published to the lane with the chip's facts. The
+lane then runs the same registers again as the model did: the same latch, the same polls, the
+same bus time. Another mode, clock or register value is another frame, which Python runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+
+from extflash.emu.native.quadspi_fast import FRAME_POLL, FRAME_WREN, LaneFrame
+
+# the frame's registers as the lane compares them: (CCR, TCR, IR, DCR, DLR, AR)
+Registers = tuple[int, int, int, int, int, int]
+SEEN_VALUES = 2  # distinct SR1 values a status frame must have returned as SR1 before
+
+
+class LearnedFrames:
+    """The frames one controller's model proved, per context."""
+
+    def __init__(self) -> None:
+        self._frames: dict[Hashable, dict[tuple[int, Registers], LaneFrame]] = {}
+        self._published: dict[Hashable, tuple[LaneFrame, ...]] = {}
+        # status frames on probation: the SR1 values they returned as SR1 (None: one did not)
+        self._seen: dict[tuple[Hashable, Registers], set[int] | None] = {}
+
+    def frames(self, context: Hashable) -> tuple[LaneFrame, ...]:
+        """What the lane may run in ``context`` (the same tuple until a frame is learned)."""
+        found = self._published.get(context)
+        if found is None:
+            found = self._published[context] = tuple(self._frames.get(context, {}).values())
+        return found
+
+    def write_enable(self, context: Hashable, registers: Registers, bus_fs: int) -> None:
+        """The chip took the frame for a write enable and set its latch; ``bus_fs``: the
+        command's bus time."""
+        ccr, tcr, ir, dcr, _dlr, _ar = registers
+        self._learn(context, LaneFrame(FRAME_WREN, ccr, tcr, ir, dcr, 0, 0, bus_fs))
+
+    def status_read(self, context: Hashable, registers: Registers, bus_fs: int,
+                    returned: bytes, sr1: int) -> None:
+        """A status poll of this frame returned ``returned`` while SR1 was ``sr1``;
+        ``bus_fs``: one status read's bus time."""
+        key = (context, registers)
+        seen = self._seen.get(key, set())
+        if seen is None:
+            return
+        if returned != bytes([sr1]) * len(returned):
+            self._seen[key] = None  # not SR1 repeated (a latency off, no strobe): never
+            if self._frames.get(context, {}).pop((FRAME_POLL, registers), None) is not None:
+                self._published.pop(context, None)
+            return
+        seen.add(sr1)
+        self._seen[key] = seen
+        if len(seen) >= SEEN_VALUES:
+            self._learn(context, LaneFrame(FRAME_POLL, *registers, bus_fs))
+
+    def _learn(self, context: Hashable, frame: LaneFrame) -> None:
+        frames = self._frames.setdefault(context, {})
+        key = (frame.kind, frame[1:7])
+        if frames.get(key) != frame:
+            frames[key] = frame
+            self._published.pop(context, None)

@@ -1,0 +1,51 @@
+"""Learning octal frames for the native lane (extflash.emu.periph.learned): a status read
+is taught only after it returned SR1 in every byte for two different SR1 values, never after
+one that did not, and unlearned when it stops doing so; frames belong to their context."""
+
+from __future__ import annotations
+
+from extflash.emu.native.quadspi_fast import FRAME_POLL, FRAME_WREN
+from extflash.emu.periph.learned import LearnedFrames
+
+POLL = (0x0B002B1B, 4, 0x05FA, 0x02000000, 1, 0)
+WREN = (0x0B, 0, 0x06F9, 0x02000000, 0, 0)
+CONTEXT, OTHER = ("8D", 100e6), ("8D", 50e6)
+
+
+def test_a_status_read_needs_two_sr1_values_returned_as_sr1() -> None:
+    learned = LearnedFrames()
+    learned.status_read(CONTEXT, POLL, 80, b"\x02\x02", 0x02)
+    learned.status_read(CONTEXT, POLL, 80, b"\x02\x02", 0x02)
+    assert learned.frames(CONTEXT) == ()
+    learned.status_read(CONTEXT, POLL, 80, b"\x03\x03", 0x03)
+    (frame,) = learned.frames(CONTEXT)
+    assert (frame.kind, frame[1:7], frame.bus_fs) == (FRAME_POLL, POLL, 80)
+    assert learned.frames(OTHER) == ()
+
+
+def test_a_status_read_that_returned_anything_else_is_never_taught() -> None:
+    learned = LearnedFrames()
+    learned.status_read(CONTEXT, POLL, 80, b"\xff\x02", 0x02)  # a beat early: not SR1
+    for sr1 in (0x00, 0x01, 0x03):
+        learned.status_read(CONTEXT, POLL, 80, bytes([sr1]) * 2, sr1)
+    assert learned.frames(CONTEXT) == ()
+
+
+def test_a_taught_status_read_is_dropped_when_it_stops_returning_sr1() -> None:
+    learned = LearnedFrames()
+    for sr1 in (0x02, 0x00):
+        learned.status_read(CONTEXT, POLL, 80, bytes([sr1]) * 2, sr1)
+    learned.write_enable(CONTEXT, WREN, 40)
+    assert {f.kind for f in learned.frames(CONTEXT)} == {FRAME_POLL, FRAME_WREN}
+    learned.status_read(CONTEXT, POLL, 80, b"\x00\x02", 0x02)
+    assert [f.kind for f in learned.frames(CONTEXT)] == [FRAME_WREN]
+
+
+def test_the_published_tuple_stays_the_same_until_something_is_learned() -> None:
+    learned = LearnedFrames()
+    learned.write_enable(CONTEXT, WREN, 40)
+    first = learned.frames(CONTEXT)
+    learned.write_enable(CONTEXT, WREN, 40)
+    assert learned.frames(CONTEXT) is first
+    learned.write_enable(CONTEXT, WREN, 41)  # another bus time (cannot happen in one context)
+    assert learned.frames(CONTEXT) is not first and learned.frames(CONTEXT)[0].bus_fs == 41
