@@ -40,10 +40,11 @@
  * page program (the last DR beat), automatic polling of status register 1 and indirect reads of
  * the array (the AR write; the data straight from the chip's array), and in the octal states,
  * where it decodes no frame itself, the write enables and status reads the model proved
- * (struct lane_frame, the start register's or AR's write), with the controller's bus time, the chip's program time and the polling skips the Python model makes
- * (_read_sr), from the instruction counter and the time base Python published. Each command is
- * logged (a ring of the last LOG_SIZE, as the chip keeps); Python takes the log, the chip state
- * and the time that passed here over before it handles anything (lane_dirty is drained by the
+ * (struct lane_frame, the start register's or AR's write), with the controller's bus time,
+ * the chip's program time and the polling skips the Python model makes (_read_sr), from the
+ * instruction counter and the time base Python published. Each command is logged (a ring of
+ * the last LOG_SIZE, as the chip keeps); Python takes the log, the chip state and the time
+ * that passed here over before it handles anything (lane_dirty is drained by the
  * machine before it moves time). Whatever the lane cannot prove identical to the Python model
  * (another opcode, other phases, a busy chip, a scheduled event in the way) goes to Python.
  * One scheduled event may be passed: a SysTick tick that pends its exception. A polling skip
