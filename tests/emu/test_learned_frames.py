@@ -4,7 +4,13 @@ one that did not, and unlearned when it stops doing so; frames belong to their c
 
 from __future__ import annotations
 
-from extflash.emu.native.quadspi_fast import FRAME_POLL, FRAME_WREN
+from extflash.emu.native.quadspi_fast import (
+    FRAME_POLL,
+    FRAME_PROGRAM,
+    FRAME_WREN,
+    SWAP_ARRAY,
+    SWAP_BUS,
+)
 from extflash.emu.periph.learned import LearnedFrames
 
 POLL = (0x0B002B1B, 4, 0x05FA, 0x02000000, 1, 0)
@@ -49,3 +55,12 @@ def test_the_published_tuple_stays_the_same_until_something_is_learned() -> None
     assert learned.frames(CONTEXT) is first
     learned.write_enable(CONTEXT, WREN, 41)  # another bus time (cannot happen in one context)
     assert learned.frames(CONTEXT) is not first and learned.frames(CONTEXT)[0].bus_fs == 41
+
+
+def test_a_page_program_keeps_its_length_and_swaps() -> None:
+    learned = LearnedFrames()
+    program = (0x0B002B1B, 0, 0x12ED, 0x02000000, 255, 0)
+    learned.page_program(CONTEXT, program, SWAP_BUS | SWAP_ARRAY, 2_000_000)
+    (frame,) = learned.frames(CONTEXT)
+    assert (frame.kind, frame.dlr, frame.ar, frame.swaps) == (FRAME_PROGRAM, 255, 0,
+                                                              SWAP_BUS | SWAP_ARRAY)

@@ -18,6 +18,8 @@ from test_native_quadspi import Outcome, both_paths
 from test_ospi_halstyle_run import RUNNING, built, kit_board  # noqa: F401 (the fixture)
 
 from extflash import api, image
+from extflash.emu.flash.octal import swap_pairs
+from extflash.emu.native.quadspi_fast import FRAME_POLL, FRAME_PROGRAM, FRAME_WREN
 from extflash.emu.periph import octospi as o
 from extflash.emu.periph.engine import BUSY, FTF
 from extflash.emu.virtual_board import VirtualBoard
@@ -68,11 +70,12 @@ def test_command_lane_runs_page_programs_on_octospi_and_xspi(name, built):  # no
 @needs_native
 @pytest.mark.parametrize("name", ["h7b3-mx25lm-dtr", "h7s7-mx66uw-dtr-xspi2"])
 def test_lane_runs_the_octal_frames_the_model_proved(name, built):  # noqa: F811
-    """In octal DTR the lane decodes no frame itself: the model teaches it the write enable
-    and the status read it ran (learned.py). After the first page, write enables and both
-    automatic polls (WEL, WIP) of every page run in the lane; Python handles about two
-    accesses a page (the beat completing the page program, the status read after it), and the
-    chip's log shows each poll with the address its frame sent."""
+    """In octal DTR the lane decodes no frame itself: the model teaches it the write enable,
+    the status read and the page program it ran (learned.py). After the first page, every
+    page's write enable, page program and automatic polls (WEL, WIP) run in the lane: Python
+    handles a handful of accesses for 64 pages, the chip's log shows each poll with the
+    address its frame sent and each program with its data in bus order (the controller's
+    MTYP swaps each byte pair, the chip swaps them back into its array)."""
     elf, b = built(name)
     data = bytes((i * 7 + (i >> 8)) & 0xFF for i in range(0x4000))
     with api.open_session(elf, board=kit_board(name, b)) as s:
@@ -90,8 +93,11 @@ def test_lane_runs_the_octal_frames_the_model_proved(name, built):  # noqa: F811
         assert chip.protocol == "8D"
         assert bytes(chip.memory[0x40000:0x40000 + len(data)]) == data
         frames = q._learned.frames((chip.lane_facts().octal_mode, q.clk_hz))
-        assert {f.kind for f in frames} == {1, 2}  # a write enable and a status read
-        assert len(handled) < 64 * 3, len(handled)  # 10 a page without the learned frames
+        assert {f.kind for f in frames} == {FRAME_WREN, FRAME_POLL, FRAME_PROGRAM}
+        assert len(handled) < 64 * 2, len(handled)  # 10 a page without the learned frames
+        programs = [e for e in chip.events if e.spi.write_data]
+        assert programs[-1].spi.address == 0x40000 + len(data) - 256
+        assert programs[-1].spi.write_data == swap_pairs(data[-256:])
         polls = [e for e in chip.events if e.spi.read_length and not e.spi.write_data]
         assert polls and all(e.spi.address == 0 for e in polls[-8:])
         assert polls[-1].spi.address_lines == 8 and polls[-1].spi.dummy_cycles > 0

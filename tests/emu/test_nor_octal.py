@@ -58,7 +58,7 @@ def test_macronix_enters_octal_dtr_and_reads_in_d1d0_beat_order() -> None:
     # the native lane decodes no octal opcode itself: it runs only frames the model proved
     facts = chip.lane_facts()
     assert facts is not None and facts.octal_mode is not None
-    assert (facts.sr1_opcode, facts.programs, facts.reads, facts.page_size) == (0, (), (), 0)
+    assert (facts.sr1_opcode, facts.programs, facts.reads) == (0, (), ())
     # zero-copy safe in bus order; not with another latency, without DQS or in STR
     assert chip.read_check(frame(chip, 0xEE, dtr=True, address=0, dummy=6, read=4)) is None
     for wrong in (frame(chip, 0xEE, dtr=True, address=0, dummy=5, read=4),

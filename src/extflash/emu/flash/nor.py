@@ -367,12 +367,15 @@ class NorFlash:
         octal = self.octal
         if octal is not None and octal.state != "spi":
             # the lane runs no opcode of its own here (8 lines: no plain phases), only learned
-            # frames; it needs SR1, the latch and the end of busy for them
+            # frames; it needs SR1, the latch, the end of busy and the page program for them
             return LaneFacts(
                 instruction_lines=8, sr1_opcode=0,
                 sr1_rest=self.regs.get("sr1", 0) & ~(WIP | WEL) & 0xFF, wel=self.wel,
-                busy_until=self.busy_until if self._op is not None else 0, page_size=0,
-                size=self.spec.size, ear=0, protected=(0, 0), program_fs=0, programs=(),
+                busy_until=self.busy_until if self._op is not None else 0,
+                page_size=self.spec.page_size, size=self.spec.size, ear=0,
+                protected=self.protected_range() or (0, 0),
+                program_fs=self._duration(self.spec.timing.page_program_us, FS_PER_US),
+                programs=(),
                 octal_mode=(octal.mode_key(), tuple(sorted(
                     (name, value) for name, value in self.regs.items() if name != "sr1"))))
         sr1_opcode, programs, reads = self._lane_opcodes()
@@ -416,15 +419,17 @@ class NorFlash:
 
     def lane_frame(self, cmd: SpiCommand) -> str | None:
         """In an octal state, what the chip takes a frame for if a command lane may run it
-        again from its registers: "wren" (write enable) or "sr1" (a read of status register
-        1); None for any other frame, and outside the octal states (the lane decodes SPI and
-        QPI frames itself). No side effects."""
-        if self.octal is None or self.octal.state == "spi" or cmd.write_data:
+        again from its registers: "wren" (write enable), "sr1" (a read of status register 1)
+        or "program" (a page program); None for any other frame, and outside the octal states
+        (the lane decodes SPI and QPI frames itself). No side effects."""
+        if self.octal is None or self.octal.state == "spi":
             return None
         decoded = self.octal.decoded(cmd)
         if decoded is None:
             return None
         opcode, kind = decoded
+        if cmd.write_data:
+            return "program" if kind == "program" else None
         if kind == "plain" and opcode == 0x06 and not cmd.read_length:
             return "wren"
         if kind == "register" and self._register_of.get(opcode) == "sr1" and cmd.read_length:

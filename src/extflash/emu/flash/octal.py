@@ -142,8 +142,8 @@ class OctalPort:
         return (self.state, tuple(sorted(self.config.items())), self.chip.sck_mhz)
 
     def decoded(self, cmd: SpiCommand) -> tuple[int, str] | None:
-        """(opcode, kind) of a frame without write data as the chip samples it now; None when
-        it ignores the frame. No side effects."""
+        """(opcode, kind) of a frame as the chip samples it now; None when it ignores the
+        frame. No side effects."""
         try:
             frame = self._decode(cmd)
         except Rejected:

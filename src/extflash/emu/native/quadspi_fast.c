@@ -141,15 +141,20 @@ struct lane_read {      /* an array read and the phases with which the chip retu
 
 /* A frame the lane cannot decode itself (8 lines, DTR phases, a 2-byte instruction: the octal
  * states) that the Python model ran in the chip's present mode and at the present clock, and
- * proved to be a write enable or a status-register-1 read that returns SR1 in every byte
- * (CommandEngine._learn_frame). The lane runs it again when the frame's registers are the same
- * to the bit; its bus time is the model's. */
-enum { FRAME_WREN = 1, FRAME_POLL };
+ * proved to be a write enable, a status-register-1 read that returns SR1 in every byte, or a
+ * page program of DLR + 1 bytes (CommandEngine._learn_frame, _learn_program). The lane runs it
+ * again when the frame's registers are the same to the bit; its bus time is the model's. */
+enum { FRAME_WREN = 1, FRAME_POLL, FRAME_PROGRAM };
 #define MAX_FRAMES 8u
+#define SWAP_BUS   1u   /* FRAME_PROGRAM: the controller swaps each byte pair onto the bus */
+#define SWAP_ARRAY 2u   /* and the chip swaps each pair from the bus into its array */
 
 struct lane_frame {
-    uint32_t kind, ccr, tcr, ir, dcr, dlr, ar, pad;   /* dlr, ar: polls (ar: with an address) */
-    uint64_t bus_fs;    /* FRAME_WREN: the command's bus time; FRAME_POLL: one status read's */
+    uint32_t kind, ccr, tcr, ir, dcr;
+    uint32_t dlr;       /* polls and programs: the data bytes less one */
+    uint32_t ar;        /* polls with an address phase: the address */
+    uint32_t swaps;     /* programs: SWAP_* */
+    uint64_t bus_fs;    /* the command's bus time (FRAME_POLL: one status read's) */
 };
 
 typedef uint64_t (*read_fn)(void *uc, uint64_t offset, unsigned size, void *user);
@@ -553,8 +558,8 @@ static const struct lane_frame *learned(const struct qspi_fast *s, uint32_t kind
         const struct lane_frame *f = &s->frames[i];
         if (f->kind == kind && f->ccr == s->reg[REG_CCR] && f->tcr == s->reg[REG_TCR]
                 && f->ir == s->reg[REG_IR] && f->dcr == s->reg[REG_DCR]
-                && (kind != FRAME_POLL || (f->dlr == s->reg[REG_DLR]
-                                           && (!lines(s, F_ADMODE) || f->ar == s->reg[REG_AR]))))
+                && (kind == FRAME_WREN || f->dlr == s->reg[REG_DLR])
+                && (kind != FRAME_POLL || !lines(s, F_ADMODE) || f->ar == s->reg[REG_AR]))
             return f;
     }
     return 0;
@@ -667,22 +672,39 @@ static int lane_start_read(struct qspi_fast *s, int is_ar, unsigned size, uint32
     return 1;
 }
 
+/* OctospiEngine._swap_pairs: D0 D1 D2 D3 -> D1 D0 D3 D2 (an odd last byte stays). */
+static void swap_pairs(uint8_t *data, uint32_t n)
+{
+    for (uint32_t i = 0; i + 1u < n; i += 2u) {
+        uint8_t t = data[i];
+        data[i] = data[i + 1u];
+        data[i + 1u] = t;
+    }
+}
+
 /* The beat completing an indirect write that is a page program the chip accepts: the data
- * goes into the array here (NorFlash._program). */
+ * goes into the array here (NorFlash._program). A learned octal program (even address only:
+ * 8D ignores A0) swaps the pairs as the controller and the chip did for the model. */
 static int lane_program(struct qspi_fast *s, unsigned size, uint64_t value)
 {
     uint32_t n = s->fill + size;
     if (!lane_ready(s) || !s->page_size || n != s->reg[REG_DLR] + 1u || n > s->page_size
-            || !plain_phases(s) || lines(s, F_ADMODE) == 0u)
+            || lines(s, F_ADMODE) == 0u)
         return 0;
     const struct lane_program *pc = 0;
-    uint32_t opcode = fld(s, F_INSTRUCTION);
-    for (uint32_t i = 0; i < s->n_programs; i++)
-        if (s->programs[i].opcode == opcode)
-            pc = &s->programs[i];
-    if (!pc || pc->address_bytes != fld(s, F_ADSIZE) + 1u
-            || pc->address_lines != lines(s, F_ADMODE) || pc->data_lines != lines(s, F_DMODE))
+    const struct lane_frame *f = 0;
+    if (plain_phases(s)) {
+        uint32_t opcode = fld(s, F_INSTRUCTION);
+        for (uint32_t i = 0; i < s->n_programs; i++)
+            if (s->programs[i].opcode == opcode)
+                pc = &s->programs[i];
+        if (!pc || pc->address_bytes != fld(s, F_ADSIZE) + 1u
+                || pc->address_lines != lines(s, F_ADMODE)
+                || pc->data_lines != lines(s, F_DMODE))
+            return 0;
+    } else if ((f = learned(s, FRAME_PROGRAM)) == 0 || (s->reg[REG_AR] & 1u)) {
         return 0;
+    }
     uint64_t now = lane_now(s);
     if (now >= s->event_fs)
         return 0;
@@ -690,7 +712,7 @@ static int lane_program(struct qspi_fast *s, unsigned size, uint64_t value)
     if (s->busy_until || !s->wel)
         return 0;   /* rejected by the chip: Python records why */
     uint32_t sent = s->reg[REG_AR];
-    uint64_t address = pc->address_bytes == 3u ? sent | (uint64_t)s->ear << 24 : sent;
+    uint64_t address = pc && pc->address_bytes == 3u ? sent | (uint64_t)s->ear << 24 : sent;
     address %= s->chip_size;
     uint32_t ps = s->page_size;
     uint32_t page = (uint32_t)(address - address % ps);
@@ -701,8 +723,13 @@ static int lane_program(struct qspi_fast *s, unsigned size, uint64_t value)
     s->fill = n;
     s->beats++;
     uint32_t offset = (uint32_t)(address % ps);
-    for (uint32_t i = 0; i < n; i++)
-        s->memory[page + (offset + i) % ps] &= s->buf[i];
+    if (f && (f->swaps & SWAP_BUS))
+        swap_pairs(s->buf, n);  /* the bytes as they crossed the bus: what the chip logs */
+    uint32_t array_swap = f && (f->swaps & SWAP_ARRAY);
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t k = array_swap && (i ^ 1u) < n ? i ^ 1u : i;
+        s->memory[page + (offset + i) % ps] &= s->buf[k];
+    }
     if (s->changed_lo == s->changed_hi) {
         s->changed_lo = page;
         s->changed_hi = page + ps;
@@ -725,7 +752,7 @@ static int lane_program(struct qspi_fast *s, unsigned size, uint64_t value)
     } else {
         s->wel = 0;     /* an instant program ends at once */
     }
-    s->done_fs = now + bus_fs(s, n);
+    s->done_fs = now + (f ? f->bus_fs : bus_fs(s, n));
     s->cmd_length = n;
     s->mode = MODE_CMD;
     return 1;

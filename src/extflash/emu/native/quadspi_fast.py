@@ -34,7 +34,8 @@ LOG_SIZE, LOG_RING, LOG_PAGE = 512, 520, 512  # lane records taken at most, slot
 MAX_PROGRAMS = 8
 MAX_READS = 16
 MAX_FRAMES = 8
-FRAME_WREN, FRAME_POLL = 1, 2
+FRAME_WREN, FRAME_POLL, FRAME_PROGRAM = 1, 2, 3
+SWAP_BUS, SWAP_ARRAY = 1, 2  # a learned program's byte-pair swaps (struct lane_frame)
 NEVER = 2**64 - 1
 REC_WREN, REC_POLL, REC_PROGRAM, REC_READ = 1, 2, 3, 4
 _RECORD = struct.Struct("<Q8I")  # struct lane_record
@@ -42,21 +43,22 @@ _RECORD = struct.Struct("<Q8I")  # struct lane_record
 
 class LaneFrame(NamedTuple):
     """A frame the model proved (``struct lane_frame``): the registers that describe it, to
-    the bit, and its bus time (a write enable's whole command, one status read of a poll)."""
+    the bit, and its bus time (the whole command's; a poll's: one status read's)."""
 
     kind: int  # FRAME_WREN, FRAME_POLL
     ccr: int
     tcr: int
     ir: int
     dcr: int
-    dlr: int  # polls: the status bytes read
+    dlr: int  # polls and programs: the data bytes less one
     ar: int  # polls with an address phase: the address
+    swaps: int  # programs: SWAP_BUS | SWAP_ARRAY
     bus_fs: int
 
 
 class _Frame(ctypes.Structure):
-    _fields_ = [*((name, ctypes.c_uint32) for name in LaneFrame._fields[:7]),
-                ("pad", ctypes.c_uint32), ("bus_fs", ctypes.c_uint64)]
+    _fields_ = [*((name, ctypes.c_uint32) for name in LaneFrame._fields[:8]),
+                ("bus_fs", ctypes.c_uint64)]
 
 
 @dataclass(frozen=True)
@@ -418,7 +420,7 @@ class NativeQuadspi:
         if frames is not self._frames:
             self._frames = frames = frames[:MAX_FRAMES]
             for i, frame in enumerate(frames):
-                st.frames[i] = _Frame(*frame[:7], 0, frame.bus_fs)
+                st.frames[i] = _Frame(*frame)
             st.n_frames = len(frames)
         st.wel, st.busy_until = facts.wel, facts.busy_until
         (st.done_fs, st.cmd_length, st.poll_next_fs, st.poll_interval_fs, st.poll_ftf,

@@ -56,6 +56,7 @@ from typing import Protocol
 from extflash.emu import native as native_helpers
 from extflash.emu.clock import FS_PER_S, VirtualClock
 from extflash.emu.flash.nor import FlashEvent, LaneFacts
+from extflash.emu.flash.octal import swap_pairs
 from extflash.emu.mmio import MMIO_READ_CFUNC, MMIO_WRITE_CFUNC, Bus
 from extflash.emu.native import quadspi_fast
 from extflash.emu.native.quadspi_fast import (
@@ -72,6 +73,8 @@ from extflash.emu.native.quadspi_fast import (
     REC_POLL,
     REC_READ,
     SLOTS,
+    SWAP_ARRAY,
+    SWAP_BUS,
     TX_CAPACITY,
     Deferred,
     FastState,
@@ -100,7 +103,7 @@ from extflash.emu.periph.frontstate import (
     FieldNames,
     describe_setup,
 )
-from extflash.emu.periph.learned import LearnedFrames
+from extflash.emu.periph.learned import LearnedFrames, Registers
 from extflash.emu.regmodel import Peripheral, Reg
 from extflash.emu.spi import SpiCommand, SpiDevice
 from extflash.errors import ConfigError
@@ -308,6 +311,19 @@ class _Active:
 
 # a learned frame's registers (learned.Registers) in the native side's reg[] (SLOTS order)
 _FRAME_SLOTS = tuple(SLOTS.index(name) for name in ("CCR", "TCR", "IR", "DCR", "DLR", "AR"))
+
+
+@dataclass(frozen=True)
+class _ProgramProof:
+    """A page program about to run, as :meth:`CommandEngine._learn_program` checks it after."""
+
+    chip: _LaneChip
+    context: tuple[object, int]
+    registers: Registers
+    page: int  # the page's first address in the array
+    offset: int  # where in the page the data starts
+    old: bytes  # the page before
+    busy_until: int  # the end of busy the lane would give it
 
 
 class _LaneChip(Protocol):
@@ -1217,31 +1233,86 @@ class CommandEngine(Peripheral):
         self._active = act
         self._settle()
 
-    def _learn_frame(self, cmd: SpiCommand, bus_fs: int, returned: bytes | None = None) -> None:
-        """Teach the native lane a frame the chip has just taken for a write enable (no
-        ``returned``) or a status read that ``returned`` bytes (learned.py): in an octal state
-        only, without alternate bytes, dual-flash or an instruction sent once (SIOO)."""
+    def _learning(self, cmd: SpiCommand, what: str
+                  ) -> tuple[_LaneChip, LaneFacts, tuple[object, int], Registers] | None:
+        """The chip, its facts, the context and the frame's registers when the chip (in an
+        octal state) takes ``cmd`` for ``what`` ("wren", "sr1", "program": NorFlash.lane_frame)
+        and the lane could run it again: no alternate bytes, dual-flash or SIOO."""
         bank = self.banks.get(self._selected_bank)
         if (self.native is None or bank is None or cmd.alternate_lines or self._dfm
                 or self._instruction_once):
-            return
+            return None
         chip: _LaneChip = bank.device  # type: ignore[assignment]
         lane_frame = getattr(chip, "lane_frame", None)
-        what = lane_frame(cmd) if lane_frame is not None else None
-        if what != ("wren" if returned is None else "sr1"):
-            return
+        if lane_frame is None or lane_frame(cmd) != what:
+            return None
         facts = chip.lane_facts()
         if facts is None or facts.octal_mode is None:
-            return
+            return None
         ccr, tcr, ir, dcr, dlr, ar = operator.itemgetter(*_FRAME_SLOTS)(
             self._native_values(self.values))
         registers = (ccr, tcr, ir, dcr, dlr, ar if cmd.address_lines else 0)
-        context = (facts.octal_mode, self.clk_hz)
+        return chip, facts, (facts.octal_mode, self.clk_hz), registers
+
+    def _learn_frame(self, cmd: SpiCommand, bus_fs: int, returned: bytes | None = None) -> None:
+        """Teach the native lane a frame the chip has just taken for a write enable (no
+        ``returned``) or a status read that ``returned`` bytes (learned.py)."""
+        learning = self._learning(cmd, "wren" if returned is None else "sr1")
+        if learning is None:
+            return
+        chip, facts, context, registers = learning
         if returned is None:
             if facts.wel and not facts.busy_until:
                 self._learned.write_enable(context, registers, bus_fs)
         else:
             self._learned.status_read(context, registers, bus_fs, returned, chip.status)
+
+    def _program_before(self, cmd: SpiCommand, address: int) -> _ProgramProof | None:
+        """What proving a page program takes from before it runs (:meth:`_learn_program`): an
+        octal program frame at an even address, to an idle chip with its latch set."""
+        learning = self._learning(cmd, "program")
+        if learning is None or address & 1 or swap_pairs(cmd.write_data) == cmd.write_data:
+            return None  # 8D ignores A0; pairs of equal bytes cannot show the swaps
+        chip, facts, context, registers = learning
+        ps = facts.page_size
+        if not facts.wel or facts.busy_until or not ps or not facts.program_fs:
+            return None
+        at = address % facts.size
+        page = at - at % ps
+        return _ProgramProof(chip, context, registers, page, at % ps,
+                             bytes(chip.memory[page:page + ps]),
+                             self.clock.now_fs + facts.program_fs)
+
+    def _learn_program(self, proof: _ProgramProof, cmd: SpiCommand, data: bytes,
+                       bus_fs: int) -> None:
+        """Teach the lane a page program the chip has just run, if it came out as the lane
+        would run it: busy for the chip's program time, the page ANDed with the data as it
+        crossed the bus (the front-end may have swapped each byte pair: cmd.write_data), or with
+        each pair of that swapped again (the chip's byte order)."""
+        facts = proof.chip.lane_facts()
+        if facts is None or facts.busy_until != proof.busy_until:
+            return
+        bus = cmd.write_data
+        swaps = 0
+        if bus != data:
+            if bus != swap_pairs(data):
+                return
+            swaps |= SWAP_BUS
+        page = bytes(proof.chip.memory[proof.page:proof.page + len(proof.old)])
+
+        def programmed(array_data: bytes) -> bytes:
+            out = bytearray(proof.old)
+            for i, byte in enumerate(array_data):
+                out[(proof.offset + i) % len(out)] &= byte
+            return bytes(out)
+
+        if page == programmed(bus):
+            pass
+        elif page == programmed(swap_pairs(bus)):
+            swaps |= SWAP_ARRAY
+        else:
+            return
+        self._learned.page_program(proof.context, proof.registers, swaps, bus_fs)
 
     def _command_preview(self, address: int, read_length: int = 0) -> SpiCommand:
         """The command as the registers describe it, without SIOO bookkeeping (for timing)."""
@@ -1295,9 +1366,13 @@ class CommandEngine(Peripheral):
         if act.tx_expected is not None and len(act.tx) >= act.tx_expected:
             data = bytes(act.tx[:act.tx_expected])
             cmd = self._command(act.address, write_data=data)
+            proof = self._program_before(cmd, act.address)
             self._transfer(cmd)
             per_bank = len(data) // (2 if self._dfm else 1)
-            act.done_fs = self.clock.now_fs + self._duration_fs(cmd, per_bank)
+            bus_fs = self._duration_fs(cmd, per_bank)
+            act.done_fs = self.clock.now_fs + bus_fs
+            if proof is not None:
+                self._learn_program(proof, cmd, data, bus_fs)
 
     def _read_dr(self, size: int) -> int:
         act = self._active

@@ -4,8 +4,10 @@ The lane (``native/quadspi_fast.c``) decodes SPI and QPI frames from the command
 itself. Octal frames (8 lines, DTR phases, a 2-byte instruction, register reads with an
 address and latency) it does not decode: the chip's octal model does (``flash/octal.py``). So
 the model teaches the lane the everyday ones. When Python runs a frame the chip takes for a
-write enable, or a status read that returned status register 1 in every byte for two different
-SR1 values, the frame's registers (to the bit) and its bus time are kept for the chip's mode
+write enable, a status read that returned status register 1 in every byte for two different
+SR1 values, or a page program whose page came out as the lane would program it (with the
+byte-pair swaps the controller and the chip made), the frame's registers (to the bit) and its
+bus time are kept for the chip's mode
 and the controller's clock (the context), and published to the lane with the chip's facts. The
 lane then runs the same registers again as the model did: the same latch, the same polls, the
 same bus time. Another mode, clock or register value is another frame, which Python runs.
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 
-from extflash.emu.native.quadspi_fast import FRAME_POLL, FRAME_WREN, LaneFrame
+from extflash.emu.native.quadspi_fast import FRAME_POLL, FRAME_PROGRAM, FRAME_WREN, LaneFrame
 
 # the frame's registers as the lane compares them: (CCR, TCR, IR, DCR, DLR, AR)
 Registers = tuple[int, int, int, int, int, int]
@@ -42,7 +44,7 @@ class LearnedFrames:
         """The chip took the frame for a write enable and set its latch; ``bus_fs``: the
         command's bus time."""
         ccr, tcr, ir, dcr, _dlr, _ar = registers
-        self._learn(context, LaneFrame(FRAME_WREN, ccr, tcr, ir, dcr, 0, 0, bus_fs))
+        self._learn(context, LaneFrame(FRAME_WREN, ccr, tcr, ir, dcr, 0, 0, 0, bus_fs))
 
     def status_read(self, context: Hashable, registers: Registers, bus_fs: int,
                     returned: bytes, sr1: int) -> None:
@@ -60,7 +62,15 @@ class LearnedFrames:
         seen.add(sr1)
         self._seen[key] = seen
         if len(seen) >= SEEN_VALUES:
-            self._learn(context, LaneFrame(FRAME_POLL, *registers, bus_fs))
+            self._learn(context, LaneFrame(FRAME_POLL, *registers, 0, bus_fs))
+
+    def page_program(self, context: Hashable, registers: Registers, swaps: int,
+                     bus_fs: int) -> None:
+        """The chip programmed the frame's DLR + 1 bytes into its page as the lane does, with
+        the byte-pair ``swaps`` (SWAP_BUS, SWAP_ARRAY) the model made; ``bus_fs``: the
+        command's bus time."""
+        ccr, tcr, ir, dcr, dlr, _ar = registers
+        self._learn(context, LaneFrame(FRAME_PROGRAM, ccr, tcr, ir, dcr, dlr, 0, swaps, bus_fs))
 
     def _learn(self, context: Hashable, frame: LaneFrame) -> None:
         frames = self._frames.setdefault(context, {})
