@@ -64,3 +64,12 @@ def test_a_page_program_keeps_its_length_and_swaps() -> None:
     (frame,) = learned.frames(CONTEXT)
     assert (frame.kind, frame.dlr, frame.ar, frame.swaps) == (FRAME_PROGRAM, 255, 0,
                                                               SWAP_BUS | SWAP_ARRAY)
+
+
+def test_programs_come_last_and_the_longest_first() -> None:
+    learned = LearnedFrames()
+    for dlr in (15, 255, 99):
+        learned.page_program(CONTEXT, (1, 2, 3, 4, dlr, 0), 0, dlr)
+    learned.write_enable(CONTEXT, WREN, 40)
+    assert [(f.kind, f.dlr) for f in learned.frames(CONTEXT)] == [
+        (FRAME_WREN, 0), (FRAME_PROGRAM, 255), (FRAME_PROGRAM, 99), (FRAME_PROGRAM, 15)]

@@ -34,10 +34,14 @@ class LearnedFrames:
         self._seen: dict[tuple[Hashable, Registers], set[int] | None] = {}
 
     def frames(self, context: Hashable) -> tuple[LaneFrame, ...]:
-        """What the lane may run in ``context`` (the same tuple until a frame is learned)."""
+        """What the lane may run in ``context`` (the same tuple until a frame is learned):
+        write enables and status reads first, then programs, the longest first (the lane
+        holds MAX_FRAMES; partial pages at the edges of an image each have their own length)."""
         found = self._published.get(context)
         if found is None:
-            found = self._published[context] = tuple(self._frames.get(context, {}).values())
+            found = self._published[context] = tuple(sorted(
+                self._frames.get(context, {}).values(),
+                key=lambda f: (f.kind == FRAME_PROGRAM, -f.dlr)))
         return found
 
     def write_enable(self, context: Hashable, registers: Registers, bus_fs: int) -> None:
