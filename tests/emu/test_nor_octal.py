@@ -330,3 +330,10 @@ def test_latency_too_short_for_the_clock_reads_stale_beats() -> None:
     assert "too few at 100 MHz" in str(chip.read_check(read))
     chip.sck_mhz = 250  # above the fastest listed clock
     assert swap_pairs(chip.transfer(read)) != PATTERN[:8]
+
+
+def test_swap_pairs_leaves_an_odd_last_byte() -> None:
+    """An MTYP swap of an odd-length transfer (the controller's) swaps the whole pairs only."""
+    assert swap_pairs(b"\x01\x02\x03\x04") == b"\x02\x01\x04\x03"
+    assert swap_pairs(b"\x01\x02\x03") == b"\x02\x01\x03"
+    assert swap_pairs(bytearray(b"\x01")) == b"\x01"

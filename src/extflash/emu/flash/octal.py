@@ -72,10 +72,12 @@ def chip_sees(beats: bytes, chip_dtr: bool) -> bytes:
 
 
 def swap_pairs(data: bytes) -> bytes:
-    """Swap the two bytes of every clock (D0/D1 <-> D1/D0); ``data`` has an even length."""
-    pairs = array("H", data)
+    """Swap the two bytes of every clock (D0/D1 <-> D1/D0); an odd last byte stays where it is
+    (an OCTOSPI/XSPI MTYP swap of an odd-length transfer)."""
+    even = len(data) & ~1
+    pairs = array("H", data if even == len(data) else data[:even])
     pairs.byteswap()
-    return pairs.tobytes()
+    return pairs.tobytes() + bytes(data[even:])
 
 
 def host_samples(chip_beats: Callable[[int], bytes], skip: int, host_dtr: bool, n: int) -> bytes:

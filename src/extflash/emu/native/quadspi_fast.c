@@ -672,7 +672,7 @@ static int lane_start_read(struct qspi_fast *s, int is_ar, unsigned size, uint32
     return 1;
 }
 
-/* OctospiEngine._swap_pairs: D0 D1 D2 D3 -> D1 D0 D3 D2 (an odd last byte stays). */
+/* flash/octal.py swap_pairs: D0 D1 D2 D3 -> D1 D0 D3 D2 (an odd last byte stays). */
 static void swap_pairs(uint8_t *data, uint32_t n)
 {
     for (uint32_t i = 0; i + 1u < n; i += 2u) {

@@ -36,6 +36,7 @@ from typing import Any
 
 from extflash import mcu
 from extflash.emu.clock import VirtualClock
+from extflash.emu.flash.octal import swap_pairs
 from extflash.emu.native.quadspi_fast import LaneRecord, NativeLayout
 from extflash.emu.periph.engine import (
     FMODE_MAPPED,
@@ -276,9 +277,9 @@ class Octospi(CommandEngine):
         swap = (cmd.ddr and cmd.data_lines == 8
                 and (self.values[DCR1] >> 24) & 7 in MTYP_SWAPPED)
         if swap and cmd.write_data:
-            cmd.write_data = _swap_pairs(cmd.write_data)
+            cmd.write_data = swap_pairs(cmd.write_data)
         data = super()._transfer(cmd)
-        return _swap_pairs(data) if swap else data
+        return swap_pairs(data) if swap else data
 
     def _zero_copy_buffer(self, cmd: SpiCommand, size: int) -> tuple[bytearray, int] | None:
         """The chip array shows through the window as is only when, in 8-line DTR, the
@@ -365,9 +366,3 @@ class Octospi(CommandEngine):
             self._start(self._fmode, 0)
 
 
-def _swap_pairs(data: bytes) -> bytes:
-    """D0 D1 D2 D3 -> D1 D0 D3 D2 (an odd last byte stays where it is)."""
-    out = bytearray(data)
-    even = len(out) & ~1
-    out[0:even:2], out[1:even:2] = data[1:even:2], data[0:even:2]
-    return bytes(out)
