@@ -73,3 +73,12 @@ def test_programs_come_last_and_the_longest_first() -> None:
     learned.write_enable(CONTEXT, WREN, 40)
     assert [(f.kind, f.dlr) for f in learned.frames(CONTEXT)] == [
         (FRAME_WREN, 0), (FRAME_PROGRAM, 255), (FRAME_PROGRAM, 99), (FRAME_PROGRAM, 15)]
+
+
+def test_knows_a_learned_frame_by_its_registers() -> None:
+    learned = LearnedFrames()
+    program = (1, 2, 3, 4, 255, 0)
+    assert not learned.knows(CONTEXT, FRAME_PROGRAM, program)
+    learned.page_program(CONTEXT, program, 0, 9)
+    assert learned.knows(CONTEXT, FRAME_PROGRAM, program)
+    assert not learned.knows(OTHER, FRAME_PROGRAM, program)

@@ -61,6 +61,7 @@ from extflash.emu.mmio import MMIO_READ_CFUNC, MMIO_WRITE_CFUNC, Bus
 from extflash.emu.native import quadspi_fast
 from extflash.emu.native.quadspi_fast import (
     FLAG_IRQ,
+    FRAME_PROGRAM,
     MODE_CMD,
     MODE_FORWARD,
     MODE_IDLE,
@@ -1274,8 +1275,10 @@ class CommandEngine(Peripheral):
         if learning is None or address & 1 or swap_pairs(cmd.write_data) == cmd.write_data:
             return None  # 8D ignores A0; pairs of equal bytes cannot show the swaps
         chip, facts, context, registers = learning
+        registers = (*registers[:5], 0)  # the lane matches a program at any even address
         ps = facts.page_size
-        if not facts.wel or facts.busy_until or not ps or not facts.program_fs:
+        if (not facts.wel or facts.busy_until or not ps or not facts.program_fs
+                or self._learned.knows(context, FRAME_PROGRAM, registers)):
             return None
         at = address % facts.size
         page = at - at % ps

@@ -44,6 +44,10 @@ class LearnedFrames:
                 key=lambda f: (f.kind == FRAME_PROGRAM, -f.dlr)))
         return found
 
+    def knows(self, context: Hashable, kind: int, registers: Registers) -> bool:
+        """Is the frame with these registers (AR aside, as the lane matches a program) learned?"""
+        return (kind, registers) in self._frames.get(context, {})
+
     def write_enable(self, context: Hashable, registers: Registers, bus_fs: int) -> None:
         """The chip took the frame for a write enable and set its latch; ``bus_fs``: the
         command's bus time."""
