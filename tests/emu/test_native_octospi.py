@@ -138,3 +138,38 @@ def test_octospi_registers_are_served_from_its_layout(name):
     assert [(c.instruction, c.address, c.address_bytes, c.write_data) for c in sent] == [
         (0x02, 0x100, 3, bytes(range(16)))]
 
+
+
+@needs_native
+def test_a_page_write_python_took_part_of_still_ends_in_the_lane(built):  # noqa: F811
+    """A SysTick tick in the middle of a page's DR writes hands the bytes so far to Python;
+    they go back into the capture buffer when the lane resumes (prefill), so the beat that
+    completes the page still runs its program in the lane: of 256 pages, Python sends at most
+    the first one of each loader call to the chip (there it teaches the lane the frame)."""
+    elf, b = built("h735-w25q128")
+    data = bytes((i * 5 + (i >> 8)) & 0xFF for i in range(0x10000))
+    with api.open_session(elf, board=kit_board("h735-w25q128", b)) as s:
+        vb: Any = s.target.board  # type: ignore[attr-defined]
+        q = vb.qspi
+        base = b.window + 0x80000
+        s.erase(base, len(data))
+        sent: list[int] = []
+        write_dr = q._write_dr
+        prefills: list[int] = []
+        prefill = q.native.prefill
+        q.native.prefill = lambda held: prefills.append(len(held)) or prefill(held)
+
+        def counting(offset: int, size: int, value: int) -> None:
+            act = q._active
+            before = act is not None and act.done_fs
+            write_dr(offset, size, value)
+            act = q._active
+            if act is not None and act.done_fs and not before:
+                sent.append(len(act.tx))
+
+        q._write_dr = counting
+        s.program(image.from_chunks([image.Chunk(base, data)]), preserve=False, verify=False)
+        q.refresh()
+        assert bytes(vb.chips[1].memory[0x80000:0x80000 + len(data)]) == data
+        assert prefills, "no page was interrupted: the test shows nothing"
+        assert len(sent) <= 4, sent

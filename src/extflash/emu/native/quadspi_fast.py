@@ -337,6 +337,7 @@ class NativeQuadspi:
         self._taken = 0
         self._memory: tuple[bytearray, ctypes.Array[ctypes.c_char]] | None = None
         self._frames: tuple[LaneFrame, ...] = ()
+        self.prefilled = 0  # bytes of the capture buffer Python put there (prefill)
 
         def read(_uch: int, offset: int, size: int, _ud: int) -> int:
             try:
@@ -382,6 +383,7 @@ class NativeQuadspi:
 
     def publish(self, state: FastState, sr_run: int, sr_last: int,
                 rx: bytes | None = None) -> None:
+        self.prefilled = 0
         if state.mode == MODE_FORWARD:
             # C serves nothing and reads no field in this mode: the rest can wait
             self.state.mode = MODE_FORWARD
@@ -393,6 +395,16 @@ class NativeQuadspi:
         view = self._view
         _PUBLISHED.pack_into(view, 0, *state[:-1], *state.registers, sr_run, sr_last)
         _CLEARED.pack_into(view, _PUBLISHED.size, 0, 0, 0, 0)
+
+    def prefill(self, held: bytes) -> None:
+        """An indirect write whose first bytes Python holds (after :meth:`publish` in TX): they
+        go into the capture buffer first, so the beat completing the transfer there sees all
+        of it (the lane's page program)."""
+        n = len(held)
+        ctypes.memmove(self._tx, held, n)
+        self.state.fill = n
+        self.state.limit += n
+        self.prefilled = n
 
     def publish_lane(self, facts: LaneFacts, memory: bytearray, clk_hz: int,
                      op: LaneOperation, last_status: int, time: LaneTime | None,

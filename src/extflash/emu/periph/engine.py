@@ -812,6 +812,9 @@ class CommandEngine(Peripheral):
         act = self._active
         rx = act.rx if state.mode in (MODE_RX, MODE_RXT) and act is not None else None
         nat.publish(state, self._sr_run, self._sr_last, rx)
+        if (state.mode == MODE_TX and act is not None and act.tx
+                and len(act.tx) + state.limit <= TX_CAPACITY):
+            nat.prefill(bytes(act.tx))
         if state.mode == MODE_FORWARD or chip is None or facts is None:
             self._lane_chip = None
             nat.lane_off()
@@ -979,8 +982,10 @@ class CommandEngine(Peripheral):
                                          tx_expected=self.values[self.L.DLR] + 1)
         if act is None:
             return
-        if served.mode == MODE_TX and served.fill:
-            act.tx += nat.captured(served.fill)
+        # the bytes captured since the publish (a write C started reuses the buffer from 0)
+        held = 0 if served.started else nat.prefilled
+        if served.mode == MODE_TX and served.fill > held:
+            act.tx += nat.captured(served.fill)[held:]
         elif served.mode in (MODE_RX, MODE_RXT):
             act.rx_pos = served.pos
 
