@@ -4,6 +4,7 @@ one that did not, and unlearned when it stops doing so; frames belong to their c
 
 from __future__ import annotations
 
+from extflash.emu.flash.octal import swap_pairs
 from extflash.emu.native.quadspi_fast import (
     FRAME_POLL,
     FRAME_PROGRAM,
@@ -11,7 +12,7 @@ from extflash.emu.native.quadspi_fast import (
     SWAP_ARRAY,
     SWAP_BUS,
 )
-from extflash.emu.periph.learned import LearnedFrames
+from extflash.emu.periph.learned import LearnedFrames, program_swaps
 
 POLL = (0x0B002B1B, 4, 0x05FA, 0x02000000, 1, 0)
 WREN = (0x0B, 0, 0x06F9, 0x02000000, 0, 0)
@@ -82,3 +83,24 @@ def test_knows_a_learned_frame_by_its_registers() -> None:
     learned.page_program(CONTEXT, program, 0, 9)
     assert learned.knows(CONTEXT, FRAME_PROGRAM, program)
     assert not learned.knows(OTHER, FRAME_PROGRAM, program)
+
+
+def test_program_swaps_are_read_off_the_page_the_model_programmed() -> None:
+    data = bytes(range(1, 9))
+    before = b"\xff" * 16
+    swapped = swap_pairs(data)
+
+    def page(array_data: bytes, offset: int = 4) -> bytes:
+        out = bytearray(before)
+        for i, byte in enumerate(array_data):
+            out[(offset + i) % 16] &= byte
+        return bytes(out)
+
+    assert program_swaps(data, data, before, 4, page(data)) == 0
+    assert program_swaps(data, swapped, before, 4, page(swapped)) == SWAP_BUS
+    assert program_swaps(data, data, before, 4, page(swapped)) == SWAP_ARRAY
+    assert program_swaps(data, swapped, before, 4, page(data)) == SWAP_BUS | SWAP_ARRAY
+    assert program_swaps(data, data, before, 12, page(data, 12)) == 0  # wraps in the page
+    assert program_swaps(data, data, before, 4, page(data, 6)) is None  # elsewhere: not as
+    assert program_swaps(b"\x11\x11\x22\x22", b"\x11\x11\x22\x22", before, 0,
+                         page(b"\x11\x11\x22\x22", 0)) is None  # cannot show the swaps

@@ -56,7 +56,6 @@ from typing import Protocol
 from extflash.emu import native as native_helpers
 from extflash.emu.clock import FS_PER_S, VirtualClock
 from extflash.emu.flash.nor import FlashEvent, LaneFacts
-from extflash.emu.flash.octal import swap_pairs
 from extflash.emu.mmio import MMIO_READ_CFUNC, MMIO_WRITE_CFUNC, Bus
 from extflash.emu.native import quadspi_fast
 from extflash.emu.native.quadspi_fast import (
@@ -74,8 +73,6 @@ from extflash.emu.native.quadspi_fast import (
     REC_POLL,
     REC_READ,
     SLOTS,
-    SWAP_ARRAY,
-    SWAP_BUS,
     TX_CAPACITY,
     Deferred,
     FastState,
@@ -104,7 +101,7 @@ from extflash.emu.periph.frontstate import (
     FieldNames,
     describe_setup,
 )
-from extflash.emu.periph.learned import LearnedFrames, Registers
+from extflash.emu.periph.learned import LearnedFrames, Registers, program_swaps
 from extflash.emu.regmodel import Peripheral, Reg
 from extflash.emu.spi import SpiCommand, SpiDevice
 from extflash.errors import ConfigError
@@ -1275,10 +1272,11 @@ class CommandEngine(Peripheral):
 
     def _program_before(self, cmd: SpiCommand, address: int) -> _ProgramProof | None:
         """What proving a page program takes from before it runs (:meth:`_learn_program`): an
-        octal program frame at an even address, to an idle chip with its latch set."""
+        octal program frame the lane does not know yet, at an even address (8D ignores A0), to
+        an idle chip with its latch set."""
         learning = self._learning(cmd, "program")
-        if learning is None or address & 1 or swap_pairs(cmd.write_data) == cmd.write_data:
-            return None  # 8D ignores A0; pairs of equal bytes cannot show the swaps
+        if learning is None or address & 1:
+            return None
         chip, facts, context, registers = learning
         registers = (*registers[:5], 0)  # the lane matches a program at any even address
         ps = facts.page_size
@@ -1294,33 +1292,16 @@ class CommandEngine(Peripheral):
     def _learn_program(self, proof: _ProgramProof, cmd: SpiCommand, data: bytes,
                        bus_fs: int) -> None:
         """Teach the lane a page program the chip has just run, if it came out as the lane
-        would run it: busy for the chip's program time, the page ANDed with the data as it
-        crossed the bus (the front-end may have swapped each byte pair: cmd.write_data), or with
-        each pair of that swapped again (the chip's byte order)."""
+        would run it (learned.program_swaps): busy for the chip's program time, the page
+        ANDed with the data as it crossed the bus (cmd.write_data: the front-end may have
+        swapped each byte pair), with each pair of that swapped again or not."""
         facts = proof.chip.lane_facts()
         if facts is None or facts.busy_until != proof.busy_until:
             return
-        bus = cmd.write_data
-        swaps = 0
-        if bus != data:
-            if bus != swap_pairs(data):
-                return
-            swaps |= SWAP_BUS
-        page = bytes(proof.chip.memory[proof.page:proof.page + len(proof.old)])
-
-        def programmed(array_data: bytes) -> bytes:
-            out = bytearray(proof.old)
-            for i, byte in enumerate(array_data):
-                out[(proof.offset + i) % len(out)] &= byte
-            return bytes(out)
-
-        if page == programmed(bus):
-            pass
-        elif page == programmed(swap_pairs(bus)):
-            swaps |= SWAP_ARRAY
-        else:
-            return
-        self._learned.page_program(proof.context, proof.registers, swaps, bus_fs)
+        after = bytes(proof.chip.memory[proof.page:proof.page + len(proof.old)])
+        swaps = program_swaps(data, cmd.write_data, proof.old, proof.offset, after)
+        if swaps is not None:
+            self._learned.page_program(proof.context, proof.registers, swaps, bus_fs)
 
     def _command_preview(self, address: int, read_length: int = 0) -> SpiCommand:
         """The command as the registers describe it, without SIOO bookkeeping (for timing)."""

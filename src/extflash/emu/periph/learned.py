@@ -17,7 +17,15 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 
-from extflash.emu.native.quadspi_fast import FRAME_POLL, FRAME_PROGRAM, FRAME_WREN, LaneFrame
+from extflash.emu.flash.octal import swap_pairs
+from extflash.emu.native.quadspi_fast import (
+    FRAME_POLL,
+    FRAME_PROGRAM,
+    FRAME_WREN,
+    SWAP_ARRAY,
+    SWAP_BUS,
+    LaneFrame,
+)
 
 # the frame's registers as the lane compares them: (CCR, TCR, IR, DCR, DLR, AR)
 Registers = tuple[int, int, int, int, int, int]
@@ -86,3 +94,30 @@ class LearnedFrames:
         if frames.get(key) != frame:
             frames[key] = frame
             self._published.pop(context, None)
+
+
+def program_swaps(data: bytes, bus: bytes, before: bytes, offset: int, after: bytes
+                  ) -> int | None:
+    """The byte-pair swaps (SWAP_BUS, SWAP_ARRAY) with which a page program of ``data`` (as
+    software wrote it; ``bus``: as it crossed the bus) at ``offset`` turned the page ``before``
+    into ``after`` as the lane programs a page (ANDed in, wrapping within the page); None when
+    it did not, or when the data cannot show the swaps (its pairs hold equal bytes)."""
+    if swap_pairs(data) == data:
+        return None
+    swaps = 0
+    if bus != data:
+        if bus != swap_pairs(data):
+            return None
+        swaps |= SWAP_BUS
+
+    def programmed(array_data: bytes) -> bytes:
+        out = bytearray(before)
+        for i, byte in enumerate(array_data):
+            out[(offset + i) % len(out)] &= byte
+        return bytes(out)
+
+    if after == programmed(bus):
+        return swaps
+    if after == programmed(swap_pairs(bus)):
+        return swaps | SWAP_ARRAY
+    return None
