@@ -27,6 +27,19 @@ from extflash.emu.virtual_board import VirtualBoard
 needs_native = pytest.mark.usefixtures("native_required")
 
 
+def program_counting_python(session: Any, q: Any, base: int, data: bytes) -> list[int]:
+    """Erase and program ``data`` at ``base`` without read-back (memory-mapped reads would
+    fill the chip's log; callers check the memory); the register offsets Python handled."""
+    session.erase(base, len(data))
+    handled: list[int] = []
+    bus_read, bus_write = q.bus_read, q.bus_write
+    q.bus_read = lambda o, n: handled.append(o) or bus_read(o, n)
+    q.bus_write = lambda o, n, v: handled.append(o) or bus_write(o, n, v)
+    session.program(image.from_chunks([image.Chunk(base, data)]), preserve=False, verify=False)
+    q.refresh()
+    return handled
+
+
 @needs_native
 @pytest.mark.parametrize("name", RUNNING)
 def test_hal_style_loader_identical_on_both_paths(name, built, monkeypatch):  # noqa: F811
@@ -48,16 +61,8 @@ def test_command_lane_runs_page_programs_on_octospi_and_xspi(name, built):  # no
         vb: Any = s.target.board  # type: ignore[attr-defined]
         q = vb.qspi
         assert q.native is not None and q.name.startswith(("OCTOSPI", "XSPI"))
-        base = b.window + 0x20000
-        s.erase(base, len(data))
-        handled: list[int] = []
-        bus_read, bus_write = q.bus_read, q.bus_write
-        q.bus_read = lambda o, n: handled.append(o) or bus_read(o, n)
-        q.bus_write = lambda o, n, v: handled.append(o) or bus_write(o, n, v)
         commands = q.commands
-        # no read-back: memory-mapped reads would fill the chip's log; the memory is checked
-        s.program(image.from_chunks([image.Chunk(base, data)]), preserve=False, verify=False)
-        q.refresh()
+        handled = program_counting_python(s, q, b.window + 0x20000, data)
         chip = vb.chips[1]
         programs = [e for e in chip.events if e.spi.write_data]
         assert q.commands - commands >= 3 * 64
@@ -81,14 +86,7 @@ def test_lane_runs_the_octal_frames_the_model_proved(name, built):  # noqa: F811
     with api.open_session(elf, board=kit_board(name, b)) as s:
         vb: Any = s.target.board  # type: ignore[attr-defined]
         q = vb.qspi
-        base = b.window + 0x40000
-        s.erase(base, len(data))
-        handled: list[int] = []
-        bus_read, bus_write = q.bus_read, q.bus_write
-        q.bus_read = lambda o, n: handled.append(o) or bus_read(o, n)
-        q.bus_write = lambda o, n, v: handled.append(o) or bus_write(o, n, v)
-        s.program(image.from_chunks([image.Chunk(base, data)]), preserve=False, verify=False)
-        q.refresh()
+        handled = program_counting_python(s, q, b.window + 0x40000, data)
         chip = vb.chips[1]
         assert chip.protocol == "8D"
         assert bytes(chip.memory[0x40000:0x40000 + len(data)]) == data
