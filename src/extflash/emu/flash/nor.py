@@ -360,7 +360,8 @@ class NorFlash:
 
     def lane_facts(self) -> LaneFacts | None:
         """The facts for a command lane, or None when the chip's state needs the model for
-        every command (deep power-down, a suspended operation, an octal state)."""
+        every command (deep power-down, a suspended operation). In an octal state the lane
+        runs only the frames the controller's model proved (octal_mode)."""
         if self.deep_power_down or self._suspended is not None:
             return None
         self._settle()

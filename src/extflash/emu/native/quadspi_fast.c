@@ -39,8 +39,8 @@
  * (lane = 1; see Quadspi._lane_facts for when), whole commands run here too: write enable,
  * page program (the last DR beat), automatic polling of status register 1 and indirect reads of
  * the array (the AR write; the data straight from the chip's array), and in the octal states,
- * where it decodes no frame itself, the write enables and status reads the model proved
- * (struct lane_frame, the start register's or AR's write), with the controller's bus time,
+ * where it decodes no frame itself, the write enables, status reads and page programs the
+ * model proved (struct lane_frame), with the controller's bus time,
  * the chip's program time and the polling skips the Python model makes (_read_sr), from the
  * instruction counter and the time base Python published. Each command is logged (a ring of
  * the last LOG_SIZE, as the chip keeps); Python takes the log, the chip state and the time
@@ -173,8 +173,9 @@ struct qspi_fast {
     uint32_t reg[REG_COUNT];
     uint32_t sr_run;    /* identical SR reads in a row, the last one sr_last (0: other access) */
     uint64_t sr_last;   /* size << 40 | offset << 32 | value */
-    /* kept here, cleared by every publish */
-    uint32_t fill;      /* TX: bytes captured in buf since the last publish */
+    /* kept here, cleared by every publish (fill: set again by a prefill) */
+    uint32_t fill;      /* TX: bytes in buf (those of the transfer Python held at the publish,
+                         * put back there by NativeQuadspi.prefill, then those captured here) */
     uint32_t dirty;     /* something was served here since the last publish */
     uint32_t written;   /* bit i: reg[i] was written here since the last publish */
     uint32_t started;   /* an indirect write was started here (IDLE -> TX) */

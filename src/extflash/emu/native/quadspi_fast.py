@@ -45,7 +45,7 @@ class LaneFrame(NamedTuple):
     """A frame the model proved (``struct lane_frame``): the registers that describe it, to
     the bit, and its bus time (the whole command's; a poll's: one status read's)."""
 
-    kind: int  # FRAME_WREN, FRAME_POLL
+    kind: int  # FRAME_WREN, FRAME_POLL, FRAME_PROGRAM
     ccr: int
     tcr: int
     ir: int
