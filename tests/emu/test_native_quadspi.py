@@ -325,6 +325,29 @@ def test_command_lane_starts_array_reads(build_elf):
         assert bytes(vb.chips[1].memory[:len(data)]) == data
 
 
+@needs_native
+def test_a_chips_end_of_busy_the_lane_holds_ends_no_run_slice(build_elf):
+    """The lane ends the chip's operation itself (at the first status read at or after its end),
+    so the chip's end-of-busy event is not where a run slice must end: erasing 64 sectors of
+    4 KiB, each waited out with status reads, takes 84 run slices (148, one more a sector, when
+    the chip's events ended them); virtual time is the same either way (the differential tests
+    compare it with the Python path, which has no lane)."""
+    brd = board.load("nucleo-h743zi-w25q128")
+    with api.open_session(register_level_loader(build_elf), board=brd) as s:
+        m: Any = s.target.machine  # type: ignore[attr-defined]
+        vb: Any = s.target.board  # type: ignore[attr-defined]
+        base = s.geometry.start
+        vb.chips[1].memory[:0x40000] = bytes(0x40000)
+        runs: list[int] = []  # run slices, in the C tick loop or not
+        run, emu_start = m._run_ticking, m.uc.emu_start
+        m._run_ticking = lambda pc, budget: runs.append(pc) or run(pc, budget)
+        m.uc.emu_start = lambda *a, **k: runs.append(a[0]) or emu_start(*a, **k)
+        s.erase(base, 0x40000)
+        assert bytes(vb.chips[1].memory[:0x40000]) == b"\xff" * 0x40000
+        assert not vb.chips[1].busy
+        assert len(runs) < 100, len(runs)
+
+
 def test_event_log_keeps_the_last_commands_in_order():
     """Lazily decoded batches and directly appended events read back like a bounded deque."""
     from collections import deque

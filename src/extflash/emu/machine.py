@@ -1203,13 +1203,13 @@ class Machine:
         active = self.exceptions.active
         if active and (active != [cortexm.SYSTICK] or st.in_handler):
             return False
-        others = events[1:]
+        held = self._lane_held_settle()
+        others = [e for e in events[1:] if held is None or not held(e[1])]
         for i, lane in enumerate(lanes):
             chip = lane.lane_chip()
             if lane.native_state.lane and chip is None:
                 return False  # its time base would not be set (CommandEngine._lane_time)
-            mine = [when for when, callback in others
-                    if chip is None or not chip.is_settle_event(callback)]
+            mine = [when for when, _callback in others]
             st.lane_other_fs[i] = mine[0] if mine else ticks_fast.NEVER
             st.lane_other2_fs[i] = mine[1] if len(mine) > 1 else ticks_fast.NEVER
         st.now_fs, st.cycles, st.fs_per_cycle = clock.now_fs, clock.cycles, clock.fs_per_cycle
@@ -1325,9 +1325,26 @@ class Machine:
                 and self.on_checkpoint())
 
     def _horizon(self, deadline: int) -> int:
-        """Where the next slice must end in time: the next event or the deadline."""
-        nxt = self.clock.next_event_fs()
+        """Where the next slice must end in time: the next event or the deadline. The end of
+        busy of a chip a command lane holds is not such an event: the lane ends the chip's
+        operation itself, at the first access at or after it (quadspi_fast.c chip_settle), and
+        the chip's own event, idempotent, fires when the clock next passes it."""
+        held = self._lane_held_settle()
+        if held is None:
+            nxt = self.clock.next_event_fs()
+        else:
+            events = self.clock.next_events_except(held, 1)
+            nxt = events[0][0] if events else None
         return deadline if nxt is None else min(deadline, nxt)
+
+    def _lane_held_settle(self) -> Callable[[Callable[[], None]], bool] | None:
+        """Claims the end-of-busy events of the chips the command lanes hold now (None: no
+        lane holds a chip)."""
+        chips = [chip for lane in self.bus.native_lanes
+                 if lane.native_state.lane and (chip := lane.lane_chip()) is not None]
+        if not chips:
+            return None
+        return lambda callback: any(chip.is_settle_event(callback) for chip in chips)
 
     def _budget(self, deadline: int) -> int:
         clock = self.clock
