@@ -348,6 +348,74 @@ def test_a_chips_end_of_busy_the_lane_holds_ends_no_run_slice(build_elf):
         assert len(runs) < 100, len(runs)
 
 
+@needs_native
+def test_command_lane_runs_sector_erases(build_elf):
+    """The AR write starting a sector erase the chip accepts runs in the lane: the register-level
+    loader erases 64 sectors of 4 KiB and Python starts none of them, while the chip's log
+    shows every erase with its address and the array reads erased."""
+    brd = board.load("nucleo-h743zi-w25q128")
+    with api.open_session(register_level_loader(build_elf), board=brd) as s:
+        vb: Any = s.target.board  # type: ignore[attr-defined]
+        q, chip = vb.qspi, vb.chips[1]
+        chip.memory[:0x40000] = bytes(0x40000)
+        started: list[int] = []  # the opcodes of the commands Python starts
+        start = q._start
+        q._start = lambda fmode, address: (started.append(q.values[q.L.CCR] & 0xFF)
+                                           or start(fmode, address))
+        s.erase(s.geometry.start, 0x40000)
+        q.refresh()
+        erases = [e.spi.address for e in chip.events if e.spi.instruction == 0x20]
+        assert erases[-2:] == [0x3E000, 0x3F000]  # the log keeps the last commands only
+        assert 0x20 not in started, started  # 64 without the lane
+        assert bytes(chip.memory[:0x40000]) == b"\xff" * 0x40000
+
+
+def protected_erase_and_program(loader: Path, brd: board.Board) -> tuple[Any, ...]:
+    """Erase and program the block-protected top 256 KiB (BP0, set after each Init, which
+    clears it, and before the call): the chip refuses both."""
+    with api.open_session(loader, board=brd) as s:
+        vb: Any = s.target.board  # type: ignore[attr-defined]
+        chip = vb.chips[1]
+        driver: Any = s.driver
+        run_code = driver.run_code
+
+        def protect_then_run(name: str, *args: Any) -> Any:
+            if name in ("SectorErase", "Write"):
+                chip.regs["sr1"] |= 0x04
+            return run_code(name, *args)
+
+        driver.run_code = protect_then_run
+        top = s.geometry.start + chip.spec.size - 0x40000
+        chip.memory[-0x40000:-0x3F000] = bytes(0x1000)  # something to erase
+        outcomes = []
+        for step in (lambda: s.erase(top, 0x1000),
+                     lambda: s.program(from_chunks([Chunk(top + 0x1000, b"\x00" * 0x100, "p")],
+                                                   source="p"), preserve=False)):
+            try:
+                step()
+                outcomes.append("ok")
+            except Exception as exc:  # the refusal, as the programmer reports it
+                outcomes.append(str(exc))
+        return (outcomes, vb.machine.clock.now_fs, vb.machine.clock.cycles,
+                [(e.spi.instruction, e.outcome, e.reason) for e in chip.events],
+                bytes(chip.memory[-0x40000:]))
+
+
+@needs_native
+def test_protected_erase_and_program_are_refused_alike_on_both_paths(build_elf, monkeypatch):
+    """Block protection is checked in the lane as in the model: an erase or a page program
+    into the protected range goes to Python, which refuses it, with the same outcome, time
+    and chip log as on the pure-Python path."""
+    brd = board.load("nucleo-h743zi-w25q128")
+    loader = register_level_loader(build_elf)
+    monkeypatch.setenv("EXTFLASH_NATIVE", "0")
+    python = protected_erase_and_program(loader, brd)
+    monkeypatch.delenv("EXTFLASH_NATIVE")
+    fast = protected_erase_and_program(loader, brd)
+    assert fast == python
+    assert {e[0] for e in fast[3] if e[1] == "rejected"} >= {0x20, 0x02}
+
+
 def test_event_log_keeps_the_last_commands_in_order():
     """Lazily decoded batches and directly appended events read back like a bounded deque."""
     from collections import deque

@@ -117,8 +117,9 @@ class EventLog:
 
 
 # status-register-1 read opcode, programs (opcode, address bytes, address lines, data lines),
-# array reads (opcode, address bytes, address lines, wait clocks, data lines)
+# array reads (opcode, address bytes, address lines, wait clocks, data lines), erases (LaneFacts)
 _LaneOpcodes = tuple[int, tuple[tuple[int, int, int, int], ...],
+                     tuple[tuple[int, int, int, int, int], ...],
                      tuple[tuple[int, int, int, int, int], ...]]
 
 
@@ -145,6 +146,9 @@ class LaneFacts:
     # (opcode, address bytes, address lines, wait clocks, data lines) of the reads that return
     # the array as it is (read_check) when sent so, without alternate bytes
     reads: tuple[tuple[int, int, int, int, int], ...] = ()
+    # (opcode, address bytes, address lines, bytes erased, erase time in fs) of the sector and
+    # block erases the chip takes as they are now
+    erases: tuple[tuple[int, int, int, int, int], ...] = ()
     # an octal state (a hashable of what frames mean in it): the lane runs only the frames the
     # controller's model proved in it (CommandEngine._learn_frame); None: SPI or QPI, whose
     # frames the lane decodes itself
@@ -379,7 +383,7 @@ class NorFlash:
                 programs=(),
                 octal_mode=(octal.mode_key(), tuple(sorted(
                     (name, value) for name, value in self.regs.items() if name != "sr1"))))
-        sr1_opcode, programs, reads = self._lane_opcodes()
+        sr1_opcode, programs, reads, erases = self._lane_opcodes()
         return LaneFacts(
             instruction_lines=4 if self.qpi else 1, sr1_opcode=sr1_opcode,
             sr1_rest=self.regs.get("sr1", 0) & ~(WIP | WEL) & 0xFF, wel=self.wel,
@@ -387,13 +391,13 @@ class NorFlash:
             page_size=self.spec.page_size, size=self.spec.size, ear=self.ear,
             protected=self.protected_range() or (0, 0),
             program_fs=self._duration(self.spec.timing.page_program_us, FS_PER_US),
-            programs=programs, reads=reads)
+            programs=programs, reads=reads, erases=erases)
 
     def _lane_opcodes(self) -> _LaneOpcodes:
         """The status-register-1 read opcode, the programs (opcode, address bytes, address and
-        data lines) and the array reads (LaneFacts.reads) of the chip's present mode; asked at
-        every publish, so memoised per mode (they follow only from the spec and QPI, QE,
-        4-byte addressing and what sets the reads' wait clocks)."""
+        data lines), the array reads and the erases (LaneFacts.reads, .erases) of the chip's
+        present mode; asked at every publish, so memoised per mode (they follow only from the
+        spec and QPI, QE, 4-byte addressing and what sets the reads' wait clocks)."""
         dc = self.spec.dummy_config
         key = (self.qpi, self.quad_enabled, self.four_byte, getattr(self, "vcr", 0),
                self.read_params, self.regs.get(dc.register, 0) if dc is not None else 0)
@@ -415,7 +419,14 @@ class NorFlash:
                 _, a_lines, d_lines = self._line_counts(rc.protocol)
                 reads.append((op, self._address_width(op), a_lines, self._wait_clocks(rc, op),
                               d_lines))
-            found = self._lane_memo[key] = (sr1_opcode, tuple(programs), tuple(reads))
+            _, e_lines, _ = self._line_counts("1-1-1")  # NorFlash._erase's address
+            erases = tuple(
+                (op, self._address_width(op), e_lines, et.size,
+                 self._duration((et.typ_ms, et.max_ms), FS_PER_MS))
+                for et in self.spec.erases for op in (et.opcode, et.opcode_4b)
+                if op is not None and self._handlers.get(op) == self._erase
+                and (op, self.qpi) not in self._read_opcodes)
+            found = self._lane_memo[key] = (sr1_opcode, tuple(programs), tuple(reads), erases)
         return found
 
     def lane_frame(self, cmd: SpiCommand) -> str | None:
@@ -437,23 +448,24 @@ class NorFlash:
             return "sr1"
         return None
 
-    def lane_take(self, *, wel: bool, busy_until: int, started_page: int | None,
+    def lane_take(self, *, wel: bool, busy_until: int, started: tuple[str, int, int] | None,
                   enabled: bool, commands: int, events: Callable[[], list[FlashEvent]],
                   changed: tuple[int, int] | None) -> None:
         """Take over what a command lane did since :meth:`lane_facts`: ``commands`` accepted
         (``events`` decodes the last of them), ``enabled`` when a write enable was among them, the
-        page of a program it started (``started_page``), the array range it programmed, and
-        the write-enable latch and end of busy as it left them (``busy_until`` 0: idle)."""
+        operation it started last (``started``: "program" or "erase" and its range), the array
+        range it changed, and the write-enable latch and end of busy as it left them
+        (``busy_until`` 0: idle)."""
         if commands:
             self._reset_armed = False
         if enabled:
             self._volatile_write = False
-        if started_page is not None:
-            self._op = _Operation("program", started_page, started_page + self.spec.page_size)
+        if started is not None:
+            self._op = _Operation(*started)
             if self.spec.micron:
                 self.fsr &= ~0x80
         if busy_until:
-            if started_page is not None:
+            if started is not None:
                 self.busy_until = busy_until
                 self.clock.schedule(busy_until, self._settle)
         elif self._op is not None:

@@ -37,7 +37,8 @@
  *
  * The command lane: when the model publishes the facts of the chip behind the selected bank
  * (lane = 1; see Quadspi._lane_facts for when), whole commands run here too: write enable,
- * page program (the last DR beat), automatic polling of status register 1 and indirect reads of
+ * page program (the last DR beat), sector and block erases (the AR write), automatic polling
+ * of status register 1 and indirect reads of
  * the array (the AR write; the data straight from the chip's array), and in the octal states,
  * where it decodes no frame itself, the write enables, status reads and page programs the
  * model proved (struct lane_frame), with the controller's bus time,
@@ -108,6 +109,7 @@ struct lane_layout {
 #define LOG_PAGE     512u   /* program data kept per record: the largest page the lane runs */
 #define MAX_PROGRAMS 8u
 #define MAX_READS    16u
+#define MAX_ERASES   8u
 #define FS_PER_S     1000000000000000ull
 #define NEVER        UINT64_MAX
 #define SR1_WIP      0x01u
@@ -117,7 +119,8 @@ struct lane_layout {
 #define FMODE_POLL   2u
 #define OP_WREN      0x06u
 
-enum { REC_WREN = 1, REC_POLL, REC_PROGRAM, REC_READ };
+enum { REC_WREN = 1, REC_POLL, REC_PROGRAM, REC_READ, REC_ERASE };
+enum { OP_PROGRAM = 1, OP_ERASE };  /* op_started: what the chip's operation is */
 
 struct lane_record {
     uint64_t time_fs;
@@ -137,6 +140,12 @@ struct lane_program {   /* a program opcode and the phases the chip expects with
 
 struct lane_read {      /* an array read and the phases with which the chip returns the array */
     uint8_t opcode, address_bytes, address_lines, wait_clocks, data_lines, pad[3];
+};
+
+struct lane_erase {     /* a sector/block erase opcode, the address it expects, what it erases */
+    uint8_t opcode, address_bytes, address_lines, pad;
+    uint32_t size;
+    uint64_t erase_fs;  /* its erase time (0: instant) */
 };
 
 /* A frame the lane cannot decode itself (8 lines, DTR phases, a 2-byte instruction: the octal
@@ -215,12 +224,14 @@ struct qspi_fast {
     struct lane_read reads[MAX_READS];
     uint32_t n_frames;
     struct lane_frame frames[MAX_FRAMES];
+    uint32_t n_erases;
+    struct lane_erase erases[MAX_ERASES];
     uint8_t *memory;        /* the chip's array */
     struct lane_record *log;
     uint8_t *log_data;      /* LOG_RING x LOG_PAGE */
     /* lane state: published by Python, changed here, taken back by Python */
     uint32_t wel;
-    uint32_t op_started;    /* a program was started here (its page: op_page) */
+    uint32_t op_started;    /* OP_*: an operation was started here (its range: op_page, op_end) */
     uint64_t busy_until;    /* the chip is busy until then (0: idle); its end is ours: Python
                              * leaves the chip's own end-of-busy event out of event_fs */
     uint64_t done_fs;       /* MODE_CMD, MODE_RXT: end of the command on the bus */
@@ -237,7 +248,8 @@ struct qspi_fast {
     uint32_t wrens;         /* write enables among them */
     uint32_t polls;         /* status polls among them */
     uint32_t cmd_length;    /* MODE_CMD: data bytes the command sent (0: write enable) */
-    uint32_t op_page;       /* op_started: the page programmed */
+    uint32_t op_page;       /* op_started: the page programmed, the first byte erased */
+    uint32_t op_end;        /* and the end of that range */
     uint32_t changed_lo, changed_hi;    /* array bytes programmed here (lo == hi: none) */
     uint32_t read_started;  /* an indirect read was started here (its data: memory + read_at) */
     uint32_t read_at;
@@ -566,6 +578,62 @@ static const struct lane_frame *learned(const struct qspi_fast *s, uint32_t kind
     return 0;
 }
 
+/* The bytes [lo, hi) of the array changed here (for Python's take-over). */
+static void array_changed(struct qspi_fast *s, uint32_t lo, uint32_t hi)
+{
+    if (s->changed_lo == s->changed_hi) {
+        s->changed_lo = lo;
+        s->changed_hi = hi;
+    } else {
+        if (lo < s->changed_lo)
+            s->changed_lo = lo;
+        if (hi > s->changed_hi)
+            s->changed_hi = hi;
+    }
+}
+
+/* The AR write starting a sector or block erase the chip accepts (NorFlash._erase: an erase
+ * opcode with the address it expects, the latch set, the range not block-protected): the
+ * range is erased here and the chip busy for its erase time. 1 when run. */
+static int lane_erase(struct qspi_fast *s, uint64_t now)
+{
+    const struct lane_erase *e = 0;
+    uint32_t opcode = fld(s, F_INSTRUCTION);
+    for (uint32_t i = 0; i < s->n_erases && !e; i++)
+        if (s->erases[i].opcode == opcode)
+            e = &s->erases[i];
+    if (!e || e->address_bytes != fld(s, F_ADSIZE) + 1u
+            || e->address_lines != lines(s, F_ADMODE))
+        return 0;
+    chip_settle(s, now);
+    if (s->busy_until || !s->wel)
+        return 0;   /* rejected by the chip: Python records why */
+    uint32_t sent = s->reg[REG_AR];
+    uint64_t address = e->address_bytes == 3u ? sent | (uint64_t)s->ear << 24 : sent;
+    address %= s->chip_size;
+    uint32_t start = (uint32_t)(address - address % e->size);
+    uint32_t end = start + e->size;
+    if (s->prot_lo < s->prot_hi && start < s->prot_hi && s->prot_lo < end)
+        return 0;   /* block-protected: rejected */
+    for (uint32_t i = start; i < end; i++)
+        s->memory[i] = 0xFFu;
+    array_changed(s, start, end);
+    struct lane_record *r = lane_log(s, REC_ERASE, now);
+    r->address = sent;
+    if (e->erase_fs) {
+        s->busy_until = now + e->erase_fs;
+        s->op_started = OP_ERASE;
+        s->op_page = start;
+        s->op_end = end;
+    } else {
+        s->wel = 0;     /* an instant erase ends at once */
+    }
+    s->done_fs = now + bus_fs(s, 0);
+    s->cmd_length = 0;
+    s->mode = MODE_CMD;
+    return 1;
+}
+
 /* The command a start-register write (QUADSPI CCR, OCTOSPI/XSPI IR) or, for a learned frame
  * with an address, an AR write starts in IDLE, run here when it is a write enable or automatic
  * status polling; the registers hold the written value. 1 when run. */
@@ -589,6 +657,8 @@ static int lane_start_command(struct qspi_fast *s, int at_ar)
         s->mode = MODE_CMD;
         return 1;
     }
+    if (fmode(s) == FMODE_WRITE && lines(s, F_DMODE) == 0u && at_ar && plain_phases(s))
+        return lane_erase(s, now);
     if (fmode(s) == FMODE_POLL && ((!at_ar && status_read(s))
                                    || (f = learned(s, FRAME_POLL)) != 0)) {
         uint32_t n = (s->reg[REG_DLR] & 3u) + 1u;
@@ -611,8 +681,9 @@ static int lane_start(struct qspi_fast *s, int slot, unsigned size, uint32_t val
     if (slot < 0 || ((uint32_t)slot != s->layout.start_slot && !at_ar) || size != 4u
             || s->mode != MODE_IDLE || !enabled(s) || !lane_ready(s)
             || (value & s->layout.reserved[slot])
-            || (at_ar && (!s->n_frames || dual_flash(s) || value >= s->fsize)))
-        return 0;   /* AR: only learned frames (an address past FSIZE: TEF, Python) */
+            || (at_ar && ((!s->n_frames && !s->n_erases) || dual_flash(s)
+                          || value >= s->fsize)))
+        return 0;   /* AR: erases and learned frames (an address past FSIZE: TEF, Python) */
     uint32_t old = s->reg[slot];
     s->reg[slot] = value;
     if (!lane_start_command(s, at_ar)) {
@@ -731,15 +802,7 @@ static int lane_program(struct qspi_fast *s, unsigned size, uint64_t value)
         uint32_t k = array_swap && (i ^ 1u) < n ? i ^ 1u : i;
         s->memory[page + (offset + i) % ps] &= s->buf[k];
     }
-    if (s->changed_lo == s->changed_hi) {
-        s->changed_lo = page;
-        s->changed_hi = page + ps;
-    } else {
-        if (page < s->changed_lo)
-            s->changed_lo = page;
-        if (page + ps > s->changed_hi)
-            s->changed_hi = page + ps;
-    }
+    array_changed(s, page, page + ps);
     struct lane_record *r = lane_log(s, REC_PROGRAM, now);
     r->address = sent;
     r->length = n;
@@ -748,8 +811,9 @@ static int lane_program(struct qspi_fast *s, unsigned size, uint64_t value)
         keep[i] = s->buf[i];
     if (s->program_fs) {
         s->busy_until = now + s->program_fs;
-        s->op_started = 1;
+        s->op_started = OP_PROGRAM;
         s->op_page = page;
+        s->op_end = page + ps;
     } else {
         s->wel = 0;     /* an instant program ends at once */
     }

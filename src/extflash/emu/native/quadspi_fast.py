@@ -34,10 +34,12 @@ LOG_SIZE, LOG_RING, LOG_PAGE = 512, 520, 512  # lane records taken at most, slot
 MAX_PROGRAMS = 8
 MAX_READS = 16
 MAX_FRAMES = 8
+MAX_ERASES = 8
+OP_PROGRAM, OP_ERASE = 1, 2  # what an operation the lane started is (op_started)
 FRAME_WREN, FRAME_POLL, FRAME_PROGRAM = 1, 2, 3
 SWAP_BUS, SWAP_ARRAY = 1, 2  # a learned program's byte-pair swaps (struct lane_frame)
 NEVER = 2**64 - 1
-REC_WREN, REC_POLL, REC_PROGRAM, REC_READ = 1, 2, 3, 4
+REC_WREN, REC_POLL, REC_PROGRAM, REC_READ, REC_ERASE = 1, 2, 3, 4, 5
 _RECORD = struct.Struct("<Q8I")  # struct lane_record
 
 
@@ -54,6 +56,12 @@ class LaneFrame(NamedTuple):
     ar: int  # polls with an address phase: the address
     swaps: int  # programs: SWAP_BUS | SWAP_ARRAY
     bus_fs: int
+
+
+class _Erase(ctypes.Structure):
+    _fields_ = [("opcode", ctypes.c_uint8), ("address_bytes", ctypes.c_uint8),
+                ("address_lines", ctypes.c_uint8), ("pad", ctypes.c_uint8),
+                ("size", ctypes.c_uint32), ("erase_fs", ctypes.c_uint64)]
 
 
 class _Frame(ctypes.Structure):
@@ -162,6 +170,8 @@ class QuadspiFastState(ctypes.Structure):
         ("reads", ctypes.c_uint8 * (8 * MAX_READS)),
         ("n_frames", ctypes.c_uint32),
         ("frames", _Frame * MAX_FRAMES),
+        ("n_erases", ctypes.c_uint32),
+        ("erases", _Erase * MAX_ERASES),
         ("memory", ctypes.c_void_p),
         ("log", ctypes.c_void_p),
         ("log_data", ctypes.c_void_p),
@@ -184,6 +194,7 @@ class QuadspiFastState(ctypes.Structure):
         ("polls", ctypes.c_uint32),
         ("cmd_length", ctypes.c_uint32),
         ("op_page", ctypes.c_uint32),
+        ("op_end", ctypes.c_uint32),
         ("changed_lo", ctypes.c_uint32),
         ("changed_hi", ctypes.c_uint32),
         ("read_started", ctypes.c_uint32),
@@ -337,6 +348,7 @@ class NativeQuadspi:
         self._taken = 0
         self._memory: tuple[bytearray, ctypes.Array[ctypes.c_char]] | None = None
         self._frames: tuple[LaneFrame, ...] = ()
+        self._erases: tuple[tuple[int, int, int, int, int], ...] = ()
         self.prefilled = 0  # bytes of the capture buffer Python put there (prefill)
 
         def read(_uch: int, offset: int, size: int, _ud: int) -> int:
@@ -429,6 +441,11 @@ class NativeQuadspi:
         reads = facts.reads[:MAX_READS]
         st.n_reads = len(reads)
         st.reads[:8 * len(reads)] = [b for entry in reads for b in (*entry, 0, 0, 0)]
+        if facts.erases is not self._erases:
+            self._erases = erases = facts.erases[:MAX_ERASES]
+            for i, (opcode, address_bytes, address_lines, size, erase_fs) in enumerate(erases):
+                st.erases[i] = _Erase(opcode, address_bytes, address_lines, 0, size, erase_fs)
+            st.n_erases = len(erases)
         if frames is not self._frames:
             self._frames = frames = frames[:MAX_FRAMES]
             for i, frame in enumerate(frames):

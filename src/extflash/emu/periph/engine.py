@@ -69,6 +69,8 @@ from extflash.emu.native.quadspi_fast import (
     MODE_RXT,
     MODE_TX,
     NEVER,
+    OP_ERASE,
+    OP_PROGRAM,
     QUIET_SR_READS,
     REC_POLL,
     REC_READ,
@@ -307,6 +309,8 @@ class _Active:
     stall_fs: int = 0  # an indirect read software has not drained stalls then (FIFO full)
 
 
+_STARTED = {OP_PROGRAM: "program", OP_ERASE: "erase"}  # the chip's operation a lane started
+
 # a learned frame's registers (learned.Registers) in the native side's reg[] (SLOTS order)
 _FRAME_SLOTS = tuple(SLOTS.index(name) for name in ("CCR", "TCR", "IR", "DCR", "DLR", "AR"))
 
@@ -332,7 +336,7 @@ class _LaneChip(Protocol):
 
     def lane_facts(self) -> LaneFacts | None: ...
     def lane_frame(self, cmd: SpiCommand) -> str | None: ...
-    def lane_take(self, *, wel: bool, busy_until: int, started_page: int | None,
+    def lane_take(self, *, wel: bool, busy_until: int, started: tuple[str, int, int] | None,
                   enabled: bool, commands: int, events: Callable[[], list[FlashEvent]],
                   changed: tuple[int, int] | None) -> None: ...
     def is_settle_event(self, callback: Callable[[], None]) -> bool: ...
@@ -922,7 +926,8 @@ class CommandEngine(Peripheral):
             self._last_status = self.values[self.L.DR] = st.last_status
         changed = (st.changed_lo, st.changed_hi) if st.changed_lo != st.changed_hi else None
         chip.lane_take(wel=bool(st.wel), busy_until=st.busy_until,
-                       started_page=st.op_page if st.op_started else None,
+                       started=(_STARTED[st.op_started], st.op_page, st.op_end)
+                       if st.op_started else None,
                        enabled=bool(st.wrens), commands=st.commands, events=events,
                        changed=changed)
         # the array cannot change under a read the lane started: no command starts before it
