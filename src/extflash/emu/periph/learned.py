@@ -7,10 +7,10 @@ the model teaches the lane the everyday ones. When Python runs a frame the chip 
 write enable, a status read that returned status register 1 in every byte for two different
 SR1 values, or a page program whose page came out as the lane would program it (with the
 byte-pair swaps the controller and the chip made), the frame's registers (to the bit) and its
-bus time are kept for the chip's mode
-and the controller's clock (the context), and published to the lane with the chip's facts. The
-lane then runs the same registers again as the model did: the same latch, the same polls, the
-same bus time. Another mode, clock or register value is another frame, which Python runs.
+bus time are kept for the chip's mode and the controller's clock (the context), and published
+to the lane with the chip's facts. The lane then runs the same registers again as the model
+did: the same latch, the same polls, the same array, the same bus time. Another mode, clock or
+register value is another frame, which Python runs.
 """
 
 from __future__ import annotations
