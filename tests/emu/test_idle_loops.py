@@ -18,6 +18,7 @@ from test_reference_loaders import halstyle_loader
 from test_ticks_native import machine_state, watch_every
 
 from extflash import api, board, mcu
+from extflash.emu import machine
 from extflash.emu.machine import Machine
 from extflash.image import Chunk, from_chunks
 from extflash.xip import run_application
@@ -105,6 +106,39 @@ def test_a_hal_style_loader_runs_the_same_with_its_waits_skipped(
     assert runs[0][:4] == runs[1][:4]
     assert runs[0][3]
     assert runs[0][4] > 0  # its Init's HAL_Delay
+
+
+@pytest.mark.usefixtures("native_required")
+def test_a_loop_head_calls_python_only_when_a_look_may_start_there(
+        build_elf: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A loop head's block hook calls the machine's Python only when the look is armed and the
+    slice has room for it (ticks_fast.c head_hook): the HAL-style loader's `Init`, whose wait
+    loop spins through its head a few hundred times while the slice before a tick runs out,
+    makes a handful of Python calls, and runs as without the native helpers (every turn a
+    Python call, the ticks in Python too)."""
+    brd = board.load("nucleo-h743zi-w25q128")
+    path = halstyle_loader(brd, build_elf)
+    calls = [0]
+    on_head = Machine._on_head
+
+    def counting(self: Machine, *args: Any) -> None:
+        calls[0] += 1
+        on_head(self, *args)
+
+    monkeypatch.setattr(Machine, "_on_head", counting)
+    outcomes = []
+    for native in (True, False):
+        if not native:
+            monkeypatch.setattr(machine.ticks_fast, "load", lambda: None)
+        calls[0] = 0
+        with api.open_session(path, board=brd) as s:
+            for _ in range(5):
+                s.driver.call("Init", timeout_s=5)  # type: ignore[attr-defined]
+            m: Any = s.target.machine
+            outcomes.append((m.clock.cycles, m.clock.now_fs, calls[0]))
+    (cycles, now, filtered), (cycles_python, now_python, every_turn) = outcomes
+    assert (cycles, now) == (cycles_python, now_python)
+    assert filtered < 50 < 500 < every_turn, (filtered, every_turn)
 
 
 def test_a_wait_in_an_application_running_from_the_window_is_skipped(

@@ -63,7 +63,7 @@ import logging
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import unicorn
 from unicorn import arm_const as A
@@ -349,7 +349,9 @@ class Machine:
         self._map_unmodelled()
         self.exceptions = ExceptionUnit(self.uc, fam.has_fpu)
         self.idle = IdleLoops(self.uc, self._plain_readable) if self.idle_loops else None
-        self._head_hooks: list[tuple[ctypes.c_size_t, object]] = []
+        self._head_hooks: list[ctypes.c_size_t] = []
+        self._head_callback: Any = None  # Machine._on_head as a C callback (kept alive)
+        self._head_watch: tuple[int, ticks_fast.HeadWatch] | None = None
         self._look_from_head = False
         self._idle_quiet_until = 0
         if self.idle is not None:
@@ -1125,15 +1127,37 @@ class Machine:
         on the blocks starting there (a branch target starts one; raw, so it does not count as
         someone else's hook). Not a code hook: unicorn would then call every code hook, the
         instruction count's too, through one list walk per instruction, in all code."""
-        callback = HOOK_CODE_CFUNC(self._on_head)
+        hook, user = self._head_hook()
         handle = ctypes.c_size_t()
         status = uclib.uc_hook_add(self.uc._uch, ctypes.byref(handle), unicorn.UC_HOOK_BLOCK,
-                                   ctypes.cast(callback, ctypes.c_void_p), ctypes.c_void_p(0),
+                                   ctypes.c_void_p(hook), ctypes.c_void_p(user),
                                    ctypes.c_uint64(head), ctypes.c_uint64(head))
         if status != unicorn.UC_ERR_OK:
             raise unicorn.UcError(status)
-        self._head_hooks.append((handle, callback))
+        self._head_hooks.append(handle)
         self.invalidate_code(head, head + 2)  # code translated before has no hook call
+
+    def _head_hook(self) -> tuple[int, int]:
+        """The block hook on loop heads and its user data: ``_on_head`` behind the C filter
+        of ticks_fast.c (head_hook: armed, and room in the slice for a look), or called
+        directly without the native helpers."""
+        if self._head_callback is None:
+            self._head_callback = HOOK_CODE_CFUNC(self._on_head)
+            lib = ticks_fast.load()
+            if (lib is not None and self.idle is not None and self._counter is not None
+                    and self._limit is not None):
+                hook, watch = ticks_fast.head_filter(
+                    lib, armed=self.idle.armed_address,
+                    counter=ctypes.addressof(self._counter),
+                    limit=ctypes.addressof(self._limit), min_look=MIN_LOOK,
+                    python=self._head_callback)
+                self._head_watch = (hook, watch)
+        if self._head_watch is not None:
+            hook, watch = self._head_watch
+            return hook, ctypes.addressof(watch)
+        address = ctypes.cast(self._head_callback, ctypes.c_void_p).value
+        assert address is not None
+        return address, 0
 
     def _on_head(self, _uch: int, _address: int, _size: int, _ud: int) -> None:
         try:

@@ -263,6 +263,33 @@ void tick_interrupt(void *uc, uint32_t intno, void *user)
     t->python_interrupt(uc, intno, user);
 }
 
+/* The block hook on an idle loop's head (Machine._watch_head): the machine's Python callback
+ * (Machine._on_head) stops the core for a look at the loop when the look is armed and the
+ * running slice has at least min_look instructions left, among other checks. A loop spins
+ * through its head thousands of times while the slice runs out (each turn a Python call for
+ * nothing), so those two checks are made here first; the callback makes them again. */
+typedef void (*head_fn)(void *uc, uint64_t address, uint32_t size, void *user);
+
+struct head_watch {
+    const volatile uint32_t *armed;     /* idleloop.IdleLoops.armed */
+    const volatile uint64_t *counter;   /* unicorn's instruction counter and limit */
+    const volatile uint64_t *limit;
+    uint64_t min_look;                  /* machine.MIN_LOOK */
+    head_fn python;                     /* Machine._on_head */
+};
+
+void head_hook(void *uc, uint64_t address, uint32_t size, void *user)
+{
+    const struct head_watch *w = user;
+    if (*w->armed && *w->limit >= *w->counter + w->min_look)
+        w->python(uc, address, size, 0);
+}
+
+uint32_t head_watch_size(void)
+{
+    return (uint32_t)sizeof(struct head_watch);
+}
+
 uint32_t tick_loop_size(void)
 {
     return (uint32_t)sizeof(struct tick_loop);

@@ -130,5 +130,26 @@ class NativeTicks:
         return int(self._run(self.address, pc, budget))
 
 
+class HeadWatch(ctypes.Structure):
+    """``struct head_watch``: what ``head_hook`` checks before it calls the machine's
+    ``_on_head``."""
+
+    _fields_ = [("armed", _P), ("counter", _P), ("limit", _P), ("min_look", _U64),
+                ("python", _P)]
+
+
+def head_filter(lib: ctypes.CDLL, *, armed: int, counter: int, limit: int, min_look: int,
+                python: Any) -> tuple[int, HeadWatch]:
+    """The C block hook that calls ``python`` (a HOOK_CODE_CFUNC, kept alive by the caller)
+    only when the look is armed and the running slice has ``min_look`` instructions left:
+    (the hook's address, its user data)."""
+    if lib.head_watch_size() != ctypes.sizeof(HeadWatch):
+        raise native.NativeUnavailable("ticks_fast.c and its ctypes mirror disagree")
+    watch = HeadWatch(armed, counter, limit, min_look, ctypes.cast(python, _P).value)
+    hook = ctypes.cast(lib.head_hook, _P).value
+    assert hook is not None
+    return hook, watch
+
+
 def load() -> ctypes.CDLL | None:
     return native.load("ticks_fast")
