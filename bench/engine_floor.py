@@ -8,7 +8,13 @@ the machine exact virtual time); with a per-instruction code hook (instructions 
 a per-block hook. Each at unicorn's default 1 KiB target pages and at 256-byte pages (the
 loop's .bss is 0x380 bytes past its code: the same 1 KiB page, another 256-byte page).
 
-    .venv/bin/python bench/engine_floor.py [--bytes 1000000] [--runs 3]
+With ``--plain-registers`` it also runs the loop with the controller's registers as plain
+memory (SR reads FTF set, DR writes go nowhere), on unicorn with and without the count and, when
+the ``icicle-emu`` package is installed (it is not a dependency: ``pip install icicle-emu``), on
+icicle-emu's ``thumbv7m`` JIT, which counts instructions itself. Its Python binding has no
+memory-mapped I/O callbacks, so this is as close as the two engines can be compared.
+
+    .venv/bin/python bench/engine_floor.py [--bytes 1000000] [--runs 3] [--plain-registers]
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import unicorn
@@ -27,6 +34,7 @@ from extflash.toolchain import find_toolchain
 HERE = Path(__file__).resolve().parent / "floor"
 VARIANTS = (("plain", 0), ("count=", 1), ("code hook", 2), ("block hook", 3))
 PAGES = ((1024, 0), (256, 256))
+CODE, DATA, RETURN, QSPI = 0x24000000, 0x24100000, 0x24080000, 0x52005000  # as floor/floor.c
 
 
 def build(out: Path) -> tuple[Path, Path]:
@@ -49,10 +57,11 @@ def build(out: Path) -> tuple[Path, Path]:
 
 
 def measure(harness: Path, image: Path, nbytes: int, mode: int, page: int,
-            runs: int) -> tuple[float, int]:
+            runs: int, plain: bool = False) -> tuple[float, int]:
     best, instructions = float("inf"), 0
     for _ in range(runs):
-        out = subprocess.run([str(harness), str(image), str(nbytes), str(mode), str(page)],
+        out = subprocess.run([str(harness), str(image), str(nbytes), str(mode), str(page),
+                              *(["ram"] if plain else [])],
                              capture_output=True, text=True, check=False)
         fields = out.stdout.split()
         if out.returncode != 0 or len(fields) < 6:
@@ -62,10 +71,40 @@ def measure(harness: Path, image: Path, nbytes: int, mode: int, page: int,
     return best, instructions
 
 
+def measure_icicle(image: Path, nbytes: int, runs: int) -> tuple[float, int] | None:
+    """ns per byte and instructions per byte on icicle-emu (registers as plain memory); None
+    when the package is not installed."""
+    try:
+        import icicle  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    code = image.read_bytes()
+    best, count = float("inf"), 0
+    for _ in range(runs):
+        vm = icicle.Icicle("thumbv7m")
+        vm.mem_map(CODE, 0x200000, icicle.MemoryProtection.ExecuteReadWrite)
+        vm.mem_map(QSPI & ~0xFFF, 0x1000, icicle.MemoryProtection.ReadWrite)
+        vm.mem_write(CODE, code)
+        vm.mem_write(QSPI + 0x08, (4).to_bytes(4, "little"))  # SR: FTF
+        for reg, value in (("r0", DATA), ("r1", nbytes), ("sp", 0x24090000),
+                           ("lr", RETURN | 1), ("pc", CODE)):
+            vm.reg_write(reg, value)
+        vm.add_breakpoint(RETURN)
+        start = time.perf_counter()
+        status = vm.run()
+        elapsed = time.perf_counter() - start
+        if vm.pc != RETURN or vm.reg_read("r0") != 0:
+            raise SystemExit(f"icicle-emu run failed: {status}, pc 0x{vm.pc:08X}")
+        best, count = min(best, elapsed * 1e9 / nbytes), vm.icount
+    return best, count
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bytes", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=3, help="best of N (default 3)")
+    ap.add_argument("--plain-registers", action="store_true",
+                    help="also run with the registers as plain memory (and icicle-emu)")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         harness, image = build(Path(tmp))
@@ -77,11 +116,19 @@ def main(argv: list[str] | None = None) -> None:
                 if count:
                     per_byte = count / args.bytes
                 rows.append((label, page_label, ns))
+        if args.plain_registers:
+            for label, mode in VARIANTS[:2]:
+                ns, _ = measure(harness, image, args.bytes, mode, 256, args.runs, plain=True)
+                rows.append((f"{label} (registers as RAM)", "256", ns))
+            found = measure_icicle(image, args.bytes, args.runs)
+            rows.append(("icicle-emu (registers as RAM, exact count)", "-", found[0])
+                        if found else ("icicle-emu: not installed", "-", float("nan")))
     print(f"unicorn {unicorn.__version__}: HAL-style byte loop, {args.bytes} bytes, "
           f"{per_byte:.0f} instructions and 2 register accesses per byte, best of {args.runs}")
-    print(f"{'variant':<12} {'page':>5} {'ns/byte':>8} {'MB/s ceiling':>13}")
+    width = max(len(label) for label, _, _ in rows)
+    print(f"{'variant':<{width}} {'page':>5} {'ns/byte':>8} {'MB/s ceiling':>13}")
     for label, page_label, ns in rows:
-        print(f"{label:<12} {page_label:>5} {ns:8.1f} {1e3 / ns:13.2f}")
+        print(f"{label:<{width}} {page_label:>5} {ns:8.1f} {1e3 / ns:13.2f}")
     print("MB/s ceiling: the program rate of this loop alone (no verify, no chip, no Python). "
           "A full HAL-style loader runs about 31 instructions per byte.")
 

@@ -42,11 +42,11 @@ static double now(void)
     return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
-/* argv: loop.bin bytes mode(0 plain, 1 count=, 2 code hook) page_size */
+/* argv: loop.bin bytes mode(0 plain, 1 count=, 2 code hook, 3 block hook) page_size [ram] */
 int main(int argc, char **argv)
 {
-    if (argc != 5) {
-        fprintf(stderr, "usage: floor loop.bin bytes mode page\n");
+    if (argc != 5 && argc != 6) {
+        fprintf(stderr, "usage: floor loop.bin bytes mode page [ram]\n");
         return 2;
     }
     FILE *f = fopen(argv[1], "rb");
@@ -61,7 +61,15 @@ int main(int argc, char **argv)
     uc_ctl_set_cpu_model(uc, UC_CPU_ARM_CORTEX_M7);
     if (page) uc_ctl_set_page_size(uc, page);
     uc_mem_map(uc, CODE, 0x200000, UC_PROT_ALL);
-    uc_mmio_map(uc, QSPI, 0x400, reg_read, 0, reg_write, 0);
+    if (argc > 5 && argv[5][0] == 'r') {
+        /* the registers as plain memory, SR with FTF set: what an engine without memory-mapped
+         * I/O callbacks can run (the comparison with icicle-emu) */
+        uint32_t ftf = 0x4u;
+        uc_mem_map(uc, QSPI & ~0xFFFu, 0x1000, UC_PROT_ALL);
+        uc_mem_write(uc, QSPI + 0x08, &ftf, 4);
+    } else {
+        uc_mmio_map(uc, QSPI, 0x400, reg_read, 0, reg_write, 0);
+    }
     uc_mem_write(uc, CODE, code, n);
     uint32_t r0 = DATA, r1 = bytes, sp = 0x24090000, lr = RETURN | 1;
     uc_reg_write(uc, UC_ARM_REG_R0, &r0);
