@@ -1227,20 +1227,19 @@ class Machine:
         active = self.exceptions.active
         if active and (active != [cortexm.SYSTICK] or st.in_handler):
             return False
+        if any(lane.native_state.lane and lane.lane_chip() is None for lane in lanes):
+            return False  # its time base would not be set (CommandEngine._lane_time)
+        # the events after the tick, without the ends of busy the lanes hold (_horizon)
         held = self._lane_held_settle()
-        others = [e for e in events[1:] if held is None or not held(e[1])]
-        for i, lane in enumerate(lanes):
-            chip = lane.lane_chip()
-            if lane.native_state.lane and chip is None:
-                return False  # its time base would not be set (CommandEngine._lane_time)
-            mine = [when for when, _callback in others]
-            st.lane_other_fs[i] = mine[0] if mine else ticks_fast.NEVER
-            st.lane_other2_fs[i] = mine[1] if len(mine) > 1 else ticks_fast.NEVER
+        others = [when for when, callback in events[1:] if held is None or not held(callback)]
+        for i in range(len(lanes)):
+            st.lane_other_fs[i] = others[0] if others else ticks_fast.NEVER
+            st.lane_other2_fs[i] = others[1] if len(others) > 1 else ticks_fast.NEVER
         st.now_fs, st.cycles, st.fs_per_cycle = clock.now_fs, clock.cycles, clock.fs_per_cycle
         st.deadline_fs = deadline
         st.checkpoint_fs = ticks_fast.NEVER if self.checkpoint_fs is None else self.checkpoint_fs
         st.limit_fs = ticks_fast.NEVER if clock.limit_fs is None else clock.limit_fs
-        st.other_fs = others[0][0] if others else ticks_fast.NEVER
+        st.other_fs = others[0] if others else ticks_fast.NEVER
         st.tick_fs = events[0][0]
         st.tick_period_fs = (reload + 1) * scs.tick_fs()
         st.max_slice = MAX_SLICE

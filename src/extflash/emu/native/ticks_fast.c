@@ -86,9 +86,10 @@ struct tick_loop {
     uint64_t deadline_fs;
     uint64_t checkpoint_fs;     /* NEVER: none */
     uint64_t limit_fs;          /* the clock's limit for polling skips (NEVER: none) */
-    uint64_t other_fs;          /* the first scheduled event that is not the tick */
-    uint64_t lane_other_fs[MAX_LANES];  /* per lane, the first two that are not its chip's */
-    uint64_t lane_other2_fs[MAX_LANES]; /* end of busy (a lane leaves that out of its events) */
+    uint64_t other_fs;          /* the first scheduled event that is not the tick, nor the end
+                                 * of busy of a chip a lane holds (the lane ends it itself) */
+    uint64_t lane_other_fs[MAX_LANES];  /* per lane, the first two such events */
+    uint64_t lane_other2_fs[MAX_LANES];
     uint64_t tick_unit_fs;      /* one SysTick count */
     uint64_t tick_period_fs;    /* RVR + 1 counts: from one expiry to the next */
     uint64_t max_slice;
