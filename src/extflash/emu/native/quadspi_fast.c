@@ -55,6 +55,7 @@
  *
  * The struct layout is mirrored by QuadspiFastState in quadspi_fast.py. */
 #include <stdint.h>
+#include <string.h>
 
 enum { MODE_FORWARD, MODE_IDLE, MODE_TX, MODE_RX, MODE_CMD, MODE_POLL, MODE_RXT };
 /* MODE_CMD: a command without data to receive is on the bus until done_fs (lane);
@@ -578,6 +579,20 @@ static const struct lane_frame *learned(const struct qspi_fast *s, uint32_t kind
     return 0;
 }
 
+/* NorFlash._absolute: the array address a command's address bytes name (3 bytes: the extended
+ * address register adds the top byte). */
+static uint64_t chip_address(const struct qspi_fast *s, uint32_t sent, uint32_t address_bytes)
+{
+    uint64_t address = address_bytes == 3u ? sent | (uint64_t)s->ear << 24 : sent;
+    return address % s->chip_size;
+}
+
+/* NorFlash._check_unprotected: does [lo, hi) touch the block-protected range? */
+static int protected_range(const struct qspi_fast *s, uint32_t lo, uint32_t hi)
+{
+    return s->prot_lo < s->prot_hi && lo < s->prot_hi && s->prot_lo < hi;
+}
+
 /* The bytes [lo, hi) of the array changed here (for Python's take-over). */
 static void array_changed(struct qspi_fast *s, uint32_t lo, uint32_t hi)
 {
@@ -609,14 +624,12 @@ static int lane_erase(struct qspi_fast *s, uint64_t now)
     if (s->busy_until || !s->wel)
         return 0;   /* rejected by the chip: Python records why */
     uint32_t sent = s->reg[REG_AR];
-    uint64_t address = e->address_bytes == 3u ? sent | (uint64_t)s->ear << 24 : sent;
-    address %= s->chip_size;
+    uint64_t address = chip_address(s, sent, e->address_bytes);
     uint32_t start = (uint32_t)(address - address % e->size);
     uint32_t end = start + e->size;
-    if (s->prot_lo < s->prot_hi && start < s->prot_hi && s->prot_lo < end)
+    if (protected_range(s, start, end))
         return 0;   /* block-protected: rejected */
-    for (uint32_t i = start; i < end; i++)
-        s->memory[i] = 0xFFu;
+    memset(s->memory + start, 0xFF, e->size);
     array_changed(s, start, end);
     struct lane_record *r = lane_log(s, REC_ERASE, now);
     r->address = sent;
@@ -723,8 +736,7 @@ static int lane_start_read(struct qspi_fast *s, int is_ar, unsigned size, uint32
     chip_settle(s, now);
     if (s->busy_until)
         return 0;   /* a busy chip rejects it: Python records why */
-    uint64_t address = rc->address_bytes == 3u ? value | (uint64_t)s->ear << 24 : value;
-    address %= s->chip_size;
+    uint64_t address = chip_address(s, value, rc->address_bytes);
     uint32_t length = dl + 1u;
     if (address + length > s->chip_size)
         return 0;   /* wraps at the end of the array: Python */
@@ -784,11 +796,10 @@ static int lane_program(struct qspi_fast *s, unsigned size, uint64_t value)
     if (s->busy_until || !s->wel)
         return 0;   /* rejected by the chip: Python records why */
     uint32_t sent = s->reg[REG_AR];
-    uint64_t address = pc && pc->address_bytes == 3u ? sent | (uint64_t)s->ear << 24 : sent;
-    address %= s->chip_size;
+    uint64_t address = chip_address(s, sent, pc ? pc->address_bytes : 4u);
     uint32_t ps = s->page_size;
     uint32_t page = (uint32_t)(address - address % ps);
-    if (s->prot_lo < s->prot_hi && page < s->prot_hi && s->prot_lo < page + ps)
+    if (protected_range(s, page, page + ps))
         return 0;   /* block-protected: rejected */
     for (unsigned i = 0; i < size; i++)
         s->buf[s->fill + i] = (uint8_t)(value >> (8u * i));

@@ -1221,7 +1221,7 @@ class CommandEngine(Peripheral):
             cmd = self._command(address)
             self._transfer(cmd)
             act.done_fs = now + self._duration_fs(cmd, 0)
-            self._learn_frame(cmd, act.done_fs - now)
+            self._learn_frame(cmd)
         elif fmode == FMODE_READ:
             length = 0
             if dmode:
@@ -1262,13 +1262,15 @@ class CommandEngine(Peripheral):
         registers = (ccr, tcr, ir, dcr, dlr, ar if cmd.address_lines else 0)
         return chip, facts, (facts.octal_mode, self.clk_hz), registers
 
-    def _learn_frame(self, cmd: SpiCommand, bus_fs: int, returned: bytes | None = None) -> None:
+    def _learn_frame(self, cmd: SpiCommand, returned: bytes | None = None) -> None:
         """Teach the native lane a frame the chip has just taken for a write enable (no
-        ``returned``) or a status read that ``returned`` bytes (learned.py)."""
+        ``returned``) or a status read that ``returned`` bytes (learned.py), with its bus
+        time (a poll's: one status read's)."""
         learning = self._learning(cmd, "wren" if returned is None else "sr1")
         if learning is None:
             return
         chip, facts, context, registers = learning
+        bus_fs = self._duration_fs(cmd, cmd.read_length)
         if returned is None:
             if facts.wel and not facts.busy_until:
                 self._learned.write_enable(context, registers, bus_fs)
@@ -1326,7 +1328,7 @@ class CommandEngine(Peripheral):
         tick_fs = act.poll_next_fs + ticks * act.poll_interval_fs
         cmd = self._command(act.address, read_length=self._poll_length())
         status_bytes = self._transfer(cmd)
-        self._learn_frame(cmd, self._duration_fs(cmd, cmd.read_length), status_bytes)
+        self._learn_frame(cmd, status_bytes)
         status = int.from_bytes(status_bytes, "little")
         self._last_status = status
         self.values[self.L.DR] = status
