@@ -54,6 +54,7 @@
  * keeps its state across the exception (woke, Quadspi._lane_drain).
  *
  * The struct layout is mirrored by QuadspiFastState in quadspi_fast.py. */
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -607,18 +608,33 @@ static void array_changed(struct qspi_fast *s, uint32_t lo, uint32_t hi)
     }
 }
 
+/* The programs, reads and erases the chip publishes each start with the opcode, the address
+ * bytes and the address lines it expects with it */
+_Static_assert(offsetof(struct lane_program, address_lines) == 2, "opcode-led entry");
+_Static_assert(offsetof(struct lane_read, address_lines) == 2, "opcode-led entry");
+_Static_assert(offsetof(struct lane_erase, address_lines) == 2, "opcode-led entry");
+
+/* The entry of such a table (n entries, stride bytes apart) for the instruction in the
+ * registers, when the address phase is the one the entry expects; NULL otherwise. */
+static const void *expected(const struct qspi_fast *s, const void *table, uint32_t n,
+                            size_t stride)
+{
+    uint32_t opcode = fld(s, F_INSTRUCTION);
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *e = (const uint8_t *)table + i * stride;
+        if (e[0] == opcode)
+            return e[1] == fld(s, F_ADSIZE) + 1u && e[2] == lines(s, F_ADMODE) ? e : NULL;
+    }
+    return NULL;
+}
+
 /* The AR write starting a sector or block erase the chip accepts (NorFlash._erase: an erase
  * opcode with the address it expects, the latch set, the range not block-protected): the
  * range is erased here and the chip busy for its erase time. 1 when run. */
 static int lane_erase(struct qspi_fast *s, uint64_t now)
 {
-    const struct lane_erase *e = 0;
-    uint32_t opcode = fld(s, F_INSTRUCTION);
-    for (uint32_t i = 0; i < s->n_erases && !e; i++)
-        if (s->erases[i].opcode == opcode)
-            e = &s->erases[i];
-    if (!e || e->address_bytes != fld(s, F_ADSIZE) + 1u
-            || e->address_lines != lines(s, F_ADMODE))
+    const struct lane_erase *e = expected(s, s->erases, s->n_erases, sizeof *e);
+    if (!e)
         return 0;
     chip_settle(s, now);
     if (s->busy_until || !s->wel)
@@ -721,14 +737,8 @@ static int lane_start_read(struct qspi_fast *s, int is_ar, unsigned size, uint32
     if (fmode(s) != FMODE_READ || !plain_phases(s) || lines(s, F_ADMODE) == 0u
             || lines(s, F_DMODE) == 0u || dl == ALL_ONES || value >= s->fsize)
         return 0;
-    const struct lane_read *rc = 0;
-    uint32_t opcode = fld(s, F_INSTRUCTION);
-    for (uint32_t i = 0; i < s->n_reads && !rc; i++)
-        if (s->reads[i].opcode == opcode)
-            rc = &s->reads[i];
-    if (!rc || rc->address_bytes != fld(s, F_ADSIZE) + 1u
-            || rc->address_lines != lines(s, F_ADMODE) || rc->wait_clocks != fld(s, F_DCYC)
-            || rc->data_lines != lines(s, F_DMODE))
+    const struct lane_read *rc = expected(s, s->reads, s->n_reads, sizeof *rc);
+    if (!rc || rc->wait_clocks != fld(s, F_DCYC) || rc->data_lines != lines(s, F_DMODE))
         return 0;
     uint64_t now = lane_now(s);
     if (now >= s->event_fs)
@@ -778,13 +788,8 @@ static int lane_program(struct qspi_fast *s, unsigned size, uint64_t value)
     const struct lane_program *pc = 0;
     const struct lane_frame *f = 0;
     if (plain_phases(s)) {
-        uint32_t opcode = fld(s, F_INSTRUCTION);
-        for (uint32_t i = 0; i < s->n_programs; i++)
-            if (s->programs[i].opcode == opcode)
-                pc = &s->programs[i];
-        if (!pc || pc->address_bytes != fld(s, F_ADSIZE) + 1u
-                || pc->address_lines != lines(s, F_ADMODE)
-                || pc->data_lines != lines(s, F_DMODE))
+        pc = expected(s, s->programs, s->n_programs, sizeof *pc);
+        if (!pc || pc->data_lines != lines(s, F_DMODE))
             return 0;
     } else if ((f = learned(s, FRAME_PROGRAM)) == 0 || (s->reg[REG_AR] & 1u)) {
         return 0;
