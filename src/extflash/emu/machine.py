@@ -1232,14 +1232,12 @@ class Machine:
         # the events after the tick, without the ends of busy the lanes hold (_horizon)
         held = self._lane_held_settle()
         others = [when for when, callback in events[1:] if held is None or not held(callback)]
-        for i in range(len(lanes)):
-            st.lane_other_fs[i] = others[0] if others else ticks_fast.NEVER
-            st.lane_other2_fs[i] = others[1] if len(others) > 1 else ticks_fast.NEVER
         st.now_fs, st.cycles, st.fs_per_cycle = clock.now_fs, clock.cycles, clock.fs_per_cycle
         st.deadline_fs = deadline
         st.checkpoint_fs = ticks_fast.NEVER if self.checkpoint_fs is None else self.checkpoint_fs
         st.limit_fs = ticks_fast.NEVER if clock.limit_fs is None else clock.limit_fs
         st.other_fs = others[0] if others else ticks_fast.NEVER
+        st.other2_fs = others[1] if len(others) > 1 else ticks_fast.NEVER
         st.tick_fs = events[0][0]
         st.tick_period_fs = (reload + 1) * scs.tick_fs()
         st.max_slice = MAX_SLICE

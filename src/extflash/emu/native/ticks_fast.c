@@ -88,8 +88,7 @@ struct tick_loop {
     uint64_t limit_fs;          /* the clock's limit for polling skips (NEVER: none) */
     uint64_t other_fs;          /* the first scheduled event that is not the tick, nor the end
                                  * of busy of a chip a lane holds (the lane ends it itself) */
-    uint64_t lane_other_fs[MAX_LANES];  /* per lane, the first two such events */
-    uint64_t lane_other2_fs[MAX_LANES];
+    uint64_t other2_fs;         /* and the one after it (the lanes see both) */
     uint64_t tick_unit_fs;      /* one SysTick count */
     uint64_t tick_period_fs;    /* RVR + 1 counts: from one expiry to the next */
     uint64_t max_slice;
@@ -206,14 +205,14 @@ static int take_tick(struct tick_loop *t, uint32_t *pc, uint64_t *budget)
     t->slice_end_fs = now + cycles * t->fs_per_cycle;
     if (t->ts_base)
         *t->ts_base = t->cycles;
-    /* each lane's next two events, in firing order (an earlier-scheduled one first on a tie) */
+    /* the lanes' next two events, in firing order (an earlier-scheduled one first on a tie) */
     for (uint32_t i = 0; i < t->n_lanes; i++) {
-        uint64_t other = t->lane_other_fs[i];
-        if (other <= t->tick_fs)
-            t->lane_start(t->lane[i], now, t->fs_per_cycle, other, t->limit_fs,
-                          min_u64(t->tick_fs, t->lane_other2_fs[i]), 0);
+        if (t->other_fs <= t->tick_fs)
+            t->lane_start(t->lane[i], now, t->fs_per_cycle, t->other_fs, t->limit_fs,
+                          min_u64(t->tick_fs, t->other2_fs), 0);
         else
-            t->lane_start(t->lane[i], now, t->fs_per_cycle, t->tick_fs, t->limit_fs, other, 1);
+            t->lane_start(t->lane[i], now, t->fs_per_cycle, t->tick_fs, t->limit_fs,
+                          t->other_fs, 1);
     }
     *pc = handler;
     *budget = cycles;
