@@ -70,7 +70,7 @@ from unicorn import arm_const as A
 from unicorn.unicorn_py3.unicorn import HOOK_CODE_CFUNC, HOOK_INTR_CFUNC, uclib
 
 from extflash import mcu
-from extflash.emu import buffers, cortexm
+from extflash.emu import buffers, cortexm, native
 from extflash.emu.clock import FS_PER_NS, VirtualClock
 from extflash.emu.cortexm import CFSR_BITS, HFSR_BITS, ExceptionUnit, decode_bits
 from extflash.emu.idleloop import IdleLoops
@@ -94,6 +94,8 @@ from extflash.emu.periph.syscfg import Syscfg
 from extflash.emu.periph.usart import SerialConsole, Usart, instances
 from extflash.emu.regmodel import Peripheral
 from extflash.emu.scs import DataWatchpointTrace, SystemControlSpace
+from extflash.emu.turns import NativeTurns, TurnsState
+from extflash.emu.turns import load as turns_load
 from extflash.errors import TargetError
 
 if TYPE_CHECKING:
@@ -264,6 +266,9 @@ class Machine:
     # loops waiting on memory only an interrupt changes are skipped to the next event
     # (idleloop.py); tests turn it off to compare
     idle_loops = True
+    # data loops' turns run at once where a summary holds (turns.py, in the C tick loop);
+    # tests turn it off to compare
+    turn_summaries = True
 
     def __init__(self, part: mcu.PartRef, *, hse_hz: int | None = None,
                  small_pages: bool = False) -> None:
@@ -349,6 +354,8 @@ class Machine:
         self._map_unmodelled()
         self.exceptions = ExceptionUnit(self.uc, fam.has_fpu)
         self.idle = IdleLoops(self.uc, self._plain_readable) if self.idle_loops else None
+        self._turns: NativeTurns | None = None
+        self._turns_tried = False
         self._head_hooks: list[ctypes.c_size_t] = []
         self._head_callback: Any = None  # Machine._on_head as a C callback (kept alive)
         self._head_watch: tuple[int, ticks_fast.HeadWatch] | None = None
@@ -1064,6 +1071,8 @@ class Machine:
                 continue
             if self._stop_reason == "breakpoint":
                 return self._result("breakpoint", start_fs, start_cycles)
+            if self._ticks is not None and self.turn_summaries:
+                self._look_at_turns()
             if self._stop_reason == "idle-probe":
                 self._look_at_loop(deadline, stop_at)
                 looked = True
@@ -1083,6 +1092,35 @@ class Machine:
             elif self.bus.poll.streak == 0:
                 ff_since = None
                 self._forget_loop()
+
+    # -- data loops' turns at once (turns.py) ---------------------------------------------------
+    def _look_at_turns(self) -> None:
+        """Between slices: when a command lane moves data, look at the loop the core is in for
+        a summary of its turns (it changes nothing: the loop runs on paper)."""
+        lanes = self.bus.native_lanes
+        if not lanes or not self._unwatched():
+            return
+        if self._turns is None:
+            if self._turns_tried or self._ticks is None:
+                return
+            self._turns_tried = True  # once: lanes added later are not summarised for
+            lib = turns_load()
+            if lib is None:
+                return
+            try:
+                self._turns = NativeTurns(lib, self, lanes)
+            except native.NativeUnavailable as why:
+                log.info("data-loop turns unavailable: %s", why)
+                return
+            self._ticks.use_turns(self._turns.address, self._turns.resume,
+                                  ctypes.addressof(self._turns.state) + TurnsState.active.offset)
+        if self._turns.wanted():
+            self._turns.look()
+
+    @property
+    def turns_run(self) -> int:
+        """Data-loop turns run at once so far (tests and benchmarks)."""
+        return self._turns.turns_run if self._turns is not None else 0
 
     # -- loops waiting on memory (idleloop.py) ---------------------------------------------------
     def _idle_look_wanted(self) -> bool:

@@ -1073,6 +1073,125 @@ void qspi_fast_write(void *uc, uint64_t offset, unsigned size, uint64_t value, v
     s->slow_write(uc, offset, size, value, user);
 }
 
+/* -- data-loop turns (turns_fast.c) -------------------------------------------------------- */
+
+/* One register access of a data loop's turn, in the turn's order. */
+struct lane_access {
+    uint32_t offset;
+    uint8_t size, write, pad[2];
+};
+
+/* The SR or control-register value a read in this mode returns without changing anything (as
+ * qspi_fast_read serves it), into *value; 0: the read is not one of those. */
+static int turn_read_value(const struct qspi_fast *s, const struct lane_access *a,
+                           uint32_t *value)
+{
+    uint32_t word = a->offset & ~3u, shift = 8u * (a->offset & 3u);
+    uint32_t full;
+    if (word == s->layout.sr) {
+        if (s->mode == MODE_TX) {
+            full = s->sticky | SR_BUSY | SR_FTF;
+        } else {
+            /* rx_status while more than a FIFO's worth is left (turn_room keeps it so): no TCF */
+            uint32_t thr = fld(s, F_FTHRES) + 1u;
+            full = s->sticky | SR_BUSY | s->fifo << 8 | (s->fifo >= thr ? SR_FTF : 0u);
+        }
+    } else {
+        int i = find_reg(s, word);
+        if (i < 0 || word == s->layout.dr)
+            return 0;
+        full = s->reg[i];
+    }
+    *value = (full >> shift) & lane_mask(a->size);
+    return 1;
+}
+
+/* How many turns making the accesses acc[0..n_acc) the lane serves here exactly as
+ * qspi_fast_read/qspi_fast_write would serve them one by one: reads of SR and control
+ * registers, and DR writes that do not complete an indirect write (TX) or DR reads that leave
+ * more than a FIFO's worth in an indirect read whose bus time is over (RX; SR then reads the same
+ * in every turn). values[i]: what read i returns in each of them. 0: none. */
+uint64_t lane_turn_room(const struct qspi_fast *s, const struct lane_access *acc, uint32_t n_acc,
+                        uint32_t *values)
+{
+    if (s->pending || (s->flags & FLAG_IRQ) || (s->mode != MODE_TX && s->mode != MODE_RX))
+        return 0;
+    uint32_t per_turn = 0;
+    for (uint32_t i = 0; i < n_acc; i++) {
+        const struct lane_access *a = &acc[i];
+        if ((a->offset & ~3u) == s->layout.dr) {
+            if (a->write != (s->mode == MODE_TX) || (a->offset & 3u) || (a->size != 1u
+                    && a->size != 2u && a->size != 4u))
+                return 0;
+            per_turn += a->size;
+            values[i] = 0;
+        } else if (a->write || !turn_read_value(s, a, &values[i])) {
+            return 0;
+        }
+    }
+    if (!per_turn)
+        return 0;   /* polling, not moving data: the machine's polling skips see it */
+    /* an SR read served here must not repeat the one before it more than QUIET_SR_READS times:
+     * every turn moves data, so a run of SR reads is at most the turn's longest, wrapped round */
+    uint32_t run = 0, longest = 0;
+    for (uint32_t k = 0; k < 2u * n_acc; k++) {
+        const struct lane_access *a = &acc[k % n_acc];
+        run = (a->offset & ~3u) == s->layout.sr && !a->write ? run + 1u : 0u;
+        longest = run > longest ? run : longest;
+    }
+    if (longest > QUIET_SR_READS || (s->sr_run && (acc[0].offset & ~3u) == s->layout.sr))
+        return 0;
+    if (s->mode == MODE_TX)
+        return s->fill + per_turn < s->limit ? (s->limit - s->fill - 1u) / per_turn : 0u;
+    uint32_t left = s->len - s->pos;
+    return left > s->fifo + per_turn ? (left - s->fifo - 1u) / per_turn : 0u;
+}
+
+/* What a read of SR or a control register (acc) returns now without changing anything, when
+ * the lane serves it so (turns.py, while it runs a turn on paper). 0: it does not. */
+int lane_turn_peek(const struct qspi_fast *s, const struct lane_access *acc, uint32_t *value)
+{
+    if (s->pending || (s->mode != MODE_TX && s->mode != MODE_RX) || acc->write)
+        return 0;
+    return turn_read_value(s, acc, value);
+}
+
+/* Serve n turns of acc[0..n_acc) (n at most lane_turn_room's): the DR writes' bytes from data
+ * (n times the turn's DR bytes, in order), or the DR reads' bytes into data; the state after it
+ * is the one the accesses one by one leave. */
+void lane_turn_serve(struct qspi_fast *s, const struct lane_access *acc, uint32_t n_acc,
+                     uint64_t n, uint8_t *data)
+{
+    uint32_t per_turn = 0, beats = 0;
+    for (uint32_t i = 0; i < n_acc; i++)
+        if ((acc[i].offset & ~3u) == s->layout.dr) {
+            per_turn += acc[i].size;
+            beats++;
+        }
+    uint64_t bytes = n * per_turn;
+    if (s->mode == MODE_TX) {
+        memcpy(s->buf + s->fill, data, bytes);
+        s->fill += (uint32_t)bytes;
+    } else {
+        memcpy(data, s->rx + s->pos, bytes);
+        s->pos += (uint32_t)bytes;
+    }
+    s->beats += n * beats;
+    s->dirty = 1;
+    /* the SR-read bookkeeping of the last turn (the turn before it ended with the same) */
+    for (uint32_t i = 0; i < n_acc; i++) {
+        const struct lane_access *a = &acc[i];
+        uint32_t value;
+        if ((a->offset & ~3u) == s->layout.sr && turn_read_value(s, a, &value)) {
+            uint64_t key = (uint64_t)a->size << 40 | (uint64_t)a->offset << 32 | value;
+            s->sr_run = s->sr_run && key == s->sr_last ? s->sr_run + 1u : 1u;
+            s->sr_last = key;
+        } else {
+            s->sr_run = 0;
+        }
+    }
+}
+
 /* -- the tick loop's view (ticks_fast.c) ---------------------------------------------------- */
 
 /* At the end of a slice: -1 if Python has work here (a deferred write, a take-over, served

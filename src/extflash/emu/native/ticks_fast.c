@@ -51,6 +51,8 @@ typedef void (*lane_start_fn)(void *lane, uint64_t now_fs, uint64_t fs_per_cycle
                               uint64_t event_fs, uint64_t limit_fs, uint64_t event2_fs,
                               uint32_t wakes);
 
+typedef int (*turns_resume_fn)(void *turns, uint32_t *pc);
+
 #define MAX_LANES 8u
 #define NEVER UINT64_MAX
 #define SYSTICK 15u
@@ -113,6 +115,11 @@ struct tick_loop {
     const uint32_t *idle_verdicts;
     uint32_t *idle_armed;       /* set at each return: the next entry into a known loop stops */
     uint32_t idle_stop;         /* the core stopped for that look (Python clears it) */
+    /* data-loop turns run at once (turns_fast.c; NULL: none): its resume step after a slice
+     * stopped, and its flag that the tick loop runs (the only place it may stop the core) */
+    void *turns;
+    turns_resume_fn turns_resume;
+    uint32_t *turns_active;
 };
 
 static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
@@ -220,17 +227,26 @@ static int take_tick(struct tick_loop *t, uint32_t *pc, uint64_t *budget)
 }
 
 /* Run the core from pc for budget instructions (the slice the run loop set up), and on through
- * the SysTick ticks take_tick handles. Returns unicorn's status of the last slice. */
+ * the SysTick ticks take_tick handles and the data-loop turns turns_fast.c runs at once (it
+ * restarts the core at the loop's head with the slice's counter moved on). Returns unicorn's
+ * status of the last slice. */
 int tick_run(struct tick_loop *t, uint32_t pc, uint64_t budget)
 {
     t->active = 1;
     t->python_ran = 0;
     t->ticks_in_call = 0;
     t->budget = budget;
+    if (t->turns) {
+        t->turns_resume(t->turns, 0);   /* nothing left over from a slice that failed */
+        *t->turns_active = 1;
+    }
     int status;
     do {
         status = t->emu_start(t->uc, pc | 1u, t->stop_at, 0, budget);
-    } while (!status && take_tick(t, &pc, &budget));
+    } while (!status && ((t->turns && t->turns_resume(t->turns, &pc))
+                         || take_tick(t, &pc, &budget)));
+    if (t->turns)
+        *t->turns_active = 0;
     t->active = 0;
     return status;
 }

@@ -72,6 +72,9 @@ class TickLoopState(ctypes.Structure):
         ("idle_verdicts", _P),
         ("idle_armed", _P),
         ("idle_stop", _U32),
+        ("turns", _P),
+        ("turns_resume", _P),
+        ("turns_active", _P),
     ]
 
 
@@ -123,6 +126,11 @@ class NativeTicks:
         """Addresses of the machine's verdicts on return addresses and of its flag that arms
         the loop-head stops (idleloop.IdleLoops)."""
         self.state.idle_verdicts, self.state.idle_armed = table, armed
+
+    def use_turns(self, turns: int, resume: int, active: int) -> None:
+        """The data-loop turns (turns_fast.c): its ``struct turns``, ``turns_resume`` and the
+        address of its ``active`` flag."""
+        self.state.turns, self.state.turns_resume, self.state.turns_active = turns, resume, active
 
     def run(self, pc: int, budget: int) -> int:
         """``tick_run``: unicorn's status of the last slice."""

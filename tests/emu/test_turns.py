@@ -1,0 +1,140 @@
+"""Data loops' turns run at once (extflash/emu/turns.py, native/turns_fast.c) against the same
+runs with every turn run by the core.
+
+The summaries must be invisible: HAL-style and register-level loaders on QUADSPI, OCTOSPI and
+XSPI boards (byte and word loops, SR polled between DR accesses, words split into
+bytes, registers stacked by a call in the loop) program, read through ``Read()`` and erase with
+the same flash contents, loader calls and their durations, cycle count, virtual time, core and
+controller registers and chip command logs as with the summaries off; and the turns must run
+at once where they may. On paper: a register-level write loop is summarised with its register
+accesses and bounds, and a loop whose branch depends on the data it copies is not."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import astuple
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_native_quadspi import register_level_loader
+from test_ospi_halstyle_run import built, kit_board  # noqa: F401 (the fixture)
+from test_reference_loaders import halstyle_loader
+
+from extflash import api, board
+from extflash.emu import paper, turns
+from extflash.emu.machine import Machine
+from extflash.image import Chunk, from_chunks
+
+pytestmark = pytest.mark.usefixtures("native_required")
+
+CORE = ("r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "sp",
+        "lr", "pc", "xpsr")
+
+
+def exercise(loader: Path, brd: board.Board, summaries: bool,
+             monkeypatch: pytest.MonkeyPatch) -> tuple[tuple[Any, ...], int]:
+    """Program (whole pages, an unaligned odd-sized piece), read back through Read(), erase:
+    everything observable, and the turns run at once."""
+    monkeypatch.setattr(Machine, "turn_summaries", summaries)
+    with api.open_session(loader, board=brd) as s:
+        base = s.geometry.start
+        sector = s.geometry.sectors[0].size
+        rnd = random.Random(11)
+        img = from_chunks([
+            Chunk(base + sector, rnd.randbytes(2 * sector), "two sectors"),
+            Chunk(base + 4 * sector + 0x81, rnd.randbytes(0x2F3), "unaligned, odd length"),
+        ], source="turns")
+        assert s.program(img, preserve=False).report.verified
+        s.driver.begin("read")
+        driver: Any = s.driver
+        back = driver.read_through_loader(base + sector + 3, 0x3005)
+        s.erase(base + 2 * sector, sector)
+        vb: Any = s.target.board  # type: ignore[attr-defined]
+        m: Machine = vb.machine
+        q = vb.qspi
+        state = (vb.flash_contents(), [astuple(c) for c in s.driver.calls], m.clock.now_fs,
+                 m.clock.cycles, [m.reg_read(r) for r in CORE], dict(q.values), q._sticky,
+                 q.commands, [list(c.events) for c in vb.chips.values()], back,
+                 m.mem_read(0x24000000, 0x2000) if m.part.part.name.startswith("STM32H7")
+                 else b"")
+        return state, m.turns_run
+
+
+def both(loader: Path, brd: board.Board, monkeypatch: pytest.MonkeyPatch) -> int:
+    """The turns run at once, once the same outcome with and without the summaries is seen."""
+    on, run = exercise(loader, brd, True, monkeypatch)
+    off, none = exercise(loader, brd, False, monkeypatch)
+    assert none == 0
+    assert on == off
+    return run
+
+
+@pytest.mark.parametrize("name", ["nucleo-h743zi-w25q128", "stm32h743i-eval"])
+def test_hal_style_quadspi_loader_runs_the_same(name, build_elf, monkeypatch):
+    brd = board.load(name)
+    # two sectors and a piece programmed a byte at a time, 12 KiB read: most of them at once
+    assert both(halstyle_loader(brd, build_elf), brd, monkeypatch) > 40_000
+
+
+def test_register_level_loader_runs_the_same(build_elf, monkeypatch):
+    brd = board.load("nucleo-h743zi-w25q128")
+    assert both(register_level_loader(build_elf), brd, monkeypatch) > 8_000
+
+
+@pytest.mark.parametrize("name", ["h735-w25q128", "h735-w25q128-ll", "h7b3-mx25lm-dtr",
+                                  "h573-mx25lm-dtr", "h7s7-mx66uw-dtr-xspi2"])
+def test_octospi_and_xspi_loaders_run_the_same(name, built, monkeypatch):  # noqa: F811
+    elf, b = built(name)
+    assert both(elf, kit_board(name, b), monkeypatch) > 5_000
+
+
+# -- on paper ------------------------------------------------------------------------------------
+LANE, SR, DR = 0x52005000, 0x08, 0x20
+CODE = 0x24000000
+
+
+def simulator(code: bytes) -> paper.Simulator:
+    """A simulator over RAM holding code at CODE and a controller at LANE whose SR reads FTF."""
+    memory = bytearray(b"\x5a" * 0x10000)  # data: not zero
+    memory[:len(code)] = code
+
+    def read(at: int, size: int) -> bytes | None:
+        if at >= CODE and at + size <= CODE + len(memory):
+            return bytes(memory[at - CODE:at - CODE + size])
+        return None
+
+    return paper.Simulator(
+        read, lambda at, size: read(at, size) is not None,
+        lambda at: (0, at - LANE) if LANE <= at < LANE + 0x400 else None,
+        lambda lane, offset, size: 0x24 if offset == SR else None, lambda lane: DR)
+
+
+def summarise(code: bytes, regs: dict[int, int]) -> turns.Summary:
+    sim = simulator(code)
+    values = [regs.get(r, 0) for r in range(15)]
+    st = paper.Paper([(v, ("reg", r)) for r, v in enumerate(values)], [None] * 4, 0)
+    return turns.summarise(sim, st, CODE, lambda at: 0)
+
+
+# head: ldr r3, [r0, #8]; lsls r3, r3, #29; bpl head; ldrb.w r3, [r1], #1; strb.w r3, [r0, #32];
+# subs r2, #1; bne head
+WRITE_LOOP = bytes.fromhex("8368" "5b07" "fcd5" "11f8013b" "80f82030" "013a" "f6d1")
+# head: ldrb.w r3, [r1], #1; cbz r3, out; strb.w r3, [r0, #32]; b head; out: (bx lr)
+COPY_UNTIL_ZERO = bytes.fromhex("11f8013b" "13b1" "80f82030" "f9e7" "7047")
+
+
+def test_a_write_loop_is_summarised_with_its_accesses_and_bounds():
+    s = summarise(WRITE_LOOP, {0: LANE, 1: CODE + 0x1000, 2: 200})
+    assert (s.head, s.length, s.accesses) == (CODE, 7, [(SR, 4, False), (DR, 1, True)])
+    codes = [op[0] for op in s.ops]
+    assert codes.count(turns.T_COND) == 2  # FTF, the count
+    assert turns.T_MMIOW in codes and turns.T_DLOAD in codes
+    # R1 moves by one a turn, R2 by minus one: both are registers of the turn's head
+    steps = {op[2]: op[4] for op in s.ops if op[0] == turns.T_REG}
+    assert steps[1] == 1 and steps[2] == 0xFFFFFFFF
+
+
+def test_a_loop_whose_branch_reads_the_copied_data_is_not_summarised():
+    with pytest.raises(paper.Unsupported, match="copied data"):
+        summarise(COPY_UNTIL_ZERO, {0: LANE, 1: CODE + 0x1000})
