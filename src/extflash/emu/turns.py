@@ -468,7 +468,8 @@ class NativeTurns:
                 continue
             if s.mode == quadspi_fast.MODE_TX and s.limit - s.fill > 16:
                 return True
-            if s.mode == quadspi_fast.MODE_RX and s.len - s.pos > s.fifo + 64:
+            if (s.mode in (quadspi_fast.MODE_RX, quadspi_fast.MODE_RXT)
+                    and s.len - s.pos > s.fifo + 64):
                 return True
         return False
 

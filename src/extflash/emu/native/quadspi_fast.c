@@ -1081,6 +1081,14 @@ struct lane_access {
     uint8_t size, write, pad[2];
 };
 
+/* An indirect read whose data the lane serves without time: its bus time is over (RX), or
+ * over by now (RXT: an SR read then waits for nothing and reads as in RX). */
+static int rx_ready(const struct qspi_fast *s)
+{
+    return s->mode == MODE_RX
+           || (s->mode == MODE_RXT && lane_ready(s) && lane_now(s) >= s->done_fs);
+}
+
 /* The SR or control-register value a read in this mode returns without changing anything (as
  * qspi_fast_read serves it), into *value; 0: the read is not one of those. */
 static int turn_read_value(const struct qspi_fast *s, const struct lane_access *a,
@@ -1109,12 +1117,12 @@ static int turn_read_value(const struct qspi_fast *s, const struct lane_access *
 /* How many turns making the accesses acc[0..n_acc) the lane serves here exactly as
  * qspi_fast_read/qspi_fast_write would serve them one by one: reads of SR and control
  * registers, and DR writes that do not complete an indirect write (TX) or DR reads that leave
- * more than a FIFO's worth in an indirect read whose bus time is over (RX; SR then reads the same
- * in every turn). values[i]: what read i returns in each of them. 0: none. */
+ * more than a FIFO's worth in an indirect read whose bus time is over (rx_ready; SR then reads
+ * the same in every turn). values[i]: what read i returns in each of them. 0: none. */
 uint64_t lane_turn_room(const struct qspi_fast *s, const struct lane_access *acc, uint32_t n_acc,
                         uint32_t *values)
 {
-    if (s->pending || (s->flags & FLAG_IRQ) || (s->mode != MODE_TX && s->mode != MODE_RX))
+    if (s->pending || (s->flags & FLAG_IRQ) || (s->mode != MODE_TX && !rx_ready(s)))
         return 0;
     uint32_t per_turn = 0;
     for (uint32_t i = 0; i < n_acc; i++) {
@@ -1151,7 +1159,9 @@ uint64_t lane_turn_room(const struct qspi_fast *s, const struct lane_access *acc
  * the lane serves it so (turns.py, while it runs a turn on paper). 0: it does not. */
 int lane_turn_peek(const struct qspi_fast *s, const struct lane_access *acc, uint32_t *value)
 {
-    if (s->pending || (s->mode != MODE_TX && s->mode != MODE_RX) || acc->write)
+    /* an RXT read as it will read once its bus time is over: lane_turn_room checks that */
+    if (s->pending || (s->mode != MODE_TX && s->mode != MODE_RX && s->mode != MODE_RXT)
+            || acc->write)
         return 0;
     return turn_read_value(s, acc, value);
 }
