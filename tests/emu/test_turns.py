@@ -11,20 +11,17 @@ accesses and bounds, and a loop whose branch depends on the data it copies is no
 
 from __future__ import annotations
 
-import random
-from dataclasses import astuple
 from pathlib import Path
 from typing import Any
 
 import pytest
-from test_native_quadspi import register_level_loader
+from test_native_quadspi import exercise, register_level_loader
 from test_ospi_halstyle_run import built, kit_board  # noqa: F401 (the fixture)
 from test_reference_loaders import halstyle_loader
 
-from extflash import api, board
+from extflash import board
 from extflash.emu import paper, turns
 from extflash.emu.machine import Machine
-from extflash.image import Chunk, from_chunks
 
 pytestmark = pytest.mark.usefixtures("native_required")
 
@@ -32,39 +29,30 @@ CORE = ("r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11"
         "lr", "pc", "xpsr")
 
 
-def exercise(loader: Path, brd: board.Board, summaries: bool,
-             monkeypatch: pytest.MonkeyPatch) -> tuple[tuple[Any, ...], int]:
-    """Program (whole pages, an unaligned odd-sized piece), read back through Read(), erase:
-    everything observable, and the turns run at once."""
+def observed(loader: Path, brd: board.Board, summaries: bool,
+                     monkeypatch: pytest.MonkeyPatch) -> tuple[tuple[Any, ...], int]:
+    """test_native_quadspi's exercise (program aligned and unaligned pieces, read back through
+    Read(), erase) with the core's registers and RAM after it: everything observable, and the
+    turns run at once."""
     monkeypatch.setattr(Machine, "turn_summaries", summaries)
-    with api.open_session(loader, board=brd) as s:
-        base = s.geometry.start
-        sector = s.geometry.sectors[0].size
-        rnd = random.Random(11)
-        img = from_chunks([
-            Chunk(base + sector, rnd.randbytes(2 * sector), "two sectors"),
-            Chunk(base + 4 * sector + 0x81, rnd.randbytes(0x2F3), "unaligned, odd length"),
-        ], source="turns")
-        assert s.program(img, preserve=False).report.verified
-        s.driver.begin("read")
-        driver: Any = s.driver
-        back = driver.read_through_loader(base + sector + 3, 0x3005)
-        s.erase(base + 2 * sector, sector)
-        vb: Any = s.target.board  # type: ignore[attr-defined]
-        m: Machine = vb.machine
-        q = vb.qspi
-        state = (vb.flash_contents(), [astuple(c) for c in s.driver.calls], m.clock.now_fs,
-                 m.clock.cycles, [m.reg_read(r) for r in CORE], dict(q.values), q._sticky,
-                 q.commands, [list(c.events) for c in vb.chips.values()], back,
-                 m.mem_read(0x24000000, 0x2000) if m.part.part.name.startswith("STM32H7")
-                 else b"")
-        return state, m.turns_run
+    made: list[Machine] = []
+    init = Machine.__init__
+
+    def recording(self: Machine, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        made.append(self)
+
+    monkeypatch.setattr(Machine, "__init__", recording)
+    outcome = exercise(loader, brd)
+    m = made[-1]
+    ram = next(r for r in m.part.part.memory if r.kind == "ram")
+    return (outcome, [m.reg_read(r) for r in CORE], m.mem_read(ram.start, 0x2000)), m.turns_run
 
 
 def both(loader: Path, brd: board.Board, monkeypatch: pytest.MonkeyPatch) -> int:
     """The turns run at once, once the same outcome with and without the summaries is seen."""
-    on, run = exercise(loader, brd, True, monkeypatch)
-    off, none = exercise(loader, brd, False, monkeypatch)
+    on, run = observed(loader, brd, True, monkeypatch)
+    off, none = observed(loader, brd, False, monkeypatch)
     assert none == 0
     assert on == off
     return run

@@ -40,17 +40,24 @@ class Insn:
 _DATA = Insn()
 
 
-def decode(code: bytes) -> Insn | None:
-    """The instruction at the start of ``code`` (2 or 4 bytes, little-endian halfwords) if it
-    may run in a look, else None."""
+def halfwords(code: bytes) -> tuple[int, int] | None:
+    """The first halfword of the instruction at the start of ``code`` (little-endian halfwords)
+    and, when it is a 32-bit one, its second (else -1); None when ``code`` is too short."""
     if len(code) < 2:
         return None
     hw = code[0] | code[1] << 8
     if hw >> 11 in (0b11101, 0b11110, 0b11111):
-        if len(code) < 4:
-            return None
-        return _decode32(hw, code[2] | code[3] << 8)
-    return _decode16(hw)
+        return (hw, code[2] | code[3] << 8) if len(code) >= 4 else None
+    return hw, -1
+
+
+def decode(code: bytes) -> Insn | None:
+    """The instruction at the start of ``code`` (2 or 4 bytes) if it may run in a look, else
+    None."""
+    hws = halfwords(code)
+    if hws is None:
+        return None
+    return _decode32(*hws) if hws[1] >= 0 else _decode16(hws[0])
 
 
 # opB of a 16-bit load/store with a register offset -> load width (A5.2.4; the rest store)

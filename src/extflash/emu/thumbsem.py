@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from extflash.emu.thumb import halfwords
+
 SP, LR, PC = 13, 14, 15
 AL = 14  # condition: always
 
@@ -47,14 +49,10 @@ class Op:
 
 def decode(code: bytes, pc: int) -> Op | None:
     """The instruction at ``pc`` whose bytes start ``code``, or None."""
-    if len(code) < 2:
+    hws = halfwords(code)
+    if hws is None:
         return None
-    hw = code[0] | code[1] << 8
-    if hw >> 11 in (0b11101, 0b11110, 0b11111):
-        if len(code) < 4:
-            return None
-        return _decode32(hw, code[2] | code[3] << 8, pc)
-    return _decode16(hw, pc)
+    return _decode32(hws[0], hws[1], pc) if hws[1] >= 0 else _decode16(hws[0], pc)
 
 
 _DP16 = ("and", "eor", "lsl", "lsr", "asr", "adc", "sbc", "ror", "tst", "rsb", "cmp", "cmn",

@@ -496,17 +496,11 @@ static uint64_t apply(struct turns *T, struct turn_template *tp, uint32_t *regs,
             if ((a->base | a->coef) & (width - 1u))
                 return 0;
         }
-        if (o->code == T_DLOAD && !o->k2) {
+        if ((o->code == T_DLOAD && !o->k2) || o->code == T_DSTORE) {
             struct span *sp = &spans[n_spans++];
             data_span(sp, a, width, n);
-            sp->store = 0;
-            if (!region_of(T, sp->lo, sp->hi, 0))
-                return 0;
-        } else if (o->code == T_DSTORE) {
-            struct span *sp = &spans[n_spans++];
-            data_span(sp, a, width, n);
-            sp->store = 1;
-            if (!region_of(T, sp->lo, sp->hi, 1))
+            sp->store = o->code == T_DSTORE;
+            if (!region_of(T, sp->lo, sp->hi, (int)sp->store))
                 return 0;
         } else if (o->code == T_OUTCELL) {
             if (a->coef || !host(T, a->base, width, 1))
