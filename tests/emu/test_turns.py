@@ -7,7 +7,8 @@ bytes, registers stacked by a call in the loop) program, read through ``Read()``
 the same flash contents, loader calls and their durations, cycle count, virtual time, core and
 controller registers and chip command logs as with the summaries off; and the turns must run
 at once where they may. On paper: a register-level write loop is summarised with its register
-accesses and bounds, and a loop whose branch depends on the data it copies is not."""
+accesses and bounds, a memset with none, and a loop whose branch depends on the data it copies
+is not."""
 
 from __future__ import annotations
 
@@ -108,6 +109,8 @@ def summarise(code: bytes, regs: dict[int, int]) -> turns.Summary:
 # head: ldr r3, [r0, #8]; lsls r3, r3, #29; bpl head; ldrb.w r3, [r1], #1; strb.w r3, [r0, #32];
 # subs r2, #1; bne head
 WRITE_LOOP = bytes.fromhex("8368" "5b07" "fcd5" "11f8013b" "80f82030" "013a" "f6d1")
+# head: cmp r3, r2; bne store; bx lr; store: strb.w r1, [r3], #1; b head (a byte-wise memset)
+MEMSET = bytes.fromhex("9342" "00d1" "7047" "03f8011b" "f9e7")
 # head: ldrb.w r3, [r1], #1; cbz r3, out; strb.w r3, [r0, #32]; b head; out: (bx lr)
 COPY_UNTIL_ZERO = bytes.fromhex("11f8013b" "13b1" "80f82030" "f9e7" "7047")
 
@@ -121,6 +124,12 @@ def test_a_write_loop_is_summarised_with_its_accesses_and_bounds():
     # R1 moves by one a turn, R2 by minus one: both are registers of the turn's head
     steps = {op[2]: op[4] for op in s.ops if op[0] == turns.T_REG}
     assert steps[1] == 1 and steps[2] == 0xFFFFFFFF
+
+
+def test_a_loop_that_fills_memory_is_summarised_without_a_lane():
+    s = summarise(MEMSET, {1: 0, 2: CODE + 0x1000 + 100, 3: CODE + 0x1000})
+    assert (s.head, s.length, s.accesses, s.lane) == (CODE, 4, [], turns.NO_LANE)
+    assert [op[0] for op in s.ops].count(turns.T_DSTORE) == 1
 
 
 def test_a_loop_whose_branch_reads_the_copied_data_is_not_summarised():

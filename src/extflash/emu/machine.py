@@ -118,6 +118,7 @@ __all__ = [
 # the granularity of checkpoints; each slice boundary costs a take-over from the lane (about
 # 0.1 ms), which at 1M cycles was a fifth of a generated loader's program time.
 MAX_SLICE = 16_000_000
+TICK_SAMPLE = 64  # a tick in so many the C tick loop leaves to Python while turns are looked for
 SMALL_PAGE = 0x100  # the smallest target page unicorn 2.1.4 accepts for Arm
 # A polling loop whose own registers change from one streak to the next counts (a bounded wait,
 # "for (n = 65535; n && (SR & BUSY); n--)"): it runs on without skipping time, each streak twice
@@ -1071,7 +1072,7 @@ class Machine:
                 continue
             if self._stop_reason == "breakpoint":
                 return self._result("breakpoint", start_fs, start_cycles)
-            if self._ticks is not None and self.turn_summaries:
+            if self.turn_summaries:
                 self._look_at_turns()
             if self._stop_reason == "idle-probe":
                 self._look_at_loop(deadline, stop_at)
@@ -1095,13 +1096,14 @@ class Machine:
 
     # -- data loops' turns at once (turns.py) ---------------------------------------------------
     def _look_at_turns(self) -> None:
-        """Between slices: when a command lane moves data, look at the loop the core is in for
-        a summary of its turns (it changes nothing: the loop runs on paper)."""
-        lanes = self.bus.native_lanes
-        if not lanes or not self._unwatched():
+        """Between slices: when a command lane moves data, or an event stopped the core, look
+        at the loop the core is in for a summary of its turns (it changes nothing: the loop
+        runs on paper)."""
+        lanes, ticks = self.bus.native_lanes, self._ticks
+        if not lanes or ticks is None or not self._unwatched():
             return
         if self._turns is None:
-            if self._turns_tried or self._ticks is None:
+            if self._turns_tried:
                 return
             self._turns_tried = True  # once: lanes added later are not summarised for
             lib = turns_load()
@@ -1112,10 +1114,14 @@ class Machine:
             except native.NativeUnavailable as why:
                 log.info("data-loop turns unavailable: %s", why)
                 return
-            self._ticks.use_turns(self._turns.address, self._turns.resume,
-                                  ctypes.addressof(self._turns.state) + TurnsState.active.offset)
-        if self._turns.wanted():
-            self._turns.look()
+            ticks.use_turns(self._turns.address, self._turns.resume,
+                            ctypes.addressof(self._turns.state) + TurnsState.active.offset)
+        at_event = bool(self.scs.pending)
+        if self._turns.wanted(at_event=at_event):
+            self._turns.look(sampled=at_event)
+        # the C tick loop leaves a tick now and then to Python while looks are left, so that
+        # events find the core where it spends its time
+        ticks.state.sample = TICK_SAMPLE if self._turns.sampling else 0
 
     @property
     def turns_run(self) -> int:

@@ -640,19 +640,16 @@ class Simulator:
 
 def find_head(sim: Simulator, st: Paper, pc: int) -> int:
     """Run on paper from pc until a loop closes: its head, the target of the branch that goes
-    back (a block starts there), else of any backward transfer (a call, a return)."""
+    back (a block starts there; a function the loop calls is called from elsewhere too)."""
     seen: dict[int, int] = {}
     order: list[int] = []
     for _ in range(MAX_STEPS):
         if pc in seen:
             loop = order[seen[pc]:]
-            backward = [at for i, at in enumerate(loop) if at < loop[i - 1]]
             for i, at in enumerate(loop):
                 if at < loop[i - 1] and sim.insn(loop[i - 1]).kind in ("b", "cbz"):
                     return at
-            if backward:
-                return backward[0]
-            raise Unsupported("a loop without a way back")
+            raise Unsupported("a loop closed by no branch back")
         seen[pc] = len(order)
         order.append(pc)
         pc = sim.step(st, pc)

@@ -74,6 +74,8 @@ log = logging.getLogger(__name__)
 
 MAX_TURN = 96  # instructions in one turn
 MAX_LOOKS = 48  # looks a machine makes at all
+MAX_SAMPLED = 16  # of them, looks at where an event found the core (memory-only loops)
+NO_LANE = 0xFFFFFFFF  # a summary of a loop that moves data in memory only (turns_fast.c)
 IT_BITS = 0x0600FC00
 
 MAX_TEMPLATES, MAX_OPS, MAX_SLOTS, MAX_ACC, MAX_LOADS, MAX_CODE, MAX_REGIONS = (
@@ -230,10 +232,8 @@ def summarise(sim: Simulator, st: Paper, head: int, lane_of: Callable[[int], int
     else:
         raise Unsupported("no turn back to the head")
     check(st, [c for c, _e in regs0])
-    if not st.accesses:
-        raise Unsupported("a loop that reaches no register")
     lanes = {lane_of(a.at) for a in st.accesses}
-    if len(lanes) != 1:
+    if len(lanes) > 1:
         raise Unsupported("accesses to two controllers")
     # each register and cell at the end: itself plus a constant, or a value of every turn
     deltas: dict[Expr, int] = {}
@@ -351,6 +351,8 @@ def summarise(sim: Simulator, st: Paper, head: int, lane_of: Callable[[int], int
             em.op(T_DSTORE, 0, em.slot(store.address), b, store.width | shift << 8, k2)
         else:
             cells.append(store)
+    if not st.accesses and len(cells) == len(st.stores):
+        raise Unsupported("a loop that moves no data")  # a wait: polling and idle skips
     for store in cells:
         b, k2, shift = source(store.value, output=True)
         em.op(T_OUTCELL, 0, em.slot(store.address), b, store.width | shift << 8, k2)
@@ -394,7 +396,7 @@ def summarise(sim: Simulator, st: Paper, head: int, lane_of: Callable[[int], int
         code.append((lo, raw))
     if len(st.accesses) > MAX_ACC:
         raise Unsupported("too many register accesses in a turn")
-    return Summary(head, len(st.path), lanes.pop(),
+    return Summary(head, len(st.path), lanes.pop() if lanes else NO_LANE,
                    [(a.offset, a.size, a.write) for a in st.accesses], em.ops, code,
                    {pc for pc, _size in st.path})
 
@@ -437,6 +439,7 @@ class NativeTurns:
         self._tried: set[int] = set()
         self._paths: set[int] = set()
         self.looks = 0
+        self.sampled = 0
         self.summaries: list[Summary] = []
         self._regions()
 
@@ -458,10 +461,19 @@ class NativeTurns:
         """Turns run at once so far (tests and benchmarks)."""
         return sum(int(self.state.templates[i].turns) for i in range(self.state.n_templates))
 
-    def wanted(self) -> bool:
-        """Is a look worth it now: a lane moves data, and looks are left?"""
+    @property
+    def sampling(self) -> bool:
+        """Are looks at where events find the core still wanted?"""
+        return (self.sampled < MAX_SAMPLED and self.looks < MAX_LOOKS
+                and self.state.n_templates < MAX_TEMPLATES)
+
+    def wanted(self, at_event: bool) -> bool:
+        """Is a look worth it now: a lane moves data, or an event stopped the core (it is where
+        the core spends its time: a memset, a memcpy), and looks are left?"""
         if self.looks >= MAX_LOOKS or self.state.n_templates >= MAX_TEMPLATES:
             return False
+        if at_event and self.sampled < MAX_SAMPLED:
+            return True
         for lane in self._lanes:
             s = lane.native_state
             if s.pending or s.flags & quadspi_fast.FLAG_IRQ:
@@ -473,14 +485,16 @@ class NativeTurns:
                 return True
         return False
 
-    def look(self) -> Summary | None:
+    def look(self, *, sampled: bool = False) -> Summary | None:
         """Run the code from where the core stopped, on paper, to a loop head, and summarise
-        the turn from there; the summary is used from the core's next turn on."""
+        the turn from there; the summary is used from the core's next turn on. ``sampled``:
+        an event stopped the core (else a lane moves data)."""
         machine = self._machine
         pc = machine._pc() & ~1
         if pc in self._tried or pc in self._paths:
             return None
         self.looks += 1
+        self.sampled += sampled
         self._tried.add(pc)
         values = [machine.uc.reg_read(r) for r in REGISTER_IDS[:15]]
         xpsr = machine.uc.reg_read(A.UC_ARM_REG_XPSR)
@@ -498,6 +512,8 @@ class NativeTurns:
             at = pc
             while at != head:
                 at = sim.step(st, at)
+            if any(known.head == head for known in self.summaries):
+                return None  # entered from before its head: summarised already
             summary = summarise(sim, st, head, self._lane_index)
         except Unsupported as why:
             log.debug("loop at 0x%08X not summarised: %s", pc, why)

@@ -120,6 +120,9 @@ struct tick_loop {
     void *turns;
     turns_resume_fn turns_resume;
     uint32_t *turns_active;
+    uint32_t sample;            /* leave every sample-th tick to Python (0: none): where the
+                                 * core spends its time, for the turns' looks */
+    uint32_t sample_count;
 };
 
 static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
@@ -165,7 +168,8 @@ static int idle_or_unknown(const struct tick_loop *t, uint32_t pc)
 static int take_tick(struct tick_loop *t, uint32_t *pc, uint64_t *budget)
 {
     uint32_t regs[R_COUNT];
-    if (t->python_ran || read_regs(t, regs))
+    if (t->python_ran || (t->sample && ++t->sample_count % t->sample == 0)
+            || read_regs(t, regs))
         return 0;
     uint32_t at = regs[R_PC] & ~1u;
     if (at == t->stop_at || idle_or_unknown(t, at))

@@ -75,6 +75,8 @@ class TickLoopState(ctypes.Structure):
         ("turns", _P),
         ("turns_resume", _P),
         ("turns_active", _P),
+        ("sample", _U32),
+        ("sample_count", _U32),
     ]
 
 

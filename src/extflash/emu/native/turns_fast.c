@@ -52,7 +52,9 @@ typedef void (*lane_serve_fn)(void *lane, const struct lane_access *acc, uint32_
 #define MIN_TURNS 4u
 #define DATA_MAX (64u * 1024u)  /* the bytes one application moves through the lane at most */
 #define COOL_DOWN 64u           /* head visits left alone after the summary did not hold */
+#define GIVE_UP 16u             /* times it did not hold before it ever did: no more */
 #define INF UINT64_MAX
+#define NO_LANE 0xFFFFFFFFu     /* a loop that moves data in memory only (memset, memcpy) */
 
 /* Core registers read and written, in this order (ids filled in by Python). */
 enum { R_SP = 13, R_LR = 14, R_PC = 15, R_XPSR = 16, R_NZCV = 17, R_IDS = 18 };
@@ -96,7 +98,8 @@ struct turn_op {
 struct turn_template {
     uint32_t head;          /* the loop head: the hook stops the core before this block */
     uint32_t length;        /* instructions in one turn */
-    uint32_t lane;          /* the lane (index) whose register page the turn accesses */
+    uint32_t lane;          /* the lane (index) whose register page the turn accesses, or
+                             * NO_LANE */
     uint32_t n_acc;
     struct lane_access acc[MAX_ACC];
     uint32_t n_ops;
@@ -387,8 +390,8 @@ static uint64_t apply(struct turns *T, struct turn_template *tp, uint32_t *regs,
     uint32_t values[MAX_ACC];
     struct span spans[MAX_SPANS];
     uint32_t n_spans = 0, per_turn = 0, reads = 0;
-    void *lane = T->lane[tp->lane];
-    uint64_t n = T->lane_room(lane, tp->acc, tp->n_acc, values);
+    void *lane = tp->lane == NO_LANE ? 0 : T->lane[tp->lane];
+    uint64_t n = lane ? T->lane_room(lane, tp->acc, tp->n_acc, values) : INF;
     n = min_u64(n, room_insns / tp->length);
     if (n < MIN_TURNS || !code_unchanged(T, tp))
         return 0;
@@ -554,6 +557,19 @@ static uint64_t apply(struct turns *T, struct turn_template *tp, uint32_t *regs,
             memcpy(host(T, slot[o->a].base, (uint32_t)(n * width), 1), data_buf, n * width);
             continue;
         }
+        if (l && !l->k2 && (l->k & 7u) == width && slot[l->a].coef == width
+                && slot[o->a].coef == width) {
+            /* bytes copied from consecutive memory to consecutive memory: memcpy (the two
+             * do not overlap: checked above) */
+            memcpy(host(T, slot[o->a].base, (uint32_t)(n * width), 1),
+                   host(T, slot[l->a].base, (uint32_t)(n * width), 0), n * width);
+            continue;
+        }
+        if (o->k2 == 1u && !slot[o->b].coef && width == 1u && slot[o->a].coef == 1u) {
+            /* a byte that is the same in every turn, at consecutive addresses: memset */
+            memset(host(T, slot[o->a].base, (uint32_t)n, 1), (int)(slot[o->b].base & 0xFFu), n);
+            continue;
+        }
         for (uint64_t j = 0; j < n; j++) {
             uint32_t v = source_at(T, o, slot, loads, j, per_turn);
             memcpy(host(T, at(&slot[o->a], j), width, 1), &v, width);
@@ -606,7 +622,8 @@ void turn_hook(void *uc, uint64_t address, uint32_t size, void *user)
         uint64_t count = *T->counter, limit = *T->limit;
         uint32_t values[MAX_ACC];
         if (limit < count + (uint64_t)MIN_TURNS * tp->length
-                || T->lane_room(T->lane[tp->lane], tp->acc, tp->n_acc, values) < MIN_TURNS)
+                || (tp->lane != NO_LANE
+                    && T->lane_room(T->lane[tp->lane], tp->acc, tp->n_acc, values) < MIN_TURNS))
             return;
         T->want = i + 1u;
         T->want_limit = limit;
@@ -659,9 +676,13 @@ int turns_resume(struct turns *T, uint32_t *pc)
     if (n) {
         tp->applied++;
         tp->turns += n;
+        tp->cool = 1;   /* the next visit is the turn a branch turns in, or one the lane or
+                         * the slice has no room for: run it */
     } else {
         tp->declined++;
         tp->cool = COOL_DOWN;
+        if (tp->declined >= GIVE_UP && !tp->applied)
+            tp->enabled = 0;    /* a head reached where the summary never holds */
     }
     T->fix = 1;
     T->fix_counter = done + n * tp->length;
