@@ -255,6 +255,9 @@ class Paper:
     conditions: list[Condition] = field(default_factory=list)
     literals: list[tuple[int, int]] = field(default_factory=list)  # code read as data
     path: list[tuple[int, int]] = field(default_factory=list)  # (pc, size)
+    # the turn being summarised (else the run to its head: a branch on flags from before it
+    # just goes where they say)
+    strict: bool = True
 
 
 class Simulator:
@@ -428,6 +431,8 @@ class Simulator:
         setters = {id(st.flags[i]) for i in used}
         setter = st.flags[used[0]]
         if setter is None or len(setters) != 1:
+            if not st.strict:
+                return taken
             raise Unsupported("a condition on flags from before the turn or from two setters")
         st.conditions.append(Condition(cond, setter, taken))
         return taken

@@ -503,15 +503,16 @@ class NativeTurns:
         sim = Simulator(self._read, self._writable, self._lane_at, self._peek_value,
                          lambda i: int(self._lanes[i].native_state.layout.dr))
         st = Paper([(v & MASK, ("reg", r)) for r, v in enumerate(values)],
-                   [None, None, None, None], xpsr & 0xF0000000)
+                   [None, None, None, None], xpsr & 0xF0000000, strict=False)
         try:
             head = find_head(sim, st, pc)
             # the state at the head: run again from the stop up to it
             st = Paper([(v & MASK, ("reg", r)) for r, v in enumerate(values)],
-                       [None, None, None, None], xpsr & 0xF0000000)
+                       [None, None, None, None], xpsr & 0xF0000000, strict=False)
             at = pc
             while at != head:
                 at = sim.step(st, at)
+            st.strict = True
             if any(known.head == head for known in self.summaries):
                 return None  # entered from before its head: summarised already
             summary = summarise(sim, st, head, self._lane_index)
