@@ -511,7 +511,10 @@ static uint64_t apply(struct turns *T, struct turn_template *tp, uint32_t *regs,
             spans[n_spans++] = (struct span){a->base, (uint64_t)a->base + width, o->a, 1, 0, 0, 0};
         }
     }
-    for (uint32_t i = 0; i < tp->n_code; i++) {     /* stores keep clear of the turn's code */
+    /* stores keep clear of the turn's code (they bypass unicorn's check for stores into
+     * translated code; other code a data loop overwrites is not looked for: the summary made
+     * on paper saw these stores land in data, and a loader does not overwrite its code) */
+    for (uint32_t i = 0; i < tp->n_code; i++) {
         if (n_spans == MAX_SPANS)
             return 0;
         spans[n_spans++] = (struct span){tp->code_at[i],
