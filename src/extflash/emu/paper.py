@@ -370,6 +370,8 @@ class Simulator:
             self._alu(st, op, pc, reg, put)
             return nxt
         if kind == "ext":
+            if op.name.startswith("rev"):
+                raise Unsupported("a byte reversal")
             c, e = reg(op.rm)
             if op.amount:
                 c = (c >> op.amount | c << (32 - op.amount)) & MASK

@@ -4,18 +4,17 @@
 processing with immediates, registers and shifted registers, moves, extends and bit-field
 extracts, multiplies, loads and stores of every size with their addressing modes, LDM/STM and
 PUSH/POP, branches, calls and returns (ARMv7-M Architecture Reference Manual, A5.2 16-bit and
-A5.3 32-bit encodings; A7.4.2 ThumbExpandImm_C for the carry of a modified immediate). Anything
-else (IT, system instructions, hints but NOP, ADC/SBC, LDRD/STRD, divisions, exclusive
-accesses, writes of the PC by data processing) is None: the loop is then not summarised, which
-only means its turns run one by one. ``tests/emu/test_thumbsem.py`` checks the decoding against
+A5.3 32-bit encodings; A7.4.2 ThumbExpandImm_C for the carry of a modified immediate), and the
+few forms besides that a wait loop may run (ADC/SBC, REV/REV16, the PC as an operand: the idle
+look's classifier, thumb.py, reads them from here; turns.py leaves them to the core). Anything
+else (IT, system instructions, hints but NOP, LDRD/STRD, divisions, exclusive accesses, writes
+of the PC by data processing) is None. ``tests/emu/test_thumbsem.py`` checks the decoding against
 capstone.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from extflash.emu.thumb import halfwords
 
 SP, LR, PC = 13, 14, 15
 AL = 14  # condition: always
@@ -45,6 +44,17 @@ class Op:
     wback: bool = False
     regs: tuple[int, ...] = ()
     nonzero: bool = False  # CBNZ
+
+
+def halfwords(code: bytes) -> tuple[int, int] | None:
+    """The first halfword of the instruction at the start of ``code`` (little-endian halfwords)
+    and, when it is a 32-bit one, its second (else -1); None when ``code`` is too short."""
+    if len(code) < 2:
+        return None
+    hw = code[0] | code[1] << 8
+    if hw >> 11 in (0b11101, 0b11110, 0b11111):
+        return (hw, code[2] | code[3] << 8) if len(code) >= 4 else None
+    return hw, -1
 
 
 def decode(code: bytes, pc: int) -> Op | None:
@@ -87,8 +97,6 @@ def _decode16(hw: int, pc: int) -> Op | None:
         return _alu(2, "add" if op == 2 else "sub", rdn, rdn, imm=imm, s=True)
     if hw >> 10 == 0b010000:  # data processing (register), A5.2.2
         name = _DP16[(hw >> 6) & 15]
-        if name in ("adc", "sbc"):
-            return None
         if name in ("tst", "cmp", "cmn"):
             return _alu(2, "and" if name == "tst" else "sub" if name == "cmp" else "add", -1,
                         rd, rm=rn, s=True)
@@ -107,8 +115,8 @@ def _decode16(hw: int, pc: int) -> Op | None:
             if hw & 7 or rm == PC:
                 return None
             return Op("bx", 2, rm=rm, name="blx" if hw & 0x80 else "bx")
-        if rdn == PC or rm == PC:
-            return None
+        if rdn == PC and op != 1:
+            return None  # a write of the PC: a branch
         if op == 0:
             return _alu(2, "add", rdn, rdn, rm=rm)
         if op == 1:
@@ -167,6 +175,8 @@ def _misc16(hw: int, pc: int) -> Op | None:
     if hw & 0xFF00 == 0xB200:  # SXTH SXTB UXTH UXTB
         name = ("sxth", "sxtb", "uxth", "uxtb")[(hw >> 6) & 3]
         return Op("ext", 2, name, rd=hw & 7, rm=(hw >> 3) & 7)
+    if hw & 0xFF80 == 0xBA00:  # REV, REV16
+        return Op("ext", 2, "rev16" if hw & 0x40 else "rev", rd=hw & 7, rm=(hw >> 3) & 7)
     if hw & 0xFE00 == 0xB400:  # PUSH
         regs = tuple(i for i in range(8) if hw >> i & 1) + ((LR,) if hw & 0x100 else ())
         return Op("stm", 2, rn=SP, regs=regs, wback=True, index=True, up=False) if regs else None
@@ -179,7 +189,7 @@ def _misc16(hw: int, pc: int) -> Op | None:
 
 
 _DP32 = {0b0000: "and", 0b0001: "bic", 0b0010: "orr", 0b0011: "orn", 0b0100: "eor",
-         0b1000: "add", 0b1101: "sub", 0b1110: "rsb"}
+         0b1000: "add", 0b1010: "adc", 0b1011: "sbc", 0b1101: "sub", 0b1110: "rsb"}
 
 
 def _expand_imm(i: int, imm3: int, imm8: int) -> tuple[int, int]:
