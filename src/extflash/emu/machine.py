@@ -1171,15 +1171,22 @@ class Machine:
         on the blocks starting there (a branch target starts one; raw, so it does not count as
         someone else's hook). Not a code hook: unicorn would then call every code hook, the
         instruction count's too, through one list walk per instruction, in all code."""
-        hook, user = self._head_hook()
+        self._head_hooks.append(self.hook_blocks_at(head, *self._head_hook()))
+
+    def hook_blocks_at(self, address: int, hook: int, user: int) -> ctypes.c_size_t:
+        """A raw C block hook (``hook(uc, address, size, user)``) on the blocks that start at
+        ``address``; returns its handle. Code translated before has no call to it, and
+        removing only the blocks there from unicorn's cache (ctl_remove_cache) does not always
+        bring one in (a data loop's head stayed without it), so the cache is flushed: once per
+        loop the machine watches or summarises."""
         handle = ctypes.c_size_t()
         status = uclib.uc_hook_add(self.uc._uch, ctypes.byref(handle), unicorn.UC_HOOK_BLOCK,
                                    ctypes.c_void_p(hook), ctypes.c_void_p(user),
-                                   ctypes.c_uint64(head), ctypes.c_uint64(head))
+                                   ctypes.c_uint64(address), ctypes.c_uint64(address))
         if status != unicorn.UC_ERR_OK:
             raise unicorn.UcError(status)
-        self._head_hooks.append(handle)
-        self.invalidate_code(head, head + 2)  # code translated before has no hook call
+        self.uc.ctl_flush_tb()  # type: ignore[attr-defined]  # (py3 binding; mypy reads py2)
+        return handle
 
     def _head_hook(self) -> tuple[int, int]:
         """The block hook on loop heads and its user data: ``_on_head`` behind the C filter

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 SP, LR, PC = 13, 14, 15
 AL = 14  # condition: always
+IT_BITS = 0x0600FC00  # xPSR.ICI/IT: inside an IT block
 
 
 @dataclass(frozen=True)

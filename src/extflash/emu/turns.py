@@ -46,7 +46,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import unicorn
 from unicorn import arm_const as A
 
 from extflash.emu import native
@@ -69,6 +68,7 @@ from extflash.emu.paper import (
     leaves,
     linear,
 )
+from extflash.emu.thumbsem import IT_BITS
 
 log = logging.getLogger(__name__)
 
@@ -76,12 +76,10 @@ MAX_TURN = 96  # instructions in one turn
 MAX_LOOKS = 48  # looks a machine makes at all
 MAX_SAMPLED = 16  # of them, looks at where an event found the core (memory-only loops)
 NO_LANE = 0xFFFFFFFF  # a summary of a loop that moves data in memory only (turns_fast.c)
-IT_BITS = 0x0600FC00
 
 MAX_TEMPLATES, MAX_OPS, MAX_SLOTS, MAX_ACC, MAX_LOADS, MAX_CODE, MAX_REGIONS = (
     8, 192, 128, 8, 16, 8, 8)
 R_IDS = 18
-R_XPSR, R_NZCV = 16, 17
 REGISTER_IDS = (*(getattr(A, f"UC_ARM_REG_R{i}") for i in range(13)), A.UC_ARM_REG_SP,
                 A.UC_ARM_REG_LR, A.UC_ARM_REG_PC, A.UC_ARM_REG_XPSR, A.UC_ARM_REG_APSR_NZCV)
 
@@ -110,7 +108,9 @@ class TurnTemplate(ctypes.Structure):
     _fields_ = [("head", _U32), ("length", _U32), ("lane", _U32), ("n_acc", _U32),
                 ("acc", LaneAccess * MAX_ACC), ("n_ops", _U32), ("ops", TurnOp * MAX_OPS),
                 ("n_code", _U32), ("code_at", _U32 * MAX_CODE), ("code_len", _U32 * MAX_CODE),
-                ("code", _P), ("enabled", _U32), ("cool", _U32), ("applied", _U64),
+                ("code", _P), ("per_turn", _U32), ("reads", _U32),
+                ("load_op", ctypes.c_uint16 * MAX_LOADS), ("enabled", _U32), ("cool", _U32),
+                ("applied", _U64),
                 ("turns", _U64), ("declined", _U64)]
 
 
@@ -434,6 +434,9 @@ class NativeTurns:
         self.address = ctypes.addressof(st)
         self.hook = address_of_function(lib.turn_hook)
         self.resume = address_of_function(lib.turns_resume)
+        self._prepare = lib.turns_prepare
+        self._prepare.argtypes = (_P, _U32)
+        self._prepare.restype = ctypes.c_int
         self._keep: list[Any] = []
         self._hooks: list[ctypes.c_size_t] = []
         self._tried: set[int] = set()
@@ -470,10 +473,10 @@ class NativeTurns:
     def wanted(self, at_event: bool) -> bool:
         """Is a look worth it now: a lane moves data, or an event stopped the core (it is where
         the core spends its time: a memset, a memcpy), and looks are left?"""
+        if at_event and self.sampling:
+            return True
         if self.looks >= MAX_LOOKS or self.state.n_templates >= MAX_TEMPLATES:
             return False
-        if at_event and self.sampled < MAX_SAMPLED:
-            return True
         for lane in self._lanes:
             s = lane.native_state
             if s.pending or s.flags & quadspi_fast.FLAG_IRQ:
@@ -539,21 +542,14 @@ class NativeTurns:
         tp.n_code = len(summary.code)
         for i, (at, data) in enumerate(summary.code):
             tp.code_at[i], tp.code_len[i] = at, len(data)
+        if not self._prepare(self.address, st.n_templates):
+            log.debug("loop at 0x%08X: turns_fast.c refused its summary", summary.head)
+            return
         tp.enabled = 1
         st.n_templates += 1
         self.summaries.append(summary)
         self._paths |= summary.path
-        handle = ctypes.c_size_t()
-        status = uclib.uc_hook_add(self._machine.uc._uch, ctypes.byref(handle),
-                                   unicorn.UC_HOOK_BLOCK, ctypes.c_void_p(self.hook),
-                                   ctypes.c_void_p(self.address),
-                                   ctypes.c_uint64(summary.head), ctypes.c_uint64(summary.head))
-        if status != unicorn.UC_ERR_OK:
-            raise unicorn.UcError(status)
-        self._hooks.append(handle)
-        # code translated before has no hook call; removing the head's block from unicorn's
-        # cache (ctl_remove_cache) is not enough there, a flush is (once per loop summarised)
-        self._machine.uc.ctl_flush_tb()
+        self._hooks.append(self._machine.hook_blocks_at(summary.head, self.hook, self.address))
         log.debug("loop at 0x%08X summarised: %d instructions a turn", summary.head,
                   summary.length)
 
@@ -564,11 +560,9 @@ class NativeTurns:
         return bytes(self._machine.uc.mem_read(at, size))
 
     def _writable(self, at: int, size: int) -> bool:
-        for region in self._machine.part.part.memory:
-            if region.kind == "ram" and region.start <= at and at + size <= region.start + \
-                    region.size:
-                return True
-        return False
+        """Does [at, at + size) lie in RAM the summaries may write (the regions published)?"""
+        return any(r.writable and r.base <= at and at + size <= r.base + r.size
+                   for r in self.state.regions[:self.state.n_regions])
 
     def _lane_at(self, at: int) -> tuple[int, int] | None:
         for i, lane in enumerate(self._lanes):

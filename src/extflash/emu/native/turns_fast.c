@@ -54,6 +54,7 @@ typedef void (*lane_serve_fn)(void *lane, const struct lane_access *acc, uint32_
 #define COOL_DOWN 64u           /* head visits left alone after the summary did not hold */
 #define GIVE_UP 16u             /* times it did not hold before it ever did: no more */
 #define INF UINT64_MAX
+#define IT_BITS 0x0600FC00u     /* xPSR.ICI/IT */
 #define NO_LANE 0xFFFFFFFFu     /* a loop that moves data in memory only (memset, memcpy) */
 
 /* Core registers read and written, in this order (ids filled in by Python). */
@@ -107,6 +108,10 @@ struct turn_template {
     uint32_t n_code;
     uint32_t code_at[MAX_CODE], code_len[MAX_CODE];
     const uint8_t *code;    /* the turn's code bytes (instructions, literals), concatenated */
+    /* worked out once (turns_prepare) */
+    uint32_t per_turn;      /* the lane's DR bytes in one turn */
+    uint32_t reads;         /* they are DR reads (else writes) */
+    uint16_t load_op[MAX_LOADS];    /* the op (T_DLOAD) of each data load */
     uint32_t enabled;
     uint32_t cool;          /* head visits to leave alone */
     uint64_t applied;       /* for tests and benchmarks */
@@ -386,39 +391,17 @@ static uint64_t apply(struct turns *T, struct turn_template *tp, uint32_t *regs,
                       uint64_t room_insns)
 {
     static struct slot slot[MAX_SLOTS];
-    const struct turn_op *loads[MAX_LOADS] = {0};
+    const struct turn_op *loads[MAX_LOADS];
     uint32_t values[MAX_ACC];
     struct span spans[MAX_SPANS];
-    uint32_t n_spans = 0, per_turn = 0, reads = 0;
+    uint32_t n_spans = 0, per_turn = tp->per_turn, reads = tp->reads;
     void *lane = tp->lane == NO_LANE ? 0 : T->lane[tp->lane];
     uint64_t n = lane ? T->lane_room(lane, tp->acc, tp->n_acc, values) : INF;
     n = min_u64(n, room_insns / tp->length);
     if (n < MIN_TURNS || !code_unchanged(T, tp))
         return 0;
-    /* the loads, and the lane's DR bytes in one turn */
-    for (uint32_t i = 0; i < tp->n_ops; i++) {
-        const struct turn_op *o = &tp->ops[i];
-        if (o->code == T_DLOAD) {
-            if (o->dst >= MAX_LOADS || (o->k2 && o->a >= tp->n_acc))
-                return 0;
-            loads[o->dst] = o;
-            if (o->k2) {
-                per_turn += tp->acc[o->a].size;
-                reads = 1;
-            }
-        } else if (o->code == T_MMIOW) {
-            if (o->a >= tp->n_acc)
-                return 0;
-            per_turn += tp->acc[o->a].size;
-        }
-        if (o->code == T_FLAGS && (o->k & 0x100u) && (o->a >= MAX_LOADS || !loads[o->a]))
-            return 0;
-        if ((o->code == T_DSTORE || o->code == T_MMIOW || o->code == T_OUTREG
-                || o->code == T_OUTCELL) && o->k2 != 1u
-                && (o->b >= MAX_LOADS || !loads[o->b] || o->k2 > 2u
-                    || (o->k2 == 2u && (o->code == T_DSTORE || o->code == T_MMIOW))))
-            return 0;   /* turns.py puts each load before its uses */
-    }
+    for (uint32_t m = 0; m < MAX_LOADS; m++)
+        loads[m] = &tp->ops[tp->load_op[m]];
     if (per_turn)
         n = min_u64(n, DATA_MAX / per_turn);
     /* the values of turn 0, and the branches' bounds */
@@ -600,7 +583,47 @@ static uint64_t apply(struct turns *T, struct turn_template *tp, uint32_t *regs,
     return n;
 }
 
-/* unicorn's block hook on the heads of the loops summarised (Machine._use_turns). */
+/* A template turns.py just wrote: work out what every application of it needs, and check the
+ * ops refer only to what exists (each data load before its uses, accesses the turn makes). 1:
+ * it may be used. */
+int turns_prepare(struct turns *T, uint32_t index)
+{
+    struct turn_template *tp = &T->templates[index];
+    uint32_t known = 0;
+    tp->per_turn = tp->reads = 0;
+    if (!tp->length || tp->n_ops > MAX_OPS || tp->n_acc > MAX_ACC || tp->n_code > MAX_CODE
+            || (tp->lane != NO_LANE && tp->lane >= 8u))
+        return 0;
+    for (uint32_t i = 0; i < tp->n_ops; i++) {
+        const struct turn_op *o = &tp->ops[i];
+        if (o->dst >= MAX_SLOTS || o->a >= MAX_SLOTS || o->b >= MAX_SLOTS)
+            return 0;
+        if (o->code == T_DLOAD) {
+            if (o->dst >= MAX_LOADS || (o->k2 && o->a >= tp->n_acc))
+                return 0;
+            tp->load_op[o->dst] = (uint16_t)i;
+            known |= 1u << o->dst;
+            if (o->k2) {
+                tp->per_turn += tp->acc[o->a].size;
+                tp->reads = 1;
+            }
+        } else if (o->code == T_MMIOW) {
+            if (o->a >= tp->n_acc)
+                return 0;
+            tp->per_turn += tp->acc[o->a].size;
+        }
+        if (o->code == T_FLAGS && (o->k & 0x100u) && !(known >> o->a & 1u))
+            return 0;
+        if ((o->code == T_DSTORE || o->code == T_MMIOW || o->code == T_OUTREG
+                || o->code == T_OUTCELL) && o->k2 != 1u
+                && (o->b >= MAX_LOADS || !(known >> o->b & 1u) || o->k2 > 2u
+                    || (o->k2 == 2u && (o->code == T_DSTORE || o->code == T_MMIOW))))
+            return 0;
+    }
+    return 1;
+}
+
+/* unicorn's block hook on the heads of the loops summarised (Machine.hook_blocks_at). */
 void turn_hook(void *uc, uint64_t address, uint32_t size, void *user)
 {
     struct turns *T = user;
@@ -658,7 +681,7 @@ int turns_resume(struct turns *T, uint32_t *pc)
         return 0;   /* not stopped before the head after all: the slice ends here (the run
                      * loop takes the lowered limit as the slice's end) */
     uint64_t n = 0;
-    if (!(regs[R_XPSR] & 0x0600FC00u)) {
+    if (!(regs[R_XPSR] & IT_BITS)) {   /* not inside an IT block */
         uint32_t before[R_IDS];
         memcpy(before, regs, sizeof regs);
         n = apply(T, tp, regs, T->want_limit - done);
