@@ -331,9 +331,9 @@ static uint32_t idle_status(const struct qspi_fast *s)
     return s->sticky | (fmode(s) == FMODE_WRITE ? SR_FTF : 0u);
 }
 
-/* SR during an indirect read whose bus time is not over (CommandEngine._sr_value): no TCF
- * yet. */
-static uint32_t rx_status_on_bus(const struct qspi_fast *s)
+/* SR during an indirect read, as it stands (CommandEngine._sr_value): the FIFO level, FTF at
+ * the threshold or with TCF and bytes left; TCF as the sticky flags hold it. */
+static uint32_t rx_value(const struct qspi_fast *s)
 {
     uint32_t left = s->len - s->pos;
     uint32_t level = left < s->fifo ? left : s->fifo;
@@ -343,17 +343,18 @@ static uint32_t rx_status_on_bus(const struct qspi_fast *s)
     return value;
 }
 
+/* SR during an indirect read whose bus time is over: TCF once the rest sits in the FIFO. */
 static uint32_t rx_status(struct qspi_fast *s)
 {
-    uint32_t left = s->len - s->pos;
-    uint32_t level = left < s->fifo ? left : s->fifo;
-    uint32_t thr = fld(s, F_FTHRES) + 1u;
-    if (!(s->sticky & SR_TCF) && left <= s->fifo)
+    if (s->len - s->pos <= s->fifo)
         s->sticky |= SR_TCF;    /* the transfer is over and the rest sits in the FIFO */
-    uint32_t value = s->sticky | SR_BUSY | level << 8;
-    if (level >= thr || ((value & SR_TCF) && level))
-        value |= SR_FTF;
-    return value;
+    return rx_value(s);
+}
+
+/* SR during an indirect write collecting its data: the FIFO takes more. */
+static uint32_t tx_status(const struct qspi_fast *s)
+{
+    return s->sticky | SR_BUSY | SR_FTF;
 }
 
 
@@ -527,7 +528,7 @@ static int lane_status(struct qspi_fast *s, uint32_t *out)
             lane_pass(s, end - now);
             now = end;
         }
-        uint32_t value = now >= s->done_fs ? rx_status(s) : rx_status_on_bus(s);
+        uint32_t value = now >= s->done_fs ? rx_status(s) : rx_value(s);
         if (now >= s->event_fs)
             s->woke = 1;
         *out = value;
@@ -874,7 +875,7 @@ uint64_t qspi_fast_read(void *uc, uint64_t offset, unsigned size, void *user)
                 return s->slow_read(uc, offset, size, user);
         } else {
             full = s->mode == MODE_IDLE ? idle_status(s)
-                   : s->mode == MODE_TX ? s->sticky | SR_BUSY | SR_FTF : rx_status(s);
+                   : s->mode == MODE_TX ? tx_status(s) : rx_status(s);
         }
         uint32_t value = (full >> shift) & lane_mask(size);
         uint64_t key = (uint64_t)size << 40 | offset << 32 | value;
@@ -1097,13 +1098,9 @@ static int turn_read_value(const struct qspi_fast *s, const struct lane_access *
     uint32_t word = a->offset & ~3u, shift = 8u * (a->offset & 3u);
     uint32_t full;
     if (word == s->layout.sr) {
-        if (s->mode == MODE_TX) {
-            full = s->sticky | SR_BUSY | SR_FTF;
-        } else {
-            /* rx_status while more than a FIFO's worth is left (turn_room keeps it so): no TCF */
-            uint32_t thr = fld(s, F_FTHRES) + 1u;
-            full = s->sticky | SR_BUSY | s->fifo << 8 | (s->fifo >= thr ? SR_FTF : 0u);
-        }
+        /* RX: as rx_status reads it while more than a FIFO's worth is left (lane_turn_room
+         * keeps it so): TCF is not set on the way */
+        full = s->mode == MODE_TX ? tx_status(s) : rx_value(s);
     } else {
         int i = find_reg(s, word);
         if (i < 0 || word == s->layout.dr)
