@@ -6,7 +6,8 @@ handled the ticks. Covered: a loop waiting in RAM (HAL_Delay), a handler or a lo
 register Python models (the tick goes back to Python), ticks masked by PRIMASK, a run that times
 out and one a watcher looks at between slices (checkpoints) in the middle of ticks, and the
 loaders users run: a HAL-style QUADSPI loader and a HAL-style OCTOSPI loader waiting for the chip
-through the command lane across ticks."""
+through the command lane across ticks, the lane keeping what it ran and served across the ticks C
+takes (the chip's log of commands and their times is compared too)."""
 
 from __future__ import annotations
 
@@ -113,20 +114,23 @@ def program_and_read(path: Path, brd: board.Board, monkeypatch: pytest.MonkeyPat
                            verify=True).report
         back = s.read(base + 0x1000, size)
         m: Any = s.target.machine
-        handled = m._ticks.state.ticks_total if m._ticks is not None else 0
+        st = m._ticks.state if m._ticks is not None else None
+        chip = s.target.board.chips[1]  # type: ignore[attr-defined]
         return (report.target_time_s, m.clock.cycles, m.clock.now_fs, back == data,
-                bytes(s.target.board.chips[1].memory[:size + 0x2000])), handled  # type: ignore
+                bytes(chip.memory[:size + 0x2000]), list(chip.events)), (
+            (st.ticks_total, st.ticks_mid_command) if st is not None else (0, 0))
 
 
 def test_a_hal_style_quadspi_loader_waits_for_the_chip_in_c(
         build_elf: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     brd = board.load("nucleo-h743zi-w25q128")
     path = halstyle_loader(brd, build_elf)
-    native, handled = program_and_read(path, brd, monkeypatch, True, 80 * 1024 + 5)
+    native, (handled, mid_command) = program_and_read(path, brd, monkeypatch, True, 80 * 1024 + 5)
     python, _ = program_and_read(path, brd, monkeypatch, False, 80 * 1024 + 5)
-    assert native == python
+    assert native == python  # the chip's log of commands and their times too
     assert native[3]
     assert handled > 200  # the erase and page-program waits' ticks
+    assert mid_command > 10  # ticks that came mid-command: the lane kept what it ran and served
 
 
 def test_a_hal_style_octospi_loader_waits_for_the_chip_in_c(
@@ -136,8 +140,9 @@ def test_a_hal_style_octospi_loader_waits_for_the_chip_in_c(
     path = build_elf(b.name, b.sources, b.linker_script, cflags=b.cflags, ldflags=b.ldflags,
                      cpu=b.cpu)
     brd = ob.kit_board(name, b)
-    native, handled = program_and_read(path, brd, monkeypatch, True, 40 * 1024 + 9)
+    native, (handled, mid_command) = program_and_read(path, brd, monkeypatch, True, 40 * 1024 + 9)
     python, _ = program_and_read(path, brd, monkeypatch, False, 40 * 1024 + 9)
     assert native == python
     assert native[3]
     assert handled > 100
+    assert mid_command > 10

@@ -1201,30 +1201,35 @@ void lane_turn_serve(struct qspi_fast *s, const struct lane_access *acc, uint32_
 
 /* -- the tick loop's view (ticks_fast.c) ---------------------------------------------------- */
 
-/* At the end of a slice: -1 if Python has work here (a deferred write, a take-over, served
- * accesses to absorb: CommandEngine._lane_drain and _slice_ended would do more than move time),
- * 1 if the lane woke the core for a tick and only the time it let pass is new (added to
- * *skip_fs and *skip_cycles), 0 if nothing is. Changes nothing. */
+/* At the end of a slice the tick loop may take: -1 if Python must handle something first (a
+ * deferred write); 0 if the lane holds nothing; else it holds what it ran or served since
+ * Python last took it over (commands and their log, the chip's state, accesses it served, the
+ * time it let pass): 1 if it woke the core for this tick (a polling skip ran into it), 2 if the
+ * tick came while the loader was busy with the controller. What it holds it keeps across the exception: none of it depends on the
+ * moment Python takes it over (the log's times and the chip's end of busy are absolute, served
+ * data waits in the capture buffer), the SysTick handler leaves the controller alone or its
+ * first access hands everything to Python, and the time it let pass moves the clock now
+ * (added to *skip_fs and *skip_cycles). The Python run loop takes all of it over at every
+ * slice's end instead; the differential test (tests/emu/test_ticks_native.py) holds the two
+ * equal. Changes nothing. */
 int lane_tick_state(const struct qspi_fast *s, uint64_t *skip_fs, uint64_t *skip_cycles)
 {
     if (s->pending)
         return -1;
     if (s->lane_dirty) {
-        if (!s->woke)
-            return -1;
         *skip_fs += s->skip_fs;
         *skip_cycles += s->skip_cycles;
-        return 1;
+        return s->woke ? 1 : 2;
     }
-    return s->dirty ? -1 : 0;
+    return s->dirty ? 2 : 0;
 }
 
-/* The tick loop took the slice's end: the time a waking lane let pass is the clock's now
- * (_take_lane_time; the lane keeps its state across the exception), the slice is over
- * (_slice_ended) and the core took an exception (_interrupted). */
-void lane_tick_ended(struct qspi_fast *s, int32_t woke)
+/* The tick loop took the slice's end: the time a lane that holds something let pass is the
+ * clock's now (_take_lane_time), the slice is over (_slice_ended) and the core took an
+ * exception (_interrupted). */
+void lane_tick_ended(struct qspi_fast *s, int32_t holds)
 {
-    if (woke) {
+    if (holds) {
         s->woke = 0;
         s->base_fs += s->skip_fs;
         s->skip_fs = s->skip_cycles = 0;

@@ -12,8 +12,9 @@
  *   - the slice ran to its instruction limit (not `until`, not a stop from elsewhere), with no
  *     Python callback during it (python_ran: the machine's callbacks raise it, after they have
  *     brought Python's state up to date, see below);
- *   - every command lane is either untouched (no deferred write, nothing to take over) or woke
- *     the core for this tick (its only news is the time it let pass: Quadspi._lane_drain);
+ *   - no command lane has a deferred write; what a lane ran or served since Python last took
+ *     it over it keeps across the exception, and the time it let pass moves the clock (see
+ *     lane_tick_state in quadspi_fast.c: Python would take it all over here, to the same end);
  *   - the tick is due, no other event is, and neither the run's deadline nor the watch's
  *     checkpoint is reached;
  *   - the core is not idle there (after WFI, on `b .`), not at `until`, no exception is active,
@@ -123,6 +124,7 @@ struct tick_loop {
     uint32_t sample;            /* leave every sample-th tick to Python (0: none): where the
                                  * core spends its time, for the turns' looks */
     uint32_t sample_count;
+    uint64_t ticks_mid_command; /* ticks taken while a lane held a command in progress (tests) */
 };
 
 static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
@@ -177,12 +179,13 @@ static int take_tick(struct tick_loop *t, uint32_t *pc, uint64_t *budget)
     uint32_t handler = systick_handler(t, regs);
     if (!handler)
         return 0;
-    int32_t woke[MAX_LANES];
+    int32_t holds[MAX_LANES], busy = 0;
     uint64_t skip_fs = 0, skip_cycles = 0;
     for (uint32_t i = 0; i < t->n_lanes; i++) {
-        woke[i] = t->lane_state(t->lane[i], &skip_fs, &skip_cycles);
-        if (woke[i] < 0)
+        holds[i] = t->lane_state(t->lane[i], &skip_fs, &skip_cycles);
+        if (holds[i] < 0)
             return 0;
+        busy |= holds[i] == 2;
     }
     /* sync_time: the lanes' time first, then the slice's instructions (its budget as the lanes
      * may have lowered the limit) */
@@ -198,7 +201,7 @@ static int take_tick(struct tick_loop *t, uint32_t *pc, uint64_t *budget)
     /* taken: from here on this is the run loop's work */
     t->in_handler = 1;
     for (uint32_t i = 0; i < t->n_lanes; i++)
-        t->lane_ended(t->lane[i], woke[i]);
+        t->lane_ended(t->lane[i], holds[i]);
     t->now_fs = now;
     t->cycles += skip_cycles + done;
     t->last_tick_fs = t->tick_fs;
@@ -206,6 +209,7 @@ static int take_tick(struct tick_loop *t, uint32_t *pc, uint64_t *budget)
     t->ticks++;
     t->ticks_in_call++;
     t->ticks_total++;
+    t->ticks_mid_command += (uint64_t)busy;
     if (t->ts_timed)
         *t->ts_timed = 0;   /* Bus.note_activity */
     uint64_t horizon = min_u64(t->deadline_fs, min_u64(t->tick_fs, t->other_fs));

@@ -77,6 +77,7 @@ class TickLoopState(ctypes.Structure):
         ("turns_active", _P),
         ("sample", _U32),
         ("sample_count", _U32),
+        ("ticks_mid_command", _U64),
     ]
 
 
