@@ -729,9 +729,9 @@ def _finish_layout(
     what: str,
 ) -> RamLayout:
     crc_len = round_up(len(target_crc.nibble_table()) + 64, 8)
-    # The stack and buffer start on their own 4 KiB page when there is room: the virtual
-    # board's core takes a slow path for every store into a page it has translated code from
-    # (the loader's stack pushes, without this).
+    # The stack and buffer start on their own 4 KiB page when there is room: a store into a page
+    # the virtual board's core has translated code from costs it more (it looks for the code
+    # the store overwrites; see Machine, "Pages").
     stack_bottom = round_up(image_end, CODE_PAGE)
     if stack_bottom + stack_size + 2 * CODE_PAGE + crc_len > ram.end:
         stack_bottom = round_up(image_end, 8)
