@@ -41,6 +41,14 @@ class IoManager(Peripheral):
         for listener in self.listeners:
             listener()
 
+    def write(self, offset: int, size: int, value: int) -> None:
+        """A write that changes the register re-checks the controllers' wiring (a HAL
+        ``Init`` writes the same routing again at every call)."""
+        before = dict(self.values)
+        super().write(offset, size, value)
+        if self.values != before:
+            self._changed()
+
     def reset(self) -> None:
         super().reset()
         self._changed()
@@ -63,10 +71,6 @@ class Octospim(IoManager):
             regs.insert(0, Reg("CR", 0, fields=fields(("MUXEN", 0), ("REQ2ACK_TIME", 16, 8))))
         super().__init__(name, base, tuple(regs))
         self.ports = ports
-
-    def write(self, offset: int, size: int, value: int) -> None:
-        super().write(offset, size, value)
-        self._changed()
 
     def route(self, controller: int, port: int, signal: str) -> str | None:
         if not 1 <= port <= self.ports:
@@ -104,10 +108,6 @@ class Xspim(IoManager):
         super().__init__(name, base, (Reg("CR", 0, fields=fields(
             ("MUXEN", 0), ("MODE", 1), ("CSSEL_OVR_EN", 4), ("CSSEL_OVR_O1", 5),
             ("CSSEL_OVR_O2", 6), ("REQ2ACK_TIME", 16, 8))),))
-
-    def write(self, offset: int, size: int, value: int) -> None:
-        super().write(offset, size, value)
-        self._changed()
 
     def port_of(self, controller: int) -> int:
         """The port XSPI``controller`` drives (MODE swaps; MUXEN shares the MODE port)."""
