@@ -15,11 +15,12 @@ import random
 from pathlib import Path
 from typing import Any
 
+import halstyle.build as hs
 import ospi_hal.build as ob
 import pytest
-from test_reference_loaders import halstyle_loader
+from test_reference_loaders import chip_facts, halstyle_loader
 
-from extflash import api, board, mcu
+from extflash import api, board, chips, mcu
 from extflash.emu.clock import FS_PER_S
 from extflash.emu.machine import Machine
 from extflash.image import Chunk, from_chunks
@@ -131,6 +132,25 @@ def test_a_hal_style_quadspi_loader_waits_for_the_chip_in_c(
     assert native[3]
     assert handled > 200  # the erase and page-program waits' ticks
     assert mid_command > 10  # ticks that came mid-command: the lane kept what it ran and served
+
+
+def test_a_tick_handler_that_reads_the_controller_mid_command_sees_what_python_would(
+        build_elf: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The HAL-style loader with a SysTick handler that reads QUADSPI SR: ticks taken in C in
+    the middle of a command serve that read from the state the lane kept."""
+    brd = board.load("nucleo-h743zi-w25q128")
+    mem = brd.memories[0]
+    b = hs.loader_build({"mcu": brd.mcu_name, "hse_hz": brd.hse_hz, "bank": mem.bank,
+                         "pins": {w.signal: (w.pin, w.af) for w in mem.wires},
+                         "chip": chip_facts(chips.find(mem.chip))}, name="hal-tick-reads-sr")
+    path = build_elf(b.name, b.sources, b.linker_script,
+                     cflags=(*b.cflags, "-DHS_TICK_READS_QSPI_SR"), ldflags=b.ldflags, cpu=b.cpu)
+    native, (handled, mid_command) = program_and_read(path, brd, monkeypatch, True, 24 * 1024 + 3)
+    python, _ = program_and_read(path, brd, monkeypatch, False, 24 * 1024 + 3)
+    assert native == python
+    assert native[3]
+    assert handled > 50
+    assert mid_command > 0
 
 
 def test_a_hal_style_octospi_loader_waits_for_the_chip_in_c(

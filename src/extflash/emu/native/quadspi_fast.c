@@ -1205,13 +1205,13 @@ void lane_turn_serve(struct qspi_fast *s, const struct lane_access *acc, uint32_
  * deferred write); 0 if the lane holds nothing; else it holds what it ran or served since
  * Python last took it over (commands and their log, the chip's state, accesses it served, the
  * time it let pass): 1 if it woke the core for this tick (a polling skip ran into it), 2 if the
- * tick came while the loader was busy with the controller. What it holds it keeps across the exception: none of it depends on the
- * moment Python takes it over (the log's times and the chip's end of busy are absolute, served
- * data waits in the capture buffer), the SysTick handler leaves the controller alone or its
- * first access hands everything to Python, and the time it let pass moves the clock now
- * (added to *skip_fs and *skip_cycles). The Python run loop takes all of it over at every
- * slice's end instead; the differential test (tests/emu/test_ticks_native.py) holds the two
- * equal. Changes nothing. */
+ * tick came while the loader was busy with the controller. It keeps all of that across the
+ * exception: none of it depends on when Python takes it over (the log's times and the chip's
+ * end of busy are absolute, served bytes wait in the capture buffer), an access of the handler
+ * to the controller is served from that same state (here, or by Python after a take-over), and
+ * the time it let pass moves the clock now (added to *skip_fs and *skip_cycles). The Python run
+ * loop takes it all over at every slice's end instead; tests/emu/test_ticks_native.py holds
+ * the two equal. Changes nothing. */
 int lane_tick_state(const struct qspi_fast *s, uint64_t *skip_fs, uint64_t *skip_cycles)
 {
     if (s->pending)
