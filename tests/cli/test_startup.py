@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 
+import extflash
 from extflash import board
+from extflash.cli import UsageError
 
 HEAVY = ("unicorn", "pyocd", "extflash.emu", "extflash.diagnose", "extflash.probe")
 
@@ -57,3 +59,23 @@ def test_version_and_help_load_no_emulator(args: list[str]) -> None:
 def test_info_loads_no_emulator(gen_loader: Any) -> None:
     stldr = Path(gen_loader(board.load("weact-h743")).stldr)
     assert heavy_modules(cli_run("info", str(stldr), "--json")) == []
+
+
+def test_the_console_script_ends_once_everything_is_written() -> None:
+    """``run`` skips the interpreter's teardown: exit handlers still run, every line is out and
+    the exit code is the command's."""
+    script = ("import atexit, sys\n"
+              "from extflash.cli import run\n"
+              "atexit.register(lambda: print('exit handler ran'))\n"
+              "sys.argv = ['extflash', *sys.argv[1:]]\n"
+              "run()\n")
+    ok = subprocess.run([sys.executable, "-c", script, "--version"], capture_output=True,
+                        text=True, check=False)
+    assert ok.returncode == 0
+    assert ok.stdout.splitlines() == [f"extflash, version {extflash.__version__}",
+                                      "exit handler ran"]
+    bad = subprocess.run([sys.executable, "-c", script, "no-such-command"], capture_output=True,
+                         text=True, check=False)
+    assert bad.returncode == UsageError.exit_code != 0
+    assert "no command 'no-such-command'" in bad.stderr
+    assert bad.stdout == "exit handler ran\n"

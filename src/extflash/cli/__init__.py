@@ -8,11 +8,15 @@ JSON envelope with ``--json``; see :mod:`extflash.cli.common`.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import importlib
 import logging
+import os
 import sys
+import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -52,6 +56,23 @@ class _Formatter(logging.Formatter):
         if record.levelno >= logging.WARNING and not record.name.startswith("extflash.debug"):
             return f"{record.levelname.lower()}: {record.getMessage()}"
         return f"{record.levelname} {record.name}: {record.getMessage()}"
+
+
+def _leave(code: str | int | None) -> NoReturn:
+    """End the process without the interpreter's teardown, which frees the virtual board and
+    every module: 30-40 ms, a tenth of a short command's run. What the command wrote is out
+    first: the exit handlers run, logging is shut down and the standard streams are flushed.
+    With another thread still running, the interpreter ends the process as usual."""
+    if code is None:
+        code = 0
+    if not isinstance(code, int) or threading.active_count() > 1:
+        sys.exit(code)
+    atexit._run_exitfuncs()
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing left to say
+            stream.flush()
+    os._exit(code)
 
 
 class ExtflashGroup(click.Group):
@@ -121,5 +142,15 @@ def main(verbose: int) -> None:
     root.setLevel(logging.WARNING - 10 * min(verbose, 2))
 
 
+def run() -> NoReturn:
+    """The ``extflash`` console script: :func:`main`, then :func:`_leave` (code that calls
+    ``main`` itself gets click's ``SystemExit`` and keeps its process)."""
+    try:
+        main()
+    except SystemExit as done:
+        _leave(done.code)
+    _leave(0)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    run()
