@@ -37,14 +37,16 @@ def chip_facts(spec: chips.ChipSpec) -> Any:
     )
 
 
-def halstyle_loader(brd: board.Board, build_elf: Any) -> Path:
+def halstyle_loader(brd: board.Board, build_elf: Any, *, variant: str = "",
+                    cflags: tuple[str, ...] = ()) -> Path:
+    """The HAL-style loader for ``brd``; a ``variant`` adds ``cflags`` (a test variant)."""
     mem = brd.memories[0]
     desc = {"mcu": brd.mcu_name, "hse_hz": brd.hse_hz, "bank": mem.bank,
             "pins": {w.signal: (w.pin, w.af) for w in mem.wires},
             "chip": chip_facts(chips.find(mem.chip))}
-    b = hs.loader_build(desc, name=f"hal-{brd.name}")
-    return build_elf(b.name, b.sources, b.linker_script, cflags=b.cflags, ldflags=b.ldflags,
-                     cpu=b.cpu)
+    b = hs.loader_build(desc, name=f"hal-{brd.name}{variant}")
+    return build_elf(b.name, b.sources, b.linker_script, cflags=(*b.cflags, *cflags),
+                     ldflags=b.ldflags, cpu=b.cpu)
 
 
 def image_for(base: int, sector: int) -> Any:

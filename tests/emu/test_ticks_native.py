@@ -15,12 +15,11 @@ import random
 from pathlib import Path
 from typing import Any
 
-import halstyle.build as hs
 import ospi_hal.build as ob
 import pytest
-from test_reference_loaders import chip_facts, halstyle_loader
+from test_reference_loaders import halstyle_loader
 
-from extflash import api, board, chips, mcu
+from extflash import api, board, mcu
 from extflash.emu.clock import FS_PER_S
 from extflash.emu.machine import Machine
 from extflash.image import Chunk, from_chunks
@@ -122,16 +121,25 @@ def program_and_read(path: Path, brd: board.Board, monkeypatch: pytest.MonkeyPat
             (st.ticks_total, st.ticks_mid_command) if st is not None else (0, 0))
 
 
+def assert_c_ticks_equal_python(path: Path, brd: board.Board, monkeypatch: pytest.MonkeyPatch,
+                                size: int, *, handled: int, mid_command: int) -> None:
+    """The run with ticks in C equals the Python run loop's (the chip's log of commands and
+    their times too), and C took more than ``handled`` ticks, more than ``mid_command`` of them
+    while the lane held a command in progress."""
+    native, (in_c, in_c_mid) = program_and_read(path, brd, monkeypatch, True, size)
+    python, _ = program_and_read(path, brd, monkeypatch, False, size)
+    assert native == python
+    assert native[3]
+    assert in_c > handled
+    assert in_c_mid > mid_command
+
+
 def test_a_hal_style_quadspi_loader_waits_for_the_chip_in_c(
         build_elf: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     brd = board.load("nucleo-h743zi-w25q128")
-    path = halstyle_loader(brd, build_elf)
-    native, (handled, mid_command) = program_and_read(path, brd, monkeypatch, True, 80 * 1024 + 5)
-    python, _ = program_and_read(path, brd, monkeypatch, False, 80 * 1024 + 5)
-    assert native == python  # the chip's log of commands and their times too
-    assert native[3]
-    assert handled > 200  # the erase and page-program waits' ticks
-    assert mid_command > 10  # ticks that came mid-command: the lane kept what it ran and served
+    # the erase and page-program waits' ticks, and ticks that came mid-command
+    assert_c_ticks_equal_python(halstyle_loader(brd, build_elf), brd, monkeypatch,
+                                80 * 1024 + 5, handled=200, mid_command=10)
 
 
 def test_a_tick_handler_that_reads_the_controller_mid_command_sees_what_python_would(
@@ -139,18 +147,10 @@ def test_a_tick_handler_that_reads_the_controller_mid_command_sees_what_python_w
     """The HAL-style loader with a SysTick handler that reads QUADSPI SR: ticks taken in C in
     the middle of a command serve that read from the state the lane kept."""
     brd = board.load("nucleo-h743zi-w25q128")
-    mem = brd.memories[0]
-    b = hs.loader_build({"mcu": brd.mcu_name, "hse_hz": brd.hse_hz, "bank": mem.bank,
-                         "pins": {w.signal: (w.pin, w.af) for w in mem.wires},
-                         "chip": chip_facts(chips.find(mem.chip))}, name="hal-tick-reads-sr")
-    path = build_elf(b.name, b.sources, b.linker_script,
-                     cflags=(*b.cflags, "-DHS_TICK_READS_QSPI_SR"), ldflags=b.ldflags, cpu=b.cpu)
-    native, (handled, mid_command) = program_and_read(path, brd, monkeypatch, True, 24 * 1024 + 3)
-    python, _ = program_and_read(path, brd, monkeypatch, False, 24 * 1024 + 3)
-    assert native == python
-    assert native[3]
-    assert handled > 50
-    assert mid_command > 0
+    path = halstyle_loader(brd, build_elf, variant="-tick-reads-sr",
+                           cflags=("-DHS_TICK_READS_QSPI_SR",))
+    assert_c_ticks_equal_python(path, brd, monkeypatch, 24 * 1024 + 3, handled=50,
+                                mid_command=0)
 
 
 def test_a_hal_style_octospi_loader_waits_for_the_chip_in_c(
@@ -159,10 +159,5 @@ def test_a_hal_style_octospi_loader_waits_for_the_chip_in_c(
     b = ob.loader_build(ob.KITS[name], name)
     path = build_elf(b.name, b.sources, b.linker_script, cflags=b.cflags, ldflags=b.ldflags,
                      cpu=b.cpu)
-    brd = ob.kit_board(name, b)
-    native, (handled, mid_command) = program_and_read(path, brd, monkeypatch, True, 40 * 1024 + 9)
-    python, _ = program_and_read(path, brd, monkeypatch, False, 40 * 1024 + 9)
-    assert native == python
-    assert native[3]
-    assert handled > 100
-    assert mid_command > 10
+    assert_c_ticks_equal_python(path, ob.kit_board(name, b), monkeypatch, 40 * 1024 + 9,
+                                handled=100, mid_command=10)
