@@ -79,3 +79,13 @@ def test_the_console_script_ends_once_everything_is_written() -> None:
     assert bad.returncode == UsageError.exit_code != 0
     assert "no command 'no-such-command'" in bad.stderr
     assert bad.stdout == "exit handler ran\n"
+
+
+def test_a_profiled_command_line_ends_as_usual(tmp_path: Path) -> None:
+    """With a profiler attached the console script leaves the interpreter's ending alone:
+    ``python -m cProfile`` writes its report after the script returns."""
+    report = tmp_path / "profile"
+    script = Path(sys.executable).with_name("extflash")
+    subprocess.run([sys.executable, "-m", "cProfile", "-o", str(report), str(script),
+                    "--version"], capture_output=True, check=True)
+    assert report.stat().st_size > 0

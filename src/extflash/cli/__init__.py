@@ -62,10 +62,12 @@ def _leave(code: str | int | None) -> NoReturn:
     """End the process without the interpreter's teardown, which frees the virtual board and
     every module: 30-40 ms, a tenth of a short command's run. What the command wrote is out
     first: the exit handlers run, logging is shut down and the standard streams are flushed.
-    With another thread still running, the interpreter ends the process as usual."""
+    With another thread still running, or a profiler or tracer attached (``python -m cProfile``
+    writes its report after the script returns), the interpreter ends the process as usual."""
     if code is None:
         code = 0
-    if not isinstance(code, int) or threading.active_count() > 1:
+    if (not isinstance(code, int) or threading.active_count() > 1
+            or sys.getprofile() is not None or sys.gettrace() is not None):
         sys.exit(code)
     atexit._run_exitfuncs()
     logging.shutdown()
