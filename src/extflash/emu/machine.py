@@ -36,7 +36,7 @@ Pages
     address has bit 8 set the flag reads as part of the address, and stores take the inline
     fast path; in the others each store refills the TLB. Measured on a push/pop loop, per
     million turns: 0.115 s at 1 KiB pages, 0.025 s or 0.17 s at 256-byte pages by that bit;
-    on the HAL-style and generated loaders' jobs 256-byte pages are 12-30 % faster overall.
+    on the HAL-style and generated loaders' jobs 256-byte pages are 11-30 % faster overall.
     No store on a fast page looks for translated code there; loaders do not write code they
     have run (the host's ``uc_mem_write`` does not look either). Such a machine must carry no
     ``UC_HOOK_MEM_WRITE`` range hooks: with 256-byte pages unicorn 2.1.4 calls them for stores
