@@ -39,7 +39,7 @@ from unicorn import arm_const as A
 
 from extflash.emu.cortexm import RegisterBatch
 from extflash.emu.thumb import Insn, decode
-from extflash.emu.thumbsem import IT_BITS
+from extflash.emu.thumbsem import EXC_RETURN_MIN, IT_BITS
 
 # a turn longer than this is not looked for (HAL_Delay's is 7 instructions)
 MAX_TURN = 24
@@ -53,7 +53,6 @@ SLOTS = 1024  # the verdict table: one slot per return address (hashed on bits 1
 TURN_REGISTERS = (*(getattr(A, f"UC_ARM_REG_R{i}") for i in range(13)), A.UC_ARM_REG_SP,
                   A.UC_ARM_REG_LR, A.UC_ARM_REG_PC, A.UC_ARM_REG_XPSR)
 PC_INDEX, XPSR_INDEX = 15, 16
-EXC_RETURN_MIN = 0xF0000000
 
 
 class IdleLoops:

@@ -364,7 +364,6 @@ class Machine:
         self.idle = IdleLoops(self.uc, self._plain_readable) if self.idle_loops else None
         self._turns: NativeTurns | None = None
         self._turns_tried = False
-        self._head_hooks: list[ctypes.c_size_t] = []
         self._head_callback: Any = None  # Machine._on_head as a C callback (kept alive)
         self._head_watch: tuple[int, ticks_fast.HeadWatch] | None = None
         self._look_from_head = False
@@ -1178,11 +1177,11 @@ class Machine:
         on the blocks starting there (a branch target starts one; raw, so it does not count as
         someone else's hook). Not a code hook: unicorn would then call every code hook, the
         instruction count's too, through one list walk per instruction, in all code."""
-        self._head_hooks.append(self.hook_blocks_at(head, *self._head_hook()))
+        self.hook_blocks_at(head, *self._head_hook())
 
-    def hook_blocks_at(self, address: int, hook: int, user: int) -> ctypes.c_size_t:
+    def hook_blocks_at(self, address: int, hook: int, user: int) -> None:
         """A raw C block hook (``hook(uc, address, size, user)``) on the blocks that start at
-        ``address``; returns its handle. Code translated before has no call to it, and
+        ``address``, for the machine's life. Code translated before has no call to it, and
         removing only the blocks there from unicorn's cache (ctl_remove_cache) does not always
         bring one in (a data loop's head stayed without it), so the cache is flushed: once per
         loop the machine watches or summarises."""
@@ -1193,7 +1192,6 @@ class Machine:
         if status != unicorn.UC_ERR_OK:
             raise unicorn.UcError(status)
         self.uc.ctl_flush_tb()  # type: ignore[attr-defined]  # (py3 binding; mypy reads py2)
-        return handle
 
     def _head_hook(self) -> tuple[int, int]:
         """The block hook on loop heads and its user data: ``_on_head`` behind the C filter

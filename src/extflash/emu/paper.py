@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from extflash.emu.thumbsem import AL, LR, PC, Op, decode
+from extflash.emu.thumbsem import AL, EXC_RETURN_MIN, LR, PC, Op, decode
 
 MASK = 0xFFFFFFFF
 MAX_STEPS = 200  # instructions run on paper to find a loop head (two turns of the longest)
@@ -152,21 +152,27 @@ def _shift(kind: str, x: int, amount: int) -> int:
     return (x >> amount | x << (32 - amount)) & MASK if amount else x
 
 
-def condition_holds(cond: int, setter_kind: int, a: int, b: int) -> bool:
-    """The value of condition cond on the flags setter_kind computes from a and b (the N and Z
-    flags only for K_ZERO, which is all turns.py lets a condition take of such a setter)."""
-    if setter_kind == K_ADD:
-        r, c = (a + b) & MASK, int(a + b > MASK)
-        v = ((~(a ^ b)) & (a ^ r)) >> 31 & 1
-    elif setter_kind == K_SUB:
-        r, c = (a - b) & MASK, int(a >= b)
-        v = ((a ^ b) & (a ^ r)) >> 31 & 1
-    else:
-        r, c, v = a, 0, 0
-    n, z = r >> 31, int(r == 0)
+def add_sub(kind: int, a: int, b: int) -> tuple[int, int, int]:
+    """(result, C, V) of a + b (K_ADD) or a - b (K_SUB)."""
+    if kind == K_ADD:
+        r = (a + b) & MASK
+        return r, int(a + b > MASK), ((~(a ^ b)) & (a ^ r)) >> 31 & 1
+    r = (a - b) & MASK
+    return r, int(a >= b), ((a ^ b) & (a ^ r)) >> 31 & 1
+
+
+def passed(cond: int, n: int, z: int, c: int, v: int) -> bool:
+    """Condition cond (A7.3) on these flags."""
     base = cond >> 1
     value = (z, c, n, v, c and not z, n == v, not z and n == v)[base] if base < 7 else 1
     return bool(value) != bool(cond & 1)
+
+
+def condition_holds(cond: int, setter_kind: int, a: int, b: int) -> bool:
+    """The value of condition cond on the flags setter_kind computes from a and b (the N and Z
+    flags only for K_ZERO, which is all turns.py lets a condition take of such a setter)."""
+    r, c, v = add_sub(setter_kind, a, b) if setter_kind in (K_ADD, K_SUB) else (a, 0, 0)
+    return passed(cond, r >> 31, int(r == 0), c, v)
 
 
 def check(st: Paper, head: list[int]) -> None:
@@ -374,8 +380,7 @@ class Simulator:
                 raise Unsupported("a byte reversal")
             c, e = reg(op.rm)
             if op.amount:
-                c = (c >> op.amount | c << (32 - op.amount)) & MASK
-                e = ("rork", e, op.amount)
+                c, e = _shift("ror", c, op.amount), ("rork", e, op.amount)
             bits = 8 if op.name.endswith("b") else 16
             c &= (1 << bits) - 1
             signed = op.name.startswith("s")
@@ -415,7 +420,7 @@ class Simulator:
             return op.target
         if kind == "bx":
             c, e = reg(op.rm)
-            if not c & 1 or c >= 0xF0000000 or linear(e) is None:
+            if not c & 1 or c >= EXC_RETURN_MIN or linear(e) is None:
                 raise Unsupported("an exception return or a branch to ARM state")
             st.conditions.append(Condition(0, Setter(K_SUB, e, const(c)), True))
             if op.name == "blx":
@@ -424,11 +429,9 @@ class Simulator:
         raise Unsupported(f"{kind} at 0x{pc:08X}")
 
     def _condition(self, st: Paper, cond: int) -> bool:
-        n, z, c, v = (st.nzcv >> 31) & 1, (st.nzcv >> 30) & 1, (st.nzcv >> 29) & 1, (
-            st.nzcv >> 28) & 1
+        nzcv = st.nzcv
+        taken = passed(cond, nzcv >> 31 & 1, nzcv >> 30 & 1, nzcv >> 29 & 1, nzcv >> 28 & 1)
         base = cond >> 1
-        value = (z, c, n, v, c and not z, n == v, not z and n == v)[base] if base < 7 else 1
-        taken = bool(value) != bool(cond & 1)
         used = {0: (1,), 1: (2,), 2: (0,), 3: (3,), 4: (2, 1), 5: (0, 3), 6: (1, 0, 3)}[base]
         setters = {id(st.flags[i]) for i in used}
         setter = st.flags[used[0]]
@@ -439,15 +442,18 @@ class Simulator:
         st.conditions.append(Condition(cond, setter, taken))
         return taken
 
-    def _set_flags(self, st: Paper, setter: Setter, result: int, carry: int | None,
-                   overflow: int | None, which: str) -> None:
+    @staticmethod
+    def _set_flags(st: Paper, setter: Setter, result: int,
+                   carry: tuple[Setter, int] | None = None, overflow: int | None = None) -> None:
+        """N and Z from result (setter); C from carry's setter and value, V from overflow
+        (setter again) when given."""
         n, z = (result >> 31) & 1, int(result & MASK == 0)
         nzcv = st.nzcv & 0x3FFFFFFF | n << 31 | z << 30
         st.flags[0] = st.flags[1] = setter
-        if "C" in which and carry is not None:
-            nzcv = nzcv & ~(1 << 29) | carry << 29
-            st.flags[2] = setter
-        if "V" in which and overflow is not None:
+        if carry is not None:
+            nzcv = nzcv & ~(1 << 29) | carry[1] << 29
+            st.flags[2] = carry[0]
+        if overflow is not None:
             nzcv = nzcv & ~(1 << 28) | overflow << 28
             st.flags[3] = setter
         st.nzcv = nzcv
@@ -467,21 +473,14 @@ class Simulator:
                  ) -> tuple[int, Expr, Setter | None, int | None]:
         if amount == 0:
             return c, e, None, None
-        if shift == "lsl":
-            if amount >= 32:
-                raise Unsupported("a shift by 32")
-            return ((c << amount) & MASK, mulk(e, 1 << amount),
-                    Setter(K_LSLC, e, const(0), amount), (c >> (32 - amount)) & 1)
         if amount >= 32:
             raise Unsupported("a shift by 32")
-        carry = (c >> (amount - 1)) & 1
-        setter = Setter(K_LSRC, e, const(0), amount)
-        if shift == "lsr":
-            return c >> amount, ("lsrk", e, amount), setter, carry
-        if shift == "asr":
-            signed = c - (1 << 32) if c >> 31 else c
-            return (signed >> amount) & MASK, ("asrk", e, amount), setter, carry
-        return ((c >> amount | c << (32 - amount)) & MASK, ("rork", e, amount), setter, carry)
+        value = _shift(shift, c, amount)
+        if shift == "lsl":
+            return (value, mulk(e, 1 << amount), Setter(K_LSLC, e, const(0), amount),
+                    (c >> (32 - amount)) & 1)
+        return (value, (shift + "k", e, amount), Setter(K_LSRC, e, const(0), amount),
+                (c >> (amount - 1)) & 1)
 
     def _alu(self, st: Paper, op: Op, pc: int, reg: Callable[[int], tuple[int, Expr]],
              put: Callable[[int, tuple[int, Expr]], None]) -> None:
@@ -492,53 +491,29 @@ class Simulator:
             a = reg(op.rn)
         else:
             a = (0, const(0))
-        if name in ("lsl", "lsr", "asr", "ror") and op.rm < 0:  # by an immediate
-            c, e, setter, carry = self._shifted(a[0], a[1], name, op.imm)
-            if op.setflags:
-                self._set_flags(st, Setter(K_ZERO, e, const(0)), c, None, None, "")
-                if setter is not None:
-                    st.flags[2] = setter
-                    st.nzcv = st.nzcv & ~(1 << 29) | (carry or 0) << 29
-            put(op.rd, (c, e))
-            return
         bc, be, shifter, scarry = self._operand2(op, reg)
-        if name in ("lsl", "lsr", "asr", "ror"):  # by a register
+        if name in ("lsl", "lsr", "asr", "ror"):  # by an immediate (a constant) or a register
             amount = bc & 0xFF
             if be[0] == "const":
                 c, e, setter, carry = self._shifted(a[0], a[1], name, amount)
             else:
-                c = {"lsl": (a[0] << amount) & MASK if amount < 32 else 0,
-                     "lsr": a[0] >> amount if amount < 32 else 0,
-                     "asr": ((a[0] - (1 << 32) if a[0] >> 31 else a[0]) >> min(amount, 31))
-                     & MASK,
-                     "ror": (a[0] >> (amount & 31) | a[0] << (32 - (amount & 31))) & MASK}[name]
-                e, setter = (name, a[1], be), None
+                c, e, setter, carry = _shift(name, a[0], amount), (name, a[1], be), None, None
                 if op.setflags:
                     raise Unsupported("flags of a shift by a register")
             if op.setflags:
-                self._set_flags(st, Setter(K_ZERO, e, const(0)), c, None, None, "")
-                if setter is not None and amount:
-                    st.flags[2] = setter
-                    st.nzcv = st.nzcv & ~(1 << 29) | (carry or 0) << 29
+                self._set_flags(st, Setter(K_ZERO, e, const(0)), c,
+                                (setter, carry or 0) if setter is not None else None)
             put(op.rd, (c, e))
             return
         ac, ae = a
         if name in ("add", "sub", "rsb"):
             x, xe, y, ye = (bc, be, ac, ae) if name == "rsb" else (ac, ae, bc, be)
-            if name == "add":
-                c = (x + y) & MASK
-                e = add(xe, ye)
-                setter = Setter(K_ADD, xe, ye)
-                carry = int(x + y > MASK)
-                overflow = int(((~(x ^ y)) & (x ^ c)) >> 31 & 1)
-            else:
-                c = (x - y) & MASK
-                e = sub(xe, ye)
-                setter = Setter(K_SUB, xe, ye)
-                carry = int(x >= y)
-                overflow = int(((x ^ y) & (x ^ c)) >> 31 & 1)
+            kind = K_ADD if name == "add" else K_SUB
+            c, carry, overflow = add_sub(kind, x, y)
+            e = add(xe, ye) if kind == K_ADD else sub(xe, ye)
+            setter = Setter(kind, xe, ye)
             if op.setflags:
-                self._set_flags(st, setter, c, carry, overflow, "CV")
+                self._set_flags(st, setter, c, (setter, carry), overflow)
             if op.rd >= 0:
                 put(op.rd, (c, e))
             return
@@ -547,7 +522,7 @@ class Simulator:
             e = mulk(ae, bc) if be[0] == "const" else mulk(be, ac) if ae[0] == "const" else (
                 "mul", ae, be)
             if op.setflags:
-                self._set_flags(st, Setter(K_ZERO, e, const(0)), c, None, None, "")
+                self._set_flags(st, Setter(K_ZERO, e, const(0)), c)
             put(op.rd, (c, e))
             return
         if name == "mov":
@@ -567,10 +542,8 @@ class Simulator:
         else:
             raise Unsupported(name)
         if op.setflags:
-            self._set_flags(st, Setter(K_ZERO, e, const(0)), c, None, None, "")
-            if shifter is not None:
-                st.flags[2] = shifter
-                st.nzcv = st.nzcv & ~(1 << 29) | (scarry or 0) << 29
+            self._set_flags(st, Setter(K_ZERO, e, const(0)), c,
+                            (shifter, scarry or 0) if shifter is not None else None)
         if op.rd >= 0:
             put(op.rd, (c, e))
 
@@ -635,7 +608,7 @@ class Simulator:
             put(op.rn, end)
         for r, value in loaded:
             if r == PC:
-                if not value[0] & 1 or value[0] >= 0xF0000000 or linear(value[1]) is None:
+                if not value[0] & 1 or value[0] >= EXC_RETURN_MIN or linear(value[1]) is None:
                     raise Unsupported("a return to an exception or to ARM state")
                 st.conditions.append(Condition(0, Setter(K_SUB, value[1], const(value[0])),
                                                True))

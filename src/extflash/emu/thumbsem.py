@@ -19,6 +19,7 @@ from dataclasses import dataclass
 SP, LR, PC = 13, 14, 15
 AL = 14  # condition: always
 IT_BITS = 0x0600FC00  # xPSR.ICI/IT: inside an IT block
+EXC_RETURN_MIN = 0xF0000000  # a branch to an address from here returns from an exception
 
 
 @dataclass(frozen=True)
@@ -105,9 +106,7 @@ def _decode16(hw: int, pc: int) -> Op | None:
             return _alu(2, "rsb", rd, rn, imm=0, s=True)
         if name == "mvn":
             return _alu(2, "mvn", rd, -1, rm=rn, s=True)
-        if name in _SHIFTS:  # by register: Rdn = Rdn shift Rm
-            return _alu(2, name, rd, rd, rm=rn, s=True)
-        return _alu(2, name, rd, rd, rm=rn, s=True)
+        return _alu(2, name, rd, rd, rm=rn, s=True)  # a shift by register too: Rdn shift Rm
     if hw >> 10 == 0b010001:  # special data, BX/BLX, A5.2.3
         op = (hw >> 8) & 3
         rdn = (hw >> 4 & 8) | (hw & 7)
@@ -274,8 +273,7 @@ def _decode32(hw1: int, hw2: int, pc: int) -> Op | None:
             return None  # RRX
         if kind in ("lsr", "asr") and amount == 0:
             amount = 32
-        carry = -1  # the shifter's carry (a shift by amount 0 leaves C)
-        return _data32(op, s, rn, rd, rm=rm, shift=kind, amount=amount, carry=carry)
+        return _data32(op, s, rn, rd, rm=rm, shift=kind, amount=amount)
     if hw1 & 0xFF80 == 0xFA00 and hw2 & 0xF0F0 == 0xF000:  # LSL LSR ASR ROR (register)
         if rd in (SP, PC) or rn in (SP, PC) or (hw2 & 15) in (SP, PC):
             return None

@@ -49,7 +49,8 @@ from typing import Any
 from unicorn import arm_const as A
 
 from extflash.emu import native
-from extflash.emu.cortexm import address_of_function, uclib
+from extflash.emu.cortexm import RegisterBatch, address_of_function, uclib
+from extflash.emu.idleloop import PC_INDEX, TURN_REGISTERS, XPSR_INDEX
 from extflash.emu.native import quadspi_fast
 from extflash.emu.paper import (
     K_ADD,
@@ -80,8 +81,7 @@ NO_LANE = 0xFFFFFFFF  # a summary of a loop that moves data in memory only (turn
 MAX_TEMPLATES, MAX_OPS, MAX_SLOTS, MAX_ACC, MAX_LOADS, MAX_CODE, MAX_REGIONS = (
     8, 192, 128, 8, 16, 8, 8)
 R_IDS = 18
-REGISTER_IDS = (*(getattr(A, f"UC_ARM_REG_R{i}") for i in range(13)), A.UC_ARM_REG_SP,
-                A.UC_ARM_REG_LR, A.UC_ARM_REG_PC, A.UC_ARM_REG_XPSR, A.UC_ARM_REG_APSR_NZCV)
+REGISTER_IDS = (*TURN_REGISTERS, A.UC_ARM_REG_APSR_NZCV)  # R0-R12, SP, LR, PC, xPSR, NZCV
 
 # turns_fast.c op codes
 (T_REG, T_CONST, T_ADD, T_SUB, T_MULK, T_NOT, T_AND, T_ORR, T_EOR, T_BIC, T_MUL, T_LSL, T_LSR,
@@ -416,6 +416,7 @@ class NativeTurns:
         if qlib is None:
             raise native.NativeUnavailable("no command lanes")
         self._machine = machine
+        self._registers = RegisterBatch(machine.uc, TURN_REGISTERS)
         self._lanes = list(lanes)
         st = self.state = TurnsState()
         st.uc = machine._handle
@@ -438,7 +439,6 @@ class NativeTurns:
         self._prepare.argtypes = (_P, _U32)
         self._prepare.restype = ctypes.c_int
         self._keep: list[Any] = []
-        self._hooks: list[ctypes.c_size_t] = []
         self._tried: set[int] = set()
         self._paths: set[int] = set()
         self.looks = 0
@@ -499,8 +499,8 @@ class NativeTurns:
         self.looks += 1
         self.sampled += sampled
         self._tried.add(pc)
-        values = [machine.uc.reg_read(r) for r in REGISTER_IDS[:15]]
-        xpsr = machine.uc.reg_read(A.UC_ARM_REG_XPSR)
+        regs = self._registers.read()
+        values, xpsr = regs[:PC_INDEX], regs[XPSR_INDEX]
         if xpsr & IT_BITS:
             return None
         sim = Simulator(self._read, self._writable, self._lane_at, self._peek_value,
@@ -549,7 +549,7 @@ class NativeTurns:
         st.n_templates += 1
         self.summaries.append(summary)
         self._paths |= summary.path
-        self._hooks.append(self._machine.hook_blocks_at(summary.head, self.hook, self.address))
+        self._machine.hook_blocks_at(summary.head, self.hook, self.address)
         log.debug("loop at 0x%08X summarised: %d instructions a turn", summary.head,
                   summary.length)
 
