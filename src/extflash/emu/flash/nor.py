@@ -370,28 +370,27 @@ class NorFlash:
             return None
         self._settle()
         octal = self.octal
+        octal_mode: object = None
         if octal is not None and octal.state != "spi":
             # the lane runs no opcode of its own here (8 lines: no plain phases), only learned
             # frames; it needs SR1, the latch, the end of busy and the page program for them
-            return LaneFacts(
-                instruction_lines=8, sr1_opcode=0,
-                sr1_rest=self.regs.get("sr1", 0) & ~(WIP | WEL) & 0xFF, wel=self.wel,
-                busy_until=self.busy_until if self._op is not None else 0,
-                page_size=self.spec.page_size, size=self.spec.size, ear=0,
-                protected=self.protected_range() or (0, 0),
-                program_fs=self._duration(self.spec.timing.page_program_us, FS_PER_US),
-                programs=(),
-                octal_mode=(octal.mode_key(), tuple(sorted(
-                    (name, value) for name, value in self.regs.items() if name != "sr1"))))
-        sr1_opcode, programs, reads, erases = self._lane_opcodes()
+            lines, ear, sr1_opcode = 8, 0, 0
+            programs: tuple[tuple[int, int, int, int], ...] = ()
+            reads: tuple[tuple[int, int, int, int, int], ...] = ()
+            erases: tuple[tuple[int, int, int, int, int], ...] = ()
+            octal_mode = (octal.mode_key(), tuple(sorted(
+                (name, value) for name, value in self.regs.items() if name != "sr1")))
+        else:
+            lines, ear = 4 if self.qpi else 1, self.ear
+            sr1_opcode, programs, reads, erases = self._lane_opcodes()
         return LaneFacts(
-            instruction_lines=4 if self.qpi else 1, sr1_opcode=sr1_opcode,
+            instruction_lines=lines, sr1_opcode=sr1_opcode,
             sr1_rest=self.regs.get("sr1", 0) & ~(WIP | WEL) & 0xFF, wel=self.wel,
             busy_until=self.busy_until if self._op is not None else 0,
-            page_size=self.spec.page_size, size=self.spec.size, ear=self.ear,
+            page_size=self.spec.page_size, size=self.spec.size, ear=ear,
             protected=self.protected_range() or (0, 0),
             program_fs=self._duration(self.spec.timing.page_program_us, FS_PER_US),
-            programs=programs, reads=reads, erases=erases)
+            programs=programs, reads=reads, erases=erases, octal_mode=octal_mode)
 
     def _lane_opcodes(self) -> _LaneOpcodes:
         """The status-register-1 read opcode, the programs (opcode, address bytes, address and

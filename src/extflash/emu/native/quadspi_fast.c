@@ -252,7 +252,7 @@ struct qspi_fast {
     uint32_t cmd_length;    /* MODE_CMD: data bytes the command sent (0: write enable) */
     uint32_t op_page;       /* op_started: the page programmed, the first byte erased */
     uint32_t op_end;        /* and the end of that range */
-    uint32_t changed_lo, changed_hi;    /* array bytes programmed here (lo == hi: none) */
+    uint32_t changed_lo, changed_hi;    /* array bytes programmed or erased here (lo == hi: none) */
     uint32_t read_started;  /* an indirect read was started here (its data: memory + read_at) */
     uint32_t read_at;
     /* passing a SysTick tick: when event_fs is a tick that pends its exception (wakes), a
@@ -629,6 +629,36 @@ static const void *expected(const struct qspi_fast *s, const void *table, uint32
     return NULL;
 }
 
+/* Does the chip take a program or an erase now (NorFlash: not busy, the latch set)? */
+static int chip_accepts(struct qspi_fast *s, uint64_t now)
+{
+    chip_settle(s, now);
+    return !s->busy_until && s->wel;
+}
+
+/* A command the lane sent: on the bus for bus_time, with length data bytes (0: none). */
+static void lane_on_bus(struct qspi_fast *s, uint64_t now, uint64_t bus_time, uint32_t length)
+{
+    s->done_fs = now + bus_time;
+    s->cmd_length = length;
+    s->mode = MODE_CMD;
+}
+
+/* The program or erase (kind) of [lo, hi) the chip took: busy for op_fs (0: it ends at once
+ * and clears the latch). */
+static void chip_busy(struct qspi_fast *s, uint64_t now, uint32_t kind, uint32_t lo, uint32_t hi,
+                      uint64_t op_fs)
+{
+    if (op_fs) {
+        s->busy_until = now + op_fs;
+        s->op_started = kind;
+        s->op_page = lo;
+        s->op_end = hi;
+    } else {
+        s->wel = 0;
+    }
+}
+
 /* The AR write starting a sector or block erase the chip accepts (NorFlash._erase: an erase
  * opcode with the address it expects, the latch set, the range not block-protected): the
  * range is erased here and the chip busy for its erase time. 1 when run. */
@@ -637,8 +667,7 @@ static int lane_erase(struct qspi_fast *s, uint64_t now)
     const struct lane_erase *e = expected(s, s->erases, s->n_erases, sizeof *e);
     if (!e)
         return 0;
-    chip_settle(s, now);
-    if (s->busy_until || !s->wel)
+    if (!chip_accepts(s, now))
         return 0;   /* rejected by the chip: Python records why */
     uint32_t sent = s->reg[REG_AR];
     uint64_t address = chip_address(s, sent, e->address_bytes);
@@ -648,25 +677,16 @@ static int lane_erase(struct qspi_fast *s, uint64_t now)
         return 0;   /* block-protected: rejected */
     memset(s->memory + start, 0xFF, e->size);
     array_changed(s, start, end);
-    struct lane_record *r = lane_log(s, REC_ERASE, now);
-    r->address = sent;
-    if (e->erase_fs) {
-        s->busy_until = now + e->erase_fs;
-        s->op_started = OP_ERASE;
-        s->op_page = start;
-        s->op_end = end;
-    } else {
-        s->wel = 0;     /* an instant erase ends at once */
-    }
-    s->done_fs = now + bus_fs(s, 0);
-    s->cmd_length = 0;
-    s->mode = MODE_CMD;
+    lane_log(s, REC_ERASE, now)->address = sent;
+    chip_busy(s, now, OP_ERASE, start, end, e->erase_fs);
+    lane_on_bus(s, now, bus_fs(s, 0), 0);
     return 1;
 }
 
-/* The command a start-register write (QUADSPI CCR, OCTOSPI/XSPI IR) or, for a learned frame
- * with an address, an AR write starts in IDLE, run here when it is a write enable or automatic
- * status polling; the registers hold the written value. 1 when run. */
+/* The command a start-register write (QUADSPI CCR, OCTOSPI/XSPI IR) or an AR write starts in
+ * IDLE, run here when it is a write enable, automatic status polling (an AR write: a learned
+ * frame with an address) or a sector or block erase (an AR write, lane_erase); the registers
+ * hold the written value. 1 when run. */
 static int lane_start_command(struct qspi_fast *s, int at_ar)
 {
     uint64_t now = lane_now(s);
@@ -682,9 +702,7 @@ static int lane_start_command(struct qspi_fast *s, int at_ar)
         s->wel = 1;
         s->wrens++;
         lane_log(s, REC_WREN, now);
-        s->done_fs = now + (f ? f->bus_fs : bus_fs(s, 0));
-        s->cmd_length = 0;
-        s->mode = MODE_CMD;
+        lane_on_bus(s, now, f ? f->bus_fs : bus_fs(s, 0), 0);
         return 1;
     }
     if (fmode(s) == FMODE_WRITE && lines(s, F_DMODE) == 0u && at_ar && plain_phases(s))
@@ -798,8 +816,7 @@ static int lane_program(struct qspi_fast *s, unsigned size, uint64_t value)
     uint64_t now = lane_now(s);
     if (now >= s->event_fs)
         return 0;
-    chip_settle(s, now);
-    if (s->busy_until || !s->wel)
+    if (!chip_accepts(s, now))
         return 0;   /* rejected by the chip: Python records why */
     uint32_t sent = s->reg[REG_AR];
     uint64_t address = chip_address(s, sent, pc ? pc->address_bytes : 4u);
@@ -826,17 +843,8 @@ static int lane_program(struct qspi_fast *s, unsigned size, uint64_t value)
     uint8_t *keep = s->log_data + (uint64_t)((s->log_count - 1u) % LOG_RING) * LOG_PAGE;
     for (uint32_t i = 0; i < n; i++)
         keep[i] = s->buf[i];
-    if (s->program_fs) {
-        s->busy_until = now + s->program_fs;
-        s->op_started = OP_PROGRAM;
-        s->op_page = page;
-        s->op_end = page + ps;
-    } else {
-        s->wel = 0;     /* an instant program ends at once */
-    }
-    s->done_fs = now + (f ? f->bus_fs : bus_fs(s, n));
-    s->cmd_length = n;
-    s->mode = MODE_CMD;
+    chip_busy(s, now, OP_PROGRAM, page, page + ps, s->program_fs);
+    lane_on_bus(s, now, f ? f->bus_fs : bus_fs(s, n), n);
     return 1;
 }
 
@@ -853,6 +861,15 @@ static uint32_t rx_last_beat(struct qspi_fast *s, unsigned size)
     s->sr_run = 0;
     s->dirty = 1;
     return value;
+}
+
+/* How long the run of identical SR reads is with this one (CommandEngine.bus_read), and the
+ * read's key for the next. */
+static uint32_t sr_read_run(const struct qspi_fast *s, unsigned size, uint64_t offset,
+                            uint32_t value, uint64_t *key)
+{
+    *key = (uint64_t)size << 40 | offset << 32 | value;
+    return s->sr_run && *key == s->sr_last ? s->sr_run + 1u : 1u;
 }
 
 uint64_t qspi_fast_read(void *uc, uint64_t offset, unsigned size, void *user)
@@ -878,8 +895,8 @@ uint64_t qspi_fast_read(void *uc, uint64_t offset, unsigned size, void *user)
                    : s->mode == MODE_TX ? tx_status(s) : rx_status(s);
         }
         uint32_t value = (full >> shift) & lane_mask(size);
-        uint64_t key = (uint64_t)size << 40 | offset << 32 | value;
-        uint32_t run = s->sr_run && key == s->sr_last ? s->sr_run + 1u : 1u;
+        uint64_t key;
+        uint32_t run = sr_read_run(s, size, offset, value, &key);
         s->dirty = 1;
         if (run <= QUIET_SR_READS) {
             if (lane_op) {
@@ -1190,8 +1207,8 @@ void lane_turn_serve(struct qspi_fast *s, const struct lane_access *acc, uint32_
         const struct lane_access *a = &acc[i];
         uint32_t value;
         if ((a->offset & ~3u) == s->layout.sr && turn_read_value(s, a, &value)) {
-            uint64_t key = (uint64_t)a->size << 40 | (uint64_t)a->offset << 32 | value;
-            s->sr_run = s->sr_run && key == s->sr_last ? s->sr_run + 1u : 1u;
+            uint64_t key;
+            s->sr_run = sr_read_run(s, a->size, a->offset, value, &key);
             s->sr_last = key;
         } else {
             s->sr_run = 0;

@@ -347,8 +347,7 @@ class NativeQuadspi:
         self.state.log_data = ctypes.addressof(self._log_data)
         self._taken = 0
         self._memory: tuple[bytearray, ctypes.Array[ctypes.c_char]] | None = None
-        self._frames: tuple[LaneFrame, ...] = ()
-        self._erases: tuple[tuple[int, int, int, int, int], ...] = ()
+        self._tables: tuple[object, ...] = ()  # the chip's tables last published (by identity)
         self.prefilled = 0  # bytes of the capture buffer Python put there (prefill)
 
         def read(_uch: int, offset: int, size: int, _ud: int) -> int:
@@ -389,9 +388,9 @@ class NativeQuadspi:
     def served(self) -> Served:
         return Served._make(_SERVED.unpack_from(self._view))
 
-    def captured(self, n: int) -> bytes:
-        """The first ``n`` bytes DR writes left in the capture buffer."""
-        return ctypes.string_at(self._tx, n)
+    def captured(self, start: int, end: int) -> bytes:
+        """Bytes ``start`` to ``end`` of what DR writes left in the capture buffer."""
+        return ctypes.string_at(self.state.buf + start, end - start)
 
     def publish(self, state: FastState, sr_run: int, sr_last: int,
                 rx: bytes | None = None) -> None:
@@ -435,22 +434,24 @@ class NativeQuadspi:
         st.chip_size, st.ear = facts.size, facts.ear
         st.prot_lo, st.prot_hi = facts.protected
         st.program_fs = facts.program_fs
-        programs = facts.programs[:MAX_PROGRAMS]
-        st.n_programs = len(programs)
-        st.programs[:4 * len(programs)] = [b for entry in programs for b in entry]
-        reads = facts.reads[:MAX_READS]
-        st.n_reads = len(reads)
-        st.reads[:8 * len(reads)] = [b for entry in reads for b in (*entry, 0, 0, 0)]
-        if facts.erases is not self._erases:
-            self._erases = erases = facts.erases[:MAX_ERASES]
+        tables = (facts.programs, facts.reads, facts.erases, frames)
+        if len(tables) != len(self._tables) or any(
+                new is not old for new, old in zip(tables, self._tables, strict=True)):
+            # the chip memoises its tables per mode: written again only when one changed
+            self._tables = tables
+            programs = facts.programs[:MAX_PROGRAMS]
+            st.n_programs = len(programs)
+            st.programs[:4 * len(programs)] = [b for entry in programs for b in entry]
+            reads = facts.reads[:MAX_READS]
+            st.n_reads = len(reads)
+            st.reads[:8 * len(reads)] = [b for entry in reads for b in (*entry, 0, 0, 0)]
+            erases = facts.erases[:MAX_ERASES]
             for i, (opcode, address_bytes, address_lines, size, erase_fs) in enumerate(erases):
                 st.erases[i] = _Erase(opcode, address_bytes, address_lines, 0, size, erase_fs)
             st.n_erases = len(erases)
-        if frames is not self._frames:
-            self._frames = frames = frames[:MAX_FRAMES]
-            for i, frame in enumerate(frames):
+            for i, frame in enumerate(frames[:MAX_FRAMES]):
                 st.frames[i] = _Frame(*frame)
-            st.n_frames = len(frames)
+            st.n_frames = min(len(frames), MAX_FRAMES)
         st.wel, st.busy_until = facts.wel, facts.busy_until
         (st.done_fs, st.cmd_length, st.poll_next_fs, st.poll_interval_fs, st.poll_ftf,
          st.stall_fs) = op

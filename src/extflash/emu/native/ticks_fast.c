@@ -47,7 +47,7 @@ typedef int (*exc_leave_fn)(const void *unit, uint32_t exc_return, uint32_t curr
 typedef void (*intr_fn)(void *uc, uint32_t intno, void *user);
 /* the command lane's side (quadspi_fast.c) */
 typedef int (*lane_state_fn)(const void *lane, uint64_t *skip_fs, uint64_t *skip_cycles);
-typedef void (*lane_ended_fn)(void *lane, int32_t woke);
+typedef void (*lane_ended_fn)(void *lane, int32_t holds);
 typedef void (*lane_start_fn)(void *lane, uint64_t now_fs, uint64_t fs_per_cycle,
                               uint64_t event_fs, uint64_t limit_fs, uint64_t event2_fs,
                               uint32_t wakes);

@@ -114,7 +114,7 @@ struct turn_template {
     uint16_t load_op[MAX_LOADS];    /* the op (T_DLOAD) of each data load */
     uint32_t enabled;
     uint32_t cool;          /* head visits to leave alone */
-    uint64_t applied;       /* for tests and benchmarks */
+    uint64_t applied;       /* applications (tests, benchmarks, and the give-up rule) */
     uint64_t turns;
     uint64_t declined;
 };

@@ -987,7 +987,7 @@ class CommandEngine(Peripheral):
         # the bytes captured since the publish (a write C started reuses the buffer from 0)
         held = 0 if served.started else nat.prefilled
         if served.mode == MODE_TX and served.fill > held:
-            act.tx += nat.captured(served.fill)[held:]
+            act.tx += nat.captured(held, served.fill)
         elif served.mode in (MODE_RX, MODE_RXT):
             act.rx_pos = served.pos
 

@@ -246,7 +246,7 @@ class Octospi(CommandEngine):
         abmode, dmode = LINES[(ccr >> 16) & 7], LINES[(ccr >> 24) & 7]
         isize = ((ccr >> 4) & 3) + 1
         instruction: int | None = ir & ((1 << (8 * isize)) - 1) if imode else None
-        if self.kind != "xspi" and ccr & (1 << 31) and imode:
+        if self._sioo(ccr) and imode:
             # SIOO: the instruction only on the first command after a CCR write
             if self._sioo_sent:
                 instruction = None
@@ -306,9 +306,14 @@ class Octospi(CommandEngine):
         words = super()._window_read(start, (offset + size - start + 1) & ~1)
         return (words >> (8 * (offset - start))) & ((1 << (8 * size)) - 1)
 
+    def _sioo(self, ccr: int) -> bool:
+        """CCR.SIOO: the instruction only on the first command after a CCR write (RM0455
+        OCTOSPI_CCR bit 31; XSPI has no SIOO)."""
+        return self.kind != "xspi" and bool(ccr & (1 << 31))
+
     @property
     def _instruction_once(self) -> bool:
-        return self.kind != "xspi" and bool(self.values[CCR] & (1 << 31))  # SIOO (RM0455)
+        return self._sioo(self.values[CCR])
 
     def _check_supported(self, ccr: int) -> None:
         what = None
