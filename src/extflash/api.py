@@ -273,7 +273,7 @@ class Session:
     ) -> list[Sector]:
         return self.programmer.erase(address, size, force=force)
 
-    def read(self, address: int, size: int) -> bytes:
+    def read(self, address: int, size: int) -> bytearray:
         return self.programmer.read(address, size)
 
     def verify(self, image: Image) -> list[tuple[int, Mismatch]]:

@@ -71,12 +71,25 @@ class Image:
 
     def bytes_at(self, address: int, size: int, fill: int) -> bytes:
         """The image's bytes over [address, address+size), ``fill`` where it has none."""
+        return bytes(self.filled(address, size, fill))
+
+    def filled(self, address: int, size: int, fill: int) -> bytearray:
+        """:meth:`bytes_at` as a new bytearray (one copy of the image's bytes, not two)."""
         out = bytearray([fill]) * size
         for c in self.chunks:
             lo, hi = max(c.address, address), min(c.end, address + size)
             if lo < hi:
-                out[lo - address : hi - address] = c.data[lo - c.address : hi - c.address]
-        return bytes(out)
+                data = memoryview(c.data)
+                out[lo - address : hi - address] = data[lo - c.address : hi - c.address]
+        return out
+
+    def view(self, address: int, size: int) -> memoryview | None:
+        """The image's bytes over [address, address+size) without a copy, when one chunk holds
+        all of them (a binary image's sectors), else None."""
+        for c in self.chunks:
+            if c.address <= address and address + size <= c.end:
+                return memoryview(c.data)[address - c.address : address - c.address + size]
+        return None
 
     def covered(self, address: int, size: int) -> list[tuple[int, int]]:
         """The [start, end) ranges inside [address, address+size) that the image provides."""

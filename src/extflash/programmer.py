@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import logging
 import zlib
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 
 from extflash.errors import ImageError, OperationError
 from extflash.image import Image
@@ -27,6 +27,8 @@ from extflash.runner import FlashDriver, LoaderCallError
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total) in bytes
+# Data to write: bytes, a buffer built once, or a view of the image (no copy of a large image)
+Data = bytes | bytearray | memoryview
 
 # Sectors go to the loader in SectorErase calls of up to 1 MiB and 64 sectors (at least one
 # sector): each call is one progress step and costs an Init, and on a W25Q128JV it takes 2.4 s
@@ -126,6 +128,25 @@ def compare(address: int, expected: bytes, actual: bytes) -> Mismatch | None:
     return Mismatch(address + first, len(diffs), len(expected), exp, act)
 
 
+def _run(
+    image: Image, group: Sequence[tuple[int, int, int, bytearray | None]], fill: int
+) -> tuple[int, Data, list[int]]:
+    """One run of adjacent pieces to write. A run the image holds in one chunk is a view of it
+    (a 16 MiB binary image is not copied); any other is built once, in its own buffer."""
+    start = group[0][0]
+    size = sum(n for _, n, _, _ in group)
+    indices = list(dict.fromkeys(index for _, _, index, _ in group))
+    if all(data is None for *_, data in group):
+        view = image.view(start, size)
+        if view is not None:
+            return start, view, indices
+    out = bytearray(size)
+    for address, n, _, data in group:
+        at = address - start
+        out[at : at + n] = image.filled(address, n, fill) if data is None else data
+    return start, out, indices
+
+
 class Programmer:
     """Runs operations through one driver; tracks chip state for honest failure reports."""
 
@@ -202,18 +223,40 @@ class Programmer:
 
     def _read_chunks(
         self, address: int, size: int, phase: str, *, done: int = 0, total: int | None = None
-    ) -> bytes:
-        """Read in buffer-sized pieces; progress counts from ``done`` towards ``total``."""
-        pieces = []
-        got = 0
+    ) -> bytearray:
+        """Read in buffer-sized pieces into one buffer; progress counts from ``done`` towards
+        ``total``."""
+        out = bytearray(size)
+        for at, n, piece in self._pieces(address, size, phase, done=done, total=total):
+            out[at : at + n] = piece  # a short piece shortens the result, as joining would
+        return out
+
+    def _pieces(
+        self, address: int, size: int, phase: str, *, done: int = 0, total: int | None = None
+    ) -> Iterator[tuple[int, int, bytes]]:
+        """(offset, size asked, bytes read) in buffer-sized pieces, with progress after each."""
         step = max(self.driver.max_read, 0x1000)
         total = size if total is None else total
+        got = 0
         while got < size:
             n = min(step, size - got)
-            pieces.append(self.driver.read(address + got, n))
+            yield got, n, self.driver.read(address + got, n)
             got += n
             self.progress(phase, done + got, total)
-        return b"".join(pieces)  # one copy (growing one buffer copies a 16 MiB read twice)
+
+    def _compare_read(
+        self, address: int, expected: Data, phase: str, *, done: int, total: int
+    ) -> Mismatch | None:
+        """Read ``expected``'s range back piece by piece and compare: no copy of the whole run
+        (a 16 MiB read-back is tens of milliseconds of fresh memory on its own)."""
+        found: Mismatch | None = None
+        for at, n, piece in self._pieces(address, len(expected), phase, done=done, total=total):
+            m = compare(address + at, bytes(expected[at : at + n]), piece)
+            if m is not None and found is None:
+                found = m
+            elif m is not None and found is not None:
+                found = replace(found, differing_bytes=found.differing_bytes + m.differing_bytes)
+        return None if found is None else replace(found, compared_bytes=len(expected))
 
     # -- program ----------------------------------------------------------------------------
     def program(
@@ -284,38 +327,32 @@ class Programmer:
 
     def _sector_contents(
         self, plan: Plan, todo: Sequence[SectorPlan], preserve: bool
-    ) -> list[tuple[int, bytes, list[int]]]:
-        """The (address, bytes, sector indices) runs to write after erasing ``todo``."""
+    ) -> list[tuple[int, Data, list[int]]]:
+        """The (address, data, sector indices) runs to write after erasing ``todo``: adjacent
+        pieces merged, so writes fill the loader's buffer."""
         fill = self.geometry.erase_value
-        pieces: list[tuple[int, bytes, int]] = []
+        # (address, size, sector index, the sector read back and merged; None: the image's)
+        pieces: list[tuple[int, int, int, bytearray | None]] = []
         for sp in todo:
             sec = sp.sector
             if sp.full:
-                pieces.append(
-                    (sec.address, plan.image.bytes_at(sec.address, sec.size, fill), sec.index)
-                )
+                pieces.append((sec.address, sec.size, sec.index, None))
             elif preserve:
-                current = bytearray(self._read_chunks(sec.address, sec.size, "read"))
+                current = self._read_chunks(sec.address, sec.size, "read")
                 for lo, hi in sp.ranges:
-                    current[lo - sec.address : hi - sec.address] = plan.image.bytes_at(
+                    current[lo - sec.address : hi - sec.address] = plan.image.filled(
                         lo, hi - lo, fill
                     )
-                pieces.append((sec.address, bytes(current), sec.index))
+                pieces.append((sec.address, sec.size, sec.index, current))
             else:
-                for lo, hi in sp.ranges:
-                    pieces.append((lo, plan.image.bytes_at(lo, hi - lo, fill), sec.index))
-        # Merge adjacent pieces so writes fill the loader's buffer (grown in place: joining
-        # bytes objects one sector at a time is quadratic in the image size).
-        merged: list[tuple[int, bytearray, list[int]]] = []
-        for address, data, index in pieces:
-            if merged and merged[-1][0] + len(merged[-1][1]) == address:
-                _, run, indices = merged[-1]
-                run += data
-                if indices[-1] != index:
-                    indices.append(index)
+                pieces.extend((lo, hi - lo, sec.index, None) for lo, hi in sp.ranges)
+        groups: list[list[tuple[int, int, int, bytearray | None]]] = []
+        for piece in pieces:
+            if groups and groups[-1][-1][0] + groups[-1][-1][1] == piece[0]:
+                groups[-1].append(piece)
             else:
-                merged.append((address, bytearray(data), [index]))
-        return [(address, bytes(run), indices) for address, run, indices in merged]
+                groups.append([piece])
+        return [_run(plan.image, group, fill) for group in groups]
 
     def _erase(self, sectors: Sequence[Sector], report: ProgramReport) -> None:
         total = sum(s.size for s in sectors)
@@ -335,11 +372,12 @@ class Programmer:
                 self.progress("erase", done, total)
                 batch, size = [], 0
 
-    def _write(self, runs: Sequence[tuple[int, bytes, list[int]]], report: ProgramReport) -> None:
+    def _write(self, runs: Sequence[tuple[int, Data, list[int]]], report: ProgramReport) -> None:
         total = sum(len(d) for _, d, _ in runs)
         done = 0
         page = max(self.geometry.page_size, 1)
         for address, data, indices in runs:
+            view = memoryview(data)
             pending = list(indices)
             offset = 0
             while offset < len(data):
@@ -353,7 +391,7 @@ class Programmer:
                     if sector.address > address + offset:
                         end_addr = sector.address
                 n = max(min(end_addr - (address + offset), len(data) - offset), 1)
-                self.driver.write(address + offset, data[offset : offset + n])
+                self.driver.write(address + offset, bytes(view[offset : offset + n]))
                 offset += n
                 done += n
                 report.bytes_written += n
@@ -367,7 +405,7 @@ class Programmer:
                     report.sectors_written.append(index)
                 self.progress("write", done, total)
 
-    def _verify(self, runs: Sequence[tuple[int, bytes, list[int]]]) -> None:
+    def _verify(self, runs: Sequence[tuple[int, Data, list[int]]]) -> None:
         """Read back and compare; where reading back is slow (a probe), compare CRC-32s computed
         on the target first and read back only a run that differs, to locate the difference."""
         total = sum(len(d) for _, d, _ in runs)
@@ -379,8 +417,7 @@ class Programmer:
                 done += len(data)
                 self.progress("verify", done, total)
                 continue
-            actual = self._read_chunks(address, len(data), "verify", done=done, total=total)
-            mismatch = compare(address, data, actual)
+            mismatch = self._compare_read(address, data, "verify", done=done, total=total)
             if mismatch is not None:
                 raise VerifyError(mismatch)
             done += len(data)
@@ -419,7 +456,7 @@ class Programmer:
         except LoaderCallError as exc:
             raise self._fail(exc) from exc
 
-    def read(self, address: int, size: int) -> bytes:
+    def read(self, address: int, size: int) -> bytearray:
         self._check_range(address, size)
         self._check_wired([(address, address + size)], "reading", force=True)
         try:
@@ -439,11 +476,10 @@ class Programmer:
             self.driver.begin("verify")
             done = 0
             for chunk in plan.image.chunks:
-                actual = self._read_chunks(
-                    chunk.address, len(chunk.data), "verify", done=done, total=plan.image.size
+                m = self._compare_read(
+                    chunk.address, chunk.data, "verify", done=done, total=plan.image.size
                 )
                 done += len(chunk.data)
-                m = compare(chunk.address, chunk.data, actual)
                 if m is not None:
                     mismatches.append((chunk.address, m))
         except LoaderCallError as exc:

@@ -316,3 +316,23 @@ def test_write_calls_end_on_sector_boundaries_when_they_hold_one(gen_loader: Any
     # the partly covered first and last sectors are rewritten whole (their other bytes kept):
     # 24 KiB in 6 KiB calls would end mid-sector every other call
     assert writes == [(base + i * 0x1000, 0x1000) for i in range(6)]
+
+
+def test_verify_counts_differences_across_read_pieces(gen_loader: Any) -> None:
+    """Verify reads back in buffer-sized pieces and compares each as it comes: a difference
+    that spans pieces is counted whole, from its first byte."""
+    brd = board.load("weact-h743")
+    with api.open_session(gen_loader(brd).stldr, board=brd,
+                          options=DriverOptions(buffer_size=0x1000)) as s:
+        base = s.geometry.start
+        data = pattern(43, 0x5000)
+        img = from_chunks([Chunk(base, data, "app")])
+        assert s.program(img).report.verified
+        s.erase(base + 0x1000, 0x1000)
+        s.erase(base + 0x3000, 0x1000)
+        mismatches = s.verify(img)
+    erased = data[0x1000:0x2000] + data[0x3000:0x4000]
+    first = next(i for i in range(0x1000, 0x2000) if data[i] != 0xFF)
+    assert [(a, m.first_address, m.differing_bytes, m.compared_bytes, m.actual)
+            for a, m in mismatches] == [(base, base + first, sum(b != 0xFF for b in erased),
+                                         0x5000, 0xFF)]

@@ -57,3 +57,23 @@ def test_debugger_reads_span_memory_and_peripherals(build_elf):
     q = rig.vb.qspi
     q.write(0x24, 4, 0x12345678)  # PSMKR
     assert m.mem_read(q.base + 0x24, 4) == (0x12345678).to_bytes(4, "little")
+
+
+def test_debugger_writes_span_memory_and_stop_at_the_first_missing_page(build_elf):
+    """A write across RAM lands in one piece; one running past the end of RAM writes up to it
+    and names the first address with nothing behind it; one reaching a peripheral writes its
+    registers."""
+    b = boards.load("weact-h743")
+    rig = make_rig(build_elf, b, timing="instant")
+    m = rig.vb.machine
+    data = bytes(range(256)) * 1100  # 275 KiB: more than one loader buffer's worth of pages
+    m.mem_write(rig.ram + DST, data)
+    assert m.mem_read(rig.ram + DST, len(data)) == data
+    end = 0x24080000  # AXI SRAM's end on the H743
+    with pytest.raises(TargetError, match="no memory at 0x24080000"):
+        m.mem_write(end - 0x500, bytes(range(256)) * 6)
+    assert m.mem_read(end - 0x500, 0x500) == (bytes(range(256)) * 6)[:0x500]
+    rig.call("qspi_init", config(rig))  # QUADSPI clock on
+    q = rig.vb.qspi
+    m.mem_write(q.base + 0x24, (0x12345678).to_bytes(4, "little"))  # PSMKR
+    assert q.read(0x24, 4) == 0x12345678

@@ -774,13 +774,24 @@ class Machine:
                     write(offset, 1, data[i])
                     i += 1
                 continue
-            n = min(len(data) - i, PAGE - (a % PAGE))
-            try:
-                if self._parked and self._in_parked(a):
-                    raise unicorn.UcError(unicorn.UC_ERR_WRITE_UNMAPPED)
-                self.uc.mem_write(a, bytes(data[i:i + n]))
-            except unicorn.UcError:
-                raise TargetError(f"no memory at 0x{a:08X} ({self.describe_address(a)})") from None
+            # plain memory up to the next peripheral, trapped or parked buffer in one piece (a
+            # loader's whole RAM buffer at once); where that fails, page by page to the first
+            # missing page for the message
+            n = self._plain_span(a, len(data) - i)
+            if self._store_traps:
+                n = min([n, *(start - a for start in self._store_traps if a < start)])
+            while True:
+                try:
+                    if self._parked and self._in_parked(a):
+                        raise unicorn.UcError(unicorn.UC_ERR_WRITE_UNMAPPED)
+                    self.uc.mem_write(a, data if n == len(data) and isinstance(data, bytes)
+                                      else bytes(data[i:i + n]))
+                    break
+                except unicorn.UcError:
+                    if n <= PAGE - (a % PAGE):
+                        raise TargetError(
+                            f"no memory at 0x{a:08X} ({self.describe_address(a)})") from None
+                    n = PAGE - (a % PAGE)
             i += n
 
     def _write32(self, address: int, value: int) -> None:
