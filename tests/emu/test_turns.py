@@ -12,6 +12,8 @@ is not."""
 
 from __future__ import annotations
 
+import random
+from dataclasses import astuple
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +22,11 @@ from test_native_quadspi import exercise, register_level_loader
 from test_ospi_halstyle_run import built, kit_board  # noqa: F401 (the fixture)
 from test_reference_loaders import halstyle_loader
 
-from extflash import board
+from extflash import api, board
 from extflash.emu import paper, turns
 from extflash.emu.machine import Machine
+from extflash.emu.native.ticks_fast import NativeTicks
+from extflash.image import Chunk, from_chunks
 
 pytestmark = pytest.mark.usefixtures("native_required")
 
@@ -76,6 +80,41 @@ def test_register_level_loader_runs_the_same(build_elf, monkeypatch):
 def test_octospi_and_xspi_loaders_run_the_same(name, built, monkeypatch):  # noqa: F811
     elf, b = built(name)
     assert both(elf, kit_board(name, b), monkeypatch) > 5_000
+
+
+def test_ticks_sampled_where_a_look_found_nothing_stay_in_c(build_elf, monkeypatch):
+    """While the turns' looks go on, the C tick loop leaves every 64th tick to Python so that
+    looks find where the core spends its time (a memset). A tick that finds the core where a
+    look was made already, or on a summarised loop, stays in C: the same run (flash, calls and
+    their times, clock) with a small part of the returns to Python."""
+    brd = board.load("nucleo-h743zi-w25q128")
+    loader = halstyle_loader(brd, build_elf)
+    img = from_chunks([Chunk(0x90000000, random.Random(9).randbytes(2 << 20), "app")])
+
+    def run(known: bool) -> tuple[tuple[Any, ...], int]:
+        returns = 0
+        ticking, use_turns = Machine._run_ticking, NativeTicks.use_turns
+
+        def counted(self: Machine, pc: int, budget: int) -> int:
+            nonlocal returns
+            returns += 1
+            return ticking(self, pc, budget)
+
+        def without(self: NativeTicks, turns: int, resume: int, active: int, _: int) -> None:
+            use_turns(self, turns, resume, active, 0)
+
+        monkeypatch.setattr(Machine, "_run_ticking", counted)
+        monkeypatch.setattr(NativeTicks, "use_turns", use_turns if known else without)
+        with api.open_session(loader, board=brd) as s:
+            assert s.program(img).report.verified
+            vb: Any = s.target.board  # type: ignore[attr-defined]
+            outcome = (vb.flash_contents(), [astuple(c) for c in s.driver.calls],
+                       vb.machine.clock.now_fs, vb.machine.clock.cycles)
+        return outcome, returns
+
+    (filtered, fewer), (unfiltered, more) = run(True), run(False)
+    assert filtered == unfiltered
+    assert more > 200 and fewer < more * 0.6, (fewer, more)
 
 
 # -- on paper ------------------------------------------------------------------------------------

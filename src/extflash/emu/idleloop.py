@@ -55,6 +55,22 @@ TURN_REGISTERS = (*(getattr(A, f"UC_ARM_REG_R{i}") for i in range(13)), A.UC_ARM
 PC_INDEX, XPSR_INDEX = 15, 16
 
 
+class PcTable:
+    """A set of code addresses that C code reads (native/ticks_fast.c): one slot per address,
+    hashed on bits 1..10. A later address may take an earlier one's slot; C then asks Python
+    about the earlier one again."""
+
+    def __init__(self) -> None:
+        self.slots = (ctypes.c_uint32 * SLOTS)()
+        self.address = ctypes.addressof(self.slots)
+
+    def __contains__(self, pc: int) -> bool:
+        return self.slots[(pc >> 1) % SLOTS] == (pc & ~1) | 1
+
+    def add(self, pc: int) -> None:
+        self.slots[(pc >> 1) % SLOTS] = (pc & ~1) | 1
+
+
 class IdleLoops:
     """What the machine learnt of the loops it returned into, and the skip itself.
 
@@ -63,8 +79,7 @@ class IdleLoops:
 
     def __init__(self, uc: unicorn.Uc, readable: Callable[[int, int], bool]) -> None:
         self._registers = RegisterBatch(uc, TURN_REGISTERS)
-        self.verdicts = (ctypes.c_uint32 * SLOTS)()
-        self.verdicts_address = ctypes.addressof(self.verdicts)
+        self.verdicts = PcTable()  # return addresses known to lead to busy code
         self._readable = readable
         self._decoded: dict[tuple[int, bytes], Insn | None] = {}
         self._on_turns: set[int] = set()  # addresses on a turn found idle once: never busy
@@ -83,11 +98,11 @@ class IdleLoops:
 
     def wants(self, pc: int) -> bool:
         """Is a return to ``pc`` worth a look (not known to lead to busy code)?"""
-        return self.verdicts[(pc >> 1) % SLOTS] != (pc & ~1) | 1
+        return pc not in self.verdicts
 
     def _busy(self, pc: int) -> None:
         if pc not in self._on_turns:
-            self.verdicts[(pc >> 1) % SLOTS] = pc | 1
+            self.verdicts.add(pc)
 
     def probe(self, machine: Any, avail: int, stop_at: int) -> tuple[int, int]:
         """Run the core from where it stands, one instruction at a time, for at most two turns

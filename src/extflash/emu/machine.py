@@ -125,7 +125,8 @@ __all__ = [
 # the granularity of checkpoints; each slice boundary costs a take-over from the lane (about
 # 0.1 ms), which at 1M cycles was a fifth of a generated loader's program time.
 MAX_SLICE = 16_000_000
-TICK_SAMPLE = 64  # a tick in so many the C tick loop leaves to Python while turns are looked for
+TICK_SAMPLE = 64  # a tick in so many the C tick loop leaves to Python while turns are looked
+# for, unless the core is where a look found nothing new (turns.NativeTurns.known)
 SMALL_PAGE = 0x100  # the smallest target page unicorn 2.1.4 accepts for Arm
 # A polling loop whose own registers change from one streak to the next counts (a bounded wait,
 # "for (n = 65535; n && (SR & BUSY); n--)"): it runs on without skipping time, each streak twice
@@ -529,7 +530,7 @@ class Machine:
             base = ctypes.addressof(ts)
             ticks.use_time_source(base + type(ts).base.offset, base + type(ts).timed.offset)
         if self.idle is not None:
-            ticks.use_idle_verdicts(self.idle.verdicts_address, self.idle.armed_address)
+            ticks.use_idle_verdicts(self.idle.verdicts.address, self.idle.armed_address)
         return ticks
 
     # -- public API: peripherals and memory ---------------------------------------------------
@@ -735,9 +736,13 @@ class Machine:
                         f"no memory at 0x{a:08X} ({self.describe_address(a)})") from None
         return bytes(out)
 
-    def _read_plain(self, address: int, size: int) -> bytearray:
+    def _read_plain(self, address: int, size: int) -> bytes | bytearray:
         if self._parked and self._in_parked(address):
             raise unicorn.UcError(unicorn.UC_ERR_READ_UNMAPPED)
+        for start, (buf, _) in self._buffers.items():
+            if start <= address and address + size <= start + len(buf):
+                # mapped zero-copy: its bytes copied once (unicorn's read copies them twice)
+                return memoryview(buf)[address - start:address - start + size].tobytes()
         return self.uc.mem_read(address, size)
 
     def _plain_span(self, address: int, size: int) -> int:
@@ -1132,7 +1137,8 @@ class Machine:
                 log.info("data-loop turns unavailable: %s", why)
                 return
             ticks.use_turns(self._turns.address, self._turns.resume,
-                            ctypes.addressof(self._turns.state) + TurnsState.active.offset)
+                            ctypes.addressof(self._turns.state) + TurnsState.active.offset,
+                            self._turns.known.address)
         at_event = bool(self.scs.pending)
         if self._turns.wanted(at_event=at_event):
             self._turns.look(sampled=at_event)

@@ -50,7 +50,7 @@ from unicorn import arm_const as A
 
 from extflash.emu import native
 from extflash.emu.cortexm import RegisterBatch, address_of_function, uclib
-from extflash.emu.idleloop import PC_INDEX, TURN_REGISTERS, XPSR_INDEX
+from extflash.emu.idleloop import PC_INDEX, TURN_REGISTERS, XPSR_INDEX, PcTable
 from extflash.emu.native import quadspi_fast
 from extflash.emu.paper import (
     K_ADD,
@@ -441,6 +441,9 @@ class NativeTurns:
         self._keep: list[Any] = []
         self._tried: set[int] = set()
         self._paths: set[int] = set()
+        # where a look finds nothing new (tried, on a summarised loop): a tick the C loop
+        # samples there stays in C (the sample would cost Python a take-over and nothing else)
+        self.known = PcTable()
         self.looks = 0
         self.sampled = 0
         self.summaries: list[Summary] = []
@@ -495,10 +498,12 @@ class NativeTurns:
         machine = self._machine
         pc = machine._pc() & ~1
         if pc in self._tried or pc in self._paths:
+            self.known.add(pc)  # its slot had gone to another place
             return None
         self.looks += 1
         self.sampled += sampled
         self._tried.add(pc)
+        self.known.add(pc)
         regs = self._registers.read()
         values, xpsr = regs[:PC_INDEX], regs[XPSR_INDEX]
         if xpsr & IT_BITS:
@@ -549,6 +554,8 @@ class NativeTurns:
         st.n_templates += 1
         self.summaries.append(summary)
         self._paths |= summary.path
+        for pc in summary.path:
+            self.known.add(pc)
         self._machine.hook_blocks_at(summary.head, self.hook, self.address)
         log.debug("loop at 0x%08X summarised: %d instructions a turn", summary.head,
                   summary.length)

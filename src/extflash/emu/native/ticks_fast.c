@@ -60,7 +60,7 @@ typedef int (*turns_resume_fn)(void *turns, uint32_t *pc);
 #define THUMB_WFI 0xBF30u
 #define THUMB_SELF_BRANCH 0xE7FEu
 #define EXC_RETURN_MIN 0xFFFFFF00u
-#define IDLE_SLOTS 1024u    /* idleloop.SLOTS */
+#define IDLE_SLOTS 1024u    /* idleloop.SLOTS (also the size of sample_known) */
 
 /* Register ids, in this order (filled in by Python from unicorn's arm_const). */
 enum { R_PC, R_PRIMASK, R_BASEPRI, R_FAULTMASK, R_COUNT };
@@ -124,6 +124,9 @@ struct tick_loop {
     uint32_t sample;            /* leave every sample-th tick to Python (0: none): where the
                                  * core spends its time, for the turns' looks */
     uint32_t sample_count;
+    /* the places such a tick need not show Python (NULL: none): turns.py looked there, or they
+     * are on a loop it summarised (it would do nothing); hashed like idle_verdicts */
+    const uint32_t *sample_known;
     uint64_t ticks_mid_command; /* ticks taken while a lane held a command in progress (tests) */
 };
 
@@ -170,10 +173,12 @@ static int idle_or_unknown(const struct tick_loop *t, uint32_t pc)
 static int take_tick(struct tick_loop *t, uint32_t *pc, uint64_t *budget)
 {
     uint32_t regs[R_COUNT];
-    if (t->python_ran || (t->sample && ++t->sample_count % t->sample == 0)
-            || read_regs(t, regs))
+    if (t->python_ran || read_regs(t, regs))
         return 0;
     uint32_t at = regs[R_PC] & ~1u;
+    if (t->sample && ++t->sample_count % t->sample == 0
+            && !(t->sample_known && t->sample_known[(at >> 1) % IDLE_SLOTS] == (at | 1u)))
+        return 0;
     if (at == t->stop_at || idle_or_unknown(t, at))
         return 0;
     uint32_t handler = systick_handler(t, regs);

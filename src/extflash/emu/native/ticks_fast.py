@@ -77,6 +77,7 @@ class TickLoopState(ctypes.Structure):
         ("turns_active", _P),
         ("sample", _U32),
         ("sample_count", _U32),
+        ("sample_known", _P),
         ("ticks_mid_command", _U64),
     ]
 
@@ -130,10 +131,12 @@ class NativeTicks:
         the loop-head stops (idleloop.IdleLoops)."""
         self.state.idle_verdicts, self.state.idle_armed = table, armed
 
-    def use_turns(self, turns: int, resume: int, active: int) -> None:
-        """The data-loop turns (turns_fast.c): its ``struct turns``, ``turns_resume`` and the
-        address of its ``active`` flag."""
-        self.state.turns, self.state.turns_resume, self.state.turns_active = turns, resume, active
+    def use_turns(self, turns: int, resume: int, active: int, known: int) -> None:
+        """The data-loop turns (turns_fast.c): its ``struct turns``, ``turns_resume``, the
+        address of its ``active`` flag and of the places a sampled tick need not show it."""
+        st = self.state
+        st.turns, st.turns_resume, st.turns_active = turns, resume, active
+        st.sample_known = known
 
     def run(self, pc: int, budget: int) -> int:
         """``tick_run``: unicorn's status of the last slice."""
