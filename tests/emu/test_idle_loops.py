@@ -10,15 +10,17 @@ wait running from the memory-mapped window) and nowhere else
 from __future__ import annotations
 
 import random
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
+from test_ospi_halstyle_run import built, kit_board  # noqa: F401 (the fixture)
 from test_reference_loaders import halstyle_loader
 from test_ticks_native import machine_state, watch_every
 
 from extflash import api, board, mcu
-from extflash.emu import machine
+from extflash.emu import idleloop, machine
 from extflash.emu.machine import Machine
 from extflash.image import Chunk, from_chunks
 from extflash.xip import run_application
@@ -157,3 +159,37 @@ def test_a_wait_in_an_application_running_from_the_window_is_skipped(
     assert runs[0][0][:2] == ("exit", 0)
     assert ("semihosting", "waited\n") in runs[0][0][4]
     assert runs[0][1] > 30 * 63_000  # the wait's loop runs from the window
+
+
+def test_addresses_2_kib_apart_keep_their_own_slots() -> None:
+    """The address tables C reads (verdicts, the turns' known places): a HAL data loop and
+    memset 2 KiB apart took each other's slot when slots came from the low bits."""
+    table = idleloop.PcTable()
+    loops = [0x240008D0 + i for i in range(0, 12, 2)] + [0x240010D0 + i for i in range(0, 12, 2)]
+    for pc in loops:
+        table.add(pc)
+    assert all(pc in table for pc in loops)
+    assert 0x240018D0 not in table
+
+
+def test_busy_places_are_looked_at_no_more_than_their_strikes(
+        built: Any, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    """An H735 HAL-style loader's ticks return into its data loop and memset (busy code, 2 KiB
+    apart): each return address is looked at STRIKES times, then never again (each look costs
+    the C tick loop a return to Python)."""
+    elf, b = built("h735-w25q128")
+    looks: Counter[int] = Counter()  # per return address: looks that found no idle turn
+    probe = idleloop.IdleLoops.probe
+
+    def counted(self: idleloop.IdleLoops, m: Any, avail: int, stop_at: int) -> tuple[int, int]:
+        pc = m._pc() & ~1
+        ran, turn = probe(self, m, avail, stop_at)
+        if not turn and not m._look_from_head and pc not in self._on_turns:
+            looks[pc] += 1  # (a place on an idle turn, where a wait ends, is never busy)
+        return ran, turn
+
+    monkeypatch.setattr(idleloop.IdleLoops, "probe", counted)
+    data = random.Random(6).randbytes(1 << 20)
+    with api.open_session(elf, board=kit_board("h735-w25q128", b)) as s:
+        assert s.program(from_chunks([Chunk(b.window, data, "app")])).report.verified
+    assert looks and max(looks.values()) <= idleloop.STRIKES

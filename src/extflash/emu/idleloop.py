@@ -47,7 +47,7 @@ MAX_TURN = 24
 # turn after which the wait ends)
 STRIKES = 2
 MAX_HEADS = 16
-SLOTS = 1024  # the verdict table: one slot per return address (hashed on bits 1..10)
+SLOTS, SLOT_SHIFT = 1024, 22  # address tables C reads: 2 ** (32 - SLOT_SHIFT) slots (PcTable)
 
 # core registers compared between turns, in this order (loads and branches read them by index)
 TURN_REGISTERS = (*(getattr(A, f"UC_ARM_REG_R{i}") for i in range(13)), A.UC_ARM_REG_SP,
@@ -56,19 +56,24 @@ PC_INDEX, XPSR_INDEX = 15, 16
 
 
 class PcTable:
-    """A set of code addresses that C code reads (native/ticks_fast.c): one slot per address,
-    hashed on bits 1..10. A later address may take an earlier one's slot; C then asks Python
-    about the earlier one again."""
+    """A set of code addresses that C code reads (native/ticks_fast.c): one slot per address.
+    A later address may take an earlier one's slot; C then asks Python about the earlier one
+    again. The slot is a multiplicative hash of the address: taken from its low bits, a HAL
+    data loop and memset 2 KiB apart took each other's slot at every look."""
 
     def __init__(self) -> None:
         self.slots = (ctypes.c_uint32 * SLOTS)()
         self.address = ctypes.addressof(self.slots)
 
+    @staticmethod
+    def slot(pc: int) -> int:
+        return (((pc >> 1) * 2654435761) & 0xFFFFFFFF) >> SLOT_SHIFT
+
     def __contains__(self, pc: int) -> bool:
-        return self.slots[(pc >> 1) % SLOTS] == (pc & ~1) | 1
+        return self.slots[self.slot(pc)] == (pc & ~1) | 1
 
     def add(self, pc: int) -> None:
-        self.slots[(pc >> 1) % SLOTS] = (pc & ~1) | 1
+        self.slots[self.slot(pc)] = (pc & ~1) | 1
 
 
 class IdleLoops:

@@ -61,6 +61,7 @@ typedef int (*turns_resume_fn)(void *turns, uint32_t *pc);
 #define THUMB_SELF_BRANCH 0xE7FEu
 #define EXC_RETURN_MIN 0xFFFFFF00u
 #define IDLE_SLOTS 1024u    /* idleloop.SLOTS (also the size of sample_known) */
+#define SLOT_SHIFT 22u      /* 32 - log2(IDLE_SLOTS) */
 
 /* Register ids, in this order (filled in by Python from unicorn's arm_const). */
 enum { R_PC, R_PRIMASK, R_BASEPRI, R_FAULTMASK, R_COUNT };
@@ -132,6 +133,12 @@ struct tick_loop {
 
 static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 
+/* A code address's slot in the machine's address tables (idleloop.PcTable.slot). */
+static uint32_t pc_slot(uint32_t pc)
+{
+    return (uint32_t)((pc >> 1) * 2654435761u) >> SLOT_SHIFT;
+}
+
 static int read_regs(const struct tick_loop *t, uint32_t *values)
 {
     void *ptrs[R_COUNT];
@@ -177,7 +184,7 @@ static int take_tick(struct tick_loop *t, uint32_t *pc, uint64_t *budget)
         return 0;
     uint32_t at = regs[R_PC] & ~1u;
     if (t->sample && ++t->sample_count % t->sample == 0
-            && !(t->sample_known && t->sample_known[(at >> 1) % IDLE_SLOTS] == (at | 1u)))
+            && !(t->sample_known && t->sample_known[pc_slot(at)] == (at | 1u)))
         return 0;
     if (at == t->stop_at || idle_or_unknown(t, at))
         return 0;
@@ -279,7 +286,7 @@ void tick_interrupt(void *uc, uint32_t intno, void *user)
                 *t->idle_armed = 1;
             if (t->idle_verdicts && !read_regs(t, regs)) {
                 uint32_t pc = regs[R_PC] & ~1u;
-                if (t->idle_verdicts[(pc >> 1) % IDLE_SLOTS] != (pc | 1u)) {
+                if (t->idle_verdicts[pc_slot(pc)] != (pc | 1u)) {
                     /* as Machine._request_stop: the slice ends after this instruction */
                     uint64_t done = min_u64(*t->counter, *t->limit);
                     *t->limit = done;
