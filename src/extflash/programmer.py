@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]  # (phase, done, total) in bytes
 # Data to write: bytes, a buffer built once, or a view of the image (no copy of a large image)
 Data = bytes | bytearray | memoryview
+# A piece of a run: (address, size, sector index, the sector read back and merged; None: the
+# image's bytes)
+Piece = tuple[int, int, int, bytearray | None]
 
 # Sectors go to the loader in SectorErase calls of up to 1 MiB and 64 sectors (at least one
 # sector): each call is one progress step and costs an Init, and on a W25Q128JV it takes 2.4 s
@@ -128,9 +131,7 @@ def compare(address: int, expected: bytes, actual: bytes) -> Mismatch | None:
     return Mismatch(address + first, len(diffs), len(expected), exp, act)
 
 
-def _run(
-    image: Image, group: Sequence[tuple[int, int, int, bytearray | None]], fill: int
-) -> tuple[int, Data, list[int]]:
+def _run(image: Image, group: Sequence[Piece], fill: int) -> tuple[int, Data, list[int]]:
     """One run of adjacent pieces to write. A run the image holds in one chunk is a view of it
     (a 16 MiB binary image is not copied); any other is built once, in its own buffer."""
     start = group[0][0]
@@ -252,10 +253,9 @@ class Programmer:
         found: Mismatch | None = None
         for at, n, piece in self._pieces(address, len(expected), phase, done=done, total=total):
             m = compare(address + at, bytes(expected[at : at + n]), piece)
-            if m is not None and found is None:
-                found = m
-            elif m is not None and found is not None:
-                found = replace(found, differing_bytes=found.differing_bytes + m.differing_bytes)
+            if m is not None:
+                found = m if found is None else replace(
+                    found, differing_bytes=found.differing_bytes + m.differing_bytes)
         return None if found is None else replace(found, compared_bytes=len(expected))
 
     # -- program ----------------------------------------------------------------------------
@@ -331,8 +331,7 @@ class Programmer:
         """The (address, data, sector indices) runs to write after erasing ``todo``: adjacent
         pieces merged, so writes fill the loader's buffer."""
         fill = self.geometry.erase_value
-        # (address, size, sector index, the sector read back and merged; None: the image's)
-        pieces: list[tuple[int, int, int, bytearray | None]] = []
+        pieces: list[Piece] = []
         for sp in todo:
             sec = sp.sector
             if sp.full:
@@ -346,7 +345,7 @@ class Programmer:
                 pieces.append((sec.address, sec.size, sec.index, current))
             else:
                 pieces.extend((lo, hi - lo, sec.index, None) for lo, hi in sp.ranges)
-        groups: list[list[tuple[int, int, int, bytearray | None]]] = []
+        groups: list[list[Piece]] = []
         for piece in pieces:
             if groups and groups[-1][-1][0] + groups[-1][-1][1] == piece[0]:
                 groups[-1].append(piece)
