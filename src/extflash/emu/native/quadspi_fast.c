@@ -58,15 +58,21 @@
 #include <stdint.h>
 #include <string.h>
 
-enum { MODE_FORWARD, MODE_IDLE, MODE_TX, MODE_RX, MODE_CMD, MODE_POLL, MODE_RXT };
+enum { MODE_FORWARD, MODE_IDLE, MODE_TX, MODE_RX, MODE_CMD, MODE_POLL, MODE_RXT, MODE_OFF };
+/* MODE_OFF: the controller's bus clock is off, nothing in progress: its registers read 0 and
+ * writes change nothing, as in the model (CommandEngine._read/_write, docs/boards.md "RCC"); a
+ * HAL OSPIM set-up reads and writes the other instance's CR at every Init */
 /* MODE_CMD: a command without data to receive is on the bus until done_fs (lane);
  * MODE_POLL: automatic status polling (lane);
  * MODE_RXT: an indirect read whose bus time is not over: on the bus until
  * done_fs, stalled at stall_fs while software has read nothing (lane). */
 /* Registers whose values the model publishes (reads are served from them) and, except CR and
- * DCR with their restrictions, that writes here may change. Order mirrored in Python. */
+ * DCR with their restrictions and the configuration after IR, that writes here may change.
+ * Order mirrored in Python. */
 enum { REG_CR, REG_DCR, REG_DLR, REG_CCR, REG_AR, REG_ABR, REG_PSMKR, REG_PSMAR, REG_PIR,
-       REG_TCR, REG_IR, REG_COUNT };
+       REG_TCR, REG_IR,
+       /* configuration the lane only reads back (OCTOSPI/XSPI): a write is Python's */
+       REG_DCR2, REG_DCR3, REG_DCR4, REG_WCCR, REG_WTCR, REG_WIR, REG_WABR, REG_HLCR, REG_COUNT };
 #define NO_REGISTER 0xFFFFFFFFu     /* layout offset of a register the front-end has not */
 
 /* Command fields the layout places (register slot, shift, width). */
@@ -879,6 +885,16 @@ uint64_t qspi_fast_read(void *uc, uint64_t offset, unsigned size, void *user)
     uint32_t shift = 8u * ((uint32_t)offset & 3u);
     if (s->mode == MODE_FORWARD || s->pending)
         return s->slow_read(uc, offset, size, user);
+    if (s->mode == MODE_OFF) {
+        uint64_t key;
+        uint32_t run = sr_read_run(s, size, offset, 0u, &key);
+        if (run > QUIET_SR_READS)
+            return s->slow_read(uc, offset, size, user);    /* polled: the machine sees it */
+        s->sr_run = run;
+        s->sr_last = key;
+        s->dirty = 1;
+        return 0;
+    }
     if (word == s->layout.sr) {
         /* the lane's operations are moved on in a copy, kept only if the read is served */
         struct qspi_fast moved;
@@ -987,8 +1003,12 @@ static int plain_write(struct qspi_fast *s, uint32_t word, uint32_t value)
         return 1;
     }
     int slot = find_reg(s, word);
-    if (slot < 0 || slot == REG_DCR || (value & s->layout.reserved[slot]))
-        return 0;   /* DCR and the rest, reserved bits: Python */
+    if (slot < 0 || (value & s->layout.reserved[slot]))
+        return 0;   /* the rest, reserved bits: Python */
+    if (slot >= REG_DCR2)
+        return value == s->reg[slot];   /* the configuration: Python, unless it stays as it is */
+    if (slot == REG_DCR)
+        return 0;   /* the device configuration: Python */
     if (((s->layout.locked >> slot) & 1u) && !idle)
         return 0;   /* ignored while busy: Python decides */
     if (slot == REG_CR && (!idle || (s->flags & FLAG_IRQ)
@@ -1050,6 +1070,11 @@ void qspi_fast_write(void *uc, uint64_t offset, unsigned size, uint64_t value, v
 {
     struct qspi_fast *s = user;
     uint32_t word = (uint32_t)offset & ~3u;
+    if (s->mode == MODE_OFF && !s->pending) {
+        s->sr_run = 0;
+        s->dirty = 1;
+        return;
+    }
     if (s->mode != MODE_FORWARD && !s->pending) {
         if (word == s->layout.dr) {
             if (s->mode == MODE_IDLE && !start_write(s)) {

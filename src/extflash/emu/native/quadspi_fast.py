@@ -19,11 +19,13 @@ from extflash.emu import native
 from extflash.emu.flash.nor import LaneFacts
 from extflash.emu.mmio import MMIO_READ_CFUNC, MMIO_WRITE_CFUNC
 
-MODE_FORWARD, MODE_IDLE, MODE_TX, MODE_RX, MODE_CMD, MODE_POLL, MODE_RXT = range(7)
+MODE_FORWARD, MODE_IDLE, MODE_TX, MODE_RX, MODE_CMD, MODE_POLL, MODE_RXT, MODE_OFF = range(8)
 FLAG_IRQ = 4
 # The slots of reg[] (values the C side reads, and may write with the restrictions in
 # quadspi_fast.c); a front-end without TCR and IR (QUADSPI) leaves them out
-SLOTS = ("CR", "DCR", "DLR", "CCR", "AR", "ABR", "PSMKR", "PSMAR", "PIR", "TCR", "IR")
+SLOTS = ("CR", "DCR", "DLR", "CCR", "AR", "ABR", "PSMKR", "PSMAR", "PIR", "TCR", "IR",
+         # configuration the C side only reads back (a HAL Init reads them at every call)
+         "DCR2", "DCR3", "DCR4", "WCCR", "WTCR", "WIR", "WABR", "HLCR")
 # the command fields the C side decodes (enum F_* in quadspi_fast.c)
 FIELDS = ("FMODE", "IMODE", "INSTRUCTION", "ADMODE", "ADSIZE", "ABMODE", "DCYC", "DMODE", "CSHT",
           "FTHRES")
@@ -245,6 +247,14 @@ class Served(NamedTuple):
     pir: int
     tcr: int
     ir: int
+    dcr2: int
+    dcr3: int
+    dcr4: int
+    wccr: int
+    wtcr: int
+    wir: int
+    wabr: int
+    hlcr: int
     sr_run: int
     sr_last: int
     fill: int
@@ -261,6 +271,8 @@ _PUBLISHED = struct.Struct(f"<{8 + len(SLOTS) + 1}IQ")
 _CLEARED = struct.Struct("<4I")
 _SERVED = struct.Struct(_PUBLISHED.format + "4I")
 assert len(Served._fields) == 8 + len(SLOTS) + 2 + 4
+# the packs are unaligned ("<"): sr_last must fall where C aligns it
+assert _PUBLISHED.size == QuadspiFastState.sr_last.offset + 8
 
 
 class Deferred(NamedTuple):

@@ -64,6 +64,7 @@ from extflash.emu.native.quadspi_fast import (
     MODE_CMD,
     MODE_FORWARD,
     MODE_IDLE,
+    MODE_OFF,
     MODE_POLL,
     MODE_RX,
     MODE_RXT,
@@ -774,9 +775,12 @@ class CommandEngine(Peripheral):
         timeless ones of :meth:`bus_read`/:meth:`bus_write`, register reads, and writes of
         registers without side effects; with ``lane``, the commands of its command lane too),
         and the state to serve them from."""
-        if not self._clocked or self._mapped or self.tracer is not None:
-            return FastState(MODE_FORWARD)  # tracing: every access goes through the model
         act = self._active
+        if self._mapped or self.tracer is not None or (not self._clocked and act is not None):
+            return FastState(MODE_FORWARD)  # tracing: every access goes through the model
+        if not self._clocked:  # registers read 0, writes change nothing (_read, _write)
+            return FastState(MODE_OFF, self._sticky,
+                             registers=self._native_values(self.values))
         cr = self.values[self.L.CR]
         irq = self.set_irq is not None and cr & IRQ_ENABLE_BITS
         flags = FLAG_IRQ if irq else 0
@@ -816,7 +820,7 @@ class CommandEngine(Peripheral):
         if (state.mode == MODE_TX and act is not None and act.tx
                 and len(act.tx) + state.limit <= TX_CAPACITY):
             nat.prefill(bytes(act.tx))
-        if state.mode == MODE_FORWARD or chip is None or facts is None:
+        if state.mode in (MODE_FORWARD, MODE_OFF) or chip is None or facts is None:
             self._lane_chip = None
             nat.lane_off()
             return

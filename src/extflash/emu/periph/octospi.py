@@ -173,7 +173,9 @@ class Octospi(CommandEngine):
         DLR and AR writes are ignored while BUSY."""
         return NativeLayout(
             registers={"CR": CR, "DCR": DCR1, "DLR": DLR, "CCR": CCR, "AR": AR, "ABR": ABR,
-                       "PSMKR": PSMKR, "PSMAR": PSMAR, "PIR": PIR, "TCR": TCR, "IR": IR},
+                       "PSMKR": PSMKR, "PSMAR": PSMAR, "PIR": PIR, "TCR": TCR, "IR": IR,
+                       "DCR2": DCR2, "DCR3": DCR3, "DCR4": DCR4, "WCCR": WCCR, "WTCR": WTCR,
+                       "WIR": WIR, "WABR": WABR, "HLCR": HLCR},
             sr=SR, fcr=FCR, dr=DR, start="IR",
             locked=("DLR", "CCR", "AR", "ABR", "TCR", "IR"),
             cr_active=CR_ACTIVE | (CSSEL if self.kind == "xspi" else FSEL),
