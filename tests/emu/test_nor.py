@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+
 import pytest
 
 from extflash import chips
@@ -303,6 +305,39 @@ def test_damaged_contents_files_are_refused_with_the_cause(tmp_path) -> None:
             NorFlash.load(chip.spec, VirtualClock(1), path)
     with pytest.raises(ConfigError, match="cannot read flash contents"):
         NorFlash.load(chip.spec, VirtualClock(1), tmp_path)  # a directory
+
+
+def test_the_file_keeps_the_written_blocks_only(tmp_path) -> None:
+    """Erased blocks are left out of the file: a 16 MiB chip with two pieces written keeps two
+    64 KiB blocks; loading puts them back on an erased array. A file cut inside a block is
+    refused."""
+    chip = make(timing="instant")
+    program(chip, 0x1234, b"hello")
+    program(chip, 0xFF0000, b"world")
+    path = tmp_path / "w25q.bin"
+    chip.save(path)
+    assert chip.written_blocks() == [0, 0xFF0000]
+    assert path.stat().st_size < 2 * NorFlash.FILE_BLOCK + 256
+    again = NorFlash.load(chip.spec, VirtualClock(1), path)
+    assert again.memory == chip.memory
+    assert again.contents_key() == chip.contents_key()
+    cut = tmp_path / "cut.bin"
+    cut.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(ConfigError, match="truncated"):
+        NorFlash.load(chip.spec, VirtualClock(1), cut)
+
+
+def test_files_of_the_first_format_are_read(tmp_path) -> None:
+    """The first format (the whole array after the registers) still loads."""
+    chip = make(timing="instant")
+    program(chip, 0x40, b"kept")
+    regs = bytes(chip._nv_regs[r.name] for r in chip.spec.status.registers)
+    name = chip.spec.name.encode()
+    path = tmp_path / "old.bin"
+    path.write_bytes(b"EXFNOR1\0" + struct.pack("<HIHH", len(name), chip.spec.size, len(regs),
+                                                 chip.nvcr) + name + regs + chip.memory)
+    again = NorFlash.load(chip.spec, VirtualClock(1), path)
+    assert again.memory == chip.memory and read(again, 0x40, 4) == b"kept"
 
 
 def test_memory_must_match_chip_size() -> None:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -160,7 +159,7 @@ class VirtualBoard:
                 path = self._bank_file(bank) if index == 0 else None
                 if path is not None and path.exists():
                     chip = NorFlash.load(spec, self.machine.clock, path, timing=timing)
-                    self._saved[bank] = self._fingerprint(chip)
+                    self._saved[bank] = chip.contents_key()
                 else:
                     chip = NorFlash(spec, self.machine.clock, timing=timing)
                     if path is not None:
@@ -332,10 +331,6 @@ class VirtualBoard:
         out[0::2], out[1::2] = one, two
         return bytes(out)
 
-    @staticmethod
-    def _fingerprint(chip: NorFlash) -> tuple[object, ...]:
-        """What the chip file stores: the array and the non-volatile registers."""
-        return zlib.crc32(chip.memory), tuple(sorted(chip._nv_regs.items())), chip.nvcr
 
     def save(self) -> None:
         """Write the chips' contents to ``flash_file`` (no-op without one, or when unchanged).
@@ -346,7 +341,7 @@ class VirtualBoard:
             path = self._bank_file(bank)
             if path is None:
                 continue
-            state = self._fingerprint(chip)
+            state = chip.contents_key()
             if self._saved.get(bank) == state:
                 continue
             replace_atomically(path, chip.save)

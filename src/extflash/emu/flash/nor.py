@@ -26,9 +26,11 @@ the finished result early).
 from __future__ import annotations
 
 import functools
+import io
 import logging
 import os
 import struct
+import zlib
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -1125,42 +1127,90 @@ class NorFlash:
 
     # -- persistence -------------------------------------------------------------------------
 
-    _MAGIC = b"EXFNOR1\0"
+    # The chip file: a header (the magic, then name length, size, register bytes, NVCR and the
+    # block size), the chip's name, its non-volatile registers, then the array by blocks: how many
+    # are stored, their offsets, their bytes. A block that is all erased (0xFF) is not stored, so
+    # a 1 Gbit chip with a 2 MiB image writes 2 MiB, not 128 (files of the first format, the
+    # whole array after the registers, are still read).
+    _MAGIC, _MAGIC_WHOLE = b"EXFNOR2\0", b"EXFNOR1\0"
+    _HEADER, _HEADER_WHOLE = struct.Struct("<HIHHI"), struct.Struct("<HIHH")
+    FILE_BLOCK = 64 * 1024
+
+    def written_blocks(self) -> list[int]:
+        """Offsets of the array's blocks (FILE_BLOCK bytes) that hold anything but 0xFF."""
+        mem, step = self.memory, self.FILE_BLOCK
+        erased = b"\xff" * step
+        return [at for at in range(0, len(mem), step)
+                if not mem.startswith(erased[:len(mem) - at], at)]
+
+    def contents_key(self) -> tuple[object, ...]:
+        """What the chip file keeps, cheap to compare: the written blocks, a CRC-32 of their
+        bytes, the non-volatile registers."""
+        blocks, view, crc = self.written_blocks(), memoryview(self.memory), 0
+        for at in blocks:
+            crc = zlib.crc32(view[at:at + self.FILE_BLOCK], crc)
+        return tuple(blocks), crc, tuple(sorted(self._nv_regs.items())), self.nvcr
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the array and the non-volatile registers to ``path``."""
+        """Write the written blocks of the array and the non-volatile registers to ``path``."""
         regs = b"".join(bytes([self._nv_regs[r.name]]) for r in self.spec.status.registers)
         name = self.spec.name.encode()
-        header = self._MAGIC + struct.pack("<HIHH", len(name), self.spec.size, len(regs),
-                                           self.nvcr) + name + regs
-        with open(path, "wb") as f:  # the array written as it is (no 16 MiB joined copy)
+        blocks = self.written_blocks()
+        header = self._MAGIC + self._HEADER.pack(len(name), self.spec.size, len(regs), self.nvcr,
+                                                 self.FILE_BLOCK) + name + regs
+        view = memoryview(self.memory)
+        with open(path, "wb") as f:  # the blocks written from the array (no joined copy)
             f.write(header)
-            f.write(self.memory)
+            f.write(struct.pack(f"<I{len(blocks)}I", len(blocks), *blocks))
+            for at in blocks:
+                f.write(view[at:at + self.FILE_BLOCK])
 
     @classmethod
     def load(cls, spec: ChipSpec, clock: VirtualClock, path: str | os.PathLike[str], *,
              timing: str = "typical") -> NorFlash:
-        fixed = len(cls._MAGIC) + struct.calcsize("<HIHH")
         try:
             with open(path, "rb") as f:
-                # the header is small; the array is read straight into the chip's memory
-                head = f.read(fixed)
-                if not head.startswith(cls._MAGIC) or len(head) < fixed:
-                    raise ConfigError(f"{path} is not an extflash NOR contents file")
-                name_len, size, regs_len, nvcr = struct.unpack("<HIHH", head[len(cls._MAGIC):])
-                name = f.read(name_len).decode(errors="replace")
-                if name != spec.name or size != spec.size:
-                    raise ConfigError(f"{path} holds a {name} ({size} bytes), not a {spec.name}")
-                regs = f.read(regs_len)
-                memory = bytearray(size)
-                got = f.readinto(memory)
-                trailing = f.read(1)
+                memory, regs, nvcr = cls._read_file(f, spec, path)
         except OSError as exc:
             raise ConfigError(f"cannot read flash contents {path}: {exc.strerror}") from None
-        if got != size or trailing or len(regs) != len(spec.status.registers):
+        if memory is None or len(regs) != len(spec.status.registers):
             raise ConfigError(f"{path} is truncated or does not match {spec.name}")
         chip = cls(spec, clock, memory=memory, timing=timing)
         chip._nv_regs = {r.name: regs[i] for i, r in enumerate(spec.status.registers)}
         chip.nvcr = nvcr
         chip.power_on()
         return chip
+
+    @classmethod
+    def _read_file(cls, f: io.BufferedReader, spec: ChipSpec, path: str | os.PathLike[str]
+                   ) -> tuple[bytearray | None, bytes, int]:
+        """(the array, None when the file is cut short or runs on; the register bytes; NVCR),
+        read straight into the chip's memory."""
+        magic = f.read(len(cls._MAGIC))
+        header = cls._HEADER if magic == cls._MAGIC else cls._HEADER_WHOLE
+        head = f.read(header.size)
+        if magic not in (cls._MAGIC, cls._MAGIC_WHOLE) or len(head) < header.size:
+            raise ConfigError(f"{path} is not an extflash NOR contents file")
+        name_len, size, regs_len, nvcr, *block = header.unpack(head)
+        name = f.read(name_len).decode(errors="replace")
+        if name != spec.name or size != spec.size:
+            raise ConfigError(f"{path} holds a {name} ({size} bytes), not a {spec.name}")
+        regs = f.read(regs_len)
+        if not block:  # the whole array
+            memory = bytearray(size)
+            whole = f.readinto(memory) == size
+            return (memory if whole and not f.read(1) else None), regs, nvcr
+        step = block[0]
+        count = struct.unpack("<I", f.read(4).ljust(4, b"\xff"))[0]
+        offsets = f.read(4 * count)
+        if step <= 0 or len(offsets) != 4 * count:
+            return None, regs, nvcr
+        memory = buffers.filled(size, 0xFF)
+        view = memoryview(memory)
+        last = -1
+        for at in struct.unpack(f"<{count}I", offsets):
+            n = min(step, size - at)
+            if at % step or at <= last or n <= 0 or f.readinto(view[at:at + n]) != n:
+                return None, regs, nvcr
+            last = at
+        return (None if f.read(1) else memory), regs, nvcr
