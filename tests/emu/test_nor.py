@@ -321,10 +321,14 @@ def test_the_file_keeps_the_written_blocks_only(tmp_path) -> None:
     again = NorFlash.load(chip.spec, VirtualClock(1), path)
     assert again.memory == chip.memory
     assert again.contents_key() == chip.contents_key()
-    cut = tmp_path / "cut.bin"
-    cut.write_bytes(path.read_bytes()[:-100])
-    with pytest.raises(ConfigError, match="truncated"):
-        NorFlash.load(chip.spec, VirtualClock(1), cut)
+    blob = path.read_bytes()
+    count_at = blob.index(b"\x02\x00\x00\x00" + struct.pack("<2I", 0, 0xFF0000))
+    for name, content in (("cut", blob[:-100]),  # inside a block
+                          ("count", blob[:count_at] + b"\xff" * 4 + blob[count_at + 4:])):
+        damaged = tmp_path / f"{name}.bin"
+        damaged.write_bytes(content)
+        with pytest.raises(ConfigError, match="truncated"):
+            NorFlash.load(chip.spec, VirtualClock(1), damaged)
 
 
 def test_files_of_the_first_format_are_read(tmp_path) -> None:

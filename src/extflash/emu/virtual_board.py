@@ -331,7 +331,6 @@ class VirtualBoard:
         out[0::2], out[1::2] = one, two
         return bytes(out)
 
-
     def save(self) -> None:
         """Write the chips' contents to ``flash_file`` (no-op without one, or when unchanged).
 

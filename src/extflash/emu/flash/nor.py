@@ -1202,8 +1202,10 @@ class NorFlash:
             return (memory if whole and not f.read(1) else None), regs, nvcr
         step = block[0]
         count = struct.unpack("<I", f.read(4).ljust(4, b"\xff"))[0]
+        if step <= 0 or count > -(-size // step):
+            return None, regs, nvcr
         offsets = f.read(4 * count)
-        if step <= 0 or len(offsets) != 4 * count:
+        if len(offsets) != 4 * count:
             return None, regs, nvcr
         memory = buffers.filled(size, 0xFF)
         view = memoryview(memory)
