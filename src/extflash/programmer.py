@@ -131,7 +131,7 @@ def compare(address: int, expected: bytes, actual: bytes) -> Mismatch | None:
     return Mismatch(address + first, len(diffs), len(expected), exp, act)
 
 
-def _run(image: Image, group: Sequence[Piece], fill: int) -> tuple[int, Data, list[int]]:
+def _merged_run(image: Image, group: Sequence[Piece], fill: int) -> tuple[int, Data, list[int]]:
     """One run of adjacent pieces to write. A run the image holds in one chunk is a view of it
     (a 16 MiB binary image is not copied); any other is built once, in its own buffer."""
     start = group[0][0]
@@ -351,7 +351,7 @@ class Programmer:
                 groups[-1].append(piece)
             else:
                 groups.append([piece])
-        return [_run(plan.image, group, fill) for group in groups]
+        return [_merged_run(plan.image, group, fill) for group in groups]
 
     def _erase(self, sectors: Sequence[Sector], report: ProgramReport) -> None:
         total = sum(s.size for s in sectors)

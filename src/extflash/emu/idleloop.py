@@ -66,7 +66,7 @@ class PcTable:
         self.address = ctypes.addressof(self.slots)
 
     @staticmethod
-    def slot(pc: int) -> int:
+    def slot(pc: int) -> int:  # as in_table() in native/ticks_fast.c
         return (((pc >> 1) * 2654435761) & 0xFFFFFFFF) >> SLOT_SHIFT
 
     def __contains__(self, pc: int) -> bool:

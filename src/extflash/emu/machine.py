@@ -739,20 +739,27 @@ class Machine:
     def _read_plain(self, address: int, size: int) -> bytes | bytearray:
         if self._parked and self._in_parked(address):
             raise unicorn.UcError(unicorn.UC_ERR_READ_UNMAPPED)
-        for start, (buf, _) in self._buffers.items():
-            if start <= address and address + size <= start + len(buf):
-                # mapped zero-copy: its bytes copied once (unicorn's read copies them twice)
-                return memoryview(buf)[address - start:address - start + size].tobytes()
+        start = self._buffer_holding(address, size)
+        if start is not None:  # mapped zero-copy: its bytes copied once (unicorn's read, twice)
+            return memoryview(self._buffers[start][0])[address - start:address - start + size
+                                                       ].tobytes()
         return self.uc.mem_read(address, size)
 
-    def _plain_span(self, address: int, size: int) -> int:
+    def _buffer_holding(self, address: int, size: int) -> int | None:
+        """Start of the mapped buffer that holds [address, address + size), if one does."""
+        for start, (buf, _) in self._buffers.items():
+            if start <= address and address + size <= start + len(buf):
+                return start
+        return None
+
+    def _plain_span(self, address: int, size: int, *, stores: bool = False) -> int:
         """Bytes from ``address`` (at most ``size``) before the next peripheral mapping or
-        parked buffer."""
+        parked buffer (with ``stores``: or buffer whose stores are trapped)."""
         bases = self.bus._bases
         i = bisect.bisect_right(bases, address)
         if i < len(bases):
             size = min(size, bases[i] - address)
-        for start in self._parked:
+        for start in (*self._parked, *(self._store_traps if stores else ())):
             if address < start:
                 size = min(size, start - address)
         return max(size, 1)
@@ -782,9 +789,7 @@ class Machine:
             # plain memory up to the next peripheral, trapped or parked buffer in one piece (a
             # loader's whole RAM buffer at once); where that fails, page by page to the first
             # missing page for the message
-            n = self._plain_span(a, len(data) - i)
-            if self._store_traps:
-                n = min([n, *(start - a for start in self._store_traps if a < start)])
+            n = self._plain_span(a, len(data) - i, stores=True)
             while True:
                 try:
                     if self._parked and self._in_parked(a):
@@ -1267,12 +1272,10 @@ class Machine:
         """Is [address, address + size) in a buffer mapped now (RAM, ROM, internal flash, a
         memory-mapped window: a load there reaches no peripheral model)? With ``code``: one the
         core has fetched from already (a first fetch stops the core, see :meth:`map_buffer`)."""
-        for start, (buf, _) in self._buffers.items():
-            if start <= address and address + size <= start + len(buf):
-                return (start not in self._parked and start not in self._first_touch
-                        and (not code or start not in self._exec_on_fetch
-                             or start in self._fetched))
-        return False
+        start = self._buffer_holding(address, size)
+        return (start is not None and start not in self._parked
+                and start not in self._first_touch
+                and (not code or start not in self._exec_on_fetch or start in self._fetched))
 
     # -- SysTick ticks in C (native/ticks_fast.c) -------------------------------------------------
     def _ticks_may_run(self, stop_at: int, deadline: int) -> bool:

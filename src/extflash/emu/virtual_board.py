@@ -30,7 +30,7 @@ from extflash import chips
 from extflash.board import Board, Memory
 from extflash.emu import flashclock
 from extflash.emu.chipfile import ChipFileLock, replace_atomically
-from extflash.emu.flash.nor import NorFlash
+from extflash.emu.flash.nor import FileContents, NorFlash
 from extflash.emu.machine import Machine
 from extflash.emu.mmio import PAGE
 from extflash.emu.periph.engine import Bank, BankWire, CommandEngine, PinView
@@ -137,7 +137,7 @@ class VirtualBoard:
         # Held until close(); if construction fails, the unreferenced lock file closes and the
         # lock goes with it.
         self._lock = ChipFileLock.acquire(self.flash_file) if lock and self.flash_file else None
-        self._saved: dict[int, tuple[object, ...]] = {}  # what each bank's file holds now
+        self._saved: dict[int, FileContents] = {}  # what each bank's file holds now
         # small_pages: faster stores, no write-hooking watch or trace (Machine, "Pages")
         self.machine = Machine(board.part, hse_hz=board.hse_hz,  # 0: no crystal
                                small_pages=small_pages)
@@ -343,7 +343,7 @@ class VirtualBoard:
             state = chip.contents_key()
             if self._saved.get(bank) == state:
                 continue
-            replace_atomically(path, chip.save)
+            replace_atomically(path, functools.partial(chip.save, blocks=state.blocks))
             self._saved[bank] = state
             log.debug("saved bank %d to %s", bank, path)
 

@@ -32,8 +32,9 @@ import os
 import struct
 import zlib
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from extflash.chips import ChipSpec, ReadCommand
 from extflash.emu import buffers
@@ -219,6 +220,15 @@ def _protocol_lines(protocol: str) -> tuple[int, int, int]:
     """``"1-1-4"`` -> (1, 1, 4): instruction, address and data line counts."""
     i, a, d = (int(x) for x in protocol.split("-"))
     return i, a, d
+
+
+class FileContents(NamedTuple):
+    """What a chip file keeps, cheap to compare (:meth:`NorFlash.contents_key`)."""
+
+    blocks: tuple[int, ...]  # offsets of the blocks that hold anything but 0xFF
+    crc: int  # CRC-32 of those blocks
+    registers: tuple[tuple[str, int], ...]  # the non-volatile ones
+    nvcr: int
 
 
 class NorFlash:
@@ -1143,19 +1153,20 @@ class NorFlash:
         return [at for at in range(0, len(mem), step)
                 if not mem.startswith(erased[:len(mem) - at], at)]
 
-    def contents_key(self) -> tuple[object, ...]:
+    def contents_key(self) -> FileContents:
         """What the chip file keeps, cheap to compare: the written blocks, a CRC-32 of their
         bytes, the non-volatile registers."""
         blocks, view, crc = self.written_blocks(), memoryview(self.memory), 0
         for at in blocks:
             crc = zlib.crc32(view[at:at + self.FILE_BLOCK], crc)
-        return tuple(blocks), crc, tuple(sorted(self._nv_regs.items())), self.nvcr
+        return FileContents(tuple(blocks), crc, tuple(sorted(self._nv_regs.items())), self.nvcr)
 
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the written blocks of the array and the non-volatile registers to ``path``."""
+    def save(self, path: str | os.PathLike[str], blocks: Sequence[int] | None = None) -> None:
+        """Write the written blocks of the array (``blocks`` when the caller found them
+        already, as :meth:`contents_key` does) and the non-volatile registers to ``path``."""
         regs = b"".join(bytes([self._nv_regs[r.name]]) for r in self.spec.status.registers)
         name = self.spec.name.encode()
-        blocks = self.written_blocks()
+        blocks = self.written_blocks() if blocks is None else blocks
         header = self._MAGIC + self._HEADER.pack(len(name), self.spec.size, len(regs), self.nvcr,
                                                  self.FILE_BLOCK) + name + regs
         view = memoryview(self.memory)

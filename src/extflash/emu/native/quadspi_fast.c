@@ -885,17 +885,7 @@ uint64_t qspi_fast_read(void *uc, uint64_t offset, unsigned size, void *user)
     uint32_t shift = 8u * ((uint32_t)offset & 3u);
     if (s->mode == MODE_FORWARD || s->pending)
         return s->slow_read(uc, offset, size, user);
-    if (s->mode == MODE_OFF) {
-        uint64_t key;
-        uint32_t run = sr_read_run(s, size, offset, 0u, &key);
-        if (run > QUIET_SR_READS)
-            return s->slow_read(uc, offset, size, user);    /* polled: the machine sees it */
-        s->sr_run = run;
-        s->sr_last = key;
-        s->dirty = 1;
-        return 0;
-    }
-    if (word == s->layout.sr) {
+    if (word == s->layout.sr || s->mode == MODE_OFF) {   /* unclocked: every register reads 0 */
         /* the lane's operations are moved on in a copy, kept only if the read is served */
         struct qspi_fast moved;
         uint32_t full;
@@ -907,7 +897,7 @@ uint64_t qspi_fast_read(void *uc, uint64_t offset, unsigned size, void *user)
             if (!lane_status(&moved, &full))
                 return s->slow_read(uc, offset, size, user);
         } else {
-            full = s->mode == MODE_IDLE ? idle_status(s)
+            full = s->mode == MODE_OFF ? 0u : s->mode == MODE_IDLE ? idle_status(s)
                    : s->mode == MODE_TX ? tx_status(s) : rx_status(s);
         }
         uint32_t value = (full >> shift) & lane_mask(size);

@@ -133,10 +133,11 @@ struct tick_loop {
 
 static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 
-/* A code address's slot in the machine's address tables (idleloop.PcTable.slot). */
-static uint32_t pc_slot(uint32_t pc)
+/* Is the code address pc (bit 0 clear) in one of the machine's address tables
+ * (idleloop.PcTable: one slot per address, a multiplicative hash of it)? */
+static int in_table(const uint32_t *table, uint32_t pc)
 {
-    return (uint32_t)((pc >> 1) * 2654435761u) >> SLOT_SHIFT;
+    return table[(uint32_t)((pc >> 1) * 2654435761u) >> SLOT_SHIFT] == (pc | 1u);
 }
 
 static int read_regs(const struct tick_loop *t, uint32_t *values)
@@ -184,7 +185,7 @@ static int take_tick(struct tick_loop *t, uint32_t *pc, uint64_t *budget)
         return 0;
     uint32_t at = regs[R_PC] & ~1u;
     if (t->sample && ++t->sample_count % t->sample == 0
-            && !(t->sample_known && t->sample_known[pc_slot(at)] == (at | 1u)))
+            && !(t->sample_known && in_table(t->sample_known, at)))
         return 0;
     if (at == t->stop_at || idle_or_unknown(t, at))
         return 0;
@@ -286,7 +287,7 @@ void tick_interrupt(void *uc, uint32_t intno, void *user)
                 *t->idle_armed = 1;
             if (t->idle_verdicts && !read_regs(t, regs)) {
                 uint32_t pc = regs[R_PC] & ~1u;
-                if (t->idle_verdicts[pc_slot(pc)] != (pc | 1u)) {
+                if (!in_table(t->idle_verdicts, pc)) {
                     /* as Machine._request_stop: the slice ends after this instruction */
                     uint64_t done = min_u64(*t->counter, *t->limit);
                     *t->limit = done;
