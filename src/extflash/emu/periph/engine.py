@@ -777,7 +777,7 @@ class CommandEngine(Peripheral):
         and the state to serve them from."""
         act = self._active
         if self._mapped or self.tracer is not None or (not self._clocked and act is not None):
-            return FastState(MODE_FORWARD)  # tracing: every access goes through the model
+            return FastState(MODE_FORWARD)  # every access goes through the model
         if not self._clocked:  # registers read 0, writes change nothing (_read, _write)
             return FastState(MODE_OFF, self._sticky,
                              registers=self._native_values(self.values))
