@@ -318,6 +318,19 @@ def test_write_calls_end_on_sector_boundaries_when_they_hold_one(gen_loader: Any
     assert writes == [(base + i * 0x1000, 0x1000) for i in range(6)]
 
 
+def test_erase_calls_take_a_mib_of_small_sectors(gen_loader: Any) -> None:
+    """Each call costs an Init: 2 MiB of 4 KiB sectors erase in two SectorErase calls of 1 MiB
+    (256 sectors each)."""
+    brd = board.load("weact-h743")
+    with api.open_session(gen_loader(brd).stldr, board=brd) as s:
+        base = s.geometry.start
+        data = pattern(47, 2 << 20)
+        assert s.program(from_chunks([Chunk(base, data, "app")])).report.verified
+        assert chip_bytes(s, base, len(data)) == data
+        erases = [(c.args[0], c.args[1]) for c in s.driver.calls if c.function == "SectorErase"]
+    assert erases == [(base, base + 0xFF000), (base + 0x100000, base + 0x1FF000)]
+
+
 def test_verify_counts_differences_across_read_pieces(gen_loader: Any) -> None:
     """Verify reads back in buffer-sized pieces and compares each as it comes: a difference
     that spans pieces is counted whole, from its first byte."""
