@@ -174,3 +174,14 @@ def test_a_loop_that_fills_memory_is_summarised_without_a_lane():
 def test_a_loop_whose_branch_reads_the_copied_data_is_not_summarised():
     with pytest.raises(paper.Unsupported, match="copied data"):
         summarise(COPY_UNTIL_ZERO, {0: LANE, 1: CODE + 0x1000})
+
+
+@pytest.mark.parametrize("name", ["nucleo-h743zi-w25q128", "stm32h743i-eval", "stm32h735g-dk",
+                                  "stm32h7b3i-dk", "stm32h7s78-dk"])
+def test_generated_loaders_without_systick_run_the_same(name, gen_loader, monkeypatch):
+    """The generator's loaders time their waits with DWT and run without SysTick: a lane stops
+    the core right after the first beat of a long indirect write for the look at its data loop,
+    and the C loop runs without ticks for the turns (QUADSPI, dual-flash, OCTOSPI quad and 8D,
+    XSPI 8D)."""
+    brd = board.load(name)
+    assert both(gen_loader(brd).stldr, brd, monkeypatch) > 1_500

@@ -1147,6 +1147,7 @@ class Machine:
         at_event = bool(self.scs.pending)
         if self._turns.wanted(at_event=at_event):
             self._turns.look(sampled=at_event)
+        self._turns.ask_lanes_to_stop()
         # the C tick loop leaves a tick now and then to Python while looks are left, so that
         # events find the core where it spends its time
         ticks.state.sample = TICK_SAMPLE if self._turns.sampling else 0
@@ -1282,16 +1283,20 @@ class Machine:
         """May the slice about to start run in the C tick loop (see ticks_fast.c)? It may when
         the slice ends on a SysTick tick whose exception is taken at once, and everything the run
         loop does at a tick is routine: no exception active or pending, no listener, tracer or
-        foreign hook, only command lanes in the bus's slice and exception hooks. Fills in the
-        call's fields."""
+        foreign hook, only command lanes in the bus's slice and exception hooks. Without such a
+        tick (a loader without SysTick) it may too once data loops are summarised, for their
+        turns only: the loop then hands every slice's end to Python. Fills in the call's
+        fields."""
         assert self._ticks is not None
         scs, clock, bus = self.scs, self.clock, self.bus
         events = clock.upcoming()
-        if not events or not scs.wakes_core(events[0][1]) or not scs.vtor_written:
-            return False
         reload = scs.values[0x014]
+        ticking = bool(events and scs.wakes_core(events[0][1]) and scs.vtor_written and reload)
+        if not ticking and (self._turns is None or not self._turns.state.n_templates
+                            or self.exceptions.active):
+            return False  # without a tick the loop is only worth it for data-loop turns
         lanes = bus.native_lanes
-        if (not reload or scs.pending or self.exceptions.listeners or not self._unwatched()
+        if (scs.pending or self.exceptions.listeners or not self._unwatched()
                 or len(bus.deferred) != 2 * len(lanes) or len(bus.exception_hooks) != len(lanes)
                 or len(bus.slice_start_hooks) != len(lanes)
                 or len(bus.slice_hooks) != len(lanes)):
@@ -1307,14 +1312,15 @@ class Machine:
             return False  # its time base would not be set (CommandEngine._lane_time)
         # the events after the tick, without the ends of busy the lanes hold (_horizon)
         held = self._lane_held_settle()
-        others = [when for when, callback in events[1:] if held is None or not held(callback)]
+        others = [when for when, callback in events[1 if ticking else 0:]
+                  if held is None or not held(callback)]
         st.now_fs, st.cycles, st.fs_per_cycle = clock.now_fs, clock.cycles, clock.fs_per_cycle
         st.deadline_fs = deadline
         st.checkpoint_fs = ticks_fast.NEVER if self.checkpoint_fs is None else self.checkpoint_fs
         st.limit_fs = ticks_fast.NEVER if clock.limit_fs is None else clock.limit_fs
         st.other_fs = others[0] if others else ticks_fast.NEVER
         st.other2_fs = others[1] if len(others) > 1 else ticks_fast.NEVER
-        st.tick_fs = events[0][0]
+        st.tick_fs = events[0][0] if ticking else ticks_fast.NEVER
         st.tick_period_fs = (reload + 1) * scs.tick_fs()
         st.max_slice = MAX_SLICE
         st.systick_priority = scs.priority(cortexm.SYSTICK)

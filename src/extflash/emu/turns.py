@@ -76,6 +76,8 @@ log = logging.getLogger(__name__)
 MAX_TURN = 96  # instructions in one turn
 MAX_LOOKS = 48  # looks a machine makes at all
 MAX_SAMPLED = 16  # of them, looks at where an event found the core (memory-only loops)
+MAX_LANE_STOPS = 4  # stops a machine's lanes make for a look (LOOK_BYTES, quadspi_fast.c)
+LOOK_BYTES = 17  # an indirect write long enough for a look (wanted(): more than 16 bytes left)
 NO_LANE = 0xFFFFFFFF  # a summary of a loop that moves data in memory only (turns_fast.c)
 
 MAX_TEMPLATES, MAX_OPS, MAX_SLOTS, MAX_ACC, MAX_LOADS, MAX_CODE, MAX_REGIONS = (
@@ -446,6 +448,8 @@ class NativeTurns:
         self.known = PcTable()
         self.looks = 0
         self.sampled = 0
+        self.lane_stops = 0
+        self._asked = [False] * len(self._lanes)
         self.summaries: list[Summary] = []
         self._regions()
 
@@ -472,6 +476,20 @@ class NativeTurns:
         """Are looks at where events find the core still wanted?"""
         return (self.sampled < MAX_SAMPLED and self.looks < MAX_LOOKS
                 and self.state.n_templates < MAX_TEMPLATES)
+
+    def ask_lanes_to_stop(self) -> None:
+        """While looks are left, ask each lane to stop the core right after the first access of
+        its next long indirect write (once): the core is then in that write's data loop, where
+        a look finds its turn. A loader with SysTick is found there by the ticks the C loop
+        samples; one without (the generator's, timing with DWT) has no other stop there."""
+        for i, lane in enumerate(self._lanes):
+            if self._asked[i] and not lane.native_state.look_stop:
+                self.lane_stops += 1  # it stopped the core since
+        want = (self.lane_stops < MAX_LANE_STOPS and self.looks < MAX_LOOKS
+                and self.state.n_templates < MAX_TEMPLATES)
+        for i, lane in enumerate(self._lanes):
+            lane.native_state.look_stop = LOOK_BYTES if want else 0
+            self._asked[i] = want
 
     def wanted(self, at_event: bool) -> bool:
         """Is a look worth it now: a lane moves data, or an event stopped the core (it is where

@@ -65,7 +65,6 @@ class FamilyClock:
     gpio_enable: Field
     fields: dict[str, Field]
     steps: tuple[str, ...]
-    qspi_fifo_bytes: int = 0  # QUADSPI; OCTOSPI/XSPI FIFOs are in the controller data
     hse_range_hz: tuple[int, int] | None = None
     flash_ws_max_hz: tuple[int, ...] = ()
     qspi_enable: Field | None = None
@@ -139,7 +138,6 @@ def family_clock(family_id: str) -> FamilyClock:
     return FamilyClock(
         family_id=family_id,
         interface=d["interface"],
-        qspi_fifo_bytes=int(d.get("qspi_fifo_bytes", 0)),
         sysclk_hz=int(d["sysclk_hz"]),
         hclk_div=int(d["hclk_div"]),
         hsi_hz=int(d["hsi_hz"]),

@@ -73,7 +73,6 @@ def _controller_lines(cfg: LoaderConfig) -> list[str]:
             f"#define QSPI_PRESCALER     {q.prescaler}u",
             f"#define QSPI_FSIZE         {q.fsize}u",
             f"#define QSPI_CSHT          {q.csht}u",
-            f"#define CTL_FIFO_BYTES     {cfg.family_clock.qspi_fifo_bytes}u",
             f"#define QSPI_CR_BANK       {bank}",
         ]
     ctl, fam, o = cfg.controller, cfg.family, cfg.octal
@@ -90,7 +89,6 @@ def _controller_lines(cfg: LoaderConfig) -> list[str]:
         f"#define CTL_PRESCALER      {q.prescaler}u",
         f"#define CTL_DEVSIZE        {q.fsize}u",
         f"#define CTL_CSHT           {q.csht}u",
-        f"#define CTL_FIFO_BYTES     {ctl.fifo_bytes}u",
         "/* MTYP 1: Macronix D1/D0 byte order in 8D; 0: Micron D0/D1 (the only one quad uses) */",
         f"#define CTL_MTYP           {int(bool(o and o.state == '8D' and o.macronix_order))}u",
         "",

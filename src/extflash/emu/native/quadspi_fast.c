@@ -270,6 +270,10 @@ struct qspi_fast {
     uint32_t wakes;
     uint32_t woke;
     volatile uint64_t *insn_limit;
+    /* a look at the data loop (extflash/emu/turns.py): an indirect write of at least this many
+     * bytes started here stops the core after the access, once (0: none). A loader without
+     * SysTick has no tick to stop it in its data loop, and the summary needs a stop there. */
+    uint32_t look_stop;
     struct lane_layout layout;
 };
 
@@ -961,6 +965,10 @@ static int start_write(struct qspi_fast *s)
     s->dirty = 1;
     s->fill = 0;
     s->limit = dl + 1u < TX_CAPACITY ? dl + 1u : TX_CAPACITY;
+    if (s->look_stop && dl + 1u >= s->look_stop && s->insn_limit && s->counter) {
+        s->look_stop = 0;
+        *s->insn_limit = *s->counter;   /* as Machine._request_stop does */
+    }
     return 1;
 }
 

@@ -206,6 +206,7 @@ class QuadspiFastState(ctypes.Structure):
         ("wakes", ctypes.c_uint32),
         ("woke", ctypes.c_uint32),
         ("insn_limit", ctypes.c_void_p),
+        ("look_stop", ctypes.c_uint32),
         ("layout", _Layout),
     ]
 

@@ -30,6 +30,9 @@
  * unless the machine's verdict table marks the return address busy. Anything else ends the call: the Python run loop then
  * handles that slice's end itself, so it stays the reference for every case.
  *
+ * With tick_fs NEVER (a loader without SysTick whose data loops are summarised) the loop only
+ * runs the turns: every other end of a slice is Python's.
+ *
  * Python's state is brought up to date lazily: ticks counts the ticks handled since Python last
  * took them over, with the clock (now_fs, cycles), the last tick and the running slice here.
  * The machine takes them over when the call returns and, first thing, in every Python callback
@@ -181,8 +184,8 @@ static int idle_or_unknown(const struct tick_loop *t, uint32_t pc)
 static int take_tick(struct tick_loop *t, uint32_t *pc, uint64_t *budget)
 {
     uint32_t regs[R_COUNT];
-    if (t->python_ran || read_regs(t, regs))
-        return 0;
+    if (t->tick_fs == NEVER || t->python_ran || read_regs(t, regs))
+        return 0;   /* NEVER: no tick (the loop runs for the data-loop turns only) */
     uint32_t at = regs[R_PC] & ~1u;
     if (t->sample && ++t->sample_count % t->sample == 0
             && !(t->sample_known && in_table(t->sample_known, at)))

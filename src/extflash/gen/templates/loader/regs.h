@@ -17,8 +17,6 @@
 #define CTL_SR_FTF   (1u << 2)
 #define CTL_SR_SMF   (1u << 3)
 #define CTL_SR_BUSY  (1u << 5)
-/* FIFO level in bytes: 5 to 7 bits wide depending on the controller; the bits above read as 0. */
-#define CTL_SR_FLEVEL(sr)  (((sr) >> 8) & 0x7Fu)
 #define CTL_FCR_ALL  0x1Bu            /* CTEF | CTCF | CSMF | CTOF */
 
 #define FMODE_WRITE  0u

@@ -20,48 +20,42 @@ int __attribute__((noinline)) ctl_wait_timed(uint32_t mask, uint32_t want, uint3
     return 1;
 }
 
-/* How many words may move after one status read that showed FTF: FTF alone guarantees one (room
- * for a word when writing, a word to read when reading); FLEVEL tells how many more. */
-static uint32_t fifo_words(int reading, uint32_t sr)
+/* The data phase: 32-bit DR accesses while the buffer is word-aligned and a whole word is left,
+ * single bytes for the rest; each after FTF (room for a word when writing, a word to read when
+ * reading; a read that has ended sets it for its last bytes too). One status read per word, as
+ * HAL's byte loop makes per byte: the bus drains a word in 8 clocks at 4 lines, so the core does
+ * not wait on it, and the loop is one turn per word that the virtual board runs at once (its
+ * data-loop summaries, README "Speed"). */
+static inline __attribute__((always_inline)) int ready(void)
 {
-    uint32_t level = CTL_SR_FLEVEL(sr);
-    uint32_t bytes = reading ? level : (level < CTL_FIFO_BYTES ? CTL_FIFO_BYTES - level : 0u);
-    return bytes >= 4u ? bytes / 4u : 1u;
+    return (CTL->SR & CTL_SR_FTF) || ctl_wait_timed(CTL_SR_FTF, CTL_SR_FTF, CTL_FLAG_TIMEOUT_MS);
 }
 
-/* 32-bit DR accesses while a whole word is left and the buffer is word-aligned, as many as the
- * FIFO allows per status read; single bytes for an unaligned head and the tail. */
 int ctl_move_data(int reading, uint8_t *data, uint32_t len)
 {
     volatile uint8_t *dr8 = (volatile uint8_t *)&CTL->DR;
-    uint32_t i = 0;
-    while (i < len) {
-        uint32_t sr = CTL->SR;
-        if (!(sr & CTL_SR_FTF)) {
-            if (!ctl_wait_timed(CTL_SR_FTF, CTL_SR_FTF, CTL_FLAG_TIMEOUT_MS))
+    uint32_t words = ((uint32_t)(uintptr_t)data & 3u) == 0u ? len / 4u : 0u;
+    uint32_t *word = (uint32_t *)(void *)data;
+    if (reading) {
+        for (; words; words--, word++) {
+            if (!ready())
                 return 0;
-            sr = CTL->SR;
+            *word = CTL->DR;
         }
-        if (len - i >= 4u && ((uint32_t)(uintptr_t)(data + i) & 3u) == 0u) {
-            uint32_t words = fifo_words(reading, sr);
-            if (words > (len - i) / 4u)
-                words = (len - i) / 4u;
-            uint32_t *word = (uint32_t *)(void *)(data + i);
-            i += 4u * words;
-            if (reading) {
-                while (words--)
-                    *word++ = CTL->DR;
-            } else {
-                while (words--)
-                    CTL->DR = *word++;
-            }
-        } else {
-            if (reading)
-                data[i] = *dr8;
-            else
-                *dr8 = data[i];
-            i++;
+    } else {
+        for (; words; words--, word++) {
+            if (!ready())
+                return 0;
+            CTL->DR = *word;
         }
+    }
+    for (uint8_t *byte = (uint8_t *)word; byte < data + len; byte++) {
+        if (!ready())
+            return 0;
+        if (reading)
+            *byte = *dr8;
+        else
+            *dr8 = *byte;
     }
     return 1;
 }
