@@ -10,6 +10,7 @@ erase, so a bad image never costs the user any data.
 from __future__ import annotations
 
 import bisect
+import functools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -44,10 +45,13 @@ class Geometry:
     def contains(self, address: int, size: int = 1) -> bool:
         return self.start <= address and address + size <= self.end
 
+    @functools.cached_property
+    def _starts(self) -> list[int]:
+        return [s.address for s in self.sectors]
+
     def sector_index(self, address: int) -> int:
         """Index of the sector holding ``address`` (which must be inside the device)."""
-        starts = [s.address for s in self.sectors]
-        i = bisect.bisect_right(starts, address) - 1
+        i = bisect.bisect_right(self._starts, address) - 1
         if i < 0 or address >= self.sectors[i].end:
             raise ImageError(f"address 0x{address:08X} is not in any sector of {self.name}")
         return i
@@ -90,7 +94,10 @@ class SectorPlan:
 
     @property
     def full(self) -> bool:
-        return sum(hi - lo for lo, hi in self.ranges) == self.sector.size
+        ranges = self.ranges
+        if len(ranges) == 1:
+            return ranges[0][1] - ranges[0][0] == self.sector.size
+        return sum(hi - lo for lo, hi in ranges) == self.sector.size
 
 
 @dataclass(frozen=True)

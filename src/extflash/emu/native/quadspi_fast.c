@@ -842,17 +842,22 @@ static int lane_program(struct qspi_fast *s, unsigned size, uint64_t value)
     if (f && (f->swaps & SWAP_BUS))
         swap_pairs(s->buf, n);  /* the bytes as they crossed the bus: what the chip logs */
     uint32_t array_swap = f && (f->swaps & SWAP_ARRAY);
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t k = array_swap && (i ^ 1u) < n ? i ^ 1u : i;
-        s->memory[page + (offset + i) % ps] &= s->buf[k];
+    if (!array_swap && offset + n <= ps) {
+        uint8_t *at = s->memory + page + offset;     /* no wrap: the usual whole page */
+        for (uint32_t i = 0; i < n; i++)
+            at[i] &= s->buf[i];
+    } else {
+        for (uint32_t i = 0; i < n; i++) {
+            uint32_t k = array_swap && (i ^ 1u) < n ? i ^ 1u : i;
+            s->memory[page + (offset + i) % ps] &= s->buf[k];
+        }
     }
     array_changed(s, page, page + ps);
     struct lane_record *r = lane_log(s, REC_PROGRAM, now);
     r->address = sent;
     r->length = n;
     uint8_t *keep = s->log_data + (uint64_t)((s->log_count - 1u) % LOG_RING) * LOG_PAGE;
-    for (uint32_t i = 0; i < n; i++)
-        keep[i] = s->buf[i];
+    memcpy(keep, s->buf, n);
     chip_busy(s, now, OP_PROGRAM, page, page + ps, s->program_fs);
     lane_on_bus(s, now, f ? f->bus_fs : bus_fs(s, n), n);
     return 1;
