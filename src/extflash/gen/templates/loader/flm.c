@@ -44,38 +44,38 @@ static int done(int ok)
     return qspi_map() && ok ? 0 : 1;
 }
 
-int Init(uint32_t adr, uint32_t clk, uint32_t fnc)
+ENTRY_POINT int Init(uint32_t adr, uint32_t clk, uint32_t fnc)
 {
     (void)adr, (void)clk, (void)fnc;
     return loader_init() ? 0 : 1;
 }
 
-int UnInit(uint32_t fnc)
+ENTRY_POINT int UnInit(uint32_t fnc)
 {
     (void)fnc;
     return 0;
 }
 
-int EraseChip(void)
+ENTRY_POINT int EraseChip(void)
 {
     qspi_abort();
     return done(nor_erase_chip());
 }
 
-int EraseSector(uint32_t adr)
+ENTRY_POINT int EraseSector(uint32_t adr)
 {
     uint32_t offset = flash_offset(adr);
     qspi_abort();
     return done(nor_erase_sectors(offset, offset));
 }
 
-int ProgramPage(uint32_t adr, uint32_t sz, uint8_t *buf)
+ENTRY_POINT int ProgramPage(uint32_t adr, uint32_t sz, uint8_t *buf)
 {
     qspi_abort();
     return done(nor_program(flash_offset(adr), buf, sz));
 }
 
-uint32_t Verify(uint32_t adr, uint32_t sz, uint8_t *buf)
+ENTRY_POINT uint32_t Verify(uint32_t adr, uint32_t sz, uint8_t *buf)
 {
     const volatile uint8_t *flash = (const volatile uint8_t *)(WINDOW_BASE + flash_offset(adr));
     for (uint32_t i = 0; i < sz; i++) {
@@ -85,7 +85,7 @@ uint32_t Verify(uint32_t adr, uint32_t sz, uint8_t *buf)
     return adr + sz;
 }
 
-int BlankCheck(uint32_t adr, uint32_t sz, uint8_t pat)
+ENTRY_POINT int BlankCheck(uint32_t adr, uint32_t sz, uint8_t pat)
 {
     const volatile uint8_t *flash = (const volatile uint8_t *)(WINDOW_BASE + flash_offset(adr));
     for (uint32_t i = 0; i < sz; i++) {

@@ -12,6 +12,10 @@
  * reference PC-relative instead of going through a GOT the host would have to relocate. */
 #pragma GCC visibility push(hidden)
 
+/* An entry point only the host calls: kept by the link-time optimisation (-flto), which would
+ * otherwise drop it as unreferenced. */
+#define ENTRY_POINT __attribute__((used))
+
 /* One step of the clock/enable sequence: read-modify-write a register field, or wait for it. */
 typedef struct {
     uint32_t addr;
@@ -60,7 +64,9 @@ int qspi_poll(uint32_t ccr, uint32_t mask, uint32_t match, uint32_t bytes, uint3
 void ctl_issue(uint32_t ccr, uint32_t addr);
 void qspi_abort(void);
 int qspi_setup(void);
-int qspi_map(void);
+/* Out of line under -flto too: it runs once per call, and it is where a debugger breaks to see
+ * the controller before the window opens. */
+__attribute__((noinline)) int qspi_map(void);
 
 /* nor.c: offsets are relative to the start of the (logical) flash */
 int nor_init(void);

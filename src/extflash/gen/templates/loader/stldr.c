@@ -38,18 +38,18 @@ static int leave_mapped(int result)
     return qspi_map() && result;
 }
 
-int Init(void)
+ENTRY_POINT int Init(void)
 {
     return loader_init();
 }
 
-int Write(uint32_t Address, uint32_t Size, uint8_t *buffer)
+ENTRY_POINT int Write(uint32_t Address, uint32_t Size, uint8_t *buffer)
 {
     qspi_abort();
     return leave_mapped(nor_program(flash_offset(Address), buffer, Size));
 }
 
-int Read(uint32_t Address, uint32_t Size, uint8_t *Buffer)
+ENTRY_POINT int Read(uint32_t Address, uint32_t Size, uint8_t *Buffer)
 {
     if (Size == 0u)
         return 0;
@@ -57,7 +57,7 @@ int Read(uint32_t Address, uint32_t Size, uint8_t *Buffer)
     return 1;
 }
 
-int SectorErase(uint32_t EraseStartAddress, uint32_t EraseEndAddress)
+ENTRY_POINT int SectorErase(uint32_t EraseStartAddress, uint32_t EraseEndAddress)
 {
     uint32_t first = flash_offset(EraseStartAddress);
     uint32_t last = flash_offset(EraseEndAddress);
@@ -69,14 +69,14 @@ int SectorErase(uint32_t EraseStartAddress, uint32_t EraseEndAddress)
     return leave_mapped(nor_erase_sectors(first, last));
 }
 
-int MassErase(uint32_t Parallelism)
+ENTRY_POINT int MassErase(uint32_t Parallelism)
 {
     (void)Parallelism;
     qspi_abort();
     return leave_mapped(nor_erase_chip());
 }
 
-uint32_t CheckSum(uint32_t StartAddress, uint32_t Size, uint32_t InitVal)
+ENTRY_POINT uint32_t CheckSum(uint32_t StartAddress, uint32_t Size, uint32_t InitVal)
 {
     return byte_sum(StartAddress, Size, InitVal);
 }
@@ -84,7 +84,7 @@ uint32_t CheckSum(uint32_t StartAddress, uint32_t Size, uint32_t InitVal)
 /* Size is in 32-bit words; missalignement bits 0-3 skip leading bytes and bits 16-19 trailing
  * bytes of the checksum. Low word: 0 when every byte matches, else the first differing address
  * (ST's reference returns a skewed address there; this one is exact). High word: checksum. */
-uint64_t Verify(uint32_t MemoryAddr, uint32_t RAMBufferAddr, uint32_t Size, uint32_t missalignement)
+ENTRY_POINT uint64_t Verify(uint32_t MemoryAddr, uint32_t RAMBufferAddr, uint32_t Size, uint32_t missalignement)
 {
     uint32_t bytes = Size * 4u;
     uint32_t sum = byte_sum(MemoryAddr + (missalignement & 0xFu),
