@@ -10,7 +10,11 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from extflash import dataclass_code
+
 __version__ = "0.1.0"
+
+dataclass_code.install()  # before any of the package's dataclasses is defined
 
 if TYPE_CHECKING:
     from extflash import api, board, chips, conformance, diagnose, image, loader, mcu, trace

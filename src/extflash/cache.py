@@ -12,10 +12,8 @@ read or written is passed by: the text is parsed as before.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import marshal
 import os
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +26,9 @@ def root() -> Path:
 def parse_toml(text: str) -> dict[str, Any]:
     """``tomllib.loads(text)``, read from the cache when the same text was parsed before
     (:class:`tomllib.TOMLDecodeError` for text that is not TOML, as tomllib raises it)."""
+    import hashlib  # here: `import extflash` (the dataclass code cache) needs only root()
+    import tomllib
+
     raw = text.encode("utf-8")
     key = hashlib.blake2b(raw, digest_size=16).hexdigest()
     entry = root() / "data" / f"{key}.m{marshal.version}"
