@@ -10,7 +10,9 @@ summarises it for native/turns_fast.c, which then runs as many turns as keep eve
 direction at once.
 
 **Looking.** When the core stopped between slices while a command lane moves data in an
-indirect write (TX) or read (RX), :meth:`NativeTurns.look` runs the code from the stop, on
+indirect write (TX) or read (RX) (a SysTick event stops it there, or, for a loader without
+SysTick, the lane itself after the first beat of a long write:
+:meth:`NativeTurns.ask_lanes_to_stop`), :meth:`NativeTurns.look` runs the code from the stop, on
 paper (nothing in the machine changes, no time passes), until it comes back to a loop head:
 the target of a backward branch that closes the loop. From there it runs one turn
 symbolically: each core register at the head is a symbol, each value the turn computes an
