@@ -1,5 +1,7 @@
-"""The generated loader's data phase as the QUADSPI sees it: 32-bit DR beats, each after a status
-read that shows FTF (room for a word), as HAL's loop makes one per byte."""
+"""The generated loader's commands as the QUADSPI sees them: 32-bit DR beats, each after a status
+read that shows FTF (room for a word), as HAL's loop makes one per byte; each command clearing
+the flags before it starts, the polling interval set once; a transfer error failing the call at
+once."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from typing import Any
 import pytest
 
 from extflash import api, board
-from extflash.emu.periph.quadspi import DR, SR, Quadspi
+from extflash.emu.periph.quadspi import DR, FCR, PIR, SR, Quadspi
 from extflash.image import Chunk, from_chunks
 
 PAGE = 256
@@ -46,3 +48,20 @@ def test_page_program_reads_status_before_each_word(name: str, gen_loader: Any,
     first_page = beats[:PAGE // 4]
     phase = accesses[first_page[0] - 1:first_page[-1] + 1]
     assert phase == [("r", SR, 4), ("w", DR, 4)] * (PAGE // 4)
+    # per page: write enable, its poll, the program, its poll; four flag clears, one per
+    # command and none after it; PIR is the Init's (qspi_setup), not each poll's
+    between = accesses[first_page[-1] + 1:beats[PAGE // 4]]
+    assert sum(1 for kind, reg, _ in between if kind == "w" and reg == FCR) == 4
+    assert not any(reg == PIR for _, reg, _ in between)
+
+
+def test_a_transfer_error_fails_the_call_at_once(gen_loader: Any) -> None:
+    """A command to an address beyond the device size sets TEF and never TCF (RM0433 QUADSPI
+    SR): the loader fails at the flag, not after its 10 ms flag timeout."""
+    brd = board.load("weact-h743")
+    with api.open_session(gen_loader(brd).stldr, board=brd) as s:
+        end = s.geometry.start + s.geometry.size
+        driver: Any = s.driver
+        driver.begin("program")
+        r0, _ = driver.call("Write", end, PAGE, driver.layout.buffer, timeout_s=1)
+        assert r0 == 0 and driver.calls[-1].elapsed_s < 1e-4

@@ -48,12 +48,22 @@ int board_init(void);
  * controller */
 #define CTL_FLAG_TIMEOUT_MS 10u     /* FIFO and flag waits are bounded by the bus: microseconds */
 #define CTL_FIFO_WORD 3u            /* FTHRES = 3: FTF means a 32-bit word can move */
+#define CTL_POLL_INTERVAL 0x10u     /* PIR: 16 CLK cycles between two automatic status reads */
 int ctl_wait_timed(uint32_t mask, uint32_t want, uint32_t ms);
 int ctl_move_data(int reading, uint8_t *data, uint32_t len);
 
 static inline int ctl_wait(uint32_t mask, uint32_t want, uint32_t ms)
 {
     return (CTL->SR & mask) == want || ctl_wait_timed(mask, want, ms);
+}
+
+uint32_t ctl_any_timed(uint32_t mask, uint32_t ms);
+
+/* The status once any of ``mask`` is set in it (0: ``ms`` passed first). */
+static inline uint32_t ctl_any(uint32_t mask, uint32_t ms)
+{
+    uint32_t sr = CTL->SR;
+    return (sr & mask) ? sr : ctl_any_timed(mask, ms);
 }
 
 int qspi_run(uint32_t ccr, uint32_t addr, uint8_t *data, uint32_t len);

@@ -157,6 +157,7 @@ int qspi_setup(void)
     CTL->DCR2 = CTL_PRESCALER;
     CTL->DCR3 = 0u;
     CTL->DCR4 = 0u;                             /* no refresh: a NOR flash needs none */
+    CTL->PIR = CTL_POLL_INTERVAL;               /* written while BUSY = 0 (after the abort) */
     CTL->CR = OSPI_CR_FTHRES(CTL_FIFO_WORD) | OSPI_CR_APMS;
     CTL->CR |= OSPI_CR_EN;
     return 1;

@@ -28,6 +28,7 @@ int qspi_setup(void)
     QSPI->CR = QSPI_CR_PRESCALER(QSPI_PRESCALER) | QSPI_CR_SSHIFT | QSPI_CR_APMS | QSPI_CR_BANK
              | QSPI_CR_FTHRES(CTL_FIFO_WORD);
     QSPI->DCR = QSPI_DCR_FSIZE(QSPI_FSIZE) | QSPI_DCR_CSHT(QSPI_CSHT);
+    QSPI->PIR = CTL_POLL_INTERVAL;              /* written while BUSY = 0 (after the abort) */
     QSPI->CR |= QSPI_CR_EN;
     return 1;
 }

@@ -60,8 +60,24 @@ int ctl_move_data(int reading, uint8_t *data, uint32_t len)
     return 1;
 }
 
+/* The status once any of ``mask`` is set in it, or 0 when ``ms`` pass first. */
+uint32_t __attribute__((noinline)) ctl_any_timed(uint32_t mask, uint32_t ms)
+{
+    timeout_t t;
+    timeout_start(&t, ms);
+    for (;;) {
+        uint32_t sr = CTL->SR;
+        if (sr & mask)
+            return sr;
+        if (timeout_expired(&t))
+            return 0u;
+    }
+}
+
 /* One indirect command: the controller driver writes its command registers (ctl_issue, in the
- * order that starts the command), then the data phase and the end of transfer. */
+ * order that starts the command), then the data phase and the end of transfer. Each command
+ * clears the flags first, so no flag an earlier one left (its TCF, a poll's SMF) ends its own
+ * waits; they are not cleared again after it (one register write fewer per command). */
 int qspi_run(uint32_t cmd, uint32_t addr, uint8_t *data, uint32_t len)
 {
     if (!ctl_wait(CTL_SR_BUSY, 0u, CTL_FLAG_TIMEOUT_MS))
@@ -70,16 +86,18 @@ int qspi_run(uint32_t cmd, uint32_t addr, uint8_t *data, uint32_t len)
     if (len)
         CTL->DLR = len - 1u;
     ctl_issue(cmd, addr);
-    if (!ctl_move_data((cmd & CCR_FMODE_MASK) == CCR_FMODE(FMODE_READ), data, len)
-        || !ctl_wait(CTL_SR_TCF, CTL_SR_TCF, CTL_FLAG_TIMEOUT_MS)) {
+    /* TCF ends the transfer; TEF (an address beyond the device size) fails it */
+    uint32_t sr = ctl_move_data((cmd & CCR_FMODE_MASK) == CCR_FMODE(FMODE_READ), data, len)
+                ? ctl_any(CTL_SR_TCF | CTL_SR_TEF, CTL_FLAG_TIMEOUT_MS) : 0u;
+    if (!(sr & CTL_SR_TCF) || (sr & CTL_SR_TEF)) {
         qspi_abort();
         return 0;
     }
-    CTL->FCR = CTL_FCR_ALL;
-    return (CTL->SR & CTL_SR_TEF) == 0u;
+    return 1;
 }
 
-/* Automatic status polling until (status & mask) == match, within ``ms``. */
+/* Automatic status polling until (status & mask) == match, within ``ms`` (the interval between
+ * two status reads is set once, by qspi_setup: CTL_POLL_INTERVAL). */
 int qspi_poll(uint32_t cmd, uint32_t mask, uint32_t match, uint32_t bytes, uint32_t ms)
 {
     if (!ctl_wait(CTL_SR_BUSY, 0u, CTL_FLAG_TIMEOUT_MS))
@@ -87,13 +105,11 @@ int qspi_poll(uint32_t cmd, uint32_t mask, uint32_t match, uint32_t bytes, uint3
     CTL->FCR = CTL_FCR_ALL;
     CTL->PSMKR = mask;
     CTL->PSMAR = match;
-    CTL->PIR = 0x10u;                           /* 16 CLK cycles between two status reads */
     CTL->DLR = bytes - 1u;                      /* one status byte per chip */
     ctl_issue(cmd | CCR_FMODE(FMODE_POLL), 0u);
     if (!ctl_wait(CTL_SR_SMF, CTL_SR_SMF, ms)) {
         qspi_abort();
         return 0;
     }
-    CTL->FCR = CTL_FCR_ALL;
     return ctl_wait(CTL_SR_BUSY, 0u, CTL_FLAG_TIMEOUT_MS);    /* APMS = 1: it stops by itself */
 }
