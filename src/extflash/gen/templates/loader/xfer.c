@@ -111,5 +111,5 @@ int qspi_poll(uint32_t cmd, uint32_t mask, uint32_t match, uint32_t bytes, uint3
         qspi_abort();
         return 0;
     }
-    return ctl_wait(CTL_SR_BUSY, 0u, CTL_FLAG_TIMEOUT_MS);    /* APMS = 1: it stops by itself */
+    return 1;   /* APMS = 1: the polling stops by itself; what comes next waits for BUSY = 0 */
 }
