@@ -94,10 +94,7 @@ class SectorPlan:
 
     @property
     def full(self) -> bool:
-        ranges = self.ranges
-        if len(ranges) == 1:
-            return ranges[0][1] - ranges[0][0] == self.sector.size
-        return sum(hi - lo for lo, hi in ranges) == self.sector.size
+        return sum(hi - lo for lo, hi in self.ranges) == self.sector.size
 
 
 @dataclass(frozen=True)
