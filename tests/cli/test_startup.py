@@ -3,6 +3,7 @@ nor pyOCD. Each case runs in a fresh interpreter, where sys.modules shows what w
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import sys
@@ -89,3 +90,29 @@ def test_a_profiled_command_line_ends_as_usual(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-m", "cProfile", "-o", str(report), str(script),
                     "--version"], capture_output=True, check=True)
     assert report.stat().st_size > 0
+
+
+def test_the_collector_skips_start_up_objects_once_a_session_is_open(gen_loader: Any,
+                                                                     tmp_path: Path) -> None:
+    """The console script raises the young generation's threshold for the start-up; once the
+    operation's session is open the objects made so far are frozen (the collector no longer
+    walks them) and the interpreter's own threshold is back for what the operation makes."""
+    stldr = Path(gen_loader(board.load("weact-h743")).stldr)
+    script = ("import atexit, gc, json, sys\n"
+              "from extflash.cli import run\n"
+              "atexit.register(lambda: print(json.dumps([gc.get_threshold()[0],"
+              " gc.get_freeze_count()])))\n"
+              "sys.argv = ['extflash', *sys.argv[1:]]\n"
+              "run()\n")
+    default = gc.get_threshold()[0]
+    out = tmp_path / "back.bin"
+    read = subprocess.run([sys.executable, "-c", script, "read", "-l", str(stldr), "--board",
+                           "weact-h743", "--address", "0x90000000", "--size", "16", "-o",
+                           str(out)], capture_output=True, text=True, check=True)
+    threshold, frozen = json.loads(read.stdout.splitlines()[-1])
+    assert threshold == default and frozen > 10_000
+    assert out.read_bytes() == b"\xff" * 16
+    version = subprocess.run([sys.executable, "-c", script, "--version"], capture_output=True,
+                             text=True, check=True)
+    threshold, frozen = json.loads(version.stdout.splitlines()[-1])
+    assert threshold > default and frozen == 0

@@ -6,6 +6,7 @@ Kept light: importing it (as ``extflash --help`` does) loads click and nothing o
 from __future__ import annotations
 
 import functools
+import gc
 import json
 import os
 import sys
@@ -18,6 +19,7 @@ import click
 from extflash.errors import ExtflashError, InputError
 
 F = TypeVar("F", bound=Callable[..., Any])
+DEFAULT_GC_THRESHOLD = gc.get_threshold()[0]  # the interpreter's, read before run() raises it
 
 
 def schema(command: str) -> str:
@@ -74,6 +76,14 @@ def report_error(command: str | None, as_json: bool, exc: ExtflashError) -> None
         )
     else:
         click.echo(f"error: {exc}", err=True)
+
+
+def settle_heap() -> None:
+    """Start-up is over (a session is open): what exists now lives as long as the process, so
+    the cyclic collector stops looking at it (``gc.freeze``) and runs at its usual threshold
+    again over what the operation makes (``run`` raised it for the start-up)."""
+    gc.freeze()
+    gc.set_threshold(DEFAULT_GC_THRESHOLD)
 
 
 def handle_errors(command: str) -> Callable[[F], F]:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from extflash.cli.common import board_from_options, check_writable
+from extflash.cli.common import board_from_options, check_writable, settle_heap
 from extflash.cli.interrupt import InterruptGuard
 from extflash.errors import ExtflashError, InputError, Interrupted
 from extflash.progress import ProgressRenderer
@@ -63,11 +63,13 @@ def open_operation(kw: dict[str, Any], renderer: ProgressRenderer) -> Iterator[a
                 _probe_session(kw, options, progress) as probe_session,
                 _report_stop(probe_session),
             ):
+                settle_heap()
                 yield probe_session
             return
         with _virtual_session(
             kw, options, progress, trace_path, trace_filter, report_path
         ) as session:
+            settle_heap()
             yield session
 
 
