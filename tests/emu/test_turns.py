@@ -7,8 +7,8 @@ bytes, registers stacked by a call in the loop) program, read through ``Read()``
 the same flash contents, loader calls and their durations, cycle count, virtual time, core and
 controller registers and chip command logs as with the summaries off; and the turns must run
 at once where they may. On paper: a register-level write loop is summarised with its register
-accesses and bounds, a memset with none, and a loop whose branch depends on the data it copies
-is not."""
+accesses and bounds, a memset with none, a compare loop with a bound on the bytes it reads, and
+a loop whose branch depends on what the controller's DR returns is not."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from extflash.emu import paper, turns
 from extflash.emu.machine import Machine
 from extflash.emu.native.ticks_fast import NativeTicks
 from extflash.image import Chunk, from_chunks
+from extflash.runner import LoaderCallError
 
 pytestmark = pytest.mark.usefixtures("native_required")
 
@@ -80,6 +81,44 @@ def test_register_level_loader_runs_the_same(build_elf, monkeypatch):
 def test_octospi_and_xspi_loaders_run_the_same(name, built, monkeypatch):  # noqa: F811
     elf, b = built(name)
     assert both(elf, kit_board(name, b), monkeypatch) > 5_000
+
+
+def test_a_read_back_that_differs_mid_page_ends_the_turns_at_that_byte(build_elf, monkeypatch):
+    """The register-level loader compares each page it read back with its buffer: a page
+    programmed over one already programmed reads back the AND of both, so its compare finds
+    the first byte where they differ (byte 100 here) and Write fails. With the compare loop's
+    turns run at once up to that byte the failure, the registers and the time are those of
+    running every turn."""
+    brd = board.load("nucleo-h743zi-w25q128")
+    loader = register_level_loader(build_elf)
+    first = bytearray(random.Random(4).randbytes(0x200000))  # the compare loop is looked at
+    first[0x180000 + 100] &= 0x7F
+    second = bytearray(first[0x180000:0x180100])
+    second[100] |= 0x80
+
+    def run(summaries: bool) -> tuple[tuple[Any, ...], int]:
+        monkeypatch.setattr(Machine, "turn_summaries", summaries)
+        with api.open_session(loader, board=brd) as s:
+            base = s.geometry.start
+            img = from_chunks([Chunk(base, bytes(first), "first")])
+            assert s.program(img).report.verified  # the summaries are made on the way
+            s.driver.begin("program")
+            vb: Any = s.target.board  # type: ignore[attr-defined]
+            m = vb.machine
+            compares = [t for t in (m._turns.summaries if summaries else ())
+                        if any(op[0] == turns.T_DCOND for op in t.ops)]
+            assert len(compares) == int(summaries)
+            with pytest.raises(LoaderCallError) as failed:
+                s.driver.write(base + 0x180000, bytes(second))
+            ram = next(r for r in m.part.part.memory if r.kind == "ram")
+            outcome = (str(failed.value), [m.reg_read(r) for r in CORE], m.clock.now_fs,
+                       m.clock.cycles, m.mem_read(ram.start, 0x2000), vb.flash_contents())
+            return outcome, m.turns_run
+
+    (on, turns_run), (off, none) = run(True), run(False)
+    assert none == 0 and turns_run > 100_000
+    assert on == off
+    assert "Write(" in on[0]
 
 
 def test_ticks_sampled_where_a_look_found_nothing_stay_in_c(build_elf, monkeypatch):
@@ -152,6 +191,11 @@ WRITE_LOOP = bytes.fromhex("8368" "5b07" "fcd5" "11f8013b" "80f82030" "013a" "f6
 MEMSET = bytes.fromhex("9342" "00d1" "7047" "03f8011b" "f9e7")
 # head: ldrb.w r3, [r1], #1; cbz r3, out; strb.w r3, [r0, #32]; b head; out: (bx lr)
 COPY_UNTIL_ZERO = bytes.fromhex("11f8013b" "13b1" "80f82030" "f9e7" "7047")
+# head: cmp r2, r0; bne next; (bx lr); next: ldrb.w lr, [r1], #1; ldrb.w ip, [r2], #1;
+# cmp lr, ip; beq head; (bx lr): a read-back compared with the buffer it was written from
+COMPARE = bytes.fromhex("8242" "00d1" "7047" "11f801eb" "12f801cb" "e645" "f6d0" "7047")
+# head: ldrb.w r3, [r0, #32]; cbnz r3, out; b head; out: (bx lr): reads DR until a byte is not 0
+READ_UNTIL_DATA = bytes.fromhex("90f82030" "03b9" "fbe7" "7047")
 
 
 def test_a_write_loop_is_summarised_with_its_accesses_and_bounds():
@@ -171,9 +215,22 @@ def test_a_loop_that_fills_memory_is_summarised_without_a_lane():
     assert [op[0] for op in s.ops].count(turns.T_DSTORE) == 1
 
 
-def test_a_loop_whose_branch_reads_the_copied_data_is_not_summarised():
-    with pytest.raises(paper.Unsupported, match="copied data"):
-        summarise(COPY_UNTIL_ZERO, {0: LANE, 1: CODE + 0x1000})
+def test_a_branch_on_data_from_memory_is_bounded_by_that_data():
+    """A compare loop (a page read back against its buffer) and a copy up to a zero byte: the
+    branch on the bytes becomes a bound turns_fast.c finds by reading them (T_DCOND)."""
+    s = summarise(COMPARE, {0: CODE + 0x1100, 1: CODE + 0x2000, 2: CODE + 0x1000})
+    assert (s.head, s.length, s.accesses, s.lane) == (CODE, 6, [], turns.NO_LANE)
+    codes = [op[0] for op in s.ops]
+    assert codes.count(turns.T_COND) == 1 and codes.count(turns.T_DCOND) == 1
+    dcond = next(op for op in s.ops if op[0] == turns.T_DCOND)
+    assert dcond[4] & 0x600 == 0x600  # both operands are data the turn loads
+    s = summarise(COPY_UNTIL_ZERO, {0: LANE, 1: CODE + 0x1000})
+    assert [op[0] for op in s.ops].count(turns.T_DCOND) == 1
+
+
+def test_a_branch_on_data_the_controller_returns_is_not_summarised():
+    with pytest.raises(paper.Unsupported, match="DR returns"):
+        summarise(READ_UNTIL_DATA, {0: LANE})
 
 
 @pytest.mark.parametrize("name", ["nucleo-h743zi-w25q128", "stm32h743i-eval", "stm32h735g-dk",

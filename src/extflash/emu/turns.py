@@ -25,8 +25,11 @@ value, a register's value at the end of the turn: all of them are expressions.
 constant (a pointer, a count), or a value that is the same every turn (reloaded, a constant),
 or a byte the turn copied; every expression a branch, an address or a non-linear operation
 uses is affine in the turn number over those; data is only copied (to DR, into a buffer, into a
-register); and every register access goes to one command lane. The summary is a small program
-(the ops of turns_fast.c): compute turn 0's values from the registers and memory of the moment,
+register) or, loaded from memory, compared by a branch (a page read back and compared with its
+buffer, a blank check: the branch's bound is then the first turn whose bytes turn it, which
+turns_fast.c finds by reading them); and every register access goes to one command lane. The
+summary is a small program (the ops of turns_fast.c): compute turn 0's values from the
+registers and memory of the moment,
 bound the turns by every branch (the first turn its condition changes), by the lane's room and
 by the slice's end, check the memory the turn takes as distinct does not overlap and its code is
 unchanged, then write what the last turn leaves. Anything this module does not place (an
@@ -90,7 +93,7 @@ REGISTER_IDS = (*TURN_REGISTERS, A.UC_ARM_REG_APSR_NZCV)  # R0-R12, SP, LR, PC, 
 # turns_fast.c op codes
 (T_REG, T_CONST, T_ADD, T_SUB, T_MULK, T_NOT, T_AND, T_ORR, T_EOR, T_BIC, T_MUL, T_LSL, T_LSR,
  T_ASR, T_ROR, T_LSRK, T_ASRK, T_RORK, T_UBFX, T_SBFX, T_CELL, T_MMIO, T_CHECK, T_COND, T_DLOAD,
- T_DSTORE, T_MMIOW, T_OUTREG, T_OUTCELL, T_FLAGS) = range(1, 31)
+ T_DSTORE, T_MMIOW, T_OUTREG, T_OUTCELL, T_FLAGS, T_DCOND) = range(1, 32)
 _BINARY = {"and": T_AND, "orr": T_ORR, "eor": T_EOR, "bic": T_BIC, "mul": T_MUL, "lsl": T_LSL,
            "lsr": T_LSR, "asr": T_ASR, "ror": T_ROR}
 _BY_CONSTANT = {"lsr": T_LSRK, "asr": T_ASRK, "ror": T_RORK}
@@ -309,10 +312,14 @@ def summarise(sim: Simulator, st: Paper, head: int, lane_of: Callable[[int], int
             if any(leaf in holding for leaf in leaves(end)):
                 raise Unsupported("a value the turn uses holds data of two turns before")
             em.op(T_CHECK, 0, em.slot(me), em.slot(end))
+    on_data = []  # conditions on data loaded from memory: bounded once the loads are numbered
     for cond in st.conditions:
         setter = cond.setter
         if setter.kind not in (K_SUB, K_ADD, K_ZERO):
             raise Unsupported("a condition on a shifter's carry")
+        if copied(setter.a) is not None or copied(setter.b) is not None:
+            on_data.append(cond)
+            continue
         em.op(T_COND, 0, em.slot(setter.a), em.slot(setter.b),
               cond.cond | setter.kind << 4 | int(cond.taken) << 8)
     # data: loads copied, stores, the lane's writes
@@ -329,6 +336,22 @@ def summarise(sim: Simulator, st: Paper, head: int, lane_of: Callable[[int], int
             em.op(T_DLOAD, numbers[m], load.lane_access, offset, flags, 1)
         else:
             em.op(T_DLOAD, numbers[m], em.slot(load.address), 0, flags, 0)
+
+    for cond in on_data:
+        # a verify loop's compare, a blank check: turns_fast.c reads the bytes to find the
+        # first turn the branch turns in; the lane's data is not there before it is served
+        operands, k, k2 = [], cond.cond | cond.setter.kind << 4 | int(cond.taken) << 8, 0
+        for i, e in enumerate((cond.setter.a, cond.setter.b)):
+            found = copied(e)
+            if found is None:
+                operands.append(em.slot(e))
+                continue
+            if st.loads[found[0]].lane_access >= 0:
+                raise Unsupported("a condition on data the controller's DR returns")
+            operands.append(numbers[found[0]])
+            k |= 0x200 << i
+            k2 |= found[1] << 8 * i
+        em.op(T_DCOND, 0, operands[0], operands[1], k, k2)
 
     def source(e: Expr, output: bool = False) -> tuple[int, int, int]:
         """(b, k2, shift) of a value a store or an output takes: data copied in this turn, in
@@ -355,7 +378,7 @@ def summarise(sim: Simulator, st: Paper, head: int, lane_of: Callable[[int], int
             em.op(T_DSTORE, 0, em.slot(store.address), b, store.width | shift << 8, k2)
         else:
             cells.append(store)
-    if not st.accesses and len(cells) == len(st.stores):
+    if not st.accesses and len(cells) == len(st.stores) and not data:
         raise Unsupported("a loop that moves no data")  # a wait: polling and idle skips
     for store in cells:
         b, k2, shift = source(store.value, output=True)
@@ -375,13 +398,15 @@ def summarise(sim: Simulator, st: Paper, head: int, lane_of: Callable[[int], int
         done.add(id(flag_setter))
         mask = sum(8 >> j for j, other in enumerate(st.flags) if other is flag_setter)
         kind = flag_setter.kind
-        found = copied(flag_setter.a)
-        if found is not None and kind not in (K_SUB, K_ADD):  # flags of copied data
-            em.op(T_FLAGS, 0, numbers[found[0]], em.slot(const(0)),
-                  mask | kind << 4 | 0x100 | found[1] << 9, flag_setter.shift)
-        else:
-            em.op(T_FLAGS, 0, em.slot(flag_setter.a), em.slot(flag_setter.b), mask | kind << 4,
-                  flag_setter.shift)
+        k, operands = mask | kind << 4, []
+        for i, e in enumerate((flag_setter.a, flag_setter.b)):
+            found = copied(e)  # flags of copied data: of the last turn's
+            if found is None:
+                operands.append(em.slot(e))
+            else:
+                operands.append(numbers[found[0]])
+                k |= (0x100 | found[1] << 9) if i == 0 else (0x4000 | found[1] << 15)
+        em.op(T_FLAGS, 0, operands[0], operands[1], k, flag_setter.shift)
     # the code the summary stands for (instructions, literals), in ranges
     spans = sorted(st.path + st.literals)
     ranges: list[list[int]] = []

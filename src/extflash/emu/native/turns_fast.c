@@ -86,7 +86,13 @@ enum {
     T_OUTREG,       /* a: register; k: shift << 8 */
     T_OUTCELL,      /* a: address; k: width (| shift << 8) */
     T_FLAGS,        /* k: flags (8 N, 4 Z, 2 C, 1 V) | kind << 4 | 0x100 when operand a is data
-                     * load a (shifted right by k bits 9..13); a, b; k2: shift (C) */
+                     * load a (shifted right by k bits 9..13) | 0x4000 when operand b is data
+                     * load b (shifted right by k bits 15..19); a, b; k2: shift (C) */
+    /* bounds on data */
+    T_DCOND,        /* a condition on data the turn loads from memory (a byte compared with a
+                     * byte of another buffer, or with a value of every turn): k as T_COND's |
+                     * 0x200 when operand a is data load a, 0x400 when b is data load b; k2:
+                     * their right shifts (a: bits 0..4, b: bits 8..12) */
 };
 /* condition-flag kinds: how the setter computed the flags */
 enum { K_SUB = 1, K_ADD, K_ZERO, K_CONSTC, K_LSLC, K_LSRC };
@@ -180,13 +186,20 @@ static uint8_t *host(struct turns *T, uint32_t address, uint32_t width, int stor
     return r ? r->host + (address - r->base) : 0;
 }
 
-static uint32_t get(const uint8_t *p, uint32_t width, int sign)
+static inline uint32_t get(const uint8_t *p, uint32_t width, int sign)
 {
-    uint32_t v = 0;
-    memcpy(&v, p, width);
-    if (sign && width < 4u && (v >> (8u * width - 1u)) & 1u)
-        v |= ~0u << (8u * width);
-    return v;
+    uint16_t half;
+    uint32_t word;
+    switch (width) {
+    case 1:
+        return sign ? (uint32_t)(int32_t)(int8_t)p[0] : p[0];
+    case 2:
+        memcpy(&half, p, 2);
+        return sign ? (uint32_t)(int32_t)(int16_t)half : half;
+    default:
+        memcpy(&word, p, 4);
+        return word;
+    }
 }
 
 /* The turns j in [0, n) for which pred(d + j * step) keeps the value it has at j = 0, d and
@@ -364,6 +377,99 @@ static int code_unchanged(struct turns *T, const struct turn_template *tp)
 
 static uint8_t data_buf[DATA_MAX];
 
+/* Condition cond (ARM encoding, A7.3) on NZCV in bits 31..28. */
+static int passes(uint32_t cond, uint32_t nzcv)
+{
+    uint32_t n = nzcv >> 31, z = (nzcv >> 30) & 1u, c = (nzcv >> 29) & 1u, v = (nzcv >> 28) & 1u;
+    uint32_t value;
+    switch (cond >> 1) {
+    case 0: value = z; break;
+    case 1: value = c; break;
+    case 2: value = n; break;
+    case 3: value = v; break;
+    case 4: value = c && !z; break;
+    case 5: value = n == v; break;
+    case 6: value = !z && n == v; break;
+    default: return 1;
+    }
+    return (int)(value != (cond & 1u));
+}
+
+/* How many of the n turns (0: none) a condition on data (T_DCOND) keeps the direction it took
+ * on paper: the turns' bytes are read where they are now. Nothing the turns store overlaps
+ * what they load (apply's spans, checked before anything changes), so the bytes turn j reads
+ * are there already. A verify loop (flash read back against the buffer it was written from)
+ * runs to its first differing byte, a blank check to its first byte that is not 0xFF. */
+static uint64_t data_cond_turns(struct turns *T, const struct turn_op *o, const struct slot *slot,
+                                const struct turn_op *const *loads, uint64_t n)
+{
+    const uint8_t *p[2] = {0, 0};
+    int64_t stride[2] = {0, 0};
+    uint32_t width[2] = {0, 0}, sign[2] = {0, 0}, fixed[2] = {0, 0};
+    uint32_t shift[2] = {o->k2 & 31u, (o->k2 >> 8) & 31u};
+    uint32_t cond = o->k & 15u, kind = (o->k >> 4) & 15u, taken = (o->k >> 8) & 1u;
+    if (cond >= 14u || (kind == K_ZERO && !(cond <= 1u || cond == 4u || cond == 5u))
+            || (kind != K_ZERO && kind != K_SUB && kind != K_ADD))
+        return 0;
+    for (int i = 0; i < 2; i++) {
+        uint32_t index = i ? o->b : o->a;
+        if (!((o->k >> (9 + i)) & 1u)) {
+            const struct slot *s = &slot[index];
+            if (s->coef)
+                return 0;   /* a value that moves: not a data compare this file knows */
+            fixed[i] = s->base;
+            continue;
+        }
+        const struct turn_op *l = loads[index];
+        const struct slot *a = &slot[l->a];
+        struct span sp;
+        width[i] = l->k & 7u;
+        sign[i] = l->k & 8u;
+        if (l->k2 || (a->base | a->coef) & (width[i] - 1u))
+            return 0;   /* the lane's data, or unaligned */
+        data_span(&sp, a, width[i], n);
+        if (!region_of(T, sp.lo, sp.hi, 0))
+            return 0;
+        p[i] = host(T, a->base, width[i], 0);
+        stride[i] = (int32_t)a->coef;
+    }
+    if ((kind == K_SUB || kind == K_ZERO) && cond <= 1u && !shift[0] && !shift[1]) {
+        /* Z alone: the turns go on while the two are equal (EQ taken, NE not) or while they
+         * differ; bytes compared as bytes where both sides are consecutive memory */
+        uint32_t equal = taken ^ cond;
+        if (p[0] && p[1] && width[0] == width[1] && sign[0] == sign[1]
+                && stride[0] == (int64_t)width[0] && stride[1] == (int64_t)width[1] && equal) {
+            uint64_t bytes = n * width[0], k = 0;
+            while (k < bytes && p[0][k] == p[1][k])
+                k++;
+            return k / width[0];    /* the turn of the first byte that differs */
+        }
+        if (p[0] && !p[1] && width[0] == 1u && stride[0] == 1) {
+            uint32_t value = fixed[1];
+            if (sign[0] ? value + 128u > 255u : value > 255u)
+                return equal ? 0 : n;   /* no byte ever equals it */
+            uint8_t byte = (uint8_t)value;
+            uint64_t j = 0;
+            if (equal)
+                while (j < n && p[0][j] == byte)
+                    j++;
+            else
+                while (j < n && p[0][j] != byte)
+                    j++;
+            return j;
+        }
+    }
+    for (uint64_t j = 0; j < n; j++) {
+        uint32_t v[2];
+        for (int i = 0; i < 2; i++)
+            v[i] = p[i] ? get(p[i] + (int64_t)j * stride[i], width[i], sign[i]) >> shift[i]
+                        : fixed[i];
+        if ((uint32_t)passes(cond, flags_of(kind, v[0], v[1], 0, 0)) != taken)
+            return j;
+    }
+    return n;
+}
+
 /* The value of data load l (an op T_DLOAD) in turn j. */
 static uint32_t load_at(struct turns *T, const struct turn_op *l, const struct slot *slot,
                         uint64_t j, uint32_t per_turn)
@@ -463,6 +569,11 @@ static uint64_t apply(struct turns *T, struct turn_template *tp, uint32_t *regs,
             break;
         case T_COND:
             n = min_u64(n, cond_turns(a, b, o->k & 15u, (o->k >> 4) & 15u, (o->k >> 8) & 1u));
+            if (n < MIN_TURNS)
+                return 0;
+            break;
+        case T_DCOND:
+            n = data_cond_turns(T, o, slot, loads, n);
             if (n < MIN_TURNS)
                 return 0;
             break;
@@ -570,7 +681,10 @@ static uint64_t apply(struct turns *T, struct turn_template *tp, uint32_t *regs,
             uint32_t x = (o->k & 0x100u)    /* data: load a, shifted right */
                          ? load_at(T, loads[o->a], slot, n - 1u, per_turn) >> ((o->k >> 9) & 31u)
                          : at(&slot[o->a], n - 1u);
-            uint32_t f = flags_of(kind, x, at(&slot[o->b], n - 1u), o->k2, nzcv);
+            uint32_t y = (o->k & 0x4000u)   /* data: load b, shifted right */
+                         ? load_at(T, loads[o->b], slot, n - 1u, per_turn) >> ((o->k >> 15) & 31u)
+                         : at(&slot[o->b], n - 1u);
+            uint32_t f = flags_of(kind, x, y, o->k2, nzcv);
             nzcv = (nzcv & ~mask) | (f & mask);
         } else if (o->code == T_OUTREG) {
             regs[o->a] = source_at(T, o, slot, loads, n - 1u, per_turn);
@@ -612,7 +726,11 @@ int turns_prepare(struct turns *T, uint32_t index)
                 return 0;
             tp->per_turn += tp->acc[o->a].size;
         }
-        if (o->code == T_FLAGS && (o->k & 0x100u) && !(known >> o->a & 1u))
+        if (o->code == T_FLAGS && (((o->k & 0x100u) && !(known >> o->a & 1u))
+                                   || ((o->k & 0x4000u) && !(known >> o->b & 1u))))
+            return 0;
+        if (o->code == T_DCOND && (((o->k & 0x200u) && !(known >> o->a & 1u))
+                                   || ((o->k & 0x400u) && !(known >> o->b & 1u))))
             return 0;
         if ((o->code == T_DSTORE || o->code == T_MMIOW || o->code == T_OUTREG
                 || o->code == T_OUTCELL) && o->k2 != 1u
