@@ -27,6 +27,7 @@ from extflash.emu import paper, turns
 from extflash.emu.machine import Machine
 from extflash.emu.native.ticks_fast import NativeTicks
 from extflash.image import Chunk, from_chunks
+from extflash.loader.model import open_loader
 from extflash.runner import LoaderCallError
 
 pytestmark = pytest.mark.usefixtures("native_required")
@@ -74,6 +75,38 @@ def test_hal_style_quadspi_loader_runs_the_same(name, build_elf, monkeypatch):
 def test_register_level_loader_runs_the_same(build_elf, monkeypatch):
     brd = board.load("nucleo-h743zi-w25q128")
     assert both(register_level_loader(build_elf), brd, monkeypatch) > 8_000
+
+
+def test_a_read_loop_that_keeps_sr_runs_the_same(build_elf, monkeypatch):
+    """In the last FIFO's worth of an indirect read SR's level falls a turn at a time. The
+    register-level loader tests only FTF and TCF there, and those turns run at once; built to
+    keep each SR value it reads (all of it, level included, in RAM), the turns whose level
+    differs from the first's run one by one: the same RAM and registers either way."""
+    brd = board.load("nucleo-h743zi-w25q128")
+    loader = build_elf("register-level-log-sr", ["faulty/loader.c"], "faulty/h7.ld",
+                       cflags=["-DLOG_SR"])
+    found = open_loader(loader).symbol("sr_log")
+    assert found is not None
+    data = random.Random(6).randbytes(0x10100)
+
+    def run(summaries: bool) -> tuple[tuple[Any, ...], int]:
+        monkeypatch.setattr(Machine, "turn_summaries", summaries)
+        with api.open_session(loader, board=brd) as s:
+            base = s.geometry.start
+            s.erase(base, 0x20000)
+            s.driver.begin("program")
+            s.driver.write(base, data[:0x10000])  # the looks find the data loops
+            s.driver.write(base + 0x10000, data[0x10000:])  # its read-back's SR values stay
+            vb: Any = s.target.board  # type: ignore[attr-defined]
+            m = vb.machine
+            return (m.mem_read(found.value, 4 * 256), [m.reg_read(r) for r in CORE],
+                    m.clock.now_fs, m.clock.cycles, vb.flash_contents()), m.turns_run
+
+    (on, turns_run), (off, none) = run(True), run(False)
+    assert none == 0 and turns_run > 10_000
+    assert on == off
+    levels = {int.from_bytes(on[0][i:i + 4], "little") >> 8 & 0x3F for i in range(0, 1024, 4)}
+    assert len(levels) > 16  # the last FIFO's worth read at every level
 
 
 @pytest.mark.parametrize("name", ["h735-w25q128", "h735-w25q128-ll", "h7b3-mx25lm-dtr",
@@ -187,6 +220,9 @@ def summarise(code: bytes, regs: dict[int, int]) -> turns.Summary:
 # head: ldr r3, [r0, #8]; lsls r3, r3, #29; bpl head; ldrb.w r3, [r1], #1; strb.w r3, [r0, #32];
 # subs r2, #1; bne head
 WRITE_LOOP = bytes.fromhex("8368" "5b07" "fcd5" "11f8013b" "80f82030" "013a" "f6d1")
+# head: ldr r4, [r1, #8]; tst.w r4, #6; beq head; ldrb.w r4, [r1, #32]; strb.w r4, [r2], #1;
+# subs r3, #1; bne head (an indirect read's bytes, FTF or TCF tested before each)
+READ_LOOP = bytes.fromhex("8c68" "14f0060f" "fbd0" "91f82040" "02f8014b" "013b" "f5d1" "7047")
 # head: cmp r3, r2; bne store; bx lr; store: strb.w r1, [r3], #1; b head (a byte-wise memset)
 MEMSET = bytes.fromhex("9342" "00d1" "7047" "03f8011b" "f9e7")
 # head: ldrb.w r3, [r1], #1; cbz r3, out; strb.w r3, [r0, #32]; b head; out: (bx lr)
@@ -200,13 +236,23 @@ READ_UNTIL_DATA = bytes.fromhex("90f82030" "03b9" "fbe7" "7047")
 
 def test_a_write_loop_is_summarised_with_its_accesses_and_bounds():
     s = summarise(WRITE_LOOP, {0: LANE, 1: CODE + 0x1000, 2: 200})
-    assert (s.head, s.length, s.accesses) == (CODE, 7, [(SR, 4, False), (DR, 1, True)])
+    # SR's bit 2 shifted to the sign: a use of the whole value as the turn sees it
+    assert (s.head, s.length, s.accesses) == (CODE, 7, [(SR, 4, False, 0xFFFFFFFF),
+                                                        (DR, 1, True, 0xFFFFFFFF)])
     codes = [op[0] for op in s.ops]
     assert codes.count(turns.T_COND) == 2  # FTF, the count
     assert turns.T_MMIOW in codes and turns.T_DLOAD in codes
     # R1 moves by one a turn, R2 by minus one: both are registers of the turn's head
     steps = {op[2]: op[4] for op in s.ops if op[0] == turns.T_REG}
     assert steps[1] == 1 and steps[2] == 0xFFFFFFFF
+
+
+def test_a_read_loop_uses_only_the_flags_it_tests():
+    """An indirect read's byte loop tests FTF and TCF (tst with 6): the bits of SR it uses,
+    which in the last FIFO's worth stay while the level falls (lane_turn_room)."""
+    s = summarise(READ_LOOP, {1: LANE, 2: CODE + 0x1000, 3: 100})
+    assert (s.head, s.length) == (CODE, 7)
+    assert s.accesses == [(SR, 4, False, 0x6), (DR, 1, False, 0xFFFFFFFF)]
 
 
 def test_a_loop_that_fills_memory_is_summarised_without_a_lane():

@@ -103,7 +103,7 @@ _P, _U32, _U64 = ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint64
 
 class LaneAccess(ctypes.Structure):
     _fields_ = [("offset", _U32), ("size", ctypes.c_uint8), ("write", ctypes.c_uint8),
-                ("pad", ctypes.c_uint8 * 2)]
+                ("pad", ctypes.c_uint8 * 2), ("used", _U32)]
 
 
 class TurnOp(ctypes.Structure):
@@ -145,7 +145,7 @@ class Summary:
     head: int
     length: int
     lane: int
-    accesses: list[tuple[int, int, bool]]
+    accesses: list[tuple[int, int, bool, int]]  # offset, size, write, the bits used of a read
     ops: list[tuple[int, int, int, int, int, int]]  # code dst a b k k2
     code: list[tuple[int, bytes]]
     path: set[int]
@@ -425,9 +425,42 @@ def summarise(sim: Simulator, st: Paper, head: int, lane_of: Callable[[int], int
         code.append((lo, raw))
     if len(st.accesses) > MAX_ACC:
         raise Unsupported("too many register accesses in a turn")
+    bits = _bits_used(st)
     return Summary(head, len(st.path), lanes.pop() if lanes else NO_LANE,
-                   [(a.offset, a.size, a.write) for a in st.accesses], em.ops, code,
+                   [(a.offset, a.size, a.write, bits.get(i, MASK))
+                    for i, a in enumerate(st.accesses)], em.ops, code,
                    {pc for pc, _size in st.path})
+
+
+def _bits_used(st: Paper) -> dict[int, int]:
+    """For each register read of the turn: the bits of its value the turn uses. A flag test
+    (``tst``, an AND with a constant) uses the constant's bits; any other use, all of them.
+    In the last FIFO's worth of an indirect read SR's level falls a turn at a time while the
+    flags a loop tests stay: the lane runs such turns at once (quadspi_fast.c, lane_turn_room)."""
+    used: dict[int, int] = {}
+
+    def walk(e: Expr, bits: int) -> None:
+        kind = e[0]
+        if kind == "mmio":
+            used[e[1]] = used.get(e[1], 0) | bits
+            return
+        if kind == "and":
+            for value, other in ((e[1], e[2]), (e[2], e[1])):
+                if other[0] == "const":
+                    walk(value, bits & other[1])
+                    return
+        for part in e[1:]:
+            if isinstance(part, tuple):
+                walk(part, MASK)
+
+    roots = [e for _c, e in st.regs] + [load.address for load in st.loads]
+    roots += [e for s in st.stores.values() for e in (s.address, s.value)]
+    roots += [a.address for a in st.accesses] + [a.value for a in st.accesses if a.value]
+    setters = [c.setter for c in st.conditions] + [f for f in st.flags if f is not None]
+    roots += [e for setter in setters for e in (setter.a, setter.b)]
+    for root in roots:
+        walk(root, MASK)
+    return used
 
 
 # -- the native side ------------------------------------------------------------------------------
@@ -580,8 +613,8 @@ class NativeTurns:
         tp = st.templates[st.n_templates]
         tp.head, tp.length, tp.lane = summary.head, summary.length, summary.lane
         tp.n_acc = len(summary.accesses)
-        for i, (offset, size, write) in enumerate(summary.accesses):
-            tp.acc[i] = LaneAccess(offset, size, int(write))
+        for i, (offset, size, write, used) in enumerate(summary.accesses):
+            tp.acc[i] = LaneAccess(offset, size, int(write), (0, 0), used)
         tp.n_ops = len(summary.ops)
         for i, (code, dst, a, b, k, k2) in enumerate(summary.ops):
             tp.ops[i] = TurnOp(code, dst, a, b, k, k2)

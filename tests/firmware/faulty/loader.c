@@ -27,7 +27,8 @@
  * WITH_FAULT_HANDLER installs Default_Handler (an endless loop) for HardFault and the
  * configurable faults, as CubeIDE template builds do. WITH_IT_MEMSET clears verify_copy in Init
  * with a memset whose stores sit in an IT block (subs; it cs; stmdbcs; bhi), the shape of
- * newlib's and Keil's memset tails.
+ * newlib's and Keil's memset tails. LOG_SR keeps each data loop turn's SR value (FIFO level and
+ * all) in RAM: a loop that uses every bit of what it reads.
  */
 #include <stdint.h>
 
@@ -241,6 +242,12 @@ static void qspi_init(void)
     QSPI->CR |= QSPI_CR_EN;
 }
 
+#ifdef LOG_SR
+/* Each data loop turn's SR value, FIFO level and all: a loop that uses every bit it reads.
+ * Only for transfers of at most 8 KiB (the tests' Read() asks for 4 KiB and 5 bytes). */
+uint32_t sr_log[8192];
+#endif
+
 /* One indirect command; waits for the transfer to complete. */
 static void command(uint32_t ccr, uint32_t address, uint8_t *data, uint32_t length)
 {
@@ -252,13 +259,21 @@ static void command(uint32_t ccr, uint32_t address, uint8_t *data, uint32_t leng
     volatile uint8_t *dr = (volatile uint8_t *)&QSPI->DR;
     int reading = ((ccr >> QSPI_CCR_FMODE_POS) & 3u) == R;
     for (uint32_t i = 0; i < length; i++) {
+#ifdef LOG_SR
+        uint32_t sr;
+        while (!((sr = QSPI->SR) & (QSPI_SR_FTF | QSPI_SR_TCF))) {
+        }
+        sr_log[i] = sr;
+#else
         while (!(QSPI->SR & (QSPI_SR_FTF | QSPI_SR_TCF))) {
         }
+#endif
         if (reading)
             data[i] = *dr;
         else
             *dr = data[i];
     }
+
     while (!(QSPI->SR & QSPI_SR_TCF)) {
     }
     QSPI->FCR = QSPI_FCR_CTCF;

@@ -163,6 +163,7 @@ struct lane_erase {     /* a sector/block erase opcode, the address it expects, 
  * again when the frame's registers are the same to the bit; its bus time is the model's. */
 enum { FRAME_WREN = 1, FRAME_POLL, FRAME_PROGRAM };
 #define MAX_FRAMES 8u
+#define MAX_LANE_ACC 8u     /* accesses in one turn (turns_fast.c's MAX_ACC) */
 #define SWAP_BUS   1u   /* FRAME_PROGRAM: the controller swaps each byte pair onto the bus */
 #define SWAP_ARRAY 2u   /* and the chip swaps each pair from the bus into its array */
 
@@ -343,14 +344,19 @@ static uint32_t idle_status(const struct qspi_fast *s)
 
 /* SR during an indirect read, as it stands (CommandEngine._sr_value): the FIFO level, FTF at
  * the threshold or with TCF and bytes left; TCF as the sticky flags hold it. */
-static uint32_t rx_value(const struct qspi_fast *s)
+static uint32_t rx_value_at(const struct qspi_fast *s, uint32_t pos, uint32_t sticky)
 {
-    uint32_t left = s->len - s->pos;
+    uint32_t left = s->len - pos;
     uint32_t level = left < s->fifo ? left : s->fifo;
-    uint32_t value = s->sticky | SR_BUSY | level << 8;
+    uint32_t value = sticky | SR_BUSY | level << 8;
     if (level >= fld(s, F_FTHRES) + 1u || ((value & SR_TCF) && level))
         value |= SR_FTF;
     return value;
+}
+
+static uint32_t rx_value(const struct qspi_fast *s)
+{
+    return rx_value_at(s, s->pos, s->sticky);
 }
 
 /* SR during an indirect read whose bus time is over: TCF once the rest sits in the FIFO. */
@@ -1125,6 +1131,7 @@ void qspi_fast_write(void *uc, uint64_t offset, unsigned size, uint64_t value, v
 struct lane_access {
     uint32_t offset;
     uint8_t size, write, pad[2];
+    uint32_t used;      /* a read: the bits of its value the turn uses (turns.py) */
 };
 
 /* An indirect read whose data the lane serves without time: its bus time is over (RX), or
@@ -1156,11 +1163,40 @@ static int turn_read_value(const struct qspi_fast *s, const struct lane_access *
     return 1;
 }
 
+/* One turn of acc[0..n_acc) in an indirect read whose bus time is over, from byte pos with
+ * the sticky flags *sticky, as qspi_fast_read serves it: each read's value into values[i] (SR
+ * as rx_status reads it: TCF once the rest sits in the FIFO), the flags it leaves in *sticky.
+ * 0: a DR read of the turn takes the read's last bytes (rx_last_beat: not a turn's). */
+static int rx_turn(const struct qspi_fast *s, const struct lane_access *acc, uint32_t n_acc,
+                   uint32_t pos, uint32_t *sticky, uint32_t *values)
+{
+    for (uint32_t i = 0; i < n_acc; i++) {
+        const struct lane_access *a = &acc[i];
+        uint32_t word = a->offset & ~3u;
+        if (word == s->layout.dr) {
+            if (pos + a->size >= s->len)
+                return 0;
+            pos += a->size;
+            values[i] = 0;
+        } else if (word == s->layout.sr) {
+            if (s->len - pos <= s->fifo)
+                *sticky |= SR_TCF;
+            values[i] = (rx_value_at(s, pos, *sticky) >> (8u * (a->offset & 3u)))
+                        & lane_mask(a->size);
+        } else if (!turn_read_value(s, a, &values[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* How many turns making the accesses acc[0..n_acc) the lane serves here exactly as
  * qspi_fast_read/qspi_fast_write would serve them one by one: reads of SR and control
- * registers, and DR writes that do not complete an indirect write (TX) or DR reads that leave
- * more than a FIFO's worth in an indirect read whose bus time is over (rx_ready; SR then reads
- * the same in every turn). values[i]: what read i returns in each of them. 0: none. */
+ * registers, and DR writes that do not complete an indirect write (TX) or DR reads before the
+ * last one of an indirect read whose bus time is over (rx_ready). values[i]: what read i
+ * returns in the first of them; in the others it returns the same in the bits the turn uses
+ * (acc[i].used: in the last FIFO's worth SR's level falls a turn at a time and TCF rises, RM0433
+ * 23.5.12: FTF stays set while data is left once the transfer is complete). 0: none. */
 uint64_t lane_turn_room(const struct qspi_fast *s, const struct lane_access *acc, uint32_t n_acc,
                         uint32_t *values)
 {
@@ -1193,8 +1229,31 @@ uint64_t lane_turn_room(const struct qspi_fast *s, const struct lane_access *acc
         return 0;
     if (s->mode == MODE_TX)
         return s->fill + per_turn < s->limit ? (s->limit - s->fill - 1u) / per_turn : 0u;
-    uint32_t left = s->len - s->pos;
-    return left > s->fifo + per_turn ? (left - s->fifo - 1u) / per_turn : 0u;
+    /* RX: while more than a FIFO's worth is left, SR reads the same in every turn; in the last
+     * FIFO's worth its level falls a turn at a time and TCF rises, and the turns go on while
+     * the bits each read is used for (a flag test) read as in the first turn, up to the DR
+     * read of the last bytes */
+    uint32_t left = s->len - s->pos, sticky = s->sticky;
+    uint32_t first[MAX_LANE_ACC], now[MAX_LANE_ACC];
+    if (n_acc > MAX_LANE_ACC || !rx_turn(s, acc, n_acc, s->pos, &sticky, first))
+        return 0;
+    uint64_t same = left > s->fifo + per_turn ? (left - s->fifo - 1u) / per_turn : 0u;
+    uint64_t j = same ? same : 1u;
+    if (same)
+        sticky = s->sticky;     /* the turns before it raise no flag */
+    for (;; j++) {
+        uint32_t at = s->pos + (uint32_t)j * per_turn;
+        if (!rx_turn(s, acc, n_acc, at, &sticky, now))
+            break;
+        uint32_t k = 0;
+        while (k < n_acc && !((now[k] ^ first[k]) & acc[k].used))
+            k++;
+        if (k < n_acc)
+            break;
+    }
+    for (uint32_t k = 0; k < n_acc; k++)
+        values[k] = first[k];
+    return j;
 }
 
 /* What a read of SR or a control register (acc) returns now without changing anything, when
@@ -1221,6 +1280,18 @@ void lane_turn_serve(struct qspi_fast *s, const struct lane_access *acc, uint32_
             beats++;
         }
     uint64_t bytes = n * per_turn;
+    /* RX: what the last turn's reads return, with the flags the turns before it left (TCF
+     * rises at the first SR read in the last FIFO's worth), as lane_turn_room worked out */
+    uint32_t last[MAX_LANE_ACC];
+    int rx = s->mode != MODE_TX && n_acc <= MAX_LANE_ACC && n;
+    if (rx) {
+        uint32_t left = s->len - s->pos, sticky = s->sticky;
+        uint64_t same = left > s->fifo + per_turn ? (left - s->fifo - 1u) / per_turn : 0u;
+        for (uint64_t j = same < n ? same : n - 1u; j < n && rx; j++)
+            rx = rx_turn(s, acc, n_acc, s->pos + (uint32_t)j * per_turn, &sticky, last);
+        if (rx)
+            s->sticky = sticky;
+    }
     if (s->mode == MODE_TX) {
         memcpy(s->buf + s->fill, data, bytes);
         s->fill += (uint32_t)bytes;
@@ -1234,7 +1305,11 @@ void lane_turn_serve(struct qspi_fast *s, const struct lane_access *acc, uint32_
     for (uint32_t i = 0; i < n_acc; i++) {
         const struct lane_access *a = &acc[i];
         uint32_t value;
-        if ((a->offset & ~3u) == s->layout.sr && turn_read_value(s, a, &value)) {
+        if (rx && (a->offset & ~3u) == s->layout.sr) {
+            uint64_t key;
+            s->sr_run = sr_read_run(s, a->size, a->offset, last[i], &key);
+            s->sr_last = key;
+        } else if ((a->offset & ~3u) == s->layout.sr && turn_read_value(s, a, &value)) {
             uint64_t key;
             s->sr_run = sr_read_run(s, a->size, a->offset, value, &key);
             s->sr_last = key;

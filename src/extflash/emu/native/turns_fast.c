@@ -35,6 +35,7 @@ typedef int (*reg_batch_fn)(void *uc, const int *regs, void *const *vals, int co
 struct lane_access {
     uint32_t offset;
     uint8_t size, write, pad[2];
+    uint32_t used;      /* a read: the bits of its value the turn uses (turns.py) */
 };
 typedef uint64_t (*lane_room_fn)(const void *lane, const struct lane_access *acc, uint32_t n_acc,
                                  uint32_t *values);
