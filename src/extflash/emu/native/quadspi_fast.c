@@ -1195,8 +1195,9 @@ static int rx_turn(const struct qspi_fast *s, const struct lane_access *acc, uin
  * registers, and DR writes that do not complete an indirect write (TX) or DR reads before the
  * last one of an indirect read whose bus time is over (rx_ready). values[i]: what read i
  * returns in the first of them; in the others it returns the same in the bits the turn uses
- * (acc[i].used: in the last FIFO's worth SR's level falls a turn at a time and TCF rises, RM0433
- * 23.5.12: FTF stays set while data is left once the transfer is complete). 0: none. */
+ * (acc[i].used: in the last FIFO's worth SR's level falls a turn at a time and TCF rises; FTF
+ * stays set while data is left in the FIFO after the read completed, RM0433 QUADSPI_SR). 0:
+ * none. */
 uint64_t lane_turn_room(const struct qspi_fast *s, const struct lane_access *acc, uint32_t n_acc,
                         uint32_t *values)
 {
