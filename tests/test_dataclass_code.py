@@ -5,6 +5,7 @@ back by the next process, a damaged file passed by, and other modules' classes l
 from __future__ import annotations
 
 import dataclasses
+import marshal
 import os
 import subprocess
 import sys
@@ -86,3 +87,22 @@ def test_the_next_process_compiles_nothing(tmp_path: Path) -> None:
     file.write_bytes(b"\x00damaged")
     assert run(tmp_path) == ["True", used]  # passed by, and written anew
     assert run(tmp_path) == ["False", used]
+
+
+def test_texts_no_process_used_in_the_last_writes_leave_the_file(tmp_path: Path) -> None:
+    """A class that changed leaves its old texts behind: the file keeps a text while a process
+    among those that wrote it the last KEEP_SAVES times used it."""
+    file = Path(tmp_path / "extflash" / f"dataclass-code-{sys.implementation.cache_tag}.bin")
+    _added, used = run(tmp_path)
+    texts = marshal.loads(file.read_bytes())
+    stale = {f"{text}\n# an older version of the class": entry
+             for text, entry in list(texts.items())[:20]}
+    first = next(iter(texts))
+    for n in range(dataclass_code.KEEP_SAVES):
+        held = {**marshal.loads(file.read_bytes()), **(stale if n == 0 else {})}
+        del held[first]  # the process compiles it again, so it writes the file
+        file.write_bytes(marshal.dumps(held))
+        assert run(tmp_path) == ["True", used]
+        left = marshal.loads(file.read_bytes())
+        assert set(texts) == set(left) - set(stale)
+        assert bool(set(stale) & set(left)) == (n < dataclass_code.KEEP_SAVES - 1)

@@ -28,9 +28,15 @@ from typing import Any
 
 from extflash import cache
 
-MAX_ENTRIES = 4096  # beyond this the file keeps only the texts of the process that writes it
+# A process that compiled a text the file did not hold writes the file again; it keeps the texts
+# it used and those some process used in the last KEEP_SAVES writes. Texts of classes since
+# changed (an upgrade, a developer's edit) leave the file that way: read at every start, it grew
+# to 945 texts (16 ms to load) where a command uses about 200.
+KEEP_SAVES = 8
 
 _codes: dict[str, CodeType] | None = None  # read on the first use
+_saved_in: dict[str, int] = {}  # text -> the last write that kept it for a process using it
+_writes = 0  # writes of the file so far
 _used: set[str] = set()
 _added = False
 
@@ -67,6 +73,8 @@ def _compiled(text: str) -> CodeType:
 
 
 def _load() -> dict[str, CodeType]:
+    """The file's texts: {text: (code, the write that last kept it for its use)}."""
+    global _writes
     try:
         with open(path(), "rb") as fh:
             loaded = marshal.loads(fh.read())  # marshal.load(fh) reads in small pieces: 7x slower
@@ -74,14 +82,23 @@ def _load() -> dict[str, CodeType]:
         return {}  # absent, unreadable or damaged: compiled again and written anew
     if not isinstance(loaded, dict):
         return {}
-    return {k: v for k, v in loaded.items() if isinstance(k, str) and isinstance(v, CodeType)}
+    codes = {}
+    for text, entry in loaded.items():
+        if (isinstance(text, str) and isinstance(entry, tuple) and len(entry) == 2
+                and isinstance(entry[0], CodeType) and isinstance(entry[1], int)):
+            codes[text], _saved_in[text] = entry
+    _writes = max(_saved_in.values(), default=0)
+    return codes
 
 
 def _save() -> None:
     """At exit, when this process compiled texts the file did not hold."""
     if not _added or _codes is None:
         return
-    keep = _codes if len(_codes) <= MAX_ENTRIES else {t: _codes[t] for t in _used}
+    write = _writes + 1
+    keep = {text: (code, write if text in _used else _saved_in.get(text, 0))
+            for text, code in _codes.items()
+            if text in _used or _saved_in.get(text, 0) > write - KEEP_SAVES}
     target = path()
     temporary = f"{target}.{os.getpid()}.tmp"
     try:
