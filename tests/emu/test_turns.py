@@ -172,8 +172,8 @@ def test_ticks_sampled_where_a_look_found_nothing_stay_in_c(build_elf, monkeypat
             returns += 1
             return ticking(self, pc, budget)
 
-        def without(self: NativeTicks, turns: int, resume: int, active: int, _: int) -> None:
-            use_turns(self, turns, resume, active, 0)
+        def without(self: NativeTicks, turns: int, active: int, _: int) -> None:
+            use_turns(self, turns, active, 0)
 
         monkeypatch.setattr(Machine, "_run_ticking", counted)
         monkeypatch.setattr(NativeTicks, "use_turns", use_turns if known else without)

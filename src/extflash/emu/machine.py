@@ -1141,7 +1141,7 @@ class Machine:
             except native.NativeUnavailable as why:
                 log.info("data-loop turns unavailable: %s", why)
                 return
-            ticks.use_turns(self._turns.address, self._turns.resume,
+            ticks.use_turns(self._turns.address,
                             ctypes.addressof(self._turns.state) + TurnsState.active.offset,
                             self._turns.known.address)
         at_event = bool(self.scs.pending)

@@ -134,8 +134,7 @@ class TurnsState(ctypes.Structure):
                 ("lane_room", _P), ("lane_serve", _P), ("lane", _P * 8),
                 ("n_regions", _U32), ("regions", Region * MAX_REGIONS),
                 ("n_templates", _U32), ("templates", TurnTemplate * MAX_TEMPLATES),
-                ("active", _U32), ("want", _U32), ("want_limit", _U64), ("fix", _U32),
-                ("fix_counter", _U64), ("fix_limit", _U64)]
+                ("active", _U32)]
 
 
 @dataclass
@@ -496,7 +495,6 @@ class NativeTurns:
         self._peek.restype = ctypes.c_int
         self.address = ctypes.addressof(st)
         self.hook = address_of_function(lib.turn_hook)
-        self.resume = address_of_function(lib.turns_resume)
         self._prepare = lib.turns_prepare
         self._prepare.argtypes = (_P, _U32)
         self._prepare.restype = ctypes.c_int

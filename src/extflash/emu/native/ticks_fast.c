@@ -55,7 +55,6 @@ typedef void (*lane_start_fn)(void *lane, uint64_t now_fs, uint64_t fs_per_cycle
                               uint64_t event_fs, uint64_t limit_fs, uint64_t event2_fs,
                               uint32_t wakes);
 
-typedef int (*turns_resume_fn)(void *turns, uint32_t *pc);
 
 #define MAX_LANES 8u
 #define NEVER UINT64_MAX
@@ -120,10 +119,9 @@ struct tick_loop {
     const uint32_t *idle_verdicts;
     uint32_t *idle_armed;       /* set at each return: the next entry into a known loop stops */
     uint32_t idle_stop;         /* the core stopped for that look (Python clears it) */
-    /* data-loop turns run at once (turns_fast.c; NULL: none): its resume step after a slice
-     * stopped, and its flag that the tick loop runs (the only place it may stop the core) */
+    /* data-loop turns run at once (turns_fast.c; NULL: none): its flag that the tick loop runs
+     * (the only place its block hook runs turns) */
     void *turns;
-    turns_resume_fn turns_resume;
     uint32_t *turns_active;
     uint32_t sample;            /* leave every sample-th tick to Python (0: none): where the
                                  * core spends its time, for the turns' looks */
@@ -251,24 +249,20 @@ static int take_tick(struct tick_loop *t, uint32_t *pc, uint64_t *budget)
 }
 
 /* Run the core from pc for budget instructions (the slice the run loop set up), and on through
- * the SysTick ticks take_tick handles and the data-loop turns turns_fast.c runs at once (it
- * restarts the core at the loop's head with the slice's counter moved on). Returns unicorn's
- * status of the last slice. */
+ * the SysTick ticks take_tick handles (the data-loop turns turns_fast.c runs at once run from
+ * its block hook while turns_active is set). Returns unicorn's status of the last slice. */
 int tick_run(struct tick_loop *t, uint32_t pc, uint64_t budget)
 {
     t->active = 1;
     t->python_ran = 0;
     t->ticks_in_call = 0;
     t->budget = budget;
-    if (t->turns) {
-        t->turns_resume(t->turns, 0);   /* nothing left over from a slice that failed */
+    if (t->turns)
         *t->turns_active = 1;
-    }
     int status;
     do {
         status = t->emu_start(t->uc, pc | 1u, t->stop_at, 0, budget);
-    } while (!status && ((t->turns && t->turns_resume(t->turns, &pc))
-                         || take_tick(t, &pc, &budget)));
+    } while (!status && take_tick(t, &pc, &budget));
     if (t->turns)
         *t->turns_active = 0;
     t->active = 0;

@@ -73,7 +73,6 @@ class TickLoopState(ctypes.Structure):
         ("idle_armed", _P),
         ("idle_stop", _U32),
         ("turns", _P),
-        ("turns_resume", _P),
         ("turns_active", _P),
         ("sample", _U32),
         ("sample_count", _U32),
@@ -131,11 +130,11 @@ class NativeTicks:
         the loop-head stops (idleloop.IdleLoops)."""
         self.state.idle_verdicts, self.state.idle_armed = table, armed
 
-    def use_turns(self, turns: int, resume: int, active: int, known: int) -> None:
-        """The data-loop turns (turns_fast.c): its ``struct turns``, ``turns_resume``, the
-        address of its ``active`` flag and of the places a sampled tick need not show it."""
+    def use_turns(self, turns: int, active: int, known: int) -> None:
+        """The data-loop turns (turns_fast.c): its ``struct turns``, the address of its
+        ``active`` flag and of the places a sampled tick need not show it."""
         st = self.state
-        st.turns, st.turns_resume, st.turns_active = turns, resume, active
+        st.turns, st.turns_active = turns, active
         st.sample_known = known
 
     def run(self, pc: int, budget: int) -> int:

@@ -13,16 +13,15 @@
  *
  * How it runs. A block hook on the loop's head (turn_hook) sees the core enter a turn; inside
  * the C tick loop (ticks_fast.c, with the slice's instruction counter and limit), when the lane
- * has room for a few turns, it stops the core before the block the way the machine stops it
- * (the instruction limit lowered to the counter). turns_resume then evaluates the summary on
- * the registers and memory of now: n, the turns that keep every branch's direction, end before
- * the slice's limit (the next event) and that the lane serves; it writes what n turns leave
- * (the lane's state, the registers, the memory the turn stores) and restarts unicorn at the
- * head. The first block hook after the restart puts back the slice's instruction counter, moved
- * on by n times the turn's instructions, and its limit (uc_emu_start resets both): to the
- * machine, the lanes and the time sources the turns ran, one cycle per instruction, as they
- * would have. When the summary does not hold (a branch would turn at once, memory overlaps, the
- * code changed) the core just goes on at the head.
+ * has room for a few turns, it evaluates the summary right there, on the registers and memory
+ * of now: n, the turns that keep every branch's direction, end before the slice's limit (the
+ * next event) and that the lane serves; it writes what n turns leave (the lane's state, the
+ * registers, the memory the turn stores) and moves the slice's instruction counter on by n
+ * times the turn's instructions. A block hook's register writes are what the block then runs
+ * on (unicorn hands the registers to the hook and takes them back), so the core goes on at the
+ * head with the turn after them: to the machine, the lanes and the time sources the turns ran,
+ * one cycle per instruction, as they would have. When the summary does not hold (a branch
+ * would turn at once, memory overlaps, the code changed) the core just goes on at the head.
  *
  * The differential tests (tests/emu/test_turns.py) run loaders with and without this file:
  * identical registers, memory, flash, cycles and virtual time. */
@@ -148,10 +147,6 @@ struct turns {
     struct turn_template templates[MAX_TEMPLATES];
     /* one run */
     uint32_t active;        /* the C tick loop runs a slice (ticks_fast.c) */
-    uint32_t want;          /* the hook stopped the core for template want - 1 */
-    uint64_t want_limit;    /* the slice's limit before the hook lowered it */
-    uint32_t fix;           /* a restart: the next block hook puts counter and limit back */
-    uint64_t fix_counter, fix_limit;
 };
 
 struct slot {
@@ -742,19 +737,52 @@ int turns_prepare(struct turns *T, uint32_t index)
     return 1;
 }
 
+/* The turns of tp from the head, from inside the block hook: the registers are unicorn's (it
+ * hands them to a hook as the block will read them, and takes back what the hook wrote), the
+ * counter moves on by the turns' instructions. */
+static void run_here(struct turns *T, struct turn_template *tp, uint64_t count, uint64_t limit)
+{
+    uint32_t regs[R_IDS], before[R_IDS];
+    void *ptrs[R_IDS];
+    for (int i = 0; i < R_IDS; i++)
+        ptrs[i] = &regs[i];
+    uint64_t n = 0;
+    if (!T->reg_read_batch(T->uc, T->reg_id, ptrs, R_IDS) && !(regs[R_XPSR] & IT_BITS)) {
+        memcpy(before, regs, sizeof regs);
+        n = apply(T, tp, regs, limit - count);
+        if (n) {
+            int ids[R_IDS];
+            void *vals[R_IDS];
+            int k = 0;
+            for (int i = 0; i < R_IDS; i++)
+                if (i != R_PC && i != R_XPSR && regs[i] != before[i]) {
+                    ids[k] = T->reg_id[i];
+                    vals[k++] = &regs[i];
+                }
+            if (k)
+                T->reg_write_batch(T->uc, ids, vals, k);
+            *T->counter = count + n * tp->length;
+        }
+    }
+    if (n) {
+        tp->applied++;
+        tp->turns += n;
+        tp->cool = 1;
+    } else {
+        tp->declined++;
+        tp->cool = COOL_DOWN;
+        if (tp->declined >= GIVE_UP && !tp->applied)
+            tp->enabled = 0;
+    }
+}
+
 /* unicorn's block hook on the heads of the loops summarised (Machine.hook_blocks_at). */
 void turn_hook(void *uc, uint64_t address, uint32_t size, void *user)
 {
     struct turns *T = user;
     (void)uc;
     (void)size;
-    if (T->fix) {   /* the first block of a restart: the slice's counter and limit */
-        T->fix = 0;
-        *T->counter = T->fix_counter;
-        *T->limit = T->fix_limit;
-        return;
-    }
-    if (!T->active || T->want)
+    if (!T->active)
         return;
     for (uint32_t i = 0; i < T->n_templates; i++) {
         struct turn_template *tp = &T->templates[i];
@@ -770,70 +798,9 @@ void turn_hook(void *uc, uint64_t address, uint32_t size, void *user)
                 || (tp->lane != NO_LANE
                     && T->lane_room(T->lane[tp->lane], tp->acc, tp->n_acc, values) < MIN_TURNS))
             return;
-        T->want = i + 1u;
-        T->want_limit = limit;
-        *T->limit = count;  /* as Machine._request_stop: the core stops before this block */
+        run_here(T, tp, count, limit);
         return;
     }
-}
-
-/* tick_run's loop (ticks_fast.c), after unicorn returned: when the hook stopped the core, run
- * the turns and restart at the head (*pc). 0: the core stopped for something else. With pc
- * NULL (a slice starts): forget what a slice that ended in an error left. */
-int turns_resume(struct turns *T, uint32_t *pc)
-{
-    if (!pc) {  /* a slice starts: forget a stop that a failed slice left */
-        T->want = 0;
-        T->fix = 0;
-        return 0;
-    }
-    if (!T->want)
-        return 0;
-    struct turn_template *tp = &T->templates[T->want - 1u];
-    T->want = 0;
-    uint64_t done = *T->limit;      /* instructions run: the counter stands one past it */
-    uint32_t regs[R_IDS];
-    void *ptrs[R_IDS];
-    for (int i = 0; i < R_IDS; i++)
-        ptrs[i] = &regs[i];
-    if (T->reg_read_batch(T->uc, T->reg_id, ptrs, R_IDS) || (regs[R_PC] & ~1u) != tp->head)
-        return 0;   /* not stopped before the head after all: the slice ends here (the run
-                     * loop takes the lowered limit as the slice's end) */
-    uint64_t n = 0;
-    if (!(regs[R_XPSR] & IT_BITS)) {   /* not inside an IT block */
-        uint32_t before[R_IDS];
-        memcpy(before, regs, sizeof regs);
-        n = apply(T, tp, regs, T->want_limit - done);
-        if (n) {
-            /* registers that changed (SP, LR, R0-R12, NZCV; never PC or xPSR as a whole) */
-            int ids[R_IDS];
-            void *vals[R_IDS];
-            int k = 0;
-            for (int i = 0; i < R_IDS; i++)
-                if (i != R_PC && i != R_XPSR && regs[i] != before[i]) {
-                    ids[k] = T->reg_id[i];
-                    vals[k++] = &regs[i];
-                }
-            if (k)
-                T->reg_write_batch(T->uc, ids, vals, k);   /* core registers: cannot fail */
-        }
-    }
-    if (n) {
-        tp->applied++;
-        tp->turns += n;
-        tp->cool = 1;   /* the next visit is the turn a branch turns in, or one the lane or
-                         * the slice has no room for: run it */
-    } else {
-        tp->declined++;
-        tp->cool = COOL_DOWN;
-        if (tp->declined >= GIVE_UP && !tp->applied)
-            tp->enabled = 0;    /* a head reached where the summary never holds */
-    }
-    T->fix = 1;
-    T->fix_counter = done + n * tp->length;
-    T->fix_limit = T->want_limit;
-    *pc = tp->head;
-    return 1;
 }
 
 uint32_t turns_size(void)
