@@ -30,8 +30,8 @@ from extflash import cache
 
 # A process that compiled a text the file did not hold writes the file again; it keeps the texts
 # it used and those some process used in the last KEEP_SAVES writes. Texts of classes since
-# changed (an upgrade, a developer's edit) leave the file that way: read at every start, it grew
-# to 945 texts (16 ms to load) where a command uses about 200.
+# changed (an upgrade, a developer's edit) leave the file that way instead of being read at
+# every start (the commands' own texts are about 900, 2-3 ms to read).
 KEEP_SAVES = 8
 
 _codes: dict[str, CodeType] | None = None  # read on the first use
