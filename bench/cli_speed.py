@@ -19,7 +19,9 @@ in a new process and in this process (the CLI's overhead over the API, with and 
 interpreter's start-up and the imports), reads the programmed chip back through the CLI (through the
 memory-mapped window once a first ``Read()`` and the window agree) and through the loader's
 ``Read()`` alone (API). Last, the start-up
-time of ``extflash --version`` against a bare ``python -c pass``. One run prints every figure.
+time of ``extflash --version`` against a bare ``python -c pass``. One run prints every figure,
+each MB/s target marked met (+) or missed (-), and ends with the verdicts: the CLI's overhead
+over the same program as an API script, and the targets this run missed.
 
 Each figure is the fastest of ``--runs`` runs (3): this shared 2-core host's speed moves by 10-20 %
 from one run to the next, and the CLI's and the API script's runs alternate, so the CLI's
@@ -316,7 +318,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(header)
     print("-" * len(header))
     for r in rows:
-        target = f"{r.target:7.0f}" if r.target is not None else f"{'':>7}"
+        # the target and whether this run met it (+) or not (-)
+        target = (f"{r.target:6.0f}{'+' if r.mb_s >= r.target else '-'}" if r.target is not None
+                  else f"{'':>7}")
         virtual = f"{r.virtual_s:9.3f}" if r.virtual_s is not None else f"{'-':>9}"
         cpu = f"{r.cpu_s:7.2f}" if r.cpu_s is not None else f"{'-':>7}"
         cpu_rate = f"{r.cpu_mb_s:8.2f}" if r.cpu_mb_s is not None else f"{'-':>8}"
@@ -324,6 +328,23 @@ def main(argv: Sequence[str] | None = None) -> None:
               f"{cpu} {cpu_rate} {target} {virtual}  {r.note}")
     print(f"start-up: extflash --version {version * 1e3:.0f} ms, python -c pass "
           f"{bare * 1e3:.0f} ms ({version / bare:.0f}x; target <= 10x)")
+    overheads = []  # the CLI's program over the same program as an API script (target 10 %)
+    for r in rows:
+        if r.what.startswith("CLI program+verify"):
+            script = next((o for o in rows if (o.board, o.loader) == (r.board, r.loader)
+                           and o.what.startswith("API script")), None)
+            if script is not None:
+                overheads.append(r.wall_s / script.wall_s - 1)
+    if overheads:
+        print(f"CLI overhead over the same program as an API script: "
+              f"{', '.join(f'{o:+.0%}' for o in overheads)} (target <= +10 %: "
+              f"{sum(o <= 0.10 for o in overheads)} of {len(overheads)} met)")
+    missed = [r for r in rows if r.target is not None and r.mb_s < r.target]
+    print(f"targets ({'set for 16 MiB; ' if args.mib != 16 else ''}start-up "
+          f"{'met' if version <= 10 * bare else 'missed'}): {len(missed)} of "
+          f"{sum(r.target is not None for r in rows)} MB/s targets missed"
+          + "".join(f"; {r.board} {r.loader} {r.what}: {r.mb_s:.1f} < {r.target:.0f}"
+                    for r in missed))
     print(f"engine ceiling (bench/engine_floor.py, 256-byte pages): unicorn alone runs a "
           f"HAL-style byte loop at {floor['plain']:.1f} MB/s, {floor['count']:.1f} MB/s with the "
           "instruction count exact virtual time needs")
