@@ -116,14 +116,18 @@ def test_octospi_and_xspi_loaders_run_the_same(name, built, monkeypatch):  # noq
     assert both(elf, kit_board(name, b), monkeypatch) > 5_000
 
 
-def test_a_read_back_that_differs_mid_page_ends_the_turns_at_that_byte(build_elf, monkeypatch):
+@pytest.mark.parametrize("variant", ["", "COMPARE_HIGH_BITS"])
+def test_a_read_back_that_differs_mid_page_ends_the_turns_at_that_byte(variant, build_elf,
+                                                                       monkeypatch):
     """The register-level loader compares each page it read back with its buffer: a page
     programmed over one already programmed reads back the AND of both, so its compare finds
     the first byte where they differ (byte 100 here) and Write fails. With the compare loop's
     turns run at once up to that byte the failure, the registers and the time are those of
-    running every turn."""
+    running every turn: bytes compared as bytes, and (COMPARE_HIGH_BITS, each byte shifted
+    right once before the compare) turn by turn in C."""
     brd = board.load("nucleo-h743zi-w25q128")
-    loader = register_level_loader(build_elf)
+    loader = build_elf(f"register-level-compare-{variant or 'bytes'}", ["faulty/loader.c"],
+                       "faulty/h7.ld", cflags=[f"-D{variant}"] if variant else [])
     first = bytearray(random.Random(4).randbytes(0x200000))  # the compare loop is looked at
     first[0x180000 + 100] &= 0x7F
     second = bytearray(first[0x180000:0x180100])
