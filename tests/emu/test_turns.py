@@ -77,7 +77,7 @@ def test_register_level_loader_runs_the_same(build_elf, monkeypatch):
     assert both(register_level_loader(build_elf), brd, monkeypatch) > 8_000
 
 
-def test_a_read_loop_that_keeps_sr_runs_the_same(build_elf, monkeypatch):
+def test_a_read_loop_that_logs_every_sr_value_runs_the_same(build_elf, monkeypatch):
     """In the last FIFO's worth of an indirect read SR's level falls a turn at a time. The
     register-level loader tests only FTF and TCF there, and those turns run at once; built to
     keep each SR value it reads (all of it, level included, in RAM), the turns whose level
