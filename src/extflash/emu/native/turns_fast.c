@@ -18,7 +18,9 @@
  * next event) and that the lane serves; it writes what n turns leave (the lane's state, the
  * registers, the memory the turn stores) and moves the slice's instruction counter on by n
  * times the turn's instructions. A block hook's register writes are what the block then runs
- * on (unicorn hands the registers to the hook and takes them back), so the core goes on at the
+ * on: unicorn calls hooks through a TCG helper declared without TCG's no-globals flags
+ * (DEF_HELPER_4(uc_tracecode, ...)), so TCG stores the guest registers to the CPU state before
+ * the call and loads them back after it. The core goes on at the
  * head with the turn after them: to the machine, the lanes and the time sources the turns ran,
  * one cycle per instruction, as they would have. When the summary does not hold (a branch
  * would turn at once, memory overlaps, the code changed) the core just goes on at the head.
