@@ -336,21 +336,22 @@ def summarise(sim: Simulator, st: Paper, head: int, lane_of: Callable[[int], int
         else:
             em.op(T_DLOAD, numbers[m], em.slot(load.address), 0, flags, 0)
 
+    def operand(e: Expr) -> tuple[int, int | None]:
+        """A setter's operand: (data load number, its right shift) for data the turn copied,
+        (slot, None) for anything else."""
+        found = copied(e)
+        return (em.slot(e), None) if found is None else (numbers[found[0]], found[1])
+
     for cond in on_data:
         # a verify loop's compare, a blank check: turns_fast.c reads the bytes to find the
         # first turn the branch turns in; the lane's data is not there before it is served
-        operands, k, k2 = [], cond.cond | cond.setter.kind << 4 | int(cond.taken) << 8, 0
-        for i, e in enumerate((cond.setter.a, cond.setter.b)):
-            found = copied(e)
-            if found is None:
-                operands.append(em.slot(e))
-                continue
-            if st.loads[found[0]].lane_access >= 0:
-                raise Unsupported("a condition on data the controller's DR returns")
-            operands.append(numbers[found[0]])
-            k |= 0x200 << i
-            k2 |= found[1] << 8 * i
-        em.op(T_DCOND, 0, operands[0], operands[1], k, k2)
+        if any((found := copied(e)) is not None and st.loads[found[0]].lane_access >= 0
+               for e in (cond.setter.a, cond.setter.b)):
+            raise Unsupported("a condition on data the controller's DR returns")
+        (x, shift_x), (y, shift_y) = operand(cond.setter.a), operand(cond.setter.b)
+        k = (cond.cond | cond.setter.kind << 4 | int(cond.taken) << 8
+             | (0x200 if shift_x is not None else 0) | (0x400 if shift_y is not None else 0))
+        em.op(T_DCOND, 0, x, y, k, (shift_x or 0) | (shift_y or 0) << 8)
 
     def source(e: Expr, output: bool = False) -> tuple[int, int, int]:
         """(b, k2, shift) of a value a store or an output takes: data copied in this turn, in
@@ -396,16 +397,12 @@ def summarise(sim: Simulator, st: Paper, head: int, lane_of: Callable[[int], int
             continue
         done.add(id(flag_setter))
         mask = sum(8 >> j for j, other in enumerate(st.flags) if other is flag_setter)
-        kind = flag_setter.kind
-        k, operands = mask | kind << 4, []
-        for i, e in enumerate((flag_setter.a, flag_setter.b)):
-            found = copied(e)  # flags of copied data: of the last turn's
-            if found is None:
-                operands.append(em.slot(e))
-            else:
-                operands.append(numbers[found[0]])
-                k |= (0x100 | found[1] << 9) if i == 0 else (0x4000 | found[1] << 15)
-        em.op(T_FLAGS, 0, operands[0], operands[1], k, flag_setter.shift)
+        # flags of copied data: the last turn's
+        (x, shift_x), (y, shift_y) = operand(flag_setter.a), operand(flag_setter.b)
+        k = (mask | flag_setter.kind << 4
+             | (0x100 | shift_x << 9 if shift_x is not None else 0)
+             | (0x4000 | shift_y << 15 if shift_y is not None else 0))
+        em.op(T_FLAGS, 0, x, y, k, flag_setter.shift)
     # the code the summary stands for (instructions, literals), in ranges
     spans = sorted(st.path + st.literals)
     ranges: list[list[int]] = []

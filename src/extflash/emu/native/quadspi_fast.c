@@ -359,12 +359,18 @@ static uint32_t rx_value(const struct qspi_fast *s)
     return rx_value_at(s, s->pos, s->sticky);
 }
 
-/* SR during an indirect read whose bus time is over: TCF once the rest sits in the FIFO. */
+/* SR during an indirect read whose bus time is over, read at byte pos with the sticky flags
+ * *sticky: TCF once the rest sits in the FIFO (raised in *sticky). */
+static uint32_t rx_status_at(const struct qspi_fast *s, uint32_t pos, uint32_t *sticky)
+{
+    if (s->len - pos <= s->fifo)
+        *sticky |= SR_TCF;    /* the transfer is over and the rest sits in the FIFO */
+    return rx_value_at(s, pos, *sticky);
+}
+
 static uint32_t rx_status(struct qspi_fast *s)
 {
-    if (s->len - s->pos <= s->fifo)
-        s->sticky |= SR_TCF;    /* the transfer is over and the rest sits in the FIFO */
-    return rx_value(s);
+    return rx_status_at(s, s->pos, &s->sticky);
 }
 
 /* SR during an indirect write collecting its data: the FIFO takes more. */
@@ -1179,15 +1185,21 @@ static int rx_turn(const struct qspi_fast *s, const struct lane_access *acc, uin
             pos += a->size;
             values[i] = 0;
         } else if (word == s->layout.sr) {
-            if (s->len - pos <= s->fifo)
-                *sticky |= SR_TCF;
-            values[i] = (rx_value_at(s, pos, *sticky) >> (8u * (a->offset & 3u)))
+            values[i] = (rx_status_at(s, pos, sticky) >> (8u * (a->offset & 3u)))
                         & lane_mask(a->size);
         } else if (!turn_read_value(s, a, &values[i])) {
             return 0;
         }
     }
     return 1;
+}
+
+/* The turns of per_turn DR bytes an indirect read runs before its last FIFO's worth: SR reads
+ * the same in all of them (level full, TCF not yet risen). */
+static uint64_t rx_turns_before_tail(const struct qspi_fast *s, uint32_t per_turn)
+{
+    uint32_t left = s->len - s->pos;
+    return left > s->fifo + per_turn ? (left - s->fifo - 1u) / per_turn : 0u;
 }
 
 /* How many turns making the accesses acc[0..n_acc) the lane serves here exactly as
@@ -1234,11 +1246,11 @@ uint64_t lane_turn_room(const struct qspi_fast *s, const struct lane_access *acc
      * FIFO's worth its level falls a turn at a time and TCF rises, and the turns go on while
      * the bits each read is used for (a flag test) read as in the first turn, up to the DR
      * read of the last bytes */
-    uint32_t left = s->len - s->pos, sticky = s->sticky;
+    uint32_t sticky = s->sticky;
     uint32_t first[MAX_LANE_ACC], now[MAX_LANE_ACC];
     if (n_acc > MAX_LANE_ACC || !rx_turn(s, acc, n_acc, s->pos, &sticky, first))
         return 0;
-    uint64_t same = left > s->fifo + per_turn ? (left - s->fifo - 1u) / per_turn : 0u;
+    uint64_t same = rx_turns_before_tail(s, per_turn);
     uint64_t j = same ? same : 1u;
     if (same)
         sticky = s->sticky;     /* the turns before it raise no flag */
@@ -1286,8 +1298,8 @@ void lane_turn_serve(struct qspi_fast *s, const struct lane_access *acc, uint32_
     uint32_t last[MAX_LANE_ACC];
     int rx = s->mode != MODE_TX && n_acc <= MAX_LANE_ACC && n;
     if (rx) {
-        uint32_t left = s->len - s->pos, sticky = s->sticky;
-        uint64_t same = left > s->fifo + per_turn ? (left - s->fifo - 1u) / per_turn : 0u;
+        uint32_t sticky = s->sticky;
+        uint64_t same = rx_turns_before_tail(s, per_turn);
         for (uint64_t j = same < n ? same : n - 1u; j < n && rx; j++)
             rx = rx_turn(s, acc, n_acc, s->pos + (uint32_t)j * per_turn, &sticky, last);
         if (rx)
