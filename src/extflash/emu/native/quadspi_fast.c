@@ -854,10 +854,17 @@ static int lane_program(struct qspi_fast *s, unsigned size, uint64_t value)
     if (f && (f->swaps & SWAP_BUS))
         swap_pairs(s->buf, n);  /* the bytes as they crossed the bus: what the chip logs */
     uint32_t array_swap = f && (f->swaps & SWAP_ARRAY);
-    if (!array_swap && offset + n <= ps) {
+    if (offset + n <= ps && (!array_swap || n % 2u == 0u)) {
         uint8_t *at = s->memory + page + offset;     /* no wrap: the usual whole page */
-        for (uint32_t i = 0; i < n; i++)
-            at[i] &= s->buf[i];
+        if (!array_swap) {
+            for (uint32_t i = 0; i < n; i++)
+                at[i] &= s->buf[i];
+        } else {
+            for (uint32_t i = 0; i < n; i += 2u) {   /* whole pairs, each swapped back */
+                at[i] &= s->buf[i + 1u];
+                at[i + 1u] &= s->buf[i];
+            }
+        }
     } else {
         for (uint32_t i = 0; i < n; i++) {
             uint32_t k = array_swap && (i ^ 1u) < n ? i ^ 1u : i;
