@@ -144,6 +144,7 @@ class VirtualBoard:
         self.timing = timing
         self.native = native
         self.flash_clock_problems: list[str] = []
+        self._supplies: dict[int, Callable[[], bool] | None] = {}  # by port (_supply_bit)
         fam = board.part.family
         self.io_manager = self._build_io_manager()
         self.controllers: dict[str, CommandEngine] = {}
@@ -250,6 +251,13 @@ class VirtualBoard:
         return self.io_manager.route(controller, bank.port, signal)
 
     def _supply_bit(self, port: int) -> Callable[[], bool] | None:
+        """The port's I/O supply enable (a PWR field), looked up once a port: the route checks
+        ask for it for every pin whenever the wiring changed."""
+        if port not in self._supplies:
+            self._supplies[port] = self._find_supply_bit(port)
+        return self._supplies[port]
+
+    def _find_supply_bit(self, port: int) -> Callable[[], bool] | None:
         pwr = self.machine.peripherals.get("PWR")
         if pwr is None:
             return None

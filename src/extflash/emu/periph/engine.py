@@ -476,6 +476,8 @@ class CommandEngine(Peripheral):
         self._observe: Callable[[int, int], None] | None = None
         self._clocked = clock_enabled()
         self._routes: dict[tuple[int, int, bool], tuple[tuple[BankWire, PinView], ...]] = {}
+        # each wired signal's problem (None: it reaches its pin), by bank and signal
+        self._signal_routes: dict[tuple[int, str], PinView | None] = {}
         self._sr_run = 0  # identical SR reads in a row, the last one _sr_last (0: other access)
         self._sr_last = 0
         self._active: _Active | None = None
@@ -522,6 +524,7 @@ class CommandEngine(Peripheral):
     def wiring_changed(self) -> None:
         """GPIO routing or a port clock may have changed: re-probe the pins on the next command."""
         self._routes.clear()
+        self._signal_routes.clear()
 
     def reset(self) -> None:
         """RCC reset of the peripheral: registers, FIFO and any operation back to reset state."""
@@ -1472,21 +1475,30 @@ class CommandEngine(Peripheral):
         """The wired signals (CLK, NCS, the IO lines of a ``width``-line bus, DQS when the
         command samples on it) that do not reach their pins: not given to this controller by
         the IO manager (or the port unpowered), or the pin not in the right AF mode."""
-        assert self.pin_probe is not None
         bad = []
         signals = ("clk", "ncs", *(f"io{i}" for i in range(width)), *(("dqs",) if dqs else ()))
         for signal in signals:
             wire = bank.wires.get(signal)
             if wire is None:
                 continue
-            reason = self.port_route(bank, signal) if self.port_route is not None else None
-            if reason is not None:
-                bad.append((wire, PinView("unrouted", 0, True, reason)))
-                continue
-            view = self.pin_probe(wire.pin)
-            if view.mode != "af" or view.af != wire.af or not view.clocked:
+            key = (bank.number, signal)
+            if key not in self._signal_routes:  # the bus widths share their lines' probes
+                self._signal_routes[key] = self._probe_signal(bank, signal, wire)
+            view = self._signal_routes[key]
+            if view is not None:
                 bad.append((wire, view))
         return tuple(bad)
+
+    def _probe_signal(self, bank: Bank, signal: str, wire: BankWire) -> PinView | None:
+        """Why ``signal`` does not reach its pin (the pin's view), None when it does."""
+        assert self.pin_probe is not None
+        reason = self.port_route(bank, signal) if self.port_route is not None else None
+        if reason is not None:
+            return PinView("unrouted", 0, True, reason)
+        view = self.pin_probe(wire.pin)
+        if view.mode != "af" or view.af != wire.af or not view.clocked:
+            return view
+        return None
 
     def _record(self, bank: int, wire: BankWire, view: PinView, cmd: SpiCommand) -> None:
         event = WiringEvent(self.clock.now_fs, bank, wire.name, wire.pin, wire.af, view.mode,
