@@ -1,11 +1,14 @@
 """The main job as a user runs it: ``extflash program … --verify`` and ``extflash read`` through
 the command line, default timing and default diagnostics, on the virtual board (``make bench``).
 
-For each board (QUADSPI and, when one is shipped, OCTOSPI) and each loader style:
+For each board (the NUCLEO-H743ZI's QUADSPI and the STM32H735G-DK's OCTOSPI with its octal
+MX25LM51245G in 8D-8D-8D) and each loader style:
 
 * HAL-style: tests/firmware/halstyle, written like CubeMX/community loaders (byte-wise DR with
-  FTF polling, auto-polling WEL/WIP, 64 KiB sectors, SysTick interrupt tick);
-* word-wise: the generator's loader (32-bit DR accesses);
+  FTF polling, auto-polling WEL/WIP, 64 KiB sectors, SysTick interrupt tick); on OCTOSPI the
+  HAL-order driver of tests/firmware/ospi_hal on the H735G-DK wiring with a W25Q128 (an
+  OCTOSPI kit of bench/ospi_cli_speed.py);
+* word-wise: the generator's loader (32-bit DR accesses), on both boards;
 * register-level: tests/firmware/faulty built without faults (NUCLEO-H743ZI wiring only; byte-wise
   DR with FTF polling, each page read back and compared, 4 KiB erases), and on OCTOSPI the
   word-wise register-level variant of tests/firmware/ospi_hal;
@@ -65,6 +68,7 @@ from extflash.toolchain import find_toolchain  # noqa: E402
 
 EXTFLASH = [str(Path(sys.executable).with_name("extflash"))]  # the console script users run
 REGISTER_LEVEL_BOARD = "nucleo-h743zi-w25q128"  # the wiring tests/firmware/faulty is written for
+BOARDS = ("nucleo-h743zi-w25q128", "stm32h735g-dk")  # QUADSPI; OCTOSPI (octal chip, 8D)
 OSPI_KITS = ("h735-w25q128", "h735-w25q128-ll")  # OCTOSPI1 on H735G-DK wiring
 # program+verify by the loader's DR width (8-bit: "byte", 32-bit: "word"), then the reads
 TARGETS = {"byte": 10.0, "word": 30.0, "read-window": 50.0, "read-loader": 20.0}
@@ -113,7 +117,8 @@ def build_register_level(out: Path) -> Path:
 def loaders(brd: board.Board, styles: Sequence[str], out: Path) -> list[tuple[str, str, Path]]:
     """(style, label, path) of the loaders to measure on ``brd``."""
     found = []
-    if "hal" in styles:
+    quadspi = brd.memories[0].controller == "QUADSPI"  # tests/firmware/halstyle is QUADSPI's
+    if "hal" in styles and quadspi:
         found.append(("hal", "HAL-style (8-bit DR)", build_halstyle(brd, out)))
     if "word" in styles:
         stldr = gen.build(gen.plan_loader(brd), out / f"gen-{brd.name}").stldr
@@ -278,8 +283,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mib", type=int, default=16, help="image size (default 16 MiB)")
     ap.add_argument("--board", action="append",
-                    help="QUADSPI board(s) to measure (default: NUCLEO-H743ZI); OCTOSPI/XSPI: "
-                         "--ospi-kit")
+                    help="board(s) to measure (default: NUCLEO-H743ZI, QUADSPI, all styles; "
+                         "STM32H735G-DK, OCTOSPI, the generator's loader); test loaders on "
+                         "other OCTOSPI/XSPI wirings: --ospi-kit")
     ap.add_argument("--styles", default="hal,word,reg",
                     help="loader styles: hal, word, reg (default all)")
     ap.add_argument("--ospi-kit", action="append",
@@ -293,7 +299,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     # the CLI's modules compiled once beforehand, as an installed package ships them
     compileall.compile_dir(ROOT / "src" / "extflash", quiet=1)
     kits = [k for k in (args.ospi_kit or OSPI_KITS) if k != "none"]
-    names = args.board or ["nucleo-h743zi-w25q128"]
+    names = args.board or list(BOARDS)
     styles = [s.strip() for s in args.styles.split(",") if s.strip()]
     size = args.mib << 20
     rows: list[Row] = []
