@@ -36,9 +36,11 @@ def flm_sources(cfg: LoaderConfig) -> tuple[str, ...]:
 
 
 def _octal_read(o: OctalParams) -> str:
-    parts = ["CCR_IMODE(8)", "CMD_OPCODE16", *(["CMD_DTR"] if o.state == "8D" else []),
-             "CCR_ADMODE(8)", "CCR_ADSIZE(4)", f"CCR_DCYC({o.read_dummy})", "CCR_DMODE(8)",
-             *(["CMD_DQS"] if o.dqs else []), f"0x{o.read_opcode:02X}u"]
+    dtr = o.state == "8D"  # every phase of an 8D read is DTR
+    parts = ["CCR_IMODE(8)", *(["CCR_IDTR"] if dtr else []), "CCR_ADMODE(8)", "CCR_ADSIZE(4)",
+             *(["CCR_ADDTR"] if dtr else []), f"CCR_DCYC({o.read_dummy})", "CCR_DMODE(8)",
+             *(["CCR_DDTR"] if dtr else []), *(["CCR_DQSE"] if o.dqs else []),
+             f"CCR_OPCODE16(0x{o.read_opcode:02X}u)"]
     return "(" + " | ".join(parts) + ")"
 
 
@@ -50,7 +52,7 @@ def _ccr(cmd: Command, address_bytes: int) -> str:
         parts += [f"CCR_ABMODE({cmd.address_lines})", f"CCR_ABSIZE({cmd.mode_bytes})"]
     if cmd.dummy:
         parts.append(f"CCR_DCYC({cmd.dummy})")
-    parts += [f"CCR_DMODE({cmd.data_lines})", f"0x{cmd.opcode:02X}u"]
+    parts += [f"CCR_DMODE({cmd.data_lines})", f"CCR_OPCODE(0x{cmd.opcode:02X}u)"]
     return "(" + " | ".join(parts) + ")"
 
 

@@ -66,12 +66,12 @@ static inline uint32_t ctl_any(uint32_t mask, uint32_t ms)
     return (sr & mask) ? sr : ctl_any_timed(mask, ms);
 }
 
-int qspi_run(uint32_t ccr, uint32_t addr, uint8_t *data, uint32_t len);
-int qspi_poll(uint32_t ccr, uint32_t mask, uint32_t match, uint32_t bytes, uint32_t ms);
+int qspi_run(ctl_cmd_t cmd, uint32_t addr, uint8_t *data, uint32_t len);
+int qspi_poll(ctl_cmd_t cmd, uint32_t mask, uint32_t match, uint32_t bytes, uint32_t ms);
 
-/* qspi.c or ospi.c: ``ccr`` is the command word regs.h describes for the controller;
+/* qspi.c or ospi.c: ``cmd`` is the command word regs.h describes for the controller;
  * ctl_issue writes it (and the address) in the order that starts the command. */
-void ctl_issue(uint32_t ccr, uint32_t addr);
+void ctl_issue(ctl_cmd_t cmd, uint32_t addr);
 void qspi_abort(void);
 int qspi_setup(void);
 /* Out of line under -flto too: it runs once per call, and it is where a debugger breaks to see

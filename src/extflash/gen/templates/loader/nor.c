@@ -13,23 +13,25 @@
 #include "loader.h"
 
 #if NOR_OCTAL
-/* 0 while the chip is in SPI, the octal instruction form once it has switched */
+/* 0 while the chip is in SPI, 1 once it has switched to the octal form */
 static uint32_t opi;
-#define OPI_FORM       (CCR_IMODE(8) | CMD_OPCODE16 | (OCTAL_DTR ? CMD_DTR : 0u))
-#define CMD(op)        ((opi ? opi : CCR_IMODE(1)) | (uint32_t)(op))
-#define DATA           (opi ? CCR_DMODE(8) : CCR_DMODE(1))
-#define WITH_ADDR      (opi ? CCR_ADMODE(8) | CCR_ADSIZE(4) \
+#define OPI_DTR(bits)  (OCTAL_DTR ? (bits) : 0u)   /* DTR on the phases of an 8D command */
+/* the octal instruction form: both bytes, on 8 lines, DTR or not */
+#define OCTAL_CMD(op, dtr) (CCR_IMODE(8) | CCR_OPCODE16(op) | ((dtr) ? CCR_IDTR : 0u))
+#define CMD(op)        (opi ? OCTAL_CMD(op, OCTAL_DTR) : CCR_IMODE(1) | CCR_OPCODE(op))
+#define DATA           (opi ? CCR_DMODE(8) | OPI_DTR(CCR_DDTR) : CCR_DMODE(1))
+#define WITH_ADDR      (opi ? CCR_ADMODE(8) | CCR_ADSIZE(4) | OPI_DTR(CCR_ADDTR) \
                             : CCR_ADMODE(1) | CCR_ADSIZE(NOR_ADDR_BYTES))
 #if REG_ADDR_BYTES
-#define REG_ADDR       (CCR_ADMODE(8) | CCR_ADSIZE(REG_ADDR_BYTES))
+#define REG_ADDR       (CCR_ADMODE(8) | CCR_ADSIZE(REG_ADDR_BYTES) | OPI_DTR(CCR_ADDTR))
 #else
 #define REG_ADDR       0u
 #endif
-#define REG_READ       (opi ? REG_ADDR | CCR_DCYC(REG_DUMMY) | (OCTAL_DQS ? CMD_DQS : 0u) : 0u)
+#define REG_READ       (opi ? REG_ADDR | CCR_DCYC(REG_DUMMY) | (OCTAL_DQS ? CCR_DQSE : 0u) : 0u)
 #define REG_BYTES      (opi && OCTAL_DTR ? 2u : 1u)
 #define PROGRAM_CMD    (CMD(OP_PROGRAM) | WITH_ADDR | DATA)
 #else
-#define CMD(op)        (CCR_IMODE(1) | (uint32_t)(op))
+#define CMD(op)        (CCR_IMODE(1) | CCR_OPCODE(op))
 #define DATA           CCR_DMODE(1)
 #define WITH_ADDR      (CCR_ADMODE(1) | CCR_ADSIZE(NOR_ADDR_BYTES))
 #define REG_READ       0u
@@ -95,17 +97,15 @@ static int reset_chip(void)
 #if NOR_OCTAL
     /* A chip an application or a previous loader left in 8D or 8S only decodes octal
      * instructions there; in SPI it sees garbage it ignores (as ST's BSPs reset it). */
-    static const uint32_t forms[] = {CCR_IMODE(8) | CMD_OPCODE16 | CMD_DTR,
-                                     CCR_IMODE(8) | CMD_OPCODE16};
-    for (uint32_t i = 0; i < 2u; i++) {
-        qspi_run(forms[i] | OP_RSTEN, 0u, 0, 0u);
-        qspi_run(forms[i] | OP_RST, 0u, 0, 0u);
+    for (uint32_t dtr = 2u; dtr-- > 0u;) {     /* 8D, then 8S */
+        qspi_run(OCTAL_CMD(OP_RSTEN, dtr), 0u, 0, 0u);
+        qspi_run(OCTAL_CMD(OP_RST, dtr), 0u, 0, 0u);
     }
 #endif
     /* First in 4-4-4 (a chip left in QPI mode by firmware), then in 1-1-1. A chip in SPI mode sees
      * only two clocks of the QPI attempt and ignores it. */
-    qspi_run(CCR_IMODE(4) | OP_RSTEN, 0u, 0, 0u);
-    qspi_run(CCR_IMODE(4) | OP_RST, 0u, 0, 0u);
+    qspi_run(CCR_IMODE(4) | CCR_OPCODE(OP_RSTEN), 0u, 0, 0u);
+    qspi_run(CCR_IMODE(4) | CCR_OPCODE(OP_RST), 0u, 0, 0u);
     if (!command(OP_RSTEN) || !command(OP_RST))
         return 0;
     delay_us(RESET_US);
@@ -200,7 +200,7 @@ static int enter_octal(void)
     if (!qspi_run(CMD(CONFIG_WRITE) | CCR_ADMODE(1) | CCR_ADSIZE(CONFIG_ADDR_BYTES) | DATA
                       | CCR_FMODE(FMODE_WRITE), MODE_ADDRESS, &mode, 1u))
         return 0;
-    opi = OPI_FORM;
+    opi = 1u;
     return wait_ready(TIMEOUT_WRSR_MS) && write_enable() && command(OP_WRDI);
 }
 #endif

@@ -18,59 +18,26 @@ _Static_assert(__builtin_offsetof(ospi_regs_t, WIR) == 0x190u, "OCTOSPI_WIR at 0
 #define IOM_OCTOSPIM 1
 #define IOM_XSPIM    2
 
-/* The command word (regs.h) as CCR: DTR applies to every phase present; DQSE samples read data
- * on the chip's strobe (8D). */
-static uint32_t ccr_of(uint32_t cmd)
-{
-    uint32_t imode = (cmd >> 8) & 7u, admode = (cmd >> 11) & 7u;
-    uint32_t abmode = (cmd >> 16) & 7u, dmode = (cmd >> 19) & 7u;
-    uint32_t ccr = imode | (admode << 8) | (((cmd >> 14) & 3u) << 12) | (abmode << 16)
-                 | (dmode << 24);
-    if (cmd & CMD_OPCODE16)
-        ccr |= OSPI_CCR_ISIZE16;
-    if (cmd & CMD_DTR) {
-        ccr |= OSPI_CCR_IDTR | (admode ? OSPI_CCR_ADDTR : 0u) | (abmode ? OSPI_CCR_ABDTR : 0u)
-             | (dmode ? OSPI_CCR_DDTR : 0u);
-    }
-    if (cmd & CMD_DQS)
-        ccr |= OSPI_CCR_DQSE;
-    return ccr;
-}
-
-/* TCR: the dummy cycles; a half-cycle sample shift for STR reads (board delays), and in DTR,
- * where SSHIFT must stay 0, the quarter-cycle data hold (RM0455 OCTOSPI_TCR). */
-static uint32_t tcr_of(uint32_t cmd)
-{
-    return (cmd >> 27) | ((cmd & CMD_DTR) ? OSPI_TCR_DHQC : OSPI_TCR_SSHIFT);
-}
-
-/* Octal instructions are two bytes: the opcode, then its extension (inverted or repeated). */
-static uint32_t ir_of(uint32_t cmd)
-{
-    uint32_t op = cmd & 0xFFu;
-    if (!(cmd & CMD_OPCODE16))
-        return op;
-    return (op << 8) | (OCTAL_EXT_INVERTED ? (~op & 0xFFu) : op);
-}
-
 static void set_fmode(uint32_t fmode)
 {
     CTL->CR = (CTL->CR & ~OSPI_CR_FMODE_MASK) | OSPI_CR_FMODE(fmode);
 }
 
-static void command_regs(uint32_t cmd)
+/* TCR, CCR and IR from the command word (regs.h): its fields sit where the registers have them. */
+static inline __attribute__((always_inline)) void command_regs(ctl_cmd_t cmd)
 {
-    CTL->TCR = tcr_of(cmd);
-    CTL->CCR = ccr_of(cmd);
-    CTL->IR = ir_of(cmd);
+    uint32_t ccr = (uint32_t)cmd, high = (uint32_t)(cmd >> 32);
+    CTL->TCR = (high & TCR_DCYC_MASK) | ((ccr & OSPI_CCR_IDTR) ? OSPI_TCR_DHQC : OSPI_TCR_SSHIFT);
+    CTL->CCR = ccr & ~CCR_FMODE_MASK;
+    CTL->IR = (high >> 8) & 0xFFFFu;
 }
 
 /* CR.FMODE, TCR, CCR, IR, then AR: the IR or AR write starts the command. */
-void ctl_issue(uint32_t cmd, uint32_t addr)
+void ctl_issue(ctl_cmd_t cmd, uint32_t addr)
 {
-    set_fmode((cmd & CCR_FMODE_MASK) >> 22);
+    set_fmode(((uint32_t)cmd & CCR_FMODE_MASK) >> 22);
     command_regs(cmd);
-    if (cmd & CCR_ADMODE_MASK)
+    if ((uint32_t)cmd & CCR_ADMODE_MASK)
         CTL->AR = addr;
 }
 

@@ -35,10 +35,10 @@ int qspi_setup(void)
 
 /* A command starts on the CCR write when it has no address (and nothing to send), else on the AR
  * write (RM0433 QUADSPI indirect mode). */
-void ctl_issue(uint32_t ccr, uint32_t addr)
+void ctl_issue(ctl_cmd_t cmd, uint32_t addr)
 {
-    QSPI->CCR = ccr;
-    if (ccr & CCR_ADMODE_MASK)
+    QSPI->CCR = cmd;
+    if (cmd & CCR_ADMODE_MASK)
         QSPI->AR = addr;
 }
 

@@ -56,8 +56,12 @@ typedef struct {
 #define CCR_DCYC(n)    ((uint32_t)(n) << 18)
 #define CCR_DMODE(n)   (LINES(n) << 24)
 #define CCR_FMODE(n)   ((uint32_t)(n) << 26)
+#define CCR_OPCODE(op)  ((uint32_t)(op))
 #define CCR_ADMODE_MASK (3u << 10)
 #define CCR_FMODE_MASK  (3u << 26)
+
+/* The driver's command word: CCR as written (qspi.c). */
+typedef uint32_t ctl_cmd_t;
 
 
 #else
@@ -90,25 +94,38 @@ typedef struct {
 #define OSPI_CCR_DDTR        (1u << 27)
 #define OSPI_CCR_DQSE        (1u << 29)
 
-/* The driver's command word (decoded by ospi.c into CCR, TCR, IR and CR.FMODE): line counts
- * use the OCTOSPI encoding 0 none, 1, 2, 4 (3) or 8 (4) lines.
- *   [7:0] opcode  [10:8] instruction lines  [13:11] address lines  [15:14] address bytes - 1
- *   [18:16] mode-byte lines  [21:19] data lines  [23:22] FMODE  [24] DTR  [25] 16-bit
- *   instruction (opcode + extension byte)  [26] DQS  [31:27] dummy cycles */
+/* The driver's command word (ospi.c writes it): 64 bits, the registers' own fields where they
+ * sit, so that issuing a command is a few masks, not a decoding.
+ *   low word:  CCR as written (IMODE [2:0], IDTR 3, ISIZE [5:4], ADMODE [10:8], ADDTR 11,
+ *              ADSIZE [13:12], ABMODE [18:16], ABDTR 19, DMODE [26:24], DDTR 27, DQSE 29)
+ *              and FMODE at [23:22], reserved in CCR (CR.FMODE [29:28] gets it)
+ *   high word: TCR.DCYC [4:0] and IR [15:0] at [23:8]
+ * TCR's sample bits come from IDTR: SSHIFT (a half-cycle shift for the board's delays) for STR
+ * commands, DHQC (the quarter-cycle data hold; SSHIFT must stay 0) for DTR ones (RM0455
+ * OCTOSPI_TCR). Line counts use the OCTOSPI encoding 0 none, 1, 2, 4 (3) or 8 (4) lines. */
+typedef uint64_t ctl_cmd_t;
 #define LINES(n)       ((n) == 8 ? 4u : (n) == 4 ? 3u : (uint32_t)(n))
-#define CCR_IMODE(n)   (LINES(n) << 8)
-#define CCR_ADMODE(n)  (LINES(n) << 11)
-#define CCR_ADSIZE(b)  ((uint32_t)((b) - 1) << 14)
+#define CCR_IMODE(n)   (LINES(n) << 0)
+#define CCR_IDTR       OSPI_CCR_IDTR
+#define CCR_ISIZE16    OSPI_CCR_ISIZE16
+#define CCR_ADMODE(n)  (LINES(n) << 8)
+#define CCR_ADDTR      OSPI_CCR_ADDTR
+#define CCR_ADSIZE(b)  ((uint32_t)((b) - 1) << 12)
 #define CCR_ABMODE(n)  (LINES(n) << 16)
 #define CCR_ABSIZE(b)  0u               /* one mode byte: the only size the loader sends */
-#define CCR_DMODE(n)   (LINES(n) << 19)
+#define CCR_DMODE(n)   (LINES(n) << 24)
+#define CCR_DDTR       OSPI_CCR_DDTR
+#define CCR_DQSE       OSPI_CCR_DQSE
 #define CCR_FMODE(n)   ((uint32_t)(n) << 22)
-#define CMD_DTR        (1u << 24)
-#define CMD_OPCODE16   (1u << 25)
-#define CMD_DQS        (1u << 26)
-#define CCR_DCYC(n)    ((uint32_t)(n) << 27)
-#define CCR_ADMODE_MASK (7u << 11)
+#define CCR_DCYC(n)    ((uint64_t)(n) << 32)
+#define CCR_OPCODE(op) ((uint64_t)(op) << 40)
+/* Octal instructions are two bytes: the opcode, then its extension (inverted or repeated). */
+#define CCR_OPCODE16(op) (CCR_OPCODE(((uint32_t)(op) << 8) \
+                                     | (OCTAL_EXT_INVERTED ? (~(uint32_t)(op) & 0xFFu) : (op))) \
+                          | CCR_ISIZE16)
+#define CCR_ADMODE_MASK (7u << 8)
 #define CCR_FMODE_MASK  (3u << 22)
+#define TCR_DCYC_MASK   0x1Fu
 
 #endif
 

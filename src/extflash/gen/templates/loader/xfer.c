@@ -81,7 +81,7 @@ uint32_t __attribute__((noinline)) ctl_any_timed(uint32_t mask, uint32_t ms)
  * order that starts the command), then the data phase and the end of transfer. Each command
  * clears the flags first, so no flag an earlier one left (its TCF, a poll's SMF) ends its own
  * waits; they are not cleared again after it (one register write fewer per command). */
-int qspi_run(uint32_t cmd, uint32_t addr, uint8_t *data, uint32_t len)
+int qspi_run(ctl_cmd_t cmd, uint32_t addr, uint8_t *data, uint32_t len)
 {
     if (!ctl_wait(CTL_SR_BUSY, 0u, CTL_FLAG_TIMEOUT_MS))
         return 0;
@@ -90,7 +90,7 @@ int qspi_run(uint32_t cmd, uint32_t addr, uint8_t *data, uint32_t len)
         CTL->DLR = len - 1u;
     ctl_issue(cmd, addr);
     /* TCF ends the transfer; TEF (an address beyond the device size) fails it */
-    uint32_t sr = ctl_move_data((cmd & CCR_FMODE_MASK) == CCR_FMODE(FMODE_READ), data, len)
+    uint32_t sr = ctl_move_data(((uint32_t)cmd & CCR_FMODE_MASK) == CCR_FMODE(FMODE_READ), data, len)
                 ? ctl_any(CTL_SR_TCF | CTL_SR_TEF, CTL_FLAG_TIMEOUT_MS) : 0u;
     if (!(sr & CTL_SR_TCF) || (sr & CTL_SR_TEF)) {
         qspi_abort();
@@ -101,7 +101,7 @@ int qspi_run(uint32_t cmd, uint32_t addr, uint8_t *data, uint32_t len)
 
 /* Automatic status polling until (status & mask) == match, within ``ms`` (the interval between
  * two status reads is set once, by qspi_setup: CTL_POLL_INTERVAL). */
-int qspi_poll(uint32_t cmd, uint32_t mask, uint32_t match, uint32_t bytes, uint32_t ms)
+int qspi_poll(ctl_cmd_t cmd, uint32_t mask, uint32_t match, uint32_t bytes, uint32_t ms)
 {
     if (!ctl_wait(CTL_SR_BUSY, 0u, CTL_FLAG_TIMEOUT_MS))
         return 0;
