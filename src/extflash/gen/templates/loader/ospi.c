@@ -18,9 +18,14 @@ _Static_assert(__builtin_offsetof(ospi_regs_t, WIR) == 0x190u, "OCTOSPI_WIR at 0
 #define IOM_OCTOSPIM 1
 #define IOM_XSPIM    2
 
+/* CR as qspi_setup left it and set_fmode changed it since: the driver is its only writer between
+ * setup and the window (ABORT clears itself), so a command's FMODE change needs no CR read. */
+static uint32_t cr_value;
+
 static void set_fmode(uint32_t fmode)
 {
-    CTL->CR = (CTL->CR & ~OSPI_CR_FMODE_MASK) | OSPI_CR_FMODE(fmode);
+    cr_value = (cr_value & ~OSPI_CR_FMODE_MASK) | OSPI_CR_FMODE(fmode);
+    CTL->CR = cr_value;
 }
 
 /* TCR, CCR and IR from the command word (regs.h): its fields sit where the registers have them. */
@@ -76,9 +81,12 @@ static void route_port(void)
 #if IOM_KIND == IOM_OCTOSPIM
     /* OCTOSPIM_PCRn (0x04 + 4 (n - 1)): CLK/DQS/NCS enable + source, IOL/IOH enable + source
      * (IOxSRC: 00 OCTOSPI1 IO[3:0], 01 OCTOSPI1 IO[7:4], 10 OCTOSPI2 IO[3:0], 11 IO[7:4]).
-     * Groups this controller drives on another port are released first. */
+     * Groups this controller drives on another port are released first; its own port's PCR is
+     * written whole below (releasing it first would only drop the pins for a moment). */
     const uint32_t src = IOM_SRC;
     for (uint32_t port = 0; port < IOM_PORTS; port++) {
+        if (port == IOM_PORT - 1u)
+            continue;
         volatile uint32_t *pcr = (volatile uint32_t *)(IOM_BASE + 0x04u + 4u * port);
         uint32_t v = *pcr;
         if (((v >> 1) & 1u) == src)
@@ -125,8 +133,10 @@ int qspi_setup(void)
     CTL->DCR3 = 0u;
     CTL->DCR4 = 0u;                             /* no refresh: a NOR flash needs none */
     CTL->PIR = CTL_POLL_INTERVAL;               /* written while BUSY = 0 (after the abort) */
-    CTL->CR = OSPI_CR_FTHRES(CTL_FIFO_WORD) | OSPI_CR_APMS;
-    CTL->CR |= OSPI_CR_EN;
+    cr_value = OSPI_CR_FTHRES(CTL_FIFO_WORD) | OSPI_CR_APMS;
+    CTL->CR = cr_value;
+    cr_value |= OSPI_CR_EN;
+    CTL->CR = cr_value;
     return 1;
 }
 
