@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from extflash.emu.flash.octal import swap_pairs
 from extflash.emu.native.quadspi_fast import (
+    FRAME_ERASE,
     FRAME_POLL,
     FRAME_PROGRAM,
     FRAME_WREN,
@@ -74,6 +75,17 @@ def test_programs_come_last_and_the_longest_first() -> None:
     learned.write_enable(CONTEXT, WREN, 40)
     assert [(f.kind, f.dlr) for f in learned.frames(CONTEXT)] == [
         (FRAME_WREN, 0), (FRAME_PROGRAM, 255), (FRAME_PROGRAM, 99), (FRAME_PROGRAM, 15)]
+
+
+def test_an_erase_keeps_its_size_and_time_and_comes_before_the_programs() -> None:
+    learned = LearnedFrames()
+    learned.page_program(CONTEXT, (1, 2, 3, 4, 255, 0), 0, 9)
+    erase = (0x0B002B1B, 0, 0xDC23, 0x02000000, 0, 0)
+    learned.erase(CONTEXT, erase, 0x10000, 224_000_000_000_000, 156_250_000)
+    first, program = learned.frames(CONTEXT)
+    assert (first.kind, first[1:7], first.size, first.op_fs, first.bus_fs) == (
+        FRAME_ERASE, erase, 0x10000, 224_000_000_000_000, 156_250_000)
+    assert program.kind == FRAME_PROGRAM and learned.knows(CONTEXT, FRAME_ERASE, erase)
 
 
 def test_knows_a_learned_frame_by_its_registers() -> None:

@@ -20,6 +20,7 @@ from test_ospi_halstyle_run import RUNNING, built, kit_board  # noqa: F401 (the 
 from extflash import api, image
 from extflash.emu.flash.octal import swap_pairs
 from extflash.emu.native.quadspi_fast import (
+    FRAME_ERASE,
     FRAME_POLL,
     FRAME_PROGRAM,
     FRAME_WREN,
@@ -81,12 +82,13 @@ def test_command_lane_runs_page_programs_on_octospi_and_xspi(name, built):  # no
 @pytest.mark.parametrize("name", ["h7b3-mx25lm-dtr", "h7s7-mx66uw-dtr-xspi2"])
 def test_lane_runs_the_octal_frames_the_model_proved(name, built):  # noqa: F811
     """In octal DTR the lane decodes no frame itself: the model teaches it the write enable,
-    the status read and the page program it ran (learned.py). After the first page, every
-    page's write enable, page program and automatic polls (WEL, WIP) run in the lane: Python
-    handles the calls' Init and the first page's accesses, none for each page after. The
-    chip's log shows each poll with the address its frame sent and each program with its data
-    in bus order (the controller's MTYP swaps each byte pair, the chip swaps them back into its
-    array)."""
+    the status read, the page program and the sector erase it ran (learned.py). After the first
+    page, every page's write enable, page program and automatic polls (WEL, WIP) run in the
+    lane, and so does every sector erase after the first: Python handles the calls' Init and the
+    first page's and erase's accesses, none for each page or erase after. The chip's log shows
+    each poll with the address its frame sent, each erase with its address and each program with
+    its data in bus order (the controller's MTYP swaps each byte pair, the chip swaps them back
+    into its array)."""
     elf, b = built(name)
     data = bytes((i * 7 + (i >> 8)) & 0xFF for i in range(0x4000))
     with api.open_session(elf, board=kit_board(name, b)) as s:
@@ -97,7 +99,9 @@ def test_lane_runs_the_octal_frames_the_model_proved(name, built):  # noqa: F811
         assert chip.protocol == "8D"
         assert bytes(chip.memory[0x40000:0x40000 + len(data)]) == data
         frames = q._learned.frames((chip.lane_facts().octal_mode, q.clk_hz))
-        assert {f.kind for f in frames} == {FRAME_WREN, FRAME_POLL, FRAME_PROGRAM}
+        assert {f.kind for f in frames} == {FRAME_WREN, FRAME_POLL, FRAME_PROGRAM, FRAME_ERASE}
+        (erase,) = [f for f in frames if f.kind == FRAME_ERASE]
+        assert erase.size == 0x10000 and erase.op_fs > 0  # the loader erases 64 KiB blocks
         # 56: the calls' Init and the first page, the same for 128 pages (none a page after);
         # 10 a page without the learned frames
         assert len(handled) < 64, len(handled)
@@ -107,6 +111,19 @@ def test_lane_runs_the_octal_frames_the_model_proved(name, built):  # noqa: F811
         polls = [e for e in chip.events if e.spi.read_length and not e.spi.write_data]
         assert polls and all(e.spi.address == 0 for e in polls[-8:])
         assert polls[-1].spi.address_lines == 8 and polls[-1].spi.dummy_cycles > 0
+        # the block erase taught, the next ones run in the lane: none reaches the model's
+        # transfer, each is in the chip's log and has erased its block
+        sent: list[str | None] = []
+        transfer = q._transfer
+        q._transfer = lambda cmd: sent.append(chip.lane_frame(cmd)) or transfer(cmd)
+        for block in range(0x80000, 0xC0000, 0x10000):
+            chip.memory[block:block + 0x10000] = bytes(0x10000)
+            s.erase(b.window + block, 0x10000)
+            (last,) = [e.spi.address for e in chip.events if e.spi.address is not None
+                       and not e.spi.read_length and not e.spi.write_data][-1:]
+            assert last == block
+            assert bytes(chip.memory[block:block + 0x10000]) == b"\xff" * 0x10000
+        assert "erase" not in sent and "wren" not in sent
 
 
 @needs_native

@@ -81,7 +81,7 @@ def both_paths(monkeypatch: pytest.MonkeyPatch, loader: Path,
 
 @needs_native
 @pytest.mark.parametrize("name", ["nucleo-h743zi-w25q128", "stm32h743i-eval",
-                                  "stm32f746g-disco", "b-l475e-iot01a"])
+                                  "stm32f746g-disco", "b-l475e-iot01a", "stm32h735g-dk"])
 def test_generated_loader_identical_on_both_paths(name, gen_loader, monkeypatch):
     brd = board.load(name)
     python, fast = both_paths(monkeypatch, gen_loader(brd).stldr, brd)

@@ -442,9 +442,10 @@ class NorFlash:
 
     def lane_frame(self, cmd: SpiCommand) -> str | None:
         """In an octal state, what the chip takes a frame for if a command lane may run it
-        again from its registers: "wren" (write enable), "sr1" (a read of status register 1)
-        or "program" (a page program); None for any other frame, and outside the octal states
-        (the lane decodes SPI and QPI frames itself). No side effects."""
+        again from its registers: "wren" (write enable), "sr1" (a read of status register 1),
+        "program" (a page program) or "erase" (a sector or block erase); None for any other
+        frame, and outside the octal states (the lane decodes SPI and QPI frames itself). No
+        side effects."""
         if self.octal is None or self.octal.state == "spi":
             return None
         decoded = self.octal.decoded(cmd)
@@ -457,7 +458,14 @@ class NorFlash:
             return "wren"
         if kind == "register" and self._register_of.get(opcode) == "sr1" and cmd.read_length:
             return "sr1"
+        if kind == "erase" and not cmd.read_length:
+            return "erase"
         return None
+
+    def lane_operation(self) -> tuple[str, int, int] | None:
+        """The program or erase running ("program" or "erase", its first and end address)."""
+        op = self._op
+        return (op.kind, op.start, op.end) if op is not None else None
 
     def lane_take(self, *, wel: bool, busy_until: int, started: tuple[str, int, int] | None,
                   enabled: bool, commands: int, events: Callable[[], list[FlashEvent]],

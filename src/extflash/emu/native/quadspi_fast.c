@@ -158,11 +158,13 @@ struct lane_erase {     /* a sector/block erase opcode, the address it expects, 
 
 /* A frame the lane cannot decode itself (8 lines, DTR phases, a 2-byte instruction: the octal
  * states) that the Python model ran in the chip's present mode and at the present clock, and
- * proved to be a write enable, a status-register-1 read that returns SR1 in every byte, or a
- * page program of DLR + 1 bytes (CommandEngine._learn_frame, _learn_program). The lane runs it
- * again when the frame's registers are the same to the bit; its bus time is the model's. */
-enum { FRAME_WREN = 1, FRAME_POLL, FRAME_PROGRAM };
-#define MAX_FRAMES 8u
+ * proved to be a write enable, a status-register-1 read that returns SR1 in every byte, a
+ * page program of DLR + 1 bytes or a sector/block erase of `size` bytes busy for op_fs
+ * (CommandEngine._learn_frame, _learn_program, _learn_erase). The lane runs it again when the
+ * frame's registers are the same to the bit (DLR aside for a write enable or an erase, AR
+ * aside but for a poll's); its bus time is the model's. */
+enum { FRAME_WREN = 1, FRAME_POLL, FRAME_PROGRAM, FRAME_ERASE };
+#define MAX_FRAMES 12u
 #define MAX_LANE_ACC 8u     /* accesses in one turn (turns_fast.c's MAX_ACC) */
 #define SWAP_BUS   1u   /* FRAME_PROGRAM: the controller swaps each byte pair onto the bus */
 #define SWAP_ARRAY 2u   /* and the chip swaps each pair from the bus into its array */
@@ -173,6 +175,9 @@ struct lane_frame {
     uint32_t ar;        /* polls with an address phase: the address */
     uint32_t swaps;     /* programs: SWAP_* */
     uint64_t bus_fs;    /* the command's bus time (FRAME_POLL: one status read's) */
+    uint32_t size;      /* erases: the bytes erased (aligned to their size) */
+    uint32_t pad;
+    uint64_t op_fs;     /* erases: the chip's erase time */
 };
 
 typedef uint64_t (*read_fn)(void *uc, uint64_t offset, unsigned size, void *user);
@@ -596,7 +601,7 @@ static const struct lane_frame *learned(const struct qspi_fast *s, uint32_t kind
         const struct lane_frame *f = &s->frames[i];
         if (f->kind == kind && f->ccr == s->reg[REG_CCR] && f->tcr == s->reg[REG_TCR]
                 && f->ir == s->reg[REG_IR] && f->dcr == s->reg[REG_DCR]
-                && (kind == FRAME_WREN || f->dlr == s->reg[REG_DLR])
+                && (kind == FRAME_WREN || kind == FRAME_ERASE || f->dlr == s->reg[REG_DLR])
                 && (kind != FRAME_POLL || !lines(s, F_ADMODE) || f->ar == s->reg[REG_AR]))
             return f;
     }
@@ -681,28 +686,38 @@ static void chip_busy(struct qspi_fast *s, uint64_t now, uint32_t kind, uint32_t
     }
 }
 
-/* The AR write starting a sector or block erase the chip accepts (NorFlash._erase: an erase
- * opcode with the address it expects, the latch set, the range not block-protected): the
- * range is erased here and the chip busy for its erase time. 1 when run. */
-static int lane_erase(struct qspi_fast *s, uint64_t now)
+/* The AR write starting a sector or block erase the chip accepts (NorFlash._erase: the latch
+ * set, the range not block-protected): the `size` bytes around the array address are erased
+ * here and the chip busy for erase_fs; the command on the bus for bus. 1 when run. */
+static int lane_erase_at(struct qspi_fast *s, uint64_t now, uint64_t address, uint32_t size,
+                         uint64_t erase_fs, uint64_t bus)
 {
-    const struct lane_erase *e = expected(s, s->erases, s->n_erases, sizeof *e);
-    if (!e)
-        return 0;
     if (!chip_accepts(s, now))
         return 0;   /* rejected by the chip: Python records why */
-    uint32_t sent = s->reg[REG_AR];
-    uint64_t address = chip_address(s, sent, e->address_bytes);
-    uint32_t start = (uint32_t)(address - address % e->size);
-    uint32_t end = start + e->size;
+    uint32_t start = (uint32_t)(address - address % size);
+    uint32_t end = start + size;
     if (protected_range(s, start, end))
         return 0;   /* block-protected: rejected */
-    memset(s->memory + start, 0xFF, e->size);
+    memset(s->memory + start, 0xFF, size);
     array_changed(s, start, end);
-    lane_log(s, REC_ERASE, now)->address = sent;
-    chip_busy(s, now, OP_ERASE, start, end, e->erase_fs);
-    lane_on_bus(s, now, bus_fs(s, 0), 0);
+    lane_log(s, REC_ERASE, now)->address = s->reg[REG_AR];
+    chip_busy(s, now, OP_ERASE, start, end, erase_fs);
+    lane_on_bus(s, now, bus, 0);
     return 1;
+}
+
+/* An erase the lane decodes (an erase opcode of the chip's with the address it expects) or one
+ * the model proved in an octal state (a learned frame; 4-byte addresses there). */
+static int lane_erase(struct qspi_fast *s, uint64_t now)
+{
+    if (plain_phases(s)) {
+        const struct lane_erase *e = expected(s, s->erases, s->n_erases, sizeof *e);
+        return e && lane_erase_at(s, now, chip_address(s, s->reg[REG_AR], e->address_bytes),
+                                  e->size, e->erase_fs, bus_fs(s, 0));
+    }
+    const struct lane_frame *f = learned(s, FRAME_ERASE);
+    return f && lane_erase_at(s, now, chip_address(s, s->reg[REG_AR], 4u), f->size, f->op_fs,
+                              f->bus_fs);
 }
 
 /* The command a start-register write (QUADSPI CCR, OCTOSPI/XSPI IR) or an AR write starts in
@@ -727,7 +742,7 @@ static int lane_start_command(struct qspi_fast *s, int at_ar)
         lane_on_bus(s, now, f ? f->bus_fs : bus_fs(s, 0), 0);
         return 1;
     }
-    if (fmode(s) == FMODE_WRITE && lines(s, F_DMODE) == 0u && at_ar && plain_phases(s))
+    if (fmode(s) == FMODE_WRITE && lines(s, F_DMODE) == 0u && at_ar)
         return lane_erase(s, now);
     if (fmode(s) == FMODE_POLL && ((!at_ar && status_read(s))
                                    || (f = learned(s, FRAME_POLL)) != 0)) {

@@ -35,10 +35,10 @@ TX_CAPACITY = 64 * 1024  # bytes captured before Python takes them over (any tra
 LOG_SIZE, LOG_RING, LOG_PAGE = 512, 520, 512  # lane records taken at most, slots, bytes kept each
 MAX_PROGRAMS = 8
 MAX_READS = 16
-MAX_FRAMES = 8
+MAX_FRAMES = 12
 MAX_ERASES = 8
 OP_PROGRAM, OP_ERASE = 1, 2  # what an operation the lane started is (op_started)
-FRAME_WREN, FRAME_POLL, FRAME_PROGRAM = 1, 2, 3
+FRAME_WREN, FRAME_POLL, FRAME_PROGRAM, FRAME_ERASE = 1, 2, 3, 4
 SWAP_BUS, SWAP_ARRAY = 1, 2  # a learned program's byte-pair swaps (struct lane_frame)
 NEVER = 2**64 - 1
 REC_WREN, REC_POLL, REC_PROGRAM, REC_READ, REC_ERASE = 1, 2, 3, 4, 5
@@ -49,7 +49,7 @@ class LaneFrame(NamedTuple):
     """A frame the model proved (``struct lane_frame``): the registers that describe it, to
     the bit, and its bus time (the whole command's; a poll's: one status read's)."""
 
-    kind: int  # FRAME_WREN, FRAME_POLL, FRAME_PROGRAM
+    kind: int  # FRAME_WREN, FRAME_POLL, FRAME_PROGRAM, FRAME_ERASE
     ccr: int
     tcr: int
     ir: int
@@ -58,6 +58,8 @@ class LaneFrame(NamedTuple):
     ar: int  # polls with an address phase: the address
     swaps: int  # programs: SWAP_BUS | SWAP_ARRAY
     bus_fs: int
+    size: int = 0  # erases: the bytes erased
+    op_fs: int = 0  # erases: the chip's erase time
 
 
 class _Erase(ctypes.Structure):
@@ -68,7 +70,8 @@ class _Erase(ctypes.Structure):
 
 class _Frame(ctypes.Structure):
     _fields_ = [*((name, ctypes.c_uint32) for name in LaneFrame._fields[:8]),
-                ("bus_fs", ctypes.c_uint64)]
+                ("bus_fs", ctypes.c_uint64), ("size", ctypes.c_uint32), ("pad", ctypes.c_uint32),
+                ("op_fs", ctypes.c_uint64)]
 
 
 @dataclass(frozen=True)
@@ -463,7 +466,7 @@ class NativeQuadspi:
                 st.erases[i] = _Erase(opcode, address_bytes, address_lines, 0, size, erase_fs)
             st.n_erases = len(erases)
             for i, frame in enumerate(frames[:MAX_FRAMES]):
-                st.frames[i] = _Frame(*frame)
+                st.frames[i] = _Frame(*frame[:9], frame.size, 0, frame.op_fs)
             st.n_frames = min(len(frames), MAX_FRAMES)
         st.wel, st.busy_until = facts.wel, facts.busy_until
         (st.done_fs, st.cmd_length, st.poll_next_fs, st.poll_interval_fs, st.poll_ftf,

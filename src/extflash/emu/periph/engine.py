@@ -60,6 +60,7 @@ from extflash.emu.mmio import MMIO_READ_CFUNC, MMIO_WRITE_CFUNC, Bus
 from extflash.emu.native import quadspi_fast
 from extflash.emu.native.quadspi_fast import (
     FLAG_IRQ,
+    FRAME_ERASE,
     FRAME_PROGRAM,
     MODE_CMD,
     MODE_FORWARD,
@@ -329,6 +330,17 @@ class _ProgramProof:
     busy_until: int  # the end of busy the lane would give it
 
 
+@dataclass(frozen=True)
+class _EraseProof:
+    """An erase about to run, as :meth:`CommandEngine._learn_erase` checks it after."""
+
+    chip: _LaneChip
+    context: tuple[object, int]
+    registers: Registers
+    at: int  # the array address the frame names
+    now_fs: int  # when it starts
+
+
 class _LaneChip(Protocol):
     """A device the native command lane can run commands for (a NorFlash)."""
 
@@ -337,6 +349,7 @@ class _LaneChip(Protocol):
 
     def lane_facts(self) -> LaneFacts | None: ...
     def lane_frame(self, cmd: SpiCommand) -> str | None: ...
+    def lane_operation(self) -> tuple[str, int, int] | None: ...
     def lane_take(self, *, wel: bool, busy_until: int, started: tuple[str, int, int] | None,
                   enabled: bool, commands: int, events: Callable[[], list[FlashEvent]],
                   changed: tuple[int, int] | None) -> None: ...
@@ -1226,9 +1239,12 @@ class CommandEngine(Peripheral):
                 self._active = act
                 return
             cmd = self._command(address)
+            erase = self._erase_before(cmd, address)
             self._transfer(cmd)
             act.done_fs = now + self._duration_fs(cmd, 0)
             self._learn_frame(cmd)
+            if erase is not None:
+                self._learn_erase(erase, cmd)
         elif fmode == FMODE_READ:
             length = 0
             if dmode:
@@ -1302,6 +1318,33 @@ class CommandEngine(Peripheral):
         return _ProgramProof(chip, context, registers, page, at % ps,
                              bytes(chip.memory[page:page + ps]),
                              self.clock.now_fs + facts.program_fs)
+
+    def _erase_before(self, cmd: SpiCommand, address: int) -> _EraseProof | None:
+        """What proving an erase takes from before it runs (:meth:`_learn_erase`): an octal
+        erase frame the lane does not know yet, to an idle chip with its latch set."""
+        learning = self._learning(cmd, "erase")
+        if learning is None:
+            return None
+        chip, facts, context, registers = learning
+        registers = (*registers[:4], 0, 0)  # the lane matches an erase at any address
+        if (not facts.wel or facts.busy_until
+                or self._learned.knows(context, FRAME_ERASE, registers)):
+            return None
+        return _EraseProof(chip, context, registers, address % facts.size, self.clock.now_fs)
+
+    def _learn_erase(self, proof: _EraseProof, cmd: SpiCommand) -> None:
+        """Teach the lane an erase the chip has just started as the lane runs one: the aligned
+        range around the address erased, the chip busy for its erase time from now."""
+        op, facts = proof.chip.lane_operation(), proof.chip.lane_facts()
+        if op is None or facts is None or op[0] != "erase" or not facts.busy_until:
+            return
+        _, start, end = op
+        size = end - start
+        if (start != proof.at - proof.at % size
+                or proof.chip.memory[start:end].count(0xFF) != size):
+            return
+        self._learned.erase(proof.context, proof.registers, size,
+                            facts.busy_until - proof.now_fs, self._duration_fs(cmd, 0))
 
     def _learn_program(self, proof: _ProgramProof, cmd: SpiCommand, data: bytes,
                        bus_fs: int) -> None:

@@ -5,12 +5,13 @@ itself. Octal frames (8 lines, DTR phases, a 2-byte instruction, register reads 
 address and latency) it does not decode: the chip's octal model does (``flash/octal.py``). So
 the model teaches the lane the everyday ones. When Python runs a frame the chip takes for a
 write enable, a status read that returned status register 1 in every byte for two different
-SR1 values, or a page program whose page came out as the lane would program it (with the
-byte-pair swaps the controller and the chip made), the frame's registers (to the bit) and its
+SR1 values, a page program whose page came out as the lane would program it (with the
+byte-pair swaps the controller and the chip made), or a sector/block erase that erased the
+aligned range around its address and left the chip busy, the frame's registers (to the bit) and its
 bus time are kept for the chip's mode and the controller's clock (the context), and published
 to the lane with the chip's facts. The lane then runs the same registers again as the model
-did: the same latch, the same polls, the same array, the same bus time. Another mode, clock or
-register value is another frame, which Python runs.
+did: the same latch, the same polls, the same array, the same bus and erase time. Another mode,
+clock or register value is another frame, which Python runs.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Hashable
 
 from extflash.emu.flash.octal import swap_pairs
 from extflash.emu.native.quadspi_fast import (
+    FRAME_ERASE,
     FRAME_POLL,
     FRAME_PROGRAM,
     FRAME_WREN,
@@ -87,6 +89,14 @@ class LearnedFrames:
         command's bus time."""
         ccr, tcr, ir, dcr, dlr, _ar = registers
         self._learn(context, LaneFrame(FRAME_PROGRAM, ccr, tcr, ir, dcr, dlr, 0, swaps, bus_fs))
+
+    def erase(self, context: Hashable, registers: Registers, size: int, erase_fs: int,
+              bus_fs: int) -> None:
+        """The chip took the frame for an erase of the ``size`` bytes around its address and
+        is busy for ``erase_fs``; ``bus_fs``: the command's bus time."""
+        ccr, tcr, ir, dcr, _dlr, _ar = registers
+        self._learn(context, LaneFrame(FRAME_ERASE, ccr, tcr, ir, dcr, 0, 0, 0, bus_fs, size,
+                                       erase_fs))
 
     def _learn(self, context: Hashable, frame: LaneFrame) -> None:
         frames = self._frames.setdefault(context, {})
