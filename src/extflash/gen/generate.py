@@ -194,6 +194,8 @@ def config_header(cfg: LoaderConfig) -> str:
         f"#define RESET_US           {nor.reset_us}u",
         f"#define NOR_HAS_RESET      {int(nor.chip.reset == (0x66, 0x99))}       "
         "/* the 66h/99h software reset */",
+        f"#define NOR_HAS_QPI        {int(nor.chip.qpi is not None or not o)}       "
+        "/* a QPI mode firmware may have left on (every quad chip, to be safe) */",
         f"#define NOR_HAS_BLOCKS     {int(nor.block_size > nor.sector_size)}       "
         "/* a larger block erase than the sector erase */",
         "",

@@ -102,10 +102,12 @@ static int reset_chip(void)
         qspi_run(OCTAL_CMD(OP_RST, dtr), 0u, 0, 0u);
     }
 #endif
+#if NOR_HAS_QPI
     /* First in 4-4-4 (a chip left in QPI mode by firmware), then in 1-1-1. A chip in SPI mode sees
      * only two clocks of the QPI attempt and ignores it. */
     qspi_run(CCR_IMODE(4) | CCR_OPCODE(OP_RSTEN), 0u, 0, 0u);
     qspi_run(CCR_IMODE(4) | CCR_OPCODE(OP_RST), 0u, 0, 0u);
+#endif
     if (!command(OP_RSTEN) || !command(OP_RST))
         return 0;
     delay_us(RESET_US);
