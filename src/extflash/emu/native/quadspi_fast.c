@@ -40,8 +40,8 @@
  * page program (the last DR beat), sector and block erases (the AR write), automatic polling
  * of status register 1 and indirect reads of
  * the array (the AR write; the data straight from the chip's array), and in the octal states,
- * where it decodes no frame itself, the write enables, status reads and page programs the
- * model proved (struct lane_frame), with the controller's bus time,
+ * where it decodes no frame itself, the write enables, status reads, page programs and erases
+ * the model proved (struct lane_frame), with the controller's bus time,
  * the chip's program time and the polling skips the Python model makes (_read_sr), from the
  * instruction counter and the time base Python published. Each command is logged (a ring of
  * the last LOG_SIZE, as the chip keeps); Python takes the log, the chip state and the time
