@@ -1239,7 +1239,9 @@ class CommandEngine(Peripheral):
                 self._active = act
                 return
             cmd = self._command(address)
-            erase = self._erase_before(cmd, address)
+            # an erase names an address: the write enables and resets Python runs are not
+            # decoded once more for it
+            erase = self._erase_before(cmd, address) if cmd.address_lines else None
             self._transfer(cmd)
             act.done_fs = now + self._duration_fs(cmd, 0)
             self._learn_frame(cmd)

@@ -63,7 +63,6 @@ typedef struct {
 /* The driver's command word: CCR as written (qspi.c). */
 typedef uint32_t ctl_cmd_t;
 
-
 #else
 
 /* OCTOSPI and XSPI: one register map (peripherals.md §4.2, §6.2). */
