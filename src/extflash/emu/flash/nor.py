@@ -126,12 +126,13 @@ _LaneOpcodes = tuple[int, tuple[tuple[int, int, int, int], ...],
                      tuple[tuple[int, int, int, int, int], ...]]
 
 
-@dataclass(frozen=True, slots=True)
-class LaneFacts:
+class LaneFacts(NamedTuple):
     """What a controller's native command lane needs to run the chip's everyday commands
     (write enable, page program, status register 1 reads) itself, exactly as this model would.
 
-    Valid until the chip next handles a command (they are re-read after every one).
+    Valid until the chip next handles a command (they are re-read after every one: a tuple,
+    built at every hand-over between the lane and the model, where a frozen dataclass's
+    ``__init__`` costs twice as much).
     """
 
     instruction_lines: int  # 1, or 4 in QPI
