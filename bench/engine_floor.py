@@ -5,8 +5,12 @@ fastest any loader written this way can be programmed on a unicorn-based virtual
 
 Variants: plain ``emu_start``; with ``count=`` (unicorn's per-instruction counter, what gives
 the machine exact virtual time); with a per-instruction code hook (instructions per byte); with
-a per-block hook. Each at unicorn's default 1 KiB target pages and at 256-byte pages (the
-loop's .bss is 0x380 bytes past its code: the same 1 KiB page, another 256-byte page).
+a per-block hook; with a per-block hook and a memory hook on the registers whose callbacks read
+the PC (what counting per block needs for an access's exact position: without a memory hook
+unicorn 2.1.4 leaves the PC at the start of the translated block during an MMIO callback, and
+any memory hook sends every access, RAM included, through its slow path). Each at unicorn's
+default 1 KiB target pages and at 256-byte pages (the loop's .bss is 0x380 bytes past its code:
+the same 1 KiB page, another 256-byte page).
 
 With ``--plain-registers`` it also runs the loop with the controller's registers as plain
 memory (SR reads FTF set, DR writes go nowhere), on unicorn with and without the count and, when
@@ -32,7 +36,8 @@ import unicorn
 from extflash.toolchain import find_toolchain
 
 HERE = Path(__file__).resolve().parent / "floor"
-VARIANTS = (("plain", 0), ("count=", 1), ("code hook", 2), ("block hook", 3))
+VARIANTS = (("plain", 0), ("count=", 1), ("code hook", 2), ("block hook", 3),
+            ("block+mem hook", 4))
 PAGES = ((1024, 0), (256, 256))
 CODE, DATA, RETURN, QSPI = 0x24000000, 0x24100000, 0x24080000, 0x52005000  # as floor/floor.c
 

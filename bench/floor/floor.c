@@ -12,18 +12,40 @@
 
 static uint64_t accesses;
 
+static int read_pc;     /* mode 4: the callbacks read the PC, as a per-block count would */
+static uint64_t pc_sum;
+
+static void note_pc(uc_engine *uc)
+{
+    if (read_pc) {
+        uint32_t pc;
+        uc_reg_read(uc, UC_ARM_REG_PC, &pc);
+        pc_sum += pc;
+    }
+}
+
 static uint64_t reg_read(uc_engine *uc, uint64_t offset, unsigned size, void *ud)
 {
     accesses++;
+    note_pc(uc);
     return offset == 0x08 ? 0x4u : 0u; /* SR: FTF always set */
 }
 
 static void reg_write(uc_engine *uc, uint64_t offset, unsigned size, uint64_t value, void *ud)
 {
     accesses++;
+    note_pc(uc);
 }
 
 static uint64_t instructions;
+
+/* a memory hook on the registers that does nothing: unicorn then writes the PC back before each
+ * access it covers, so the MMIO callbacks read the accessing instruction's address */
+static void mem_nop(uc_engine *uc, uc_mem_type type, uint64_t address, int size, int64_t value,
+                    void *ud)
+{
+    (void)uc; (void)type; (void)address; (void)size; (void)value; (void)ud;
+}
 
 static void count_block(uc_engine *uc, uint64_t address, uint32_t size, void *ud)
 {
@@ -42,7 +64,8 @@ static double now(void)
     return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
-/* argv: loop.bin bytes mode(0 plain, 1 count=, 2 code hook, 3 block hook) page_size [ram] */
+/* argv: loop.bin bytes mode(0 plain, 1 count=, 2 code hook, 3 block hook, 4 block hook and
+ * a memory hook on the registers, the PC read at each access) page_size [ram] */
 int main(int argc, char **argv)
 {
     if (argc != 5 && argc != 6) {
@@ -78,7 +101,13 @@ int main(int argc, char **argv)
     uc_reg_write(uc, UC_ARM_REG_LR, &lr);
     uc_hook hook;
     if (mode == 2) uc_hook_add(uc, &hook, UC_HOOK_CODE, count_insn, 0, 1, 0);
-    if (mode == 3) uc_hook_add(uc, &hook, UC_HOOK_BLOCK, count_block, 0, 1, 0);
+    if (mode == 3 || mode == 4) uc_hook_add(uc, &hook, UC_HOOK_BLOCK, count_block, 0, 1, 0);
+    if (mode == 4) {
+        uc_hook mem;
+        uc_hook_add(uc, &mem, UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE, mem_nop, 0, QSPI,
+                    QSPI + 0x3FF);
+        read_pc = 1;
+    }
     double t = now();
     uc_err err = uc_emu_start(uc, CODE | 1, RETURN, 0, mode == 1 ? 4000000000u : 0);
     t = now() - t;
