@@ -82,9 +82,12 @@ def _virtual_session(
     trace_filter: str | None,
     report_path: str | None = None,
 ) -> Iterator[api.Session]:
-    from extflash import diagnose, trace, trace_facts
+    from extflash.emu import buffers
 
     board = board_from_options(kw)
+    buffers.prepare_blank_chips(board)  # filled on other threads while the emulator loads
+    from extflash import diagnose, trace, trace_facts
+
     session, watch = diagnose.open_session(
         kw.pop("loader_path"),
         board=board,

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from extflash import chips
 from extflash.board import Board, Memory
-from extflash.emu import flashclock
+from extflash.emu import buffers, flashclock
 from extflash.emu.chipfile import ChipFileLock, replace_atomically
 from extflash.emu.flash.nor import FileContents, NorFlash
 from extflash.emu.machine import Machine
@@ -137,6 +137,14 @@ class VirtualBoard:
         # Held until close(); if construction fails, the unreferenced lock file closes and the
         # lock goes with it.
         self._lock = ChipFileLock.acquire(self.flash_file) if lock and self.flash_file else None
+        # the chips' blank arrays fill on other threads while the machine is built
+        buffers.prepare_blank_chips(board)
+        try:
+            self._build(board, timing, native, small_pages)
+        finally:
+            buffers.drop_prepared()
+
+    def _build(self, board: Board, timing: str, native: bool | None, small_pages: bool) -> None:
         self._saved: dict[int, FileContents] = {}  # what each bank's file holds now
         # small_pages: faster stores, no write-hooking watch or trace (Machine, "Pages")
         self.machine = Machine(board.part, hse_hz=board.hse_hz,  # 0: no crystal
