@@ -1,15 +1,15 @@
 """Large byte arrays filled with one value, written once.
 
-``bytearray([v]) * n`` copies its way up through doublings: for a 16 MiB NOR array that is about
-30 ms of a command's start-up; ``bytearray(n)`` (pages the system zeroes on first touch) and one
-``memset`` take a quarter of it, and nothing at all for zeroes.
+``bytearray([v]) * n`` copies its way up through doublings, and ``bytearray(n)`` writes its zeroes
+itself: for the 64 MiB of an MX25LM51245G that is 40 ms of a command's start-up, almost all of
+it the page faults of the first touch. A buffer for another value is therefore made without
+touching it (``PyByteArray_Resize`` of an empty one: the allocator maps fresh pages) and filled
+by one ``memset``.
 
-A blank chip still costs its size in page faults and one ``memset``: 35-45 ms for the 64 MiB
-of an MX25LM51245G. :func:`prepare_blank_chips` starts that work on a thread as soon as the
-board is known, and :func:`filled` hands the buffer out when the chip is made. ``memset`` is a
-foreign call, which releases the interpreter's lock, so the fill runs on another core while the
-command line imports the emulator and builds the machine (``extflash program`` on the
-STM32H735G-DK: the 64 MiB fill no longer adds to the start-up).
+:func:`prepare_blank_chips` starts that ``memset`` on a thread as soon as the board is known and
+:func:`filled` hands the buffer out when the chip is made. ``memset`` is a foreign call, which
+releases the interpreter's lock, so the page faults are taken on another core while the command
+line imports the emulator and builds the machine.
 """
 
 from __future__ import annotations
@@ -20,6 +20,18 @@ from typing import Any
 
 # (size, value) -> buffers being filled, each with the thread that fills it
 _pending: dict[tuple[int, int], list[tuple[bytearray, threading.Thread]]] = {}
+
+_resize = ctypes.pythonapi.PyByteArray_Resize
+_resize.argtypes = (ctypes.py_object, ctypes.c_ssize_t)
+_resize.restype = ctypes.c_int
+
+
+def _untouched(size: int) -> bytearray:
+    """``size`` bytes whose contents are undefined, not yet touched (no page faults yet)."""
+    memory = bytearray()
+    if _resize(memory, size):
+        raise MemoryError(f"cannot allocate {size} bytes")
+    return memory
 
 
 def fill(memory: bytearray, value: int) -> None:
@@ -35,9 +47,10 @@ def filled(size: int, value: int) -> bytearray:
         memory, thread = waiting.pop(0)
         thread.join()
         return memory
-    memory = bytearray(size)
-    if value:
-        fill(memory, value)
+    if not value:
+        return bytearray(size)
+    memory = _untouched(size)
+    fill(memory, value)
     return memory
 
 
@@ -46,10 +59,10 @@ def prepare(size: int, value: int, count: int = 1) -> None:
     :func:`filled` calls with that size and value. Nothing touches a buffer until
     :func:`filled` has joined its thread."""
     if not value or size <= 0:
-        return  # zeroes cost nothing to make
+        return  # only erased values are prepared (a zeroed buffer: bytearray(size))
     waiting = _pending.setdefault((size, value), [])
     while len(waiting) < count:
-        memory = bytearray(size)
+        memory = _untouched(size)
         view = (ctypes.c_char * size).from_buffer(memory)  # released when the thread ends
         thread = threading.Thread(target=ctypes.memset, args=(view, value, size),
                                   name="extflash-blank-fill", daemon=True)
