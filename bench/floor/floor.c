@@ -13,15 +13,12 @@
 static uint64_t accesses;
 
 static int read_pc;     /* mode 4: the callbacks read the PC, as a per-block count would */
-static uint64_t pc_sum;
 
 static void note_pc(uc_engine *uc)
 {
-    if (read_pc) {
-        uint32_t pc;
+    uint32_t pc;
+    if (read_pc)
         uc_reg_read(uc, UC_ARM_REG_PC, &pc);
-        pc_sum += pc;
-    }
 }
 
 static uint64_t reg_read(uc_engine *uc, uint64_t offset, unsigned size, void *ud)
