@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import ctypes
 import threading
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from extflash.board import Board
 
 # (size, value) -> buffers being filled, each with the thread that fills it
 _pending: dict[tuple[int, int], list[tuple[bytearray, threading.Thread]]] = {}
@@ -70,7 +73,7 @@ def prepare(size: int, value: int, count: int = 1) -> None:
         waiting.append((memory, thread))
 
 
-def prepare_blank_chips(board: Any) -> None:
+def prepare_blank_chips(board: Board) -> None:
     """Start filling the arrays of ``board``'s NOR chips with their erased value (0xFF), one per
     chip select, for the chips the virtual board is about to make."""
     from extflash import chips

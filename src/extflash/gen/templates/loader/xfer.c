@@ -90,7 +90,8 @@ int qspi_run(ctl_cmd_t cmd, uint32_t addr, uint8_t *data, uint32_t len)
         CTL->DLR = len - 1u;
     ctl_issue(cmd, addr);
     /* TCF ends the transfer; TEF (an address beyond the device size) fails it */
-    uint32_t sr = ctl_move_data(((uint32_t)cmd & CCR_FMODE_MASK) == CCR_FMODE(FMODE_READ), data, len)
+    int reading = ((uint32_t)cmd & CCR_FMODE_MASK) == CCR_FMODE(FMODE_READ);
+    uint32_t sr = ctl_move_data(reading, data, len)
                 ? ctl_any(CTL_SR_TCF | CTL_SR_TEF, CTL_FLAG_TIMEOUT_MS) : 0u;
     if (!(sr & CTL_SR_TCF) || (sr & CTL_SR_TEF)) {
         qspi_abort();
