@@ -114,7 +114,7 @@ struct lane_layout {
 
 #define LOG_SIZE     512u   /* lane records Python takes at most (the chip's event history) */
 #define LOG_RING     520u   /* slots: a status read not served may write one it never keeps */
-#define LOG_PAGE     512u   /* program data kept per record: the largest page the lane runs */
+#define LOG_PAGE     512u   /* program data kept per program: the largest page the lane runs */
 #define MAX_PROGRAMS 8u
 #define MAX_READS    16u
 #define MAX_ERASES   8u
@@ -139,7 +139,7 @@ struct lane_record {
     uint32_t status;    /* what the poll read */
     uint32_t tcr;       /* the rest of the frame's registers (0 where the front-end has none) */
     uint32_t ir;
-    uint32_t pad;
+    uint32_t data_at;   /* program: data_count when it was kept (low 32 bits; its data slot) */
 };
 
 struct lane_program {   /* a program opcode and the phases the chip expects with it */
@@ -242,7 +242,8 @@ struct qspi_fast {
     struct lane_erase erases[MAX_ERASES];
     uint8_t *memory;        /* the chip's array */
     struct lane_record *log;
-    uint8_t *log_data;      /* LOG_RING x LOG_PAGE */
+    uint8_t *log_data;      /* LOG_RING x LOG_PAGE: the programs' data, a ring of its own (a
+                             * take copies only the programs' pages, not a page per record) */
     /* lane state: published by Python, changed here, taken back by Python */
     uint32_t wel;
     uint32_t op_started;    /* OP_*: an operation was started here (its range: op_page, op_end) */
@@ -257,6 +258,7 @@ struct qspi_fast {
     uint64_t skip_fs;       /* time let pass here beyond the instruction counter */
     uint64_t skip_cycles;   /* the cycles that time counts (as the clock counts them) */
     uint64_t log_count;     /* records written since the lane was set up */
+    uint64_t data_count;    /* programs' data kept since then */
     uint32_t lane_dirty;    /* time passed or the chip changed here: Python must take over */
     uint32_t commands;      /* commands sent here since the last take-over */
     uint32_t wrens;         /* write enables among them */
@@ -594,6 +596,31 @@ static int lane_status(struct qspi_fast *s, uint32_t *out)
     return 1;
 }
 
+/* What lane_status can change (lane_pass, chip_settle, lane_log, lane_poll, lane_settle,
+ * rx_status and itself): kept before a status read and put back when the read goes to Python
+ * after all. Copying the whole state instead copied its tables too, twice per status read
+ * (1.7 KB each way: two thirds of qspi_fast_read's time). */
+struct lane_undo {
+    uint64_t skip_fs, skip_cycles, busy_until, poll_next_fs, log_count;
+    uint32_t mode, sticky, lane_dirty, wel, commands, polls, last_status, poll_ftf, woke;
+};
+
+static void lane_keep(const struct qspi_fast *s, struct lane_undo *u)
+{
+    *u = (struct lane_undo){s->skip_fs, s->skip_cycles, s->busy_until, s->poll_next_fs,
+                            s->log_count, s->mode, s->sticky, s->lane_dirty, s->wel,
+                            s->commands, s->polls, s->last_status, s->poll_ftf, s->woke};
+}
+
+static void lane_undo(struct qspi_fast *s, const struct lane_undo *u)
+{
+    s->skip_fs = u->skip_fs, s->skip_cycles = u->skip_cycles, s->busy_until = u->busy_until;
+    s->poll_next_fs = u->poll_next_fs, s->log_count = u->log_count, s->mode = u->mode;
+    s->sticky = u->sticky, s->lane_dirty = u->lane_dirty, s->wel = u->wel;
+    s->commands = u->commands, s->polls = u->polls, s->last_status = u->last_status;
+    s->poll_ftf = u->poll_ftf, s->woke = u->woke;
+}
+
 /* The learned frame of this kind the registers describe, to the bit (NULL: none). */
 static const struct lane_frame *learned(const struct qspi_fast *s, uint32_t kind)
 {
@@ -822,14 +849,46 @@ static int lane_start_read(struct qspi_fast *s, int is_ar, unsigned size, uint32
     return 1;
 }
 
-/* flash/octal.py swap_pairs: D0 D1 D2 D3 -> D1 D0 D3 D2 (an odd last byte stays). */
+/* Eight bytes with each pair swapped: D0 D1 D2 D3 ... -> D1 D0 D3 D2 ... */
+static uint64_t swapped8(uint64_t w)
+{
+    return (w & 0x00FF00FF00FF00FFull) << 8 | (w >> 8 & 0x00FF00FF00FF00FFull);
+}
+
+/* flash/octal.py swap_pairs: D0 D1 D2 D3 -> D1 D0 D3 D2 (an odd last byte stays). Eight bytes
+ * at a time, as and_into, for the same reason. */
 static void swap_pairs(uint8_t *data, uint32_t n)
 {
-    for (uint32_t i = 0; i + 1u < n; i += 2u) {
+    uint32_t i = 0;
+    for (; i + 8u <= n; i += 8u) {
+        uint64_t w;
+        memcpy(&w, data + i, 8u);
+        w = swapped8(w);
+        memcpy(data + i, &w, 8u);
+    }
+    for (; i + 1u < n; i += 2u) {
         uint8_t t = data[i];
         data[i] = data[i + 1u];
         data[i + 1u] = t;
     }
+}
+
+/* Program n bytes into the array as a NOR chip does (only clears bits: ANDed in), eight at a
+ * time: the byte loop took two fifths of qspi_fast_write's time (perf), as gcc -O2 does not
+ * vectorise it (the array and the buffer may overlap for all it knows). With `swap`, each pair
+ * of the data goes in swapped (n even). */
+static void and_into(uint8_t *at, const uint8_t *data, uint32_t n, int swap)
+{
+    uint32_t i = 0;
+    for (; i + 8u <= n; i += 8u) {
+        uint64_t a, b;
+        memcpy(&a, at + i, 8u);
+        memcpy(&b, data + i, 8u);
+        a &= swap ? swapped8(b) : b;
+        memcpy(at + i, &a, 8u);
+    }
+    for (; i < n; i++)
+        at[i] &= data[swap ? i ^ 1u : i];
 }
 
 /* The beat completing an indirect write that is a page program the chip accepts: the data
@@ -870,16 +929,8 @@ static int lane_program(struct qspi_fast *s, unsigned size, uint64_t value)
         swap_pairs(s->buf, n);  /* the bytes as they crossed the bus: what the chip logs */
     uint32_t array_swap = f && (f->swaps & SWAP_ARRAY);
     if (offset + n <= ps && (!array_swap || n % 2u == 0u)) {
-        uint8_t *at = s->memory + page + offset;     /* no wrap: the usual whole page */
-        if (!array_swap) {
-            for (uint32_t i = 0; i < n; i++)
-                at[i] &= s->buf[i];
-        } else {
-            for (uint32_t i = 0; i < n; i += 2u) {   /* whole pairs, each swapped back */
-                at[i] &= s->buf[i + 1u];
-                at[i + 1u] &= s->buf[i];
-            }
-        }
+        /* no wrap: the usual whole page (with array_swap: whole pairs, each swapped back) */
+        and_into(s->memory + page + offset, s->buf, n, (int)array_swap);
     } else {
         for (uint32_t i = 0; i < n; i++) {
             uint32_t k = array_swap && (i ^ 1u) < n ? i ^ 1u : i;
@@ -890,8 +941,8 @@ static int lane_program(struct qspi_fast *s, unsigned size, uint64_t value)
     struct lane_record *r = lane_log(s, REC_PROGRAM, now);
     r->address = sent;
     r->length = n;
-    uint8_t *keep = s->log_data + (uint64_t)((s->log_count - 1u) % LOG_RING) * LOG_PAGE;
-    memcpy(keep, s->buf, n);
+    r->data_at = (uint32_t)s->data_count;
+    memcpy(s->log_data + s->data_count++ % LOG_RING * LOG_PAGE, s->buf, n);
     chip_busy(s, now, OP_PROGRAM, page, page + ps, s->program_fs);
     lane_on_bus(s, now, f ? f->bus_fs : bus_fs(s, n), n);
     return 1;
@@ -929,16 +980,18 @@ uint64_t qspi_fast_read(void *uc, uint64_t offset, unsigned size, void *user)
     if (s->mode == MODE_FORWARD || s->pending)
         return s->slow_read(uc, offset, size, user);
     if (word == s->layout.sr || s->mode == MODE_OFF) {   /* unclocked: every register reads 0 */
-        /* the lane's operations are moved on in a copy, kept only if the read is served */
-        struct qspi_fast moved;
+        /* the lane's operations are moved on here, undone unless the read is served */
+        struct lane_undo undo = {0};   /* kept only for the lane's operations */
         uint32_t full;
         int lane_op = s->mode == MODE_CMD || s->mode == MODE_POLL || s->mode == MODE_RXT;
         if (lane_op) {
             if (!lane_ready(s))
                 return s->slow_read(uc, offset, size, user);
-            moved = *s;
-            if (!lane_status(&moved, &full))
+            lane_keep(s, &undo);
+            if (!lane_status(s, &full)) {
+                lane_undo(s, &undo);
                 return s->slow_read(uc, offset, size, user);
+            }
         } else {
             full = s->mode == MODE_OFF ? 0u : s->mode == MODE_IDLE ? idle_status(s)
                    : s->mode == MODE_TX ? tx_status(s) : rx_status(s);
@@ -946,16 +999,13 @@ uint64_t qspi_fast_read(void *uc, uint64_t offset, unsigned size, void *user)
         uint32_t value = (full >> shift) & lane_mask(size);
         uint64_t key;
         uint32_t run = sr_read_run(s, size, offset, value, &key);
+        /* marked served either way: without it a first read after a publish that lets time
+         * pass (a wait Python started) would leave that time to a take-over the slice's end
+         * does not do (refresh) */
         s->dirty = 1;
         if (run <= QUIET_SR_READS) {
             if (lane_op) {
-                uint64_t passed = moved.skip_cycles - s->skip_cycles;
-                *s = moved;
-                /* the copy was taken before this read marked the state served: without this a
-                 * first read after a publish that lets time pass (a wait Python started) would
-                 * leave that time to a take-over the slice's end does not do (refresh) */
-                s->dirty = 1;
-                lower_limit(s, passed);
+                lower_limit(s, s->skip_cycles - undo.skip_cycles);
                 if (s->woke)
                     *s->insn_limit = *s->counter;   /* as Machine._request_stop does */
             }
@@ -963,6 +1013,8 @@ uint64_t qspi_fast_read(void *uc, uint64_t offset, unsigned size, void *user)
             s->sr_last = key;
             return value;
         }
+        if (lane_op)
+            lane_undo(s, &undo);
     } else if (word == s->layout.dr) {
         if (s->mode == MODE_RXT && s->pos + size >= s->len
                 && lane_ready(s) && lane_now(s) >= s->done_fs && lane_now(s) < s->event_fs)

@@ -45,6 +45,20 @@ REC_WREN, REC_POLL, REC_PROGRAM, REC_READ, REC_ERASE = 1, 2, 3, 4, 5
 _RECORD = struct.Struct("<Q8I")  # struct lane_record
 
 
+def _ring_copy(ring: ctypes.Array[ctypes.c_uint8], slot_size: int, first: int, end: int
+               ) -> bytes:
+    """Entries ``first`` to ``end`` of a ring of :data:`LOG_RING` slots, copied out in at most
+    two runs (one copy each instead of one per entry: a take follows every access Python
+    serves)."""
+    runs, k = [], first
+    while k < end:
+        slot = k % LOG_RING
+        n = min(end - k, LOG_RING - slot)
+        runs.append(ctypes.string_at(ctypes.addressof(ring) + slot * slot_size, n * slot_size))
+        k += n
+    return b"".join(runs)
+
+
 class LaneFrame(NamedTuple):
     """A frame the model proved (``struct lane_frame``): the registers that describe it, to
     the bit, and its bus time (the whole command's; a poll's: one status read's)."""
@@ -193,6 +207,7 @@ class QuadspiFastState(ctypes.Structure):
         ("skip_fs", ctypes.c_uint64),
         ("skip_cycles", ctypes.c_uint64),
         ("log_count", ctypes.c_uint64),
+        ("data_count", ctypes.c_uint64),
         ("lane_dirty", ctypes.c_uint32),
         ("commands", ctypes.c_uint32),
         ("wrens", ctypes.c_uint32),
@@ -361,7 +376,7 @@ class NativeQuadspi:
         self._log_data = (ctypes.c_uint8 * (LOG_PAGE * LOG_RING))()
         self.state.log = ctypes.addressof(self._log)
         self.state.log_data = ctypes.addressof(self._log_data)
-        self._taken = 0
+        self._taken = self._data_taken = 0
         self._memory: tuple[bytearray, ctypes.Array[ctypes.c_char]] | None = None
         self._tables: tuple[object, ...] = ()  # the chip's tables last published (by identity)
         self.prefilled = 0  # bytes of the capture buffer Python put there (prefill)
@@ -491,7 +506,7 @@ class NativeQuadspi:
         st.skip_fs = st.skip_cycles = st.lane_dirty = 0
         st.commands = st.wrens = st.polls = st.op_started = st.read_started = 0
         st.changed_lo = st.changed_hi = 0
-        self._taken = st.log_count
+        self._taken, self._data_taken = st.log_count, st.data_count
 
     def lane_off(self) -> None:
         self.state.lane = 0
@@ -499,27 +514,22 @@ class NativeQuadspi:
     def lane_records(self) -> Callable[[], list[LaneRecord]]:
         """The commands the lane sent since the last call (the last :data:`LOG_SIZE`), copied
         out of the ring now and decoded when called."""
-        count = int(self.state.log_count)
+        st = self.state
+        count, data_count = int(st.log_count), int(st.data_count)
         first = max(self._taken, count - LOG_SIZE)
-        self._taken = count
-        # the ring's slots first..count in at most two runs, copied out whole (one copy each
-        # instead of two per record: a take follows every access Python serves)
-        runs, k = [], first
-        while k < count:
-            slot = k % LOG_RING
-            n = min(count - k, LOG_RING - slot)
-            runs.append((slot, n))
-            k += n
-        records = b"".join(ctypes.string_at(ctypes.addressof(self._log) + slot * _RECORD.size,
-                                            n * _RECORD.size) for slot, n in runs)
-        data = b"".join(ctypes.string_at(ctypes.addressof(self._log_data) + slot * LOG_PAGE,
-                                         n * LOG_PAGE) for slot, n in runs)
+        # the programs among those records kept their pages in these data slots (at most as
+        # many as records)
+        data_first = max(self._data_taken, data_count - LOG_SIZE)
+        self._taken, self._data_taken = count, data_count
+        records = _ring_copy(self._log, _RECORD.size, first, count)
+        data = _ring_copy(self._log_data, LOG_PAGE, data_first, data_count)
 
         def decode() -> list[LaneRecord]:
             out = []
-            for i, fields in enumerate(_RECORD.iter_unpack(records)):
-                time_fs, kind, ccr, address, length, status, tcr, ir, _pad = fields
-                page = data[i * LOG_PAGE:i * LOG_PAGE + length] if kind == REC_PROGRAM else b""
+            for fields in _RECORD.iter_unpack(records):
+                time_fs, kind, ccr, address, length, status, tcr, ir, data_at = fields
+                at = ((data_at - data_first) & 0xFFFFFFFF) * LOG_PAGE
+                page = data[at:at + length] if kind == REC_PROGRAM else b""
                 out.append(LaneRecord(time_fs, kind, ccr, address, length, status, tcr, ir,
                                       page))
             return out
