@@ -58,10 +58,15 @@
 #include <stdint.h>
 #include <string.h>
 
-enum { MODE_FORWARD, MODE_IDLE, MODE_TX, MODE_RX, MODE_CMD, MODE_POLL, MODE_RXT, MODE_OFF };
+enum { MODE_FORWARD, MODE_IDLE, MODE_TX, MODE_RX, MODE_CMD, MODE_POLL, MODE_RXT, MODE_OFF,
+       MODE_MAPPED };
 /* MODE_OFF: the controller's bus clock is off, nothing in progress: its registers read 0 and
  * writes change nothing, as in the model (CommandEngine._read/_write, docs/boards.md "RCC"); a
  * HAL OSPIM set-up reads and writes the other instance's CR at every Init */
+/* MODE_MAPPED: memory-mapped mode without the timeout counter (its SR changes only at a window
+ * access or a register write, both Python's): register and SR reads are served here, DR and
+ * every write go to Python (a write may end the mode: ABORT, EN, FMODE). A loader's Init reads
+ * CR (and QUADSPI's CCR) and SR before it aborts the mode its last call left. */
 /* MODE_CMD: a command without data to receive is on the bus until done_fs (lane);
  * MODE_POLL: automatic status polling (lane);
  * MODE_RXT: an indirect read whose bus time is not over: on the bus until
@@ -109,6 +114,8 @@ struct lane_layout {
 #define ALL_ONES     0xFFFFFFFFu
 
 #define FLAG_IRQ  4u    /* an interrupt is enabled: flag changes go through Python */
+#define FLAG_MAPPED_BUSY 8u /* MODE_MAPPED: a window access set BUSY (it stays: no timeout) */
+#define CR_EN     1u
 
 #define QUIET_SR_READS 3u   /* identical SR reads in a row served before Python sees them */
 
@@ -347,6 +354,12 @@ static int find_reg(const struct qspi_fast *s, uint32_t word)
 static uint32_t idle_status(const struct qspi_fast *s)
 {
     return s->sticky | (fmode(s) == FMODE_WRITE ? SR_FTF : 0u);
+}
+
+/* SR in memory-mapped mode (CommandEngine._sr_value): BUSY from the first window access on. */
+static uint32_t mapped_status(const struct qspi_fast *s)
+{
+    return s->sticky | ((s->flags & FLAG_MAPPED_BUSY) ? SR_BUSY : 0u);
 }
 
 /* SR during an indirect read, as it stands (CommandEngine._sr_value): the FIFO level, FTF at
@@ -994,6 +1007,7 @@ uint64_t qspi_fast_read(void *uc, uint64_t offset, unsigned size, void *user)
             }
         } else {
             full = s->mode == MODE_OFF ? 0u : s->mode == MODE_IDLE ? idle_status(s)
+                   : s->mode == MODE_MAPPED ? mapped_status(s)
                    : s->mode == MODE_TX ? tx_status(s) : rx_status(s);
         }
         uint32_t value = (full >> shift) & lane_mask(size);
@@ -1094,14 +1108,15 @@ static int plain_write(struct qspi_fast *s, uint32_t word, uint32_t value)
     int slot = find_reg(s, word);
     if (slot < 0 || (value & s->layout.reserved[slot]))
         return 0;   /* the rest, reserved bits: Python */
-    if (slot >= REG_DCR2)
+    if (slot == REG_DCR || slot >= REG_DCR2)
         return value == s->reg[slot];   /* the configuration: Python, unless it stays as it is */
-    if (slot == REG_DCR)
-        return 0;   /* the device configuration: Python */
     if (((s->layout.locked >> slot) & 1u) && !idle)
         return 0;   /* ignored while busy: Python decides */
+    /* EN alone may change while idle (a set-up disables the controller to write DCR, as RM0433
+     * QUADSPI_DCR and RM0455 OCTOSPI_DCR1 ask, then enables it): the model's on_write_CR does
+     * nothing then, and nothing starts without EN here either (enabled()) */
     if (slot == REG_CR && (!idle || (s->flags & FLAG_IRQ)
-                           || ((value ^ s->reg[REG_CR]) & s->layout.cr_active)))
+                           || ((value ^ s->reg[REG_CR]) & s->layout.cr_active & ~CR_EN)))
         return 0;
     uint32_t old = s->reg[slot];
     s->reg[slot] = value;
@@ -1164,7 +1179,7 @@ void qspi_fast_write(void *uc, uint64_t offset, unsigned size, uint64_t value, v
         s->dirty = 1;
         return;
     }
-    if (s->mode != MODE_FORWARD && !s->pending) {
+    if (s->mode != MODE_FORWARD && s->mode != MODE_MAPPED && !s->pending) {
         if (word == s->layout.dr) {
             if (s->mode == MODE_IDLE && !start_write(s)) {
                 s->slow_write(uc, offset, size, value, user);

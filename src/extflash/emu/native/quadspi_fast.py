@@ -19,8 +19,10 @@ from extflash.emu import native
 from extflash.emu.flash.nor import LaneFacts
 from extflash.emu.mmio import MMIO_READ_CFUNC, MMIO_WRITE_CFUNC
 
-MODE_FORWARD, MODE_IDLE, MODE_TX, MODE_RX, MODE_CMD, MODE_POLL, MODE_RXT, MODE_OFF = range(8)
+(MODE_FORWARD, MODE_IDLE, MODE_TX, MODE_RX, MODE_CMD, MODE_POLL, MODE_RXT, MODE_OFF,
+ MODE_MAPPED) = range(9)
 FLAG_IRQ = 4
+FLAG_MAPPED_BUSY = 8  # MODE_MAPPED: a window access set BUSY
 # The slots of reg[] (values the C side reads, and may write with the restrictions in
 # quadspi_fast.c); a front-end without TCR and IR (QUADSPI) leaves them out
 SLOTS = ("CR", "DCR", "DLR", "CCR", "AR", "ABR", "PSMKR", "PSMAR", "PIR", "TCR", "IR",

@@ -60,11 +60,13 @@ from extflash.emu.mmio import MMIO_READ_CFUNC, MMIO_WRITE_CFUNC, Bus
 from extflash.emu.native import quadspi_fast
 from extflash.emu.native.quadspi_fast import (
     FLAG_IRQ,
+    FLAG_MAPPED_BUSY,
     FRAME_ERASE,
     FRAME_PROGRAM,
     MODE_CMD,
     MODE_FORWARD,
     MODE_IDLE,
+    MODE_MAPPED,
     MODE_OFF,
     MODE_POLL,
     MODE_RX,
@@ -792,6 +794,12 @@ class CommandEngine(Peripheral):
         registers without side effects; with ``lane``, the commands of its command lane too),
         and the state to serve them from."""
         act = self._active
+        if self._mapped and self.tracer is None and self._clocked and not self._timeout_on:
+            # register and SR reads: SR changes only at a window access (_window_accessed
+            # publishes that) or a register write (Python's); with TCEN it follows time
+            return FastState(MODE_MAPPED, self._sticky,
+                             flags=FLAG_MAPPED_BUSY if self._mapped_busy else 0,
+                             registers=self._native_values(self.values))
         if self._mapped or self.tracer is not None or (not self._clocked and act is not None):
             return FastState(MODE_FORWARD)  # every access goes through the model
         if not self._clocked:  # registers read 0, writes change nothing (_read, _write)
@@ -836,7 +844,7 @@ class CommandEngine(Peripheral):
         if (state.mode == MODE_TX and act is not None and act.tx
                 and len(act.tx) + state.limit <= TX_CAPACITY):
             nat.prefill(bytes(act.tx))
-        if state.mode in (MODE_FORWARD, MODE_OFF) or chip is None or facts is None:
+        if state.mode in (MODE_FORWARD, MODE_OFF, MODE_MAPPED) or chip is None or facts is None:
             self._lane_chip = None
             nat.lane_off()
             return
@@ -1594,8 +1602,23 @@ class CommandEngine(Peripheral):
         occurs"; the same in RM0410/RM0440 and the OCTOSPI/XSPI chapters), so a loader may
         still write CCR/AR before anything touched the window."""
         if self._mapped:
-            self._mapped_busy = True
-            self._arm_timeout()
+            self._window_accessed()
+
+    @property
+    def _timeout_on(self) -> bool:
+        """CR.TCEN: the timeout counter releases nCS in memory-mapped mode (_arm_timeout)."""
+        return bool(self.values[self.L.CR] & (1 << 3))
+
+    def _window_accessed(self) -> None:
+        """A window access: BUSY rises (and the timeout restarts). The native side serves SR
+        reads in memory-mapped mode from what was published, so the first one is published."""
+        first = not self._mapped_busy and self.native is not None
+        if first:
+            self._absorb()
+        self._mapped_busy = True
+        self._arm_timeout()
+        if first:
+            self._publish()
 
     def _arm_timeout(self) -> None:
         """TCEN: after LPTR CLK cycles without a window access nCS is released, TOF is set and
@@ -1606,7 +1629,7 @@ class CommandEngine(Peripheral):
         the first access after entering the mode or after the last timeout (from the last
         decoded window read on the slow path).
         """
-        if not self.values[self.L.CR] & (1 << 3):
+        if not self._timeout_on:
             return
         self._timeout_epoch += 1
         epoch = self._timeout_epoch
@@ -1664,8 +1687,7 @@ class CommandEngine(Peripheral):
         if self._mapped_cmd is None:
             return 0
         cmd = self._command(offset, read_length=size)
-        self._mapped_busy = True
-        self._arm_timeout()
+        self._window_accessed()
         return int.from_bytes(self._transfer(cmd)[:size].ljust(size, b"\xff"), "little")
 
     def _window_write(self, offset: int, size: int, value: int) -> None:
@@ -1674,8 +1696,7 @@ class CommandEngine(Peripheral):
         if self._mapped_write_ccr() is None:
             return
         data = (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
-        self._mapped_busy = True
-        self._arm_timeout()
+        self._window_accessed()
         self._transfer(self._mapped_write_frame(offset, data))
 
     def _leave_mapped(self) -> None:
