@@ -22,7 +22,7 @@ from test_reference_loaders import halstyle_loader
 from extflash import api, board
 from extflash.emu import native
 from extflash.emu.periph.frontstate import FMODE_READ
-from extflash.emu.periph.quadspi import BUSY, DR, FTF, SR
+from extflash.emu.periph.quadspi import BUSY, CCR, CR, DCR, DR, FTF, SR
 from extflash.emu.virtual_board import VirtualBoard
 from extflash.errors import ConfigError
 from extflash.image import Chunk, from_chunks
@@ -142,6 +142,57 @@ def test_timeless_accesses_are_served_in_c_and_the_rest_in_python():
     assert q.values[0x10] == 15 and q.commands == 1
     assert [(c.instruction, c.address, c.write_data) for c in sent] == [(0x02, 0x100,
                                                                           bytes(range(16)))]
+
+
+@needs_native
+def test_mapped_mode_reads_and_an_idle_set_up_are_served_in_c():
+    """What every Init does to the mode its last call left: CR, CCR and SR reads in memory-
+    mapped mode (BUSY from the first window access on, RM0433 §23.3.7), then the abort, EN
+    cleared, DCR written again unchanged and EN set. Only the abort reaches the model; with
+    TCEN (the timeout follows time) the mapped mode's reads are the model's again."""
+    vb = VirtualBoard(board.load("nucleo-h743zi-w25q128"))
+    q = vb.qspi
+    nat = q.native
+    assert nat is not None
+    q.clock_enabled = lambda: True
+    q.clock_changed()
+    seen: list[tuple[str, int]] = []
+    model_read, model_write = q.bus_read, q.bus_write
+
+    def read(offset: int, size: int) -> int:
+        seen.append(("R", offset))
+        return model_read(offset, size)
+
+    def write(offset: int, size: int, value: int) -> None:
+        seen.append(("W", offset))
+        model_write(offset, size, value)
+
+    q.bus_read, q.bus_write = read, write  # what reaches the model
+    cr, dcr = 1 | 3 << 8 | 1 << 22, 23 << 16  # EN, FTHRES = 3, APMS; 16 MiB
+    ccr = 0x0B | 1 << 8 | 1 << 10 | 2 << 12 | 1 << 24 | 8 << 18 | 3 << 26  # fast read, mapped
+    for offset, value in ((CR, cr), (DCR, dcr), (CCR, ccr)):
+        nat.write(offset, 4, value)
+    assert q.mapped
+    seen.clear()
+    assert nat.read(CR, 4) == cr and nat.read(CCR, 4) == ccr
+    assert not nat.read(SR, 4) & BUSY  # nothing touched the window yet
+    q._mapped_access()  # the window's first access (what its hook runs)
+    assert nat.read(SR, 4) & BUSY
+    assert seen == []
+    nat.write(CR, 4, cr | 2)  # ABORT: the model leaves the mode
+    assert not q.mapped and seen == [("W", CR)]
+    nat.write(CR, 4, 0)  # EN cleared, DCR written again (unchanged), EN set
+    nat.write(DCR, 4, dcr)
+    nat.write(CR, 4, cr)
+    assert not nat.read(SR, 4) & BUSY and seen == [("W", CR)]
+    q.refresh()
+    assert q.values[CR] == cr and q.values[DCR] == dcr
+    nat.write(CR, 4, cr | 1 << 3)  # TCEN
+    nat.write(CCR, 4, ccr)
+    seen.clear()
+    nat.read(SR, 4)
+    nat.read(CR, 4)
+    assert seen == [("R", SR), ("R", CR)]
 
 
 def test_no_compiler_falls_back_to_python_with_one_message(monkeypatch, tmp_path, caplog):
