@@ -21,6 +21,7 @@ from test_reference_loaders import halstyle_loader
 
 from extflash import api, board
 from extflash.emu import native
+from extflash.emu.machine import MAX_SLICE
 from extflash.emu.periph.frontstate import FMODE_READ
 from extflash.emu.periph.quadspi import BUSY, CCR, CR, DCR, DR, FTF, SR
 from extflash.emu.virtual_board import VirtualBoard
@@ -264,6 +265,33 @@ def test_command_lane_runs_page_programs_without_python(gen_loader):
         programs = [e for e in chip.events if e.spi.write_data]
         assert [e.spi.address for e in programs[-4:]] == [0xFC00, 0xFD00, 0xFE00, 0xFF00]
         assert programs[-1].spi.write_data == data[-256:]
+        assert bytes(chip.memory[:len(data)]) == data
+
+
+@needs_native
+def test_a_write_waiting_on_the_chip_runs_in_one_slice(gen_loader, monkeypatch):
+    """A 256 KiB Write spends about 0.2 s of virtual time (96M cycles at 480 MHz) waiting out
+    page programs in the lane: MAX_SLICE caps a slice's instructions, not the time the lane
+    lets pass, so the call runs in one slice (it took six, each a take-over and a turn of the
+    run loop). The first Writes are left out: the data loop's looks stop the core there."""
+    brd = board.load("nucleo-h743zi-w25q128")
+    data = random.Random(5).randbytes(0x100000)
+    with api.open_session(gen_loader(brd).stldr, board=brd) as s:
+        machine = s.target.machine  # type: ignore[attr-defined]
+        base, last = s.geometry.start, len(data) - 0x40000
+        s.erase(base, len(data))
+        s.driver.begin("program")
+        for offset in range(0, last, 0x40000):
+            s.driver.write(base + offset, data[offset:offset + 0x40000])
+        slices: list[int] = []
+        run_ticking = machine._run_ticking
+        monkeypatch.setattr(machine, "_run_ticking",
+                            lambda pc, budget: slices.append(budget) or run_ticking(pc, budget))
+        before = machine.clock.now_fs
+        s.driver.write(base + last, data[last:])
+        assert machine.clock.now_fs - before > 5 * MAX_SLICE * machine.clock.fs_per_cycle
+        assert slices == [MAX_SLICE, MAX_SLICE]  # the Init before it, the Write
+        chip: Any = s.target.board.chips[1]  # type: ignore[attr-defined]
         assert bytes(chip.memory[:len(data)]) == data
 
 

@@ -120,10 +120,14 @@ __all__ = [
     "UnmodelledAccess",
 ]
 
-# A run slice covers at most this many cycles: instructions plus the bus time a command lane lets
-# pass without them (it lowers the slice's limit by that time). 16M cycles is 33 ms at 480 MHz,
-# the granularity of checkpoints; each slice boundary costs a take-over from the lane (about
-# 0.1 ms), which at 1M cycles was a fifth of a generated loader's program time.
+# A run slice runs at most this many instructions (16M: 33 ms at 480 MHz, the granularity of
+# checkpoints). A slice that ends on an event (or the deadline) ends on its cycle: the bus time a
+# command lane or a model lets pass without instructions lowers its limit by that time. A slice
+# that this cap ends instead (it is "capped") only must not pass its horizon: time let pass does
+# not count against the cap, so a loader waiting on the chip through the lane runs its whole
+# call in one slice. Each slice boundary costs a take-over from the lane and the run loop's turn
+# (about 0.1 ms): a generated loader's 256 KiB Write on a QUADSPI W25Q128 (about 0.2 s of
+# virtual time, nearly all of it page programs the lane waits out) had six instead of one.
 MAX_SLICE = 16_000_000
 TICK_SAMPLE = 64  # a tick in so many the C tick loop leaves to Python while turns are looked
 # for, unless the core is where a look found nothing new (turns.NativeTurns.known)
@@ -288,6 +292,7 @@ class Machine:
         self.clock.on_schedule = self._event_scheduled
         self.clock.on_skip = self._time_skipped
         self._slice_end_fs = 0
+        self._slice_capped = False  # MAX_SLICE, not the horizon, sets the running slice's budget
         model = cortexm.CORE_MODELS.get(fam.core)
         if model is None:
             raise TargetError(f"no CPU model for core '{fam.core}' of {part.part.name}")
@@ -898,13 +903,14 @@ class Machine:
             self._slice_synced = done
             self._time_source_base()
 
-    def time_base(self) -> tuple[int, int] | None:
-        """(virtual time, the instruction count of the running slice it was synced at), or None
-        between slices and while an access is handled at an earlier instruction (hold_time):
-        time at instruction n of the slice is then now + (n - count) cycles."""
+    def time_base(self) -> tuple[int, int, int, bool] | None:
+        """(virtual time, the instruction count of the running slice it was synced at, the
+        slice's end in time, whether MAX_SLICE caps it), or None between slices and while an
+        access is handled at an earlier instruction (hold_time): time at instruction n of the
+        slice is then now + (n - count) cycles."""
         if not self._running or self._held is not None or self._counter is None:
             return None
-        return self.clock.now_fs, self._slice_synced
+        return self.clock.now_fs, self._slice_synced, self._slice_end_fs, self._slice_capped
 
     def hold_time(self, count: int | None) -> None:
         """Handle an access deferred at instruction ``count`` of the slice: time syncs up to
@@ -926,18 +932,29 @@ class Machine:
             self._limit.value = max(limit, int(self._counter.value) if self._counter else 0)
             self._slice_budget = int(self._limit.value)
             self._slice_end_fs = at_fs
+            self._slice_capped = False  # it ends on the event's cycle now
             for hook in self.bus.slice_start_hooks:  # a native lane's next event moved too
+                hook()
+        elif self._slice_capped:
+            self._slice_end_fs = at_fs  # the cap ends it first, unless time passes meanwhile
+            for hook in self.bus.slice_start_hooks:
                 hook()
 
     def _time_skipped(self, cycles: int) -> None:
         """A peripheral let ``cycles`` pass mid-slice without instructions (a transfer's bus
         time, a polling skip): the slice still ends where it was planned to in time (at the
         next event), so as many fewer instructions run in it, and the event's exception is
-        taken on its cycle. The native lane does the same for the time it lets pass
+        taken on its cycle. A slice MAX_SLICE caps runs on with its instructions, only not
+        beyond its horizon. The native lane does the same for the time it lets pass
         (``lower_limit`` in quadspi_fast.c)."""
         if not self._running or not cycles or self._limit is None or self._counter is None:
             return
-        limit = max(int(self._counter.value), int(self._limit.value) - cycles)
+        counter = int(self._counter.value)
+        if self._slice_capped:  # the time counts against the horizon only
+            room = self.clock.cycles_for_fs(max(self._slice_end_fs - self.clock.now_fs, 0))
+            limit = max(counter, min(int(self._limit.value), counter + room))
+        else:
+            limit = max(counter, int(self._limit.value) - cycles)
         self._limit.value = limit
         self._slice_budget = min(self._slice_budget, limit)
 
@@ -1050,13 +1067,15 @@ class Machine:
             if self.checkpoint_fs is not None and not looked and self._checkpoint():
                 return self._result("checkpoint", start_fs, start_cycles)
             looked = False
-            budget = self._budget(deadline)
+            budget, horizon = self._budget(deadline)
             self._stop_reason = None
             self._pending_fault = None
             self.bus.spin_hit = False
             self.bus.error = None
             self._slice_budget, self._slice_synced = budget, 0
-            self._slice_end_fs = self.clock.now_fs + budget * self.clock.fs_per_cycle
+            self._slice_capped = horizon is not None
+            self._slice_end_fs = (self.clock.now_fs + budget * self.clock.fs_per_cycle
+                                  if horizon is None else horizon)
             self._running = True
             if self.idle is not None and self.clock.now_fs >= self._idle_quiet_until:
                 self.idle.armed.value = 1  # an event may have changed what a loop waits on
@@ -1372,7 +1391,7 @@ class Machine:
             clock.now_fs, clock.cycles = int(st.now_fs), int(st.cycles)
             self.scs.ticks_passed(n, int(st.last_tick_fs))
             self._slice_budget, self._slice_synced = int(st.budget), 0
-            self._slice_end_fs = int(st.slice_end_fs)
+            self._slice_end_fs, self._slice_capped = int(st.slice_end_fs), bool(st.capped)
             self._time_source_base()
             self._exceptions_taken += n
             self.bus.exception_entered()
@@ -1449,12 +1468,17 @@ class Machine:
             return None
         return lambda callback: any(chip.is_settle_event(callback) for chip in chips)
 
-    def _budget(self, deadline: int) -> int:
+    def _budget(self, deadline: int) -> tuple[int, int | None]:
+        """The next slice's instructions, and its horizon when MAX_SLICE caps it (None: it ends
+        on the last cycle of its budget)."""
         clock = self.clock
-        cycles = max(1, clock.cycles_for_fs(max(self._horizon(deadline) - clock.now_fs, 0)))
+        horizon = self._horizon(deadline)
+        cycles = max(1, clock.cycles_for_fs(max(horizon - clock.now_fs, 0)))
         if self._masked_pending():
             cycles = min(cycles, MASKED_SLICE)
-        return min(cycles, MAX_SLICE)
+        if cycles > MAX_SLICE:
+            return MAX_SLICE, horizon
+        return cycles, None
 
     def _idle_kind(self, pc: int) -> str | None:
         """Is the core idle at ``pc``: stopped after a WFI, or on a ``b .``?"""

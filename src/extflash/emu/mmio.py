@@ -130,7 +130,7 @@ class Bus:
         self.run_end_hooks: list[Callable[[], None]] = []  # as a run returns (see end_run)
         self.exception_hooks: list[Callable[[], None]] = []  # as the core takes an exception
         # (virtual time, the slice's instruction count it was synced at) while a slice runs
-        self.time_base: Callable[[], tuple[int, int] | None] = lambda: None
+        self.time_base: Callable[[], tuple[int, int, int, bool] | None] = lambda: None
         # Native callbacks may defer an access to Python (see quadspi_fast.c): (flag, drain,
         # untaken) triples; the machine drains a raised flag before it moves time; untaken (None:
         # not only time) holds the cycles the drain adds to the clock. The deferred access is

@@ -289,6 +289,11 @@ struct qspi_fast {
      * bytes started here stops the core after the access, once (0: none). A loader without
      * SysTick has no tick to stop it in its data loop, and the summary needs a stop there. */
     uint32_t look_stop;
+    /* the running slice's end in time, when MAX_SLICE (not an event) sets its instruction
+     * budget (capped): time the lane lets pass then does not count against that budget, the
+     * slice only must not pass its end (Machine._time_skipped) */
+    uint64_t slice_end_fs;
+    uint32_t capped;
     struct lane_layout layout;
 };
 
@@ -431,6 +436,13 @@ static void lower_limit(struct qspi_fast *s, uint64_t cycles)
     if (!s->insn_limit || !cycles)
         return;
     uint64_t counter = *s->counter, limit = *s->insn_limit;
+    if (s->capped) {
+        uint64_t now = lane_now(s), end = s->slice_end_fs;
+        uint64_t room = end > now ? (end - now + s->fs_per_cycle - 1u) / s->fs_per_cycle : 0u;
+        if (limit > counter + room)
+            *s->insn_limit = counter + room;
+        return;
+    }
     *s->insn_limit = limit > counter + cycles ? limit - cycles : counter;
 }
 
@@ -1462,10 +1474,13 @@ void lane_tick_ended(struct qspi_fast *s, int32_t holds)
 
 /* The next slice starts (CommandEngine._slice_started): the lane's time base. */
 void lane_tick_start(struct qspi_fast *s, uint64_t now_fs, uint64_t fs_per_cycle,
-                     uint64_t event_fs, uint64_t limit_fs, uint64_t event2_fs, uint32_t wakes)
+                     uint64_t event_fs, uint64_t limit_fs, uint64_t event2_fs, uint32_t wakes,
+                     uint64_t slice_end_fs, uint32_t capped)
 {
     if (!s->lane)
         return;
+    s->slice_end_fs = slice_end_fs;
+    s->capped = capped;
     s->base_fs = now_fs;
     s->base_count = 0;
     s->fs_per_cycle = fs_per_cycle;

@@ -227,6 +227,8 @@ class QuadspiFastState(ctypes.Structure):
         ("woke", ctypes.c_uint32),
         ("insn_limit", ctypes.c_void_p),
         ("look_stop", ctypes.c_uint32),
+        ("slice_end_fs", ctypes.c_uint64),
+        ("capped", ctypes.c_uint32),
         ("layout", _Layout),
     ]
 
@@ -329,6 +331,10 @@ class LaneTime(NamedTuple):
     limit_fs: int  # NEVER: no limit
     event2_fs: int = NEVER  # the event after event_fs
     wakes: bool = False  # event_fs is a SysTick tick that stops the core (the lane may pass it)
+    # the slice's end in time when MAX_SLICE sets its budget (capped: the lane's time does not
+    # count against it, Machine._time_skipped)
+    slice_end_fs: int = NEVER
+    capped: bool = False
 
 
 class LaneOperation(NamedTuple):
@@ -499,7 +505,7 @@ class NativeQuadspi:
             st.time_valid = 0
         else:
             (st.base_fs, st.base_count, st.fs_per_cycle, st.event_fs, st.limit_fs,
-             st.event2_fs, st.wakes) = time
+             st.event2_fs, st.wakes, st.slice_end_fs, st.capped) = time
             st.time_valid = 1
 
     def clear_lane(self) -> None:

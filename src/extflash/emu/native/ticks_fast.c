@@ -53,7 +53,7 @@ typedef int (*lane_state_fn)(const void *lane, uint64_t *skip_fs, uint64_t *skip
 typedef void (*lane_ended_fn)(void *lane, int32_t holds);
 typedef void (*lane_start_fn)(void *lane, uint64_t now_fs, uint64_t fs_per_cycle,
                               uint64_t event_fs, uint64_t limit_fs, uint64_t event2_fs,
-                              uint32_t wakes);
+                              uint32_t wakes, uint64_t slice_end_fs, uint32_t capped);
 
 
 #define MAX_LANES 8u
@@ -107,8 +107,10 @@ struct tick_loop {
     uint64_t cycles;
     uint64_t tick_fs;           /* the next expiry */
     uint64_t last_tick_fs;      /* the last expiry handled here */
-    uint64_t budget;            /* the running slice (Machine._slice_budget, _slice_end_fs) */
+    uint64_t budget;            /* the running slice (Machine._slice_budget, _slice_end_fs,
+                                 * _slice_capped) */
     uint64_t slice_end_fs;
+    uint32_t capped;
     uint64_t ticks;
     uint64_t ticks_in_call;
     uint64_t ticks_total;       /* for tests and benchmarks */
@@ -229,19 +231,21 @@ static int take_tick(struct tick_loop *t, uint32_t *pc, uint64_t *budget)
     uint64_t horizon = min_u64(t->deadline_fs, min_u64(t->tick_fs, t->other_fs));
     uint64_t cycles = horizon > now ? (horizon - now + t->fs_per_cycle - 1u) / t->fs_per_cycle
                                     : 0u;
+    /* Machine._budget: MAX_SLICE instructions, the slice still ending by the horizon */
+    t->capped = cycles > t->max_slice;
     cycles = cycles ? min_u64(cycles, t->max_slice) : 1u;
     t->budget = cycles;
-    t->slice_end_fs = now + cycles * t->fs_per_cycle;
+    t->slice_end_fs = t->capped ? horizon : now + cycles * t->fs_per_cycle;
     if (t->ts_base)
         *t->ts_base = t->cycles;
     /* the lanes' next two events, in firing order (an earlier-scheduled one first on a tie) */
     for (uint32_t i = 0; i < t->n_lanes; i++) {
         if (t->other_fs <= t->tick_fs)
             t->lane_start(t->lane[i], now, t->fs_per_cycle, t->other_fs, t->limit_fs,
-                          min_u64(t->tick_fs, t->other2_fs), 0);
+                          min_u64(t->tick_fs, t->other2_fs), 0, t->slice_end_fs, t->capped);
         else
             t->lane_start(t->lane[i], now, t->fs_per_cycle, t->tick_fs, t->limit_fs,
-                          t->other_fs, 1);
+                          t->other_fs, 1, t->slice_end_fs, t->capped);
     }
     *pc = handler;
     *budget = cycles;

@@ -64,6 +64,7 @@ class TickLoopState(ctypes.Structure):
         ("last_tick_fs", _U64),
         ("budget", _U64),
         ("slice_end_fs", _U64),
+        ("capped", _U32),
         ("ticks", _U64),
         ("ticks_in_call", _U64),
         ("ticks_total", _U64),

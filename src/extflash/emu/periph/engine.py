@@ -482,7 +482,7 @@ class CommandEngine(Peripheral):
         self._native_values: Callable[[dict[int, int]], tuple[int, ...]] = lambda _v: ()
         self._sync: Callable[[], None] = _no_sync
         self._hold_time: Callable[[int | None], None] = lambda _count: None
-        self._time_base: Callable[[], tuple[int, int] | None] = lambda: None
+        self._time_base: Callable[[], tuple[int, int, int, bool] | None] = lambda: None
         self._bus: Bus | None = None  # set with the native lane
         self._event_wakes: Callable[[Callable[[], None]], bool] = lambda _callback: False
         self._lane_kept = False  # the slice ended for a tick the lane passed (_lane_drain)
@@ -875,7 +875,7 @@ class CommandEngine(Peripheral):
                         events[0][0] if events else NEVER,
                         NEVER if clock.limit_fs is None else clock.limit_fs,
                         events[1][0] if len(events) > 1 else NEVER,
-                        bool(events) and self._event_wakes(events[0][1]))
+                        bool(events) and self._event_wakes(events[0][1]), base[2], base[3])
 
     def _lane_facts(self) -> tuple[_LaneChip | None, LaneFacts | None]:
         """The chip the native lane may run commands for, and its facts: one chip (no
