@@ -32,6 +32,7 @@ SLOTS = ("CR", "DCR", "DLR", "CCR", "AR", "ABR", "PSMKR", "PSMAR", "PIR", "TCR",
 FIELDS = ("FMODE", "IMODE", "INSTRUCTION", "ADMODE", "ADSIZE", "ABMODE", "DCYC", "DMODE", "CSHT",
           "FTHRES")
 NO_REGISTER = 0xFFFFFFFF
+SLOT_TABLE = 256  # register words find_reg looks up (offsets 0x000-0x3FC)
 QUIET_SR_READS = 3  # identical SR reads in a row served before the machine sees them
 TX_CAPACITY = 64 * 1024  # bytes captured before Python takes them over (any transfer length works)
 LOG_SIZE, LOG_RING, LOG_PAGE = 512, 520, 512  # lane records taken at most, slots, bytes kept each
@@ -134,6 +135,7 @@ class _Layout(ctypes.Structure):
         ("dlr_dual_odd", ctypes.c_uint32),
         ("lines", ctypes.c_uint8 * 8),
         ("field", _FieldAt * len(FIELDS)),
+        ("slot_at", ctypes.c_int8 * SLOT_TABLE),
     ]
 
 
@@ -574,10 +576,14 @@ class NativeQuadspi:
 
 def _fill_layout(out: _Layout, layout: NativeLayout, reserved: Mapping[int, int]) -> None:
     slot = {name: i for i, name in enumerate(SLOTS)}
+    out.slot_at[:] = (-1,) * SLOT_TABLE
     for i, name in enumerate(SLOTS):
         offset = layout.registers.get(name)
         out.offset[i] = NO_REGISTER if offset is None else offset
         out.reserved[i] = 0 if offset is None else reserved.get(offset, 0)
+        if offset is not None:
+            assert offset < 4 * SLOT_TABLE, f"{name} at {offset:#x} is beyond the slot table"
+            out.slot_at[offset >> 2] = i
     out.sr, out.fcr, out.dr = layout.sr, layout.fcr, layout.dr
     out.start_slot = slot[layout.start]
     out.locked = sum(1 << slot[name] for name in layout.locked)
