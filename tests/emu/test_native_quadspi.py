@@ -296,6 +296,30 @@ def test_a_write_waiting_on_the_chip_runs_in_one_slice(gen_loader, monkeypatch):
 
 
 @needs_native
+def test_register_reads_run_in_the_lane(gen_loader, monkeypatch):
+    """An Init reads the chip's ID and its status registers (RDID, RDSR1, RDSR2): the command
+    lane answers them as the model does (the value repeated from the first data clock, SR1 with
+    the latch and busy bit it holds), so only the resets go to the model; the chip's log shows
+    every read, and the loader finds its chip."""
+    brd = board.load("nucleo-h743zi-w25q128")
+    with api.open_session(gen_loader(brd).stldr, board=brd) as s:
+        vb: Any = s.target.board  # type: ignore[attr-defined]
+        q = vb.qspi
+        s.driver.begin("program")
+        started: list[int] = []
+        start = q._start
+        monkeypatch.setattr(q, "_start", lambda fmode, address: (
+            started.append(q.values[CCR] & 0xFF), start(fmode, address))[1])
+        events = len(list(vb.chips[1].events))
+        s.driver.load()
+        s.driver.expect_ok("Init", 1, timeout_s=5)
+        logged = [e.spi for e in list(vb.chips[1].events)[events:]]
+        reads = {c.instruction: c.read_length for c in logged if c.read_length}
+        assert reads == {0x9F: 3, 0x05: 1, 0x35: 1}
+        assert not {0x9F, 0x05, 0x35} & set(started), started
+
+
+@needs_native
 def test_command_lane_lets_systick_ticks_pass_without_python(build_elf):
     """A HAL-style loader polls the busy chip through an erase while SysTick interrupts it
     every millisecond: the lane passes each tick and stops the core for it, and Python takes

@@ -50,6 +50,9 @@ log = logging.getLogger(__name__)
 FS_PER_MS = 1000 * FS_PER_US
 TIMINGS = ("typical", "max", "instant")
 EVENT_HISTORY = 512
+OP_RDID = 0x9F
+LANE_REGISTER_BYTES = 4  # the longest register value a command lane repeats (struct lane_reg_read)
+LANE_MEMO_STATES = 64  # register-value states a chip keeps its lane's register reads for
 
 WIP = 0x01
 WEL = 0x02
@@ -153,6 +156,10 @@ class LaneFacts(NamedTuple):
     # (opcode, address bytes, address lines, bytes erased, erase time in fs) of the sector and
     # block erases the chip takes as they are now
     erases: tuple[tuple[int, int, int, int, int], ...] = ()
+    # (opcode, value, is SR1) of the register reads the chip answers with the value repeated from
+    # the first data clock (_register_out: RDID, the status and configuration registers); SR1's
+    # value is the lane's own (sr1_rest, WIP, WEL)
+    reg_reads: tuple[tuple[int, bytes, bool], ...] = ()
     # an octal state (a hashable of what frames mean in it): the lane runs only the frames the
     # controller's model proved in it (CommandEngine._learn_frame); None: SPI or QPI, whose
     # frames the lane decodes itself
@@ -263,6 +270,7 @@ class NorFlash:
         self._handlers = self._build_dispatch()
         self._read_opcodes = self._build_reads()
         self._lane_memo: dict[tuple[object, ...], _LaneOpcodes] = {}
+        self._reg_read_memo: dict[tuple[object, ...], tuple[tuple[int, bytes, bool], ...]] = {}
         self._four_byte_ops = frozenset(self._four_byte_opcodes())
         # per-opcode facts looked up on every command (the spec never changes)
         self._busy_ok = self._opcodes_allowed_while_busy()
@@ -391,11 +399,13 @@ class NorFlash:
             programs: tuple[tuple[int, int, int, int], ...] = ()
             reads: tuple[tuple[int, int, int, int, int], ...] = ()
             erases: tuple[tuple[int, int, int, int, int], ...] = ()
+            reg_reads: tuple[tuple[int, bytes, bool], ...] = ()
             octal_mode = (octal.mode_key(), tuple(sorted(
                 (name, value) for name, value in self.regs.items() if name != "sr1")))
         else:
             lines, ear = 4 if self.qpi else 1, self.ear
             sr1_opcode, programs, reads, erases = self._lane_opcodes()
+            reg_reads = self._lane_register_reads()
         return LaneFacts(
             instruction_lines=lines, sr1_opcode=sr1_opcode,
             sr1_rest=self.regs.get("sr1", 0) & ~(WIP | WEL) & 0xFF, wel=self.wel,
@@ -403,7 +413,8 @@ class NorFlash:
             page_size=self.spec.page_size, size=self.spec.size, ear=ear,
             protected=self.protected_range() or (0, 0),
             program_fs=self._duration(self.spec.timing.page_program_us, FS_PER_US),
-            programs=programs, reads=reads, erases=erases, octal_mode=octal_mode)
+            programs=programs, reads=reads, erases=erases, reg_reads=reg_reads,
+            octal_mode=octal_mode)
 
     def _lane_opcodes(self) -> _LaneOpcodes:
         """The status-register-1 read opcode, the programs (opcode, address bytes, address and
@@ -439,6 +450,24 @@ class NorFlash:
                 if op is not None and self._handlers.get(op) == self._erase
                 and (op, self.qpi) not in self._read_opcodes)
             found = self._lane_memo[key] = (sr1_opcode, tuple(programs), tuple(reads), erases)
+        return found
+
+    def _lane_register_reads(self) -> tuple[tuple[int, bytes, bool], ...]:
+        """LaneFacts.reg_reads in the present SPI or QPI mode; the same tuple while the mode and
+        the register values stay (the lane's tables are written again only when one changes)."""
+        key = (self.qpi, *(v for name, v in self.regs.items() if name != "sr1"))
+        found = self._reg_read_memo.get(key)
+        if found is None:
+            reads = [(op, b"", True) if name == "sr1" else (op, bytes([self.regs[name]]), False)
+                     for op, name in self._register_of.items()
+                     if self._handlers.get(op) == self._read_register
+                     and (op, self.qpi) not in self._read_opcodes]
+            if self._handlers.get(OP_RDID) == self._rdid and (OP_RDID, self.qpi) not in \
+                    self._read_opcodes and len(self.spec.jedec_id) <= LANE_REGISTER_BYTES:
+                reads.append((OP_RDID, bytes(self.spec.jedec_id), False))
+            if len(self._reg_read_memo) >= LANE_MEMO_STATES:
+                self._reg_read_memo.clear()
+            found = self._reg_read_memo[key] = tuple(reads)
         return found
 
     def lane_frame(self, cmd: SpiCommand) -> str | None:
@@ -506,7 +535,7 @@ class NorFlash:
         h: dict[int, Callable[[SpiCommand, int], bytes]] = {
             0x06: self._wren,
             0x04: self._wrdi,
-            0x9F: self._rdid,
+            OP_RDID: self._rdid,
             spec.status.wrsr_opcode: self._wrsr,
         }
         if spec.device_id is not None:

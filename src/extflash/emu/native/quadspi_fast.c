@@ -127,6 +127,8 @@ struct lane_layout {
 #define MAX_PROGRAMS 8u
 #define MAX_READS    16u
 #define MAX_ERASES   8u
+#define MAX_REG_READS 8u
+#define REG_RX       64u    /* the longest register read the lane answers (DLR + 1) */
 #define FS_PER_S     1000000000000000ull
 #define NEVER        UINT64_MAX
 #define SR1_WIP      0x01u
@@ -157,6 +159,11 @@ struct lane_program {   /* a program opcode and the phases the chip expects with
 
 struct lane_read {      /* an array read and the phases with which the chip returns the array */
     uint8_t opcode, address_bytes, address_lines, wait_clocks, data_lines, pad[3];
+};
+
+struct lane_reg_read {  /* a register read the chip answers with value repeated (no address) */
+    uint8_t opcode, length, sr1, pad;   /* sr1: status register 1, composed here (WIP, WEL) */
+    uint8_t value[4];
 };
 
 struct lane_erase {     /* a sector/block erase opcode, the address it expects, what it erases */
@@ -249,6 +256,8 @@ struct qspi_fast {
     struct lane_frame frames[MAX_FRAMES];
     uint32_t n_erases;
     struct lane_erase erases[MAX_ERASES];
+    uint32_t n_reg_reads;
+    struct lane_reg_read reg_reads[MAX_REG_READS];
     uint8_t *memory;        /* the chip's array */
     struct lane_record *log;
     uint8_t *log_data;      /* LOG_RING x LOG_PAGE: the programs' data, a ring of its own (a
@@ -276,7 +285,8 @@ struct qspi_fast {
     uint32_t op_page;       /* op_started: the page programmed, the first byte erased */
     uint32_t op_end;        /* and the end of that range */
     uint32_t changed_lo, changed_hi;    /* array bytes programmed or erased here (lo == hi: none) */
-    uint32_t read_started;  /* an indirect read was started here (its data: memory + read_at) */
+    uint32_t read_started;  /* an indirect read was started here (its data: memory + read_at;
+                             * READ_REGISTER: reg_rx) */
     uint32_t read_at;
     /* passing a SysTick tick: when event_fs is a tick that pends its exception (wakes), a
      * polling skip may pass it (not event2_fs, the event after it) as Python's skip would; the
@@ -296,8 +306,12 @@ struct qspi_fast {
      * slice only must not pass its end (Machine._time_skipped) */
     uint64_t slice_end_fs;
     uint32_t capped;
+    uint8_t reg_rx[REG_RX];     /* a register read's data (read_started READ_REGISTER) */
     struct lane_layout layout;
 };
+
+#define READ_ARRAY 1u
+#define READ_REGISTER 2u
 
 #define TX_CAPACITY (64u * 1024u)
 
@@ -868,8 +882,59 @@ static int lane_start_read(struct qspi_fast *s, int is_ar, unsigned size, uint32
     s->len = length;
     s->done_fs = now + bus_fs(s, length);
     s->stall_fs = now + bus_fs(s, length < s->fifo ? length : s->fifo);
-    s->read_started = 1;
+    s->read_started = READ_ARRAY;
     s->read_at = (uint32_t)address;
+    s->mode = MODE_RXT;
+    return 1;
+}
+
+/* The start-register write (QUADSPI CCR, OCTOSPI/XSPI IR) that starts an indirect read of a
+ * register the chip answers with its value repeated from the first data clock, sent as it
+ * expects it (NorFlash._register_out: its lines, no address, no wait clocks; RDID and the
+ * status/configuration registers of LaneFacts.reg_reads). Run as CommandEngine._start would, on
+ * the bus until done_fs, the FIFO full at stall_fs (RXT). A busy chip (it may reject it) and a
+ * read longer than REG_RX: Python. 1 when started. */
+static int lane_start_register_read(struct qspi_fast *s, int slot, unsigned size, uint32_t value)
+{
+    if (slot < 0 || (uint32_t)slot != s->layout.start_slot || size != 4u || !s->n_reg_reads
+            || s->mode != MODE_IDLE || !enabled(s) || !lane_ready(s)
+            || (value & s->layout.reserved[slot]) || dual_flash(s))
+        return 0;
+    uint32_t old = s->reg[slot];
+    s->reg[slot] = value;
+    uint32_t length = s->reg[REG_DLR] + 1u;
+    const struct lane_reg_read *rr = 0;
+    if (fmode(s) == FMODE_READ && plain_phases(s) && lines(s, F_ADMODE) == 0u
+            && fld(s, F_DCYC) == 0u && lines(s, F_DMODE) == s->chip_lines
+            && length - 1u < REG_RX) {
+        for (uint32_t i = 0; i < s->n_reg_reads; i++)
+            if (s->reg_reads[i].opcode == fld(s, F_INSTRUCTION))
+                rr = &s->reg_reads[i];
+    }
+    uint64_t now = lane_now(s);
+    if (rr && now < s->event_fs)
+        chip_settle(s, now);
+    if (!rr || now >= s->event_fs || s->busy_until) {
+        s->reg[slot] = old;
+        return 0;   /* a busy chip may reject it: Python records why */
+    }
+    uint8_t v[4];
+    uint32_t n = rr->sr1 ? 1u : rr->length;
+    if (rr->sr1)
+        v[0] = (uint8_t)chip_status(s, now);
+    else
+        memcpy(v, rr->value, 4u);
+    for (uint32_t i = 0; i < length; i++)
+        s->reg_rx[i] = v[i % n];
+    s->written |= 1u << slot;
+    struct lane_record *r = lane_log(s, REC_READ, now);
+    r->length = length;
+    s->rx = s->reg_rx;
+    s->pos = 0;
+    s->len = length;
+    s->done_fs = now + bus_fs(s, length);
+    s->stall_fs = now + bus_fs(s, length < s->fifo ? length : s->fifo);
+    s->read_started = READ_REGISTER;
     s->mode = MODE_RXT;
     return 1;
 }
@@ -1221,7 +1286,8 @@ void qspi_fast_write(void *uc, uint64_t offset, unsigned size, uint64_t value, v
             return;
         } else if (lane_start(s, find_reg(s, word), size, (uint32_t)value)
                    || lane_start_read(s, word == s->layout.offset[REG_AR], size,
-                                      (uint32_t)value)) {
+                                      (uint32_t)value)
+                   || lane_start_register_read(s, find_reg(s, word), size, (uint32_t)value)) {
             s->sr_run = 0;
             s->dirty = 1;
             return;

@@ -40,6 +40,9 @@ MAX_PROGRAMS = 8
 MAX_READS = 16
 MAX_FRAMES = 12
 MAX_ERASES = 8
+MAX_REG_READS = 8
+REG_RX = 64  # the longest register read the lane answers (DLR + 1)
+READ_ARRAY, READ_REGISTER = 1, 2  # read_started: the indirect read the lane started
 OP_PROGRAM, OP_ERASE = 1, 2  # what an operation the lane started is (op_started)
 FRAME_WREN, FRAME_POLL, FRAME_PROGRAM, FRAME_ERASE = 1, 2, 3, 4
 SWAP_BUS, SWAP_ARRAY = 1, 2  # a learned program's byte-pair swaps (struct lane_frame)
@@ -83,6 +86,11 @@ class _Erase(ctypes.Structure):
     _fields_ = [("opcode", ctypes.c_uint8), ("address_bytes", ctypes.c_uint8),
                 ("address_lines", ctypes.c_uint8), ("pad", ctypes.c_uint8),
                 ("size", ctypes.c_uint32), ("erase_fs", ctypes.c_uint64)]
+
+
+class _RegRead(ctypes.Structure):
+    _fields_ = [("opcode", ctypes.c_uint8), ("length", ctypes.c_uint8), ("sr1", ctypes.c_uint8),
+                ("pad", ctypes.c_uint8), ("value", ctypes.c_uint8 * 4)]
 
 
 class _Frame(ctypes.Structure):
@@ -195,6 +203,8 @@ class QuadspiFastState(ctypes.Structure):
         ("frames", _Frame * MAX_FRAMES),
         ("n_erases", ctypes.c_uint32),
         ("erases", _Erase * MAX_ERASES),
+        ("n_reg_reads", ctypes.c_uint32),
+        ("reg_reads", _RegRead * MAX_REG_READS),
         ("memory", ctypes.c_void_p),
         ("log", ctypes.c_void_p),
         ("log_data", ctypes.c_void_p),
@@ -231,6 +241,7 @@ class QuadspiFastState(ctypes.Structure):
         ("look_stop", ctypes.c_uint32),
         ("slice_end_fs", ctypes.c_uint64),
         ("capped", ctypes.c_uint32),
+        ("reg_rx", ctypes.c_uint8 * REG_RX),
         ("layout", _Layout),
     ]
 
@@ -375,6 +386,7 @@ class NativeQuadspi:
         self._tx = (ctypes.c_uint8 * (TX_CAPACITY + 8))()
         self.state.buf = ctypes.addressof(self._tx)
         self._rx: bytes | None = None
+        self._rx_at: int | None = None  # where publish pointed rx at it
         # set while a deferred write waits (the machine checks it before syncing time)
         self.pending = ctypes.c_uint32.from_buffer(self.state, QuadspiFastState.pending.offset)
         # set while the lane holds time or chip state Python has not taken (the same check)
@@ -441,9 +453,11 @@ class NativeQuadspi:
             self.state.mode = MODE_FORWARD
             _CLEARED.pack_into(self._view, _PUBLISHED.size, 0, 0, 0, 0)
             return
-        if rx is not None and rx is not self._rx:
+        # the lane points rx elsewhere for a read it starts (the array, its register buffer),
+        # and one-byte bytes objects are shared: the same object is no proof C still reads it
+        if rx is not None and (rx is not self._rx or self.state.rx != self._rx_at):
             self._rx = rx  # keeps the bytes alive while C reads them
-            self.state.rx = ctypes.cast(ctypes.c_char_p(rx), ctypes.c_void_p).value
+            self._rx_at = self.state.rx = ctypes.cast(ctypes.c_char_p(rx), ctypes.c_void_p).value
         view = self._view
         _PUBLISHED.pack_into(view, 0, *state[:-1], *state.registers, sr_run, sr_last)
         _CLEARED.pack_into(view, _PUBLISHED.size, 0, 0, 0, 0)
@@ -475,7 +489,7 @@ class NativeQuadspi:
         st.chip_size, st.ear = facts.size, facts.ear
         st.prot_lo, st.prot_hi = facts.protected
         st.program_fs = facts.program_fs
-        tables = (facts.programs, facts.reads, facts.erases, frames)
+        tables = (facts.programs, facts.reads, facts.erases, facts.reg_reads, frames)
         if len(tables) != len(self._tables) or any(
                 new is not old for new, old in zip(tables, self._tables, strict=True)):
             # the chip memoises its tables per mode: written again only when one changed
@@ -490,6 +504,11 @@ class NativeQuadspi:
             for i, (opcode, address_bytes, address_lines, size, erase_fs) in enumerate(erases):
                 st.erases[i] = _Erase(opcode, address_bytes, address_lines, 0, size, erase_fs)
             st.n_erases = len(erases)
+            reg_reads = facts.reg_reads[:MAX_REG_READS]
+            for i, (opcode, value, sr1) in enumerate(reg_reads):
+                st.reg_reads[i] = _RegRead(opcode, len(value), sr1, 0,
+                                           (ctypes.c_uint8 * 4)(*value))
+            st.n_reg_reads = len(reg_reads)
             for i, frame in enumerate(frames[:MAX_FRAMES]):
                 st.frames[i] = _Frame(*frame[:9], frame.size, 0, frame.op_fs)
             st.n_frames = min(len(frames), MAX_FRAMES)

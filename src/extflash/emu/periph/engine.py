@@ -76,6 +76,8 @@ from extflash.emu.native.quadspi_fast import (
     OP_ERASE,
     OP_PROGRAM,
     QUIET_SR_READS,
+    READ_ARRAY,
+    READ_REGISTER,
     REC_POLL,
     REC_READ,
     SLOTS,
@@ -960,7 +962,9 @@ class CommandEngine(Peripheral):
                        changed=changed)
         # the array cannot change under a read the lane started: no command starts before it
         # is drained
-        rx = bytes(chip.memory[st.read_at:st.read_at + st.len]) if st.read_started else None
+        rx = (bytes(chip.memory[st.read_at:st.read_at + st.len])
+              if st.read_started == READ_ARRAY else bytes(st.reg_rx[:st.len])
+              if st.read_started == READ_REGISTER else None)
         nat.clear_lane()
         return rx
 
