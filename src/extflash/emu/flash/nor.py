@@ -463,7 +463,7 @@ class NorFlash:
                      if self._handlers.get(op) == self._read_register
                      and (op, self.qpi) not in self._read_opcodes]
             if self._handlers.get(OP_RDID) == self._rdid and (OP_RDID, self.qpi) not in \
-                    self._read_opcodes and len(self.spec.jedec_id) <= LANE_REGISTER_BYTES:
+                    self._read_opcodes and 0 < len(self.spec.jedec_id) <= LANE_REGISTER_BYTES:
                 reads.append((OP_RDID, bytes(self.spec.jedec_id), False))
             if len(self._reg_read_memo) >= LANE_MEMO_STATES:
                 self._reg_read_memo.clear()
