@@ -158,7 +158,7 @@ class LaneFacts(NamedTuple):
     erases: tuple[tuple[int, int, int, int, int], ...] = ()
     # (opcode, value, is SR1) of the register reads the chip answers with the value repeated from
     # the first data clock (_register_out: RDID, the status and configuration registers); SR1's
-    # value is the lane's own (sr1_rest, WIP, WEL)
+    # one byte is the lane's own (sr1_rest, WIP, WEL)
     reg_reads: tuple[tuple[int, bytes, bool], ...] = ()
     # an octal state (a hashable of what frames mean in it): the lane runs only the frames the
     # controller's model proved in it (CommandEngine._learn_frame); None: SPI or QPI, whose
@@ -458,7 +458,7 @@ class NorFlash:
         key = (self.qpi, *(v for name, v in self.regs.items() if name != "sr1"))
         found = self._reg_read_memo.get(key)
         if found is None:
-            reads = [(op, b"", True) if name == "sr1" else (op, bytes([self.regs[name]]), False)
+            reads = [(op, b"\0", True) if name == "sr1" else (op, bytes([self.regs[name]]), False)
                      for op, name in self._register_of.items()
                      if self._handlers.get(op) == self._read_register
                      and (op, self.qpi) not in self._read_opcodes]

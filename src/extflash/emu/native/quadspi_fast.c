@@ -162,7 +162,7 @@ struct lane_read {      /* an array read and the phases with which the chip retu
 };
 
 struct lane_reg_read {  /* a register read the chip answers with value repeated (no address) */
-    uint8_t opcode, length, sr1, pad;   /* sr1: status register 1, composed here (WIP, WEL) */
+    uint8_t opcode, length, sr1, pad;   /* sr1: status register 1 (one byte), composed here */
     uint8_t value[4];
 };
 
@@ -845,6 +845,24 @@ static int lane_start(struct qspi_fast *s, int slot, unsigned size, uint32_t val
     return 1;
 }
 
+/* An indirect read the lane starts (READ_ARRAY, READ_REGISTER) of `length` bytes at rx: logged,
+ * on the bus until done_fs, the FIFO full at stall_fs (RXT), as CommandEngine._start leaves
+ * it. Returns its record. */
+static struct lane_record *lane_begin_read(struct qspi_fast *s, uint64_t now, const uint8_t *rx,
+                                           uint32_t length, uint32_t kind)
+{
+    struct lane_record *r = lane_log(s, REC_READ, now);
+    r->length = length;
+    s->rx = rx;
+    s->pos = 0;
+    s->len = length;
+    s->done_fs = now + bus_fs(s, length);
+    s->stall_fs = now + bus_fs(s, length < s->fifo ? length : s->fifo);
+    s->read_started = kind;
+    s->mode = MODE_RXT;
+    return r;
+}
+
 /* The AR write that starts an indirect read the chip answers with its array as it is
  * (NorFlash.read_check: an opcode of its read table with the address, wait clocks and data lines
  * it expects, no alternate bytes), run here as CommandEngine._start would: the data comes
@@ -874,17 +892,8 @@ static int lane_start_read(struct qspi_fast *s, int is_ar, unsigned size, uint32
         return 0;   /* wraps at the end of the array: Python */
     s->reg[REG_AR] = value;
     s->written |= 1u << REG_AR;
-    struct lane_record *r = lane_log(s, REC_READ, now);
-    r->address = value;
-    r->length = length;
-    s->rx = s->memory + address;
-    s->pos = 0;
-    s->len = length;
-    s->done_fs = now + bus_fs(s, length);
-    s->stall_fs = now + bus_fs(s, length < s->fifo ? length : s->fifo);
-    s->read_started = READ_ARRAY;
     s->read_at = (uint32_t)address;
-    s->mode = MODE_RXT;
+    lane_begin_read(s, now, s->memory + address, length, READ_ARRAY)->address = value;
     return 1;
 }
 
@@ -919,23 +928,13 @@ static int lane_start_register_read(struct qspi_fast *s, int slot, unsigned size
         return 0;   /* a busy chip may reject it: Python records why */
     }
     uint8_t v[4];
-    uint32_t n = rr->sr1 ? 1u : rr->length;
+    memcpy(v, rr->value, 4u);
     if (rr->sr1)
         v[0] = (uint8_t)chip_status(s, now);
-    else
-        memcpy(v, rr->value, 4u);
     for (uint32_t i = 0; i < length; i++)
-        s->reg_rx[i] = v[i % n];
+        s->reg_rx[i] = v[i % rr->length];
     s->written |= 1u << slot;
-    struct lane_record *r = lane_log(s, REC_READ, now);
-    r->length = length;
-    s->rx = s->reg_rx;
-    s->pos = 0;
-    s->len = length;
-    s->done_fs = now + bus_fs(s, length);
-    s->stall_fs = now + bus_fs(s, length < s->fifo ? length : s->fifo);
-    s->read_started = READ_REGISTER;
-    s->mode = MODE_RXT;
+    lane_begin_read(s, now, s->reg_rx, length, READ_REGISTER);
     return 1;
 }
 

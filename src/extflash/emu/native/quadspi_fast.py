@@ -609,10 +609,10 @@ def _fill_layout(out: _Layout, layout: NativeLayout, reserved: Mapping[int, int]
     out.cr_active, out.ccr_unplain = layout.cr_active, layout.ccr_unplain
     out.dual_bit, out.dlr_dual_odd = layout.dual_bit, layout.dlr_dual_odd
     out.lines[:] = (*layout.lines, *(0,) * (8 - len(layout.lines)))
-    by_offset = {offset: slot[name] for name, offset in layout.registers.items()}
     for i, name in enumerate(FIELDS):
         offset, shift, width = layout.fields[name]
-        out.field[i] = _FieldAt(by_offset[offset], shift, width, 0)
+        assert out.slot_at[offset >> 2] >= 0, f"{name} lies in no register of reg[]"
+        out.field[i] = _FieldAt(out.slot_at[offset >> 2], shift, width, 0)
 
 
 def load() -> ctypes.CDLL | None:
