@@ -73,6 +73,8 @@ int qspi_poll(ctl_cmd_t cmd, uint32_t mask, uint32_t match, uint32_t bytes, uint
  * ctl_issue writes it (and the address) in the order that starts the command. */
 void ctl_issue(ctl_cmd_t cmd, uint32_t addr);
 void qspi_abort(void);
+/* xfer.c: the next poll writes PSMKR and PSMAR whatever they held (qspi_abort calls it). */
+void ctl_forget(void);
 int qspi_setup(void);
 /* Out of line under -flto too: it runs once per call, and it is where a debugger breaks to see
  * the controller before the window opens. */

@@ -18,14 +18,13 @@ _Static_assert(__builtin_offsetof(ospi_regs_t, WIR) == 0x190u, "OCTOSPI_WIR at 0
 #define IOM_OCTOSPIM 1
 #define IOM_XSPIM    2
 
-/* CR as qspi_setup left it and set_fmode changed it since: the driver is its only writer between
- * setup and the window (ABORT clears itself), so a command's FMODE change needs no CR read. */
-static uint32_t cr_value;
+/* CR while the controller runs: qspi_setup's value, which only FMODE changes (ABORT clears
+ * itself), so a command's FMODE change needs no CR read and no copy in RAM. */
+#define CR_RUN (OSPI_CR_FTHRES(CTL_FIFO_WORD) | OSPI_CR_APMS | OSPI_CR_EN)
 
 static void set_fmode(uint32_t fmode)
 {
-    cr_value = (cr_value & ~OSPI_CR_FMODE_MASK) | OSPI_CR_FMODE(fmode);
-    CTL->CR = cr_value;
+    CTL->CR = CR_RUN | OSPI_CR_FMODE(fmode);
 }
 
 /* TCR, CCR and IR from the command word (regs.h): its fields sit where the registers have them. */
@@ -60,6 +59,7 @@ static int stop(volatile uint32_t *cr)
 
 void qspi_abort(void)
 {
+    ctl_forget();
     /* Memory-mapped and polling modes only end with ABORT; so does a stuck transfer. */
     uint32_t fmode = (CTL->CR & OSPI_CR_FMODE_MASK) >> 28;
     if ((CTL->SR & CTL_SR_BUSY) || fmode == FMODE_MAPPED || fmode == FMODE_POLL) {
@@ -133,10 +133,8 @@ int qspi_setup(void)
     CTL->DCR3 = 0u;
     CTL->DCR4 = 0u;                             /* no refresh: a NOR flash needs none */
     CTL->PIR = CTL_POLL_INTERVAL;               /* written while BUSY = 0 (after the abort) */
-    cr_value = OSPI_CR_FTHRES(CTL_FIFO_WORD) | OSPI_CR_APMS;
-    CTL->CR = cr_value;
-    cr_value |= OSPI_CR_EN;
-    CTL->CR = cr_value;
+    CTL->CR = CR_RUN & ~OSPI_CR_EN;
+    CTL->CR = CR_RUN;
     return 1;
 }
 

@@ -7,6 +7,7 @@
 
 void qspi_abort(void)
 {
+    ctl_forget();
     /* Memory-mapped and polling modes only end with ABORT; so does a stuck transfer. */
     uint32_t fmode = QSPI->CCR & CCR_FMODE_MASK;
     if ((QSPI->SR & CTL_SR_BUSY) || fmode == CCR_FMODE(FMODE_MAPPED) || fmode == CCR_FMODE(FMODE_POLL)) {

@@ -100,6 +100,17 @@ int qspi_run(ctl_cmd_t cmd, uint32_t addr, uint8_t *data, uint32_t len)
     return 1;
 }
 
+/* PSMKR and PSMAR as the last poll wrote them (poll_known: since the last qspi_abort, which
+ * qspi_setup runs first). Every page's busy poll has the same mask and match, so only a change
+ * (the write-enable check's) writes them, and this RAM, again. */
+static uint32_t poll_mask, poll_match;
+static int poll_known;
+
+void ctl_forget(void)
+{
+    poll_known = 0;
+}
+
 /* Automatic status polling until (status & mask) == match, within ``ms`` (the interval between
  * two status reads is set once, by qspi_setup: CTL_POLL_INTERVAL). */
 int qspi_poll(ctl_cmd_t cmd, uint32_t mask, uint32_t match, uint32_t bytes, uint32_t ms)
@@ -107,8 +118,11 @@ int qspi_poll(ctl_cmd_t cmd, uint32_t mask, uint32_t match, uint32_t bytes, uint
     if (!ctl_wait(CTL_SR_BUSY, 0u, CTL_FLAG_TIMEOUT_MS))
         return 0;
     CTL->FCR = CTL_FCR_ALL;
-    CTL->PSMKR = mask;
-    CTL->PSMAR = match;
+    if (!poll_known || mask != poll_mask || match != poll_match) {
+        CTL->PSMKR = poll_mask = mask;
+        CTL->PSMAR = poll_match = match;
+        poll_known = 1;
+    }
     CTL->DLR = bytes - 1u;                      /* one status byte per chip */
     ctl_issue(cmd | CCR_FMODE(FMODE_POLL), 0u);
     if (!ctl_wait(CTL_SR_SMF, CTL_SR_SMF, ms)) {
