@@ -6,7 +6,7 @@ import pytest
 
 from extflash.errors import ImageError
 from extflash.image import Chunk, from_chunks
-from extflash.plan import geometry_from_runs, make_plan
+from extflash.plan import Sector, SectorList, geometry_from_runs, make_plan
 
 GEOM = geometry_from_runs("W25Q128JV", 0x90000000, 16 << 20, 256, 0xFF, [(4096, 4096)])
 
@@ -54,3 +54,29 @@ def test_mixed_sector_sizes() -> None:
         (3, 0x9000C000, 0x4000),
         (4, 0x90010000, 0x10000),
     ]
+
+
+def test_sector_list_made_on_demand_matches_the_groups() -> None:
+    """A FlashDevice's runs may leave gaps; groups that continue one another are one group."""
+    sectors = SectorList([(0x1000, 2, 0x100), (0x1200, 1, 0x100), (0x2000, 3, 0x400)])
+    expanded = [Sector(0, 0x1000, 0x100), Sector(1, 0x1100, 0x100), Sector(2, 0x1200, 0x100),
+                Sector(3, 0x2000, 0x400), Sector(4, 0x2400, 0x400), Sector(5, 0x2800, 0x400)]
+    assert list(sectors) == expanded and len(sectors) == 6
+    assert [sectors[i] for i in range(-6, 6)] == expanded * 2
+    assert sectors[1:5] == tuple(expanded[1:5]) and sectors[::-2] == tuple(expanded[::-2])
+    assert sectors == SectorList([(0x1000, 3, 0x100), (0x2000, 3, 0x400)])
+    assert sectors != SectorList([(0x1000, 3, 0x100), (0x2000, 2, 0x400)])
+    for s in expanded:
+        assert sectors.index_at(s.address) == sectors.index_at(s.end - 1) == s.index
+    for outside in (0xFFF, 0x1300, 0x1FFF, 0x2C00):
+        assert sectors.index_at(outside) == -1
+    with pytest.raises(IndexError):
+        sectors[6]
+
+
+def test_geometry_of_a_large_chip_finds_its_last_sector() -> None:
+    geom = geometry_from_runs("MX25LM51245G", 0x90000000, 64 << 20, 256, 0xFF, [(16384, 4096)])
+    assert geom.sectors[-1] == Sector(16383, 0x93FFF000, 4096)
+    assert geom.sectors_in(0x93FFFFFF, 1) == [geom.sectors[-1]]
+    with pytest.raises(ImageError, match="not in any sector"):
+        geom.sector_index(0x94000000)

@@ -29,7 +29,7 @@ from extflash import image as images
 from extflash.errors import ConfigError, ImageError, InputError
 from extflash.image import Chunk, Image
 from extflash.loader.model import Loader, open_loader
-from extflash.plan import Geometry, Sector, geometry_from_runs
+from extflash.plan import Geometry, Sector, SectorList, geometry_from_runs
 from extflash.programmer import Mismatch, Programmer, ProgramReport, Progress
 from extflash.runner import (
     DriverOptions,
@@ -53,14 +53,13 @@ def loader_geometry(loader: Loader) -> Geometry:
         return geometry_from_runs(si.name, si.start, si.size, si.page_size, si.erase_value, runs)
     if loader.flash_device is not None:
         fd = loader.flash_device
-        sectors: list[Sector] = []
+        groups = []
         for i, run in enumerate(fd.runs):
             stop = fd.runs[i + 1].offset if i + 1 < len(fd.runs) else fd.size
-            offset = run.offset
-            while offset + run.size <= stop and run.size:
-                sectors.append(Sector(len(sectors), fd.address + offset, run.size))
-                offset += run.size
-        return Geometry(fd.name, fd.address, fd.size, fd.page_size, fd.empty_value, tuple(sectors))
+            if run.size and stop > run.offset:  # the sectors that fit before the next run
+                groups.append((fd.address + run.offset, (stop - run.offset) // run.size, run.size))
+        return Geometry(fd.name, fd.address, fd.size, fd.page_size, fd.empty_value,
+                        SectorList(groups))
     raise InputError(f"{loader.path} has no StorageInfo or FlashDevice: it cannot be driven")
 
 

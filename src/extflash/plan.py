@@ -10,9 +10,9 @@ erase, so a bad image never costs the user any data.
 from __future__ import annotations
 
 import bisect
-import functools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import overload
 
 from extflash.errors import ImageError
 from extflash.image import Image
@@ -29,6 +29,89 @@ class Sector:
         return self.address + self.size
 
 
+class SectorList(Sequence[Sector]):
+    """A device's sectors in address order, made when asked for. They come in groups of equal
+    sectors (StorageInfo's sector groups; a FlashDevice's runs, which may leave gaps), and a
+    chip of 4 KiB sectors has thousands (16,384 for 64 MiB): building them all cost the command
+    line 23 ms at every start, where a job looks at the few its image touches."""
+
+    __slots__ = ("_first_address", "_first_index", "_groups", "_len")
+
+    def __init__(self, groups: Iterable[tuple[int, int, int]]) -> None:
+        """``groups``: (address, count, size), in address order and not overlapping."""
+        table: list[tuple[int, int, int, int]] = []  # (first index, address, count, size)
+        index = 0
+        for address, count, size in groups:
+            if count <= 0:
+                continue
+            if table and table[-1][3] == size and table[-1][1] + table[-1][2] * size == address:
+                first, at, n, _ = table[-1]  # one group continues the last: the same sectors
+                table[-1] = (first, at, n + count, size)
+            else:
+                table.append((index, address, count, size))
+            index += count
+        self._groups = tuple(table)
+        self._first_index = [g[0] for g in table]
+        self._first_address = [g[1] for g in table]
+        self._len = index
+
+    @classmethod
+    def from_runs(cls, start: int, runs: Iterable[tuple[int, int]]) -> SectorList:
+        """(count, size) runs, each continuing where the previous one ended."""
+        groups, address = [], start
+        for count, size in runs:
+            groups.append((address, count, size))
+            address += count * size
+        return cls(groups)
+
+    def __len__(self) -> int:
+        return self._len
+
+    @overload
+    def __getitem__(self, i: int) -> Sector: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> tuple[Sector, ...]: ...
+
+    def __getitem__(self, i: int | slice) -> Sector | tuple[Sector, ...]:
+        if isinstance(i, slice):
+            return tuple(self._sector(j) for j in range(*i.indices(self._len)))
+        if i < 0:
+            i += self._len
+        if not 0 <= i < self._len:
+            raise IndexError("sector index out of range")
+        return self._sector(i)
+
+    def _sector(self, i: int) -> Sector:
+        first, address, _count, size = self._groups[bisect.bisect_right(self._first_index, i) - 1]
+        return Sector(i, address + (i - first) * size, size)
+
+    def __iter__(self) -> Iterator[Sector]:
+        for first, address, count, size in self._groups:
+            for k in range(count):
+                yield Sector(first + k, address + k * size, size)
+
+    def index_at(self, address: int) -> int:
+        """The index of the sector holding ``address``, or -1 when none does."""
+        g = bisect.bisect_right(self._first_address, address) - 1
+        if g < 0:
+            return -1
+        first, start, count, size = self._groups[g]
+        k = (address - start) // size
+        return first + k if k < count else -1
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, SectorList):
+            return self._groups == other._groups
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._groups)
+
+    def __repr__(self) -> str:
+        return f"SectorList({[(a, n, s) for _, a, n, s in self._groups]})"
+
+
 @dataclass(frozen=True)
 class Geometry:
     name: str
@@ -36,7 +119,7 @@ class Geometry:
     size: int
     page_size: int
     erase_value: int
-    sectors: tuple[Sector, ...]
+    sectors: SectorList
 
     @property
     def end(self) -> int:
@@ -45,14 +128,10 @@ class Geometry:
     def contains(self, address: int, size: int = 1) -> bool:
         return self.start <= address and address + size <= self.end
 
-    @functools.cached_property
-    def _starts(self) -> list[int]:
-        return [s.address for s in self.sectors]
-
     def sector_index(self, address: int) -> int:
         """Index of the sector holding ``address`` (which must be inside the device)."""
-        i = bisect.bisect_right(self._starts, address) - 1
-        if i < 0 or address >= self.sectors[i].end:
+        i = self.sectors.index_at(address)
+        if i < 0:
             raise ImageError(f"address 0x{address:08X} is not in any sector of {self.name}")
         return i
 
@@ -73,18 +152,13 @@ def geometry_from_runs(
     runs: Sequence[tuple[int, int]],
 ) -> Geometry:
     """Build a geometry from (count, sector size) runs, laid out upward from ``start``."""
-    return Geometry(name, start, size, page_size, erase_value, tuple(expand_runs(start, runs)))
+    return Geometry(name, start, size, page_size, erase_value, SectorList.from_runs(start, runs))
 
 
 def expand_runs(start: int, runs: Iterable[tuple[int, int]]) -> Iterator[Sector]:
     """Sectors in address order from (count, size) runs: each run continues where the previous
     one ended (StorageInfo sector groups)."""
-    address, index = start, 0
-    for count, sector_size in runs:
-        for _ in range(count):
-            yield Sector(index, address, sector_size)
-            address += sector_size
-            index += 1
+    return iter(SectorList.from_runs(start, runs))
 
 
 @dataclass(frozen=True)

@@ -111,6 +111,22 @@ def fields(*specs: tuple) -> tuple[Field, ...]:
 UnmodelledCallback = Callable[["Peripheral", str, int, int, int], None]
 
 
+# id(table) -> (the table, its masks by offset): the instances of one model share one table
+_MASKS: dict[int, tuple[Iterable[Reg], dict[int, tuple[int, int, int, int, int]]]] = {}
+
+
+def _table_masks(table: Iterable[Reg]) -> dict[int, tuple[int, int, int, int, int]]:
+    """offset -> :meth:`Reg.masks` for a register table, worked out once per table object (a
+    tuple: a model's REGISTERS, or a family's table from sysregs); read only."""
+    hit = _MASKS.get(id(table))
+    if hit is not None and hit[0] is table:
+        return hit[1]
+    masks = {r.offset: r.masks() for r in table}
+    if isinstance(table, tuple):
+        _MASKS[id(table)] = (table, masks)  # kept alive here, so the id stays its own
+    return masks
+
+
 class Peripheral:
     """Base class of register-modelled peripherals.
 
@@ -128,7 +144,7 @@ class Peripheral:
         self.regs: dict[int, Reg] = {r.offset: r for r in table}
         self.by_name: dict[str, Reg] = {r.name: r for r in self.regs.values()}
         self.values: dict[int, int] = {r.offset: r.reset for r in self.regs.values()}
-        self._masks = {off: r.masks() for off, r in self.regs.items()}
+        self._masks = _table_masks(table)
         self._write_hooks: dict[int, Callable[[int, int], None]] = {}
         self._read_hooks: dict[int, Callable[[int], int]] = {}
         for off, r in self.regs.items():

@@ -6,12 +6,16 @@ give every register's offset, reset value and fields, and every peripheral's bas
 
 from __future__ import annotations
 
+import functools
+
 from extflash.emu.regmodel import Access, Field, Reg
 from extflash.regdata import table as _data
 
 
+@functools.cache
 def registers(family_id: str, periph: str) -> tuple[Reg, ...]:
-    """The register table of ``periph`` (``RCC``, ``PWR``, ``FLASH``, ``SYSCFG``)."""
+    """The register table of ``periph`` (``RCC``, ``PWR``, ``FLASH``, ``SYSCFG``), made once per
+    process: every instance (a part has up to a dozen USARTs) shares the immutable table."""
     out = []
     for r in _data(family_id).get(periph, []):
         fields = tuple(Field(n, lsb, w, Access(a)) for n, lsb, w, a in r["fields"])
