@@ -8,15 +8,11 @@ place it anywhere in RAM next to the loader.
 from __future__ import annotations
 
 import functools
-import hashlib
-import subprocess
-import tempfile
 from importlib import resources
 from pathlib import Path
 
 from extflash import cache
 from extflash.errors import ToolchainError
-from extflash.toolchain import find_toolchain
 
 POLY = 0xEDB88320
 SYMBOL = "extflash_crc32"
@@ -36,6 +32,14 @@ def nibble_table() -> bytes:
 @functools.cache
 def routine() -> bytes:
     """Thumb machine code of ``extflash_crc32`` (ARMv6-M, runs on every Cortex-M)."""
+    # imported here: a command imports this module for every loader call, and only the first
+    # checksum of a process builds or reads the routine (hashlib and subprocess: 4-5 ms)
+    import hashlib
+    import subprocess
+    import tempfile
+
+    from extflash.toolchain import find_toolchain
+
     source = (resources.files("extflash") / "firmware" / "crc32.c").read_text(encoding="utf-8")
     toolchain = find_toolchain()
     key = hashlib.sha256((source + toolchain.version).encode()).hexdigest()[:16]

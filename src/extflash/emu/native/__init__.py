@@ -16,8 +16,6 @@ import hashlib
 import logging
 import os
 import shutil
-import subprocess
-import tempfile
 from importlib import resources
 from pathlib import Path
 
@@ -107,6 +105,9 @@ def _build(name: str) -> Path:
     target = cache_dir() / f"{name}-{key}.so"
     if target.exists():
         return target
+    import subprocess  # only to build: every command after the first finds the library built
+    import tempfile
+
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
