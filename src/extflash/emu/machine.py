@@ -345,6 +345,7 @@ class Machine:
         # trapped stores of the running slice: (start, offset, size, value, bytes overwritten)
         self._stores: list[tuple[int, int, int, int, bytes]] = []
         self.peripherals: dict[str, Peripheral] = {}
+        self._reset_targets: dict[str, list[Peripheral]] = {}  # RCC reset stem -> its blocks
         self.last_fault: FaultInfo | None = None
         self._stop_reason: str | None = None
         self._pending_fault: tuple[str, int | None, str | None] | None = None
@@ -550,6 +551,7 @@ class Machine:
         """
         self.bus.attach(p)
         self.peripherals[p.name] = p
+        self._reset_targets.clear()
 
     def map_buffer(self, start: int, buf: bytearray, *, writable: bool,
                    executable: bool = True) -> None:
@@ -965,10 +967,14 @@ class Machine:
         log.debug("core clock now %d Hz", hz)
 
     def _reset_by_rcc(self, stem: str) -> None:
-        for p in self.peripherals.values():
-            if p.name == stem or p.name.replace("QUADSPI", "QSPI") == stem or (
-                    p.name.startswith("OCTOSPI") and p.name.replace("OCTOSPI", "OSPI") == stem):
-                p.reset()
+        targets = self._reset_targets.get(stem)
+        if targets is None:  # HAL's MspInit resets the controller at every Init: looked up once
+            targets = self._reset_targets[stem] = [
+                p for p in self.peripherals.values()
+                if p.name == stem or p.name.replace("QUADSPI", "QSPI") == stem or (
+                    p.name.startswith("OCTOSPI") and p.name.replace("OCTOSPI", "OSPI") == stem)]
+        for p in targets:
+            p.reset()
 
     # -- native CYCCNT reads (native/timesource_fast.c) -------------------------------------------
     def _time_source_start(self) -> None:

@@ -66,7 +66,12 @@ class Rcc(TableModel):
         self._enable_places: dict[str, tuple[tuple[int, int], ...]] = {}
         self._enable_regs = frozenset(off for places in self._enables.values()
                                       for off, _mask in places)
-        self._resets = self._index("RSTR", "RST")
+        # reset register offset -> (stem, its reset bits there): a write looks up its own
+        self._resets_at: dict[int, dict[str, int]] = {}
+        for stem, places in self._index("RSTR", "RST").items():
+            for off, mask in places:
+                at = self._resets_at.setdefault(off, {})
+                at[stem] = at.get(stem, 0) | mask
         self.clocks = self._compute()
         self._limits_checked: tuple[Clocks, bool, bool] | None = None
         sources = self.tree.sources if self.tree else ()
@@ -152,11 +157,11 @@ class Rcc(TableModel):
         old = self.values.get(offset & ~3, 0)
         super().write(offset, size, value)
         self._switch()
-        reg = self.regs.get(offset & ~3)
-        if reg is not None and reg.name.endswith("RSTR") and self.on_peripheral_reset:
+        resets = self._resets_at.get(offset & ~3)
+        if resets is not None and self.on_peripheral_reset:
             rising = self.values[offset & ~3] & ~old
-            for stem, places in self._resets.items():
-                if any(off == offset & ~3 and rising & mask for off, mask in places):
+            for stem, mask in resets.items():
+                if rising & mask:
                     self.on_peripheral_reset(stem)
         clocks = self._compute()
         if clocks != self.clocks:
