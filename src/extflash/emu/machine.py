@@ -210,8 +210,10 @@ class RunResult:
         return self.reason == "returned"
 
 
-@functools.cache
-def _counter_offsets() -> tuple[int, int] | None:
+_COUNTER_OFFSETS: list[tuple[int, int] | None] = []  # found once per process (the first Uc)
+
+
+def _counter_offsets(uc: unicorn.Uc) -> tuple[int, int] | None:
     """Byte offsets of unicorn's executed-instruction counter and instruction limit.
 
     unicorn counts the instructions of ``count=`` runs in ``uc->emu_counter`` and stops when it
@@ -221,25 +223,36 @@ def _counter_offsets() -> tuple[int, int] | None:
     next instruction boundary (``uc_emu_stop`` inside an MMIO callback would re-execute the
     accessing instruction on resume). Without them the machine falls back to slice-granular
     time and ``emu_stop``.
+
+    The first machine's own ``uc`` runs the probe before it maps anything (a page at 0x1000,
+    unmapped again with its translated code): a unicorn instance of its own cost every command
+    about 4 ms of start-up.
     """
-    uc = unicorn.Uc(unicorn.UC_ARCH_ARM, unicorn.UC_MODE_THUMB)
+    if _COUNTER_OFFSETS:
+        return _COUNTER_OFFSETS[0]
+    fresh = uc.context_save()  # the probe's registers and flags are not the machine's
     uc.mem_map(0x1000, 0x1000)
-    uc.mem_write(0x1000, b"\x01\x30" * 20 + b"\xfe\xe7")  # 20 x adds r0,#1 ; b .
-    base = cortexm.handle(uc)
-    words = 512
+    try:
+        uc.mem_write(0x1000, b"\x01\x30" * 20 + b"\xfe\xe7")  # 20 x adds r0,#1 ; b .
+        base = cortexm.handle(uc)
+        words = 512
 
-    def snapshot() -> list[int]:
-        return list((ctypes.c_uint64 * words).from_address(base))
+        def snapshot() -> list[int]:
+            return list((ctypes.c_uint64 * words).from_address(base))
 
-    uc.emu_start(0x1001, 0x1000 + 14, count=977)  # stops at `until` after 7 instructions
-    first = snapshot()
-    uc.emu_start(0x1001, 0, count=311)  # runs the full count: counter = count + 1
-    second = snapshot()
+        uc.emu_start(0x1001, 0x1000 + 14, count=977)  # stops at `until` after 7 instructions
+        first = snapshot()
+        uc.emu_start(0x1001, 0, count=311)  # runs the full count: counter = count + 1
+        second = snapshot()
+    finally:
+        uc.mem_unmap(0x1000, 0x1000)
+        uc.ctl_remove_cache(0x1000, 0x2000)
+        uc.context_restore(fresh)
     counter = next((i for i in range(words) if first[i] == 7 and second[i] == 312), None)
     limit = next((i for i in range(words) if first[i] == 977 and second[i] == 311), None)
-    if counter is None or limit is None:
-        return None
-    return counter * 8, limit * 8
+    found = None if counter is None or limit is None else (counter * 8, limit * 8)
+    _COUNTER_OFFSETS.append(found)
+    return found
 
 
 class _MachineClock(VirtualClock):
@@ -306,7 +319,7 @@ class Machine:
         self._handle = cortexm.handle(self.uc)
         self._pc_value = ctypes.c_uint32()
         self._pc_address = ctypes.addressof(self._pc_value)
-        offsets = _counter_offsets()
+        offsets = _counter_offsets(self.uc)
         self._counter: ctypes.c_uint64 | None = None
         self._limit: ctypes.c_uint64 | None = None
         if offsets is not None:
