@@ -113,6 +113,7 @@ UnmodelledCallback = Callable[["Peripheral", str, int, int, int], None]
 
 # id(table) -> (the table, its masks by offset): the instances of one model share one table
 _MASKS: dict[int, tuple[Iterable[Reg], dict[int, tuple[int, int, int, int, int]]]] = {}
+_MASKS_KEPT = 512  # tables made per instance (a GPIO port's resets) pass through: bounded
 
 
 def _table_masks(table: Iterable[Reg]) -> dict[int, tuple[int, int, int, int, int]]:
@@ -123,6 +124,8 @@ def _table_masks(table: Iterable[Reg]) -> dict[int, tuple[int, int, int, int, in
         return hit[1]
     masks = {r.offset: r.masks() for r in table}
     if isinstance(table, tuple):
+        if len(_MASKS) >= _MASKS_KEPT:
+            _MASKS.clear()  # the shared tables come back at their next use
         _MASKS[id(table)] = (table, masks)  # kept alive here, so the id stays its own
     return masks
 
