@@ -379,7 +379,7 @@ class Programmer:
         page = max(self.geometry.page_size, 1)
         for address, data, indices in runs:
             view = memoryview(data)
-            pending = list(indices)
+            pending = 0  # indices[pending:] are the run's sectors not yet written whole
             offset = 0
             while offset < len(data):
                 # Chunks end on page boundaries so no Write call straddles a partial page, and
@@ -398,10 +398,11 @@ class Programmer:
                 report.bytes_written += n
                 # A sector counts as written once every byte of it in this run is.
                 reached = address + offset
-                while pending and (
-                    offset == len(data) or self.geometry.sectors[pending[0]].end <= reached
+                while pending < len(indices) and (
+                    offset == len(data) or self.geometry.sectors[indices[pending]].end <= reached
                 ):
-                    index = pending.pop(0)
+                    index = indices[pending]
+                    pending += 1
                     self.written.append(index)
                     report.sectors_written.append(index)
                 self.progress("write", done, total)
