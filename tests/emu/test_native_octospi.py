@@ -17,12 +17,13 @@ import pytest
 from test_native_quadspi import Outcome, both_paths
 from test_ospi_halstyle_run import RUNNING, built, kit_board  # noqa: F401 (the fixture)
 
-from extflash import api, image
+from extflash import api, board, image
 from extflash.emu.flash.octal import swap_pairs
 from extflash.emu.native.quadspi_fast import (
     FRAME_ERASE,
     FRAME_POLL,
     FRAME_PROGRAM,
+    FRAME_RSTEN,
     FRAME_WREN,
     QUIET_SR_READS,
 )
@@ -31,6 +32,7 @@ from extflash.emu.periph.engine import BUSY, FTF
 from extflash.emu.virtual_board import VirtualBoard
 
 needs_native = pytest.mark.usefixtures("native_required")
+IDTR = 1 << 3  # OCTOSPI_CCR: the instruction in DTR (RM0468)
 
 
 def program_counting_python(session: Any, q: Any, base: int, data: bytes) -> list[int]:
@@ -99,7 +101,9 @@ def test_lane_runs_the_octal_frames_the_model_proved(name, built):  # noqa: F811
         assert chip.protocol == "8D"
         assert bytes(chip.memory[0x40000:0x40000 + len(data)]) == data
         frames = q._learned.frames((chip.lane_facts().octal_mode, q.clk_hz))
-        assert {f.kind for f in frames} == {FRAME_WREN, FRAME_POLL, FRAME_PROGRAM, FRAME_ERASE}
+        # and the reset enable its Init sends in 8D before the reset (the reset stays the model's)
+        assert {f.kind for f in frames} == {FRAME_WREN, FRAME_POLL, FRAME_PROGRAM, FRAME_ERASE,
+                                            FRAME_RSTEN}
         (erase,) = [f for f in frames if f.kind == FRAME_ERASE]
         assert erase.size == 0x10000 and erase.op_fs > 0  # the loader erases 64 KiB blocks
         # 56: the calls' Init and the first page, the same for 128 pages (none a page after);
@@ -235,3 +239,37 @@ def test_a_page_write_python_took_part_of_still_ends_in_the_lane(built):  # noqa
         assert bytes(vb.chips[1].memory[0x80000:0x80000 + len(data)]) == data
         assert prefills, "no page was interrupted: the test shows nothing"
         assert len(sent) <= 4, sent
+
+
+@needs_native
+def test_reset_enables_and_write_disables_run_in_the_lane(gen_loader, monkeypatch):
+    """The generated STM32H735G-DK loader's Init resets the chip (RSTEN/RST in 8D, 8S and SPI)
+    and ends its switch to 8D with WREN, a WEL check and WRDI. The SPI reset enable the lane
+    decodes itself; the 8D reset enable and write disable it runs once the model has run and
+    proved them (learned.py: the first Init finds the chip in SPI, the second teaches the 8D
+    reset enable). The resets themselves stay the model's, and find the reset armed
+    by the lane's reset enable right before them: the chip ends in 8D, its log holds every
+    frame, and the loader's Init succeeds every time."""
+    brd = board.load("stm32h735g-dk")
+    with api.open_session(gen_loader(brd).stldr, board=brd) as s:
+        vb: Any = s.target.board  # type: ignore[attr-defined]
+        q, chip = vb.qspi, vb.chips[1]
+        s.driver.begin("program")  # the chip starts in SPI: its 8D reset enable is refused
+        s.driver.load()
+        s.driver.expect_ok("Init", 1, timeout_s=5)  # now in 8D: the model runs and teaches it
+        started: list[tuple[int, bool]] = []  # (IR, DTR instruction): what Python started
+        start = q._start
+        monkeypatch.setattr(q, "_start", lambda fmode, address: (
+            started.append((q.values[o.IR], bool(q.values[o.CCR] & IDTR))),
+            start(fmode, address))[1])
+        events = len(list(chip.events))
+        s.driver.load()
+        s.driver.expect_ok("Init", 1, timeout_s=5)
+        logged = [(e.spi.instruction, e.outcome) for e in list(chip.events)[events:]]
+        assert chip.protocol == "8D"
+        # 8D RSTEN, RST; SPI RSTEN, RST (the 8S pair, sent to a chip in SPI, is refused)
+        for frame in (0x6699, 0x9966, 0x66, 0x99, 0x04FB):
+            assert (frame, "ok") in logged, (hex(frame), logged)
+        # Python starts the resets and the 8S pair only
+        assert started == [(0x9966, True), (0x6699, False), (0x9966, False), (0x99, False)]
+        assert not chip.reset_armed and not chip.wel

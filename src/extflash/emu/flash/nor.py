@@ -164,6 +164,9 @@ class LaneFacts(NamedTuple):
     # controller's model proved in it (CommandEngine._learn_frame); None: SPI or QPI, whose
     # frames the lane decodes itself
     octal_mode: object = None
+    # the reset-enable opcode the lane may send in SPI or QPI (0: the chip has no reset pair,
+    # or an octal state, where the model teaches it the frame); the reset stays the model's
+    rsten_opcode: int = 0
 
 
 _Rejected = Rejected
@@ -400,12 +403,14 @@ class NorFlash:
             reads: tuple[tuple[int, int, int, int, int], ...] = ()
             erases: tuple[tuple[int, int, int, int, int], ...] = ()
             reg_reads: tuple[tuple[int, bytes, bool], ...] = ()
+            rsten = 0
             octal_mode = (octal.mode_key(), tuple(sorted(
                 (name, value) for name, value in self.regs.items() if name != "sr1")))
         else:
             lines, ear = 4 if self.qpi else 1, self.ear
             sr1_opcode, programs, reads, erases = self._lane_opcodes()
             reg_reads = self._lane_register_reads()
+            rsten = self.spec.reset[0] if self.spec.reset else 0
         return LaneFacts(
             instruction_lines=lines, sr1_opcode=sr1_opcode,
             sr1_rest=self.regs.get("sr1", 0) & ~(WIP | WEL) & 0xFF, wel=self.wel,
@@ -414,7 +419,7 @@ class NorFlash:
             protected=self.protected_range() or (0, 0),
             program_fs=self._duration(self.spec.timing.page_program_us, FS_PER_US),
             programs=programs, reads=reads, erases=erases, reg_reads=reg_reads,
-            octal_mode=octal_mode)
+            octal_mode=octal_mode, rsten_opcode=rsten)
 
     def _lane_opcodes(self) -> _LaneOpcodes:
         """The status-register-1 read opcode, the programs (opcode, address bytes, address and
@@ -472,8 +477,9 @@ class NorFlash:
 
     def lane_frame(self, cmd: SpiCommand) -> str | None:
         """In an octal state, what the chip takes a frame for if a command lane may run it
-        again from its registers: "wren" (write enable), "sr1" (a read of status register 1),
-        "program" (a page program) or "erase" (a sector or block erase); None for any other
+        again from its registers: "wren" (write enable), "wrdi" (write disable), "rsten" (reset
+        enable), "sr1" (a read of status register 1), "program" (a page program) or "erase" (a
+        sector or block erase); None for any other
         frame, and outside the octal states (the lane decodes SPI and QPI frames itself). No
         side effects."""
         if self.octal is None or self.octal.state == "spi":
@@ -484,8 +490,13 @@ class NorFlash:
         opcode, kind = decoded
         if cmd.write_data:
             return "program" if kind == "program" else None
-        if kind == "plain" and opcode == 0x06 and not cmd.read_length:
-            return "wren"
+        if kind == "plain" and not cmd.read_length:
+            if opcode == 0x06:
+                return "wren"
+            if opcode == 0x04:
+                return "wrdi"
+            if self.spec.reset and opcode == self.spec.reset[0]:
+                return "rsten"
         if kind == "register" and self._register_of.get(opcode) == "sr1" and cmd.read_length:
             return "sr1"
         if kind == "erase" and not cmd.read_length:
@@ -499,14 +510,14 @@ class NorFlash:
 
     def lane_take(self, *, wel: bool, busy_until: int, started: tuple[str, int, int] | None,
                   enabled: bool, commands: int, events: Callable[[], list[FlashEvent]],
-                  changed: tuple[int, int] | None) -> None:
+                  changed: tuple[int, int] | None, armed: bool = False) -> None:
         """Take over what a command lane did since :meth:`lane_facts`: ``commands`` accepted
         (``events`` decodes the last of them), ``enabled`` when a write enable was among them, the
         operation it started last (``started``: "program" or "erase" and its range), the array
         range it changed, and the write-enable latch and end of busy as it left them
-        (``busy_until`` 0: idle)."""
+        (``busy_until`` 0: idle); ``armed`` when its last command was a reset enable."""
         if commands:
-            self._reset_armed = False
+            self._reset_armed = armed
         if enabled:
             self._volatile_write = False
         if started is not None:
@@ -523,6 +534,11 @@ class NorFlash:
         self.events.extend_lazy(commands, events)
         if changed is not None:
             self._changed(*changed)
+
+    @property
+    def reset_armed(self) -> bool:
+        """Did the last command the chip took enable a reset (the next may be the reset)?"""
+        return self._reset_armed
 
     def is_settle_event(self, callback: Callable[[], None]) -> bool:
         """Is ``callback`` (a scheduled clock event) this chip's end of busy?"""

@@ -137,8 +137,9 @@ struct lane_layout {
 #define CR_PMM       (1u << 23)
 #define FMODE_POLL   2u
 #define OP_WREN      0x06u
+#define OP_WRDI      0x04u
 
-enum { REC_WREN = 1, REC_POLL, REC_PROGRAM, REC_READ, REC_ERASE };
+enum { REC_WREN = 1, REC_POLL, REC_PROGRAM, REC_READ, REC_ERASE, REC_WRDI, REC_RSTEN };
 enum { OP_PROGRAM = 1, OP_ERASE };  /* op_started: what the chip's operation is */
 
 struct lane_record {
@@ -179,7 +180,7 @@ struct lane_erase {     /* a sector/block erase opcode, the address it expects, 
  * (CommandEngine._learn_frame, _learn_program, _learn_erase). The lane runs it again when the
  * frame's registers are the same to the bit (DLR aside for a write enable or an erase, AR
  * aside but for a poll's); its bus time is the model's. */
-enum { FRAME_WREN = 1, FRAME_POLL, FRAME_PROGRAM, FRAME_ERASE };
+enum { FRAME_WREN = 1, FRAME_POLL, FRAME_PROGRAM, FRAME_ERASE, FRAME_WRDI, FRAME_RSTEN };
 #define MAX_FRAMES 12u
 #define MAX_LANE_ACC 8u     /* accesses in one turn (turns_fast.c's MAX_ACC) */
 #define SWAP_BUS   1u   /* FRAME_PROGRAM: the controller swaps each byte pair onto the bus */
@@ -243,6 +244,8 @@ struct qspi_fast {
     uint32_t chip_lines;    /* the chip's instruction (and status) lines: 1, or 4 in QPI */
     uint32_t sr1_opcode;
     uint32_t sr1_rest;      /* status register 1 without WIP and WEL */
+    uint32_t rsten_opcode;  /* the reset-enable opcode the lane sends as the chip takes it in SPI
+                             * or QPI (0: none); the reset itself is the model's */
     uint32_t page_size;     /* 0: programs go to Python */
     uint32_t chip_size;
     uint32_t ear;           /* extended address register (3-byte addresses) */
@@ -667,7 +670,8 @@ static const struct lane_frame *learned(const struct qspi_fast *s, uint32_t kind
         const struct lane_frame *f = &s->frames[i];
         if (f->kind == kind && f->ccr == s->reg[REG_CCR] && f->tcr == s->reg[REG_TCR]
                 && f->ir == s->reg[REG_IR] && f->dcr == s->reg[REG_DCR]
-                && (kind == FRAME_WREN || kind == FRAME_ERASE || f->dlr == s->reg[REG_DLR])
+                && (kind == FRAME_WREN || kind == FRAME_ERASE || kind == FRAME_WRDI
+                    || kind == FRAME_RSTEN || f->dlr == s->reg[REG_DLR])
                 && (kind != FRAME_POLL || !lines(s, F_ADMODE) || f->ar == s->reg[REG_AR]))
             return f;
     }
@@ -805,6 +809,30 @@ static int lane_start_command(struct qspi_fast *s, int at_ar)
         s->wel = 1;
         s->wrens++;
         lane_log(s, REC_WREN, now);
+        lane_on_bus(s, now, f ? f->bus_fs : bus_fs(s, 0), 0);
+        return 1;
+    }
+    if (fmode(s) == FMODE_WRITE && lines(s, F_DMODE) == 0u && !at_ar
+            && ((plain_phases(s) && fld(s, F_INSTRUCTION) == OP_WRDI)
+                || (f = learned(s, FRAME_WRDI)) != 0)) {
+        /* a write disable (NorFlash._wrdi): the latch cleared; a busy chip rejects it */
+        chip_settle(s, now);
+        if (s->busy_until)
+            return 0;
+        s->wel = 0;
+        s->wrens++;     /* a write enable or disable: either ends a volatile-write enable */
+        lane_log(s, REC_WRDI, now);
+        lane_on_bus(s, now, f ? f->bus_fs : bus_fs(s, 0), 0);
+        return 1;
+    }
+    if (fmode(s) == FMODE_WRITE && lines(s, F_DMODE) == 0u && !at_ar
+            && ((plain_phases(s) && s->rsten_opcode && fld(s, F_INSTRUCTION) == s->rsten_opcode)
+                || (f = learned(s, FRAME_RSTEN)) != 0)) {
+        /* a reset enable (NorFlash._reset_enable), honoured while busy too: it only arms the
+         * reset, which is the model's (Python takes the arming from this command being the
+         * lane's last: NativeQuadspi.last_kind) */
+        chip_settle(s, now);
+        lane_log(s, REC_RSTEN, now);
         lane_on_bus(s, now, f ? f->bus_fs : bus_fs(s, 0), 0);
         return 1;
     }

@@ -44,10 +44,10 @@ MAX_REG_READS = 8
 REG_RX = 64  # the longest register read the lane answers (DLR + 1)
 READ_ARRAY, READ_REGISTER = 1, 2  # read_started: the indirect read the lane started
 OP_PROGRAM, OP_ERASE = 1, 2  # what an operation the lane started is (op_started)
-FRAME_WREN, FRAME_POLL, FRAME_PROGRAM, FRAME_ERASE = 1, 2, 3, 4
+FRAME_WREN, FRAME_POLL, FRAME_PROGRAM, FRAME_ERASE, FRAME_WRDI, FRAME_RSTEN = 1, 2, 3, 4, 5, 6
 SWAP_BUS, SWAP_ARRAY = 1, 2  # a learned program's byte-pair swaps (struct lane_frame)
 NEVER = 2**64 - 1
-REC_WREN, REC_POLL, REC_PROGRAM, REC_READ, REC_ERASE = 1, 2, 3, 4, 5
+REC_WREN, REC_POLL, REC_PROGRAM, REC_READ, REC_ERASE, REC_WRDI, REC_RSTEN = 1, 2, 3, 4, 5, 6, 7
 _RECORD = struct.Struct("<Q8I")  # struct lane_record
 
 
@@ -189,6 +189,7 @@ class QuadspiFastState(ctypes.Structure):
         ("chip_lines", ctypes.c_uint32),
         ("sr1_opcode", ctypes.c_uint32),
         ("sr1_rest", ctypes.c_uint32),
+        ("rsten_opcode", ctypes.c_uint32),
         ("page_size", ctypes.c_uint32),
         ("chip_size", ctypes.c_uint32),
         ("ear", ctypes.c_uint32),
@@ -485,6 +486,7 @@ class NativeQuadspi:
         st.clk_hz = clk_hz
         st.chip_lines, st.sr1_opcode, st.sr1_rest = (facts.instruction_lines, facts.sr1_opcode,
                                                      facts.sr1_rest)
+        st.rsten_opcode = facts.rsten_opcode
         st.page_size = facts.page_size if facts.page_size <= LOG_PAGE else 0
         st.chip_size, st.ear = facts.size, facts.ear
         st.prot_lo, st.prot_hi = facts.protected
@@ -539,6 +541,14 @@ class NativeQuadspi:
 
     def lane_off(self) -> None:
         self.state.lane = 0
+
+    def last_kind(self) -> int:
+        """The kind (REC_*) of the last command the lane logged (0: none yet)."""
+        count = int(self.state.log_count)
+        if not count:
+            return 0
+        at = ((count - 1) % LOG_RING) * _RECORD.size
+        return int(_RECORD.unpack_from(self._log, at)[1])
 
     def lane_records(self) -> Callable[[], list[LaneRecord]]:
         """The commands the lane sent since the last call (the last :data:`LOG_SIZE`), copied

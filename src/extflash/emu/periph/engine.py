@@ -63,6 +63,8 @@ from extflash.emu.native.quadspi_fast import (
     FLAG_MAPPED_BUSY,
     FRAME_ERASE,
     FRAME_PROGRAM,
+    FRAME_RSTEN,
+    FRAME_WRDI,
     MODE_CMD,
     MODE_FORWARD,
     MODE_IDLE,
@@ -80,6 +82,7 @@ from extflash.emu.native.quadspi_fast import (
     READ_REGISTER,
     REC_POLL,
     REC_READ,
+    REC_RSTEN,
     SLOTS,
     TX_CAPACITY,
     Deferred,
@@ -350,13 +353,14 @@ class _LaneChip(Protocol):
 
     memory: bytearray
     status: int
+    reset_armed: bool
 
     def lane_facts(self) -> LaneFacts | None: ...
     def lane_frame(self, cmd: SpiCommand) -> str | None: ...
     def lane_operation(self) -> tuple[str, int, int] | None: ...
     def lane_take(self, *, wel: bool, busy_until: int, started: tuple[str, int, int] | None,
                   enabled: bool, commands: int, events: Callable[[], list[FlashEvent]],
-                  changed: tuple[int, int] | None) -> None: ...
+                  changed: tuple[int, int] | None, armed: bool = False) -> None: ...
     def is_settle_event(self, callback: Callable[[], None]) -> bool: ...
 
 
@@ -959,7 +963,8 @@ class CommandEngine(Peripheral):
                        started=(_STARTED[st.op_started], st.op_page, st.op_end)
                        if st.op_started else None,
                        enabled=bool(st.wrens), commands=st.commands, events=events,
-                       changed=changed)
+                       changed=changed,
+                       armed=bool(st.commands) and nat.last_kind() == REC_RSTEN)
         # the array cannot change under a read the lane started: no command starts before it
         # is drained
         rx = (bytes(chip.memory[st.read_at:st.read_at + st.len])
@@ -1300,19 +1305,33 @@ class CommandEngine(Peripheral):
         return chip, facts, (facts.octal_mode, self.clk_hz), registers
 
     def _learn_frame(self, cmd: SpiCommand, returned: bytes | None = None) -> None:
-        """Teach the native lane a frame the chip has just taken for a write enable (no
-        ``returned``) or a status read that ``returned`` bytes (learned.py), with its bus
-        time (a poll's: one status read's)."""
-        learning = self._learning(cmd, "wren" if returned is None else "sr1")
+        """Teach the native lane a frame the chip has just taken for a write enable, a write
+        disable or a reset enable (no ``returned``), or a status read that ``returned`` bytes
+        (learned.py), with its bus time (a poll's: one status read's)."""
+        if returned is None:
+            bank = self.banks.get(self._selected_bank)
+            lane_frame = getattr(bank.device, "lane_frame", None) if bank is not None else None
+            what = lane_frame(cmd) if lane_frame is not None else None
+            if what not in ("wren", "wrdi", "rsten"):
+                return
+        else:
+            what = "sr1"
+        learning = self._learning(cmd, what)
         if learning is None:
             return
         chip, facts, context, registers = learning
         bus_fs = self._duration_fs(cmd, cmd.read_length)
-        if returned is None:
-            if facts.wel and not facts.busy_until:
-                self._learned.write_enable(context, registers, bus_fs)
-        else:
+        if returned is not None:
             self._learned.status_read(context, registers, bus_fs, returned, chip.status)
+        elif facts.busy_until:
+            return  # a write enable or disable a busy chip rejects; a reset enable while busy
+            # is left to the model too
+        elif what == "wren" and facts.wel:
+            self._learned.write_enable(context, registers, bus_fs)
+        elif what == "wrdi" and not facts.wel:
+            self._learned.plain(context, FRAME_WRDI, registers, bus_fs)
+        elif what == "rsten" and chip.reset_armed:
+            self._learned.plain(context, FRAME_RSTEN, registers, bus_fs)
 
     def _program_before(self, cmd: SpiCommand, address: int) -> _ProgramProof | None:
         """What proving a page program takes from before it runs (:meth:`_learn_program`): an

@@ -4,7 +4,9 @@ The lane (``native/quadspi_fast.c``) decodes SPI and QPI frames from the command
 itself. Octal frames (8 lines, DTR phases, a 2-byte instruction, register reads with an
 address and latency) it does not decode: the chip's octal model does (``flash/octal.py``). So
 the model teaches the lane the everyday ones. When Python runs a frame the chip takes for a
-write enable, a status read that returned status register 1 in every byte for two different
+write enable, a write disable (the latch cleared), a reset enable (the reset armed; the reset
+itself stays the model's, as does every frame that changes the chip's mode), a status read that
+returned status register 1 in every byte for two different
 SR1 values, a page program whose page came out as the lane would program it (with the
 byte-pair swaps the controller and the chip made), or a sector/block erase that erased the
 aligned range around its address and left the chip busy, the frame's registers (to the bit) and its
@@ -63,6 +65,12 @@ class LearnedFrames:
         command's bus time."""
         ccr, tcr, ir, dcr, _dlr, _ar = registers
         self._learn(context, LaneFrame(FRAME_WREN, ccr, tcr, ir, dcr, 0, 0, 0, bus_fs))
+
+    def plain(self, context: Hashable, kind: int, registers: Registers, bus_fs: int) -> None:
+        """The chip took the frame for a write disable (FRAME_WRDI: its latch cleared) or a
+        reset enable (FRAME_RSTEN: its reset armed); ``bus_fs``: the command's bus time."""
+        ccr, tcr, ir, dcr, _dlr, _ar = registers
+        self._learn(context, LaneFrame(kind, ccr, tcr, ir, dcr, 0, 0, 0, bus_fs))
 
     def status_read(self, context: Hashable, registers: Registers, bus_fs: int,
                     returned: bytes, sr1: int) -> None:
