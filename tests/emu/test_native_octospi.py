@@ -242,14 +242,15 @@ def test_a_page_write_python_took_part_of_still_ends_in_the_lane(built):  # noqa
 
 
 @needs_native
-def test_reset_enables_and_write_disables_run_in_the_lane(gen_loader, monkeypatch):
+def test_reset_enables_write_disables_and_refused_frames_run_in_the_lane(gen_loader, monkeypatch):
     """The generated STM32H735G-DK loader's Init resets the chip (RSTEN/RST in 8D, 8S and SPI)
     and ends its switch to 8D with WREN, a WEL check and WRDI. The SPI reset enable the lane
-    decodes itself; the 8D reset enable and write disable it runs once the model has run and
-    proved them (learned.py: the first Init finds the chip in SPI, the second teaches the 8D
-    reset enable). The resets themselves stay the model's, and find the reset armed
-    by the lane's reset enable right before them: the chip ends in 8D, its log holds every
-    frame, and the loader's Init succeeds every time."""
+    decodes itself; the 8D reset enable, the write disable and the 8S pair the chip (in SPI by
+    then) refuses, with the model's reason, it runs once the model has run and proved them
+    (learned.py: the first Init finds the chip in SPI, the second teaches the 8D reset
+    enable). The resets themselves stay the model's, and find the reset armed by the lane's
+    reset enable right before them: the chip ends in 8D, its log holds every frame, and the
+    loader's Init succeeds every time."""
     brd = board.load("stm32h735g-dk")
     with api.open_session(gen_loader(brd).stldr, board=brd) as s:
         vb: Any = s.target.board  # type: ignore[attr-defined]
@@ -267,9 +268,13 @@ def test_reset_enables_and_write_disables_run_in_the_lane(gen_loader, monkeypatc
         s.driver.expect_ok("Init", 1, timeout_s=5)
         logged = [(e.spi.instruction, e.outcome) for e in list(chip.events)[events:]]
         assert chip.protocol == "8D"
-        # 8D RSTEN, RST; SPI RSTEN, RST (the 8S pair, sent to a chip in SPI, is refused)
+        # 8D RSTEN, RST; SPI RSTEN, RST; the 8S pair, sent to a chip in SPI, refused
         for frame in (0x6699, 0x9966, 0x66, 0x99, 0x04FB):
             assert (frame, "ok") in logged, (hex(frame), logged)
-        # Python starts the resets and the 8S pair only
-        assert started == [(0x9966, True), (0x6699, False), (0x9966, False), (0x99, False)]
+        assert (0x6699, "rejected") in logged and (0x9966, "rejected") in logged
+        assert all(e.reason == "no instruction phase" for e in list(chip.events)[events:]
+                   if e.outcome == "rejected")
+        # Python starts the two resets only
+        assert started == [(0x9966, True), (0x99, False)]
         assert not chip.reset_armed and not chip.wel
+

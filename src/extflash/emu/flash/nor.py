@@ -475,15 +475,29 @@ class NorFlash:
             found = self._reg_read_memo[key] = tuple(reads)
         return found
 
+    def lane_refusal(self, cmd: SpiCommand, qpi: bool | None = None) -> str | None:
+        """In SPI or QPI (``qpi``: that mode, whatever the chip's is now), why the chip refuses
+        a frame with no address and no data whatever else its state is (its instruction is not
+        sampled as an opcode on the chip's lines: an octal or QPI reset sent to a chip in SPI);
+        None when it does not refuse it so. No side effects."""
+        if qpi is None and self.octal is not None and self.octal.state != "spi":
+            return None  # an octal state (with ``qpi`` the caller names the plain mode it met)
+        if cmd.instruction is None or cmd.address_lines or cmd.data_lines or cmd.alternate_lines:
+            return None
+        try:
+            self._received_opcode(cmd, qpi)
+        except _Rejected as why:
+            return str(why)
+        return None
+
     def lane_frame(self, cmd: SpiCommand) -> str | None:
         """In an octal state, what the chip takes a frame for if a command lane may run it
         again from its registers: "wren" (write enable), "wrdi" (write disable), "rsten" (reset
         enable), "sr1" (a read of status register 1), "program" (a page program) or "erase" (a
-        sector or block erase); None for any other
-        frame, and outside the octal states (the lane decodes SPI and QPI frames itself). No
-        side effects."""
+        sector or block erase); in SPI and QPI, whose frames the lane decodes itself, "refused"
+        for a frame :meth:`lane_refusal` names; None for any other frame. No side effects."""
         if self.octal is None or self.octal.state == "spi":
-            return None
+            return "refused" if self.lane_refusal(cmd) is not None else None
         decoded = self.octal.decoded(cmd)
         if decoded is None:
             return None
@@ -675,10 +689,12 @@ class NorFlash:
             left = (self.busy_until - self.clock.now_fs) / FS_PER_US
             raise _Rejected(f"busy with {self._op.kind} for another {left:.1f} us (WIP=1)")
 
-    def _received_opcode(self, cmd: SpiCommand) -> int:
-        """The opcode as the chip samples it on its current instruction lines."""
+    def _received_opcode(self, cmd: SpiCommand, qpi: bool | None = None) -> int:
+        """The opcode as the chip samples it on its current instruction lines (``qpi``: on
+        those of that mode instead)."""
         assert cmd.instruction is not None
-        chip_lines = 4 if self.qpi else 1
+        qpi = self.qpi if qpi is None else qpi
+        chip_lines = 4 if qpi else 1
         if cmd.instruction_lines == chip_lines:
             return cmd.instruction
         if cmd.instruction_lines not in (1, 2, 4):
@@ -687,9 +703,9 @@ class NorFlash:
         nibbles += [0xF] * (8 // chip_lines - len(nibbles))
         seen = _from_clocks(nibbles[: 8 // chip_lines], chip_lines, 0)
         # A 1-line 0xFF reaches a QPI chip as 0xFF: the documented way out of QPI on Winbond.
-        if self.qpi and self.spec.qpi and seen in self.spec.qpi.exit and seen == 0xFF:
+        if qpi and self.spec.qpi and seen in self.spec.qpi.exit and seen == 0xFF:
             return seen
-        mode = "QPI (4-line opcodes)" if self.qpi else "SPI (1-line opcodes)"
+        mode = "QPI (4-line opcodes)" if qpi else "SPI (1-line opcodes)"
         raise _Rejected(f"opcode sent on {cmd.instruction_lines} line(s) while the chip is in "
                         f"{mode}; the chip sampled 0x{seen:02X}")
 

@@ -139,7 +139,8 @@ struct lane_layout {
 #define OP_WREN      0x06u
 #define OP_WRDI      0x04u
 
-enum { REC_WREN = 1, REC_POLL, REC_PROGRAM, REC_READ, REC_ERASE, REC_WRDI, REC_RSTEN };
+enum { REC_WREN = 1, REC_POLL, REC_PROGRAM, REC_READ, REC_ERASE, REC_WRDI, REC_RSTEN,
+       REC_REFUSED };
 enum { OP_PROGRAM = 1, OP_ERASE };  /* op_started: what the chip's operation is */
 
 struct lane_record {
@@ -180,7 +181,8 @@ struct lane_erase {     /* a sector/block erase opcode, the address it expects, 
  * (CommandEngine._learn_frame, _learn_program, _learn_erase). The lane runs it again when the
  * frame's registers are the same to the bit (DLR aside for a write enable or an erase, AR
  * aside but for a poll's); its bus time is the model's. */
-enum { FRAME_WREN = 1, FRAME_POLL, FRAME_PROGRAM, FRAME_ERASE, FRAME_WRDI, FRAME_RSTEN };
+enum { FRAME_WREN = 1, FRAME_POLL, FRAME_PROGRAM, FRAME_ERASE, FRAME_WRDI, FRAME_RSTEN,
+       FRAME_REFUSED };
 #define MAX_FRAMES 12u
 #define MAX_LANE_ACC 8u     /* accesses in one turn (turns_fast.c's MAX_ACC) */
 #define SWAP_BUS   1u   /* FRAME_PROGRAM: the controller swaps each byte pair onto the bus */
@@ -671,7 +673,7 @@ static const struct lane_frame *learned(const struct qspi_fast *s, uint32_t kind
         if (f->kind == kind && f->ccr == s->reg[REG_CCR] && f->tcr == s->reg[REG_TCR]
                 && f->ir == s->reg[REG_IR] && f->dcr == s->reg[REG_DCR]
                 && (kind == FRAME_WREN || kind == FRAME_ERASE || kind == FRAME_WRDI
-                    || kind == FRAME_RSTEN || f->dlr == s->reg[REG_DLR])
+                    || kind == FRAME_RSTEN || kind == FRAME_REFUSED || f->dlr == s->reg[REG_DLR])
                 && (kind != FRAME_POLL || !lines(s, F_ADMODE) || f->ar == s->reg[REG_AR]))
             return f;
     }
@@ -834,6 +836,16 @@ static int lane_start_command(struct qspi_fast *s, int at_ar)
         chip_settle(s, now);
         lane_log(s, REC_RSTEN, now);
         lane_on_bus(s, now, f ? f->bus_fs : bus_fs(s, 0), 0);
+        return 1;
+    }
+    if (fmode(s) == FMODE_WRITE && lines(s, F_DMODE) == 0u && !at_ar
+            && (f = learned(s, FRAME_REFUSED)) != 0) {
+        /* a frame the chip does not sample as an instruction in its mode (an octal reset sent
+         * to a chip in SPI): on the bus, refused, nothing else changes (the model's reason is
+         * Python's, found again when the log is read) */
+        chip_settle(s, now);
+        lane_log(s, REC_REFUSED, now);
+        lane_on_bus(s, now, f->bus_fs, 0);
         return 1;
     }
     if (fmode(s) == FMODE_WRITE && lines(s, F_DMODE) == 0u && at_ar)

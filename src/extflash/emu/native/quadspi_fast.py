@@ -45,9 +45,11 @@ REG_RX = 64  # the longest register read the lane answers (DLR + 1)
 READ_ARRAY, READ_REGISTER = 1, 2  # read_started: the indirect read the lane started
 OP_PROGRAM, OP_ERASE = 1, 2  # what an operation the lane started is (op_started)
 FRAME_WREN, FRAME_POLL, FRAME_PROGRAM, FRAME_ERASE, FRAME_WRDI, FRAME_RSTEN = 1, 2, 3, 4, 5, 6
+FRAME_REFUSED = 7
 SWAP_BUS, SWAP_ARRAY = 1, 2  # a learned program's byte-pair swaps (struct lane_frame)
 NEVER = 2**64 - 1
 REC_WREN, REC_POLL, REC_PROGRAM, REC_READ, REC_ERASE, REC_WRDI, REC_RSTEN = 1, 2, 3, 4, 5, 6, 7
+REC_REFUSED = 8
 _RECORD = struct.Struct("<Q8I")  # struct lane_record
 
 

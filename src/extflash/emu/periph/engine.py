@@ -63,6 +63,7 @@ from extflash.emu.native.quadspi_fast import (
     FLAG_MAPPED_BUSY,
     FRAME_ERASE,
     FRAME_PROGRAM,
+    FRAME_REFUSED,
     FRAME_RSTEN,
     FRAME_WRDI,
     MODE_CMD,
@@ -82,6 +83,7 @@ from extflash.emu.native.quadspi_fast import (
     READ_REGISTER,
     REC_POLL,
     REC_READ,
+    REC_REFUSED,
     REC_RSTEN,
     SLOTS,
     TX_CAPACITY,
@@ -357,6 +359,7 @@ class _LaneChip(Protocol):
 
     def lane_facts(self) -> LaneFacts | None: ...
     def lane_frame(self, cmd: SpiCommand) -> str | None: ...
+    def lane_refusal(self, cmd: SpiCommand, qpi: bool | None = None) -> str | None: ...
     def lane_operation(self) -> tuple[str, int, int] | None: ...
     def lane_take(self, *, wel: bool, busy_until: int, started: tuple[str, int, int] | None,
                   enabled: bool, commands: int, events: Callable[[], list[FlashEvent]],
@@ -863,8 +866,7 @@ class CommandEngine(Peripheral):
                                poll_interval_fs=act.poll_interval_fs, poll_ftf=act.poll_ftf)
         elif state.mode == MODE_RXT and act is not None:
             op = LaneOperation(done_fs=act.done_fs, stall_fs=act.stall_fs)
-        frames = (self._learned.frames((facts.octal_mode, self.clk_hz))
-                  if facts.octal_mode is not None else ())
+        frames = self._learned.frames(self._frame_context(facts))
         nat.publish_lane(facts, chip.memory, self.clk_hz, op, self._last_status,
                          self._lane_time(), frames)
 
@@ -948,12 +950,19 @@ class CommandEngine(Peripheral):
         self._take_lane_time(st)
         records = nat.lane_records()
 
+        qpi = st.chip_lines == 4  # the mode a refused frame met (the lane changes no mode)
+
+        def event(r: LaneRecord) -> FlashEvent:
+            cmd = self._logged_command(r, r.address, r.data,
+                                       r.length if r.kind in (REC_POLL, REC_READ) else 0)
+            if r.kind == REC_REFUSED:
+                return FlashEvent(r.time_fs, cmd, "rejected", chip.lane_refusal(cmd, qpi) or "")
+            return FlashEvent(r.time_fs, cmd, "ok")
+
         def events() -> list[FlashEvent]:
             # decoded when the chip's log is read: as the model would have logged them (the
             # lane sends no alternate bytes and no SIOO, so nothing else of CCR's state counts)
-            return [FlashEvent(r.time_fs, self._logged_command(
-                r, r.address, r.data,
-                r.length if r.kind in (REC_POLL, REC_READ) else 0), "ok") for r in records()]
+            return [event(r) for r in records()]
 
         self.commands += st.commands
         if st.polls:
@@ -1297,12 +1306,18 @@ class CommandEngine(Peripheral):
         if lane_frame is None or lane_frame(cmd) != what:
             return None
         facts = chip.lane_facts()
-        if facts is None or facts.octal_mode is None:
+        if facts is None or (facts.octal_mode is None) != (what == "refused"):
             return None
         ccr, tcr, ir, dcr, dlr, ar = operator.itemgetter(*_FRAME_SLOTS)(
             self._native_values(self.values))
         registers = (ccr, tcr, ir, dcr, dlr, ar if cmd.address_lines else 0)
-        return chip, facts, (facts.octal_mode, self.clk_hz), registers
+        return chip, facts, self._frame_context(facts), registers
+
+    def _frame_context(self, facts: LaneFacts) -> tuple[object, int]:
+        """What a learned frame means depends on: the chip's octal mode (or, in SPI and QPI,
+        its instruction lines) and the controller's clock."""
+        mode = facts.octal_mode if facts.octal_mode is not None else facts.instruction_lines
+        return mode, self.clk_hz
 
     def _learn_frame(self, cmd: SpiCommand, returned: bytes | None = None) -> None:
         """Teach the native lane a frame the chip has just taken for a write enable, a write
@@ -1312,7 +1327,7 @@ class CommandEngine(Peripheral):
             bank = self.banks.get(self._selected_bank)
             lane_frame = getattr(bank.device, "lane_frame", None) if bank is not None else None
             what = lane_frame(cmd) if lane_frame is not None else None
-            if what not in ("wren", "wrdi", "rsten"):
+            if what not in ("wren", "wrdi", "rsten", "refused"):
                 return
         else:
             what = "sr1"
@@ -1323,6 +1338,8 @@ class CommandEngine(Peripheral):
         bus_fs = self._duration_fs(cmd, cmd.read_length)
         if returned is not None:
             self._learned.status_read(context, registers, bus_fs, returned, chip.status)
+        elif what == "refused":
+            self._learned.plain(context, FRAME_REFUSED, registers, bus_fs)
         elif facts.busy_until:
             return  # a write enable or disable a busy chip rejects; a reset enable while busy
             # is left to the model too

@@ -5,7 +5,10 @@ itself. Octal frames (8 lines, DTR phases, a 2-byte instruction, register reads 
 address and latency) it does not decode: the chip's octal model does (``flash/octal.py``). So
 the model teaches the lane the everyday ones. When Python runs a frame the chip takes for a
 write enable, a write disable (the latch cleared), a reset enable (the reset armed; the reset
-itself stays the model's, as does every frame that changes the chip's mode), a status read that
+itself stays the model's, as does every frame that changes the chip's mode), a frame a chip in
+SPI or QPI refuses whatever its state (its instruction not sampled as an opcode on its lines:
+the octal reset pair a loader sends to find the chip's mode; the context is then the chip's
+instruction lines, and the model's reason is found again when the log is read), a status read that
 returned status register 1 in every byte for two different
 SR1 values, a page program whose page came out as the lane would program it (with the
 byte-pair swaps the controller and the chip made), or a sector/block erase that erased the
