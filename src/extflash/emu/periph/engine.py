@@ -1321,8 +1321,9 @@ class CommandEngine(Peripheral):
 
     def _learn_frame(self, cmd: SpiCommand, returned: bytes | None = None) -> None:
         """Teach the native lane a frame the chip has just taken for a write enable, a write
-        disable or a reset enable (no ``returned``), or a status read that ``returned`` bytes
-        (learned.py), with its bus time (a poll's: one status read's)."""
+        disable or a reset enable, or refused in SPI or QPI whatever its state (no
+        ``returned``), or a status read that ``returned`` bytes (learned.py), with its bus time
+        (a poll's: one status read's)."""
         if returned is None:
             bank = self.banks.get(self._selected_bank)
             lane_frame = getattr(bank.device, "lane_frame", None) if bank is not None else None
