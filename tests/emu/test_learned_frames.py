@@ -43,7 +43,7 @@ def test_a_taught_status_read_is_dropped_when_it_stops_returning_sr1() -> None:
     learned = LearnedFrames()
     for sr1 in (0x02, 0x00):
         learned.status_read(CONTEXT, POLL, 80, bytes([sr1]) * 2, sr1)
-    learned.write_enable(CONTEXT, WREN, 40)
+    learned.instruction(CONTEXT, FRAME_WREN, WREN, 40)
     assert {f.kind for f in learned.frames(CONTEXT)} == {FRAME_POLL, FRAME_WREN}
     learned.status_read(CONTEXT, POLL, 80, b"\x00\x02", 0x02)
     assert [f.kind for f in learned.frames(CONTEXT)] == [FRAME_WREN]
@@ -51,11 +51,12 @@ def test_a_taught_status_read_is_dropped_when_it_stops_returning_sr1() -> None:
 
 def test_the_published_tuple_stays_the_same_until_something_is_learned() -> None:
     learned = LearnedFrames()
-    learned.write_enable(CONTEXT, WREN, 40)
+    learned.instruction(CONTEXT, FRAME_WREN, WREN, 40)
     first = learned.frames(CONTEXT)
-    learned.write_enable(CONTEXT, WREN, 40)
+    learned.instruction(CONTEXT, FRAME_WREN, WREN, 40)
     assert learned.frames(CONTEXT) is first
-    learned.write_enable(CONTEXT, WREN, 41)  # another bus time (cannot happen in one context)
+    # another bus time (cannot happen in one context)
+    learned.instruction(CONTEXT, FRAME_WREN, WREN, 41)
     assert learned.frames(CONTEXT) is not first and learned.frames(CONTEXT)[0].bus_fs == 41
 
 
@@ -72,7 +73,7 @@ def test_programs_come_last_and_the_longest_first() -> None:
     learned = LearnedFrames()
     for dlr in (15, 255, 99):
         learned.page_program(CONTEXT, (1, 2, 3, 4, dlr, 0), 0, dlr)
-    learned.write_enable(CONTEXT, WREN, 40)
+    learned.instruction(CONTEXT, FRAME_WREN, WREN, 40)
     assert [(f.kind, f.dlr) for f in learned.frames(CONTEXT)] == [
         (FRAME_WREN, 0), (FRAME_PROGRAM, 255), (FRAME_PROGRAM, 99), (FRAME_PROGRAM, 15)]
 

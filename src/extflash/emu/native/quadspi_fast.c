@@ -665,16 +665,17 @@ static void lane_undo(struct qspi_fast *s, const struct lane_undo *u)
     s->poll_ftf = u->poll_ftf, s->woke = u->woke;
 }
 
-/* The learned frame of this kind the registers describe, to the bit (NULL: none). */
+/* The learned frame of this kind (0: of any kind) the registers describe, to the bit (NULL:
+ * none); DLR counts only for a frame with data, AR only for a poll's. */
 static const struct lane_frame *learned(const struct qspi_fast *s, uint32_t kind)
 {
     for (uint32_t i = 0; i < s->n_frames; i++) {
         const struct lane_frame *f = &s->frames[i];
-        if (f->kind == kind && f->ccr == s->reg[REG_CCR] && f->tcr == s->reg[REG_TCR]
+        if ((!kind || f->kind == kind) && f->ccr == s->reg[REG_CCR] && f->tcr == s->reg[REG_TCR]
                 && f->ir == s->reg[REG_IR] && f->dcr == s->reg[REG_DCR]
-                && (kind == FRAME_WREN || kind == FRAME_ERASE || kind == FRAME_WRDI
-                    || kind == FRAME_RSTEN || kind == FRAME_REFUSED || f->dlr == s->reg[REG_DLR])
-                && (kind != FRAME_POLL || !lines(s, F_ADMODE) || f->ar == s->reg[REG_AR]))
+                && ((f->kind != FRAME_POLL && f->kind != FRAME_PROGRAM)
+                    || f->dlr == s->reg[REG_DLR])
+                && (f->kind != FRAME_POLL || !lines(s, F_ADMODE) || f->ar == s->reg[REG_AR]))
             return f;
     }
     return 0;
@@ -792,62 +793,51 @@ static int lane_erase(struct qspi_fast *s, uint64_t now)
                               f->bus_fs);
 }
 
+/* A frame that is an instruction alone (no address, no data): a write enable or disable, a
+ * reset enable, decoded here in SPI and QPI or learned in an octal state, or a frame the chip
+ * refuses in its mode whatever its state (learned: an octal reset pair sent to a chip in SPI;
+ * the model's reason is Python's, found again when the log is read). Each is logged and on the
+ * bus as the model has it. A reset enable only arms the reset, which is the model's (Python
+ * takes the arming from this being the lane's last command: NativeQuadspi.last_kind); it is
+ * honoured while busy, a write enable or disable is not (Python records why). 1 when run. */
+static int lane_instruction(struct qspi_fast *s, uint64_t now)
+{
+    const struct lane_frame *f = 0;
+    uint32_t kind = 0;
+    if (plain_phases(s)) {
+        uint32_t op = fld(s, F_INSTRUCTION);
+        kind = op == OP_WREN ? FRAME_WREN : op == OP_WRDI ? FRAME_WRDI
+               : s->rsten_opcode && op == s->rsten_opcode ? FRAME_RSTEN : 0u;
+    } else if ((f = learned(s, 0)) != 0) {
+        kind = f->kind;
+    }
+    if (kind != FRAME_WREN && kind != FRAME_WRDI && kind != FRAME_RSTEN && kind != FRAME_REFUSED)
+        return 0;
+    chip_settle(s, now);
+    if (s->busy_until && (kind == FRAME_WREN || kind == FRAME_WRDI))
+        return 0;
+    if (kind == FRAME_WREN || kind == FRAME_WRDI) {
+        s->wel = kind == FRAME_WREN;
+        s->wrens++;     /* a write enable or disable: either ends a volatile-write enable */
+    }
+    lane_log(s, kind == FRAME_WREN ? REC_WREN : kind == FRAME_WRDI ? REC_WRDI
+                : kind == FRAME_RSTEN ? REC_RSTEN : REC_REFUSED, now);
+    lane_on_bus(s, now, f ? f->bus_fs : bus_fs(s, 0), 0);
+    return 1;
+}
+
 /* The command a start-register write (QUADSPI CCR, OCTOSPI/XSPI IR) or an AR write starts in
- * IDLE, run here when it is a write enable, automatic status polling (an AR write: a learned
- * frame with an address) or a sector or block erase (an AR write, lane_erase); the registers
- * hold the written value. 1 when run. */
+ * IDLE, run here when it is an instruction alone (lane_instruction), automatic status polling
+ * (an AR write: a learned frame with an address) or a sector or block erase (an AR write,
+ * lane_erase); the registers hold the written value. 1 when run. */
 static int lane_start_command(struct qspi_fast *s, int at_ar)
 {
     uint64_t now = lane_now(s);
     if (now >= s->event_fs || (lines(s, F_ADMODE) != 0u) != at_ar)
         return 0;
     const struct lane_frame *f = 0;
-    if (fmode(s) == FMODE_WRITE && lines(s, F_DMODE) == 0u && !at_ar
-            && ((plain_phases(s) && fld(s, F_INSTRUCTION) == OP_WREN)
-                || (f = learned(s, FRAME_WREN)) != 0)) {
-        chip_settle(s, now);
-        if (s->busy_until)
-            return 0;   /* a busy chip rejects it: Python records why */
-        s->wel = 1;
-        s->wrens++;
-        lane_log(s, REC_WREN, now);
-        lane_on_bus(s, now, f ? f->bus_fs : bus_fs(s, 0), 0);
-        return 1;
-    }
-    if (fmode(s) == FMODE_WRITE && lines(s, F_DMODE) == 0u && !at_ar
-            && ((plain_phases(s) && fld(s, F_INSTRUCTION) == OP_WRDI)
-                || (f = learned(s, FRAME_WRDI)) != 0)) {
-        /* a write disable (NorFlash._wrdi): the latch cleared; a busy chip rejects it */
-        chip_settle(s, now);
-        if (s->busy_until)
-            return 0;
-        s->wel = 0;
-        s->wrens++;     /* a write enable or disable: either ends a volatile-write enable */
-        lane_log(s, REC_WRDI, now);
-        lane_on_bus(s, now, f ? f->bus_fs : bus_fs(s, 0), 0);
-        return 1;
-    }
-    if (fmode(s) == FMODE_WRITE && lines(s, F_DMODE) == 0u && !at_ar
-            && ((plain_phases(s) && s->rsten_opcode && fld(s, F_INSTRUCTION) == s->rsten_opcode)
-                || (f = learned(s, FRAME_RSTEN)) != 0)) {
-        /* a reset enable (NorFlash._reset_enable), honoured while busy too: it only arms the
-         * reset, which is the model's (Python takes the arming from this command being the
-         * lane's last: NativeQuadspi.last_kind) */
-        chip_settle(s, now);
-        lane_log(s, REC_RSTEN, now);
-        lane_on_bus(s, now, f ? f->bus_fs : bus_fs(s, 0), 0);
-        return 1;
-    }
-    if (fmode(s) == FMODE_WRITE && lines(s, F_DMODE) == 0u && !at_ar
-            && (f = learned(s, FRAME_REFUSED)) != 0) {
-        /* a frame the chip does not sample as an instruction in its mode (an octal reset sent
-         * to a chip in SPI): on the bus, refused, nothing else changes (the model's reason is
-         * Python's, found again when the log is read) */
-        chip_settle(s, now);
-        lane_log(s, REC_REFUSED, now);
-        lane_on_bus(s, now, f->bus_fs, 0);
-        return 1;
-    }
+    if (fmode(s) == FMODE_WRITE && lines(s, F_DMODE) == 0u && !at_ar)
+        return lane_instruction(s, now);
     if (fmode(s) == FMODE_WRITE && lines(s, F_DMODE) == 0u && at_ar)
         return lane_erase(s, now);
     if (fmode(s) == FMODE_POLL && ((!at_ar && status_read(s))

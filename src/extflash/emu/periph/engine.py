@@ -66,6 +66,7 @@ from extflash.emu.native.quadspi_fast import (
     FRAME_REFUSED,
     FRAME_RSTEN,
     FRAME_WRDI,
+    FRAME_WREN,
     MODE_CMD,
     MODE_FORWARD,
     MODE_IDLE,
@@ -348,6 +349,11 @@ class _EraseProof:
     registers: Registers
     at: int  # the array address the frame names
     now_fs: int  # when it starts
+
+
+# what the chip takes an instruction-alone frame for -> its learned frame kind
+_INSTRUCTION_FRAMES = {"wren": FRAME_WREN, "wrdi": FRAME_WRDI, "rsten": FRAME_RSTEN,
+                       "refused": FRAME_REFUSED}
 
 
 class _LaneChip(Protocol):
@@ -1292,18 +1298,20 @@ class CommandEngine(Peripheral):
         self._active = act
         self._settle()
 
-    def _learning(self, cmd: SpiCommand, what: str
-                  ) -> tuple[_LaneChip, LaneFacts, tuple[object, int], Registers] | None:
-        """The chip, its facts, the context and the frame's registers when the chip (in an
-        octal state) takes ``cmd`` for ``what`` ("wren", "sr1", "program": NorFlash.lane_frame)
-        and the lane could run it again: no alternate bytes, dual-flash or SIOO."""
+    def _learning(self, cmd: SpiCommand, *kinds: str
+                  ) -> tuple[_LaneChip, LaneFacts, tuple[object, int], Registers, str] | None:
+        """The chip, its facts, the context, the frame's registers and what the chip takes
+        ``cmd`` for, when that is one of ``kinds`` (NorFlash.lane_frame: "wren", "wrdi",
+        "rsten", "sr1", "program", "erase" in an octal state; "refused" in SPI or QPI) and the
+        lane could run it again: no alternate bytes, dual-flash or SIOO."""
         bank = self.banks.get(self._selected_bank)
         if (self.native is None or bank is None or cmd.alternate_lines or self._dfm
                 or self._instruction_once):
             return None
         chip: _LaneChip = bank.device  # type: ignore[assignment]
         lane_frame = getattr(chip, "lane_frame", None)
-        if lane_frame is None or lane_frame(cmd) != what:
+        what = lane_frame(cmd) if lane_frame is not None else None
+        if what is None or what not in kinds:
             return None
         facts = chip.lane_facts()
         if facts is None or (facts.octal_mode is None) != (what == "refused"):
@@ -1311,7 +1319,7 @@ class CommandEngine(Peripheral):
         ccr, tcr, ir, dcr, dlr, ar = operator.itemgetter(*_FRAME_SLOTS)(
             self._native_values(self.values))
         registers = (ccr, tcr, ir, dcr, dlr, ar if cmd.address_lines else 0)
-        return chip, facts, self._frame_context(facts), registers
+        return chip, facts, self._frame_context(facts), registers, what
 
     def _frame_context(self, facts: LaneFacts) -> tuple[object, int]:
         """What a learned frame means depends on: the chip's octal mode (or, in SPI and QPI,
@@ -1324,32 +1332,23 @@ class CommandEngine(Peripheral):
         disable or a reset enable, or refused in SPI or QPI whatever its state (no
         ``returned``), or a status read that ``returned`` bytes (learned.py), with its bus time
         (a poll's: one status read's)."""
-        if returned is None:
-            bank = self.banks.get(self._selected_bank)
-            lane_frame = getattr(bank.device, "lane_frame", None) if bank is not None else None
-            what = lane_frame(cmd) if lane_frame is not None else None
-            if what not in ("wren", "wrdi", "rsten", "refused"):
-                return
-        else:
-            what = "sr1"
-        learning = self._learning(cmd, what)
+        learning = (self._learning(cmd, "wren", "wrdi", "rsten", "refused") if returned is None
+                    else self._learning(cmd, "sr1"))
         if learning is None:
             return
-        chip, facts, context, registers = learning
+        chip, facts, context, registers, what = learning
         bus_fs = self._duration_fs(cmd, cmd.read_length)
         if returned is not None:
             self._learned.status_read(context, registers, bus_fs, returned, chip.status)
-        elif what == "refused":
-            self._learned.plain(context, FRAME_REFUSED, registers, bus_fs)
-        elif facts.busy_until:
-            return  # a write enable or disable a busy chip rejects; a reset enable while busy
-            # is left to the model too
-        elif what == "wren" and facts.wel:
-            self._learned.write_enable(context, registers, bus_fs)
-        elif what == "wrdi" and not facts.wel:
-            self._learned.plain(context, FRAME_WRDI, registers, bus_fs)
-        elif what == "rsten" and chip.reset_armed:
-            self._learned.plain(context, FRAME_RSTEN, registers, bus_fs)
+            return
+        # a busy chip rejects a write enable or disable; a reset enable while busy is left to
+        # the model too; a refusal does not depend on the chip's state
+        taken = {"wren": not facts.busy_until and facts.wel,
+                 "wrdi": not facts.busy_until and not facts.wel,
+                 "rsten": not facts.busy_until and chip.reset_armed,
+                 "refused": True}[what]
+        if taken:
+            self._learned.instruction(context, _INSTRUCTION_FRAMES[what], registers, bus_fs)
 
     def _program_before(self, cmd: SpiCommand, address: int) -> _ProgramProof | None:
         """What proving a page program takes from before it runs (:meth:`_learn_program`): an
@@ -1358,7 +1357,7 @@ class CommandEngine(Peripheral):
         learning = self._learning(cmd, "program")
         if learning is None or address & 1:
             return None
-        chip, facts, context, registers = learning
+        chip, facts, context, registers, _ = learning
         registers = (*registers[:5], 0)  # the lane matches a program at any even address
         ps = facts.page_size
         if (not facts.wel or facts.busy_until or not ps or not facts.program_fs
@@ -1376,7 +1375,7 @@ class CommandEngine(Peripheral):
         learning = self._learning(cmd, "erase")
         if learning is None:
             return None
-        chip, facts, context, registers = learning
+        chip, facts, context, registers, _ = learning
         registers = (*registers[:4], 0, 0)  # the lane matches an erase at any address
         if (not facts.wel or facts.busy_until
                 or self._learned.knows(context, FRAME_ERASE, registers)):

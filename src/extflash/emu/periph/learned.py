@@ -28,7 +28,6 @@ from extflash.emu.native.quadspi_fast import (
     FRAME_ERASE,
     FRAME_POLL,
     FRAME_PROGRAM,
-    FRAME_WREN,
     SWAP_ARRAY,
     SWAP_BUS,
     LaneFrame,
@@ -63,15 +62,12 @@ class LearnedFrames:
         """Is the frame with these registers (AR aside, as the lane matches a program) learned?"""
         return (kind, registers) in self._frames.get(context, {})
 
-    def write_enable(self, context: Hashable, registers: Registers, bus_fs: int) -> None:
-        """The chip took the frame for a write enable and set its latch; ``bus_fs``: the
-        command's bus time."""
-        ccr, tcr, ir, dcr, _dlr, _ar = registers
-        self._learn(context, LaneFrame(FRAME_WREN, ccr, tcr, ir, dcr, 0, 0, 0, bus_fs))
-
-    def plain(self, context: Hashable, kind: int, registers: Registers, bus_fs: int) -> None:
-        """The chip took the frame for a write disable (FRAME_WRDI: its latch cleared) or a
-        reset enable (FRAME_RSTEN: its reset armed); ``bus_fs``: the command's bus time."""
+    def instruction(self, context: Hashable, kind: int, registers: Registers,
+                    bus_fs: int) -> None:
+        """The chip took the frame, an instruction alone, for a write enable (FRAME_WREN: its
+        latch set), a write disable (FRAME_WRDI: cleared) or a reset enable (FRAME_RSTEN: its
+        reset armed), or refused it in its mode whatever its state (FRAME_REFUSED); ``bus_fs``:
+        the command's bus time."""
         ccr, tcr, ir, dcr, _dlr, _ar = registers
         self._learn(context, LaneFrame(kind, ccr, tcr, ir, dcr, 0, 0, 0, bus_fs))
 
