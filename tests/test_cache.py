@@ -50,9 +50,11 @@ def test_dates_are_not_cached(own_cache: Path) -> None:
     assert not own_cache.exists() or not list(own_cache.iterdir())
 
 
-def test_invalid_toml_raises_as_tomllib_does() -> None:
-    with pytest.raises(tomllib.TOMLDecodeError):
+def test_invalid_toml_raises_with_the_parsers_message() -> None:
+    with pytest.raises(cache.TomlError) as caught:
         cache.parse_toml("name = \n")
+    assert isinstance(caught.value.__cause__, tomllib.TOMLDecodeError)
+    assert str(caught.value) == str(caught.value.__cause__)
 
 
 def test_shipped_data_reads_the_same_through_the_cache(own_cache: Path) -> None:

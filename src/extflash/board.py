@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -431,7 +430,7 @@ def load(name_or_path: str | Path) -> Board:
 def parse(text: str, *, where: str = "board") -> Board:
     try:
         data = cache.parse_toml(text)
-    except tomllib.TOMLDecodeError as exc:
+    except cache.TomlError as exc:
         raise ConfigError(f"{where}: not valid TOML ({exc})") from None
     for key in ("name", "mcu", "memory"):
         if key not in data:

@@ -23,14 +23,27 @@ def root() -> Path:
     return Path(base) / "extflash"
 
 
+class TomlError(ValueError):
+    """Text that is not TOML (the parser's message; the parser's error as its cause)."""
+
+
+def digest(data: bytes, size: int = 16) -> str:
+    """A hex BLAKE2b digest of ``size`` bytes: the name of what is cached for ``data``.
+
+    CPython's own BLAKE2 module, when it has one: ``hashlib`` loads OpenSSL first, 2-3 ms of
+    every command line's start for a digest it does not need."""
+    try:
+        from _blake2 import blake2b
+    except ImportError:  # another Python: the same function through hashlib
+        from hashlib import blake2b
+    return blake2b(data, digest_size=size).hexdigest()
+
+
 def parse_toml(text: str) -> dict[str, Any]:
     """``tomllib.loads(text)``, read from the cache when the same text was parsed before
-    (:class:`tomllib.TOMLDecodeError` for text that is not TOML, as tomllib raises it)."""
-    import hashlib  # here: `import extflash` (the dataclass code cache) needs only root()
-    import tomllib
-
+    (:class:`TomlError` for text that is not TOML)."""
     raw = text.encode("utf-8")
-    key = hashlib.blake2b(raw, digest_size=16).hexdigest()
+    key = digest(raw)
     entry = root() / "data" / f"{key}.m{marshal.version}"
     try:
         cached = marshal.loads(entry.read_bytes())
@@ -38,7 +51,12 @@ def parse_toml(text: str) -> dict[str, Any]:
         cached = None  # absent, unreadable or damaged: parsed again and written anew
     if isinstance(cached, dict):
         return cached
-    data = tomllib.loads(text)
+    import tomllib  # here: a command whose files are all cached does not import the parser
+
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise TomlError(str(exc)) from exc
     try:
         blob = marshal.dumps(data)
     except ValueError:

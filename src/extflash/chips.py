@@ -12,9 +12,7 @@ generator and the loader generator agree on what they mean (see :data:`QE_RULES`
 
 from __future__ import annotations
 
-import difflib
 import functools
-import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -698,7 +696,7 @@ def _load_entry(file_name: str) -> ChipSpec:
     origin = f"data/chips/{file_name}"
     try:
         data = cache.parse_toml((_folder() / file_name).read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
+    except cache.TomlError as exc:
         raise ConfigError(f"{origin}: not valid TOML ({exc})") from None
     return _parse_chip(data, origin)
 
@@ -712,11 +710,13 @@ def _load_all() -> tuple[ChipSpec, ...]:
 def load_file(path: str) -> ChipSpec:
     """Load one chip file (for a user's own chip description)."""
     try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
+        with open(path, encoding="utf-8") as fh:
+            data = cache.parse_toml(fh.read())
     except OSError as exc:
         raise ConfigError(f"cannot read chip file {path}: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not valid TOML (not UTF-8 text)") from None
+    except cache.TomlError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
     return _parse_chip(data, path)
 
@@ -747,6 +747,8 @@ def find(name: str) -> ChipSpec:
     if prefixed:
         return max(prefixed, key=lambda c: len(c.name))
     names = [c.name for c in chips]
+    import difflib  # only to suggest a name: not on every command's start
+
     close = difflib.get_close_matches(name.upper(), names, n=4, cutoff=0.5)
     hint = f"did you mean {', '.join(close)}?" if close else f"known chips: {', '.join(names)}"
     raise ConfigError(f"unknown flash chip '{name}'", hint=hint)

@@ -9,7 +9,6 @@ pin table of that package.
 from __future__ import annotations
 
 import csv
-import difflib
 import functools
 import re
 from dataclasses import dataclass, field
@@ -319,6 +318,8 @@ def _similar(name: str, names: list[str]) -> list[str]:
     """Up to three known names close to ``name``, from its own series (``STM32H7``) when it has
     any; swapped digits (H734 for H743) rank first."""
     series = [n for n in names if n[:7] == name[:7]] or names
+    import difflib  # only to suggest a name: not on every command's start
+
     ratios = {n: difflib.SequenceMatcher(None, n, name).ratio() for n in series}
     close = sorted((n for n, r in ratios.items() if r >= 0.75),
                    key=lambda n: (sorted(n) != sorted(name), -ratios[n], n))

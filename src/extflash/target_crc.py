@@ -33,8 +33,7 @@ def nibble_table() -> bytes:
 def routine() -> bytes:
     """Thumb machine code of ``extflash_crc32`` (ARMv6-M, runs on every Cortex-M)."""
     # imported here: a command imports this module for every loader call, and only the first
-    # checksum of a process builds or reads the routine (hashlib and subprocess: 4-5 ms)
-    import hashlib
+    # checksum of a process builds or reads the routine (subprocess and tempfile)
     import subprocess
     import tempfile
 
@@ -42,7 +41,7 @@ def routine() -> bytes:
 
     source = (resources.files("extflash") / "firmware" / "crc32.c").read_text(encoding="utf-8")
     toolchain = find_toolchain()
-    key = hashlib.sha256((source + toolchain.version).encode()).hexdigest()[:16]
+    key = cache.digest((source + toolchain.version).encode(), 8)
     cached = cache.root() / f"crc32-{key}.bin"
     if cached.exists():
         return cached.read_bytes()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -116,3 +117,22 @@ def test_the_collector_skips_start_up_objects_once_a_session_is_open(gen_loader:
                              text=True, check=True)
     threshold, frozen = json.loads(version.stdout.splitlines()[-1])
     assert threshold > default and frozen == 0
+
+
+def test_cached_data_files_need_neither_the_toml_parser_nor_openssl(tmp_path: Path) -> None:
+    """A command whose board, chip and family files were parsed before reads them back from the
+    cache: it imports no TOML parser, and names cache entries without loading OpenSSL."""
+    script = ("import json, sys\n"
+              "from extflash import board\n"
+              "board.load('stm32h735g-dk').memories\n"
+              "print(json.dumps(sorted(m for m in ('tomllib', '_hashlib', 'hashlib', 'difflib')"
+              " if m in sys.modules)))\n")
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+
+    def imported() -> list[str]:
+        out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                             check=True, env=env).stdout
+        return list(json.loads(out.splitlines()[-1]))
+
+    assert "tomllib" in imported()  # the first run parses and fills the cache
+    assert imported() == []

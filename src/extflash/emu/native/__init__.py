@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import hashlib
 import logging
 import os
 import shutil
@@ -100,8 +99,8 @@ def _build(name: str) -> Path:
     if cc is None:
         raise NativeUnavailable(f"no C compiler ({compiler_name()} not found): install gcc or "
                                 f"set $CC")
-    key = hashlib.sha256(b"\0".join([source, _compiler_identity(cc).encode(),
-                                     " ".join(CFLAGS).encode()])).hexdigest()[:16]
+    key = cache.digest(b"\0".join([source, _compiler_identity(cc).encode(),
+                                   " ".join(CFLAGS).encode()]), 8)
     target = cache_dir() / f"{name}-{key}.so"
     if target.exists():
         return target
