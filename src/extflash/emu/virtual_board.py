@@ -145,7 +145,8 @@ class VirtualBoard:
             buffers.drop_prepared()
 
     def _build(self, board: Board, timing: str, native: bool | None, small_pages: bool) -> None:
-        self._saved: dict[int, FileContents] = {}  # what each bank's file holds now
+        # what each bank's file holds now; None: written by this session, its key not worked out
+        self._saved: dict[int, FileContents | None] = {}
         # small_pages: faster stores, no write-hooking watch or trace (Machine, "Pages")
         self.machine = Machine(board.part, hse_hz=board.hse_hz,  # 0: no crystal
                                small_pages=small_pages)
@@ -356,8 +357,12 @@ class VirtualBoard:
             path = self._bank_file(bank)
             if path is None:
                 continue
+            if bank not in self._saved:  # a new file: no contents to compare (no CRC of them)
+                replace_atomically(path, chip.save)
+                self._saved[bank] = None
+                continue
             state = chip.contents_key()
-            if self._saved.get(bank) == state:
+            if self._saved[bank] == state:
                 continue
             replace_atomically(path, functools.partial(chip.save, blocks=state.blocks))
             self._saved[bank] = state
