@@ -37,8 +37,13 @@ Pages
     fast path; in the others each store refills the TLB. Measured on a push/pop loop, per
     million turns: 0.115 s at 1 KiB pages, 0.025 s or 0.17 s at 256-byte pages by that bit;
     on the HAL-style and generated loaders' jobs 256-byte pages are 11-30 % faster overall.
-    No store on a fast page looks for translated code there; loaders do not write code they
-    have run (the host's ``uc_mem_write`` does not look either). Such a machine must carry no
+    The refill ends in a plain store too (at these pages the flag is no longer among those the
+    slow path acts on), so the machine clears the flag in the TLB entries of writable RAM
+    pages (``tlb``, :mod:`extflash.emu.native.pages_fast`): a command lane tends them as a
+    command with an address starts, and stores to every page take the inline path, with the
+    same effect (``tend_tlb``; 60 ns against 4 ns a store on a store loop).
+    No store to RAM looks for translated code there; loaders do not write code they have run
+    (the host's ``uc_mem_write`` does not look either). Such a machine must carry no
     ``UC_HOOK_MEM_WRITE`` range hooks: with 256-byte pages unicorn 2.1.4 calls them for stores
     just past their range with an address one page lower (a stray-write watch would report
     writes that never happened). Boards that a watch or trace hooks keep the default pages
@@ -90,7 +95,7 @@ from extflash.emu.mmio import (
     UnmodelledBlock,
     c_buffer,
 )
-from extflash.emu.native import ticks_fast
+from extflash.emu.native import pages_fast, ticks_fast
 from extflash.emu.periph import sysregs
 from extflash.emu.periph.flashif import FlashInterface
 from extflash.emu.periph.gpio import GpioBank, GpioPort, PinState
@@ -292,6 +297,9 @@ class Machine:
     # loops waiting on memory only an interrupt changes are skipped to the next event
     # (idleloop.py); tests turn it off to compare
     idle_loops = True
+    # with 256-byte pages, command lanes keep the loader's stores on unicorn's inline path
+    # (native/pages_fast.c); tests turn it off to compare
+    tend_tlb = True
     # data loops' turns run at once where a summary holds (turns.py, in the C tick loop);
     # tests turn it off to compare
     turn_summaries = True
@@ -338,6 +346,11 @@ class Machine:
         self.bus.counter_address = (ctypes.addressof(self._counter)
                                     if self._counter is not None else 0)
         self.bus.limit_address = ctypes.addressof(self._limit) if self._limit is not None else 0
+        # stores to every 256-byte RAM page at full speed (pages_fast.c; "Pages" above)
+        self.tlb = (pages_fast.attach(self.uc, self._handle)
+                    if small_pages and self.tend_tlb else None)
+        if self.tlb is not None:
+            self.bus.tlb_tend = (self.tlb.tend, self.tlb.view)
         self._deferred = self.bus.deferred
         self.bus.time_base = self.time_base
         self._buffers: dict[int, tuple[bytearray, object]] = {}

@@ -144,6 +144,9 @@ class Bus:
         # events stop the running core when they fire (a pending exception): a native lane may
         # let time pass over such an event and stop the core itself (see quadspi_fast.c)
         self.limit_address = 0
+        # (pages_fast.c tlb_tend, its view) of a machine with 256-byte pages, (0, 0) without:
+        # native lanes call it so the loader's stores take unicorn's inline path
+        self.tlb_tend: tuple[int, int] = (0, 0)
         self.event_wakes: Callable[[Callable[[], None]], bool] = lambda _callback: False
         self.hold_time: Callable[[int | None], None] = lambda _count: None
         self._activity_mark = 0

@@ -311,6 +311,10 @@ struct qspi_fast {
      * slice only must not pass its end (Machine._time_skipped) */
     uint64_t slice_end_fs;
     uint32_t capped;
+    /* the machine's TLB (pages_fast.c; NULL: none): tended at every AR write (a page program,
+     * an erase, a read), so the loader's own stores take unicorn's inline path */
+    void (*tlb_tend)(void *view);
+    void *tlb_view;
     uint8_t reg_rx[REG_RX];     /* a register read's data (read_started READ_REGISTER) */
     struct lane_layout layout;
 };
@@ -1280,6 +1284,8 @@ void qspi_fast_write(void *uc, uint64_t offset, unsigned size, uint64_t value, v
 {
     struct qspi_fast *s = user;
     uint32_t word = (uint32_t)offset & ~3u;
+    if (s->tlb_tend && word == s->layout.offset[REG_AR])
+        s->tlb_tend(s->tlb_view);
     if (s->mode == MODE_OFF && !s->pending) {
         s->sr_run = 0;
         s->dirty = 1;

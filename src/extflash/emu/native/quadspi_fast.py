@@ -244,6 +244,8 @@ class QuadspiFastState(ctypes.Structure):
         ("look_stop", ctypes.c_uint32),
         ("slice_end_fs", ctypes.c_uint64),
         ("capped", ctypes.c_uint32),
+        ("tlb_tend", ctypes.c_void_p),
+        ("tlb_view", ctypes.c_void_p),
         ("reg_rx", ctypes.c_uint8 * REG_RX),
         ("layout", _Layout),
     ]
@@ -586,6 +588,11 @@ class NativeQuadspi:
         """Let the lane pass a tick that wakes the core, stopping the core after the access by
         lowering the instruction limit at ``limit_address`` (0: never pass an event)."""
         self.state.insn_limit = limit_address or None
+
+    def tend_pages(self, tend: int, view: int) -> None:
+        """Have C call ``tend(view)`` (pages_fast.c ``tlb_tend``) at every AR write (0: never)."""
+        self.state.tlb_tend = tend or None
+        self.state.tlb_view = view or None
 
     def take_woke(self) -> bool:
         """Did the lane pass a waking tick and stop the core since the last call?"""

@@ -622,6 +622,7 @@ class CommandEngine(Peripheral):
             return self.python_callbacks(bus)
         nat.defer_at(bus.counter_address)
         nat.stop_at(bus.limit_address)
+        nat.tend_pages(*bus.tlb_tend)
         self._time_base = bus.time_base
         self._event_wakes = bus.event_wakes
         bus.deferred.append((nat.pending, self.refresh, None))
