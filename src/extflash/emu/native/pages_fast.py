@@ -122,12 +122,19 @@ def _holds(uc: unicorn.Uc, handle: int, layout: Layout) -> bool:
     fast = registers + layout.fast
     if not cpu or spans.bytes_at(registers + 13 * 4, 4) < 4 or spans.bytes_at(fast, 16) < 16:
         return False
-    sp = uc.reg_read(arm_const.UC_ARM_REG_SP)
     mask, table = (ctypes.c_uint64 * 2).from_address(fast)
-    entries = (mask >> layout.entry_bits) + 1
-    return (ctypes.c_uint32.from_address(registers + 13 * 4).value == sp
-            and mask == (entries - 1) << layout.entry_bits and not entries & (entries - 1)
-            and spans.bytes_at(table, mask + (1 << layout.entry_bits)) > mask)
+    return (ctypes.c_uint32.from_address(registers + 13 * 4).value
+            == uc.reg_read(arm_const.UC_ARM_REG_SP)
+            and _is_descriptor(spans, mask, table, layout.entry_bits))
+
+
+def _is_descriptor(spans: _Readable, mask: int, table: int, entry_bits: int) -> bool:
+    """Could (mask, table) be a fast TLB descriptor: (2^k - 1) << entry_bits, a readable
+    table of 2^k entries?"""
+    entries = (mask >> entry_bits) + 1
+    size = mask + (1 << entry_bits)
+    return (mask != 0 and mask == (entries - 1) << entry_bits and not entries & (entries - 1)
+            and spans.bytes_at(table, size) == size)
 
 
 class _Readable:
@@ -211,13 +218,7 @@ def _find_fast(spans: _Readable, registers: int, cpu_offset: int,
     words = list((ctypes.c_uint64 * (_FAST_SCAN // 8)).from_address(low))
 
     def valid(at: int, bits: int) -> bool:
-        """Is words[at], words[at + 1] a descriptor: (2^k - 1) << bits, a readable table?"""
-        if at < 0 or at + 1 >= len(words):
-            return False
-        mask, table = words[at], words[at + 1]
-        entries = (mask >> bits) + 1
-        return (mask != 0 and mask == (entries - 1) << bits and not entries & (entries - 1)
-                and spans.bytes_at(table, mask + (1 << bits)) == mask + (1 << bits))
+        return 0 <= at < len(words) - 1 and _is_descriptor(spans, words[at], words[at + 1], bits)
 
     page = _PROBE_STORE >> PAGE_BITS
     for bits in (5, 6, 7):
