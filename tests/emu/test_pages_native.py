@@ -61,6 +61,24 @@ def entry(view: pages_fast.TlbView, address: int) -> tuple[int, int]:
     return int(read), int(write)
 
 
+@pytest.mark.parametrize("known", [True, False], ids=["known offsets", "scan"])
+def test_the_probe_finds_the_layout_the_machine_assumes(monkeypatch: pytest.MonkeyPatch,
+                                                        known: bool) -> None:
+    """The probe (run when the pinned unicorn's layout does not hold) finds that layout: by its
+    known offsets, or by scanning the engine's struct for the registers."""
+    if not known:
+        monkeypatch.setattr(pages_fast, "_KNOWN_REGISTERS", (0x8, 0x10))
+    uc = unicorn.Uc(unicorn.UC_ARCH_ARM, unicorn.UC_MODE_THUMB)
+    uc.ctl_set_cpu_model(arm_const.UC_CPU_ARM_CORTEX_M7)
+    uc.ctl_set_page_size(256)
+    uc.reg_read(arm_const.UC_ARM_REG_SP)
+    handle = cortexm.handle(uc)
+    assert pages_fast._layout(uc, handle) == pages_fast._KNOWN
+    spans = pages_fast._Readable()
+    assert pages_fast._holds(uc, handle, pages_fast._KNOWN, spans)
+    assert not pages_fast._holds(uc, handle, pages_fast._KNOWN._replace(fast=-0x40), spans)
+
+
 def test_a_sweep_clears_only_the_flag_of_writable_ram_pages() -> None:
     uc, view = engine()
     run(uc, 10, 1)

@@ -5,8 +5,10 @@ whose address has bit 8 clear each store then fills the TLB again. :func:`attach
 machine with 256-byte pages a :class:`TlbView` of its CPU's TLB, which a command lane tends
 (``tlb_tend``) as the loader runs.
 
-unicorn has no API for its TLB. :func:`_layout` finds it once per process, on the first such
-machine's own engine, before anything is mapped:
+unicorn has no API for its TLB. Where the pinned unicorn keeps it is checked first (:func:`_holds`:
+the stack pointer read there, a descriptor for every MMU mode); when that does not hold,
+:func:`_layout` finds it, once per process, on the first such machine's own engine, before
+anything is mapped:
 
 * the CPU: a pointer in the engine's struct to a block that holds the core registers at a fixed
   offset (found by setting r0-r12 to a pattern and looking for it);
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import bisect
 import ctypes
+import re
 from typing import NamedTuple
 
 import unicorn
@@ -36,7 +39,8 @@ _PROBE_CODE = 0x1000  # the probe's page (unmapped again), as the counter probe'
 _PROBE_STORE = 0x1A00  # a RAM page whose address has bit 8 clear
 _PATTERN = tuple(0x5A5A0000 + 0x111 * i for i in range(13))  # r0..r12 during the probe
 _UC_SCAN = 0x1000  # bytes of the engine's struct searched for the CPU pointer
-# where unicorn 2.1.4 (the pinned version) keeps them: tried first, the scan if they do not hold
+# where unicorn 2.1.4 (the pinned version) keeps them: tried first (checked by _holds), the
+# probe if they do not hold
 _KNOWN_REGISTERS = (0x1B8, 0xA2F0)
 _CPU_SCAN = 0x20000  # bytes of the CPU searched for the registers
 _FAST_SCAN = 0x400  # bytes below the registers searched for the TLB descriptors
@@ -93,6 +97,7 @@ class TlbView:
 
 
 _LAYOUTS: list[Layout | None] = []  # found once per process
+_KNOWN = Layout(*_KNOWN_REGISTERS, fast=-0xD0, modes=12, entry_bits=6)  # unicorn 2.1.4's
 
 
 def attach(uc: unicorn.Uc, handle: int) -> TlbView | None:
@@ -105,27 +110,31 @@ def attach(uc: unicorn.Uc, handle: int) -> TlbView | None:
     if lib.tlb_view_size() != ctypes.sizeof(TlbViewState):
         return None
     uc.reg_read(arm_const.UC_ARM_REG_SP)  # unicorn makes its CPU at the first use
+    spans = _Readable()
     if not _LAYOUTS:
-        _LAYOUTS.append(_layout(uc, handle))
+        _LAYOUTS.append(_KNOWN if _holds(uc, handle, _KNOWN, spans) else _layout(uc, handle))
     layout = _LAYOUTS[0]
-    if layout is None or not _holds(uc, handle, layout):
+    if layout is None or not _holds(uc, handle, layout, spans):
         return None
     return TlbView(lib, handle, layout)
 
 
-def _holds(uc: unicorn.Uc, handle: int, layout: Layout) -> bool:
-    """Does ``uc`` keep its registers and TLB where the layout says (its SP is read there, its
-    first descriptor is one)?"""
-    spans = _Readable()
+def _holds(uc: unicorn.Uc, handle: int, layout: Layout, spans: _Readable) -> bool:
+    """Does ``uc`` keep its registers and TLB where the layout says: its SP read there, a
+    descriptor for every mode there?"""
+    if spans.bytes_at(handle + layout.cpu, 8) < 8:
+        return False
     cpu = ctypes.c_uint64.from_address(handle + layout.cpu).value
     registers = cpu + layout.registers
     fast = registers + layout.fast
-    if not cpu or spans.bytes_at(registers + 13 * 4, 4) < 4 or spans.bytes_at(fast, 16) < 16:
+    size = 16 * layout.modes
+    if not cpu or spans.bytes_at(registers + 13 * 4, 4) < 4 or spans.bytes_at(fast, size) < size:
         return False
-    mask, table = (ctypes.c_uint64 * 2).from_address(fast)
+    words = (ctypes.c_uint64 * (2 * layout.modes)).from_address(fast)
     return (ctypes.c_uint32.from_address(registers + 13 * 4).value
             == uc.reg_read(arm_const.UC_ARM_REG_SP)
-            and _is_descriptor(spans, mask, table, layout.entry_bits))
+            and all(_is_descriptor(spans, words[2 * m], words[2 * m + 1], layout.entry_bits)
+                    for m in range(layout.modes)))
 
 
 def _is_descriptor(spans: _Readable, mask: int, table: int, entry_bits: int) -> bool:
@@ -140,20 +149,16 @@ def _is_descriptor(spans: _Readable, mask: int, table: int, entry_bits: int) -> 
 class _Readable:
     """The process's readable address ranges (``/proc/self/maps``; none elsewhere)."""
 
+    _LINE = re.compile(rb"^([0-9a-f]+)-([0-9a-f]+) r", re.MULTILINE)
+
     def __init__(self) -> None:
-        spans = []
         try:
-            with open("/proc/self/maps", encoding="ascii") as fh:
-                for line in fh:
-                    span, perms = line.split(" ", 2)[:2]
-                    if perms[0] == "r":
-                        lo, hi = span.split("-")
-                        spans.append((int(lo, 16), int(hi, 16)))
-        except (OSError, ValueError):
-            spans = []
-        spans.sort()
-        self._starts = [lo for lo, _hi in spans]
-        self._spans = spans
+            with open("/proc/self/maps", "rb") as fh:
+                found = self._LINE.findall(fh.read())
+        except OSError:
+            found = []
+        self._spans = sorted((int(lo, 16), int(hi, 16)) for lo, hi in found)
+        self._starts = [lo for lo, _hi in self._spans]
 
     def bytes_at(self, address: int, wanted: int) -> int:
         """How many of ``wanted`` bytes from ``address`` can be read (0: none)."""
