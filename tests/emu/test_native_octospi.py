@@ -10,6 +10,8 @@ have run the page programs.
 
 from __future__ import annotations
 
+import ctypes
+from types import SimpleNamespace
 from typing import Any
 
 import ospi_hal.build as ob
@@ -26,6 +28,8 @@ from extflash.emu.native.quadspi_fast import (
     FRAME_RSTEN,
     FRAME_WREN,
     QUIET_SR_READS,
+    NativeQuadspi,
+    QuadspiFastState,
 )
 from extflash.emu.periph import octospi as o
 from extflash.emu.periph.engine import BUSY, FTF
@@ -278,3 +282,39 @@ def test_reset_enables_write_disables_and_refused_frames_run_in_the_lane(gen_loa
         assert started == [(0x9966, True), (0x99, False)]
         assert not chip.reset_armed and not chip.wel
 
+
+
+@needs_native
+def test_the_chip_tables_a_mode_switch_brings_back_are_those_writing_them_gives(gen_loader,
+                                                                              monkeypatch):
+    """An octal Init moves the lane between the chip's SPI tables (after the resets) and its
+    octal ones (after the switch to 8D). Once the model has taught the lane its frames (the
+    first Inits), every set is put back from the bytes it made, and the lane then holds what
+    writing it again would give."""
+    brd = board.load("stm32h735g-dk")
+    with api.open_session(gen_loader(brd).stldr, board=brd) as s:
+        nat = s.target.board.qspi.native  # type: ignore[attr-defined]
+        s.driver.begin("program")
+        for _ in range(3):
+            s.driver.load()
+            s.driver.expect_ok("Init", 1, timeout_s=5)
+        written: list[object] = []
+        write = nat._write_tables
+        monkeypatch.setattr(nat, "_write_tables", lambda facts, frames: (
+            written.append(frames), write(facts, frames))[1])
+        switches = len(nat._table_bytes)
+        for _ in range(5):
+            s.driver.load()
+            s.driver.expect_ok("Init", 1, timeout_s=5)
+        assert written == [] and switches >= 2
+        programs, reads, erases, reg_reads, frames = nat._tables
+        fresh = SimpleNamespace(state=QuadspiFastState())
+        NativeQuadspi._write_tables(fresh, SimpleNamespace(  # type: ignore[arg-type]
+            programs=programs, reads=reads, erases=erases, reg_reads=reg_reads), frames)
+        held, want = nat.state, fresh.state
+        for name in ("programs", "reads", "frames", "erases", "reg_reads"):
+            n = getattr(want, f"n_{name}")
+            table = getattr(want, name)
+            entry = {"programs": 4, "reads": 8}.get(name) or ctypes.sizeof(table._type_)
+            assert getattr(held, f"n_{name}") == n, name
+            assert bytes(getattr(held, name))[:n * entry] == bytes(table)[:n * entry], name

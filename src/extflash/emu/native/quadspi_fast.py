@@ -316,6 +316,35 @@ assert len(Served._fields) == 8 + len(SLOTS) + 2 + 4
 assert _PUBLISHED.size == QuadspiFastState.sr_last.offset + 8
 
 
+def _run(*names: str) -> tuple[int, struct.Struct]:
+    """Where consecutive fields of :class:`QuadspiFastState` start, and one pack that writes
+    them (C's padding between them left as zeroes): a publish packs a few runs instead of
+    setting some forty ctypes attributes one by one."""
+    sizes = {4: "I", 8: "Q"}
+    start = pos = getattr(QuadspiFastState, names[0]).offset
+    fmt = "<"
+    for name in names:
+        field = getattr(QuadspiFastState, name)
+        if field.offset < pos or field.size not in sizes:
+            raise AssertionError(f"{name} does not follow {names[0]}'s run")
+        fmt += "x" * (field.offset - pos) + sizes[field.size]
+        pos = field.offset + field.size
+    return start, struct.Struct(fmt)
+
+
+# the runs publish_lane, set_time and clear_lane write, in the struct's order
+_TIME = _run("time_valid", "base_fs", "base_count", "fs_per_cycle", "event_fs", "limit_fs")
+_FACTS = _run("clk_hz", "chip_lines", "sr1_opcode", "sr1_rest", "rsten_opcode", "page_size",
+              "chip_size", "ear", "prot_lo", "prot_hi", "program_fs")
+_STATE = _run("wel", "op_started", "busy_until", "done_fs", "stall_fs", "poll_next_fs",
+              "poll_interval_fs", "poll_ftf", "last_status", "skip_fs", "skip_cycles")
+_COUNTS = _run("lane_dirty", "commands", "wrens", "polls")
+_CHANGED = _run("changed_lo", "changed_hi", "read_started")
+# the chip's tables (n_programs .. reg_reads), restored from bytes; the sets kept
+_TABLES = slice(QuadspiFastState.n_programs.offset, QuadspiFastState.memory.offset)
+KEPT_TABLES = 8
+
+
 class Deferred(NamedTuple):
     """A write the C side kept for Python: handled at instruction ``at`` of the slice."""
 
@@ -406,6 +435,8 @@ class NativeQuadspi:
         self._taken = self._data_taken = 0
         self._memory: tuple[bytearray, ctypes.Array[ctypes.c_char]] | None = None
         self._tables: tuple[object, ...] = ()  # the chip's tables last published (by identity)
+        # the bytes each set of tables made (by the tables' identities; the tables kept alive)
+        self._table_bytes: dict[tuple[int, ...], tuple[tuple[object, ...], bytes]] = {}
         self.prefilled = 0  # bytes of the capture buffer Python put there (prefill)
 
         def read(_uch: int, offset: int, size: int, _ud: int) -> int:
@@ -487,43 +518,55 @@ class NativeQuadspi:
             self._memory = (memory, (ctypes.c_char * len(memory)).from_buffer(memory))
         st.memory = ctypes.addressof(self._memory[1])
         self.set_time(time)
-        st.clk_hz = clk_hz
-        st.chip_lines, st.sr1_opcode, st.sr1_rest = (facts.instruction_lines, facts.sr1_opcode,
-                                                     facts.sr1_rest)
-        st.rsten_opcode = facts.rsten_opcode
-        st.page_size = facts.page_size if facts.page_size <= LOG_PAGE else 0
-        st.chip_size, st.ear = facts.size, facts.ear
-        st.prot_lo, st.prot_hi = facts.protected
-        st.program_fs = facts.program_fs
+        view = self._view
+        at, pack = _FACTS
+        pack.pack_into(view, at, clk_hz, facts.instruction_lines, facts.sr1_opcode,
+                       facts.sr1_rest, facts.rsten_opcode,
+                       facts.page_size if facts.page_size <= LOG_PAGE else 0, facts.size,
+                       facts.ear, *facts.protected, facts.program_fs)
         tables = (facts.programs, facts.reads, facts.erases, facts.reg_reads, frames)
         if len(tables) != len(self._tables) or any(
                 new is not old for new, old in zip(tables, self._tables, strict=True)):
-            # the chip memoises its tables per mode: written again only when one changed
+            # the chip memoises its tables per mode: written again only when one changed, from
+            # the bytes they made the last time (an octal Init's reset and mode switch move
+            # between two sets every time)
             self._tables = tables
-            programs = facts.programs[:MAX_PROGRAMS]
-            st.n_programs = len(programs)
-            st.programs[:4 * len(programs)] = [b for entry in programs for b in entry]
-            reads = facts.reads[:MAX_READS]
-            st.n_reads = len(reads)
-            st.reads[:8 * len(reads)] = [b for entry in reads for b in (*entry, 0, 0, 0)]
-            erases = facts.erases[:MAX_ERASES]
-            for i, (opcode, address_bytes, address_lines, size, erase_fs) in enumerate(erases):
-                st.erases[i] = _Erase(opcode, address_bytes, address_lines, 0, size, erase_fs)
-            st.n_erases = len(erases)
-            reg_reads = facts.reg_reads[:MAX_REG_READS]
-            for i, (opcode, value, sr1) in enumerate(reg_reads):
-                st.reg_reads[i] = _RegRead(opcode, len(value), sr1, 0,
-                                           (ctypes.c_uint8 * 4)(*value))
-            st.n_reg_reads = len(reg_reads)
-            for i, frame in enumerate(frames[:MAX_FRAMES]):
-                st.frames[i] = _Frame(*frame[:9], frame.size, 0, frame.op_fs)
-            st.n_frames = min(len(frames), MAX_FRAMES)
-        st.wel, st.busy_until = facts.wel, facts.busy_until
-        (st.done_fs, st.cmd_length, st.poll_next_fs, st.poll_interval_fs, st.poll_ftf,
-         st.stall_fs) = op
-        st.last_status = last_status
+            key = tuple(map(id, tables))
+            kept = self._table_bytes.get(key)
+            if kept is not None and all(a is b for a, b in zip(kept[0], tables, strict=True)):
+                view[_TABLES] = kept[1]
+            else:
+                self._write_tables(facts, frames)
+                if len(self._table_bytes) >= KEPT_TABLES:
+                    self._table_bytes.clear()
+                self._table_bytes[key] = (tables, bytes(view[_TABLES]))
+        done_fs, cmd_length, poll_next_fs, poll_interval_fs, poll_ftf, stall_fs = op
+        at, pack = _STATE
+        pack.pack_into(view, at, facts.wel, 0, facts.busy_until, done_fs, stall_fs, poll_next_fs,
+                       poll_interval_fs, poll_ftf, last_status, 0, 0)
         self.clear_lane()
+        st.cmd_length = cmd_length
         st.lane = 1
+
+    def _write_tables(self, facts: LaneFacts, frames: tuple[LaneFrame, ...]) -> None:
+        st = self.state
+        programs = facts.programs[:MAX_PROGRAMS]
+        st.n_programs = len(programs)
+        st.programs[:4 * len(programs)] = [b for entry in programs for b in entry]
+        reads = facts.reads[:MAX_READS]
+        st.n_reads = len(reads)
+        st.reads[:8 * len(reads)] = [b for entry in reads for b in (*entry, 0, 0, 0)]
+        erases = facts.erases[:MAX_ERASES]
+        for i, (opcode, address_bytes, address_lines, size, erase_fs) in enumerate(erases):
+            st.erases[i] = _Erase(opcode, address_bytes, address_lines, 0, size, erase_fs)
+        st.n_erases = len(erases)
+        reg_reads = facts.reg_reads[:MAX_REG_READS]
+        for i, (opcode, value, sr1) in enumerate(reg_reads):
+            st.reg_reads[i] = _RegRead(opcode, len(value), sr1, 0, (ctypes.c_uint8 * 4)(*value))
+        st.n_reg_reads = len(reg_reads)
+        for i, frame in enumerate(frames[:MAX_FRAMES]):
+            st.frames[i] = _Frame(*frame[:9], frame.size, 0, frame.op_fs)
+        st.n_frames = min(len(frames), MAX_FRAMES)
 
     def set_time(self, time: LaneTime | None) -> None:
         """The time base of the running slice (None: between slices, nothing timed runs)."""
@@ -531,16 +574,16 @@ class NativeQuadspi:
         if time is None:
             st.time_valid = 0
         else:
-            (st.base_fs, st.base_count, st.fs_per_cycle, st.event_fs, st.limit_fs,
-             st.event2_fs, st.wakes, st.slice_end_fs, st.capped) = time
-            st.time_valid = 1
+            at, pack = _TIME
+            pack.pack_into(self._view, at, 1, *time[:5])
+            st.event2_fs, st.wakes, st.slice_end_fs, st.capped = time[5:]
 
     def clear_lane(self) -> None:
         """Forget what the lane did (taken over, or about to be re-published)."""
-        st = self.state
-        st.skip_fs = st.skip_cycles = st.lane_dirty = 0
-        st.commands = st.wrens = st.polls = st.op_started = st.read_started = 0
-        st.changed_lo = st.changed_hi = 0
+        st, view = self.state, self._view
+        st.skip_fs = st.skip_cycles = st.op_started = 0
+        _COUNTS[1].pack_into(view, _COUNTS[0], 0, 0, 0, 0)
+        _CHANGED[1].pack_into(view, _CHANGED[0], 0, 0, 0)
         self._taken, self._data_taken = st.log_count, st.data_count
 
     def lane_off(self) -> None:
