@@ -15,8 +15,9 @@ Measured unicorn traps this code relies on (see the project's emulator notes):
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,6 +108,24 @@ def handle(uc: unicorn.Uc) -> int:
     uch = uc._uch
     assert uch is not None and uch.value is not None
     return int(uch.value)
+
+
+PROBE_PAGE = 0x1000  # where the probes of unicorn's internals run (before a machine maps it)
+
+
+@contextlib.contextmanager
+def probe_page(uc: unicorn.Uc) -> Iterator[int]:
+    """A page at :data:`PROBE_PAGE` for a probe's code and data, on an engine that maps nothing
+    there yet: unmapped again with its translated code, and the core's registers and flags as
+    they were before."""
+    fresh = uc.context_save()
+    uc.mem_map(PROBE_PAGE, 0x1000)
+    try:
+        yield PROBE_PAGE
+    finally:
+        uc.mem_unmap(PROBE_PAGE, 0x1000)
+        uc.ctl_remove_cache(PROBE_PAGE, PROBE_PAGE + 0x1000)
+        uc.context_restore(fresh)
 
 
 def decode_bits(value: int, names: dict[int, str]) -> tuple[str, ...]:

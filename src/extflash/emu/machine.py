@@ -229,30 +229,24 @@ def _counter_offsets(uc: unicorn.Uc) -> tuple[int, int] | None:
     accessing instruction on resume). Without them the machine falls back to slice-granular
     time and ``emu_stop``.
 
-    The first machine's own ``uc`` runs the probe before it maps anything (a page at 0x1000,
-    unmapped again with its translated code): a unicorn instance of its own cost every command
-    about 4 ms of start-up.
+    The first machine's own ``uc`` runs the probe before it maps anything (on
+    :func:`cortexm.probe_page`): a unicorn instance of its own cost every command about 4 ms of
+    start-up.
     """
     if _COUNTER_OFFSETS:
         return _COUNTER_OFFSETS[0]
-    fresh = uc.context_save()  # the probe's registers and flags are not the machine's
-    uc.mem_map(0x1000, 0x1000)
-    try:
-        uc.mem_write(0x1000, b"\x01\x30" * 20 + b"\xfe\xe7")  # 20 x adds r0,#1 ; b .
-        base = cortexm.handle(uc)
-        words = 512
+    base = cortexm.handle(uc)
+    words = 512
 
-        def snapshot() -> list[int]:
-            return list((ctypes.c_uint64 * words).from_address(base))
+    def snapshot() -> list[int]:
+        return list((ctypes.c_uint64 * words).from_address(base))
 
-        uc.emu_start(0x1001, 0x1000 + 14, count=977)  # stops at `until` after 7 instructions
+    with cortexm.probe_page(uc) as page:
+        uc.mem_write(page, b"\x01\x30" * 20 + b"\xfe\xe7")  # 20 x adds r0,#1 ; b .
+        uc.emu_start(page | 1, page + 14, count=977)  # stops at `until` after 7 instructions
         first = snapshot()
-        uc.emu_start(0x1001, 0, count=311)  # runs the full count: counter = count + 1
+        uc.emu_start(page | 1, 0, count=311)  # runs the full count: counter = count + 1
         second = snapshot()
-    finally:
-        uc.mem_unmap(0x1000, 0x1000)
-        uc.ctl_remove_cache(0x1000, 0x2000)
-        uc.context_restore(fresh)
     counter = next((i for i in range(words) if first[i] == 7 and second[i] == 312), None)
     limit = next((i for i in range(words) if first[i] == 977 and second[i] == 311), None)
     found = None if counter is None or limit is None else (counter * 8, limit * 8)

@@ -31,17 +31,13 @@ from typing import NamedTuple
 import unicorn
 from unicorn import arm_const
 
-from extflash.emu import native
+from extflash.emu import cortexm, native
 
 PAGE_BITS = 8  # the machine's small pages (Machine(small_pages=True))
 NOTDIRTY = 0x100
-_PROBE_CODE = 0x1000  # the probe's page (unmapped again), as the counter probe's
-_PROBE_STORE = 0x1A00  # a RAM page whose address has bit 8 clear
+_PROBE_STORE = 0xA00  # in the probe's page: a 256-byte page whose address has bit 8 clear
 _PATTERN = tuple(0x5A5A0000 + 0x111 * i for i in range(13))  # r0..r12 during the probe
 _UC_SCAN = 0x1000  # bytes of the engine's struct searched for the CPU pointer
-# where unicorn 2.1.4 (the pinned version) keeps them: tried first (checked by _holds), the
-# probe if they do not hold
-_KNOWN_REGISTERS = (0x1B8, 0xA2F0)
 _CPU_SCAN = 0x20000  # bytes of the CPU searched for the registers
 _FAST_SCAN = 0x400  # bytes below the registers searched for the TLB descriptors
 
@@ -97,7 +93,9 @@ class TlbView:
 
 
 _LAYOUTS: list[Layout | None] = []  # found once per process
-_KNOWN = Layout(*_KNOWN_REGISTERS, fast=-0xD0, modes=12, entry_bits=6)  # unicorn 2.1.4's
+# where unicorn 2.1.4 (the pinned version) keeps it: checked first (_holds), the probe when it
+# does not hold
+_KNOWN = Layout(cpu=0x1B8, registers=0xA2F0, fast=-0xD0, modes=12, entry_bits=6)
 
 
 def attach(uc: unicorn.Uc, handle: int) -> TlbView | None:
@@ -170,9 +168,7 @@ class _Readable:
 
 
 def _layout(uc: unicorn.Uc, handle: int) -> Layout | None:
-    fresh = uc.context_save()
-    uc.mem_map(_PROBE_CODE, 0x1000)
-    try:
+    with cortexm.probe_page(uc) as page:
         for i, value in enumerate(_PATTERN):
             uc.reg_write(arm_const.UC_ARM_REG_R0 + i, value)
         spans = _Readable()
@@ -181,15 +177,11 @@ def _layout(uc: unicorn.Uc, handle: int) -> Layout | None:
             return None
         cpu_offset, registers_offset = found
         # str r1, [r2] ; b .  with r2 on a page whose address has bit 8 clear
-        uc.mem_write(_PROBE_CODE, b"\x11\x60\xfe\xe7")
-        uc.reg_write(arm_const.UC_ARM_REG_R2, _PROBE_STORE)
-        uc.emu_start(_PROBE_CODE | 1, _PROBE_CODE + 2)
+        uc.mem_write(page, b"\x11\x60\xfe\xe7")
+        uc.reg_write(arm_const.UC_ARM_REG_R2, page + _PROBE_STORE)
+        uc.emu_start(page | 1, page + 2)
         cpu = ctypes.c_uint64.from_address(handle + cpu_offset).value
         return _find_fast(spans, cpu + registers_offset, cpu_offset, registers_offset)
-    finally:
-        uc.mem_unmap(_PROBE_CODE, 0x1000)
-        uc.ctl_remove_cache(_PROBE_CODE, _PROBE_CODE + 0x1000)
-        uc.context_restore(fresh)
 
 
 def _find_registers(spans: _Readable, handle: int) -> tuple[int, int] | None:
@@ -197,11 +189,6 @@ def _find_registers(spans: _Readable, handle: int) -> tuple[int, int] | None:
     pattern = b"".join(v.to_bytes(4, "little") for v in _PATTERN)
     if spans.bytes_at(handle, _UC_SCAN) < _UC_SCAN:
         return None
-    cpu_offset, registers_offset = _KNOWN_REGISTERS
-    cpu = ctypes.c_uint64.from_address(handle + cpu_offset).value
-    if (cpu and spans.bytes_at(cpu + registers_offset, len(pattern)) == len(pattern)
-            and ctypes.string_at(cpu + registers_offset, len(pattern)) == pattern):
-        return _KNOWN_REGISTERS
     words = (ctypes.c_uint64 * (_UC_SCAN // 8)).from_address(handle)
     for index, pointer in enumerate(words):
         n = spans.bytes_at(pointer, _CPU_SCAN) if pointer else 0
@@ -225,14 +212,15 @@ def _find_fast(spans: _Readable, registers: int, cpu_offset: int,
     def valid(at: int, bits: int) -> bool:
         return 0 <= at < len(words) - 1 and _is_descriptor(spans, words[at], words[at + 1], bits)
 
-    page = _PROBE_STORE >> PAGE_BITS
+    store = cortexm.PROBE_PAGE + _PROBE_STORE
+    page = store >> PAGE_BITS
     for bits in (5, 6, 7):
         for at in range(len(words) - 1):
             if not valid(at, bits):
                 continue
             read, write = (ctypes.c_uint32 * 2).from_address(
                 words[at + 1] + ((page << bits) & words[at]))
-            if read != _PROBE_STORE or write != _PROBE_STORE | NOTDIRTY:
+            if read != store or write != store | NOTDIRTY:
                 continue
             first = at
             while valid(first - 2, bits):
