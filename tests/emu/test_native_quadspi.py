@@ -306,6 +306,7 @@ def test_register_reads_run_in_the_lane(gen_loader, monkeypatch):
         vb: Any = s.target.board  # type: ignore[attr-defined]
         q = vb.qspi
         s.driver.begin("program")
+        q.reset()  # an RCC reset of the controller: the next Init sets the chip up again
         started: list[int] = []
         start = q._start
         monkeypatch.setattr(q, "_start", lambda fmode, address: (

@@ -9,6 +9,17 @@ int loader_init(void)
     tick_init();
     if (!board_init())
         return 0;
+    /* Hosts call Init before every operation (stldr-abi §5.2). Only a successful Init or
+     * operation leaves the controller memory-mapped exactly as qspi_map does (a failed one leaves
+     * it in indirect mode), and whatever could have changed the chip's state since changes that
+     * too (a system reset resets both; a reset of the controller, or another loader's or an
+     * application's set-up, leaves other values). The chip is then still in the state nor_init
+     * put it in: resetting it and switching its modes again (a reset pair per protocol, the
+     * volatile configuration writes) is not needed. */
+    if (qspi_still_mapped()) {
+        nor_resume();
+        return 1;
+    }
     if (!qspi_setup() || !nor_init())
         return 0;
     return qspi_map();

@@ -39,9 +39,10 @@ const struct FlashDevice FlashDevice = {
     {{SECTOR_SIZE, 0u}, {0xFFFFFFFFu, 0xFFFFFFFFu}},
 };
 
+/* As the .stldr's leave_mapped: the window mapped again only after a success. */
 static int done(int ok)
 {
-    return qspi_map() && ok ? 0 : 1;
+    return ok && qspi_map() ? 0 : 1;
 }
 
 ENTRY_POINT int Init(uint32_t adr, uint32_t clk, uint32_t fnc)

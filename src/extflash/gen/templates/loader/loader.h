@@ -76,12 +76,16 @@ void qspi_abort(void);
 /* xfer.c: the next poll writes PSMKR and PSMAR whatever they held (qspi_abort calls it). */
 void ctl_forget(void);
 int qspi_setup(void);
+/* Is the controller memory-mapped exactly as qspi_setup and qspi_map leave it? */
+int qspi_still_mapped(void);
 /* Out of line under -flto too: it runs once per call, and it is where a debugger breaks to see
  * the controller before the window opens. */
 __attribute__((noinline)) int qspi_map(void);
 
 /* nor.c: offsets are relative to the start of the (logical) flash */
 int nor_init(void);
+/* The chip is in the state nor_init left it in (the commands take that form again). */
+void nor_resume(void);
 int nor_erase_sectors(uint32_t first, uint32_t last);
 int nor_erase_chip(void);
 int nor_program(uint32_t offset, const uint8_t *data, uint32_t size);

@@ -226,6 +226,13 @@ int nor_init(void)
     return 1;
 }
 
+void nor_resume(void)
+{
+#if NOR_OCTAL
+    opi = 1u;   /* nor_init ends in the octal state */
+#endif
+}
+
 static int erase(uint8_t op, uint32_t offset, uint32_t ms)
 {
     return write_enable() && qspi_run(CMD(op) | WITH_ADDR, offset, 0, 0u) && wait_ready(ms);

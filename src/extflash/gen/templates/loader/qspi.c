@@ -22,15 +22,19 @@ void qspi_abort(void)
     QSPI->FCR = CTL_FCR_ALL;
 }
 
+/* CR while the controller runs (EN set last) and DCR: what qspi_setup writes. */
+#define CR_RUN (QSPI_CR_PRESCALER(QSPI_PRESCALER) | QSPI_CR_SSHIFT | QSPI_CR_APMS | QSPI_CR_BANK \
+                | QSPI_CR_FTHRES(CTL_FIFO_WORD) | QSPI_CR_EN)
+#define DCR_RUN (QSPI_DCR_FSIZE(QSPI_FSIZE) | QSPI_DCR_CSHT(QSPI_CSHT))
+
 int qspi_setup(void)
 {
     qspi_abort();
     QSPI->CR = 0u;                              /* EN = 0: CR and DCR may be reprogrammed */
-    QSPI->CR = QSPI_CR_PRESCALER(QSPI_PRESCALER) | QSPI_CR_SSHIFT | QSPI_CR_APMS | QSPI_CR_BANK
-             | QSPI_CR_FTHRES(CTL_FIFO_WORD);
-    QSPI->DCR = QSPI_DCR_FSIZE(QSPI_FSIZE) | QSPI_DCR_CSHT(QSPI_CSHT);
+    QSPI->CR = CR_RUN & ~QSPI_CR_EN;
+    QSPI->DCR = DCR_RUN;
     QSPI->PIR = CTL_POLL_INTERVAL;              /* written while BUSY = 0 (after the abort) */
-    QSPI->CR |= QSPI_CR_EN;
+    QSPI->CR = CR_RUN;
     return 1;
 }
 
@@ -50,4 +54,14 @@ int qspi_map(void)
     QSPI->ABR = READ_MODE_BYTE;
     QSPI->CCR = READ_CCR | CCR_FMODE(FMODE_MAPPED);
     return 1;
+}
+
+/* Does the controller hold exactly what qspi_setup and qspi_map leave: memory-mapped with the read
+ * command, this clock and this device size? Registers read back what was written (reserved bits
+ * as 0), and a reset of the controller (system reset, RCC peripheral reset) or another set-up
+ * changes at least one of them. */
+int qspi_still_mapped(void)
+{
+    return QSPI->CR == CR_RUN && QSPI->DCR == DCR_RUN && QSPI->ABR == READ_MODE_BYTE
+        && QSPI->CCR == (READ_CCR | CCR_FMODE(FMODE_MAPPED));
 }

@@ -33,9 +33,12 @@ const struct StorageInfo StorageInfo = {
     {{FLASH_SIZE / SECTOR_SIZE, SECTOR_SIZE}, {0u, 0u}},
 };
 
+/* A successful operation leaves the window mapped for the host's reads; a failed one leaves the
+ * controller as the failure left it, so the next Init sets the controller and the chip up again
+ * (loader_init). */
 static int leave_mapped(int result)
 {
-    return qspi_map() && result;
+    return result && qspi_map();
 }
 
 ENTRY_POINT int Init(void)
