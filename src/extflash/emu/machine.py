@@ -73,7 +73,7 @@ import ctypes
 import functools
 import logging
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -366,6 +366,8 @@ class Machine:
         self._stores: list[tuple[int, int, int, int, bytes]] = []
         self.peripherals: dict[str, Peripheral] = {}
         self._reset_targets: dict[str, list[Peripheral]] = {}  # RCC reset stem -> its blocks
+        # register names -> one batch for them (reg_read_many, reg_write_many)
+        self._register_batches: dict[tuple[str, ...], cortexm.RegisterBatch | None] = {}
         self.last_fault: FaultInfo | None = None
         self._stop_reason: str | None = None
         self._pending_fault: tuple[str, int | None, str | None] | None = None
@@ -847,6 +849,40 @@ class Machine:
             self.uc.reg_write(cortexm.REGISTERS[name.lower()], value)
         except KeyError:
             raise ValueError(f"unknown core register '{name}'") from None
+
+    def reg_read_many(self, names: Sequence[str]) -> dict[str, int]:
+        """Core registers by name, as :meth:`reg_read` reads each, in one batch (a loader call
+        reads and writes a dozen or more: the binding's path costs microseconds per register)."""
+        key = tuple(names)
+        batch = self._register_batch(key)
+        if batch is None:
+            return {name: self.reg_read(name) for name in key}
+        return dict(zip(key, batch.read(), strict=True))
+
+    def reg_write_many(self, values: Mapping[str, int]) -> None:
+        """Core registers by name, written in one batch in the mapping's order (as
+        :meth:`reg_write` one after another)."""
+        batch = self._register_batch(tuple(values))
+        if batch is None:
+            for name, value in values.items():
+                self.reg_write(name, value)
+            return
+        batch.write(list(values.values()))
+
+    def _register_batch(self, names: tuple[str, ...]) -> cortexm.RegisterBatch | None:
+        """The batch for ``names`` (None: a 64-bit register among them, read one at a time)."""
+        try:
+            return self._register_batches[names]
+        except KeyError:
+            pass
+        try:
+            ids = [cortexm.REGISTERS[name.lower()] for name in names]
+        except KeyError as exc:
+            raise ValueError(f"unknown core register '{exc.args[0]}'") from None
+        wide = any(name.lower() in cortexm.WIDE_REGISTERS for name in names)
+        batch = self._register_batches[names] = (None if wide
+                                                 else cortexm.RegisterBatch(self.uc, ids))
+        return batch
 
     # -- observability -----------------------------------------------------------------------
     @property
@@ -1549,8 +1585,9 @@ class Machine:
     def _result(self, reason: str, start_fs: int, start_cycles: int, *,
                 fault: FaultInfo | None = None, spin: SpinEvidence | None = None) -> RunResult:
         self.bus.end_run()
-        return RunResult(reason=reason, pc=self._pc() & ~1, lr=self.reg_read("lr"),
-                         sp=self.reg_read("sp"), r0=self.reg_read("r0"),
+        regs = self.reg_read_many(("lr", "sp", "r0"))
+        return RunResult(reason=reason, pc=self._pc() & ~1, lr=regs["lr"], sp=regs["sp"],
+                         r0=regs["r0"],
                          cycles=self.clock.cycles - start_cycles,
                          time_fs=self.clock.now_fs - start_fs, fault=fault, spin=spin,
                          exceptions_taken=self._exceptions_taken)

@@ -37,11 +37,10 @@ class EmulatedTarget:
         self.machine.mem_write(address, bytes(data))
 
     def read_registers(self, names: tuple[str, ...] = CORE_REGISTERS) -> dict[str, int]:
-        return {n: self.machine.reg_read(n) for n in names}
+        return self.machine.reg_read_many(names)
 
     def write_registers(self, values: Mapping[str, int]) -> None:
-        for name, value in values.items():
-            self.machine.reg_write(name, value)
+        self.machine.reg_write_many(values)
 
     def run(self, pc: int, *, stop_at: int, timeout_s: float) -> RunOutcome:
         result = self.machine.run(pc, stop_at=stop_at, timeout_fs=int(timeout_s * FS_PER_S))
