@@ -67,6 +67,21 @@ def _ring_copy(ring: ctypes.Array[ctypes.c_uint8], slot_size: int, first: int, e
     return b"".join(runs)
 
 
+_RECORD_WORDS = _RECORD.size // 4  # a record as 32-bit words: the kind at 2, data_at at 9
+
+
+def _slots_since_first_program(records: bytes, data_count: int) -> int:
+    """How many data slots the first program among ``records`` and those after it take (0:
+    no program among them): the ring's count now less that program's ``data_at`` (its low 32
+    bits)."""
+    words = memoryview(records).cast("I")
+    try:
+        i = words[2::_RECORD_WORDS].tolist().index(REC_PROGRAM)
+    except ValueError:
+        return 0
+    return (data_count - words[i * _RECORD_WORDS + 9]) & 0xFFFFFFFF
+
+
 class LaneFrame(NamedTuple):
     """A frame the model proved (``struct lane_frame``): the registers that describe it, to
     the bit, and its bus time (the whole command's; a poll's: one status read's)."""
@@ -603,11 +618,13 @@ class NativeQuadspi:
         st = self.state
         count, data_count = int(st.log_count), int(st.data_count)
         first = max(self._taken, count - LOG_SIZE)
-        # the programs among those records kept their pages in these data slots (at most as
-        # many as records)
-        data_first = max(self._data_taken, data_count - LOG_SIZE)
-        self._taken, self._data_taken = count, data_count
         records = _ring_copy(self._log, _RECORD.size, first, count)
+        # the programs among those records kept their pages in the data slots from the first
+        # one's on (after a Write call, about a third of the last LOG_SIZE slots: a page is a
+        # write enable, a program and a poll)
+        data_first = max(self._data_taken, data_count - _slots_since_first_program(records,
+                                                                                  data_count))
+        self._taken, self._data_taken = count, data_count
         data = _ring_copy(self._log_data, LOG_PAGE, data_first, data_count)
 
         def decode() -> list[LaneRecord]:
