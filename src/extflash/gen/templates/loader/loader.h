@@ -67,6 +67,7 @@ static inline uint32_t ctl_any(uint32_t mask, uint32_t ms)
 }
 
 int qspi_run(ctl_cmd_t cmd, uint32_t addr, uint8_t *data, uint32_t len);
+int qspi_send(ctl_cmd_t cmd);
 int qspi_poll(ctl_cmd_t cmd, uint32_t mask, uint32_t match, uint32_t bytes, uint32_t ms);
 
 /* qspi.c or ospi.c: ``cmd`` is the command word regs.h describes for the controller;

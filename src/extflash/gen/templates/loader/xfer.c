@@ -100,6 +100,18 @@ int qspi_run(ctl_cmd_t cmd, uint32_t addr, uint8_t *data, uint32_t len)
     return 1;
 }
 
+/* An instruction alone, issued and not waited for: nothing can fail in it (TEF needs an address),
+ * the next command's BUSY wait sees it end, and that command clears the TCF it leaves with the
+ * other flags. A page program's write enable so needs one status read fewer. */
+int qspi_send(ctl_cmd_t cmd)
+{
+    if (!ctl_wait(CTL_SR_BUSY, 0u, CTL_FLAG_TIMEOUT_MS))
+        return 0;
+    CTL->FCR = CTL_FCR_ALL;
+    ctl_issue(cmd, 0u);
+    return 1;
+}
+
 /* PSMKR and PSMAR as the last poll wrote them (poll_known: since the last qspi_abort, which
  * qspi_setup runs first). Every page's busy poll has the same mask and match, so only a change
  * (the write-enable check's) writes them, and this RAM, again. */
