@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import marshal
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,25 +43,34 @@ def digest(data: bytes, size: int = 16) -> str:
 def parse_toml(text: str) -> dict[str, Any]:
     """``tomllib.loads(text)``, read from the cache when the same text was parsed before
     (:class:`TomlError` for text that is not TOML)."""
-    raw = text.encode("utf-8")
-    key = digest(raw)
+
+    def parse() -> dict[str, Any]:
+        import tomllib  # here: a command whose files are all cached does not import the parser
+
+        try:
+            return tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise TomlError(str(exc)) from exc
+
+    data: dict[str, Any] = built(text.encode("utf-8"), "", parse)
+    return data
+
+
+def built(source: bytes, tag: str, build: Callable[[], Any]) -> Any:
+    """``build()``, a value made from ``source`` (``tag`` tells the values made from the same
+    bytes apart), read from the cache when it was made before. A value marshal cannot hold (a
+    TOML date) is returned as it is, not cached."""
+    key = digest(source) + (f"-{digest(tag.encode('utf-8'), 4)}" if tag else "")
     entry = root() / "data" / f"{key}.m{marshal.version}"
     try:
-        cached = marshal.loads(entry.read_bytes())
+        return marshal.loads(entry.read_bytes())
     except (OSError, EOFError, ValueError, TypeError):
-        cached = None  # absent, unreadable or damaged: parsed again and written anew
-    if isinstance(cached, dict):
-        return cached
-    import tomllib  # here: a command whose files are all cached does not import the parser
-
+        pass  # absent, unreadable or damaged: made again and written anew
+    value = build()
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise TomlError(str(exc)) from exc
-    try:
-        blob = marshal.dumps(data)
+        blob = marshal.dumps(value)
     except ValueError:
-        return data  # a date or time value, which marshal cannot hold: not cached
+        return value
     temporary = entry.with_name(f".{entry.name}.{os.getpid()}.tmp")
     try:
         entry.parent.mkdir(parents=True, exist_ok=True)
@@ -69,4 +79,4 @@ def parse_toml(text: str) -> dict[str, Any]:
     except OSError:
         with contextlib.suppress(OSError):
             temporary.unlink()
-    return data
+    return value
