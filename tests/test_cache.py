@@ -71,3 +71,19 @@ def test_shipped_data_reads_the_same_through_the_cache(own_cache: Path) -> None:
     finally:
         mcu.families.cache_clear()
         chips._load_entry.cache_clear()
+
+
+def test_a_parts_pin_rows_are_read_back_from_the_cache(
+        own_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    mcu._pin_rows.cache_clear()
+    try:
+        parsed = mcu._pin_rows("stm32h735")
+        assert parsed and all(r.part_group.startswith("stm32h735") for r in parsed)
+        other = mcu._pin_rows("stm32h743")
+        assert other and other != parsed
+        mcu._pin_rows.cache_clear()
+        monkeypatch.setattr(mcu.csv, "DictReader", None)  # the table is not parsed again
+        assert mcu._pin_rows("stm32h735") == parsed
+        assert mcu._pin_rows("stm32h743") == other
+    finally:
+        mcu._pin_rows.cache_clear()
