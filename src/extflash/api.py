@@ -306,8 +306,10 @@ def open_session(
         raise
 
 
-def load_image(path: str | os.PathLike[str], *, address: int | None = None) -> Image:
-    return images.load(Path(path), address=address)
+def load_image(path: str | os.PathLike[str], *, address: int | None = None,
+               data: bytes | None = None) -> Image:
+    """The image in file ``path`` (``data``: its bytes, read already)."""
+    return images.load(Path(path), address=address, data=data)
 
 
 def parse_int(text: str, what: str = "value") -> int:

@@ -138,13 +138,16 @@ def detect_format(path: Path, head: bytes) -> str:
     return "bin"
 
 
-def load(path: str | Path, *, address: int | None = None, fmt: str | None = None) -> Image:
-    """Read an image file. Raw binaries need ``address``; other formats carry their addresses."""
+def load(path: str | Path, *, address: int | None = None, fmt: str | None = None,
+         data: bytes | None = None) -> Image:
+    """Read an image file. Raw binaries need ``address``; other formats carry their addresses.
+    ``data``: the file's bytes, read already."""
     p = Path(path)
-    try:
-        data = p.read_bytes()
-    except OSError as exc:
-        raise ImageError(f"cannot read image {p}: {exc.strerror or exc}") from None
+    if data is None:
+        try:
+            data = p.read_bytes()
+        except OSError as exc:
+            raise ImageError(f"cannot read image {p}: {exc.strerror or exc}") from None
     fmt = fmt or detect_format(p, data[:64])
     if fmt not in FORMATS:
         raise ImageError(f"unknown image format '{fmt}' (known: {', '.join(FORMATS)})")

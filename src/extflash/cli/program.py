@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from extflash.cli.common import ADDRESS, emit, handle_errors
+from extflash.cli.common import ADDRESS, emit, handle_errors, read_ahead
 from extflash.cli.options import board_options, loader_options, output_options
 
 
@@ -46,10 +46,11 @@ def program(
     **kw: Any,
 ) -> None:
     """Program IMAGE (ELF, Intel HEX, S-record, or binary with --address) into external flash."""
+    image_bytes = read_ahead(image_path)
     from extflash import api
     from extflash.cli.session import open_operation, renderer
 
-    img = api.load_image(image_path, address=address)
+    img = api.load_image(image_path, address=address, data=image_bytes())
     with renderer(quiet, as_json) as progress, open_operation(kw, progress) as s:
         result = s.program(
             img, verify=verify, skip_unchanged=skip_unchanged, preserve=not no_preserve,

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from extflash.cli.common import ADDRESS, emit, error_object, fail, handle_errors
+from extflash.cli.common import ADDRESS, emit, error_object, fail, handle_errors, read_ahead
 from extflash.cli.options import board_options, loader_options, output_options
 
 
@@ -19,10 +19,11 @@ from extflash.cli.options import board_options, loader_options, output_options
 @handle_errors("verify")
 def verify(image_path: str, address: int | None, quiet: bool, as_json: bool, **kw: Any) -> None:
     """Compare the external flash with IMAGE; exit 1 when they differ."""
+    image_bytes = read_ahead(image_path)
     from extflash import api
     from extflash.cli.session import open_operation, renderer
 
-    img = api.load_image(image_path, address=address)
+    img = api.load_image(image_path, address=address, data=image_bytes())
     with renderer(quiet, as_json) as progress, open_operation(kw, progress) as s:
         mismatches = s.verify(img)
     data = {
