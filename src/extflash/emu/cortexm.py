@@ -56,7 +56,7 @@ REGISTERS: dict[str, int] = {
     **{f"s{i}": getattr(A, f"UC_ARM_REG_S{i}") for i in range(32)},
     **{f"d{i}": getattr(A, f"UC_ARM_REG_D{i}") for i in range(16)},
 }
-WIDE_REGISTERS = frozenset(f"d{i}" for i in range(16))  # 64 bits: not in a RegisterBatch
+WIDE_REGISTERS = frozenset(n for n in REGISTERS if n[0] == "d")  # 64 bits: not in a batch
 
 # Exception numbers.
 RESET, NMI, HARDFAULT, MEMMANAGE, BUSFAULT, USAGEFAULT = 1, 2, 3, 4, 5, 6
