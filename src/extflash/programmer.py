@@ -29,9 +29,11 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]  # (phase, done, total) in bytes
 # Data to write: bytes, a buffer built once, or a view of the image (no copy of a large image)
 Data = bytes | bytearray | memoryview
-# A piece of a run: (address, size, sector index, the sector read back and merged; None: the
+# A piece of a run: (address, size, its sector, the sector read back and merged; None: the
 # image's bytes)
-Piece = tuple[int, int, int, bytearray | None]
+Piece = tuple[int, int, Sector, bytearray | None]
+# A run to write: (address, data, the sectors it covers, in address order)
+Run = tuple[int, Data, list[Sector]]
 
 # Sectors go to the loader in SectorErase calls of up to 1 MiB and 256 sectors (at least one
 # sector): each call is one progress step and costs an Init (on the virtual board an Init is
@@ -133,21 +135,21 @@ def compare(address: int, expected: bytes, actual: bytes) -> Mismatch | None:
     return Mismatch(address + first, len(diffs), len(expected), exp, act)
 
 
-def _merged_run(image: Image, group: Sequence[Piece], fill: int) -> tuple[int, Data, list[int]]:
+def _merged_run(image: Image, group: Sequence[Piece], fill: int) -> Run:
     """One run of adjacent pieces to write. A run the image holds in one chunk is a view of it
     (a 16 MiB binary image is not copied); any other is built once, in its own buffer."""
     start = group[0][0]
     size = sum(n for _, n, _, _ in group)
-    indices = list(dict.fromkeys(index for _, _, index, _ in group))
+    sectors = list({sector.index: sector for _, _, sector, _ in group}.values())
     if all(data is None for *_, data in group):
         view = image.view(start, size)
         if view is not None:
-            return start, view, indices
+            return start, view, sectors
     out = bytearray(size)
     for address, n, _, data in group:
         at = address - start
         out[at : at + n] = image.filled(address, n, fill) if data is None else data
-    return start, out, indices
+    return start, out, sectors
 
 
 class Programmer:
@@ -329,24 +331,24 @@ class Programmer:
 
     def _sector_contents(
         self, plan: Plan, todo: Sequence[SectorPlan], preserve: bool
-    ) -> list[tuple[int, Data, list[int]]]:
-        """The (address, data, sector indices) runs to write after erasing ``todo``: adjacent
+    ) -> list[Run]:
+        """The (address, data, sectors) runs to write after erasing ``todo``: adjacent
         pieces merged, so writes fill the loader's buffer."""
         fill = self.geometry.erase_value
         pieces: list[Piece] = []
         for sp in todo:
             sec = sp.sector
             if sp.full:
-                pieces.append((sec.address, sec.size, sec.index, None))
+                pieces.append((sec.address, sec.size, sec, None))
             elif preserve:
                 current = self._read_chunks(sec.address, sec.size, "read")
                 for lo, hi in sp.ranges:
                     current[lo - sec.address : hi - sec.address] = plan.image.filled(
                         lo, hi - lo, fill
                     )
-                pieces.append((sec.address, sec.size, sec.index, current))
+                pieces.append((sec.address, sec.size, sec, current))
             else:
-                pieces.extend((lo, hi - lo, sec.index, None) for lo, hi in sp.ranges)
+                pieces.extend((lo, hi - lo, sec, None) for lo, hi in sp.ranges)
         groups: list[list[Piece]] = []
         for piece in pieces:
             if groups and groups[-1][-1][0] + groups[-1][-1][1] == piece[0]:
@@ -373,13 +375,13 @@ class Programmer:
                 self.progress("erase", done, total)
                 batch, size = [], 0
 
-    def _write(self, runs: Sequence[tuple[int, Data, list[int]]], report: ProgramReport) -> None:
+    def _write(self, runs: Sequence[Run], report: ProgramReport) -> None:
         total = sum(len(d) for _, d, _ in runs)
         done = 0
         page = max(self.geometry.page_size, 1)
-        for address, data, indices in runs:
+        for address, data, sectors in runs:
             view = memoryview(data)
-            pending = 0  # indices[pending:] are the run's sectors not yet written whole
+            pending = 0  # sectors[pending:] are the run's sectors not yet written whole
             offset = 0
             while offset < len(data):
                 # Chunks end on page boundaries so no Write call straddles a partial page, and
@@ -398,16 +400,16 @@ class Programmer:
                 report.bytes_written += n
                 # A sector counts as written once every byte of it in this run is.
                 reached = address + offset
-                while pending < len(indices) and (
-                    offset == len(data) or self.geometry.sectors[indices[pending]].end <= reached
+                while pending < len(sectors) and (
+                    offset == len(data) or sectors[pending].end <= reached
                 ):
-                    index = indices[pending]
+                    index = sectors[pending].index
                     pending += 1
                     self.written.append(index)
                     report.sectors_written.append(index)
                 self.progress("write", done, total)
 
-    def _verify(self, runs: Sequence[tuple[int, Data, list[int]]]) -> None:
+    def _verify(self, runs: Sequence[Run]) -> None:
         """Read back and compare; where reading back is slow (a probe), compare CRC-32s computed
         on the target first and read back only a run that differs, to locate the difference."""
         total = sum(len(d) for _, d, _ in runs)
