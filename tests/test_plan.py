@@ -64,6 +64,9 @@ def test_sector_list_made_on_demand_matches_the_groups() -> None:
     assert list(sectors) == expanded and len(sectors) == 6
     assert [sectors[i] for i in range(-6, 6)] == expanded * 2
     assert sectors[1:5] == tuple(expanded[1:5]) and sectors[::-2] == tuple(expanded[::-2])
+    for start in range(-7, 8):  # slices are made group by group: every start and stop
+        for stop in range(-7, 8):
+            assert sectors[start:stop] == tuple(expanded[start:stop])
     assert sectors == SectorList([(0x1000, 3, 0x100), (0x2000, 3, 0x400)])
     assert sectors != SectorList([(0x1000, 3, 0x100), (0x2000, 2, 0x400)])
     for s in expanded:
