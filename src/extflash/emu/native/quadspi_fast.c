@@ -1284,7 +1284,7 @@ void qspi_fast_write(void *uc, uint64_t offset, unsigned size, uint64_t value, v
 {
     struct qspi_fast *s = user;
     uint32_t word = (uint32_t)offset & ~3u;
-    if (word == s->layout.offset[REG_AR] && s->tlb_tend)     /* a DR beat: one compare */
+    if (word == s->layout.offset[REG_AR] && s->tlb_tend)     /* every access: one compare */
         s->tlb_tend(s->tlb_view);
     if (s->mode == MODE_OFF && !s->pending) {
         s->sr_run = 0;

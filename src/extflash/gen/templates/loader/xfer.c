@@ -77,15 +77,24 @@ uint32_t __attribute__((noinline)) ctl_any_timed(uint32_t mask, uint32_t ms)
     }
 }
 
-/* One indirect command: the controller driver writes its command registers (ctl_issue, in the
- * order that starts the command), then the data phase and the end of transfer. Each command
- * clears the flags first, so no flag an earlier one left (its TCF, a poll's SMF) ends its own
- * waits; they are not cleared again after it (one register write fewer per command). */
-int qspi_run(ctl_cmd_t cmd, uint32_t addr, uint8_t *data, uint32_t len)
+/* Every command starts here: the controller idle (its registers may be written only with
+ * BUSY = 0) and the flags cleared, so no flag an earlier command left (its TCF, a poll's SMF)
+ * ends this one's waits; they are not cleared again after it (one register write fewer per
+ * command). */
+static inline __attribute__((always_inline)) int begin_command(void)
 {
     if (!ctl_wait(CTL_SR_BUSY, 0u, CTL_FLAG_TIMEOUT_MS))
         return 0;
     CTL->FCR = CTL_FCR_ALL;
+    return 1;
+}
+
+/* One indirect command: the controller driver writes its command registers (ctl_issue, in the
+ * order that starts the command), then the data phase and the end of transfer. */
+int qspi_run(ctl_cmd_t cmd, uint32_t addr, uint8_t *data, uint32_t len)
+{
+    if (!begin_command())
+        return 0;
     if (len)
         CTL->DLR = len - 1u;
     ctl_issue(cmd, addr);
@@ -105,9 +114,8 @@ int qspi_run(ctl_cmd_t cmd, uint32_t addr, uint8_t *data, uint32_t len)
  * other flags. A page program's write enable so needs one status read fewer. */
 int qspi_send(ctl_cmd_t cmd)
 {
-    if (!ctl_wait(CTL_SR_BUSY, 0u, CTL_FLAG_TIMEOUT_MS))
+    if (!begin_command())
         return 0;
-    CTL->FCR = CTL_FCR_ALL;
     ctl_issue(cmd, 0u);
     return 1;
 }
@@ -127,9 +135,8 @@ void ctl_forget(void)
  * two status reads is set once, by qspi_setup: CTL_POLL_INTERVAL). */
 int qspi_poll(ctl_cmd_t cmd, uint32_t mask, uint32_t match, uint32_t bytes, uint32_t ms)
 {
-    if (!ctl_wait(CTL_SR_BUSY, 0u, CTL_FLAG_TIMEOUT_MS))
+    if (!begin_command())
         return 0;
-    CTL->FCR = CTL_FCR_ALL;
     if (!poll_known || mask != poll_mask || match != poll_match) {
         CTL->PSMKR = poll_mask = mask;
         CTL->PSMAR = poll_match = match;
