@@ -193,6 +193,38 @@ def test_ticks_sampled_where_a_look_found_nothing_stay_in_c(build_elf, monkeypat
     assert more > 200 and fewer < more * 0.6, (fewer, more)
 
 
+def test_slices_of_a_few_thousand_instructions_find_a_memset_in_the_first_write(
+        built, monkeypatch):  # noqa: F811
+    """Ticks find the core where it spends virtual time (waiting for the chip); the memset
+    of HAL's command structure before each command takes over half a HAL-style page's
+    instructions and almost none of its time. While looks are wanted the machine caps its
+    slices at a few thousand instructions: the first Write call finds the memset and runs its
+    turns at once, and the run is the one without those stops (flash, calls and their times,
+    clock, registers)."""
+    elf, b = built("h735-w25q128")
+    brd = kit_board("h735-w25q128", b)
+    memset = open_loader(elf).symbol("memset")
+    assert memset is not None
+    data = random.Random(12).randbytes(0x40000)  # one Write call
+
+    def run(samples: int) -> tuple[tuple[Any, ...], list[int]]:
+        monkeypatch.setattr(turns, "TURN_SAMPLES", samples)
+        with api.open_session(elf, board=brd) as s:
+            img = from_chunks([Chunk(s.geometry.start, data, "app")])
+            assert s.program(img).report.verified
+            vb: Any = s.target.board  # type: ignore[attr-defined]
+            m = vb.machine
+            outcome = (vb.flash_contents(), [astuple(c) for c in s.driver.calls],
+                       m.clock.now_fs, m.clock.cycles, [m.reg_read(r) for r in CORE])
+            heads = [t.head for t in m._turns.summaries if t.lane == turns.NO_LANE]
+            return outcome, heads
+
+    (sampled, found), (unsampled, not_found) = run(turns.TURN_SAMPLES), run(0)
+    assert sampled == unsampled
+    in_memset = [h for h in found if memset.value <= h < memset.value + memset.size]
+    assert in_memset and not [h for h in not_found if h in in_memset]
+
+
 # -- on paper ------------------------------------------------------------------------------------
 LANE, SR, DR = 0x52005000, 0x08, 0x20
 CODE = 0x24000000

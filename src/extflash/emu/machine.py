@@ -134,6 +134,14 @@ __all__ = [
 # (about 0.1 ms): a generated loader's 256 KiB Write on a QUADSPI W25Q128 (about 0.2 s of
 # virtual time, nearly all of it page programs the lane waits out) had six instead of one.
 MAX_SLICE = 16_000_000
+# While data-loop looks are still wanted, slices are capped at a few thousand instructions (the
+# k-th at SAMPLE_SLICE + (k * SAMPLE_STEP) % SAMPLE_SPAN), so that the core stops where it spends
+# its instructions (a memset of a HAL command structure, run thousands of times a call), not
+# only where ticks find it, which is where it spends virtual time (waiting for the chip). A
+# capped slice ends after its instructions whatever time the lanes let pass, so a sample lands
+# on executed code; the caps vary because a slice starts where the last tick left the core,
+# often the same place in a loader's page cycle. turns.TURN_SAMPLES such stops are looked at.
+SAMPLE_SLICE, SAMPLE_STEP, SAMPLE_SPAN = 1_009, 1_117, 8_000
 TICK_SAMPLE = 64  # a tick in so many the C tick loop leaves to Python while turns are looked
 # for, unless the core is where a look found nothing new (turns.NativeTurns.known)
 SMALL_PAGE = 0x100  # the smallest target page unicorn 2.1.4 accepts for Arm
@@ -308,6 +316,7 @@ class Machine:
         self.clock.on_skip = self._time_skipped
         self._slice_end_fs = 0
         self._slice_capped = False  # MAX_SLICE, not the horizon, sets the running slice's budget
+        self._max_slice = MAX_SLICE  # less while the turns sample executed code (SAMPLE_SLICE)
         model = cortexm.CORE_MODELS.get(fam.core)
         if model is None:
             raise TargetError(f"no CPU model for core '{fam.core}' of {part.part.name}")
@@ -1206,7 +1215,11 @@ class Machine:
     def _look_at_turns(self) -> None:
         """Between slices: when a command lane moves data, or an event stopped the core, look
         at the loop the core is in for a summary of its turns (it changes nothing: the loop
-        runs on paper)."""
+        runs on paper). While looks are wanted, slices are short (SAMPLE_SLICE)."""
+        # a slice the sampling cap ended ran its instructions: the core is where it executes
+        counted = (self._max_slice < MAX_SLICE and self._slice_capped
+                   and self._slice_synced >= self._max_slice)
+        self._max_slice = MAX_SLICE
         lanes, ticks = self.bus.native_lanes, self._ticks
         if not lanes or ticks is None or not self._unwatched():
             return
@@ -1225,13 +1238,18 @@ class Machine:
             ticks.use_turns(self._turns.address,
                             ctypes.addressof(self._turns.state) + TurnsState.active.offset,
                             self._turns.known.address)
+        turns = self._turns
         at_event = bool(self.scs.pending)
-        if self._turns.wanted(at_event=at_event):
-            self._turns.look(sampled=at_event)
-        self._turns.ask_lanes_to_stop()
+        if turns.wanted(at_event=at_event, counted=counted):
+            turns.look(sampled=at_event)
+        turns.count_samples += counted
+        turns.ask_lanes_to_stop()
         # the C tick loop leaves a tick now and then to Python while looks are left, so that
-        # events find the core where it spends its time
-        ticks.state.sample = TICK_SAMPLE if self._turns.sampling else 0
+        # events find the core where it spends its virtual time; short slices find it where it
+        # spends its instructions
+        ticks.state.sample = TICK_SAMPLE if turns.sampling else 0
+        if turns.count_sampling:
+            self._max_slice = SAMPLE_SLICE + SAMPLE_STEP * turns.count_samples % SAMPLE_SPAN
 
     @property
     def turns_run(self) -> int:
@@ -1403,7 +1421,7 @@ class Machine:
         st.other2_fs = others[1] if len(others) > 1 else ticks_fast.NEVER
         st.tick_fs = events[0][0] if ticking else ticks_fast.NEVER
         st.tick_period_fs = (reload + 1) * scs.tick_fs()
-        st.max_slice = MAX_SLICE
+        st.max_slice = self._max_slice
         st.systick_priority = scs.priority(cortexm.SYSTICK)
         st.vector = scs.vtor + 4 * cortexm.SYSTICK
         st.stop_at = stop_at
@@ -1538,8 +1556,8 @@ class Machine:
         cycles = max(1, clock.cycles_for_fs(max(horizon - clock.now_fs, 0)))
         if self._masked_pending():
             cycles = min(cycles, MASKED_SLICE)
-        if cycles > MAX_SLICE:
-            return MAX_SLICE, horizon
+        if cycles > self._max_slice:
+            return self._max_slice, horizon
         return cycles, None
 
     def _idle_kind(self, pc: int) -> str | None:

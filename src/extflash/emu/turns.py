@@ -81,6 +81,7 @@ log = logging.getLogger(__name__)
 MAX_TURN = 96  # instructions in one turn
 MAX_LOOKS = 48  # looks a machine makes at all
 MAX_SAMPLED = 16  # of them, looks at where an event found the core (memory-only loops)
+TURN_SAMPLES = 12  # stops after a number of executed instructions (machine.SAMPLE_SLICE)
 MAX_LANE_STOPS = 4  # stops a machine's lanes make for a look (LOOK_BYTES, quadspi_fast.c)
 LOOK_BYTES = 17  # an indirect write long enough for a look (wanted(): more than 16 bytes left)
 NO_LANE = 0xFFFFFFFF  # a summary of a loop that moves data in memory only (turns_fast.c)
@@ -503,6 +504,7 @@ class NativeTurns:
         self.known = PcTable()
         self.looks = 0
         self.sampled = 0
+        self.count_samples = 0
         self.lane_stops = 0
         self._asked = [False] * len(self._lanes)
         self.summaries: list[Summary] = []
@@ -532,6 +534,16 @@ class NativeTurns:
         return (self.sampled < MAX_SAMPLED and self.looks < MAX_LOOKS
                 and self.state.n_templates < MAX_TEMPLATES)
 
+    @property
+    def count_sampling(self) -> bool:
+        """Are stops after a number of executed instructions still wanted (the machine then
+        caps its slices at a few thousand, machine.SAMPLE_SLICE)? From the first data loop
+        summarised on: the loader then moves data, in the calls whose instructions count (not
+        Init's clock set-up)."""
+        return (self.count_samples < TURN_SAMPLES and self.looks < MAX_LOOKS
+                and self.state.n_templates < MAX_TEMPLATES
+                and any(s.lane != NO_LANE for s in self.summaries))
+
     def ask_lanes_to_stop(self) -> None:
         """While looks are left, ask each lane to stop the core right after the first access of
         its next long indirect write (once): the core is then in that write's data loop, where
@@ -546,10 +558,11 @@ class NativeTurns:
             lane.native_state.look_stop = LOOK_BYTES if want else 0
             self._asked[i] = want
 
-    def wanted(self, at_event: bool) -> bool:
+    def wanted(self, at_event: bool, counted: bool = False) -> bool:
         """Is a look worth it now: a lane moves data, or an event stopped the core (it is where
-        the core spends its time: a memset, a memcpy), and looks are left?"""
-        if at_event and self.sampling:
+        the core spends its time: a memset, a memcpy), or the end of a slice that the sampling
+        cap ended did (``counted``), and looks are left?"""
+        if (at_event and self.sampling) or (counted and self.count_sampling):
             return True
         if self.looks >= MAX_LOOKS or self.state.n_templates >= MAX_TEMPLATES:
             return False
