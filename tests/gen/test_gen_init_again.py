@@ -56,8 +56,8 @@ def test_init_again_leaves_clocks_and_pins_alone(name: str, build_loader: Any) -
 
 def _opcodes(chip: Any, since_fs: int) -> list[int]:
     """The first instruction byte of each command the chip received from ``since_fs`` on."""
-    return [e.spi.instruction >> (8 * (e.spi.instruction_bytes - 1)) for e in chip.events
-            if e.time_fs >= since_fs and e.spi.instruction is not None]
+    return [e.spi.opcode for e in chip.events
+            if e.time_fs >= since_fs and e.spi.opcode is not None]
 
 
 @pytest.mark.parametrize("name", BOARDS)

@@ -50,7 +50,11 @@ SWAP_BUS, SWAP_ARRAY = 1, 2  # a learned program's byte-pair swaps (struct lane_
 NEVER = 2**64 - 1
 REC_WREN, REC_POLL, REC_PROGRAM, REC_READ, REC_ERASE, REC_WRDI, REC_RSTEN = 1, 2, 3, 4, 5, 6, 7
 REC_REFUSED = 8
-_RECORD = struct.Struct("<Q8I")  # struct lane_record
+_RECORD = struct.Struct("<Q8I")  # struct lane_record, these fields:
+_RECORD_FIELDS = ("time_fs", "kind", "ccr", "address", "length", "status", "tcr", "ir", "data_at")
+# a record as 32-bit words: time_fs takes the first two, each other field one
+_RECORD_WORDS = _RECORD.size // 4
+_KIND_WORD, _DATA_AT_WORD = (_RECORD_FIELDS.index(name) + 1 for name in ("kind", "data_at"))
 
 
 def _ring_copy(ring: ctypes.Array[ctypes.c_uint8], slot_size: int, first: int, end: int
@@ -67,19 +71,16 @@ def _ring_copy(ring: ctypes.Array[ctypes.c_uint8], slot_size: int, first: int, e
     return b"".join(runs)
 
 
-_RECORD_WORDS = _RECORD.size // 4  # a record as 32-bit words: the kind at 2, data_at at 9
-
-
 def _slots_since_first_program(records: bytes, data_count: int) -> int:
     """How many data slots the first program among ``records`` and those after it take (0:
     no program among them): the ring's count now less that program's ``data_at`` (its low 32
     bits)."""
     words = memoryview(records).cast("I")
     try:
-        i = words[2::_RECORD_WORDS].tolist().index(REC_PROGRAM)
+        i = words[_KIND_WORD::_RECORD_WORDS].tolist().index(REC_PROGRAM)
     except ValueError:
         return 0
-    return (data_count - words[i * _RECORD_WORDS + 9]) & 0xFFFFFFFF
+    return (data_count - words[i * _RECORD_WORDS + _DATA_AT_WORD]) & 0xFFFFFFFF
 
 
 class LaneFrame(NamedTuple):
