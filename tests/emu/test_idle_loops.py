@@ -3,8 +3,8 @@
 
 The skip must be invisible: the same virtual time, cycle count, registers, memory, exception
 count and SysTick state, with the C tick loop and with the Python run loop; and it must happen
-where it may (a HAL_Delay-shaped wait, two in a row, a HAL-style loader's waits, an application's
-wait running from the memory-mapped window) and nowhere else
+where it may (a HAL_Delay-shaped wait, two in a row, a one-tick wait called again, a HAL-style
+loader's waits, an application's wait running from the memory-mapped window) and nowhere else
 (a loop that stores, one that reads a peripheral)."""
 
 from __future__ import annotations
@@ -62,6 +62,30 @@ def test_a_wait_in_ram_is_skipped_and_nothing_shows_it(
     # all but the first tick's wait of each delay (its loop is not known yet) and the turns
     # looked at: 64,000 cycles a tick
     assert skipped > (28 if how == WAIT else 57) * 63_000
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["C tick loop", "Python run loop"])
+def test_a_wait_that_always_ends_at_its_first_tick_is_skipped_from_its_second_call(
+        ticks_fw: Path, load: Any, monkeypatch: pytest.MonkeyPatch, native: bool) -> None:
+    """``while (get_tick() - start < 1)``, the one-tick reset delay of a register-level
+    loader's Init: the look after the tick's return finds the loop left, never an idle turn.
+    The loop's head is watched from that look on, so each later call's wait is looked at
+    where it starts and skipped to its tick; all else as without the skip."""
+    runs = []
+    for idle in (True, False):
+        monkeypatch.setattr(Machine, "idle_loops", idle)
+        monkeypatch.setattr(Machine, "native_ticks", native)
+        m = Machine(mcu.find_part("STM32H743ZI"))
+        fw = load(m, ticks_fw)
+        results = [fw.call(m, "delay_ticks", 1, WAIT) for _ in range(4)]
+        runs.append(([(r.reason, r.r0, r.cycles, r.time_fs, r.exceptions_taken)
+                      for r in results], machine_state(m),
+                     m.idle.skipped_cycles if m.idle is not None else 0))
+    (skipping, state, skipped), (plain, plain_state, _) = runs
+    assert (skipping, state) == (plain, plain_state)
+    assert all(r[:2] == ("returned", 1) for r in skipping)
+    # the first call's wait runs up to its tick (64,000 cycles); the three after it are skipped
+    assert skipped > 3 * 63_000, skipped
 
 
 @pytest.mark.parametrize("how", [STORING, READING_GPIO])

@@ -25,7 +25,9 @@ core there too), unless the return address is known to lead to busy code (:attr:
 verdicts`: two looks there without an idle turn); when the core enters a loop found idle before
 anew (a block hook on the loop's head, the target of its closing branch: HAL_Delay called again),
 once per exception return, per event, and after a look at a wait that ended; never when the next
-event is nearer than ``machine.MIN_LOOK`` cycles (running them costs less than the look).
+event is nearer than ``machine.MIN_LOOK`` cycles (running them costs less than the look). A head
+is watched once a turn there was found idle, or once a look's path left a loop by its closing
+branch (a wait for a single tick ends at that tick, so no look after a return ever sees it idle).
 """
 
 from __future__ import annotations
@@ -37,9 +39,10 @@ from typing import Any
 import unicorn
 from unicorn import arm_const as A
 
+from extflash.emu import thumbsem
 from extflash.emu.cortexm import RegisterBatch
 from extflash.emu.thumb import Insn, decode
-from extflash.emu.thumbsem import EXC_RETURN_MIN, IT_BITS
+from extflash.emu.thumbsem import AL, EXC_RETURN_MIN, IT_BITS
 
 # a turn longer than this is not looked for (HAL_Delay's is 7 instructions)
 MAX_TURN = 24
@@ -152,6 +155,7 @@ class IdleLoops:
             strikes = self._strikes[start] = self._strikes.get(start, 0) + 1
             if strikes >= STRIKES:
                 self._busy(start)
+        self._left_loop(machine, path)
         return len(path), 0
 
     def _found(self, turn: list[int]) -> None:
@@ -160,11 +164,35 @@ class IdleLoops:
         for i, pc in enumerate(turn):
             before = turn[i - 1]
             if pc < before and before in self._jumps:  # the closing branch's target
-                if (pc not in self.heads and len(self.heads) < MAX_HEADS
-                        and self.on_head is not None):
-                    self.heads.append(pc)
-                    self.on_head(pc)
+                self._watch(pc)
                 return
+
+    def _left_loop(self, machine: Any, path: list[int]) -> None:
+        """A look whose path left a loop: the first conditional branch back that the path
+        passed without taking closes the loop the core was in, and its target (the loop's head)
+        is watched, so that the next wait there is looked at when it starts.
+
+        A wait for one tick (``while (HAL_GetTick() - start < 1)``) always ends at the first
+        tick, so the look after that tick's return finds the loop left, never an idle turn, and
+        each such wait would otherwise run instruction by instruction up to its tick: 200,000
+        instructions in every ``Init`` of a loader at 200 MHz. Whether the loop is idle is the
+        look at its head's business (two turns, as after a return); a head that leads to busy
+        code gets its strikes there like any other place."""
+        for i, pc in enumerate(path[:-1]):
+            if pc not in self._jumps:
+                continue
+            code = machine.code_at(pc)
+            op = thumbsem.decode(code, pc) if code is not None else None
+            if (op is not None and op.kind == "b" and op.cond != AL  # (CBZ only goes forward)
+                    and op.target <= pc and path[i + 1] != op.target
+                    and pc - op.target <= 4 * MAX_TURN):
+                self._watch(op.target)
+                return
+
+    def _watch(self, head: int) -> None:
+        if head not in self.heads and len(self.heads) < MAX_HEADS and self.on_head is not None:
+            self.heads.append(head)
+            self.on_head(head)
 
     def skip(self, turn: int, avail: int) -> int:
         """Cycles of whole turns that pass before ``avail`` runs out (at least one left for the
