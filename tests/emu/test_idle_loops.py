@@ -23,6 +23,7 @@ from extflash import api, board, mcu
 from extflash.emu import idleloop, machine
 from extflash.emu.machine import Machine
 from extflash.image import Chunk, from_chunks
+from extflash.loader.model import open_loader
 from extflash.xip import run_application
 
 pytestmark = pytest.mark.usefixtures("native_required")
@@ -86,6 +87,46 @@ def test_a_wait_that_always_ends_at_its_first_tick_is_skipped_from_its_second_ca
     assert all(r[:2] == ("returned", 1) for r in skipping)
     # the first call's wait runs up to its tick (64,000 cycles); the three after it are skipped
     assert skipped > 3 * 63_000, skipped
+
+
+def test_a_register_level_loader_runs_the_same_and_keeps_watching_only_its_wait(
+        build_elf: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """tests/firmware/faulty waits one tick in every Init (HAL_Delay(1), ``<``). Its Inits'
+    waits are skipped from the second on; the loops its looks leave that poll QUADSPI's SR
+    are watched on trial and dropped after their first look (a head there would call Python
+    at each pass). The chip, the virtual time and the cycle count are those without skips."""
+    brd = board.load("nucleo-h743zi-w25q128")
+    path = build_elf("register-level-none", ["faulty/loader.c"], "faulty/h7.ld")
+    data = random.Random(8).randbytes(40 * 1024)
+    heads = Counter[int]()
+    on_head = Machine._on_head
+
+    def counting(self: Machine, *args: Any) -> None:
+        heads[self._pc() & ~1] += 1
+        on_head(self, *args)
+
+    monkeypatch.setattr(Machine, "_on_head", counting)
+    runs = []
+    for idle in (True, False):
+        monkeypatch.setattr(Machine, "idle_loops", idle)
+        with api.open_session(path, board=brd) as s:
+            base = s.geometry.start
+            report = s.program(from_chunks([Chunk(base, data, "t")], source="t"),
+                               verify=True).report
+            m: Any = s.target.machine
+            runs.append((report.target_time_s, m.clock.cycles, m.clock.now_fs,
+                         s.read(base, len(data)) == data,
+                         m.idle.skipped_cycles if m.idle is not None else 0,
+                         list(m.idle.heads) if m.idle is not None else []))
+    (skipping, plain) = runs
+    assert skipping[:4] == plain[:4] and skipping[3]
+    delay = open_loader(path).symbol("HAL_Delay")
+    assert delay is not None
+    watched = skipping[5]
+    start = delay.value & ~1
+    assert len(watched) == 1 and start <= watched[0] < start + delay.size, watched
+    assert skipping[4] > 5 * 190_000  # the Inits' waits after the first, 200,000 cycles each
+    assert all(n == 1 for pc, n in heads.items() if pc not in watched), heads
 
 
 @pytest.mark.parametrize("how", [STORING, READING_GPIO])

@@ -103,6 +103,11 @@ class IdleLoops:
         self.armed = ctypes.c_uint32(1)
         self.armed_address = ctypes.addressof(self.armed)
         self.on_head: Callable[[int], None] | None = None
+        # heads watched because a look's path left their loop (_left_loop), not yet seen idle:
+        # the first look there that finds no idle turn stops the watch (off_head)
+        self._on_trial: set[int] = set()
+        self._tried: set[int] = set()  # each such head is tried once, MAX_HEADS of them
+        self.off_head: Callable[[int], None] | None = None
 
     def wants(self, pc: int) -> bool:
         """Is a return to ``pc`` worth a look (not known to lead to busy code)?"""
@@ -151,6 +156,8 @@ class IdleLoops:
                 self._strikes.pop(start, None)
                 return len(path), turn
             break
+        if start in self._on_trial:
+            self._unwatch(start)
         if start not in self._on_turns:
             strikes = self._strikes[start] = self._strikes.get(start, 0) + 1
             if strikes >= STRIKES:
@@ -161,6 +168,7 @@ class IdleLoops:
     def _found(self, turn: list[int]) -> None:
         """An idle turn: its addresses are never busy; its head is watched from now on."""
         self._on_turns.update(turn)
+        self._on_trial.difference_update(turn)
         for i, pc in enumerate(turn):
             before = turn[i - 1]
             if pc < before and before in self._jumps:  # the closing branch's target
@@ -177,7 +185,7 @@ class IdleLoops:
         each such wait would otherwise run instruction by instruction up to its tick: 200,000
         instructions in every ``Init`` of a loader at 200 MHz. Whether the loop is idle is the
         look at its head's business (two turns, as after a return); a head that leads to busy
-        code gets its strikes there like any other place."""
+        code (a loop polling a peripheral) is no longer watched after its first look."""
         for i, pc in enumerate(path[:-1]):
             if pc not in self._jumps:
                 continue
@@ -186,13 +194,24 @@ class IdleLoops:
             if (op is not None and op.kind == "b" and op.cond != AL  # (CBZ only goes forward)
                     and op.target <= pc and path[i + 1] != op.target
                     and pc - op.target <= 4 * MAX_TURN):
-                self._watch(op.target)
+                if (op.target not in self._tried and op.target not in self.heads
+                        and len(self._tried) < MAX_HEADS):
+                    self._tried.add(op.target)
+                    self._on_trial.add(op.target)
+                    self._watch(op.target)
                 return
 
     def _watch(self, head: int) -> None:
         if head not in self.heads and len(self.heads) < MAX_HEADS and self.on_head is not None:
             self.heads.append(head)
             self.on_head(head)
+
+    def _unwatch(self, head: int) -> None:
+        self._on_trial.discard(head)
+        if head in self.heads:
+            self.heads.remove(head)
+            if self.off_head is not None:
+                self.off_head(head)
 
     def skip(self, turn: int, avail: int) -> int:
         """Cycles of whole turns that pass before ``avail`` runs out (at least one left for the

@@ -406,8 +406,10 @@ class Machine:
         self._head_watch: tuple[int, ticks_fast.HeadWatch] | None = None
         self._look_from_head = False
         self._idle_quiet_until = 0
+        self._head_hooks: dict[int, int] = {}  # idle-loop heads watched: their hook handles
         if self.idle is not None:
             self.idle.on_head = self._watch_head
+            self.idle.off_head = self._unwatch_head
         self._install_hooks()
         # raw reads for what the run loop asks per slice (the binding's calls cost microseconds)
         self._mask_regs = cortexm.RegisterBatch(
@@ -1299,14 +1301,26 @@ class Machine:
         on the blocks starting there (a branch target starts one; raw, so it does not count as
         someone else's hook). Not a code hook: unicorn would then call every code hook, the
         instruction count's too, through one list walk per instruction, in all code."""
-        self.hook_blocks_at(head, *self._head_hook())
+        self._head_hooks[head] = self.hook_blocks_at(head, *self._head_hook())
 
-    def hook_blocks_at(self, address: int, hook: int, user: int) -> None:
+    def _unwatch_head(self, head: int) -> None:
+        """Stop watching ``head``: a loop watched on speculation that is not a wait. Its hook
+        goes, and the code translated with calls to it (one per pass through the head, a byte
+        loop's head passes once a byte), so it costs nothing once it is known."""
+        handle = self._head_hooks.pop(head, None)
+        if handle is not None:
+            status = uclib.uc_hook_del(self.uc._uch, ctypes.c_size_t(handle))
+            if status != unicorn.UC_ERR_OK:
+                raise unicorn.UcError(status)
+            self.uc.ctl_flush_tb()  # type: ignore[attr-defined]  # (py3 binding; mypy reads py2)
+
+    def hook_blocks_at(self, address: int, hook: int, user: int) -> int:
         """A raw C block hook (``hook(uc, address, size, user)``) on the blocks that start at
-        ``address``, for the machine's life. Code translated before has no call to it, and
+        ``address``, for the machine's life (or until its handle is deleted: a loop head watched
+        on trial). Code translated before has no call to it, and
         removing only the blocks there from unicorn's cache (ctl_remove_cache) does not always
         bring one in (a data loop's head stayed without it), so the cache is flushed: once per
-        loop the machine watches or summarises."""
+        loop the machine watches or summarises. Returns the hook's handle."""
         handle = ctypes.c_size_t()
         status = uclib.uc_hook_add(self.uc._uch, ctypes.byref(handle), unicorn.UC_HOOK_BLOCK,
                                    ctypes.c_void_p(hook), ctypes.c_void_p(user),
@@ -1314,6 +1328,7 @@ class Machine:
         if status != unicorn.UC_ERR_OK:
             raise unicorn.UcError(status)
         self.uc.ctl_flush_tb()  # type: ignore[attr-defined]  # (py3 binding; mypy reads py2)
+        return handle.value
 
     def _head_hook(self) -> tuple[int, int]:
         """The block hook on loop heads and its user data: ``_on_head`` behind the C filter
