@@ -106,3 +106,19 @@ def test_texts_no_process_used_in_the_last_writes_leave_the_file(tmp_path: Path)
         left = marshal.loads(file.read_bytes())
         assert set(texts) == set(left) - set(stale)
         assert bool(set(stale) & set(left)) == (n < dataclass_code.KEEP_SAVES - 1)
+
+
+def test_every_dataclass_of_the_package_has_a_docstring() -> None:
+    """``@dataclass`` writes a class without a docstring one from ``inspect.signature(cls)``
+    when the class is defined: 5.5 ms of the command line's imports for the 62 classes
+    ``extflash program`` defined without one. So each class says what it is."""
+    import ast
+
+    missing = []
+    for path in sorted((Path(dataclass_code.__file__).parent).rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.ClassDef) and ast.get_docstring(node) is None
+                    and any(ast.unparse(d).split("(")[0] in ("dataclass", "dataclasses.dataclass")
+                            for d in node.decorator_list)):
+                missing.append(f"{path.name}:{node.lineno} {node.name}")
+    assert not missing, missing

@@ -168,6 +168,8 @@ def wired_size(target: Target) -> int | None:
 
 @dataclass
 class ProgramResult:
+    """What :meth:`Session.program` did, and the image's chunks outside the device."""
+
     report: ProgramReport
     skipped_outside: list[Chunk] = field(default_factory=list)  # e.g. internal-flash segments
 

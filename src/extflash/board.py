@@ -145,6 +145,8 @@ class Memory:
 
 @dataclass(frozen=True)
 class Board:
+    """A board: its MCU part, crystal and the external memories wired to it."""
+
     name: str
     part: mcu.PartRef
     hse_hz: int | None  # None: not said (the family's usual crystal); 0: no crystal fitted

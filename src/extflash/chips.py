@@ -64,6 +64,8 @@ QE_RULES: dict[str, QeRule] = {
 
 @dataclass(frozen=True)
 class ReadCommand:
+    """One read command of a chip: opcode, lines, mode and wait clocks, top clock."""
+
     opcode: int
     protocol: str  # "1-1-1" ... "4-4-4": instruction-address-data lines
     mode_clocks: int  # clocks carrying mode bits (M7-0) right after the address
@@ -85,6 +87,8 @@ class ReadCommand:
 
 @dataclass(frozen=True)
 class ProgramCommand:
+    """One page-program command of a chip."""
+
     opcode: int
     protocol: str
     needs_qe: bool
@@ -98,6 +102,8 @@ class ProgramCommand:
 
 @dataclass(frozen=True)
 class EraseType:
+    """One erase command of a chip: the size it erases and its typical and maximum time."""
+
     opcode: int
     size: int
     typ_ms: float
@@ -107,6 +113,8 @@ class EraseType:
 
 @dataclass(frozen=True)
 class ChipErase:
+    """The chip-erase opcodes and their typical and maximum time."""
+
     opcodes: tuple[int, ...]
     typ_ms: float
     max_ms: float
@@ -140,6 +148,8 @@ class ProtectSpec:
 
 @dataclass(frozen=True)
 class StatusSpec:
+    """A chip's status and configuration registers: how they are written, where QE is."""
+
     registers: tuple[Register, ...]
     qe: QeRule
     wrsr_opcode: int = 0x01
@@ -208,6 +218,8 @@ class DummyConfig:
 
 @dataclass(frozen=True)
 class OctalRead:
+    """A read command in an octal state (8S or 8D)."""
+
     opcode: int  # the first instruction byte; the second follows the chip's extension rule
     state: str  # "8S" or "8D"
     max_mhz: float
@@ -263,6 +275,8 @@ class OctalSpec:
 
 @dataclass(frozen=True)
 class Timing:
+    """A chip's datasheet times (typical, maximum) besides its erases."""
+
     page_program_us: tuple[float, float]  # typ, max
     write_status_ms: tuple[float, float]
     reset_us: float
@@ -272,6 +286,8 @@ class Timing:
 
 @dataclass(frozen=True)
 class ChipSpec:
+    """A NOR chip as data (``data/chips``): identity, geometry, commands, registers, timing."""
+
     name: str
     vendor: str
     jedec_id: bytes

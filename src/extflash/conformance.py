@@ -99,6 +99,8 @@ class Check:
 
 @dataclass
 class Report:
+    """The checks ``extflash test`` ran on a loader and their outcomes."""
+
     loader: str
     board: str
     kind: str

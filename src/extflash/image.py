@@ -23,6 +23,8 @@ MAX_IMAGE_BYTES = 1 << 32
 
 @dataclass(frozen=True)
 class Chunk:
+    """Bytes at an address, with where they came from."""
+
     address: int
     data: bytes
     origin: str = ""  # where it came from, for messages: "segment 1", "line 12"
@@ -34,6 +36,8 @@ class Chunk:
 
 @dataclass(frozen=True)
 class Image:
+    """An image to program: its chunks, where it was read from and its format."""
+
     chunks: tuple[Chunk, ...]
     source: str = ""
     format: str = ""

@@ -23,6 +23,8 @@ CORES_WITHOUT_DWT = frozenset({"cortex-m0", "cortex-m0plus"})
 
 @dataclass(frozen=True)
 class MemoryRegion:
+    """A memory region of a part: RAM, flash or ROM."""
+
     name: str
     start: int
     size: int
@@ -104,6 +106,8 @@ class DebugIds:
 
 @dataclass(frozen=True)
 class Family:
+    """An MCU family as data (``data/families``)."""
+
     id: str
     name: str
     core: str
@@ -328,6 +332,8 @@ def _similar(name: str, names: list[str]) -> list[str]:
 
 @dataclass(frozen=True)
 class PinFunction:
+    """An alternate function of a pin."""
+
     pin: str  # "PB2"
     af: int
     signal: str  # "QUADSPI_CLK", "QUADSPI_BK1_IO0", "OCTOSPIM_P1_NCS", ...

@@ -129,6 +129,8 @@ class SectorList(Sequence[Sector]):
 
 @dataclass(frozen=True)
 class Geometry:
+    """A flash device's address range, page size, erase value and sectors."""
+
     name: str
     start: int
     size: int
@@ -189,6 +191,8 @@ class SectorPlan(NamedTuple):
 
 @dataclass(frozen=True)
 class Plan:
+    """What programming an image takes, sector by sector."""
+
     geometry: Geometry
     image: Image  # the part of the image inside the device
     sectors: tuple[SectorPlan, ...]

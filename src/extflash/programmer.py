@@ -51,6 +51,8 @@ def _no_progress(phase: str, done: int, total: int) -> None:
 
 @dataclass
 class ProgramReport:
+    """What a program did: the sectors it skipped, erased and wrote, and the time."""
+
     device: str
     image_bytes: int
     sectors_touched: int
@@ -81,6 +83,8 @@ class ProgramReport:
 
 @dataclass(frozen=True)
 class Mismatch:
+    """Where a verify found the flash to differ from the image."""
+
     first_address: int
     differing_bytes: int
     compared_bytes: int

@@ -114,6 +114,8 @@ class RamLayout:
 
 @dataclass(frozen=True)
 class CallRecord:
+    """One loader call: its arguments, result and host time."""
+
     function: str
     args: tuple[int, ...]
     result: int | None

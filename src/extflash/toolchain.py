@@ -36,6 +36,8 @@ CORE_FLAGS: dict[str, tuple[str, ...]] = {
 
 @dataclass(frozen=True)
 class Toolchain:
+    """The arm-none-eabi-gcc that builds loaders."""
+
     gcc: Path
 
     @property

@@ -122,6 +122,8 @@ def plan(programmer: Any) -> dict[str, Any] | None:
 
 @dataclass
 class _Bucket:
+    """Fetches and reads through the window in one stretch of time."""
+
     start_fs: int
     fetches: int = 0  # translation blocks executed from the window
     fetch_bytes: int = 0

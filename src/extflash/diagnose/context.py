@@ -13,6 +13,8 @@ from extflash.runner import RamLayout
 
 @dataclass
 class Context:
+    """What a diagnosis rule sees of a failed call: board, symbols, evidence."""
+
     board: Any  # extflash.emu.virtual_board.VirtualBoard
     symbols: Symbolizer
     call: CallEvidence

@@ -168,6 +168,8 @@ _LOGS: weakref.WeakKeyDictionary[Any, FlashLog] = weakref.WeakKeyDictionary()
 
 @dataclass(frozen=True)
 class StrayWrite:
+    """A store by the loader outside the memory it may write."""
+
     pc: int
     address: int
     size: int

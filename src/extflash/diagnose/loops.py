@@ -55,6 +55,8 @@ class Read:
 
 @dataclass(frozen=True)
 class LoopProfile:
+    """What a loop the core could not leave did: its code, what it read and wrote."""
+
     pcs: tuple[int, ...]  # thread-mode instructions that ran more than once
     handler_pcs: tuple[int, ...]  # instructions that ran inside exception handlers
     registers: tuple[Read, ...]  # peripheral registers read by the loop
@@ -234,6 +236,8 @@ def _profile(rec: _Recorder, result: RunResult) -> LoopProfile:
 
 @dataclass(frozen=True)
 class InterruptState:
+    """Whether an interrupt could have ended a loop: masks, pending and running sources."""
+
     masked_by: str  # "" or "PRIMASK=1", "FAULTMASK=1", "BASEPRI=0x40"
     pending: tuple[str, ...]  # enabled exceptions pending (SysTick, IRQ92...)
     sources: tuple[str, ...]  # enabled exceptions that could become pending (SysTick running)

@@ -21,6 +21,8 @@ AccessCallback = Callable[[int, int, int], None]
 
 @dataclass
 class MemHook:
+    """A unicorn memory hook and the ctypes callback it needs kept alive."""
+
     uc: unicorn.Uc
     handle: uc_hook_h
     cfunc: object  # keeps the ctypes callback alive while the hook exists

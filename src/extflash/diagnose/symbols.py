@@ -10,6 +10,8 @@ from extflash.loader.model import Loader
 
 @dataclass(frozen=True)
 class _Entry:
+    """One symbol of the loader: where it starts, its size, whether it is code."""
+
     start: int
     size: int
     name: str

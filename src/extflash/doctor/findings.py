@@ -112,6 +112,8 @@ TABLE: dict[str, tuple[str, str, str]] = {
 
 @dataclass(frozen=True)
 class Finding:
+    """One finding of ``extflash doctor``, with what to do about it."""
+
     code: str
     severity: str
     text: str

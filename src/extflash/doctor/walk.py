@@ -47,6 +47,8 @@ RETRIES: tuple[tuple[str, str, bool, str], ...] = (
 
 @dataclass
 class Step:
+    """One step of the doctor's walk and how it went."""
+
     name: str
     ok: bool
     detail: str

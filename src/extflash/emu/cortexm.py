@@ -201,6 +201,8 @@ class _NativeUnit(ctypes.Structure):
 
 @dataclass
 class _NativeExceptions:
+    """The C exception entry and return (native/exceptions_fast.c) and their unit."""
+
     unit: _NativeUnit
     address: int  # of unit
     enter: Callable[..., int]  # (unit, number, handler, thread) -> unicorn status

@@ -186,6 +186,8 @@ class FaultInfo:
 
 @dataclass(frozen=True)
 class PolledRegister:
+    """A register a polling loop read, with the value it kept reading."""
+
     address: int
     name: str
     value: int
@@ -207,6 +209,8 @@ class SpinEvidence:
 
 @dataclass(frozen=True)
 class RunResult:
+    """How a run of the core ended: why, where, its registers and time."""
+
     reason: str  # "returned", "timeout", "fault", "lockup", "breakpoint"
     pc: int
     lr: int

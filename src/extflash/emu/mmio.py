@@ -91,6 +91,8 @@ class UnmodelledBlock(Peripheral):
 
 @dataclass
 class _Mapping:
+    """A peripheral mapped on the bus and its unicorn callbacks."""
+
     periph: Peripheral
     base: int
     size: int

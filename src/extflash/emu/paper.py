@@ -204,6 +204,8 @@ def check(st: Paper, head: list[int]) -> None:
 # -- the turn on paper ----------------------------------------------------------------------------
 @dataclass
 class Load:
+    """A load of the turn on paper: its address expression, width and concrete value."""
+
     address: Expr
     width: int
     signed: bool
@@ -214,6 +216,8 @@ class Load:
 
 @dataclass
 class Access:
+    """A register access of the turn on paper."""
+
     offset: int
     size: int
     write: bool
@@ -225,6 +229,8 @@ class Access:
 
 @dataclass
 class Setter:
+    """The operation that set the flags a conditional branch reads."""
+
     kind: int
     a: Expr
     b: Expr
@@ -233,6 +239,8 @@ class Setter:
 
 @dataclass
 class Condition:
+    """A conditional branch of the turn: its condition, flags and direction."""
+
     cond: int
     setter: Setter
     taken: bool
@@ -240,6 +248,8 @@ class Condition:
 
 @dataclass
 class Store:
+    """A store of the turn on paper."""
+
     address: Expr
     width: int
     value: Expr

@@ -29,6 +29,8 @@ class Access(enum.Enum):
 
 @dataclass(frozen=True)
 class Field:
+    """A register field: position, width and access."""
+
     name: str
     lsb: int
     width: int = 1

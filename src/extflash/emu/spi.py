@@ -16,6 +16,8 @@ from typing import Protocol
 
 @dataclass(slots=True)
 class SpiCommand:
+    """One command on the flash bus: each phase's value, width and lines."""
+
     instruction: int | None  # None: no instruction phase (SIOO / continuous-read)
     instruction_lines: int = 1  # 0 (none), 1, 2, 4 or 8
     instruction_bytes: int = 1  # 2 for octal double-byte opcodes

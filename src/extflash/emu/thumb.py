@@ -24,6 +24,8 @@ from extflash.emu.thumbsem import PC, SP
 
 @dataclass(frozen=True)
 class Load:
+    """The addressing of a load an idle-loop look may run."""
+
     base: int  # register index, or -1: the PC (literal pool)
     index: int  # register index, or -1: none
     shift: int
@@ -33,6 +35,8 @@ class Load:
 
 @dataclass(frozen=True)
 class Insn:
+    """What an idle-loop look needs of an instruction: its load, branch target, jump."""
+
     load: Load | None = None
     target: int = -1  # BX/BLX: the register holding the branch target
     jump: bool = False  # B, CBZ, CBNZ: a loop's closing branch is one

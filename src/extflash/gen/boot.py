@@ -30,6 +30,8 @@ BOOT_EXTRA = ("board_config.c", "boot.c")
 
 @dataclass(frozen=True)
 class BootImage:
+    """A built boot image and the application address it jumps to."""
+
     elf: Path
     project: Path
     size: ImageSize

@@ -35,6 +35,8 @@ class ImageSize:
 
 @dataclass(frozen=True)
 class BuildResult:
+    """A built loader: its .stldr (and .FLM), project folder, sizes, command."""
+
     stldr: Path
     flm: Path | None
     project: Path

@@ -32,6 +32,8 @@ class RegOp:
 
 @dataclass(frozen=True)
 class Field:
+    """A register field the clock plan writes."""
+
     addr: int
     shift: int
     width: int
@@ -43,6 +45,8 @@ class Field:
 
 @dataclass(frozen=True)
 class PllLimits:
+    """A family's PLL limits: dividers, multipliers, reference and VCO ranges."""
+
     m: tuple[int, int]
     ref_hz: tuple[int, int]
     n: tuple[int, int]
@@ -87,6 +91,8 @@ class FamilyClock:
 
 @dataclass(frozen=True)
 class PllSetting:
+    """The PLL setting a clock plan chose."""
+
     source: str  # "hsi" or "hse"
     input_hz: int
     m: int
@@ -100,6 +106,8 @@ class PllSetting:
 
 @dataclass(frozen=True)
 class ClockPlan:
+    """The clock tree a generated loader sets up, and the register steps that do it."""
+
     pll: PllSetting | None  # None: SYSCLK is HSI
     sysclk_hz: int
     hclk_hz: int

@@ -22,6 +22,8 @@ GPIO_STRIDE = 0x400
 
 @dataclass(frozen=True)
 class PinSetting:
+    """One pin of the generated set-up: its signal, port, AF and pull."""
+
     signal: str  # "clk", "bk1_io0", ...
     pin: str  # "PB2"
     gpio_base: int
@@ -32,6 +34,8 @@ class PinSetting:
 
 @dataclass(frozen=True)
 class QspiSetting:
+    """The QUADSPI set-up a generated loader writes."""
+
     prescaler: int
     clk_hz: int
     fsize: int

@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class NewLoader:
+    """What ``extflash new`` made: the build, its self-test and speed."""
+
     build: BuildResult
     report: object | None  # conformance.Report, None when the self-test was skipped
     speed: Speed | None = None  # measured after a passed self-test

@@ -45,6 +45,8 @@ class Command:
 
 @dataclass(frozen=True)
 class NorParams:
+    """The chip commands and times a generated loader uses."""
+
     chip: ChipSpec
     read: Command
     read_max_hz: int

@@ -17,6 +17,8 @@ WRITE_CALLS = ("Write", "ProgramPage")  # .stldr and FLM names of the page-progr
 
 @dataclass(frozen=True)
 class Speed:
+    """A generated loader's measured speed against the chip's own minimum."""
+
     size: int  # bytes programmed (erase + write, no verify)
     virtual_s: float  # the loader calls, in virtual time
     chip_min_s: float  # the chip's typical erase + page-program time for the same bytes

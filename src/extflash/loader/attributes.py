@@ -26,6 +26,8 @@ V6M_ARCHS = {11, 12}
 
 @dataclass(frozen=True)
 class BuildAttributes:
+    """The ARM build attributes (.ARM.attributes) of a loader."""
+
     values: tuple[tuple[int, int | str], ...] = ()
 
     def get(self, tag: int) -> int | str | None:

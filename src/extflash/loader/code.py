@@ -33,6 +33,8 @@ _V6M_WIDE = {arm.ARM_INS_BL, arm.ARM_INS_DMB, arm.ARM_INS_DSB, arm.ARM_INS_ISB, 
 
 @dataclass(frozen=True)
 class FunctionFacts:
+    """What a function's code refers to: constants, addresses, calls."""
+
     name: str
     start: int
     end: int
@@ -51,6 +53,8 @@ class FunctionFacts:
 
 @dataclass(frozen=True)
 class CodeFacts:
+    """The facts of all of a loader's functions."""
+
     functions: tuple[FunctionFacts, ...]
     words: frozenset[int]  # every aligned 32-bit word of the code and data sections
 

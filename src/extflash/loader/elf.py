@@ -48,6 +48,8 @@ MACHINES = {3: "x86", 8: "MIPS", 62: "x86-64", 183: "AArch64", 243: "RISC-V"}
 
 @dataclass(frozen=True)
 class Section:
+    """An ELF section header."""
+
     index: int
     name: str
     type: int
@@ -77,6 +79,8 @@ class Section:
 
 @dataclass(frozen=True)
 class ProgramHeader:
+    """An ELF program header."""
+
     index: int
     type: int
     offset: int
@@ -89,6 +93,8 @@ class ProgramHeader:
 
 @dataclass(frozen=True)
 class Symbol:
+    """An ELF symbol."""
+
     name: str
     value: int
     size: int
@@ -104,6 +110,8 @@ class Symbol:
 
 @dataclass(frozen=True)
 class Relocation:
+    """An ELF relocation."""
+
     offset: int  # the address the relocation patches
     type: int
     symbol: Symbol | None
@@ -112,6 +120,8 @@ class Relocation:
 
 @dataclass(frozen=True)
 class ElfHeader:
+    """The ELF header fields the loader checks read."""
+
     type: int
     machine: int
     entry: int

@@ -52,6 +52,8 @@ def _weight(peripheral: str) -> int:
 
 @dataclass(frozen=True)
 class FamilyGuess:
+    """An MCU family a loader may be for, with the evidence."""
+
     family_id: str
     score: int
     evidence: tuple[str, ...]
@@ -64,6 +66,8 @@ class FamilyGuess:
 
 @dataclass(frozen=True)
 class FamilyInference:
+    """The families a loader may be for, best first."""
+
     candidates: tuple[FamilyGuess, ...]  # best first; only families with a positive score
 
     @property

@@ -42,6 +42,8 @@ class SectorRun:
 
 @dataclass(frozen=True)
 class FlashDevice:
+    """A CMSIS FLM's FlashDevice structure."""
+
     version: int
     name: str
     name_terminated: bool

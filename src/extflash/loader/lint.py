@@ -30,6 +30,8 @@ SEVERITIES = ("error", "warning", "info")
 
 @dataclass(frozen=True)
 class Finding:
+    """One lint finding and how to fix it."""
+
     id: str
     severity: str
     message: str
@@ -39,6 +41,8 @@ class Finding:
 
 @dataclass(frozen=True)
 class LintContext:
+    """What the lint rules check a loader against."""
+
     loader: Loader
     family: mcu.Family | None
     part: mcu.Part | None
@@ -53,6 +57,8 @@ class LintContext:
 
 @dataclass(frozen=True)
 class LintReport:
+    """The findings of ``extflash lint`` for one loader."""
+
     path: str
     target: str
     findings: tuple[Finding, ...]
@@ -74,6 +80,8 @@ Rule = Callable[[LintContext], Iterator[Finding]]
 
 @dataclass(frozen=True)
 class RuleSpec:
+    """A lint rule: its id, severity and the loader kinds it applies to."""
+
     id: str
     severity: str
     kinds: tuple[str, ...]

@@ -30,6 +30,8 @@ EF_ARM_ABI_FLOAT_HARD = 0x400
 
 @dataclass(frozen=True)
 class ElfFacts:
+    """The ELF header facts of a loader."""
+
     machine: int
     flags: int
     entry: int
@@ -87,6 +89,8 @@ class ZeroRange:
 
 @dataclass(frozen=True)
 class EntryPoint:
+    """A loader function the host calls."""
+
     name: str
     address: int  # as in the symbol table: the Thumb bit set for Thumb code
     section: str | None
@@ -114,6 +118,8 @@ class Footprint:
 
 @dataclass(frozen=True)
 class Loader:
+    """A loader as a value: its ELF, device description and entry points."""
+
     kind: str  # "stldr" | "flm"
     path: str
     elf: ElfFacts

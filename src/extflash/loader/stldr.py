@@ -43,6 +43,8 @@ def expand_sectors(start: int, groups: tuple[SectorGroup, ...]) -> Iterator[Sect
 
 @dataclass(frozen=True)
 class StorageInfo:
+    """A .stldr's StorageInfo structure."""
+
     name: str
     name_terminated: bool
     device_type: int

@@ -41,6 +41,8 @@ class Item:
 
 @dataclass
 class Report:
+    """What the HTML report shows: the timeline, the flash map, the wiring."""
+
     board: str
     start_s: float
     end_s: float

@@ -60,6 +60,8 @@ WEL = 0x02
 
 @dataclass(frozen=True, slots=True)
 class FlashEvent:
+    """One command the chip received and whether it acted on it."""
+
     time_fs: int
     spi: SpiCommand  # as received (formatted on demand: most events are never read)
     outcome: str  # "ok" | "rejected"
@@ -73,6 +75,8 @@ class FlashEvent:
 
 @dataclass(slots=True)
 class _Operation:
+    """A program, erase or status write the chip is busy with."""
+
     kind: str  # "program" | "erase" | "write-status"
     start: int
     end: int

@@ -94,6 +94,8 @@ def host_samples(chip_beats: Callable[[int], bytes], skip: int, host_dtr: bool, 
 
 @dataclass(frozen=True, slots=True)
 class _Frame:
+    """An octal frame decoded: its command, address, data and clocks."""
+
     opcode: int
     kind: str  # "read" | "register" | "config-read" | "config-write" | "program" | "erase" | ...
     address: int

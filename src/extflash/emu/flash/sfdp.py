@@ -313,6 +313,8 @@ def build(spec: ChipSpec, *, omit: tuple[str, ...] = (), corrupt: tuple[str, ...
 
 @dataclass(frozen=True)
 class SfdpRead:
+    """A fast read the SFDP tables declare."""
+
     protocol: str
     opcode: int
     mode_clocks: int
@@ -321,6 +323,8 @@ class SfdpRead:
 
 @dataclass(frozen=True)
 class SfdpErase:
+    """An erase type the SFDP tables declare."""
+
     size: int
     opcode: int
     typ_ms: float
@@ -328,6 +332,8 @@ class SfdpErase:
 
 @dataclass(frozen=True)
 class SfdpInfo:
+    """What a chip's SFDP tables say (JESD216), decoded."""
+
     version: tuple[int, int]
     size: int
     address_bytes: str  # "3", "3or4", "4"
@@ -345,6 +351,8 @@ class SfdpInfo:
 
 @dataclass(frozen=True)
 class SfdpOctal:
+    """The octal facts of the SFDP tables: DTR byte order, opcode extension, clocks."""
+
     dtr_byte_swapped: bool  # BFPT DW18 bit 31
     opcode_extension: str  # "repeated" | "inverted" | "reserved" | "16-bit"
     max_mhz: dict[str, int]  # "8D" / "8S" with data strobe -> highest clock (0: unsupported)

@@ -24,6 +24,8 @@ MSI_HZ = (100_000, 200_000, 400_000, 800_000, 1_000_000, 2_000_000, 4_000_000, 8
 
 @dataclass(frozen=True)
 class Clocks:
+    """The clocks a register state gives: system, core, bus and kernel clocks."""
+
     sysclk_hz: int
     core_hz: int
     hclk_hz: int
@@ -127,6 +129,8 @@ U5_MSI_HZ = (48_000_000, 24_000_000, 16_000_000, 12_000_000, 4_000_000, 2_000_00
 
 @dataclass(frozen=True)
 class PllOutputs:
+    """A PLL's P, Q and R outputs in Hz."""
+
     p: int
     q: int
     r: int
@@ -217,6 +221,8 @@ MODELS: dict[str, Callable[[Reader, int], Clocks]] = {
 
 @dataclass(frozen=True)
 class TreeSpec:
+    """A family's clock tree: how to compute it and where SW and the ready flags are."""
+
     compute: Callable[[Reader, int], Clocks]
     sw_lsb: int  # CFGR.SW position; SWS sits right above it
     sw_width: int

@@ -181,6 +181,8 @@ PinProbe = Callable[[str], PinView]
 
 @dataclass(frozen=True)
 class BankWire:
+    """One board signal of a flash bank and the pin and AF that carry it."""
+
     signal: str  # "clk", "ncs", "io0".."io3" (bank-relative)
     name: str  # board signal: "clk", "bk2_ncs", "bk2_io1"
     pin: str

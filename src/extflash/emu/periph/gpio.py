@@ -41,6 +41,8 @@ ROUTING_REGS = frozenset({0x00, 0x20, 0x24})  # MODER, AFRL, AFRH: what decides 
 
 @dataclass(frozen=True)
 class PinState:
+    """A pin's configuration as its GPIO registers set it."""
+
     name: str
     mode: str  # "input" | "output" | "af" | "analog"
     af: int

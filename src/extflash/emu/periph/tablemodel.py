@@ -27,6 +27,8 @@ class Follow:
 
 @dataclass(frozen=True)
 class Always:
+    """A register field that always reads a fixed value."""
+
     reg: str
     field: str
     value: int = 1
