@@ -116,6 +116,12 @@ class IdleLoops:
     def _busy(self, pc: int) -> None:
         if pc not in self._on_turns:
             self.verdicts.add(pc)
+            if pc in self._on_trial:
+                self._unwatch(pc)
+
+    def on_trial(self, head: int) -> bool:
+        """Is ``head`` watched on trial (its loop left by a look, not yet seen idle)?"""
+        return head in self._on_trial
 
     def probe(self, machine: Any, avail: int, stop_at: int) -> tuple[int, int]:
         """Run the core from where it stands, one instruction at a time, for at most two turns
@@ -195,7 +201,7 @@ class IdleLoops:
                     and op.target <= pc and path[i + 1] != op.target
                     and pc - op.target <= 4 * MAX_TURN):
                 if (op.target not in self._tried and op.target not in self.heads
-                        and len(self._tried) < MAX_HEADS):
+                        and self.wants(op.target) and len(self._tried) < MAX_HEADS):
                     self._tried.add(op.target)
                     self._on_trial.add(op.target)
                     self._watch(op.target)

@@ -1361,12 +1361,16 @@ class Machine:
             idle = self.idle
             if (idle is not None and idle.armed.value and self._running and not self._ending
                     and self._limit is not None and self._counter is not None
-                    and int(self._limit.value) - int(self._counter.value) >= MIN_LOOK
-                    and self._idle_look_wanted()):
-                idle.armed.value = 0
-                self._stop_reason = "idle-probe"
-                self._look_from_head = True
-                self._request_stop()
+                    and int(self._limit.value) - int(self._counter.value) >= MIN_LOOK):
+                if self._idle_look_wanted():
+                    idle.armed.value = 0
+                    self._stop_reason = "idle-probe"
+                    self._look_from_head = True
+                    self._request_stop()
+                elif idle.on_trial(self._pc() & ~1):
+                    # no look now: the head on trial is passed by until the look is armed again
+                    # (it may be a loop's head that the core passes at every turn)
+                    idle.armed.value = 0
         except BaseException as exc:  # a C callback must not raise: the run loop re-raises it
             self.bus.fail(exc)
 
