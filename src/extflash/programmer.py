@@ -51,7 +51,8 @@ def _no_progress(phase: str, done: int, total: int) -> None:
 
 @dataclass
 class ProgramReport:
-    """What a program did: the sectors it skipped, erased and wrote, and the time."""
+    """What a program did: the sectors it skipped, erased and wrote, whether it verified, and
+    the loader calls and target time it took."""
 
     device: str
     image_bytes: int

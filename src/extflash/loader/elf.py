@@ -120,7 +120,7 @@ class Relocation:
 
 @dataclass(frozen=True)
 class ElfHeader:
-    """The ELF header fields the loader checks read."""
+    """The ELF header fields extflash reads."""
 
     type: int
     machine: int
