@@ -103,10 +103,10 @@ class IdleLoops:
         self.armed = ctypes.c_uint32(1)
         self.armed_address = ctypes.addressof(self.armed)
         self.on_head: Callable[[int], None] | None = None
-        # heads watched because a look's path left their loop (_left_loop), not yet seen idle:
-        # the first look there that finds no idle turn stops the watch (off_head)
-        self._on_trial: set[int] = set()
-        self._tried: set[int] = set()  # each such head is tried once, MAX_HEADS of them
+        # heads watched because a look's path left their loop (_left_loop), each tried once
+        # (MAX_HEADS of them): on trial while watched and not yet on an idle turn; the first
+        # look there that finds no idle turn stops the watch (off_head)
+        self._tried: set[int] = set()
         self.off_head: Callable[[int], None] | None = None
 
     def wants(self, pc: int) -> bool:
@@ -116,12 +116,12 @@ class IdleLoops:
     def _busy(self, pc: int) -> None:
         if pc not in self._on_turns:
             self.verdicts.add(pc)
-            if pc in self._on_trial:
+            if self.on_trial(pc):
                 self._unwatch(pc)
 
     def on_trial(self, head: int) -> bool:
         """Is ``head`` watched on trial (its loop left by a look, not yet seen idle)?"""
-        return head in self._on_trial
+        return head in self._tried and head in self.heads and head not in self._on_turns
 
     def probe(self, machine: Any, avail: int, stop_at: int) -> tuple[int, int]:
         """Run the core from where it stands, one instruction at a time, for at most two turns
@@ -162,7 +162,7 @@ class IdleLoops:
                 self._strikes.pop(start, None)
                 return len(path), turn
             break
-        if start in self._on_trial:
+        if self.on_trial(start):
             self._unwatch(start)
         if start not in self._on_turns:
             strikes = self._strikes[start] = self._strikes.get(start, 0) + 1
@@ -174,7 +174,6 @@ class IdleLoops:
     def _found(self, turn: list[int]) -> None:
         """An idle turn: its addresses are never busy; its head is watched from now on."""
         self._on_turns.update(turn)
-        self._on_trial.difference_update(turn)
         for i, pc in enumerate(turn):
             before = turn[i - 1]
             if pc < before and before in self._jumps:  # the closing branch's target
@@ -203,7 +202,6 @@ class IdleLoops:
                 if (op.target not in self._tried and op.target not in self.heads
                         and self.wants(op.target) and len(self._tried) < MAX_HEADS):
                     self._tried.add(op.target)
-                    self._on_trial.add(op.target)
                     self._watch(op.target)
                 return
 
@@ -213,11 +211,9 @@ class IdleLoops:
             self.on_head(head)
 
     def _unwatch(self, head: int) -> None:
-        self._on_trial.discard(head)
-        if head in self.heads:
-            self.heads.remove(head)
-            if self.off_head is not None:
-                self.off_head(head)
+        self.heads.remove(head)
+        if self.off_head is not None:
+            self.off_head(head)
 
     def skip(self, turn: int, avail: int) -> int:
         """Cycles of whole turns that pass before ``avail`` runs out (at least one left for the
