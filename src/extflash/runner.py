@@ -45,11 +45,12 @@ FLM_ERASE, FLM_PROGRAM, FLM_VERIFY = 1, 2, 3
 
 CODE_PAGE = 0x1000  # the emulator's granularity for tracking code pages
 
-# The data buffer takes the RAM left after the loader and its stack, up to this much:
-# CubeProgrammer and ST's OpenOCD size their write chunks by the free work area (stldr-abi §5.1,
-# §5.2), and each Write or Read call costs an Init. The cap leaves RAM beyond the buffer where a
-# store is a stray write the diagnostics name. --buffer-size sets another size.
-DEFAULT_BUFFER_MAX = 256 << 10
+# The data buffer takes the RAM left after the loader and its stack, as CubeProgrammer and ST's
+# OpenOCD size their write chunks by the free work area (stldr-abi §5.1, §5.2); each Write or
+# Read call costs an Init. A buffer larger than BUFFER_UNGUARDED leaves STRAY_GUARD of that RAM
+# beyond it, where a store is a stray write the diagnostics name. --buffer-size sets another size.
+BUFFER_UNGUARDED = 256 << 10
+STRAY_GUARD = 16 << 10
 WINDOW_PROBE = 0x1000  # bytes read through both Read() and the window to compare them
 
 # When a .stldr's Init runs. CubeProgrammer and ST's OpenOCD write the loader image again and run
@@ -741,7 +742,7 @@ def _finish_layout(
     buffer = stack_top + 8
     available = ram.end - buffer - crc_len
     unit = max(page_size, 4)
-    size = min(buffer_size or DEFAULT_BUFFER_MAX, available)
+    size = min(buffer_size or max(BUFFER_UNGUARDED, available - STRAY_GUARD), available)
     size = size // unit * unit
     if size < unit:
         raise InputError(

@@ -15,7 +15,7 @@ import pytest
 from extflash import api, board
 from extflash.errors import ImageError, InputError, OperationError
 from extflash.image import Chunk, Image, from_chunks
-from extflash.runner import DriverOptions
+from extflash.runner import STRAY_GUARD, DriverOptions
 
 BANK2 = board.from_options(
     mcu="STM32H743ZI", chip="W25Q128JV", bank=2, pins="PB2,PC11,PE7,PE8,PE9,PE10"
@@ -316,6 +316,23 @@ def test_write_calls_end_on_sector_boundaries_when_they_hold_one(gen_loader: Any
     # the partly covered first and last sectors are rewritten whole (their other bytes kept):
     # 24 KiB in 6 KiB calls would end mid-sector every other call
     assert writes == [(base + i * 0x1000, 0x1000) for i in range(6)]
+
+
+def test_the_buffer_takes_the_ram_left_but_a_guard(gen_loader: Any) -> None:
+    """As CubeProgrammer sizes its chunks by the free RAM, the data buffer takes the AXI SRAM
+    left after the loader and its stack, all but the last 16 KiB (where a store is a stray write
+    the diagnostics name), and a Write call (each costs an Init) carries that much."""
+    brd = board.load("weact-h743")
+    with api.open_session(gen_loader(brd).stldr, board=brd) as s:
+        lay = s.driver.layout
+        beyond = lay.ram.end - (lay.buffer + lay.buffer_size)  # the guard and the CRC routine
+        assert STRAY_GUARD <= beyond < STRAY_GUARD + 0x400
+        base = s.geometry.start
+        data = pattern(43, 1 << 20)
+        assert s.program(from_chunks([Chunk(base, data, "app")])).report.verified
+        sizes = [c.args[1] for c in s.driver.calls if c.function == "Write"]
+    assert sizes[0] == lay.buffer_size // 0x1000 * 0x1000 > 256 << 10
+    assert sum(sizes) == len(data)
 
 
 def test_erase_calls_take_a_mib_of_small_sectors(gen_loader: Any) -> None:

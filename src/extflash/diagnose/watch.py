@@ -136,6 +136,9 @@ class Watch:
         self.kind = "stldr"
         self.timeline: Any = None  # extflash.trace.Timeline, told about calls
         self._current: CallEvidence | None = None
+        # the data buffer's part a call was given: the chunk the host staged there last, or
+        # Read's destination (a store elsewhere in the buffer is a stray write)
+        self._staged = self._given = (0, 0)
         self._marks = (0, 0)
         self._below_stack_before = b""  # the image up to the canary, before the call
         self._buffer_before = b""
@@ -175,19 +178,19 @@ class Watch:
             return  # replay mode: stray writes are for the full watch of the replay to see
         if not self.machine.write_hooks_exact:
             raise RuntimeError("a full watch needs a board opened with write_hooks=True")
-        buffer_end = lay.buffer + lay.buffer_size
-        own = [(lay.image_start, lay.stack_top), (lay.buffer, buffer_end)]
+        # the data buffer is watched too: a call's own data there (what the host staged for
+        # it, or what Read was asked to fill) is left to _buffer_changes; the rest of the
+        # buffer is the host's RAM, as the RAM beyond it (_stray_write)
         for region in self.part.part.memory:
             if region.kind != "ram":
                 continue
-            lo = region.start
-            for start, end in sorted(own):
-                if region.start <= start < region.end:
-                    if start > lo:
-                        self._hook_stray(lo, start)
-                    lo = max(lo, end)
-            if lo < region.end:
-                self._hook_stray(lo, region.end)
+            if region.start <= lay.image_start < region.end:
+                if lay.image_start > region.start:
+                    self._hook_stray(region.start, lay.image_start)
+                if lay.stack_top < region.end:
+                    self._hook_stray(lay.stack_top, region.end)
+            else:
+                self._hook_stray(region.start, region.end)
         for region in self.part.part.memory:
             if region.kind == "ram":
                 self.machine.invalidate_code(region.start, region.end)
@@ -200,7 +203,7 @@ class Watch:
     def _stray_write(self, uc: unicorn.Uc, _access: int, address: int, size: int, _value: int,
                      _ud: object) -> None:
         ev = self._current
-        if ev is None or len(ev.stray) >= MAX_STRAY:
+        if ev is None or len(ev.stray) >= MAX_STRAY or self._given[0] <= address < self._given[1]:
             return
         pc = self.machine.reg_read("pc") & ~1
         region = self.machine.describe_address(address)
@@ -222,6 +225,9 @@ class Watch:
 
     def write_memory(self, address: int, data: bytes) -> None:
         self._record("write_memory", address, bytes(data))
+        lay = self.layout
+        if lay is not None and lay.buffer <= address < lay.buffer + lay.buffer_size:
+            self._staged = (address, address + len(data))  # the host staged a chunk there
         self.inner.write_memory(address, data)
 
     def read_registers(self, names: tuple[str, ...] = CORE_REGISTERS) -> dict[str, int]:
@@ -255,6 +261,9 @@ class Watch:
                        len(self.board.qspi.wiring_events))
         self._paint_stack()
         self._keep_copies()
+        self._given = self._staged
+        if self.kind == "stldr" and name == "Read" and len(ev.args) == 3:
+            self._given = (ev.args[2], ev.args[2] + ev.args[1])  # Read(Address, Size, Buffer)
         self._current = ev
         if self.timeline is not None:
             self.timeline.call_started(ev)
