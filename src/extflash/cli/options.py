@@ -132,7 +132,8 @@ def loader_options(func: F) -> F:
         ),
         click.option(
             "--buffer-size", type=SIZE, metavar="BYTES",
-            help="RAM buffer per Write and Read call (default: the RAM left, up to 256 KiB).",
+            help="RAM buffer per Write and Read call (default: the RAM left, but for 16 KiB "
+                 "beyond a buffer over 256 KiB).",
         ),
         click.option("--stack-size", type=SIZE, metavar="BYTES", help="Stack given to the loader."),
         click.option(
