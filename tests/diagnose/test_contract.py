@@ -40,3 +40,20 @@ def test_write_outside_its_ram(watched, faulty):
     (stray,) = write.stray
     assert stray.address == 0x24070000 and stray.size == 4 and stray.region == "AXI_SRAM"
     assert watch.symbols.function_at(stray.pc) == "Write"
+
+
+def test_a_store_into_the_chunk_a_call_was_given_changes_the_data_not_stray(watched, faulty):
+    """The data buffer is watched: FAULT_STRAY_WRITE's counter at 0x24070000 lies inside it.
+    Beyond the chunk the host staged, the store is a stray write (above); inside a chunk that
+    reaches that address, it changes the call's own data: no stray write, the buffer's bytes
+    counted as changed (conformance's warning)."""
+    session, watch = watched(faulty("STRAY_WRITE"))
+    d = session.driver
+    lay = d.layout
+    assert lay.buffer < 0x24070000 < lay.buffer + lay.buffer_size
+    d.begin("program")
+    d.write(d.geometry.start, bytes(4))
+    d.write(d.geometry.start + 0x1000, b"\xa5" * (0x24070000 + 0x100 - lay.buffer))
+    beyond, inside = (c for c in watch.calls if c.function == "Write")
+    assert [s.address for s in beyond.stray] == [0x24070000]
+    assert inside.stray == [] and 0 < inside.buffer_writes <= 4
