@@ -35,13 +35,13 @@ Piece = tuple[int, int, Sector, bytearray | None]
 # A run to write: (address, data, the sectors it covers, in address order)
 Run = tuple[int, Data, list[Sector]]
 
-# Sectors go to the loader in SectorErase calls of up to 1 MiB and 256 sectors (at least one
+# Sectors go to the loader in SectorErase calls of up to 256 sectors and 4 MiB (at least one
 # sector): each call is one progress step and costs an Init (on the virtual board an Init is
 # worth more than a 64 KiB block's erase: 64 calls of 64 4 KiB sectors took 0.11 s of Inits and
-# call overhead in a 16 MiB program, 16 calls 0.04 s); on a W25Q128JV a call takes 2.4 s (16
-# 64 KiB blocks at 150 ms typical) or 11.5 s (256 4 KiB sectors at 45 ms erased one by one).
-# ST's OpenOCD driver passes a whole range in one call (stldr-abi §5.2).
-ERASE_CALL_BYTES = 1 << 20
+# call overhead in a 16 MiB program, 16 calls 0.04 s). On a W25Q128JV a call so takes about as
+# long whatever its sectors: 11.5 s for 256 4 KiB sectors (45 ms typical each), 9.6 s for 64
+# 64 KiB blocks (150 ms). ST's OpenOCD driver passes a whole range in one call (stldr-abi §5.2).
+ERASE_CALL_BYTES = 4 << 20
 ERASE_CALL_SECTORS = 256
 
 

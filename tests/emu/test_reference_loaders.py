@@ -108,3 +108,17 @@ def test_hal_reads_go_through_the_window_once_read_and_window_agree(build_elf: A
         calls.clear()
         assert s.driver.read(base + 0x1000, 0x2000) == data[0x1000:]
         assert "Read" not in calls
+
+
+def test_64_kib_blocks_erase_in_calls_of_4_mib(build_elf: Any) -> None:
+    """Each SectorErase call costs an Init: 64 KiB blocks go 64 to a call (4 MiB, about as long
+    on the chip as the 256 4 KiB sectors a call takes of a small-sector loader), and what is
+    left in one more call."""
+    brd = board.load("nucleo-h743zi-w25q128")
+    with api.open_session(halstyle_loader(brd, build_elf), board=brd) as s:
+        base = s.geometry.start
+        assert {sec.size for sec in s.geometry.sectors} == {0x10000}
+        s.erase(base, (8 << 20) + 0x10000)
+        erases = [(c.args[0], c.args[1]) for c in s.driver.calls if c.function == "SectorErase"]
+    assert erases == [(base, base + 0x3F0000), (base + 0x400000, base + 0x7F0000),
+                      (base + 0x800000, base + 0x800000)]
