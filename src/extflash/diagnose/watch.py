@@ -136,9 +136,7 @@ class Watch:
         self.kind = "stldr"
         self.timeline: Any = None  # extflash.trace.Timeline, told about calls
         self._current: CallEvidence | None = None
-        # the data buffer's part a call was given: the chunk the host staged there last, or
-        # Read's destination (a store elsewhere in the buffer is a stray write)
-        self._staged = self._given = (0, 0)
+        self._staged = (0, 0)  # the chunk the host staged in the data buffer last
         self._marks = (0, 0)
         self._below_stack_before = b""  # the image up to the canary, before the call
         self._buffer_before = b""
@@ -203,11 +201,21 @@ class Watch:
     def _stray_write(self, uc: unicorn.Uc, _access: int, address: int, size: int, _value: int,
                      _ud: object) -> None:
         ev = self._current
-        if ev is None or len(ev.stray) >= MAX_STRAY or self._given[0] <= address < self._given[1]:
+        if ev is None or len(ev.stray) >= MAX_STRAY:
             return
+        lo, hi = self._given(ev)
+        if lo <= address < hi:
+            return  # the call's own data: _buffer_changes counts it
         pc = self.machine.reg_read("pc") & ~1
         region = self.machine.describe_address(address)
         ev.stray.append(StrayWrite(pc, address, size, region))
+
+    def _given(self, ev: CallEvidence) -> tuple[int, int]:
+        """The part of the data buffer ``ev``'s call was given: ``Read``'s destination
+        (``Read(Address, Size, Buffer)``), else the chunk the host staged there last."""
+        if self.kind == "stldr" and ev.function == "Read" and len(ev.args) == 3:
+            return ev.args[2], ev.args[2] + ev.args[1]
+        return self._staged
 
     def _on_unmodelled(self, event: UnmodelledAccess) -> None:
         ev = self._current
@@ -261,9 +269,6 @@ class Watch:
                        len(self.board.qspi.wiring_events))
         self._paint_stack()
         self._keep_copies()
-        self._given = self._staged
-        if self.kind == "stldr" and name == "Read" and len(ev.args) == 3:
-            self._given = (ev.args[2], ev.args[2] + ev.args[1])  # Read(Address, Size, Buffer)
         self._current = ev
         if self.timeline is not None:
             self.timeline.call_started(ev)
